@@ -1,0 +1,66 @@
+"""The running server's shared parts: settings, the model catalog and registry, and the data directory.
+
+Services receive this at construction and take what they need; heavy parts are created on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from outcrop.catalog import Catalog, load_catalog
+from outcrop.config import Settings
+
+if TYPE_CHECKING:
+    from outcrop.backends.registry import ModelRegistry
+
+
+class UsageMeter:
+    """Tokens in and out, and call counts, per Bedrock model id since start (shown by health and the console)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_model: dict[str, dict[str, int]] = {}
+
+    def record(self, model_id: str, input_tokens: int, output_tokens: int) -> None:
+        with self._lock:
+            entry = self.by_model.setdefault(model_id, {"calls": 0, "inputTokens": 0, "outputTokens": 0})
+            entry["calls"] += 1
+            entry["inputTokens"] += input_tokens
+            entry["outputTokens"] += output_tokens
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {k: dict(v) for k, v in self.by_model.items()}
+
+
+class App:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.usage = UsageMeter()
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return load_catalog(self.settings.catalog_path())
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        from outcrop.backends.registry import ModelRegistry
+
+        defaults = {"parallel": self.settings.llm_parallel, "max_queue": self.settings.llm_queue}
+        if self.settings.llm_threads:
+            defaults["n_threads"] = self.settings.llm_threads
+        local = {
+            name: {**defaults, **table} if table.get("runtime") == "llamacpp" else table
+            for name, table in self.catalog.local.items()
+        }
+        return ModelRegistry(local, model_dir=self.settings.models_path, fake=self.settings.fake_models)
+
+    def data_path(self, *parts: str) -> Path:
+        """A folder under the data dir, created on first ask."""
+        path = self.settings.data_dir.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,51 @@
+"""`outcrop serve`: start the server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="outcrop", description="The AWS AI stack on one local server.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="start the server")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 4566)")
+    serve.add_argument("--data-dir", type=Path, help="where state is kept (default ~/.local/share/outcrop)")
+    serve.add_argument("--config", type=Path, help="a TOML settings file")
+    serve.add_argument("--catalog", type=Path, help="a model catalog replacing the bundled one")
+    serve.add_argument("--fake-models", action="store_true", default=None, help="deterministic fake models")
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from outcrop.config import load_settings
+    from outcrop.server import build_app
+
+    settings = load_settings(
+        args.config,
+        {
+            "host": args.host,
+            "port": args.port,
+            "data_dir": args.data_dir,
+            "catalog": args.catalog,
+            "fake_models": args.fake_models,
+        },
+    )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+        timeout_keep_alive=30,
+    )
+
+
+if __name__ == "__main__":
+    main()

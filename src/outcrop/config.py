@@ -1,0 +1,84 @@
+"""One settings object, read from (in rising priority) defaults, a TOML config file, OUTCROP_* env vars, CLI flags.
+
+Config file example (`outcrop serve --config outcrop.toml`):
+
+    host = "0.0.0.0"
+    port = 4566
+    data_dir = "/var/lib/outcrop"
+    catalog = "my-catalog.toml"     # replaces the bundled model catalog
+    fake_models = false             # true: deterministic fake models, for fast tests and demos
+    auth = "dev"                    # or "keys", with access_keys / api_keys lists
+    llm_threads = 2
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "outcrop"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    data_dir: Path = field(default_factory=default_data_dir)
+    model_dir: Path | None = None  # where assembled model files are cached; default <data_dir>/models
+    catalog: Path | None = None  # None: the bundled catalog.toml
+    fake_models: bool = False
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    auth: str = "dev"
+    access_keys: list[str] = field(default_factory=list)
+    api_keys: list[str] = field(default_factory=list)
+    llm_threads: int = 0  # 0: all cores
+    llm_parallel: int = 4  # sequences decoded together per model
+    llm_queue: int = 16  # waiting requests per model before ThrottlingException
+    log_level: str = "info"
+
+    @property
+    def models_path(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+    def catalog_path(self) -> Path:
+        return self.catalog or Path(__file__).with_name("catalog.toml")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in ("data_dir", "model_dir", "catalog"):
+        return Path(value).expanduser() if value not in (None, "") else None
+    if name in ("port", "llm_threads", "llm_parallel", "llm_queue"):
+        return int(value)
+    if name == "fake_models":
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+    if name in ("access_keys", "api_keys") and isinstance(value, str):
+        return [v for v in value.split(",") if v]
+    return value
+
+
+def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    values: dict[str, Any] = {}
+    config_file = config_file or (Path(os.environ["OUTCROP_CONFIG"]) if os.environ.get("OUTCROP_CONFIG") else None)
+    names = {f.name for f in fields(Settings)}
+    if config_file is not None:
+        with config_file.open("rb") as handle:
+            data = tomllib.load(handle)
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown settings in {config_file}: {', '.join(sorted(unknown))}")
+        values.update(data)
+    for name in names:
+        env = os.environ.get(f"OUTCROP_{name.upper()}")
+        if env is not None:
+            values[name] = env
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
+    if settings.data_dir is None:
+        settings.data_dir = default_data_dir()
+    return settings

@@ -1,0 +1,79 @@
+"""Who signed a request, and for which service. Dev mode accepts any key; strict mode checks it.
+
+The signing name in the credential scope only narrows routing (see router.py); the access key names the
+caller, whose account id appears in ARNs and GetCallerIdentity.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from outcrop.protocol.errors import ServiceError
+from outcrop.protocol.parse import HttpRequest
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
+
+
+@dataclass(frozen=True)
+class Caller:
+    access_key: str
+    region: str
+    signing_name: str | None
+    scheme: str  # "sigv4", "sigv4-query", "bearer", "sigv2", "anonymous"
+
+
+class UnrecognizedClient(ServiceError):
+    code, status, sender_fault = "UnrecognizedClientException", 403, True
+
+
+def identify(request: HttpRequest, default_region: str) -> Caller:
+    """Read the caller from the Authorization header or a presigned URL, without checking the signature."""
+    header = request.header("authorization")
+    if header.startswith("AWS4-"):
+        m = _CREDENTIAL.search(header)
+        if m:
+            return Caller(m.group(1), m.group(3), m.group(4), "sigv4")
+    if header.lower().startswith("bearer "):
+        return Caller("bearer:" + header[7:15], default_region, None, "bearer")
+    if header.startswith("AWS "):
+        return Caller(header[4:].partition(":")[0], default_region, "s3", "sigv2")
+    credential = (request.query.get("X-Amz-Credential") or [""])[0]
+    if credential:
+        parts = credential.split("/")
+        if len(parts) >= 5:
+            return Caller(parts[0], parts[2], parts[3], "sigv4-query")
+    if "AWSAccessKeyId" in request.query:
+        return Caller(request.query["AWSAccessKeyId"][0], default_region, "s3", "sigv2")
+    return Caller("anonymous", default_region, None, "anonymous")
+
+
+class Authenticator(Protocol):
+    """Decides whether a caller may proceed. Raise a ServiceError to refuse."""
+
+    def authenticate(self, request: HttpRequest, caller: Caller) -> None: ...
+
+
+class DevAuthenticator:
+    """Any key, any signature: the local-development default, like every AWS emulator."""
+
+    def authenticate(self, request: HttpRequest, caller: Caller) -> None:
+        return None
+
+
+class KeyListAuthenticator:
+    """Only the configured access keys and bearer tokens may call. Signature checking plugs in here."""
+
+    def __init__(self, access_keys: set[str], bearer_tokens: set[str]) -> None:
+        self._access_keys = access_keys
+        self._bearer_tokens = bearer_tokens
+
+    def authenticate(self, request: HttpRequest, caller: Caller) -> None:
+        if caller.scheme == "bearer":
+            token = request.header("authorization")[7:]
+            if token not in self._bearer_tokens:
+                raise UnrecognizedClient("The API key in the request is not valid.")
+            return
+        if caller.access_key not in self._access_keys:
+            raise UnrecognizedClient("The security token included in the request is invalid.")

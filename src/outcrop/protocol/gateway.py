@@ -1,0 +1,334 @@
+"""The ASGI application: route → authenticate → parse → validate → call the service → serialize.
+
+Also where the HTTP-level AWS behaviours live: `aws-chunked` bodies, S3 virtual-host addressing, client
+disconnects stopping the work they started, and retries with the same `amz-sdk-invocation-id` joining
+the call already running instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+import traceback
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from botocore import xform_name
+from botocore.model import OperationModel
+
+from outcrop.concurrency import run_blocking
+from outcrop.protocol.auth import Authenticator, identify
+from outcrop.protocol.chunked import decode_aws_chunked, is_aws_chunked
+from outcrop.protocol.errors import (
+    InternalServerException,
+    NotImplementedOperation,
+    ServiceError,
+    UnknownOperation,
+)
+from outcrop.protocol.parse import HttpRequest, parse_request
+from outcrop.protocol.router import RouteMatch, Router, service_hint_from_user_agent, service_model
+from outcrop.protocol.serialize import HttpResponse, serialize_error, serialize_output
+from outcrop.protocol.validate import validate
+from outcrop.services.base import RequestContext, Service
+
+log = logging.getLogger("outcrop.gateway")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+InternalHandler = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+# Which of two services wins a URI that both model identically (the user agent usually settles it first).
+ROUTE_PRIORITY = ("s3", "bedrock-runtime", "bedrock", "bedrock-agent-runtime", "bedrock-agent", "sagemaker-runtime")
+
+
+@dataclass
+class RequestRecord:
+    """One line of the recent-requests log shown by the console."""
+
+    at: float
+    service: str
+    operation: str
+    status: int
+    millis: float
+
+
+@dataclass
+class _Shared:
+    """A call that retries may join: its task, how many clients wait for it, when it finished."""
+
+    task: asyncio.Task[HttpResponse]
+    context: RequestContext
+    waiters: int = 1
+    finished_at: float | None = None
+
+
+@dataclass
+class GatewaySettings:
+    default_region: str = "us-east-1"
+    account_id: str = "000000000000"
+    max_body_bytes: int = 5 * 1024**3
+    retry_grace_seconds: float = 20.0  # how long a call whose client left waits for a retry to join it
+    retry_memory_seconds: float = 120.0  # how long a finished result is kept for a late retry
+    base_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "s3.localhost.localstack.cloud")
+
+
+class Gateway:
+    def __init__(
+        self,
+        services: Mapping[str, Service],
+        authenticator: Authenticator,
+        settings: GatewaySettings | None = None,
+        internal: Mapping[str, InternalHandler] | None = None,
+    ) -> None:
+        self.services = dict(services)
+        self.authenticator = authenticator
+        self.settings = settings or GatewaySettings()
+        self.internal = dict(internal or {})
+        self.router = Router(self.services, ROUTE_PRIORITY)
+        self.recent: deque[RequestRecord] = deque(maxlen=200)
+        self._shared: dict[tuple[str, str, str], _Shared] = {}
+        self.on_shutdown: list[Callable[[], None]] = []
+
+    # -- ASGI ----------------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request = await self._read_request(scope, receive)
+        disconnected = asyncio.Event()
+        watcher = asyncio.create_task(self._watch_disconnect(receive, disconnected))
+        try:
+            response, service, operation = await self._handle(scope, request, disconnected)
+            await self._send(send, response, disconnected)
+        finally:
+            watcher.cancel()
+        status = response.status
+        if service:
+            self.recent.append(RequestRecord(time.time(), service, operation, status, 1000 * (time.perf_counter() - started)))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for hook in self.on_shutdown:
+                    hook()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _read_request(self, scope: Scope, receive: Receive) -> HttpRequest:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        return HttpRequest(scope["method"], raw_path.decode("latin-1").split("?")[0], query, headers, b"".join(chunks))
+
+    @staticmethod
+    async def _watch_disconnect(receive: Receive, disconnected: asyncio.Event) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected.set()
+                return
+
+    async def _send(self, send: Send, response: HttpResponse, disconnected: asyncio.Event) -> None:
+        body = response.body
+        headers = dict(response.headers)
+        if isinstance(body, bytes):
+            headers["content-length"] = str(len(body))
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
+        if isinstance(body, bytes):
+            await send({"type": "http.response.body", "body": body})
+            return
+        try:
+            async for chunk in body:
+                if disconnected.is_set():
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            if isinstance(body, AsyncIterator) and hasattr(body, "aclose"):
+                await body.aclose()
+        if not disconnected.is_set():
+            await send({"type": "http.response.body", "body": b""})
+
+    # -- dispatch ------------------------------------------------------------------------------------------
+
+    async def _handle(
+        self, scope: Scope, request: HttpRequest, disconnected: asyncio.Event
+    ) -> tuple[HttpResponse, str, str]:
+        request_id = str(uuid.uuid4())
+        handler = self.internal.get(request.raw_path)
+        route: RouteMatch | None = None
+        try:
+            if handler is not None and "authorization" not in request.headers:
+                return await handler(request), "", ""
+            if is_aws_chunked(request):
+                request.body, trailers = decode_aws_chunked(request.body)
+                request.headers.update(trailers)
+            caller = identify(request, self.settings.default_region)
+            route = self._route(request, caller.signing_name)
+            if route is None:
+                if handler is not None:
+                    return await handler(request), "", ""
+                raise UnknownOperation(f"No operation of a served service matches {request.method} {request.raw_path}.")
+            self.authenticator.authenticate(request, caller)
+            params = parse_request(route.operation, request, route.labels)
+            validate(route.operation.input_shape, params)
+            ctx = RequestContext(
+                service=route.service,
+                operation=route.operation.name,
+                request_id=request_id,
+                region=caller.region,
+                account_id=self.settings.account_id,
+                access_key=caller.access_key,
+                base_url=self._base_url(scope, request),
+                headers=request.headers,
+            )
+            response = await self._run_shared_or_alone(route, ctx, params, request, caller.access_key, disconnected)
+        except ServiceError as error:
+            model = service_model(route.service) if route else None
+            response = serialize_error(model, error, request_id)
+        except Exception:
+            log.error("unhandled error in %s: %s", route.operation.name if route else "routing", traceback.format_exc())
+            model = service_model(route.service) if route else None
+            response = serialize_error(model, InternalServerException("An internal error occurred."), request_id)
+        return response, route.service if route else "", route.operation.name if route else ""
+
+    def _route(self, request: HttpRequest, signing_name: str | None) -> RouteMatch | None:
+        target = request.header("x-amz-target")
+        if target:
+            return self.router.by_target(target)
+        content_type = request.header("content-type")
+        if request.method == "POST" and content_type.startswith("application/x-www-form-urlencoded"):
+            action = parse_qs(request.body.decode("latin-1")).get("Action", [""])[0]
+            if action:
+                return self.router.by_action(signing_name, action)
+        if "Action" in request.query and request.method == "GET":
+            found = self.router.by_action(signing_name, request.query["Action"][0])
+            if found is not None:
+                return found
+        path = self._virtual_host_path(request)
+        hint = service_hint_from_user_agent(request.header("user-agent"))
+        return self.router.by_path(request.method, path, request.query, signing_name=signing_name, service_hint=hint)
+
+    def _virtual_host_path(self, request: HttpRequest) -> str:
+        """`bucket.localhost:4566/key` is S3's virtual-hosted style: the bucket moves into the path."""
+        host = request.header("host").rsplit(":", 1)[0]
+        for base in self.settings.base_hosts:
+            if host.endswith("." + base):
+                bucket = host[: -len(base) - 1]
+                return f"/{bucket}{request.raw_path}" if request.raw_path != "/" else f"/{bucket}"
+        return request.raw_path
+
+    @staticmethod
+    def _base_url(scope: Scope, request: HttpRequest) -> str:
+        host = request.header("host") or "localhost:4566"
+        return f"{scope.get('scheme', 'http')}://{host}"
+
+    async def _run_shared_or_alone(
+        self,
+        route: RouteMatch,
+        ctx: RequestContext,
+        params: dict[str, Any],
+        request: HttpRequest,
+        access_key: str,
+        disconnected: asyncio.Event,
+    ) -> HttpResponse:
+        invocation_id = request.header("amz-sdk-invocation-id")
+        if not invocation_id or route.operation.has_event_stream_output:
+            task = asyncio.create_task(self._execute(route, ctx, params))
+            stop = asyncio.create_task(disconnected.wait())
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not task.done():
+                ctx.cancel.set()
+                task.cancel()
+                return HttpResponse(499)
+            return task.result()
+        key = (access_key, invocation_id, route.operation.name)
+        self._forget_old_results()
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = _Shared(asyncio.create_task(self._execute(route, ctx, params)), ctx)
+            self._shared[key] = shared
+            shared.task.add_done_callback(lambda _t, s=shared: setattr(s, "finished_at", time.monotonic()))
+        else:
+            shared.waiters += 1
+            log.info("retry %s of %s joins the call already running", invocation_id, route.operation.name)
+        stop = asyncio.create_task(disconnected.wait())
+        await asyncio.wait({shared.task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if shared.task.done():
+            response = shared.task.result()
+            if not isinstance(response.body, bytes) or len(response.body) > 1024**2:
+                self._shared.pop(key, None)
+            return response
+        shared.waiters -= 1
+        if shared.waiters == 0:
+            asyncio.get_running_loop().call_later(self.settings.retry_grace_seconds, self._abandon, key, shared)
+        return HttpResponse(499)
+
+    def _abandon(self, key: tuple[str, str, str], shared: _Shared) -> None:
+        if shared.waiters == 0 and not shared.task.done():
+            shared.context.cancel.set()
+            shared.task.cancel()
+            self._shared.pop(key, None)
+
+    def _forget_old_results(self) -> None:
+        now = time.monotonic()
+        for key, shared in list(self._shared.items()):
+            if shared.finished_at is not None and now - shared.finished_at > self.settings.retry_memory_seconds:
+                del self._shared[key]
+
+    async def _execute(self, route: RouteMatch, ctx: RequestContext, params: dict[str, Any]) -> HttpResponse:
+        service = self.services[route.service]
+        operation: OperationModel = route.operation
+        try:
+            method = getattr(service, xform_name(operation.name), None)
+            if method is None:
+                raise NotImplementedOperation(route.service, operation.name)
+            if inspect.iscoroutinefunction(method):
+                output = await method(ctx, params)
+            else:
+                output = await run_blocking(lambda: method(ctx, params))
+            return serialize_output(operation, output or {}, ctx.request_id)
+        except ServiceError as error:
+            return serialize_error(operation.service_model, error, ctx.request_id)
+        except Exception:
+            log.error("unhandled error in %s %s: %s", route.service, operation.name, traceback.format_exc())
+            return serialize_error(
+                operation.service_model, InternalServerException("An internal error occurred."), ctx.request_id
+            )
+
+
+def json_response(data: Any, status: int = 200) -> HttpResponse:
+    import json
+
+    return HttpResponse(status, {"content-type": "application/json"}, json.dumps(data).encode())
+
+
+__all__ = ["Gateway", "GatewaySettings", "HttpResponse", "RequestRecord", "json_response"]

@@ -1,0 +1,194 @@
+"""Find which service and operation an HTTP request is for, from botocore's models alone.
+
+json and query services are found by `X-Amz-Target` or `Action`; rest services by method + URI template.
+Several services share a signing name (every bedrock-* signs as `bedrock`; sagemaker and sagemaker-runtime
+share `sagemaker`), so the signing name only narrows the candidates: the path decides, and where two URIs
+tie, botocore's own `api/<service>#` user-agent token breaks the tie.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+import botocore.session
+from botocore.model import OperationModel, ServiceModel
+
+_LABEL = re.compile(r"\{([^}]+)\}")
+
+
+@lru_cache(maxsize=None)
+def _botocore_session() -> Any:
+    return botocore.session.get_session()
+
+
+@lru_cache(maxsize=None)
+def service_model(name: str) -> ServiceModel:
+    """botocore's model of one service, loaded once."""
+    model: ServiceModel = _botocore_session().get_service_model(name)
+    return model
+
+
+def protocol_of(model: ServiceModel) -> str:
+    return str(model.metadata.get("protocol"))
+
+
+def signing_name_of(model: ServiceModel) -> str:
+    md = model.metadata
+    return str(md.get("signingName") or md.get("endpointPrefix") or model.service_name)
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    service: str
+    operation: OperationModel
+    labels: dict[str, str]
+
+
+@dataclass
+class _UriTemplate:
+    """A compiled `requestUri`: path regex, label names, and required query literals."""
+
+    service: str
+    operation: OperationModel
+    method: str
+    regex: re.Pattern[str]
+    labels: list[tuple[str, bool]]  # (name, greedy)
+    query_literals: dict[str, str | None] = field(default_factory=dict)
+    literal_length: int = 0
+    trailing_slash: bool = False
+
+    @classmethod
+    def compile(cls, service: str, operation: OperationModel) -> _UriTemplate:
+        uri: str = operation.http.get("requestUri", "/")
+        path, _, query = uri.partition("?")
+        pattern = ""
+        labels: list[tuple[str, bool]] = []
+        pos = 0
+        literal_length = 0
+        for m in _LABEL.finditer(path):
+            literal = path[pos : m.start()]
+            pattern += re.escape(literal)
+            literal_length += len(literal)
+            name = m.group(1)
+            greedy = name.endswith("+")
+            name = name.rstrip("+")
+            labels.append((name, greedy))
+            pattern += f"(?P<L{len(labels) - 1}>.+)" if greedy else f"(?P<L{len(labels) - 1}>[^/]+)"
+            pos = m.end()
+        literal = path[pos:]
+        pattern += re.escape(literal)
+        literal_length += len(literal)
+        query_literals: dict[str, str | None] = {}
+        for part in filter(None, query.split("&")):
+            key, sep, value = part.partition("=")
+            query_literals[key] = value if sep else None
+        return cls(
+            service=service,
+            operation=operation,
+            method=operation.http.get("method", "POST"),
+            regex=re.compile(f"^{pattern}$"),
+            labels=labels,
+            query_literals=query_literals,
+            literal_length=literal_length,
+            trailing_slash=path.endswith("/") and path != "/",
+        )
+
+    def match(self, method: str, raw_path: str, query: Mapping[str, list[str]]) -> tuple[int, dict[str, str]] | None:
+        if method != self.method:
+            return None
+        for key, value in self.query_literals.items():
+            if key not in query or (value is not None and value not in query[key]):
+                return None
+        m = self.regex.match(raw_path)
+        if m is None:
+            return None
+        labels = {name: unquote(m.group(f"L{i}")) for i, (name, _greedy) in enumerate(self.labels)}
+        greedy_count = sum(1 for _, greedy in self.labels if greedy)
+        score = len(self.query_literals) * 1000 + self.literal_length * 10 - greedy_count
+        return score, labels
+
+
+class Router:
+    """Routes for a fixed set of served services."""
+
+    def __init__(self, services: Iterable[str], priority: Iterable[str] = ()) -> None:
+        self._priority = {name: i for i, name in enumerate(priority)}
+        self._by_target: dict[str, tuple[str, ServiceModel]] = {}
+        self._query_services: dict[str, ServiceModel] = {}
+        self._templates: list[_UriTemplate] = []
+        self.signing_names: dict[str, set[str]] = {}
+        self._service_ids: dict[str, str] = {}
+        for name in services:
+            model = service_model(name)
+            self._service_ids[model.service_id.hyphenize()] = name
+            self.signing_names.setdefault(signing_name_of(model), set()).add(name)
+            protocol = protocol_of(model)
+            if protocol in ("json", "smithy-rpc-v2-cbor") and model.metadata.get("targetPrefix"):
+                self._by_target[str(model.metadata["targetPrefix"])] = (name, model)
+            if protocol == "query":
+                self._query_services[signing_name_of(model)] = model
+            if protocol in ("rest-json", "rest-xml"):
+                for op_name in model.operation_names:
+                    self._templates.append(_UriTemplate.compile(name, model.operation_model(op_name)))
+
+    def by_target(self, target: str) -> RouteMatch | None:
+        prefix, _, op_name = target.rpartition(".")
+        found = self._by_target.get(prefix)
+        if found is None or op_name not in found[1].operation_names:
+            return None
+        return RouteMatch(found[0], found[1].operation_model(op_name), {})
+
+    def by_action(self, signing_name: str | None, action: str) -> RouteMatch | None:
+        models = (
+            [self._query_services[signing_name]]
+            if signing_name in self._query_services
+            else list(self._query_services.values())
+        )
+        for model in models:
+            if action in model.operation_names:
+                return RouteMatch(model.service_name, model.operation_model(action), {})
+        return None
+
+    def by_path(
+        self,
+        method: str,
+        raw_path: str,
+        query: Mapping[str, list[str]],
+        *,
+        signing_name: str | None = None,
+        service_hint: str | None = None,
+    ) -> RouteMatch | None:
+        candidates = self.signing_names.get(signing_name, set()) if signing_name else None
+        hinted = self._service_ids.get(service_hint or "")
+        best: tuple[tuple[int, int, int], _UriTemplate, dict[str, str]] | None = None
+        for template in self._templates:
+            if candidates is not None and template.service not in candidates:
+                continue
+            found = template.match(method, raw_path, query)
+            if found is None:
+                continue
+            score, labels = found
+            rank = (
+                1 if template.service == hinted else 0,
+                score,
+                -self._priority.get(template.service, len(self._priority)),
+            )
+            if best is None or rank > best[0]:
+                best = (rank, template, labels)
+        if best is None:
+            return None
+        return RouteMatch(best[1].service, best[1].operation, best[2])
+
+
+_UA_API = re.compile(r"(?:^|\s)api/([a-z0-9-]+)#")
+
+
+def service_hint_from_user_agent(user_agent: str) -> str | None:
+    """botocore writes `api/<service id>#<version>` into its user agent; that names the service exactly."""
+    m = _UA_API.search(user_agent)
+    return m.group(1) if m else None

@@ -1,0 +1,69 @@
+"""Builds the ASGI application: every service module found in `outcrop.services`, behind one gateway."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import pkgutil
+import time
+from typing import Any
+
+from outcrop import __version__
+from outcrop.app import App
+from outcrop.config import Settings
+from outcrop.protocol.auth import Authenticator, DevAuthenticator, KeyListAuthenticator
+from outcrop.protocol.gateway import Gateway, GatewaySettings
+from outcrop.protocol.parse import HttpRequest
+from outcrop.protocol.serialize import HttpResponse
+from outcrop.services.base import Service
+
+
+def discover_services(app: App) -> dict[str, Service]:
+    """One instance of each Service subclass defined in the modules of `outcrop.services`."""
+    import outcrop.services as package
+
+    found: dict[str, Service] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_") or info.name == "base":
+            continue
+        module = importlib.import_module(f"outcrop.services.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Service) and cls is not Service and cls.__module__ == module.__name__:
+                if getattr(cls, "service_name", None):
+                    found[cls.service_name] = cls(app)
+    return found
+
+
+def _authenticator(settings: Settings) -> Authenticator:
+    if settings.auth == "dev":
+        return DevAuthenticator()
+    if settings.auth == "keys":
+        return KeyListAuthenticator(set(settings.access_keys), set(settings.api_keys))
+    raise ValueError(f"auth must be 'dev' or 'keys', not {settings.auth!r}")
+
+
+def build_app(settings: Settings) -> Gateway:
+    app = App(settings)
+    services = discover_services(app)
+    started = time.time()
+
+    async def health(request: HttpRequest) -> HttpResponse:
+        body: dict[str, Any] = {
+            "status": "running",
+            "version": __version__,
+            "uptime_seconds": round(time.time() - started, 1),
+            "services": {name: "available" for name in sorted(services)},
+            "models": app.models.states(),
+            "usage": app.usage.snapshot(),
+        }
+        return HttpResponse(200, {"content-type": "application/json"}, json.dumps(body).encode())
+
+    gateway = Gateway(
+        services,
+        _authenticator(settings),
+        GatewaySettings(default_region=settings.region, account_id=settings.account_id),
+        internal={"/_outcrop/health": health, "/_localstack/health": health},
+    )
+    gateway.on_shutdown.extend(service.close for service in services.values())
+    return gateway

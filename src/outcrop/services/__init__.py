@@ -1,0 +1,1 @@
+"""One module per AWS service, one method per operation (the operation's name in snake_case)."""

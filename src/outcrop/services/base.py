@@ -1,0 +1,48 @@
+"""What every service method receives besides its input: who called, where, and whether they are still there."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from outcrop.app import App
+
+DEFAULT_ACCOUNT_ID = "000000000000"
+
+
+@dataclass
+class RequestContext:
+    """Per-request facts. `cancel` is set when the client hangs up, so long work can stop."""
+
+    service: str
+    operation: str
+    request_id: str
+    region: str
+    account_id: str = DEFAULT_ACCOUNT_ID
+    access_key: str = "anonymous"
+    base_url: str = "http://localhost:4566"
+    headers: dict[str, str] = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def arn(self, service: str, resource: str, *, region: str | None = None, account: str | None = None) -> str:
+        return f"arn:aws:{service}:{self.region if region is None else region}:" + (
+            f"{self.account_id if account is None else account}:{resource}"
+        )
+
+
+class Service:
+    """Base of every service: `service_name` is botocore's name for it (e.g. `bedrock-runtime`).
+
+    Methods are named as operations in snake_case and take `(ctx, params)`; they return the output dict
+    or raise a ServiceError. A plain method runs in a worker thread; an `async def` runs on the event loop.
+    """
+
+    service_name: ClassVar[str]
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def close(self) -> None:
+        """Release resources at server shutdown."""

@@ -1,0 +1,54 @@
+"""Amazon Bedrock's control plane, as far as the model catalog goes: which foundation models exist here.
+
+Each model's name says which local model serves it, since the API has no field for that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outcrop.catalog import BedrockModel
+from outcrop.protocol.errors import ResourceNotFoundException
+from outcrop.services.base import RequestContext, Service
+
+
+class Bedrock(Service):
+    service_name = "bedrock"
+
+    def _summary(self, ctx: RequestContext, model: BedrockModel) -> dict[str, Any]:
+        return {
+            "modelArn": model.arn(ctx.region),
+            "modelId": model.model_id,
+            "modelName": f"{model.name} (served by local {model.local})",
+            "providerName": model.provider,
+            "inputModalities": list(model.input_modalities),
+            "outputModalities": list(model.output_modalities),
+            "responseStreamingSupported": model.streaming,
+            "customizationsSupported": [],
+            "inferenceTypesSupported": ["ON_DEMAND"],
+            "modelLifecycle": {"status": model.lifecycle},
+        }
+
+    def list_foundation_models(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        provider = (params.get("byProvider") or "").lower()
+        modality = params.get("byOutputModality")
+        inference = params.get("byInferenceType")
+        customization = params.get("byCustomizationType")
+        summaries = []
+        for model in self.app.catalog.bedrock.values():
+            if provider and provider not in (model.provider.lower(), model.model_id.split(".")[0]):
+                continue
+            if modality and modality not in model.output_modalities:
+                continue
+            if inference and inference != "ON_DEMAND":
+                continue
+            if customization:
+                continue
+            summaries.append(self._summary(ctx, model))
+        return {"modelSummaries": summaries}
+
+    def get_foundation_model(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        model = self.app.catalog.find(params["modelIdentifier"])
+        if model is None:
+            raise ResourceNotFoundException(f"The model {params['modelIdentifier']} does not exist in the catalog.")
+        return {"modelDetails": self._summary(ctx, model)}
