@@ -24,7 +24,9 @@ def free_port() -> int:
 class RunningServer:
     """An Outcrop server in a child process; `restart()` keeps its data dir."""
 
-    def __init__(self, data_dir: Path, *, fake_models: bool = True, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, fake_models: bool = True, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.fake_models = fake_models
         self.extra_env = extra_env or {}
@@ -38,7 +40,16 @@ class RunningServer:
 
     def start(self) -> RunningServer:
         env = {**os.environ, **self.extra_env}
-        args = [sys.executable, "-m", "outcrop.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        args = [
+            sys.executable,
+            "-m",
+            "outcrop.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+        ]
         if self.fake_models:
             args.append("--fake-models")
         log = self.log_path.open("ab")

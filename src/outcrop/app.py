@@ -15,10 +15,12 @@ from outcrop.config import Settings
 
 if TYPE_CHECKING:
     from outcrop.backends.registry import ModelRegistry
+    from outcrop.storage.logs import LogStore
+    from outcrop.storage.objects import ObjectStore
 
 
 class UsageMeter:
-    """Tokens in and out, and call counts, per Bedrock model id since start (shown by health and the console)."""
+    """Tokens in and out, and calls, per Bedrock model id since start (shown by health and the console)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -58,6 +60,20 @@ class App:
             for name, table in self.catalog.local.items()
         }
         return ModelRegistry(local, model_dir=self.settings.models_path, fake=self.settings.fake_models)
+
+    @cached_property
+    def objects(self) -> ObjectStore:
+        """The S3 object store, shared with every service that reads or writes objects in-process."""
+        from outcrop.storage.localobjects import LocalObjectStore
+
+        return LocalObjectStore(self.data_path("s3"))
+
+    @cached_property
+    def logs(self) -> LogStore:
+        """The CloudWatch Logs store, where services write the logs of what they run (training, functions)."""
+        from outcrop.storage.logs import SqliteLogStore
+
+        return SqliteLogStore(self.data_path("logs"))
 
     def data_path(self, *parts: str) -> Path:
         """A folder under the data dir, created on first ask."""

@@ -12,8 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CHAT_FORMATS = ("anthropic", "titan-text", "llama", "mistral", "cohere-command", "cohere-command-r", "ai21-j2",
-                "ai21-jamba", "nova")
+CHAT_FORMATS = (
+    "anthropic",
+    "titan-text",
+    "llama",
+    "mistral",
+    "cohere-command",
+    "cohere-command-r",
+    "ai21-j2",
+    "ai21-jamba",
+    "nova",
+)
 EMBED_FORMATS = ("titan-embed-v1", "titan-embed-v2", "cohere-embed")
 
 
@@ -47,7 +56,7 @@ class Catalog:
     bedrock: dict[str, BedrockModel] = field(default_factory=dict)
 
     def find(self, model_id: str) -> BedrockModel | None:
-        """Look a model up by id or by foundation-model ARN; cross-region profile ids (us./eu./global.) too."""
+        """Look a model up by id or foundation-model ARN; cross-region profile ids (us./eu./global.) too."""
         if model_id.startswith("arn:"):
             model_id = model_id.rpartition("/")[2]
         found = self.bedrock.get(model_id)
@@ -69,7 +78,9 @@ def load_catalog(path: Path) -> Catalog:
             raise CatalogError(f"{path}: a [[bedrock]] entry has no id")
         local_name = entry.get("local")
         if local_name not in local:
-            raise CatalogError(f"{path}: {model_id} names local model {local_name!r}, which has no [local] table")
+            raise CatalogError(
+                f"{path}: {model_id} names local model {local_name!r}, which has no [local] table"
+            )
         kind = str(local[local_name].get("kind", "chat"))
         body_format = entry.get("format")
         allowed = CHAT_FORMATS if kind == "chat" else EMBED_FORMATS
@@ -83,7 +94,9 @@ def load_catalog(path: Path) -> Catalog:
             local=local_name,
             kind=kind,
             input_modalities=tuple(entry.get("input_modalities", ["TEXT"])),
-            output_modalities=tuple(entry.get("output_modalities", ["EMBEDDING"] if kind == "embedding" else ["TEXT"])),
+            output_modalities=tuple(
+                entry.get("output_modalities", ["EMBEDDING"] if kind == "embedding" else ["TEXT"])
+            ),
             streaming=bool(entry.get("streaming", kind == "chat")),
             dimensions=entry.get("dimensions"),
             max_tokens=int(entry.get("max_tokens", 4096)),

@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
             "fake_models": args.fake_models,
         },
     )
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = build_app(settings)
     uvicorn.run(
         app,

@@ -21,7 +21,9 @@ async def run_blocking(function: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(WORKERS, function)
 
 
-async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]], cancel: threading.Event) -> AsyncIterator[T]:
+async def iterate_in_thread(
+    make_iterator: Callable[[], Iterator[T]], cancel: threading.Event
+) -> AsyncIterator[T]:
     """Drive a blocking iterator in its own thread and yield its items on the event loop.
 
     If the consumer stops early (client gone, generator closed), `cancel` is set so the producer can stop.

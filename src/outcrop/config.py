@@ -1,4 +1,4 @@
-"""One settings object, read from (in rising priority) defaults, a TOML config file, OUTCROP_* env vars, CLI flags.
+"""One settings object: defaults, then a TOML config file, then OUTCROP_* env vars, then CLI flags.
 
 Config file example (`outcrop serve --config outcrop.toml`):
 
@@ -64,7 +64,9 @@ def _coerce(name: str, value: Any) -> Any:
 
 def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     values: dict[str, Any] = {}
-    config_file = config_file or (Path(os.environ["OUTCROP_CONFIG"]) if os.environ.get("OUTCROP_CONFIG") else None)
+    config_file = config_file or (
+        Path(os.environ["OUTCROP_CONFIG"]) if os.environ.get("OUTCROP_CONFIG") else None
+    )
     names = {f.name for f in fields(Settings)}
     if config_file is not None:
         with config_file.open("rb") as handle:

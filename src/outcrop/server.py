@@ -29,9 +29,9 @@ def discover_services(app: App) -> dict[str, Service]:
             continue
         module = importlib.import_module(f"outcrop.services.{info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, Service) and cls is not Service and cls.__module__ == module.__name__:
-                if getattr(cls, "service_name", None):
-                    found[cls.service_name] = cls(app)
+            defined_here = cls.__module__ == module.__name__
+            if issubclass(cls, Service) and defined_here and getattr(cls, "service_name", None):
+                found[cls.service_name] = cls(app)
     return found
 
 

@@ -33,7 +33,11 @@ def test_exception_and_error_frames() -> None:
     assert exc_headers[":message-type"] == "exception"
     assert exc_headers[":exception-type"] == "throttlingException"
     assert json.loads(exc_body) == {"message": "slow down"}
-    assert err_headers == {":error-code": "InternalFailure", ":error-message": "boom", ":message-type": "error"}
+    assert err_headers == {
+        ":error-code": "InternalFailure",
+        ":error-message": "boom",
+        ":message-type": "error",
+    }
     assert err_body == b""
 
 

@@ -9,13 +9,17 @@ BEDROCK_FAMILY = ["bedrock", "bedrock-runtime", "bedrock-agent", "bedrock-agent-
 
 def test_bedrock_services_are_told_apart_by_path() -> None:
     router = Router(BEDROCK_FAMILY)
-    converse = router.by_path("POST", "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse", {},
-                              signing_name="bedrock")
+    converse = router.by_path(
+        "POST", "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse", {}, signing_name="bedrock"
+    )
     assert converse is not None
     assert (converse.service, converse.operation.name) == ("bedrock-runtime", "Converse")
     assert converse.labels == {"modelId": "anthropic.claude-3-haiku-20240307-v1:0"}
     models = router.by_path("GET", "/foundation-models", {}, signing_name="bedrock")
-    assert models is not None and (models.service, models.operation.name) == ("bedrock", "ListFoundationModels")
+    assert models is not None and (models.service, models.operation.name) == (
+        "bedrock",
+        "ListFoundationModels",
+    )
     retrieve = router.by_path("POST", "/knowledgebases/KB12345678/retrieve", {}, signing_name="bedrock")
     assert retrieve is not None and retrieve.service == "bedrock-agent-runtime"
 
@@ -30,7 +34,10 @@ def test_user_agent_breaks_ties_between_identical_uris() -> None:
 
 
 def test_user_agent_hint_is_read_from_botocore_user_agent() -> None:
-    agent = "Boto3/1.44.8 md/Botocore#1.44.8 ua/2.1 os/linux#6 md/arch#x86_64 lang/python#3.11.7 api/bedrock-agent#1.44.8"
+    agent = (
+        "Boto3/1.44.8 md/Botocore#1.44.8 ua/2.1 os/linux#6 md/arch#x86_64 lang/python#3.11.7"
+        " api/bedrock-agent#1.44.8"
+    )
     assert service_hint_from_user_agent(agent) == "bedrock-agent"
     assert service_hint_from_user_agent("curl/8.0") is None
 

@@ -60,7 +60,9 @@ def test_converse_max_tokens_and_stop_sequences(client: Callable[..., Any]) -> N
     assert limited["stopReason"] == "max_tokens"
     assert limited["usage"]["outputTokens"] == 3
     stopped = runtime.converse(
-        modelId=HAIKU, messages=[user("one two three four five")], inferenceConfig={"stopSequences": ["three"]}
+        modelId=HAIKU,
+        messages=[user("one two three four five")],
+        inferenceConfig={"stopSequences": ["three"]},
     )
     assert stopped["stopReason"] == "stop_sequence"
     assert "three" not in stopped["output"]["message"]["content"][0]["text"]
@@ -118,16 +120,23 @@ def test_tool_use_in_stream(client: Callable[..., Any]) -> None:
 
 def test_count_tokens(client: Callable[..., Any]) -> None:
     runtime = client("bedrock-runtime")
-    counted = runtime.count_tokens(
-        modelId=HAIKU, input={"converse": {"messages": [user("one two three")]}}
-    )["inputTokens"]
+    counted = runtime.count_tokens(modelId=HAIKU, input={"converse": {"messages": [user("one two three")]}})[
+        "inputTokens"
+    ]
     assert counted > 0
-    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "messages": [
-        {"role": "user", "content": "one two three"}]})
-    assert runtime.count_tokens(modelId=HAIKU, input={"invokeModel": {"body": body}})["inputTokens"] == counted
+    body = json.dumps(
+        {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 10,
+            "messages": [{"role": "user", "content": "one two three"}],
+        }
+    )
+    assert (
+        runtime.count_tokens(modelId=HAIKU, input={"invokeModel": {"body": body}})["inputTokens"] == counted
+    )
 
 
-# -- bad input: each answered as Bedrock answers it -------------------------------------------------------------
+# -- bad input: each answered as Bedrock answers it ------------------------------------------------
 
 
 @pytest.fixture
@@ -148,8 +157,11 @@ def error_of(call: Callable[[], Any]) -> dict[str, Any]:
 
 def test_unknown_model_is_a_validation_error(unchecked: Any) -> None:
     error = error_of(lambda: unchecked.converse(modelId="acme.nonexistent-v1", messages=[user("hi")]))
-    assert error == {"code": "ValidationException", "message": "The provided model identifier is invalid.",
-                     "status": 400}
+    assert error == {
+        "code": "ValidationException",
+        "message": "The provided model identifier is invalid.",
+        "status": 400,
+    }
 
 
 def test_missing_and_invalid_fields_name_the_field(unchecked: Any) -> None:
@@ -161,8 +173,9 @@ def test_missing_and_invalid_fields_name_the_field(unchecked: Any) -> None:
     )
     assert "inferenceConfig.maxTokens" in out_of_range["message"]
     assert "greater than or equal to 1" in out_of_range["message"]
-    bad_enum = error_of(lambda: unchecked.converse(modelId=HAIKU, messages=[{"role": "robot", "content": [
-        {"text": "x"}]}]))
+    bad_enum = error_of(
+        lambda: unchecked.converse(modelId=HAIKU, messages=[{"role": "robot", "content": [{"text": "x"}]}])
+    )
     assert "messages.1.member.role" in bad_enum["message"] and "enum value set" in bad_enum["message"]
 
 
@@ -179,7 +192,9 @@ def test_wrong_json_type_names_the_field(server: RunningServer) -> None:
 
 def test_conversation_rules(unchecked: Any) -> None:
     starts_with_assistant = error_of(
-        lambda: unchecked.converse(modelId=HAIKU, messages=[{"role": "assistant", "content": [{"text": "x"}]}])
+        lambda: unchecked.converse(
+            modelId=HAIKU, messages=[{"role": "assistant", "content": [{"text": "x"}]}]
+        )
     )
     assert "must start with a user message" in starts_with_assistant["message"]
     not_alternating = error_of(lambda: unchecked.converse(modelId=HAIKU, messages=[user("a"), user("b")]))

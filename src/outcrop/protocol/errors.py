@@ -75,7 +75,7 @@ class ModelNotReadyException(ServiceError):
 
 
 class NotImplementedOperation(ServiceError):
-    """An operation that botocore models but Outcrop does not serve yet: said plainly, never a fake success."""
+    """An operation botocore models but Outcrop does not serve yet: said plainly, never a fake success."""
 
     code, status, sender_fault = "NotImplemented", 501, False
 

@@ -40,7 +40,11 @@ def event_message(event_type: str, payload: bytes, content_type: str = "applicat
 def exception_message(exception_type: str, payload: bytes) -> bytes:
     """A modelled exception in mid-stream: botocore raises it as EventStreamError with this code."""
     return encode_message(
-        {":exception-type": exception_type, ":content-type": "application/json", ":message-type": "exception"},
+        {
+            ":exception-type": exception_type,
+            ":content-type": "application/json",
+            ":message-type": "exception",
+        },
         payload,
     )
 

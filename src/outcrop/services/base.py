@@ -1,4 +1,4 @@
-"""What every service method receives besides its input: who called, where, and whether they are still there."""
+"""What every service method gets besides its input: who called, where, and whether they are still there."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ class RequestContext:
     headers: dict[str, str] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
 
-    def arn(self, service: str, resource: str, *, region: str | None = None, account: str | None = None) -> str:
+    def arn(
+        self, service: str, resource: str, *, region: str | None = None, account: str | None = None
+    ) -> str:
         return f"arn:aws:{service}:{self.region if region is None else region}:" + (
             f"{self.account_id if account is None else account}:{resource}"
         )

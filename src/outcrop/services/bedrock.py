@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from outcrop.app import App
 from outcrop.catalog import BedrockModel
 from outcrop.protocol.errors import ResourceNotFoundException
 from outcrop.services.base import RequestContext, Service
@@ -14,6 +15,18 @@ from outcrop.services.base import RequestContext, Service
 
 class Bedrock(Service):
     service_name = "bedrock"
+
+    def __init__(self, app: App) -> None:
+        super().__init__(app)
+        self._summaries: dict[str, list[tuple[BedrockModel, dict[str, Any]]]] = {}
+
+    def _all(self, ctx: RequestContext) -> list[tuple[BedrockModel, dict[str, Any]]]:
+        """Every catalog entry's summary for the caller's region; the catalog is fixed while serving."""
+        found = self._summaries.get(ctx.region)
+        if found is None:
+            found = [(model, self._summary(ctx, model)) for model in self.app.catalog.bedrock.values()]
+            self._summaries[ctx.region] = found
+        return found
 
     def _summary(self, ctx: RequestContext, model: BedrockModel) -> dict[str, Any]:
         return {
@@ -35,7 +48,7 @@ class Bedrock(Service):
         inference = params.get("byInferenceType")
         customization = params.get("byCustomizationType")
         summaries = []
-        for model in self.app.catalog.bedrock.values():
+        for model, summary in self._all(ctx):
             if provider and provider not in (model.provider.lower(), model.model_id.split(".")[0]):
                 continue
             if modality and modality not in model.output_modalities:
@@ -44,11 +57,13 @@ class Bedrock(Service):
                 continue
             if customization:
                 continue
-            summaries.append(self._summary(ctx, model))
+            summaries.append(summary)
         return {"modelSummaries": summaries}
 
     def get_foundation_model(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         model = self.app.catalog.find(params["modelIdentifier"])
         if model is None:
-            raise ResourceNotFoundException(f"The model {params['modelIdentifier']} does not exist in the catalog.")
+            raise ResourceNotFoundException(
+                f"The model {params['modelIdentifier']} does not exist in the catalog."
+            )
         return {"modelDetails": self._summary(ctx, model)}

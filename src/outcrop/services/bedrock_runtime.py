@@ -32,19 +32,16 @@ from outcrop.protocol.serialize import EXTRA_HEADERS
 from outcrop.services import converse
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.bedrock_bodies import ChatFormat, EmbeddingFormat
+from outcrop.services.bedrock_bodies.registry import CHAT_FORMATS, EMBEDDING_FORMATS
 
 Event = tuple[str, dict[str, Any]]
 
 
 def _chat_format(model: BedrockModel) -> ChatFormat:
-    from outcrop.services.bedrock_bodies.registry import CHAT_FORMATS
-
     return CHAT_FORMATS[model.format]
 
 
 def _embedding_format(model: BedrockModel) -> EmbeddingFormat:
-    from outcrop.services.bedrock_bodies.registry import EMBEDDING_FORMATS
-
     return EMBEDDING_FORMATS[model.format]
 
 
@@ -83,7 +80,9 @@ class BedrockRuntime(Service):
     def _chat_model(self, model_id: str, api: str) -> BedrockModel:
         model = self._model(model_id)
         if model.kind != "chat":
-            raise ValidationException(f"The model {model.model_id} is an embedding model and does not support {api}.")
+            raise ValidationException(
+                f"The model {model.model_id} is an embedding model and does not support {api}."
+            )
         return model
 
     async def _generator(self, model: BedrockModel) -> TextGenerator:
@@ -96,7 +95,9 @@ class BedrockRuntime(Service):
 
     # -- generation, shared by every operation ---------------------------------------------------------------
 
-    async def _generate(self, ctx: RequestContext, model: BedrockModel, request: GenerationRequest) -> GenerationResult:
+    async def _generate(
+        self, ctx: RequestContext, model: BedrockModel, request: GenerationRequest
+    ) -> GenerationResult:
         generator = await self._generator(model)
         result: GenerationResult | None = None
         async for event in self._events(ctx, generator, request):
@@ -118,7 +119,7 @@ class BedrockRuntime(Service):
     async def _open_stream(
         self, ctx: RequestContext, model: BedrockModel, request: GenerationRequest
     ) -> AsyncIterator[GenerationEvent]:
-        """Start generating and wait for the first event, so a full queue is an HTTP 429, not a broken stream."""
+        """Start generating and await the first event, so a full queue is an HTTP 429, not a broken stream."""
         generator = await self._generator(model)
         events = self._events(ctx, generator, request)
         try:
@@ -132,7 +133,9 @@ class BedrockRuntime(Service):
             with backend_errors(streaming=True):
                 async for event in events:
                     if event.done is not None:
-                        self.app.usage.record(model.model_id, event.done.input_tokens, event.done.output_tokens)
+                        self.app.usage.record(
+                            model.model_id, event.done.input_tokens, event.done.output_tokens
+                        )
                     yield event
 
         return rest()
@@ -143,14 +146,20 @@ class BedrockRuntime(Service):
     def _json_body(params: dict[str, Any]) -> dict[str, Any]:
         content_type = params.get("contentType") or "application/json"
         if not content_type.startswith("application/json") and content_type != "*/*":
-            raise ValidationException(f"The content type {content_type} is not supported; send application/json.")
+            raise ValidationException(
+                f"The content type {content_type} is not supported; send application/json."
+            )
         try:
             body = json.loads(params.get("body") or b"")
         except (UnicodeDecodeError, ValueError) as exc:
-            raise ValidationException("Malformed input request, please reformat your input and try again.") from exc
+            raise ValidationException(
+                "Malformed input request, please reformat your input and try again."
+            ) from exc
         if not isinstance(body, dict):
-            raise ValidationException("Malformed input request: #: expected type: JSONObject, found: "
-                                      f"{type(body).__name__}, please reformat your input and try again.")
+            raise ValidationException(
+                "Malformed input request: #: expected type: JSONObject, found: "
+                f"{type(body).__name__}, please reformat your input and try again."
+            )
         return body
 
     async def invoke_model(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +200,9 @@ class BedrockRuntime(Service):
         self.app.usage.record(model.model_id, sum(counts), 0)
         return embedding_format.response(vectors, counts, request), sum(counts), 0
 
-    async def invoke_model_with_response_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def invoke_model_with_response_stream(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         model = self._chat_model(params["modelId"], "InvokeModelWithResponseStream")
         if not model.streaming:

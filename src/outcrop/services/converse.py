@@ -6,6 +6,7 @@ the native InvokeModel bodies live in `bedrock_bodies`.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -29,7 +30,8 @@ def _block_text(block: dict[str, Any]) -> str:
             return f"<document name={name!r}>\n{source['bytes'].decode('utf-8', 'replace')}\n</document>"
         if "text" in source:
             return f"<document name={name!r}>\n{source['text']}\n</document>"
-        return f"[document {name!r} in {document.get('format')} format: this local model reads only text formats]"
+        kind = document.get("format")
+        return f"[document {name!r} in {kind} format: this local model reads only text formats]"
     if "image" in block:
         return "[an image was attached; this local model reads text only]"
     if "video" in block or "audio" in block:
@@ -50,26 +52,36 @@ def _tool_result_text(result: dict[str, Any]) -> str:
     return text
 
 
-def converse_messages(messages: list[dict[str, Any]], system: list[dict[str, Any]] | None) -> list[ChatMessage]:
+def converse_messages(
+    messages: list[dict[str, Any]], system: list[dict[str, Any]] | None
+) -> list[ChatMessage]:
     """Converse messages and system blocks as generic chat turns; checks the turn order Bedrock enforces."""
     if not messages:
-        raise ValidationException("A conversation must start with a user message. Try again with a conversation "
-                                  "that starts with a user message.")
+        raise ValidationException(
+            "A conversation must start with a user message. Try again with a conversation "
+            "that starts with a user message."
+        )
     if messages[0]["role"] != "user":
-        raise ValidationException("A conversation must start with a user message. Try again with a conversation "
-                                  "that starts with a user message.")
-    for previous, current in zip(messages, messages[1:], strict=False):
+        raise ValidationException(
+            "A conversation must start with a user message. Try again with a conversation "
+            "that starts with a user message."
+        )
+    for previous, current in itertools.pairwise(messages):
         if previous["role"] == current["role"]:
-            raise ValidationException("A conversation must alternate between user and assistant roles. Make sure "
-                                      "the conversation alternates between user and assistant roles and try again.")
+            raise ValidationException(
+                "A conversation must alternate between user and assistant roles. Make sure "
+                "the conversation alternates between user and assistant roles and try again."
+            )
     out: list[ChatMessage] = []
     system_text = "\n\n".join(b["text"] for b in system or [] if "text" in b)
     if system_text:
         out.append(ChatMessage("system", system_text))
     for message in messages:
         if not message.get("content"):
-            raise ValidationException("The content field in the Message object is empty. Add a ContentBlock object "
-                                      "to the content field and try again.")
+            raise ValidationException(
+                "The content field in the Message object is empty. Add a ContentBlock object "
+                "to the content field and try again."
+            )
         texts: list[str] = []
         calls: list[ToolCall] = []
         for block in message["content"]:
@@ -107,7 +119,9 @@ def converse_tools(tool_config: dict[str, Any] | None) -> tuple[list[ToolSpec], 
     elif "tool" in choice:
         tool_choice = choice["tool"]["name"]
         if tool_choice not in {t.name for t in tools}:
-            raise ValidationException(f"The tool choice names {tool_choice}, which is not in toolConfig.tools.")
+            raise ValidationException(
+                f"The tool choice names {tool_choice}, which is not in toolConfig.tools."
+            )
     return tools, tool_choice
 
 
@@ -162,17 +176,23 @@ def converse_output(result: GenerationResult, latency_ms: int) -> dict[str, Any]
     }
 
 
-def stream_closing_events(result: GenerationResult, text_open: bool, latency_ms: int) -> Iterator[tuple[str, dict[str, Any]]]:
+def stream_closing_events(
+    result: GenerationResult, text_open: bool, latency_ms: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """The events after the last text delta: close the text block, tool-use blocks, stop and metadata."""
     index = 0
     if text_open:
         yield "contentBlockStop", {"contentBlockIndex": 0}
         index = 1
     for call in result.tool_calls:
-        yield "contentBlockStart", {"start": {"toolUse": {"toolUseId": call.id, "name": call.name}},
-                                    "contentBlockIndex": index}
-        yield "contentBlockDelta", {"delta": {"toolUse": {"input": json.dumps(call.arguments)}},
-                                    "contentBlockIndex": index}
+        yield (
+            "contentBlockStart",
+            {"start": {"toolUse": {"toolUseId": call.id, "name": call.name}}, "contentBlockIndex": index},
+        )
+        yield (
+            "contentBlockDelta",
+            {"delta": {"toolUse": {"input": json.dumps(call.arguments)}}, "contentBlockIndex": index},
+        )
         yield "contentBlockStop", {"contentBlockIndex": index}
         index += 1
     yield "messageStop", {"stopReason": result.stop_reason}

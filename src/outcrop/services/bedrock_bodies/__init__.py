@@ -28,7 +28,7 @@ class ChatStreamEncoder(Protocol):
         ...
 
     def finish(self, result: GenerationResult) -> list[dict[str, Any]]:
-        """The closing chunks (tool calls, stop reason, usage). The service adds invocation metrics to the last."""
+        """The closing chunks (tool calls, stop reason, usage); the service adds invocation metrics."""
         ...
 
 
@@ -39,12 +39,15 @@ class ChatFormat(Protocol):
         """The generic request of a native body; raises ValidationException for bodies Bedrock rejects."""
         ...
 
-    def response(self, result: GenerationResult, request: GenerationRequest, model: BedrockModel) -> dict[str, Any]:
+    def response(
+        self, result: GenerationResult, request: GenerationRequest, model: BedrockModel
+    ) -> dict[str, Any]:
         """The native response body of a finished generation."""
         ...
 
-    def streamer(self, request: GenerationRequest, model: BedrockModel, input_tokens: int) -> ChatStreamEncoder:
-        ...
+    def streamer(
+        self, request: GenerationRequest, model: BedrockModel, input_tokens: int
+    ) -> ChatStreamEncoder: ...
 
 
 @dataclass(frozen=True)

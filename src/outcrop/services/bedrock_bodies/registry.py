@@ -1,0 +1,35 @@
+"""The one place that maps a catalog entry's `format` name to its body translation."""
+
+from __future__ import annotations
+
+from outcrop.services.bedrock_bodies import ChatFormat, EmbeddingFormat
+from outcrop.services.bedrock_bodies.ai21 import JambaFormat, Jurassic2Format
+from outcrop.services.bedrock_bodies.anthropic import AnthropicFormat
+from outcrop.services.bedrock_bodies.cohere import CohereCommandFormat, CohereCommandRFormat
+from outcrop.services.bedrock_bodies.embeddings import (
+    CohereEmbedFormat,
+    TitanEmbedV1Format,
+    TitanEmbedV2Format,
+)
+from outcrop.services.bedrock_bodies.llama import LlamaFormat
+from outcrop.services.bedrock_bodies.mistral import MistralFormat
+from outcrop.services.bedrock_bodies.nova import NovaFormat
+from outcrop.services.bedrock_bodies.titan import TitanTextFormat
+
+_CHAT: tuple[ChatFormat, ...] = (
+    AnthropicFormat(),
+    TitanTextFormat(),
+    LlamaFormat(),
+    MistralFormat(),
+    CohereCommandFormat(),
+    CohereCommandRFormat(),
+    Jurassic2Format(),
+    JambaFormat(),
+    NovaFormat(),
+)
+_EMBEDDING: tuple[EmbeddingFormat, ...] = (TitanEmbedV1Format(), TitanEmbedV2Format(), CohereEmbedFormat())
+
+CHAT_FORMATS: dict[str, ChatFormat] = {chat_format.name: chat_format for chat_format in _CHAT}
+EMBEDDING_FORMATS: dict[str, EmbeddingFormat] = {
+    embedding_format.name: embedding_format for embedding_format in _EMBEDDING
+}
