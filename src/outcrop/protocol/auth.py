@@ -36,7 +36,8 @@ def identify(request: HttpRequest, default_region: str) -> Caller:
         if m:
             return Caller(m.group(1), m.group(3), m.group(4), "sigv4")
     if header.lower().startswith("bearer "):
-        return Caller("bearer:" + header[7:15], default_region, None, "bearer")
+        # Bedrock API keys are the only bearer tokens AWS accepts, so they route among the bedrock services.
+        return Caller("bearer:" + header[7:15], default_region, "bedrock", "bearer")
     if header.startswith("AWS "):
         return Caller(header[4:].partition(":")[0], default_region, "s3", "sigv2")
     credential = (request.query.get("X-Amz-Credential") or [""])[0]

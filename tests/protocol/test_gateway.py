@@ -1,0 +1,45 @@
+"""Gateway behaviours over real HTTP: retries that reuse an invocation id, health, unknown routes."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.server import RunningServer
+
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+def usage_calls(server: RunningServer) -> int:
+    usage = httpx.get(f"{server.endpoint}/_outcrop/health").json()["usage"]
+    return int(usage.get(HAIKU, {}).get("calls", 0))
+
+
+def test_retry_with_the_same_invocation_id_does_not_generate_twice(server: RunningServer) -> None:
+    url = f"{server.endpoint}/model/{HAIKU}/converse"
+    body = {"messages": [{"role": "user", "content": [{"text": "only once please"}]}]}
+    headers = {"authorization": "Bearer k", "amz-sdk-invocation-id": "5f6a4c1e-0000-4000-8000-000000000001"}
+    before = usage_calls(server)
+    first = httpx.post(url, json=body, headers=headers)
+    retry = httpx.post(url, json=body, headers=headers)
+    assert first.status_code == retry.status_code == 200
+    assert first.json() == retry.json()
+    assert usage_calls(server) == before + 1
+    fresh = httpx.post(url, json=body, headers={**headers, "amz-sdk-invocation-id": "another-id"})
+    assert fresh.status_code == 200
+    assert usage_calls(server) == before + 2
+
+
+def test_health_names_services_and_models(server: RunningServer) -> None:
+    health = httpx.get(f"{server.endpoint}/_outcrop/health").json()
+    assert health["status"] == "running"
+    for service in ("bedrock", "bedrock-runtime", "s3", "sts", "logs"):
+        assert health["services"][service] == "available"
+    assert {"qwen2.5-coder-0.5b", "all-minilm-l6-v2"} <= set(health["models"])
+    assert health["models"]["qwen2.5-coder-0.5b"]["state"] in ("not_loaded", "loading", "ready")
+
+
+def test_unknown_route_is_a_clean_404(server: RunningServer) -> None:
+    response = httpx.post(f"{server.endpoint}/no/such/thing", headers={"authorization": "Bearer k"})
+    assert response.status_code == 404
+    assert response.headers["x-amzn-errortype"] == "UnknownOperationException"
+    assert "No operation" in response.json()["message"]
