@@ -43,3 +43,10 @@ def test_unknown_route_is_a_clean_404(server: RunningServer) -> None:
     assert response.status_code == 404
     assert response.headers["x-amzn-errortype"] == "UnknownOperationException"
     assert "No operation" in response.json()["message"]
+
+
+def test_unsigned_request_matching_only_an_s3_uri_is_a_client_error(server: RunningServer) -> None:
+    response = httpx.post(f"{server.endpoint}/no/such/thing")
+    assert response.status_code == 400
+    assert "<Code>InvalidRequest</Code>" in response.text
+    assert "UploadId" in response.text

@@ -1,4 +1,4 @@
-"""InvokeModel and InvokeModelWithResponseStream through boto3, one native body per model family (fake models)."""
+"""InvokeModel and its streaming form through boto3, one native body per model family (fake models)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from botocore.exceptions import ClientError
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
-def invoke(client: Callable[..., Any], model_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def invoke(
+    client: Callable[..., Any], model_id: str, body: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
     response = client("bedrock-runtime").invoke_model(
         modelId=model_id, body=json.dumps(body), contentType="application/json", accept="application/json"
     )
@@ -21,7 +23,9 @@ def invoke(client: Callable[..., Any], model_id: str, body: dict[str, Any]) -> t
 
 
 def stream_chunks(client: Callable[..., Any], model_id: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-    response = client("bedrock-runtime").invoke_model_with_response_stream(modelId=model_id, body=json.dumps(body))
+    response = client("bedrock-runtime").invoke_model_with_response_stream(
+        modelId=model_id, body=json.dumps(body)
+    )
     return [json.loads(event["chunk"]["bytes"]) for event in response["body"]]
 
 
@@ -47,7 +51,11 @@ def test_anthropic_stream_has_the_event_sequence_and_metrics(client: Callable[..
     chunks = stream_chunks(
         client,
         HAIKU,
-        {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50, "messages": [{"role": "user", "content": "a b"}]},
+        {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 50,
+            "messages": [{"role": "user", "content": "a b"}],
+        },
     )
     types = [chunk["type"] for chunk in chunks]
     assert types[0] == "message_start" and types[-1] == "message_stop"
@@ -127,7 +135,9 @@ def test_titan_embeddings_v1_and_v2(client: Callable[..., Any]) -> None:
     v2, _ = invoke(client, "amazon.titan-embed-text-v2:0", {"inputText": "vector search"})
     assert len(v2["embedding"]) == 1024 and math.isclose(norm(v2["embedding"]), 1.0, rel_tol=1e-3)
     small, _ = invoke(
-        client, "amazon.titan-embed-text-v2:0", {"inputText": "vector search", "dimensions": 256, "normalize": True}
+        client,
+        "amazon.titan-embed-text-v2:0",
+        {"inputText": "vector search", "dimensions": 256, "normalize": True},
     )
     assert len(small["embedding"]) == 256
     again, _ = invoke(client, "amazon.titan-embed-text-v2:0", {"inputText": "vector search"})

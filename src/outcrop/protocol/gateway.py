@@ -30,6 +30,7 @@ from outcrop.protocol.errors import (
     NotImplementedOperation,
     ServiceError,
     UnknownOperation,
+    ValidationException,
 )
 from outcrop.protocol.parse import HttpRequest, parse_request
 from outcrop.protocol.router import RouteMatch, Router, service_hint_from_user_agent, service_model
@@ -45,7 +46,20 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 InternalHandler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 # Which of two services wins a URI that both model identically (the user agent usually settles it first).
-ROUTE_PRIORITY = ("s3", "bedrock-runtime", "bedrock", "bedrock-agent-runtime", "bedrock-agent", "sagemaker-runtime")
+ROUTE_PRIORITY = (
+    "s3",
+    "bedrock-runtime",
+    "bedrock",
+    "bedrock-agent-runtime",
+    "bedrock-agent",
+    "sagemaker-runtime",
+)
+
+# Services whose input-validation failures carry another code than ValidationException (same message).
+VALIDATION_ERROR_CODES = {"logs": "InvalidParameterException"}
+# S3 does not validate input against its model: it answers its own errors (InvalidArgument,
+# InvalidLocationConstraint, ...) from the service, never a ValidationException.
+UNVALIDATED_SERVICES = frozenset({"s3"})
 
 
 @dataclass
@@ -67,6 +81,9 @@ class _Shared:
     context: RequestContext
     waiters: int = 1
     finished_at: float | None = None
+
+    def mark_finished(self, _task: asyncio.Task[HttpResponse]) -> None:
+        self.finished_at = time.monotonic()
 
 
 @dataclass
@@ -110,12 +127,17 @@ class Gateway:
         watcher = asyncio.create_task(self._watch_disconnect(receive, disconnected))
         try:
             response, service, operation = await self._handle(scope, request, disconnected)
-            await self._send(send, response, disconnected)
+            head = request.method == "HEAD"
+            if head or response.status in (204, 304):
+                await self._drop_body(response, keep_length=head)
+            await self._send(send, response, disconnected, head=head)
         finally:
             watcher.cancel()
         status = response.status
         if service:
-            self.recent.append(RequestRecord(time.time(), service, operation, status, 1000 * (time.perf_counter() - started)))
+            self.recent.append(
+                RequestRecord(time.time(), service, operation, status, 1000 * (time.perf_counter() - started))
+            )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -144,7 +166,9 @@ class Gateway:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         raw_path = scope.get("raw_path") or scope["path"].encode()
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        return HttpRequest(scope["method"], raw_path.decode("latin-1").split("?")[0], query, headers, b"".join(chunks))
+        return HttpRequest(
+            scope["method"], raw_path.decode("latin-1").split("?")[0], query, headers, b"".join(chunks)
+        )
 
     @staticmethod
     async def _watch_disconnect(receive: Receive, disconnected: asyncio.Event) -> None:
@@ -154,10 +178,23 @@ class Gateway:
                 disconnected.set()
                 return
 
-    async def _send(self, send: Send, response: HttpResponse, disconnected: asyncio.Event) -> None:
+    @staticmethod
+    async def _drop_body(response: HttpResponse, *, keep_length: bool) -> None:
+        """HEAD answers, 204 and 304 carry no body. A HEAD keeps the Content-Length the service declared
+        (HeadObject's object size); one without it, such as a HEAD error, says 0."""
+        body = response.body
+        if not isinstance(body, bytes) and hasattr(body, "aclose"):
+            await body.aclose()
+        response.body = b""
+        if not keep_length:
+            response.headers.pop("content-length", None)
+
+    async def _send(
+        self, send: Send, response: HttpResponse, disconnected: asyncio.Event, *, head: bool = False
+    ) -> None:
         body = response.body
         headers = dict(response.headers)
-        if isinstance(body, bytes):
+        if isinstance(body, bytes) and not (head and "content-length" in headers):
             headers["content-length"] = str(len(body))
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
@@ -194,10 +231,19 @@ class Gateway:
             if route is None:
                 if handler is not None:
                     return await handler(request), "", ""
-                raise UnknownOperation(f"No operation of a served service matches {request.method} {request.raw_path}.")
+                raise UnknownOperation(
+                    f"No operation of a served service matches {request.method} {request.raw_path}."
+                )
             self.authenticator.authenticate(request, caller)
-            params = parse_request(route.operation, request, route.labels)
-            validate(route.operation.input_shape, params)
+            try:
+                params = parse_request(route.operation, request, route.labels)
+                if route.service not in UNVALIDATED_SERVICES:
+                    validate(route.operation.input_shape, params)
+                else:
+                    _require_members(route.operation, params)
+            except ValidationException as error:
+                error.code = VALIDATION_ERROR_CODES.get(route.service, error.code)
+                raise
             ctx = RequestContext(
                 service=route.service,
                 operation=route.operation.name,
@@ -208,14 +254,22 @@ class Gateway:
                 base_url=self._base_url(scope, request),
                 headers=request.headers,
             )
-            response = await self._run_shared_or_alone(route, ctx, params, request, caller.access_key, disconnected)
+            response = await self._run_shared_or_alone(
+                route, ctx, params, request, caller.access_key, disconnected
+            )
         except ServiceError as error:
             model = service_model(route.service) if route else None
             response = serialize_error(model, error, request_id)
         except Exception:
-            log.error("unhandled error in %s: %s", route.operation.name if route else "routing", traceback.format_exc())
+            log.error(
+                "unhandled error in %s: %s",
+                route.operation.name if route else "routing",
+                traceback.format_exc(),
+            )
             model = service_model(route.service) if route else None
-            response = serialize_error(model, InternalServerException("An internal error occurred."), request_id)
+            response = serialize_error(
+                model, InternalServerException("An internal error occurred."), request_id
+            )
         return response, route.service if route else "", route.operation.name if route else ""
 
     def _route(self, request: HttpRequest, signing_name: str | None) -> RouteMatch | None:
@@ -233,7 +287,14 @@ class Gateway:
                 return found
         path = self._virtual_host_path(request)
         hint = service_hint_from_user_agent(request.header("user-agent"))
-        return self.router.by_path(request.method, path, request.query, signing_name=signing_name, service_hint=hint)
+        return self.router.by_path(
+            request.method,
+            path,
+            request.query,
+            signing_name=signing_name,
+            service_hint=hint,
+            headers=request.headers,
+        )
 
     def _virtual_host_path(self, request: HttpRequest) -> str:
         """`bucket.localhost:4566/key` is S3's virtual-hosted style: the bucket moves into the path."""
@@ -275,7 +336,7 @@ class Gateway:
         if shared is None:
             shared = _Shared(asyncio.create_task(self._execute(route, ctx, params)), ctx)
             self._shared[key] = shared
-            shared.task.add_done_callback(lambda _t, s=shared: setattr(s, "finished_at", time.monotonic()))
+            shared.task.add_done_callback(shared.mark_finished)
         else:
             shared.waiters += 1
             log.info("retry %s of %s joins the call already running", invocation_id, route.operation.name)
@@ -289,7 +350,9 @@ class Gateway:
             return response
         shared.waiters -= 1
         if shared.waiters == 0:
-            asyncio.get_running_loop().call_later(self.settings.retry_grace_seconds, self._abandon, key, shared)
+            asyncio.get_running_loop().call_later(
+                self.settings.retry_grace_seconds, self._abandon, key, shared
+            )
         return HttpResponse(499)
 
     def _abandon(self, key: tuple[str, str, str], shared: _Shared) -> None:
@@ -301,7 +364,10 @@ class Gateway:
     def _forget_old_results(self) -> None:
         now = time.monotonic()
         for key, shared in list(self._shared.items()):
-            if shared.finished_at is not None and now - shared.finished_at > self.settings.retry_memory_seconds:
+            if (
+                shared.finished_at is not None
+                and now - shared.finished_at > self.settings.retry_memory_seconds
+            ):
                 del self._shared[key]
 
     async def _execute(self, route: RouteMatch, ctx: RequestContext, params: dict[str, Any]) -> HttpResponse:
@@ -321,8 +387,23 @@ class Gateway:
         except Exception:
             log.error("unhandled error in %s %s: %s", route.service, operation.name, traceback.format_exc())
             return serialize_error(
-                operation.service_model, InternalServerException("An internal error occurred."), ctx.request_id
+                operation.service_model,
+                InternalServerException("An internal error occurred."),
+                ctx.request_id,
             )
+
+
+def _require_members(operation: OperationModel, params: dict[str, Any]) -> None:
+    """Services that answer their own errors still refuse a request lacking a required member."""
+    shape = operation.input_shape
+    missing = [name for name in (shape.required_members if shape else ()) if params.get(name) is None]
+    if missing:
+        raise ServiceError(
+            f"{operation.name} requires {', '.join(missing)}, which the request does not carry.",
+            code="InvalidRequest",
+            status=400,
+            sender_fault=True,
+        )
 
 
 def json_response(data: Any, status: int = 200) -> HttpResponse:

@@ -149,7 +149,9 @@ def _parse_json_body(shape: StructureShape | None, body: bytes) -> dict[str, Any
     return result
 
 
-def parse_request(operation: OperationModel, request: HttpRequest, labels: Mapping[str, str]) -> dict[str, Any]:
+def parse_request(
+    operation: OperationModel, request: HttpRequest, labels: Mapping[str, str]
+) -> dict[str, Any]:
     """The input dict of `operation` for this request."""
     protocol = operation.service_model.metadata.get("protocol")
     shape = operation.input_shape
@@ -184,7 +186,9 @@ def _parse_rest(
                     params[name] = _scalar_from_text(member, labels[wire])
             elif location == "querystring":
                 if isinstance(member, MapShape):
-                    extra = {k: v[0] if member.value.type_name != "list" else v for k, v in request.query.items()}
+                    extra = {
+                        k: v[0] if member.value.type_name != "list" else v for k, v in request.query.items()
+                    }
                     params[name] = {k: v for k, v in extra.items() if k not in known_query}
                 elif wire in request.query:
                     values = request.query[wire]
@@ -294,7 +298,9 @@ def _from_xml(shape: Shape, node: ElementTree.Element) -> Any:
             return result
         return _scalar_from_text(shape, node.text or "")
     except _Invalid as exc:
-        raise ValidationException(f"1 validation error detected: Value at '{_local(node.tag)}' {exc}") from exc
+        raise ValidationException(
+            f"1 validation error detected: Value at '{_local(node.tag)}' {exc}"
+        ) from exc
 
 
 def _parse_query(shape: StructureShape | None, request: HttpRequest) -> dict[str, Any]:
@@ -317,8 +323,10 @@ def _from_query(shape: Shape, fields: Mapping[str, str], prefix: str) -> Any:
         if isinstance(shape, StructureShape):
             out: dict[str, Any] = {}
             for name, member in shape.members.items():
-                key = f"{prefix}.{member.serialization.get('name', name)}" if prefix else member.serialization.get(
-                    "name", name
+                key = (
+                    f"{prefix}.{member.serialization.get('name', name)}"
+                    if prefix
+                    else member.serialization.get("name", name)
                 )
                 value = _from_query(member, fields, key)
                 if value is not None:
@@ -340,7 +348,9 @@ def _from_query(shape: Shape, fields: Mapping[str, str], prefix: str) -> Any:
             result: dict[str, Any] = {}
             index = 1
             while f"{base}.{index}.key" in fields:
-                result[fields[f"{base}.{index}.key"]] = _from_query(shape.value, fields, f"{base}.{index}.value")
+                result[fields[f"{base}.{index}.key"]] = _from_query(
+                    shape.value, fields, f"{base}.{index}.value"
+                )
                 index += 1
             return result or None
         if prefix in fields:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -21,12 +21,12 @@ from botocore.model import OperationModel, ServiceModel
 _LABEL = re.compile(r"\{([^}]+)\}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _botocore_session() -> Any:
     return botocore.session.get_session()
 
 
-@lru_cache(maxsize=None)
+@cache
 def service_model(name: str) -> ServiceModel:
     """botocore's model of one service, loaded once."""
     model: ServiceModel = _botocore_session().get_service_model(name)
@@ -61,6 +61,11 @@ class _UriTemplate:
     query_literals: dict[str, str | None] = field(default_factory=dict)
     literal_length: int = 0
     trailing_slash: bool = False
+    first_segment: str = ""  # the URI's first path segment when it is literal, else "" (a label)
+    # required input members bound to the query string or a header: S3 models PutObject, CopyObject,
+    # UploadPart and UploadPartCopy with one URI, told apart only by uploadId, partNumber, x-amz-copy-source
+    required_query: tuple[str, ...] = ()
+    required_headers: tuple[str, ...] = ()
 
     @classmethod
     def compile(cls, service: str, operation: OperationModel) -> _UriTemplate:
@@ -87,7 +92,19 @@ class _UriTemplate:
         for part in filter(None, query.split("&")):
             key, sep, value = part.partition("=")
             query_literals[key] = value if sep else None
+        required_query: list[str] = []
+        required_headers: list[str] = []
+        shape = operation.input_shape
+        for name in shape.required_members if shape is not None else ():
+            member = shape.members[name]
+            location = member.serialization.get("location")
+            if location == "querystring":
+                required_query.append(member.serialization.get("name", name))
+            elif location == "header":
+                required_headers.append(member.serialization.get("name", name).lower())
+        head = path.lstrip("/").split("/", 1)[0]
         return cls(
+            first_segment="" if "{" in head else head,
             service=service,
             operation=operation,
             method=operation.http.get("method", "POST"),
@@ -96,9 +113,13 @@ class _UriTemplate:
             query_literals=query_literals,
             literal_length=literal_length,
             trailing_slash=path.endswith("/") and path != "/",
+            required_query=tuple(required_query),
+            required_headers=tuple(required_headers),
         )
 
-    def match(self, method: str, raw_path: str, query: Mapping[str, list[str]]) -> tuple[int, dict[str, str]] | None:
+    def match(
+        self, method: str, raw_path: str, query: Mapping[str, list[str]]
+    ) -> tuple[int, dict[str, str]] | None:
         if method != self.method:
             return None
         for key, value in self.query_literals.items():
@@ -112,6 +133,13 @@ class _UriTemplate:
         score = len(self.query_literals) * 1000 + self.literal_length * 10 - greedy_count
         return score, labels
 
+    def fit(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> int:
+        """How well the request supplies this operation's required query/header members: breaks URI ties."""
+        present = sum(1 for k in self.required_query if k in query) + sum(
+            1 for h in self.required_headers if h in headers
+        )
+        return present - (len(self.required_query) + len(self.required_headers) - present) * 2
+
 
 class Router:
     """Routes for a fixed set of served services."""
@@ -120,7 +148,7 @@ class Router:
         self._priority = {name: i for i, name in enumerate(priority)}
         self._by_target: dict[str, tuple[str, ServiceModel]] = {}
         self._query_services: dict[str, ServiceModel] = {}
-        self._templates: list[_UriTemplate] = []
+        self._templates: dict[tuple[str, str, str], list[_UriTemplate]] = {}
         self.signing_names: dict[str, set[str]] = {}
         self._service_ids: dict[str, str] = {}
         for name in services:
@@ -134,7 +162,9 @@ class Router:
                 self._query_services[signing_name_of(model)] = model
             if protocol in ("rest-json", "rest-xml"):
                 for op_name in model.operation_names:
-                    self._templates.append(_UriTemplate.compile(name, model.operation_model(op_name)))
+                    template = _UriTemplate.compile(name, model.operation_model(op_name))
+                    first = template.first_segment
+                    self._templates.setdefault((name, template.method, first), []).append(template)
 
     def by_target(self, target: str) -> RouteMatch | None:
         prefix, _, op_name = target.rpartition(".")
@@ -162,24 +192,27 @@ class Router:
         *,
         signing_name: str | None = None,
         service_hint: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> RouteMatch | None:
-        candidates = self.signing_names.get(signing_name, set()) if signing_name else None
+        services = self.signing_names.get(signing_name, set()) if signing_name else self._service_ids.values()
         hinted = self._service_ids.get(service_hint or "")
-        best: tuple[tuple[int, int, int], _UriTemplate, dict[str, str]] | None = None
-        for template in self._templates:
-            if candidates is not None and template.service not in candidates:
-                continue
-            found = template.match(method, raw_path, query)
-            if found is None:
-                continue
-            score, labels = found
-            rank = (
-                1 if template.service == hinted else 0,
-                score,
-                -self._priority.get(template.service, len(self._priority)),
-            )
-            if best is None or rank > best[0]:
-                best = (rank, template, labels)
+        head = raw_path.lstrip("/").split("/", 1)[0]
+        best: tuple[tuple[int, int, int, int], _UriTemplate, dict[str, str]] | None = None
+        for service in services:
+            for segment in (head, ""):
+                for template in self._templates.get((service, method, segment), ()):
+                    found = template.match(method, raw_path, query)
+                    if found is None:
+                        continue
+                    score, labels = found
+                    rank = (
+                        1 if template.service == hinted else 0,
+                        score,
+                        template.fit(query, headers or {}),
+                        -self._priority.get(template.service, len(self._priority)),
+                    )
+                    if best is None or rank > best[0]:
+                        best = (rank, template, labels)
         if best is None:
             return None
         return RouteMatch(best[1].service, best[1].operation, best[2])

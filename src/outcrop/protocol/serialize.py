@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -40,6 +40,24 @@ class HttpResponse:
 
 Event = tuple[str, dict[str, Any]]
 
+# S3 names its output documents in its XML schema, which botocore's JSON model leaves out; SDKs other than
+# botocore may look for these names. GetBucketLocation's document is a bare element with the region as text.
+_S3_XML_ROOTS = {
+    "ListBuckets": "ListAllMyBucketsResult",
+    "ListObjects": "ListBucketResult",
+    "ListObjectsV2": "ListBucketResult",
+    "ListObjectVersions": "ListVersionsResult",
+    "CreateMultipartUpload": "InitiateMultipartUploadResult",
+    "CompleteMultipartUpload": "CompleteMultipartUploadResult",
+    "ListParts": "ListPartsResult",
+    "ListMultipartUploads": "ListMultipartUploadsResult",
+    "DeleteObjects": "DeleteResult",
+    "GetObjectTagging": "Tagging",
+    "GetBucketTagging": "Tagging",
+    "GetBucketVersioning": "VersioningConfiguration",
+}
+_XML_TEXT_ROOTS = {"GetBucketLocation": "LocationConstraint"}
+
 # A service may return extra response headers the model does not describe (Bedrock's token-count headers).
 EXTRA_HEADERS = "__http_headers__"
 
@@ -55,32 +73,77 @@ def _timestamp(value: Any, fmt: str) -> Any:
     return value.timestamp()
 
 
+Converter = Callable[[Any], Any]
+_CONVERTERS: dict[int, Converter | None] = {}
+_BUILDING: dict[int, list[Converter | None]] = {}
+
+
+def _converter(shape: Shape) -> Converter | None:
+    """A function encoding values of `shape` for JSON, compiled once per shape; None means as-is."""
+    key = id(shape)
+    if key in _CONVERTERS:
+        return _CONVERTERS[key]
+    if key in _BUILDING:  # a recursive shape: defer to the finished converter
+        pending = _BUILDING[key]
+        return lambda value: pending[0](value) if pending[0] else value
+    cell: list[Converter | None] = [None]
+    _BUILDING[key] = cell
+    try:
+        built = _build_converter(shape)
+    finally:
+        del _BUILDING[key]
+    cell[0] = built
+    _CONVERTERS[key] = built
+    return built
+
+
+def _build_converter(shape: Shape) -> Converter | None:
+    kind = shape.type_name
+    if kind == "structure" and isinstance(shape, StructureShape):
+        if getattr(shape, "is_document_type", False) or shape.serialization.get("document"):
+            return None
+        table = {
+            name: (member.serialization.get("name", name), _converter(member))
+            for name, member in shape.members.items()
+            if not member.serialization.get("location")
+        }
+
+        def structure(value: Any) -> Any:
+            out = {}
+            for name, item in value.items():
+                entry = table.get(name)
+                if entry is None or item is None:
+                    continue
+                out[entry[0]] = entry[1](item) if entry[1] else item
+            return out
+
+        return structure
+    if kind == "list" and isinstance(shape, ListShape):
+        item_converter = _converter(shape.member)
+        if item_converter is None:
+            return None
+        return lambda value: [item_converter(item) for item in value]
+    if kind == "map" and isinstance(shape, MapShape):
+        value_converter = _converter(shape.value)
+        if value_converter is None:
+            return None
+        return lambda value: {k: value_converter(v) for k, v in value.items()}
+    if kind == "blob":
+        return lambda value: (
+            base64.b64encode(value).decode() if isinstance(value, bytes | bytearray) else value
+        )
+    if kind == "timestamp":
+        fmt = shape.serialization.get("timestampFormat", "unixTimestamp")
+        return lambda value: _timestamp(value, fmt)
+    return None
+
+
 def to_json_value(shape: Shape, value: Any) -> Any:
     """Encode a Python value for a JSON body: blobs as base64, timestamps by the shape's format."""
     if value is None:
         return None
-    kind = shape.type_name
-    if kind == "structure" and isinstance(shape, StructureShape) and isinstance(value, dict):
-        if getattr(shape, "is_document_type", False) or shape.serialization.get("document"):
-            return value
-        out: dict[str, Any] = {}
-        for name, member_value in value.items():
-            member = shape.members.get(name)
-            if member is None or member_value is None:
-                continue
-            if member.serialization.get("location"):
-                continue
-            out[member.serialization.get("name", name)] = to_json_value(member, member_value)
-        return out
-    if kind == "list" and isinstance(shape, ListShape):
-        return [to_json_value(shape.member, item) for item in value]
-    if kind == "map" and isinstance(shape, MapShape):
-        return {k: to_json_value(shape.value, v) for k, v in value.items()}
-    if kind == "blob" and isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    if kind == "timestamp":
-        return _timestamp(value, shape.serialization.get("timestampFormat", "unixTimestamp"))
-    return value
+    converter = _converter(shape)
+    return converter(value) if converter else value
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -154,6 +217,8 @@ def serialize_output(operation: OperationModel, output: dict[str, Any], request_
             response.body = _event_stream(payload, value, xml=xml)
         elif payload.type_name == "blob":
             response.headers.setdefault("content-type", "application/octet-stream")
+            if response.status == 200 and "content-range" in response.headers:
+                response.status = 206  # a ranged read (S3 GetObject with Range) is a partial content answer
             if isinstance(value, StreamingBlob):
                 if value.length is not None:
                     response.headers["content-length"] = str(value.length)
@@ -172,10 +237,21 @@ def serialize_output(operation: OperationModel, output: dict[str, Any], request_
                 response.body = _json_bytes(to_json_value(payload, value))
         return response
     if xml:
-        if body_values:
+        text_root = _XML_TEXT_ROOTS.get(operation.name) if model.service_name == "s3" else None
+        if text_root is not None:
             response.headers["content-type"] = "application/xml"
-            root = shape.serialization.get("name") or operation.name + "Result"
-            response.body = _xml_document(root, shape, body_values, model)
+            text = escape(str(next(iter(body_values.values()), "") or ""))
+            namespace = (
+                f"http://{model.metadata.get('endpointPrefix')}.amazonaws.com/doc/{model.api_version}/"
+            )
+            document = f'<{text_root} xmlns="{namespace}">{text}</{text_root}>'
+            response.body = f'<?xml version="1.0" encoding="UTF-8"?>\n{document}'.encode()
+        elif body_values:
+            response.headers["content-type"] = "application/xml"
+            root = shape.serialization.get("name") or (
+                _S3_XML_ROOTS.get(operation.name) if model.service_name == "s3" else None
+            )
+            response.body = _xml_document(root or operation.name + "Result", shape, body_values, model)
         return response
     response.headers["content-type"] = "application/json"
     response.body = _json_bytes(to_json_value(shape, body_values))
@@ -230,11 +306,12 @@ def serialize_error(
     if shape is not None and "error" in shape.metadata:
         status = int(shape.metadata["error"].get("httpStatusCode", status))
     headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": error.code, **error.headers}
-    members = _error_members(shape, error)
+    members = _error_members(shape, error, keep_unmodeled=protocol in ("rest-xml", "query"))
     if protocol in ("rest-xml", "query"):
         headers["content-type"] = "text/xml" if protocol == "query" else "application/xml"
         headers["x-amz-request-id"] = request_id
-        fields = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in members.items() if k != "Message")
+        details = {k: v for k, v in members.items() if k.lower() != "message"}  # Message is written once
+        fields = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in details.items())
         inner = f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>{fields}"
         if protocol == "query":
             fault = "Sender" if error.sender_fault else "Receiver"
@@ -259,11 +336,14 @@ def _error_shape(model: ServiceModel | None, code: str) -> StructureShape | None
         return None
     for shape in model.error_shapes:
         if shape.name == code or shape.metadata.get("error", {}).get("code") == code:
-            return shape  # type: ignore[no-any-return]
+            return shape
     return None
 
 
-def _error_members(shape: StructureShape | None, error: ServiceError) -> dict[str, Any]:
+def _error_members(
+    shape: StructureShape | None, error: ServiceError, *, keep_unmodeled: bool = False
+) -> dict[str, Any]:
+    """The error's members; XML errors also keep unmodeled details (S3's BucketName, Key, UploadId...)."""
     message_key = "message"
     if shape is not None:
         for name in ("message", "Message"):
@@ -276,6 +356,8 @@ def _error_members(shape: StructureShape | None, error: ServiceError) -> dict[st
             member = shape.members.get(name)
             if member is not None:
                 members[member.serialization.get("name", name)] = to_json_value(member, value)
+            elif keep_unmodeled:
+                members[name] = value
     else:
         members.update(error.extra)
     return members
@@ -310,7 +392,11 @@ def _xml_inner(shape: Shape, value: Any) -> str:
         parts = []
         for name, member in shape.members.items():
             item = value.get(name)
-            if item is None or member.serialization.get("location") or member.serialization.get("xmlAttribute"):
+            if (
+                item is None
+                or member.serialization.get("location")
+                or member.serialization.get("xmlAttribute")
+            ):
                 continue
             wire = member.serialization.get("name", name)
             parts.append(_xml_element(wire, member, item))
@@ -322,7 +408,8 @@ def _xml_inner(shape: Shape, value: Any) -> str:
         key_name = shape.key.serialization.get("name", "key")
         value_name = shape.value.serialization.get("name", "value")
         return "".join(
-            f"<entry><{key_name}>{escape(str(k))}</{key_name}>{_xml_element(value_name, shape.value, v)}</entry>"
+            f"<entry><{key_name}>{escape(str(k))}</{key_name}>"
+            f"{_xml_element(value_name, shape.value, v)}</entry>"
             for k, v in value.items()
         )
     return _xml_scalar(shape, value)
@@ -330,7 +417,9 @@ def _xml_inner(shape: Shape, value: Any) -> str:
 
 def _xml_element(name: str, shape: Shape, value: Any) -> str:
     if isinstance(shape, ListShape) and shape.serialization.get("flattened"):
-        item_name = shape.member.serialization.get("name", name) if shape.member.serialization.get("name") else name
+        item_name = (
+            shape.member.serialization.get("name", name) if shape.member.serialization.get("name") else name
+        )
         return "".join(_xml_element(item_name, shape.member, item) for item in value)
     return f"<{name}>{_xml_inner(shape, value)}</{name}>"
 
@@ -344,9 +433,10 @@ def _query_response(
     )
     result_name = shape.serialization.get("resultWrapper") if shape is not None else None
     inner = _xml_inner(shape, output) if shape is not None else ""
-    result = f"<{result_name or operation.name + 'Result'}>{inner}</{result_name or operation.name + 'Result'}>"
+    result = (
+        f"<{result_name or operation.name + 'Result'}>{inner}</{result_name or operation.name + 'Result'}>"
+    )
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<{operation.name}Response xmlns="{namespace}">{result}'
         f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{operation.name}Response>"
     ).encode()
-

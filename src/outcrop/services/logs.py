@@ -1,0 +1,378 @@
+"""Amazon CloudWatch Logs: log groups, streams and events over the log store, with the API's tokens,
+pagination and errors. Outcrop's own jobs write to the same store, so their logs show up here.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from outcrop.protocol.errors import ServiceError
+from outcrop.services.base import RequestContext, Service
+from outcrop.storage.logfilter import FilterPatternError, compile_pattern
+from outcrop.storage.logs import START, LogEvent, LogGroup, LogStore, LogStoreError, Position
+
+Params = dict[str, Any]
+Output = dict[str, Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _invalid(message: str) -> ServiceError:
+    return ServiceError(message, code="InvalidParameterException", status=400, sender_fault=True)
+
+
+def _translating(method: F) -> F:
+    """Store errors are named as the API's error codes; CloudWatch Logs answers them all with HTTP 400."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except LogStoreError as exc:
+            raise ServiceError(str(exc), code=exc.code, status=400, sender_fault=True) from exc
+
+    return cast(F, run)
+
+
+_GROUP_NAME = re.compile(r"[\.\-_/#A-Za-z0-9]+")
+_STREAM_NAME = re.compile(r"[^:*]*")
+
+
+def _check_name(value: str, pattern: re.Pattern[str], member: str) -> None:
+    """The model's patterns are unanchored; CloudWatch Logs applies them to the whole name."""
+    if not pattern.fullmatch(value):
+        raise _invalid(
+            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
+            f"Member must satisfy regular expression pattern: {pattern.pattern}"
+        )
+
+
+def _group_name(params: Params, *, required: bool = True) -> str:
+    """`logGroupName` or `logGroupIdentifier` (a name or an ARN), never both."""
+    name, identifier = params.get("logGroupName"), params.get("logGroupIdentifier")
+    if name and identifier:
+        raise _invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
+    if identifier:
+        return _name_from_arn(identifier)
+    if not name and required:
+        raise _invalid("Either LogGroup name or LogGroup ARN must be specified.")
+    return str(name or "")
+
+
+def _name_from_arn(value: str) -> str:
+    if not value.startswith("arn:"):
+        return value
+    parts = value.split(":")
+    if len(parts) < 7 or parts[5] != "log-group":
+        raise _invalid(f"Invalid log group ARN: {value}")
+    return parts[6]
+
+
+def _position_token(direction: str, position: Position) -> str:
+    return f"{direction}/{position[0]:020d}{position[1]:020d}"
+
+
+def _read_position(token: str, direction: str | None = None) -> tuple[str, Position]:
+    head, _, digits = token.partition("/")
+    if (
+        head not in ("f", "b")
+        or (direction and head != direction)
+        or len(digits) != 40
+        or not digits.isdigit()
+    ):
+        raise _invalid("The specified nextToken is invalid.")
+    return head, (int(digits[:20]), int(digits[20:]))
+
+
+def _offset_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def _read_offset(token: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        if text.startswith("o:"):
+            return int(text[2:])
+    except ValueError:
+        pass
+    raise _invalid("The specified nextToken is invalid.")
+
+
+def _name_token(name: str) -> str:
+    return base64.urlsafe_b64encode(f"n:{name}".encode()).decode()
+
+
+def _read_name(token: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+    except ValueError:
+        text = ""
+    if not text.startswith("n:"):
+        raise _invalid("The specified nextToken is invalid.")
+    return text[2:]
+
+
+class Logs(Service):
+    service_name = "logs"
+
+    @property
+    def store(self) -> LogStore:
+        return self.app.logs
+
+    def close(self) -> None:
+        if "logs" in self.app.__dict__:
+            self.store.close()
+
+    def _group_arn(self, ctx: RequestContext, name: str) -> str:
+        return ctx.arn("logs", f"log-group:{name}")
+
+    def _describe_group(self, ctx: RequestContext, group: LogGroup) -> Output:
+        out: Output = {
+            "logGroupName": group.name,
+            "creationTime": group.created,
+            "metricFilterCount": 0,
+            "arn": self._group_arn(ctx, group.name) + ":*",
+            "logGroupArn": self._group_arn(ctx, group.name),
+            "storedBytes": group.stored_bytes,
+            "logGroupClass": group.log_group_class,
+        }
+        if group.retention_days is not None:
+            out["retentionInDays"] = group.retention_days
+        if group.kms_key_id:
+            out["kmsKeyId"] = group.kms_key_id
+        return out
+
+    # -- groups ---------------------------------------------------------------------------------------------
+
+    @_translating
+    def create_log_group(self, ctx: RequestContext, params: Params) -> Output:
+        name = params["logGroupName"]
+        _check_name(name, _GROUP_NAME, "logGroupName")
+        if name.lower().startswith("aws/"):
+            raise _invalid("Log groups starting with AWS/ are reserved for AWS.")
+        self.store.create_group(
+            name,
+            kms_key_id=params.get("kmsKeyId"),
+            log_group_class=params.get("logGroupClass") or "STANDARD",
+            tags=params.get("tags"),
+        )
+        return {}
+
+    @_translating
+    def delete_log_group(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.delete_group(params["logGroupName"])
+        return {}
+
+    @_translating
+    def describe_log_groups(self, ctx: RequestContext, params: Params) -> Output:
+        prefix, pattern = params.get("logGroupNamePrefix") or "", params.get("logGroupNamePattern") or ""
+        if prefix and pattern:
+            raise _invalid(
+                "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
+            )
+        limit = params.get("limit") or 50
+        after = _read_name(params["nextToken"]) if params.get("nextToken") else ""
+        wanted = {_name_from_arn(i).removesuffix(":*") for i in params.get("logGroupIdentifiers") or []}
+        group_class = params.get("logGroupClass")
+        filtered = bool(wanted or group_class)
+        page = self.store.list_groups(
+            prefix=prefix, pattern=pattern, after=after, limit=2**31 if filtered else limit + 1
+        )
+        groups = [
+            g for g in page if (not wanted or g.name in wanted) and group_class in (None, g.log_group_class)
+        ]
+        more = len(groups) > limit
+        groups = groups[:limit]
+        out: Output = {"logGroups": [self._describe_group(ctx, g) for g in groups]}
+        if more:
+            out["nextToken"] = _name_token(groups[-1].name)
+        return out
+
+    @_translating
+    def put_retention_policy(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.set_retention(params["logGroupName"], params["retentionInDays"])
+        return {}
+
+    @_translating
+    def delete_retention_policy(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.set_retention(params["logGroupName"], None)
+        return {}
+
+    # -- tags -----------------------------------------------------------------------------------------------
+
+    def _tag_target(self, arn: str) -> str:
+        name = _name_from_arn(arn).removesuffix(":*")
+        if not arn.startswith("arn:"):
+            raise _invalid(f"Invalid resource ARN: {arn}")
+        return name
+
+    @_translating
+    def tag_resource(self, ctx: RequestContext, params: Params) -> Output:
+        name = self._tag_target(params["resourceArn"])
+        self.store.set_tags(name, {**self.store.get_group(name).tags, **params["tags"]})
+        return {}
+
+    @_translating
+    def untag_resource(self, ctx: RequestContext, params: Params) -> Output:
+        name = self._tag_target(params["resourceArn"])
+        tags = {k: v for k, v in self.store.get_group(name).tags.items() if k not in params["tagKeys"]}
+        self.store.set_tags(name, tags)
+        return {}
+
+    @_translating
+    def list_tags_for_resource(self, ctx: RequestContext, params: Params) -> Output:
+        return {"tags": dict(self.store.get_group(self._tag_target(params["resourceArn"])).tags)}
+
+    @_translating
+    def tag_log_group(self, ctx: RequestContext, params: Params) -> Output:
+        name = params["logGroupName"]
+        self.store.set_tags(name, {**self.store.get_group(name).tags, **params["tags"]})
+        return {}
+
+    @_translating
+    def untag_log_group(self, ctx: RequestContext, params: Params) -> Output:
+        name = params["logGroupName"]
+        self.store.set_tags(
+            name, {k: v for k, v in self.store.get_group(name).tags.items() if k not in params["tags"]}
+        )
+        return {}
+
+    @_translating
+    def list_tags_log_group(self, ctx: RequestContext, params: Params) -> Output:
+        return {"tags": dict(self.store.get_group(params["logGroupName"]).tags)}
+
+    # -- streams --------------------------------------------------------------------------------------------
+
+    @_translating
+    def create_log_stream(self, ctx: RequestContext, params: Params) -> Output:
+        _check_name(params["logStreamName"], _STREAM_NAME, "logStreamName")
+        self.store.create_stream(params["logGroupName"], params["logStreamName"])
+        return {}
+
+    @_translating
+    def delete_log_stream(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.delete_stream(params["logGroupName"], params["logStreamName"])
+        return {}
+
+    @_translating
+    def describe_log_streams(self, ctx: RequestContext, params: Params) -> Output:
+        group = _group_name(params)
+        prefix = params.get("logStreamNamePrefix") or ""
+        by_last_event = params.get("orderBy") == "LastEventTime"
+        if by_last_event and prefix:
+            raise _invalid("Cannot order by LastEventTime with a logStreamNamePrefix.")
+        limit = params.get("limit") or 50
+        offset = _read_offset(params["nextToken"]) if params.get("nextToken") else 0
+        streams = self.store.list_streams(
+            group,
+            prefix=prefix,
+            by_last_event=by_last_event,
+            descending=bool(params.get("descending")),
+            offset=offset,
+            limit=limit + 1,
+        )
+        out: Output = {"logStreams": []}
+        for stream in streams[:limit]:
+            item: Output = {
+                "logStreamName": stream.name,
+                "creationTime": stream.created,
+                "arn": ctx.arn("logs", f"log-group:{group}:log-stream:{stream.name}"),
+                "storedBytes": stream.stored_bytes,
+                "uploadSequenceToken": f"{stream.sequence:056d}",
+            }
+            if stream.first_event is not None:
+                item["firstEventTimestamp"] = stream.first_event
+                item["lastEventTimestamp"] = stream.last_event
+                item["lastIngestionTime"] = stream.last_ingestion
+            out["logStreams"].append(item)
+        if len(streams) > limit:
+            out["nextToken"] = _offset_token(offset + limit)
+        return out
+
+    # -- events ---------------------------------------------------------------------------------------------
+
+    @_translating
+    def put_log_events(self, ctx: RequestContext, params: Params) -> Output:
+        events = [(e["timestamp"], e["message"]) for e in params["logEvents"]]
+        result = self.store.put_events(params["logGroupName"], params["logStreamName"], events)
+        out: Output = {"nextSequenceToken": f"{result.sequence:056d}"}
+        rejected = {
+            "tooNewLogEventStartIndex": result.too_new_start,
+            "tooOldLogEventEndIndex": result.too_old_end,
+            "expiredLogEventEndIndex": result.expired_end,
+        }
+        rejected = {k: v for k, v in rejected.items() if v is not None}
+        if rejected:
+            out["rejectedLogEventsInfo"] = rejected
+        return out
+
+    @_translating
+    def get_log_events(self, ctx: RequestContext, params: Params) -> Output:
+        """Tokens are positions: `f/<p>` reads forward after p, `b/<p>` backward before p. Without a token,
+        the newest events (or, with startFromHead, the oldest); at the end of the stream the forward token
+        comes back unchanged, so a poller sees each new event once."""
+        group, stream = _group_name(params), params["logStreamName"]
+        limit = params.get("limit") or 10_000
+        window = {"start": params.get("startTime"), "end": params.get("endTime")}
+        token = params.get("nextToken")
+        if token:
+            direction, position = _read_position(token)
+        else:
+            direction, position = ("f", START) if params.get("startFromHead") else ("b", (2**62, 0))
+        if direction == "f":
+            events = self.store.read_events(group, stream, after=position, limit=limit, **window)
+        else:
+            events = self.store.read_events(group, stream, before=position, limit=limit, **window)
+        if events:
+            forward, backward = events[-1].position, events[0].position
+        elif token:
+            forward = backward = position
+        else:
+            forward = backward = (params.get("startTime") or 0, 0)
+        return {
+            "events": [
+                {"timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion_time}
+                for e in events
+            ],
+            "nextForwardToken": _position_token("f", forward),
+            "nextBackwardToken": _position_token("b", backward),
+        }
+
+    @_translating
+    def filter_log_events(self, ctx: RequestContext, params: Params) -> Output:
+        group = _group_name(params)
+        names, prefix = params.get("logStreamNames"), params.get("logStreamNamePrefix") or ""
+        if names and prefix:
+            raise _invalid("Cannot specify both logStreamNames and logStreamNamePrefix.")
+        try:
+            matches = compile_pattern(params.get("filterPattern"))
+        except FilterPatternError as exc:
+            raise _invalid(str(exc)) from exc
+        after = _read_position("f/" + params["nextToken"], "f")[1] if params.get("nextToken") else START
+        events, resume = self.store.filter_events(
+            group,
+            streams=names,
+            stream_prefix=prefix,
+            start=params.get("startTime"),
+            end=params.get("endTime"),
+            after=after,
+            matches=matches,
+            limit=params.get("limit") or 10_000,
+        )
+        out: Output = {"events": [self._filtered(e) for e in events]}
+        if resume is not None:
+            out["nextToken"] = _position_token("f", resume)[2:]
+        return out
+
+    @staticmethod
+    def _filtered(event: LogEvent) -> Output:
+        return {
+            "logStreamName": event.stream,
+            "timestamp": event.timestamp,
+            "message": event.message,
+            "ingestionTime": event.ingestion_time,
+            "eventId": f"{event.timestamp:020d}{event.id:036d}",
+        }
