@@ -7,7 +7,6 @@ members become `application/vnd.amazon.eventstream` bodies, with modelled except
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from email.utils import format_datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
+import orjson
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from outcrop.protocol import eventstream
@@ -147,7 +147,7 @@ def to_json_value(shape: Shape, value: Any) -> Any:
 
 
 def _json_bytes(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _header_value(shape: Shape, value: Any) -> str:

@@ -8,6 +8,8 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import orjson
+
 from outcrop.backends.base import (
     BackendBusy,
     BackendError,
@@ -176,7 +178,7 @@ class BedrockRuntime(Service):
             input_tokens, output_tokens = result.input_tokens, result.output_tokens
         latency = int(1000 * (time.perf_counter() - started))
         return {
-            "body": json.dumps(output).encode(),
+            "body": orjson.dumps(output),
             "contentType": "application/json",
             EXTRA_HEADERS: {
                 "x-amzn-bedrock-input-token-count": str(input_tokens),
@@ -236,7 +238,7 @@ class BedrockRuntime(Service):
                     pending += final
                 for chunk in pending:
                     first_byte = first_byte or time.perf_counter()
-                    yield "chunk", {"bytes": json.dumps(chunk).encode()}
+                    yield "chunk", {"bytes": orjson.dumps(chunk)}
                 pending = []
 
         return {"body": chunks(), "contentType": "application/json"}
