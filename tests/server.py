@@ -14,6 +14,8 @@ import boto3
 import httpx
 from botocore.config import Config
 
+REPOSITORY = Path(__file__).resolve().parents[1]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -39,7 +41,8 @@ class RunningServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> RunningServer:
-        env = {**os.environ, **self.extra_env}
+        # Real models are assembled once into the repository's data/models, not into every test data dir.
+        env = {"OUTCROP_MODEL_DIR": str(REPOSITORY / "data" / "models"), **os.environ, **self.extra_env}
         args = [
             sys.executable,
             "-m",

@@ -117,7 +117,9 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
-def generate(model: TextGenerator, request: GenerationRequest, cancel: threading.Event | None = None) -> GenerationResult:
+def generate(
+    model: TextGenerator, request: GenerationRequest, cancel: threading.Event | None = None
+) -> GenerationResult:
     """Run a stream to completion and return its final result."""
     result: GenerationResult | None = None
     for event in model.stream(request, cancel or threading.Event()):

@@ -14,6 +14,7 @@ from outcrop.backends.base import (
     BackendBusy,
     BackendError,
     BackendUnavailable,
+    ContextLengthExceeded,
     Embedder,
     GenerationEvent,
     GenerationRequest,
@@ -58,6 +59,8 @@ def backend_errors(*, streaming: bool = False) -> Iterator[None]:
         yield
     except ServiceError:
         raise
+    except ContextLengthExceeded as exc:
+        raise ValidationException(f"Input is too long for requested model. {exc}") from exc
     except BackendBusy as exc:
         raise ThrottlingException("Too many requests, please wait before trying again. " + str(exc)) from exc
     except BackendUnavailable as exc:

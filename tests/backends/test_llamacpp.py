@@ -1,0 +1,78 @@
+"""llama.cpp specifics beyond the shared contract (all drive the real 0.5B model)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from outcrop.backends.base import BackendBusy, ChatMessage, ContextLengthExceeded, GenerationRequest, generate
+from outcrop.backends.llamacpp import LlamaCppGenerator, LlamaSettings
+from outcrop.backends.registry import ModelRegistry
+
+from .conftest import REAL_MODELS, model_dir
+
+pytestmark = pytest.mark.real
+
+
+@pytest.fixture(scope="module")
+def qwen(real_registry: ModelRegistry) -> LlamaCppGenerator:
+    model = real_registry.generator("qwen2.5-coder-0.5b")
+    assert isinstance(model, LlamaCppGenerator)
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny_engine(real_registry: ModelRegistry) -> Iterator[LlamaCppGenerator]:
+    """One slot and one waiting place, to see the queue fill up."""
+    real_registry.generator("qwen2.5-coder-0.5b")  # assembles the GGUF if needed
+    path = model_dir() / REAL_MODELS["qwen2.5-coder-0.5b"]["file"]
+    model = LlamaCppGenerator("tiny", path, LlamaSettings(n_ctx=512, parallel=1, max_queue=1))
+    yield model
+    model.close()
+
+
+def test_answers_a_simple_question(qwen: LlamaCppGenerator) -> None:
+    request = GenerationRequest(
+        [ChatMessage("user", "What is 2 + 2? Reply with just the number.")], temperature=0
+    )
+    assert "4" in generate(qwen, request).text
+
+
+def test_input_tokens_are_the_prompt_tokens(qwen: LlamaCppGenerator) -> None:
+    messages = [ChatMessage("system", "Be brief."), ChatMessage("user", "Say hi.")]
+    result = generate(qwen, GenerationRequest(messages, max_tokens=4, temperature=0))
+    assert result.input_tokens == qwen.count_tokens(messages)
+    assert 1 <= result.output_tokens <= 4
+
+
+def test_prompt_longer_than_the_context_is_the_callers_error(tiny_engine: LlamaCppGenerator) -> None:
+    with pytest.raises(ContextLengthExceeded, match="at most 511"):
+        tiny_engine.stream(GenerationRequest([ChatMessage("user", "word " * 600)]), threading.Event())
+
+
+def test_full_queue_raises_busy_immediately(tiny_engine: LlamaCppGenerator) -> None:
+    cancel = threading.Event()
+    story = GenerationRequest([ChatMessage("user", "Tell a long story.")], max_tokens=300, temperature=0)
+    running = tiny_engine.stream(story, cancel)
+    waiting = tiny_engine.stream(story, cancel)
+    started = time.perf_counter()
+    with pytest.raises(BackendBusy):
+        tiny_engine.stream(story, cancel)
+    assert time.perf_counter() - started < 0.5
+    cancel.set()
+    for events in (running, waiting):
+        assert list(events)[-1].done is not None
+    # the slots are free again
+    assert (
+        generate(tiny_engine, GenerationRequest([ChatMessage("user", "Hi")], max_tokens=2)).output_tokens <= 2
+    )
+
+
+def test_same_seed_same_sample(qwen: LlamaCppGenerator) -> None:
+    request = GenerationRequest(
+        [ChatMessage("user", "Name a fruit.")], max_tokens=8, temperature=1.0, seed=42
+    )
+    assert generate(qwen, request).text == generate(qwen, request).text
