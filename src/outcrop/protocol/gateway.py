@@ -236,7 +236,7 @@ class Gateway:
                 )
             self.authenticator.authenticate(request, caller)
             try:
-                params = parse_request(route.operation, request, route.labels)
+                params = parse_request(route.operation, request, route.labels, route.protocol)
                 if route.service not in UNVALIDATED_SERVICES:
                     validate(route.operation.input_shape, params)
                 else:
@@ -259,7 +259,7 @@ class Gateway:
             )
         except ServiceError as error:
             model = service_model(route.service) if route else None
-            response = serialize_error(model, error, request_id)
+            response = serialize_error(model, error, request_id, route.protocol if route else None)
         except Exception:
             log.error(
                 "unhandled error in %s: %s",
@@ -268,7 +268,10 @@ class Gateway:
             )
             model = service_model(route.service) if route else None
             response = serialize_error(
-                model, InternalServerException("An internal error occurred."), request_id
+                model,
+                InternalServerException("An internal error occurred."),
+                request_id,
+                route.protocol if route else None,
             )
         return response, route.service if route else "", route.operation.name if route else ""
 
@@ -276,6 +279,8 @@ class Gateway:
         target = request.header("x-amz-target")
         if target:
             return self.router.by_target(target)
+        if request.header("smithy-protocol") == "rpc-v2-cbor":
+            return self.router.by_rpc_v2_path(request.raw_path)
         content_type = request.header("content-type")
         if request.method == "POST" and content_type.startswith("application/x-www-form-urlencoded"):
             action = parse_qs(request.body.decode("latin-1")).get("Action", [""])[0]
@@ -381,15 +386,16 @@ class Gateway:
                 output = await method(ctx, params)
             else:
                 output = await run_blocking(lambda: method(ctx, params))
-            return serialize_output(operation, output or {}, ctx.request_id)
+            return serialize_output(operation, output or {}, ctx.request_id, route.protocol)
         except ServiceError as error:
-            return serialize_error(operation.service_model, error, ctx.request_id)
+            return serialize_error(operation.service_model, error, ctx.request_id, route.protocol)
         except Exception:
             log.error("unhandled error in %s %s: %s", route.service, operation.name, traceback.format_exc())
             return serialize_error(
                 operation.service_model,
                 InternalServerException("An internal error occurred."),
                 ctx.request_id,
+                route.protocol,
             )
 
 

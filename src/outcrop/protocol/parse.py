@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
+import cbor2
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
 from outcrop.protocol.errors import SerializationException, ValidationException
@@ -41,6 +42,8 @@ class _Invalid(Exception):
 
 
 def parse_timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
@@ -138,6 +141,21 @@ def _loads_json(body: bytes) -> Any:
         raise SerializationException(f"The request body is not valid JSON: {exc}") from exc
 
 
+def _parse_cbor_body(shape: StructureShape | None, body: bytes) -> dict[str, Any]:
+    """CBOR carries bytes and timestamps natively; the rest is as in JSON."""
+    if shape is None or not body:
+        return {}
+    try:
+        data = cbor2.loads(body)
+    except (cbor2.CBORDecodeError, ValueError) as exc:
+        raise SerializationException(f"The request body is not valid CBOR: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SerializationException("The request body must be a CBOR map.")
+    result = from_json_value(shape, data, "")
+    assert isinstance(result, dict)
+    return result
+
+
 def _parse_json_body(shape: StructureShape | None, body: bytes) -> dict[str, Any]:
     if shape is None:
         return {}
@@ -150,13 +168,15 @@ def _parse_json_body(shape: StructureShape | None, body: bytes) -> dict[str, Any
 
 
 def parse_request(
-    operation: OperationModel, request: HttpRequest, labels: Mapping[str, str]
+    operation: OperationModel, request: HttpRequest, labels: Mapping[str, str], protocol: str | None = None
 ) -> dict[str, Any]:
-    """The input dict of `operation` for this request."""
-    protocol = operation.service_model.metadata.get("protocol")
+    """The input dict of `operation` for this request, sent in `protocol` (default: the model's)."""
+    protocol = protocol or operation.service_model.metadata.get("protocol")
     shape = operation.input_shape
     if protocol == "json":
         return _parse_json_body(shape, request.body)
+    if protocol == "smithy-rpc-v2-cbor":
+        return _parse_cbor_body(shape, request.body)
     if protocol == "query":
         return _parse_query(shape, request)
     if protocol in ("rest-json", "rest-xml"):

@@ -47,6 +47,7 @@ class RouteMatch:
     service: str
     operation: OperationModel
     labels: dict[str, str]
+    protocol: str  # the wire protocol of this request (a service may accept json and smithy-rpc-v2-cbor)
 
 
 @dataclass
@@ -166,12 +167,19 @@ class Router:
                     first = template.first_segment
                     self._templates.setdefault((name, template.method, first), []).append(template)
 
-    def by_target(self, target: str) -> RouteMatch | None:
+    def by_target(self, target: str, protocol: str = "json") -> RouteMatch | None:
         prefix, _, op_name = target.rpartition(".")
         found = self._by_target.get(prefix)
         if found is None or op_name not in found[1].operation_names:
             return None
-        return RouteMatch(found[0], found[1].operation_model(op_name), {})
+        return RouteMatch(found[0], found[1].operation_model(op_name), {}, protocol)
+
+    def by_rpc_v2_path(self, raw_path: str) -> RouteMatch | None:
+        """smithy-rpc-v2-cbor names the operation in the path: /service/<targetPrefix>/operation/<name>."""
+        parts = raw_path.strip("/").split("/")
+        if len(parts) != 4 or parts[0] != "service" or parts[2] != "operation":
+            return None
+        return self.by_target(f"{unquote(parts[1])}.{parts[3]}", "smithy-rpc-v2-cbor")
 
     def by_action(self, signing_name: str | None, action: str) -> RouteMatch | None:
         models = (
@@ -181,7 +189,7 @@ class Router:
         )
         for model in models:
             if action in model.operation_names:
-                return RouteMatch(model.service_name, model.operation_model(action), {})
+                return RouteMatch(model.service_name, model.operation_model(action), {}, "query")
         return None
 
     def by_path(
@@ -215,7 +223,9 @@ class Router:
                         best = (rank, template, labels)
         if best is None:
             return None
-        return RouteMatch(best[1].service, best[1].operation, best[2])
+        return RouteMatch(
+            best[1].service, best[1].operation, best[2], protocol_of(best[1].operation.service_model)
+        )
 
 
 _UA_API = re.compile(r"(?:^|\s)api/([a-z0-9-]+)#")

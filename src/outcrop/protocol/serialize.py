@@ -14,6 +14,7 @@ from email.utils import format_datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
+import cbor2
 import orjson
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
@@ -150,6 +151,22 @@ def _json_bytes(data: Any) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
 
+CBOR_HEADERS = {"content-type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}
+
+
+def _cbor_bytes(data: Any) -> bytes:
+    """CBOR keeps bytes and timestamps (tag 1) as they are; only absent members are dropped."""
+    return bytes(cbor2.dumps(_without_none(data), datetime_as_timestamp=True, timezone=UTC))
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None and k != EXTRA_HEADERS}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
 def _header_value(shape: Shape, value: Any) -> str:
     if shape.type_name == "timestamp":
         return str(_timestamp(value, shape.serialization.get("timestampFormat", "rfc822")))
@@ -166,9 +183,11 @@ def _json_content_type(model: ServiceModel) -> str:
     return f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
 
 
-def serialize_output(operation: OperationModel, output: dict[str, Any], request_id: str) -> HttpResponse:
+def serialize_output(
+    operation: OperationModel, output: dict[str, Any], request_id: str, protocol: str | None = None
+) -> HttpResponse:
     model = operation.service_model
-    protocol = model.metadata.get("protocol")
+    protocol = protocol or model.metadata.get("protocol")
     shape = operation.output_shape
     response = HttpResponse(status=int(operation.http.get("responseCode", 200)))
     response.headers["x-amzn-requestid"] = request_id
@@ -178,6 +197,10 @@ def serialize_output(operation: OperationModel, output: dict[str, Any], request_
     if protocol == "json":
         response.headers["content-type"] = _json_content_type(model)
         response.body = _json_bytes(to_json_value(shape, output) if shape is not None else {})
+        return response
+    if protocol == "smithy-rpc-v2-cbor":
+        response.headers.update(CBOR_HEADERS)
+        response.body = _cbor_bytes(output if shape is not None else {})
         return response
     if protocol == "query":
         response.headers["content-type"] = "text/xml"
@@ -297,10 +320,10 @@ def _event_payload(shape: Shape, payload: dict[str, Any]) -> bytes:
 
 
 def serialize_error(
-    model: ServiceModel | None, error: ServiceError, request_id: str, operation: OperationModel | None = None
+    model: ServiceModel | None, error: ServiceError, request_id: str, protocol: str | None = None
 ) -> HttpResponse:
     """The error response of a service (or of the gateway itself, when no service was found)."""
-    protocol = model.metadata.get("protocol") if model is not None else "rest-json"
+    protocol = protocol or (model.metadata.get("protocol") if model is not None else "rest-json")
     shape = _error_shape(model, error.code)
     status = error.status
     if shape is not None and "error" in shape.metadata:
@@ -322,6 +345,9 @@ def serialize_error(
         else:
             body = f"<Error>{inner}<RequestId>{request_id}</RequestId></Error>"
         return HttpResponse(status, headers, ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode())
+    if protocol == "smithy-rpc-v2-cbor":
+        headers.update(CBOR_HEADERS)
+        return HttpResponse(status, headers, _cbor_bytes({"__type": error.code, **members}))
     if protocol == "json":
         headers["content-type"] = _json_content_type(model) if model is not None else "application/json"
         data = {"__type": error.code, **members}
