@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.server import RunningServer
 
@@ -49,13 +50,13 @@ def test_converse_stream_on_the_real_llm(real_server: RunningServer) -> None:
     response = real_server.client("bedrock-runtime").converse_stream(
         modelId=HAIKU,
         system=[{"text": "You answer in very few words."}],
-        messages=[user("Name the largest planet of the solar system.")],
+        messages=[user("What is the capital city of Japan?")],
         inferenceConfig={"maxTokens": 40, "temperature": 0.0},
     )
     events = list(response["stream"])
     deltas = [e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e]
     assert len(deltas) > 1
-    assert "jupiter" in "".join(deltas).lower()
+    assert "tokyo" in "".join(deltas).lower()
     usage = events[-1]["metadata"]["usage"]
     assert usage["inputTokens"] > 10 and 1 <= usage["outputTokens"] <= 40
 
@@ -173,3 +174,41 @@ def test_concurrent_requests_all_complete(real_server: RunningServer) -> None:
     assert not errors
     assert sorted(results) == sorted(results) and len(results) == 4
     assert any("10" in text for text in results)
+
+
+def test_a_full_queue_answers_throttling_at_once(tmp_path: Any) -> None:
+    """One decoding slot and one waiting place: a third concurrent caller is refused immediately."""
+    limits = {"OUTCROP_LLM_PARALLEL": "1", "OUTCROP_LLM_QUEUE": "1"}
+    server = RunningServer(tmp_path / "data", fake_models=False, extra_env=limits).start()
+    try:
+        runtime = server.client("bedrock-runtime")
+        runtime.converse(modelId=HAIKU, messages=[user("hi")], inferenceConfig={"maxTokens": 1})  # load
+        long_request = {
+            "modelId": HAIKU,
+            "messages": [user("Count from 1 to 500, one number per line.")],
+            "inferenceConfig": {"maxTokens": 150, "temperature": 0.0},
+        }
+        finished: list[str] = []
+
+        def occupy() -> None:
+            response = server.client("bedrock-runtime").converse(**long_request)
+            finished.append(response["stopReason"])
+
+        threads = [threading.Thread(target=occupy) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.5)
+        time.sleep(0.5)
+        started = time.perf_counter()
+        with pytest.raises(ClientError) as caught:
+            runtime.converse(**long_request)
+        assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+        assert time.perf_counter() - started < 2.0
+        health = httpx.get(f"{server.endpoint}/_outcrop/health", timeout=2)
+        assert health.status_code == 200  # a busy model never blocks health checks
+        for thread in threads:
+            thread.join(120)
+        assert finished == ["max_tokens", "max_tokens"]
+    finally:
+        server.stop()
