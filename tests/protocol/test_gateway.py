@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import boto3
 import httpx
+import pytest
+from botocore.exceptions import ClientError
 
 from tests.server import RunningServer
 
@@ -50,3 +55,31 @@ def test_unsigned_request_matching_only_an_s3_uri_is_a_client_error(server: Runn
     assert response.status_code == 400
     assert "<Code>InvalidRequest</Code>" in response.text
     assert "UploadId" in response.text
+
+
+def test_keys_mode_admits_only_configured_keys(tmp_path: Path) -> None:
+    env = {
+        "OUTCROP_AUTH": "keys",
+        "OUTCROP_ACCESS_KEYS": "AKIAOUTCROPTEST",
+        "OUTCROP_API_KEYS": "good-api-key",
+    }
+    strict = RunningServer(tmp_path / "data", extra_env=env).start()
+    try:
+        assert strict.client("sts").get_caller_identity()["UserId"] == "AKIAOUTCROPTEST"
+        stranger = boto3.client(
+            "sts",
+            endpoint_url=strict.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="AKIASTRANGER",
+            aws_secret_access_key="x",
+        )
+        with pytest.raises(ClientError) as caught:
+            stranger.get_caller_identity()
+        assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        url = f"{strict.endpoint}/model/{HAIKU}/converse"
+        body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+        assert httpx.post(url, json=body, headers={"authorization": "Bearer good-api-key"}).status_code == 200
+        assert httpx.post(url, json=body, headers={"authorization": "Bearer bad-key"}).status_code == 403
+    finally:
+        strict.stop()
