@@ -41,6 +41,7 @@ class Settings:
     llm_parallel: int = 4  # sequences decoded together per model
     llm_queue: int = 16  # waiting requests per model before ThrottlingException
     log_level: str = "info"
+    max_request_mb: int = 1024  # larger request bodies are refused with HTTP 413
 
     @property
     def models_path(self) -> Path:
@@ -53,7 +54,7 @@ class Settings:
 def _coerce(name: str, value: Any) -> Any:
     if name in ("data_dir", "model_dir", "catalog"):
         return Path(value).expanduser() if value not in (None, "") else None
-    if name in ("port", "llm_threads", "llm_parallel", "llm_queue"):
+    if name in ("port", "llm_threads", "llm_parallel", "llm_queue", "max_request_mb"):
         return int(value)
     if name == "fake_models":
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")

@@ -62,7 +62,11 @@ def build_app(settings: Settings) -> Gateway:
     gateway = Gateway(
         services,
         _authenticator(settings),
-        GatewaySettings(default_region=settings.region, account_id=settings.account_id),
+        GatewaySettings(
+            default_region=settings.region,
+            account_id=settings.account_id,
+            max_body_bytes=settings.max_request_mb * 1024**2,
+        ),
         internal={"/_outcrop/health": health, "/_localstack/health": health},
     )
     gateway.on_shutdown.extend(service.close for service in services.values())

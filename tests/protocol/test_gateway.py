@@ -83,3 +83,18 @@ def test_keys_mode_admits_only_configured_keys(tmp_path: Path) -> None:
         assert httpx.post(url, json=body, headers={"authorization": "Bearer bad-key"}).status_code == 403
     finally:
         strict.stop()
+
+
+def test_a_body_over_the_configured_limit_is_refused_with_413(tmp_path: Path) -> None:
+    small = RunningServer(tmp_path / "data", extra_env={"OUTCROP_MAX_REQUEST_MB": "1"}).start()
+    try:
+        response = httpx.post(
+            f"{small.endpoint}/model/{HAIKU}/invoke",
+            content=b"x" * (2 * 1024**2),
+            headers={"authorization": "Bearer k", "content-type": "application/json"},
+        )
+        assert response.status_code == 413
+        assert response.headers["x-amzn-errortype"] == "RequestEntityTooLarge"
+        assert small.client("sts").get_caller_identity()["Account"] == "000000000000"
+    finally:
+        small.stop()

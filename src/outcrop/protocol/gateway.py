@@ -90,7 +90,7 @@ class _Shared:
 class GatewaySettings:
     default_region: str = "us-east-1"
     account_id: str = "000000000000"
-    max_body_bytes: int = 5 * 1024**3
+    max_body_bytes: int = 1024**3  # bodies are held in memory; S3 multipart carries bigger objects
     retry_grace_seconds: float = 20.0  # how long a call whose client left waits for a retry to join it
     retry_memory_seconds: float = 120.0  # how long a finished result is kept for a late retry
     base_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "s3.localhost.localstack.cloud")
@@ -152,11 +152,18 @@ class Gateway:
 
     async def _read_request(self, scope: Scope, receive: Receive) -> HttpRequest:
         chunks: list[bytes] = []
+        size = 0
+        too_large = False
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 break
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.settings.max_body_bytes:
+                too_large = True  # keep draining, hold nothing: the request is refused whole
+            else:
+                chunks.append(chunk)
             if not message.get("more_body"):
                 break
         headers: dict[str, str] = {}
@@ -166,9 +173,11 @@ class Gateway:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         raw_path = scope.get("raw_path") or scope["path"].encode()
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        return HttpRequest(
+        request = HttpRequest(
             scope["method"], raw_path.decode("latin-1").split("?")[0], query, headers, b"".join(chunks)
         )
+        request.too_large = too_large
+        return request
 
     @staticmethod
     async def _watch_disconnect(receive: Receive, disconnected: asyncio.Event) -> None:
@@ -221,6 +230,14 @@ class Gateway:
         handler = self.internal.get(request.raw_path)
         route: RouteMatch | None = None
         try:
+            if request.too_large:
+                limit = self.settings.max_body_bytes
+                raise ServiceError(
+                    f"The request body is larger than this server accepts ({limit} bytes).",
+                    code="RequestEntityTooLarge",
+                    status=413,
+                    sender_fault=True,
+                )
             if handler is not None and "authorization" not in request.headers:
                 return await handler(request), "", ""
             if is_aws_chunked(request):

@@ -32,6 +32,7 @@ class HttpRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    too_large: bool = False  # the body passed the server's limit and was dropped
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)
