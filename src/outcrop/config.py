@@ -7,8 +7,10 @@ Config file example (`outcrop serve --config outcrop.toml`):
     data_dir = "/var/lib/outcrop"
     catalog = "my-catalog.toml"     # replaces the bundled model catalog
     fake_models = false             # true: deterministic fake models, for fast tests and demos
-    auth = "dev"                    # or "keys", with access_keys / api_keys lists
+    auth = "dev"                    # "keys": only access_keys / api_keys; "sigv4": verify signatures
     llm_threads = 2
+    [credentials]                   # with auth = "sigv4": access key -> secret key (a table: last)
+    AKIAEXAMPLE = "secret"
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Settings:
     auth: str = "dev"
     access_keys: list[str] = field(default_factory=list)
     api_keys: list[str] = field(default_factory=list)
+    credentials: dict[str, str] = field(default_factory=dict)  # access key -> secret, for auth = "sigv4"
     llm_threads: int = 0  # 0: all cores
     llm_parallel: int = 4  # sequences decoded together per model
     llm_queue: int = 16  # waiting requests per model before ThrottlingException
@@ -58,6 +61,8 @@ def _coerce(name: str, value: Any) -> Any:
         return int(value)
     if name == "fake_models":
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+    if name == "credentials" and isinstance(value, str):  # OUTCROP_CREDENTIALS="AKID:secret,AKID2:secret2"
+        return dict(pair.split(":", 1) for pair in value.split(",") if ":" in pair)
     if name in ("access_keys", "api_keys") and isinstance(value, str):
         return [v for v in value.split(",") if v]
     return value

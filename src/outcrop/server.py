@@ -16,6 +16,7 @@ from outcrop.protocol.auth import Authenticator, DevAuthenticator, KeyListAuthen
 from outcrop.protocol.gateway import Gateway, GatewaySettings
 from outcrop.protocol.parse import HttpRequest
 from outcrop.protocol.serialize import HttpResponse
+from outcrop.protocol.sigv4 import SigV4Authenticator
 from outcrop.services.base import Service
 
 
@@ -40,7 +41,9 @@ def _authenticator(settings: Settings) -> Authenticator:
         return DevAuthenticator()
     if settings.auth == "keys":
         return KeyListAuthenticator(set(settings.access_keys), set(settings.api_keys))
-    raise ValueError(f"auth must be 'dev' or 'keys', not {settings.auth!r}")
+    if settings.auth == "sigv4":
+        return SigV4Authenticator(settings.credentials, set(settings.api_keys))
+    raise ValueError(f"auth must be 'dev', 'keys' or 'sigv4', not {settings.auth!r}")
 
 
 def build_app(settings: Settings) -> Gateway:

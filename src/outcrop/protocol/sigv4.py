@@ -1,0 +1,188 @@
+"""Strict signature verification, for servers that must admit only holders of configured secrets.
+
+Recomputes the signature the client made from the raw request: Signature Version 4 (headers and presigned
+URLs; non-S3 services encode the already-encoded path once more, S3 signs the path as sent), and S3's
+older HMAC-SHA1 form, which boto3 still uses for `generate_presigned_url` unless told `s3v4`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from outcrop.protocol.auth import Caller, UnrecognizedClient
+from outcrop.protocol.errors import ServiceError
+from outcrop.protocol.parse import HttpRequest
+
+_SIGNED_HEADERS = re.compile(r"SignedHeaders=([^,\s]+)")
+_SIGNATURE = re.compile(r"Signature=([0-9a-f]+)")
+_MAX_SKEW = timedelta(minutes=15)
+# The query parameters S3's HMAC-SHA1 signature covers (all others are left out of the signed resource).
+_V2_SUBRESOURCES = frozenset(
+    [
+        "acl",
+        "cors",
+        "delete",
+        "lifecycle",
+        "location",
+        "logging",
+        "notification",
+        "partNumber",
+        "policy",
+        "replication",
+        "requestPayment",
+        "restore",
+        "select",
+        "select-type",
+        "tagging",
+        "torrent",
+        "uploadId",
+        "uploads",
+        "versionId",
+        "versioning",
+        "versions",
+        "website",
+        "response-content-type",
+        "response-content-language",
+        "response-expires",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+    ]
+)
+
+
+class SignatureMismatch(ServiceError):
+    code, status, sender_fault = "InvalidSignatureException", 403, True
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def _encode(text: str) -> str:
+    return quote(text, safe="-_.~")
+
+
+def canonical_request(
+    request: HttpRequest, signed: list[str], payload_hash: str, service: str, *, drop_query: str | None = None
+) -> str:
+    path = request.raw_path or "/"
+    uri = path if service == "s3" else quote(path, safe="/~")
+    pairs = sorted(
+        (_encode(key), _encode(value))
+        for key, values in request.query.items()
+        if key != drop_query
+        for value in values
+    )
+    query = "&".join(f"{key}={value}" for key, value in pairs)
+    headers = "".join(f"{name}:{' '.join(request.header(name).split())}\n" for name in signed)
+    return "\n".join([request.method, uri, query, headers, ";".join(signed), payload_hash])
+
+
+def signature(secret: str, amz_date: str, region: str, service: str, canonical: str) -> str:
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = _hmac(("AWS4" + secret).encode(), amz_date[:8])
+    for part in (region, service, "aws4_request"):
+        key = _hmac(key, part)
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+class SigV4Authenticator:
+    """Admits requests signed with a configured secret (and configured bearer API keys), nothing else."""
+
+    def __init__(self, secrets: Mapping[str, str], bearer_tokens: set[str] | None = None) -> None:
+        self._secrets = dict(secrets)
+        self._bearer_tokens = bearer_tokens or set()
+
+    def authenticate(self, request: HttpRequest, caller: Caller) -> None:
+        if caller.scheme == "bearer":
+            if request.header("authorization")[7:] not in self._bearer_tokens:
+                raise UnrecognizedClient("The API key in the request is not valid.")
+            return
+        if caller.scheme not in ("sigv4", "sigv4-query", "sigv2"):
+            raise UnrecognizedClient("This server requires signed requests.")
+        secret = self._secrets.get(caller.access_key)
+        if secret is None or caller.signing_name is None:
+            raise UnrecognizedClient("The security token included in the request is invalid.")
+        if caller.scheme == "sigv2":
+            self._check_sigv2(request, secret)
+            return
+        service = caller.signing_name
+        mismatch = SignatureMismatch(
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method.",
+            code="SignatureDoesNotMatch" if service == "s3" else None,
+        )
+        if caller.scheme == "sigv4":
+            header = request.header("authorization")
+            signed_match, given_match = _SIGNED_HEADERS.search(header), _SIGNATURE.search(header)
+            amz_date = request.header("x-amz-date")
+            if not (signed_match and given_match and amz_date):
+                raise mismatch
+            signed, given = signed_match.group(1).split(";"), given_match.group(1)
+            payload = request.header("x-amz-content-sha256") or hashlib.sha256(request.body).hexdigest()
+            drop = None
+            expires = _MAX_SKEW
+        else:
+            first = {key: values[0] for key, values in request.query.items()}
+            signed, given = (
+                first.get("X-Amz-SignedHeaders", "host").split(";"),
+                first.get("X-Amz-Signature", ""),
+            )
+            amz_date = first.get("X-Amz-Date", "")
+            payload = "UNSIGNED-PAYLOAD"
+            drop = "X-Amz-Signature"
+            expires = timedelta(seconds=int(first.get("X-Amz-Expires", "900") or 900))
+        try:
+            when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise mismatch from exc
+        now = datetime.now(UTC)
+        if now - when > expires or when - now > _MAX_SKEW:
+            raise ServiceError(
+                "Signature expired or not yet valid.", code="RequestExpired", status=403, sender_fault=True
+            )
+        canonical = canonical_request(request, signed, payload, service, drop_query=drop)
+        expected = signature(secret, amz_date, caller.region, service, canonical)
+        if not hmac.compare_digest(expected, given):
+            raise mismatch
+
+    @staticmethod
+    def _check_sigv2(request: HttpRequest, secret: str) -> None:
+        """S3's HMAC-SHA1 signature, from an `Authorization: AWS key:signature` header or a presigned URL."""
+        mismatch = SignatureMismatch(
+            "The request signature we calculated does not match the signature you provided.",
+            code="SignatureDoesNotMatch",
+        )
+        header = request.header("authorization")
+        if header.startswith("AWS "):
+            given = header.rpartition(":")[2]
+            date = "" if request.header("x-amz-date") else request.header("date")
+        else:
+            given = (request.query.get("Signature") or [""])[0]
+            date = (request.query.get("Expires") or ["0"])[0]
+            if not date.isdigit() or int(date) < time.time():
+                raise ServiceError("Request has expired", code="AccessDenied", status=403, sender_fault=True)
+        amz = sorted((name, value) for name, value in request.headers.items() if name.startswith("x-amz-"))
+        subresources = sorted(
+            (key, values[0]) for key, values in request.query.items() if key in _V2_SUBRESOURCES
+        )
+        resource = request.raw_path
+        if subresources:
+            resource += "?" + "&".join(f"{key}={value}" if value else key for key, value in subresources)
+        lines = [request.method, request.header("content-md5"), request.header("content-type"), date]
+        lines += [f"{name}:{value.strip()}" for name, value in amz]
+        to_sign = "\n".join([*lines, resource])
+        expected = base64.b64encode(
+            hmac.new(secret.encode(), to_sign.encode(), hashlib.sha1).digest()
+        ).decode()
+        if not hmac.compare_digest(expected, given):
+            raise mismatch
