@@ -15,6 +15,7 @@ from outcrop.config import Settings
 
 if TYPE_CHECKING:
     from outcrop.backends.registry import ModelRegistry
+    from outcrop.rag.kbstore import KnowledgeBaseStore
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
 
@@ -74,6 +75,13 @@ class App:
         from outcrop.storage.logs import SqliteLogStore
 
         return SqliteLogStore(self.data_path("logs"))
+
+    @cached_property
+    def knowledge_bases(self) -> KnowledgeBaseStore:
+        """Knowledge Bases state, shared by bedrock-agent (control plane) and bedrock-agent-runtime."""
+        from outcrop.rag.kbstore import KnowledgeBaseStore
+
+        return KnowledgeBaseStore(self.data_path("knowledge-bases"))
 
     def data_path(self, *parts: str) -> Path:
         """A folder under the data dir, created on first ask."""

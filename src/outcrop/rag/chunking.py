@@ -94,7 +94,7 @@ class _Words:
             word = match.group()
             cost = cache.get(word)
             if cost is None:
-                cost = cache[word] = max(0, count(word) - self.overhead)
+                cost = cache[word] = max(1, count(word) - self.overhead)  # a word is never free
             if cost > max_tokens:
                 self._add_split_word(match.start(), word, max_tokens)
             else:
@@ -122,7 +122,7 @@ class _Words:
                     low = middle
                 else:
                     high = middle - 1
-            cost = max(0, self.count(word[offset:low]) - self.overhead)
+            cost = max(1, self.count(word[offset:low]) - self.overhead)
             self._add(start + offset, start + low, cost, _INSIDE)
             offset = low
 

@@ -1,0 +1,214 @@
+"""RetrieveAndGenerate's generation half: the prompt, and citations that point into the answer.
+
+The model is asked to mark the search results it uses as [1], [2]... Markers are stripped from the answer;
+each sentence cites the results it marked, or else (small models rarely mark) the result whose words it
+shares most, if it shares enough. Consecutive sentences citing the same results form one citation, whose span
+is `[start, end]` in the final text, both ends inclusive, as Bedrock reports them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from outcrop.backends.base import ChatMessage, GenerationRequest
+from outcrop.rag.retrieve import reference, result_content
+from outcrop.storage.vectors import Hit
+
+SEARCH_RESULTS = "$search_results$"
+OUTPUT_FORMAT = "$output_format_instructions$"
+DEFAULT_TEMPLATE = f"""You are a question answering agent. I will provide you with a set of search results. \
+The user will provide you with a question. Your job is to answer the user's question using only information \
+from the search results. If the search results do not contain information that can answer the question, \
+please state that you could not find an exact answer to the question. Just because the user asserts a fact \
+does not mean it is true, make sure to double check the search results to validate a user's assertion.
+
+Here are the search results in numbered order:
+{SEARCH_RESULTS}
+
+{OUTPUT_FORMAT}"""
+FORMAT_INSTRUCTIONS = (
+    "Answer in a few sentences. After each sentence, write the numbers of the search results it is based on "
+    "in square brackets, for example [1] or [1][3]."
+)
+MIN_OVERLAP = 0.4  # share of a sentence's content words a result must contain to be cited without a marker
+_MARKER = re.compile(r"\s*\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "are",
+        "was",
+        "were",
+        "with",
+        "that",
+        "this",
+        "from",
+        "have",
+        "has",
+        "had",
+        "not",
+        "but",
+        "you",
+        "your",
+        "our",
+        "its",
+        "into",
+        "than",
+        "then",
+        "what",
+        "which",
+        "who",
+        "how",
+        "when",
+        "where",
+        "why",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "about",
+        "there",
+        "their",
+        "they",
+        "them",
+    ]
+)
+
+
+class TemplateError(ValueError):
+    """A prompt template Bedrock would reject."""
+
+
+def check_template(template: str) -> str:
+    if SEARCH_RESULTS not in template:
+        raise TemplateError("The prompt template must contain the $search_results$ placeholder.")
+    return template
+
+
+def format_results(hits: Sequence[Hit]) -> str:
+    return "\n\n".join(f"[{number}] {result_content(hit)}" for number, hit in enumerate(hits, 1))
+
+
+def build_request(
+    question: str,
+    hits: Sequence[Hit],
+    history: Sequence[Mapping[str, str]],
+    generation: Mapping[str, Any] | None,
+) -> GenerationRequest:
+    """The chat request: instructions and results as the system turn, earlier turns, then the question."""
+    generation = generation or {}
+    template = (generation.get("promptTemplate") or {}).get("textPromptTemplate") or DEFAULT_TEMPLATE
+    system = (
+        check_template(template)
+        .replace(SEARCH_RESULTS, format_results(hits) or "(no search results)")
+        .replace(OUTPUT_FORMAT, FORMAT_INSTRUCTIONS)
+        .replace("$query$", question)
+    )
+    messages = [ChatMessage("system", system)]
+    for turn in history:
+        messages.append(ChatMessage("user", turn["user"]))
+        messages.append(ChatMessage("assistant", turn["assistant"]))
+    messages.append(ChatMessage("user", question))
+    inference = (generation.get("inferenceConfig") or {}).get("textInferenceConfig") or {}
+    return GenerationRequest(
+        messages=messages,
+        max_tokens=int(inference.get("maxTokens", 512)),
+        temperature=inference.get("temperature"),
+        top_p=inference.get("topP"),
+        stop=tuple(inference.get("stopSequences") or ()),
+    )
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A run of answer text (`start`..`end` inclusive) and the 0-based indices of the results it cites."""
+
+    text: str
+    start: int
+    end: int
+    sources: tuple[int, ...]
+
+
+def attribute(raw: str, hits: Sequence[Hit]) -> tuple[str, list[Cited]]:
+    """The answer without markers, and its cited runs."""
+    text_parts: list[str] = []
+    marks: list[tuple[int, set[int]]] = []  # (offset in clean text where a marker stood, result indices)
+    position = 0
+    length = 0
+    for match in _MARKER.finditer(raw):
+        text_parts.append(raw[position : match.start()])
+        length += match.start() - position
+        numbers = {int(n) - 1 for n in re.findall(r"\d+", match.group(1))}
+        marks.append((length, {n for n in numbers if 0 <= n < len(hits)}))
+        position = match.end()
+    text_parts.append(raw[position:])
+    text = "".join(text_parts).strip()
+    shift = len("".join(text_parts)) - len("".join(text_parts).lstrip())
+    marks = [(offset - shift, numbers) for offset, numbers in marks]
+    words = [_content_words(result_content(hit)) for hit in hits]
+    runs: list[Cited] = []
+    for sentence in _SENTENCE.finditer(text):
+        start, end = sentence.start(), sentence.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start >= end:
+            continue
+        marked: set[int] = set()
+        for offset, numbers in marks:
+            if start <= offset <= end + 1:
+                marked |= numbers
+        sources = tuple(sorted(marked)) if marked else _best_overlap(text[start:end], words)
+        if not sources:
+            continue
+        if runs and runs[-1].sources == sources and not text[runs[-1].end + 1 : start].strip():
+            previous = runs.pop()
+            runs.append(Cited(text[previous.start : end], previous.start, end - 1, sources))
+        else:
+            runs.append(Cited(text[start:end], start, end - 1, sources))
+    return text, runs
+
+
+def streamable(raw: str) -> str:
+    """The start of the final answer that later tokens can no longer change, for streaming: markers
+    stripped, an unclosed `[` and trailing spaces held back (a marker may still follow and swallow them)."""
+    bracket = raw.rfind("[")
+    if bracket != -1 and "]" not in raw[bracket:]:
+        raw = raw[:bracket]
+    return _MARKER.sub("", raw.rstrip()).lstrip()
+
+
+def _content_words(text: str) -> set[str]:
+    return {word for word in _WORD.findall(text.lower()) if len(word) > 2 and word not in _STOP}
+
+
+def _best_overlap(sentence: str, results: Sequence[set[str]]) -> tuple[int, ...]:
+    words = _content_words(sentence)
+    if not words or not results:
+        return ()
+    shares = [len(words & result) / len(words) for result in results]
+    best = max(range(len(shares)), key=shares.__getitem__)
+    return (best,) if shares[best] >= MIN_OVERLAP else ()
+
+
+def citations(runs: Sequence[Cited], hits: Sequence[Hit]) -> list[dict[str, Any]]:
+    """Bedrock's `citations` list for the cited runs."""
+    return [
+        {
+            "generatedResponsePart": {
+                "textResponsePart": {"text": run.text, "span": {"start": run.start, "end": run.end}}
+            },
+            "retrievedReferences": [reference(hits[index]) for index in run.sources],
+        }
+        for run in runs
+    ]

@@ -1,0 +1,445 @@
+"""Agents for Amazon Bedrock, the Knowledge Bases control plane: knowledge bases, data sources, jobs.
+
+State lives in `App.knowledge_bases` (SQLite in the data dir); ingestion runs in background threads
+(rag/ingest.py). Vectors are stored at the embedding model's native size, the same size Retrieve queries
+with, whatever `dimensions` the knowledge base's configuration names.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from outcrop.backends.base import BackendError, Embedder
+from outcrop.protocol.errors import (
+    ConflictException,
+    ResourceNotFoundException,
+    ServiceUnavailableException,
+    ValidationException,
+)
+from outcrop.rag.chunking import ChunkingConfigError, chunk_text, whitespace_tokens
+from outcrop.rag.documents import DocumentIngestor, DocumentRequestError, identifier_key, identifier_of
+from outcrop.rag.ingest import Ingestor, bucket_of, document_id, start_job
+from outcrop.rag.kbstore import DataSource, IngestionJob, KnowledgeBase, KnowledgeBaseStore, new_id
+from outcrop.services.base import RequestContext, Service
+from outcrop.services.bedrock_runtime import backend_errors
+
+LANCE_STORAGE = ("OPENSEARCH_SERVERLESS", "OPENSEARCH_MANAGED_CLUSTER", "S3_VECTORS")
+PGVECTOR_STORAGE = ("RDS",)
+_SAMPLE = "Outcrop checks a chunking configuration on this text. It has two sentences."
+
+
+def _time(stamp: float) -> datetime:
+    return datetime.fromtimestamp(stamp, UTC)
+
+
+def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
+    """Offset paging: `nextToken` is the index of the next item."""
+    token = params.get("nextToken")
+    try:
+        start = int(token) if token else 0
+    except ValueError as error:
+        raise ValidationException("The nextToken is not valid.") from error
+    size = int(params.get("maxResults") or 1000)
+    end = start + size
+    return items[start:end], str(end) if end < len(items) else None
+
+
+def embedder_for(service: Service, kb: KnowledgeBase) -> Embedder:
+    """The knowledge base's embedding model, loaded (shared by ingestion and Retrieve)."""
+    arn = kb.body["knowledgeBaseConfiguration"]["vectorKnowledgeBaseConfiguration"]["embeddingModelArn"]
+    model = service.app.catalog.find(arn)
+    if model is None or model.kind != "embedding":
+        raise ValidationException(f"The embedding model {arn} is no longer in this server's catalog.")
+    try:
+        return service.app.models.embedder(model.local)
+    except BackendError as error:
+        raise ServiceUnavailableException(f"The embedding model is not available: {error}") from error
+
+
+class BedrockAgent(Service):
+    service_name = "bedrock-agent"
+
+    @property
+    def store(self) -> KnowledgeBaseStore:
+        return self.app.knowledge_bases
+
+    # -- knowledge bases -------------------------------------------------------------------------------------
+
+    def _kb(self, kb_id: str) -> KnowledgeBase:
+        kb = self.store.knowledge_base(kb_id)
+        if kb is None:
+            raise ResourceNotFoundException(f"Knowledge base with id {kb_id} does not exist")
+        return kb
+
+    @staticmethod
+    def _kb_view(kb: KnowledgeBase, status: str = "ACTIVE") -> dict[str, Any]:
+        return {**kb.body, "status": status, "createdAt": _time(kb.created), "updatedAt": _time(kb.updated)}
+
+    def _check_kb_config(self, params: dict[str, Any]) -> tuple[str, int]:
+        """Validate the configuration; returns the store kind and the vectors' (native) dimension."""
+        config = params["knowledgeBaseConfiguration"]
+        if config["type"] != "VECTOR" or "vectorKnowledgeBaseConfiguration" not in config:
+            raise ValidationException(
+                f"Knowledge base type {config['type']} is not supported here; use VECTOR with a "
+                "vectorKnowledgeBaseConfiguration."
+            )
+        arn = config["vectorKnowledgeBaseConfiguration"]["embeddingModelArn"]
+        model = self.app.catalog.find(arn)
+        if model is None or model.kind != "embedding":
+            raise ValidationException(
+                f"The embedding model {arn} is not an embedding model of this server's catalog."
+            )
+        storage = (params.get("storageConfiguration") or {}).get("type", "OPENSEARCH_SERVERLESS")
+        if storage in LANCE_STORAGE:
+            kind = "lance"
+        elif storage in PGVECTOR_STORAGE:
+            kind = "pgvector"
+        else:
+            supported = ", ".join((*LANCE_STORAGE, *PGVECTOR_STORAGE))
+            raise ValidationException(
+                f"Storage type {storage} is not supported by Outcrop; use one of {supported} "
+                "(OpenSearch and S3 Vectors are served by the embedded LanceDB store, RDS by PostgreSQL)."
+            )
+        try:
+            embedder = self.app.models.embedder(model.local)
+        except BackendError as error:
+            raise ServiceUnavailableException(f"The embedding model is not available: {error}") from error
+        return kind, embedder.dimensions
+
+    def create_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        kind, dimension = self._check_kb_config(params)
+        kb_id = new_id()
+        body = {
+            "knowledgeBaseId": kb_id,
+            "name": params["name"],
+            "knowledgeBaseArn": ctx.arn("bedrock", f"knowledge-base/{kb_id}"),
+            "roleArn": params["roleArn"],
+            "knowledgeBaseConfiguration": params["knowledgeBaseConfiguration"],
+        }
+        for optional in ("description", "storageConfiguration"):
+            if optional in params:
+                body[optional] = params[optional]
+        try:
+            kb = self.store.add_knowledge_base(body, kind, dimension)
+        except KeyError as error:
+            raise ConflictException(f"A knowledge base named {params['name']} already exists.") from error
+        try:
+            self.store.vectors(kb)
+        except Exception as error:
+            self.store.delete_knowledge_base(kb_id)
+            raise ServiceUnavailableException(f"The vector store could not be created: {error}") from error
+        return {"knowledgeBase": self._kb_view(kb, "CREATING")}
+
+    def get_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"knowledgeBase": self._kb_view(self._kb(params["knowledgeBaseId"]))}
+
+    def list_knowledge_bases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        page, token = _page(self.store.knowledge_bases(), params)
+        summaries = [
+            {
+                "knowledgeBaseId": kb.id,
+                "name": kb.body["name"],
+                "status": "ACTIVE",
+                "updatedAt": _time(kb.updated),
+                **({"description": kb.body["description"]} if "description" in kb.body else {}),
+            }
+            for kb in page
+        ]
+        return {"knowledgeBaseSummaries": summaries, **({"nextToken": token} if token else {})}
+
+    def update_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        kb = self._kb(params["knowledgeBaseId"])
+        old = kb.body["knowledgeBaseConfiguration"]
+        new = params["knowledgeBaseConfiguration"]
+        if new != old:
+            raise ValidationException("The knowledgeBaseConfiguration of a knowledge base cannot be changed.")
+        if params.get("storageConfiguration", kb.body.get("storageConfiguration")) != kb.body.get(
+            "storageConfiguration"
+        ):
+            raise ValidationException("The storageConfiguration of a knowledge base cannot be changed.")
+        body = {**kb.body, "name": params["name"], "roleArn": params["roleArn"]}
+        body.pop("description", None)
+        if "description" in params:
+            body["description"] = params["description"]
+        self.store.update_knowledge_base(kb.id, body)
+        return {"knowledgeBase": self._kb_view(self._kb(kb.id), "UPDATING")}
+
+    def delete_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        kb = self._kb(params["knowledgeBaseId"])
+        if any(ds.kb_id == kb.id for ds in self._running_sources(kb.id)):
+            raise ConflictException("An ingestion job is running on this knowledge base.")
+        self.store.delete_knowledge_base(kb.id)
+        return {"knowledgeBaseId": kb.id, "status": "DELETING"}
+
+    def _running_sources(self, kb_id: str) -> list[DataSource]:
+        with self.store.running_lock:
+            running = set(self.store.running)
+        return [ds for ds in self.store.data_sources(kb_id) if ds.id in running]
+
+    # -- data sources ----------------------------------------------------------------------------------------
+
+    def _ds(self, kb_id: str, ds_id: str) -> DataSource:
+        self._kb(kb_id)
+        ds = self.store.data_source(kb_id, ds_id)
+        if ds is None:
+            raise ResourceNotFoundException(
+                f"Data source with id {ds_id} does not exist in knowledge base {kb_id}"
+            )
+        return ds
+
+    @staticmethod
+    def _ds_view(ds: DataSource, status: str = "AVAILABLE") -> dict[str, Any]:
+        return {**ds.body, "status": status, "createdAt": _time(ds.created), "updatedAt": _time(ds.updated)}
+
+    @staticmethod
+    def _check_ds_config(params: dict[str, Any]) -> None:
+        config = params["dataSourceConfiguration"]
+        if config["type"] == "CUSTOM":
+            BedrockAgent._check_chunking(params)
+            return
+        if config["type"] != "S3":
+            raise ValidationException(
+                f"Data source type {config['type']} is not supported yet; use S3 or CUSTOM."
+            )
+        s3 = config.get("s3Configuration")
+        if not s3:
+            raise ValidationException("An S3 data source needs an s3Configuration with a bucketArn.")
+        if not str(s3["bucketArn"]).startswith("arn:aws:s3:::"):
+            raise ValidationException(
+                f"bucketArn {s3['bucketArn']} is not an S3 bucket ARN (arn:aws:s3:::name)."
+            )
+        BedrockAgent._check_chunking(params)
+
+    @staticmethod
+    def _check_chunking(params: dict[str, Any]) -> None:
+        chunking = (params.get("vectorIngestionConfiguration") or {}).get("chunkingConfiguration")
+        if chunking:
+            try:
+                chunk_text(_SAMPLE, chunking, whitespace_tokens, lambda texts: [[1.0, 0.0] for _ in texts])
+            except ChunkingConfigError as error:
+                raise ValidationException(f"Invalid chunkingConfiguration: {error}") from error
+
+    def create_data_source(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        kb = self._kb(params["knowledgeBaseId"])
+        self._check_ds_config(params)
+        body = {
+            "knowledgeBaseId": kb.id,
+            "dataSourceId": new_id(),
+            "name": params["name"],
+            "dataSourceConfiguration": params["dataSourceConfiguration"],
+            "dataDeletionPolicy": params.get("dataDeletionPolicy", "DELETE"),
+        }
+        for optional in ("description", "vectorIngestionConfiguration", "serverSideEncryptionConfiguration"):
+            if optional in params:
+                body[optional] = params[optional]
+        try:
+            ds = self.store.add_data_source(kb.id, body)
+        except KeyError as error:
+            raise ConflictException(f"A data source named {params['name']} already exists.") from error
+        return {"dataSource": self._ds_view(ds)}
+
+    def get_data_source(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"dataSource": self._ds_view(self._ds(params["knowledgeBaseId"], params["dataSourceId"]))}
+
+    def list_data_sources(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        kb = self._kb(params["knowledgeBaseId"])
+        page, token = _page(self.store.data_sources(kb.id), params)
+        summaries = [
+            {
+                "knowledgeBaseId": kb.id,
+                "dataSourceId": ds.id,
+                "name": ds.body["name"],
+                "status": "AVAILABLE",
+                "updatedAt": _time(ds.updated),
+                **({"description": ds.body["description"]} if "description" in ds.body else {}),
+            }
+            for ds in page
+        ]
+        return {"dataSourceSummaries": summaries, **({"nextToken": token} if token else {})}
+
+    def update_data_source(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        self._check_ds_config(params)
+        old_chunking = (ds.body.get("vectorIngestionConfiguration") or {}).get("chunkingConfiguration")
+        new_chunking = (params.get("vectorIngestionConfiguration") or {}).get("chunkingConfiguration")
+        if "vectorIngestionConfiguration" in params and old_chunking != new_chunking:
+            raise ValidationException("The chunkingConfiguration of a data source cannot be changed.")
+        body = {
+            **ds.body,
+            "name": params["name"],
+            "dataSourceConfiguration": params["dataSourceConfiguration"],
+            "dataDeletionPolicy": params.get(
+                "dataDeletionPolicy", ds.body.get("dataDeletionPolicy", "DELETE")
+            ),
+        }
+        for optional in ("description", "vectorIngestionConfiguration", "serverSideEncryptionConfiguration"):
+            if optional in params:
+                body[optional] = params[optional]
+        self.store.update_data_source(ds.id, body)
+        return {"dataSource": self._ds_view(self._ds(ds.kb_id, ds.id))}
+
+    def delete_data_source(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        with self.store.running_lock:
+            if ds.id in self.store.running:
+                raise ConflictException("An ingestion job is running on this data source.")
+        keys = self.store.delete_data_source(ds.kb_id, ds.id)
+        if ds.body.get("dataDeletionPolicy", "DELETE") == "DELETE" and keys:
+            vectors = self.store.vectors(self._kb(ds.kb_id))
+            for key in keys:
+                vectors.delete_document(document_id(ds.id, key))
+        return {"knowledgeBaseId": ds.kb_id, "dataSourceId": ds.id, "status": "DELETING"}
+
+    # -- ingestion jobs --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _job_view(job: IngestionJob) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "knowledgeBaseId": job.kb_id,
+            "dataSourceId": job.ds_id,
+            "ingestionJobId": job.id,
+            "status": job.status,
+            "statistics": job.statistics,
+            "startedAt": _time(job.started),
+            "updatedAt": _time(job.updated),
+        }
+        if job.description:
+            view["description"] = job.description
+        if job.failure_reasons:
+            view["failureReasons"] = job.failure_reasons
+        return view
+
+    def start_ingestion_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        kb = self._kb(ds.kb_id)
+        if ds.body["dataSourceConfiguration"]["type"] != "S3":
+            raise ValidationException(
+                "Ingestion jobs run on S3 data sources; use IngestKnowledgeBaseDocuments."
+            )
+        embedder = embedder_for(self, kb)
+        with self.store.running_lock:
+            if ds.id in self.store.running:
+                raise ConflictException(
+                    f"An ingestion job is already running for data source {ds.id}; wait for it to finish."
+                )
+            self.store.running.add(ds.id)
+        try:
+            job = self.store.add_job(kb.id, ds.id, params.get("description"))
+            start_job(Ingestor(self.store, self.app.objects, kb, ds, embedder, job.id), job.id)
+        except BaseException:
+            with self.store.running_lock:
+                self.store.running.discard(ds.id)
+            raise
+        return {"ingestionJob": self._job_view(job)}
+
+    def _job(self, params: dict[str, Any]) -> IngestionJob:
+        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        job = self.store.job(ds.kb_id, ds.id, params["ingestionJobId"])
+        if job is None:
+            raise ResourceNotFoundException(
+                f"Ingestion job with id {params['ingestionJobId']} does not exist"
+            )
+        return job
+
+    def get_ingestion_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ingestionJob": self._job_view(self._job(params))}
+
+    def stop_ingestion_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job(params)
+        if job.status not in ("STARTING", "IN_PROGRESS"):
+            raise ConflictException(f"The ingestion job is {job.status}; only a running job can be stopped.")
+        self.store.stop_requests.add(job.id)
+        return {"ingestionJob": {**self._job_view(job), "status": "STOPPING"}}
+
+    def list_ingestion_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        jobs = self.store.jobs(ds.kb_id, ds.id)
+        for entry in params.get("filters") or []:
+            jobs = [job for job in jobs if job.status in entry["values"]]
+        sort = params.get("sortBy") or {"attribute": "STARTED_AT", "order": "DESCENDING"}
+        descending = sort["order"] == "DESCENDING"
+        if sort["attribute"] == "STATUS":
+            jobs.sort(key=lambda job: job.status, reverse=descending)
+        else:
+            jobs.sort(key=lambda job: job.started, reverse=descending)
+        page, token = _page(jobs, params)
+        return {
+            "ingestionJobSummaries": [self._job_view(j) for j in page],
+            **({"nextToken": token} if token else {}),
+        }
+
+    # -- documents -------------------------------------------------------------------------------------------
+
+    def _document_view(
+        self, ds: DataSource, key: str, status: str, reason: str | None, updated: float | None
+    ) -> dict[str, Any]:
+        bucket = bucket_of(ds) if ds.body["dataSourceConfiguration"]["type"] == "S3" else None
+        view: dict[str, Any] = {
+            "knowledgeBaseId": ds.kb_id,
+            "dataSourceId": ds.id,
+            "status": status,
+            "identifier": identifier_of(key, ds, bucket),
+        }
+        if reason:
+            view["statusReason"] = reason
+        if updated:
+            view["updatedAt"] = _time(updated)
+        return view
+
+    def ingest_knowledge_base_documents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        kb = self._kb(ds.kb_id)
+        ingestor = DocumentIngestor(self.store, self.app.objects, kb, ds, embedder_for(self, kb))
+        details = []
+        try:
+            for entry in params["documents"]:
+                with backend_errors():
+                    outcome = ingestor.ingest(entry)
+                details.append(
+                    self._document_view(ds, outcome.key, outcome.status, outcome.reason, time.time())
+                )
+        except DocumentRequestError as error:
+            raise ValidationException(str(error)) from error
+        return {"documentDetails": details}
+
+    def _identified(self, params: dict[str, Any]) -> tuple[DataSource, list[str]]:
+        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        try:
+            return ds, [identifier_key(identifier, ds) for identifier in params["documentIdentifiers"]]
+        except DocumentRequestError as error:
+            raise ValidationException(str(error)) from error
+
+    def get_knowledge_base_documents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ds, keys = self._identified(params)
+        known = self.store.documents(ds.kb_id, ds.id)
+        details = []
+        for key in keys:
+            doc = known.get(key)
+            if doc is None:
+                details.append(self._document_view(ds, key, "NOT_FOUND", None, None))
+            else:
+                details.append(self._document_view(ds, key, doc.status, doc.reason, doc.updated))
+        return {"documentDetails": details}
+
+    def list_knowledge_base_documents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        documents = sorted(self.store.documents(ds.kb_id, ds.id).values(), key=lambda doc: doc.key)
+        page, token = _page(documents, params)
+        details = [self._document_view(ds, d.key, d.status, d.reason, d.updated) for d in page]
+        return {"documentDetails": details, **({"nextToken": token} if token else {})}
+
+    def delete_knowledge_base_documents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ds, keys = self._identified(params)
+        vectors = self.store.vectors(self._kb(ds.kb_id))
+        details = []
+        for key in keys:
+            vectors.delete_document(document_id(ds.id, key))
+            self.store.forget_document(ds.kb_id, ds.id, key)
+            details.append(self._document_view(ds, key, "DELETING", None, time.time()))
+        return {"documentDetails": details}
+
+    def close(self) -> None:
+        if "knowledge_bases" in self.app.__dict__:
+            self.app.knowledge_bases.close()
