@@ -54,9 +54,9 @@ INDEX_THRESHOLD = 10_000  # rows; exact search costs ~1 us a row here, so past t
 OPTIMIZE_EVERY = 32  # writes between compactions (LanceDB's advice: every ~20 modifications)
 OPTIMIZE_ROWS = 5_000  # or rows written: unindexed rows are searched exactly, vector and full text alike
 MAX_DELTAS = 8  # optimize adds new rows as small delta indexes, each searched apart: rebuild past this
-# Measured at 100k clustered 384-d rows: sqrt(rows)/4 partitions, 8 probed, re-ranking 2k candidates on the
-# full vectors (undoing the scalar quantizer's rounding) gave recall@10 0.999 at 7 ms; one partition gave
-# 12 ms and a 3x slower build.
+# Measured at 100k clustered 384-d rows: 64 partitions, 8 probed, re-ranking 2k candidates on the full
+# vectors (undoing the scalar quantizer's rounding) gave recall@10 0.999 at 7 ms; one partition gave 12 ms
+# and a 3x slower build. Builds use sqrt(rows) / 4 partitions (79 at 100k).
 NPROBES = 8
 EF = 64
 REFINE_FACTOR = 2
