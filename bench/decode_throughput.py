@@ -50,7 +50,8 @@ def story_messages(index: int) -> list[ChatMessage]:
 
 
 def load_raw_llama(model: Path, n_threads: int, n_ctx: int = 4096) -> Any:
-    """Plain llama-cpp-python with the same threads and flash attention as the backend."""
+    """Plain llama-cpp-python with the same threads, flash attention and OpenMP wait policy as the backend."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from llama_cpp import Llama
 
     return Llama(

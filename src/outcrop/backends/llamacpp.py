@@ -49,7 +49,13 @@ _INSTALL = 'pip install "llama-cpp-python==0.3.36" (compiles llama.cpp; see requ
 
 
 def _llama() -> Any:
-    """The llama_cpp bindings, imported on first use with llama.cpp's chatter silenced."""
+    """The llama_cpp bindings, imported on first use with llama.cpp's chatter silenced.
+
+    llama.cpp's OpenMP threads spin while they wait by default; when anything else wants the same cores
+    (another model, an embedding batch, the tests) decoding slowed twenty-fold here. Passive waiting keeps
+    it steady; a user who sets OMP_WAIT_POLICY keeps their choice.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     module = import_optional("llama_cpp", _INSTALL)
     logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
     return module
