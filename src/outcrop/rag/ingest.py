@@ -1,4 +1,5 @@
-"""Ingestion jobs: read a data source's S3 objects, parse, chunk, embed and index them, incrementally.
+"""Ingestion jobs: read a data source's S3 objects or crawl its web pages (rag/web.py), then parse,
+chunk, embed and index them, incrementally.
 
 A job runs in its own thread and saves its statistics after every document, so GetIngestionJob shows
 progress and a restart finds a truthful record (the store marks jobs it finds running FAILED). A document
@@ -32,6 +33,7 @@ from outcrop.rag import (
 )
 from outcrop.rag.chunking import ChunkingConfigError
 from outcrop.rag.kbstore import STATISTICS, DataSource, IndexedDocument, KnowledgeBase, KnowledgeBaseStore
+from outcrop.rag.web import CrawlSettings, crawl, crawl_settings
 from outcrop.storage.objects import ObjectStore, StoreError
 from outcrop.storage.vectors import MetadataValue, StoredChunk
 
@@ -116,6 +118,10 @@ class Ingestor:
         run.save(status)
 
     def _ingest(self) -> None:
+        configuration = self.data_source.body["dataSourceConfiguration"]
+        if configuration["type"] == "WEB":
+            self._ingest_web(crawl_settings(configuration["webConfiguration"]))
+            return
         bucket = bucket_of(self.data_source)
         s3 = self.data_source.body["dataSourceConfiguration"]["s3Configuration"]
         prefixes = s3.get("inclusionPrefixes") or [""]
@@ -136,7 +142,26 @@ class Ingestor:
         self.run.statistics["numberOfMetadataDocumentsScanned"] = sum(
             1 for key in sidecars if document_key_for(key) in documents
         )
-        for key in sorted(set(known) - set(documents)):
+        self._forget(known, set(documents))
+
+    def _ingest_web(self, settings: CrawlSettings) -> None:
+        """Crawl, indexing each page by its URL; pages no longer reached are deleted (unless stopped)."""
+        known = self.store.documents(self.kb.id, self.data_source.id)
+        reached: set[str] = set()
+
+        def stopped() -> bool:
+            return self.run.job_id in self.store.stop_requests
+
+        for page in crawl(settings, stop=stopped):
+            reached.add(page.url)
+            self.run.statistics["numberOfDocumentsScanned"] += 1
+            self._index(page.url, page.content, b"", known.get(page.url), page.url, page.content_type)
+            self.run.save("IN_PROGRESS")
+        if not stopped():
+            self._forget(known, reached)
+
+    def _forget(self, known: Mapping[str, IndexedDocument], present: set[str]) -> None:
+        for key in sorted(set(known) - present):
             self.vectors.delete_document(document_id(self.data_source.id, key))
             self.store.forget_document(self.kb.id, self.data_source.id, key)
             if known[key].status == "INDEXED":
@@ -151,6 +176,19 @@ class Ingestor:
         except StoreError as error:  # deleted while we listed: the next job will see it gone
             self.run.fail_document(key, f"the object could not be read: {error}")
             return
+        self._index(key, data, sidecar, known, f"s3://{bucket}/{key}")
+
+    def _index(
+        self,
+        key: str,
+        data: bytes,
+        sidecar: bytes,
+        known: IndexedDocument | None,
+        uri: str,
+        content_type: str | None = None,
+    ) -> None:
+        """Index one document unless it is unchanged since `known`; counts it new, modified or failed."""
+        stats = self.run.statistics
         content_hash = hashlib.sha256(data).hexdigest() + self.settings_hash
         metadata_hash = hashlib.sha256(sidecar).hexdigest()
         if (
@@ -161,7 +199,7 @@ class Ingestor:
         ):
             return
         try:
-            chunks = self._chunks(bucket, key, data, sidecar)
+            chunks = self._chunks(key, data, sidecar, uri, content_type)
         except DocumentError as error:
             self.run.fail_document(key, error.reason)
             self.store.save_document(
@@ -183,16 +221,18 @@ class Ingestor:
         else:
             stats["numberOfModifiedDocumentsIndexed"] += 1
 
-    def _chunks(self, bucket: str, key: str, data: bytes, sidecar: bytes) -> list[StoredChunk]:
+    def _chunks(
+        self, key: str, data: bytes, sidecar: bytes, uri: str, content_type: str | None
+    ) -> list[StoredChunk]:
         """Parse, chunk and embed one document (DocumentError when it cannot be indexed)."""
         metadata = parse_metadata(sidecar) if sidecar else DocumentMetadata()
         return build_chunks(
             self.embedder,
             self.chunking,
             document_id(self.data_source.id, key),
-            parse_document(data, key),
+            parse_document(data, key, content_type),
             metadata,
-            {SOURCE_URI: f"s3://{bucket}/{key}", DATA_SOURCE_ID: self.data_source.id},
+            {SOURCE_URI: uri, DATA_SOURCE_ID: self.data_source.id},
         )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from outcrop.backends.base import Embedder
 from outcrop.rag.ingest import SOURCE_URI
+from outcrop.rag.rerank import RerankError, RerankSettings, retrieve_settings
 from outcrop.storage.vectors import Filter, Hit, VectorStore, parse_filter
 
 DEFAULT_RESULTS = 5
@@ -29,6 +30,7 @@ class SearchSettings:
     number_of_results: int = DEFAULT_RESULTS
     search_type: str = "SEMANTIC"
     filter: Filter | None = None
+    rerank: RerankSettings | None = None
 
 
 def search_settings(configuration: Mapping[str, Any] | None) -> SearchSettings:
@@ -40,14 +42,18 @@ def search_settings(configuration: Mapping[str, Any] | None) -> SearchSettings:
     search_type = vector.get("overrideSearchType") or "SEMANTIC"
     if search_type not in SEARCH_TYPES:
         raise RetrievalError(f"overrideSearchType must be SEMANTIC or HYBRID, got {search_type!r}")
-    if vector.get("rerankingConfiguration") or vector.get("implicitFilterConfiguration"):
-        raise RetrievalError("rerankingConfiguration and implicitFilterConfiguration are not supported yet")
+    if vector.get("implicitFilterConfiguration"):
+        raise RetrievalError("implicitFilterConfiguration is not supported yet")
+    try:
+        rerank = retrieve_settings(vector.get("rerankingConfiguration"))
+    except RerankError as error:
+        raise RetrievalError(str(error)) from error
     raw = vector.get("filter")
     try:
         parsed = parse_filter(raw, "retrievalConfiguration.vectorSearchConfiguration.filter") if raw else None
     except ValueError as error:
         raise RetrievalError(str(error)) from error
-    return SearchSettings(count, search_type, parsed)
+    return SearchSettings(count, search_type, parsed, rerank)
 
 
 def search(store: VectorStore, embedder: Embedder, query: str, settings: SearchSettings) -> list[Hit]:
@@ -69,7 +75,9 @@ def reference(hit: Hit) -> dict[str, Any]:
     """A hit as Bedrock's RetrievedReference / KnowledgeBaseRetrievalResult (without the score)."""
     uri = hit.metadata.get(SOURCE_URI)
     location: dict[str, Any]
-    if isinstance(uri, str) and not uri.startswith("s3://"):  # a CUSTOM document, named by its id
+    if isinstance(uri, str) and uri.startswith(("http://", "https://")):  # a crawled page
+        location = {"type": "WEB", "webLocation": {"url": uri}}
+    elif isinstance(uri, str) and not uri.startswith("s3://"):  # a CUSTOM document, named by its id
         location = {"type": "CUSTOM", "customDocumentLocation": {"id": uri}}
     else:
         location = {"type": "S3", "s3Location": {"uri": uri}} if isinstance(uri, str) else {"type": "S3"}

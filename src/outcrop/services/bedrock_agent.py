@@ -22,6 +22,7 @@ from outcrop.rag.chunking import ChunkingConfigError, chunk_text, whitespace_tok
 from outcrop.rag.documents import DocumentIngestor, DocumentRequestError, identifier_key, identifier_of
 from outcrop.rag.ingest import Ingestor, bucket_of, document_id, start_job
 from outcrop.rag.kbstore import DataSource, IngestionJob, KnowledgeBase, KnowledgeBaseStore, new_id
+from outcrop.rag.web import CrawlConfigError, crawl_settings
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.bedrock_runtime import backend_errors
 
@@ -199,9 +200,16 @@ class BedrockAgent(Service):
         if config["type"] == "CUSTOM":
             BedrockAgent._check_chunking(params)
             return
+        if config["type"] == "WEB":
+            try:
+                crawl_settings(config.get("webConfiguration") or {})
+            except CrawlConfigError as error:
+                raise ValidationException(f"Invalid webConfiguration: {error}") from error
+            BedrockAgent._check_chunking(params)
+            return
         if config["type"] != "S3":
             raise ValidationException(
-                f"Data source type {config['type']} is not supported yet; use S3 or CUSTOM."
+                f"Data source type {config['type']} is not supported yet; use S3, WEB or CUSTOM."
             )
         s3 = config.get("s3Configuration")
         if not s3:
@@ -314,9 +322,9 @@ class BedrockAgent(Service):
     def start_ingestion_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
         kb = self._kb(ds.kb_id)
-        if ds.body["dataSourceConfiguration"]["type"] != "S3":
+        if ds.body["dataSourceConfiguration"]["type"] not in ("S3", "WEB"):
             raise ValidationException(
-                "Ingestion jobs run on S3 data sources; use IngestKnowledgeBaseDocuments."
+                "Ingestion jobs run on S3 and WEB data sources; use IngestKnowledgeBaseDocuments."
             )
         embedder = embedder_for(self, kb)
         with self.store.running_lock:

@@ -21,8 +21,10 @@ from outcrop.backends.base import (
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import iterate_in_thread, run_blocking
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
+from outcrop.rag.external import ExternalSourceError, passages, source_document
 from outcrop.rag.generate import TemplateError, attribute, build_request, citations, streamable
 from outcrop.rag.kbstore import KnowledgeBase
+from outcrop.rag.rerank import LOCAL_RERANKER, RerankError, rerank, rerank_hits, reranking_model, source_text
 from outcrop.rag.retrieve import RetrievalError, retrieval_result, search, search_settings
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.bedrock_agent import embedder_for
@@ -47,9 +49,43 @@ class BedrockAgentRuntime(Service):
             settings = search_settings(configuration)
             embedder = embedder_for(self, kb)
             with backend_errors():
-                return search(self.app.knowledge_bases.vectors(kb), embedder, query, settings)
+                hits = search(self.app.knowledge_bases.vectors(kb), embedder, query, settings)
+                if settings.rerank is None:
+                    return hits
+                reranker = self.app.models.embedder(LOCAL_RERANKER)
+                return rerank_hits(reranker, query, hits, settings.rerank.number_of_results)
         except RetrievalError as error:
             raise ValidationException(str(error)) from error
+
+    def rerank(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Bedrock's Rerank: the inline sources ordered by relevance to the one text query."""
+        if params.get("nextToken"):
+            raise ValidationException("The nextToken is not valid: Rerank returns every result at once.")
+        configuration = params["rerankingConfiguration"]
+        if configuration["type"] != "BEDROCK_RERANKING_MODEL":
+            raise ValidationException("rerankingConfiguration.type must be BEDROCK_RERANKING_MODEL")
+        bedrock = configuration["bedrockRerankingConfiguration"]
+        query = params["queries"][0]
+        if query.get("type") != "TEXT" or not query.get("textQuery", {}).get("text"):
+            raise ValidationException("Only TEXT queries (textQuery.text) are supported.")
+        try:
+            reranking_model(bedrock["modelConfiguration"]["modelArn"])
+            texts = [source_text(source) for source in params["sources"]]
+        except RerankError as error:
+            raise ValidationException(str(error)) from error
+        count = bedrock.get("numberOfResults") or len(texts)
+        with backend_errors():
+            ranked = rerank(self.app.models.embedder(LOCAL_RERANKER), query["textQuery"]["text"], texts)
+        return {
+            "results": [
+                {
+                    "index": index,
+                    "relevanceScore": score,
+                    "document": params["sources"][index]["inlineDocumentSource"],
+                }
+                for index, score in ranked[:count]
+            ]
+        }
 
     def retrieve(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         query = params["retrievalQuery"]
@@ -71,11 +107,16 @@ class BedrockAgentRuntime(Service):
     def _prepare(self, params: dict[str, Any]) -> Prepared:
         """Validate, load the session, retrieve and build the chat request."""
         configuration = params["retrieveAndGenerateConfiguration"]
-        if configuration["type"] != "KNOWLEDGE_BASE" or "knowledgeBaseConfiguration" not in configuration:
+        kind = configuration["type"]
+        if kind == "EXTERNAL_SOURCES" and "externalSourcesConfiguration" in configuration:
+            kb_config = configuration["externalSourcesConfiguration"]
+        elif kind == "KNOWLEDGE_BASE" and "knowledgeBaseConfiguration" in configuration:
+            kb_config = configuration["knowledgeBaseConfiguration"]
+        else:
             raise ValidationException(
-                "Only the KNOWLEDGE_BASE type with a knowledgeBaseConfiguration is supported yet."
+                "KNOWLEDGE_BASE needs a knowledgeBaseConfiguration and EXTERNAL_SOURCES an "
+                f"externalSourcesConfiguration (type {kind})."
             )
-        kb_config = configuration["knowledgeBaseConfiguration"]
         model = self._chat_model(kb_config["modelArn"])
         session_id = params.get("sessionId")
         history: list[dict[str, str]] = []
@@ -85,7 +126,18 @@ class BedrockAgentRuntime(Service):
                 raise ResourceNotFoundException(f"Session with Id {session_id} does not exist.")
             history = found
         question = params["input"]["text"]
-        hits = self._search(kb_config["knowledgeBaseId"], question, kb_config.get("retrievalConfiguration"))
+        if kind == "EXTERNAL_SOURCES":
+            try:
+                name, data, content_type = source_document(
+                    kb_config["sources"][0], self.app.objects.read_object
+                )
+                hits = passages(name, data, content_type, question)
+            except ExternalSourceError as error:
+                raise ValidationException(str(error)) from error
+        else:
+            hits = self._search(
+                kb_config["knowledgeBaseId"], question, kb_config.get("retrievalConfiguration")
+            )
         try:
             request = build_request(question, hits, history, kb_config.get("generationConfiguration"))
         except TemplateError as error:

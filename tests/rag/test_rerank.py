@@ -1,0 +1,58 @@
+"""The reranker: model ids, settings, pure re-scoring and its fusion with the retrieval order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from outcrop.rag.rerank import RerankError, rerank, rerank_hits, reranking_model, retrieve_settings
+from outcrop.storage.vectors import Hit
+
+
+class Axis:
+    """Embeds a text as a unit vector along the axis named by its first letter (a, b or c)."""
+
+    model_id = "axis"
+
+    def embed(self, texts: Sequence[str], *, normalize: bool = True) -> list[list[float]]:
+        return [[1.0 if text[0] == axis else 0.0 for axis in "abc"] for text in texts]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def hit(text: str) -> Hit:
+    return Hit(text, text, text, {}, None, 0.5)
+
+
+def test_model_ids() -> None:
+    assert (
+        reranking_model("arn:aws:bedrock:us-west-2::foundation-model/amazon.rerank-v1:0")
+        == "amazon.rerank-v1:0"
+    )
+    assert reranking_model("cohere.rerank-v3-5:0") == "cohere.rerank-v3-5:0"
+    with pytest.raises(RerankError, match="not supported"):
+        reranking_model("amazon.titan-embed-text-v1")
+    with pytest.raises(RerankError):
+        retrieve_settings({"type": "OTHER"})
+    settings = retrieve_settings(
+        {
+            "type": "BEDROCK_RERANKING_MODEL",
+            "bedrockRerankingConfiguration": {
+                "numberOfRerankedResults": 3,
+                "modelConfiguration": {"modelArn": "amazon.rerank-v1:0"},
+            },
+        }
+    )
+    assert settings is not None and settings.number_of_results == 3
+
+
+def test_rerank_scores_and_fuses() -> None:
+    assert rerank(Axis(), "b?", ["a1", "b1", "c1"])[0] == (1, 1.0)  # type: ignore[arg-type]
+    hits = [hit("a1"), hit("c1"), hit("b1")]
+    fused = rerank_hits(Axis(), "b?", hits, 2)  # type: ignore[arg-type]
+    # b1 is the reranker's first but the retrieval's last; a1 is first by retrieval: fusion keeps a1 ahead
+    # of c1 and brings b1 up
+    assert [h.text for h in fused] == ["a1", "b1"]
+    assert fused[0].score <= 1.0 and fused[0].score >= fused[1].score
