@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import numpy as np
 import orjson
 
 from outcrop.backends.base import (
@@ -181,7 +182,7 @@ class BedrockRuntime(Service):
             input_tokens, output_tokens = result.input_tokens, result.output_tokens
         latency = int(1000 * (time.perf_counter() - started))
         return {
-            "body": orjson.dumps(output),
+            "body": orjson.dumps(output, option=orjson.OPT_SERIALIZE_NUMPY),
             "contentType": "application/json",
             EXTRA_HEADERS: {
                 "x-amzn-bedrock-input-token-count": str(input_tokens),
@@ -195,11 +196,12 @@ class BedrockRuntime(Service):
         request = embedding_format.parse(body, model)
         embedder = await self._embedder(model)
 
-        def run() -> tuple[list[list[float]], list[int]]:
+        def run() -> tuple[list[Any], list[int]]:
             with backend_errors():
                 vectors = embedder.embed(list(request.texts), normalize=True)
                 counts = [embedder.count_tokens(text) for text in request.texts]
-            return resize(vectors, request.dimensions, normalize=request.normalize), counts
+            resized = np.asarray(resize(vectors, request.dimensions, normalize=request.normalize), np.float32)
+            return list(resized), counts
 
         vectors, counts = await run_blocking(run)
         self.app.usage.record(model.model_id, sum(counts), 0)

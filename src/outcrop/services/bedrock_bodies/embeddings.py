@@ -27,7 +27,11 @@ def _array(vector: Vector) -> npt.NDArray[np.float64]:
     return np.asarray(vector, dtype=np.float64)
 
 
-def _floats(vector: Vector) -> list[float]:
+def _floats(vector: Vector) -> Any:
+    """A float32 array stays one (orjson writes it fast and short, as Bedrock's float32 values read);
+    any other sequence becomes a list of floats."""
+    if isinstance(vector, np.ndarray):
+        return vector.astype(np.float32, copy=False)
     return [float(value) for value in vector]
 
 
