@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT, outcrop_server
-from decode_throughput import TOPICS, Throughput, best, load_raw_llama, raw_llama_cpp
+from decode_throughput import TOPICS, Throughput, best, load_raw_llama, raw_llama_cpp, run_concurrently
 
 MODELS = {  # Bedrock id in the bundled catalog -> the GGUF that serves it
     "anthropic.claude-3-haiku-20240307-v1:0": "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
@@ -62,13 +62,7 @@ def through_boto3(clients: list[Any], model_id: str, max_tokens: int) -> Through
         barrier.wait()
         runs.append(converse_stream(clients[index], model_id, index, max_tokens))
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_concurrently(run, len(clients))
     return Throughput(
         "outcrop boto3 converse_stream",
         len(clients),

@@ -13,6 +13,7 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,16 +102,21 @@ def backend_streams(generator: TextGenerator, streams: int, max_tokens: int) -> 
                 with lock:
                     totals.append(event.done.output_tokens)
 
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(streams)]
+    elapsed = run_concurrently(run, streams)
+    return Throughput(
+        "outcrop llama.cpp backend", streams, sum(totals), elapsed, statistics.mean(first_token)
+    )
+
+
+def run_concurrently(run: Callable[[int], None], count: int) -> float:
+    """Wall seconds for `run(0)` … `run(count - 1)` in as many threads at once."""
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    return Throughput(
-        "outcrop llama.cpp backend", streams, sum(totals), elapsed, statistics.mean(first_token)
-    )
+    return time.perf_counter() - started
 
 
 def best(runs: list[Throughput]) -> Throughput:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
+from tests.errors import error_of
 from tests.server import RunningServer
 
 
@@ -29,13 +29,6 @@ def group(logs: Any) -> Iterator[str]:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def error_of(call: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    response: dict[str, Any] = info.value.response
-    return {**response["Error"], "Status": response["ResponseMetadata"]["HTTPStatusCode"]}
 
 
 def put(logs: Any, group: str, stream: str, messages: list[str], start: int | None = None) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from botocore.exceptions import ClientError
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 
+from tests.errors import error_of
 from tests.server import RunningServer
 
 
@@ -31,13 +31,6 @@ def bucket(s3: Any) -> Iterator[str]:
         for item in page.get("Contents", []):
             s3.delete_object(Bucket=name, Key=item["Key"])
     s3.delete_bucket(Bucket=name)
-
-
-def error_of(call: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    response: dict[str, Any] = info.value.response
-    return {**response["Error"], "Status": response["ResponseMetadata"]["HTTPStatusCode"]}
 
 
 # -- buckets ------------------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
 
+from tests.errors import error_of
 from tests.server import RunningServer
 
 MB = 1024 * 1024
@@ -36,13 +36,6 @@ def bucket(s3: Any) -> Iterator[str]:
         for item in page.get("Contents", []):
             s3.delete_object(Bucket=name, Key=item["Key"])
     s3.delete_bucket(Bucket=name)
-
-
-def error_of(call: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    response: dict[str, Any] = info.value.response
-    return {**response["Error"], "Status": response["ResponseMetadata"]["HTTPStatusCode"]}
 
 
 def payload(size: int, seed: bytes = b"outcrop") -> bytes:
