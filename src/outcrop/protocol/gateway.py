@@ -429,10 +429,4 @@ def _require_members(operation: OperationModel, params: dict[str, Any]) -> None:
         )
 
 
-def json_response(data: Any, status: int = 200) -> HttpResponse:
-    import json
-
-    return HttpResponse(status, {"content-type": "application/json"}, json.dumps(data).encode())
-
-
-__all__ = ["Gateway", "GatewaySettings", "HttpResponse", "RequestRecord", "json_response"]
+__all__ = ["Gateway", "GatewaySettings", "HttpResponse", "RequestRecord"]

@@ -61,7 +61,6 @@ class _UriTemplate:
     labels: list[tuple[str, bool]]  # (name, greedy)
     query_literals: dict[str, str | None] = field(default_factory=dict)
     literal_length: int = 0
-    trailing_slash: bool = False
     first_segment: str = ""  # the URI's first path segment when it is literal, else "" (a label)
     # required input members bound to the query string or a header: S3 models PutObject, CopyObject,
     # UploadPart and UploadPartCopy with one URI, told apart only by uploadId, partNumber, x-amz-copy-source
@@ -113,7 +112,6 @@ class _UriTemplate:
             labels=labels,
             query_literals=query_literals,
             literal_length=literal_length,
-            trailing_slash=path.endswith("/") and path != "/",
             required_query=tuple(required_query),
             required_headers=tuple(required_headers),
         )
