@@ -7,13 +7,14 @@ import inspect
 import json
 import pkgutil
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from outcrop import __version__
 from outcrop.app import App
 from outcrop.config import Settings
 from outcrop.protocol.auth import Authenticator, DevAuthenticator, KeyListAuthenticator
-from outcrop.protocol.gateway import Gateway, GatewaySettings
+from outcrop.protocol.gateway import Gateway, GatewaySettings, InternalHandler
 from outcrop.protocol.parse import HttpRequest
 from outcrop.protocol.serialize import HttpResponse
 from outcrop.protocol.sigv4 import SigV4Authenticator
@@ -34,6 +35,21 @@ def discover_services(app: App) -> dict[str, Service]:
             if issubclass(cls, Service) and defined_here and getattr(cls, "service_name", None):
                 found[cls.service_name] = cls(app)
     return found
+
+
+def discover_web(app: App, services: Mapping[str, Service]) -> dict[str, InternalHandler]:
+    """The `{path: handler}` tables of every module in `outcrop.web` that defines `mount(app, services)`."""
+    import outcrop.web as package
+
+    table: dict[str, InternalHandler] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"outcrop.web.{info.name}")
+        mount = getattr(module, "mount", None)
+        if callable(mount):
+            table.update(mount(app, services))
+    return table
 
 
 def _authenticator(settings: Settings) -> Authenticator:
@@ -70,7 +86,11 @@ def build_app(settings: Settings) -> Gateway:
             account_id=settings.account_id,
             max_body_bytes=settings.max_request_mb * 1024**2,
         ),
-        internal={"/_outcrop/health": health, "/_localstack/health": health},
+        internal={
+            **discover_web(app, services),
+            "/_outcrop/health": health,
+            "/_localstack/health": health,
+        },
     )
     gateway.on_shutdown.extend(service.close for service in services.values())
     return gateway

@@ -227,7 +227,7 @@ class Gateway:
         self, scope: Scope, request: HttpRequest, disconnected: asyncio.Event
     ) -> tuple[HttpResponse, str, str]:
         request_id = str(uuid.uuid4())
-        handler = self.internal.get(request.raw_path)
+        handler = self._internal_handler(request.raw_path)
         route: RouteMatch | None = None
         try:
             if request.too_large:
@@ -291,6 +291,19 @@ class Gateway:
                 route.protocol if route else None,
             )
         return response, route.service if route else "", route.operation.name if route else ""
+
+    def _internal_handler(self, path: str) -> InternalHandler | None:
+        """Outcrop's own pages and APIs: an exact path, or the longest mount (a key ending in `/`) above it.
+
+        They answer requests that carry no AWS signature, and any request no AWS operation matches."""
+        handler = self.internal.get(path)
+        if handler is not None:
+            return handler
+        best = ""
+        for prefix in self.internal:
+            if prefix.endswith("/") and path.startswith(prefix) and len(prefix) > len(best):
+                best = prefix
+        return self.internal[best] if best else None
 
     def _route(self, request: HttpRequest, signing_name: str | None) -> RouteMatch | None:
         target = request.header("x-amz-target")
