@@ -16,6 +16,7 @@ from outcrop.config import Settings
 if TYPE_CHECKING:
     from outcrop.backends.registry import ModelRegistry
     from outcrop.rag.kbstore import KnowledgeBaseStore
+    from outcrop.sagemaker.hosting import EndpointHosting
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
 
@@ -82,6 +83,13 @@ class App:
         from outcrop.rag.kbstore import KnowledgeBaseStore
 
         return KnowledgeBaseStore(self.data_path("knowledge-bases"))
+
+    @cached_property
+    def sagemaker_hosting(self) -> EndpointHosting:
+        """SageMaker endpoints' workers, shared by `sagemaker` (deploy) and `sagemaker-runtime` (invoke)."""
+        from outcrop.sagemaker.hosting import EndpointHosting
+
+        return EndpointHosting(self)
 
     def data_path(self, *parts: str) -> Path:
         """A folder under the data dir, created on first ask."""
