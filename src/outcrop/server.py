@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import pkgutil
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from outcrop import __version__
@@ -52,6 +55,15 @@ def discover_web(app: App, services: Mapping[str, Service]) -> dict[str, Interna
     return table
 
 
+def _resident_bytes() -> int:
+    """This process's resident memory, read from /proc (0 where there is none)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
 def _authenticator(settings: Settings) -> Authenticator:
     if settings.auth == "dev":
         return DevAuthenticator()
@@ -75,6 +87,8 @@ def build_app(settings: Settings) -> Gateway:
             "services": {name: "available" for name in sorted(services)},
             "models": app.models.states(),
             "usage": app.usage.snapshot(),
+            "memory_rss_bytes": _resident_bytes(),
+            "recent_requests": [asdict(record) for record in list(gateway.recent)[-50:]],
         }
         return HttpResponse(200, {"content-type": "application/json"}, json.dumps(body).encode())
 
