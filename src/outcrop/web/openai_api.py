@@ -1,0 +1,282 @@
+"""An OpenAI-compatible API (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`) on the same catalog.
+
+A model is named by its Bedrock id (`anthropic.claude-3-haiku-20240307-v1:0`) or by a local model's name
+(`qwen2.5-coder-0.5b`). Generation and embedding go through the same registry, token meter and error
+mapping as Bedrock Runtime, so the official `openai` client and boto3 see the same models.
+With `auth = "keys"` or `"sigv4"`, callers must send `Authorization: Bearer <one of api_keys>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from outcrop.app import App
+from outcrop.backends.base import Embedder, GenerationEvent, GenerationResult, TextGenerator
+from outcrop.backends.projection import resize
+from outcrop.catalog import BedrockModel
+from outcrop.concurrency import iterate_in_thread, run_blocking
+from outcrop.protocol.errors import ServiceError
+from outcrop.protocol.parse import HttpRequest
+from outcrop.protocol.serialize import HttpResponse
+from outcrop.services.base import Service
+from outcrop.services.bedrock_runtime import backend_errors
+from outcrop.web.openai_chat import ChatCall, completion, parse_chat, sse_chunks
+from outcrop.web.openai_errors import OpenAIError, from_service_error
+
+Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+
+def _json(status: int, payload: dict[str, Any]) -> HttpResponse:
+    return HttpResponse(status, {"content-type": "application/json"}, json.dumps(payload).encode())
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise OpenAIError("The request body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise OpenAIError("The request body must be a JSON object.")
+    return body
+
+
+class OpenAIApi:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    # -- models ---------------------------------------------------------------------------------------------
+
+    def _local_entry(self, name: str) -> BedrockModel | None:
+        table = self.app.catalog.local.get(name)
+        if table is None:
+            return None
+        kind = str(table.get("kind", "chat"))
+        return BedrockModel(
+            model_id=name,
+            name=name,
+            provider="Outcrop",
+            format="local",
+            local=name,
+            kind=kind,
+            context_tokens=int(table.get("n_ctx", 4096)),
+        )
+
+    def resolve(self, body: dict[str, Any], kind: str) -> tuple[BedrockModel, str]:
+        name = body.get("model")
+        if not isinstance(name, str) or not name:
+            raise OpenAIError("You must provide a model parameter.", param="model")
+        model = self.app.catalog.find(name) or self._local_entry(name)
+        if model is None:
+            raise OpenAIError(
+                f"The model `{name}` does not exist. GET /v1/models lists the models served here.",
+                404,
+                param="model",
+                code="model_not_found",
+            )
+        if model.kind != kind:
+            raise OpenAIError(
+                f"The model `{name}` is a {model.kind} model and cannot serve this endpoint.",
+                param="model",
+                code="model_not_supported",
+            )
+        return model, name
+
+    def model_list(self) -> list[dict[str, Any]]:
+        entries = [
+            {"id": model.model_id, "object": "model", "created": 0, "owned_by": model.provider}
+            for model in self.app.catalog.bedrock.values()
+        ]
+        entries += [
+            {"id": name, "object": "model", "created": 0, "owned_by": "outcrop"}
+            for name in self.app.catalog.local
+        ]
+        return entries
+
+    # -- chat -----------------------------------------------------------------------------------------------
+
+    async def chat(self, request: HttpRequest) -> HttpResponse:
+        body = _body(request)
+        model, name = self.resolve(body, "chat")
+        try:
+            call = parse_chat(body, model, name)
+        except ServiceError as error:
+            raise from_service_error(error) from error
+        cancel = threading.Event()
+        events = await self._open(model, call, cancel)
+        if call.stream:
+            headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+            return HttpResponse(200, headers, sse_chunks(call, events))
+        result: GenerationResult | None = None
+        async for event in events:
+            result = event.done or result
+        if result is None:
+            raise OpenAIError("The model ended without a result.", 500)
+        return _json(200, completion(call, result))
+
+    async def _open(
+        self, model: BedrockModel, call: ChatCall, cancel: threading.Event
+    ) -> AsyncIterator[GenerationEvent]:
+        """Start generating and wait for the first event, so a full queue is a 429 before any byte is sent."""
+        try:
+            with backend_errors():
+                generator: TextGenerator = await run_blocking(lambda: self.app.models.generator(model.local))
+            stream: AsyncGenerator[GenerationEvent, None] = iterate_in_thread(  # type: ignore[assignment]
+                lambda: generator.stream(call.request, cancel), cancel
+            )
+            with backend_errors():
+                first = await anext(stream, None)
+        except ServiceError as error:
+            raise from_service_error(error) from error
+
+        async def rest() -> AsyncIterator[GenerationEvent]:
+            try:
+                pending = first
+                while pending is not None:
+                    if pending.done is not None:
+                        done = pending.done
+                        self.app.usage.record(model.model_id, done.input_tokens, done.output_tokens)
+                    yield pending
+                    with backend_errors(streaming=True):
+                        pending = await anext(stream, None)
+            except ServiceError as error:
+                raise from_service_error(error) from error
+            finally:
+                cancel.set()
+                await stream.aclose()
+
+        return rest()
+
+    # -- embeddings -----------------------------------------------------------------------------------------
+
+    async def embeddings(self, request: HttpRequest) -> HttpResponse:
+        body = _body(request)
+        model, name = self.resolve(body, "embedding")
+        texts = _embedding_inputs(body.get("input"))
+        encoding = body.get("encoding_format") or "float"
+        if encoding not in ("float", "base64"):
+            raise OpenAIError("encoding_format must be 'float' or 'base64'.", param="encoding_format")
+        try:
+            with backend_errors():
+                embedder: Embedder = await run_blocking(lambda: self.app.models.embedder(model.local))
+        except ServiceError as error:
+            raise from_service_error(error) from error
+        size = model.dimensions or embedder.dimensions
+        dimensions = body.get("dimensions")
+        if dimensions is not None:
+            if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not 1 <= dimensions <= size:
+                raise OpenAIError(
+                    f"dimensions must be an integer from 1 to {size} for {name}.", param="dimensions"
+                )
+            size = dimensions
+
+        def run() -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:
+            with backend_errors():
+                vectors = embedder.embed(texts, normalize=True)
+                tokens = sum(embedder.count_tokens(text) for text in texts)
+            return np.asarray(resize(vectors, size), dtype=np.float32), tokens
+
+        try:
+            matrix, tokens = await run_blocking(run)
+        except ServiceError as error:
+            raise from_service_error(error) from error
+        self.app.usage.record(model.model_id, tokens, 0)
+        data = [
+            {
+                "object": "embedding",
+                "index": index,
+                "embedding": (
+                    base64.b64encode(row.astype("<f4").tobytes()).decode()
+                    if encoding == "base64"
+                    else row.tolist()
+                ),
+            }
+            for index, row in enumerate(matrix)
+        ]
+        return _json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": name,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
+
+    # -- routing --------------------------------------------------------------------------------------------
+
+    def _authorized(self, request: HttpRequest) -> bool:
+        if self.app.settings.auth == "dev":
+            return True
+        header = request.header("authorization")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        return bool(token) and token in set(self.app.settings.api_keys)
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        try:
+            if not self._authorized(request):
+                raise OpenAIError(
+                    "Incorrect or missing API key: send `Authorization: Bearer <key>` with one of the "
+                    "server's api_keys.",
+                    401,
+                    code="invalid_api_key",
+                )
+            response = await self._dispatch(request)
+        except OpenAIError as error:
+            response = error.response()
+        response.headers.setdefault("openai-processing-ms", str(int(1000 * (time.perf_counter() - started))))
+        return response
+
+    async def _dispatch(self, request: HttpRequest) -> HttpResponse:
+        path = request.raw_path.split("?", 1)[0].rstrip("/")
+        routes: dict[str, tuple[str, Handler]] = {
+            "/v1/chat/completions": ("POST", self.chat),
+            "/v1/embeddings": ("POST", self.embeddings),
+            "/v1/models": ("GET", self.models),
+        }
+        if path in routes:
+            method, handler = routes[path]
+            if request.method != method:
+                raise OpenAIError(f"{path} accepts {method}, not {request.method}.", 405)
+            return await handler(request)
+        if path.startswith("/v1/models/") and request.method == "GET":
+            return await self.model(path.removeprefix("/v1/models/"))
+        raise OpenAIError(f"Unknown request URL: {request.method} {path}.", 404, code="unknown_url")
+
+    async def models(self, request: HttpRequest) -> HttpResponse:
+        return _json(200, {"object": "list", "data": self.model_list()})
+
+    async def model(self, name: str) -> HttpResponse:
+        for entry in self.model_list():
+            if entry["id"] == name:
+                return _json(200, entry)
+        raise OpenAIError(f"The model `{name}` does not exist.", 404, param="model", code="model_not_found")
+
+
+def _embedding_inputs(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise OpenAIError("input must be a non-empty string or a non-empty list of strings.", param="input")
+    if not all(isinstance(item, str) for item in value):
+        raise OpenAIError(
+            "input must be text here: token-id arrays are not accepted (the models tokenize themselves).",
+            param="input",
+        )
+    if any(not item for item in value):
+        raise OpenAIError("input must not contain empty strings.", param="input")
+    if len(value) > 2048:
+        raise OpenAIError("input may hold at most 2048 items.", param="input")
+    return list(value)
+
+
+def mount(app: App, services: Mapping[str, Service]) -> dict[str, Handler]:
+    api = OpenAIApi(app)
+    return {"/v1/": api.handle, "/v1": api.handle}
