@@ -1,17 +1,40 @@
 """The seam between the SageMaker control plane and the serving of endpoints.
 
 CreateEndpoint/UpdateEndpoint/DeleteEndpoint (service `sagemaker`) call `deploy`, `update_weights` and
-`undeploy`; InvokeEndpoint (service `sagemaker-runtime`) calls `invoke`. One `EndpointHosting` per server,
-reached as `app.sagemaker_hosting`.
+`undeploy`; InvokeEndpoint (service `sagemaker-runtime`) calls `invoke` and `invoke_stream`. One
+`EndpointHosting` per server, reached as `app.sagemaker_hosting`. What is deployed is also written to the
+data dir, so after a server restart an endpoint's workers start again on its first invocation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
+
+from outcrop.sagemaker.serving.endpoint import (
+    DeployFailed,
+    Limits,
+    NotReady,
+    Rejected,
+    RunningEndpoint,
+    RunningVariant,
+    stream_parts,
+)
+from outcrop.sagemaker.serving.metrics import Bucket, InvocationMetrics
+from outcrop.sagemaker.serving.process import Instance, WorkerFailed
 
 if TYPE_CHECKING:
     from outcrop.app import App
+
+log = logging.getLogger("outcrop.sagemaker")
 
 
 class HostingError(Exception):
@@ -19,13 +42,25 @@ class HostingError(Exception):
 
 
 class ModelInvocationError(Exception):
-    """The user's model raised while answering: InvokeEndpoint's ModelError, the endpoint keeps serving."""
+    """The user's model raised while answering: InvokeEndpoint's ModelError, the endpoint keeps serving.
+
+    `message` is what the model server answered (ModelError's OriginalMessage), `status` its HTTP status,
+    `log_stream` the CloudWatch Logs group holding the worker's output.
+    """
 
     def __init__(self, message: str, *, status: int = 500, log_stream: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.log_stream = log_stream
+
+
+class InvocationRejected(Exception):
+    """The request names no deployed endpoint, variant or model: InvokeEndpoint's ValidationError."""
+
+
+class ModelNotReady(Exception):
+    """The endpoint's model server is loading or restarting: ModelNotReadyException."""
 
 
 @dataclass
@@ -52,21 +87,193 @@ class Invocation:
     invoked_variant: str
 
 
+@dataclass
+class StreamedInvocation:
+    """What InvokeEndpointWithResponseStream answers: the parts come as the model yields them."""
+
+    content_type: str
+    invoked_variant: str
+    parts: Iterator[bytes]
+
+
+def log_group_of(endpoint_name: str) -> str:
+    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
 class EndpointHosting:
     """Runs every InService endpoint: worker processes per variant, traffic split, metrics."""
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self.metrics = InvocationMetrics()
+        self.limits = Limits(
+            load_timeout=float(os.environ.get("OUTCROP_SAGEMAKER_LOAD_TIMEOUT", "600")),
+            invoke_timeout=float(os.environ.get("OUTCROP_SAGEMAKER_INVOKE_TIMEOUT", "60")),
+            max_models=int(os.environ.get("OUTCROP_SAGEMAKER_MAX_MODELS", "8")),
+        )
+        self._endpoints: dict[str, RunningEndpoint] = {}
+        self._lock = threading.Lock()
+        self._deploy_locks: dict[str, threading.Lock] = {}
+        self._root = app.data_path("sagemaker", "hosting")
+        self._state_file = self._root / "endpoints.json"
+
+    # -- deployment ---------------------------------------------------------------------------------------
 
     def deploy(self, endpoint_name: str, variants: list[VariantSpec]) -> None:
         """Start (or replace) the endpoint's workers; returns when they serve, raises HostingError if not."""
-        raise NotImplementedError
+        with self._deploy_lock(endpoint_name):
+            self._deploy(endpoint_name, variants)
+
+    def _deploy(self, endpoint_name: str, variants: list[VariantSpec]) -> None:
+        if not variants:
+            raise HostingError("The endpoint configuration has no production variants.")
+        generation = self._root / "endpoints" / endpoint_name / secrets.token_hex(4)
+        running: list[RunningVariant] = []
+        try:
+            for spec in variants:
+                variant = RunningVariant(
+                    spec,
+                    generation / spec.variant_name,
+                    self.app.objects,
+                    self.app.logs,
+                    log_group_of(endpoint_name),
+                    self.limits,
+                )
+                running.append(variant)
+                variant.start()
+        except DeployFailed as exc:
+            for variant in running:
+                variant.stop()
+            shutil.rmtree(generation, ignore_errors=True)
+            raise HostingError(str(exc)) from exc
+        with self._lock:
+            previous = self._endpoints.get(endpoint_name)
+            self._endpoints[endpoint_name] = RunningEndpoint(endpoint_name, running)
+        if previous is not None:  # blue/green: the old fleet goes once the new one serves
+            self._retire(previous)
+        self._save(endpoint_name, variants)
 
     def update_weights(self, endpoint_name: str, weights: dict[str, float]) -> None:
-        raise NotImplementedError
+        """Change the traffic split live (UpdateEndpointWeightsAndCapacities)."""
+        endpoint = self._running(endpoint_name)
+        try:
+            endpoint.set_weights(weights)
+        except Rejected as exc:
+            raise HostingError(str(exc)) from exc
+        state = self._load_state()
+        if endpoint_name in state:
+            for spec in state[endpoint_name]:
+                if spec["variant_name"] in weights:
+                    spec["initial_weight"] = float(weights[spec["variant_name"]])
+            self._write_state(state)
 
     def undeploy(self, endpoint_name: str) -> None:
-        raise NotImplementedError
+        with self._deploy_lock(endpoint_name):
+            with self._lock:
+                endpoint = self._endpoints.pop(endpoint_name, None)
+            state = self._load_state()
+            if state.pop(endpoint_name, None) is not None:
+                self._write_state(state)
+            if endpoint is not None:
+                self._retire(endpoint)
+            shutil.rmtree(self._root / "endpoints" / endpoint_name, ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop every worker (server shutdown)."""
+        with self._lock:
+            endpoints, self._endpoints = list(self._endpoints.values()), {}
+        for endpoint in endpoints:
+            endpoint.stop()
+
+    def _retire(self, endpoint: RunningEndpoint) -> None:
+        endpoint.stop()
+        for variant in endpoint.variants.values():
+            shutil.rmtree(variant.root.parent, ignore_errors=True)
+
+    def _deploy_lock(self, endpoint_name: str) -> threading.Lock:
+        with self._lock:
+            return self._deploy_locks.setdefault(endpoint_name, threading.Lock())
+
+    # -- what survives a restart --------------------------------------------------------------------------
+
+    def _load_state(self) -> dict[str, list[dict[str, object]]]:
+        try:
+            data: dict[str, list[dict[str, object]]] = json.loads(self._state_file.read_text())
+            return data
+        except (OSError, ValueError):
+            return {}
+
+    def _write_state(self, state: dict[str, list[dict[str, object]]]) -> None:
+        partial = self._state_file.with_suffix(".partial")
+        partial.write_text(json.dumps(state, indent=1))
+        partial.replace(self._state_file)
+
+    def _save(self, endpoint_name: str, variants: list[VariantSpec]) -> None:
+        with self._lock:
+            state = self._load_state()
+            state[endpoint_name] = [asdict(v) for v in variants]
+            self._write_state(state)
+
+    def _running(self, endpoint_name: str) -> RunningEndpoint:
+        """The deployed endpoint, restarting its workers if the server restarted since it was deployed."""
+        with self._lock:
+            endpoint = self._endpoints.get(endpoint_name)
+        if endpoint is not None:
+            return endpoint
+        saved = self._load_state().get(endpoint_name)
+        if saved is None:
+            account = self.app.settings.account_id
+            raise InvocationRejected(f"Endpoint {endpoint_name} of account {account} not found.")
+        with self._deploy_lock(endpoint_name):
+            with self._lock:
+                endpoint = self._endpoints.get(endpoint_name)
+            if endpoint is not None:  # another request restarted it meanwhile
+                return endpoint
+            log.info("restarting the workers of endpoint %s", endpoint_name)
+            try:
+                self._deploy(endpoint_name, [VariantSpec(**spec) for spec in saved])  # type: ignore[arg-type]
+            except HostingError as exc:
+                raise ModelNotReady(
+                    f"Endpoint {endpoint_name} could not restart its model server: {exc}"
+                ) from exc
+            with self._lock:
+                return self._endpoints[endpoint_name]
+
+    # -- invocation ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _header(
+        content_type: str | None, accept: str | None, custom_attributes: str | None, target_model: str | None
+    ) -> dict[str, object]:
+        return {
+            "op": "invoke",
+            "content_type": content_type,
+            "accept": accept,
+            "custom_attributes": custom_attributes,
+            "model": target_model,
+        }
+
+    def _start(
+        self, endpoint_name: str, target_variant: str | None, target_model: str | None
+    ) -> tuple[RunningEndpoint, RunningVariant, Instance]:
+        endpoint = self._running(endpoint_name)
+        try:
+            variant = endpoint.choose(target_variant)
+        except Rejected as exc:
+            raise InvocationRejected(str(exc)) from exc
+        if target_model and not variant.spec.multi_model:
+            raise InvocationRejected(
+                f"Endpoint {endpoint_name} is not a multi-model endpoint, so it does not take a TargetModel."
+            )
+        if variant.spec.multi_model and not target_model:
+            raise InvocationRejected(
+                f"Endpoint {endpoint_name} is a multi-model endpoint: name the model with TargetModel."
+            )
+        try:
+            instance = variant.acquire()
+        except NotReady as exc:
+            raise ModelNotReady(str(exc)) from exc
+        return endpoint, variant, instance
 
     def invoke(
         self,
@@ -77,8 +284,112 @@ class EndpointHosting:
         accept: str | None,
         target_variant: str | None = None,
         target_model: str | None = None,
+        custom_attributes: str | None = None,
     ) -> Invocation:
-        raise NotImplementedError
+        received = time.perf_counter()
+        _, variant, instance = self._start(endpoint_name, target_variant, target_model)
+        status, model_seconds = 200, None
+        try:
+            if target_model:
+                self._load_target(endpoint_name, variant, instance, target_model)
+            header = self._header(content_type, accept, custom_attributes, target_model)
+            started = time.perf_counter()
+            try:
+                answer, data = instance.ask(header, body, self.limits.invoke_timeout)
+            except WorkerFailed as exc:
+                status = exc.status
+                raise self._model_error(endpoint_name, exc) from exc
+            model_seconds = time.perf_counter() - started
+            return Invocation(data, str(answer.get("content_type") or "application/json"), variant.name)
+        finally:
+            instance.lock.release()
+            self._record(endpoint_name, variant, status, model_seconds, received)
 
-    def close(self) -> None:
-        """Stop every worker (server shutdown)."""
+    def invoke_stream(
+        self,
+        endpoint_name: str,
+        body: bytes,
+        *,
+        content_type: str | None,
+        accept: str | None,
+        target_variant: str | None = None,
+        custom_attributes: str | None = None,
+    ) -> StreamedInvocation:
+        """Start an invocation whose answer streams; errors before the first part raise, as with `invoke`."""
+        received = time.perf_counter()
+        _, variant, instance = self._start(endpoint_name, target_variant, None)
+        header = self._header(content_type, accept, custom_attributes, None)
+        started = time.perf_counter()
+        try:
+            response_type, parts = instance.open_stream(header, body, self.limits.invoke_timeout)
+        except WorkerFailed as exc:
+            instance.lock.release()
+            self._record(endpoint_name, variant, exc.status, None, received)
+            raise self._model_error(endpoint_name, exc) from exc
+        except BaseException:
+            instance.lock.release()
+            raise
+
+        def measured() -> Iterator[bytes]:
+            status, model_seconds = 200, None
+            try:
+                yield from stream_parts(instance, parts)
+                model_seconds = time.perf_counter() - started
+            except WorkerFailed as exc:
+                status = exc.status
+                raise self._model_error(endpoint_name, exc) from exc
+            finally:
+                self._record(endpoint_name, variant, status, model_seconds, received)
+
+        return StreamedInvocation(response_type, variant.name, measured())
+
+    def _load_target(
+        self, endpoint_name: str, variant: RunningVariant, instance: Instance, model: str
+    ) -> None:
+        try:
+            variant.ensure_model(instance, model)
+        except Rejected as exc:
+            raise InvocationRejected(str(exc)) from exc
+        except WorkerFailed as exc:
+            raise self._model_error(endpoint_name, exc, loading=model) from exc
+
+    def _model_error(self, endpoint_name: str, exc: WorkerFailed, *, loading: str | None = None) -> Exception:
+        if exc.status == 503 and not exc.died:
+            return ModelNotReady(exc.message)
+        kind = "InternalServerException" if exc.status >= 500 else "BadRequestException"
+        message = f"Failed to load model {loading}: {exc.message}" if loading else exc.message
+        original = json.dumps({"code": exc.status, "type": kind, "message": message}, indent=2)
+        return ModelInvocationError(original, status=exc.status, log_stream=log_group_of(endpoint_name))
+
+    def _record(
+        self,
+        endpoint_name: str,
+        variant: RunningVariant,
+        status: int,
+        model_seconds: float | None,
+        received: float,
+    ) -> None:
+        total = time.perf_counter() - received
+        self.metrics.record(
+            endpoint_name,
+            variant.name,
+            status=status,
+            model_seconds=model_seconds,
+            overhead_seconds=max(total - (model_seconds or 0.0), 0.0),
+            instances=len(variant.instances),
+        )
+
+    # -- metrics (for CloudWatch and the console) ---------------------------------------------------------
+
+    def endpoint_metrics(self, endpoint_name: str) -> dict[str, dict[str, float]]:
+        """Per variant: Invocations, Invocation4XXErrors, Invocation5XXErrors, ModelLatency averages (ms)."""
+        return self.metrics.summary(endpoint_name)
+
+    def metric_series(
+        self, endpoint_name: str, variant: str, metric: str, start: float, end: float
+    ) -> list[tuple[int, Bucket]]:
+        return self.metrics.series(endpoint_name, variant, metric, start, end)
+
+    def deployed(self) -> list[str]:
+        with self._lock:
+            return sorted(self._endpoints)

@@ -1,0 +1,223 @@
+"""Worker processes seen from the server: start, ask, stream, watch, restart.
+
+Each `Instance` is one instance of a production variant: a worker process started with the server's own
+Python, a socket to it, and a thread copying its stdout/stderr to CloudWatch Logs. A worker that dies is
+restarted by its watcher; meanwhile the instance answers "not ready".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from outcrop.sagemaker.serving import wire
+from outcrop.storage.logs import LogStore
+
+log = logging.getLogger("outcrop.sagemaker")
+
+SOURCE_ROOT = str(Path(__file__).resolve().parents[3])  # the folder holding the outcrop package
+
+
+class WorkerFailed(Exception):
+    """The worker answered an error, died, or did not answer in time."""
+
+    def __init__(self, message: str, status: int = 500, *, died: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.died = died
+
+
+class WorkerProcess:
+    """One running worker and its channel; not thread-safe (its Instance serializes calls)."""
+
+    def __init__(self, env: dict[str, str], log_sink: Callable[[str], None]) -> None:
+        parent, child = socket.socketpair()
+        self.channel = parent
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "outcrop.sagemaker.serving.worker", "--fd", str(child.fileno())],
+            env=env,
+            pass_fds=(child.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        child.close()
+        assert self.process.stdout is not None
+        self._pump = threading.Thread(
+            target=self._copy_output, args=(self.process.stdout, log_sink), daemon=True, name="sm-worker-logs"
+        )
+        self._pump.start()
+
+    @staticmethod
+    def _copy_output(stream: IO[bytes], sink: Callable[[str], None]) -> None:
+        for line in iter(stream.readline, b""):
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            if text:
+                sink(text)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, header: dict[str, Any], body: bytes = b"") -> None:
+        try:
+            wire.send(self.channel, header, body)
+        except OSError as exc:
+            raise WorkerFailed("The model server process is gone.", died=True) from exc
+
+    def receive(self, timeout: float) -> tuple[dict[str, Any], bytes]:
+        self.channel.settimeout(timeout)
+        try:
+            return wire.receive(self.channel)
+        except TimeoutError as exc:
+            self.stop()  # mid-frame state is unknown: start afresh
+            raise WorkerFailed(
+                f"The model did not answer within {timeout:.0f} seconds; its worker was restarted.",
+                died=True,
+            ) from exc
+        except (wire.ChannelClosed, OSError) as exc:
+            code = self.process.wait(5) if self.process.poll() is None else self.process.returncode
+            raise WorkerFailed(f"The model server process exited (code {code}).", died=True) from exc
+
+    def call(self, header: dict[str, Any], body: bytes, timeout: float) -> tuple[dict[str, Any], bytes]:
+        """Send one request and read its one answer; an error answer raises WorkerFailed."""
+        self.send(header, body)
+        answer, data = self.receive(timeout)
+        if answer.get("type") == "error":
+            raise WorkerFailed(str(answer.get("message")), int(answer.get("status", 500)))
+        return answer, data
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                log.warning("worker %s did not exit after SIGKILL", self.process.pid)
+        self.channel.close()
+
+
+def worker_environment(variables: dict[str, str]) -> dict[str, str]:
+    """The server's environment, the model's Environment on top, and what a worker always needs."""
+    env = {**os.environ, **variables}
+    env.setdefault("OMP_NUM_THREADS", "1")  # one busy core per instance; the server's cores are shared
+    env["PYTHONUNBUFFERED"] = "1"
+    env["HF_HUB_OFFLINE"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (SOURCE_ROOT, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+class Instance:
+    """One instance of a variant: its worker, the load request that (re)starts it, and a watcher."""
+
+    def __init__(
+        self,
+        *,
+        load: dict[str, Any],
+        env: dict[str, str],
+        logs: LogStore,
+        log_group: str,
+        stream_prefix: str,
+        load_timeout: float,
+    ) -> None:
+        self.load = load
+        self.env = env
+        self.logs = logs
+        self.log_group = log_group
+        self.log_stream = f"{stream_prefix}/i-{secrets.token_hex(8)}"
+        self.load_timeout = load_timeout
+        self.lock = threading.Lock()  # one request at a time, as one model-server worker
+        self.worker: WorkerProcess | None = None
+        self.ready = threading.Event()
+        self.failure: str | None = None
+        self.loaded_models: dict[str, None] = {}  # multi-model: names in use order, oldest first
+        self.closing = False
+
+    def write_log(self, line: str) -> None:
+        try:
+            self.logs.put(self.log_group, self.log_stream, [line])
+        except Exception:  # losing a log line must not break serving
+            log.exception("cannot write worker log line")
+
+    def start(self) -> None:
+        """Start the worker and load the model; raise WorkerFailed with the reason if it cannot."""
+        worker = WorkerProcess(self.env, self.write_log)
+        try:
+            worker.call({"op": "load", **self.load}, b"", self.load_timeout)
+        except WorkerFailed:
+            worker.stop()
+            raise
+        self.worker = worker
+        self.loaded_models = {}
+        self.failure = None
+        self.ready.set()
+        threading.Thread(target=self._watch, args=(worker,), daemon=True, name="sm-worker-watch").start()
+
+    def _watch(self, worker: WorkerProcess) -> None:
+        code = worker.process.wait()
+        if self.closing or self.worker is not worker:
+            return
+        self.ready.clear()
+        self.write_log(f"Model server worker exited with code {code}; restarting it.")
+        with self.lock:
+            if self.closing or self.worker is not worker:
+                return
+            worker.stop()
+            try:
+                self.start()
+            except WorkerFailed as exc:
+                self.failure = exc.message
+                self.write_log(f"Model server worker could not restart: {exc.message}")
+
+    def ask(self, header: dict[str, Any], body: bytes, timeout: float) -> tuple[dict[str, Any], bytes]:
+        """One request/answer; call with `lock` held."""
+        worker = self._usable()
+        return worker.call(header, body, timeout)
+
+    def open_stream(self, header: dict[str, Any], body: bytes, timeout: float) -> tuple[str, Iterator[bytes]]:
+        """Start a streamed answer: its content type, then its parts (hold `lock` until the parts end)."""
+        worker = self._usable()
+        worker.send({**header, "stream": True}, body)
+        first, _ = worker.receive(timeout)
+        if first.get("type") == "error":
+            raise WorkerFailed(str(first.get("message")), int(first.get("status", 500)))
+
+        def parts() -> Iterator[bytes]:
+            while True:
+                frame, data = worker.receive(timeout)
+                kind = frame.get("type")
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise WorkerFailed(str(frame.get("message")), int(frame.get("status", 500)))
+                yield data
+
+        return str(first.get("content_type", "application/json")), parts()
+
+    def drain(self, parts: Iterator[bytes]) -> None:
+        """Read what a stream the client left still sends, so the next request starts on a clean channel."""
+        try:
+            for _ in parts:
+                pass
+        except WorkerFailed:
+            pass
+
+    def _usable(self) -> WorkerProcess:
+        if self.worker is None or not self.worker.alive or not self.ready.is_set():
+            raise WorkerFailed(self.failure or "The model server worker is restarting.", 503)
+        return self.worker
+
+    def stop(self) -> None:
+        self.closing = True
+        self.ready.clear()
+        if self.worker is not None:
+            self.worker.stop()

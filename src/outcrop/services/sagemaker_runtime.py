@@ -1,0 +1,140 @@
+"""Amazon SageMaker Runtime: InvokeEndpoint and InvokeEndpointWithResponseStream on deployed endpoints.
+
+The endpoint's worker processes (see `outcrop.sagemaker.hosting`) run the user's inference script; this
+module only translates: headers in, the invoked variant out, and the model server's failures as the
+ModelError / ModelStreamError a SageMaker client expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from outcrop.concurrency import iterate_in_thread, run_blocking
+from outcrop.protocol.errors import ServiceError
+from outcrop.sagemaker.hosting import (
+    InvocationRejected,
+    ModelInvocationError,
+    ModelNotReady,
+    StreamedInvocation,
+)
+from outcrop.services.base import RequestContext, Service
+
+
+class ValidationError(ServiceError):
+    code, status, sender_fault = "ValidationError", 400, True
+
+
+class ModelError(ServiceError):
+    code, status, sender_fault = "ModelError", 424, True
+
+
+class ModelNotReadyException(ServiceError):
+    code, status, sender_fault = "ModelNotReadyException", 429, True
+
+
+class ModelStreamError(ServiceError):
+    code, status, sender_fault = "ModelStreamError", 400, True
+
+
+def _model_error(ctx: RequestContext, endpoint: str, exc: ModelInvocationError) -> ModelError:
+    side = "client" if 400 <= exc.status < 500 else "server"
+    group = exc.log_stream or f"/aws/sagemaker/Endpoints/{endpoint}"
+    message = (
+        f'Received {side} error ({exc.status}) from primary with message "{exc.message}". See '
+        f"https://{ctx.region}.console.aws.amazon.com/cloudwatch/home?region={ctx.region}"
+        f"#logEventViewer:group={group} in account {ctx.account_id} for more information."
+    )
+    return ModelError(
+        message,
+        extra={
+            "OriginalStatusCode": exc.status,
+            "OriginalMessage": exc.message,
+            "LogStreamArn": ctx.arn("logs", f"log-group:{group}"),
+        },
+    )
+
+
+def _rejected(exc: InvocationRejected | ModelNotReady) -> ServiceError:
+    if isinstance(exc, ModelNotReady):
+        return ModelNotReadyException(str(exc))
+    return ValidationError(str(exc))
+
+
+class SageMakerRuntime(Service):
+    service_name = "sagemaker-runtime"
+
+    def invoke_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        endpoint = params["EndpointName"]
+        if params.get("InferenceComponentName"):
+            raise ValidationError(
+                "Inference components are not served by Outcrop: invoke the endpoint itself."
+            )
+        try:
+            result = self.app.sagemaker_hosting.invoke(
+                endpoint,
+                bytes(params.get("Body") or b""),
+                content_type=params.get("ContentType"),
+                accept=params.get("Accept"),
+                target_variant=params.get("TargetVariant"),
+                target_model=params.get("TargetModel"),
+                custom_attributes=params.get("CustomAttributes"),
+            )
+        except (InvocationRejected, ModelNotReady) as exc:
+            raise _rejected(exc) from exc
+        except ModelInvocationError as exc:
+            raise _model_error(ctx, endpoint, exc) from exc
+        return {
+            "Body": result.body,
+            "ContentType": result.content_type,
+            "InvokedProductionVariant": result.invoked_variant,
+        }
+
+    async def invoke_endpoint_with_response_stream(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        endpoint = params["EndpointName"]
+        if params.get("InferenceComponentName"):
+            raise ValidationError(
+                "Inference components are not served by Outcrop: invoke the endpoint itself."
+            )
+
+        def start() -> StreamedInvocation:
+            return self.app.sagemaker_hosting.invoke_stream(
+                endpoint,
+                bytes(params.get("Body") or b""),
+                content_type=params.get("ContentType"),
+                accept=params.get("Accept"),
+                target_variant=params.get("TargetVariant"),
+                custom_attributes=params.get("CustomAttributes"),
+            )
+
+        try:
+            streamed = await run_blocking(start)
+        except (InvocationRejected, ModelNotReady) as exc:
+            raise _rejected(exc) from exc
+        except ModelInvocationError as exc:
+            raise _model_error(ctx, endpoint, exc) from exc
+
+        def parts() -> Iterator[bytes]:
+            return streamed.parts
+
+        async def events() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+            try:
+                async for part in iterate_in_thread(parts, ctx.cancel):
+                    if part:
+                        yield "PayloadPart", {"Bytes": part}
+            except ModelInvocationError as exc:
+                raise ModelStreamError(
+                    _model_error(ctx, endpoint, exc).message, extra={"ErrorCode": "StreamBroken"}
+                ) from exc
+
+        return {
+            "Body": events(),
+            "ContentType": streamed.content_type,
+            "InvokedProductionVariant": streamed.invoked_variant,
+        }
+
+    def close(self) -> None:
+        if "sagemaker_hosting" in vars(self.app):  # started only if some endpoint was ever used
+            self.app.sagemaker_hosting.close()
