@@ -17,6 +17,28 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--config", type=Path, help="a TOML settings file")
     serve.add_argument("--catalog", type=Path, help="a model catalog replacing the bundled one")
     serve.add_argument("--fake-models", action="store_true", default=None, help="deterministic fake models")
+    serve.add_argument(
+        "--app",
+        action="append",
+        type=Path,
+        dest="apps",
+        metavar="TEMPLATE",
+        help="a SAM template.yaml whose functions and API routes to serve (repeatable)",
+    )
+    serve.add_argument(
+        "--function",
+        action="append",
+        dest="functions",
+        metavar="NAME=PATH/MODULE.HANDLER",
+        help="one Lambda handler behind an HTTP API taking every path, e.g. hi=src/app.handler (repeatable)",
+    )
+    serve.add_argument(
+        "--parameter-overrides",
+        action="append",
+        dest="app_parameters",
+        metavar="KEY=VALUE",
+        help="a template Parameter's value, as sam deploy's --parameter-overrides (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     import uvicorn
@@ -32,6 +54,11 @@ def main(argv: list[str] | None = None) -> None:
             "data_dir": args.data_dir,
             "catalog": args.catalog,
             "fake_models": args.fake_models,
+            "apps": args.apps,
+            "functions": args.functions,
+            "app_parameters": dict(p.split("=", 1) for p in args.app_parameters if "=" in p)
+            if args.app_parameters
+            else None,
         },
     )
     logging.basicConfig(

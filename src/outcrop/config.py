@@ -45,6 +45,10 @@ class Settings:
     llm_queue: int = 16  # waiting requests per model before ThrottlingException
     log_level: str = "info"
     max_request_mb: int = 1024  # larger request bodies are refused with HTTP 413
+    apps: list[Path] = field(default_factory=list)  # SAM template.yaml files of Lambda + API Gateway apps
+    functions: list[str] = field(default_factory=list)  # one-line apps: "name=path/to/module.handler"
+    app_parameters: dict[str, str] = field(default_factory=dict)  # template Parameters, as sam's overrides
+    lambda_concurrency: int = 4  # busy worker processes per function at most
 
     @property
     def models_path(self) -> Path:
@@ -57,7 +61,14 @@ class Settings:
 def _coerce(name: str, value: Any) -> Any:
     if name in ("data_dir", "model_dir", "catalog"):
         return Path(value).expanduser() if value not in (None, "") else None
-    if name in ("port", "llm_threads", "llm_parallel", "llm_queue", "max_request_mb"):
+    if name == "apps":  # OUTCROP_APPS="a/template.yaml,b/template.yaml"
+        items = value.split(",") if isinstance(value, str) else value
+        return [Path(item).expanduser() for item in items if str(item)]
+    if name == "functions" and isinstance(value, str):  # OUTCROP_FUNCTIONS="hi=src/app.handler,..."
+        return [v for v in value.split(",") if v]
+    if name == "app_parameters" and isinstance(value, str):  # OUTCROP_APP_PARAMETERS="Key=value,Key2=v"
+        return dict(pair.split("=", 1) for pair in value.split(",") if "=" in pair)
+    if name in ("port", "llm_threads", "llm_parallel", "llm_queue", "max_request_mb", "lambda_concurrency"):
         return int(value)
     if name == "fake_models":
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")

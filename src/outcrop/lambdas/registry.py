@@ -1,0 +1,187 @@
+"""The functions and APIs of every app the server was started with, and the warm pools that run them.
+
+One registry per server, owned by the `lambda` service; the API Gateway mount reaches it through that
+service, so `lambda.invoke` and HTTP routes run the same functions in the same workers.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from outcrop.lambdas.spec import AppError, AppSpec, FunctionSpec, StaticSite
+from outcrop.lambdas.template import load_template, one_line_app
+from outcrop.lambdas.workers import FunctionPool, Outcome
+
+if TYPE_CHECKING:
+    from outcrop.app import App
+    from outcrop.config import Settings
+
+
+class FunctionRegistry:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        settings = app.settings
+        self.apps: dict[str, AppSpec] = {}
+        self.functions: dict[str, FunctionSpec] = {}
+        self._pools: dict[str, FunctionPool] = {}
+        self._lock = threading.Lock()
+        self._site_stamps: dict[str, float] = {}
+        overrides = dict(settings.app_parameters)
+        for template in settings.apps:
+            self.add(
+                load_template(
+                    Path(template), overrides=overrides, region=settings.region, account=settings.account_id
+                )
+            )
+        for declaration in settings.functions:
+            self.add(one_line_app(declaration))
+
+    def add(self, spec: AppSpec) -> None:
+        if spec.name in self.apps:
+            raise AppError(f"two apps are named {spec.name!r}: keep each template in its own folder")
+        for name in spec.functions:
+            if name in self.functions:
+                raise AppError(
+                    f"function {name!r} is declared twice"
+                    f" (apps {self.functions[name].app!r} and {spec.name!r})"
+                )
+        self.apps[spec.name] = spec
+        self.functions.update(spec.functions)
+
+    # -- functions -----------------------------------------------------------------------------------------
+
+    def find(self, name_or_arn: str) -> FunctionSpec | None:
+        """By name, full ARN (`arn:aws:lambda:region:account:function:name[:qualifier]`) or partial ARN."""
+        name = name_or_arn
+        if ":function:" in name:
+            name = name.split(":function:", 1)[1]
+        name = name.split(":", 1)[0]
+        return self.functions.get(name)
+
+    def arn(self, name: str) -> str:
+        settings = self.app.settings
+        return f"arn:aws:lambda:{settings.region}:{settings.account_id}:function:{name}"
+
+    def pool(self, spec: FunctionSpec) -> FunctionPool:
+        with self._lock:
+            pool = self._pools.get(spec.name)
+            if pool is None:
+                concurrency = self.app.settings.lambda_concurrency
+                if spec.reserved_concurrency:
+                    concurrency = min(concurrency, spec.reserved_concurrency)
+                pool = FunctionPool(
+                    spec,
+                    self.environment(spec),
+                    self.app.data_path("lambda", "worker-logs"),
+                    self.app.logs.put,
+                    max(1, concurrency),
+                )
+                self._pools[spec.name] = pool
+            return pool
+
+    def invoke(self, spec: FunctionSpec, event: Any, client_context: Any = None) -> Outcome:
+        return self.pool(spec).invoke(event, arn=self.arn(spec.name), client_context=client_context)
+
+    def environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """Lambda's reserved variables, then the function's own, then what makes boto3 reach Outcrop."""
+        settings = self.app.settings
+        host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        access_key, secret_key = _credentials(settings)
+        return {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(spec.code_dir),
+            "HF_HUB_OFFLINE": "1",
+            # Powertools' Tracer needs an X-Ray daemon Outcrop does not run: tracing is off unless set.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **spec.environment,
+            "_HANDLER": spec.handler,
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": settings.region,
+            "AWS_DEFAULT_REGION": settings.region,
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_SESSION_TOKEN": "",
+            "AWS_ENDPOINT_URL": f"http://{host}:{settings.port}",
+        }
+
+    # -- buckets and static sites ---------------------------------------------------------------------------
+
+    def create_buckets(self, spec: AppSpec) -> None:
+        """The template's buckets, as a deploy creates them (existing ones and their objects are kept)."""
+        from outcrop.storage.objects import StoreError
+
+        for bucket in spec.buckets:
+            try:
+                self.app.objects.get_bucket(bucket)
+            except StoreError:
+                self.app.objects.create_bucket(bucket, self.app.settings.region)
+        if spec.site is not None:
+            self.sync_site(spec.site)
+
+    def sync_site(self, site: StaticSite) -> None:
+        """Upload the site's files into its bucket when they changed (a deploy's `aws s3 sync`)."""
+        files = [p for p in site.source.rglob("*") if p.is_file()] if site.source.is_dir() else []
+        stamp = max((p.stat().st_mtime for p in files), default=0.0) + len(files)
+        if self._site_stamps.get(site.bucket) == stamp:
+            return
+        from outcrop.storage.objects import ObjectAttributes, StoreError
+
+        store = self.app.objects
+        try:
+            store.get_bucket(site.bucket)
+        except StoreError:
+            store.create_bucket(site.bucket, self.app.settings.region)
+        for path in files:
+            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            key = path.relative_to(site.source).as_posix()
+            store.put_object(site.bucket, key, path.read_bytes(), ObjectAttributes(content_type=content_type))
+        self._site_stamps[site.bucket] = stamp
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            pools = dict(self._pools)
+        return {
+            name: {"idle": pool.workers()[0], "busy": pool.workers()[1], "invocations": pool.invocations}
+            for name, pool in pools.items()
+        }
+
+    def last_modified(self, spec: FunctionSpec) -> float:
+        pool = self._pools.get(spec.name)
+        return pool.last_modified if pool else _newest(spec.code_dir)
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+
+def _newest(folder: Path) -> float:
+    try:
+        return max((p.stat().st_mtime for p in folder.rglob("*.py")), default=time.time())
+    except OSError:
+        return time.time()
+
+
+def _credentials(settings: Settings) -> tuple[str, str]:
+    """Credentials the server accepts, so a handler's boto3 signs requests Outcrop verifies."""
+    if settings.credentials:
+        return next(iter(settings.credentials.items()))
+    if settings.access_keys:
+        return settings.access_keys[0], "outcrop-local"
+    return "test", "test"

@@ -1,0 +1,220 @@
+"""API Gateway, locally: the routes of the apps' REST and HTTP APIs, each running its Lambda function.
+
+Three ways in, as LocalStack users know them and as a browser likes them:
+  /restapis/<apiId>/<stage>/_user_request_/<path>   (REST APIs; HTTP APIs with stage `$default` too)
+  /_apps/<app>/<path>                               (every API of the app, plus its static site)
+  http://<apiId>.execute-api.localhost.localstack.cloud:4566/<stage>/<path>   (needs the gateway to hand
+      requests for that host to `/_outcrop/execute-api/`; see docs/lambda-apigateway.md)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from outcrop.concurrency import run_blocking
+from outcrop.lambdas.events import Match, build_event, find_route
+from outcrop.lambdas.registry import FunctionRegistry
+from outcrop.lambdas.responses import http_response
+from outcrop.lambdas.spec import REST, Api, AppSpec
+from outcrop.protocol.parse import HttpRequest
+from outcrop.protocol.serialize import HttpResponse
+
+if TYPE_CHECKING:
+    from outcrop.app import App
+    from outcrop.protocol.gateway import InternalHandler
+    from outcrop.services.base import Service
+
+log = logging.getLogger("outcrop.apigateway")
+HOST_MOUNT = "/_outcrop/execute-api/"
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(
+        status, {"content-type": "application/json", **(headers or {})}, json.dumps(body).encode()
+    )
+
+
+def _missing_route(api: Api | None) -> HttpResponse:
+    """What API Gateway answers for a path no route takes: REST says 403, HTTP APIs say 404."""
+    if api is not None and api.kind == REST:
+        return _json(
+            403,
+            {"message": "Missing Authentication Token"},
+            {"x-amzn-errortype": "MissingAuthenticationTokenException"},
+        )
+    return _json(404, {"message": "Not Found"})
+
+
+class LocalApiGateway:
+    def __init__(self, app: App, registry: FunctionRegistry) -> None:
+        self.app = app
+        self.registry = registry
+        self.apis: dict[str, Api] = {api.api_id: api for spec in registry.apps.values() for api in spec.apis}
+
+    # -- entry points --------------------------------------------------------------------------------------
+
+    async def restapis(self, request: HttpRequest) -> HttpResponse:
+        """`/restapis/<apiId>/<stage>/_user_request_/<path>`."""
+        parts = request.raw_path.split("/", 5)  # "", "restapis", id, stage, "_user_request_", rest
+        if len(parts) < 5 or parts[4] != "_user_request_":
+            return _json(404, {"message": "Use /restapis/<apiId>/<stage>/_user_request_/<path>"})
+        api = self.apis.get(parts[2])
+        if api is None:
+            return _json(404, {"message": f"No API with id {parts[2]} is served here"})
+        if parts[3] != api.stage:
+            return _missing_route(api)
+        return await self._run(api, request, "/" + (parts[5] if len(parts) > 5 else ""))
+
+    async def by_host(self, request: HttpRequest) -> HttpResponse:
+        """`<apiId>.execute-api.<domain>/<stage>/<path>` (`/<path>` for a `$default` stage)."""
+        api = self.apis.get(request.header("host").split(".", 1)[0])
+        if api is None:
+            return _json(404, {"message": "No API with this host's id is served here"})
+        path = request.raw_path
+        if path.startswith(HOST_MOUNT):
+            path = "/" + path[len(HOST_MOUNT) :]
+        if api.stage != "$default":
+            stage, _, rest = path.lstrip("/").partition("/")
+            if stage != api.stage:
+                return _missing_route(api)
+            path = "/" + rest
+        return await self._run(api, request, path)
+
+    async def apps(self, request: HttpRequest) -> HttpResponse:
+        """`/_apps/<app>/<path>`: the app's API routes first, then its static site (as CloudFront would)."""
+        _, _, name_and_path = request.raw_path.partition("/_apps/")
+        name, slash, rest = name_and_path.partition("/")
+        if not name:
+            return _json(200, {"apps": self.describe()})
+        spec = self.registry.apps.get(name)
+        if spec is None:
+            return _json(404, {"message": f"No app named {name!r}; apps: {sorted(self.registry.apps)}"})
+        if not slash:
+            return HttpResponse(308, {"location": f"/_apps/{name}/"}, b"")
+        path = "/" + rest
+        for api in spec.apis:
+            match = find_route(api, request.method, path)
+            if match is not None:
+                return await self._invoke(match, request)
+        if spec.site is not None and request.method in ("GET", "HEAD"):
+            return await run_blocking(lambda: self._static(spec, path))
+        return _missing_route(spec.apis[0] if len(spec.apis) == 1 else None)
+
+    # -- running -------------------------------------------------------------------------------------------
+
+    async def _run(self, api: Api, request: HttpRequest, path: str) -> HttpResponse:
+        match = find_route(api, request.method, path)
+        if match is None:
+            return _missing_route(api)
+        return await self._invoke(match, request)
+
+    async def _invoke(self, match: Match, request: HttpRequest) -> HttpResponse:
+        spec = self.registry.functions[match.route.function]
+        request_id = str(uuid.uuid4())
+        event = build_event(match, request, request_id, self.app.settings.account_id)
+        outcome = await run_blocking(lambda: self.registry.invoke(spec, event))
+        if outcome.error is not None:
+            log.warning(
+                "%s failed (%s): %s",
+                spec.name,
+                outcome.error.get("errorType"),
+                outcome.error.get("errorMessage"),
+            )
+        return http_response(
+            outcome, request_id, version=match.route.payload_version, rest=match.api.kind == REST
+        )
+
+    def _static(self, spec: AppSpec, path: str) -> HttpResponse:
+        from outcrop.storage.objects import StoreError
+
+        site = spec.site
+        assert site is not None
+        self.registry.sync_site(site)
+        key = path.lstrip("/")
+        if not key or key.endswith("/"):
+            key += site.index
+        try:
+            info, handle = self.app.objects.open_object(site.bucket, key)
+            with handle:
+                data = handle.read()
+        except StoreError:
+            return _json(404, {"message": f"No object {key} in bucket {site.bucket}"})
+        headers = {
+            "content-type": info.attributes.content_type,
+            "etag": info.etag,
+            "cache-control": "no-cache",
+        }
+        return HttpResponse(200, headers, data)
+
+    # -- discovery -----------------------------------------------------------------------------------------
+
+    def describe(self) -> list[dict[str, Any]]:
+        base = self._base_url()
+        apps = []
+        for spec in self.registry.apps.values():
+            apis = []
+            for api in spec.apis:
+                apis.append(
+                    {
+                        "id": api.api_id,
+                        "type": api.kind,
+                        "stage": api.stage,
+                        "url": f"{base}/restapis/{api.api_id}/{api.stage}/_user_request_/",
+                        "hostUrl": self._host_url(api),
+                        "routes": [{"route": r.key, "function": r.function} for r in api.routes],
+                    }
+                )
+            apps.append(
+                {
+                    "name": spec.name,
+                    "url": f"{base}/_apps/{spec.name}/",
+                    "functions": sorted(spec.functions),
+                    "apis": apis,
+                    "site": spec.site.bucket if spec.site else None,
+                }
+            )
+        return apps
+
+    def _base_url(self) -> str:
+        settings = self.app.settings
+        host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "localhost"
+        return f"http://{host}:{settings.port}"
+
+    def _host_url(self, api: Api) -> str:
+        stage = "" if api.stage == "$default" else f"{api.stage}/"
+        return f"http://{api.api_id}.execute-api.localhost.localstack.cloud:{self.app.settings.port}/{stage}"
+
+    def announce(self) -> None:
+        for described in self.describe():
+            log.info(
+                "app %s: %s (functions: %s)",
+                described["name"],
+                described["url"],
+                ", ".join(described["functions"]),
+            )
+            for api in described["apis"]:
+                log.info("  %s API %s: %s", api["type"], api["id"], api["url"])
+                for route in api["routes"]:
+                    log.info("    %s -> %s", route["route"], route["function"])
+
+
+def mount(app: App, services: Mapping[str, Service]) -> dict[str, InternalHandler]:
+    from outcrop.services.lambda_functions import LambdaFunctions
+
+    service = services.get("lambda")
+    if not isinstance(service, LambdaFunctions):
+        return {}
+    gateway = LocalApiGateway(app, service.functions)
+    for spec in service.functions.apps.values():
+        service.functions.create_buckets(spec)
+    gateway.announce()
+    return {
+        "/restapis/": gateway.restapis,
+        "/_apps/": gateway.apps,
+        "/_apps": gateway.apps,
+        HOST_MOUNT: gateway.by_host,
+    }
