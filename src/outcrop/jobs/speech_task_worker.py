@@ -1,0 +1,175 @@
+"""A persisted queue of speech jobs (Polly synthesis tasks, Transcribe jobs) and the thread that runs them.
+
+Every state change is committed to SQLite before it is visible through the API. After a restart, jobs that
+were queued or running are run again from the start: both kinds of job are pure functions of their
+request, so a rerun gives the same result. One thread per queue: the speech models already use every core.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from outcrop.storage.sqlite import Database
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
+
+_MIGRATIONS = [
+    (
+        "0001-jobs",
+        """
+        CREATE TABLE jobs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL,
+            request TEXT NOT NULL,
+            result TEXT,
+            reason TEXT,
+            created REAL NOT NULL,
+            started REAL,
+            completed REAL
+        );
+        CREATE INDEX jobs_status ON jobs (status)
+        """,
+    )
+]
+
+
+class JobExists(Exception):
+    """A job with this id is already recorded."""
+
+
+class JobFailed(Exception):
+    """The job cannot complete; the message is the reason its callers are shown."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    status: str
+    request: dict[str, Any]
+    result: dict[str, Any] | None
+    reason: str | None
+    created: float
+    started: float | None
+    completed: float | None
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        status=row["status"],
+        request=json.loads(row["request"]),
+        result=json.loads(row["result"]) if row["result"] else None,
+        reason=row["reason"],
+        created=row["created"],
+        started=row["started"],
+        completed=row["completed"],
+    )
+
+
+Handler = Callable[[Job], dict[str, Any]]
+
+
+class JobWorker:
+    """Submit, look up, list and delete jobs; `handler(job)` returns the result or raises JobFailed."""
+
+    def __init__(self, path: Path, handler: Handler, name: str) -> None:
+        self.db = Database(path, _MIGRATIONS)
+        self._handler = handler
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        """Requeue what a previous process left queued or running, then start working."""
+        with self.db.transaction() as tx:
+            tx.execute("UPDATE jobs SET status = ?, started = NULL WHERE status = ?", (QUEUED, RUNNING))
+            pending = [
+                r["id"] for r in tx.execute("SELECT id FROM jobs WHERE status = ? ORDER BY seq", (QUEUED,))
+            ]
+        for job_id in pending:
+            self._queue.put(job_id)
+        self._thread.start()
+
+    def submit(self, job_id: str, request: dict[str, Any]) -> Job:
+        try:
+            with self.db.transaction() as tx:
+                tx.execute(
+                    "INSERT INTO jobs (id, status, request, created) VALUES (?, ?, ?, ?)",
+                    (job_id, QUEUED, json.dumps(request), time.time()),
+                )
+        except sqlite3.IntegrityError:
+            raise JobExists(job_id) from None
+        self._queue.put(job_id)
+        job = self.get(job_id)
+        assert job is not None
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def list(self, *, status: str | None = None, id_contains: str | None = None) -> list[Job]:
+        """Newest first."""
+        sql, args = "SELECT * FROM jobs WHERE 1 = 1", list[str]()
+        if status:
+            sql, args = sql + " AND status = ?", [*args, status]
+        if id_contains:
+            sql, args = sql + " AND instr(lower(id), lower(?)) > 0", [*args, id_contains]
+        with self.db.read() as conn:
+            return [_job(r) for r in conn.execute(sql + " ORDER BY seq DESC", args)]
+
+    def delete(self, job_id: str) -> bool:
+        with self.db.transaction() as tx:
+            return tx.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount > 0
+
+    def _set(self, job_id: str, sql: str, args: tuple[Any, ...]) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(f"UPDATE jobs SET {sql} WHERE id = ?", (*args, job_id))
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            job = self.get(job_id)
+            if job is None or job.status != QUEUED:
+                continue  # deleted meanwhile
+            self._set(job_id, "status = ?, started = ?", (RUNNING, time.time()))
+            try:
+                result = self._handler(job)
+            except JobFailed as failure:
+                self._set(
+                    job_id, "status = ?, reason = ?, completed = ?", (FAILED, str(failure), time.time())
+                )
+            except Exception as error:  # a bug or a broken model: the job fails, the worker goes on
+                log.exception("job %s failed", job_id)
+                reason = f"Internal error while running the job: {type(error).__name__}: {error}"
+                self._set(
+                    job_id, "status = ?, reason = ?, completed = ?", (FAILED, reason[:2000], time.time())
+                )
+            else:
+                self._set(
+                    job_id,
+                    "status = ?, result = ?, completed = ?",
+                    (COMPLETED, json.dumps(result), time.time()),
+                )
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.db.close()

@@ -1,0 +1,155 @@
+"""One transcription job: decode the media, settle the language, transcribe with Whisper, and shape the
+transcript as Amazon Transcribe writes it (results.transcripts, items, audio_segments).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from outcrop.backends.speech.audio import AudioDecodeError, decode
+from outcrop.backends.speech.whisper import Transcription, WhisperEngine
+from outcrop.jobs.speech_task_worker import JobFailed
+
+# Whisper language -> the AWS code chosen when identification finds it and no LanguageOptions narrow it.
+DEFAULT_REGION = {
+    "en": "en-US",
+    "es": "es-US",
+    "fr": "fr-FR",
+    "de": "de-DE",
+    "it": "it-IT",
+    "pt": "pt-BR",
+    "nl": "nl-NL",
+    "ja": "ja-JP",
+    "ko": "ko-KR",
+    "zh": "zh-CN",
+    "ru": "ru-RU",
+    "ar": "ar-SA",
+    "hi": "hi-IN",
+    "sv": "sv-SE",
+    "tr": "tr-TR",
+    "pl": "pl-PL",
+    "da": "da-DK",
+    "fi": "fi-FI",
+    "he": "he-IL",
+    "id": "id-ID",
+    "ms": "ms-MY",
+    "th": "th-TH",
+    "vi": "vi-VN",
+    "uk": "uk-UA",
+    "cs": "cs-CZ",
+    "el": "el-GR",
+    "ro": "ro-RO",
+    "hu": "hu-HU",
+    "fa": "fa-IR",
+    "ta": "ta-IN",
+    "te": "te-IN",
+    "no": "no-NO",
+    "ca": "ca-ES",
+    "cy": "cy-GB",
+}
+_WHISPER_ALIASES = {"jv": "jw"}  # AWS's Javanese is Whisper's 'jw'
+_PUNCTUATION = re.compile(r"^([^\w]*)(.*?)([^\w]*)$", re.DOTALL)
+
+
+def whisper_language(aws_code: str, known: tuple[str, ...]) -> str | None:
+    """Whisper's language for an AWS code such as 'en-GB', or None where Whisper has none."""
+    base = aws_code.split("-")[0].lower()
+    base = _WHISPER_ALIASES.get(base, base)
+    return base if base in known else None
+
+
+def choose_language(
+    probabilities: dict[str, float], options: list[str], known: tuple[str, ...]
+) -> tuple[str, float, list[tuple[str, float]]]:
+    """The AWS code identified, its score, and every candidate's score (best first).
+
+    With options, only those languages compete and their scores are renormalised among them."""
+    if options:
+        candidates = [(o, probabilities.get(whisper_language(o, known) or "", 0.0)) for o in options]
+        total = sum(p for _, p in candidates) or 1.0
+        ranked = sorted(((o, p / total) for o, p in candidates), key=lambda x: -x[1])
+    else:
+        ranked = sorted(
+            ((DEFAULT_REGION[c], p) for c, p in probabilities.items() if c in DEFAULT_REGION),
+            key=lambda x: -x[1],
+        )
+    if not ranked:
+        raise JobFailed("The language of the media could not be identified")
+    return ranked[0][0], ranked[0][1], ranked
+
+
+def transcript_document(
+    job_name: str,
+    account_id: str,
+    result: Transcription,
+    language: str | None,
+    ranked: list[tuple[str, float]],
+) -> dict[str, Any]:
+    items: list[dict[str, Any]] = []
+    segments: list[dict[str, Any]] = []
+    pieces: list[str] = []
+    for number, segment in enumerate(result.segments):
+        first = len(items)
+        for word in segment.words:
+            _, core, trailing = _PUNCTUATION.match(word.text).groups()  # type: ignore[union-attr]
+            if core:
+                items.append(
+                    {
+                        "id": len(items),
+                        "type": "pronunciation",
+                        "alternatives": [{"confidence": f"{word.probability:.3f}", "content": core}],
+                        "start_time": f"{word.start:.3f}",
+                        "end_time": f"{word.end:.3f}",
+                    }
+                )
+                pieces.append(" " + core)
+            for mark in re.findall(r"[.,?!;:]", trailing)[:1]:
+                items.append(
+                    {
+                        "id": len(items),
+                        "type": "punctuation",
+                        "alternatives": [{"confidence": "0.0", "content": mark}],
+                    }
+                )
+                pieces.append(mark)
+        segments.append(
+            {
+                "id": number,
+                "transcript": segment.text.strip(),
+                "start_time": f"{segment.start:.3f}",
+                "end_time": f"{segment.end:.3f}",
+                "items": list(range(first, len(items))),
+            }
+        )
+    results: dict[str, Any] = {
+        "transcripts": [{"transcript": "".join(pieces).strip()}],
+        "items": items,
+        "audio_segments": segments,
+    }
+    if language:
+        results["language_code"] = language
+    if ranked:
+        results["language_identification"] = [{"code": c, "score": f"{s:.4f}"} for c, s in ranked[:5]]
+    return {"jobName": job_name, "accountId": account_id, "status": "COMPLETED", "results": results}
+
+
+def run_transcription(
+    media: bytes,
+    engine: WhisperEngine,
+    *,
+    language_code: str | None,
+    options: list[str],
+    known: tuple[str, ...],
+) -> tuple[Transcription, str, float | None, list[tuple[str, float]]]:
+    """Transcribe `media`; returns the transcription, the AWS language code, its identification score
+    (None when the caller named the language) and the ranked candidates."""
+    try:
+        audio = decode(media)
+    except AudioDecodeError as error:
+        raise JobFailed(f"The media file could not be decoded as audio: {error}") from None
+    if language_code:
+        language = whisper_language(language_code, known)
+        return engine.transcribe(audio, language), language_code, None, []
+    code, score, ranked = choose_language(engine.language_probabilities(audio), options, known)
+    return engine.transcribe(audio, whisper_language(code, known)), code, score, ranked

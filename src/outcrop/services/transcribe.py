@@ -1,0 +1,316 @@
+"""Amazon Transcribe batch jobs on faster-whisper (Whisper base, multilingual).
+
+Jobs read their media from the S3 store in-process, run one at a time on a background thread, and keep
+their state in SQLite under the data dir; jobs left queued or running by a stopped server run again when
+it starts. The transcript goes to the caller's bucket, or to a bucket Outcrop owns whose object URL (served
+by the S3 layer, presigned when signatures are enforced) is the TranscriptFileUri.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlparse
+
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from outcrop.backends.base import BackendError
+from outcrop.backends.speech.whisper import BASE, WhisperModels
+from outcrop.jobs.speech_task_worker import (
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    Job,
+    JobExists,
+    JobFailed,
+    JobWorker,
+)
+from outcrop.jobs.transcription import run_transcription, transcript_document, whisper_language
+from outcrop.protocol.errors import ServiceError
+from outcrop.services.base import RequestContext, Service
+from outcrop.storage.objects import BucketAlreadyOwnedByYou, ObjectAttributes, StoreError
+
+SERVICE_BUCKET = "outcrop-transcribe-output"
+MEDIA_FORMATS = ("mp3", "mp4", "wav", "flac", "ogg", "amr", "webm", "m4a")
+_STATUS = {QUEUED: "QUEUED", RUNNING: "IN_PROGRESS", COMPLETED: "COMPLETED", FAILED: "FAILED"}
+_UNSERVED_SETTINGS = {
+    "ShowSpeakerLabels": "speaker labels (no diarization model is packaged)",
+    "ChannelIdentification": "channel identification",
+    "ShowAlternatives": "alternative transcriptions",
+    "VocabularyName": "custom vocabularies",
+    "VocabularyFilterName": "vocabulary filters",
+}
+
+
+class BadRequestException(ServiceError):
+    code, status, sender_fault = "BadRequestException", 400, True
+
+
+class NotFoundException(ServiceError):
+    code, status, sender_fault = "NotFoundException", 404, True
+
+
+class ConflictException(ServiceError):
+    code, status, sender_fault = "ConflictException", 409, True
+
+
+def parse_media_uri(uri: str, base_url: str) -> tuple[str, str]:
+    """(bucket, key) of an s3:// URI, an S3 https URL (path or virtual-host style) or this server's URL."""
+    if uri.startswith("s3://"):
+        bucket, _, key = uri[5:].partition("/")
+    else:
+        url = urlparse(uri)
+        host = url.hostname or ""
+        path = unquote(url.path).lstrip("/")
+        ours = host == urlparse(base_url).hostname
+        virtual = re.match(r"^(.+)\.s3[.-]([a-z0-9-]+\.)?amazonaws\.com$", host)
+        if virtual:
+            bucket, key = virtual.group(1), path
+        elif ours or (host.startswith("s3") and host.endswith("amazonaws.com")):
+            bucket, _, key = path.partition("/")
+        else:
+            raise BadRequestException(f"The media URI {uri} is not an S3 location")
+    if not bucket or not key:
+        raise BadRequestException(f"The media URI {uri} names no object")
+    return bucket, key
+
+
+class Transcribe(Service):
+    service_name: ClassVar[str] = "transcribe"
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self._models = WhisperModels(app.settings.models_path)
+        self._jobs = JobWorker(app.data_path("transcribe") / "jobs.sqlite3", self._run, "transcription-jobs")
+        self._jobs.start()
+
+    def close(self) -> None:
+        self._jobs.close()
+
+    def start_transcription_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["TranscriptionJobName"]
+        language = params.get("LanguageCode")
+        identify = bool(params.get("IdentifyLanguage") or params.get("IdentifyMultipleLanguages"))
+        options = list(params.get("LanguageOptions") or [])
+        if not language and not identify:
+            raise BadRequestException(
+                "Specify a LanguageCode, or set IdentifyLanguage or IdentifyMultipleLanguages"
+            )
+        if language and identify:
+            raise BadRequestException(
+                "LanguageCode cannot be used with IdentifyLanguage or IdentifyMultipleLanguages"
+            )
+        if options and not identify:
+            raise BadRequestException("LanguageOptions can only be used with language identification")
+        known = self._models.get(BASE).languages
+        for code in [language, *options] if language else options:
+            if code and whisper_language(code, known) is None:
+                raise BadRequestException(f"The language {code} is not supported by the local Whisper model")
+        for member, what in _UNSERVED_SETTINGS.items():
+            if (params.get("Settings") or {}).get(member):
+                raise BadRequestException(f"Outcrop does not support {what}")
+        for member in ("ContentRedaction", "Subtitles", "ModelSettings", "ToxicityDetection"):
+            if params.get(member):
+                raise BadRequestException(f"Outcrop does not support {member}")
+        bucket, key = parse_media_uri(params["Media"].get("MediaFileUri", ""), ctx.base_url)
+        media_format = params.get("MediaFormat") or self._format_of(key)
+        try:
+            self.app.objects.head_object(bucket, key)
+        except StoreError:
+            raise BadRequestException(
+                "The requested media file doesn't exist or can't be accessed: "
+                f"{params['Media'].get('MediaFileUri')}"
+            ) from None
+        output_bucket, output_key, location = self._output(params, name, ctx.account_id)
+        request = {
+            "LanguageCode": language,
+            "IdentifyLanguage": bool(params.get("IdentifyLanguage")),
+            "IdentifyMultipleLanguages": bool(params.get("IdentifyMultipleLanguages")),
+            "LanguageOptions": options,
+            "MediaFileUri": params["Media"]["MediaFileUri"],
+            "MediaBucket": bucket,
+            "MediaKey": key,
+            "MediaFormat": media_format,
+            "MediaSampleRateHertz": params.get("MediaSampleRateHertz"),
+            "OutputBucket": output_bucket,
+            "OutputKey": output_key,
+            "OutputLocationType": location,
+            "AccountId": ctx.account_id,
+            "Tags": params.get("Tags"),
+        }
+        try:
+            job = self._jobs.submit(name, request)
+        except JobExists:
+            raise ConflictException(
+                "The requested job name already exists. Use a different job name."
+            ) from None
+        return {"TranscriptionJob": self._describe(ctx, job)}
+
+    @staticmethod
+    def _format_of(key: str) -> str | None:
+        extension = key.rsplit(".", 1)[-1].lower() if "." in key.rsplit("/", 1)[-1] else ""
+        extension = {"oga": "ogg", "opus": "ogg", "mpga": "mp3"}.get(extension, extension)
+        if extension and extension not in MEDIA_FORMATS:
+            raise BadRequestException(
+                f"The media format {extension} is not supported; use one of {', '.join(MEDIA_FORMATS)}"
+            )
+        return extension or None
+
+    def _output(self, params: dict[str, Any], name: str, account: str) -> tuple[str, str, str]:
+        bucket, key = params.get("OutputBucketName"), params.get("OutputKey")
+        if not bucket:
+            if key:
+                raise BadRequestException("OutputKey needs an OutputBucketName")
+            with contextlib.suppress(BucketAlreadyOwnedByYou):
+                self.app.objects.create_bucket(SERVICE_BUCKET, self.app.settings.region)
+            return SERVICE_BUCKET, f"{account}/{name}/asrOutput.json", "SERVICE_BUCKET"
+        try:
+            self.app.objects.get_bucket(bucket)
+        except StoreError:
+            raise BadRequestException(
+                f"The output bucket {bucket} doesn't exist or can't be accessed"
+            ) from None
+        if not key:
+            key = f"{name}.json"
+        elif key.endswith("/"):
+            key = f"{key}{name}.json"
+        elif not key.endswith(".json"):
+            key = f"{key}.json"
+        return bucket, key, "CUSTOMER_BUCKET"
+
+    def get_transcription_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"TranscriptionJob": self._describe(ctx, self._job(params["TranscriptionJobName"]))}
+
+    def delete_transcription_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job(params["TranscriptionJobName"])
+        self._jobs.delete(job.id)
+        if job.request["OutputLocationType"] == "SERVICE_BUCKET":
+            with contextlib.suppress(StoreError):
+                self.app.objects.delete_object(job.request["OutputBucket"], job.request["OutputKey"])
+        return {}
+
+    def list_transcription_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        status = params.get("Status")
+        wanted = {v: k for k, v in _STATUS.items()}.get(status) if status else None
+        jobs = self._jobs.list(status=wanted, id_contains=params.get("JobNameContains"))
+        token = params.get("NextToken")
+        start = int(token) if token and token.isdigit() else 0
+        if token and (not token.isdigit() or start > len(jobs)):
+            raise BadRequestException("The NextToken is not valid")
+        limit = params.get("MaxResults", 5)
+        output: dict[str, Any] = {
+            "TranscriptionJobSummaries": [self._summary(j) for j in jobs[start : start + limit]]
+        }
+        if status:
+            output["Status"] = status
+        if start + limit < len(jobs):
+            output["NextToken"] = str(start + limit)
+        return output
+
+    def _job(self, name: str) -> Job:
+        job = self._jobs.get(name)
+        if job is None:
+            raise NotFoundException(
+                "The requested job couldn't be found. Check the job name and try your request again."
+            )
+        return job
+
+    def _common(self, job: Job) -> dict[str, Any]:
+        request, result = job.request, job.result or {}
+        entry: dict[str, Any] = {
+            "TranscriptionJobName": job.id,
+            "TranscriptionJobStatus": _STATUS[job.status],
+            "CreationTime": datetime.fromtimestamp(job.created, UTC),
+        }
+        language = request["LanguageCode"] or result.get("LanguageCode")
+        if language:
+            entry["LanguageCode"] = language
+        if job.started:
+            entry["StartTime"] = datetime.fromtimestamp(job.started, UTC)
+        if job.completed:
+            entry["CompletionTime"] = datetime.fromtimestamp(job.completed, UTC)
+        if job.reason:
+            entry["FailureReason"] = job.reason
+        if request["IdentifyLanguage"]:
+            entry["IdentifyLanguage"] = True
+        if request["IdentifyMultipleLanguages"]:
+            entry["IdentifyMultipleLanguages"] = True
+        if "Score" in result and result["Score"] is not None:
+            entry["IdentifiedLanguageScore"] = result["Score"]
+        if request["IdentifyMultipleLanguages"] and job.status == COMPLETED:
+            entry["LanguageCodes"] = [{"LanguageCode": language, "DurationInSeconds": result["Duration"]}]
+        return entry
+
+    def _summary(self, job: Job) -> dict[str, Any]:
+        return self._common(job) | {"OutputLocationType": job.request["OutputLocationType"]}
+
+    def _describe(self, ctx: RequestContext, job: Job) -> dict[str, Any]:
+        request = job.request
+        entry = self._common(job) | {"Media": {"MediaFileUri": request["MediaFileUri"]}}
+        if request["MediaFormat"]:
+            entry["MediaFormat"] = request["MediaFormat"]
+        if job.result and job.result.get("SampleRate"):
+            entry["MediaSampleRateHertz"] = job.result["SampleRate"]
+        elif request["MediaSampleRateHertz"]:
+            entry["MediaSampleRateHertz"] = request["MediaSampleRateHertz"]
+        if request["LanguageOptions"]:
+            entry["LanguageOptions"] = request["LanguageOptions"]
+        if request.get("Tags"):
+            entry["Tags"] = request["Tags"]
+        entry["Settings"] = {"ChannelIdentification": False, "ShowAlternatives": False}
+        entry["Transcript"] = (
+            {"TranscriptFileUri": self._transcript_uri(ctx, request)} if job.status == COMPLETED else {}
+        )
+        return entry
+
+    def _transcript_uri(self, ctx: RequestContext, request: dict[str, Any]) -> str:
+        url = f"{ctx.base_url}/{request['OutputBucket']}/{request['OutputKey']}"
+        credentials = self.app.settings.credentials
+        if (
+            request["OutputLocationType"] != "SERVICE_BUCKET"
+            or self.app.settings.auth != "sigv4"
+            or not credentials
+        ):
+            return url
+        access_key, secret = next(iter(credentials.items()))
+        presigned = AWSRequest(method="GET", url=url)
+        S3SigV4QueryAuth(Credentials(access_key, secret), "s3", ctx.region, expires=900).add_auth(presigned)
+        return str(presigned.url)
+
+    def _run(self, job: Job) -> dict[str, Any]:
+        request = job.request
+        try:
+            media = self.app.objects.read_object(request["MediaBucket"], request["MediaKey"])
+        except StoreError:
+            raise JobFailed(f"The media file {request['MediaFileUri']} no longer exists") from None
+        engine = self._models.get(BASE)
+        try:
+            result, language, score, ranked = run_transcription(
+                media,
+                engine,
+                language_code=request["LanguageCode"],
+                options=request["LanguageOptions"],
+                known=engine.languages,
+            )
+        except BackendError as error:
+            raise JobFailed(f"The speech model is not available: {error}") from None
+        document = transcript_document(
+            job.id, request["AccountId"], result, language if score is not None else None, ranked
+        )
+        body = json.dumps(document, ensure_ascii=False).encode()
+        try:
+            self.app.objects.put_object(
+                request["OutputBucket"],
+                request["OutputKey"],
+                body,
+                ObjectAttributes(content_type="application/json"),
+            )
+        except StoreError as error:
+            raise JobFailed(f"The transcript could not be written to the output bucket: {error}") from None
+        return {"LanguageCode": language, "Score": score, "Duration": round(result.duration, 3)}
