@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,9 @@ def torchscript_archive() -> bytes:
         layer.weight.copy_(torch.tensor([[1.0, 2.0, 3.0]]))
         layer.bias.fill_(0.5)
     buffer = io.BytesIO()
-    torch.jit.save(torch.jit.script(layer), buffer)  # type: ignore[no-untyped-call]
+    with warnings.catch_warnings():  # TorchScript is deprecated, yet it is what the PyTorch container loads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(layer), buffer)  # type: ignore[no-untyped-call]
     return tar_gz({"model.pt": buffer.getvalue()})
 
 
