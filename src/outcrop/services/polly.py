@@ -336,7 +336,7 @@ class Polly(Service):
         return {}
 
     def get_lexicon(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        row = self._lexicon_row(params["LexiconName"])
+        row = self._lexicon_row(params["Name"])
         return {
             "Lexicon": {"Content": row["content"], "Name": row["name"]},
             "LexiconAttributes": self._attrs(ctx, row),
@@ -351,9 +351,9 @@ class Polly(Service):
 
     def delete_lexicon(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self._lexicons.transaction() as tx:
-            deleted = tx.execute("DELETE FROM lexicons WHERE name = ?", (params["LexiconName"],)).rowcount
+            deleted = tx.execute("DELETE FROM lexicons WHERE name = ?", (params["Name"],)).rowcount
         if not deleted:
-            raise LexiconNotFoundException(f"Lexicon not found: {params['LexiconName']}")
+            raise LexiconNotFoundException(f"Lexicon not found: {params['Name']}")
         return {}
 
     def _lexicon_row(self, name: str) -> Any:
