@@ -1,0 +1,145 @@
+"""What every part of the SageMaker control plane shares: its state, its errors, ARNs and list paging."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from outcrop.protocol.errors import ServiceError, ValidationException
+from outcrop.services.base import RequestContext
+
+if TYPE_CHECKING:
+    from outcrop.app import App
+    from outcrop.sagemaker.store import Record, SageMakerStore
+    from outcrop.sagemaker.training import TrainingRunner
+
+
+class ResourceNotFound(ServiceError):
+    code, status, sender_fault = "ResourceNotFound", 400, True
+
+
+class ResourceInUse(ServiceError):
+    code, status, sender_fault = "ResourceInUse", 400, True
+
+
+class Conflict(ServiceError):
+    code, status, sender_fault = "ConflictException", 400, True
+
+
+DEFAULT_PAGE = 10  # SageMaker's List* answer 10 items unless MaxResults says otherwise
+
+
+class ControlPlane:
+    """State the operation mixins share; the `SageMaker` service sets these up."""
+
+    app: App
+    store: SageMakerStore
+    training: TrainingRunner
+
+    def arn(self, ctx: RequestContext, resource: str) -> str:
+        return ctx.arn("sagemaker", resource)
+
+    def describe_tags(self, record: Record) -> list[dict[str, str]]:
+        return self.store.tags(record.arn)
+
+
+def not_found(kind: str, arn: str) -> ValidationException:
+    """SageMaker's wording for a missing model, endpoint or endpoint configuration."""
+    return ValidationException(f'Could not find {kind} "{arn}".')
+
+
+def already_exists(kind: str, arn: str) -> ValidationException:
+    return ValidationException(f'Cannot create already existing {kind} "{arn}".')
+
+
+def when(stamp: float | None) -> datetime | None:
+    return None if stamp is None else datetime.fromtimestamp(stamp, UTC)
+
+
+def _stamp(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def listed(
+    records: Iterable[Record],
+    params: dict[str, Any],
+    summary: Callable[[Record], dict[str, Any]],
+    *,
+    sort_keys: dict[str, Callable[[Record], Any]] | None = None,
+    default_sort: str = "CreationTime",
+    default_order: str = "Descending",
+    status_key: str | None = None,
+    keep: Callable[[Record], bool] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Filter (NameContains, creation/modification windows, StatusEquals), sort and page a List* call."""
+    contains = (params.get("NameContains") or "").lower()
+    after, before = _stamp(params.get("CreationTimeAfter")), _stamp(params.get("CreationTimeBefore"))
+    modified_after = _stamp(params.get("LastModifiedTimeAfter"))
+    modified_before = _stamp(params.get("LastModifiedTimeBefore"))
+    status = params.get("StatusEquals")
+    chosen = [
+        r
+        for r in records
+        if (not contains or contains in r.name.lower())
+        and (after is None or r.created > after)
+        and (before is None or r.created < before)
+        and (modified_after is None or r.modified > modified_after)
+        and (modified_before is None or r.modified < modified_before)
+        and (status is None or status_key is None or r.status == status)
+        and (keep is None or keep(r))
+    ]
+    keys: dict[str, Callable[[Record], Any]] = {
+        "Name": lambda r: r.name,
+        "CreationTime": lambda r: r.created,
+        "Status": lambda r: r.status,
+        **(sort_keys or {}),
+    }
+    key = keys.get(params.get("SortBy") or default_sort, keys["CreationTime"])
+    chosen.sort(key=key, reverse=(params.get("SortOrder") or default_order) == "Descending")
+    start = _decode_token(params.get("NextToken"))
+    size = int(params.get("MaxResults") or DEFAULT_PAGE)
+    page = chosen[start : start + size]
+    token = _encode_token(start + size) if start + size < len(chosen) else None
+    return [summary(r) for r in page], token
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationException("The NextToken is not valid.") from exc
+    if not isinstance(offset, int) or offset < 0:
+        raise ValidationException("The NextToken is not valid.")
+    return offset
+
+
+def output(body: dict[str, Any], shape_members: Iterable[str]) -> dict[str, Any]:
+    """Only the members the output shape models, from a stored description."""
+    return {k: body[k] for k in shape_members if k in body and body[k] is not None}
+
+
+_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+
+
+def check_name(member: str, value: str) -> None:
+    """SageMaker names: the model's pattern matched whole (the generic validator only searches for it)."""
+    if not _NAME.fullmatch(value):
+        field = member[0].lower() + member[1:]
+        raise ValidationException(
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+        )

@@ -1,0 +1,265 @@
+"""The model registry (model package groups and their numbered versions) and tags on every resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outcrop.protocol.errors import ValidationException
+from outcrop.sagemaker.control_common import Conflict, ControlPlane, check_name, listed
+from outcrop.sagemaker.store import AlreadyExists, Record
+from outcrop.services.base import RequestContext
+
+GROUP, PACKAGE = "model-package-group", "model-package"
+_PACKAGE_MEMBERS = (
+    "ModelPackageDescription",
+    "ModelPackageRegistrationType",
+    "InferenceSpecification",
+    "ValidationSpecification",
+    "SourceAlgorithmSpecification",
+    "CertifyForMarketplace",
+    "ModelApprovalStatus",
+    "MetadataProperties",
+    "ModelMetrics",
+    "Domain",
+    "Task",
+    "SamplePayloadUrl",
+    "CustomerMetadataProperties",
+    "DriftCheckBaselines",
+    "AdditionalInferenceSpecifications",
+    "SkipModelValidation",
+    "SourceUri",
+    "SecurityConfig",
+    "ModelCard",
+    "ModelLifeCycle",
+)
+
+
+def _created_by(ctx: RequestContext) -> dict[str, Any]:
+    return {"IamIdentity": {"Arn": f"arn:aws:iam::{ctx.account_id}:user/{ctx.access_key}"}}
+
+
+class RegistryOperations(ControlPlane):
+    # -- groups ----------------------------------------------------------------------------------------------
+
+    def create_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["ModelPackageGroupName"]
+        check_name("ModelPackageGroupName", name)
+        arn = self.arn(ctx, f"model-package-group/{name.lower()}")
+        body = {
+            "ModelPackageGroupName": name,
+            "ModelPackageGroupArn": arn,
+            "ModelPackageGroupDescription": params.get("ModelPackageGroupDescription"),
+            "CreatedBy": _created_by(ctx),
+        }
+        try:
+            self.store.insert(GROUP, name, arn, "Completed", body, params.get("Tags", []))
+        except AlreadyExists as exc:
+            raise ValidationException(f"Model Package Group already exists: {arn}") from exc
+        return {"ModelPackageGroupArn": arn}
+
+    def _group(self, ctx: RequestContext, name_or_arn: str) -> Record:
+        record = self.store.by_arn(name_or_arn) or self.store.get(GROUP, name_or_arn)
+        if record is None or record.kind != GROUP:
+            arn = (
+                name_or_arn
+                if name_or_arn.startswith("arn:")
+                else self.arn(ctx, f"model-package-group/{name_or_arn}")
+            )
+            raise ValidationException(f"ModelPackageGroup {arn} does not exist.")
+        return record
+
+    def describe_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._group(ctx, params["ModelPackageGroupName"])
+        return {**record.body, "CreationTime": record.created, "ModelPackageGroupStatus": record.status}
+
+    def list_model_package_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        def summary(r: Record) -> dict[str, Any]:
+            return {
+                "ModelPackageGroupName": r.name,
+                "ModelPackageGroupArn": r.arn,
+                "ModelPackageGroupDescription": r.body.get("ModelPackageGroupDescription"),
+                "CreationTime": r.created,
+                "ModelPackageGroupStatus": r.status,
+            }
+
+        groups, token = listed(self.store.records(GROUP), params, summary)
+        return {"ModelPackageGroupSummaryList": groups, "NextToken": token}
+
+    def delete_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._group(ctx, params["ModelPackageGroupName"])
+        if self.store.records(PACKAGE, name_prefix=record.name + "/"):
+            raise Conflict(
+                f"Model Package Group {record.arn} cannot be deleted: it still contains model packages."
+            )
+        self.store.delete(GROUP, record.name)
+        return {}
+
+    # -- packages --------------------------------------------------------------------------------------------
+
+    def create_model_package(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        group_name, package_name = params.get("ModelPackageGroupName"), params.get("ModelPackageName")
+        if bool(group_name) == bool(package_name):
+            raise ValidationException("Specify exactly one of ModelPackageName and ModelPackageGroupName.")
+        for container in (params.get("InferenceSpecification") or {}).get("Containers", []):
+            if not container.get("Image"):
+                raise ValidationException("Each InferenceSpecification container must specify an Image.")
+        fields = {k: params[k] for k in _PACKAGE_MEMBERS if k in params}
+        tags = params.get("Tags", [])
+        if package_name:
+            arn = self.arn(ctx, f"model-package/{package_name.lower()}")
+            body = {
+                "ModelPackageName": package_name,
+                "ModelPackageArn": arn,
+                "CreatedBy": _created_by(ctx),
+                **fields,
+                "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
+            }
+            try:
+                self.store.insert(PACKAGE, package_name, arn, "Completed", body, tags)
+            except AlreadyExists as exc:
+                raise ValidationException(f"Model Package already exists: {arn}") from exc
+            return {"ModelPackageArn": arn}
+        assert group_name is not None
+        group = self._group(ctx, group_name)
+        fields.setdefault("ModelApprovalStatus", "PendingManualApproval")
+
+        def make(version: int) -> tuple[str, str, dict[str, Any]]:
+            arn = self.arn(ctx, f"model-package/{group.name.lower()}/{version}")
+            body = {
+                "ModelPackageName": group.name,
+                "ModelPackageGroupName": group.name,
+                "ModelPackageVersion": version,
+                "ModelPackageArn": arn,
+                "CreatedBy": _created_by(ctx),
+                **fields,
+                "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
+            }
+            return arn, "Completed", body
+
+        record = self.store.insert_version(PACKAGE, group.name, make, tags)
+        return {"ModelPackageArn": record.arn}
+
+    def _package(self, ctx: RequestContext, name_or_arn: str) -> Record:
+        record = self.store.by_arn(name_or_arn) or self.store.get(PACKAGE, name_or_arn)
+        if record is None or record.kind != PACKAGE:
+            arn = (
+                name_or_arn
+                if name_or_arn.startswith("arn:")
+                else self.arn(ctx, f"model-package/{name_or_arn}")
+            )
+            raise ValidationException(f"ModelPackage {arn} does not exist.")
+        return record
+
+    @staticmethod
+    def _package_view(record: Record) -> dict[str, Any]:
+        return {
+            **record.body,
+            "CreationTime": record.created,
+            "LastModifiedTime": record.modified,
+            "ModelPackageStatus": record.status,
+        }
+
+    def describe_model_package(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._package_view(self._package(ctx, params["ModelPackageName"]))
+
+    def list_model_packages(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        group = params.get("ModelPackageGroupName")
+        kind = params.get("ModelPackageType") or ("Versioned" if group else "Unversioned")
+        records = self.store.records(PACKAGE)
+        if group:
+            group_name = self._group(ctx, group).name
+            records = [r for r in records if r.body.get("ModelPackageGroupName") == group_name]
+        if kind != "Both":
+            records = [r for r in records if ("ModelPackageVersion" in r.body) == (kind == "Versioned")]
+        approval = params.get("ModelApprovalStatus")
+
+        def summary(r: Record) -> dict[str, Any]:
+            keys = (
+                "ModelPackageName",
+                "ModelPackageGroupName",
+                "ModelPackageVersion",
+                "ModelPackageArn",
+                "ModelPackageDescription",
+                "ModelApprovalStatus",
+                "ModelLifeCycle",
+                "ModelPackageRegistrationType",
+            )
+            return {
+                **{k: r.body[k] for k in keys if k in r.body},
+                "CreationTime": r.created,
+                "ModelPackageStatus": r.status,
+            }
+
+        packages, token = listed(
+            records,
+            params,
+            summary,
+            keep=lambda r: approval is None or r.body.get("ModelApprovalStatus") == approval,
+        )
+        return {"ModelPackageSummaryList": packages, "NextToken": token}
+
+    def update_model_package(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._package(ctx, params["ModelPackageArn"])
+
+        def change(r: Record) -> None:
+            for key in (
+                "ModelApprovalStatus",
+                "ApprovalDescription",
+                "ModelPackageRegistrationType",
+                "InferenceSpecification",
+                "SourceUri",
+                "ModelCard",
+                "ModelLifeCycle",
+            ):
+                if key in params:
+                    r.body[key] = params[key]
+            metadata = {
+                **r.body.get("CustomerMetadataProperties", {}),
+                **params.get("CustomerMetadataProperties", {}),
+            }
+            for key in params.get("CustomerMetadataPropertiesToRemove", []):
+                metadata.pop(key, None)
+            if metadata or "CustomerMetadataProperties" in r.body:
+                r.body["CustomerMetadataProperties"] = metadata
+            if params.get("AdditionalInferenceSpecificationsToAdd"):
+                r.body.setdefault("AdditionalInferenceSpecifications", []).extend(
+                    params["AdditionalInferenceSpecificationsToAdd"]
+                )
+            r.body["LastModifiedBy"] = _created_by(ctx)
+
+        self.store.update(PACKAGE, record.name, change)
+        return {"ModelPackageArn": record.arn}
+
+    def delete_model_package(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._package(ctx, params["ModelPackageName"])
+        self.store.delete(PACKAGE, record.name)
+        return {}
+
+    # -- tags ------------------------------------------------------------------------------------------------
+
+    def _tagged(self, arn: str) -> Record:
+        record = self.store.by_arn(arn)
+        if record is None:
+            raise ValidationException(f"Resource {arn} does not exist.")
+        return record
+
+    def add_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._tagged(params["ResourceArn"])
+        existing = {t["Key"] for t in self.store.tags(record.arn)}
+        if len(existing | {t["Key"] for t in params["Tags"]}) > 50:
+            raise ValidationException("A resource can have at most 50 tags.")
+        self.store.add_tags(record.arn, params["Tags"])
+        return {"Tags": params["Tags"]}
+
+    def list_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._tagged(params["ResourceArn"])
+        tags = self.store.tags(record.arn)
+        start = int(params.get("NextToken") or 0) if str(params.get("NextToken") or "0").isdigit() else 0
+        size = int(params.get("MaxResults") or 50)
+        page = tags[start : start + size]
+        return {"Tags": page, "NextToken": str(start + size) if start + size < len(tags) else None}
+
+    def delete_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._tagged(params["ResourceArn"])
+        self.store.delete_tags(record.arn, params["TagKeys"])
+        return {}

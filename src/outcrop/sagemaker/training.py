@@ -1,0 +1,425 @@
+"""Training jobs: the user's script in a child process, with SageMaker's files, variables and logs.
+
+A job runs in a background thread of the server, which owns its child process: it downloads the channels and
+the source tarball, makes a virtual environment when the code brings a requirements.txt, runs the entry point
+as the SageMaker training toolkit would, streams every line to CloudWatch Logs, and uploads `model.tar.gz` and
+`output.tar.gz`. Each step is written to the store first, so DescribeTrainingJob always tells where the job
+is, and a job that was running when the server stopped ends Failed with a reason on the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from outcrop.sagemaker.training_env import (
+    JobLayout,
+    command_args,
+    decode_hyperparameters,
+    framework_of,
+    local_resources,
+    training_environment,
+)
+from outcrop.sagemaker.training_io import (
+    JobFailure,
+    LogWriter,
+    download_channel,
+    extract_source,
+    upload_folder_archive,
+)
+
+if TYPE_CHECKING:
+    from outcrop.app import App
+    from outcrop.sagemaker.store import Record, SageMakerStore
+
+log = logging.getLogger("outcrop.sagemaker.training")
+
+KIND = "training-job"
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+FINISHED = ("Completed", "Failed", "Stopped")
+_ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$")
+_STOP_GRACE_S = 3.0
+
+
+@dataclass
+class _Running:
+    """A job this server is running: its child process and why it was asked to end, if it was."""
+
+    name: str
+    process: subprocess.Popen[bytes] | None = None
+    stop_reason: str | None = None  # "Stopped" or "MaxRuntimeExceeded"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class TrainingRunner:
+    """Starts, stops and recovers training jobs; one thread per running job."""
+
+    def __init__(self, app: App, store: SageMakerStore) -> None:
+        self.app = app
+        self.store = store
+        self.root = app.data_path("sagemaker", "training")
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Jobs a stopped server left InProgress end Failed (their process died with it, or is ended now)."""
+        for record in self.store.records(KIND):
+            if record.status in FINISHED:
+                continue
+            self._kill_orphan(record)
+            stopping = record.status == "Stopping"
+            self._finish(
+                record.name,
+                "Stopped" if stopping else "Failed",
+                "Stopped" if stopping else "Failed",
+                "Training job stopped" if stopping else "Training job failed",
+                None
+                if stopping
+                else "InternalServerError: Outcrop stopped while this training job was running; "
+                "its process ended with the server. Start a new training job.",
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            running = list(self._running.values())
+        for job in running:
+            self._signal(job, "Shutdown")
+
+    def start(self, name: str) -> None:
+        job = _Running(name)
+        with self._lock:
+            self._running[name] = job
+        threading.Thread(target=self._run, args=(job,), name=f"training-{name}", daemon=True).start()
+
+    def stop(self, name: str) -> None:
+        with self._lock:
+            job = self._running.get(name)
+        if job is not None:
+            self._signal(job, "Stopped")
+
+    # -- one job ---------------------------------------------------------------------------------------------
+
+    def _run(self, job: _Running) -> None:
+        record = self.store.get(KIND, job.name)
+        if record is None:
+            return
+        stream = f"{job.name}/algo-1-{int(time.time())}"
+        writer = LogWriter(self.app.logs, LOG_GROUP, stream)
+        started = time.time()
+        try:
+            outcome, reason, metrics = self._execute(job, record, writer)
+        except JobFailure as failure:
+            outcome, reason, metrics = "Failed", failure.reason, []
+        except Exception as exc:  # the job must end with a status whatever happened
+            log.exception("training job %s crashed the runner", job.name)
+            outcome, reason, metrics = "Failed", f"InternalServerError: {type(exc).__name__}: {exc}", []
+        finally:
+            writer.close()
+            with self._lock:
+                self._running.pop(job.name, None)
+        if outcome == "Failed" and reason:
+            writer.write(reason)
+            writer.flush()
+        secondary, message = {
+            "Completed": ("Completed", "Training job completed"),
+            "Stopped": ("Stopped", "Training job stopped"),
+            "MaxRuntimeExceeded": (
+                "MaxRuntimeExceeded",
+                "Training job stopped: it exceeded MaxRuntimeInSeconds",
+            ),
+        }.get(outcome, ("Failed", "Training job failed"))
+        status = "Stopped" if outcome == "MaxRuntimeExceeded" else outcome
+        self._finish(job.name, status, secondary, message, reason, metrics, time.time() - started)
+        if status == "Completed":
+            shutil.rmtree(self.root / job.name, ignore_errors=True)
+
+    def _execute(
+        self, job: _Running, record: Record, writer: LogWriter
+    ) -> tuple[str, str | None, list[dict[str, Any]]]:
+        spec = record.body
+        layout = JobLayout(self.root / job.name)
+        shutil.rmtree(layout.root, ignore_errors=True)
+        channels = {c["ChannelName"]: c for c in spec.get("InputDataConfig", [])}
+        layout.create(list(channels))
+
+        self._transition(job.name, "Downloading", "Downloading input data")
+        for name, channel in channels.items():
+            source = channel["DataSource"].get("S3DataSource")
+            if source is None:
+                raise JobFailure(f"ClientError: Channel '{name}': Outcrop reads input channels from S3 only.")
+            if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+                raise JobFailure(
+                    f"ClientError: Channel '{name}': S3DataType {source['S3DataType']} is not supported."
+                )
+            size = download_channel(self.app.objects, name, source["S3Uri"], layout.channel_dir(name))
+            writer.write(f"Downloaded {size} bytes for channel '{name}' from {source['S3Uri']}")
+
+        hyperparameters = decode_hyperparameters(spec.get("HyperParameters", {}))
+        framework = {k: hyperparameters.pop(k) for k in list(hyperparameters) if k.startswith("sagemaker_")}
+        program = framework.get("sagemaker_program")
+        submit = framework.get("sagemaker_submit_directory")
+        image = spec.get("AlgorithmSpecification", {}).get("TrainingImage", "")
+        if not isinstance(program, str) or not program:
+            raise JobFailure(
+                f"ClientError: Outcrop runs training images in script mode only: image {image or '(none)'} "
+                "was given no 'sagemaker_program' hyperparameter (the SDK sets it from entry_point)."
+            )
+        if isinstance(submit, str) and submit.startswith("s3://"):
+            extract_source(self.app.objects, submit, layout.code_dir)
+        entry = (layout.code_dir / program).resolve()
+        if not entry.is_relative_to(layout.code_dir.resolve()) or not entry.is_file():
+            raise JobFailure(
+                f"AlgorithmError: ExecuteUserScriptError: the entry point '{program}' is not in the training "
+                f"code ({submit or 'no sagemaker_submit_directory'})."
+            )
+
+        self._transition(job.name, "Training", "Training image download completed. Training in progress.")
+        python = self._python_for(layout, writer)
+        resources = local_resources(spec.get("ResourceConfig", {}).get("InstanceType", "ml.m5.large"))
+        env = training_environment(
+            layout=layout,
+            job_name=job.name,
+            region=spec["_Region"],
+            program=program,
+            hyperparameters=hyperparameters,
+            framework_parameters=framework,
+            channels=channels,
+            resources=resources,
+            user_environment=spec.get("Environment", {}),
+        )
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "OUTCROP_"))}
+        args = command_args(hyperparameters)
+        command = (
+            [python, "-u", program, *args]
+            if program.endswith(".py")
+            else ["/bin/sh", "-c", " ".join([f"./{program}", *(_quote(a) for a in args)])]
+        )
+        writer.write(
+            f"Framework: {framework_of(image) or 'unknown'} (image {image or 'none'}); "
+            f"instance {resources.instance_type} -> {resources.num_cpus} local CPU(s), 0 GPUs"
+        )
+        writer.write("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
+        metrics, lines, exit_code = self._run_process(job, command, layout, {**base, **env}, spec, writer)
+        if job.stop_reason == "Shutdown":
+            raise JobFailure("InternalServerError: Outcrop stopped while this training job was running.")
+        if job.stop_reason is None and exit_code != 0:
+            raise JobFailure(self._failure_reason(layout, lines, exit_code, command))
+
+        self._transition(job.name, "Uploading", "Uploading generated training model")
+        output = spec["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        model_uri = f"{output}/{job.name}/output/model.tar.gz"
+        upload_folder_archive(self.app.objects, layout.model_dir, model_uri)
+        if any(layout.output_data_dir.iterdir()):
+            upload_folder_archive(
+                self.app.objects, layout.output_data_dir, f"{output}/{job.name}/output/output.tar.gz"
+            )
+        self.store.update(
+            KIND, job.name, lambda r: r.body.update(ModelArtifacts={"S3ModelArtifacts": model_uri})
+        )
+        if job.stop_reason is not None:
+            return job.stop_reason, None, metrics
+        return "Completed", None, metrics
+
+    def _python_for(self, layout: JobLayout, writer: LogWriter) -> str:
+        """The server's Python, or a per-job virtual environment over it when the code has requirements."""
+        requirements = layout.code_dir / "requirements.txt"
+        if not requirements.is_file():
+            return sys.executable
+        writer.write("Installing dependencies from requirements.txt into the job's virtual environment")
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(layout.venv_dir)],
+            check=True,
+            capture_output=True,
+        )
+        # The server's own venv (torch, scikit-learn, xgboost) stays visible, after the job's own packages.
+        site = next((layout.venv_dir / "lib").glob("python*/site-packages"))
+        parent = [p for p in sys.path if p.endswith("site-packages")]
+        (site / "outcrop-parent.pth").write_text("\n".join(parent) + "\n")
+        python = str(layout.venv_dir / "bin" / "python")
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                python,
+                "install",
+                "--disable-pip-version-check",
+                "-r",
+                str(requirements),
+            ],
+            cwd=layout.code_dir,
+            capture_output=True,
+            text=True,
+        )
+        for line in (result.stdout + result.stderr).splitlines():
+            writer.write(line)
+        if result.returncode != 0:
+            last = [line for line in result.stderr.splitlines() if line.strip()][-1:] or ["pip failed"]
+            raise JobFailure(f"ClientError: Could not install requirements.txt: {last[0]}")
+        return python
+
+    def _run_process(
+        self,
+        job: _Running,
+        command: list[str],
+        layout: JobLayout,
+        env: dict[str, str],
+        spec: dict[str, Any],
+        writer: LogWriter,
+    ) -> tuple[list[dict[str, Any]], deque[str], int]:
+        definitions = [
+            (d["Name"], re.compile(d["Regex"]))
+            for d in spec.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+        ]
+        latest: dict[str, dict[str, Any]] = {}
+        lines: deque[str] = deque(maxlen=200)
+        with job.lock:
+            if job.stop_reason is not None:
+                return [], lines, -1
+            job.process = subprocess.Popen(
+                command,
+                cwd=layout.code_dir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        process = job.process
+        self.store.update(KIND, job.name, lambda r: r.body.update(_Pid=process.pid, _Root=str(layout.root)))
+        limit = spec.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+        timer = (
+            threading.Timer(float(limit), self._signal, args=(job, "MaxRuntimeExceeded")) if limit else None
+        )
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        assert process.stdout is not None
+        try:
+            for raw in process.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                writer.write(line)
+                lines.append(line)
+                for metric, pattern in definitions:
+                    found = pattern.search(line)
+                    if found:
+                        with contextlib.suppress(ValueError, IndexError):
+                            value = float(found.group(1))
+                            latest[metric] = {"MetricName": metric, "Value": value, "Timestamp": time.time()}
+            exit_code = process.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return list(latest.values()), lines, exit_code
+
+    def _failure_reason(
+        self, layout: JobLayout, lines: deque[str], exit_code: int, command: list[str]
+    ) -> str:
+        failure_file = layout.output_dir / "failure"
+        if failure_file.is_file():
+            written = failure_file.read_text(errors="replace").strip()
+            if written:
+                return f"AlgorithmError: {written[:1024]}"
+        message = next((m.group(1) for line in reversed(lines) if (m := _ERROR_LINE.match(line))), None)
+        if message is None:
+            message = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        code = exit_code if exit_code >= 0 else f"{exit_code} (killed by signal {-exit_code})"
+        return (
+            f'AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\nErrorMessage "{message}"\n'
+            f'Command "{" ".join(command)}", exit code: {exit_code}'
+        )[:1024]
+
+    # -- signals and status ----------------------------------------------------------------------------------
+
+    def _signal(self, job: _Running, reason: str) -> None:
+        with job.lock:
+            if job.stop_reason is None:
+                job.stop_reason = reason
+            process = job.process
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(_STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def _kill_orphan(self, record: Record) -> None:
+        """End a child a previous server left behind, if that pid is still the job's (by its cwd)."""
+        pid, root = record.body.get("_Pid"), record.body.get("_Root")
+        if not isinstance(pid, int) or not isinstance(root, str):
+            return
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            return
+        if cwd.startswith(root):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+    def _transition(self, name: str, secondary: str, message: str) -> None:
+        now = time.time()
+
+        def change(record: Record) -> None:
+            transitions = record.body.setdefault("SecondaryStatusTransitions", [])
+            if transitions and "EndTime" not in transitions[-1]:
+                transitions[-1]["EndTime"] = now
+            transitions.append({"Status": secondary, "StartTime": now, "StatusMessage": message})
+            record.body["SecondaryStatus"] = secondary
+            if secondary == "Training":
+                record.body["TrainingStartTime"] = now
+
+        self.store.update(KIND, name, change)
+
+    def _finish(
+        self,
+        name: str,
+        status: str,
+        secondary: str,
+        message: str,
+        reason: str | None,
+        metrics: list[dict[str, Any]] | None = None,
+        elapsed: float | None = None,
+    ) -> None:
+        now = time.time()
+
+        def change(record: Record) -> None:
+            transitions = record.body.setdefault("SecondaryStatusTransitions", [])
+            if transitions and "EndTime" not in transitions[-1]:
+                transitions[-1]["EndTime"] = now
+            transitions.append(
+                {"Status": secondary, "StartTime": now, "EndTime": now, "StatusMessage": message}
+            )
+            record.status = status
+            record.body["SecondaryStatus"] = secondary
+            record.body["TrainingEndTime"] = now
+            record.body.pop("_Pid", None)
+            if reason:
+                record.body["FailureReason"] = reason
+            if metrics:
+                record.body["FinalMetricDataList"] = metrics
+            seconds = int(elapsed if elapsed is not None else now - record.created)
+            record.body["TrainingTimeInSeconds"] = max(1, seconds)
+            record.body["BillableTimeInSeconds"] = max(1, seconds)
+
+        self.store.update(KIND, name, change)
+
+
+def _quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\\''") + "'"
