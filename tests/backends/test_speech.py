@@ -23,9 +23,9 @@ from outcrop.backends.speech.text import (
 
 LEXICON = """<?xml version="1.0" encoding="UTF-8"?>
 <lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon"
-  alphabet="ipa" xml:lang="en-US">
+  alphabet="x-sampa" xml:lang="en-US">
   <lexeme><grapheme>W3C</grapheme><alias>World Wide Web Consortium</alias></lexeme>
-  <lexeme><grapheme>tomato</grapheme><phoneme>təˈmɑːtoʊ</phoneme></lexeme>
+  <lexeme><grapheme>tomato</grapheme><phoneme>t@"mA:toU</phoneme></lexeme>
 </lexicon>"""
 
 
@@ -89,7 +89,7 @@ def test_lexicon_aliases_apply_to_whole_words_only() -> None:
     ("content", "kind"),
     [
         ("<lexicon/>", "invalid"),
-        (LEXICON.replace('alphabet="ipa"', 'alphabet="arpabet"'), "alphabet"),
+        (LEXICON.replace('alphabet="x-sampa"', 'alphabet="arpabet"'), "alphabet"),
         (LEXICON.replace(' xml:lang="en-US"', ""), "language"),
         (LEXICON.replace("World Wide Web Consortium", "x" * 150), "lexeme-length"),
     ],

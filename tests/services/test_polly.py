@@ -1,4 +1,4 @@
-"""Polly through boto3: voices, lexicons and every refusal (fast), then real synthesis with piper and espeak-ng."""
+"""Polly through boto3: voices, lexicons and refusals (fast), then real synthesis with piper and espeak-ng."""
 
 from __future__ import annotations
 
