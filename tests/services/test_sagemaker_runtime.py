@@ -1,0 +1,159 @@
+"""sagemaker-runtime through boto3 against a running server.
+
+The endpoints are deployed in-process into the server's data dir before it starts, so these tests do not
+depend on the control plane: the server brings saved endpoints back on their first invocation (which is
+itself what a restart must do). tests/compat/test_sagemaker_sdk_serving.py deploys through CreateEndpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, EventStreamError
+
+from outcrop.app import App
+from outcrop.config import Settings
+from outcrop.sagemaker.hosting import VariantSpec
+from tests.errors import error_of
+from tests.sagemaker.archives import scaler_archive
+from tests.server import RunningServer
+
+IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
+
+
+def _deploy(data_dir: Path) -> None:
+    app = App(Settings(data_dir=data_dir))
+    app.objects.create_bucket("models", "us-east-1")
+    for factor in (1, 2):
+        app.objects.put_object("models", f"ab/{factor}.tar.gz", scaler_archive(factor))
+        app.objects.put_object("models", f"mme/m{factor}.tar.gz", scaler_archive(factor * 10))
+    hosting = app.sagemaker_hosting
+
+    def spec(name: str, url: str, **kw: Any) -> VariantSpec:
+        return VariantSpec(variant_name=name, model_name=name, image=IMAGE, model_data_url=url, **kw)
+
+    hosting.deploy(
+        "ab",
+        [
+            spec("A", "s3://models/ab/1.tar.gz", initial_weight=1),
+            spec("B", "s3://models/ab/2.tar.gz", initial_weight=1),
+        ],
+    )
+    hosting.deploy("mme", [spec("AllTraffic", "s3://models/mme/", multi_model=True)])
+    hosting.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    data_dir = tmp_path_factory.mktemp("sagemaker-runtime") / "data"
+    _deploy(data_dir)
+    server = RunningServer(data_dir).start()
+    yield server
+    server.stop()
+
+
+def model_error(call: Any, **kwargs: Any) -> dict[str, Any]:
+    """A ModelError's fields: botocore puts the modelled members beside Error, not inside it."""
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    response: dict[str, Any] = info.value.response
+    return {**response["Error"], **{k: v for k, v in response.items() if k != "Error"}}
+
+
+def invoke(runtime: Any, endpoint: str, payload: object, **kw: Any) -> tuple[Any, dict[str, Any]]:
+    response = runtime.invoke_endpoint(
+        EndpointName=endpoint, Body=json.dumps(payload), ContentType="application/json", **kw
+    )
+    return json.loads(response["Body"].read()), response
+
+
+def test_invoke_names_the_variant_and_content_type(served: RunningServer) -> None:
+    runtime = served.client("sagemaker-runtime")
+    body, response = invoke(runtime, "ab", {"values": [1, 2]}, TargetVariant="B", Accept="application/json")
+    assert body == {"scaled": [2, 4]}
+    assert response["InvokedProductionVariant"] == "B"
+    assert response["ContentType"] == "application/json"
+    seen = {invoke(runtime, "ab", {"values": [1]})[1]["InvokedProductionVariant"] for _ in range(40)}
+    assert seen == {"A", "B"}
+
+
+def test_unknown_endpoint_and_variant_are_validation_errors(served: RunningServer) -> None:
+    runtime = served.client("sagemaker-runtime")
+    error = error_of(runtime.invoke_endpoint, EndpointName="nope", Body=b"{}")
+    assert error["Code"] == "ValidationError" and error["Status"] == 400
+    assert error["Message"] == "Endpoint nope of account 000000000000 not found."
+    error = error_of(runtime.invoke_endpoint, EndpointName="ab", Body=b"{}", TargetVariant="C")
+    assert error["Code"] == "ValidationError" and "not a production variant" in error["Message"]
+
+
+def test_model_error_carries_the_original_answer_and_the_endpoint_serves_on(served: RunningServer) -> None:
+    runtime = served.client("sagemaker-runtime")
+    error = model_error(
+        runtime.invoke_endpoint, EndpointName="ab", Body=b'{"values": [1], "fail": true}', TargetVariant="A"
+    )
+    assert error["Code"] == "ModelError" and error["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert error["OriginalStatusCode"] == 500
+    assert "RuntimeError: the scaler was asked to fail" in error["OriginalMessage"]
+    assert error["Message"].startswith("Received server error (500) from primary with message")
+    assert (
+        error["LogStreamArn"] == "arn:aws:logs:us-east-1:000000000000:log-group:/aws/sagemaker/Endpoints/ab"
+    )
+    assert invoke(runtime, "ab", {"values": [3]}, TargetVariant="A")[0] == {"scaled": [3]}
+
+    logs = served.client("logs")
+    deadline = time.monotonic() + 10
+    while True:  # the worker's output reaches CloudWatch Logs a moment after the answer
+        events = logs.filter_log_events(
+            logGroupName="/aws/sagemaker/Endpoints/ab", filterPattern='"asked to fail"'
+        )["events"]
+        if events or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert events and events[0]["logStreamName"].startswith("A/i-")
+
+
+def test_response_stream_sends_one_payload_part_per_yield(served: RunningServer) -> None:
+    runtime = served.client("sagemaker-runtime")
+    response = runtime.invoke_endpoint_with_response_stream(
+        EndpointName="ab", Body=b'{"values": [1, 2, 3], "stream": true}', TargetVariant="B"
+    )
+    assert response["InvokedProductionVariant"] == "B"
+    assert response["ContentType"] == "application/json"
+    parts = [json.loads(event["PayloadPart"]["Bytes"]) for event in response["Body"]]
+    assert [p["scaled"]["value"] for p in parts] == [2, 4, 6]
+
+
+def test_response_stream_errors(served: RunningServer) -> None:
+    runtime = served.client("sagemaker-runtime")
+    before = model_error(
+        runtime.invoke_endpoint_with_response_stream,
+        EndpointName="ab",
+        Body=b'{"values": [1], "fail": true}',
+    )
+    assert before["Code"] == "ModelError" and before["OriginalStatusCode"] == 500
+    response = runtime.invoke_endpoint_with_response_stream(
+        EndpointName="ab", Body=b'{"values": [1, 2, 3], "stream": true, "fail_at": 1}', TargetVariant="A"
+    )
+    received = []
+    with pytest.raises(EventStreamError) as mid_stream:
+        for event in response["Body"]:
+            received.append(json.loads(event["PayloadPart"]["Bytes"]))
+    assert [p["scaled"]["value"] for p in received] == [1]
+    assert mid_stream.value.response["Error"]["Code"] == "ModelStreamError"
+    assert "value 1 cannot be scaled" in mid_stream.value.response["Error"]["Message"]
+    assert invoke(runtime, "ab", {"values": [5]}, TargetVariant="A")[0] == {"scaled": [5]}
+
+
+def test_multi_model_target_model(served: RunningServer) -> None:
+    runtime = served.client("sagemaker-runtime")
+    assert invoke(runtime, "mme", {"values": [1]}, TargetModel="m2.tar.gz")[0] == {"scaled": [20]}
+    assert invoke(runtime, "mme", {"values": [1]}, TargetModel="m1.tar.gz")[0] == {"scaled": [10]}
+    error = error_of(runtime.invoke_endpoint, EndpointName="mme", Body=b"{}", TargetModel="m9.tar.gz")
+    assert error["Code"] == "ValidationError" and "Failed to download model data" in error["Message"]
+    error = error_of(runtime.invoke_endpoint, EndpointName="ab", Body=b"{}", TargetModel="m1.tar.gz")
+    assert error["Code"] == "ValidationError" and "not a multi-model endpoint" in error["Message"]
