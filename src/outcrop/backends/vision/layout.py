@@ -1,0 +1,241 @@
+"""Page layout from pixels and read words: ruled tables (OpenCV morphology) and key/value pairs.
+
+Tables: long horizontal and vertical strokes are isolated with morphological opening; each connected
+grid of them is a table, its rows and columns are where the strokes run, and a missing stroke between two
+grid cells merges them (a span). Words go to the cell holding their center.
+Forms: a line "Key: value" splits at its first colon; a line ending in a colon takes the nearest line to
+its right on the same row, or else the line just below it, as its value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from outcrop.backends.vision import Box, Line, Word
+
+MIN_TABLE_FRACTION = 0.04  # a table is at least this wide and tall, as a fraction of the page
+MAX_KEY_WORDS = 6
+
+
+@dataclass
+class Cell:
+    row: int  # 1-based, as Textract counts
+    column: int
+    box: Box
+    words: list[Word] = field(default_factory=list)
+
+
+@dataclass
+class MergedCell:
+    row: int
+    column: int
+    row_span: int
+    column_span: int
+    box: Box
+    cells: list[Cell]
+
+
+@dataclass
+class Table:
+    box: Box
+    rows: int
+    columns: int
+    cells: list[Cell]
+    merged: list[MergedCell]
+    confidence: float  # how much of the expected grid strokes were found
+
+
+@dataclass
+class KeyValue:
+    key: list[Word]
+    value: list[Word]
+    confidence: float
+
+
+def find_tables(pixels: np.ndarray, lines: list[Line]) -> list[Table]:
+    """Ruled tables of an RGB page, with the words of `lines` placed in their cells."""
+    import cv2
+
+    gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    height, width = gray.shape
+    binary = cv2.adaptiveThreshold(255 - gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 15, -2)
+    horizontal = cv2.morphologyEx(
+        binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(width // 25, 10), 1))
+    )
+    vertical = cv2.morphologyEx(
+        binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(height // 40, 10)))
+    )
+    # Close small breaks so a stroke drawn in pieces (or anti-aliased) still counts as one.
+    horizontal = cv2.dilate(horizontal, np.ones((3, 3), np.uint8))
+    vertical = cv2.dilate(vertical, np.ones((3, 3), np.uint8))
+    grid = cv2.bitwise_or(horizontal, vertical)
+    contours, _ = cv2.findContours(grid, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    words = [word for line in lines for word in line.words]
+    tables = []
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        if w < MIN_TABLE_FRACTION * width or h < MIN_TABLE_FRACTION * height:
+            continue
+        table = _grid_table(
+            horizontal[y : y + h, x : x + w], vertical[y : y + h, x : x + w], x, y, width, height
+        )
+        if table is not None:
+            _place_words(table, words)
+            tables.append(table)
+    tables.sort(key=lambda t: (t.box.top, t.box.left))
+    return tables
+
+
+def _stroke_positions(profile: np.ndarray, length: int) -> list[int]:
+    """Centers of runs where a projection covers at least half of `length` (a stroke across the table)."""
+    on = profile >= 0.5 * length
+    positions, start = [], None
+    for index, value in enumerate(on):
+        if value and start is None:
+            start = index
+        elif not value and start is not None:
+            positions.append((start + index - 1) // 2)
+            start = None
+    if start is not None:
+        positions.append((start + len(on) - 1) // 2)
+    return positions
+
+
+def _grid_table(
+    horizontal: np.ndarray, vertical: np.ndarray, x0: int, y0: int, width: int, height: int
+) -> Table | None:
+    h, w = horizontal.shape
+    rows_at = _stroke_positions((horizontal > 0).sum(axis=1), w)
+    cols_at = _stroke_positions((vertical > 0).sum(axis=0), h)
+    if len(rows_at) < 2 or len(cols_at) < 2:
+        return None
+    n_rows, n_cols = len(rows_at) - 1, len(cols_at) - 1
+    if n_rows * n_cols < 2:
+        return None
+
+    def has_vertical(x: int, top: int, bottom: int) -> float:
+        band = vertical[top:bottom, max(x - 3, 0) : x + 4] > 0
+        return float(band.any(axis=1).mean()) if bottom > top else 0.0
+
+    def has_horizontal(y: int, left: int, right: int) -> float:
+        band = horizontal[max(y - 3, 0) : y + 4, left:right] > 0
+        return float(band.any(axis=0).mean()) if right > left else 0.0
+
+    def norm_box(left: int, top: int, right: int, bottom: int) -> Box:
+        return Box((x0 + left) / width, (y0 + top) / height, (right - left) / width, (bottom - top) / height)
+
+    cells = {
+        (r, c): Cell(r + 1, c + 1, norm_box(cols_at[c], rows_at[r], cols_at[c + 1], rows_at[r + 1]))
+        for r in range(n_rows)
+        for c in range(n_cols)
+    }
+    # Union-find over grid cells: neighbours with no stroke between them are one merged cell.
+    parent = {key: key for key in cells}
+
+    def root(key: tuple[int, int]) -> tuple[int, int]:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    coverage = []
+    for r in range(n_rows):
+        for c in range(n_cols):
+            if c + 1 < n_cols:
+                seen = has_vertical(cols_at[c + 1], rows_at[r] + 4, rows_at[r + 1] - 4)
+                coverage.append(seen)
+                if seen < 0.5:
+                    parent[root((r, c + 1))] = root((r, c))
+            if r + 1 < n_rows:
+                seen = has_horizontal(rows_at[r + 1], cols_at[c] + 4, cols_at[c + 1] - 4)
+                coverage.append(seen)
+                if seen < 0.5:
+                    parent[root((r + 1, c))] = root((r, c))
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for key in cells:
+        groups.setdefault(root(key), []).append(key)
+    merged = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        rows = [r for r, _ in members]
+        cols = [c for _, c in members]
+        top, left = min(rows), min(cols)
+        merged.append(
+            MergedCell(
+                top + 1,
+                left + 1,
+                max(rows) - top + 1,
+                max(cols) - left + 1,
+                Box.union([cells[m].box for m in members]),
+                [cells[m] for m in sorted(members)],
+            )
+        )
+    box = norm_box(cols_at[0], rows_at[0], cols_at[-1], rows_at[-1])
+    confidence = float(np.mean([c for c in coverage if c >= 0.5])) if any(c >= 0.5 for c in coverage) else 0.5
+    ordered = [cells[key] for key in sorted(cells)]
+    return Table(box, n_rows, n_cols, ordered, merged, confidence)
+
+
+def _place_words(table: Table, words: list[Word]) -> None:
+    for word in words:
+        x, y = word.box.center
+        for cell in table.cells:
+            if cell.box.left <= x < cell.box.right and cell.box.top <= y < cell.box.bottom:
+                cell.words.append(word)
+                break
+
+
+def inside_tables(word: Word, tables: list[Table]) -> bool:
+    x, y = word.box.center
+    return any(t.box.left <= x <= t.box.right and t.box.top <= y <= t.box.bottom for t in tables)
+
+
+def find_key_values(lines: list[Line], tables: list[Table]) -> list[KeyValue]:
+    """Key/value pairs of the page's lines outside tables."""
+    free = [line for line in lines if line.words and not all(inside_tables(w, tables) for w in line.words)]
+    used: set[int] = set()
+    pairs: list[KeyValue] = []
+    for index, line in enumerate(free):
+        if index in used:
+            continue
+        split = next((i for i, w in enumerate(line.words[:MAX_KEY_WORDS]) if w.text.endswith(":")), None)
+        if split is None or len(line.words[split].text) < 2:
+            continue
+        key, value = line.words[: split + 1], line.words[split + 1 :]
+        if not value:
+            partner = _value_line(index, free, used)
+            if partner is not None:
+                used.add(partner)
+                value = free[partner].words
+        used.add(index)
+        scores = [w.confidence for w in key + value]
+        pairs.append(KeyValue(key, value, float(np.mean(scores))))
+    return pairs
+
+
+def _value_line(index: int, lines: list[Line], used: set[int]) -> int | None:
+    """The line that holds the value of a key ending its line: to its right on the same row, else below."""
+    key = lines[index].box
+    best: tuple[float, int] | None = None
+    for other, line in enumerate(lines):
+        if other == index or other in used:
+            continue
+        box = line.box
+        overlap = min(key.bottom, box.bottom) - max(key.top, box.top)
+        if overlap > 0.5 * min(key.height, box.height) and box.left >= key.right:
+            distance = box.left - key.right
+            if best is None or distance < best[0]:
+                best = (distance, other)
+    if best is not None:
+        return best[1]
+    for other, line in enumerate(lines):
+        if other == index or other in used:
+            continue
+        box = line.box
+        below = box.top - key.bottom
+        if 0 <= below < 1.5 * key.height and box.left < key.right and box.right > key.left:
+            return other
+    return None

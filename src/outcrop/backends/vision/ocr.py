@@ -1,0 +1,145 @@
+"""OCR with RapidOCR (PP-OCRv4 detection and recognition, ONNX models inside the rapidocr wheel).
+
+RapidOCR reads text lines; with `return_word_box` it also gives each character's box and score, from
+which words are rebuilt (characters between spaces), so Textract's WORD blocks and Rekognition's WORD
+detections have their own geometry.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from outcrop.backends.vision import Line, ModelMissing, PageText, Point, Word
+
+MODEL_VERSION = "rapidocr-1.4.4/PP-OCRv4"
+
+
+class OcrEngine:
+    """One RapidOCR instance, built on first use; calls are serialized (the engine keeps per-call state)."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        self._threads = threads or min(4, os.cpu_count() or 1)
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._engine is None:
+            try:
+                from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-untyped]
+            except ImportError as exc:
+                raise ModelMissing(
+                    "OCR needs rapidocr-onnxruntime: pip install --no-deps -r requirements/nodeps-vision.txt"
+                ) from exc
+            self._engine = RapidOCR(intra_op_num_threads=self._threads, inter_op_num_threads=1)
+        return self._engine
+
+    def read(self, pixels: np.ndarray) -> PageText:
+        """Lines and words of an RGB image, in reading order (top to bottom, then left to right)."""
+        height, width = pixels.shape[:2]
+        bgr = np.ascontiguousarray(pixels[:, :, ::-1])
+        with self._lock:
+            result, _ = self._load()(bgr, return_word_box=True)
+        gray = pixels.mean(axis=2) if pixels.ndim == 3 else pixels.astype(np.float64)
+        lines = [_line(item, width, height, _word_gaps(gray, item[0])) for item in result or []]
+        lines = [line for line in lines if line.text.strip()]
+        return PageText(_reading_order(lines), "ocr")
+
+
+def _norm(points: Any, width: int, height: int) -> list[Point]:
+    return [(float(x) / width, float(y) / height) for x, y in points]
+
+
+def _word_gaps(gray: np.ndarray, polygon: Any) -> list[tuple[float, float]]:
+    """Blank column runs inside a line's box at least a quarter of its height wide: the spaces between words.
+
+    The recognizer sometimes drops a space ("InvoiceNumber:"); the pixels still show it.
+    """
+    xs = [p[0] for p in polygon]
+    ys = [p[1] for p in polygon]
+    left, right = max(int(min(xs)), 0), min(int(max(xs)) + 1, gray.shape[1])
+    top, bottom = max(int(min(ys)), 0), min(int(max(ys)) + 1, gray.shape[0])
+    crop = gray[top:bottom, left:right]
+    if crop.size == 0:
+        return []
+    dark = crop < (crop.max() + crop.min()) / 2  # ink is darker than the midpoint of the line's range
+    if dark.mean() > 0.5:
+        dark = ~dark  # light text on a dark background
+    ink = dark.any(axis=0)
+    minimum = max(3, 0.25 * (bottom - top))
+    gaps: list[tuple[float, float]] = []
+    start: int | None = None
+    for x, has_ink in enumerate(ink):
+        if not has_ink and start is None:
+            start = x
+        elif has_ink and start is not None:
+            if x - start >= minimum and start > 0:
+                gaps.append((left + start, left + x))
+            start = None
+    return gaps
+
+
+def _line(item: list[Any], width: int, height: int, gaps: list[tuple[float, float]]) -> Line:
+    polygon, text, score = item[0], str(item[1]), float(item[2])
+    char_boxes = item[3] if len(item) > 3 else []
+    chars = item[4] if len(item) > 4 else []
+    char_scores = item[5] if len(item) > 5 else []
+    words: list[Word] = []
+    current: list[tuple[Any, float, str]] = []
+
+    def end_word() -> None:
+        if current:
+            xs = [x for box, _, _ in current for x, _ in box]
+            ys = [y for box, _, _ in current for _, y in box]
+            corners = [(min(xs), min(ys)), (max(xs), min(ys)), (max(xs), max(ys)), (min(xs), max(ys))]
+            confidence = float(np.mean([s for _, s, _ in current]))
+            words.append(Word("".join(c for _, _, c in current), _norm(corners, width, height), confidence))
+            current.clear()
+
+    if len(chars) == len(char_boxes) == len(char_scores) and chars:
+        segment = None
+        for box, char, char_score in zip(char_boxes, chars, char_scores, strict=True):
+            center = (min(x for x, _ in box) + max(x for x, _ in box)) / 2
+            here = sum(1 for _, gap_end in gaps if gap_end <= center)
+            if char.isspace():
+                end_word()
+            else:
+                if segment is not None and here != segment:
+                    end_word()
+                segment = here
+                current.append((box, float(char_score), char))
+        end_word()
+    if "".join(w.text for w in words) != "".join(text.split()):
+        words = _words_by_width(text, _norm(polygon, width, height), score)
+    return Line(" ".join(w.text for w in words), _norm(polygon, width, height), score, words)
+
+
+def _words_by_width(text: str, polygon: list[Point], score: float) -> list[Word]:
+    """When the recognizer gives no character boxes, share the line's width among its words by length."""
+    tokens = text.split()
+    total = max(len(text), 1)
+    (x0, y0), (x1, _), _, (_, y3) = polygon[0], polygon[1], polygon[2], polygon[3]
+    words, offset = [], 0
+    for token in tokens:
+        start = text.index(token, offset)
+        offset = start + len(token)
+        left = x0 + (x1 - x0) * start / total
+        right = x0 + (x1 - x0) * offset / total
+        words.append(Word(token, [(left, y0), (right, y0), (right, y3), (left, y3)], score))
+    return words
+
+
+def _reading_order(lines: list[Line]) -> list[Line]:
+    """Rows of lines whose vertical centers are within half a line height, each row left to right."""
+    rows: list[list[Line]] = []
+    for line in sorted(lines, key=lambda ln: ln.box.center[1]):
+        if rows:
+            anchor = rows[-1][0].box
+            if abs(line.box.center[1] - anchor.center[1]) < 0.5 * min(anchor.height, line.box.height):
+                rows[-1].append(line)
+                continue
+        rows.append([line])
+    return [line for row in rows for line in sorted(row, key=lambda ln: ln.box.left)]

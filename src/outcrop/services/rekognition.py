@@ -1,0 +1,478 @@
+"""Amazon Rekognition (images): faces, face collections, text and moderation, on local packaged models.
+
+Faces: dlib (detector, landmarks, ResNet embedding); text: RapidOCR; moderation: open_nsfw. DetectLabels
+answers a clear error: no object-detection or image-classification weights ship in a registry package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from outcrop.backends.vision import (
+    Box,
+    CorruptImage,
+    ImageTooLarge,
+    ModelMissing,
+    Point,
+    UnsupportedFormat,
+    VisionError,
+)
+from outcrop.backends.vision.face_index import CollectionExists, FaceIndex, NoSuchCollection, StoredFace
+from outcrop.backends.vision.faces import (
+    BASIC_LANDMARKS,
+    Face,
+    FaceModel,
+    similarity,
+)
+from outcrop.backends.vision.faces import (
+    MODEL_VERSION as FACE_MODEL,
+)
+from outcrop.backends.vision.images import decode_image
+from outcrop.backends.vision.moderation import MODEL_VERSION as MODERATION_MODEL
+from outcrop.backends.vision.moderation import NsfwModel
+from outcrop.backends.vision.ocr import MODEL_VERSION as TEXT_MODEL
+from outcrop.backends.vision.ocr import OcrEngine
+from outcrop.protocol.errors import ServiceError
+from outcrop.services.base import RequestContext, Service
+from outcrop.storage.objects import StoreError
+
+Params = dict[str, Any]
+Output = dict[str, Any]
+MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
+NO_FACE = "There are no faces in the image. Should be at least 1."
+# Attributes a packaged model really measures; the rest (age, gender, emotions...) have no local model.
+MEASURED_ATTRIBUTES = {"DEFAULT", "ALL", "EYES_OPEN", "MOUTH_OPEN"}
+QUALITY_MIN_CONFIDENCE = {"NONE": 0.0, "LOW": 0.5, "AUTO": 0.8, "MEDIUM": 0.8, "HIGH": 0.95}
+QUALITY_MIN_PIXELS = {"NONE": 0, "LOW": 20, "AUTO": 40, "MEDIUM": 40, "HIGH": 60}
+
+
+def _error(code: str, message: str, status: int = 400) -> ServiceError:
+    return ServiceError(message, code=code, status=status, sender_fault=status < 500)
+
+
+@contextlib.contextmanager
+def _vision_errors() -> Iterator[None]:
+    try:
+        yield
+    except (UnsupportedFormat, CorruptImage) as exc:
+        raise _error("InvalidImageFormatException", f"Request has invalid image format: {exc}") from exc
+    except ImageTooLarge as exc:
+        raise _error("ImageTooLargeException", str(exc)) from exc
+    except ModelMissing as exc:
+        raise _error("InternalServerError", str(exc), 500) from exc
+    except VisionError as exc:
+        raise _error("InvalidParameterException", str(exc)) from exc
+
+
+def _box(box: Box) -> Output:
+    return {"Width": box.width, "Height": box.height, "Left": box.left, "Top": box.top}
+
+
+def _polygon(points: list[Point]) -> list[Output]:
+    return [{"X": x, "Y": y} for x, y in points]
+
+
+class Rekognition(Service):
+    service_name = "rekognition"
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.faces = FaceModel()
+        self.ocr = OcrEngine()
+        self.nsfw = NsfwModel()
+        self._index: FaceIndex | None = None
+
+    @property
+    def index(self) -> FaceIndex:
+        if self._index is None:
+            self._index = FaceIndex(self.app.data_path("rekognition"))
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+
+    # -- inputs ----------------------------------------------------------------------------------------------
+
+    def _pixels(self, image: Params) -> np.ndarray:
+        data = self._image_bytes(image)
+        with _vision_errors():
+            return decode_image(data)
+
+    def _image_bytes(self, image: Params) -> bytes:
+        if ("Bytes" in image) == ("S3Object" in image):
+            raise _error(
+                "InvalidParameterException", "Provide exactly one of Image.Bytes and Image.S3Object."
+            )
+        if "Bytes" in image:
+            return bytes(image["Bytes"])
+        location = image["S3Object"]
+        bucket, key = location.get("Bucket"), location.get("Name")
+        if not bucket or not key:
+            raise _error("InvalidParameterException", "S3Object needs a Bucket and a Name.")
+        try:
+            info = self.app.objects.head_object(bucket, key)
+            if info.size > MAX_S3_IMAGE_BYTES:
+                raise _error(
+                    "ImageTooLargeException", f"The S3 object is {info.size} bytes; the limit is 15 MB."
+                )
+            return self.app.objects.read_object(bucket, key)
+        except StoreError as exc:
+            raise _error(
+                "InvalidS3ObjectException",
+                "Unable to get object metadata from S3. Check object key, region and/or access permissions. "
+                f"({exc.code})",
+            ) from exc
+
+    def _detect(self, pixels: np.ndarray, *, embed: bool = False) -> list[Face]:
+        with _vision_errors():
+            return self.faces.detect(pixels, embed=embed)
+
+    # -- faces -----------------------------------------------------------------------------------------------
+
+    def detect_faces(self, ctx: RequestContext, params: Params) -> Output:
+        attributes = _attributes(params.get("Attributes"))
+        faces = self._detect(self._pixels(params["Image"]))
+        return {"FaceDetails": [_face_detail(face, attributes) for face in faces]}
+
+    def compare_faces(self, ctx: RequestContext, params: Params) -> Output:
+        threshold = float(params.get("SimilarityThreshold", 80.0))
+        quality = params.get("QualityFilter", "NONE")
+        sources = self._detect(self._pixels(params["SourceImage"]), embed=True)
+        if not sources:
+            raise _error("InvalidParameterException", NO_FACE)
+        source = sources[0]
+        targets = [
+            f
+            for f in self._detect(self._pixels(params["TargetImage"]), embed=True)
+            if not _reasons(f, quality, 0)
+        ]
+        matches: list[Output] = []
+        unmatched: list[Output] = []
+        for target in targets:
+            assert source.embedding is not None and target.embedding is not None
+            score = similarity(source.embedding, target.embedding)
+            compared = _compared_face(target)
+            if score >= threshold:
+                matches.append({"Similarity": score, "Face": compared})
+            else:
+                unmatched.append(compared)
+        matches.sort(key=lambda m: float(m["Similarity"]), reverse=True)
+        return {
+            "SourceImageFace": {"BoundingBox": _box(source.box), "Confidence": source.confidence * 100},
+            "FaceMatches": matches,
+            "UnmatchedFaces": unmatched,
+        }
+
+    # -- text and moderation ---------------------------------------------------------------------------------
+
+    def detect_text(self, ctx: RequestContext, params: Params) -> Output:
+        pixels = self._pixels(params["Image"])
+        with _vision_errors():
+            page = self.ocr.read(pixels)
+        filters = params.get("Filters", {})
+        word_filter = filters.get("WordFilter", {})
+        regions = [r for r in filters.get("RegionsOfInterest", []) if "BoundingBox" in r or "Polygon" in r]
+        lines_out: list[Output] = []
+        words_out: list[Output] = []
+        next_id = 0
+        kept_lines = []
+        for line in page.lines:
+            words = [w for w in line.words if _keep_word(w.box, w.confidence, word_filter, regions)]
+            if words:
+                kept_lines.append((line, words))
+        for line, _ in kept_lines:
+            lines_out.append(_text_detection(line.text, "LINE", next_id, None, line.confidence, line.polygon))
+            next_id += 1
+        for parent, (_, words) in enumerate(kept_lines):
+            for word in words:
+                words_out.append(
+                    _text_detection(word.text, "WORD", next_id, parent, word.confidence, word.polygon)
+                )
+                next_id += 1
+        return {"TextDetections": lines_out + words_out, "TextModelVersion": TEXT_MODEL}
+
+    def detect_moderation_labels(self, ctx: RequestContext, params: Params) -> Output:
+        if params.get("ProjectVersion"):
+            raise _error("ResourceNotFoundException", "Custom moderation adapters are not served by Outcrop.")
+        minimum = float(params.get("MinConfidence", 50.0))
+        pixels = self._pixels(params["Image"])
+        with _vision_errors():
+            explicit = self.nsfw.explicit_probability(pixels) * 100
+        labels = []
+        if explicit >= minimum:
+            labels.append({"Confidence": explicit, "Name": "Explicit", "ParentName": "", "TaxonomyLevel": 1})
+        return {"ModerationLabels": labels, "ModerationModelVersion": MODERATION_MODEL}
+
+    def detect_labels(self, ctx: RequestContext, params: Params) -> Output:
+        raise _error(
+            "NotImplemented",
+            "DetectLabels needs object-detection or image-classification weights, and none ship in a "
+            "package this server can install; Outcrop does not invent labels. Faces, text and moderation "
+            "work.",
+            501,
+        )
+
+    # -- collections -----------------------------------------------------------------------------------------
+
+    def _collection_arn(self, ctx: RequestContext, collection_id: str) -> str:
+        # Rekognition's own ARNs for collections start with "aws:", without the "arn:" prefix.
+        return ctx.arn("rekognition", f"collection/{collection_id}").removeprefix("arn:")
+
+    def create_collection(self, ctx: RequestContext, params: Params) -> Output:
+        collection_id = params["CollectionId"]
+        try:
+            made = self.index.create(
+                collection_id, self._collection_arn(ctx, collection_id), FACE_MODEL, params.get("Tags", {})
+            )
+        except CollectionExists as exc:
+            raise _error(
+                "ResourceAlreadyExistsException", f"The collection id: {collection_id} already exists"
+            ) from exc
+        return {"StatusCode": 200, "CollectionArn": made.arn, "FaceModelVersion": made.model_version}
+
+    def list_collections(self, ctx: RequestContext, params: Params) -> Output:
+        limit = int(params.get("MaxResults", 1000)) or 1000
+        found = self.index.list_collections(params.get("NextToken", ""), limit)
+        page = found[:limit]
+        out: Output = {
+            "CollectionIds": [c.id for c in page],
+            "FaceModelVersions": [c.model_version for c in page],
+        }
+        if len(found) > limit:
+            out["NextToken"] = page[-1].id
+        return out
+
+    def _collection(self, collection_id: str) -> Any:
+        try:
+            return self.index.get(collection_id)
+        except NoSuchCollection as exc:
+            raise _error(
+                "ResourceNotFoundException", f"The collection id: {collection_id} does not exist"
+            ) from exc
+
+    def describe_collection(self, ctx: RequestContext, params: Params) -> Output:
+        found = self._collection(params["CollectionId"])
+        return {
+            "FaceCount": found.face_count,
+            "FaceModelVersion": found.model_version,
+            "CollectionARN": found.arn,
+            "CreationTimestamp": datetime.fromtimestamp(found.created, UTC),
+            "UserCount": 0,
+        }
+
+    def delete_collection(self, ctx: RequestContext, params: Params) -> Output:
+        self._collection(params["CollectionId"])
+        try:
+            self.index.delete(params["CollectionId"])
+        except NoSuchCollection as exc:
+            raise _error(
+                "ResourceNotFoundException", f"The collection id: {params['CollectionId']} does not exist"
+            ) from exc
+        return {"StatusCode": 200}
+
+    def index_faces(self, ctx: RequestContext, params: Params) -> Output:
+        collection_id = params["CollectionId"]
+        self._collection(collection_id)
+        attributes = _attributes(params.get("DetectionAttributes"))
+        quality = params.get("QualityFilter", "AUTO")
+        max_faces = params.get("MaxFaces")
+        pixels = self._pixels(params["Image"])
+        faces = self._detect(pixels, embed=True)
+        keep: list[Face] = []
+        unindexed: list[Output] = []
+        for face in faces:
+            reasons = _reasons(face, quality, pixels.shape[1])
+            if not reasons and max_faces is not None and len(keep) >= max_faces:
+                reasons = ["EXCEEDS_MAX_FACES"]
+            if reasons:
+                unindexed.append({"Reasons": reasons, "FaceDetail": _face_detail(face, attributes)})
+            else:
+                keep.append(face)
+        try:
+            stored = self.index.add_faces(
+                collection_id,
+                params.get("ExternalImageId"),
+                [(f.box, f.confidence * 100, f.embedding) for f in keep if f.embedding is not None],
+            )
+        except NoSuchCollection as exc:
+            raise _error(
+                "ResourceNotFoundException", f"The collection id: {collection_id} does not exist"
+            ) from exc
+        records = [
+            {"Face": _stored_face(s), "FaceDetail": _face_detail(f, attributes)}
+            for s, f in zip(stored, keep, strict=True)
+        ]
+        return {"FaceRecords": records, "FaceModelVersion": FACE_MODEL, "UnindexedFaces": unindexed}
+
+    def list_faces(self, ctx: RequestContext, params: Params) -> Output:
+        collection_id = params["CollectionId"]
+        self._collection(collection_id)
+        limit = int(params.get("MaxResults", 1000)) or 1000
+        found = self.index.list_faces(
+            collection_id, params.get("NextToken", ""), limit, params.get("FaceIds")
+        )
+        page = found[:limit]
+        out: Output = {"Faces": [_stored_face(f) for f in page], "FaceModelVersion": FACE_MODEL}
+        if len(found) > limit:
+            out["NextToken"] = page[-1].face_id
+        return out
+
+    def delete_faces(self, ctx: RequestContext, params: Params) -> Output:
+        collection_id = params["CollectionId"]
+        self._collection(collection_id)
+        deleted = self.index.delete_faces(collection_id, params["FaceIds"])
+        missing = [
+            {"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]}
+            for face_id in params["FaceIds"]
+            if face_id not in deleted
+        ]
+        return {"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": missing}
+
+    def search_faces_by_image(self, ctx: RequestContext, params: Params) -> Output:
+        collection_id = params["CollectionId"]
+        self._collection(collection_id)
+        faces = self._detect(self._pixels(params["Image"]), embed=True)
+        faces = [f for f in faces if not _reasons(f, params.get("QualityFilter", "NONE"), 0)]
+        if not faces or faces[0].embedding is None:
+            raise _error("InvalidParameterException", NO_FACE)
+        matches = self._matches(collection_id, faces[0].embedding, params, exclude=None)
+        return {
+            "SearchedFaceBoundingBox": _box(faces[0].box),
+            "SearchedFaceConfidence": faces[0].confidence * 100,
+            "FaceMatches": matches,
+            "FaceModelVersion": FACE_MODEL,
+        }
+
+    def search_faces(self, ctx: RequestContext, params: Params) -> Output:
+        collection_id, face_id = params["CollectionId"], params["FaceId"]
+        self._collection(collection_id)
+        embedding = self.index.embedding_of(collection_id, face_id)
+        if embedding is None:
+            raise _error(
+                "InvalidParameterException", f"Face id {face_id} does not exist in collection {collection_id}"
+            )
+        matches = self._matches(collection_id, embedding, params, exclude=face_id)
+        return {"SearchedFaceId": face_id, "FaceMatches": matches, "FaceModelVersion": FACE_MODEL}
+
+    def _matches(
+        self, collection_id: str, query: np.ndarray, params: Params, exclude: str | None
+    ) -> list[Output]:
+        threshold = float(params.get("FaceMatchThreshold", 80.0))
+        limit = int(params.get("MaxFaces", 100))
+        matches = []
+        for stored, embedding in self.index.nearest(collection_id, query, limit, exclude):
+            score = similarity(query, embedding)
+            if score >= threshold:
+                matches.append({"Similarity": score, "Face": _stored_face(stored)})
+        return matches
+
+
+# -- output shapes ---------------------------------------------------------------------------------------
+
+
+def _attributes(requested: list[str] | None) -> set[str]:
+    wanted = set(requested or ["DEFAULT"])
+    unmeasured = sorted(wanted - MEASURED_ATTRIBUTES)
+    if unmeasured:
+        raise _error(
+            "InvalidParameterException",
+            f"No local model estimates {', '.join(unmeasured)}; Outcrop measures BoundingBox, Confidence, "
+            "Landmarks, Pose, Quality, EyesOpen and MouthOpen (ask for DEFAULT, ALL, EYES_OPEN or "
+            "MOUTH_OPEN).",
+        )
+    return wanted
+
+
+def _landmarks(face: Face, names: tuple[str, ...] | list[str]) -> list[Output]:
+    return [{"Type": name, "X": face.landmarks[name][0], "Y": face.landmarks[name][1]} for name in names]
+
+
+def _face_detail(face: Face, attributes: set[str]) -> Output:
+    everything = "ALL" in attributes
+    detail: Output = {
+        "BoundingBox": _box(face.box),
+        "Landmarks": _landmarks(face, list(face.landmarks) if everything else BASIC_LANDMARKS),
+        "Pose": {"Roll": face.roll, "Yaw": face.yaw, "Pitch": face.pitch},
+        "Quality": {"Brightness": face.brightness, "Sharpness": face.sharpness},
+        "Confidence": face.confidence * 100,
+    }
+    if everything or "EYES_OPEN" in attributes:
+        detail["EyesOpen"] = {"Value": face.eyes_open[0], "Confidence": face.eyes_open[1] * 100}
+    if everything or "MOUTH_OPEN" in attributes:
+        detail["MouthOpen"] = {"Value": face.mouth_open[0], "Confidence": face.mouth_open[1] * 100}
+    return detail
+
+
+def _compared_face(face: Face) -> Output:
+    return {
+        "BoundingBox": _box(face.box),
+        "Confidence": face.confidence * 100,
+        "Landmarks": _landmarks(face, BASIC_LANDMARKS),
+        "Pose": {"Roll": face.roll, "Yaw": face.yaw, "Pitch": face.pitch},
+        "Quality": {"Brightness": face.brightness, "Sharpness": face.sharpness},
+    }
+
+
+def _stored_face(face: StoredFace) -> Output:
+    out: Output = {
+        "FaceId": face.face_id,
+        "BoundingBox": _box(face.box),
+        "ImageId": face.image_id,
+        "Confidence": face.confidence,
+        "IndexFacesModelVersion": FACE_MODEL,
+    }
+    if face.external_image_id:
+        out["ExternalImageId"] = face.external_image_id
+    return out
+
+
+def _reasons(face: Face, quality: str, image_width: int) -> list[str]:
+    """Why a face falls below the QualityFilter (empty when it passes)."""
+    reasons = []
+    if face.confidence < QUALITY_MIN_CONFIDENCE.get(quality, 0.8):
+        reasons.append("LOW_CONFIDENCE")
+    if image_width and face.box.width * image_width < QUALITY_MIN_PIXELS.get(quality, 40):
+        reasons.append("SMALL_BOUNDING_BOX")
+    return reasons
+
+
+def _keep_word(box: Box, confidence: float, word_filter: Params, regions: list[Params]) -> bool:
+    if confidence * 100 < float(word_filter.get("MinConfidence", 0.0)):
+        return False
+    if box.height < float(word_filter.get("MinBoundingBoxHeight", 0.0)):
+        return False
+    if box.width < float(word_filter.get("MinBoundingBoxWidth", 0.0)):
+        return False
+    if not regions:
+        return True
+    x, y = box.center
+    for region in regions:
+        if "BoundingBox" in region:
+            r = region["BoundingBox"]
+            area = Box(r.get("Left", 0.0), r.get("Top", 0.0), r.get("Width", 1.0), r.get("Height", 1.0))
+        else:
+            area = Box.around([(p.get("X", 0.0), p.get("Y", 0.0)) for p in region["Polygon"]])
+        if area.left <= x <= area.right and area.top <= y <= area.bottom:
+            return True
+    return False
+
+
+def _text_detection(
+    text: str, kind: str, ident: int, parent: int | None, confidence: float, polygon: list[Point]
+) -> Output:
+    out: Output = {
+        "DetectedText": text,
+        "Type": kind,
+        "Id": ident,
+        "Confidence": confidence * 100,
+        "Geometry": {"BoundingBox": _box(Box.around(polygon)), "Polygon": _polygon(polygon)},
+    }
+    if parent is not None:
+        out["ParentId"] = parent
+    return out

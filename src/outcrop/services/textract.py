@@ -1,0 +1,393 @@
+"""Amazon Textract: text, tables and forms of images and PDFs, synchronous and as background jobs.
+
+Words come from the PDF's own text layer when it has one, otherwise from RapidOCR; tables are found from
+ruled lines and forms from "Key: value" layout (backends/vision/layout.py). Blocks, their geometry and
+relationships follow Textract's documented shape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from outcrop.backends.vision import (
+    Box,
+    CorruptImage,
+    ImageTooLarge,
+    ModelMissing,
+    PageText,
+    Point,
+    UnsupportedFormat,
+    VisionError,
+    Word,
+)
+from outcrop.backends.vision.images import document_pages
+from outcrop.backends.vision.layout import KeyValue, Table, find_key_values, find_tables
+from outcrop.backends.vision.ocr import MODEL_VERSION, OcrEngine
+from outcrop.jobs.textract_jobs import Job, TextractJobs, TokenMismatch
+from outcrop.protocol.errors import ServiceError
+from outcrop.services.base import RequestContext, Service
+from outcrop.storage.objects import StoreError
+
+Params = dict[str, Any]
+Output = dict[str, Any]
+Block = dict[str, Any]
+SYNC_MAX_BYTES = 10 * 1024 * 1024
+ASYNC_MAX_BYTES = 500 * 1024 * 1024
+ASYNC_MAX_PAGES = 3000
+MAX_RESULTS = 1000
+SERVED_FEATURES = {"TABLES", "FORMS"}
+
+
+def _error(code: str, message: str, status: int = 400) -> ServiceError:
+    return ServiceError(message, code=code, status=status, sender_fault=status < 500)
+
+
+@contextlib.contextmanager
+def _document_errors() -> Iterator[None]:
+    try:
+        yield
+    except UnsupportedFormat as exc:
+        raise _error(
+            "UnsupportedDocumentException", f"Request has unsupported document format: {exc}"
+        ) from exc
+    except CorruptImage as exc:
+        raise _error("BadDocumentException", f"Unable to read the document: {exc}") from exc
+    except ImageTooLarge as exc:
+        raise _error("DocumentTooLargeException", str(exc)) from exc
+    except ModelMissing as exc:
+        raise _error("InternalServerError", str(exc), 500) from exc
+    except VisionError as exc:
+        raise _error("InvalidParameterException", str(exc)) from exc
+
+
+def _features(params: Params) -> list[str]:
+    features = list(dict.fromkeys(params.get("FeatureTypes", [])))
+    if not features:
+        raise _error("InvalidParameterException", "FeatureTypes must name at least one of TABLES and FORMS.")
+    unserved = [f for f in features if f not in SERVED_FEATURES]
+    if unserved:
+        raise _error(
+            "InvalidParameterException",
+            f"Outcrop serves FeatureTypes TABLES and FORMS; {', '.join(unserved)} need models that no "
+            "installable package carries.",
+        )
+    if params.get("AdaptersConfig"):
+        raise _error("InvalidParameterException", "Custom adapters are not served by Outcrop.")
+    return features
+
+
+class Textract(Service):
+    service_name = "textract"
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.ocr = OcrEngine()
+        self.jobs = TextractJobs(app.data_path("textract"), self._run_job)
+        self.jobs.resume()
+
+    def close(self) -> None:
+        self.jobs.close()
+
+    # -- synchronous -----------------------------------------------------------------------------------------
+
+    def detect_document_text(self, ctx: RequestContext, params: Params) -> Output:
+        data = self._document_bytes(params["Document"], SYNC_MAX_BYTES)
+        blocks, pages = self._analyze(data, set(), max_pages=1)
+        return {
+            "DocumentMetadata": {"Pages": pages},
+            "Blocks": blocks,
+            "DetectDocumentTextModelVersion": MODEL_VERSION,
+        }
+
+    def analyze_document(self, ctx: RequestContext, params: Params) -> Output:
+        features = _features(params)
+        data = self._document_bytes(params["Document"], SYNC_MAX_BYTES)
+        blocks, pages = self._analyze(data, set(features), max_pages=1)
+        return {
+            "DocumentMetadata": {"Pages": pages},
+            "Blocks": blocks,
+            "AnalyzeDocumentModelVersion": MODEL_VERSION,
+        }
+
+    # -- asynchronous ----------------------------------------------------------------------------------------
+
+    def start_document_text_detection(self, ctx: RequestContext, params: Params) -> Output:
+        return {"JobId": self._start("text", params, [])}
+
+    def start_document_analysis(self, ctx: RequestContext, params: Params) -> Output:
+        return {"JobId": self._start("analysis", params, _features(params))}
+
+    def get_document_text_detection(self, ctx: RequestContext, params: Params) -> Output:
+        return self._job_page("text", params, "DetectDocumentTextModelVersion")
+
+    def get_document_analysis(self, ctx: RequestContext, params: Params) -> Output:
+        return self._job_page("analysis", params, "AnalyzeDocumentModelVersion")
+
+    def _start(self, kind: str, params: Params, features: list[str]) -> str:
+        location = params["DocumentLocation"].get("S3Object")
+        if not location or not location.get("Bucket") or not location.get("Name"):
+            raise _error("InvalidParameterException", "DocumentLocation.S3Object needs a Bucket and a Name.")
+        output = params.get("OutputConfig")
+        if output is not None:
+            try:
+                self.app.objects.get_bucket(output["S3Bucket"])
+            except StoreError as exc:
+                raise _error(
+                    "InvalidS3ObjectException", f"The output bucket {output['S3Bucket']} does not exist."
+                ) from exc
+        # Fail fast, as Textract does, on a missing object or one that is too large or not a document.
+        data = self._document_bytes({"S3Object": location}, ASYNC_MAX_BYTES)
+        with _document_errors():
+            _check_format(data)
+        request = {"DocumentLocation": location, "FeatureTypes": features, "OutputConfig": output}
+        if params.get("JobTag"):
+            request["JobTag"] = params["JobTag"]
+        try:
+            return self.jobs.start(kind, request, params.get("ClientRequestToken"))
+        except TokenMismatch as exc:
+            raise _error(
+                "IdempotentParameterMismatchException",
+                "The ClientRequestToken was already used with different parameters.",
+            ) from exc
+
+    def _run_job(self, job: Job) -> tuple[list[Block], int]:
+        data = self._document_bytes({"S3Object": job.request["DocumentLocation"]}, ASYNC_MAX_BYTES)
+        blocks, pages = self._analyze(data, set(job.request["FeatureTypes"]), max_pages=ASYNC_MAX_PAGES)
+        output = job.request.get("OutputConfig")
+        if output:
+            prefix = (output.get("S3Prefix") or "").rstrip("/")
+            key = f"{prefix}/{job.job_id}/1" if prefix else f"{job.job_id}/1"
+            body = {"DocumentMetadata": {"Pages": pages}, "JobStatus": "SUCCEEDED", "Blocks": blocks}
+            self.app.objects.put_object(output["S3Bucket"], key, orjson.dumps(body))
+        return blocks, pages
+
+    def _job_page(self, kind: str, params: Params, version_member: str) -> Output:
+        job = self.jobs.get(params["JobId"], kind)
+        if job is None:
+            raise _error("InvalidJobIdException", f"Job {params['JobId']} does not exist.")
+        out: Output = {"JobStatus": job.status, version_member: MODEL_VERSION}
+        if job.status == "FAILED":
+            out["StatusMessage"] = job.status_message or "The job failed."
+        if job.status != "SUCCEEDED":
+            return out
+        limit = min(int(params.get("MaxResults", MAX_RESULTS)), MAX_RESULTS)
+        token = params.get("NextToken")
+        start = 0
+        if token is not None:
+            if not token.isdigit():
+                raise _error("InvalidParameterException", "NextToken is not one this server gave.")
+            start = int(token)
+        blocks = self.jobs.blocks(job.job_id)
+        out["DocumentMetadata"] = {"Pages": job.pages}
+        out["Blocks"] = blocks[start : start + limit]
+        if start + limit < len(blocks):
+            out["NextToken"] = str(start + limit)
+        return out
+
+    # -- documents -------------------------------------------------------------------------------------------
+
+    def _document_bytes(self, document: Params, limit: int) -> bytes:
+        if ("Bytes" in document) == ("S3Object" in document):
+            raise _error(
+                "InvalidParameterException", "Provide exactly one of Document.Bytes and Document.S3Object."
+            )
+        if "Bytes" in document:
+            return bytes(document["Bytes"])
+        location = document["S3Object"]
+        bucket, key = location.get("Bucket"), location.get("Name")
+        if not bucket or not key:
+            raise _error("InvalidParameterException", "S3Object needs a Bucket and a Name.")
+        try:
+            info = self.app.objects.head_object(bucket, key)
+            if info.size > limit:
+                raise _error(
+                    "DocumentTooLargeException", f"The document is {info.size} bytes; the limit is {limit}."
+                )
+            return self.app.objects.read_object(bucket, key)
+        except StoreError as exc:
+            raise _error(
+                "InvalidS3ObjectException",
+                "Unable to get object metadata from S3. Check object key, region and/or access permissions. "
+                f"({exc.code})",
+            ) from exc
+
+    def _analyze(self, data: bytes, features: set[str], *, max_pages: int) -> tuple[list[Block], int]:
+        with _document_errors():
+            pages = document_pages(data, max_pages=max_pages)
+            blocks: list[Block] = []
+            for number, page in enumerate(pages, start=1):
+                text = page.text_layer or self.ocr.read(page.pixels)
+                tables = (
+                    find_tables(page.pixels, text.lines)
+                    if "TABLES" in features or "FORMS" in features
+                    else []
+                )
+                pairs = find_key_values(text.lines, tables) if "FORMS" in features else []
+                blocks += _page_blocks(number, text, tables if "TABLES" in features else [], pairs)
+        return blocks, len(pages)
+
+
+def _check_format(data: bytes) -> None:
+    from outcrop.backends.vision.images import sniff
+
+    if sniff(data) is None:
+        raise UnsupportedFormat("Request has unsupported document format")
+
+
+# -- blocks ----------------------------------------------------------------------------------------------
+
+
+def _geometry(box: Box, polygon: list[Point] | None = None) -> Output:
+    points = polygon or box.corners()
+    return {
+        "BoundingBox": {"Width": box.width, "Height": box.height, "Left": box.left, "Top": box.top},
+        "Polygon": [{"X": x, "Y": y} for x, y in points],
+    }
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _page_blocks(number: int, text: PageText, tables: list[Table], pairs: list[KeyValue]) -> list[Block]:
+    """PAGE first, then each LINE followed by its WORDs, then TABLEs with their CELLs, then KEY_VALUE_SETs."""
+    page: Block = {
+        "BlockType": "PAGE",
+        "Geometry": _geometry(Box(0.0, 0.0, 1.0, 1.0)),
+        "Id": _new_id(),
+        "Page": number,
+    }
+    blocks = [page]
+    children: list[str] = []
+    word_ids: dict[int, str] = {}
+    for line in text.lines:
+        line_block: Block = {
+            "BlockType": "LINE",
+            "Confidence": line.confidence * 100,
+            "Text": line.text,
+            "Geometry": _geometry(line.box, line.polygon),
+            "Id": _new_id(),
+            "Page": number,
+        }
+        words = []
+        for word in line.words:
+            word_block = _word_block(word, number)
+            word_ids[id(word)] = word_block["Id"]
+            words.append(word_block)
+        if words:
+            line_block["Relationships"] = [{"Type": "CHILD", "Ids": [w["Id"] for w in words]}]
+        children.append(line_block["Id"])
+        blocks += [line_block, *words]
+    for table in tables:
+        table_blocks = _table_blocks(table, number, word_ids)
+        children.append(table_blocks[0]["Id"])
+        blocks += table_blocks
+    for pair in pairs:
+        key_block, value_block = _pair_blocks(pair, number, word_ids)
+        children += [key_block["Id"], value_block["Id"]]
+        blocks += [key_block, value_block]
+    if children:
+        page["Relationships"] = [{"Type": "CHILD", "Ids": children}]
+    return blocks
+
+
+def _word_block(word: Word, number: int) -> Block:
+    return {
+        "BlockType": "WORD",
+        "Confidence": word.confidence * 100,
+        "Text": word.text,
+        "TextType": "PRINTED",
+        "Geometry": _geometry(word.box, word.polygon),
+        "Id": _new_id(),
+        "Page": number,
+    }
+
+
+def _table_blocks(table: Table, number: int, word_ids: dict[int, str]) -> list[Block]:
+    confidence = table.confidence * 100
+    cell_blocks = []
+    cell_ids: dict[int, str] = {}
+    for cell in table.cells:
+        block: Block = {
+            "BlockType": "CELL",
+            "Confidence": confidence,
+            "RowIndex": cell.row,
+            "ColumnIndex": cell.column,
+            "RowSpan": 1,
+            "ColumnSpan": 1,
+            "Geometry": _geometry(cell.box),
+            "Id": _new_id(),
+            "Page": number,
+        }
+        ids = [word_ids[id(w)] for w in cell.words if id(w) in word_ids]
+        if ids:
+            block["Relationships"] = [{"Type": "CHILD", "Ids": ids}]
+        cell_ids[id(cell)] = block["Id"]
+        cell_blocks.append(block)
+    merged_blocks = [
+        {
+            "BlockType": "MERGED_CELL",
+            "Confidence": confidence,
+            "RowIndex": merged.row,
+            "ColumnIndex": merged.column,
+            "RowSpan": merged.row_span,
+            "ColumnSpan": merged.column_span,
+            "Geometry": _geometry(merged.box),
+            "Id": _new_id(),
+            "Relationships": [{"Type": "CHILD", "Ids": [cell_ids[id(c)] for c in merged.cells]}],
+            "Page": number,
+        }
+        for merged in table.merged
+    ]
+    relationships = [{"Type": "CHILD", "Ids": [b["Id"] for b in cell_blocks]}]
+    if merged_blocks:
+        relationships.append({"Type": "MERGED_CELL", "Ids": [b["Id"] for b in merged_blocks]})
+    table_block: Block = {
+        "BlockType": "TABLE",
+        "Confidence": confidence,
+        "Geometry": _geometry(table.box),
+        "Id": _new_id(),
+        "Relationships": relationships,
+        "EntityTypes": ["STRUCTURED_TABLE"],
+        "Page": number,
+    }
+    return [table_block, *cell_blocks, *merged_blocks]
+
+
+def _pair_blocks(pair: KeyValue, number: int, word_ids: dict[int, str]) -> tuple[Block, Block]:
+    confidence = pair.confidence * 100
+    key_box = Box.union([w.box for w in pair.key])
+    value_box = (
+        Box.union([w.box for w in pair.value])
+        if pair.value
+        else Box(key_box.right, key_box.top, 0.0, key_box.height)
+    )
+    value: Block = {
+        "BlockType": "KEY_VALUE_SET",
+        "Confidence": confidence,
+        "Geometry": _geometry(value_box),
+        "Id": _new_id(),
+        "EntityTypes": ["VALUE"],
+        "Page": number,
+    }
+    value_words = [word_ids[id(w)] for w in pair.value if id(w) in word_ids]
+    if value_words:
+        value["Relationships"] = [{"Type": "CHILD", "Ids": value_words}]
+    key: Block = {
+        "BlockType": "KEY_VALUE_SET",
+        "Confidence": confidence,
+        "Geometry": _geometry(key_box),
+        "Id": _new_id(),
+        "Relationships": [
+            {"Type": "VALUE", "Ids": [value["Id"]]},
+            {"Type": "CHILD", "Ids": [word_ids[id(w)] for w in pair.key if id(w) in word_ids]},
+        ],
+        "EntityTypes": ["KEY"],
+        "Page": number,
+    }
+    return key, value
