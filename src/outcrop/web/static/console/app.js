@@ -1,0 +1,52 @@
+// The console shell: tabs, the shared model lists, the error banner and the settings form.
+import { loadSettings, saveSettings } from "./aws.js";
+import { $, health, modelLists, showError } from "./ui.js";
+import { initPlayground } from "./playground.js";
+import { initKnowledgeBases } from "./kb.js";
+import { initDocChat } from "./docchat.js";
+import { initStatus } from "./status.js";
+
+const tabs = {};
+
+function show(name) {
+  if (!document.getElementById(`tab-${name}`)) name = "playground";
+  for (const section of document.querySelectorAll(".tab")) section.hidden = section.id !== `tab-${name}`;
+  for (const button of document.querySelectorAll(".nav")) button.classList.toggle("active", button.dataset.tab === name);
+  for (const [key, tab] of Object.entries(tabs)) {
+    if (key === name) tab.shown?.();
+    else tab.hidden?.();
+  }
+}
+
+function initSettings() {
+  const fields = { accessKey: "#set-access-key", secretKey: "#set-secret-key", region: "#set-region", apiKey: "#set-api-key" };
+  const current = loadSettings();
+  for (const [key, selector] of Object.entries(fields)) $(selector).value = current[key];
+  $("#settings-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const values = {};
+    for (const [key, selector] of Object.entries(fields)) values[key] = $(selector).value.trim();
+    saveSettings(values);
+    modelLists.cached = null;
+    $("#set-saved").textContent = "Saved.";
+  });
+}
+
+window.addEventListener("DOMContentLoaded", async () => {
+  initSettings();
+  tabs.playground = initPlayground();
+  tabs.kb = initKnowledgeBases();
+  tabs.docchat = initDocChat();
+  tabs.status = initStatus();
+  for (const button of document.querySelectorAll(".nav")) {
+    button.addEventListener("click", () => (location.hash = button.dataset.tab));
+  }
+  window.addEventListener("hashchange", () => show(location.hash.slice(1)));
+  show(location.hash.slice(1) || "playground");
+  try {
+    const state = await health();
+    $("#server-version").textContent = `Outcrop ${state.version} · ${Object.keys(state.services).length} services`;
+  } catch (error) {
+    showError(error);
+  }
+});
