@@ -114,7 +114,7 @@ class Worker:
         complete = data.rfind(b"\n") + 1 if self.alive() else len(data)
         self.log_offset += complete
         text = data[:complete].decode("utf-8", "replace")
-        return [line.replace("\r", "\n") for line in text.splitlines() if line.strip()]
+        return [line.replace("\r", "\n") for line in text.split("\n") if line.strip()]
 
     def alive(self) -> bool:
         return self.process.poll() is None

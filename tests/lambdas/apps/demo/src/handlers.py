@@ -5,6 +5,8 @@ import logging
 import os
 import time
 
+import boto3
+
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 LOADED_AT = time.time()
@@ -46,6 +48,7 @@ def echo(event, context):
         return {"shorthand": True, "path": event["rawPath"]}
     if event.get("routeKey") == "GET /cookies":
         return {"statusCode": 201, "cookies": ["a=1; Path=/", "b=2; Path=/"], "body": "cookies set"}
+    time.sleep(float((event.get("queryStringParameters") or {}).get("sleep", 0)))
     return {"statusCode": 200, "body": json.dumps({"event": event, "pid": os.getpid()})}
 
 
@@ -58,3 +61,12 @@ def slow(event, context):
     print("sleeping past the timeout")
     time.sleep(30)
     return {"statusCode": 200, "body": "never"}
+
+
+def aws(event, context):
+    """boto3 with no configuration at all: the runtime's environment points it at Outcrop."""
+    identity = boto3.client("sts").get_caller_identity()
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket="demo-notes", Key="seen.txt", Body=context.aws_request_id.encode())
+    stored = s3.get_object(Bucket="demo-notes", Key="seen.txt")["Body"].read().decode()
+    return {"account": identity["Account"], "stored": stored, "request": context.aws_request_id}
