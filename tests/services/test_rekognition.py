@@ -1,4 +1,4 @@
-"""Rekognition through boto3 with the real packaged models: dlib faces, RapidOCR text, open_nsfw moderation."""
+"""Rekognition through boto3 on the real packaged models: dlib faces, RapidOCR text, open_nsfw moderation."""
 
 from __future__ import annotations
 
