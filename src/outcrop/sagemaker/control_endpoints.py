@@ -268,6 +268,7 @@ class EndpointOperations(ControlPlane):
         def updating(r: Record) -> None:
             r.status = "Updating"
             r.body.pop("FailureReason", None)
+            r.body["_PendingConfig"] = config.name
 
         self.store.update(ENDPOINT, record.name, updating)
         self._in_background(
@@ -331,14 +332,7 @@ class EndpointOperations(ControlPlane):
             raise ValidationException(f'Cannot delete in-progress endpoint "{record.arn}".')
         self.store.update(ENDPOINT, record.name, lambda r: setattr(r, "status", "Deleting"))
 
-        def undeploy() -> None:
-            try:
-                self.app.sagemaker_hosting.undeploy(record.name)
-            except Exception:  # the record goes regardless: nothing can serve a deleted endpoint
-                log.exception("undeploying %s failed", record.name)
-            self.store.delete(ENDPOINT, record.name)
-
-        self._in_background(record.name, undeploy)
+        self._in_background(record.name, partial(self._undeploy, record.name))
         return {}
 
     # -- background work -------------------------------------------------------------------------------------
@@ -367,6 +361,7 @@ class EndpointOperations(ControlPlane):
                 r.status = "Failed"
                 r.body["FailureReason"] = reason[:1024]
                 r.body["EndpointConfigName"] = config_name
+                r.body.pop("_PendingConfig", None)
 
             self.store.update(ENDPOINT, name, failed)
             return
@@ -374,6 +369,7 @@ class EndpointOperations(ControlPlane):
         def served(r: Record) -> None:
             r.body["EndpointConfigName"] = config_name
             r.body["_Weights"] = {}
+            r.body.pop("_PendingConfig", None)
             _in_service(r, None)
 
         self.store.update(ENDPOINT, name, served)
@@ -393,40 +389,40 @@ class EndpointOperations(ControlPlane):
             ENDPOINT, name, lambda r: _in_service(r, f"Update failed and was rolled back: {reason}")
         )
 
-    def redeploy_all(self) -> None:
-        """After a restart the workers are gone: deploy again each endpoint that served or was starting."""
+    def resume_endpoints(self) -> None:
+        """Finish what a stopped server left half done. Serving endpoints need nothing: the hosting layer
+        brings their workers back on the first invocation."""
         for record in self.store.records(ENDPOINT):
             if record.status == "Deleting":
-                self._in_background(record.name, partial(self.store.delete, ENDPOINT, record.name))
-                continue
-            if record.status not in ("InService", "Creating", "Updating"):
-                continue
-            config = self.store.get(CONFIG, record.body["EndpointConfigName"])
-            if config is None:
-                self.store.update(
-                    ENDPOINT, record.name, lambda r: _failed(r, "Its endpoint configuration is gone.")
-                )
-                continue
-            try:
-                specs = self._variant_specs(_internal(), config)
-            except ValidationException as exc:
-                self.store.update(ENDPOINT, record.name, partial(_failed, reason=exc.message))
-                continue
-            weights = dict(record.body.get("_Weights", {}))
-            self._in_background(
-                record.name, partial(self._redeploy, record.name, config.name, specs, weights)
-            )
+                self._in_background(record.name, partial(self._undeploy, record.name))
+            elif record.status == "Updating" and not record.body.get("_PendingConfig"):
+                self.store.update(ENDPOINT, record.name, partial(_in_service, reason=None))
+            elif record.status in ("Creating", "Updating"):
+                target = record.body.get("_PendingConfig") or record.body["EndpointConfigName"]
+                previous = record.body["EndpointConfigName"] if record.status == "Updating" else None
+                config = self.store.get(CONFIG, target)
+                if config is None:
+                    gone = partial(_failed, reason=f"The endpoint configuration {target} no longer exists.")
+                    self.store.update(ENDPOINT, record.name, gone)
+                    continue
+                try:
+                    specs = self._variant_specs(_internal(), config)
+                except ValidationException as exc:
+                    self.store.update(ENDPOINT, record.name, partial(_failed, reason=exc.message))
+                    continue
+                self._in_background(record.name, partial(self._deploy, record.name, target, specs, previous))
 
-    def _redeploy(self, name: str, config: str, specs: list[VariantSpec], weights: dict[str, float]) -> None:
-        for spec in specs:
-            spec.initial_weight = weights.get(spec.variant_name, spec.initial_weight)
-        self._deploy(name, config, specs, previous=None)
-        if weights:
-            self.store.update(ENDPOINT, name, lambda r: r.body.update(_Weights=weights))
+    def _undeploy(self, name: str) -> None:
+        try:
+            self.app.sagemaker_hosting.undeploy(name)
+        except Exception:  # the record goes regardless: nothing can serve a deleted endpoint
+            log.exception("undeploying %s failed", name)
+        self.store.delete(ENDPOINT, name)
 
 
 def _in_service(record: Record, reason: str | None) -> None:
     record.status = "InService"
+    record.body.pop("_PendingConfig", None)
     if reason:
         record.body["FailureReason"] = reason[:1024]
     else:
@@ -435,6 +431,7 @@ def _in_service(record: Record, reason: str | None) -> None:
 
 def _failed(record: Record, reason: str) -> None:
     record.status = "Failed"
+    record.body.pop("_PendingConfig", None)
     record.body["FailureReason"] = reason[:1024]
 
 

@@ -29,9 +29,9 @@ class SageMaker(TrainingOperations, EndpointOperations, RegistryOperations, Serv
         self.store = SageMakerStore(app.data_path("sagemaker"))
         self.training = TrainingRunner(app, self.store)
         self._endpoint_locks: dict[str, threading.Lock] = {}
-        # What a previous server left unfinished: training jobs end, endpoints are deployed again.
+        # What a previous server left unfinished: training jobs end, endpoint changes are finished.
         self.training.recover()
-        self.redeploy_all()
+        self.resume_endpoints()
 
     def close(self) -> None:
         self.training.close()
