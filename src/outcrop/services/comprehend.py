@@ -1,0 +1,344 @@
+"""Amazon Comprehend's real-time text analysis, answered by packaged models on this machine.
+
+Sentiment: VADER (English). Entities, key phrases (noun chunks) and syntax: spaCy's small English and
+French pipelines. Personal data: presidio-analyzer (English). Dominant language: langid.py (97 languages).
+Offsets are Python string indices, i.e. Unicode code points, into the text as it was sent. Languages that
+AWS serves but no packaged model covers are refused with UnsupportedLanguageException, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from outcrop.backends.base import BackendError, BackendUnavailable
+from outcrop.backends.nlp.language_id import LanguageIdentifier
+from outcrop.backends.nlp.pii import PiiDetector
+from outcrop.backends.nlp.sentiment import Polarity, VaderSentiment
+from outcrop.backends.nlp.spacy_pipeline import Analysis, SpacyPipelines
+from outcrop.protocol.errors import ServiceError, ServiceUnavailableException
+from outcrop.services.base import RequestContext, Service
+
+if TYPE_CHECKING:
+    from outcrop.app import App
+
+
+class InvalidRequestException(ServiceError):
+    code, status, sender_fault = "InvalidRequestException", 400, True
+
+
+class TextSizeLimitExceededException(ServiceError):
+    code, status, sender_fault = "TextSizeLimitExceededException", 400, True
+
+
+class UnsupportedLanguageException(ServiceError):
+    code, status, sender_fault = "UnsupportedLanguageException", 400, True
+
+
+class BatchSizeLimitExceededException(ServiceError):
+    code, status, sender_fault = "BatchSizeLimitExceededException", 400, True
+
+
+class ResourceUnavailableException(ServiceError):
+    code, status, sender_fault = "ResourceUnavailableException", 400, True
+
+
+# AWS's quotas for the built-in models, in UTF-8 bytes per document.
+LARGE_DOCUMENT_BYTES = 100_000  # entities, key phrases, dominant language, PII
+SMALL_DOCUMENT_BYTES = 5_000  # sentiment, syntax, and every document of a batch
+BATCH_MAX_DOCUMENTS = 25
+BATCH_ITEM_TOO_LARGE = "TEXT_SIZE_LIMIT_EXCEEDED"
+
+SENTIMENT_LANGUAGES = ("en",)
+SPACY_LANGUAGES = tuple(SpacyPipelines.languages())
+PII_LANGUAGES = ("en",)
+
+# spaCy labels (OntoNotes for English, WikiNER for French) -> Comprehend's EntityType.
+ENTITY_TYPES = {
+    "PERSON": "PERSON",
+    "PER": "PERSON",
+    "ORG": "ORGANIZATION",
+    "GPE": "LOCATION",
+    "LOC": "LOCATION",
+    "FAC": "LOCATION",
+    "PRODUCT": "COMMERCIAL_ITEM",
+    "EVENT": "EVENT",
+    "DATE": "DATE",
+    "TIME": "DATE",
+    "QUANTITY": "QUANTITY",
+    "PERCENT": "QUANTITY",
+    "MONEY": "QUANTITY",
+    "CARDINAL": "QUANTITY",
+    "ORDINAL": "QUANTITY",
+    "WORK_OF_ART": "TITLE",
+}
+
+# Universal Dependencies tags -> Comprehend's PartOfSpeechTagType ("O" is AWS's other; X has no twin).
+_AWS_POS_TAGS = "ADJ ADP ADV AUX CONJ CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB"
+POS_TAGS = {tag: tag for tag in _AWS_POS_TAGS.split(" ")}
+POS_TAGS["X"] = "O"
+
+# presidio entity -> Comprehend PiiEntityType. LOCATION stands for ADDRESS: AWS counts a city or a
+# country as part of an address. Presidio entities with no AWS twin (NRP, CRYPTO...) are not reported.
+PII_TYPES = {
+    "PERSON": "NAME",
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "CREDIT_CARD": "CREDIT_DEBIT_NUMBER",
+    "IBAN_CODE": "INTERNATIONAL_BANK_ACCOUNT_NUMBER",
+    "US_SSN": "SSN",
+    "US_PASSPORT": "PASSPORT_NUMBER",
+    "US_DRIVER_LICENSE": "DRIVER_ID",
+    "US_BANK_NUMBER": "BANK_ACCOUNT_NUMBER",
+    "US_ITIN": "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER",
+    "UK_NHS": "UK_NATIONAL_HEALTH_SERVICE_NUMBER",
+    "IP_ADDRESS": "IP_ADDRESS",
+    "MAC_ADDRESS": "MAC_ADDRESS",
+    "URL": "URL",
+    "DATE_TIME": "DATE_TIME",
+    "LOCATION": "ADDRESS",
+    "AGE": "AGE",
+}
+
+
+def sentiment_scores(polarity: Polarity) -> dict[str, float]:
+    """Comprehend's four class scores (summing to 1) from VADER's compound and word shares.
+
+    The compound's sign and size carry positive/negative against neutral (cubed, so that a compound
+    above ~0.32, VADER's "clearly polar", outweighs neutral); MIXED grows with how evenly the polar
+    wording splits between positive and negative, weighted by how much of the text is polar.
+    """
+    polar = polarity.positive + polarity.negative
+    balance = 2 * min(polarity.positive, polarity.negative) / polar if polar > 0 else 0.0
+    raw = {
+        "Positive": max(polarity.compound, 0.0) * (1 - balance),
+        "Negative": max(-polarity.compound, 0.0) * (1 - balance),
+        "Neutral": max((1 - abs(polarity.compound)) ** 3, 0.01),
+        "Mixed": balance * min(1.0, 2 * polar),
+    }
+    total = sum(raw.values())
+    return {name: value / total + 0.0 for name, value in raw.items()}  # + 0.0: never a -0.0
+
+
+def sentiment_label(scores: dict[str, float]) -> str:
+    return max(scores, key=lambda name: scores[name]).upper()
+
+
+class Comprehend(Service):
+    service_name = "comprehend"
+
+    def __init__(self, app: App) -> None:
+        super().__init__(app)
+        self._spacy = SpacyPipelines()
+        self._pii = PiiDetector()
+        self._sentiment = VaderSentiment()
+        self._language_id = LanguageIdentifier()
+
+    # -- checks shared by every operation ------------------------------------------------------------------
+
+    @staticmethod
+    def _check_size(text: str, limit: int) -> None:
+        size = len(text.encode("utf-8"))
+        if size > limit:
+            raise TextSizeLimitExceededException(
+                f"Input text size exceeds limit. Max length of request text allowed is {limit} bytes "
+                f"while in this request the text size is {size} bytes"
+            )
+
+    @staticmethod
+    def _check_language(language: str | None, supported: tuple[str, ...], operation: str) -> str:
+        if not language:
+            raise InvalidRequestException("LanguageCode is required when the request carries Text.")
+        if language not in supported:
+            raise UnsupportedLanguageException(
+                f"{operation} on this server supports {', '.join(supported)}; no packaged model here "
+                f"serves language '{language}'."
+            )
+        return language
+
+    @staticmethod
+    def _check_batch(texts: list[str]) -> None:
+        if len(texts) > BATCH_MAX_DOCUMENTS:
+            raise BatchSizeLimitExceededException(
+                f"The number of documents in the request ({len(texts)}) exceeds the limit of "
+                f"{BATCH_MAX_DOCUMENTS}. Try your request again with fewer documents."
+            )
+
+    @staticmethod
+    def _run_backend(work: Callable[[], Any]) -> Any:
+        try:
+            return work()
+        except BackendUnavailable as error:
+            raise ServiceUnavailableException(
+                f"The model is not available on this server: {error}"
+            ) from error
+        except BackendError as error:
+            raise ServiceError(f"The model failed: {error}") from error
+
+    def _batch(
+        self, texts: list[str], one: Callable[[str], dict[str, Any]], *, limit: int = SMALL_DOCUMENT_BYTES
+    ) -> dict[str, Any]:
+        """Run `one` on each document; a document over the size limit becomes an ErrorList entry."""
+        self._check_batch(texts)
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for index, text in enumerate(texts):
+            size = len(text.encode("utf-8"))
+            if size > limit:
+                errors.append(
+                    {
+                        "Index": index,
+                        "ErrorCode": BATCH_ITEM_TOO_LARGE,
+                        "ErrorMessage": f"Document {index} is {size} bytes; the limit is {limit} bytes.",
+                    }
+                )
+                continue
+            results.append({"Index": index, **one(text)})
+        return {"ResultList": results, "ErrorList": errors}
+
+    # -- model calls ---------------------------------------------------------------------------------------
+
+    def _analysis(self, text: str, language: str) -> Analysis:
+        return self._run_backend(lambda: self._spacy.get(language).analyze(text))  # type: ignore[no-any-return]
+
+    def _sentiment_of(self, text: str) -> dict[str, Any]:
+        polarity: Polarity = self._run_backend(lambda: self._sentiment.polarity(text))
+        scores = sentiment_scores(polarity)
+        return {"Sentiment": sentiment_label(scores), "SentimentScore": scores}
+
+    def _entities_of(self, text: str, language: str) -> dict[str, Any]:
+        entities = [
+            {
+                "Score": span.score,
+                "Type": ENTITY_TYPES.get(span.label, "OTHER"),
+                "Text": span.text,
+                "BeginOffset": span.start,
+                "EndOffset": span.end,
+            }
+            for span in self._analysis(text, language).entities
+        ]
+        return {"Entities": entities}
+
+    def _key_phrases_of(self, text: str, language: str) -> dict[str, Any]:
+        phrases = [
+            {"Score": span.score, "Text": span.text, "BeginOffset": span.start, "EndOffset": span.end}
+            for span in self._analysis(text, language).noun_chunks
+        ]
+        return {"KeyPhrases": phrases}
+
+    def _syntax_of(self, text: str, language: str) -> dict[str, Any]:
+        tokens = [
+            {
+                "TokenId": number,
+                "Text": token.text,
+                "BeginOffset": token.start,
+                "EndOffset": token.end,
+                "PartOfSpeech": {"Tag": POS_TAGS.get(token.pos, "O"), "Score": token.score},
+            }
+            for number, token in enumerate(self._analysis(text, language).tokens, start=1)
+        ]
+        return {"SyntaxTokens": tokens}
+
+    def _languages_of(self, text: str) -> dict[str, Any]:
+        ranked: list[tuple[str, float]] = self._run_backend(lambda: self._language_id.rank(text))
+        # AWS lists the likely languages only; anything under 1 % is noise from the naive Bayes tail.
+        languages = [{"LanguageCode": code, "Score": score} for code, score in ranked if score >= 0.01]
+        return {"Languages": languages or [{"LanguageCode": ranked[0][0], "Score": ranked[0][1]}]}
+
+    def _pii_of(self, text: str, language: str) -> list[tuple[str, int, int, float]]:
+        findings = self._run_backend(lambda: self._pii.detect(text, language))
+        return [
+            (PII_TYPES[f.entity_type], f.start, f.end, f.score)
+            for f in findings
+            if f.entity_type in PII_TYPES
+        ]
+
+    # -- single documents ----------------------------------------------------------------------------------
+
+    def detect_sentiment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        text = params["Text"]
+        self._check_language(params.get("LanguageCode"), SENTIMENT_LANGUAGES, "DetectSentiment")
+        self._check_size(text, SMALL_DOCUMENT_BYTES)
+        return self._sentiment_of(text)
+
+    def detect_entities(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("EndpointArn"):
+            raise ResourceUnavailableException(
+                f"Custom entity recognizer endpoints are not served by Outcrop: {params['EndpointArn']}"
+            )
+        if params.get("Bytes") is not None or params.get("DocumentReaderConfig") is not None:
+            raise InvalidRequestException(
+                "Bytes and DocumentReaderConfig need a custom entity recognizer endpoint; "
+                "the built-in model takes Text."
+            )
+        text = params.get("Text")
+        if not text:
+            raise InvalidRequestException("Text is required when no EndpointArn is given.")
+        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "DetectEntities")
+        self._check_size(text, LARGE_DOCUMENT_BYTES)
+        return self._entities_of(text, language)
+
+    def detect_key_phrases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        text = params["Text"]
+        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "DetectKeyPhrases")
+        self._check_size(text, LARGE_DOCUMENT_BYTES)
+        return self._key_phrases_of(text, language)
+
+    def detect_syntax(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        text = params["Text"]
+        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "DetectSyntax")
+        self._check_size(text, SMALL_DOCUMENT_BYTES)
+        return self._syntax_of(text, language)
+
+    def detect_dominant_language(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        text = params["Text"]
+        self._check_size(text, LARGE_DOCUMENT_BYTES)
+        return self._languages_of(text)
+
+    def detect_pii_entities(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        text = params["Text"]
+        language = self._check_language(params.get("LanguageCode"), PII_LANGUAGES, "DetectPiiEntities")
+        self._check_size(text, LARGE_DOCUMENT_BYTES)
+        entities = [
+            {"Score": score, "Type": kind, "BeginOffset": start, "EndOffset": end}
+            for kind, start, end, score in self._pii_of(text, language)
+        ]
+        return {"Entities": entities}
+
+    def contains_pii_entities(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        text = params["Text"]
+        language = self._check_language(params.get("LanguageCode"), PII_LANGUAGES, "ContainsPiiEntities")
+        self._check_size(text, LARGE_DOCUMENT_BYTES)
+        best: dict[str, float] = {}
+        for kind, _start, _end, score in self._pii_of(text, language):
+            best[kind] = max(score, best.get(kind, 0.0))
+        return {"Labels": [{"Name": kind, "Score": score} for kind, score in best.items()]}
+
+    def detect_toxic_content(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise ServiceError(
+            "DetectToxicContent is not served: no toxicity classifier ships in a package this server can "
+            "install (the known ones download their weights at run time), and Outcrop does not guess labels.",
+            code="NotImplemented",
+            status=501,
+        )
+
+    # -- batches -------------------------------------------------------------------------------------------
+
+    def batch_detect_sentiment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_language(params.get("LanguageCode"), SENTIMENT_LANGUAGES, "BatchDetectSentiment")
+        return self._batch(params["TextList"], self._sentiment_of)
+
+    def batch_detect_entities(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "BatchDetectEntities")
+        return self._batch(params["TextList"], lambda text: self._entities_of(text, language))
+
+    def batch_detect_key_phrases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "BatchDetectKeyPhrases")
+        return self._batch(params["TextList"], lambda text: self._key_phrases_of(text, language))
+
+    def batch_detect_syntax(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "BatchDetectSyntax")
+        return self._batch(params["TextList"], lambda text: self._syntax_of(text, language))
+
+    def batch_detect_dominant_language(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._batch(params["TextList"], self._languages_of)

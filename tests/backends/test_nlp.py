@@ -1,0 +1,61 @@
+"""The NLP runtimes on their own: overlap resolution, sentiment scores, offline tldextract, apertium modes."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from typing import Any
+
+import pytest
+
+from outcrop.backends.nlp.apertium import apertium_translate, installed_modes
+from outcrop.backends.nlp.pii import PiiFinding, _offline_tldextract, resolve_overlaps
+from outcrop.backends.nlp.sentiment import Polarity
+from outcrop.services.comprehend import sentiment_label, sentiment_scores
+
+
+def test_overlapping_pii_keeps_the_strongest_finding() -> None:
+    email = PiiFinding("EMAIL_ADDRESS", 10, 30, 1.0)
+    url_inside = PiiFinding("URL", 15, 30, 0.5)
+    phone = PiiFinding("PHONE_NUMBER", 40, 52, 0.75)
+    assert resolve_overlaps([url_inside, phone, email]) == [email, phone]
+
+
+@pytest.mark.parametrize(
+    ("polarity", "label"),
+    [
+        (Polarity(0.6, 0.4, 0.0, 0.85), "POSITIVE"),
+        (Polarity(0.0, 0.5, 0.5, -0.8), "NEGATIVE"),
+        (Polarity(0.0, 1.0, 0.0, 0.0), "NEUTRAL"),
+        (Polarity(0.19, 0.52, 0.29, -0.35), "MIXED"),
+    ],
+)
+def test_sentiment_scores_sum_to_one_and_pick_the_label(polarity: Polarity, label: str) -> None:
+    scores = sentiment_scores(polarity)
+    assert math.isclose(sum(scores.values()), 1.0)
+    assert all(value >= 0 for value in scores.values())
+    assert sentiment_label(scores) == label
+
+
+def test_tldextract_reads_its_bundled_suffix_list_without_the_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import requests
+    import tldextract
+
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("tldextract tried to fetch the suffix list")
+
+    monkeypatch.setattr(requests.Session, "get", no_network)
+    monkeypatch.setattr(tldextract.tldextract, "TLD_EXTRACTOR", tldextract.tldextract.TLD_EXTRACTOR)
+    _offline_tldextract()
+    parts = tldextract.extract("mail.example.co.uk")
+    assert (parts.domain, parts.suffix) == ("example", "co.uk")
+
+
+@pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium is not installed")
+def test_apertium_pairs_are_found_and_translate() -> None:
+    modes = {mode for mode, _, _ in installed_modes()}
+    assert "eng-spa" in modes
+    assert "spa-eng_US" not in modes  # variants are not offered as pairs
+    assert "gato" in apertium_translate("The cat sleeps.", "eng-spa").lower()
