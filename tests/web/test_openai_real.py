@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
+import httpx
 import openai
 import pytest
 
@@ -79,3 +81,29 @@ def test_langchain_chat_openai(real_server: RunningServer) -> None:
     )
     answer = llm.invoke("What is 2 + 2? Answer with the number only.")
     assert "4" in str(answer.content)
+
+
+def test_real_stream_stops_when_the_client_hangs_up(real_server: RunningServer) -> None:
+    def generated() -> int:
+        models = httpx.get(real_server.endpoint + "/_outcrop/health").json()["models"]
+        return int(models["qwen2.5-coder-0.5b"]["generated_tokens"] or 0)
+
+    client = _client(real_server)
+    client.chat.completions.create(model=CHAT, messages=[{"role": "user", "content": "hi"}], max_tokens=2)
+    before = generated()
+    stream = client.chat.completions.create(
+        model=CHAT,
+        messages=[{"role": "user", "content": "Write a very long story about a lighthouse keeper."}],
+        max_tokens=1000,
+        temperature=0,
+        stream=True,
+    )
+    for received, _ in enumerate(stream):
+        if received == 3:
+            break
+    stream.close()
+    time.sleep(1.5)
+    settled = generated()
+    time.sleep(1.5)
+    assert generated() == settled, "generation went on after the client hung up"
+    assert settled - before < 400

@@ -163,6 +163,11 @@ async def sse_chunks(call: ChatCall, events: AsyncIterator[GenerationEvent]) -> 
                 yield _event({**identity, "choices": [], "usage": _usage(event.done)})
     except OpenAIError as error:
         yield _event(error.body())
+    finally:
+        # A client that hangs up closes this generator; closing the events stops the generation too.
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
     yield b"data: [DONE]\n\n"
 
 
