@@ -1,0 +1,95 @@
+"""Page layout and document decoding without OCR: tables (with merged cells), key/value layouts, formats."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from outcrop.backends.vision import Box, CorruptImage, ImageTooLarge, Line, UnsupportedFormat, Word
+from outcrop.backends.vision.images import decode_image, document_pages, sniff
+from outcrop.backends.vision.layout import find_key_values, find_tables
+from tests.fixtures.vision.documents import INVOICE_LINES, encoded, invoice_image, invoice_text_pdf
+
+W, H = 800, 600
+
+
+def line(text: str, left: float, top: float, height: float = 0.03) -> Line:
+    """A read line whose words are laid out by character count (1% of the page width per character)."""
+    words, x = [], left
+    for token in text.split():
+        width = 0.01 * len(token)
+        words.append(Word(token, Box(x, top, width, height).corners(), 0.95))
+        x += width + 0.01
+    return Line(text, Box(left, top, x - 0.01 - left, height).corners(), 0.95, words)
+
+
+def test_ruled_table_with_a_merged_header() -> None:
+    page = Image.new("RGB", (W, H), "white")
+    draw = ImageDraw.Draw(page)
+    xs, ys = [100, 300, 500, 700], [100, 160, 220, 280]
+    for y in ys:
+        draw.line([(xs[0], y), (xs[-1], y)], fill="black", width=2)
+    for x in xs:
+        # The first row has no rule between columns 1 and 2: its first cell spans both.
+        top = ys[1] if x == xs[1] else ys[0]
+        draw.line([(x, top), (x, ys[-1])], fill="black", width=2)
+    lines = [
+        line("Region", 0.2, 0.2),
+        line("Total", 0.7, 0.2),
+        line("North", 0.15, 0.3),
+        line("12", 0.7, 0.3),
+    ]
+    (table,) = find_tables(np.asarray(page), lines)
+    assert (table.rows, table.columns) == (3, 3)
+    (merged,) = table.merged
+    assert (merged.row, merged.column, merged.row_span, merged.column_span) == (1, 1, 1, 2)
+    texts = {(c.row, c.column): " ".join(w.text for w in c.words) for c in table.cells}
+    assert texts[(1, 1)] == "Region" and texts[(1, 2)] == "" and texts[(1, 3)] == "Total"
+    assert texts[(2, 1)] == "North" and texts[(2, 3)] == "12"
+    assert abs(table.box.left - 100 / W) < 0.01 and abs(table.box.bottom - 280 / H) < 0.01
+
+
+def test_key_values_beside_and_below() -> None:
+    lines = [
+        line("Name:", 0.1, 0.1),
+        line("Ada Lovelace", 0.3, 0.1),
+        line("Address:", 0.1, 0.2),
+        line("12 Analytical Row", 0.1, 0.24),
+        line("Phone: 555 0100", 0.1, 0.4),
+        line("Plain sentence without a key", 0.1, 0.5),
+    ]
+    pairs = {
+        " ".join(w.text for w in kv.key): " ".join(w.text for w in kv.value)
+        for kv in find_key_values(lines, [])
+    }
+    assert pairs == {"Name:": "Ada Lovelace", "Address:": "12 Analytical Row", "Phone:": "555 0100"}
+
+
+def test_formats_are_told_apart() -> None:
+    png = encoded(invoice_image(), "PNG")
+    assert sniff(png) == "png" and sniff(encoded(invoice_image(), "JPEG")) == "jpeg"
+    assert sniff(encoded(invoice_image(), "TIFF")) == "tiff" and sniff(invoice_text_pdf()) == "pdf"
+    assert decode_image(png).shape == (600 * 4 // 3, 1000, 3)
+    with pytest.raises(CorruptImage):
+        decode_image(png[:100])
+    with pytest.raises(UnsupportedFormat):
+        decode_image(b"GIF89a")
+    with pytest.raises(CorruptImage):
+        document_pages(b"%PDF-1.4 nothing else")
+    with pytest.raises(ImageTooLarge):
+        decode_image(encoded(Image.new("L", (12_000, 10)), "PNG"))
+
+
+def test_multipage_tiff_and_pdf_text_layer() -> None:
+    buffer = io.BytesIO()
+    invoice_image().save(buffer, format="TIFF", save_all=True, append_images=[invoice_image()])
+    assert len(document_pages(buffer.getvalue())) == 2
+    with pytest.raises(UnsupportedFormat):
+        document_pages(buffer.getvalue(), max_pages=1)
+    (page,) = document_pages(invoice_text_pdf())
+    assert page.text_layer is not None and page.text_layer.source == "pdf"
+    assert set(INVOICE_LINES) <= {ln.text for ln in page.text_layer.lines}
+    assert document_pages(encoded(invoice_image(), "PDF"))[0].text_layer is None  # a scan: OCR reads it
