@@ -61,12 +61,12 @@ def torchscript_archive() -> bytes:
     buffer = io.BytesIO()
     with warnings.catch_warnings():  # TorchScript is deprecated, yet it is what the PyTorch container loads
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.save(torch.jit.script(layer), buffer)  # type: ignore[no-untyped-call]
+        torch.jit.save(torch.jit.script(layer), buffer)
     return tar_gz({"model.pt": buffer.getvalue()})
 
 
 def xgboost_archive(tmp: Path) -> bytes:
-    import xgboost  # type: ignore[import-untyped]
+    import xgboost
 
     features, labels = classifier_data()
     booster = xgboost.train(

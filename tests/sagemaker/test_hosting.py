@@ -59,10 +59,9 @@ def log_lines(app: App, endpoint: str, awaited: str) -> list[str]:
         time.sleep(0.05)
 
 
-def invoke_json(hosting: EndpointHosting, endpoint: str, payload: object, **kw: object) -> object:
-    result = hosting.invoke(
-        endpoint, json.dumps(payload).encode(), content_type="application/json", accept=None, **kw
-    )  # type: ignore[arg-type]
+def invoke_json(hosting: EndpointHosting, endpoint: str, payload: object, **kw: str) -> object:
+    body = json.dumps(payload).encode()
+    result = hosting.invoke(endpoint, body, content_type="application/json", accept=None, **kw)
     return json.loads(result.body)
 
 
