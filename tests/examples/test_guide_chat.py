@@ -53,6 +53,17 @@ def _streamed(server: RunningServer, message: str) -> dict[str, Any]:
     raise AssertionError("the streamed answer never finished")
 
 
+def _log_lines(server: RunningServer, group: str, pattern: str, *, at_least: int = 1) -> list[str]:
+    """Lines of the function's log group matching `pattern`; logs are shipped just after the answer."""
+    logs = server.client("logs")
+    deadline = time.monotonic() + 10
+    while True:
+        events = logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"]
+        if len(events) >= at_least or time.monotonic() > deadline:
+            return [e["message"] for e in events]
+        time.sleep(0.1)
+
+
 def test_the_guides_handler_answers_post_chat(chat: RunningServer) -> None:
     response = httpx.post(f"{chat.endpoint}{APP}/chat", json={"message": "What is Outcrop?"}, timeout=120)
     assert response.status_code == 200
@@ -62,19 +73,17 @@ def test_the_guides_handler_answers_post_chat(chat: RunningServer) -> None:
     url = f"{chat.endpoint}/restapis/{api}/prod/_user_request_/chat"
     again = httpx.post(url, json={"message": "again"}, timeout=120)
     assert again.json() == {"response": "You said: again"}
-    events = chat.client("logs").filter_log_events(logGroupName="/aws/lambda/ChatFunction")["events"]
-    assert sum(e["message"].startswith("REPORT RequestId:") for e in events) >= 2
+    reports = _log_lines(chat, "/aws/lambda/ChatFunction", '"REPORT RequestId"', at_least=2)
+    assert len(reports) >= 2
+    assert all("Duration:" in line and "Memory Size: 512 MB" in line for line in reports)
 
 
 def test_the_guides_error_branch(chat: RunningServer) -> None:
     """A body without `message`: the guide's own except branch logs with Powertools and answers 500."""
     response = httpx.post(f"{chat.endpoint}{APP}/chat", json={"text": "wrong field"}, timeout=120)
     assert response.status_code == 500 and response.json() == {"error": "Internal server error"}
-    logs = chat.client("logs")
-    events = logs.filter_log_events(logGroupName="/aws/lambda/ChatFunction", filterPattern='"Error:"')[
-        "events"
-    ]
-    record = json.loads(events[-1]["message"])  # Powertools writes structured JSON lines
+    [line] = _log_lines(chat, "/aws/lambda/ChatFunction", '"Error:"')
+    record = json.loads(line)  # Powertools writes structured JSON lines
     assert record["level"] == "ERROR" and record["message"] == "Error: 'message'"
     assert record["service"] == "guide-chat"
 

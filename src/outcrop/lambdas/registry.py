@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from outcrop.lambdas.logship import LogShipper
 from outcrop.lambdas.spec import AppError, AppSpec, FunctionSpec, StaticSite
 from outcrop.lambdas.template import load_template, one_line_app
 from outcrop.lambdas.workers import FunctionPool, Outcome
@@ -31,6 +32,7 @@ class FunctionRegistry:
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
         self._site_stamps: dict[str, float] = {}
+        self._logs: LogShipper | None = None
         overrides = dict(settings.app_parameters)
         for template in settings.apps:
             self.add(
@@ -74,11 +76,13 @@ class FunctionRegistry:
                 concurrency = self.app.settings.lambda_concurrency
                 if spec.reserved_concurrency:
                     concurrency = min(concurrency, spec.reserved_concurrency)
+                if self._logs is None:
+                    self._logs = LogShipper(self.app.logs.put)
                 pool = FunctionPool(
                     spec,
                     self.environment(spec),
                     self.app.data_path("lambda", "worker-logs"),
-                    self.app.logs.put,
+                    self._logs.put,
                     max(1, concurrency),
                 )
                 self._pools[spec.name] = pool
@@ -169,6 +173,8 @@ class FunctionRegistry:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
+        if self._logs is not None:
+            self._logs.close()
 
 
 def _newest(folder: Path) -> float:

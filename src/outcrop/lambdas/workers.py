@@ -273,10 +273,7 @@ class FunctionPool:
         outcome.log_lines = lines
         self.invocations += 1
         events = [(start_ms, lines[0])] + [(int(time.time() * 1000), line) for line in lines[1:]]
-        try:
-            self.sink(self.log_group, worker.log_stream, events)
-        except Exception as exc:  # logging must never fail an invocation
-            print(f"outcrop: could not write {self.log_group} logs: {exc}", file=sys.stderr)
+        self.sink(self.log_group, worker.log_stream, events)
 
     def _report(self, request_id: str, outcome: Outcome, reply: dict[str, Any] | None, worker: Worker) -> str:
         memory = int((reply or {}).get("max_memory_mb", 0))
