@@ -1,0 +1,135 @@
+"""Which engine translates which language pair, and running it on plain text or HTML.
+
+Apertium serves every pair it has installed; the local chat model serves only the pairs listed in
+LLM_PAIRS, chosen by measuring it (Qwen2.5-Coder 1.5B translates into English well, but out of English
+it changed meanings, e.g. a Thursday became a Wednesday, and broke German grammar; from German and
+Portuguese it too turned a Thursday into a Friday, so none of those are offered). Codes are ISO 639-1.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from outcrop.backends.base import TextGenerator
+from outcrop.backends.nlp.apertium import apertium_translate, installed_modes
+from outcrop.backends.nlp.llm_translate import llm_translate
+
+Format = Literal["txt", "html"]
+
+# Apertium names languages by ISO 639-3 or 639-1 code; only those with an AWS Translate code are offered.
+APERTIUM_CODES = {
+    "eng": "en", "en": "en", "spa": "es", "es": "es", "cat": "ca", "ca": "ca", "fra": "fr", "fr": "fr",
+    "por": "pt", "pt": "pt", "ita": "it", "it": "it", "deu": "de", "de": "de", "nld": "nl", "nl": "nl",
+    "glg": "gl", "gl": "gl", "ron": "ro", "ro": "ro", "dan": "da", "swe": "sv", "isl": "is",
+}  # fmt: skip
+
+LLM_PAIRS = (("fr", "en"), ("it", "en"), ("nl", "en"))
+
+LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "ca": "Catalan", "fr": "French", "pt": "Portuguese", "it": "Italian",
+    "de": "German", "nl": "Dutch", "gl": "Galician", "ro": "Romanian", "da": "Danish", "sv": "Swedish",
+    "is": "Icelandic",
+}  # fmt: skip
+
+_TAG = re.compile(r"(<[^>]*>)")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@dataclass(frozen=True)
+class Engine:
+    kind: Literal["apertium", "llm"]
+    detail: str  # the apertium mode, or the catalog name of the chat model
+
+
+class TranslationEngines:
+    """The pair table, built once from what is installed; `llm` gives the chat model, or None if off."""
+
+    def __init__(self, llm_name: str | None, llm: Callable[[], TextGenerator]) -> None:
+        self._llm_name = llm_name
+        self._llm = llm
+        self._pairs: dict[tuple[str, str], Engine] | None = None
+        self._lock = threading.Lock()
+
+    def pairs(self) -> dict[tuple[str, str], Engine]:
+        with self._lock:
+            if self._pairs is None:
+                pairs: dict[tuple[str, str], Engine] = {}
+                for mode, source, target in installed_modes():
+                    if source in APERTIUM_CODES and target in APERTIUM_CODES:
+                        pairs[(APERTIUM_CODES[source], APERTIUM_CODES[target])] = Engine("apertium", mode)
+                if self._llm_name is not None:
+                    for pair in LLM_PAIRS:
+                        pairs.setdefault(pair, Engine("llm", self._llm_name))
+                self._pairs = pairs
+            return self._pairs
+
+    def languages(self) -> list[str]:
+        return sorted({code for pair in self.pairs() for code in pair})
+
+    def translate(
+        self, text: str, source: str, target: str, fmt: Format, cancel: threading.Event | None = None
+    ) -> str:
+        engine = self.pairs()[(source, target)]
+        if engine.kind == "apertium":
+            return _tidy(apertium_translate(text, engine.detail, fmt=fmt), text)
+        model = self._llm()
+        names = LANGUAGE_NAMES[source], LANGUAGE_NAMES[target]
+
+        def one(piece: str) -> str:
+            return llm_translate(model, piece, *names, cancel=cancel)
+
+        if fmt == "html":
+            return _map_html_text(text, lambda piece: html.escape(one(html.unescape(piece)), quote=False))
+        return _map_paragraphs(text, one)
+
+
+def _tidy(translated: str, original: str) -> str:
+    """Apertium output with the input's outer whitespace, and no space left where a pronoun was dropped."""
+    lines = [re.sub(r"(?<=\S) {2,}", " ", line).lstrip(" ") for line in translated.strip("\n").split("\n")]
+    body = "\n".join(lines).strip()
+    lead = original[: len(original) - len(original.lstrip())]
+    trail = original[len(original.rstrip()) :]
+    return lead + body + trail
+
+
+def _keep_outer_space(piece: str, translate: Callable[[str], str]) -> str:
+    stripped = piece.strip()
+    if not _LETTER.search(stripped):
+        return piece
+    lead = piece[: len(piece) - len(piece.lstrip())]
+    trail = piece[len(piece.rstrip()) :]
+    return lead + translate(stripped) + trail
+
+
+def _map_paragraphs(text: str, translate: Callable[[str], str]) -> str:
+    """Translate each line on its own (a small model keeps its footing on short inputs)."""
+    return "\n".join(_keep_outer_space(line, translate) for line in text.split("\n"))
+
+
+def _map_html_text(markup: str, translate: Callable[[str], str]) -> str:
+    """Translate the text between tags, leaving tags, scripts and styles as they are."""
+    out: list[str] = []
+    raw_until: str | None = None
+    for part in _TAG.split(markup):
+        if part.startswith("<") and part.endswith(">"):
+            name = part[1:].split(None, 1)[0].lower().rstrip(">/") if len(part) > 2 else ""
+            if raw_until is None and name in ("script", "style"):
+                raw_until = "/" + name
+            elif raw_until is not None and name == raw_until:
+                raw_until = None
+            out.append(part)
+        elif raw_until is not None or not part.strip():
+            out.append(part)
+        else:
+            out.append(_keep_outer_space(part, translate))
+    return "".join(out)
+
+
+def html_text(markup: str) -> str:
+    """The visible text of an HTML document (for language detection)."""
+    return html.unescape(re.sub(r"(?is)<(script|style)\b.*?</\1>|<[^>]*>", " ", markup))

@@ -1,0 +1,335 @@
+"""Amazon Translate: TranslateText, TranslateDocument (text/plain, text/html), ListLanguages, terminologies.
+
+Apertium's Debian pairs do the translating, and the local chat model covers the few pairs it was measured
+to do well (see `backends/translation_engines.py`). `SourceLanguageCode=auto` is identified by langid.py.
+Terminologies are kept as JSON files under the data dir and applied around whichever engine runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from outcrop.backends.base import BackendBusy, BackendError, BackendUnavailable, TextGenerator
+from outcrop.backends.nlp.language_id import LanguageIdentifier
+from outcrop.backends.translation_engines import LANGUAGE_NAMES, Format, TranslationEngines, html_text
+from outcrop.backends.translation_terms import (
+    GlossaryError,
+    StoredTerminology,
+    TerminologyStore,
+    matching_terms,
+    parse_glossary,
+    protect_terms,
+    render_glossary,
+    restore_terms,
+)
+from outcrop.protocol.errors import (
+    ResourceNotFoundException,
+    ServiceError,
+    ServiceUnavailableException,
+    ThrottlingException,
+)
+from outcrop.services.base import RequestContext, Service
+
+if TYPE_CHECKING:
+    from outcrop.app import App
+
+LLM_MODEL = "qwen2.5-coder-1.5b"  # the default chat model of the bundled catalog
+TEXT_LIMIT_BYTES = 10_000
+AUTO_MIN_CONFIDENCE = 0.5
+DISPLAY_NAMES: dict[str, dict[str, str]] = {
+    "en": LANGUAGE_NAMES,
+    "es": {"en": "Inglés", "es": "Español", "ca": "Catalán", "fr": "Francés", "pt": "Portugués",
+           "it": "Italiano", "de": "Alemán", "nl": "Neerlandés"},
+    "fr": {"en": "Anglais", "es": "Espagnol", "ca": "Catalan", "fr": "Français", "pt": "Portugais",
+           "it": "Italien", "de": "Allemand", "nl": "Néerlandais"},
+    "de": {"en": "Englisch", "es": "Spanisch", "ca": "Katalanisch", "fr": "Französisch",
+           "pt": "Portugiesisch", "it": "Italienisch", "de": "Deutsch", "nl": "Niederländisch"},
+    "it": {"en": "Inglese", "es": "Spagnolo", "ca": "Catalano", "fr": "Francese", "pt": "Portoghese",
+           "it": "Italiano", "de": "Tedesco", "nl": "Olandese"},
+    "pt": {"en": "Inglês", "es": "Espanhol", "ca": "Catalão", "fr": "Francês", "pt": "Português",
+           "it": "Italiano", "de": "Alemão", "nl": "Holandês"},
+}  # fmt: skip
+CONTENT_FORMATS: dict[str, Format] = {"text/plain": "txt", "text/html": "html"}
+
+
+class InvalidRequestException(ServiceError):
+    code, status, sender_fault = "InvalidRequestException", 400, True
+
+
+class InvalidParameterValueException(ServiceError):
+    code, status, sender_fault = "InvalidParameterValueException", 400, True
+
+
+class TextSizeLimitExceededException(ServiceError):
+    code, status, sender_fault = "TextSizeLimitExceededException", 400, True
+
+
+class UnsupportedLanguagePairException(ServiceError):
+    code, status, sender_fault = "UnsupportedLanguagePairException", 400, True
+
+
+class DetectedLanguageLowConfidenceException(ServiceError):
+    code, status, sender_fault = "DetectedLanguageLowConfidenceException", 400, True
+
+
+class UnsupportedDisplayLanguageCodeException(ServiceError):
+    code, status, sender_fault = "UnsupportedDisplayLanguageCodeException", 400, True
+
+
+def _page(items: list[Any], params: dict[str, Any], default_size: int) -> tuple[list[Any], str | None]:
+    """A slice of `items` per MaxResults/NextToken (the token is the next index, base64-wrapped)."""
+    size = int(params.get("MaxResults") or default_size)
+    start = 0
+    if params.get("NextToken"):
+        try:
+            start = int(base64.urlsafe_b64decode(params["NextToken"].encode()).decode())
+        except ValueError as error:
+            raise InvalidParameterValueException("NextToken is not one this server issued.") from error
+    end = start + size
+    token = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
+    return items[start:end], token
+
+
+class Translate(Service):
+    service_name = "translate"
+
+    def __init__(self, app: App) -> None:
+        super().__init__(app)
+        offers_llm = not app.settings.fake_models and LLM_MODEL in app.catalog.local
+        self.engines = TranslationEngines(LLM_MODEL if offers_llm else None, self._chat_model)
+        self._language_id = LanguageIdentifier()
+        self._terms: TerminologyStore | None = None
+
+    @property
+    def terminologies(self) -> TerminologyStore:
+        if self._terms is None:
+            self._terms = TerminologyStore(self.app.data_path("translate", "terminologies"))
+        return self._terms
+
+    def _chat_model(self) -> TextGenerator:
+        return self.app.models.generator(LLM_MODEL)
+
+    # -- language pairs ------------------------------------------------------------------------------------
+
+    def _source_language(self, code: str, text: str) -> str:
+        if code != "auto":
+            return code
+        ranked = self._language_id.rank(text, top=1)
+        detected, confidence = ranked[0]
+        if confidence < AUTO_MIN_CONFIDENCE:
+            raise DetectedLanguageLowConfidenceException(
+                f"The source language could not be identified with confidence (best guess '{detected}', "
+                f"{confidence:.2f}). Give SourceLanguageCode explicitly.",
+                extra={"DetectedLanguageCode": detected},
+            )
+        return detected
+
+    def _check_pair(self, source: str, target: str) -> None:
+        if source != target and (source, target) not in self.engines.pairs():
+            offered = ", ".join(f"{s}-{t}" for s, t in sorted(self.engines.pairs()))
+            raise UnsupportedLanguagePairException(
+                f"Unsupported language pair: {source} to {target}. This server translates {offered}.",
+                extra={"SourceLanguageCode": source, "TargetLanguageCode": target},
+            )
+
+    def _terminologies(self, names: list[str]) -> list[StoredTerminology]:
+        found = []
+        for name in names:
+            stored = self.terminologies.get(name)
+            if stored is None:
+                raise ResourceNotFoundException(f"The terminology {name!r} does not exist.")
+            found.append(stored)
+        return found
+
+    def _translate(
+        self, ctx: RequestContext, text: str, source: str, target: str, fmt: Format, names: list[str]
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The translation and the AppliedTerminologies entries (only terminologies that matched)."""
+        terminologies = self._terminologies(names)
+        if source == target:
+            return text, []
+        applied: list[dict[str, Any]] = []
+        chosen: dict[str, str] = {}  # source term -> target term; the first terminology naming it wins
+        for stored in terminologies:
+            glossary = stored.glossary
+            one_way_mismatch = stored.directionality == "UNI" and glossary.languages[0] != source
+            if one_way_mismatch or target not in glossary.languages or source not in glossary.languages:
+                continue
+            terms = [(s, t) for s, t in matching_terms(glossary, text, source, target) if s not in chosen]
+            if not terms:
+                continue
+            chosen.update(terms)
+            applied.append(
+                {"Name": stored.name, "Terms": [{"SourceText": s, "TargetText": t} for s, t in terms]}
+            )
+        text, replacements = protect_terms(text, list(chosen.items()))
+        try:
+            translated = self.engines.translate(text, source, target, fmt, ctx.cancel)
+        except BackendBusy as error:
+            raise ThrottlingException(f"The translation model is busy: {error}") from error
+        except BackendUnavailable as error:
+            raise ServiceUnavailableException(f"The translation engine is not available: {error}") from error
+        except BackendError as error:
+            raise ServiceError(f"The translation engine failed: {error}") from error
+        translated, _complete = restore_terms(translated, replacements)
+        return translated, applied
+
+    # -- translation ---------------------------------------------------------------------------------------
+
+    def translate_text(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        text: str = params["Text"]
+        size = len(text.encode("utf-8"))
+        if size > TEXT_LIMIT_BYTES:
+            raise TextSizeLimitExceededException(
+                f"Input text size exceeds limit. Max length of request text allowed is {TEXT_LIMIT_BYTES} "
+                f"bytes while in this request the text size is {size} bytes"
+            )
+        source = self._source_language(params["SourceLanguageCode"], text)
+        target = params["TargetLanguageCode"]
+        self._check_pair(source, target)
+        translated, applied = self._translate(
+            ctx, text, source, target, "txt", params.get("TerminologyNames") or []
+        )
+        output: dict[str, Any] = {
+            "TranslatedText": translated,
+            "SourceLanguageCode": source,
+            "TargetLanguageCode": target,
+        }
+        if applied:
+            output["AppliedTerminologies"] = applied
+        # No engine here can honour Formality, Profanity masking or Brevity, so AppliedSettings never appears.
+        return output
+
+    def translate_document(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        document = params["Document"]
+        content_type = document["ContentType"].split(";")[0].strip().lower()
+        fmt = CONTENT_FORMATS.get(content_type)
+        if fmt is None:
+            raise InvalidRequestException(
+                f"ContentType {document['ContentType']!r} is not supported here: use text/plain or text/html "
+                "(Word documents are not translated by this server)."
+            )
+        try:
+            content = bytes(document["Content"]).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidRequestException(f"The document is not UTF-8 text: {error}") from error
+        if not content.strip():
+            raise InvalidRequestException("The document is empty.")
+        visible = html_text(content) if fmt == "html" else content
+        source = self._source_language(params["SourceLanguageCode"], visible)
+        target = params["TargetLanguageCode"]
+        self._check_pair(source, target)
+        translated, applied = self._translate(
+            ctx, content, source, target, fmt, params.get("TerminologyNames") or []
+        )
+        output: dict[str, Any] = {
+            "TranslatedDocument": {"Content": translated.encode("utf-8")},
+            "SourceLanguageCode": source,
+            "TargetLanguageCode": target,
+        }
+        if applied:
+            output["AppliedTerminologies"] = applied
+        return output
+
+    def list_languages(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        display = params.get("DisplayLanguageCode") or "en"
+        names = DISPLAY_NAMES.get(display)
+        if names is None:
+            raise UnsupportedDisplayLanguageCodeException(
+                f"Language names are available here in {', '.join(DISPLAY_NAMES)}, not '{display}'.",
+                extra={"DisplayLanguageCode": display},
+            )
+        codes = ["auto", *self.engines.languages()]
+        languages = [
+            {
+                "LanguageName": "Auto" if code == "auto" else names.get(code, LANGUAGE_NAMES[code]),
+                "LanguageCode": code,
+            }
+            for code in codes
+        ]
+        page, token = _page(languages, params, 500)
+        output: dict[str, Any] = {"Languages": page, "DisplayLanguageCode": display}
+        if token:
+            output["NextToken"] = token
+        return output
+
+    # -- terminologies -------------------------------------------------------------------------------------
+
+    def _properties(self, ctx: RequestContext, stored: StoredTerminology) -> dict[str, Any]:
+        return {
+            "Name": stored.name,
+            "Description": stored.description,
+            "Arn": ctx.arn("translate", f"terminology/{stored.name}/LATEST"),
+            "SourceLanguageCode": stored.source_language,
+            "TargetLanguageCodes": stored.target_languages,
+            "SizeBytes": stored.size_bytes,
+            "TermCount": len(stored.glossary.rows),
+            "SkippedTermCount": stored.glossary.skipped,
+            "CreatedAt": datetime.fromtimestamp(stored.created_at, UTC),
+            "LastUpdatedAt": datetime.fromtimestamp(stored.updated_at, UTC),
+            "Directionality": stored.directionality,
+            "Format": stored.format,
+        }
+
+    def import_terminology(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        data = params["TerminologyData"]
+        raw = bytes(data["File"])
+        try:
+            glossary = parse_glossary(raw, data["Format"])
+        except GlossaryError as error:
+            raise InvalidParameterValueException(
+                f"The terminology file could not be read: {error}"
+            ) from error
+        if not glossary.rows:
+            raise InvalidParameterValueException("The terminology file holds no usable term.")
+        now = time.time()
+        previous = self.terminologies.get(params["Name"])
+        stored = StoredTerminology(
+            name=params["Name"],
+            description=params.get("Description") or "",
+            format=data["Format"],
+            directionality=data.get("Directionality") or "UNI",
+            created_at=previous.created_at if previous else now,
+            updated_at=now,
+            size_bytes=len(raw),
+            glossary=glossary,
+            download_token=secrets.token_urlsafe(16),
+        )
+        self.terminologies.put(stored)
+        return {"TerminologyProperties": self._properties(ctx, stored)}
+
+    def get_terminology(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        stored = self._terminologies([params["Name"]])[0]
+        fmt = params.get("TerminologyDataFormat") or stored.format
+        url = (
+            f"{ctx.base_url}/_outcrop/translate/terminologies/{stored.name}"
+            f"?format={fmt}&token={stored.download_token}"
+        )
+        return {
+            "TerminologyProperties": self._properties(ctx, stored),
+            "TerminologyDataLocation": {"RepositoryType": "S3", "Location": url},
+        }
+
+    def terminology_file(self, name: str, fmt: str, token: str) -> bytes | None:
+        """The stored terminology rendered in `fmt`, for the download link GetTerminology hands out."""
+        stored = self.terminologies.get(name)
+        if stored is None or not secrets.compare_digest(stored.download_token, token):
+            return None
+        return render_glossary(stored.glossary, fmt if fmt in ("CSV", "TSV", "TMX") else stored.format)
+
+    def list_terminologies(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        stored = [t for t in (self.terminologies.get(n) for n in self.terminologies.names()) if t]
+        page, token = _page(stored, params, 100)
+        output: dict[str, Any] = {"TerminologyPropertiesList": [self._properties(ctx, t) for t in page]}
+        if token:
+            output["NextToken"] = token
+        return output
+
+    def delete_terminology(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if not self.terminologies.delete(params["Name"]):
+            raise ResourceNotFoundException(f"The terminology {params['Name']!r} does not exist.")
+        return {}

@@ -1,0 +1,185 @@
+"""Translate through boto3: apertium pairs, auto source, terminologies, documents, and the LLM pairs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.errors import error_of
+from tests.server import RunningServer
+
+pytestmark = pytest.mark.real
+
+GLOSSARY_CSV = "en,es\ncat,michi\ncredit card,tarjeta de crédito\n".encode()
+GLOSSARY_TMX = b"""<?xml version="1.0" encoding="UTF-8"?>
+<tmx version="1.4"><header srclang="en" datatype="plaintext" segtype="phrase" adminlang="en"
+ creationtool="test" creationtoolversion="1" o-tmf="test"/>
+<body>
+<tu><tuv xml:lang="en"><seg>Outcrop</seg></tuv><tuv xml:lang="es"><seg>Afloramiento</seg></tuv></tu>
+<tu><tuv xml:lang="en"><seg>table</seg></tuv><tuv xml:lang="es"><seg>pupitre</seg></tuv></tu>
+</body></tmx>"""
+
+
+@pytest.fixture(scope="module")
+def translate(server: RunningServer) -> Any:
+    return server.client("translate")
+
+
+def test_english_to_spanish_and_back_keeps_the_meaning(translate: Any) -> None:
+    sentence = "The cat is sleeping on the table and the dog is eating."
+    spanish = translate.translate_text(Text=sentence, SourceLanguageCode="en", TargetLanguageCode="es")
+    assert spanish["SourceLanguageCode"] == "en"
+    words = spanish["TranslatedText"].lower()
+    assert all(word in words for word in ("gato", "mesa", "perro")), words
+    english = translate.translate_text(
+        Text=spanish["TranslatedText"], SourceLanguageCode="es", TargetLanguageCode="en"
+    )
+    back = english["TranslatedText"].lower()
+    assert all(word in back for word in ("cat", "table", "dog")), back
+    assert "AppliedTerminologies" not in english
+
+
+def test_auto_source_identifies_the_language(translate: Any) -> None:
+    answer = translate.translate_text(
+        Text="El gato duerme en la mesa de la cocina.", SourceLanguageCode="auto", TargetLanguageCode="en"
+    )
+    assert answer["SourceLanguageCode"] == "es"
+    assert "cat" in answer["TranslatedText"].lower()
+    unchanged = translate.translate_text(
+        Text="The dog is eating in the garden.", SourceLanguageCode="auto", TargetLanguageCode="en"
+    )
+    assert unchanged["TranslatedText"] == "The dog is eating in the garden."
+
+
+def test_terminologies_override_the_engine_and_are_reported(translate: Any) -> None:
+    csv_props = translate.import_terminology(
+        Name="pets-csv",
+        MergeStrategy="OVERWRITE",
+        Description="pet words",
+        TerminologyData={"File": GLOSSARY_CSV, "Format": "CSV"},
+    )["TerminologyProperties"]
+    assert (csv_props["SourceLanguageCode"], csv_props["TargetLanguageCodes"]) == ("en", ["es"])
+    assert csv_props["TermCount"] == 2
+    assert csv_props["Arn"].endswith(":terminology/pets-csv/LATEST")
+    translate.import_terminology(
+        Name="office-tmx", MergeStrategy="OVERWRITE", TerminologyData={"File": GLOSSARY_TMX, "Format": "TMX"}
+    )
+
+    answer = translate.translate_text(
+        Text="My cat sits on the table and Outcrop pays with a credit card.",
+        SourceLanguageCode="en",
+        TargetLanguageCode="es",
+        TerminologyNames=["pets-csv", "office-tmx"],
+    )
+    text = answer["TranslatedText"]
+    assert "michi" in text and "tarjeta de crédito" in text and "pupitre" in text and "Afloramiento" in text
+    assert "gato" not in text
+    applied = {entry["Name"]: entry["Terms"] for entry in answer["AppliedTerminologies"]}
+    assert {"SourceText": "cat", "TargetText": "michi"} in applied["pets-csv"]
+    assert {"SourceText": "table", "TargetText": "pupitre"} in applied["office-tmx"]
+
+    names = [t["Name"] for t in translate.list_terminologies()["TerminologyPropertiesList"]]
+    assert {"pets-csv", "office-tmx"} <= set(names)
+    located = translate.get_terminology(Name="pets-csv", TerminologyDataFormat="CSV")
+    assert located["TerminologyProperties"]["Description"] == "pet words"
+    download = httpx.get(located["TerminologyDataLocation"]["Location"], timeout=10)
+    assert download.status_code == 200
+    assert download.content.decode().splitlines()[:2] == ["en,es", "cat,michi"]
+
+    translate.delete_terminology(Name="office-tmx")
+    missing = error_of(translate.get_terminology, Name="office-tmx")
+    assert (missing["Code"], missing["Status"]) == ("ResourceNotFoundException", 404)
+    unknown = error_of(
+        translate.translate_text,
+        Text="Hi",
+        SourceLanguageCode="en",
+        TargetLanguageCode="es",
+        TerminologyNames=["nope"],
+    )
+    assert unknown["Code"] == "ResourceNotFoundException"
+    broken = error_of(
+        translate.import_terminology,
+        Name="broken",
+        MergeStrategy="OVERWRITE",
+        TerminologyData={"File": b"<tmx><body>", "Format": "TMX"},
+    )
+    assert broken["Code"] == "InvalidParameterValueException"
+
+
+def test_documents_keep_their_html_markup(translate: Any) -> None:
+    page = b'<html><body><h1 class="t">Good morning</h1><p>The <b>dog</b> is eating.</p></body></html>'
+    answer = translate.translate_document(
+        Document={"Content": page, "ContentType": "text/html"},
+        SourceLanguageCode="en",
+        TargetLanguageCode="es",
+    )
+    html = answer["TranslatedDocument"]["Content"].decode()
+    assert (
+        html.startswith('<html><body><h1 class="t">')
+        and "<b>" in html
+        and html.endswith("</p></body></html>")
+    )
+    assert "perro" in html.lower()
+    plain = translate.translate_document(
+        Document={"Content": b"The dog is eating.\n", "ContentType": "text/plain"},
+        SourceLanguageCode="auto",
+        TargetLanguageCode="es",
+    )
+    assert plain["SourceLanguageCode"] == "en"
+    assert "perro" in plain["TranslatedDocument"]["Content"].decode().lower()
+    docx = error_of(
+        translate.translate_document,
+        Document={
+            "Content": b"PK..",
+            "ContentType": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        },
+        SourceLanguageCode="en",
+        TargetLanguageCode="es",
+    )
+    assert docx["Code"] == "InvalidRequestException"
+
+
+def test_list_languages_offers_only_working_pairs(translate: Any) -> None:
+    codes = [lang["LanguageCode"] for lang in translate.list_languages()["Languages"]]
+    assert {"auto", "en", "es", "ca", "fr", "pt"} <= set(codes)
+    assert "ja" not in codes and "de" not in codes  # no engine here translates them (fake LLM server)
+    first = translate.list_languages(MaxResults=2)
+    second = translate.list_languages(MaxResults=2, NextToken=first["NextToken"])
+    assert len(first["Languages"]) == 2 and second["Languages"][0] not in first["Languages"]
+    french = {
+        lang["LanguageCode"]: lang["LanguageName"]
+        for lang in translate.list_languages(DisplayLanguageCode="fr")["Languages"]
+    }
+    assert french["es"] == "Espagnol"
+
+
+def test_bad_requests_get_the_aws_errors(translate: Any) -> None:
+    pair = error_of(translate.translate_text, Text="Hello", SourceLanguageCode="en", TargetLanguageCode="ja")
+    assert (pair["Code"], pair["Status"]) == ("UnsupportedLanguagePairException", 400)
+    too_big = error_of(
+        translate.translate_text, Text="é" * 5001, SourceLanguageCode="en", TargetLanguageCode="es"
+    )
+    assert (too_big["Code"], too_big["Status"]) == ("TextSizeLimitExceededException", 400)
+    unsure = error_of(
+        translate.translate_text, Text="12345 !!! 678", SourceLanguageCode="auto", TargetLanguageCode="es"
+    )
+    assert (unsure["Code"], unsure["Status"]) == ("DetectedLanguageLowConfidenceException", 400)
+    display = error_of(translate.list_languages, DisplayLanguageCode="ja")
+    assert display["Code"] == "UnsupportedDisplayLanguageCodeException"
+
+
+def test_the_local_llm_translates_french_into_english(real_server: RunningServer) -> None:
+    translate = real_server.client("translate")
+    codes = {lang["LanguageCode"] for lang in translate.list_languages()["Languages"]}
+    assert {"fr", "it", "nl"} <= codes
+    answer = translate.translate_text(
+        Text="Le chat dort sur la table.", SourceLanguageCode="fr", TargetLanguageCode="en"
+    )
+    text = answer["TranslatedText"].lower()
+    assert "cat" in text and "table" in text, text
+    wrong_way = error_of(
+        translate.translate_text, Text="Hello", SourceLanguageCode="en", TargetLanguageCode="de"
+    )
+    assert wrong_way["Code"] == "UnsupportedLanguagePairException"
