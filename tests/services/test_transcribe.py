@@ -136,6 +136,7 @@ def test_polly_speech_round_trips_through_transcribe(real_server: RunningServer)
         LanguageCode="en-US",
         OutputBucketName="round-trip",
         OutputKey="transcripts/",
+        Subtitles={"Formats": ["vtt", "srt"], "OutputStartIndex": 1},
     )["TranscriptionJob"]
     assert started["TranscriptionJobStatus"] in ("QUEUED", "IN_PROGRESS")
     transcribe.start_transcription_job(
@@ -165,6 +166,15 @@ def test_polly_speech_round_trips_through_transcribe(real_server: RunningServer)
     assert starts == sorted(starts) and all(float(w["end_time"]) >= float(w["start_time"]) for w in words)
     assert all(0.0 <= float(w["alternatives"][0]["confidence"]) <= 1.0 for w in words)
     assert any(i["type"] == "punctuation" for i in document["results"]["items"])
+    assert job["MediaSampleRateHertz"] == 22050
+    subtitles = job["Subtitles"]
+    assert subtitles["Formats"] == ["srt", "vtt"] and subtitles["OutputStartIndex"] == 1
+    srt_uri, vtt_uri = subtitles["SubtitleFileUris"]
+    assert srt_uri.endswith("/round-trip/transcripts/fox.srt") and vtt_uri.endswith("fox.vtt")
+    vtt = s3.get_object(Bucket="round-trip", Key="transcripts/fox.vtt")["Body"].read().decode()
+    assert vtt.startswith("WEBVTT") and "00:00:00.000 --> " in vtt and "fox" in vtt.lower()
+    srt = httpx.get(srt_uri, timeout=10).text
+    assert srt.startswith("1\n00:00:00,000 --> ")
 
     identified = _wait(transcribe, "w3c")
     assert identified["TranscriptionJobStatus"] == "COMPLETED", identified

@@ -20,6 +20,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from outcrop.backends.base import BackendError
+from outcrop.backends.speech.audio import sample_rate
 from outcrop.backends.speech.whisper import BASE, WhisperModels
 from outcrop.jobs.speech_task_worker import (
     COMPLETED,
@@ -32,6 +33,7 @@ from outcrop.jobs.speech_task_worker import (
     JobWorker,
 )
 from outcrop.jobs.transcription import run_transcription, transcript_document, whisper_language
+from outcrop.jobs.transcription_subtitles import subtitles
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
 from outcrop.storage.objects import BucketAlreadyOwnedByYou, ObjectAttributes, StoreError
@@ -81,6 +83,10 @@ def parse_media_uri(uri: str, base_url: str) -> tuple[str, str]:
     return bucket, key
 
 
+def _subtitle_key(transcript_key: str, subtitle_format: str) -> str:
+    return transcript_key.removesuffix(".json") + "." + subtitle_format
+
+
 class Transcribe(Service):
     service_name: ClassVar[str] = "transcribe"
 
@@ -115,7 +121,7 @@ class Transcribe(Service):
         for member, what in _UNSERVED_SETTINGS.items():
             if (params.get("Settings") or {}).get(member):
                 raise BadRequestException(f"Outcrop does not support {what}")
-        for member in ("ContentRedaction", "Subtitles", "ModelSettings", "ToxicityDetection"):
+        for member in ("ContentRedaction", "ModelSettings", "ToxicityDetection"):
             if params.get(member):
                 raise BadRequestException(f"Outcrop does not support {member}")
         bucket, key = parse_media_uri(params["Media"].get("MediaFileUri", ""), ctx.base_url)
@@ -143,6 +149,7 @@ class Transcribe(Service):
             "OutputLocationType": location,
             "AccountId": ctx.account_id,
             "Tags": params.get("Tags"),
+            "Subtitles": self._subtitles(params.get("Subtitles")),
         }
         try:
             job = self._jobs.submit(name, request)
@@ -151,6 +158,15 @@ class Transcribe(Service):
                 "The requested job name already exists. Use a different job name."
             ) from None
         return {"TranscriptionJob": self._describe(ctx, job)}
+
+    @staticmethod
+    def _subtitles(requested: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not requested or not requested.get("Formats"):
+            return None
+        return {
+            "Formats": sorted(set(requested["Formats"])),
+            "OutputStartIndex": requested.get("OutputStartIndex", 0),
+        }
 
     @staticmethod
     def _format_of(key: str) -> str | None:
@@ -191,8 +207,11 @@ class Transcribe(Service):
         job = self._job(params["TranscriptionJobName"])
         self._jobs.delete(job.id)
         if job.request["OutputLocationType"] == "SERVICE_BUCKET":
-            with contextlib.suppress(StoreError):
-                self.app.objects.delete_object(job.request["OutputBucket"], job.request["OutputKey"])
+            formats = (job.request.get("Subtitles") or {}).get("Formats", [])
+            keys = [job.request["OutputKey"], *(_subtitle_key(job.request["OutputKey"], f) for f in formats)]
+            for key in keys:
+                with contextlib.suppress(StoreError):
+                    self.app.objects.delete_object(job.request["OutputBucket"], key)
         return {}
 
     def list_transcription_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -264,13 +283,19 @@ class Transcribe(Service):
         if request.get("Tags"):
             entry["Tags"] = request["Tags"]
         entry["Settings"] = {"ChannelIdentification": False, "ShowAlternatives": False}
+        done = job.status == COMPLETED
         entry["Transcript"] = (
-            {"TranscriptFileUri": self._transcript_uri(ctx, request)} if job.status == COMPLETED else {}
+            {"TranscriptFileUri": self._uri(ctx, request, request["OutputKey"])} if done else {}
         )
+        if request.get("Subtitles"):
+            entry["Subtitles"] = dict(request["Subtitles"])
+            if done:
+                keys = [_subtitle_key(request["OutputKey"], f) for f in request["Subtitles"]["Formats"]]
+                entry["Subtitles"]["SubtitleFileUris"] = [self._uri(ctx, request, k) for k in keys]
         return entry
 
-    def _transcript_uri(self, ctx: RequestContext, request: dict[str, Any]) -> str:
-        url = f"{ctx.base_url}/{request['OutputBucket']}/{request['OutputKey']}"
+    def _uri(self, ctx: RequestContext, request: dict[str, Any], key: str) -> str:
+        url = f"{ctx.base_url}/{request['OutputBucket']}/{key}"
         credentials = self.app.settings.credentials
         if (
             request["OutputLocationType"] != "SERVICE_BUCKET"
@@ -303,14 +328,22 @@ class Transcribe(Service):
         document = transcript_document(
             job.id, request["AccountId"], result, language if score is not None else None, ranked
         )
-        body = json.dumps(document, ensure_ascii=False).encode()
-        try:
-            self.app.objects.put_object(
-                request["OutputBucket"],
-                request["OutputKey"],
-                body,
-                ObjectAttributes(content_type="application/json"),
-            )
-        except StoreError as error:
-            raise JobFailed(f"The transcript could not be written to the output bucket: {error}") from None
-        return {"LanguageCode": language, "Score": score, "Duration": round(result.duration, 3)}
+        outputs = [(request["OutputKey"], json.dumps(document, ensure_ascii=False), "application/json")]
+        wanted = request.get("Subtitles") or {}
+        for subtitle_format in wanted.get("Formats", []):
+            text = subtitles(result, subtitle_format, wanted.get("OutputStartIndex", 0))
+            content_type = "text/vtt" if subtitle_format == "vtt" else "application/x-subrip"
+            outputs.append((_subtitle_key(request["OutputKey"], subtitle_format), text, content_type))
+        for key, text, content_type in outputs:
+            try:
+                self.app.objects.put_object(
+                    request["OutputBucket"], key, text.encode(), ObjectAttributes(content_type=content_type)
+                )
+            except StoreError as error:
+                raise JobFailed(f"The output could not be written to the output bucket: {error}") from None
+        return {
+            "SampleRate": sample_rate(media),
+            "LanguageCode": language,
+            "Score": score,
+            "Duration": round(result.duration, 3),
+        }

@@ -169,3 +169,13 @@ def probe_format(media: bytes) -> str:
             return str(container.format.name)
     except av.FFmpegError as error:
         raise AudioDecodeError(f"the media could not be read: {error}") from None
+
+
+def sample_rate(media: bytes) -> int | None:
+    """The sample rate of the first audio stream, or None when the media cannot be read."""
+    try:
+        with av.open(io.BytesIO(media), "r") as container:
+            streams = container.streams.audio
+            return int(streams[0].codec_context.sample_rate) if streams else None
+    except av.FFmpegError:
+        return None
