@@ -136,3 +136,9 @@ def test_list_functions_pages(lam: Any) -> None:
         for f in page["Functions"]
     ]
     assert paged == names
+
+
+def test_template_functions_are_changed_in_their_template(lam: Any) -> None:
+    refused = error_of(lam.delete_function, FunctionName="Hello")
+    assert refused["Code"] == "InvalidParameterValueException" and "template.yaml" in refused["Message"]
+    assert lam.get_function(FunctionName="Hello")["Configuration"]["FunctionName"] == "Hello"

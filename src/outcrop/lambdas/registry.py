@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from outcrop.lambdas.deployed import Deployed, DeployedFunctions
 from outcrop.lambdas.logship import LogShipper
 from outcrop.lambdas.spec import AppError, AppSpec, FunctionSpec, StaticSite
 from outcrop.lambdas.template import load_template, one_line_app
@@ -42,6 +43,12 @@ class FunctionRegistry:
             )
         for declaration in settings.functions:
             self.add(one_line_app(declaration))
+        self.store = DeployedFunctions(app.data_path("lambda", "functions"))
+        self.deployed: dict[str, Deployed] = {}
+        for deployed in self.store.load():
+            if deployed.spec.name not in self.functions:  # a template's function of the same name wins
+                self.deployed[deployed.spec.name] = deployed
+                self.functions[deployed.spec.name] = deployed.spec
 
     def add(self, spec: AppSpec) -> None:
         if spec.name in self.apps:
@@ -64,6 +71,25 @@ class FunctionRegistry:
             name = name.split(":function:", 1)[1]
         name = name.split(":", 1)[0]
         return self.functions.get(name)
+
+    def put_deployed(self, deployed: Deployed) -> None:
+        """Create or replace a function made through the API; its running workers are retired."""
+        self.store.save(deployed)
+        self.deployed[deployed.spec.name] = deployed
+        self.functions[deployed.spec.name] = deployed.spec
+        self._retire(deployed.spec.name)
+
+    def delete_deployed(self, name: str) -> None:
+        self.deployed.pop(name, None)
+        self.functions.pop(name, None)
+        self._retire(name)
+        self.store.delete(name)
+
+    def _retire(self, name: str) -> None:
+        with self._lock:
+            pool = self._pools.pop(name, None)
+        if pool is not None:
+            pool.retire()
 
     def arn(self, name: str) -> str:
         settings = self.app.settings

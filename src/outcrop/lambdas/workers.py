@@ -296,6 +296,14 @@ class FunctionPool:
         with self._lock:
             return len(self._idle), len(self._busy)
 
+    def retire(self) -> None:
+        """Stop idle workers now and busy ones when their invocation ends (the function was replaced)."""
+        with self._lock:
+            self.generation += 1
+            stale, self._idle = self._idle, []
+        for worker in stale:
+            worker.discard()
+
     def close(self) -> None:
         with self._lock:
             workers, self._idle = [*self._idle, *self._busy], []

@@ -2,7 +2,9 @@
 
 Functions come from the SAM templates and one-line declarations given to `outcrop serve` (see
 `outcrop.lambdas`); API Gateway routes (`outcrop.web.apigateway`) run the same functions in the same warm
-workers. Creating functions through the API (CreateFunction with a zip) is not served yet.
+workers. CreateFunction / UpdateFunctionCode / UpdateFunctionConfiguration / DeleteFunction manage functions
+from a zip (inline or in S3); those can be invoked but have no API Gateway routes (no API Gateway control
+plane yet).
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ import hashlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from outcrop.lambdas.deployed import Deployed, PackageError
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.lambdas.spec import FunctionSpec
+from outcrop.lambdas.template import PYTHON_RUNTIME
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
+from outcrop.storage.objects import StoreError
 
 Params = dict[str, Any]
 Output = dict[str, Any]
@@ -98,11 +105,9 @@ class LambdaFunctions(Service):
 
     def get_function(self, ctx: RequestContext, params: Params) -> Output:
         spec = self._function(ctx, params)
-        return {
-            "Configuration": self._configuration(spec),
-            "Code": {"RepositoryType": "S3"},
-            "Tags": {"aws:cloudformation:stack-name": spec.app},
-        }
+        deployed = self.functions.deployed.get(spec.name)
+        tags = deployed.tags if deployed else {"aws:cloudformation:stack-name": spec.app}
+        return {"Configuration": self._configuration(spec), "Code": {"RepositoryType": "S3"}, "Tags": tags}
 
     def get_function_configuration(self, ctx: RequestContext, params: Params) -> Output:
         return self._configuration(self._function(ctx, params))
@@ -120,28 +125,27 @@ class LambdaFunctions(Service):
         return output
 
     def _configuration(self, spec: FunctionSpec) -> Output:
-        files = sorted(p for p in spec.code_dir.rglob("*.py") if "__pycache__" not in p.parts)
-        digest = hashlib.sha256()
-        size = 0
-        for path in files:
-            data = path.read_bytes()
-            size += len(data)
-            digest.update(path.relative_to(spec.code_dir).as_posix().encode() + b"\0" + data)
-        modified = time.strftime(
-            "%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(self.functions.last_modified(spec))
-        )
+        deployed = self.functions.deployed.get(spec.name)
+        if deployed is not None:
+            sha, size, changed = deployed.code_sha256, deployed.code_size, deployed.last_modified
+        else:
+            sha, size = _folder_digest(spec.code_dir)
+            changed = self.functions.last_modified(spec)
+        modified = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(changed))
         return {
             "FunctionName": spec.name,
             "FunctionArn": self.functions.arn(spec.name),
             "Runtime": spec.runtime,
-            "Role": f"arn:aws:iam::{self.app.settings.account_id}:role/outcrop-lambda",
+            "Role": deployed.role
+            if deployed
+            else f"arn:aws:iam::{self.app.settings.account_id}:role/outcrop-lambda",
             "Handler": spec.handler,
             "CodeSize": size,
             "Description": spec.description,
             "Timeout": max(1, round(spec.timeout)),
             "MemorySize": spec.memory_mb,
             "LastModified": modified,
-            "CodeSha256": base64.b64encode(digest.digest()).decode(),
+            "CodeSha256": sha,
             "Version": "$LATEST",
             "Environment": {"Variables": dict(spec.environment)},
             "TracingConfig": {"Mode": "PassThrough"},
@@ -152,3 +156,134 @@ class LambdaFunctions(Service):
             "EphemeralStorage": {"Size": 512},
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{spec.name}"},
         }
+
+    # -- control plane (write): functions from a zip -------------------------------------------------------
+
+    def create_function(self, ctx: RequestContext, params: Params) -> Output:
+        name = str(params["FunctionName"])
+        if ":" in name or "/" in name:
+            raise _invalid_value("Outcrop creates functions by name, not by ARN.")
+        if self.functions.find(name) is not None:
+            raise ServiceError(
+                f"Function already exist: {name}",
+                code="ResourceConflictException",
+                status=409,
+                sender_fault=True,
+                extra={"Type": "User"},
+            )
+        if params.get("PackageType") == "Image" or (params["Code"] or {}).get("ImageUri"):
+            raise _invalid_value("Outcrop runs zip packages only; container images are not supported.")
+        runtime = str(params.get("Runtime") or "")
+        if not PYTHON_RUNTIME.fullmatch(runtime):
+            raise _invalid_value(f"Outcrop runs Python functions only (Runtime python3.x), not {runtime!r}.")
+        handler = str(params.get("Handler") or "")
+        if "." not in handler:
+            raise _invalid_value("Handler must be module.function (e.g. app.lambda_handler).")
+        code_dir, sha, size = self._unpack(name, params["Code"])
+        spec = FunctionSpec(
+            name=name,
+            handler=handler,
+            code_dir=code_dir,
+            runtime=runtime,
+            timeout=float(params.get("Timeout") or 3),
+            memory_mb=int(params.get("MemorySize") or 128),
+            environment=dict((params.get("Environment") or {}).get("Variables") or {}),
+            description=str(params.get("Description") or ""),
+        )
+        deployed = Deployed(spec, sha, size, time.time(), str(params["Role"]), dict(params.get("Tags") or {}))
+        self.functions.put_deployed(deployed)
+        return self._configuration(spec)
+
+    def update_function_code(self, ctx: RequestContext, params: Params) -> Output:
+        deployed = self._deployed(ctx, params)
+        if params.get("ImageUri"):
+            raise _invalid_value("Outcrop runs zip packages only; container images are not supported.")
+        code = {k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion") if params.get(k)}
+        if params.get("DryRun"):
+            return self._configuration(deployed.spec)
+        code_dir, sha, size = self._unpack(deployed.spec.name, code)
+        spec = replace(deployed.spec, code_dir=code_dir)
+        self.functions.put_deployed(
+            replace(deployed, spec=spec, code_sha256=sha, code_size=size, last_modified=time.time())
+        )
+        return self._configuration(spec)
+
+    def update_function_configuration(self, ctx: RequestContext, params: Params) -> Output:
+        deployed = self._deployed(ctx, params)
+        spec = deployed.spec
+        runtime = str(params.get("Runtime") or spec.runtime)
+        if not PYTHON_RUNTIME.fullmatch(runtime):
+            raise _invalid_value(f"Outcrop runs Python functions only (Runtime python3.x), not {runtime!r}.")
+        environment = params.get("Environment")
+        spec = replace(
+            spec,
+            handler=str(params.get("Handler") or spec.handler),
+            runtime=runtime,
+            timeout=float(params.get("Timeout") or spec.timeout),
+            memory_mb=int(params.get("MemorySize") or spec.memory_mb),
+            description=str(params["Description"]) if "Description" in params else spec.description,
+            environment=dict(environment.get("Variables") or {})
+            if environment is not None
+            else spec.environment,
+        )
+        self.functions.put_deployed(
+            replace(
+                deployed, spec=spec, last_modified=time.time(), role=str(params.get("Role") or deployed.role)
+            )
+        )
+        return self._configuration(spec)
+
+    def delete_function(self, ctx: RequestContext, params: Params) -> Output:
+        deployed = self._deployed(ctx, params)
+        self.functions.delete_deployed(deployed.spec.name)
+        return {}
+
+    def _deployed(self, ctx: RequestContext, params: Params) -> Deployed:
+        spec = self._function(ctx, params)
+        deployed = self.functions.deployed.get(spec.name)
+        if deployed is None:
+            where = (
+                self.functions.apps[spec.app].source
+                if spec.app in self.functions.apps
+                else "the server's options"
+            )
+            raise _invalid_value(
+                f"Function {spec.name} is declared in {where}; change it there (code changes are picked up "
+                "without a restart)."
+            )
+        return deployed
+
+    def _unpack(self, name: str, code: dict[str, Any]) -> tuple[Path, str, int]:
+        package = code.get("ZipFile")
+        if package is None and code.get("S3Bucket") and code.get("S3Key"):
+            try:
+                package = self.app.objects.read_object(str(code["S3Bucket"]), str(code["S3Key"]))
+            except StoreError as exc:
+                raise _invalid_value(
+                    f"Error occurred while GetObject. S3 Error Code: {exc.code}. S3 Error Message: {exc}"
+                ) from exc
+        if not package:
+            raise _invalid_value(
+                "Please provide a source for function code (ZipFile, or S3Bucket and S3Key)."
+            )
+        try:
+            return self.functions.store.unpack(name, bytes(package))
+        except PackageError as exc:
+            raise _invalid_value(str(exc)) from exc
+
+
+def _folder_digest(folder: Path) -> tuple[str, int]:
+    """A template function's code has no zip: hash its Python files (path and bytes) instead."""
+    digest = hashlib.sha256()
+    size = 0
+    for path in sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts):
+        data = path.read_bytes()
+        size += len(data)
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + data)
+    return base64.b64encode(digest.digest()).decode(), size
+
+
+def _invalid_value(message: str) -> ServiceError:
+    return ServiceError(
+        message, code="InvalidParameterValueException", status=400, sender_fault=True, extra={"Type": "User"}
+    )

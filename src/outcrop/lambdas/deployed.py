@@ -1,0 +1,134 @@
+"""Functions created through the Lambda API: their unpacked zip and settings under the data dir.
+
+Each function has a folder `<data>/lambda/functions/<name>/` holding `function.json` (its settings, written
+atomically) and one `code-<sha>/` folder per uploaded package; they are read back at start, so functions
+created with CreateFunction survive a restart as they do on AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from outcrop.lambdas.spec import FunctionSpec
+
+MAX_UNZIPPED_BYTES = 250 * 1024**2  # Lambda's limit on a function's unzipped package
+
+
+class PackageError(Exception):
+    """A zip that cannot become a function's code (not a zip, unsafe paths, too large)."""
+
+
+@dataclass
+class Deployed:
+    spec: FunctionSpec
+    code_sha256: str
+    code_size: int
+    last_modified: float
+    role: str
+    tags: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "name": spec.name,
+            "handler": spec.handler,
+            "code_dir": str(spec.code_dir),
+            "runtime": spec.runtime,
+            "timeout": spec.timeout,
+            "memory_mb": spec.memory_mb,
+            "environment": spec.environment,
+            "description": spec.description,
+            "code_sha256": self.code_sha256,
+            "code_size": self.code_size,
+            "last_modified": self.last_modified,
+            "role": self.role,
+            "tags": self.tags,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Deployed:
+        spec = FunctionSpec(
+            name=data["name"],
+            handler=data["handler"],
+            code_dir=Path(data["code_dir"]),
+            runtime=data["runtime"],
+            timeout=float(data["timeout"]),
+            memory_mb=int(data["memory_mb"]),
+            environment=dict(data["environment"]),
+            description=data.get("description", ""),
+        )
+        return cls(
+            spec,
+            data["code_sha256"],
+            int(data["code_size"]),
+            float(data["last_modified"]),
+            data.get("role", ""),
+            dict(data.get("tags", {})),
+        )
+
+
+class DeployedFunctions:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def load(self) -> list[Deployed]:
+        found = []
+        for path in sorted(self.root.glob("*/function.json")):
+            try:
+                found.append(Deployed.from_json(json.loads(path.read_text())))
+            except (OSError, ValueError, KeyError):
+                continue  # a half-written function from a crash mid-create is skipped, not fatal
+        return found
+
+    def unpack(self, name: str, package: bytes) -> tuple[Path, str, int]:
+        """The package unzipped into a new code folder; returns it, the zip's base64 SHA-256 and size."""
+        digest = hashlib.sha256(package).digest()
+        target = self.root / name / f"code-{digest.hex()[:16]}"
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(package))
+        except zipfile.BadZipFile as exc:
+            raise PackageError(
+                f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})"
+            ) from exc
+        with archive:
+            total = 0
+            for member in archive.infolist():
+                path = PurePosixPath(member.filename)
+                if path.is_absolute() or ".." in path.parts:
+                    raise PackageError(f"The zip file holds an unsafe path: {member.filename}")
+                total += member.file_size
+            if total > MAX_UNZIPPED_BYTES:
+                raise PackageError(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
+            staging = target.with_name(target.name + ".tmp")
+            shutil.rmtree(staging, ignore_errors=True)
+            archive.extractall(staging)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        return target, base64.b64encode(digest).decode(), len(package)
+
+    def save(self, deployed: Deployed) -> None:
+        folder = self.root / deployed.spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / "function.json.tmp"
+        temporary.write_text(json.dumps(deployed.to_json()))
+        os.replace(temporary, folder / "function.json")
+        for old in folder.glob("code-*"):  # earlier packages nobody runs any more
+            if old != deployed.spec.code_dir:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def delete(self, name: str) -> None:
+        shutil.rmtree(self.root / name, ignore_errors=True)
+
+    @staticmethod
+    def now() -> float:
+        return time.time()
