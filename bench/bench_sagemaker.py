@@ -67,7 +67,7 @@ def summary(name: str, times: list[float]) -> str:
 
 
 def main() -> None:
-    from tests.sagemaker.archives import sklearn_archive  # importable once common set sys.path
+    from tests.sagemaker_hosting.archives import sklearn_archive  # importable once common set sys.path
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"

@@ -20,7 +20,7 @@ from outcrop.app import App
 from outcrop.config import Settings
 from outcrop.sagemaker.hosting import VariantSpec
 from tests.errors import error_of
-from tests.sagemaker.archives import scaler_archive
+from tests.sagemaker_hosting.archives import scaler_archive
 from tests.server import RunningServer
 
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-from tests.sagemaker.archives import scaler_archive
+from tests.sagemaker_hosting.archives import scaler_archive
 from tests.server import RunningServer
 
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"

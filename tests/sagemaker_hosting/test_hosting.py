@@ -19,7 +19,7 @@ from outcrop.sagemaker.hosting import (
     VariantSpec,
 )
 from outcrop.storage.logs import LogStoreError
-from tests.sagemaker.archives import (
+from tests.sagemaker_hosting.archives import (
     FIXTURES,
     scaler_archive,
     sklearn_archive,
@@ -27,7 +27,7 @@ from tests.sagemaker.archives import (
     torchscript_archive,
     xgboost_archive,
 )
-from tests.sagemaker.conftest import BUCKET
+from tests.sagemaker_hosting.conftest import BUCKET
 
 PYTORCH_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
