@@ -118,7 +118,7 @@ def main() -> None:
             process.terminate()
             process.wait(10)
     report(
-        f"Trivial handler: {CONNECTIONS} concurrent clients (wrk, {SECONDS} s), and 1 client; same run",
+        f"Trivial handler: {CONNECTIONS} concurrent clients (wrk, {SECONDS} s), and 2; same run",
         [
             ("", "API Gateway", "baseline"),
             (f"Outcrop API Gateway, {CONNECTIONS} conns (req/s)", f"{gateway[0]:.0f}", ""),
