@@ -93,3 +93,22 @@ def test_multipage_tiff_and_pdf_text_layer() -> None:
     assert page.text_layer is not None and page.text_layer.source == "pdf"
     assert set(INVOICE_LINES) <= {ln.text for ln in page.text_layer.lines}
     assert document_pages(encoded(invoice_image(), "PDF"))[0].text_layer is None  # a scan: OCR reads it
+
+
+def test_table_without_rules_found_by_alignment() -> None:
+    lines = [line("Order: 77", 0.1, 0.05)]
+    rows = [("Item", "Qty", "Price"), ("Bolt", "12", "0.10"), ("Nut", "200", "0.05"), ("Washer", "7", "0.02")]
+    for r, (item, qty, price) in enumerate(rows):
+        top = 0.2 + r * 0.05
+        lines += [line(item, 0.1, top), line(qty, 0.4, top), line(price, 0.6, top)]
+    lines += [
+        line("Thanks for your order", 0.1, 0.6),
+        line("Two lines", 0.1, 0.7),
+        line("not a table", 0.5, 0.7),
+    ]
+    blank = np.full((H, W, 3), 255, np.uint8)
+    (table,) = find_tables(blank, lines)
+    assert table.kind == "SEMI_STRUCTURED_TABLE" and (table.rows, table.columns) == (4, 3)
+    grid = [[" ".join(w.text for w in c.words) for c in table.cells[r * 3 : r * 3 + 3]] for r in range(4)]
+    assert grid == [list(row) for row in rows]
+    assert [" ".join(w.text for w in kv.key) for kv in find_key_values(lines, [table])] == ["Order:"]

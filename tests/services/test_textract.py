@@ -37,6 +37,7 @@ def documents(server: RunningServer) -> dict[str, Any]:
         "invoice.jpg": encoded(image, "JPEG"),
         "invoice.pdf": invoice_text_pdf(),
         "scan.pdf": encoded(image, "PDF"),
+        "borderless.png": encoded(invoice_image(ruled=False), "PNG"),
     }
     for key, body in forms.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -134,6 +135,17 @@ def test_analyze_document_finds_table_and_forms(textract: Any, documents: dict[s
     assert key_values(blocks) == EXPECTED_FIELDS
     if key.endswith(".pdf"):  # words of the PDF's own text layer are certain
         assert all(b["Confidence"] == 100 for b in blocks if b["BlockType"] == "WORD")
+
+
+def test_table_without_rules_is_found_by_alignment(textract: Any, documents: dict[str, Any]) -> None:
+    blocks = textract.analyze_document(
+        Document={"Bytes": documents["borderless.png"]}, FeatureTypes=["TABLES"]
+    )["Blocks"]
+    check_structure(blocks)
+    assert table_texts(blocks) == INVOICE_TABLE
+    (table,) = [b for b in blocks if b["BlockType"] == "TABLE"]
+    assert table["EntityTypes"] == ["SEMI_STRUCTURED_TABLE"]
+    assert not [b for b in blocks if b["BlockType"] == "KEY_VALUE_SET"]  # FORMS was not asked for
 
 
 def test_analysis_job_on_a_scan_pages_through_results(textract: Any, documents: dict[str, Any]) -> None:

@@ -47,6 +47,7 @@ MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
 NO_FACE = "There are no faces in the image. Should be at least 1."
 # Attributes a packaged model really measures; the rest (age, gender, emotions...) have no local model.
 MEASURED_ATTRIBUTES = {"DEFAULT", "ALL", "EYES_OPEN", "MOUTH_OPEN"}
+MAX_TEXT_WORDS = 100  # DetectText returns at most 100 words, as Rekognition does
 QUALITY_MIN_CONFIDENCE = {"NONE": 0.0, "LOW": 0.5, "AUTO": 0.8, "MEDIUM": 0.8, "HIGH": 0.95}
 QUALITY_MIN_PIXELS = {"NONE": 0, "LOW": 20, "AUTO": 40, "MEDIUM": 40, "HIGH": 60}
 
@@ -182,10 +183,12 @@ class Rekognition(Service):
         words_out: list[Output] = []
         next_id = 0
         kept_lines = []
+        budget = MAX_TEXT_WORDS
         for line in page.lines:
             words = [w for w in line.words if _keep_word(w.box, w.confidence, word_filter, regions)]
-            if words:
+            if words and len(words) <= budget:
                 kept_lines.append((line, words))
+                budget -= len(words)
         for line, _ in kept_lines:
             lines_out.append(_text_detection(line.text, "LINE", next_id, None, line.confidence, line.polygon))
             next_id += 1

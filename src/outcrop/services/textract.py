@@ -353,7 +353,7 @@ def _table_blocks(table: Table, number: int, word_ids: dict[int, str]) -> list[B
         "Geometry": _geometry(table.box),
         "Id": _new_id(),
         "Relationships": relationships,
-        "EntityTypes": ["STRUCTURED_TABLE"],
+        "EntityTypes": [table.kind],
         "Page": number,
     }
     return [table_block, *cell_blocks, *merged_blocks]

@@ -20,6 +20,7 @@ import numpy as np
 from outcrop.backends.vision import Box, ModelMissing, Point
 
 MODEL_VERSION = "dlib-20.0/resnet-v1"
+MAX_DETECT_SIDE = 1600  # larger photos are scaled down first: HOG time grows with the pixel count
 MIN_SCORE = 0.3  # HOG margin; between 0 and 0.3 sat a false face on a mission patch in the test photo
 SAME_PERSON_DISTANCE = 0.6  # dlib's documented threshold on the embedding distance
 
@@ -123,6 +124,8 @@ class FaceModel:
     def detect(self, pixels: np.ndarray, *, embed: bool = False, upsample: int = 1) -> list[Face]:
         """Faces of an RGB image, largest first; `embed` also computes each face's 128-d descriptor."""
         parts = self._load()
+        if max(pixels.shape[:2]) > MAX_DETECT_SIDE:
+            pixels = _shrink(pixels, MAX_DETECT_SIDE)  # geometry is normalized, so nothing needs scaling back
         if max(pixels.shape[:2]) < 400:
             upsample = max(upsample, 2)  # small images hide small faces
         rects, scores, _ = parts["detector"].run(pixels, upsample, 0.0)
@@ -166,6 +169,14 @@ class FaceModel:
             mouth_open=_mouth_open(points),
             embedding=embedding,
         )
+
+
+def _shrink(pixels: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    scale = side / max(pixels.shape[:2])
+    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+    return np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA))
 
 
 def _pose(points: np.ndarray, width: int, height: int) -> tuple[float, float, float]:

@@ -1,8 +1,10 @@
 """Page layout from pixels and read words: ruled tables (OpenCV morphology) and key/value pairs.
 
-Tables: long horizontal and vertical strokes are isolated with morphological opening; each connected
+Ruled tables: long horizontal and vertical strokes are isolated with morphological opening; each connected
 grid of them is a table, its rows and columns are where the strokes run, and a missing stroke between two
-grid cells merges them (a span). Words go to the cell holding their center.
+grid cells merges them (a span). Tables without rules: three or more consecutive rows that hold the same
+number (two or more) of separate text lines, each lining up with the same column. Words go to the cell
+holding their center.
 Forms: a line "Key: value" splits at its first colon; a line ending in a colon takes the nearest line to
 its right on the same row, or else the line just below it, as its value.
 """
@@ -44,7 +46,8 @@ class Table:
     columns: int
     cells: list[Cell]
     merged: list[MergedCell]
-    confidence: float  # how much of the expected grid strokes were found
+    confidence: float  # ruled: share of the grid's strokes found; aligned: how well the columns line up
+    kind: str = "STRUCTURED_TABLE"  # SEMI_STRUCTURED_TABLE when found by alignment alone
 
 
 @dataclass
@@ -84,8 +87,91 @@ def find_tables(pixels: np.ndarray, lines: list[Line]) -> list[Table]:
         if table is not None:
             _place_words(table, words)
             tables.append(table)
+    tables += find_aligned_tables(lines, tables)
     tables.sort(key=lambda t: (t.box.top, t.box.left))
     return tables
+
+
+MIN_ALIGNED_ROWS = 3
+
+
+def find_aligned_tables(lines: list[Line], ruled: list[Table]) -> list[Table]:
+    """Tables drawn without rules: runs of rows whose separate text lines stack into the same columns."""
+    free = [line for line in lines if line.words and not any(inside_tables(w, ruled) for w in line.words)]
+    tables: list[Table] = []
+    run: list[list[Line]] = []
+    for row in _rows(free):
+        candidate = len(row) >= 2 and not row[0].text.endswith(":")  # "Key:" + value is a form, not a table
+        if candidate and run and _continues(run, row):
+            run.append(row)
+            continue
+        if len(run) >= MIN_ALIGNED_ROWS:
+            tables.append(_aligned_table(run))
+        run = [row] if candidate else []
+    if len(run) >= MIN_ALIGNED_ROWS:
+        tables.append(_aligned_table(run))
+    return tables
+
+
+def _rows(lines: list[Line]) -> list[list[Line]]:
+    rows: list[list[Line]] = []
+    for line in sorted(lines, key=lambda ln: ln.box.center[1]):
+        if rows:
+            anchor = rows[-1][0].box
+            if abs(line.box.center[1] - anchor.center[1]) < 0.5 * min(anchor.height, line.box.height):
+                rows[-1].append(line)
+                continue
+        rows.append([line])
+    return [sorted(row, key=lambda ln: ln.box.left) for row in rows]
+
+
+def _spans(run: list[list[Line]]) -> list[tuple[float, float]]:
+    columns = range(len(run[0]))
+    return [(min(row[j].box.left for row in run), max(row[j].box.right for row in run)) for j in columns]
+
+
+def _continues(run: list[list[Line]], row: list[Line]) -> bool:
+    """Same number of cells, close below the run, each cell overlapping its column and no other."""
+    if len(row) != len(run[0]):
+        return False
+    previous = run[-1]
+    height = max(line.box.height for line in previous)
+    if row[0].box.top - max(line.box.bottom for line in previous) > 2.5 * height:
+        return False
+    spans = _spans(run)
+    for j, line in enumerate(row):
+        for k, (left, right) in enumerate(spans):
+            overlaps = line.box.left < right and line.box.right > left
+            if overlaps != (j == k):
+                return False
+    return True
+
+
+def _aligned_table(run: list[list[Line]]) -> Table:
+    spans = _spans(run)
+    pad = 0.005
+    xs = [spans[0][0] - pad]
+    xs += [(spans[j][1] + spans[j + 1][0]) / 2 for j in range(len(spans) - 1)]
+    xs.append(spans[-1][1] + pad)
+    tops = [min(line.box.top for line in row) for row in run]
+    bottoms = [max(line.box.bottom for line in row) for row in run]
+    ys = [tops[0] - pad]
+    ys += [(bottoms[i] + tops[i + 1]) / 2 for i in range(len(run) - 1)]
+    ys.append(bottoms[-1] + pad)
+    cells = [
+        Cell(r + 1, c + 1, Box(xs[c], ys[r], xs[c + 1] - xs[c], ys[r + 1] - ys[r]))
+        for r in range(len(run))
+        for c in range(len(spans))
+    ]
+    # How well each column lines up: the spread of its cells' left edges against the column's width.
+    scores = []
+    for j, (left, right) in enumerate(spans):
+        edges = [row[j].box.left for row in run]
+        scores.append(1.0 - min(1.0, float(np.std(edges)) / max(right - left, 1e-6)))
+    box = Box(xs[0], ys[0], xs[-1] - xs[0], ys[-1] - ys[0])
+    table = Table(box, len(run), len(spans), cells, [], float(np.mean(scores)), "SEMI_STRUCTURED_TABLE")
+    _place_words(table, [word for row in run for line in row for word in line.words])
+    return table
 
 
 def _stroke_positions(profile: np.ndarray, length: int) -> list[int]:
