@@ -1,0 +1,185 @@
+"""Amazon CloudWatch metrics, read-only: ListMetrics, GetMetricStatistics and GetMetricData.
+
+The only metrics Outcrop publishes are SageMaker endpoint invocation metrics (namespace AWS/SageMaker,
+dimensions EndpointName and VariantName), kept in memory in one-minute buckets for a day. Other namespaces
+hold no metrics; PutMetricData, alarms and dashboards are not served. Percentiles (ExtendedStatistics,
+p99 stats) and metric math are refused plainly, since the buckets keep no distributions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from outcrop.protocol.errors import ServiceError
+from outcrop.sagemaker.serving.metrics import UNITS, Bucket
+from outcrop.services.base import RequestContext, Service
+
+NAMESPACE = "AWS/SageMaker"
+STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+PAGE = 500
+
+
+class InvalidParameterValue(ServiceError):
+    code, status, sender_fault = "InvalidParameterValue", 400, True
+
+
+class InvalidParameterCombination(ServiceError):
+    code, status, sender_fault = "InvalidParameterCombination", 400, True
+
+
+class MissingParameter(ServiceError):
+    code, status, sender_fault = "MissingParameter", 400, True
+
+
+def _epoch(value: Any) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _dimensions(endpoint: str, variant: str) -> list[dict[str, str]]:
+    return [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+
+
+def _statistic(bucket: Bucket, name: str) -> float:
+    if name == "SampleCount":
+        return float(bucket.count)
+    if name == "Sum":
+        return bucket.sum
+    if name == "Average":
+        return bucket.sum / bucket.count if bucket.count else 0.0
+    if name == "Minimum":
+        return bucket.minimum
+    return bucket.maximum
+
+
+def _merge(buckets: list[Bucket]) -> Bucket:
+    merged = Bucket()
+    for bucket in buckets:
+        merged.sum += bucket.sum
+        merged.count += bucket.count
+        merged.minimum = min(merged.minimum, bucket.minimum)
+        merged.maximum = max(merged.maximum, bucket.maximum)
+    return merged
+
+
+class CloudWatch(Service):
+    service_name = "cloudwatch"
+
+    def _series(self) -> list[tuple[str, str, str]]:
+        return self.app.sagemaker_hosting.metrics.dimensions()
+
+    def list_metrics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        namespace, name = params.get("Namespace"), params.get("MetricName")
+        filters = params.get("Dimensions") or []
+        metrics = []
+        for endpoint, variant, metric in self._series():
+            dims = _dimensions(endpoint, variant)
+            values = {d["Name"]: d["Value"] for d in dims}
+            if namespace not in (None, NAMESPACE) or name not in (None, metric):
+                continue
+            if any(
+                f["Name"] not in values or f.get("Value") not in (None, values[f["Name"]]) for f in filters
+            ):
+                continue
+            metrics.append({"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": dims})
+        token = str(params.get("NextToken") or "0")
+        if not token.isdigit():
+            raise InvalidParameterValue("The NextToken is not valid.")
+        start = int(token)
+        page = metrics[start : start + PAGE]
+        more = start + PAGE < len(metrics)
+        return {"Metrics": page, "NextToken": str(start + PAGE) if more else None}
+
+    def _buckets(
+        self, namespace: str, metric: str, dimensions: list[dict[str, str]], start: float, end: float
+    ) -> list[tuple[int, Bucket]]:
+        if namespace != NAMESPACE:
+            return []
+        values = {d["Name"]: d["Value"] for d in dimensions}
+        if set(values) != {"EndpointName", "VariantName"}:
+            return []  # CloudWatch matches the exact dimension set; SageMaker publishes these two
+        return self.app.sagemaker_hosting.metric_series(
+            values["EndpointName"], values["VariantName"], metric, start, end
+        )
+
+    @staticmethod
+    def _periods(buckets: list[tuple[int, Bucket]], start: float, period: int) -> list[tuple[float, Bucket]]:
+        """Minute buckets rolled up into `period`-second buckets aligned on the start time."""
+        grouped: dict[float, list[Bucket]] = {}
+        for minute, bucket in buckets:
+            slot = start + ((minute - start) // period) * period
+            grouped.setdefault(slot, []).append(bucket)
+        return [(slot, _merge(group)) for slot, group in sorted(grouped.items())]
+
+    @staticmethod
+    def _check_period(period: int) -> None:
+        if period < 60 or period % 60:
+            raise InvalidParameterValue(
+                f"The parameter Period must be a multiple of 60 (Outcrop keeps one-minute data): {period}."
+            )
+
+    def get_metric_statistics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        statistics = params.get("Statistics") or []
+        if params.get("ExtendedStatistics"):
+            raise InvalidParameterValue(
+                "Outcrop keeps no percentile distributions: ExtendedStatistics are not served."
+            )
+        if not statistics:
+            raise MissingParameter("Must specify either the Statistics or the ExtendedStatistics parameter.")
+        start, end, period = _epoch(params["StartTime"]), _epoch(params["EndTime"]), int(params["Period"])
+        if start >= end:
+            raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
+        self._check_period(period)
+        metric = params["MetricName"]
+        unit = UNITS.get(metric, "None")
+        if params.get("Unit") not in (None, unit):
+            return {"Label": metric, "Datapoints": []}
+        buckets = self._buckets(params["Namespace"], metric, params.get("Dimensions") or [], start, end)
+        datapoints = [
+            {"Timestamp": datetime.fromtimestamp(slot, UTC), "Unit": unit}
+            | {name: _statistic(bucket, name) for name in statistics}
+            for slot, bucket in self._periods(buckets, start, period)
+        ]
+        return {"Label": metric, "Datapoints": datapoints}
+
+    def get_metric_data(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        start, end = _epoch(params["StartTime"]), _epoch(params["EndTime"])
+        if start >= end:
+            raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
+        descending = params.get("ScanBy", "TimestampDescending") == "TimestampDescending"
+        results = []
+        for query in params["MetricDataQueries"]:
+            stat_query = query.get("MetricStat")
+            if stat_query is None:
+                raise InvalidParameterValue(
+                    f"Query {query['Id']}: Outcrop evaluates MetricStat queries, not metric math expressions."
+                )
+            stat = stat_query["Stat"]
+            if stat not in STATISTICS:
+                raise InvalidParameterValue(
+                    f"Query {query['Id']}: the statistic {stat} is not served (Outcrop keeps no percentiles)."
+                )
+            period = int(stat_query["Period"])
+            self._check_period(period)
+            metric = stat_query["Metric"]
+            buckets = self._buckets(
+                metric.get("Namespace", ""),
+                metric.get("MetricName", ""),
+                metric.get("Dimensions") or [],
+                start,
+                end,
+            )
+            points = self._periods(buckets, start, period)
+            if descending:
+                points.reverse()
+            if query.get("ReturnData", True):
+                results.append(
+                    {
+                        "Id": query["Id"],
+                        "Label": query.get("Label") or metric.get("MetricName", ""),
+                        "Timestamps": [datetime.fromtimestamp(slot, UTC) for slot, _ in points],
+                        "Values": [_statistic(bucket, stat) for _, bucket in points],
+                        "StatusCode": "Complete",
+                    }
+                )
+        return {"MetricDataResults": results, "Messages": []}
