@@ -23,15 +23,15 @@ import pytest
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
-import sagemaker  # type: ignore[import-untyped]  # noqa: E402
-from sagemaker import image_uris  # noqa: E402
-from sagemaker.estimator import Estimator  # noqa: E402
-from sagemaker.exceptions import UnexpectedStatusException  # noqa: E402
-from sagemaker.pytorch import PyTorch  # noqa: E402
-from sagemaker.sklearn import SKLearn  # noqa: E402
-from sagemaker.xgboost import XGBoost  # noqa: E402
+import sagemaker  # type: ignore[import-untyped]
+from sagemaker import image_uris
+from sagemaker.estimator import Estimator
+from sagemaker.exceptions import UnexpectedStatusException
+from sagemaker.pytorch import PyTorch
+from sagemaker.sklearn import SKLearn
+from sagemaker.xgboost import XGBoost
 
-from tests.server import RunningServer  # noqa: E402
+from tests.server import RunningServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sagemaker"
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
