@@ -153,3 +153,20 @@ def test_created_functions_survive_a_restart(tmp_path: Path) -> None:
         assert _call(running.client("lambda"), name)["version"] == "kept"
     finally:
         running.stop()
+
+
+def test_a_worker_that_dies_is_replaced(server: RunningServer) -> None:
+    lam = server.client("lambda")
+    code = (
+        "import os\n\n"
+        "def handler(event, context):\n"
+        "    if event.get('die'):\n"
+        "        os._exit(3)\n"
+        "    return 'alive'\n"
+    )
+    name = _create(lam, _zip({"app.py": code}))
+    response = lam.invoke(FunctionName=name, Payload=b'{"die": true}')
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "Runtime.ExitError" and "exit status 3" in error["errorMessage"]
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()) == "alive"

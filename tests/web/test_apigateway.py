@@ -232,3 +232,17 @@ def _log_messages(logs: Any, group: str, text: str) -> list[str]:
         if events or time.monotonic() > deadline:
             return [e["message"] for e in events]
         time.sleep(0.2)
+
+
+def test_a_burst_waits_without_starving_the_server(demo: tuple[RunningServer, Path]) -> None:
+    """80 requests to one function (4 at a time): the rest of the server keeps answering meanwhile."""
+    server, _ = demo
+    with ThreadPoolExecutor(80) as pool:
+        calls = [pool.submit(_get, server, "/_apps/demo/echo/burst?sleep=0.3") for _ in range(80)]
+        time.sleep(1.0)
+        started = time.monotonic()
+        identity = server.client("sts").get_caller_identity()
+        assert identity["Account"] == "000000000000"
+        assert time.monotonic() - started < 3
+        assert sum(not call.done() for call in calls) > 20  # the burst was still queued while STS answered
+        assert all(call.result().status_code == 200 for call in calls)

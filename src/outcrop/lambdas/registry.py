@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from outcrop.concurrency import run_blocking
 from outcrop.lambdas.deployed import Deployed, DeployedFunctions
 from outcrop.lambdas.logship import LogShipper
 from outcrop.lambdas.spec import AppError, AppSpec, FunctionSpec, StaticSite
@@ -114,8 +115,12 @@ class FunctionRegistry:
                 self._pools[spec.name] = pool
             return pool
 
-    def invoke(self, spec: FunctionSpec, event: Any, client_context: Any = None) -> Outcome:
-        return self.pool(spec).invoke(event, arn=self.arn(spec.name), client_context=client_context)
+    async def invoke(self, spec: FunctionSpec, event: Any, client_context: Any = None) -> Outcome:
+        pool = self.pool(spec)
+        async with pool.waiting_room:
+            return await run_blocking(
+                lambda: pool.invoke(event, arn=self.arn(spec.name), client_context=client_context)
+            )
 
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
         """Lambda's reserved variables, then the function's own, then what makes boto3 reach Outcrop."""

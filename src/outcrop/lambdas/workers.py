@@ -9,6 +9,7 @@ next invocation imports the new code.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -151,6 +152,7 @@ class FunctionPool:
         self.log_group = f"/aws/lambda/{spec.name}"
         self.concurrency = concurrency
         self._slots = threading.BoundedSemaphore(concurrency)
+        self._waiting_room: asyncio.Semaphore | None = None
         self._lock = threading.Lock()
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
@@ -198,6 +200,14 @@ class FunctionPool:
             finally:
                 self._give_back(worker)
         return outcome
+
+    @property
+    def waiting_room(self) -> asyncio.Semaphore:
+        """Where callers on the event loop wait for a free slot, holding no thread while they wait: a burst
+        of requests to one slow function must not take every worker thread the server has."""
+        if self._waiting_room is None:
+            self._waiting_room = asyncio.Semaphore(self.concurrency)
+        return self._waiting_room
 
     def _take(self) -> Worker:
         with self._lock:

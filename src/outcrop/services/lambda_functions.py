@@ -9,12 +9,12 @@ plane yet).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -55,10 +55,11 @@ class LambdaFunctions(Service):
     def __init__(self, app: Any) -> None:
         super().__init__(app)
         self.functions = FunctionRegistry(app)
-        self._async_invocations = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outcrop-lambda-event")
+        self._background: set[asyncio.Task[Any]] = set()
 
     def close(self) -> None:
-        self._async_invocations.shutdown(wait=False, cancel_futures=True)
+        for task in self._background:
+            task.cancel()
         self.functions.close()
 
     def _function(self, ctx: RequestContext, params: Params) -> FunctionSpec:
@@ -71,7 +72,8 @@ class LambdaFunctions(Service):
 
     # -- Invoke --------------------------------------------------------------------------------------------
 
-    def invoke(self, ctx: RequestContext, params: Params) -> Output:
+    async def invoke(self, ctx: RequestContext, params: Params) -> Output:
+        """Runs on the event loop: waiting for a free worker holds no thread (see FunctionPool)."""
         spec = self._function(ctx, params)
         raw = params.get("Payload") or b""
         try:
@@ -88,9 +90,11 @@ class LambdaFunctions(Service):
         if kind == "DryRun":
             return {"StatusCode": 204}
         if kind == "Event":
-            self._async_invocations.submit(self.functions.invoke, spec, event, client_context)
+            task = asyncio.create_task(self.functions.invoke(spec, event, client_context))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
             return {"StatusCode": 202, "Payload": b""}
-        outcome = self.functions.invoke(spec, event, client_context)
+        outcome = await self.functions.invoke(spec, event, client_context)
         output: Output = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
         if outcome.error is not None:
             output["FunctionError"] = "Unhandled"

@@ -116,7 +116,7 @@ class LocalApiGateway:
         spec = self.registry.functions[match.route.function]
         request_id = str(uuid.uuid4())
         event = build_event(match, request, request_id, self.app.settings.account_id)
-        outcome = await run_blocking(lambda: self.registry.invoke(spec, event))
+        outcome = await self.registry.invoke(spec, event)
         if outcome.error is not None:
             log.warning(
                 "%s failed (%s): %s",
