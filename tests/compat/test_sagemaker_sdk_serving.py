@@ -23,10 +23,13 @@ import pytest
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 import sagemaker  # type: ignore[import-untyped]
-from sagemaker.deserializers import JSONDeserializer
+from sagemaker import image_uris
+from sagemaker.deserializers import CSVDeserializer, JSONDeserializer
+from sagemaker.estimator import Estimator
 from sagemaker.pytorch import PyTorch, PyTorchModel
-from sagemaker.serializers import JSONSerializer
+from sagemaker.serializers import CSVSerializer, JSONSerializer
 from sagemaker.sklearn import SKLearn
+from sagemaker.xgboost import XGBoost
 
 from tests.server import RunningServer
 
@@ -176,3 +179,50 @@ def test_sklearn_fit_deploy_predict(session: Any) -> None:
         assert list(result) == [1, 0]
     finally:
         predictor.delete_endpoint()
+
+
+def test_xgboost_framework_and_plain_estimator_deploy_with_default_handlers(session: Any) -> None:
+    """Neither script defines model_fn: the XGBoost container's defaults load `xgboost-model`."""
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(200, 2))
+    train = upload(session, "xgb/train/train.csv", labelled_csv(features, 3 * features[:, 0])).rsplit("/", 1)[
+        0
+    ]
+    framework = XGBoost(
+        entry_point="train.py",
+        source_dir=str(TRAINING / "xgboost"),
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        framework_version="1.7-1",
+        hyperparameters={"num_round": 20, "max_depth": 2},
+        sagemaker_session=session,
+    )
+    plain = Estimator(
+        image_uri=image_uris.retrieve("xgboost", "us-east-1", version="1.7-1"),
+        entry_point="train.py",
+        source_dir=str(TRAINING / "xgboost"),
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        hyperparameters={"num_round": 20},
+        sagemaker_session=session,
+    )
+    for estimator in (framework, plain):
+        estimator.fit({"train": train}, logs=False)
+    framework_predictor = framework.deploy(initial_instance_count=1, instance_type="ml.m5.large")
+    plain_predictor = plain.deploy(
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        serializer=CSVSerializer(),
+        deserializer=CSVDeserializer(),
+    )
+    try:
+        # XGBoostPredictor's own default: libsvm rows in, CSV out
+        libsvm = framework_predictor.predict("0 0:1.0 1:0.0\n0 0:-1.0 1:0.5")
+        assert np.allclose([float(v) for v in libsvm[0]], [3.0, -3.0], atol=0.6)
+        csv = plain_predictor.predict([[1.0, 0.0], [-1.0, 0.5]])
+        assert np.allclose([float(v) for v in csv[0]], [3.0, -3.0], atol=0.6)
+    finally:
+        framework_predictor.delete_endpoint()
+        plain_predictor.delete_endpoint()

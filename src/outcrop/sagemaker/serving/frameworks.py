@@ -114,7 +114,33 @@ def _xgboost_model_fn(model_dir: str) -> Any:
             return pickle.load(handle)
 
 
+LIBSVM = ("text/libsvm", "text/x-libsvm")
+
+
+def _libsvm_rows(data: Any) -> Any:
+    """`[label] index:value ...` lines as a sparse matrix (the label, if any, is ignored at inference)."""
+    from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
+
+    text = data.decode() if isinstance(data, bytes) else data
+    values: list[float] = []
+    columns: list[int] = []
+    offsets = [0]
+    try:
+        for line in filter(None, (raw.strip() for raw in text.splitlines())):
+            for token in line.split():
+                if ":" in token:
+                    index, value = token.split(":", 1)
+                    columns.append(int(index))
+                    values.append(float(value))
+            offsets.append(len(values))
+    except ValueError as exc:
+        raise InferenceFailure(f"Could not decode the libsvm request body: {exc}", 400) from exc
+    return csr_matrix((values, columns, offsets), dtype=np.float32)
+
+
 def _xgboost_input_fn(data: Any, content_type: str) -> Any:
+    if content_type in LIBSVM:
+        return _libsvm_rows(data)
     array = np.asarray(decode(data, content_type), dtype=np.float32)
     return array.reshape(1, -1) if array.ndim == 1 else array
 
@@ -123,7 +149,9 @@ def _xgboost_predict_fn(data: Any, model: Any) -> Any:
     import xgboost
 
     if isinstance(model, xgboost.Booster):
-        return model.predict(data if isinstance(data, xgboost.DMatrix) else xgboost.DMatrix(data))
+        if not isinstance(data, xgboost.DMatrix):
+            data = xgboost.DMatrix(data)
+        return model.predict(data, validate_features=False)
     return model.predict(data)
 
 
