@@ -106,6 +106,15 @@ def test_playground_streams_an_answer(console: Any) -> None:
     assert re.search(r"out 7 .*first token \d+ ms .*total \d+ ms", stats), stats
     assert "finish: stop" in stats
 
+    page.select_option("#pg-format", "json_object")
+    page.uncheck("#pg-stream")
+    page.fill("#pg-input", "json please")
+    page.click("#pg-send")
+    reply = page.locator(".msg.assistant").last
+    expect(reply).to_have_text('{"response": "json please"}')
+    page.select_option("#pg-format", "text")
+    page.check("#pg-stream")
+
     shot = take_screenshot(page, "console-playground")
     shot.assert_rendered()
     assert near(shot.color_at(8, 600), SIDEBAR)
@@ -190,6 +199,14 @@ def test_knowledge_base_ingest_retrieve_and_chat_with_citations(console: Any) ->
     expect(source).to_contain_text("volcanoes.txt")
     expect(source).to_contain_text("Basaltic lava is runny")
     take_screenshot(page, "console-chat-with-documents").assert_rendered()
+
+    page.click("button.nav[data-tab=kb]")
+    page.locator("#kb-list button", has_text="geology-notes").click()
+    expect(page.locator("#kb-title")).to_have_text("geology-notes")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#kb-delete")
+    expect(page.locator("#kb-list")).not_to_contain_text("geology-notes")
+    expect(page.locator("#kb-body")).to_be_hidden()
 
 
 @requires_chromium

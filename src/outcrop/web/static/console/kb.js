@@ -246,7 +246,20 @@ export function initKnowledgeBases() {
     };
   }
 
+  async function remove() {
+    const { kb, bucket } = current;
+    const kept = bucket ? ` The files stay in s3://${bucket}.` : "";
+    if (!confirm(`Delete the knowledge base ${kb.name} and its index?${kept}`)) return;
+    await awsJson("DELETE", `/knowledgebases/${kb.knowledgeBaseId}`);
+    clearTimeout(polling);
+    current = null;
+    $("#kb-body").hidden = true;
+    $("#kb-empty").hidden = false;
+    await listKnowledgeBases();
+  }
+
   $("#kb-create").addEventListener("submit", guarded(create, $("#kb-create-button")));
+  $("#kb-delete").addEventListener("click", guarded(remove, $("#kb-delete")));
   $("#kb-upload").addEventListener("click", guarded(upload, $("#kb-upload")));
   $("#kb-sync").addEventListener("click", guarded(startIngestion, $("#kb-sync")));
   $("#kb-retrieve").addEventListener("click", guarded(retrieve, $("#kb-retrieve")));

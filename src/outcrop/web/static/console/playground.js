@@ -15,6 +15,7 @@ function parameters() {
   const stop = $("#pg-stop").value.split(",").map((s) => s.trim()).filter(Boolean);
   if (stop.length) body.stop = stop;
   if (body.stream) body.stream_options = { include_usage: true };
+  if ($("#pg-format").value === "json_object") body.response_format = { type: "json_object" };
   return body;
 }
 
