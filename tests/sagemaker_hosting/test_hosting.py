@@ -16,6 +16,7 @@ from outcrop.sagemaker.hosting import (
     HostingError,
     InvocationRejected,
     ModelInvocationError,
+    ModelNotReady,
     VariantSpec,
 )
 from outcrop.storage.logs import LogStoreError
@@ -212,16 +213,28 @@ def test_a_worker_that_dies_is_restarted(app: App, hosting: EndpointHosting) -> 
     first = invoke_json(hosting, "crash", {})
     with pytest.raises(ModelInvocationError, match="exited"):
         invoke_json(hosting, "crash", {"exit": True})
+    second = invoke_when_ready(hosting, "crash")
+    assert first != second  # a new process answers
+
+    hosting.limits.invoke_timeout = 1
+    try:
+        with pytest.raises(ModelInvocationError, match="did not answer within 1 seconds"):
+            invoke_json(hosting, "crash", {"sleep": 30})
+    finally:
+        hosting.limits.invoke_timeout = 60
+    assert invoke_when_ready(hosting, "crash") not in (first, second)
+
+
+def invoke_when_ready(hosting: EndpointHosting, endpoint: str) -> object:
+    """Invoke once the restarted worker serves (ModelNotReady until then)."""
     deadline = time.monotonic() + 60
     while True:
         try:
-            second = invoke_json(hosting, "crash", {})
-            break
-        except Exception:
+            return invoke_json(hosting, endpoint, {})
+        except ModelNotReady:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.2)
-    assert first != second  # a new process answers
+            time.sleep(0.1)
 
 
 def test_endpoints_come_back_after_a_server_restart(app: App, hosting: EndpointHosting) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,10 +22,15 @@ IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-
 
 
 @pytest.fixture(scope="module")
-def bucket(server: RunningServer) -> str:
+def bucket(server: RunningServer) -> Iterator[str]:
+    """A bucket for the archives; the endpoints these tests leave are deleted after them (their workers go)."""
     name = f"endpoints-{uuid.uuid4().hex[:8]}"
     server.client("s3").create_bucket(Bucket=name)
-    return name
+    yield name
+    sagemaker = server.client("sagemaker")
+    for endpoint in ("broken-endpoint", "fragile", "many"):
+        with contextlib.suppress(ClientError):
+            sagemaker.delete_endpoint(EndpointName=endpoint)
 
 
 def create_model(server: RunningServer, bucket: str, name: str, archive: bytes, **container: Any) -> None:
