@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from typing import Any
 
 import httpx
 import openai
@@ -107,3 +108,27 @@ def test_real_stream_stops_when_the_client_hangs_up(real_server: RunningServer) 
     time.sleep(1.5)
     assert generated() == settled, "generation went on after the client hung up"
     assert settled - before < 400
+
+
+def test_a_full_queue_is_a_429_before_the_stream_starts(tmp_path: Any) -> None:
+    """One decoding slot, no waiting place: a second stream gets RateLimitError, not a broken stream."""
+    limits = {"OUTCROP_LLM_PARALLEL": "1", "OUTCROP_LLM_QUEUE": "0"}
+    server = RunningServer(tmp_path / "data", fake_models=False, extra_env=limits).start()
+    try:
+        client = _client(server)
+        client.chat.completions.create(model=CHAT, messages=[{"role": "user", "content": "hi"}], max_tokens=1)
+        busy = client.chat.completions.create(
+            model=CHAT,
+            messages=[{"role": "user", "content": "Count from 1 to 500, one number per line."}],
+            max_tokens=200,
+            stream=True,
+        )
+        next(iter(busy))  # the slot is taken
+        with pytest.raises(openai.RateLimitError) as refused:
+            client.chat.completions.create(
+                model=CHAT, messages=[{"role": "user", "content": "hello"}], max_tokens=5, stream=True
+            )
+        assert refused.value.code == "rate_limit_exceeded"
+        busy.close()
+    finally:
+        server.stop()
