@@ -23,7 +23,7 @@ IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-
 
 @pytest.fixture(scope="module")
 def bucket(server: RunningServer) -> Iterator[str]:
-    """A bucket for the archives; the endpoints these tests leave are deleted after them (their workers go)."""
+    """A bucket for the archives; the endpoints the tests leave are deleted after them (workers and all)."""
     name = f"endpoints-{uuid.uuid4().hex[:8]}"
     server.client("s3").create_bucket(Bucket=name)
     yield name
