@@ -143,13 +143,18 @@ def test_unknown_routes_answer_as_api_gateway_does(demo: tuple[RunningServer, Pa
     assert _get(server, "/restapis/nosuchapi0/v1/_user_request_/x").status_code == 404
 
 
-def test_host_based_url(demo: tuple[RunningServer, Path]) -> None:
-    """`<apiId>.execute-api.localhost.localstack.cloud:<port>/<stage>/<path>`, through its handler."""
+def test_localstack_url_forms(demo: tuple[RunningServer, Path]) -> None:
+    """The host form (through the handler the gateway would hand it to) and `/_aws/execute-api/`."""
     server, _ = demo
     api = api_ids(server)["demo"]["REST:v1"]
     host = f"{api}.execute-api.localhost.localstack.cloud:{server.port}"
     response = _get(server, "/_outcrop/execute-api/v1/hello/host", headers={"host": host})
     assert response.status_code == 200 and response.json()["message"] == "Hello, host"
+    newer_form = _get(server, f"/_aws/execute-api/{api}/v1/hello/newer")
+    assert newer_form.status_code == 200 and newer_form.json()["message"] == "Hello, newer"
+    http_api = api_ids(server)["demo"]["HTTP:$default"]
+    short = _get(server, f"/_aws/execute-api/{http_api}/short")
+    assert short.json() == {"shorthand": True, "path": "/short"}
 
 
 def test_handler_that_raises_gives_502_and_a_log_entry(demo: tuple[RunningServer, Path]) -> None:

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from outcrop.config import Settings
 
 
+IDLE_WORKER_SECONDS = 600.0  # Lambda keeps an idle execution environment for minutes, then lets it go
+REAP_EVERY_SECONDS = 30.0
+
+
 class FunctionRegistry:
     def __init__(self, app: App) -> None:
         self.app = app
@@ -35,6 +39,8 @@ class FunctionRegistry:
         self._lock = threading.Lock()
         self._site_stamps: dict[str, float] = {}
         self._logs: LogShipper | None = None
+        self._closing = threading.Event()
+        self._reaper: threading.Thread | None = None
         overrides = dict(settings.app_parameters)
         for template in settings.apps:
             self.add(
@@ -105,6 +111,10 @@ class FunctionRegistry:
                     concurrency = min(concurrency, spec.reserved_concurrency)
                 if self._logs is None:
                     self._logs = LogShipper(self.app.logs.put)
+                    self._reaper = threading.Thread(
+                        target=self._reap, name="outcrop-lambda-reaper", daemon=True
+                    )
+                    self._reaper.start()
                 pool = FunctionPool(
                     spec,
                     self.environment(spec),
@@ -199,7 +209,15 @@ class FunctionRegistry:
         pool = self._pools.get(spec.name)
         return pool.last_modified if pool else _newest(spec.code_dir)
 
+    def _reap(self) -> None:
+        while not self._closing.wait(REAP_EVERY_SECONDS):
+            with self._lock:
+                pools = list(self._pools.values())
+            for pool in pools:
+                pool.reap(IDLE_WORKER_SECONDS)
+
     def close(self) -> None:
+        self._closing.set()
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:

@@ -65,6 +65,7 @@ class Worker:
         self.log_offset = 0
         self.init_ms: float | None = None
         self.spawned = time.perf_counter()
+        self.idle_since = time.monotonic()
         self.ready = False
         self.invocations = 0
         request_read, request_write = os.pipe()
@@ -225,9 +226,19 @@ class FunctionPool:
         with self._lock:
             self._busy.discard(worker)
             if worker.alive() and worker.generation == self.generation:
+                worker.idle_since = time.monotonic()
                 self._idle.append(worker)
                 return
         worker.discard()
+
+    def reap(self, max_idle_seconds: float) -> None:
+        """Stop workers idle for longer than `max_idle_seconds`, as Lambda lets idle environments go."""
+        cutoff = time.monotonic() - max_idle_seconds
+        with self._lock:
+            stale = [w for w in self._idle if w.idle_since < cutoff]
+            self._idle = [w for w in self._idle if w.idle_since >= cutoff]
+        for worker in stale:
+            worker.discard()
 
     def _run(self, worker: Worker, event: Any, arn: str, client_context: Any, outcome: Outcome) -> None:
         started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 Three ways in, as LocalStack users know them and as a browser likes them:
   /restapis/<apiId>/<stage>/_user_request_/<path>   (REST APIs; HTTP APIs with stage `$default` too)
+  /_aws/execute-api/<apiId>/<stage>/<path>          (LocalStack's newer form; `$default` stages have none)
   /_apps/<app>/<path>                               (every API of the app, plus its static site)
   http://<apiId>.execute-api.localhost.localstack.cloud:4566/<stage>/<path>   (needs the gateway to hand
       requests for that host to `/_outcrop/execute-api/`; see docs/lambda-apigateway.md)
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("outcrop.apigateway")
 HOST_MOUNT = "/_outcrop/execute-api/"
+EXECUTE_API_PATH = "/_aws/execute-api/"
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> HttpResponse:
@@ -47,6 +49,10 @@ def _missing_route(api: Api | None) -> HttpResponse:
             {"x-amzn-errortype": "MissingAuthenticationTokenException"},
         )
     return _json(404, {"message": "Not Found"})
+
+
+def stage_prefix(api: Api) -> str:
+    return "" if api.stage == "$default" else f"{api.stage}/"
 
 
 class LocalApiGateway:
@@ -69,6 +75,15 @@ class LocalApiGateway:
             return _missing_route(api)
         return await self._run(api, request, "/" + (parts[5] if len(parts) > 5 else ""))
 
+    async def execute_api_path(self, request: HttpRequest) -> HttpResponse:
+        """`/_aws/execute-api/<apiId>/<stage>/<path>`, LocalStack's newer path form (REST and HTTP APIs)."""
+        _, _, rest = request.raw_path.partition(EXECUTE_API_PATH)
+        api_id, _, rest = rest.partition("/")
+        api = self.apis.get(api_id)
+        if api is None:
+            return _json(404, {"message": f"No API with id {api_id} is served here"})
+        return await self._staged(api, request, "/" + rest)
+
     async def by_host(self, request: HttpRequest) -> HttpResponse:
         """`<apiId>.execute-api.<domain>/<stage>/<path>` (`/<path>` for a `$default` stage)."""
         api = self.apis.get(request.header("host").split(".", 1)[0])
@@ -77,6 +92,10 @@ class LocalApiGateway:
         path = request.raw_path
         if path.startswith(HOST_MOUNT):
             path = "/" + path[len(HOST_MOUNT) :]
+        return await self._staged(api, request, path)
+
+    async def _staged(self, api: Api, request: HttpRequest, path: str) -> HttpResponse:
+        """`/<stage>/<path>`, or just `/<path>` for an HTTP API's `$default` stage."""
         if api.stage != "$default":
             stage, _, rest = path.lstrip("/").partition("/")
             if stage != api.stage:
@@ -164,6 +183,7 @@ class LocalApiGateway:
                         "type": api.kind,
                         "stage": api.stage,
                         "url": f"{base}/restapis/{api.api_id}/{api.stage}/_user_request_/",
+                        "executeApiUrl": f"{base}{EXECUTE_API_PATH}{api.api_id}/{stage_prefix(api)}",
                         "hostUrl": self._host_url(api),
                         "routes": [{"route": r.key, "function": r.function} for r in api.routes],
                     }
@@ -185,8 +205,8 @@ class LocalApiGateway:
         return f"http://{host}:{settings.port}"
 
     def _host_url(self, api: Api) -> str:
-        stage = "" if api.stage == "$default" else f"{api.stage}/"
-        return f"http://{api.api_id}.execute-api.localhost.localstack.cloud:{self.app.settings.port}/{stage}"
+        port = self.app.settings.port
+        return f"http://{api.api_id}.execute-api.localhost.localstack.cloud:{port}/{stage_prefix(api)}"
 
     def announce(self) -> None:
         for described in self.describe():
@@ -198,6 +218,7 @@ class LocalApiGateway:
             )
             for api in described["apis"]:
                 log.info("  %s API %s: %s", api["type"], api["id"], api["url"])
+                log.info("    also %s and %s", api["executeApiUrl"], api["hostUrl"])
                 for route in api["routes"]:
                     log.info("    %s -> %s", route["route"], route["function"])
 
@@ -217,4 +238,5 @@ def mount(app: App, services: Mapping[str, Service]) -> dict[str, InternalHandle
         "/_apps/": gateway.apps,
         "/_apps": gateway.apps,
         HOST_MOUNT: gateway.by_host,
+        EXECUTE_API_PATH: gateway.execute_api_path,
     }
