@@ -64,7 +64,12 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = build_app(settings)
+    from outcrop.lambdas.spec import AppError
+
+    try:
+        app = build_app(settings)
+    except AppError as exc:  # a template or --function that cannot run: say which and why, no traceback
+        parser.exit(2, f"outcrop: {exc}\n")
     uvicorn.run(
         app,
         host=settings.host,

@@ -9,6 +9,7 @@ Config file example (`outcrop serve --config outcrop.toml`):
     fake_models = false             # true: deterministic fake models, for fast tests and demos
     auth = "dev"                    # "keys": only access_keys / api_keys; "sigv4": verify signatures
     llm_threads = 2
+    apps = ["examples/guide-chat/template.yaml"]   # Lambda + API Gateway apps (SAM templates)
     [credentials]                   # with auth = "sigv4": access key -> secret key (a table: last)
     AKIAEXAMPLE = "secret"
 """
