@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from outcrop.backends.nlp.apertium import apertium_translate, installed_modes
+from outcrop.backends.nlp.apertium import Apertium, from_stream, installed_modes, to_stream
 from outcrop.backends.nlp.pii import PiiFinding, _offline_tldextract, resolve_overlaps
 from outcrop.backends.nlp.sentiment import Polarity
 from outcrop.services.comprehend import sentiment_label, sentiment_scores
@@ -58,4 +58,21 @@ def test_apertium_pairs_are_found_and_translate() -> None:
     modes = {mode for mode, _, _ in installed_modes()}
     assert "eng-spa" in modes
     assert "spa-eng_US" not in modes  # variants are not offered as pairs
-    assert "gato" in apertium_translate("The cat sleeps.", "eng-spa").lower()
+    apertium = Apertium()
+    try:
+        assert "gato" in apertium.translate("The cat sleeps.", "eng-spa").lower()
+        # the pipeline stays up: a second request is answered by the same process
+        html = apertium.translate(
+            '<p class="a">The <b>dog</b> &amp; the cat.</p>\n<p>Yes</p>', "eng-spa", "html"
+        )
+        assert html.startswith('<p class="a">') and "<b>perro</b>" in html and "&amp;" in html
+        assert html.endswith("</p>\n<p>Sí</p>")
+    finally:
+        apertium.close()
+
+
+def test_stream_format_round_trips_special_characters_and_markup() -> None:
+    text = "Price: $5 [net] <b>bold</b> a/b @home ^x\n\nnext"
+    assert from_stream(to_stream(text, "txt")) == text
+    markup = "<p>x &lt; y</p><script>if (a < b) {}</script>"
+    assert from_stream(to_stream(markup, "html")) == markup

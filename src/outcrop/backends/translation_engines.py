@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from outcrop.backends.base import TextGenerator
-from outcrop.backends.nlp.apertium import apertium_translate, installed_modes
+from outcrop.backends.nlp.apertium import Apertium, installed_modes
 from outcrop.backends.nlp.llm_translate import llm_translate
 
 Format = Literal["txt", "html"]
@@ -54,6 +54,7 @@ class TranslationEngines:
         self._llm = llm
         self._pairs: dict[tuple[str, str], Engine] | None = None
         self._lock = threading.Lock()
+        self._apertium = Apertium()
 
     def pairs(self) -> dict[tuple[str, str], Engine]:
         with self._lock:
@@ -76,7 +77,8 @@ class TranslationEngines:
     ) -> str:
         engine = self.pairs()[(source, target)]
         if engine.kind == "apertium":
-            return _tidy(apertium_translate(text, engine.detail, fmt=fmt), text)
+            translated = self._apertium.translate(text, engine.detail, fmt)
+            return translated if fmt == "html" else _tidy(translated, text)
         model = self._llm()
         names = LANGUAGE_NAMES[source], LANGUAGE_NAMES[target]
 
@@ -86,6 +88,9 @@ class TranslationEngines:
         if fmt == "html":
             return _map_html_text(text, lambda piece: html.escape(one(html.unescape(piece)), quote=False))
         return _map_paragraphs(text, one)
+
+    def close(self) -> None:
+        self._apertium.close()
 
 
 def _tidy(translated: str, original: str) -> str:

@@ -110,6 +110,9 @@ class Translate(Service):
             self._terms = TerminologyStore(self.app.data_path("translate", "terminologies"))
         return self._terms
 
+    def close(self) -> None:
+        self.engines.close()
+
     def _chat_model(self) -> TextGenerator:
         return self.app.models.generator(LLM_MODEL)
 

@@ -1,13 +1,21 @@
-"""Rule-based translation with Debian's apertium pairs, run as a subprocess (apertium is GPL software).
+"""Rule-based translation with Debian's apertium pairs, kept running as subprocesses (apertium is GPL).
 
-Installed pairs are found from the mode files apertium itself lists; the service decides which to offer.
+Starting a pair's pipeline loads a dozen transducers (about a second); afterwards a sentence takes a few
+milliseconds. So each pair runs once, in null-flush mode (every tool flushes its output at a NUL byte),
+and requests are fed to it one at a time. Text and HTML are put into apertium's stream format here:
+special characters escaped, and markup, entities and line breaks carried as "superblanks" (`[...]`),
+which every stage passes through untouched and in place.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import select
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -16,12 +24,17 @@ from outcrop.backends.base import BackendError, BackendUnavailable
 MODES_DIR = Path("/usr/share/apertium/modes")
 # Plain pair modes only ("eng-spa", "es-pt"): variants ("spa-eng_US") and tool modes are left out.
 _PAIR_MODE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})$")
+_SPECIAL = frozenset("[]^$/<>@\\{}*~#+|")
+# A stream must end with a blank before the NUL, or the analyser holds back the last word.
+_END = "[][\n]"
+_HTML_PIECES = re.compile(r"(?is)(<(script|style)\b.*?</\2\s*>|<!--.*?-->|<[^>]*>|&#?\w+;)")
+_LINE_BREAKS = re.compile(r"(\s*\n\s*)")
 Format = Literal["txt", "html"]
 
 
 def installed_modes(modes_dir: Path = MODES_DIR) -> list[tuple[str, str, str]]:
     """(mode, source code, target code) of every installed plain pair mode; codes as apertium names them."""
-    if shutil.which("apertium") is None or not modes_dir.is_dir():
+    if shutil.which("apertium-wblank-mode") is None or not modes_dir.is_dir():
         return []
     found = []
     for path in sorted(modes_dir.glob("*.mode")):
@@ -31,21 +44,137 @@ def installed_modes(modes_dir: Path = MODES_DIR) -> list[tuple[str, str, str]]:
     return found
 
 
-def apertium_translate(text: str, mode: str, *, fmt: Format = "txt", timeout_s: float = 120.0) -> str:
-    """`text` through `apertium -u -f FMT MODE` (-u: unknown words pass through without a `*` mark)."""
-    if shutil.which("apertium") is None:
-        raise BackendUnavailable("apertium is not installed: apt-get install apertium apertium-eng-spa")
-    try:
-        completed = subprocess.run(
-            ["apertium", "-u", "-f", fmt, mode],
-            input=text.encode("utf-8"),
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
+def _escape(text: str) -> str:
+    return "".join("\\" + c if c in _SPECIAL else c for c in text)
+
+
+def _superblank(raw: str) -> str:
+    return "[" + _escape(raw) + "]"
+
+
+def to_stream(text: str, fmt: Format) -> str:
+    """Text or HTML in apertium's stream format: words to translate, everything else as superblanks."""
+    if fmt == "html":
+        pieces = _HTML_PIECES.split(text)
+        out = []
+        # split() with two groups yields: text, whole match, inner group, text, ...
+        for index in range(0, len(pieces), 3):
+            out.append(_text_to_stream(pieces[index]))
+            if index + 1 < len(pieces):
+                out.append(_superblank(pieces[index + 1]))
+        return "".join(out)
+    return _text_to_stream(text)
+
+
+def _text_to_stream(text: str) -> str:
+    parts = _LINE_BREAKS.split(text)
+    return "".join(_superblank(part) if index % 2 else _escape(part) for index, part in enumerate(parts))
+
+
+def from_stream(stream: str) -> str:
+    """Apertium's output back to plain characters: escapes undone, superblanks unwrapped."""
+    if stream.endswith(_END):
+        stream = stream[: -len(_END)]
+    out: list[str] = []
+    index, length = 0, len(stream)
+    while index < length:
+        char = stream[index]
+        if char == "\\" and index + 1 < length:
+            out.append(stream[index + 1])
+            index += 2
+        elif char in "[]":  # superblank brackets; escaped brackets were handled above
+            index += 1
+        else:
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
+class ApertiumPipeline:
+    """One pair's pipeline, started on first use and restarted if it dies or stalls."""
+
+    def __init__(self, mode: str, modes_dir: Path = MODES_DIR, timeout_s: float = 60.0) -> None:
+        self.mode = mode
+        self._mode_file = modes_dir / f"{mode}.mode"
+        self._timeout_s = timeout_s
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pending = bytearray()
+        self._lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if shutil.which("apertium-wblank-mode") is None:
+            raise BackendUnavailable("apertium is not installed: apt-get install apertium apertium-eng-spa")
+        script = subprocess.run(
+            ["apertium-wblank-mode", "-z", str(self._mode_file)], capture_output=True, text=True, check=False
         )
-    except subprocess.TimeoutExpired as error:
-        raise BackendError(f"apertium {mode} took longer than {timeout_s:.0f} s") from error
-    if completed.returncode != 0:
-        message = completed.stderr.decode(errors="replace")[:500]
-        raise BackendError(f"apertium {mode} failed ({completed.returncode}): {message}")
-    return completed.stdout.decode("utf-8", errors="replace")
+        if script.returncode != 0 or not script.stdout.strip():
+            raise BackendUnavailable(
+                f"apertium mode {self.mode} is not usable: {script.stderr.strip()[:300]}"
+            )
+        # $1 = "-n": generate unknown words as they are (no "*" mark); $2: no extra tagger options.
+        process = subprocess.Popen(
+            ["bash", "-c", script.stdout, f"apertium-{self.mode}", "-n", ""],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._pending.clear()
+        return process
+
+    def translate(self, text: str, fmt: Format = "txt") -> str:
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._process = self._start()
+            try:
+                return from_stream(self._exchange(self._process, to_stream(text, fmt) + _END))
+            except (OSError, BackendError):
+                self._stop()
+                raise
+
+    def _exchange(self, process: subprocess.Popen[bytes], stream: str) -> str:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(stream.encode("utf-8") + b"\0")
+        process.stdin.flush()
+        deadline = time.monotonic() + self._timeout_s
+        while b"\0" not in self._pending:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([process.stdout], [], [], max(remaining, 0))
+            if not ready:
+                raise BackendError(f"apertium {self.mode} gave no answer in {self._timeout_s:.0f} s")
+            chunk = os.read(process.stdout.fileno(), 1 << 16)
+            if not chunk:
+                raise BackendError(f"apertium {self.mode} exited (code {process.poll()})")
+            self._pending += chunk
+        answer, _, rest = bytes(self._pending).partition(b"\0")
+        # Some stages echo extra NULs at a flush; they carry nothing.
+        self._pending = bytearray(rest.lstrip(b"\0"))
+        return answer.decode("utf-8", errors="replace")
+
+    def _stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+class Apertium:
+    """Every installed pair's pipeline, each started on first use."""
+
+    def __init__(self) -> None:
+        self._pipelines: dict[str, ApertiumPipeline] = {}
+        self._lock = threading.Lock()
+
+    def translate(self, text: str, mode: str, fmt: Format = "txt") -> str:
+        with self._lock:
+            pipeline = self._pipelines.setdefault(mode, ApertiumPipeline(mode))
+        return pipeline.translate(text, fmt)
+
+    def close(self) -> None:
+        with self._lock:
+            pipelines, self._pipelines = list(self._pipelines.values()), {}
+        for pipeline in pipelines:
+            pipeline.close()
