@@ -40,6 +40,9 @@ class FunctionRegistry:
         self._site_stamps: dict[str, float] = {}
         self._logs: LogShipper | None = None
         self._closing = threading.Event()
+        self._worker_logs = app.data_path("lambda", "worker-logs")
+        for leftover in self._worker_logs.glob("*.log"):  # from workers of a server that did not stop cleanly
+            leftover.unlink(missing_ok=True)
         self._reaper: threading.Thread | None = None
         overrides = dict(settings.app_parameters)
         for template in settings.apps:
@@ -118,7 +121,7 @@ class FunctionRegistry:
                 pool = FunctionPool(
                     spec,
                     self.environment(spec),
-                    self.app.data_path("lambda", "worker-logs"),
+                    self._worker_logs,
                     self._logs.put,
                     max(1, concurrency),
                 )
