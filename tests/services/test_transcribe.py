@@ -220,6 +220,22 @@ def test_media_formats_and_corrupt_media(real_server: RunningServer) -> None:
             Media={"MediaFileUri": f"s3://formats/morning.{extension}"},
             LanguageCode="en-US",
         )
+    spanish = (
+        real_server.client("polly")
+        .synthesize_speech(
+            Text="Buenos días. Me gustaría reservar una mesa para dos personas esta noche.",
+            VoiceId="Enrique",
+            OutputFormat="ogg_vorbis",
+        )["AudioStream"]
+        .read()
+    )
+    s3.put_object(Bucket="formats", Key="mesa.ogg", Body=spanish)
+    transcribe.start_transcription_job(
+        TranscriptionJobName="spanish",
+        Media={"MediaFileUri": "s3://formats/mesa.ogg"},
+        IdentifyLanguage=True,
+        LanguageOptions=["en-US", "es-ES", "fr-FR"],
+    )
     s3.put_object(Bucket="formats", Key="broken.mp3", Body=b"\x00\x01 definitely not an mp3 " * 64)
     transcribe.start_transcription_job(
         TranscriptionJobName="broken", Media={"MediaFileUri": "s3://formats/broken.mp3"}, LanguageCode="en-US"
@@ -230,6 +246,12 @@ def test_media_formats_and_corrupt_media(real_server: RunningServer) -> None:
         uri = job["Transcript"]["TranscriptFileUri"]
         text = httpx.get(uri, timeout=10).json()["results"]["transcripts"][0]["transcript"].lower()
         assert "morning" in text, (extension, text)
+    spanish_job = _wait(transcribe, "spanish")
+    assert spanish_job["TranscriptionJobStatus"] == "COMPLETED", spanish_job
+    assert spanish_job["LanguageCode"] == "es-ES"
+    heard = httpx.get(spanish_job["Transcript"]["TranscriptFileUri"], timeout=10).json()["results"]
+    assert heard["language_identification"][0]["code"] == "es-ES"
+    assert "mesa" in heard["transcripts"][0]["transcript"].lower()
     broken = _wait(transcribe, "broken")
     assert broken["TranscriptionJobStatus"] == "FAILED"
     assert "could not be decoded" in broken["FailureReason"]
@@ -247,10 +269,23 @@ def test_jobs_survive_a_restart(real_server: RunningServer) -> None:
             Media={"MediaFileUri": "s3://restart-media/a.mp3"},
             LanguageCode="en-US",
         )
-    real_server.restart()  # the jobs were queued or running when the server stopped
-    transcribe = real_server.client("transcribe")
+    s3.create_bucket(Bucket="restart-speech")
+    task = real_server.client("polly").start_speech_synthesis_task(
+        Text="Tasks outlive the server too.",
+        VoiceId="Joanna",
+        OutputFormat="mp3",
+        OutputS3BucketName="restart-speech",
+    )["SynthesisTask"]
+    real_server.restart()  # the jobs and the task were queued or running when the server stopped
+    transcribe, polly = real_server.client("transcribe"), real_server.client("polly")
     for name in ("restart-1", "restart-2"):
         job = _wait(transcribe, name)
         assert job["TranscriptionJobStatus"] == "COMPLETED", job
         text = httpx.get(job["Transcript"]["TranscriptFileUri"], timeout=10).json()["results"]["transcripts"]
         assert "server" in text[0]["transcript"].lower()
+    deadline = time.monotonic() + 60
+    while task["TaskStatus"] not in ("completed", "failed") and time.monotonic() < deadline:
+        time.sleep(0.3)
+        task = polly.get_speech_synthesis_task(TaskId=task["TaskId"])["SynthesisTask"]
+    assert task["TaskStatus"] == "completed", task
+    assert s3.head_object(Bucket="restart-speech", Key=f"{task['TaskId']}.mp3")["ContentLength"] > 1000

@@ -7,6 +7,7 @@ before synthesis. Synthesis tasks run in the background and write their output t
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from outcrop.backends.base import BackendError, BackendUnavailable
 from outcrop.backends.speech.audio import encode, resample
 from outcrop.backends.speech.engines import EspeakVoice, PiperVoice, SpeechEngine
 from outcrop.backends.speech.lexicon import LexiconError, parse_lexicon
-from outcrop.backends.speech.synth import marks_json_lines, synthesize
+from outcrop.backends.speech.synth import SynthesisCancelled, marks_json_lines, synthesize
 from outcrop.backends.speech.text import Script, SsmlError, plain_script, ssml_script
 from outcrop.backends.speech.whisper import BASE, TINY_EN, WhisperEngine, WhisperModels
 from outcrop.jobs.speech_task_worker import COMPLETED, FAILED, QUEUED, RUNNING, JobFailed, JobWorker
@@ -109,7 +110,7 @@ def _voices() -> dict[str, Voice]:
     for language, (language_name, espeak_name, ids) in espeak.items():
         for entry in ids.split():
             name, sex = entry.split(":")
-            variant = espeak_name + ("+f3" if sex == "F" else "")
+            variant = espeak_name + ("+f2" if sex == "F" else "")
             voices[name] = Voice(name, "Female" if sex == "F" else "Male", language, language_name, variant)
     return voices
 
@@ -168,7 +169,7 @@ class Polly(Service):
 
     def synthesize_speech(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         request = self._checked(params, MAX_CHARACTERS, MAX_TOTAL_CHARACTERS)
-        body, content_type, characters = self._render(request)
+        body, content_type, characters = self._render(request, ctx.cancel)
         return {"AudioStream": body, "ContentType": content_type, "RequestCharacters": characters}
 
     def _checked(self, params: dict[str, Any], limit: int, total_limit: int) -> dict[str, Any]:
@@ -249,7 +250,9 @@ class Polly(Service):
     def _listener(self, voice: Voice) -> WhisperEngine:
         return self._listeners.get(TINY_EN if voice.language.startswith("en-") else BASE)
 
-    def _render(self, request: dict[str, Any]) -> tuple[bytes, str, int]:
+    def _render(
+        self, request: dict[str, Any], cancel: threading.Event | None = None
+    ) -> tuple[bytes, str, int]:
         voice = VOICES[request["VoiceId"]]
         script = self._script(request["Text"], request["TextType"])
         aliases = self._aliases(request["LexiconNames"], voice.language)
@@ -261,7 +264,10 @@ class Polly(Service):
                 aliases=aliases,
                 mark_types=marks,
                 listener=lambda: self._listener(voice),
+                cancel=cancel,
             )
+        except SynthesisCancelled:
+            raise ServiceFailureException("Synthesis stopped: the client disconnected") from None
         except BackendUnavailable as error:
             raise ServiceFailureException(f"The speech engine is not available: {error}") from None
         except BackendError as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,11 @@ from outcrop.backends.speech.engines import SpeechEngine
 from outcrop.backends.speech.text import Chunk, MarkPoint, Pause, Script, WordRef, spoken_words
 from outcrop.backends.speech.whisper import SAMPLE_RATE, WhisperEngine
 
-ENGINE_RATE = 22050  # both speech programs write 22.05 kHz
+ENGINE_RATE = 22050
+
+
+class SynthesisCancelled(Exception):
+    """Synthesis stopped because nobody waits for it any more."""  # both speech programs write 22.05 kHz
 
 
 @dataclass(frozen=True)
@@ -107,11 +112,16 @@ def synthesize(
     aliases: dict[str, str] | None = None,
     mark_types: frozenset[str] = frozenset(),
     listener: Callable[[], WhisperEngine] | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[Audio, list[Mark]]:
-    """The whole script's audio at the engine's rate, and the marks of `mark_types` in time order."""
+    """The whole script's audio at the engine's rate, and the marks of `mark_types` in time order.
+
+    Setting `cancel` (the caller hung up) stops before the next chunk with SynthesisCancelled."""
     audio = empty(ENGINE_RATE)
     marks: list[Mark] = []
     for piece in script.pieces:
+        if cancel is not None and cancel.is_set():
+            raise SynthesisCancelled("the caller went away")
         time_ms = round(audio.seconds * 1000)
         if isinstance(piece, Pause):
             audio = audio + silence(piece.milliseconds, ENGINE_RATE)
