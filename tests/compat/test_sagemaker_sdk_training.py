@@ -1,5 +1,5 @@
 """The SageMaker Python SDK 2.x, unmodified, training on Outcrop: the guide's PyTorch flow, SKLearn, XGBoost,
-a plain Estimator, and a script that fails.
+a plain Estimator running the built-in XGBoost algorithm, and a script that fails.
 
 The SDK is pointed at the server the documented way: clients built with `endpoint_url`, AWS_ENDPOINT_URL for
 the clients it builds itself (S3 uploads, CloudWatch Logs), and a `default_bucket` (the SDK asks STS for the
@@ -9,7 +9,6 @@ account id only to name its default bucket, through a hard-coded STS endpoint).
 from __future__ import annotations
 
 import io
-import json
 import os
 import tarfile
 import uuid
@@ -152,11 +151,11 @@ def test_sklearn_fit(session: Any) -> None:
     assert model.predict(np.array([[2.0, 2.0], [-2.0, -2.0]])).tolist() == [1, 0]
 
 
-def test_xgboost_framework_and_plain_estimator_fit(session: Any) -> None:
-    import xgboost as xgb  # type: ignore[import-untyped]
+def test_xgboost_framework_estimator_fit(session: Any) -> None:
+    import xgboost as xgb
 
     train = upload(session, "xgboost/train/data.csv", regression_csv(seed=3))
-    framework = XGBoost(
+    estimator = XGBoost(
         entry_point="train.py",
         source_dir=str(FIXTURES / "xgboost"),
         role=ROLE,
@@ -166,22 +165,41 @@ def test_xgboost_framework_and_plain_estimator_fit(session: Any) -> None:
         hyperparameters={"num_round": 20, "max_depth": 2},
         sagemaker_session=session,
     )
-    plain = Estimator(
+    estimator.fit({"train": train}, logs="None")
+    booster = xgb.Booster()
+    booster.load_model(bytearray(model_files(session, estimator.model_data)["xgboost-model"]))
+    assert booster.num_boosted_rounds() == 20
+
+
+def test_plain_estimator_runs_the_builtin_xgboost_algorithm(session: Any) -> None:
+    import xgboost as xgb
+    from sagemaker.inputs import TrainingInput
+
+    train = upload(session, "builtin/train/data.csv", regression_csv(seed=4))
+    validation = upload(session, "builtin/validation/data.csv", regression_csv(rows=64, seed=5))
+    estimator = Estimator(
         image_uri=image_uris.retrieve("xgboost", "us-east-1", version="1.7-1"),
-        entry_point="train.py",
-        source_dir=str(FIXTURES / "xgboost"),
         role=ROLE,
         instance_count=1,
         instance_type="ml.m5.xlarge",
-        hyperparameters={"num_round": 5},
         sagemaker_session=session,
     )
-    for estimator in (framework, plain):
-        estimator.fit({"train": train}, logs="None")
-        booster = xgb.Booster()
-        booster.load_model(bytearray(model_files(session, estimator.model_data)["xgboost-model"]))
-        rounds = json.loads(str(estimator.hyperparameters()["num_round"]))
-        assert booster.num_boosted_rounds() == rounds
+    estimator.set_hyperparameters(objective="reg:squarederror", num_round=15, max_depth=3, eta=0.3)
+    estimator.fit(
+        {
+            "train": TrainingInput(train, content_type="text/csv"),
+            "validation": TrainingInput(validation, content_type="text/csv"),
+        },
+        logs="None",
+    )
+    described = session.describe_training_job(estimator.latest_training_job.name)
+    metrics = {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
+    assert metrics["validation:rmse"] < 1.0 and "train:rmse" in metrics
+    booster = xgb.Booster()
+    booster.load_model(bytearray(model_files(session, estimator.model_data)["xgboost-model"]))
+    assert booster.num_boosted_rounds() == 15
+    features = xgb.DMatrix(np.array([[1.0, 1.0]]))
+    assert abs(float(booster.predict(features)[0]) - (2.0 - 3.0 + TRUE_BIAS)) < 1.0
 
 
 def test_failing_script_raises_with_its_error_line(session: Any) -> None:

@@ -334,3 +334,51 @@ def test_running_job_ends_failed_after_a_restart(tmp_path: Path) -> None:
         assert "Outcrop stopped while this training job was running" in described["FailureReason"]
     finally:
         own.stop()
+
+
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def builtin_job(jobs: Jobs, hyperparameters: dict[str, str]) -> str:
+    rows = [f"{2 * x + 1},{x}" for x in range(-20, 20)]
+    jobs.s3.put_object(Bucket=jobs.bucket, Key="builtin/train/data.csv", Body="\n".join(rows).encode())
+    jobs.s3.put_object(
+        Bucket=jobs.bucket, Key="builtin/validation/data.csv", Body="\n".join(rows[::4]).encode()
+    )
+    name = f"xgb-{uuid.uuid4().hex[:10]}"
+
+    def channel(channel_name: str) -> dict[str, Any]:
+        uri = f"s3://{jobs.bucket}/builtin/{channel_name}"
+        return {
+            "ChannelName": channel_name,
+            "ContentType": "text/csv",
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}},
+        }
+
+    jobs.sm.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        HyperParameters=hyperparameters,
+        InputDataConfig=[channel("train"), channel("validation")],
+        OutputDataConfig={"S3OutputPath": f"s3://{jobs.bucket}/output"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    )
+    return name
+
+
+def test_builtin_xgboost_algorithm_without_a_script(jobs: Jobs) -> None:
+    name = builtin_job(jobs, {"num_round": "8", "objective": "reg:squarederror", "max_depth": "3"})
+    described = jobs.wait(name)
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    metrics = {m["MetricName"] for m in described["FinalMetricDataList"]}
+    assert metrics == {"train:rmse", "validation:rmse"}
+    assert "xgboost-model" in jobs.output(name, "model.tar.gz")
+    assert any("validation-rmse" in line for line in jobs.log_lines(name))
+
+
+def test_builtin_xgboost_algorithm_needs_num_round(jobs: Jobs) -> None:
+    described = jobs.wait(builtin_job(jobs, {"objective": "reg:squarederror"}))
+    assert described["TrainingJobStatus"] == "Failed"
+    assert described["FailureReason"] == "ClientError: Missing required hyperparameter: num_round"

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from outcrop.sagemaker.training_env import (
@@ -50,6 +51,8 @@ LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 FINISHED = ("Completed", "Failed", "Stopped")
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$")
 _STOP_GRACE_S = 3.0
+_EVALUATION = re.compile(r"\b(train|validation)-([\w@.-]+?):([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
+BUILTIN_ALGORITHMS = {"xgboost": Path(__file__).parent / "algorithms" / "xgboost_train.py"}
 
 
 @dataclass
@@ -160,6 +163,11 @@ class TrainingRunner:
             source = channel["DataSource"].get("S3DataSource")
             if source is None:
                 raise JobFailure(f"ClientError: Channel '{name}': Outcrop reads input channels from S3 only.")
+            mode = channel.get("InputMode") or spec["AlgorithmSpecification"].get("TrainingInputMode", "File")
+            if mode == "Pipe":
+                raise JobFailure(
+                    f"ClientError: Channel '{name}': Pipe input mode is not supported here; use File."
+                )
             if source.get("S3DataType", "S3Prefix") != "S3Prefix":
                 raise JobFailure(
                     f"ClientError: Channel '{name}': S3DataType {source['S3DataType']} is not supported."
@@ -172,15 +180,20 @@ class TrainingRunner:
         program = framework.get("sagemaker_program")
         submit = framework.get("sagemaker_submit_directory")
         image = spec.get("AlgorithmSpecification", {}).get("TrainingImage", "")
+        builtin = None
         if not isinstance(program, str) or not program:
-            raise JobFailure(
-                f"ClientError: Outcrop runs training images in script mode only: image {image or '(none)'} "
-                "was given no 'sagemaker_program' hyperparameter (the SDK sets it from entry_point)."
-            )
-        if isinstance(submit, str) and submit.startswith("s3://"):
+            builtin = BUILTIN_ALGORITHMS.get(framework_of(image) or "")
+            if builtin is None:
+                raise JobFailure(
+                    f"ClientError: image {image or '(none)'} has no built-in algorithm here, and no "
+                    "'sagemaker_program' hyperparameter names a script to run (the SDK sets it from "
+                    "entry_point)."
+                )
+            program = str(builtin)
+        elif isinstance(submit, str) and submit.startswith("s3://"):
             extract_source(self.app.objects, submit, layout.code_dir)
         entry = (layout.code_dir / program).resolve()
-        if not entry.is_relative_to(layout.code_dir.resolve()) or not entry.is_file():
+        if builtin is None and (not entry.is_relative_to(layout.code_dir.resolve()) or not entry.is_file()):
             raise JobFailure(
                 f"AlgorithmError: ExecuteUserScriptError: the entry point '{program}' is not in the training "
                 f"code ({submit or 'no sagemaker_submit_directory'})."
@@ -201,7 +214,7 @@ class TrainingRunner:
             user_environment=spec.get("Environment", {}),
         )
         base = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "OUTCROP_"))}
-        args = command_args(hyperparameters)
+        args = [] if builtin is not None else command_args(hyperparameters)
         command = (
             [python, "-u", program, *args]
             if program.endswith(".py")
@@ -212,7 +225,9 @@ class TrainingRunner:
             f"instance {resources.instance_type} -> {resources.num_cpus} local CPU(s), 0 GPUs"
         )
         writer.write("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
-        metrics, lines, exit_code = self._run_process(job, command, layout, {**base, **env}, spec, writer)
+        metrics, lines, exit_code = self._run_process(
+            job, command, layout, {**base, **env}, spec, writer, evaluation_lines=builtin is not None
+        )
         if job.stop_reason == "Shutdown":
             raise JobFailure("InternalServerError: Outcrop stopped while this training job was running.")
         if job.stop_reason is None and exit_code != 0:
@@ -280,6 +295,8 @@ class TrainingRunner:
         env: dict[str, str],
         spec: dict[str, Any],
         writer: LogWriter,
+        *,
+        evaluation_lines: bool = False,
     ) -> tuple[list[dict[str, Any]], deque[str], int]:
         definitions = [
             (d["Name"], re.compile(d["Regex"]))
@@ -320,6 +337,14 @@ class TrainingRunner:
                         with contextlib.suppress(ValueError, IndexError):
                             value = float(found.group(1))
                             latest[metric] = {"MetricName": metric, "Value": value, "Timestamp": time.time()}
+                if evaluation_lines:  # built-in algorithms publish `channel:metric` from each round's line
+                    for channel, name, value in _EVALUATION.findall(line):
+                        metric = f"{channel}:{name}"
+                        latest[metric] = {
+                            "MetricName": metric,
+                            "Value": float(value),
+                            "Timestamp": time.time(),
+                        }
             exit_code = process.wait()
         finally:
             if timer is not None:
@@ -332,8 +357,9 @@ class TrainingRunner:
         failure_file = layout.output_dir / "failure"
         if failure_file.is_file():
             written = failure_file.read_text(errors="replace").strip()
-            if written:
-                return f"AlgorithmError: {written[:1024]}"
+            if written:  # the container's own words, which say whose fault it was
+                known = written.startswith(("ClientError", "AlgorithmError"))
+                return (written if known else f"AlgorithmError: {written}")[:1024]
         message = next((m.group(1) for line in reversed(lines) if (m := _ERROR_LINE.match(line))), None)
         if message is None:
             message = next((line.strip() for line in reversed(lines) if line.strip()), "")

@@ -1,0 +1,1 @@
+"""SageMaker built-in algorithms that a training image runs when no user script is given."""
