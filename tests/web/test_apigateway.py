@@ -50,8 +50,8 @@ def test_rest_payload_1_0_through_the_localstack_url(demo: tuple[RunningServer, 
     assert event["pathParameters"] == {"name": "ada lovelace"}
     assert event["queryStringParameters"] == {"tag": "b", "one": "1"}
     assert event["multiValueQueryStringParameters"] == {"tag": ["a", "b"], "one": ["1"]}
-    assert event["headers"]["x-custom"] == "yes"
-    assert event["multiValueHeaders"]["x-custom"] == ["yes"]
+    assert event["headers"]["X-Custom"] == "yes" and event["headers"]["User-Agent"].startswith("python-httpx")
+    assert event["multiValueHeaders"]["X-Custom"] == ["yes"]
     assert event["stageVariables"] == {"flavour": "vanilla"}
     assert event["body"] is None and event["isBase64Encoded"] is False
     context = event["requestContext"]

@@ -71,6 +71,10 @@ def build_event(match: Match, request: HttpRequest, request_id: str, account_id:
     return _event_v1(match, request, request_id, account_id)
 
 
+def _title(name: str) -> str:
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
 def _source_ip(request: HttpRequest) -> str:
     forwarded = request.header("x-forwarded-for")
     return forwarded.split(",")[0].strip() if forwarded else "127.0.0.1"
@@ -78,9 +82,10 @@ def _source_ip(request: HttpRequest) -> str:
 
 def _event_v1(match: Match, request: HttpRequest, request_id: str, account_id: str) -> dict[str, Any]:
     api, route = match.api, match.route
-    multi_headers = {
-        name: value.split(",") if name != "cookie" else [value] for name, value in request.headers.items()
-    }
+    # REST APIs pass header names as the client wrote them; the server only kept them lower-cased, so they
+    # are title-cased (`Content-Type`), which is how browsers, curl and SDKs write them.
+    headers = {_title(name): value for name, value in request.headers.items()}
+    multi_headers = {name: [value] for name, value in headers.items()}
     single_query = {name: values[-1] for name, values in request.query.items()}
     body, encoded = _body(request, version="1.0")
     when, epoch = _clock()
@@ -93,7 +98,7 @@ def _event_v1(match: Match, request: HttpRequest, request_id: str, account_id: s
         "resource": resource,
         "path": match.path,
         "httpMethod": request.method,
-        "headers": dict(request.headers) or None,
+        "headers": headers or None,
         "multiValueHeaders": multi_headers or None,
         "queryStringParameters": single_query or None,
         "multiValueQueryStringParameters": dict(request.query) or None,
