@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from outcrop.backends.translation_engines import _map_html_text, html_text
+from outcrop.backends.translation_engines import html_text, map_html_text
 from outcrop.backends.translation_terms import (
     Glossary,
     GlossaryError,
@@ -41,8 +41,8 @@ def test_terms_match_whole_words_and_survive_a_round_trip_through_placeholders()
     assert set(terms) == {("card", "tarjeta"), ("credit card", "TC")}
     protected, replacements = protect_terms(text, terms)
     assert "card" not in protected.replace("cardboard", "")
-    restored, complete = restore_terms(protected.upper(), replacements)
-    assert complete
+    restored, came_back = restore_terms(protected.upper(), replacements)
+    assert came_back == {"TC", "tarjeta"}
     assert "TC" in restored and "tarjeta" in restored and "CARDBOARD" in restored
 
 
@@ -59,8 +59,15 @@ def test_the_store_persists_and_deletes(tmp_path: Path) -> None:
     assert store.get("../etc/passwd") is None
 
 
+def test_a_placeholder_the_engine_dropped_is_not_reported_as_applied() -> None:
+    protected, replacements = protect_terms("cat and dog", [("cat", "michi"), ("dog", "chucho")])
+    dropped = " ".join(word for word in protected.split() if word != sorted(replacements)[0])
+    restored, came_back = restore_terms(dropped, replacements)
+    assert len(came_back) == 1 and restored.count("chucho") + restored.count("michi") == 1
+
+
 def test_html_text_pieces_are_translated_and_markup_kept() -> None:
     markup = "<p title='x'>Hello <b>world</b></p><script>var a = 'no';</script>  <i>yes</i>"
-    out = _map_html_text(markup, str.upper)
+    out = map_html_text(markup, str.upper)
     assert out == "<p title='x'>HELLO <b>WORLD</b></p><script>var a = 'no';</script>  <i>YES</i>"
     assert html_text("<p>Caf&eacute;</p><style>p{}</style>").split() == ["Café"]

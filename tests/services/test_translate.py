@@ -129,6 +129,24 @@ def test_documents_keep_their_html_markup(translate: Any) -> None:
     )
     assert plain["SourceLanguageCode"] == "en"
     assert "perro" in plain["TranslatedDocument"]["Content"].decode().lower()
+    translate.import_terminology(
+        Name="furniture",
+        MergeStrategy="OVERWRITE",
+        TerminologyData={"File": b"en,es\ntable,pupitre\n", "Format": "CSV"},
+    )
+    table = translate.translate_document(
+        Document={
+            "Content": b"<table><tr><td>The table is red.</td></tr></table>",
+            "ContentType": "text/html",
+        },
+        SourceLanguageCode="en",
+        TargetLanguageCode="es",
+        TerminologyNames=["furniture"],
+    )
+    markup = table["TranslatedDocument"]["Content"].decode()
+    assert markup.startswith("<table><tr><td>") and markup.endswith("</td></tr></table>"), markup
+    assert "pupitre" in markup
+    assert table["AppliedTerminologies"][0]["Terms"] == [{"SourceText": "table", "TargetText": "pupitre"}]
     docx = error_of(
         translate.translate_document,
         Document={

@@ -86,7 +86,7 @@ class TranslationEngines:
             return llm_translate(model, piece, *names, cancel=cancel)
 
         if fmt == "html":
-            return _map_html_text(text, lambda piece: html.escape(one(html.unescape(piece)), quote=False))
+            return map_html_text(text, lambda piece: html.escape(one(html.unescape(piece)), quote=False))
         return _map_paragraphs(text, one)
 
     def close(self) -> None:
@@ -116,7 +116,7 @@ def _map_paragraphs(text: str, translate: Callable[[str], str]) -> str:
     return "\n".join(_keep_outer_space(line, translate) for line in text.split("\n"))
 
 
-def _map_html_text(markup: str, translate: Callable[[str], str]) -> str:
+def map_html_text(markup: str, translate: Callable[[str], str]) -> str:
     """Translate the text between tags, leaving tags, scripts and styles as they are."""
     out: list[str] = []
     raw_until: str | None = None

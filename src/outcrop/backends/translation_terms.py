@@ -176,15 +176,16 @@ def protect_terms(text: str, terms: list[tuple[str, str]]) -> tuple[str, dict[st
     return text, replacements
 
 
-def restore_terms(text: str, replacements: dict[str, str]) -> tuple[str, bool]:
-    """Placeholders back to target terms; the flag says whether every placeholder came back."""
-    complete = True
+def restore_terms(text: str, replacements: dict[str, str]) -> tuple[str, set[str]]:
+    """Placeholders back to target terms; also the target terms that came back (an engine may drop one)."""
+    came_back: set[str] = set()
     for placeholder, target in replacements.items():
         # Whole placeholder only: Zqxb must not match inside Zqxba.
         pattern = re.compile(r"(?<![^\W\d_])" + re.escape(placeholder) + r"(?![^\W\d_])", re.IGNORECASE)
         text, count = pattern.subn(target.replace("\\", "\\\\"), text)
-        complete = complete and count > 0
-    return text, complete
+        if count:
+            came_back.add(target)
+    return text, came_back
 
 
 def _letters(number: int) -> str:

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from outcrop.backends.base import BackendBusy, BackendError, BackendUnavailable, TextGenerator
 from outcrop.backends.nlp.language_id import LanguageIdentifier
-from outcrop.backends.translation_engines import LANGUAGE_NAMES, Format, TranslationEngines, html_text
+from outcrop.backends.translation_engines import (
+    LANGUAGE_NAMES,
+    Format,
+    TranslationEngines,
+    html_text,
+    map_html_text,
+)
 from outcrop.backends.translation_terms import (
     GlossaryError,
     StoredTerminology,
@@ -155,21 +161,26 @@ class Translate(Service):
         terminologies = self._terminologies(names)
         if source == target:
             return text, []
-        applied: list[dict[str, Any]] = []
+        visible = html_text(text) if fmt == "html" else text
+        found: list[tuple[str, list[tuple[str, str]]]] = []
         chosen: dict[str, str] = {}  # source term -> target term; the first terminology naming it wins
         for stored in terminologies:
             glossary = stored.glossary
             one_way_mismatch = stored.directionality == "UNI" and glossary.languages[0] != source
             if one_way_mismatch or target not in glossary.languages or source not in glossary.languages:
                 continue
-            terms = [(s, t) for s, t in matching_terms(glossary, text, source, target) if s not in chosen]
-            if not terms:
-                continue
-            chosen.update(terms)
-            applied.append(
-                {"Name": stored.name, "Terms": [{"SourceText": s, "TargetText": t} for s, t in terms]}
-            )
-        text, replacements = protect_terms(text, list(chosen.items()))
+            terms = [(s, t) for s, t in matching_terms(glossary, visible, source, target) if s not in chosen]
+            if terms:
+                chosen.update(terms)
+                found.append((stored.name, terms))
+        replacements: dict[str, str] = {}
+
+        def protect(piece: str) -> str:
+            protected, new = protect_terms(piece, list(chosen.items()))
+            replacements.update(new)
+            return protected
+
+        text = map_html_text(text, protect) if fmt == "html" else protect(text)
         try:
             translated = self.engines.translate(text, source, target, fmt, ctx.cancel)
         except BackendBusy as error:
@@ -178,7 +189,12 @@ class Translate(Service):
             raise ServiceUnavailableException(f"The translation engine is not available: {error}") from error
         except BackendError as error:
             raise ServiceError(f"The translation engine failed: {error}") from error
-        translated, _complete = restore_terms(translated, replacements)
+        translated, came_back = restore_terms(translated, replacements)
+        applied = [
+            {"Name": name, "Terms": [{"SourceText": s, "TargetText": t} for s, t in terms if t in came_back]}
+            for name, terms in found
+            if any(t in came_back for _s, t in terms)
+        ]
         return translated, applied
 
     # -- translation ---------------------------------------------------------------------------------------
