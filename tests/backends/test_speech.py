@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from outcrop.backends.speech.audio import Audio, AudioDecodeError, decode, encode, probe_format, resample
+from outcrop.backends.speech.engines import EspeakVoice, PiperVoice
 from outcrop.backends.speech.lexicon import LexiconError, alias_spans, parse_lexicon
 from outcrop.backends.speech.synth import _fill_gaps
 from outcrop.backends.speech.text import (
@@ -145,3 +146,23 @@ def test_raw_formats_have_the_expected_sizes() -> None:
 def test_garbage_is_not_audio() -> None:
     with pytest.raises(AudioDecodeError):
         decode(b"this is not audio at all" * 50)
+
+
+@pytest.mark.real
+def test_piper_child_recovers_from_a_line_it_cannot_say() -> None:
+    voice = PiperVoice()
+    try:
+        assert (
+            voice.speak("\u0663", 1.0).seconds == 0.0
+        )  # an Arabic-Indic digit: no English phonemes, no audio
+        first = voice.speak("Still speaking.", 1.0)
+        slower = voice.speak("Still speaking.", 0.5)
+        assert first.rate == 22050 and first.seconds > 0.4
+        assert slower.seconds > 1.5 * first.seconds  # half the rate takes about twice as long
+    finally:
+        voice.close()
+
+
+def test_espeak_voice_speaks() -> None:
+    audio = EspeakVoice("de").speak("Guten Morgen.", 1.0)
+    assert audio.rate == 22050 and 0.3 < audio.seconds < 5

