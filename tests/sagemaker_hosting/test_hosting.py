@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -247,3 +248,17 @@ def test_endpoints_come_back_after_a_server_restart(app: App, hosting: EndpointH
             invoke_json(restarted, "durable", {"values": [1]})
     finally:
         restarted.close()
+
+
+def test_a_replaced_fleet_finishes_the_calls_it_is_answering(app: App, hosting: EndpointHosting) -> None:
+    url = upload(app, "swap/model.tar.gz", scaler_archive(1, "crash.py"))
+    hosting.deploy("swap", [variant(url)])
+    answers: list[object] = []
+    slow = threading.Thread(target=lambda: answers.append(invoke_json(hosting, "swap", {"sleep": 1.5})))
+    slow.start()
+    time.sleep(0.5)  # the slow call is in flight on the first fleet
+    hosting.deploy("swap", [variant(url)])  # UpdateEndpoint: a new fleet, the old one retired
+    slow.join()
+    assert len(answers) == 1 and "pid" in answers[0]  # type: ignore[operator]
+    assert invoke_json(hosting, "swap", {}) != answers[0]  # the new fleet's process answers now
+    hosting.undeploy("swap")

@@ -186,7 +186,8 @@ class EndpointHosting:
             endpoint.stop()
 
     def _retire(self, endpoint: RunningEndpoint) -> None:
-        endpoint.stop()
+        """Stop a replaced or deleted fleet, letting the calls it is answering finish first."""
+        endpoint.stop(drain_seconds=self.limits.invoke_timeout)
         for variant in endpoint.variants.values():
             shutil.rmtree(variant.root.parent, ignore_errors=True)
 

@@ -149,9 +149,9 @@ class RunningVariant:
             )
         return script
 
-    def stop(self) -> None:
+    def stop(self, *, drain_seconds: float = 0.0) -> None:
         for instance in self.instances:
-            instance.stop()
+            instance.stop(drain_seconds=drain_seconds)
 
     # -- requests -------------------------------------------------------------------------------------------
 
@@ -231,9 +231,9 @@ class RunningEndpoint:
         for name, weight in weights.items():
             self.variants[name].weight = float(weight)
 
-    def stop(self) -> None:
+    def stop(self, *, drain_seconds: float = 0.0) -> None:
         for variant in self.variants.values():
-            variant.stop()
+            variant.stop(drain_seconds=drain_seconds)
 
 
 def stream_parts(instance: Instance, parts: Iterator[bytes]) -> Iterator[bytes]:

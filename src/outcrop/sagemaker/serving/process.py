@@ -23,6 +23,7 @@ from outcrop.storage.logs import LogStore
 
 log = logging.getLogger("outcrop.sagemaker")
 
+MAX_LOG_LINE = 256 * 1024 - 26  # CloudWatch Logs' largest event, less its per-event overhead
 SOURCE_ROOT = str(Path(__file__).resolve().parents[3])  # the folder holding the outcrop package
 
 
@@ -62,7 +63,7 @@ class WorkerProcess:
         for line in iter(stream.readline, b""):
             text = line.decode("utf-8", "replace").rstrip("\n")
             if text:
-                sink(text)
+                sink(text[:MAX_LOG_LINE])
 
     @property
     def alive(self) -> bool:
@@ -216,8 +217,14 @@ class Instance:
             raise WorkerFailed(self.failure or "The model server worker is restarting.", 503)
         return self.worker
 
-    def stop(self) -> None:
+    def stop(self, *, drain_seconds: float = 0.0) -> None:
+        """Stop the worker; with `drain_seconds`, first let a call in flight finish (up to that long)."""
         self.closing = True
         self.ready.clear()
-        if self.worker is not None:
-            self.worker.stop()
+        drained = drain_seconds > 0 and self.lock.acquire(timeout=drain_seconds)
+        try:
+            if self.worker is not None:
+                self.worker.stop()
+        finally:
+            if drained:
+                self.lock.release()
