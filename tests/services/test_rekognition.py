@@ -169,3 +169,20 @@ def test_bad_images_get_rekognition_errors(
     labels = error_of(rekognition.detect_labels, Image={"Bytes": photos["coffee"]})
     assert labels["Code"] == "NotImplemented" and "does not invent labels" in labels["Message"]
     assert error_of(rekognition.list_faces, CollectionId="no-such")["Code"] == "ResourceNotFoundException"
+
+
+def test_collections_survive_a_restart(tmp_path: Any, photos: dict[str, bytes]) -> None:
+    running = RunningServer(tmp_path / "data").start()
+    try:
+        rekognition = running.client("rekognition")
+        rekognition.create_collection(CollectionId="kept")
+        (record,) = rekognition.index_faces(CollectionId="kept", Image={"Bytes": photos["astronaut"]})[
+            "FaceRecords"
+        ]
+        running.restart()
+        rekognition = running.client("rekognition")
+        assert rekognition.describe_collection(CollectionId="kept")["FaceCount"] == 1
+        found = rekognition.search_faces_by_image(CollectionId="kept", Image={"Bytes": photos["again"]})
+        assert [m["Face"]["FaceId"] for m in found["FaceMatches"]] == [record["Face"]["FaceId"]]
+    finally:
+        running.stop()

@@ -216,6 +216,23 @@ def test_bad_documents_get_textract_errors(textract: Any, documents: dict[str, A
     assert many["Code"] == "UnsupportedDocumentException"
 
 
+def test_job_on_a_broken_pdf_ends_failed_with_a_reason(textract: Any, server: RunningServer) -> None:
+    s3 = server.client("s3")
+    bucket = f"broken-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="broken.pdf", Body=b"%PDF-1.7\n this is not a PDF body")
+    job_id = textract.start_document_text_detection(
+        DocumentLocation={"S3Object": {"Bucket": bucket, "Name": "broken.pdf"}}
+    )["JobId"]
+    deadline = time.monotonic() + 60
+    status = textract.get_document_text_detection(JobId=job_id)
+    while status["JobStatus"] == "IN_PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = textract.get_document_text_detection(JobId=job_id)
+    assert status["JobStatus"] == "FAILED" and "PDF" in status["StatusMessage"]
+    assert "Blocks" not in status or status["Blocks"] == []
+
+
 def test_text_job_survives_a_restart(tmp_path: Any) -> None:
     running = RunningServer(tmp_path / "data").start()
     try:
