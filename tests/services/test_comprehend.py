@@ -64,6 +64,16 @@ def test_sentiment_is_right_on_clear_texts_and_scores_sum_to_one(
     assert scores[expected.capitalize()] == max(scores.values())
 
 
+def test_spanish_sentiment_goes_through_a_translation_into_english(comprehend: Any) -> None:
+    happy = comprehend.detect_sentiment(
+        Text="Estoy muy contento con mi compra, es maravillosa.", LanguageCode="es"
+    )
+    sad = comprehend.detect_sentiment(
+        Text="Fue el peor hotel de mi vida, sucio y horrible.", LanguageCode="es"
+    )
+    assert (happy["Sentiment"], sad["Sentiment"]) == ("POSITIVE", "NEGATIVE")
+
+
 def test_dominant_language_is_right_for_five_languages(comprehend: Any) -> None:
     samples = {
         "en": "The weather is lovely and we are going to the beach tomorrow.",
@@ -143,7 +153,7 @@ def test_bad_inputs_get_the_aws_errors(server: RunningServer, comprehend: Any) -
     big_entities = error_of(comprehend.detect_entities, Text="a" * 100_001, LanguageCode="en")
     assert big_entities["Code"] == "TextSizeLimitExceededException"
 
-    unsupported = error_of(comprehend.detect_sentiment, Text="Hola amigo", LanguageCode="es")
+    unsupported = error_of(comprehend.detect_sentiment, Text="Hallo Freund", LanguageCode="de")
     assert (unsupported["Code"], unsupported["Status"]) == ("UnsupportedLanguageException", 400)
     pii_de = error_of(comprehend.detect_pii_entities, Text="Hallo", LanguageCode="de")
     assert pii_de["Code"] == "UnsupportedLanguageException"

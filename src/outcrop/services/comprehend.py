@@ -1,9 +1,11 @@
 """Amazon Comprehend's real-time text analysis, answered by packaged models on this machine.
 
-Sentiment: VADER (English). Entities, key phrases (noun chunks) and syntax: spaCy's small English and
-French pipelines. Personal data: presidio-analyzer (English). Dominant language: langid.py (97 languages).
-Offsets are Python string indices, i.e. Unicode code points, into the text as it was sent. Languages that
-AWS serves but no packaged model covers are refused with UnsupportedLanguageException, never guessed.
+Sentiment: VADER (English; Spanish and Catalan are first put into English by apertium, as VADER's
+authors suggest for other languages). Entities, key phrases (noun chunks) and syntax: spaCy's small
+English and French pipelines. Personal data: presidio-analyzer (English). Dominant language: langid.py
+(97 languages). Offsets are Python string indices, i.e. Unicode code points, into the text as it was
+sent. Languages that AWS serves but no packaged model covers are refused with
+UnsupportedLanguageException, never guessed.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from outcrop.backends.base import BackendError, BackendUnavailable
+from outcrop.backends.nlp.apertium import Apertium, installed_modes
 from outcrop.backends.nlp.language_id import LanguageIdentifier
 from outcrop.backends.nlp.pii import PiiDetector
 from outcrop.backends.nlp.sentiment import Polarity, VaderSentiment
 from outcrop.backends.nlp.spacy_pipeline import Analysis, SpacyPipelines
+from outcrop.backends.translation_engines import APERTIUM_CODES
 from outcrop.protocol.errors import ServiceError, ServiceUnavailableException
 from outcrop.services.base import RequestContext, Service
 
@@ -49,7 +53,6 @@ SMALL_DOCUMENT_BYTES = 5_000  # sentiment, syntax, and every document of a batch
 BATCH_MAX_DOCUMENTS = 25
 BATCH_ITEM_TOO_LARGE = "TEXT_SIZE_LIMIT_EXCEEDED"
 
-SENTIMENT_LANGUAGES = ("en",)
 SPACY_LANGUAGES = tuple(SpacyPipelines.languages())
 PII_LANGUAGES = ("en",)
 
@@ -133,6 +136,22 @@ class Comprehend(Service):
         self._pii = PiiDetector()
         self._sentiment = VaderSentiment()
         self._language_id = LanguageIdentifier()
+        self._apertium = Apertium()
+        self._into_english: dict[str, str] | None = (
+            None  # language -> apertium mode translating it to English
+        )
+
+    def close(self) -> None:
+        self._apertium.close()
+
+    def _sentiment_languages(self) -> tuple[str, ...]:
+        if self._into_english is None:
+            self._into_english = {
+                APERTIUM_CODES[source]: mode
+                for mode, source, target in installed_modes()
+                if APERTIUM_CODES.get(target) == "en" and APERTIUM_CODES.get(source) in ("es", "ca")
+            }
+        return ("en", *sorted(self._into_english))
 
     # -- checks shared by every operation ------------------------------------------------------------------
 
@@ -201,7 +220,10 @@ class Comprehend(Service):
     def _analysis(self, text: str, language: str) -> Analysis:
         return self._run_backend(lambda: self._spacy.get(language).analyze(text))  # type: ignore[no-any-return]
 
-    def _sentiment_of(self, text: str) -> dict[str, Any]:
+    def _sentiment_of(self, text: str, language: str) -> dict[str, Any]:
+        if language != "en":
+            mode = (self._into_english or {})[language]
+            text = self._run_backend(lambda: self._apertium.translate(text, mode))
         polarity: Polarity = self._run_backend(lambda: self._sentiment.polarity(text))
         scores = sentiment_scores(polarity)
         return {"Sentiment": sentiment_label(scores), "SentimentScore": scores}
@@ -257,9 +279,11 @@ class Comprehend(Service):
 
     def detect_sentiment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         text = params["Text"]
-        self._check_language(params.get("LanguageCode"), SENTIMENT_LANGUAGES, "DetectSentiment")
+        language = self._check_language(
+            params.get("LanguageCode"), self._sentiment_languages(), "DetectSentiment"
+        )
         self._check_size(text, SMALL_DOCUMENT_BYTES)
-        return self._sentiment_of(text)
+        return self._sentiment_of(text, language)
 
     def detect_entities(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("EndpointArn"):
@@ -325,8 +349,10 @@ class Comprehend(Service):
     # -- batches -------------------------------------------------------------------------------------------
 
     def batch_detect_sentiment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._check_language(params.get("LanguageCode"), SENTIMENT_LANGUAGES, "BatchDetectSentiment")
-        return self._batch(params["TextList"], self._sentiment_of)
+        language = self._check_language(
+            params.get("LanguageCode"), self._sentiment_languages(), "BatchDetectSentiment"
+        )
+        return self._batch(params["TextList"], lambda text: self._sentiment_of(text, language))
 
     def batch_detect_entities(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "BatchDetectEntities")
