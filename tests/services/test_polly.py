@@ -99,7 +99,7 @@ def test_bad_requests_get_polly_errors(polly: Any, overrides: dict[str, Any], co
     assert error["Status"] == (404 if code == "LexiconNotFoundException" else 400)
 
 
-def test_task_errors(polly: Any) -> None:
+def test_task_errors(polly: Any, client: Callable[..., Any]) -> None:
     request = {
         "Text": "Hi.",
         "VoiceId": "Joanna",
@@ -107,6 +107,12 @@ def test_task_errors(polly: Any) -> None:
         "OutputS3BucketName": "no-such-bucket-x",
     }
     assert error_of(polly.start_speech_synthesis_task, **request)["Code"] == "InvalidS3BucketException"
+    bucket = f"polly-{uuid.uuid4().hex[:8]}"
+    client("s3").create_bucket(Bucket=bucket)
+    bad_topic = {**request, "OutputS3BucketName": bucket, "SnsTopicArn": "not-an-arn"}
+    assert (
+        error_of(polly.start_speech_synthesis_task, **bad_topic)["Code"] == "ValidationException"
+    )  # model pattern
     assert error_of(polly.get_speech_synthesis_task, TaskId="not-a-task")["Code"] == "InvalidTaskIdException"
     missing = error_of(polly.get_speech_synthesis_task, TaskId=str(uuid.uuid4()))
     assert missing["Code"] == "SynthesisTaskNotFoundException"
@@ -136,6 +142,8 @@ def test_each_output_format_is_what_it_claims(real_server: RunningServer) -> Non
     assert pcm["ContentType"] == "audio/pcm"
     samples = pcm["AudioStream"].read()
     assert len(samples) % 2 == 0 and 1.0 < len(samples) / 2 / 16000 < 8.0  # 16-bit mono at 16 kHz
+    neural = polly.synthesize_speech(Text=text, VoiceId="Joanna", OutputFormat="mp3", Engine="neural")
+    assert _codec(neural["AudioStream"].read())[2] == 24000  # Polly's default rate for neural voices
     german = polly.synthesize_speech(Text="Guten Morgen, wie geht es?", VoiceId="Hans", OutputFormat="mp3")
     assert _codec(german["AudioStream"].read())[0] == "mp3"
 

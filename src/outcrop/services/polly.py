@@ -185,6 +185,8 @@ class Polly(Service):
             raise LanguageNotSupportedException(f"Voice {voice.id} does not speak {language}")
         output_format = params["OutputFormat"]
         _, rates, default_rate = _FORMATS[output_format]
+        if engine == "neural" and output_format in ("mp3", "ogg_vorbis", "json"):
+            default_rate = "24000"  # Polly's default for neural voices
         rate = params.get("SampleRate") or default_rate
         if rate not in rates:
             raise InvalidSampleRateException(
