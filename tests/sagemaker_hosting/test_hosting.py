@@ -207,6 +207,11 @@ def test_multi_model_loads_on_demand_and_evicts_lru(app: App, hosting: EndpointH
         invoke_json(hosting, "mme", {"values": [1]}, target_model="absent.tar.gz")
     with pytest.raises(InvocationRejected, match="TargetModel"):
         invoke_json(hosting, "mme", {"values": [1]})
+    summary = hosting.endpoint_metrics("mme")["AllTraffic"]
+    assert summary["ModelCacheHit"] == 1  # m1 on its second call; m1, m2, m3 were loads
+    assert summary["LoadedModelCount"] == 2
+    assert summary["ModelLoadingWaitTimeAverageMs"] > 0
+    assert summary["Invocations"] == 5 and summary["Invocation4XXErrors"] == 1  # the absent model
 
 
 def test_a_worker_that_dies_is_restarted(app: App, hosting: EndpointHosting) -> None:

@@ -292,7 +292,14 @@ class EndpointHosting:
         status, model_seconds = 200, None
         try:
             if target_model:
-                self._load_target(endpoint_name, variant, instance, target_model)
+                try:
+                    self._load_target(endpoint_name, variant, instance, target_model, received)
+                except InvocationRejected:
+                    status = 400
+                    raise
+                except ModelInvocationError as exc:
+                    status = exc.status
+                    raise
             header = self._header(content_type, accept, custom_attributes, target_model)
             started = time.perf_counter()
             try:
@@ -345,10 +352,18 @@ class EndpointHosting:
         return StreamedInvocation(response_type, variant.name, measured())
 
     def _load_target(
-        self, endpoint_name: str, variant: RunningVariant, instance: Instance, model: str
+        self, endpoint_name: str, variant: RunningVariant, instance: Instance, model: str, received: float
     ) -> None:
+        """Make `model` loaded in the instance, recording the multi-model metrics SageMaker publishes."""
+        hit = model in instance.loaded_models
         try:
             variant.ensure_model(instance, model)
+            record = self.metrics.observe
+            record(endpoint_name, variant.name, "ModelCacheHit", 1.0 if hit else 0.0)
+            record(endpoint_name, variant.name, "LoadedModelCount", float(len(instance.loaded_models)))
+            if not hit:
+                waited = (time.perf_counter() - received) * 1e6
+                record(endpoint_name, variant.name, "ModelLoadingWaitTime", waited)
         except Rejected as exc:
             raise InvocationRejected(str(exc)) from exc
         except WorkerFailed as exc:

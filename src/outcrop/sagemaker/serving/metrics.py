@@ -1,7 +1,8 @@
 """Invocation metrics per endpoint variant, in one-minute buckets, as SageMaker publishes to CloudWatch.
 
 Names and units follow the AWS/SageMaker namespace: Invocations, Invocation4XXErrors, Invocation5XXErrors
-(counts), ModelLatency and OverheadLatency (microseconds). Kept in memory for the last day.
+(counts), ModelLatency and OverheadLatency (microseconds); for multi-model endpoints also ModelCacheHit,
+LoadedModelCount and ModelLoadingWaitTime. Kept in memory for the last day.
 """
 
 from __future__ import annotations
@@ -12,8 +13,14 @@ from dataclasses import dataclass
 
 COUNTS = ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "InvocationsPerInstance")
 LATENCIES = ("ModelLatency", "OverheadLatency")
-METRIC_NAMES = COUNTS + LATENCIES
-UNITS = {**dict.fromkeys(COUNTS, "None"), **dict.fromkeys(LATENCIES, "Microseconds")}
+MULTI_MODEL = ("ModelCacheHit", "LoadedModelCount", "ModelLoadingWaitTime")  # multi-model endpoints only
+UNITS = {
+    **dict.fromkeys(COUNTS, "None"),
+    **dict.fromkeys(LATENCIES, "Microseconds"),
+    "ModelCacheHit": "None",
+    "LoadedModelCount": "None",
+    "ModelLoadingWaitTime": "Microseconds",
+}
 KEEP_MINUTES = 24 * 60
 
 
@@ -69,6 +76,12 @@ class InvocationMetrics:
                 self._add((endpoint, variant, "ModelLatency"), minute, model_seconds * 1e6)
             self._add((endpoint, variant, "OverheadLatency"), minute, overhead_seconds * 1e6)
 
+    def observe(self, endpoint: str, variant: str, metric: str, value: float) -> None:
+        """One sample of any other metric (the multi-model ones)."""
+        minute = int(time.time() // 60) * 60
+        with self._lock:
+            self._add((endpoint, variant, metric), minute, value)
+
     def series(
         self, endpoint: str, variant: str, metric: str, start: float, end: float
     ) -> list[tuple[int, Bucket]]:
@@ -87,17 +100,20 @@ class InvocationMetrics:
             return sorted(self._series)
 
     def summary(self, endpoint: str) -> dict[str, dict[str, float]]:
-        """Totals per variant since start: counts, and average and max model latency in milliseconds."""
+        """Per variant since start: counts, mean and max latencies (ms), models loaded now (multi-model)."""
         with self._lock:
             keys = [k for k in self._series if k[0] == endpoint]
             result: dict[str, dict[str, float]] = {}
             for _, variant, metric in keys:
-                buckets = self._series[(endpoint, variant, metric)].values()
+                series = self._series[(endpoint, variant, metric)]
+                buckets = series.values()
                 entry = result.setdefault(variant, {})
-                if metric in LATENCIES:
+                if UNITS.get(metric) == "Microseconds":
                     count = sum(b.count for b in buckets)
                     entry[f"{metric}AverageMs"] = sum(b.sum for b in buckets) / count / 1000 if count else 0.0
                     entry[f"{metric}MaxMs"] = max((b.maximum for b in buckets), default=0.0) / 1000
+                elif metric == "LoadedModelCount":  # a level, not a count: the latest minute's highest
+                    entry[metric] = series[max(series)].maximum
                 elif metric != "InvocationsPerInstance":
                     entry[metric] = sum(b.sum for b in buckets)
             return result
