@@ -142,3 +142,21 @@ def test_template_functions_are_changed_in_their_template(lam: Any) -> None:
     refused = error_of(lam.delete_function, FunctionName="Hello")
     assert refused["Code"] == "InvalidParameterValueException" and "template.yaml" in refused["Message"]
     assert lam.get_function(FunctionName="Hello")["Configuration"]["FunctionName"] == "Hello"
+
+
+def test_invoke_with_response_stream(lam: Any) -> None:
+    response = lam.invoke_with_response_stream(
+        FunctionName="Hello", Payload=_hello_event("stream"), LogType="Tail"
+    )
+    assert response["StatusCode"] == 200
+    events = list(response["EventStream"])
+    chunk, complete = events[0]["PayloadChunk"], events[-1]["InvokeComplete"]
+    assert json.loads(json.loads(chunk["Payload"])["body"])["message"] == "Hello, stream"
+    assert (
+        "ErrorCode" not in complete and "greeting stream" in base64.b64decode(complete["LogResult"]).decode()
+    )
+    failed = list(lam.invoke_with_response_stream(FunctionName="Crash", Payload=b"{}")["EventStream"])
+    assert len(failed) == 1 and failed[0]["InvokeComplete"]["ErrorCode"] == "RuntimeError"
+    assert (
+        json.loads(failed[0]["InvokeComplete"]["ErrorDetails"])["errorMessage"] == "handler failed on purpose"
+    )
