@@ -6,7 +6,7 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from outcrop.protocol.errors import ServiceError, ValidationException
@@ -43,9 +43,6 @@ class ControlPlane:
     def arn(self, ctx: RequestContext, resource: str) -> str:
         return ctx.arn("sagemaker", resource)
 
-    def describe_tags(self, record: Record) -> list[dict[str, str]]:
-        return self.store.tags(record.arn)
-
 
 def not_found(kind: str, arn: str) -> ValidationException:
     """SageMaker's wording for a missing model, endpoint or endpoint configuration."""
@@ -54,10 +51,6 @@ def not_found(kind: str, arn: str) -> ValidationException:
 
 def already_exists(kind: str, arn: str) -> ValidationException:
     return ValidationException(f'Cannot create already existing {kind} "{arn}".')
-
-
-def when(stamp: float | None) -> datetime | None:
-    return None if stamp is None else datetime.fromtimestamp(stamp, UTC)
 
 
 def _stamp(value: Any) -> float | None:
