@@ -165,6 +165,17 @@ def test_bad_inputs_get_the_aws_errors(server: RunningServer, comprehend: Any) -
     too_many = error_of(comprehend.batch_detect_sentiment, TextList=["ok"] * 26, LanguageCode="en")
     assert (too_many["Code"], too_many["Status"]) == ("BatchSizeLimitExceededException", 400)
 
-    toxic = error_of(comprehend.detect_toxic_content, TextSegments=[{"Text": "hello"}], LanguageCode="en")
-    assert toxic["Status"] == 501
-    assert "toxicity" in toxic["Message"]
+    segments = [{"Text": "hello"}] * 11
+    toxic = error_of(comprehend.detect_toxic_content, TextSegments=segments, LanguageCode="en")
+    assert (toxic["Code"], toxic["Status"]) == ("InvalidRequestException", 400)
+
+
+def test_toxic_content_scores_offensive_text_high(comprehend: Any) -> None:
+    segments = [
+        {"Text": "Thank you, that was a lovely evening."},
+        {"Text": "Shut up, you stupid fucking idiot."},
+    ]
+    results = comprehend.detect_toxic_content(TextSegments=segments, LanguageCode="en")["ResultList"]
+    polite, rude = (r["Toxicity"] for r in results)
+    assert polite < 0.2 < 0.8 < rude
+    assert results[1]["Labels"] == [{"Name": "PROFANITY", "Score": rude}]

@@ -3,9 +3,9 @@
 Sentiment: VADER (English; Spanish and Catalan are first put into English by apertium, as VADER's
 authors suggest for other languages). Entities, key phrases (noun chunks) and syntax: spaCy's small
 English and French pipelines. Personal data: presidio-analyzer (English). Dominant language: langid.py
-(97 languages). Offsets are Python string indices, i.e. Unicode code points, into the text as it was
-sent. Languages that AWS serves but no packaged model covers are refused with
-UnsupportedLanguageException, never guessed.
+(97 languages). Toxicity: alt-profanity-check's offensive-language classifier (English).
+Offsets are Python string indices, i.e. Unicode code points, into the text as it was sent. Languages
+that AWS serves but no packaged model covers are refused with UnsupportedLanguageException.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from outcrop.backends.nlp.language_id import LanguageIdentifier
 from outcrop.backends.nlp.pii import PiiDetector
 from outcrop.backends.nlp.sentiment import Polarity, VaderSentiment
 from outcrop.backends.nlp.spacy_pipeline import Analysis, SpacyPipelines
+from outcrop.backends.nlp.toxicity import OffensiveLanguage
 from outcrop.backends.translation_engines import APERTIUM_CODES
 from outcrop.protocol.errors import ServiceError, ServiceUnavailableException
 from outcrop.services.base import RequestContext, Service
@@ -52,6 +53,8 @@ LARGE_DOCUMENT_BYTES = 100_000  # entities, key phrases, dominant language, PII
 SMALL_DOCUMENT_BYTES = 5_000  # sentiment, syntax, and every document of a batch
 BATCH_MAX_DOCUMENTS = 25
 BATCH_ITEM_TOO_LARGE = "TEXT_SIZE_LIMIT_EXCEEDED"
+TOXIC_SEGMENT_BYTES = 1_000
+TOXIC_MAX_SEGMENTS = 10
 
 SPACY_LANGUAGES = tuple(SpacyPipelines.languages())
 PII_LANGUAGES = ("en",)
@@ -137,6 +140,7 @@ class Comprehend(Service):
         self._sentiment = VaderSentiment()
         self._language_id = LanguageIdentifier()
         self._apertium = Apertium()
+        self._offensive = OffensiveLanguage()
         self._into_english: dict[str, str] | None = (
             None  # language -> apertium mode translating it to English
         )
@@ -339,12 +343,25 @@ class Comprehend(Service):
         return {"Labels": [{"Name": kind, "Score": score} for kind, score in best.items()]}
 
     def detect_toxic_content(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        raise ServiceError(
-            "DetectToxicContent is not served: no toxicity classifier ships in a package this server can "
-            "install (the known ones download their weights at run time), and Outcrop does not guess labels.",
-            code="NotImplemented",
-            status=501,
-        )
+        """One offensive-language probability per segment, reported as Toxicity and as PROFANITY.
+
+        The packaged classifier does not tell insults, threats or hate speech apart, so no other label
+        is reported rather than a guessed split.
+        """
+        self._check_language(params.get("LanguageCode"), OffensiveLanguage.languages, "DetectToxicContent")
+        texts = [segment["Text"] for segment in params["TextSegments"]]
+        if len(texts) > TOXIC_MAX_SEGMENTS:
+            raise InvalidRequestException(
+                f"A request may hold at most {TOXIC_MAX_SEGMENTS} text segments, not {len(texts)}."
+            )
+        for text in texts:
+            self._check_size(text, TOXIC_SEGMENT_BYTES)
+        scores: list[float] = self._run_backend(lambda: self._offensive.scores(texts))
+        return {
+            "ResultList": [
+                {"Labels": [{"Name": "PROFANITY", "Score": score}], "Toxicity": score} for score in scores
+            ]
+        }
 
     # -- batches -------------------------------------------------------------------------------------------
 
