@@ -104,6 +104,8 @@ def test_invoke_errors(lam: Any) -> None:
     assert bad_qualifier["Code"] == "ResourceNotFoundException"
     not_json = error_of(lam.invoke, FunctionName="Hello", Payload=b"{not json")
     assert not_json["Code"] == "InvalidRequestContentException" and not_json["Status"] == 400
+    too_large = error_of(lam.invoke, FunctionName="Hello", Payload=b'"' + b"x" * (6 * 1024 * 1024) + b'"')
+    assert too_large["Code"] == "RequestTooLargeException" and too_large["Status"] == 413
     bad_type = error_of(lam.invoke, FunctionName="Hello", InvocationType="Sometimes")
     assert bad_type["Code"] == "ValidationException"
 

@@ -31,6 +31,7 @@ from outcrop.storage.objects import StoreError
 Params = dict[str, Any]
 Output = dict[str, Any]
 LIST_PAGE = 50
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on an invocation's request payload
 
 
 def _not_found(ctx: RequestContext, name: str) -> ServiceError:
@@ -293,6 +294,14 @@ class LambdaFunctions(Service):
 def _event_and_context(params: Params) -> tuple[Any, Any]:
     """The invocation's JSON payload and optional base64 JSON client context, or the error Lambda gives."""
     raw = params.get("Payload") or b""
+    if len(raw) > MAX_SYNC_PAYLOAD:
+        raise ServiceError(
+            f"{len(raw)} byte payload is too large for the Invoke operation (6291456 bytes)",
+            code="RequestTooLargeException",
+            status=413,
+            sender_fault=True,
+            extra={"Type": "User"},
+        )
     try:
         event = json.loads(raw) if raw.strip() else {}
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
