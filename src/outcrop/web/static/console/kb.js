@@ -53,7 +53,7 @@ export function initKnowledgeBases() {
           {},
           el(
             "button",
-            { class: current?.kb.knowledgeBaseId === kb.knowledgeBaseId ? "active" : "", "data-kb": kb.knowledgeBaseId, onclick: () => select(kb.knowledgeBaseId) },
+            { class: current?.kb.knowledgeBaseId === kb.knowledgeBaseId ? "active" : "", "data-kb": kb.knowledgeBaseId, onclick: () => select(kb.knowledgeBaseId).catch(showError) },
             el("span", { text: kb.name }),
             el("span", { class: `badge ${kb.status}`, text: kb.status }),
           ),
@@ -64,7 +64,15 @@ export function initKnowledgeBases() {
     return knowledgeBaseSummaries;
   }
 
-  async function select(kbId) {
+  // The selection being loaded: a delete waits for it, so no call of it runs after the knowledge base is gone.
+  let loading = Promise.resolve();
+
+  function select(kbId) {
+    loading = load(kbId);
+    return loading;
+  }
+
+  async function load(kbId) {
     const { knowledgeBase } = await awsJson("GET", `/knowledgebases/${kbId}`);
     const { dataSourceSummaries } = await awsJson("POST", `/knowledgebases/${kbId}/datasources/`, { maxResults: 100 });
     let dataSource = null;
@@ -247,6 +255,7 @@ export function initKnowledgeBases() {
   }
 
   async function remove() {
+    await loading.catch(() => {});
     const { kb, bucket } = current;
     const kept = bucket ? ` The files stay in s3://${bucket}.` : "";
     if (!confirm(`Delete the knowledge base ${kb.name} and its index?${kept}`)) return;
