@@ -99,6 +99,18 @@ def test_bad_requests_get_polly_errors(polly: Any, overrides: dict[str, Any], co
     assert error["Status"] == (404 if code == "LexiconNotFoundException" else 400)
 
 
+def test_ssml_with_only_a_pause_is_silence(polly: Any) -> None:
+    ssml = "<speak><break time='300ms'/></speak>"
+    pcm = polly.synthesize_speech(Text=ssml, TextType="ssml", VoiceId="Joanna", OutputFormat="pcm")
+    assert len(pcm["AudioStream"].read()) == 2 * 16000 * 300 // 1000
+    assert pcm["RequestCharacters"] == 0
+    for output_format in ("mp3", "ogg_vorbis"):
+        empty = polly.synthesize_speech(
+            Text="<speak></speak>", TextType="ssml", VoiceId="Joanna", OutputFormat=output_format
+        )
+        assert _codec(empty["AudioStream"].read())[0] in ("mp3", "ogg")
+
+
 def test_task_errors(polly: Any, client: Callable[..., Any]) -> None:
     request = {
         "Text": "Hi.",

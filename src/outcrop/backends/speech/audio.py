@@ -112,6 +112,8 @@ def encode(audio: Audio, output_format: str) -> bytes:
         return buffer.getvalue()
     if output_format not in _CONTAINERS:
         raise UnsupportedAudioFormat(output_format)
+    if not len(audio.samples):  # a valid file of 10 ms of silence: encoders stall on no input at all
+        audio = silence(10, audio.rate)
     container_name, codec, layout = _CONTAINERS[output_format]
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container_name) as container:
@@ -120,7 +122,11 @@ def encode(audio: Audio, output_format: str) -> bytes:
             stream.codec_context.options = {"strict": "experimental"}
         encoder_format = stream.codec_context.format.name
         resampler = av.AudioResampler(format=encoder_format, layout=layout, rate=audio.rate)
-        frames = [*resampler.resample(_frame(audio, "s16")), *resampler.resample(None)]
+        frames = (
+            [*resampler.resample(_frame(audio, "s16")), *resampler.resample(None)]
+            if len(audio.samples)
+            else []
+        )
         for frame in frames:
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -135,6 +141,8 @@ def _g711(audio: Audio, law: str) -> bytes:
     codec.layout = "mono"
     codec.format = "s16"
     codec.open()
+    if not len(audio.samples):
+        return b""
     packets = [*codec.encode(_frame(audio, "s16")), *codec.encode(None)]
     return b"".join(bytes(packet) for packet in packets)
 
