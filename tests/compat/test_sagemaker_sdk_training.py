@@ -219,3 +219,40 @@ def test_failing_script_raises_with_its_error_line(session: Any) -> None:
     message = str(raised.value)
     assert "Failed" in message
     assert "ValueError: the training data has no 'label' column" in message
+
+
+def test_register_a_model_version_in_the_registry(session: Any) -> None:
+    from sagemaker.sklearn import SKLearnModel
+
+    client = session.sagemaker_client
+    group = f"sdk-group-{uuid.uuid4().hex[:6]}"
+    client.create_model_package_group(
+        ModelPackageGroupName=group, ModelPackageGroupDescription="from the SDK"
+    )
+    model_data = upload(session, "registry/model.tar.gz", b"not read when registering") + "/model.tar.gz"
+    model = SKLearnModel(
+        model_data=model_data,
+        role=ROLE,
+        entry_point="train.py",
+        source_dir=str(FIXTURES / "sklearn"),
+        framework_version="1.2-1",
+        sagemaker_session=session,
+    )
+    arns = [
+        model.register(
+            content_types=["text/csv"],
+            response_types=["application/json"],
+            inference_instances=["ml.m5.large"],
+            transform_instances=["ml.m5.large"],
+            model_package_group_name=group,
+            approval_status=status,
+        ).model_package_arn
+        for status in ("PendingManualApproval", "Approved")
+    ]
+    assert [arn.rsplit("/", 1)[-1] for arn in arns] == ["1", "2"]
+    approved = client.list_model_packages(ModelPackageGroupName=group, ModelApprovalStatus="Approved")
+    assert [p["ModelPackageArn"] for p in approved["ModelPackageSummaryList"]] == [arns[1]]
+    container = client.describe_model_package(ModelPackageName=arns[0])["InferenceSpecification"][
+        "Containers"
+    ][0]
+    assert container["ModelDataUrl"] == model_data and "sagemaker-scikit-learn" in container["Image"]

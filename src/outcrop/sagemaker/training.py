@@ -146,7 +146,7 @@ class TrainingRunner:
         }.get(outcome, ("Failed", "Training job failed"))
         status = "Stopped" if outcome == "MaxRuntimeExceeded" else outcome
         self._finish(job.name, status, secondary, message, reason, metrics, time.time() - started)
-        if status == "Completed":
+        if status != "Failed":  # a failed job's folder stays for inspection until its name is reused
             shutil.rmtree(self.root / job.name, ignore_errors=True)
 
     def _execute(
