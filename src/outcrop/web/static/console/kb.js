@@ -166,6 +166,7 @@ export function initKnowledgeBases() {
 
   async function startIngestion() {
     const { kb, dataSource } = current;
+    if (!dataSource) throw new Error("This knowledge base has no data source to sync.");
     const { ingestionJob } = await awsJson("PUT", `/knowledgebases/${kb.knowledgeBaseId}/datasources/${dataSource.dataSourceId}/ingestionjobs/`, {
       clientToken: crypto.randomUUID ? crypto.randomUUID() : String(Date.now()).padEnd(33, "0"),
     });
@@ -173,6 +174,7 @@ export function initKnowledgeBases() {
   }
 
   async function upload() {
+    if (!current.bucket) throw new Error("This knowledge base has no S3 data source to upload into.");
     const files = [...$("#kb-files").files];
     if (!files.length) throw new Error("Choose one or more files first.");
     for (const file of files) {
