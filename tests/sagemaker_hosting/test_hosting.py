@@ -267,3 +267,19 @@ def test_a_replaced_fleet_finishes_the_calls_it_is_answering(app: App, hosting: 
     assert len(answers) == 1 and "pid" in answers[0]  # type: ignore[operator]
     assert invoke_json(hosting, "swap", {}) != answers[0]  # the new fleet's process answers now
     hosting.undeploy("swap")
+
+
+def test_transform_fn_with_context_and_response_custom_attributes(app: App, hosting: EndpointHosting) -> None:
+    hosting.deploy("echo", [variant(upload(app, "echo/model.tar.gz", scaler_archive(1, "echo_context.py")))])
+    result = hosting.invoke(
+        "echo", b"{}", content_type="application/json", accept="text/csv", custom_attributes="req-7"
+    )
+    assert json.loads(result.body) == {
+        "custom_attributes": "req-7",
+        "content_type": "application/json",
+        "accept": "text/csv",
+    }
+    assert result.custom_attributes == "trace=req-7"
+    streamed = hosting.invoke_stream("echo", b'{"lines": 3}', content_type="application/json", accept=None)
+    assert (streamed.content_type, streamed.custom_attributes) == ("text/plain", "trace=none")
+    assert list(streamed.parts) == [b"line 0\n", b"line 1\n", b"line 2\n"]

@@ -8,6 +8,7 @@ itself what a restart must do). tests/compat/test_sagemaker_sdk_serving.py deplo
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,8 @@ def _deploy(data_dir: Path) -> None:
         ],
     )
     hosting.deploy("mme", [spec("AllTraffic", "s3://models/mme/", multi_model=True)])
+    app.objects.put_object("models", "echo/model.tar.gz", scaler_archive(1, "echo_context.py"))
+    hosting.deploy("echo", [spec("AllTraffic", "s3://models/echo/model.tar.gz")])
     hosting.close()
 
 
@@ -148,6 +151,31 @@ def test_response_stream_errors(served: RunningServer) -> None:
     assert mid_stream.value.response["Error"]["Code"] == "ModelStreamError"
     assert "value 1 cannot be scaled" in mid_stream.value.response["Error"]["Message"]
     assert invoke(runtime, "ab", {"values": [5]}, TargetVariant="A")[0] == {"scaled": [5]}
+
+
+def test_custom_attributes_both_ways_and_the_sdks_predict_stream(served: RunningServer) -> None:
+    runtime = served.client("sagemaker-runtime")
+    response = runtime.invoke_endpoint(
+        EndpointName="echo", Body=b"{}", ContentType="application/json", CustomAttributes="req-9"
+    )
+    assert response["CustomAttributes"] == "trace=req-9"
+    assert json.loads(response["Body"].read())["custom_attributes"] == "req-9"
+
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    import boto3
+    import sagemaker  # type: ignore[import-untyped]
+    from sagemaker.iterators import LineIterator  # type: ignore[import-untyped]
+    from sagemaker.predictor import Predictor  # type: ignore[import-untyped]
+
+    session = sagemaker.Session(
+        boto_session=boto3.Session(region_name="us-east-1"),
+        sagemaker_client=served.client("sagemaker"),
+        sagemaker_runtime_client=runtime,
+        default_bucket="unused",
+    )
+    predictor = Predictor("echo", sagemaker_session=session)
+    lines = list(predictor.predict_stream(b'{"lines": 3}', iterator=LineIterator))
+    assert [line.decode().strip() for line in lines] == ["line 0", "line 1", "line 2"]
 
 
 def test_multi_model_target_model(served: RunningServer) -> None:

@@ -85,6 +85,7 @@ class Invocation:
     body: bytes
     content_type: str
     invoked_variant: str
+    custom_attributes: str | None = None  # what the model set (X-Amzn-SageMaker-Custom-Attributes)
 
 
 @dataclass
@@ -94,6 +95,7 @@ class StreamedInvocation:
     content_type: str
     invoked_variant: str
     parts: Iterator[bytes]
+    custom_attributes: str | None = None
 
 
 def log_group_of(endpoint_name: str) -> str:
@@ -308,7 +310,8 @@ class EndpointHosting:
                 status = exc.status
                 raise self._model_error(endpoint_name, exc) from exc
             model_seconds = time.perf_counter() - started
-            return Invocation(data, str(answer.get("content_type") or "application/json"), variant.name)
+            response_type = str(answer.get("content_type") or "application/json")
+            return Invocation(data, response_type, variant.name, answer.get("custom_attributes"))
         finally:
             instance.lock.release()
             self._record(endpoint_name, variant, status, model_seconds, received)
@@ -329,7 +332,7 @@ class EndpointHosting:
         header = self._header(content_type, accept, custom_attributes, None)
         started = time.perf_counter()
         try:
-            response_type, parts = instance.open_stream(header, body, self.limits.invoke_timeout)
+            first, parts = instance.open_stream(header, body, self.limits.invoke_timeout)
         except WorkerFailed as exc:
             instance.lock.release()
             self._record(endpoint_name, variant, exc.status, None, received)
@@ -349,7 +352,8 @@ class EndpointHosting:
             finally:
                 self._record(endpoint_name, variant, status, model_seconds, received)
 
-        return StreamedInvocation(response_type, variant.name, measured())
+        response_type = str(first.get("content_type") or "application/json")
+        return StreamedInvocation(response_type, variant.name, measured(), first.get("custom_attributes"))
 
     def _load_target(
         self, endpoint_name: str, variant: RunningVariant, instance: Instance, model: str, received: float

@@ -88,6 +88,7 @@ class SageMakerRuntime(Service):
             "Body": result.body,
             "ContentType": result.content_type,
             "InvokedProductionVariant": result.invoked_variant,
+            "CustomAttributes": result.custom_attributes,
         }
 
     async def invoke_endpoint_with_response_stream(
@@ -133,6 +134,7 @@ class SageMakerRuntime(Service):
             "Body": events(),
             "ContentType": streamed.content_type,
             "InvokedProductionVariant": streamed.invoked_variant,
+            "CustomAttributes": streamed.custom_attributes,
         }
 
     def close(self) -> None:

@@ -34,6 +34,9 @@ from outcrop.sagemaker.serving.frameworks import defaults_for
 _module_counter = itertools.count()
 
 
+CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
+
+
 @dataclass
 class RequestContext:
     """What a handler function that asks for a context gets (the toolkits' `context`)."""
@@ -41,6 +44,17 @@ class RequestContext:
     custom_attributes: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     model_dir: str = ""
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    def set_response_header(self, *args: Any) -> None:
+        """`(name, value)`, or TorchServe's `(index, name, value)`; the custom-attributes header reaches
+        the caller as InvokeEndpoint's CustomAttributes."""
+        name, value = args[-2], args[-1]
+        self.response_headers[str(name).lower()] = str(value)
+
+    @property
+    def response_custom_attributes(self) -> str | None:
+        return self.response_headers.get(CUSTOM_ATTRIBUTES)
 
 
 def load_script(path: Path, *, unique: bool) -> ModuleType:

@@ -184,8 +184,10 @@ class Instance:
         worker = self._usable()
         return worker.call(header, body, timeout)
 
-    def open_stream(self, header: dict[str, Any], body: bytes, timeout: float) -> tuple[str, Iterator[bytes]]:
-        """Start a streamed answer: its content type, then its parts (hold `lock` until the parts end)."""
+    def open_stream(
+        self, header: dict[str, Any], body: bytes, timeout: float
+    ) -> tuple[dict[str, Any], Iterator[bytes]]:
+        """Start a streamed answer: its first frame (content type...) and its parts; hold `lock` till done."""
         worker = self._usable()
         worker.send({**header, "stream": True}, body)
         first, _ = worker.receive(timeout)
@@ -202,7 +204,7 @@ class Instance:
                     raise WorkerFailed(str(frame.get("message")), int(frame.get("status", 500)))
                 yield data
 
-        return str(first.get("content_type", "application/json")), parts()
+        return first, parts()
 
     def drain(self, parts: Iterator[bytes]) -> None:
         """Read what a stream the client left still sends, so the next request starts on a clean channel."""

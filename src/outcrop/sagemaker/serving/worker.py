@@ -88,15 +88,21 @@ class Worker:
             )
             if not streaming:
                 data = b"".join(parts)
-                wire.send(self.sock, {"type": "result", "content_type": content_type}, data)
+                answer = {"type": "result", "content_type": content_type}
+                wire.send(self.sock, answer | {"custom_attributes": context.response_custom_attributes}, data)
                 return
+            start = {
+                "type": "start",
+                "content_type": content_type,
+                "custom_attributes": context.response_custom_attributes,
+            }
             for part in parts:
                 if not started:
-                    wire.send(self.sock, {"type": "start", "content_type": content_type})
+                    wire.send(self.sock, start)
                     started = True
                 wire.send(self.sock, {"type": "part"}, part)
             if not started:
-                wire.send(self.sock, {"type": "start", "content_type": content_type})
+                wire.send(self.sock, start)
             wire.send(self.sock, {"type": "end"})
         except BaseException as exc:  # a ModelError for the caller; the worker lives on
             wire.send(self.sock, _failure(exc))
