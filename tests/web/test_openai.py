@@ -223,3 +223,19 @@ def test_keys_mode_requires_an_api_key(tmp_path: Any) -> None:
         assert len(good.models.list().data) > 10
     finally:
         guarded.stop()
+
+
+def test_browser_apps_on_other_origins_may_call(server: RunningServer) -> None:
+    preflight = httpx.options(
+        server.endpoint + "/v1/chat/completions",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "authorization" in preflight.headers["access-control-allow-headers"]
+    listing = httpx.get(server.endpoint + "/v1/models", headers={"Origin": "http://localhost:3000"})
+    assert listing.headers["access-control-allow-origin"] == "*"

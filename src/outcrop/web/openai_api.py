@@ -32,6 +32,15 @@ from outcrop.web.openai_errors import OpenAIError, from_service_error
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
+# Browser apps on other origins may call the API: it takes bearer keys, never cookies, so any origin is fine.
+_CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "GET, POST, OPTIONS",
+    "access-control-allow-headers": "authorization, content-type, openai-organization, openai-project, "
+    "x-stainless-arch, x-stainless-lang, x-stainless-os, x-stainless-package-version, x-stainless-runtime, "
+    "x-stainless-runtime-version, x-stainless-retry-count, x-stainless-timeout",
+}
+
 
 def _json(status: int, payload: dict[str, Any]) -> HttpResponse:
     return HttpResponse(status, {"content-type": "application/json"}, json.dumps(payload).encode())
@@ -220,6 +229,8 @@ class OpenAIApi:
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
+        if request.method == "OPTIONS":  # a browser app's CORS preflight
+            return HttpResponse(204, dict(_CORS, **{"access-control-max-age": "600"}))
         try:
             if not self._authorized(request):
                 raise OpenAIError(
@@ -232,6 +243,7 @@ class OpenAIApi:
         except OpenAIError as error:
             response = error.response()
         response.headers.setdefault("openai-processing-ms", str(int(1000 * (time.perf_counter() - started))))
+        response.headers.update(_CORS)
         return response
 
     async def _dispatch(self, request: HttpRequest) -> HttpResponse:
