@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import time
 import uuid
@@ -231,6 +232,27 @@ def test_stop_training_job(jobs: Jobs) -> None:
     assert "model.txt" in jobs.output(name, "model.tar.gz")
     error = error_of(jobs.sm.stop_training_job, TrainingJobName=name)
     assert error["Code"] == "ValidationException" and "status Stopped" in error["Message"]
+
+
+def test_jobs_beyond_local_capacity_wait_in_starting(jobs: Jobs) -> None:
+    slots = max(2, os.cpu_count() or 1)
+    names = [jobs.create(hyperparameters={"sleep": 60}) for _ in range(slots + 1)]
+    try:
+        deadline = time.monotonic() + 60
+        waiting: list[str] = []
+        while time.monotonic() < deadline and not waiting:
+            for name in names:
+                described = jobs.sm.describe_training_job(TrainingJobName=name)
+                messages = [t["StatusMessage"] for t in described["SecondaryStatusTransitions"]]
+                if any("Waiting for local capacity" in m for m in messages):
+                    waiting.append(name)
+            time.sleep(0.3)
+        assert len(waiting) == 1
+        assert jobs.sm.describe_training_job(TrainingJobName=waiting[0])["SecondaryStatus"] == "Starting"
+    finally:
+        for name in names:
+            jobs.sm.stop_training_job(TrainingJobName=name)
+    assert {jobs.wait(name, timeout=30)["TrainingJobStatus"] for name in names} == {"Stopped"}
 
 
 def test_max_runtime_stops_the_job(jobs: Jobs) -> None:

@@ -74,6 +74,8 @@ class TrainingRunner:
         self.root = app.data_path("sagemaker", "training")
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
+        # At most this many scripts train at once; later jobs wait in Starting, as AWS queues for capacity.
+        self._slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -121,6 +123,16 @@ class TrainingRunner:
             return
         stream = f"{job.name}/algo-1-{int(time.time())}"
         writer = LogWriter(self.app.logs, LOG_GROUP, stream)
+        if not self._wait_for_slot(job):
+            writer.close()
+            with self._lock:
+                self._running.pop(job.name, None)
+            if job.stop_reason == "Shutdown":
+                reason = "InternalServerError: Outcrop stopped while this training job was waiting to start."
+                self._finish(job.name, "Failed", "Failed", "Training job failed", reason)
+            else:
+                self._finish(job.name, "Stopped", "Stopped", "Training job stopped", None)
+            return
         started = time.time()
         try:
             outcome, reason, metrics = self._execute(job, record, writer)
@@ -130,6 +142,7 @@ class TrainingRunner:
             log.exception("training job %s crashed the runner", job.name)
             outcome, reason, metrics = "Failed", f"InternalServerError: {type(exc).__name__}: {exc}", []
         finally:
+            self._slots.release()
             writer.close()
             with self._lock:
                 self._running.pop(job.name, None)
@@ -148,6 +161,20 @@ class TrainingRunner:
         self._finish(job.name, status, secondary, message, reason, metrics, time.time() - started)
         if status != "Failed":  # a failed job's folder stays for inspection until its name is reused
             shutil.rmtree(self.root / job.name, ignore_errors=True)
+
+    def _wait_for_slot(self, job: _Running) -> bool:
+        """Take a training slot; False if the job was stopped while it waited."""
+        waiting = False
+        while not self._slots.acquire(timeout=0.5):
+            if job.stop_reason is not None:
+                return False
+            if not waiting:
+                self._transition(job.name, "Starting", "Waiting for local capacity: other jobs are training")
+                waiting = True
+        if job.stop_reason is not None:
+            self._slots.release()
+            return False
+        return True
 
     def _execute(
         self, job: _Running, record: Record, writer: LogWriter
