@@ -40,6 +40,7 @@ function render(state) {
         cell(model.runtime),
         el("td", {}, el("span", { class: `badge ${model.state}`, text: model.state })),
         cell(model.load_seconds ?? "–", true),
+        cell(model.generated_tokens ?? "–", true),
       ),
     ),
   );
