@@ -128,8 +128,8 @@ class TrainingRunner:
             with self._lock:
                 self._running.pop(job.name, None)
             if job.stop_reason == "Shutdown":
-                reason = "InternalServerError: Outcrop stopped while this training job was waiting to start."
-                self._finish(job.name, "Failed", "Failed", "Training job failed", reason)
+                waited = "InternalServerError: Outcrop stopped while this training job was waiting to start."
+                self._finish(job.name, "Failed", "Failed", "Training job failed", waited)
             else:
                 self._finish(job.name, "Stopped", "Stopped", "Training job stopped", None)
             return
