@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from outcrop.backends.vision import Box, CorruptImage, ImageTooLarge, Line, UnsupportedFormat, Word
 from outcrop.backends.vision.images import decode_image, document_pages, sniff
-from outcrop.backends.vision.layout import find_key_values, find_tables
+from outcrop.backends.vision.layout import find_key_values, find_selections, find_tables, without_marks
 from tests.fixtures.vision.documents import INVOICE_LINES, encoded, invoice_image, invoice_text_pdf
 
 W, H = 800, 600
@@ -112,3 +112,24 @@ def test_table_without_rules_found_by_alignment() -> None:
     grid = [[" ".join(w.text for w in c.words) for c in table.cells[r * 3 : r * 3 + 3]] for r in range(4)]
     assert grid == [list(row) for row in rows]
     assert [" ".join(w.text for w in kv.key) for kv in find_key_values(lines, [table])] == ["Order:"]
+
+
+def test_check_boxes_ticked_or_not_take_the_label_beside_them() -> None:
+    page = Image.new("RGB", (W, H), "white")
+    draw = ImageDraw.Draw(page)
+    draw.rectangle([80, 100, 104, 124], outline="black", width=3)
+    draw.line([(84, 112), (91, 120), (101, 104)], fill="black", width=4)
+    draw.rectangle([80, 200, 104, 224], outline="black", width=3)
+    draw.text((300, 300), "O", fill="black")  # a letter is not a box
+    lines = [line("Paid", 0.16, 0.17), line("Overdue", 0.16, 0.335), line("O", 0.37, 0.5)]
+    misread = Word("1", Box(0.125, 0.17, 0.008, 0.035).corners(), 0.5)  # the ticked box read as text
+    lines.append(Line("1", misread.polygon, 0.5, [misread]))
+    selections = find_selections(np.asarray(page), lines)
+    assert sorted((round(s.box.top, 1), s.selected) for s in selections) == [(0.2, True), (0.3, False)]
+    kept = without_marks(lines, selections)
+    assert [ln.text for ln in kept] == ["Paid", "Overdue", "O"]
+    pairs = find_key_values(kept, [], selections)
+    assert [(kv.key[0].text, kv.selection.selected if kv.selection else None) for kv in pairs] == [
+        ("Paid", True),
+        ("Overdue", False),
+    ]

@@ -10,10 +10,12 @@ import pytest
 
 from tests.errors import error_of
 from tests.fixtures.vision.documents import (
+    INVOICE_CHECKS,
     INVOICE_FIELDS,
     INVOICE_LINES,
     INVOICE_TABLE,
     INVOICE_TOTAL,
+    TERMS_LINES,
     encoded,
     invoice_image,
     invoice_text_pdf,
@@ -82,7 +84,9 @@ def key_values(blocks: Blocks) -> dict[str, str]:
         if block["BlockType"] == "KEY_VALUE_SET" and "KEY" in block["EntityTypes"]:
             (value,) = children(block, index, "VALUE")
             assert value["EntityTypes"] == ["VALUE"]
-            pairs[text_of(block, index).rstrip(":")] = text_of(value, index)
+            boxes = [c for c in children(value, index) if c["BlockType"] == "SELECTION_ELEMENT"]
+            answer = boxes[0]["SelectionStatus"] if boxes else text_of(value, index)
+            pairs[text_of(block, index).rstrip(":")] = answer
     return pairs
 
 
@@ -108,7 +112,11 @@ def check_structure(blocks: Blocks) -> None:
         assert text_of(line, index) == line["Text"]
 
 
-EXPECTED_FIELDS = {**INVOICE_FIELDS, INVOICE_TOTAL[0]: INVOICE_TOTAL[1]}
+EXPECTED_FIELDS = {
+    **INVOICE_FIELDS,
+    INVOICE_TOTAL[0]: INVOICE_TOTAL[1],
+    **{label: "SELECTED" if ticked else "NOT_SELECTED" for label, ticked in INVOICE_CHECKS.items()},
+}
 
 
 def test_detect_document_text_reads_every_line(textract: Any, documents: dict[str, Any]) -> None:
@@ -238,7 +246,7 @@ def test_text_job_survives_a_restart(tmp_path: Any) -> None:
     try:
         s3, textract = running.client("s3"), running.client("textract")
         s3.create_bucket(Bucket="docs")
-        s3.put_object(Bucket="docs", Key="invoice.pdf", Body=invoice_text_pdf())
+        s3.put_object(Bucket="docs", Key="invoice.pdf", Body=invoice_text_pdf(with_terms_page=True))
         job_id = textract.start_document_text_detection(
             DocumentLocation={"S3Object": {"Bucket": "docs", "Name": "invoice.pdf"}},
             OutputConfig={"S3Bucket": "docs", "S3Prefix": "out"},
@@ -250,8 +258,11 @@ def test_text_job_survives_a_restart(tmp_path: Any) -> None:
         while status["JobStatus"] == "IN_PROGRESS" and time.monotonic() < deadline:
             time.sleep(0.3)
             status = textract.get_document_text_detection(JobId=job_id)
-        assert status["JobStatus"] == "SUCCEEDED"
-        assert {b["Text"] for b in status["Blocks"] if b["BlockType"] == "LINE"} >= set(INVOICE_LINES)
+        assert status["JobStatus"] == "SUCCEEDED" and status["DocumentMetadata"] == {"Pages": 2}, status
+        lines = [(b["Page"], b["Text"]) for b in status["Blocks"] if b["BlockType"] == "LINE"]
+        assert {text for page, text in lines if page == 1} >= set(INVOICE_LINES)
+        assert [text for page, text in lines if page == 2] == TERMS_LINES
+        assert [b["Page"] for b in status["Blocks"] if b["BlockType"] == "PAGE"] == [1, 2]
         written = running.client("s3").get_object(Bucket="docs", Key=f"out/{job_id}/1")["Body"].read()
         assert b'"JobStatus":"SUCCEEDED"' in written
     finally:

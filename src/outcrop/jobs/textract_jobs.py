@@ -63,6 +63,7 @@ class TextractJobs:
         self._work = work
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._closing = False
 
     def resume(self) -> None:
         """Queue again the jobs a previous process left unfinished."""
@@ -114,6 +115,7 @@ class TextractJobs:
         return list(orjson.loads(path.read_bytes())) if path.exists() else []
 
     def close(self) -> None:
+        self._closing = True  # a job that fails from here on failed because the server is stopping
         with self._pool_lock:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
@@ -134,6 +136,8 @@ class TextractJobs:
         try:
             blocks, pages = self._work(job)
         except Exception as exc:
+            if self._closing:
+                return  # left IN_PROGRESS: the next start runs it again
             self._finish(job_id, "FAILED", str(exc) or type(exc).__name__, 0)
             return
         path = self.results / f"{job_id}.json"

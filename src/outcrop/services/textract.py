@@ -26,7 +26,14 @@ from outcrop.backends.vision import (
     Word,
 )
 from outcrop.backends.vision.images import document_pages
-from outcrop.backends.vision.layout import KeyValue, Table, find_key_values, find_tables
+from outcrop.backends.vision.layout import (
+    KeyValue,
+    Table,
+    find_key_values,
+    find_selections,
+    find_tables,
+    without_marks,
+)
 from outcrop.backends.vision.ocr import MODEL_VERSION, OcrEngine
 from outcrop.jobs.textract_jobs import Job, TextractJobs, TokenMismatch
 from outcrop.protocol.errors import ServiceError
@@ -222,12 +229,14 @@ class Textract(Service):
             blocks: list[Block] = []
             for number, page in enumerate(pages, start=1):
                 text = page.text_layer or self.ocr.read(page.pixels)
-                tables = (
-                    find_tables(page.pixels, text.lines)
-                    if "TABLES" in features or "FORMS" in features
-                    else []
-                )
-                pairs = find_key_values(text.lines, tables) if "FORMS" in features else []
+                pairs: list[KeyValue] = []
+                tables: list[Table] = []
+                if features:
+                    selections = find_selections(page.pixels, text.lines) if "FORMS" in features else []
+                    text = PageText(without_marks(text.lines, selections), text.source)
+                    tables = find_tables(page.pixels, text.lines)
+                    if "FORMS" in features:
+                        pairs = find_key_values(text.lines, tables, selections)
                 blocks += _page_blocks(number, text, tables if "TABLES" in features else [], pairs)
         return blocks, len(pages)
 
@@ -288,9 +297,9 @@ def _page_blocks(number: int, text: PageText, tables: list[Table], pairs: list[K
         children.append(table_blocks[0]["Id"])
         blocks += table_blocks
     for pair in pairs:
-        key_block, value_block = _pair_blocks(pair, number, word_ids)
-        children += [key_block["Id"], value_block["Id"]]
-        blocks += [key_block, value_block]
+        pair_blocks = _pair_blocks(pair, number, word_ids)
+        children += [pair_blocks[0]["Id"], pair_blocks[1]["Id"]]
+        blocks += pair_blocks
     if children:
         page["Relationships"] = [{"Type": "CHILD", "Ids": children}]
     return blocks
@@ -359,9 +368,20 @@ def _table_blocks(table: Table, number: int, word_ids: dict[int, str]) -> list[B
     return [table_block, *cell_blocks, *merged_blocks]
 
 
-def _pair_blocks(pair: KeyValue, number: int, word_ids: dict[int, str]) -> tuple[Block, Block]:
+def _pair_blocks(pair: KeyValue, number: int, word_ids: dict[int, str]) -> list[Block]:
+    """KEY, VALUE, and the VALUE's SELECTION_ELEMENT when the value is a check box."""
     confidence = pair.confidence * 100
     key_box = Box.union([w.box for w in pair.key])
+    selection: Block | None = None
+    if pair.selection is not None:
+        selection = {
+            "BlockType": "SELECTION_ELEMENT",
+            "Confidence": pair.selection.confidence * 100,
+            "SelectionStatus": "SELECTED" if pair.selection.selected else "NOT_SELECTED",
+            "Geometry": _geometry(pair.selection.box),
+            "Id": _new_id(),
+            "Page": number,
+        }
     value_box = (
         Box.union([w.box for w in pair.value])
         if pair.value
@@ -375,9 +395,12 @@ def _pair_blocks(pair: KeyValue, number: int, word_ids: dict[int, str]) -> tuple
         "EntityTypes": ["VALUE"],
         "Page": number,
     }
-    value_words = [word_ids[id(w)] for w in pair.value if id(w) in word_ids]
-    if value_words:
-        value["Relationships"] = [{"Type": "CHILD", "Ids": value_words}]
+    value_children = [word_ids[id(w)] for w in pair.value if id(w) in word_ids]
+    if selection is not None:
+        value["Geometry"] = selection["Geometry"]
+        value_children.append(selection["Id"])
+    if value_children:
+        value["Relationships"] = [{"Type": "CHILD", "Ids": value_children}]
     key: Block = {
         "BlockType": "KEY_VALUE_SET",
         "Confidence": confidence,
@@ -390,4 +413,4 @@ def _pair_blocks(pair: KeyValue, number: int, word_ids: dict[int, str]) -> tuple
         "EntityTypes": ["KEY"],
         "Page": number,
     }
-    return key, value
+    return [key, value] if selection is None else [key, value, selection]

@@ -6,7 +6,8 @@ grid cells merges them (a span). Tables without rules: three or more consecutive
 number (two or more) of separate text lines, each lining up with the same column. Words go to the cell
 holding their center.
 Forms: a line "Key: value" splits at its first colon; a line ending in a colon takes the nearest line to
-its right on the same row, or else the line just below it, as its value.
+its right on the same row, or else the line just below it, as its value. Check boxes are small square
+outlines; ink inside means selected, and the text just right of a box is its key.
 """
 
 from __future__ import annotations
@@ -51,10 +52,58 @@ class Table:
 
 
 @dataclass
+class Selection:
+    """A check box: `selected` when its inside holds ink; confidence grows with the distance from the cut."""
+
+    box: Box
+    selected: bool
+    confidence: float
+
+
+@dataclass
 class KeyValue:
     key: list[Word]
     value: list[Word]
     confidence: float
+    selection: Selection | None = None  # the value is a check box rather than words
+
+
+def find_selections(pixels: np.ndarray, lines: list[Line]) -> list[Selection]:
+    """Square outlines 0.8-5% of the page's longer side, away from read words."""
+    import cv2
+
+    gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    height, width = gray.shape
+    _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    side_min, side_max = 0.008 * max(width, height), 0.05 * max(width, height)
+    words = [w.box for line in lines for w in line.words]
+    found: list[tuple[int, int, int, int]] = []
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        if not (side_min <= w <= side_max and 0.8 <= w / h <= 1.25):
+            continue
+        if len(cv2.approxPolyDP(contour, 0.08 * cv2.arcLength(contour, True), True)) != 4:
+            continue
+        if cv2.contourArea(contour) < 0.8 * w * h:
+            continue
+        if any(abs(x - fx) < w / 3 and abs(y - fy) < h / 3 for fx, fy, _, _ in found):
+            continue  # the inner edge of an outline already taken
+        center = ((x + w / 2) / width, (y + h / 2) / height)
+        if any(
+            b.left <= center[0] <= b.right and b.top <= center[1] <= b.bottom and b.width * width > 2 * w
+            for b in words
+        ):
+            continue  # a letter inside a word, such as an O
+        found.append((x, y, w, h))
+    selections = []
+    for x, y, w, h in found:
+        inset_x, inset_y = max(2, w // 4), max(2, h // 4)
+        inside = binary[y + inset_y : y + h - inset_y, x + inset_x : x + w - inset_x]
+        ink = float((inside > 0).mean()) if inside.size else 0.0
+        box = Box(x / width, y / height, w / width, h / height)
+        selections.append(Selection(box, ink > 0.12, min(1.0, 0.6 + abs(ink - 0.12) * 2)))
+    return selections
 
 
 def find_tables(pixels: np.ndarray, lines: list[Line]) -> list[Table]:
@@ -279,11 +328,43 @@ def inside_tables(word: Word, tables: list[Table]) -> bool:
     return any(t.box.left <= x <= t.box.right and t.box.top <= y <= t.box.bottom for t in tables)
 
 
-def find_key_values(lines: list[Line], tables: list[Table]) -> list[KeyValue]:
-    """Key/value pairs of the page's lines outside tables."""
+def without_marks(lines: list[Line], selections: list[Selection]) -> list[Line]:
+    """The lines less the words that are check boxes misread as text (a ticked box read as "1" or "V")."""
+
+    def is_mark(word: Word) -> bool:
+        box = word.box
+        for selection in selections:
+            other = selection.box
+            overlap_x = min(box.right, other.right) - max(box.left, other.left)
+            overlap_y = min(box.bottom, other.bottom) - max(box.top, other.top)
+            if overlap_x > 0 and overlap_y > 0 and overlap_x * overlap_y > 0.3 * box.width * box.height:
+                return True
+        return False
+
+    kept = []
+    for line in lines:
+        words = [word for word in line.words if not is_mark(word)]
+        if len(words) == len(line.words):
+            kept.append(line)
+        elif words:
+            box = Box.union([w.box for w in words])
+            kept.append(Line(" ".join(w.text for w in words), box.corners(), line.confidence, words))
+    return kept
+
+
+def find_key_values(
+    lines: list[Line], tables: list[Table], selections: list[Selection] | None = None
+) -> list[KeyValue]:
+    """Key/value pairs of the page's lines outside tables, and of its check boxes with their labels."""
     free = [line for line in lines if line.words and not all(inside_tables(w, tables) for w in line.words)]
     used: set[int] = set()
     pairs: list[KeyValue] = []
+    for selection in selections or []:
+        label = _label_of(selection.box, free, used)
+        if label is not None:
+            used.add(label)
+            words = free[label].words
+            pairs.append(KeyValue(words, [], float(np.mean([w.confidence for w in words])), selection))
     for index, line in enumerate(free):
         if index in used:
             continue
@@ -299,7 +380,23 @@ def find_key_values(lines: list[Line], tables: list[Table]) -> list[KeyValue]:
         used.add(index)
         scores = [w.confidence for w in key + value]
         pairs.append(KeyValue(key, value, float(np.mean(scores))))
+    pairs.sort(key=lambda pair: (pair.key[0].box.top, pair.key[0].box.left))
     return pairs
+
+
+def _label_of(box: Box, lines: list[Line], used: set[int]) -> int | None:
+    """The line just right of a check box on the same row (within four box widths)."""
+    best: tuple[float, int] | None = None
+    for index, line in enumerate(lines):
+        if index in used:
+            continue
+        other = line.box
+        overlap = min(box.bottom, other.bottom) - max(box.top, other.top)
+        gap = other.left - box.right
+        beside = overlap > 0.3 * min(box.height, other.height) and 0 <= gap < 4 * box.width
+        if beside and (best is None or gap < best[0]):
+            best = (gap, index)
+    return None if best is None else best[1]
 
 
 def _value_line(index: int, lines: list[Line], used: set[int]) -> int | None:
