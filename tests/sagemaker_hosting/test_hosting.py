@@ -283,3 +283,14 @@ def test_transform_fn_with_context_and_response_custom_attributes(app: App, host
     streamed = hosting.invoke_stream("echo", b'{"lines": 3}', content_type="application/json", accept=None)
     assert (streamed.content_type, streamed.custom_attributes) == ("text/plain", "trace=none")
     assert list(streamed.parts) == [b"line 0\n", b"line 1\n", b"line 2\n"]
+
+
+def test_a_stream_left_unread_or_half_read_frees_its_instance(app: App, hosting: EndpointHosting) -> None:
+    hosting.deploy("abandon", [variant(upload(app, "abandon/model.tar.gz", scaler_archive(2)))])
+    body = b'{"values": [1, 2, 3, 4], "stream": true}'
+    unread = hosting.invoke_stream("abandon", body, content_type="application/json", accept=None)
+    del unread  # dropped without a single read
+    half = hosting.invoke_stream("abandon", body, content_type="application/json", accept=None)
+    assert json.loads(next(iter(half.parts)))["scaled"]["value"] == 2
+    del half  # the caller hung up after one part
+    assert invoke_json(hosting, "abandon", {"values": [5]}) == {"scaled": [10]}

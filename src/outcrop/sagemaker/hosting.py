@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 from outcrop.sagemaker.serving.endpoint import (
     DeployFailed,
+    HeldStream,
     Limits,
     NotReady,
     Rejected,
     RunningEndpoint,
     RunningVariant,
-    stream_parts,
 )
 from outcrop.sagemaker.serving.metrics import Bucket, InvocationMetrics
 from outcrop.sagemaker.serving.process import Instance, WorkerFailed
@@ -341,19 +341,16 @@ class EndpointHosting:
             instance.lock.release()
             raise
 
-        def measured() -> Iterator[bytes]:
-            status, model_seconds = 200, None
-            try:
-                yield from stream_parts(instance, parts)
-                model_seconds = time.perf_counter() - started
-            except WorkerFailed as exc:
-                status = exc.status
-                raise self._model_error(endpoint_name, exc) from exc
-            finally:
-                self._record(endpoint_name, variant, status, model_seconds, received)
+        def finished(failure: WorkerFailed | None) -> Exception | None:
+            if failure is None:
+                self._record(endpoint_name, variant, 200, time.perf_counter() - started, received)
+                return None
+            self._record(endpoint_name, variant, failure.status, None, received)
+            return self._model_error(endpoint_name, failure)
 
         response_type = str(first.get("content_type") or "application/json")
-        return StreamedInvocation(response_type, variant.name, measured(), first.get("custom_attributes"))
+        held = HeldStream(instance, parts, finished)
+        return StreamedInvocation(response_type, variant.name, held, first.get("custom_attributes"))
 
     def _load_target(
         self, endpoint_name: str, variant: RunningVariant, instance: Instance, model: str, received: float

@@ -7,10 +7,11 @@ when more than `max_models` are loaded in an instance.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -236,13 +237,56 @@ class RunningEndpoint:
             variant.stop(drain_seconds=drain_seconds)
 
 
-def stream_parts(instance: Instance, parts: Iterator[bytes]) -> Iterator[bytes]:
-    """Yield a streamed answer's parts; whatever happens, leave the channel clean and release the instance."""
-    finished = False
-    try:
-        yield from parts
-        finished = True
-    finally:
-        if not finished:
-            instance.drain(parts)
-        instance.lock.release()
+class HeldStream(Iterator[bytes]):
+    """A streamed answer's parts, holding their instance until they end, are closed, or are dropped unread.
+
+    `finished` is told how the stream ended (None, or the worker's failure) and may return the exception to
+    raise instead. A stream the caller leaves early is drained in a thread, so the next request starts on a
+    clean channel without the caller (or the garbage collector) waiting for the model to finish.
+    """
+
+    def __init__(
+        self,
+        instance: Instance,
+        parts: Iterator[bytes],
+        finished: Callable[[WorkerFailed | None], Exception | None],
+    ) -> None:
+        self._instance = instance
+        self._parts = parts
+        self._finished = finished
+        self._done = False
+        self._guard = threading.Lock()
+
+    def _end(self, failure: WorkerFailed | None) -> Exception | None:
+        with self._guard:
+            if self._done:
+                return None
+            self._done = True
+        self._instance.lock.release()
+        return self._finished(failure)
+
+    def __next__(self) -> bytes:
+        if self._done:
+            raise StopIteration
+        try:
+            return next(self._parts)
+        except StopIteration:
+            self._end(None)
+            raise
+        except WorkerFailed as exc:
+            error = self._end(exc)
+            raise (error or exc) from exc
+
+    def close(self) -> None:
+        if self._done:
+            return
+
+        def drain() -> None:
+            self._instance.drain(self._parts)
+            self._end(None)
+
+        with contextlib.suppress(RuntimeError):  # at interpreter shutdown no thread starts; workers go too
+            threading.Thread(target=drain, daemon=True, name="sm-stream-drain").start()
+
+    def __del__(self) -> None:
+        self.close()
