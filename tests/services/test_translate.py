@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.errors import error_of
 from tests.server import RunningServer
@@ -161,7 +162,7 @@ def test_documents_keep_their_html_markup(translate: Any) -> None:
 
 def test_list_languages_offers_only_working_pairs(translate: Any) -> None:
     codes = [lang["LanguageCode"] for lang in translate.list_languages()["Languages"]]
-    assert {"auto", "en", "es", "ca", "fr", "pt"} <= set(codes)
+    assert {"auto", "en", "es", "ca", "fr", "pt", "it"} <= set(codes)
     assert "ja" not in codes and "de" not in codes  # no engine here translates them (fake LLM server)
     first = translate.list_languages(MaxResults=2)
     second = translate.list_languages(MaxResults=2, NextToken=first["NextToken"])
@@ -176,6 +177,12 @@ def test_list_languages_offers_only_working_pairs(translate: Any) -> None:
 def test_bad_requests_get_the_aws_errors(translate: Any) -> None:
     pair = error_of(translate.translate_text, Text="Hello", SourceLanguageCode="en", TargetLanguageCode="ja")
     assert (pair["Code"], pair["Status"]) == ("UnsupportedLanguagePairException", 400)
+    with pytest.raises(ClientError) as info:
+        translate.translate_text(Text="Hello", SourceLanguageCode="en", TargetLanguageCode="ja")
+    assert (info.value.response["SourceLanguageCode"], info.value.response["TargetLanguageCode"]) == (
+        "en",
+        "ja",
+    )
     too_big = error_of(
         translate.translate_text, Text="é" * 5001, SourceLanguageCode="en", TargetLanguageCode="es"
     )
@@ -184,6 +191,7 @@ def test_bad_requests_get_the_aws_errors(translate: Any) -> None:
         translate.translate_text, Text="12345 !!! 678", SourceLanguageCode="auto", TargetLanguageCode="es"
     )
     assert (unsure["Code"], unsure["Status"]) == ("DetectedLanguageLowConfidenceException", 400)
+    assert "best guess" in unsure["Message"]
     display = error_of(translate.list_languages, DisplayLanguageCode="ja")
     assert display["Code"] == "UnsupportedDisplayLanguageCodeException"
 
