@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.errors import error_of
-from tests.sagemaker.archives import scaler_archive
+from tests.sagemaker_hosting.archives import scaler_archive
 from tests.server import RunningServer
 
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
@@ -351,34 +351,48 @@ def test_lists_page_with_next_token(sm: Any, bucket: str) -> None:
 
 def test_registry_and_endpoints_survive_a_restart(tmp_path: Path) -> None:
     own = RunningServer(tmp_path / "data").start()
+    package_spec = {
+        "Containers": [{"Image": IMAGE}],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+    }
     try:
         sm = own.client("sagemaker")
+        own.client("s3").create_bucket(Bucket="kept-models")
+        own.client("s3").put_object(Bucket="kept-models", Key="scaler.tar.gz", Body=scaler_archive(3))
         sm.create_model(
             ModelName="kept",
             ExecutionRoleArn=ROLE,
-            PrimaryContainer={"Image": IMAGE},
+            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://kept-models/scaler.tar.gz"},
             Tags=[{"Key": "k", "Value": "v"}],
         )
-        sm.create_model_package_group(ModelPackageGroupName="kept-group")
-        sm.create_model_package(
-            ModelPackageGroupName="kept-group",
-            InferenceSpecification={
-                "Containers": [{"Image": IMAGE}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
+        sm.create_endpoint_config(
+            EndpointConfigName="kept-config",
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "kept",
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
         )
+        sm.create_endpoint(EndpointName="kept-endpoint", EndpointConfigName="kept-config")
+        assert wait_status(sm, "kept-endpoint", leaving=("Creating",))["EndpointStatus"] == "InService"
+        sm.create_model_package_group(ModelPackageGroupName="kept-group")
+        sm.create_model_package(ModelPackageGroupName="kept-group", InferenceSpecification=package_spec)
+
         own.restart()
         sm = own.client("sagemaker")
         assert sm.describe_model(ModelName="kept")["PrimaryContainer"]["Image"] == IMAGE
         assert sm.list_tags(ResourceArn=f"{ARN}:model/kept")["Tags"] == [{"Key": "k", "Value": "v"}]
+        assert sm.describe_endpoint(EndpointName="kept-endpoint")["EndpointStatus"] == "InService"
+        answer = own.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName="kept-endpoint", Body=json.dumps({"values": [2]}), ContentType="application/json"
+        )
+        assert json.loads(answer["Body"].read()) == {"scaled": [6]}
         created = sm.create_model_package(
-            ModelPackageGroupName="kept-group",
-            InferenceSpecification={
-                "Containers": [{"Image": IMAGE}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
+            ModelPackageGroupName="kept-group", InferenceSpecification=package_spec
         )
         assert created["ModelPackageArn"].endswith("/kept-group/2")
     finally:

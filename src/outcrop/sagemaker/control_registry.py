@@ -254,8 +254,10 @@ class RegistryOperations(ControlPlane):
     def list_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._tagged(params["ResourceArn"])
         tags = self.store.tags(record.arn)
-        start = int(params.get("NextToken") or 0) if str(params.get("NextToken") or "0").isdigit() else 0
-        size = int(params.get("MaxResults") or 50)
+        token = params.get("NextToken") or "0"
+        if not token.isdigit():
+            raise ValidationException("The NextToken is not valid.")
+        start, size = int(token), int(params.get("MaxResults") or 50)
         page = tags[start : start + size]
         return {"Tags": page, "NextToken": str(start + size) if start + size < len(tags) else None}
 
