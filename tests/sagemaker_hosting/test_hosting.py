@@ -294,3 +294,22 @@ def test_a_stream_left_unread_or_half_read_frees_its_instance(app: App, hosting:
     assert json.loads(next(iter(half.parts)))["scaled"]["value"] == 2
     del half  # the caller hung up after one part
     assert invoke_json(hosting, "abandon", {"values": [5]}) == {"scaled": [10]}
+
+
+def test_instances_and_model_server_workers_answer_side_by_side(app: App, hosting: EndpointHosting) -> None:
+    url = upload(app, "pool/model.tar.gz", scaler_archive(1, "crash.py"))
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
+    hosting.deploy("pool", [variant(url, environment=env)])
+    answers: list[object] = []
+    calls = [
+        threading.Thread(target=lambda: answers.append(invoke_json(hosting, "pool", {"sleep": 1.0})))
+        for _ in range(2)
+    ]
+    started = time.monotonic()
+    for call in calls:
+        call.start()
+    for call in calls:
+        call.join()
+    assert len({json.dumps(a) for a in answers}) == 2  # two processes answered
+    assert time.monotonic() - started < 1.9  # at the same time (one after the other takes 2 s)
+    hosting.undeploy("pool")

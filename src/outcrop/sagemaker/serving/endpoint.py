@@ -26,7 +26,13 @@ from outcrop.storage.objects import ObjectStore
 if TYPE_CHECKING:
     from outcrop.sagemaker.hosting import VariantSpec
 
-MAX_INSTANCES_PER_VARIANT = 4  # more processes than this would only fight over the cores
+MAX_WORKERS_PER_VARIANT = 4  # more processes than this would only fight over the cores
+
+
+def _server_workers(env: dict[str, str]) -> int:
+    """Model-server workers per instance: SAGEMAKER_MODEL_SERVER_WORKERS, as the containers read it (1)."""
+    value = env.get("SAGEMAKER_MODEL_SERVER_WORKERS", "1").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
 class DeployFailed(Exception):
@@ -98,7 +104,7 @@ class RunningVariant:
             "multi_model": self.spec.multi_model,
         }
         worker_env = worker_environment({**env, "SM_MODEL_DIR": str(model_dir)})
-        count = max(1, min(self.spec.instance_count, MAX_INSTANCES_PER_VARIANT))
+        count = max(1, min(self.spec.instance_count * _server_workers(env), MAX_WORKERS_PER_VARIANT))
         for _ in range(count):
             instance = Instance(
                 load=load,
