@@ -133,8 +133,29 @@ class ApertiumPipeline:
 
     def _exchange(self, process: subprocess.Popen[bytes], stream: str) -> str:
         assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(stream.encode("utf-8") + b"\0")
-        process.stdin.flush()
+        stdin = process.stdin
+        failed: list[OSError] = []
+
+        def feed() -> None:
+            # In its own thread: a long document fills the pipes both ways, so writing and reading at
+            # once is what keeps the pipeline moving.
+            try:
+                stdin.write(stream.encode("utf-8") + b"\0")
+                stdin.flush()
+            except OSError as error:
+                failed.append(error)
+
+        writer = threading.Thread(target=feed, name=f"apertium-{self.mode}-feed", daemon=True)
+        writer.start()
+        try:
+            return self._read_answer(process)
+        finally:
+            writer.join(timeout=1)
+            if failed:
+                raise BackendError(f"apertium {self.mode} stopped reading its input: {failed[0]}")
+
+    def _read_answer(self, process: subprocess.Popen[bytes]) -> str:
+        assert process.stdout is not None
         deadline = time.monotonic() + self._timeout_s
         while b"\0" not in self._pending:
             remaining = deadline - time.monotonic()
