@@ -225,15 +225,18 @@ def test_media_formats_and_corrupt_media(real_server: RunningServer) -> None:
         .synthesize_speech(
             Text="Buenos días. Me gustaría reservar una mesa para dos personas esta noche.",
             VoiceId="Enrique",
-            OutputFormat="ogg_vorbis",
+            OutputFormat="pcm",
         )["AudioStream"]
         .read()
     )
-    s3.put_object(Bucket="formats", Key="mesa.ogg", Body=spanish)
+    one_second = b"\0\0" * 16000
+    s3.put_object(
+        Bucket="formats", Key="mixed.wav", Body=_reencode(pcm + one_second + spanish, "wav", "pcm_s16le")
+    )
     transcribe.start_transcription_job(
-        TranscriptionJobName="spanish",
-        Media={"MediaFileUri": "s3://formats/mesa.ogg"},
-        IdentifyLanguage=True,
+        TranscriptionJobName="mixed",
+        Media={"MediaFileUri": "s3://formats/mixed.wav"},
+        IdentifyMultipleLanguages=True,
         LanguageOptions=["en-US", "es-ES", "fr-FR"],
     )
     s3.put_object(Bucket="formats", Key="broken.mp3", Body=b"\x00\x01 definitely not an mp3 " * 64)
@@ -246,12 +249,13 @@ def test_media_formats_and_corrupt_media(real_server: RunningServer) -> None:
         uri = job["Transcript"]["TranscriptFileUri"]
         text = httpx.get(uri, timeout=10).json()["results"]["transcripts"][0]["transcript"].lower()
         assert "morning" in text, (extension, text)
-    spanish_job = _wait(transcribe, "spanish")
-    assert spanish_job["TranscriptionJobStatus"] == "COMPLETED", spanish_job
-    assert spanish_job["LanguageCode"] == "es-ES"
-    heard = httpx.get(spanish_job["Transcript"]["TranscriptFileUri"], timeout=10).json()["results"]
-    assert heard["language_identification"][0]["code"] == "es-ES"
-    assert "mesa" in heard["transcripts"][0]["transcript"].lower()
+    mixed = _wait(transcribe, "mixed")
+    assert mixed["TranscriptionJobStatus"] == "COMPLETED", mixed
+    assert {c["LanguageCode"] for c in mixed["LanguageCodes"]} == {"en-US", "es-ES"}
+    assert mixed["LanguageCode"] == "es-ES"  # the longer stretch of speech
+    heard = httpx.get(mixed["Transcript"]["TranscriptFileUri"], timeout=10).json()["results"]
+    languages = {i["alternatives"][0]["content"].lower(): i.get("language_code") for i in heard["items"]}
+    assert languages.get("morning") == "en-US" and languages.get("mesa") == "es-ES", languages
     broken = _wait(transcribe, "broken")
     assert broken["TranscriptionJobStatus"] == "FAILED"
     assert "could not be decoded" in broken["FailureReason"]

@@ -5,10 +5,14 @@ transcript as Amazon Transcribe writes it (results.transcripts, items, audio_seg
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from outcrop.backends.speech.audio import AudioDecodeError, decode
-from outcrop.backends.speech.whisper import Transcription, WhisperEngine
+from outcrop.backends.speech.whisper import SAMPLE_RATE, Segment, Transcription, WhisperEngine, Word
 from outcrop.jobs.speech_task_worker import JobFailed
 
 # Whisper language -> the AWS code chosen when identification finds it and no LanguageOptions narrow it.
@@ -79,18 +83,16 @@ def choose_language(
     return ranked[0][0], ranked[0][1], ranked
 
 
-def transcript_document(
-    job_name: str,
-    account_id: str,
-    result: Transcription,
-    language: str | None,
-    ranked: list[tuple[str, float]],
-) -> dict[str, Any]:
+def transcript_document(job_name: str, account_id: str, outcome: Outcome) -> dict[str, Any]:
+    result = outcome.result
+    language = outcome.language if outcome.score is not None else None
+    ranked = outcome.ranked
     items: list[dict[str, Any]] = []
     segments: list[dict[str, Any]] = []
     pieces: list[str] = []
     for number, segment in enumerate(result.segments):
         first = len(items)
+        segment_language = outcome.segment_languages[number] if outcome.segment_languages else None
         for word in segment.words:
             _, core, trailing = _PUNCTUATION.match(word.text).groups()  # type: ignore[union-attr]
             if core:
@@ -102,6 +104,7 @@ def transcript_document(
                         "start_time": f"{word.start:.3f}",
                         "end_time": f"{word.end:.3f}",
                     }
+                    | ({"language_code": segment_language} if segment_language else {})
                 )
                 pieces.append(" " + core)
             for mark in re.findall(r"[.,?!;:]", trailing)[:1]:
@@ -129,9 +132,23 @@ def transcript_document(
     }
     if language:
         results["language_code"] = language
+    if outcome.durations:
+        results["language_codes"] = [
+            {"language_code": c, "duration_in_seconds": d} for c, d in outcome.durations
+        ]
     if ranked:
         results["language_identification"] = [{"code": c, "score": f"{s:.4f}"} for c, s in ranked[:5]]
     return {"jobName": job_name, "accountId": account_id, "status": "COMPLETED", "results": results}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Transcription
+    language: str  # the AWS code (the dominant one with several languages)
+    score: float | None  # identification score; None when the caller named the language
+    ranked: list[tuple[str, float]]
+    durations: list[tuple[str, float]] = field(default_factory=list)  # several languages: seconds each
+    segment_languages: list[str] = field(default_factory=list)  # several languages: one per segment
 
 
 def run_transcription(
@@ -141,15 +158,62 @@ def run_transcription(
     language_code: str | None,
     options: list[str],
     known: tuple[str, ...],
-) -> tuple[Transcription, str, float | None, list[tuple[str, float]]]:
-    """Transcribe `media`; returns the transcription, the AWS language code, its identification score
-    (None when the caller named the language) and the ranked candidates."""
+    multiple: bool = False,
+) -> Outcome:
+    """Transcribe `media` in the named language, the identified one, or (`multiple`) each stretch of speech
+    in its own identified language."""
     try:
         audio = decode(media)
     except AudioDecodeError as error:
         raise JobFailed(f"The media file could not be decoded as audio: {error}") from None
     if language_code:
         language = whisper_language(language_code, known)
-        return engine.transcribe(audio, language), language_code, None, []
+        return Outcome(engine.transcribe(audio, language), language_code, None, [])
+    if multiple:
+        spans = engine.speech_spans(audio)
+        if len(spans) > 1:
+            return _several_languages(audio, spans, engine, options, known)
     code, score, ranked = choose_language(engine.language_probabilities(audio), options, known)
-    return engine.transcribe(audio, whisper_language(code, known)), code, score, ranked
+    return Outcome(engine.transcribe(audio, whisper_language(code, known)), code, score, ranked)
+
+
+def _several_languages(
+    audio: npt.NDArray[np.float32],
+    spans: list[tuple[int, int]],
+    engine: WhisperEngine,
+    options: list[str],
+    known: tuple[str, ...],
+) -> Outcome:
+    """Identify each stretch of speech, join neighbours in the same language, transcribe each run."""
+    runs: list[list[Any]] = []  # [code, start sample, end sample, score x seconds]
+    for start, end in spans:
+        code, score, _ = choose_language(engine.language_probabilities(audio[start:end]), options, known)
+        weight = score * (end - start) / SAMPLE_RATE
+        if runs and runs[-1][0] == code:
+            runs[-1][2], runs[-1][3] = end, runs[-1][3] + weight
+        else:
+            runs.append([code, start, end, weight])
+    segments: list[Segment] = []
+    segment_languages: list[str] = []
+    seconds: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for code, start, end, weight in runs:
+        offset = start / SAMPLE_RATE
+        part = engine.transcribe(audio[start:end], whisper_language(code, known))
+        for segment in part.segments:
+            words = [Word(w.text, w.start + offset, w.end + offset, w.probability) for w in segment.words]
+            segments.append(Segment(segment.text, segment.start + offset, segment.end + offset, words))
+            segment_languages.append(code)
+        seconds[code] = seconds.get(code, 0.0) + (end - start) / SAMPLE_RATE
+        weights[code] = weights.get(code, 0.0) + weight
+    dominant = max(seconds, key=lambda c: seconds[c])
+    score = weights[dominant] / seconds[dominant]
+    result = Transcription(
+        language=whisper_language(dominant, known) or dominant,
+        language_probability=score,
+        duration=len(audio) / SAMPLE_RATE,
+        segments=segments,
+    )
+    durations = sorted(((c, round(d, 3)) for c, d in seconds.items()), key=lambda x: -x[1])
+    ranked = [(c, weights[c] / seconds[c]) for c, _ in durations]
+    return Outcome(result, dominant, score, ranked, durations, segment_languages)

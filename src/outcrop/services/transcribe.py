@@ -263,7 +263,9 @@ class Transcribe(Service):
         if "Score" in result and result["Score"] is not None:
             entry["IdentifiedLanguageScore"] = result["Score"]
         if request["IdentifyMultipleLanguages"] and job.status == COMPLETED:
-            entry["LanguageCodes"] = [{"LanguageCode": language, "DurationInSeconds": result["Duration"]}]
+            entry["LanguageCodes"] = [
+                {"LanguageCode": c, "DurationInSeconds": d} for c, d in result["Durations"]
+            ]
         return entry
 
     def _summary(self, job: Job) -> dict[str, Any]:
@@ -316,18 +318,18 @@ class Transcribe(Service):
             raise JobFailed(f"The media file {request['MediaFileUri']} no longer exists") from None
         engine = self._models.get(BASE)
         try:
-            result, language, score, ranked = run_transcription(
+            outcome = run_transcription(
                 media,
                 engine,
                 language_code=request["LanguageCode"],
                 options=request["LanguageOptions"],
                 known=engine.languages,
+                multiple=request["IdentifyMultipleLanguages"],
             )
         except BackendError as error:
             raise JobFailed(f"The speech model is not available: {error}") from None
-        document = transcript_document(
-            job.id, request["AccountId"], result, language if score is not None else None, ranked
-        )
+        result = outcome.result
+        document = transcript_document(job.id, request["AccountId"], outcome)
         outputs = [(request["OutputKey"], json.dumps(document, ensure_ascii=False), "application/json")]
         wanted = request.get("Subtitles") or {}
         for subtitle_format in wanted.get("Formats", []):
@@ -343,7 +345,7 @@ class Transcribe(Service):
                 raise JobFailed(f"The output could not be written to the output bucket: {error}") from None
         return {
             "SampleRate": sample_rate(media),
-            "LanguageCode": language,
-            "Score": score,
-            "Duration": round(result.duration, 3),
+            "LanguageCode": outcome.language,
+            "Score": outcome.score,
+            "Durations": outcome.durations or [(outcome.language, round(result.duration, 3))],
         }

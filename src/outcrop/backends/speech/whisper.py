@@ -117,6 +117,15 @@ class WhisperEngine:
             )
         return self._model
 
+    def speech_spans(
+        self, audio: npt.NDArray[np.float32], min_silence_ms: int = 400
+    ) -> list[tuple[int, int]]:
+        """(start, end) sample indices of the stretches of speech, by the Silero VAD that ships with
+        faster-whisper, split at pauses of at least `min_silence_ms`."""
+        vad = import_optional("faster_whisper.vad", _INSTALL)
+        options = vad.VadOptions(min_silence_duration_ms=min_silence_ms, speech_pad_ms=100)
+        return [(int(s["start"]), int(s["end"])) for s in vad.get_speech_timestamps(audio, options)]
+
     def language_probabilities(self, audio: npt.NDArray[np.float32]) -> dict[str, float]:
         """Whisper's probability for every language it knows, from the first 30 s of speech."""
         if not self.multilingual:
