@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -209,3 +210,26 @@ def test_the_local_llm_translates_french_into_english(real_server: RunningServer
         translate.translate_text, Text="Hello", SourceLanguageCode="en", TargetLanguageCode="de"
     )
     assert wrong_way["Code"] == "UnsupportedLanguagePairException"
+
+
+def test_terminologies_survive_a_restart(tmp_path: Path) -> None:
+    own = RunningServer(tmp_path / "data").start()
+    try:
+        client = own.client("translate")
+        client.import_terminology(
+            Name="kept",
+            MergeStrategy="OVERWRITE",
+            TerminologyData={"File": b"en,es\ndog,chucho\n", "Format": "CSV"},
+        )
+        own.restart()
+        client = own.client("translate")
+        assert [t["Name"] for t in client.list_terminologies()["TerminologyPropertiesList"]] == ["kept"]
+        answer = client.translate_text(
+            Text="The dog sleeps.",
+            SourceLanguageCode="en",
+            TargetLanguageCode="es",
+            TerminologyNames=["kept"],
+        )
+        assert "chucho" in answer["TranslatedText"]
+    finally:
+        own.stop()
