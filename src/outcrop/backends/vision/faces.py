@@ -102,6 +102,7 @@ class FaceModel:
     def __init__(self) -> None:
         self._parts: dict[str, Any] | None = None
         self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
 
     def _load(self) -> dict[str, Any]:
         with self._lock:
@@ -122,8 +123,15 @@ class FaceModel:
             return self._parts
 
     def detect(self, pixels: np.ndarray, *, embed: bool = False, upsample: int = 1) -> list[Face]:
-        """Faces of an RGB image, largest first; `embed` also computes each face's 128-d descriptor."""
+        """Faces of an RGB image, largest first; `embed` also computes each face's 128-d descriptor.
+
+        Calls are serialized: dlib's ResNet keeps its activations in the network object between layers.
+        """
         parts = self._load()
+        with self._run_lock:
+            return self._detect(parts, pixels, embed, upsample)
+
+    def _detect(self, parts: dict[str, Any], pixels: np.ndarray, embed: bool, upsample: int) -> list[Face]:
         if max(pixels.shape[:2]) > MAX_DETECT_SIDE:
             pixels = _shrink(pixels, MAX_DETECT_SIDE)  # geometry is normalized, so nothing needs scaling back
         if max(pixels.shape[:2]) < 400:
