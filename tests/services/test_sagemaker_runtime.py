@@ -49,6 +49,10 @@ def _deploy(data_dir: Path) -> None:
     hosting.deploy("mme", [spec("AllTraffic", "s3://models/mme/", multi_model=True)])
     app.objects.put_object("models", "echo/model.tar.gz", scaler_archive(1, "echo_context.py"))
     hosting.deploy("echo", [spec("AllTraffic", "s3://models/echo/model.tar.gz")])
+    outputs = {"S3OutputPath": "s3://models/async-out/", "S3FailurePath": "s3://models/async-failed/"}
+    hosting.deploy(
+        "queued", [spec("AllTraffic", "s3://models/ab/2.tar.gz")], async_inference={"OutputConfig": outputs}
+    )
     hosting.close()
 
 
@@ -176,6 +180,43 @@ def test_custom_attributes_both_ways_and_the_sdks_predict_stream(served: Running
     predictor = Predictor("echo", sagemaker_session=session)
     lines = list(predictor.predict_stream(b'{"lines": 3}', iterator=LineIterator))
     assert [line.decode().strip() for line in lines] == ["line 0", "line 1", "line 2"]
+
+
+def wait_for_object(s3: Any, location: str) -> bytes:
+    bucket, key = location[5:].split("/", 1)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return body
+        except ClientError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_invoke_endpoint_async_writes_answers_and_failures_to_s3(served: RunningServer) -> None:
+    runtime, s3 = served.client("sagemaker-runtime"), served.client("s3")
+    s3.put_object(Bucket="models", Key="async-in/ok.json", Body=b'{"values": [2]}')
+    s3.put_object(Bucket="models", Key="async-in/bad.json", Body=b'{"values": [2], "fail": true}')
+    ok = runtime.invoke_endpoint_async(
+        EndpointName="queued", InputLocation="s3://models/async-in/ok.json", ContentType="application/json"
+    )
+    assert ok["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert ok["OutputLocation"] == f"s3://models/async-out/{ok['InferenceId']}.out"
+    assert ok["FailureLocation"] == f"s3://models/async-failed/{ok['InferenceId']}-error.out"
+    assert json.loads(wait_for_object(s3, ok["OutputLocation"])) == {"scaled": [4]}
+
+    bad = runtime.invoke_endpoint_async(
+        EndpointName="queued", InputLocation="s3://models/async-in/bad.json", InferenceId="bad-1"
+    )
+    assert bad["InferenceId"] == "bad-1"
+    assert b"the scaler was asked to fail" in wait_for_object(s3, bad["FailureLocation"])
+    missing = runtime.invoke_endpoint_async(EndpointName="queued", InputLocation="s3://models/async-in/nope")
+    assert b"Failed to download input data" in wait_for_object(s3, missing["FailureLocation"])
+
+    error = error_of(runtime.invoke_endpoint_async, EndpointName="ab", InputLocation="s3://models/x")
+    assert error["Code"] == "ValidationError" and "asynchronous inference" in error["Message"]
 
 
 def test_multi_model_target_model(served: RunningServer) -> None:

@@ -17,8 +17,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from outcrop.sagemaker.serving.asynchronous import AsyncInvoker, AsyncRequest
 from outcrop.sagemaker.serving.endpoint import (
     DeployFailed,
     HeldStream,
@@ -118,15 +119,27 @@ class EndpointHosting:
         self._deploy_locks: dict[str, threading.Lock] = {}
         self._root = app.data_path("sagemaker", "hosting")
         self._state_file = self._root / "endpoints.json"
+        self._async = AsyncInvoker(app.objects)
 
     # -- deployment ---------------------------------------------------------------------------------------
 
-    def deploy(self, endpoint_name: str, variants: list[VariantSpec]) -> None:
-        """Start (or replace) the endpoint's workers; returns when they serve, raises HostingError if not."""
-        with self._deploy_lock(endpoint_name):
-            self._deploy(endpoint_name, variants)
+    def deploy(
+        self,
+        endpoint_name: str,
+        variants: list[VariantSpec],
+        *,
+        async_inference: dict[str, Any] | None = None,
+    ) -> None:
+        """Start (or replace) the endpoint's workers; returns when they serve, raises HostingError if not.
 
-    def _deploy(self, endpoint_name: str, variants: list[VariantSpec]) -> None:
+        `async_inference` is the endpoint configuration's AsyncInferenceConfig, if it has one: it enables
+        InvokeEndpointAsync."""
+        with self._deploy_lock(endpoint_name):
+            self._deploy(endpoint_name, variants, async_inference)
+
+    def _deploy(
+        self, endpoint_name: str, variants: list[VariantSpec], async_inference: dict[str, Any] | None
+    ) -> None:
         if not variants:
             raise HostingError("The endpoint configuration has no production variants.")
         generation = self._root / "endpoints" / endpoint_name / secrets.token_hex(4)
@@ -150,10 +163,10 @@ class EndpointHosting:
             raise HostingError(str(exc)) from exc
         with self._lock:
             previous = self._endpoints.get(endpoint_name)
-            self._endpoints[endpoint_name] = RunningEndpoint(endpoint_name, running)
+            self._endpoints[endpoint_name] = RunningEndpoint(endpoint_name, running, async_inference)
         if previous is not None:  # blue/green: the old fleet goes once the new one serves
             self._retire(previous)
-        self._save(endpoint_name, variants)
+        self._save(endpoint_name, variants, async_inference)
 
     def update_weights(self, endpoint_name: str, weights: dict[str, float]) -> None:
         """Change the traffic split live (UpdateEndpointWeightsAndCapacities)."""
@@ -162,12 +175,13 @@ class EndpointHosting:
             endpoint.set_weights(weights)
         except Rejected as exc:
             raise HostingError(str(exc)) from exc
-        state = self._load_state()
-        if endpoint_name in state:
-            for spec in state[endpoint_name]:
-                if spec["variant_name"] in weights:
-                    spec["initial_weight"] = float(weights[spec["variant_name"]])
-            self._write_state(state)
+        with self._lock:
+            state = self._load_state()
+            if endpoint_name in state:
+                for spec in state[endpoint_name]["variants"]:
+                    if spec["variant_name"] in weights:
+                        spec["initial_weight"] = float(weights[spec["variant_name"]])
+                self._write_state(state)
 
     def undeploy(self, endpoint_name: str) -> None:
         with self._deploy_lock(endpoint_name):
@@ -182,6 +196,7 @@ class EndpointHosting:
 
     def close(self) -> None:
         """Stop every worker (server shutdown)."""
+        self._async.close()
         with self._lock:
             endpoints, self._endpoints = list(self._endpoints.values()), {}
         for endpoint in endpoints:
@@ -199,22 +214,28 @@ class EndpointHosting:
 
     # -- what survives a restart --------------------------------------------------------------------------
 
-    def _load_state(self) -> dict[str, list[dict[str, object]]]:
+    def _load_state(self) -> dict[str, dict[str, Any]]:
+        """Endpoint name -> {"variants": [VariantSpec as a dict], "async_inference": config or None}."""
         try:
-            data: dict[str, list[dict[str, object]]] = json.loads(self._state_file.read_text())
+            data: dict[str, dict[str, Any]] = json.loads(self._state_file.read_text())
             return data
         except (OSError, ValueError):
             return {}
 
-    def _write_state(self, state: dict[str, list[dict[str, object]]]) -> None:
+    def _write_state(self, state: dict[str, dict[str, Any]]) -> None:
         partial = self._state_file.with_suffix(".partial")
         partial.write_text(json.dumps(state, indent=1))
         partial.replace(self._state_file)
 
-    def _save(self, endpoint_name: str, variants: list[VariantSpec]) -> None:
+    def _save(
+        self, endpoint_name: str, variants: list[VariantSpec], async_inference: dict[str, Any] | None
+    ) -> None:
         with self._lock:
             state = self._load_state()
-            state[endpoint_name] = [asdict(v) for v in variants]
+            state[endpoint_name] = {
+                "variants": [asdict(v) for v in variants],
+                "async_inference": async_inference,
+            }
             self._write_state(state)
 
     def _running(self, endpoint_name: str) -> RunningEndpoint:
@@ -234,7 +255,8 @@ class EndpointHosting:
                 return endpoint
             log.info("restarting the workers of endpoint %s", endpoint_name)
             try:
-                self._deploy(endpoint_name, [VariantSpec(**spec) for spec in saved])  # type: ignore[arg-type]
+                specs = [VariantSpec(**spec) for spec in saved["variants"]]
+                self._deploy(endpoint_name, specs, saved.get("async_inference"))
             except HostingError as exc:
                 raise ModelNotReady(
                     f"Endpoint {endpoint_name} could not restart its model server: {exc}"
@@ -351,6 +373,50 @@ class EndpointHosting:
         response_type = str(first.get("content_type") or "application/json")
         held = HeldStream(instance, parts, finished)
         return StreamedInvocation(response_type, variant.name, held, first.get("custom_attributes"))
+
+    def invoke_async(
+        self,
+        endpoint_name: str,
+        *,
+        input_location: str | None,
+        body: bytes | None = None,
+        content_type: str | None,
+        accept: str | None,
+        custom_attributes: str | None = None,
+        inference_id: str | None = None,
+        output_extension: str | None = None,
+        filename: str | None = None,
+    ) -> AsyncRequest:
+        """Queue an asynchronous invocation; its answer (or error) lands in S3 where the result says."""
+        endpoint = self._running(endpoint_name)
+        if not endpoint.async_inference:
+            raise InvocationRejected(
+                f"Endpoint {endpoint_name} is not configured for asynchronous inference: its endpoint "
+                "configuration has no AsyncInferenceConfig."
+            )
+        if input_location is None and body is None:
+            raise InvocationRejected("Either InputLocation or Body is required.")
+
+        def answer(data: bytes, data_type: str | None) -> tuple[bytes, str]:
+            result = self.invoke(
+                endpoint_name,
+                data,
+                content_type=data_type,
+                accept=accept,
+                custom_attributes=custom_attributes,
+            )
+            return result.body, result.content_type
+
+        return self._async.submit(
+            endpoint.async_inference,
+            answer,
+            input_location=input_location,
+            body=body,
+            content_type=content_type,
+            inference_id=inference_id,
+            output_extension=output_extension,
+            filename=filename,
+        )
 
     def _load_target(
         self, endpoint_name: str, variant: RunningVariant, instance: Instance, model: str, received: float

@@ -137,6 +137,27 @@ class SageMakerRuntime(Service):
             "CustomAttributes": streamed.custom_attributes,
         }
 
+    def invoke_endpoint_async(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            request = self.app.sagemaker_hosting.invoke_async(
+                params["EndpointName"],
+                input_location=params.get("InputLocation"),
+                body=bytes(params["Body"]) if params.get("Body") is not None else None,
+                content_type=params.get("ContentType"),
+                accept=params.get("Accept"),
+                custom_attributes=params.get("CustomAttributes"),
+                inference_id=params.get("InferenceId"),
+                output_extension=params.get("S3OutputPathExtension"),
+                filename=params.get("Filename"),
+            )
+        except (InvocationRejected, ModelNotReady) as exc:
+            raise _rejected(exc) from exc
+        return {
+            "InferenceId": request.inference_id,
+            "OutputLocation": request.output_location,
+            "FailureLocation": request.failure_location,
+        }
+
     def close(self) -> None:
         if "sagemaker_hosting" in vars(self.app):  # started only if some endpoint was ever used
             self.app.sagemaker_hosting.close()

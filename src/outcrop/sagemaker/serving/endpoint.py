@@ -213,9 +213,12 @@ class RunningVariant:
 
 
 class RunningEndpoint:
-    def __init__(self, name: str, variants: list[RunningVariant]) -> None:
+    def __init__(
+        self, name: str, variants: list[RunningVariant], async_inference: dict[str, Any] | None = None
+    ) -> None:
         self.name = name
         self.variants = {v.name: v for v in variants}
+        self.async_inference = async_inference
 
     def choose(self, target_variant: str | None) -> RunningVariant:
         if target_variant:
