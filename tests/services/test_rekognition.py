@@ -162,6 +162,9 @@ def test_bad_images_get_rekognition_errors(
     )
     missing = error_of(rekognition.detect_faces, Image={"S3Object": {"Bucket": bucket, "Name": "nobody.png"}})
     assert missing["Code"] == "InvalidS3ObjectException"
+    s3.put_object(Bucket=bucket, Key="huge.png", Body=b"\x89PNG\r\n\x1a\n" + bytes(16 << 20))
+    huge = error_of(rekognition.detect_faces, Image={"S3Object": {"Bucket": bucket, "Name": "huge.png"}})
+    assert huge["Code"] == "ImageTooLargeException"
     unmeasured = error_of(
         rekognition.detect_faces, Image={"Bytes": photos["astronaut"]}, Attributes=["EMOTIONS"]
     )

@@ -143,6 +143,11 @@ def test_analyze_document_finds_table_and_forms(textract: Any, documents: dict[s
     assert key_values(blocks) == EXPECTED_FIELDS
     if key.endswith(".pdf"):  # words of the PDF's own text layer are certain
         assert all(b["Confidence"] == 100 for b in blocks if b["BlockType"] == "WORD")
+        forms_only = textract.analyze_document(
+            Document={"S3Object": {"Bucket": documents["bucket"], "Name": key}}, FeatureTypes=["FORMS"]
+        )["Blocks"]
+        assert not [b for b in forms_only if b["BlockType"] in ("TABLE", "CELL")]
+        assert key_values(forms_only) == EXPECTED_FIELDS  # table words stay out of the forms
 
 
 def test_table_without_rules_is_found_by_alignment(textract: Any, documents: dict[str, Any]) -> None:
@@ -194,7 +199,9 @@ def test_analysis_job_on_a_scan_pages_through_results(textract: Any, documents: 
     assert key_values(blocks) == EXPECTED_FIELDS
 
 
-def test_bad_documents_get_textract_errors(textract: Any, documents: dict[str, Any]) -> None:
+def test_bad_documents_get_textract_errors(
+    textract: Any, documents: dict[str, Any], server: RunningServer
+) -> None:
     corrupt = documents["invoice.png"][:200]
     assert (
         error_of(textract.detect_document_text, Document={"Bytes": corrupt})["Code"] == "BadDocumentException"
@@ -211,6 +218,12 @@ def test_bad_documents_get_textract_errors(textract: Any, documents: dict[str, A
     )
     assert queries["Code"] == "InvalidParameterException" and "QUERIES" in queries["Message"]
     assert error_of(textract.get_document_analysis, JobId="no-such-job")["Code"] == "InvalidJobIdException"
+    server_s3 = server.client("s3")
+    server_s3.put_object(
+        Bucket=documents["bucket"], Key="huge.png", Body=b"\x89PNG\r\n\x1a\n" + bytes(11 << 20)
+    )
+    huge = {"S3Object": {"Bucket": documents["bucket"], "Name": "huge.png"}}
+    assert error_of(textract.detect_document_text, Document=huge)["Code"] == "DocumentTooLargeException"
     two_pages = encoded(invoice_image(), "TIFF")
     import io
 
