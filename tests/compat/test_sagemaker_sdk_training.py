@@ -146,6 +146,9 @@ def test_sklearn_fit(session: Any) -> None:
         sagemaker_session=session,
     )
     estimator.fit({"train": train}, logs="None")
+    attached = SKLearn.attach(estimator.latest_training_job.name, sagemaker_session=session)
+    assert attached.model_data == estimator.model_data
+    assert attached.hyperparameters()["C"] == "10.0" and attached.entry_point == "train.py"
     model = joblib.load(io.BytesIO(model_files(session, estimator.model_data)["model.joblib"]))
     assert model.C == 10.0
     assert model.predict(np.array([[2.0, 2.0], [-2.0, -2.0]])).tolist() == [1, 0]

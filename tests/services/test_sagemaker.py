@@ -233,6 +233,41 @@ def test_update_endpoint_moves_to_a_new_config(server: RunningServer, sm: Any, b
     sm.delete_endpoint(EndpointName=endpoint)
 
 
+def test_multi_model_container_mode_reaches_the_endpoint(server: RunningServer, sm: Any, bucket: str) -> None:
+    model = unique("model")
+    sm.create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "Mode": "MultiModel", "ModelDataUrl": f"s3://{bucket}/scaler/"},
+    )
+    assert sm.describe_model(ModelName=model)["PrimaryContainer"]["Mode"] == "MultiModel"
+    config = unique("config")
+    sm.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    endpoint = unique("endpoint")
+    sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+    assert wait_status(sm, endpoint, leaving=("Creating",))["EndpointStatus"] == "InService"
+    runtime = server.client("sagemaker-runtime")
+    for factor in (1, 2):
+        answer = runtime.invoke_endpoint(
+            EndpointName=endpoint,
+            TargetModel=f"{factor}/model.tar.gz",
+            Body=json.dumps({"values": [3]}),
+            ContentType="application/json",
+        )
+        assert json.loads(answer["Body"].read()) == {"scaled": [3 * factor]}
+    sm.delete_endpoint(EndpointName=endpoint)
+
+
 def test_endpoint_with_missing_model_data_fails_with_a_reason(sm: Any, bucket: str) -> None:
     model = unique("model")
     sm.create_model(

@@ -89,6 +89,8 @@ class TrainingOperations(ControlPlane):
                 **params.get("ResourceConfig", {}),
             },
             "StoppingCondition": {"MaxRuntimeInSeconds": 86400, **params.get("StoppingCondition", {})},
+            # AWS describes these defaults even when a request leaves them out (the SDK's attach reads them).
+            "OutputDataConfig": {"KmsKeyId": "", "CompressionType": "GZIP", **params["OutputDataConfig"]},
             "EnableNetworkIsolation": params.get("EnableNetworkIsolation", False),
             "EnableInterContainerTrafficEncryption": params.get(
                 "EnableInterContainerTrafficEncryption", False
