@@ -203,6 +203,8 @@ class Rekognition(Service):
     def detect_moderation_labels(self, ctx: RequestContext, params: Params) -> Output:
         if params.get("ProjectVersion"):
             raise _error("ResourceNotFoundException", "Custom moderation adapters are not served by Outcrop.")
+        if params.get("HumanLoopConfig"):
+            raise _error("InvalidParameterException", "Human review (Amazon A2I) is not served by Outcrop.")
         minimum = float(params.get("MinConfidence", 50.0))
         pixels = self._pixels(params["Image"])
         with _vision_errors():

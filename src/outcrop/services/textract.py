@@ -25,7 +25,7 @@ from outcrop.backends.vision import (
     VisionError,
     Word,
 )
-from outcrop.backends.vision.images import document_pages
+from outcrop.backends.vision.images import document_pages, sniff
 from outcrop.backends.vision.layout import (
     KeyValue,
     Table,
@@ -85,6 +85,8 @@ def _features(params: Params) -> list[str]:
         )
     if params.get("AdaptersConfig"):
         raise _error("InvalidParameterException", "Custom adapters are not served by Outcrop.")
+    if params.get("HumanLoopConfig"):
+        raise _error("InvalidParameterException", "Human review (Amazon A2I) is not served by Outcrop.")
     return features
 
 
@@ -242,8 +244,6 @@ class Textract(Service):
 
 
 def _check_format(data: bytes) -> None:
-    from outcrop.backends.vision.images import sniff
-
     if sniff(data) is None:
         raise UnsupportedFormat("Request has unsupported document format")
 
