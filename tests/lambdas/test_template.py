@@ -33,6 +33,13 @@ def test_demo_template() -> None:
     versions = {r.path: r.payload_version for r in apis["ServerlessHttpApi"].routes}
     assert versions["/echo/{proxy+}"] == "2.0" and versions["/old/{id}"] == "1.0"
     assert app.buckets == ["demo-notes"]
+    rest_cors, http_cors = apis["ProdApi"].cors, apis["ServerlessHttpApi"].cors
+    assert rest_cors is not None and rest_cors.allow_origins == ["http://localhost:3000"]
+    assert rest_cors.allow_methods == ["GET", "POST"] and rest_cors.max_age == 600
+    assert (
+        http_cors is not None and http_cors.allow_origins == ["*"] and http_cors.expose_headers == ["x-multi"]
+    )
+    assert apis["ServerlessRestApi"].cors is None
     assert len({api.api_id for api in app.apis}) == 3
     assert load_template(APPS / "demo" / "template.yaml").apis[0].api_id == app.apis[0].api_id  # stable
 

@@ -268,3 +268,27 @@ def test_host_form_through_the_gateway(demo: tuple[RunningServer, Path]) -> None
     if not ours:  # another mount (the OpenAI API's /v1/) or the AWS router answered, not API Gateway
         pytest.skip("the gateway does not hand `*.execute-api.*` hosts to /_outcrop/execute-api/ yet")
     assert response.status_code == 200 and response.json()["message"] == "Hello, by-host"
+
+
+def test_cors_preflight_and_headers(demo: tuple[RunningServer, Path]) -> None:
+    server, _ = demo
+    asking = {"origin": "http://localhost:3000", "access-control-request-method": "POST"}
+    rest = httpx.options(f"{server.endpoint}/_apps/demo/hello/x", headers=asking, timeout=30)
+    assert rest.status_code == 200 and rest.content == b""
+    assert rest.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert rest.headers["access-control-allow-methods"] == "GET,POST"
+    assert rest.headers["access-control-allow-headers"] == "Content-Type"
+    assert rest.headers["access-control-max-age"] == "600"
+    stranger = httpx.options(
+        f"{server.endpoint}/_apps/demo/hello/x", headers={**asking, "origin": "http://evil.test"}, timeout=30
+    )
+    assert "access-control-allow-origin" not in stranger.headers
+    # a REST API leaves CORS headers on real answers to the handler
+    assert "access-control-allow-origin" not in _get(server, "/_apps/demo/hello/x", headers=asking).headers
+    http = httpx.options(f"{server.endpoint}/_apps/demo/echo/a", headers=asking, timeout=30)
+    assert http.status_code == 204 and http.headers["access-control-allow-origin"] == "*"
+    answer = _get(server, "/_apps/demo/short", headers={"origin": "http://anywhere.test"})
+    assert answer.headers["access-control-allow-origin"] == "*"
+    assert answer.headers["access-control-expose-headers"] == "x-multi"
+    # without CORS settings an OPTIONS request is an ordinary request: `ANY /crash` runs (and fails)
+    assert httpx.options(f"{server.endpoint}/_apps/demo/crash", headers=asking, timeout=30).status_code == 502

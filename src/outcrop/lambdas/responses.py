@@ -6,7 +6,9 @@ import base64
 import json
 from typing import Any
 
+from outcrop.lambdas.spec import HTTP, Api
 from outcrop.lambdas.workers import Outcome
+from outcrop.protocol.parse import HttpRequest
 from outcrop.protocol.serialize import HttpResponse
 
 
@@ -90,3 +92,41 @@ def _header_name_variant(name: str, index: int) -> str:
         if index >> bit & 1:
             letters[position] = letters[position].upper()
     return "".join(letters)
+
+
+def preflight(api: Api, request: HttpRequest) -> HttpResponse:
+    """API Gateway's own answer to a CORS preflight on an API with CORS settings (no handler runs)."""
+    cors = api.cors
+    assert cors is not None
+    headers: dict[str, str] = {"vary": "Origin"}
+    origin = cors.origin_for(request.header("origin"))
+    if origin is not None:
+        headers["access-control-allow-origin"] = origin
+        methods = cors.allow_methods or ["*"]
+        wanted = request.header("access-control-request-method")
+        headers["access-control-allow-methods"] = wanted if "*" in methods and wanted else ",".join(methods)
+        asked = request.header("access-control-request-headers")
+        if "*" in cors.allow_headers and asked:
+            headers["access-control-allow-headers"] = asked
+        elif cors.allow_headers:
+            headers["access-control-allow-headers"] = ",".join(cors.allow_headers)
+        if cors.max_age is not None:
+            headers["access-control-max-age"] = str(cors.max_age)
+        if cors.allow_credentials:
+            headers["access-control-allow-credentials"] = "true"
+    return HttpResponse(204 if api.kind == HTTP else 200, headers, b"")
+
+
+def add_cors(api: Api, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """HTTP APIs add the CORS headers to every answer; REST APIs leave that to the handler."""
+    cors = api.cors
+    if cors is None or api.kind != HTTP:
+        return response
+    origin = cors.origin_for(request.header("origin"))
+    if origin is not None:
+        response.headers.setdefault("access-control-allow-origin", origin)
+        if cors.expose_headers:
+            response.headers.setdefault("access-control-expose-headers", ",".join(cors.expose_headers))
+        if cors.allow_credentials:
+            response.headers.setdefault("access-control-allow-credentials", "true")
+    return response

@@ -69,6 +69,26 @@ def _group(name: str) -> str:
 
 
 @dataclass
+class Cors:
+    """An API's CORS settings: preflight answers, and (HTTP APIs) headers added to every answer."""
+
+    allow_origins: list[str]
+    allow_methods: list[str] = field(default_factory=lambda: ["*"])
+    allow_headers: list[str] = field(default_factory=list)
+    expose_headers: list[str] = field(default_factory=list)
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+    def origin_for(self, origin: str) -> str | None:
+        """The Access-Control-Allow-Origin value for a request from `origin`, or None if not allowed."""
+        if not origin:
+            return None
+        if "*" in self.allow_origins:
+            return origin if self.allow_credentials else "*"
+        return origin if origin in self.allow_origins else None
+
+
+@dataclass
 class Api:
     logical_id: str
     kind: str  # REST or HTTP
@@ -76,6 +96,7 @@ class Api:
     stage: str
     routes: list[Route] = field(default_factory=list)
     stage_variables: dict[str, str] = field(default_factory=dict)
+    cors: Cors | None = None
 
     @property
     def api_id(self) -> str:

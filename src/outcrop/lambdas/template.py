@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-from outcrop.lambdas.spec import HTTP, REST, Api, AppError, AppSpec, FunctionSpec, Route, StaticSite
+from outcrop.lambdas.spec import HTTP, REST, Api, AppError, AppSpec, Cors, FunctionSpec, Route, StaticSite
 
 PYTHON_RUNTIME = re.compile(r"python3\.\d+")
 _SHORT_TAGS = {
@@ -170,20 +170,27 @@ def load_template(
     template = read_yaml(path)
     name = path.parent.name
     resolver = _Resolver(name, template, overrides or {}, region, account)
-    globals_ = resolver.resolve((template.get("Globals") or {}).get("Function") or {})
+    all_globals = template.get("Globals") or {}
+    globals_ = resolver.resolve(all_globals.get("Function") or {})
+    rest_globals = resolver.resolve(all_globals.get("Api") or {})
+    http_globals = resolver.resolve(all_globals.get("HttpApi") or {})
     app = AppSpec(name=name, source=path)
     apis: dict[str, Api] = {}
     for logical_id, resource in resolver.resources.items():
         kind = resource.get("Type")
         properties = resolver.resolve(resource.get("Properties") or {})
         if kind == "AWS::Serverless::Api":
+            properties = {**rest_globals, **properties}
             stage = str(properties.get("StageName") or "Prod")
             variables = {k: str(v) for k, v in (properties.get("Variables") or {}).items()}
-            apis[logical_id] = Api(logical_id, REST, name, stage, stage_variables=variables)
+            cors = _rest_cors(properties.get("Cors"))
+            apis[logical_id] = Api(logical_id, REST, name, stage, stage_variables=variables, cors=cors)
         elif kind == "AWS::Serverless::HttpApi":
+            properties = {**http_globals, **properties}
             stage = str(properties.get("StageName") or "$default")
             variables = {k: str(v) for k, v in (properties.get("StageVariables") or {}).items()}
-            apis[logical_id] = Api(logical_id, HTTP, name, stage, stage_variables=variables)
+            cors = _http_cors(properties.get("CorsConfiguration"))
+            apis[logical_id] = Api(logical_id, HTTP, name, stage, stage_variables=variables, cors=cors)
         elif kind == "AWS::S3::Bucket":
             app.buckets.append(resolver.physical_name(logical_id))
             sync = ((resource.get("Metadata") or {}).get("Outcrop") or {}).get("Sync")
@@ -202,8 +209,58 @@ def load_template(
         app.functions[function.name] = function
         for event_name, event in (properties.get("Events") or {}).items():
             _add_route(apis, name, function.name, f"{logical_id}.{event_name}", event)
+    for implicit in ("ServerlessRestApi", "ServerlessHttpApi"):
+        api = apis.get(implicit)
+        if api is not None and api.cors is None:  # SAM applies the Globals to the APIs it creates too
+            rest = api.kind == REST
+            api.cors = (
+                _rest_cors(rest_globals.get("Cors"))
+                if rest
+                else _http_cors(http_globals.get("CorsConfiguration"))
+            )
     app.apis = [api for api in apis.values() if api.routes]
     return app
+
+
+def _unquote(value: Any) -> str:
+    """REST API CORS values are header values in single quotes (`"'*'"`), as SAM writes them."""
+    return str(value).strip().strip("'")
+
+
+def _split(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else _unquote(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _rest_cors(setting: Any) -> Cors | None:
+    """`Cors: "'*'"` or `Cors: {AllowOrigin, AllowMethods, AllowHeaders, MaxAge, AllowCredentials}`."""
+    if not setting:
+        return None
+    if not isinstance(setting, dict):
+        setting = {"AllowOrigin": setting}
+    return Cors(
+        allow_origins=_split(setting.get("AllowOrigin", "'*'")),
+        allow_methods=_split(setting.get("AllowMethods", "'*'")),
+        allow_headers=_split(setting.get("AllowHeaders", "''")),
+        max_age=int(_unquote(setting["MaxAge"])) if setting.get("MaxAge") else None,
+        allow_credentials=str(setting.get("AllowCredentials", "")).lower() == "true",
+    )
+
+
+def _http_cors(setting: Any) -> Cors | None:
+    """`CorsConfiguration: true` (anything allowed) or the AllowOrigins/AllowMethods/... lists."""
+    if not setting:
+        return None
+    if not isinstance(setting, dict):
+        return Cors(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+    return Cors(
+        allow_origins=_split(setting.get("AllowOrigins", [])),
+        allow_methods=_split(setting.get("AllowMethods", [])),
+        allow_headers=_split(setting.get("AllowHeaders", [])),
+        expose_headers=_split(setting.get("ExposeHeaders", [])),
+        max_age=int(setting["MaxAge"]) if setting.get("MaxAge") is not None else None,
+        allow_credentials=bool(setting.get("AllowCredentials", False)),
+    )
 
 
 def _function(

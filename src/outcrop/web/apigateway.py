@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from outcrop.concurrency import run_blocking
 from outcrop.lambdas.events import Match, build_event, find_route
 from outcrop.lambdas.registry import FunctionRegistry
-from outcrop.lambdas.responses import http_response
+from outcrop.lambdas.responses import add_cors, http_response, preflight
 from outcrop.lambdas.spec import REST, Api, AppSpec
 from outcrop.protocol.parse import HttpRequest
 from outcrop.protocol.serialize import HttpResponse
@@ -49,6 +49,15 @@ def _missing_route(api: Api | None) -> HttpResponse:
             {"x-amzn-errortype": "MissingAuthenticationTokenException"},
         )
     return _json(404, {"message": "Not Found"})
+
+
+def _is_preflight(api: Api, request: HttpRequest, path: str) -> bool:
+    """An OPTIONS request to a path of an API with CORS settings, unless a route takes OPTIONS itself."""
+    if api.cors is None or request.method != "OPTIONS":
+        return False
+    if any(route.method == "OPTIONS" for route in api.routes if route.pattern().fullmatch(path)):
+        return False
+    return any(route.pattern().fullmatch(path) for route in api.routes)
 
 
 def stage_prefix(api: Api) -> str:
@@ -116,6 +125,8 @@ class LocalApiGateway:
             return HttpResponse(308, {"location": f"/_apps/{name}/"}, b"")
         path = "/" + rest
         for api in spec.apis:
+            if _is_preflight(api, request, path):
+                return preflight(api, request)
             match = find_route(api, request.method, path)
             if match is not None:
                 return await self._invoke(match, request)
@@ -126,6 +137,8 @@ class LocalApiGateway:
     # -- running -------------------------------------------------------------------------------------------
 
     async def _run(self, api: Api, request: HttpRequest, path: str) -> HttpResponse:
+        if _is_preflight(api, request, path):
+            return preflight(api, request)
         match = find_route(api, request.method, path)
         if match is None:
             return _missing_route(api)
@@ -143,9 +156,10 @@ class LocalApiGateway:
                 outcome.error.get("errorType"),
                 outcome.error.get("errorMessage"),
             )
-        return http_response(
+        response = http_response(
             outcome, request_id, version=match.route.payload_version, rest=match.api.kind == REST
         )
+        return add_cors(match.api, request, response)
 
     def _static(self, spec: AppSpec, path: str) -> HttpResponse:
         from outcrop.storage.objects import StoreError
