@@ -52,7 +52,7 @@ def decode_image(data: bytes, allowed: tuple[str, ...] = ("png", "jpeg")) -> np.
     fmt = sniff(data)
     if fmt not in allowed:
         raise UnsupportedFormat(f"Request has unsupported image format; expected one of {', '.join(allowed)}")
-    return _to_rgb(_open(data))[0]
+    return _to_rgb(_open(data))
 
 
 def _open(data: bytes) -> Image.Image:
@@ -72,13 +72,12 @@ def _open(data: bytes) -> Image.Image:
     return image
 
 
-def _to_rgb(image: Image.Image) -> tuple[np.ndarray, Image.Image]:
+def _to_rgb(image: Image.Image) -> np.ndarray:
     try:
         upright = ImageOps.exif_transpose(image) or image
-        rgb = upright.convert("RGB")
+        return np.asarray(upright.convert("RGB"))
     except (OSError, ValueError) as exc:
         raise CorruptImage(f"Unable to decode the image: {exc}") from exc
-    return np.asarray(rgb), rgb
 
 
 @dataclass
@@ -106,7 +105,7 @@ def document_pages(data: bytes, *, max_pages: int | None = None) -> list[Documen
             image.seek(index)
         except EOFError as exc:
             raise CorruptImage(f"Unable to read page {index + 1}: {exc}") from exc
-        pages.append(DocumentPage(_to_rgb(image)[0].copy(), None))
+        pages.append(DocumentPage(_to_rgb(image).copy(), None))
     return pages
 
 
