@@ -60,6 +60,7 @@ class EndpointOperations(ControlPlane):
             if k in params
         }
         body["ModelName"], body["ModelArn"] = name, arn
+        body.setdefault("EnableNetworkIsolation", False)
         try:
             self.store.insert(MODEL, name, arn, "Created", body, params.get("Tags", []))
         except AlreadyExists as exc:
