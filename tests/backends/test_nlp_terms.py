@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from outcrop.backends.translation_engines import html_text, map_html_text
+from outcrop.backends.translation_engines import html_text, map_html_text, sentence_chunks
 from outcrop.backends.translation_terms import (
     Glossary,
     GlossaryError,
@@ -71,3 +71,11 @@ def test_html_text_pieces_are_translated_and_markup_kept() -> None:
     out = map_html_text(markup, str.upper)
     assert out == "<p title='x'>HELLO <b>WORLD</b></p><script>var a = 'no';</script>  <i>YES</i>"
     assert html_text("<p>Caf&eacute;</p><style>p{}</style>").split() == ["Café"]
+
+
+def test_long_text_is_cut_at_sentence_ends_for_the_chat_model() -> None:
+    text = "One short sentence. " * 40 + "x" * 30 + " " + "word " * 200
+    chunks = sentence_chunks(text, limit=100)
+    assert all(len(chunk) <= 100 for chunk in chunks)
+    assert " ".join(chunks).split() == text.split()
+    assert chunks[0].endswith(".")

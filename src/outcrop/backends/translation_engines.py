@@ -37,6 +37,8 @@ LANGUAGE_NAMES = {
 }  # fmt: skip
 
 _TAG = re.compile(r"(<[^>]*>)")
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+LLM_CHUNK_CHARS = 600  # ~150 tokens in, ~200 out: far inside the 4096-token context
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -83,7 +85,9 @@ class TranslationEngines:
         names = LANGUAGE_NAMES[source], LANGUAGE_NAMES[target]
 
         def one(piece: str) -> str:
-            return llm_translate(model, piece, *names, cancel=cancel)
+            return " ".join(
+                llm_translate(model, chunk, *names, cancel=cancel) for chunk in sentence_chunks(piece)
+            )
 
         if fmt == "html":
             return map_html_text(text, lambda piece: html.escape(one(html.unescape(piece)), quote=False))
@@ -100,6 +104,26 @@ def _tidy(translated: str, original: str) -> str:
     lead = original[: len(original) - len(original.lstrip())]
     trail = original[len(original.rstrip()) :]
     return lead + body + trail
+
+
+def sentence_chunks(text: str, limit: int = LLM_CHUNK_CHARS) -> list[str]:
+    """`text` cut at sentence ends into pieces of at most about `limit` characters (a sentence longer
+    than that is cut at spaces), so that prompt and answer fit the chat model's context together."""
+    chunks: list[str] = []
+    current = ""
+    for sentence in _SENTENCE_END.split(text.strip()):
+        if current and len(current) + 1 + len(sentence) > limit:
+            chunks.append(current)
+            current = ""
+        while len(sentence) > limit:
+            cut = sentence.rfind(" ", 0, limit)
+            cut = cut if cut > 0 else limit
+            chunks.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        current = f"{current} {sentence}".strip()
+    if current:
+        chunks.append(current)
+    return [chunk for chunk in chunks if chunk]
 
 
 def _keep_outer_space(piece: str, translate: Callable[[str], str]) -> str:

@@ -13,7 +13,13 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from outcrop.backends.base import BackendBusy, BackendError, BackendUnavailable, TextGenerator
+from outcrop.backends.base import (
+    BackendBusy,
+    BackendError,
+    BackendUnavailable,
+    ContextLengthExceeded,
+    TextGenerator,
+)
 from outcrop.backends.nlp.language_id import LanguageIdentifier
 from outcrop.backends.translation_engines import (
     LANGUAGE_NAMES,
@@ -185,6 +191,10 @@ class Translate(Service):
             translated = self.engines.translate(text, source, target, fmt, ctx.cancel)
         except BackendBusy as error:
             raise ThrottlingException(f"The translation model is busy: {error}") from error
+        except ContextLengthExceeded as error:
+            raise TextSizeLimitExceededException(
+                f"A sentence is too long for the translation model: {error}"
+            ) from error
         except BackendUnavailable as error:
             raise ServiceUnavailableException(f"The translation engine is not available: {error}") from error
         except BackendError as error:
