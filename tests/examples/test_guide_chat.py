@@ -104,6 +104,7 @@ def test_page_is_served_from_its_s3_bucket(chat: RunningServer) -> None:
     assert {o["Key"] for o in bucket["Contents"]} >= {"index.html", "chat.js", "chat.css"}
     assert httpx.get(f"{chat.endpoint}{APP}", timeout=30).status_code == 308
     assert httpx.get(f"{chat.endpoint}{APP}/missing.png", timeout=30).status_code == 404
+    assert httpx.get(f"{chat.endpoint}{APP}/chat%2Ecss", timeout=30).status_code == 200  # keys are decoded
 
 
 def test_rag_answer_cites_its_sources(rag: RunningServer) -> None:

@@ -228,6 +228,9 @@ def test_apps_index_lists_urls(demo: tuple[RunningServer, Path]) -> None:
     urls = [api["url"] for api in app["apis"]]
     assert any("/_user_request_/" in url for url in urls)
     assert _get(server, "/_apps/nope/x").status_code == 404
+    page = _get(server, "/_apps/", headers={"accept": "text/html"})
+    assert page.headers["content-type"].startswith("text/html") and 'href="http' in page.text
+    assert "GET /hello/{name} → Hello" in page.text
 
 
 def _log_messages(logs: Any, group: str, text: str) -> list[str]:

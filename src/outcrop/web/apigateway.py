@@ -10,11 +10,13 @@ Three ways in, as LocalStack users know them and as a browser likes them:
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from outcrop.concurrency import run_blocking
 from outcrop.lambdas.events import Match, build_event, find_route
@@ -117,6 +119,8 @@ class LocalApiGateway:
         _, _, name_and_path = request.raw_path.partition("/_apps/")
         name, slash, rest = name_and_path.partition("/")
         if not name:
+            if "text/html" in request.header("accept"):
+                return HttpResponse(200, {"content-type": "text/html; charset=utf-8"}, self._index_page())
             return _json(200, {"apps": self.describe()})
         spec = self.registry.apps.get(name)
         if spec is None:
@@ -167,7 +171,7 @@ class LocalApiGateway:
         site = spec.site
         assert site is not None
         self.registry.sync_site(site)
-        key = path.lstrip("/")
+        key = unquote(path.lstrip("/"))
         if not key or key.endswith("/"):
             key += site.index
         try:
@@ -212,6 +216,24 @@ class LocalApiGateway:
                 }
             )
         return apps
+
+    def _index_page(self) -> bytes:
+        """`/_apps/` in a browser: each app, its functions and its URLs, as links."""
+        e = html.escape
+        rows = []
+        for app in self.describe():
+            functions = ", ".join(app["functions"])
+            rows.append(f'<h2><a href="{e(app["url"])}">{e(app["name"])}</a></h2>')
+            rows.append(f"<p>functions: {e(functions)}</p><ul>")
+            for api in app["apis"]:
+                routes = ", ".join(f"{r['route']} → {r['function']}" for r in api["routes"])
+                link = f'<a href="{e(api["url"])}">{e(api["url"])}</a>'
+                title = f"{api['type']} API <code>{e(api['id'])}</code> (stage {e(api['stage'])})"
+                rows.append(f"<li>{title}: {link}<br>{e(routes)}</li>")
+            rows.append("</ul>")
+        body = "".join(rows) or "<p>No apps: start the server with <code>--app template.yaml</code>.</p>"
+        page = f'<!doctype html><meta charset="utf-8"><title>Outcrop apps</title><h1>Lambda apps</h1>{body}'
+        return page.encode()
 
     def _base_url(self) -> str:
         settings = self.app.settings
