@@ -133,8 +133,10 @@ class Translate(Service):
     def _source_language(self, code: str, text: str) -> str:
         if code != "auto":
             return code
-        ranked = self._language_id.rank(text, top=1)
-        detected, confidence = ranked[0]
+        try:
+            detected, confidence = self._language_id.rank(text, top=1)[0]
+        except BackendUnavailable as error:
+            raise ServiceUnavailableException(f"Language identification is not available: {error}") from error
         if confidence < AUTO_MIN_CONFIDENCE:
             raise DetectedLanguageLowConfidenceException(
                 f"The source language could not be identified with confidence (best guess '{detected}', "
