@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
+from outcrop.services.transcribe import parse_media_uri
 from tests.errors import error_of
 from tests.server import RunningServer
 from tests.services.test_polly import LEXICON
@@ -78,6 +79,20 @@ def test_bad_requests_get_bad_request(
     error = error_of(transcribe.start_transcription_job, **request)
     assert (error["Code"], error["Status"]) == ("BadRequestException", 400)
     assert message in error["Message"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "location"),
+    [
+        ("s3://bucket/a/b.wav", ("bucket", "a/b.wav")),
+        ("https://s3.us-east-1.amazonaws.com/bucket/a/b.wav", ("bucket", "a/b.wav")),
+        ("https://bucket.s3.amazonaws.com/a/b%20c.wav", ("bucket", "a/b c.wav")),
+        ("https://bucket.s3.eu-west-1.amazonaws.com/x.mp3", ("bucket", "x.mp3")),
+        ("http://localhost:4566/bucket/x.mp3", ("bucket", "x.mp3")),
+    ],
+)
+def test_media_uris(uri: str, location: tuple[str, str]) -> None:
+    assert parse_media_uri(uri, "http://localhost:4566") == location
 
 
 def test_unknown_jobs_are_not_found(transcribe: Any) -> None:

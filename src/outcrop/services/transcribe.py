@@ -207,12 +207,14 @@ class Transcribe(Service):
         job = self._job(params["TranscriptionJobName"])
         self._jobs.delete(job.id)
         if job.request["OutputLocationType"] == "SERVICE_BUCKET":
-            formats = (job.request.get("Subtitles") or {}).get("Formats", [])
-            keys = [job.request["OutputKey"], *(_subtitle_key(job.request["OutputKey"], f) for f in formats)]
-            for key in keys:
-                with contextlib.suppress(StoreError):
-                    self.app.objects.delete_object(job.request["OutputBucket"], key)
+            self._delete_outputs(job.request)
         return {}
+
+    def _delete_outputs(self, request: dict[str, Any]) -> None:
+        formats = (request.get("Subtitles") or {}).get("Formats", [])
+        for key in [request["OutputKey"], *(_subtitle_key(request["OutputKey"], f) for f in formats)]:
+            with contextlib.suppress(StoreError):
+                self.app.objects.delete_object(request["OutputBucket"], key)
 
     def list_transcription_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         status = params.get("Status")
@@ -343,6 +345,8 @@ class Transcribe(Service):
                 )
             except StoreError as error:
                 raise JobFailed(f"The output could not be written to the output bucket: {error}") from None
+        if self._jobs.get(job.id) is None and request["OutputLocationType"] == "SERVICE_BUCKET":
+            self._delete_outputs(request)  # deleted while it ran: leave nothing behind in Outcrop's bucket
         return {
             "SampleRate": sample_rate(media),
             "LanguageCode": outcome.language,
