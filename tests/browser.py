@@ -106,7 +106,8 @@ requires_chromium = pytest.mark.skipif(
 def browser_page(*, width: int = 1280, height: int = 860, timeout_ms: int = 20_000) -> Iterator[Any]:
     """A Playwright `Page` in a fresh headless Chromium with its own throw-away profile; closed on exit.
 
-    Console messages of level error and uncaught page errors are collected on `page.outcrop_errors`."""
+    Console messages of level error and uncaught page errors are collected on `page.outcrop_errors`, and
+    responses with a status of 400 or more on `page.outcrop_failed_responses`."""
     from playwright.sync_api import sync_playwright
 
     profile = Path(tempfile.mkdtemp(prefix="outcrop-chromium-"))
@@ -129,6 +130,17 @@ def browser_page(*, width: int = 1280, height: int = 860, timeout_ms: int = 20_0
                     lambda message: errors.append(message.text) if message.type == "error" else None,
                 )
                 page.outcrop_errors = errors
+                # Every answer of 400 or more, as "STATUS METHOD URL": says which call a console error was.
+                failed: list[str] = []
+                page.on(
+                    "response",
+                    lambda response: (
+                        failed.append(f"{response.status} {response.request.method} {response.url}")
+                        if response.status >= 400
+                        else None
+                    ),
+                )
+                page.outcrop_failed_responses = failed
                 yield page
             finally:
                 context.close()

@@ -81,7 +81,7 @@ def console(server: RunningServer) -> Iterator[Any]:
         page.goto(server.endpoint + CONSOLE)
         page.wait_for_selector("#pg-model option", state="attached")
         yield page
-        assert page.outcrop_errors == [], page.outcrop_errors
+        assert page.outcrop_errors == [], (page.outcrop_errors, page.outcrop_failed_responses)
 
 
 @requires_chromium

@@ -98,7 +98,7 @@ export function initKnowledgeBases() {
         maxResults: 1,
         sortBy: { attribute: "STARTED_AT", order: "DESCENDING" },
       });
-      if (ingestionJobSummaries.length) watchJob(ingestionJobSummaries[0].ingestionJobId);
+      if (ingestionJobSummaries.length) await watchJob(ingestionJobSummaries[0].ingestionJobId);
     }
   }
 
@@ -143,6 +143,7 @@ export function initKnowledgeBases() {
       if (current?.kb.knowledgeBaseId !== kbId) return;
       try {
         const { ingestionJob } = await awsJson("GET", `/knowledgebases/${kbId}/datasources/${dataSource.dataSourceId}/ingestionjobs/${jobId}`);
+        if (current?.kb.knowledgeBaseId !== kbId) return;
         const stats = ingestionJob.statistics || {};
         const done = (stats.numberOfNewDocumentsIndexed || 0) + (stats.numberOfModifiedDocumentsIndexed || 0) + (stats.numberOfDocumentsFailed || 0) + (stats.numberOfDocumentsDeleted || 0);
         const scanned = stats.numberOfDocumentsScanned || 0;
@@ -161,7 +162,7 @@ export function initKnowledgeBases() {
         showError(error);
       }
     };
-    tick();
+    return tick();
   }
 
   async function startIngestion() {

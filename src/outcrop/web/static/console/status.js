@@ -38,7 +38,7 @@ function render(state) {
         cell(name),
         cell(model.kind),
         cell(model.runtime),
-        el("td", {}, el("span", { class: `badge ${model.state}`, text: model.state })),
+        el("td", {}, el("span", { class: `badge ${model.state}`, text: model.state.replace("_", " ") })),
         cell(model.load_seconds ?? "–", true),
         cell(model.generated_tokens ?? "–", true),
       ),
