@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import json
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -170,3 +171,39 @@ def test_a_worker_that_dies_is_replaced(server: RunningServer) -> None:
     error = json.loads(response["Payload"].read())
     assert error["errorType"] == "Runtime.ExitError" and "exit status 3" in error["errorMessage"]
     assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()) == "alive"
+
+
+def test_an_accepted_event_survives_a_restart(tmp_path: Path) -> None:
+    """An `Event` invocation cut short by a restart runs again when the server is back (at least once)."""
+    code = (
+        "import time\n\nimport boto3\n\n"
+        "def handler(event, context):\n"
+        "    time.sleep(event['sleep'])\n"
+        "    boto3.client('s3').put_object(Bucket=event['bucket'], Key='done.txt', Body=b'ran')\n"
+        "    return 'ok'\n"
+    )
+    running = RunningServer(tmp_path / "data").start()
+    try:
+        lam, s3 = running.client("lambda"), running.client("s3")
+        s3.create_bucket(Bucket="events-out")
+        name = _create(lam, _zip({"app.py": code}), Timeout=30)
+        payload = json.dumps({"sleep": 4, "bucket": "events-out"}).encode()
+        assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=payload)["StatusCode"] == 202
+        time.sleep(1.0)  # the worker is asleep in the handler when the server stops
+        running.restart()
+        s3 = running.client("s3")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if s3.list_objects_v2(Bucket="events-out").get("KeyCount", 0):
+                break
+            time.sleep(0.5)
+        assert s3.get_object(Bucket="events-out", Key="done.txt")["Body"].read() == b"ran"
+        assert "accepted before the restart" in running.log_path.read_text()  # it ran again, not just once
+        pending = list((tmp_path / "data" / "lambda" / "pending-events").glob("*.json"))
+        deadline = time.monotonic() + 10
+        while pending and time.monotonic() < deadline:
+            time.sleep(0.2)
+            pending = list((tmp_path / "data" / "lambda" / "pending-events").glob("*.json"))
+        assert pending == []
+    finally:
+        running.stop()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from outcrop.concurrency import run_blocking
 from outcrop.lambdas.deployed import Deployed, DeployedFunctions
 from outcrop.lambdas.logship import LogShipper
+from outcrop.lambdas.pending import PendingEvents
 from outcrop.lambdas.spec import AppError, AppSpec, FunctionSpec, StaticSite
 from outcrop.lambdas.template import load_template, one_line_app
 from outcrop.lambdas.workers import FunctionPool, Outcome
@@ -53,6 +54,7 @@ class FunctionRegistry:
             )
         for declaration in settings.functions:
             self.add(one_line_app(declaration))
+        self.pending = PendingEvents(app.data_path("lambda", "pending-events"))
         self.store = DeployedFunctions(app.data_path("lambda", "functions"))
         self.deployed: dict[str, Deployed] = {}
         for deployed in self.store.load():
@@ -211,6 +213,20 @@ class FunctionRegistry:
     def last_modified(self, spec: FunctionSpec) -> float:
         pool = self._pools.get(spec.name)
         return pool.last_modified if pool else _newest(spec.code_dir)
+
+    def resume_pending(self) -> None:
+        """Run the asynchronous invocations a previous server accepted and did not finish."""
+        settings = self.app.settings
+        host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+
+        def run(name: str, event: Any, client_context: Any) -> bool:
+            spec = self.functions.get(name)
+            if spec is None:
+                return False
+            self.pool(spec).invoke(event, arn=self.arn(name), client_context=client_context)
+            return True
+
+        self.pending.resume(f"http://{host}:{settings.port}/_outcrop/health", run)
 
     def _reap(self) -> None:
         while not self._closing.wait(REAP_EVERY_SECONDS):

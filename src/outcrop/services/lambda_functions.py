@@ -57,6 +57,7 @@ class LambdaFunctions(Service):
     def __init__(self, app: Any) -> None:
         super().__init__(app)
         self.functions = FunctionRegistry(app)
+        self.functions.resume_pending()
         self._background: set[asyncio.Task[Any]] = set()
 
     def close(self) -> None:
@@ -82,7 +83,8 @@ class LambdaFunctions(Service):
         if kind == "DryRun":
             return {"StatusCode": 204}
         if kind == "Event":
-            task = asyncio.create_task(self.functions.invoke(spec, event, client_context))
+            saved = self.functions.pending.save(spec.name, event, client_context)
+            task = asyncio.create_task(self._run_event(spec, event, client_context, saved))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
             return {"StatusCode": 202, "Payload": b""}
@@ -96,6 +98,14 @@ class LambdaFunctions(Service):
         if params.get("LogType") == "Tail":
             output["LogResult"] = outcome.log_tail()
         return output
+
+    async def _run_event(self, spec: FunctionSpec, event: Any, client_context: Any, saved: Path) -> None:
+        """An accepted `Event` invocation: its file goes when it has run (a server stopping leaves it)."""
+        try:
+            await self.functions.invoke(spec, event, client_context)
+        except asyncio.CancelledError:
+            raise  # the server is stopping: the next start runs it again
+        self.functions.pending.done(saved)
 
     async def invoke_with_response_stream(self, ctx: RequestContext, params: Params) -> Output:
         """The handler's result as one PayloadChunk then InvokeComplete: Python handlers return a whole
