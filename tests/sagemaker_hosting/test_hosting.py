@@ -313,3 +313,29 @@ def test_instances_and_model_server_workers_answer_side_by_side(app: App, hostin
     assert len({json.dumps(a) for a in answers}) == 2  # two processes answered
     assert time.monotonic() - started < 1.9  # at the same time (one after the other takes 2 s)
     hosting.undeploy("pool")
+
+
+def test_requirements_txt_is_installed_into_the_workers_environment(
+    app: App, hosting: EndpointHosting
+) -> None:
+    """The code's requirements.txt goes into a virtual environment over the server's (it has joblib)."""
+    archive = tar_gz(
+        {
+            "factor.json": b'{"factor": 5}',
+            "code/inference.py": (FIXTURES / "scaler.py").read_bytes(),
+            "code/requirements.txt": b"joblib\n",
+        }
+    )
+    hosting.deploy("needs", [variant(upload(app, "needs/model.tar.gz", archive))])
+    assert invoke_json(hosting, "needs", {"values": [1]}) == {"scaled": [5]}
+    assert any("joblib" in line for line in log_lines(app, "needs", "joblib"))
+    broken = tar_gz(
+        {
+            **{"factor.json": b'{"factor": 5}'},
+            "code/inference.py": b"",
+            "code/requirements.txt": b"not a requirement!!\n",
+        }
+    )
+    with pytest.raises(HostingError, match=r"could not install requirements\.txt"):
+        hosting.deploy("needs-broken", [variant(upload(app, "needs-broken/model.tar.gz", broken))])
+    hosting.undeploy("needs")

@@ -8,8 +8,10 @@ when more than `max_models` are loaded in an instance.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import random
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,13 +21,20 @@ from typing import TYPE_CHECKING, Any
 from outcrop.sagemaker.serving import archive
 from outcrop.sagemaker.serving.archive import ArchiveInvalid, ArchiveMissing
 from outcrop.sagemaker.serving.frameworks import framework_of_image
-from outcrop.sagemaker.serving.process import Instance, WorkerFailed, worker_environment
+from outcrop.sagemaker.serving.process import (
+    Instance,
+    RequirementsFailed,
+    WorkerFailed,
+    python_with_requirements,
+    worker_environment,
+)
 from outcrop.storage.logs import LogStore
 from outcrop.storage.objects import ObjectStore
 
 if TYPE_CHECKING:
     from outcrop.sagemaker.hosting import VariantSpec
 
+_INSTALLING = threading.Lock()  # one pip at a time: two deployments may want the same environment
 MAX_WORKERS_PER_VARIANT = 4  # more processes than this would only fight over the cores
 
 
@@ -104,6 +113,7 @@ class RunningVariant:
             "multi_model": self.spec.multi_model,
         }
         worker_env = worker_environment({**env, "SM_MODEL_DIR": str(model_dir)})
+        python = self._python(self.container_script)
         count = max(1, min(self.spec.instance_count * _server_workers(env), MAX_WORKERS_PER_VARIANT))
         for _ in range(count):
             instance = Instance(
@@ -113,6 +123,7 @@ class RunningVariant:
                 log_group=self.log_group,
                 stream_prefix=self.name,
                 load_timeout=self.limits.load_timeout,
+                python=python,
             )
             try:
                 instance.start()
@@ -122,6 +133,26 @@ class RunningVariant:
                 ) from exc
             finally:
                 self.instances.append(instance)
+
+    def _python(self, script: Path | None) -> str:
+        """The server's Python, or a virtual environment with the script's requirements.txt installed."""
+        requirements = script.parent / "requirements.txt" if script is not None else None
+        if requirements is None or not requirements.is_file():
+            return sys.executable
+        log_stream = f"{self.name}/requirements"
+
+        def log_line(line: str) -> None:
+            self.logs.put(self.log_group, log_stream, [line])
+
+        digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+        venv = self.root.parents[2] / "venvs" / digest  # shared by every deployment of the same requirements
+        try:
+            with _INSTALLING:
+                return python_with_requirements(requirements, venv, log_line)
+        except RequirementsFailed as exc:
+            raise DeployFailed(
+                f"Production variant {self.name} could not install requirements.txt: {exc}"
+            ) from exc
 
     def _fetch(self, url: str, target: Path) -> None:
         try:

@@ -40,11 +40,11 @@ class WorkerFailed(Exception):
 class WorkerProcess:
     """One running worker and its channel; not thread-safe (its Instance serializes calls)."""
 
-    def __init__(self, env: dict[str, str], log_sink: Callable[[str], None]) -> None:
+    def __init__(self, env: dict[str, str], log_sink: Callable[[str], None], python: str) -> None:
         parent, child = socket.socketpair()
         self.channel = parent
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "outcrop.sagemaker.serving.worker", "--fd", str(child.fileno())],
+            [python, "-m", "outcrop.sagemaker.serving.worker", "--fd", str(child.fileno())],
             env=env,
             pass_fds=(child.fileno(),),
             stdin=subprocess.DEVNULL,
@@ -107,6 +107,40 @@ class WorkerProcess:
         self.channel.close()
 
 
+class RequirementsFailed(Exception):
+    """pip could not install the inference code's requirements.txt."""
+
+
+def python_with_requirements(requirements: Path, venv: Path, log_line: Callable[[str], None]) -> str:
+    """A virtual environment over the server's Python with the code's requirements.txt installed, as the
+    framework containers install it at start; the server's packages stay visible beneath the code's own."""
+    python = venv / "bin" / "python"
+    marker = venv / "installed-requirements.txt"
+    if python.exists() and marker.is_file() and marker.read_bytes() == requirements.read_bytes():
+        return str(python)  # a restart of the same deployment: installed already
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
+        check=True,
+        capture_output=True,
+    )
+    site_packages = next((venv / "lib").glob("python*/site-packages"))
+    inherited = [p for p in sys.path if p.endswith("site-packages")]
+    (site_packages / "outcrop-server.pth").write_text("\n".join(inherited) + "\n")
+    log_line(f"Installing the inference code's requirements from {requirements.name}")
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--disable-pip-version-check"]
+    done = subprocess.run(
+        [*pip, "-r", str(requirements)], capture_output=True, text=True, cwd=requirements.parent
+    )
+    for line in (done.stdout + done.stderr).splitlines():
+        if line.strip():
+            log_line(line)
+    if done.returncode != 0:
+        errors = [line for line in done.stderr.splitlines() if line.strip()]
+        raise RequirementsFailed(errors[-1] if errors else f"pip exited with code {done.returncode}")
+    marker.write_bytes(requirements.read_bytes())
+    return str(python)
+
+
 def worker_environment(variables: dict[str, str]) -> dict[str, str]:
     """The server's environment, the model's Environment on top, and what a worker always needs."""
     env = {**os.environ, **variables}
@@ -129,9 +163,11 @@ class Instance:
         log_group: str,
         stream_prefix: str,
         load_timeout: float,
+        python: str = sys.executable,
     ) -> None:
         self.load = load
         self.env = env
+        self.python = python
         self.logs = logs
         self.log_group = log_group
         self.log_stream = f"{stream_prefix}/i-{secrets.token_hex(8)}"
@@ -151,7 +187,7 @@ class Instance:
 
     def start(self) -> None:
         """Start the worker and load the model; raise WorkerFailed with the reason if it cannot."""
-        worker = WorkerProcess(self.env, self.write_log)
+        worker = WorkerProcess(self.env, self.write_log, self.python)
         try:
             worker.call({"op": "load", **self.load}, b"", self.load_timeout)
         except WorkerFailed:
