@@ -417,8 +417,11 @@ def test_registry_and_endpoints_survive_a_restart(tmp_path: Path) -> None:
         sm.create_model_package_group(ModelPackageGroupName="kept-group")
         sm.create_model_package(ModelPackageGroupName="kept-group", InferenceSpecification=package_spec)
 
+        # An endpoint still Creating when the server stops is deployed again by the next one.
+        sm.create_endpoint(EndpointName="kept-creating", EndpointConfigName="kept-config")
         own.restart()
         sm = own.client("sagemaker")
+        assert wait_status(sm, "kept-creating", leaving=("Creating",))["EndpointStatus"] == "InService"
         assert sm.describe_model(ModelName="kept")["PrimaryContainer"]["Image"] == IMAGE
         assert sm.list_tags(ResourceArn=f"{ARN}:model/kept")["Tags"] == [{"Key": "k", "Value": "v"}]
         assert sm.describe_endpoint(EndpointName="kept-endpoint")["EndpointStatus"] == "InService"
