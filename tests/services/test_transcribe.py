@@ -101,6 +101,50 @@ def test_unknown_jobs_are_not_found(transcribe: Any) -> None:
         assert (error["Code"], error["Status"]) == ("NotFoundException", 404)
 
 
+def test_vocabulary_lifecycle(client: Callable[..., Any], transcribe: Any, media_bucket: str) -> None:
+    name = f"vocab-{uuid.uuid4().hex[:8]}"
+    created = transcribe.create_vocabulary(
+        VocabularyName=name, LanguageCode="en-US", Phrases=["Outcrop", "Los-Angeles", "Qwen"]
+    )
+    assert (created["VocabularyName"], created["VocabularyState"]) == (name, "READY")
+    got = transcribe.get_vocabulary(VocabularyName=name)
+    assert httpx.get(got["DownloadUri"], timeout=10).text.splitlines() == ["Outcrop", "Los-Angeles", "Qwen"]
+    assert name in [
+        v["VocabularyName"] for v in transcribe.list_vocabularies(NameContains=name)["Vocabularies"]
+    ]
+    conflict = error_of(
+        transcribe.create_vocabulary, VocabularyName=name, LanguageCode="en-US", Phrases=["x"]
+    )
+    assert (conflict["Code"], conflict["Status"]) == ("ConflictException", 409)
+    table = "Phrase\tSoundsLike\tIPA\tDisplayAs\nKubernetes\t\t\t\nA.I.\t\t\tAI\n"
+    client("s3").put_object(Bucket=media_bucket, Key="vocab.txt", Body=table.encode())
+    transcribe.update_vocabulary(
+        VocabularyName=name, LanguageCode="en-US", VocabularyFileUri=f"s3://{media_bucket}/vocab.txt"
+    )
+    got = transcribe.get_vocabulary(VocabularyName=name)
+    assert httpx.get(got["DownloadUri"], timeout=10).text.splitlines() == ["Kubernetes", "AI"]
+    bad = [
+        {"Phrases": ["two words"]},
+        {"Phrases": ["a"], "VocabularyFileUri": f"s3://{media_bucket}/vocab.txt"},
+        {"VocabularyFileUri": f"s3://{media_bucket}/missing.txt"},
+    ]
+    for overrides in bad:
+        request = {"VocabularyName": f"{name}-x", "LanguageCode": "en-US", **overrides}
+        assert error_of(transcribe.create_vocabulary, **request)["Code"] == "BadRequestException"
+    job = {
+        "TranscriptionJobName": f"v-{uuid.uuid4().hex[:8]}",
+        "Media": {"MediaFileUri": f"s3://{media_bucket}/clip.wav"},
+        "LanguageCode": "es-ES",
+        "Settings": {"VocabularyName": name},
+    }
+    assert "not es-ES" in error_of(transcribe.start_transcription_job, **job)["Message"]
+    job |= {"Settings": {"VocabularyName": "no-such-vocabulary"}}
+    assert "doesn't exist" in error_of(transcribe.start_transcription_job, **job)["Message"]
+    transcribe.delete_vocabulary(VocabularyName=name)
+    assert error_of(transcribe.get_vocabulary, VocabularyName=name)["Code"] == "NotFoundException"
+    assert error_of(transcribe.delete_vocabulary, VocabularyName=name)["Status"] == 404
+
+
 # -- real jobs --------------------------------------------------------------------------------------------
 
 
@@ -274,6 +318,34 @@ def test_media_formats_and_corrupt_media(real_server: RunningServer) -> None:
     broken = _wait(transcribe, "broken")
     assert broken["TranscriptionJobStatus"] == "FAILED"
     assert "could not be decoded" in broken["FailureReason"]
+
+
+@pytest.mark.real
+def test_a_custom_vocabulary_fixes_names(real_server: RunningServer) -> None:
+    s3, transcribe = real_server.client("s3"), real_server.client("transcribe")
+    s3.create_bucket(Bucket="vocabulary-media")
+    spoken = _spoken(real_server, "Outcrop runs real models. Ask Anthropic about Qwen.")
+    s3.put_object(Bucket="vocabulary-media", Key="names.mp3", Body=spoken)
+    transcribe.create_vocabulary(
+        VocabularyName="names", LanguageCode="en-US", Phrases=["Outcrop", "Anthropic", "Qwen"]
+    )
+    for name, settings in (("plain-names", {}), ("primed-names", {"VocabularyName": "names"})):
+        transcribe.start_transcription_job(
+            TranscriptionJobName=name,
+            Media={"MediaFileUri": "s3://vocabulary-media/names.mp3"},
+            LanguageCode="en-US",
+            Settings=settings,
+        )
+    texts = {}
+    for name in ("plain-names", "primed-names"):
+        job = _wait(transcribe, name)
+        assert job["TranscriptionJobStatus"] == "COMPLETED", job
+        document = httpx.get(job["Transcript"]["TranscriptFileUri"], timeout=10).json()
+        texts[name] = document["results"]["transcripts"][0]["transcript"]
+    print(f"\nwithout vocabulary: {texts['plain-names']!r}\nwith vocabulary:    {texts['primed-names']!r}")
+    assert job["Settings"]["VocabularyName"] == "names"
+    for word in ("Outcrop", "Anthropic", "Qwen"):
+        assert word in texts["primed-names"]
 
 
 @pytest.mark.real

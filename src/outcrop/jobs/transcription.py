@@ -159,6 +159,7 @@ def run_transcription(
     options: list[str],
     known: tuple[str, ...],
     multiple: bool = False,
+    hotwords: dict[str, str] | None = None,
 ) -> Outcome:
     """Transcribe `media` in the named language, the identified one, or (`multiple`) each stretch of speech
     in its own identified language."""
@@ -166,15 +167,19 @@ def run_transcription(
         audio = decode(media)
     except AudioDecodeError as error:
         raise JobFailed(f"The media file could not be decoded as audio: {error}") from None
+    primed = hotwords or {}
     if language_code:
         language = whisper_language(language_code, known)
-        return Outcome(engine.transcribe(audio, language), language_code, None, [])
+        return Outcome(
+            engine.transcribe(audio, language, hotwords=primed.get(language_code)), language_code, None, []
+        )
     if multiple:
         spans = engine.speech_spans(audio)
         if len(spans) > 1:
-            return _several_languages(audio, spans, engine, options, known)
+            return _several_languages(audio, spans, engine, options, known, primed)
     code, score, ranked = choose_language(engine.language_probabilities(audio), options, known)
-    return Outcome(engine.transcribe(audio, whisper_language(code, known)), code, score, ranked)
+    result = engine.transcribe(audio, whisper_language(code, known), hotwords=primed.get(code))
+    return Outcome(result, code, score, ranked)
 
 
 def _several_languages(
@@ -183,6 +188,7 @@ def _several_languages(
     engine: WhisperEngine,
     options: list[str],
     known: tuple[str, ...],
+    primed: dict[str, str],
 ) -> Outcome:
     """Identify each stretch of speech, join neighbours in the same language, transcribe each run."""
     runs: list[list[Any]] = []  # [code, start sample, end sample, score x seconds]
@@ -199,7 +205,7 @@ def _several_languages(
     weights: dict[str, float] = {}
     for code, start, end, weight in runs:
         offset = start / SAMPLE_RATE
-        part = engine.transcribe(audio[start:end], whisper_language(code, known))
+        part = engine.transcribe(audio[start:end], whisper_language(code, known), hotwords=primed.get(code))
         for segment in part.segments:
             words = [Word(w.text, w.start + offset, w.end + offset, w.probability) for w in segment.words]
             segments.append(Segment(segment.text, segment.start + offset, segment.end + offset, words))

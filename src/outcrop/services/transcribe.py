@@ -34,6 +34,13 @@ from outcrop.jobs.speech_task_worker import (
 )
 from outcrop.jobs.transcription import run_transcription, transcript_document, whisper_language
 from outcrop.jobs.transcription_subtitles import subtitles
+from outcrop.jobs.transcription_vocabulary import (
+    Vocabulary,
+    VocabularyError,
+    VocabularyStore,
+    check_phrases,
+    phrases_from_file,
+)
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
 from outcrop.storage.objects import BucketAlreadyOwnedByYou, ObjectAttributes, StoreError
@@ -45,7 +52,6 @@ _UNSERVED_SETTINGS = {
     "ShowSpeakerLabels": "speaker labels (no diarization model is packaged)",
     "ChannelIdentification": "channel identification",
     "ShowAlternatives": "alternative transcriptions",
-    "VocabularyName": "custom vocabularies",
     "VocabularyFilterName": "vocabulary filters",
 }
 
@@ -94,10 +100,12 @@ class Transcribe(Service):
         super().__init__(app)
         self._models = WhisperModels(app.settings.models_path)
         self._jobs = JobWorker(app.data_path("transcribe") / "jobs.sqlite3", self._run, "transcription-jobs")
+        self._vocabularies = VocabularyStore(app.data_path("transcribe") / "vocabularies.sqlite3")
         self._jobs.start()
 
     def close(self) -> None:
         self._jobs.close()
+        self._vocabularies.close()
 
     def start_transcription_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["TranscriptionJobName"]
@@ -124,6 +132,7 @@ class Transcribe(Service):
         for member in ("ContentRedaction", "ModelSettings", "ToxicityDetection"):
             if params.get(member):
                 raise BadRequestException(f"Outcrop does not support {member}")
+        hotwords = self._hotwords(params, language)
         bucket, key = parse_media_uri(params["Media"].get("MediaFileUri", ""), ctx.base_url)
         media_format = params.get("MediaFormat") or self._format_of(key)
         try:
@@ -150,6 +159,9 @@ class Transcribe(Service):
             "AccountId": ctx.account_id,
             "Tags": params.get("Tags"),
             "Subtitles": self._subtitles(params.get("Subtitles")),
+            "Hotwords": hotwords,
+            "VocabularyName": (params.get("Settings") or {}).get("VocabularyName"),
+            "LanguageIdSettings": params.get("LanguageIdSettings"),
         }
         try:
             job = self._jobs.submit(name, request)
@@ -158,6 +170,31 @@ class Transcribe(Service):
                 "The requested job name already exists. Use a different job name."
             ) from None
         return {"TranscriptionJob": self._describe(ctx, job)}
+
+    def _hotwords(self, params: dict[str, Any], language: str | None) -> dict[str, str]:
+        """Per AWS language code, the phrases of the vocabulary the job names for it."""
+        wanted: dict[str, str] = {}
+        name = (params.get("Settings") or {}).get("VocabularyName")
+        if name:
+            if not language:
+                raise BadRequestException(
+                    "With language identification, name vocabularies in LanguageIdSettings"
+                )
+            wanted[language] = name
+        for code, settings in (params.get("LanguageIdSettings") or {}).items():
+            if settings.get("VocabularyName"):
+                wanted[code] = settings["VocabularyName"]
+        hotwords = {}
+        for code, vocabulary_name in wanted.items():
+            vocabulary = self._vocabularies.get(vocabulary_name)
+            if vocabulary is None:
+                raise BadRequestException(f"The vocabulary {vocabulary_name} doesn't exist")
+            if vocabulary.language != code:
+                raise BadRequestException(
+                    f"The vocabulary {vocabulary_name} is for {vocabulary.language}, not {code}"
+                )
+            hotwords[code] = vocabulary.hotwords
+        return hotwords
 
     @staticmethod
     def _subtitles(requested: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -287,6 +324,10 @@ class Transcribe(Service):
         if request.get("Tags"):
             entry["Tags"] = request["Tags"]
         entry["Settings"] = {"ChannelIdentification": False, "ShowAlternatives": False}
+        if request.get("VocabularyName"):
+            entry["Settings"]["VocabularyName"] = request["VocabularyName"]
+        if request.get("LanguageIdSettings"):
+            entry["LanguageIdSettings"] = request["LanguageIdSettings"]
         done = job.status == COMPLETED
         entry["Transcript"] = (
             {"TranscriptFileUri": self._uri(ctx, request, request["OutputKey"])} if done else {}
@@ -299,13 +340,15 @@ class Transcribe(Service):
         return entry
 
     def _uri(self, ctx: RequestContext, request: dict[str, Any], key: str) -> str:
-        url = f"{ctx.base_url}/{request['OutputBucket']}/{key}"
+        return self._object_url(
+            ctx, request["OutputBucket"], key, request["OutputLocationType"] == "SERVICE_BUCKET"
+        )
+
+    def _object_url(self, ctx: RequestContext, bucket: str, key: str, ours: bool) -> str:
+        """The object's URL on this server; presigned for Outcrop's own bucket when signatures are checked."""
+        url = f"{ctx.base_url}/{bucket}/{key}"
         credentials = self.app.settings.credentials
-        if (
-            request["OutputLocationType"] != "SERVICE_BUCKET"
-            or self.app.settings.auth != "sigv4"
-            or not credentials
-        ):
+        if not ours or self.app.settings.auth != "sigv4" or not credentials:
             return url
         access_key, secret = next(iter(credentials.items()))
         presigned = AWSRequest(method="GET", url=url)
@@ -327,6 +370,7 @@ class Transcribe(Service):
                 options=request["LanguageOptions"],
                 known=engine.languages,
                 multiple=request["IdentifyMultipleLanguages"],
+                hotwords=request.get("Hotwords"),
             )
         except BackendError as error:
             raise JobFailed(f"The speech model is not available: {error}") from None
@@ -353,3 +397,83 @@ class Transcribe(Service):
             "Score": outcome.score,
             "Durations": outcome.durations or [(outcome.language, round(result.duration, 3))],
         }
+
+    # -- custom vocabularies ---------------------------------------------------------------------------
+
+    def create_vocabulary(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._put_vocabulary(ctx, params, create=True)
+
+    def update_vocabulary(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._put_vocabulary(ctx, params, create=False)
+
+    def _put_vocabulary(self, ctx: RequestContext, params: dict[str, Any], *, create: bool) -> dict[str, Any]:
+        name, language = params["VocabularyName"], params["LanguageCode"]
+        if whisper_language(language, self._models.get(BASE).languages) is None:
+            raise BadRequestException(f"The language {language} is not supported by the local Whisper model")
+        if bool(params.get("Phrases")) == bool(params.get("VocabularyFileUri")):
+            raise BadRequestException("Give either Phrases or a VocabularyFileUri")
+        try:
+            if params.get("Phrases"):
+                phrases = check_phrases(params["Phrases"])
+            else:
+                bucket, key = parse_media_uri(params["VocabularyFileUri"], ctx.base_url)
+                try:
+                    text = self.app.objects.read_object(bucket, key).decode("utf-8-sig")
+                except (StoreError, UnicodeDecodeError):
+                    raise BadRequestException(
+                        f"The vocabulary file {params['VocabularyFileUri']} doesn't exist or isn't UTF-8 text"
+                    ) from None
+                phrases = phrases_from_file(text)
+        except VocabularyError as error:
+            raise BadRequestException(str(error)) from None
+        vocabulary = self._vocabularies.put(name, language, phrases, create=create)
+        if vocabulary is None and create:
+            raise ConflictException("The requested vocabulary name already exists. Use a different name.")
+        if vocabulary is None:
+            raise NotFoundException(f"The vocabulary {name} doesn't exist")
+        with contextlib.suppress(BucketAlreadyOwnedByYou):
+            self.app.objects.create_bucket(SERVICE_BUCKET, self.app.settings.region)
+        body = "\n".join(phrases).encode()
+        self.app.objects.put_object(
+            SERVICE_BUCKET, f"vocabularies/{name}.txt", body, ObjectAttributes(content_type="text/plain")
+        )
+        return self._vocabulary(vocabulary)
+
+    @staticmethod
+    def _vocabulary(vocabulary: Vocabulary) -> dict[str, Any]:
+        return {
+            "VocabularyName": vocabulary.name,
+            "LanguageCode": vocabulary.language,
+            "VocabularyState": "READY",
+            "LastModifiedTime": datetime.fromtimestamp(vocabulary.modified, UTC),
+        }
+
+    def get_vocabulary(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        vocabulary = self._vocabularies.get(params["VocabularyName"])
+        if vocabulary is None:
+            raise NotFoundException(f"The vocabulary {params['VocabularyName']} doesn't exist")
+        uri = self._object_url(ctx, SERVICE_BUCKET, f"vocabularies/{vocabulary.name}.txt", True)
+        return self._vocabulary(vocabulary) | {"DownloadUri": uri}
+
+    def list_vocabularies(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        found = self._vocabularies.list(params.get("NameContains"))
+        if params.get("StateEquals") not in (None, "READY"):
+            found = []  # every vocabulary is ready as soon as it is stored
+        token = params.get("NextToken")
+        start = int(token) if token and token.isdigit() else 0
+        if token and (not token.isdigit() or start > len(found)):
+            raise BadRequestException("The NextToken is not valid")
+        limit = params.get("MaxResults", 5)
+        output: dict[str, Any] = {"Vocabularies": [self._vocabulary(v) for v in found[start : start + limit]]}
+        if params.get("StateEquals"):
+            output["Status"] = params["StateEquals"]
+        if start + limit < len(found):
+            output["NextToken"] = str(start + limit)
+        return output
+
+    def delete_vocabulary(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if not self._vocabularies.delete(params["VocabularyName"]):
+            raise NotFoundException(f"The vocabulary {params['VocabularyName']} doesn't exist")
+        with contextlib.suppress(StoreError):
+            self.app.objects.delete_object(SERVICE_BUCKET, f"vocabularies/{params['VocabularyName']}.txt")
+        return {}

@@ -136,9 +136,15 @@ class WhisperEngine:
         return {code: float(p) for code, p in ranked}
 
     def transcribe(
-        self, audio: npt.NDArray[np.float32], language: str | None = None, *, beam_size: int = 5
+        self,
+        audio: npt.NDArray[np.float32],
+        language: str | None = None,
+        *,
+        beam_size: int = 5,
+        hotwords: str | None = None,
     ) -> Transcription:
-        """Words with times and probabilities; `language` None lets Whisper identify it."""
+        """Words with times and probabilities; `language` None lets Whisper identify it; `hotwords` primes
+        the decoder with spellings to expect."""
         if not self.multilingual:
             language = "en"
         with self._lock:
@@ -150,6 +156,7 @@ class WhisperEngine:
                 word_timestamps=True,
                 vad_filter=False,
                 condition_on_previous_text=False,
+                hotwords=hotwords or None,
             )
             found = [
                 Segment(

@@ -1,0 +1,119 @@
+"""Custom vocabularies for transcription: lists of words and names Whisper should expect.
+
+They are applied as faster-whisper's `hotwords`, a prompt that biases decoding toward those spellings
+(an unknown product name like "Outcrop" comes out right instead of "Alcrop"). Phrases are written as
+Transcribe takes them: words of one phrase joined by hyphens ("Los-Angeles"); a vocabulary file is one
+phrase per line, or Transcribe's table (Phrase, SoundsLike, IPA, DisplayAs), of which Phrase and
+DisplayAs are used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from outcrop.storage.sqlite import Database
+
+MAX_PHRASE_CHARS = 256
+MAX_VOCABULARY_CHARS = 50_000
+_MIGRATIONS = [
+    (
+        "0001-vocabularies",
+        """
+        CREATE TABLE vocabularies (
+            name TEXT PRIMARY KEY, language TEXT NOT NULL, phrases TEXT NOT NULL, modified REAL NOT NULL
+        )
+        """,
+    )
+]
+
+
+class VocabularyError(ValueError):
+    """The phrases or the vocabulary file break Transcribe's rules."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    name: str
+    language: str
+    phrases: list[str]
+    modified: float
+
+    @property
+    def hotwords(self) -> str:
+        """What Whisper is primed with: each phrase with its hyphens read as spaces."""
+        return " ".join(p.replace("-", " ") for p in self.phrases)
+
+
+def check_phrases(phrases: list[str]) -> list[str]:
+    cleaned = [p.strip() for p in phrases if p.strip()]
+    if not cleaned:
+        raise VocabularyError("The vocabulary has no phrases")
+    for phrase in cleaned:
+        if re.search(r"\s", phrase):
+            raise VocabularyError(
+                f"The phrase {phrase!r} contains a space; join the words of a phrase with hyphens"
+            )
+        if len(phrase) > MAX_PHRASE_CHARS:
+            raise VocabularyError(f"The phrase {phrase[:20]!r}… is over {MAX_PHRASE_CHARS} characters")
+    if sum(len(p) for p in cleaned) > MAX_VOCABULARY_CHARS:
+        raise VocabularyError(f"The vocabulary is over {MAX_VOCABULARY_CHARS} characters")
+    return cleaned
+
+
+def phrases_from_file(text: str) -> list[str]:
+    """A plain list (one phrase per line) or Transcribe's tab-separated table with a header row."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and "\t" in lines[0] and lines[0].split("\t")[0].strip().lower() == "phrase":
+        header = [h.strip().lower() for h in lines[0].split("\t")]
+        phrases = []
+        for line in lines[1:]:
+            cells = dict(zip(header, (c.strip() for c in line.split("\t")), strict=False))
+            phrases.append(cells.get("displayas") or cells.get("phrase", ""))
+        return check_phrases(phrases)
+    return check_phrases(lines)
+
+
+class VocabularyStore:
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path, _MIGRATIONS)
+
+    def put(self, name: str, language: str, phrases: list[str], *, create: bool) -> Vocabulary | None:
+        """Create (None if the name is taken) or replace (None if it does not exist)."""
+        now = time.time()
+        with self.db.transaction() as tx:
+            exists = tx.execute("SELECT 1 FROM vocabularies WHERE name = ?", (name,)).fetchone() is not None
+            if exists == create:
+                return None
+            tx.execute(
+                "INSERT OR REPLACE INTO vocabularies VALUES (?, ?, ?, ?)",
+                (name, language, json.dumps(phrases), now),
+            )
+        return Vocabulary(name, language, phrases, now)
+
+    def get(self, name: str) -> Vocabulary | None:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT * FROM vocabularies WHERE name = ?", (name,)).fetchone()
+        return (
+            Vocabulary(row["name"], row["language"], json.loads(row["phrases"]), row["modified"])
+            if row
+            else None
+        )
+
+    def list(self, name_contains: str | None = None) -> list[Vocabulary]:
+        with self.db.read() as conn:
+            rows = conn.execute("SELECT * FROM vocabularies ORDER BY modified DESC").fetchall()
+        found = [Vocabulary(r["name"], r["language"], json.loads(r["phrases"]), r["modified"]) for r in rows]
+        if name_contains:
+            found = [v for v in found if name_contains.lower() in v.name.lower()]
+        return found
+
+    def delete(self, name: str) -> bool:
+        with self.db.transaction() as tx:
+            return tx.execute("DELETE FROM vocabularies WHERE name = ?", (name,)).rowcount > 0
+
+    def close(self) -> None:
+        self.db.close()
