@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,16 @@ def test_invoke_names_the_variant_and_content_type(served: RunningServer) -> Non
     assert response["ContentType"] == "application/json"
     seen = {invoke(runtime, "ab", {"values": [1]})[1]["InvokedProductionVariant"] for _ in range(40)}
     assert seen == {"A", "B"}
+
+
+def test_concurrent_callers_queue_for_one_instance(served: RunningServer) -> None:
+    def caller(index: int) -> list[Any]:
+        runtime = served.client("sagemaker-runtime")
+        return [invoke(runtime, "ab", {"values": [index, n]}, TargetVariant="B")[0] for n in range(10)]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(caller, range(8)))
+    assert answers == [[{"scaled": [2 * i, 2 * n]} for n in range(10)] for i in range(8)]
 
 
 def test_unknown_endpoint_and_variant_are_validation_errors(served: RunningServer) -> None:
