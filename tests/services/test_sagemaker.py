@@ -6,7 +6,9 @@ the statuses seen here are the ones the SDK's waiters see.
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import time
 import uuid
 from pathlib import Path
@@ -15,12 +17,26 @@ from typing import Any
 import pytest
 
 from tests.errors import error_of
-from tests.sagemaker_hosting.archives import scaler_archive
 from tests.server import RunningServer
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sagemaker"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 ARN = "arn:aws:sagemaker:us-east-1:000000000000"
+
+
+def scaler_archive(factor: int) -> bytes:
+    """A model.tar.gz as the SDK repacks one with its inference script: the model file plus code/."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in (
+            ("factor.json", json.dumps({"factor": factor}).encode()),
+            ("code/inference.py", (FIXTURES / "inference" / "inference.py").read_bytes()),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def unique(prefix: str) -> str:
