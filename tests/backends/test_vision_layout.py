@@ -10,7 +10,13 @@ from PIL import Image, ImageDraw
 
 from outcrop.backends.vision import Box, CorruptImage, ImageTooLarge, Line, UnsupportedFormat, Word
 from outcrop.backends.vision.images import decode_image, document_pages, sniff
-from outcrop.backends.vision.layout import find_key_values, find_selections, find_tables, without_marks
+from outcrop.backends.vision.layout import (
+    find_key_values,
+    find_selections,
+    find_tables,
+    place_selections,
+    without_marks,
+)
 from tests.fixtures.vision.documents import INVOICE_LINES, encoded, invoice_image, invoice_text_pdf
 
 W, H = 800, 600
@@ -133,3 +139,21 @@ def test_check_boxes_ticked_or_not_take_the_label_beside_them() -> None:
         ("Paid", True),
         ("Overdue", False),
     ]
+
+
+def test_check_boxes_in_table_cells_belong_to_the_cells() -> None:
+    page = Image.new("RGB", (W, H), "white")
+    draw = ImageDraw.Draw(page)
+    for y in (100, 160, 220):
+        draw.line([(100, y), (500, y)], fill="black", width=2)
+    for x in (100, 300, 500):
+        draw.line([(x, 100), (x, 220)], fill="black", width=2)
+    draw.rectangle([380, 118, 402, 140], fill="black")  # a filled box in row 1, column 2
+    draw.rectangle([600, 300, 622, 322], outline="black", width=3)  # one outside the table
+    lines = [line("Shipped", 0.15, 0.2), line("Label", 0.8, 0.5)]
+    selections = find_selections(np.asarray(page), lines)
+    (table,) = find_tables(np.asarray(page), lines)
+    (loose,) = place_selections([table], selections)
+    assert loose.box.left > 0.7 and not loose.selected
+    (cell,) = [c for c in table.cells if c.selections]
+    assert (cell.row, cell.column) == (1, 2) and cell.selections[0].selected

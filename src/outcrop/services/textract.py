@@ -28,10 +28,12 @@ from outcrop.backends.vision import (
 from outcrop.backends.vision.images import document_pages, sniff
 from outcrop.backends.vision.layout import (
     KeyValue,
+    Selection,
     Table,
     find_key_values,
     find_selections,
     find_tables,
+    place_selections,
     without_marks,
 )
 from outcrop.backends.vision.ocr import MODEL_VERSION, OcrEngine
@@ -233,12 +235,14 @@ class Textract(Service):
                 text = page.text_layer or self.ocr.read(page.pixels)
                 pairs: list[KeyValue] = []
                 tables: list[Table] = []
+                # A check box misread as a letter is dropped from the text, whatever was asked for.
+                selections = find_selections(page.pixels, text.lines)
+                text = PageText(without_marks(text.lines, selections), text.source)
                 if features:
-                    selections = find_selections(page.pixels, text.lines) if "FORMS" in features else []
-                    text = PageText(without_marks(text.lines, selections), text.source)
                     tables = find_tables(page.pixels, text.lines)
+                    loose = place_selections(tables, selections)
                     if "FORMS" in features:
-                        pairs = find_key_values(text.lines, tables, selections)
+                        pairs = find_key_values(text.lines, tables, loose)
                 blocks += _page_blocks(number, text, tables if "TABLES" in features else [], pairs)
         return blocks, len(pages)
 
@@ -319,7 +323,8 @@ def _word_block(word: Word, number: int) -> Block:
 
 def _table_blocks(table: Table, number: int, word_ids: dict[int, str]) -> list[Block]:
     confidence = table.confidence * 100
-    cell_blocks = []
+    cell_blocks: list[Block] = []
+    selection_blocks: list[Block] = []
     cell_ids: dict[int, str] = {}
     for cell in table.cells:
         block: Block = {
@@ -334,10 +339,13 @@ def _table_blocks(table: Table, number: int, word_ids: dict[int, str]) -> list[B
             "Page": number,
         }
         ids = [word_ids[id(w)] for w in cell.words if id(w) in word_ids]
+        marks = [_selection_block(selection, number) for selection in cell.selections]
+        ids += [mark["Id"] for mark in marks]
         if ids:
             block["Relationships"] = [{"Type": "CHILD", "Ids": ids}]
         cell_ids[id(cell)] = block["Id"]
         cell_blocks.append(block)
+        selection_blocks.extend(marks)
     merged_blocks = [
         {
             "BlockType": "MERGED_CELL",
@@ -365,23 +373,25 @@ def _table_blocks(table: Table, number: int, word_ids: dict[int, str]) -> list[B
         "EntityTypes": [table.kind],
         "Page": number,
     }
-    return [table_block, *cell_blocks, *merged_blocks]
+    return [table_block, *cell_blocks, *merged_blocks, *selection_blocks]
+
+
+def _selection_block(selection: Selection, number: int) -> Block:
+    return {
+        "BlockType": "SELECTION_ELEMENT",
+        "Confidence": selection.confidence * 100,
+        "SelectionStatus": "SELECTED" if selection.selected else "NOT_SELECTED",
+        "Geometry": _geometry(selection.box),
+        "Id": _new_id(),
+        "Page": number,
+    }
 
 
 def _pair_blocks(pair: KeyValue, number: int, word_ids: dict[int, str]) -> list[Block]:
     """KEY, VALUE, and the VALUE's SELECTION_ELEMENT when the value is a check box."""
     confidence = pair.confidence * 100
     key_box = Box.union([w.box for w in pair.key])
-    selection: Block | None = None
-    if pair.selection is not None:
-        selection = {
-            "BlockType": "SELECTION_ELEMENT",
-            "Confidence": pair.selection.confidence * 100,
-            "SelectionStatus": "SELECTED" if pair.selection.selected else "NOT_SELECTED",
-            "Geometry": _geometry(pair.selection.box),
-            "Id": _new_id(),
-            "Page": number,
-        }
+    selection = None if pair.selection is None else _selection_block(pair.selection, number)
     value_box = (
         Box.union([w.box for w in pair.value])
         if pair.value

@@ -23,11 +23,21 @@ MAX_KEY_WORDS = 6
 
 
 @dataclass
+class Selection:
+    """A check box: `selected` when its inside holds ink; confidence grows with the distance from the cut."""
+
+    box: Box
+    selected: bool
+    confidence: float
+
+
+@dataclass
 class Cell:
     row: int  # 1-based, as Textract counts
     column: int
     box: Box
     words: list[Word] = field(default_factory=list)
+    selections: list[Selection] = field(default_factory=list)  # check boxes drawn in the cell
 
 
 @dataclass
@@ -49,15 +59,6 @@ class Table:
     merged: list[MergedCell]
     confidence: float  # ruled: share of the grid's strokes found; aligned: how well the columns line up
     kind: str = "STRUCTURED_TABLE"  # SEMI_STRUCTURED_TABLE when found by alignment alone
-
-
-@dataclass
-class Selection:
-    """A check box: `selected` when its inside holds ink; confidence grows with the distance from the cut."""
-
-    box: Box
-    selected: bool
-    confidence: float
 
 
 @dataclass
@@ -326,6 +327,27 @@ def _place_words(table: Table, words: list[Word]) -> None:
 def inside_tables(word: Word, tables: list[Table]) -> bool:
     x, y = word.box.center
     return any(t.box.left <= x <= t.box.right and t.box.top <= y <= t.box.bottom for t in tables)
+
+
+def place_selections(tables: list[Table], selections: list[Selection]) -> list[Selection]:
+    """Put check boxes that sit in a table cell into that cell; the others are returned, for forms."""
+    loose = []
+    for selection in selections:
+        x, y = selection.box.center
+        cell = next(
+            (
+                c
+                for t in tables
+                for c in t.cells
+                if c.box.left <= x < c.box.right and c.box.top <= y < c.box.bottom
+            ),
+            None,
+        )
+        if cell is None:
+            loose.append(selection)
+        else:
+            cell.selections.append(selection)
+    return loose
 
 
 def without_marks(lines: list[Line], selections: list[Selection]) -> list[Line]:
