@@ -6,6 +6,7 @@ All through the in-process object store, so the objects are the ones boto3 and t
 from __future__ import annotations
 
 import io
+import logging
 import shutil
 import tarfile
 import threading
@@ -18,6 +19,10 @@ from outcrop.storage.objects import StoreError
 if TYPE_CHECKING:
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
+
+
+log = logging.getLogger("outcrop.sagemaker.training")
+MAX_EVENT_CHARS = 60_000  # well under CloudWatch Logs' 256 KB per event, even for 4-byte characters
 
 
 class JobFailure(Exception):
@@ -112,6 +117,8 @@ class LogWriter:
         self._flusher.start()
 
     def write(self, line: str) -> None:
+        if len(line) > MAX_EVENT_CHARS:  # CloudWatch Logs refuses events over 256 KB
+            line = line[:MAX_EVENT_CHARS] + " [truncated]"
         with self._lock:
             self._pending.append((int(time.time() * 1000), line))
 
@@ -119,7 +126,10 @@ class LogWriter:
         with self._lock:
             batch, self._pending = self._pending, []
         if batch:
-            self.logs.put(self.group, self.stream, batch)
+            try:
+                self.logs.put(self.group, self.stream, batch)
+            except Exception:  # losing log lines must not stop the job or later flushes
+                log.exception("could not write %d log lines to %s %s", len(batch), self.group, self.stream)
 
     def close(self) -> None:
         self._closed.set()
