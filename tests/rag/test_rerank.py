@@ -6,7 +6,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from outcrop.rag.rerank import RerankError, rerank, rerank_hits, reranking_model, retrieve_settings
+from outcrop.rag.rerank import (
+    MetadataSelection,
+    RerankError,
+    rerank,
+    rerank_hits,
+    reranking_model,
+    retrieve_settings,
+)
 from outcrop.storage.vectors import Hit
 
 
@@ -56,3 +63,54 @@ def test_rerank_scores_and_fuses() -> None:
     # of c1 and brings b1 up
     assert [h.text for h in fused] == ["a1", "b1"]
     assert fused[0].score <= 1.0 and fused[0].score >= fused[1].score
+
+
+def test_metadata_selection_chooses_the_fields_the_reranker_reads() -> None:
+    def settings(metadata_configuration: dict[str, object]) -> object:
+        found = retrieve_settings(
+            {
+                "type": "BEDROCK_RERANKING_MODEL",
+                "bedrockRerankingConfiguration": {
+                    "modelConfiguration": {"modelArn": "amazon.rerank-v1:0"},
+                    "metadataConfiguration": metadata_configuration,
+                },
+            }
+        )
+        assert found is not None
+        return found.metadata
+
+    metadata = {"topic": "geology", "year": 2021.0, "tags": ["science", "earth"]}
+    every = settings({"selectionMode": "ALL"})
+    assert isinstance(every, MetadataSelection)
+    assert every.text(metadata) == "tags: science, earth\ntopic: geology\nyear: 2021.0"
+    only = settings(
+        {
+            "selectionMode": "SELECTIVE",
+            "selectiveModeConfiguration": {"fieldsToInclude": [{"fieldName": "topic"}]},
+        }
+    )
+    assert isinstance(only, MetadataSelection) and only.text(metadata) == "topic: geology"
+    without = settings(
+        {
+            "selectionMode": "SELECTIVE",
+            "selectiveModeConfiguration": {"fieldsToExclude": [{"fieldName": "tags"}]},
+        }
+    )
+    assert isinstance(without, MetadataSelection) and without.text(metadata) == "topic: geology\nyear: 2021.0"
+    with pytest.raises(RerankError, match="SELECTIVE"):
+        settings({"selectionMode": "SELECTIVE"})
+
+
+def test_reranker_reads_the_selected_metadata() -> None:
+    class Seen(Axis):
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def embed(self, texts: Sequence[str], *, normalize: bool = True) -> list[list[float]]:
+            self.texts.extend(texts)
+            return super().embed(texts, normalize=normalize)
+
+    seen = Seen()
+    tagged = Hit("a1", "a1", "a1", {"topic": "geology", "year": 2021.0}, None, 0.5)
+    rerank_hits(seen, "b?", [tagged], None, MetadataSelection(include=frozenset({"topic"})))  # type: ignore[arg-type]
+    assert seen.texts == ["b?", "a1\ntopic: geology"]

@@ -53,7 +53,9 @@ class BedrockAgentRuntime(Service):
                 if settings.rerank is None:
                     return hits
                 reranker = self.app.models.embedder(LOCAL_RERANKER)
-                return rerank_hits(reranker, query, hits, settings.rerank.number_of_results)
+                return rerank_hits(
+                    reranker, query, hits, settings.rerank.number_of_results, settings.rerank.metadata
+                )
         except RetrievalError as error:
             raise ValidationException(str(error)) from error
 
