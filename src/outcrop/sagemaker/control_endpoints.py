@@ -181,7 +181,7 @@ class EndpointOperations(ControlPlane):
         return {k: first[k] for k in ("Image", "ModelDataUrl", "Environment") if k in first}
 
     def _variant_summaries(
-        self, config: Record, weights: dict[str, float], status: str
+        self, config: Record, weights: dict[str, float], desired: dict[str, float], status: str
     ) -> list[dict[str, Any]]:
         summaries = []
         for variant in config.body["ProductionVariants"]:
@@ -201,7 +201,7 @@ class EndpointOperations(ControlPlane):
                 if container.get("Image")
                 else [],
                 "CurrentWeight": weight,
-                "DesiredWeight": weight,
+                "DesiredWeight": desired.get(variant["VariantName"], weight),
                 "CurrentInstanceCount": count,
                 "DesiredInstanceCount": count,
             }
@@ -241,7 +241,7 @@ class EndpointOperations(ControlPlane):
         )
         if config is not None and record.status != "Failed":
             described["ProductionVariants"] = self._variant_summaries(
-                config, record.body["_Weights"], record.status
+                config, record.body["_Weights"], record.body.get("_DesiredWeights", {}), record.status
             )
         return described
 
@@ -307,7 +307,12 @@ class EndpointOperations(ControlPlane):
                 weights[desired["VariantName"]] = float(desired["DesiredWeight"])
         if sum(weights.values()) <= 0:
             raise ValidationException("At least one variant must have a weight greater than 0.")
-        self.store.update(ENDPOINT, record.name, lambda r: setattr(r, "status", "Updating"))
+
+        def updating(r: Record) -> None:
+            r.status = "Updating"
+            r.body["_DesiredWeights"] = weights
+
+        self.store.update(ENDPOINT, record.name, updating)
 
         def apply() -> None:
             try:
@@ -424,6 +429,7 @@ class EndpointOperations(ControlPlane):
 def _in_service(record: Record, reason: str | None) -> None:
     record.status = "InService"
     record.body.pop("_PendingConfig", None)
+    record.body.pop("_DesiredWeights", None)
     if reason:
         record.body["FailureReason"] = reason[:1024]
     else:
@@ -433,6 +439,7 @@ def _in_service(record: Record, reason: str | None) -> None:
 def _failed(record: Record, reason: str) -> None:
     record.status = "Failed"
     record.body.pop("_PendingConfig", None)
+    record.body.pop("_DesiredWeights", None)
     record.body["FailureReason"] = reason[:1024]
 
 
