@@ -171,10 +171,19 @@ class Textract(Service):
         blocks, pages = self._analyze(data, set(job.request["FeatureTypes"]), max_pages=ASYNC_MAX_PAGES)
         output = job.request.get("OutputConfig")
         if output:
+            # As Textract does: one JSON file per page of results (1000 blocks), named 1, 2, 3...
             prefix = (output.get("S3Prefix") or "").rstrip("/")
-            key = f"{prefix}/{job.job_id}/1" if prefix else f"{job.job_id}/1"
-            body = {"DocumentMetadata": {"Pages": pages}, "JobStatus": "SUCCEEDED", "Blocks": blocks}
-            self.app.objects.put_object(output["S3Bucket"], key, orjson.dumps(body))
+            base = f"{prefix}/{job.job_id}" if prefix else job.job_id
+            chunks = [blocks[i : i + MAX_RESULTS] for i in range(0, len(blocks), MAX_RESULTS)] or [[]]
+            for number, chunk in enumerate(chunks, start=1):
+                body: Output = {
+                    "DocumentMetadata": {"Pages": pages},
+                    "JobStatus": "SUCCEEDED",
+                    "Blocks": chunk,
+                }
+                if number < len(chunks):
+                    body["NextToken"] = str(number * MAX_RESULTS)
+                self.app.objects.put_object(output["S3Bucket"], f"{base}/{number}", orjson.dumps(body))
         return blocks, pages
 
     def _job_page(self, kind: str, params: Params, version_member: str) -> Output:
