@@ -175,6 +175,7 @@ def test_script_mode_job_runs_with_sagemaker_environment(jobs: Jobs) -> None:
         "--tags",
         '["a", "b"]',
     ]
+    assert seen["aws_endpoint"] == jobs.sm.meta.endpoint_url
     env = seen["env"]
     assert json.loads(env["SM_HPS"]) == {
         "epochs": 2,

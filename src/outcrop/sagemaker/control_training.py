@@ -102,6 +102,7 @@ class TrainingOperations(ControlPlane):
                 {"Status": "Starting", "StartTime": now, "StatusMessage": "Launching requested ML instances"}
             ],
             "_Region": ctx.region,
+            "_Endpoint": ctx.base_url,
         }
         body["AlgorithmSpecification"] = {"TrainingInputMode": "File", **algorithm}
         try:

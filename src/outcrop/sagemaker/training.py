@@ -241,6 +241,10 @@ class TrainingRunner:
             user_environment=spec.get("Environment", {}),
         )
         base = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "OUTCROP_"))}
+        # AWS calls the script makes (boto3, the SDK) reach this server, as a container's reach its region.
+        base["AWS_ENDPOINT_URL"] = spec.get("_Endpoint") or base.get("AWS_ENDPOINT_URL", "")
+        base.setdefault("AWS_ACCESS_KEY_ID", "outcrop-training-job")
+        base.setdefault("AWS_SECRET_ACCESS_KEY", "outcrop-training-job")
         args = [] if builtin is not None else command_args(hyperparameters)
         command = (
             [python, "-u", program, *args]
