@@ -329,23 +329,20 @@ def test_a_custom_vocabulary_fixes_names(real_server: RunningServer) -> None:
     transcribe.create_vocabulary(
         VocabularyName="names", LanguageCode="en-US", Phrases=["Outcrop", "Anthropic", "Qwen"]
     )
-    for name, settings in (("plain-names", {}), ("primed-names", {"VocabularyName": "names"})):
-        transcribe.start_transcription_job(
-            TranscriptionJobName=name,
-            Media={"MediaFileUri": "s3://vocabulary-media/names.mp3"},
-            LanguageCode="en-US",
-            Settings=settings,
-        )
-    texts = {}
-    for name in ("plain-names", "primed-names"):
-        job = _wait(transcribe, name)
-        assert job["TranscriptionJobStatus"] == "COMPLETED", job
-        document = httpx.get(job["Transcript"]["TranscriptFileUri"], timeout=10).json()
-        texts[name] = document["results"]["transcripts"][0]["transcript"]
-    print(f"\nwithout vocabulary: {texts['plain-names']!r}\nwith vocabulary:    {texts['primed-names']!r}")
+    transcribe.start_transcription_job(
+        TranscriptionJobName="primed-names",
+        Media={"MediaFileUri": "s3://vocabulary-media/names.mp3"},
+        LanguageCode="en-US",
+        Settings={"VocabularyName": "names"},
+    )
+    job = _wait(transcribe, "primed-names")
+    assert job["TranscriptionJobStatus"] == "COMPLETED", job
+    document = httpx.get(job["Transcript"]["TranscriptFileUri"], timeout=10).json()
+    text = document["results"]["transcripts"][0]["transcript"]
+    # without the vocabulary Whisper base heard "Outcropper runs real models, askingthropic about QN."
     assert job["Settings"]["VocabularyName"] == "names"
     for word in ("Outcrop", "Anthropic", "Qwen"):
-        assert word in texts["primed-names"]
+        assert word in text, text
 
 
 @pytest.mark.real
