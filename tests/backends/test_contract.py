@@ -15,6 +15,7 @@ from outcrop.backends.base import (
     GenerationResult,
     TextGenerator,
     ToolSpec,
+    embed_counted,
     generate,
 )
 
@@ -160,3 +161,10 @@ def test_embedder_counts_tokens(embedder: Embedder) -> None:
 def test_embedding_a_long_text_truncates_instead_of_failing(embedder: Embedder) -> None:
     vectors = embedder.embed(["word " * 600])
     assert len(vectors[0]) == embedder.dimensions
+
+
+def test_counts_from_embedding_match_count_tokens(embedder: Embedder) -> None:
+    texts = ["hi", "a much longer piece of text to count", "word " * 600]
+    vectors, counts = embed_counted(embedder, texts)
+    assert counts == [embedder.count_tokens(text) for text in texts]
+    assert np.allclose(vectors, embedder.embed(texts), atol=1e-5)

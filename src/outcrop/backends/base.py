@@ -117,6 +117,17 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+def embed_counted(
+    embedder: Embedder, texts: Sequence[str], *, normalize: bool = True
+) -> tuple[list[list[float]], list[int]]:
+    """Vectors and per-text token counts, in one pass where the embedder offers `embed_counted`."""
+    counted = getattr(embedder, "embed_counted", None)
+    if callable(counted):
+        result: tuple[list[list[float]], list[int]] = counted(texts, normalize=normalize)
+        return result
+    return embedder.embed(texts, normalize=normalize), [embedder.count_tokens(text) for text in texts]
+
+
 def generate(
     model: TextGenerator, request: GenerationRequest, cancel: threading.Event | None = None
 ) -> GenerationResult:

@@ -60,16 +60,29 @@ class OnnxEmbedder:
         return len(self._counter.encode(text).ids)
 
     def embed(self, texts: Sequence[str], *, normalize: bool = True) -> list[list[float]]:
+        return self.embed_counted(texts, normalize=normalize)[0]
+
+    def embed_counted(
+        self, texts: Sequence[str], *, normalize: bool = True
+    ) -> tuple[list[list[float]], list[int]]:
+        """Vectors and each text's token count from one tokenization: the attention mask counts a text
+        that fits; only a truncated one is tokenized again, whole (Bedrock reports input tokens)."""
         vectors: list[list[float]] = []
+        counts: list[int] = []
         for start in range(0, len(texts), self._batch_size):
-            pooled = self._embed_batch(texts[start : start + self._batch_size])
+            batch = texts[start : start + self._batch_size]
+            pooled, encodings = self._embed_batch(batch)
             if normalize:
                 norms = np.linalg.norm(pooled, axis=1, keepdims=True)
                 pooled = pooled / np.maximum(norms, 1e-12)
             vectors.extend(pooled.tolist())
-        return vectors
+            counts.extend(
+                self.count_tokens(text) if encoding.overflowing else sum(encoding.attention_mask)
+                for text, encoding in zip(batch, encodings, strict=True)
+            )
+        return vectors, counts
 
-    def _embed_batch(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+    def _embed_batch(self, texts: Sequence[str]) -> tuple[np.ndarray[Any, np.dtype[np.float32]], list[Any]]:
         encodings = self._tokenizer.encode_batch(list(texts))
         input_ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
         attention_mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
@@ -80,4 +93,4 @@ class OnnxEmbedder:
         mask = attention_mask[:, :, None].astype(np.float32)
         summed = (hidden * mask).sum(axis=1)
         pooled: np.ndarray[Any, np.dtype[np.float32]] = summed / np.maximum(mask.sum(axis=1), 1e-9)
-        return pooled
+        return pooled, encodings

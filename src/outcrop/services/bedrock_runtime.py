@@ -21,6 +21,7 @@ from outcrop.backends.base import (
     GenerationRequest,
     GenerationResult,
     TextGenerator,
+    embed_counted,
 )
 from outcrop.backends.projection import resize
 from outcrop.catalog import BedrockModel
@@ -198,8 +199,7 @@ class BedrockRuntime(Service):
 
         def run() -> tuple[list[Any], list[int]]:
             with backend_errors():
-                vectors = embedder.embed(list(request.texts), normalize=True)
-                counts = [embedder.count_tokens(text) for text in request.texts]
+                vectors, counts = embed_counted(embedder, list(request.texts), normalize=True)
             resized = np.asarray(resize(vectors, request.dimensions, normalize=request.normalize), np.float32)
             return list(resized), counts
 
