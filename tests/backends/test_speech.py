@@ -39,6 +39,12 @@ def test_plain_text_splits_sentences_and_keeps_byte_offsets() -> None:
     assert script.chunks[2].offsets[0] == 19 + len("Café is open! ".encode())
 
 
+def test_cjk_sentences_split_at_full_stops() -> None:
+    text = "\u3053\u3093\u306b\u3061\u306f\u3002\u5143\u6c17\u3067\u3059\u304b\uff1f"
+    chunks = plain_script(text).chunks
+    assert len(chunks) == 2 and chunks[1].offsets[0] == len(text[:6].encode())
+
+
 def test_ssml_breaks_marks_prosody_sub_and_say_as() -> None:
     document = (
         '<speak>Hello <break time="1.5s"/> world. <mark name="here"/>'

@@ -63,7 +63,7 @@ class Script:
         return [p for p in self.pieces if isinstance(p, Chunk)]
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|(?<=[\u3002\uff01\uff1f])\s*(?=\S)")  # and CJK full stops
 _ABBREVIATION = re.compile(r"(?<!\w)(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|Mt|vs|etc|e\.g|i\.e|[A-Z])\.$")
 _WORD = re.compile(r"\w+(?:['\u2019.\-]\w+)*")
 _BREAK_STRENGTH_MS = {"none": 0, "x-weak": 0, "weak": 250, "medium": 400, "strong": 700, "x-strong": 1200}
