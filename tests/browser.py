@@ -11,6 +11,9 @@ Usage, from any test:
             shot.assert_rendered()                    # not blank: several colours, some ink on the background
             assert "Outcrop" in page.inner_text("body")
 
+On a page with a strict Content-Security-Policy (the console's), `page.wait_for_function` is refused (it
+evaluates a string); wait with Playwright's `expect(locator)` assertions, which are not affected.
+
 `take_screenshot` decodes the PNG in a separate blank tab of the same browser (a canvas), so no imaging
 library is needed; `Screenshot.color_at(x, y)` and `Screenshot.region` check the pixels of one part.
 """
