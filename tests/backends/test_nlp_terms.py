@@ -18,6 +18,7 @@ from outcrop.backends.translation_terms import (
     protect_terms,
     render_glossary,
     restore_terms,
+    terms_present,
 )
 
 
@@ -79,3 +80,7 @@ def test_long_text_is_cut_at_sentence_ends_for_the_chat_model() -> None:
     assert all(len(chunk) <= 100 for chunk in chunks)
     assert " ".join(chunks).split() == text.split()
     assert chunks[0].endswith(".")
+
+
+def test_terms_given_to_a_chat_model_are_checked_in_its_output() -> None:
+    assert terms_present("The Kitty and the kitten sleep.", ["kitty", "dog"]) == {"kitty"}

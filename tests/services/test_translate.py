@@ -206,6 +206,21 @@ def test_the_local_llm_translates_french_into_english(real_server: RunningServer
     )
     text = answer["TranslatedText"].lower()
     assert "cat" in text and "table" in text, text
+    translate.import_terminology(
+        Name="fr-pets",
+        MergeStrategy="OVERWRITE",
+        TerminologyData={"File": b"fr,en\nchat,kitty\n", "Format": "CSV"},
+    )
+    with_terms = translate.translate_text(
+        Text="Le chat dort sur la table.",
+        SourceLanguageCode="fr",
+        TargetLanguageCode="en",
+        TerminologyNames=["fr-pets"],
+    )
+    assert "kitty" in with_terms["TranslatedText"].lower(), with_terms["TranslatedText"]
+    assert with_terms["AppliedTerminologies"] == [
+        {"Name": "fr-pets", "Terms": [{"SourceText": "chat", "TargetText": "kitty"}]}
+    ]
     wrong_way = error_of(
         translate.translate_text, Text="Hello", SourceLanguageCode="en", TargetLanguageCode="de"
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,12 +71,24 @@ class TranslationEngines:
                 self._pairs = pairs
             return self._pairs
 
+    def keeps_placeholders(self, source: str, target: str) -> bool:
+        """Whether the pair's engine passes unknown placeholder words through intact (apertium does)."""
+        return self.pairs()[(source, target)].kind == "apertium"
+
     def languages(self) -> list[str]:
         return sorted({code for pair in self.pairs() for code in pair})
 
     def translate(
-        self, text: str, source: str, target: str, fmt: Format, cancel: threading.Event | None = None
+        self,
+        text: str,
+        source: str,
+        target: str,
+        fmt: Format,
+        cancel: threading.Event | None = None,
+        glossary: Sequence[tuple[str, str]] = (),
     ) -> str:
+        """The translation; `glossary` (source term, target term) is used by engines that take one
+        (the chat model); apertium's terms are handled by the caller's placeholders."""
         engine = self.pairs()[(source, target)]
         if engine.kind == "apertium":
             translated = self._apertium.translate(text, engine.detail, fmt)
@@ -86,7 +98,8 @@ class TranslationEngines:
 
         def one(piece: str) -> str:
             return " ".join(
-                llm_translate(model, chunk, *names, cancel=cancel) for chunk in sentence_chunks(piece)
+                llm_translate(model, chunk, *names, cancel=cancel, glossary=glossary)
+                for chunk in sentence_chunks(piece)
             )
 
         if fmt == "html":

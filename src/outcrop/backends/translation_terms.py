@@ -1,9 +1,10 @@
 """Custom terminologies for translation: parsing CSV/TSV/TMX glossaries, storing them, applying them.
 
 A glossary is a table whose columns are languages; each row names one term in several languages. It is
-applied around any engine: source terms found in the text are swapped for placeholders the engines pass
-through untouched (an unknown word to apertium, an instruction to the LLM), then the placeholders become
-the glossary's target terms.
+applied around any engine: for apertium, source terms found in the text are swapped for placeholder words
+it passes through untouched (unknown words), which then become the glossary's target terms; a chat model
+is given the matching terms as a glossary in its prompt. Either way, only terms found in the output
+are reported as applied.
 """
 
 from __future__ import annotations
@@ -162,6 +163,12 @@ def matching_terms(glossary: Glossary, text: str, source: str, target: str) -> l
 
 def _term_pattern(term: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)")
+
+
+def terms_present(text: str, targets: list[str]) -> set[str]:
+    """The target terms that occur in `text` (case aside): what a substitution really delivered."""
+    folded = text.casefold()
+    return {target for target in targets if target.casefold() in folded}
 
 
 def protect_terms(text: str, terms: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:

@@ -37,6 +37,7 @@ from outcrop.backends.translation_terms import (
     protect_terms,
     render_glossary,
     restore_terms,
+    terms_present,
 )
 from outcrop.protocol.errors import (
     ResourceNotFoundException,
@@ -182,15 +183,18 @@ class Translate(Service):
                 chosen.update(terms)
                 found.append((stored.name, terms))
         replacements: dict[str, str] = {}
+        placeholders = self.engines.keeps_placeholders(source, target)
 
         def protect(piece: str) -> str:
             protected, new = protect_terms(piece, list(chosen.items()))
             replacements.update(new)
             return protected
 
-        text = map_html_text(text, protect) if fmt == "html" else protect(text)
+        if chosen and placeholders:
+            text = map_html_text(text, protect) if fmt == "html" else protect(text)
+        prompt_terms = [] if placeholders else list(chosen.items())
         try:
-            translated = self.engines.translate(text, source, target, fmt, ctx.cancel)
+            translated = self.engines.translate(text, source, target, fmt, ctx.cancel, prompt_terms)
         except BackendBusy as error:
             raise ThrottlingException(f"The translation model is busy: {error}") from error
         except ContextLengthExceeded as error:
@@ -201,7 +205,12 @@ class Translate(Service):
             raise ServiceUnavailableException(f"The translation engine is not available: {error}") from error
         except BackendError as error:
             raise ServiceError(f"The translation engine failed: {error}") from error
-        translated, came_back = restore_terms(translated, replacements)
+        if placeholders:
+            translated, came_back = restore_terms(translated, replacements)
+        else:
+            came_back = terms_present(
+                html_text(translated) if fmt == "html" else translated, list(chosen.values())
+            )
         applied = [
             {"Name": name, "Terms": [{"SourceText": s, "TargetText": t} for s, t in terms if t in came_back]}
             for name, terms in found
