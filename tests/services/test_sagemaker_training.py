@@ -137,7 +137,13 @@ def jobs(server: RunningServer) -> Jobs:
 
 def test_script_mode_job_runs_with_sagemaker_environment(jobs: Jobs) -> None:
     name = jobs.create(
-        hyperparameters={"epochs": 2, "batch-size": 32, "learning-rate": 0.001, "tags": ["a", "b"]},
+        hyperparameters={
+            "epochs": 2,
+            "batch-size": 32,
+            "learning-rate": 0.001,
+            "tags": ["a", "b"],
+            "opts": {"b": 2, "a": 1},
+        },
         AlgorithmSpecification={
             "TrainingImage": PYTORCH_IMAGE,
             "TrainingInputMode": "File",
@@ -172,8 +178,10 @@ def test_script_mode_job_runs_with_sagemaker_environment(jobs: Jobs) -> None:
         "2",
         "--learning-rate",
         "0.001",
+        "--opts",
+        "a=1,b=2",
         "--tags",
-        '["a", "b"]',
+        "['a', 'b']",
     ]
     assert seen["aws_endpoint"] == jobs.sm.meta.endpoint_url
     env = seen["env"]
@@ -182,6 +190,7 @@ def test_script_mode_job_runs_with_sagemaker_environment(jobs: Jobs) -> None:
         "batch-size": 32,
         "learning-rate": 0.001,
         "tags": ["a", "b"],
+        "opts": {"b": 2, "a": 1},
     }
     assert env["SM_HP_EPOCHS"] == "2" and env["SM_HP_LEARNING_RATE"] == "0.001"
     assert json.loads(env["SM_CHANNELS"]) == ["training"]

@@ -87,9 +87,10 @@ def _text(value: Any) -> str:
 
 
 def _arg_text(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
+    """A value as the toolkit writes it on the command line: maps as `k=v,k=v`, None as '', else str()."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return "" if value is None else str(value)
 
 
 def command_args(hyperparameters: dict[str, Any]) -> list[str]:
