@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from outcrop.backends.translation_engines import html_text, map_html_text, sentence_chunks
+from outcrop.backends.translation_engines import html_runs, html_text, map_html_text, sentence_chunks
 from outcrop.backends.translation_terms import (
     Glossary,
     GlossaryError,
@@ -84,3 +84,10 @@ def test_long_text_is_cut_at_sentence_ends_for_the_chat_model() -> None:
 
 def test_terms_given_to_a_chat_model_are_checked_in_its_output() -> None:
     assert terms_present("The Kitty and the kitten sleep.", ["kitty", "dog"]) == {"kitty"}
+
+
+def test_html_runs_keep_inline_tags_inside_the_text_they_mark() -> None:
+    markup = "<div><p>The <b>cat</b> sleeps.</p><script>x<1</script><p>Yes</p></div>"
+    runs = html_runs(markup)
+    assert "".join(chunk for _t, chunk in runs) == markup
+    assert [chunk for translatable, chunk in runs if translatable] == ["The <b>cat</b> sleeps.", "Yes"]

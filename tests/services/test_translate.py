@@ -221,6 +221,16 @@ def test_the_local_llm_translates_french_into_english(real_server: RunningServer
     assert with_terms["AppliedTerminologies"] == [
         {"Name": "fr-pets", "Terms": [{"SourceText": "chat", "TargetText": "kitty"}]}
     ]
+    page = translate.translate_document(
+        Document={
+            "Content": b"<p>Le <b>chien</b> mange dans le jardin.</p>",
+            "ContentType": "text/html",
+        },
+        SourceLanguageCode="fr",
+        TargetLanguageCode="en",
+    )["TranslatedDocument"]["Content"].decode()
+    assert page.startswith("<p>") and page.endswith("</p>") and "<b>" in page and "</b>" in page, page
+    assert "dog" in page.lower() and "garden" in page.lower(), page
     wrong_way = error_of(
         translate.translate_text, Text="Hello", SourceLanguageCode="en", TargetLanguageCode="de"
     )

@@ -37,6 +37,10 @@ LANGUAGE_NAMES = {
 }  # fmt: skip
 
 _TAG = re.compile(r"(<[^>]*>)")
+_INLINE = "a abbr b bdi bdo cite code data dfn em i kbd mark q s samp small span strong sub sup time u var"
+_INLINE_TAGS = frozenset(_INLINE.split(" "))
+# Scripts, styles and comments are taken whole: "<" inside a script is no tag.
+_HTML_TOKENS = re.compile(r"(?is)(<(?:script|style)\b.*?</(?:script|style)\s*>|<!--.*?-->|<[^>]*>)")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 LLM_CHUNK_CHARS = 600  # ~150 tokens in, ~200 out: far inside the 4096-token context
 _LETTER = re.compile(r"[^\W\d_]")
@@ -102,8 +106,23 @@ class TranslationEngines:
                 for chunk in sentence_chunks(piece)
             )
 
+        def piecewise(markup: str) -> str:
+            return map_html_text(markup, lambda piece: html.escape(one(html.unescape(piece)), quote=False))
+
+        def run(markup: str) -> str:
+            """Text with inline tags goes to the model whole, so a sentence is not cut at a <b>; if its
+            answer loses or reorders a tag, the pieces between tags are translated one by one instead."""
+            tags = _TAG.findall(markup)
+            if not tags or len(markup) > LLM_CHUNK_CHARS:
+                return piecewise(markup)
+            answer = llm_translate(model, markup, *names, cancel=cancel, glossary=glossary, markup=True)
+            return answer if _TAG.findall(answer) == tags else piecewise(markup)
+
         if fmt == "html":
-            return map_html_text(text, lambda piece: html.escape(one(html.unescape(piece)), quote=False))
+            return "".join(
+                _keep_outer_space(chunk, run) if translatable else chunk
+                for translatable, chunk in html_runs(text)
+            )
         return _map_paragraphs(text, one)
 
     def close(self) -> None:
@@ -153,23 +172,37 @@ def _map_paragraphs(text: str, translate: Callable[[str], str]) -> str:
     return "\n".join(_keep_outer_space(line, translate) for line in text.split("\n"))
 
 
+def _tag_name(tag: str) -> str:
+    return tag[1:].split(None, 1)[0].lower().rstrip(">/") if len(tag) > 2 else ""
+
+
+def html_runs(markup: str) -> list[tuple[bool, str]]:
+    """The document cut into (translatable, chunk): runs of text with inline tags in them, and the rest
+    (block tags, comments, scripts and styles), in order; joined, the chunks are the document."""
+    runs: list[tuple[bool, str]] = []
+    current: list[str] = []
+    for part in _HTML_TOKENS.split(markup):
+        if not part:
+            continue
+        is_tag = part.startswith("<") and part.endswith(">")
+        if not is_tag or _tag_name(part).lstrip("/") in _INLINE_TAGS:
+            current.append(part)
+            continue
+        if current:
+            runs.append((True, "".join(current)))
+            current.clear()
+        runs.append((False, part))
+    if current:
+        runs.append((True, "".join(current)))
+    return runs
+
+
 def map_html_text(markup: str, translate: Callable[[str], str]) -> str:
-    """Translate the text between tags, leaving tags, scripts and styles as they are."""
-    out: list[str] = []
-    raw_until: str | None = None
-    for part in _TAG.split(markup):
-        if part.startswith("<") and part.endswith(">"):
-            name = part[1:].split(None, 1)[0].lower().rstrip(">/") if len(part) > 2 else ""
-            if raw_until is None and name in ("script", "style"):
-                raw_until = "/" + name
-            elif raw_until is not None and name == raw_until:
-                raw_until = None
-            out.append(part)
-        elif raw_until is not None or not part.strip():
-            out.append(part)
-        else:
-            out.append(_keep_outer_space(part, translate))
-    return "".join(out)
+    """Translate the text between tags, leaving tags, comments, scripts and styles as they are."""
+    return "".join(
+        part if part.startswith("<") and part.endswith(">") else _keep_outer_space(part, translate)
+        for part in _HTML_TOKENS.split(markup)
+    )
 
 
 def html_text(markup: str) -> str:

@@ -17,6 +17,7 @@ from outcrop.backends.base import ChatMessage, GenerationRequest, TextGenerator,
 _SYSTEM = "You are a translation engine. You answer with the translated text only, nothing else."
 _USER = "Translate this {source} text into {target}.{keep}\n\n{text}"
 _KEEP = " Keep the words inside <term> tags exactly as written."
+_MARKUP = " It is HTML: keep every tag, unchanged, around the words it marks."
 _TERM_TAG = re.compile(r"</?term>", re.IGNORECASE)
 
 
@@ -36,6 +37,8 @@ def llm_translate(
     target_name: str,
     cancel: threading.Event | None = None,
     glossary: Sequence[tuple[str, str]] = (),
+    *,
+    markup: bool = False,
 ) -> str:
     """`text` translated by `model` (greedy decoding, output at most ~3x the input's length)."""
     marked = mark_terms(text, glossary)
@@ -45,7 +48,10 @@ def llm_translate(
             ChatMessage(
                 "user",
                 _USER.format(
-                    source=source_name, target=target_name, keep=_KEEP if marked != text else "", text=marked
+                    source=source_name,
+                    target=target_name,
+                    keep=(_MARKUP if markup else "") + (_KEEP if marked != text else ""),
+                    text=marked,
                 ),
             ),
         ],
