@@ -50,6 +50,19 @@ def test_console_page_and_assets_are_served(server: RunningServer) -> None:
     assert redirect.status_code == 308 and redirect.headers["location"] == CONSOLE
 
 
+def test_console_is_the_home_page_and_presigned_urls_still_reach_s3(server: RunningServer) -> None:
+    home = httpx.get(server.endpoint + "/")
+    assert home.status_code == 200 and "<title>Outcrop console</title>" in home.text
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="console-home")
+    s3.put_object(Bucket="console-home", Key="a.txt", Body=b"presigned body")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "console-home", "Key": "a.txt"})
+    assert httpx.get(url).content == b"presigned body"
+    listing = s3.generate_presigned_url("list_buckets")
+    assert b"console-home" in httpx.get(listing).content
+    assert httpx.get(server.endpoint + "/no-such-bucket/key").status_code == 404
+
+
 def test_no_asset_comes_from_elsewhere() -> None:
     for path in STATIC.iterdir():
         text = path.read_text()

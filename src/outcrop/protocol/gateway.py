@@ -56,7 +56,7 @@ ROUTE_PRIORITY = (
 )
 
 # Services whose input-validation failures carry another code than ValidationException (same message).
-VALIDATION_ERROR_CODES = {"logs": "InvalidParameterException"}
+VALIDATION_ERROR_CODES = {"logs": "InvalidParameterException", "sagemaker-runtime": "ValidationError"}
 # S3 does not validate input against its model: it answers its own errors (InvalidArgument,
 # InvalidLocationConstraint, ...) from the service, never a ValidationException.
 UNVALIDATED_SERVICES = frozenset({"s3"})
@@ -228,6 +228,10 @@ class Gateway:
     ) -> tuple[HttpResponse, str, str]:
         request_id = str(uuid.uuid4())
         handler = self._internal_handler(request.raw_path)
+        if request.raw_path == "/" and (request.query or self._virtual_host_path(request) != "/"):
+            handler = None  # "/" is the console only for a plain page load; bucket listings stay S3's
+        if ".execute-api." in request.header("host"):  # API Gateway's host form: the local API Gateway
+            handler = self.internal.get("/_outcrop/execute-api/", handler)
         route: RouteMatch | None = None
         try:
             if request.too_large:
@@ -301,7 +305,7 @@ class Gateway:
             return handler
         best = ""
         for prefix in self.internal:
-            if prefix.endswith("/") and path.startswith(prefix) and len(prefix) > len(best):
+            if prefix != "/" and prefix.endswith("/") and path.startswith(prefix) and len(prefix) > len(best):
                 best = prefix
         return self.internal[best] if best else None
 

@@ -354,8 +354,10 @@ class EndpointOperations(ControlPlane):
         threading.Thread(target=run, name=f"endpoint-{endpoint}", daemon=True).start()
 
     def _deploy(self, name: str, config_name: str, specs: list[VariantSpec], previous: str | None) -> None:
+        config = self.store.get(CONFIG, config_name)
+        async_inference = config.body.get("AsyncInferenceConfig") if config else None
         try:
-            self.app.sagemaker_hosting.deploy(name, specs)
+            self.app.sagemaker_hosting.deploy(name, specs, async_inference=async_inference)
         except Exception as exc:  # HostingError, or anything a broken deployment raised
             reason = str(exc) if isinstance(exc, HostingError) else f"{type(exc).__name__}: {exc}"
             log.warning("deploying endpoint %s failed: %s", name, reason)
@@ -386,7 +388,11 @@ class EndpointOperations(ControlPlane):
         try:
             if record is None:
                 raise HostingError(f"the previous endpoint configuration {previous} no longer exists")
-            self.app.sagemaker_hosting.deploy(name, self._variant_specs(_internal(), record))
+            self.app.sagemaker_hosting.deploy(
+                name,
+                self._variant_specs(_internal(), record),
+                async_inference=record.body.get("AsyncInferenceConfig"),
+            )
         except Exception as exc:
             message = f"Update failed ({reason}); rolling back also failed: {exc}"
             self.store.update(ENDPOINT, name, lambda r: _failed(r, message))

@@ -73,7 +73,5 @@ async def to_console(request: HttpRequest) -> HttpResponse:
 
 
 def mount(app: App, services: Mapping[str, Service]) -> dict[str, Handler]:
-    # "/" itself is not mounted: the gateway takes a key ending in "/" as a mount of every path, and a
-    # catch-all would swallow unsigned AWS requests such as presigned S3 URLs. The console's home is
-    # /_outcrop/console/ until the gateway can mount "/" as an exact path.
-    return {ASSET_PREFIX: asset, ASSET_PREFIX.rstrip("/"): to_console}
+    # The gateway serves "/" here only for a plain page load (never a prefix, a query or a bucket's host).
+    return {"/": index, ASSET_PREFIX: asset, ASSET_PREFIX.rstrip("/"): to_console}

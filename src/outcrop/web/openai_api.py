@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from outcrop.app import App
-from outcrop.backends.base import Embedder, GenerationEvent, GenerationResult, TextGenerator
+from outcrop.backends.base import Embedder, GenerationEvent, GenerationResult, TextGenerator, embed_counted
 from outcrop.backends.projection import resize
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import iterate_in_thread, run_blocking
@@ -187,9 +187,8 @@ class OpenAIApi:
 
         def run() -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:
             with backend_errors():
-                vectors = embedder.embed(texts, normalize=True)
-                tokens = sum(embedder.count_tokens(text) for text in texts)
-            return np.asarray(resize(vectors, size), dtype=np.float32), tokens
+                vectors, counts = embed_counted(embedder, texts, normalize=True)
+            return np.asarray(resize(vectors, size), dtype=np.float32), sum(counts)
 
         try:
             matrix, tokens = await run_blocking(run)
