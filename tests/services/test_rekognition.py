@@ -76,8 +76,12 @@ def test_compare_faces_matches_the_same_person(rekognition: Any, photos: dict[st
 
 def test_collection_index_and_search(rekognition: Any, photos: dict[str, bytes]) -> None:
     name = f"people-{uuid.uuid4().hex[:8]}"
-    created = rekognition.create_collection(CollectionId=name)
-    assert created["StatusCode"] == 200 and created["CollectionArn"].endswith(f"collection/{name}")
+    created = rekognition.create_collection(CollectionId=name, Tags={"team": "vision"})
+    arn = created["CollectionArn"]
+    assert created["StatusCode"] == 200 and arn.endswith(f"collection/{name}")
+    rekognition.tag_resource(ResourceArn=arn, Tags={"stage": "test"})
+    rekognition.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert rekognition.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"stage": "test"}
     assert (
         error_of(rekognition.create_collection, CollectionId=name)["Code"] == "ResourceAlreadyExistsException"
     )

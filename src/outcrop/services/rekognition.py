@@ -281,6 +281,29 @@ class Rekognition(Service):
             ) from exc
         return {"StatusCode": 200}
 
+    # -- tags (collections are the taggable resource served here) --------------------------------------------
+
+    def _tagged_collection(self, arn: str) -> str:
+        kind, _, collection_id = arn.rpartition(":")[2].partition("/")
+        if kind != "collection" or not collection_id:
+            raise _error("InvalidParameterException", f"{arn} is not a collection ARN this server can tag.")
+        self._collection(collection_id)
+        return collection_id
+
+    def list_tags_for_resource(self, ctx: RequestContext, params: Params) -> Output:
+        return {"Tags": self.index.tags(self._tagged_collection(params["ResourceArn"]))}
+
+    def tag_resource(self, ctx: RequestContext, params: Params) -> Output:
+        collection_id = self._tagged_collection(params["ResourceArn"])
+        self.index.set_tags(collection_id, {**self.index.tags(collection_id), **params["Tags"]})
+        return {}
+
+    def untag_resource(self, ctx: RequestContext, params: Params) -> Output:
+        collection_id = self._tagged_collection(params["ResourceArn"])
+        tags = self.index.tags(collection_id)
+        self.index.set_tags(collection_id, {k: v for k, v in tags.items() if k not in params["TagKeys"]})
+        return {}
+
     def index_faces(self, ctx: RequestContext, params: Params) -> Output:
         collection_id = params["CollectionId"]
         self._collection(collection_id)

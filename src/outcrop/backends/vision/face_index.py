@@ -99,6 +99,21 @@ class FaceIndex:
             ).fetchall()
         return [self.get(row["id"]) for row in rows]
 
+    def tags(self, collection_id: str) -> dict[str, str]:
+        with self.db.read() as tx:
+            row = tx.execute("SELECT tags FROM collections WHERE id = ?", (collection_id,)).fetchone()
+        if row is None:
+            raise NoSuchCollection(collection_id)
+        return dict(json.loads(row["tags"]))
+
+    def set_tags(self, collection_id: str, tags: dict[str, str]) -> None:
+        with self.db.transaction() as tx:
+            cursor = tx.execute(
+                "UPDATE collections SET tags = ? WHERE id = ?", (json.dumps(tags), collection_id)
+            )
+            if cursor.rowcount == 0:
+                raise NoSuchCollection(collection_id)
+
     def delete(self, collection_id: str) -> None:
         with self.db.transaction() as tx:
             if tx.execute("DELETE FROM collections WHERE id = ?", (collection_id,)).rowcount == 0:
