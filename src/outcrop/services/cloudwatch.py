@@ -8,6 +8,7 @@ p99 stats) and metric math are refused plainly, since the buckets keep no distri
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,8 @@ from outcrop.services.base import RequestContext, Service
 NAMESPACE = "AWS/SageMaker"
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 PAGE = 500
+MAX_DATAPOINTS = 1440  # CloudWatch's cap on the datapoints one GetMetricStatistics call may ask for
+QUERY_ID = re.compile(r"[a-z][A-Za-z0-9_]*")
 
 
 class InvalidParameterValue(ServiceError):
@@ -30,6 +33,10 @@ class InvalidParameterCombination(ServiceError):
 
 class MissingParameter(ServiceError):
     code, status, sender_fault = "MissingParameter", 400, True
+
+
+class InvalidNextToken(ServiceError):
+    code, status, sender_fault = "InvalidNextToken", 400, True
 
 
 def _epoch(value: Any) -> float:
@@ -118,6 +125,18 @@ class CloudWatch(Service):
                 f"The parameter Period must be a multiple of 60 (Outcrop keeps one-minute data): {period}."
             )
 
+    @staticmethod
+    def _check_query_ids(ids: list[str]) -> None:
+        for query_id in ids:
+            if not QUERY_ID.fullmatch(query_id):
+                raise InvalidParameterValue(
+                    f"The query Id {query_id!r} is not valid: it must start with a lowercase letter and "
+                    "hold only letters, digits and underscores."
+                )
+        repeated = sorted({query_id for query_id in ids if ids.count(query_id) > 1})
+        if repeated:
+            raise InvalidParameterValue(f"The query Ids must be unique; repeated: {', '.join(repeated)}.")
+
     def get_metric_statistics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         statistics = params.get("Statistics") or []
         if params.get("ExtendedStatistics"):
@@ -130,6 +149,12 @@ class CloudWatch(Service):
         if start >= end:
             raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
         self._check_period(period)
+        requested = int((end - start + period - 1) // period)
+        if requested > MAX_DATAPOINTS:
+            raise InvalidParameterCombination(
+                f"The request asks for up to {requested} datapoints; the limit is {MAX_DATAPOINTS}. "
+                "Use a longer Period or a shorter time range."
+            )
         metric = params["MetricName"]
         unit = UNITS.get(metric, "None")
         if params.get("Unit") not in (None, unit):
@@ -146,6 +171,9 @@ class CloudWatch(Service):
         start, end = _epoch(params["StartTime"]), _epoch(params["EndTime"])
         if start >= end:
             raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
+        if params.get("NextToken"):
+            raise InvalidNextToken("The NextToken is not valid: every result fits in one page here.")
+        self._check_query_ids([query["Id"] for query in params["MetricDataQueries"]])
         descending = params.get("ScanBy", "TimestampDescending") == "TimestampDescending"
         results = []
         for query in params["MetricDataQueries"]:

@@ -15,6 +15,8 @@ import binascii
 import hashlib
 import json
 import time
+import zipfile
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -299,6 +301,11 @@ class LambdaFunctions(Service):
             return self.functions.store.unpack(name, bytes(package))
         except PackageError as exc:
             raise _invalid_value(str(exc)) from exc
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+            # A zip whose directory reads but whose members are damaged, encrypted or oddly compressed.
+            raise _invalid_value(
+                f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})"
+            ) from exc
 
 
 def _event_and_context(params: Params) -> tuple[Any, Any]:

@@ -133,7 +133,11 @@ class Transcribe(Service):
             if params.get(member):
                 raise BadRequestException(f"Outcrop does not support {member}")
         hotwords = self._hotwords(params, language)
-        bucket, key = parse_media_uri(params["Media"].get("MediaFileUri", ""), ctx.base_url)
+        if not params["Media"].get("MediaFileUri"):
+            raise BadRequestException(
+                "Media.MediaFileUri is required: give the S3 location of the audio to transcribe"
+            )
+        bucket, key = parse_media_uri(params["Media"]["MediaFileUri"], ctx.base_url)
         media_format = params.get("MediaFormat") or self._format_of(key)
         try:
             self.app.objects.head_object(bucket, key)

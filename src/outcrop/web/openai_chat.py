@@ -58,10 +58,41 @@ def _schema_instruction(response_format: Fields) -> str:
     return "Reply with only a JSON object that follows this JSON schema:\n" + json.dumps(described)
 
 
+def _check_turn(item: Any, index: int) -> None:
+    """Refuse what the text-only chat path would drop silently: non-text parts, tool turns without an id."""
+    if not isinstance(item, dict):
+        return  # the shared reader names the malformed turn
+    content = item.get("content")
+    for number, part in enumerate(content if isinstance(content, list) else []):
+        kind = part.get("type") if isinstance(part, dict) else None
+        where = f"messages[{index}].content[{number}]"
+        if kind == "text" and isinstance(part.get("text"), str):
+            continue
+        if kind == "refusal" and item.get("role") == "assistant":
+            continue
+        if kind in ("image_url", "input_audio", "file"):
+            raise OpenAIError(
+                f"{where}: the chat models on this server read text only; '{kind}' parts are not supported.",
+                param=f"{where}.type",
+            )
+        raise OpenAIError(
+            f"{where}: a content part must be an object with type 'text' and a string 'text', "
+            f"got {part!r:.80}.",
+            param=where,
+        )
+    if item.get("role") == "tool" and not isinstance(item.get("tool_call_id"), str):
+        raise OpenAIError(
+            f"messages[{index}]: a message with role 'tool' must carry the 'tool_call_id' it answers.",
+            param=f"messages[{index}].tool_call_id",
+        )
+
+
 def _turns(fields: Fields) -> list[ChatMessage]:
     items = fields.array("messages", required=True) or []
     if not items:
         raise OpenAIError("messages must contain at least one message.", param="messages")
+    for index, item in enumerate(items):
+        _check_turn(item, index)
     # "developer" is the newer name of the system role.
     renamed = [
         {**item, "role": "system"} if isinstance(item, dict) and item.get("role") == "developer" else item
