@@ -37,9 +37,8 @@ from outcrop.backends.vision.moderation import MODEL_VERSION as MODERATION_MODEL
 from outcrop.backends.vision.moderation import NsfwModel
 from outcrop.backends.vision.ocr import MODEL_VERSION as TEXT_MODEL
 from outcrop.backends.vision.ocr import OcrEngine
-from outcrop.protocol.errors import ServiceError
+from outcrop.services._inputs import bytes_or_s3_object, client_error
 from outcrop.services.base import RequestContext, Service
-from outcrop.storage.objects import StoreError
 
 Params = dict[str, Any]
 Output = dict[str, Any]
@@ -52,8 +51,7 @@ QUALITY_MIN_CONFIDENCE = {"NONE": 0.0, "LOW": 0.5, "AUTO": 0.8, "MEDIUM": 0.8, "
 QUALITY_MIN_PIXELS = {"NONE": 0, "LOW": 20, "AUTO": 40, "MEDIUM": 40, "HIGH": 60}
 
 
-def _error(code: str, message: str, status: int = 400) -> ServiceError:
-    return ServiceError(message, code=code, status=status, sender_fault=status < 500)
+_error = client_error
 
 
 @contextlib.contextmanager
@@ -106,29 +104,13 @@ class Rekognition(Service):
             return decode_image(data)
 
     def _image_bytes(self, image: Params) -> bytes:
-        if ("Bytes" in image) == ("S3Object" in image):
-            raise _error(
-                "InvalidParameterException", "Provide exactly one of Image.Bytes and Image.S3Object."
-            )
-        if "Bytes" in image:
-            return bytes(image["Bytes"])
-        location = image["S3Object"]
-        bucket, key = location.get("Bucket"), location.get("Name")
-        if not bucket or not key:
-            raise _error("InvalidParameterException", "S3Object needs a Bucket and a Name.")
-        try:
-            info = self.app.objects.head_object(bucket, key)
-            if info.size > MAX_S3_IMAGE_BYTES:
-                raise _error(
-                    "ImageTooLargeException", f"The S3 object is {info.size} bytes; the limit is 15 MB."
-                )
-            return self.app.objects.read_object(bucket, key)
-        except StoreError as exc:
-            raise _error(
-                "InvalidS3ObjectException",
-                "Unable to get object metadata from S3. Check object key, region and/or access permissions. "
-                f"({exc.code})",
-            ) from exc
+        return bytes_or_s3_object(
+            self.app.objects,
+            image,
+            name="Image",
+            limit=MAX_S3_IMAGE_BYTES,
+            too_large_code="ImageTooLargeException",
+        )
 
     def _detect(self, pixels: np.ndarray, *, embed: bool = False) -> list[Face]:
         with _vision_errors():

@@ -38,7 +38,7 @@ from outcrop.backends.vision.layout import (
 )
 from outcrop.backends.vision.ocr import MODEL_VERSION, OcrEngine
 from outcrop.jobs.textract_jobs import Job, TextractJobs, TokenMismatch
-from outcrop.protocol.errors import ServiceError
+from outcrop.services._inputs import bytes_or_s3_object, client_error
 from outcrop.services.base import RequestContext, Service
 from outcrop.storage.objects import StoreError
 
@@ -52,8 +52,7 @@ MAX_RESULTS = 1000
 SERVED_FEATURES = {"TABLES", "FORMS"}
 
 
-def _error(code: str, message: str, status: int = 400) -> ServiceError:
-    return ServiceError(message, code=code, status=status, sender_fault=status < 500)
+_error = client_error
 
 
 @contextlib.contextmanager
@@ -212,29 +211,13 @@ class Textract(Service):
     # -- documents -------------------------------------------------------------------------------------------
 
     def _document_bytes(self, document: Params, limit: int) -> bytes:
-        if ("Bytes" in document) == ("S3Object" in document):
-            raise _error(
-                "InvalidParameterException", "Provide exactly one of Document.Bytes and Document.S3Object."
-            )
-        if "Bytes" in document:
-            return bytes(document["Bytes"])
-        location = document["S3Object"]
-        bucket, key = location.get("Bucket"), location.get("Name")
-        if not bucket or not key:
-            raise _error("InvalidParameterException", "S3Object needs a Bucket and a Name.")
-        try:
-            info = self.app.objects.head_object(bucket, key)
-            if info.size > limit:
-                raise _error(
-                    "DocumentTooLargeException", f"The document is {info.size} bytes; the limit is {limit}."
-                )
-            return self.app.objects.read_object(bucket, key)
-        except StoreError as exc:
-            raise _error(
-                "InvalidS3ObjectException",
-                "Unable to get object metadata from S3. Check object key, region and/or access permissions. "
-                f"({exc.code})",
-            ) from exc
+        return bytes_or_s3_object(
+            self.app.objects,
+            document,
+            name="Document",
+            limit=limit,
+            too_large_code="DocumentTooLargeException",
+        )
 
     def _analyze(self, data: bytes, features: set[str], *, max_pages: int) -> tuple[list[Block], int]:
         with _document_errors():
