@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
 
@@ -31,6 +30,7 @@ from sagemaker.serializers import CSVSerializer, JSONSerializer
 from sagemaker.sklearn import SKLearn
 from sagemaker.xgboost import XGBoost
 
+from tests.compat.sagemaker_sdk import sdk_session
 from tests.server import RunningServer
 
 TRAINING = Path(__file__).resolve().parents[1] / "fixtures" / "sagemaker"
@@ -55,21 +55,8 @@ def quick_endpoint_polls() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def session(server: RunningServer) -> Iterator[Any]:
-    previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = server.endpoint
-    boto_session = boto3.Session(
-        aws_access_key_id="AKIAOUTCROPSDK", aws_secret_access_key="sdk-secret", region_name="us-east-1"
-    )
-    yield sagemaker.Session(
-        boto_session=boto_session,
-        sagemaker_client=boto_session.client("sagemaker", endpoint_url=server.endpoint),
-        sagemaker_runtime_client=boto_session.client("sagemaker-runtime", endpoint_url=server.endpoint),
-        default_bucket=f"sagemaker-serving-{uuid.uuid4().hex[:8]}",
-    )
-    if previous is None:
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-    else:
-        os.environ["AWS_ENDPOINT_URL"] = previous
+    with sdk_session(server, "sagemaker-serving") as made:
+        yield made
 
 
 def upload(session: Any, key: str, data: bytes) -> str:

@@ -16,13 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
-import sagemaker  # type: ignore[import-untyped]
 from sagemaker import image_uris
 from sagemaker.estimator import Estimator
 from sagemaker.exceptions import UnexpectedStatusException
@@ -30,6 +28,7 @@ from sagemaker.pytorch import PyTorch
 from sagemaker.sklearn import SKLearn
 from sagemaker.xgboost import XGBoost
 
+from tests.compat.sagemaker_sdk import sdk_session
 from tests.server import RunningServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sagemaker"
@@ -40,26 +39,8 @@ TRUE_BIAS = 0.5
 
 @pytest.fixture(scope="module")
 def session(server: RunningServer) -> Iterator[Any]:
-    previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = server.endpoint
-    boto_session = boto3.Session(
-        aws_access_key_id="AKIAOUTCROPSDK", aws_secret_access_key="sdk-secret", region_name="us-east-1"
-    )
-    yield sagemaker.Session(
-        boto_session=boto_session,
-        sagemaker_client=boto_session.client("sagemaker", endpoint_url=server.endpoint),
-        sagemaker_runtime_client=boto_session.client("sagemaker-runtime", endpoint_url=server.endpoint),
-        default_bucket=f"sagemaker-outcrop-{uuid.uuid4().hex[:8]}",
-        # The SDK reports usage to an AWS-hosted URL that cannot be reached from here.
-        sagemaker_config={
-            "SchemaVersion": "1.0",
-            "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-        },
-    )
-    if previous is None:
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-    else:
-        os.environ["AWS_ENDPOINT_URL"] = previous
+    with sdk_session(server, "sagemaker-outcrop") as made:
+        yield made
 
 
 def regression_csv(rows: int = 256, seed: int = 0) -> bytes:
