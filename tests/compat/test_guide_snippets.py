@@ -62,68 +62,9 @@ query_embedding = json.loads(embedding_response['body'].read())['embedding']
 print(json.dumps(query_embedding))
 """
 
-# "Set Up the API Layer": the whole Lambda handler, verbatim, called with an API Gateway style event.
-# aws_lambda_powertools is replaced by a do-nothing stand-in, since only the Bedrock call is under test.
-LAMBDA_HANDLER = """
-import json
-import boto3
-from aws_lambda_powertools import Logger, Tracer
-
-logger = Logger()
-tracer = Tracer()
-bedrock = boto3.client('bedrock-runtime', region_name='us-east-1')
-
-@tracer.capture_lambda_handler
-def lambda_handler(event, context):
-    try:
-        body = json.loads(event['body'])
-        user_message = body['message']
-
-        # Call Bedrock
-        response = bedrock.invoke_model(
-            modelId='anthropic.claude-3-sonnet-20240229-v1:0',
-            contentType='application/json',
-            accept='application/json',
-            body=json.dumps({
-                "anthropic_version": "bedrock-2023-05-31",
-                "max_tokens": 1000,
-                "messages": [{"role": "user", "content": user_message}]
-            })
-        )
-
-        result = json.loads(response['body'].read())
-
-        return {
-            'statusCode': 200,
-            'headers': {
-                'Access-Control-Allow-Origin': '*',
-                'Content-Type': 'application/json'
-            },
-            'body': json.dumps({
-                'response': result['content'][0]['text']
-            })
-        }
-
-    except Exception as e:
-        logger.error(f"Error: {str(e)}")
-        return {
-            'statusCode': 500,
-            'body': json.dumps({'error': 'Internal server error'})
-        }
-
-print(json.dumps(lambda_handler({'body': json.dumps({'message': 'Summarise my notes'})}, None)))
-"""
-
-POWERTOOLS_STAND_IN = """
-class Logger:
-    def error(self, message):
-        print(message, file=__import__("sys").stderr)
-
-
-class Tracer:
-    def capture_lambda_handler(self, handler):
-        return handler
-"""
+# "Set Up the API Layer": the guide's Lambda handler as the example app ships it, unchanged, run with the
+# real aws_lambda_powertools and called with an API Gateway style event.
+GUIDE_HANDLER = Path(__file__).resolve().parents[2] / "examples" / "guide-chat" / "src" / "app.py"
 
 # "Cross-Region Architecture" sends a Claude messages body without anthropic_version or max_tokens,
 # which Bedrock rejects; Outcrop must reject it the same way rather than answer.
@@ -145,7 +86,7 @@ except bedrock_client.exceptions.ValidationException as error:
 """
 
 
-def run_snippet(server: RunningServer, code: str, tmp_path: Path) -> object:
+def run_snippet(server: RunningServer, code: str, tmp_path: Path, **extra_env: str) -> object:
     """Run code in a new interpreter configured only by environment variables; return its printed JSON."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(
@@ -155,6 +96,7 @@ def run_snippet(server: RunningServer, code: str, tmp_path: Path) -> object:
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")])),
+        **extra_env,
     )
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -183,8 +125,10 @@ def test_rag_query_embedding(server: RunningServer, tmp_path: Path) -> None:
 
 
 def test_lambda_handler(server: RunningServer, tmp_path: Path) -> None:
-    (tmp_path / "aws_lambda_powertools.py").write_text(POWERTOOLS_STAND_IN)
-    response = run_snippet(server, LAMBDA_HANDLER, tmp_path)
+    event = "{'body': json.dumps({'message': 'Summarise my notes'})}"
+    code = GUIDE_HANDLER.read_text() + f"\nprint(json.dumps(lambda_handler({event}, None)))\n"
+    # No X-Ray daemon runs here, so tracing is off, as the example's template sets it.
+    response = run_snippet(server, code, tmp_path, POWERTOOLS_TRACE_DISABLED="true")
     assert isinstance(response, dict)
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"response": "You said: Summarise my notes"}
