@@ -145,7 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--queries", type=int, default=225, help="the first N queries only")
-    parser.add_argument("--rerank", type=int, default=0, help="also rerank the top N of SEMANTIC (0: off)")
+    parser.add_argument("--rerank", type=int, default=0, help="also rerank the top N of HYBRID (0: off)")
     parser.add_argument("--rerank-queries", type=int, default=50)
     parser.add_argument("--rerank-model", default="amazon.rerank-v1:0")
     arguments = parser.parse_args()
@@ -202,7 +202,7 @@ def main() -> None:
 def rerank_rows(
     runtime: Any, kb_id: str, queries: Sequence[str], judgments: dict[int, set[str]], arguments: Any
 ) -> list[tuple[str, str, str, str]]:
-    """SEMANTIC top N in vector order vs the same N reranked, on the first --rerank-queries queries."""
+    """HYBRID top N in fused order vs the same N reranked, on the first --rerank-queries queries."""
     top = arguments.rerank
     subset = queries[: arguments.rerank_queries]
     model_arn = f"arn:aws:bedrock:us-east-1::foundation-model/{arguments.rerank_model}"
@@ -211,13 +211,16 @@ def rerank_rows(
         response = runtime.retrieve(
             knowledgeBaseId=kb_id,
             retrievalQuery={"text": query},
-            retrievalConfiguration={"vectorSearchConfiguration": {"numberOfResults": top}},
+            retrievalConfiguration={
+                "vectorSearchConfiguration": {"numberOfResults": top, "overrideSearchType": "HYBRID"}
+            },
         )
         return [docno(result) for result in response["retrievalResults"]]
 
     def reranked(query: str) -> list[str]:
         configuration = {
             "numberOfResults": top,
+            "overrideSearchType": "HYBRID",
             "rerankingConfiguration": {
                 "type": "BEDROCK_RERANKING_MODEL",
                 "bedrockRerankingConfiguration": {
@@ -234,7 +237,7 @@ def rerank_rows(
         return [docno(result) for result in response["retrievalResults"]]
 
     rows = []
-    for name, rank in ((f"SEMANTIC top {top}", plain), (f"  reranked ({arguments.rerank_model})", reranked)):
+    for name, rank in ((f"HYBRID top {top}", plain), (f"  reranked ({arguments.rerank_model})", reranked)):
         ndcg, _, qps = evaluate(rank, subset, judgments)
         rows.append((name, f"{ndcg:.3f}", "-", f"{qps:.2f} q/s, first {len(subset)} queries"))
     return rows
