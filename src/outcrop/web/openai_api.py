@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
@@ -46,13 +47,32 @@ def _json(status: int, payload: dict[str, Any]) -> HttpResponse:
     return HttpResponse(status, {"content-type": "application/json"}, json.dumps(payload).encode())
 
 
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string with a lone UTF-16 surrogate (no UTF-8 form)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(key) or _has_lone_surrogate(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
 def _body(request: HttpRequest) -> dict[str, Any]:
+    raw = request.body or b""
     try:
-        body = json.loads(request.body or b"")
+        body = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise OpenAIError("The request body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise OpenAIError("The request body must be a JSON object.")
+    # Only a \uD8xx-\uDFxx escape can smuggle a lone surrogate in; look closer only then.
+    if re.search(rb"\\u[dD][89a-fA-F]", raw) and _has_lone_surrogate(body):
+        raise OpenAIError("The request body holds a string with an unpaired UTF-16 surrogate escape.")
     return body
 
 
