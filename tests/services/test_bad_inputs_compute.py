@@ -347,8 +347,35 @@ def test_lambda_refuses_bad_packages_and_keeps_the_deployed_code(server: Running
         FunctionName=name,
         Runtime="java21",
     )
+    for change in (
+        {"Handler": "handler"},
+        {"Environment": {"Variables": {"AWS_REGION": "eu-west-1"}}},
+        {"Environment": {"Variables": {f"KEY_{n}": "v" * 100 for n in range(50)}}},
+    ):
+        refused(
+            lam.update_function_configuration, "InvalidParameterValueException", FunctionName=name, **change
+        )
     answer = lam.invoke(FunctionName=name, Payload=b"{}")
-    assert json.loads(answer["Payload"].read()) == {"ok": True}  # the refused updates kept the old code
+    assert json.loads(answer["Payload"].read()) == {"ok": True}  # the refused updates kept code and config
+    assert lam.get_function_configuration(FunctionName=name)["Handler"] == "app.handler"
+
+    empty = refused(
+        lam.create_function,
+        "InvalidParameterValueException",
+        FunctionName=unique("fn"),
+        Code={"ZipFile": _zip({})},
+        **create,
+    )
+    assert "non-empty zip" in empty["Message"]
+    reserved = refused(
+        lam.create_function,
+        "InvalidParameterValueException",
+        FunctionName=unique("fn"),
+        Code={"ZipFile": _zip({"app.py": HANDLER})},
+        Environment={"Variables": {"AWS_ACCESS_KEY_ID": "AKIA", "COLOUR": "blue"}},
+        **create,
+    )
+    assert "AWS_ACCESS_KEY_ID" in reserved["Message"] and "COLOUR" not in reserved["Message"]
 
     refused(lam.invoke, "InvalidRequestContentException", FunctionName=name, Payload=b"{not json")
     refused(

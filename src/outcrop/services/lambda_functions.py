@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import io
 import json
 import time
 import zipfile
@@ -34,6 +35,30 @@ Params = dict[str, Any]
 Output = dict[str, Any]
 LIST_PAGE = 50
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on an invocation's request payload
+MAX_ENVIRONMENT_BYTES = 4 * 1024  # Lambda's limit on a function's environment variables, keys and values
+# Variables the runtime sets itself; Lambda refuses a function configuration that tries to set them.
+RESERVED_VARIABLES = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_RUNTIME_DIR",
+        "LAMBDA_TASK_ROOT",
+    }
+)
 
 
 def _not_found(ctx: RequestContext, name: str) -> ServiceError:
@@ -207,9 +232,8 @@ class LambdaFunctions(Service):
         runtime = str(params.get("Runtime") or "")
         if not PYTHON_RUNTIME.fullmatch(runtime):
             raise _invalid_value(f"Outcrop runs Python functions only (Runtime python3.x), not {runtime!r}.")
-        handler = str(params.get("Handler") or "")
-        if "." not in handler:
-            raise _invalid_value("Handler must be module.function (e.g. app.lambda_handler).")
+        handler = _checked_handler(str(params.get("Handler") or ""))
+        environment = _checked_environment((params.get("Environment") or {}).get("Variables") or {})
         code_dir, sha, size = self._unpack(name, params["Code"])
         spec = FunctionSpec(
             name=name,
@@ -218,7 +242,7 @@ class LambdaFunctions(Service):
             runtime=runtime,
             timeout=float(params.get("Timeout") or 3),
             memory_mb=int(params.get("MemorySize") or 128),
-            environment=dict((params.get("Environment") or {}).get("Variables") or {}),
+            environment=environment,
             description=str(params.get("Description") or ""),
         )
         deployed = Deployed(spec, sha, size, time.time(), str(params["Role"]), dict(params.get("Tags") or {}))
@@ -246,9 +270,11 @@ class LambdaFunctions(Service):
         if not PYTHON_RUNTIME.fullmatch(runtime):
             raise _invalid_value(f"Outcrop runs Python functions only (Runtime python3.x), not {runtime!r}.")
         environment = params.get("Environment")
+        if environment is not None:
+            _checked_environment(environment.get("Variables") or {})
         spec = replace(
             spec,
-            handler=str(params.get("Handler") or spec.handler),
+            handler=_checked_handler(str(params.get("Handler") or spec.handler)),
             runtime=runtime,
             timeout=float(params.get("Timeout") or spec.timeout),
             memory_mb=int(params.get("MemorySize") or spec.memory_mb),
@@ -297,6 +323,8 @@ class LambdaFunctions(Service):
             raise _invalid_value(
                 "Please provide a source for function code (ZipFile, or S3Bucket and S3Key)."
             )
+        if _holds_no_file(bytes(package)):
+            raise _invalid_value("Uploaded file must be a non-empty zip: this one holds no file.")
         try:
             return self.functions.store.unpack(name, bytes(package))
         except PackageError as exc:
@@ -306,6 +334,37 @@ class LambdaFunctions(Service):
             raise _invalid_value(
                 f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})"
             ) from exc
+
+
+def _holds_no_file(package: bytes) -> bool:
+    """Whether a readable zip lists no file (an unreadable one is reported by the unpacking)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(package)) as archive:
+            return not any(not member.is_dir() for member in archive.infolist())
+    except zipfile.BadZipFile:
+        return False
+
+
+def _checked_handler(handler: str) -> str:
+    if "." not in handler.strip("."):
+        raise _invalid_value("Handler must be module.function (e.g. app.lambda_handler).")
+    return handler
+
+
+def _checked_environment(variables: dict[str, Any]) -> dict[str, str]:
+    """The function's environment variables, refused as Lambda does when reserved or over 4 KB."""
+    reserved = sorted(RESERVED_VARIABLES.intersection(variables))
+    if reserved:
+        raise _invalid_value(
+            "The environment variables set keys the Lambda runtime reserves for itself, which a function "
+            f"cannot change: {', '.join(reserved)}."
+        )
+    size = sum(len(str(key).encode()) + len(str(value).encode()) for key, value in variables.items())
+    if size > MAX_ENVIRONMENT_BYTES:
+        raise _invalid_value(
+            f"The environment variables take {size} bytes, over Lambda's {MAX_ENVIRONMENT_BYTES}-byte limit."
+        )
+    return {str(key): str(value) for key, value in variables.items()}
 
 
 def _event_and_context(params: Params) -> tuple[Any, Any]:
