@@ -209,6 +209,38 @@ def test_sagemaker_calls_out_of_order_are_refused(server: RunningServer, bucket:
     )
 
 
+def test_sagemaker_update_to_a_broken_config_rolls_back_and_keeps_serving(
+    server: RunningServer, bucket: str
+) -> None:
+    sm = server.client("sagemaker")
+    runtime = server.client("sagemaker-runtime")
+    good = _config(sm, _model(sm, f"s3://{bucket}/model/model.tar.gz"))
+    broken = _config(sm, _model(sm, f"s3://{bucket}/junk/model.tar.gz"))
+    orphan_model = _model(sm, f"s3://{bucket}/model/model.tar.gz")
+    orphan = _config(sm, orphan_model)
+    sm.delete_model(ModelName=orphan_model)
+    refused(sm.create_endpoint, "ValidationException", EndpointName=unique("e"), EndpointConfigName=orphan)
+
+    endpoint = unique("rollback")
+    sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=good)
+    serving = wait_for(
+        lambda: sm.describe_endpoint(EndpointName=endpoint), lambda d: d["EndpointStatus"] != "Creating"
+    )
+    assert serving["EndpointStatus"] == "InService", serving.get("FailureReason")
+    refused(sm.update_endpoint, "ValidationException", EndpointName=endpoint, EndpointConfigName=orphan)
+    sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=broken)
+    after = wait_for(
+        lambda: sm.describe_endpoint(EndpointName=endpoint), lambda d: d["EndpointStatus"] != "Updating"
+    )
+    assert after["EndpointStatus"] == "InService" and after["EndpointConfigName"] == good
+    assert "rolled back" in after["FailureReason"]
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint, Body=json.dumps({"values": [2]}), ContentType="application/json"
+    )
+    assert json.loads(answer["Body"].read()) == {"scaled": [2]}
+    sm.delete_endpoint(EndpointName=endpoint)
+
+
 # -- CloudWatch ----------------------------------------------------------------------------------------------
 
 METRIC: dict[str, Any] = {"Namespace": "AWS/SageMaker", "MetricName": "Invocations"}
