@@ -279,6 +279,15 @@ def test_transcribe_refuses_missing_media_languages_and_vocabularies(
         LanguageCode="en-US",
         VocabularyFileUri=f"s3://{unique('nobucket')}/words.txt",
     )
+    server.client("s3").put_object(Bucket=bucket, Key="huge-words.txt", Body=b"word\n" * 20_000)
+    huge = refused(
+        transcribe.create_vocabulary,
+        "BadRequestException",
+        VocabularyName=unique("v"),
+        LanguageCode="en-US",
+        VocabularyFileUri=f"s3://{bucket}/huge-words.txt",
+    )
+    assert "100000 bytes" in huge["Message"]
     for call in (transcribe.get_vocabulary, transcribe.delete_vocabulary):
         refused(call, "NotFoundException", 404, VocabularyName=unique("never"))
     refused(

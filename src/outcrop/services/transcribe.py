@@ -47,6 +47,7 @@ from outcrop.storage.objects import BucketAlreadyOwnedByYou, ObjectAttributes, S
 
 SERVICE_BUCKET = "outcrop-transcribe-output"
 MEDIA_FORMATS = ("mp3", "mp4", "wav", "flac", "ogg", "amr", "webm", "m4a")
+MAX_VOCABULARY_FILE_BYTES = 50 * 1024  # Transcribe's limit on a custom vocabulary file
 _STATUS = {QUEUED: "QUEUED", RUNNING: "IN_PROGRESS", COMPLETED: "COMPLETED", FAILED: "FAILED"}
 _UNSERVED_SETTINGS = {
     "ShowSpeakerLabels": "speaker labels (no diarization model is packaged)",
@@ -422,6 +423,12 @@ class Transcribe(Service):
             else:
                 bucket, key = parse_media_uri(params["VocabularyFileUri"], ctx.base_url)
                 try:
+                    size = self.app.objects.head_object(bucket, key).size
+                    if size > MAX_VOCABULARY_FILE_BYTES:
+                        raise BadRequestException(
+                            f"The vocabulary file {params['VocabularyFileUri']} is {size} bytes; "
+                            f"a vocabulary file may hold at most {MAX_VOCABULARY_FILE_BYTES} bytes"
+                        )
                     text = self.app.objects.read_object(bucket, key).decode("utf-8-sig")
                 except (StoreError, UnicodeDecodeError):
                     raise BadRequestException(
