@@ -6,11 +6,13 @@ asset paths that try to leave the console's folder: each gets a 4xx in the shape
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.lambdas.apps import APPS, api_ids, app_server
 from tests.server import RunningServer
 from tests.services.bad_inputs import unhandled_errors
 
@@ -134,6 +136,24 @@ def test_api_gateway_and_console_answer_unknown_paths_plainly(server: RunningSer
     assert get("/_outcrop/console/no-such-asset.js").status_code == 404
     escape = get("/_outcrop/console/%2e%2e/%2e%2e/pyproject.toml")
     assert escape.status_code == 404 and b"[project]" not in escape.content
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with app_server(tmp_path_factory.mktemp("bad-inputs-apps"), APPS / "demo") as (server, _):
+        yield server
+
+
+def test_api_gateway_refuses_bodies_over_its_payload_quota(demo: RunningServer) -> None:
+    rest = api_ids(demo)["demo"]["REST:v1"]
+    oversized = b"x" * (10 * 1024 * 1024 + 1)
+    for path in ("/_apps/demo/echo/a", f"/restapis/{rest}/v1/_user_request_/boom"):
+        response = httpx.post(demo.endpoint + path, content=oversized, timeout=60)
+        assert response.status_code == 413, path
+        assert response.json() == {"message": "Request Too Long"}
+    fits = httpx.post(demo.endpoint + "/_apps/demo/echo/a", content=b"x" * 1024, timeout=60)
+    assert fits.status_code == 200
+    assert not unhandled_errors(demo, 0)
 
 
 # -- the log -------------------------------------------------------------------------------------------------

@@ -34,12 +34,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("outcrop.apigateway")
 HOST_MOUNT = "/_outcrop/execute-api/"
 EXECUTE_API_PATH = "/_aws/execute-api/"
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's quota on a request's payload
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> HttpResponse:
     return HttpResponse(
         status, {"content-type": "application/json", **(headers or {})}, json.dumps(body).encode()
     )
+
+
+def _too_large() -> HttpResponse:
+    """What API Gateway answers for a request body over its 10 MB payload quota."""
+    return _json(413, {"message": "Request Too Long"}, {"x-amzn-errortype": "RequestTooLargeException"})
 
 
 def _missing_route(api: Api | None) -> HttpResponse:
@@ -149,6 +155,8 @@ class LocalApiGateway:
         return await self._invoke(match, request)
 
     async def _invoke(self, match: Match, request: HttpRequest) -> HttpResponse:
+        if len(request.body or b"") > MAX_PAYLOAD_BYTES:
+            return add_cors(match.api, request, _too_large())
         spec = self.registry.functions[match.route.function]
         request_id = str(uuid.uuid4())
         event = build_event(match, request, request_id, self.app.settings.account_id)
