@@ -92,6 +92,10 @@ def test_openai_chat_refuses_parts_it_would_otherwise_drop(server: RunningServer
     _openai_error(
         httpx.post(url, json={"model": CHAT, "messages": orphan}, timeout=60), 400, "messages[1].tool_call_id"
     )
+    stray = [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "call_9", "content": "18"}]
+    assert "call_9" in _openai_error(
+        httpx.post(url, json={"model": CHAT, "messages": stray}, timeout=60), 400, "messages[1].tool_call_id"
+    )
     smuggled = b'{"model": "%s", "messages": [{"role": "user", "content": "caf\\ud800e"}]}' % CHAT.encode()
     _openai_error(httpx.post(url, content=smuggled, timeout=60), 400)
     parts = [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]

@@ -58,8 +58,11 @@ def _schema_instruction(response_format: Fields) -> str:
     return "Reply with only a JSON object that follows this JSON schema:\n" + json.dumps(described)
 
 
-def _check_turn(item: Any, index: int) -> None:
-    """Refuse what the text-only chat path would drop silently: non-text parts, tool turns without an id."""
+def _check_turn(item: Any, index: int, calls: set[str]) -> None:
+    """Refuse what the text-only chat path would drop silently: non-text parts, tool turns answering no call.
+
+    `calls` gathers the ids of the tool calls made by the assistant turns read so far.
+    """
     if not isinstance(item, dict):
         return  # the shared reader names the malformed turn
     content = item.get("content")
@@ -80,9 +83,22 @@ def _check_turn(item: Any, index: int) -> None:
             f"got {part!r:.80}.",
             param=where,
         )
-    if item.get("role") == "tool" and not isinstance(item.get("tool_call_id"), str):
+    if item.get("role") == "assistant" and isinstance(item.get("tool_calls"), list):
+        calls.update(
+            str(call["id"]) for call in item["tool_calls"] if isinstance(call, dict) and "id" in call
+        )
+    if item.get("role") != "tool":
+        return
+    answered = item.get("tool_call_id")
+    if not isinstance(answered, str):
         raise OpenAIError(
             f"messages[{index}]: a message with role 'tool' must carry the 'tool_call_id' it answers.",
+            param=f"messages[{index}].tool_call_id",
+        )
+    if answered not in calls:
+        raise OpenAIError(
+            f"messages[{index}]: tool_call_id {answered!r} answers no tool call of an earlier assistant "
+            "message.",
             param=f"messages[{index}].tool_call_id",
         )
 
@@ -91,8 +107,9 @@ def _turns(fields: Fields) -> list[ChatMessage]:
     items = fields.array("messages", required=True) or []
     if not items:
         raise OpenAIError("messages must contain at least one message.", param="messages")
+    calls: set[str] = set()
     for index, item in enumerate(items):
-        _check_turn(item, index)
+        _check_turn(item, index, calls)
     # "developer" is the newer name of the system role.
     renamed = [
         {**item, "role": "system"} if isinstance(item, dict) and item.get("role") == "developer" else item
