@@ -7,6 +7,25 @@ import logging
 from pathlib import Path
 
 
+def _load_blas_single_threaded() -> None:
+    """Load numpy's OpenBLAS with one thread. The server's own matrix work is small (embedding projections),
+    while a multi-threaded OpenBLAS in the process slowed onnxruntime's runs next to it: embeddings through
+    invoke_model went from 0.58-0.71 to 0.85-0.96 of raw onnxruntime's throughput (bench_embeddings.py).
+    Setting the thread count later, at run time, did not help. OpenBLAS reads the variable once, as it
+    loads, so it is put back at once and child processes (training, endpoints, functions) keep the default."""
+    import os
+
+    previous = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        import numpy  # noqa: F401
+    finally:
+        if previous is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = previous
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="outcrop", description="The AWS AI stack on one local server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         help="a template Parameter's value, as sam deploy's --parameter-overrides (repeatable)",
     )
     args = parser.parse_args(argv)
+    _load_blas_single_threaded()
 
     import uvicorn
 
