@@ -19,11 +19,6 @@ from tests.server import RunningServer
 from tests.services.bad_inputs import bad_inputs_bucket, refused, unhandled_errors, unique, wait_for
 
 LONE_SURROGATE = "caf\ud800e"  # JSON may carry it as an escape; it has no UTF-8 form
-SURROGATES_NEED_PROTOCOL = pytest.mark.xfail(
-    strict=True,
-    reason="a lone surrogate escape reaches the services and fails at .encode(); the JSON parser "
-    "(protocol/parse.py _loads_json) should refuse it with SerializationException",
-)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -67,7 +62,6 @@ def test_comprehend_refuses_empty_unsupported_and_custom_inputs(server: RunningS
     assert "Text" in document["Message"]
 
 
-@SURROGATES_NEED_PROTOCOL
 def test_comprehend_refuses_text_with_a_lone_surrogate(server: RunningServer) -> None:
     comprehend = server.client("comprehend")
     error = error_of(comprehend.detect_pii_entities, Text=LONE_SURROGATE, LanguageCode="en")
@@ -147,7 +141,6 @@ def test_translate_refuses_bad_pairs_documents_and_terminologies(server: Running
     refused(translate.list_terminologies, "InvalidParameterValueException", NextToken="not-a-token")
 
 
-@SURROGATES_NEED_PROTOCOL
 def test_translate_refuses_text_with_a_lone_surrogate(server: RunningServer) -> None:
     translate = server.client("translate")
     error = error_of(
@@ -332,8 +325,5 @@ def test_transcribe_job_on_bytes_that_are_not_audio_fails_with_a_reason(
 
 
 def test_the_server_log_shows_no_unhandled_error(server: RunningServer, log_start: int) -> None:
-    """Runs last: every refusal above was a modelled error, not an unhandled exception.
-
-    Lone surrogates still fail inside the services until the JSON parser refuses them (see the xfails).
-    """
-    assert not unhandled_errors(server, log_start, allowed="surrogates not allowed")
+    """Runs last: every refusal above was a modelled error, not an unhandled exception."""
+    assert not unhandled_errors(server, log_start)

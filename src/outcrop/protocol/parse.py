@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,13 +134,37 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether any string in parsed JSON holds a surrogate without its pair (it cannot become UTF-8)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
 def _loads_json(body: bytes) -> Any:
     if not body.strip():
         return {}
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise SerializationException(f"The request body is not valid JSON: {exc}") from exc
+    # Only a \uD800-\uDFFF escape can carry a lone surrogate, which has no UTF-8 form: look only then.
+    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(data):
+        raise SerializationException(
+            "The request body holds a string with an unpaired UTF-16 surrogate escape."
+        )
+    return data
 
 
 def _parse_cbor_body(shape: StructureShape | None, body: bytes) -> dict[str, Any]:
