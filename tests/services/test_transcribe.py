@@ -243,7 +243,8 @@ def test_polly_speech_round_trips_through_transcribe(real_server: RunningServer)
     )  # a plain GET, as AWS allows
     assert served.status_code == 200
     heard = served.json()["results"]["transcripts"][0]["transcript"].lower()
-    assert "world wide web" in heard, heard  # the lexicon alias was spoken
+    # The lexicon alias was spoken; Whisper writes it "world wide web" or "worldwide web".
+    assert "worldwideweb" in heard.replace(" ", ""), heard
 
     names = [
         j["TranscriptionJobName"]
