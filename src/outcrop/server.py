@@ -55,6 +55,15 @@ def discover_web(app: App, services: Mapping[str, Service]) -> dict[str, Interna
     return table
 
 
+def _endpoint_metrics(app: App) -> dict[str, dict[str, dict[str, float]]]:
+    """Invocation metrics per SageMaker endpoint and variant, once any endpoint has been served (the
+    console's status page shows them; CloudWatch's GetMetricStatistics gives them over time)."""
+    if "sagemaker_hosting" not in app.__dict__:  # never started: nothing to report, nothing to load
+        return {}
+    hosting = app.sagemaker_hosting
+    return {name: hosting.endpoint_metrics(name) for name in hosting.deployed()}
+
+
 def _resident_bytes() -> int:
     """This process's resident memory, read from /proc (0 where there is none)."""
     try:
@@ -89,6 +98,7 @@ def build_app(settings: Settings) -> Gateway:
             "usage": app.usage.snapshot(),
             "memory_rss_bytes": _resident_bytes(),
             "recent_requests": [asdict(record) for record in list(gateway.recent)[-50:]],
+            "sagemaker_endpoints": _endpoint_metrics(app),
         }
         return HttpResponse(200, {"content-type": "application/json"}, json.dumps(body).encode())
 

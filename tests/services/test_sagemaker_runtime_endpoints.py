@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
@@ -96,6 +97,11 @@ def test_ab_endpoint_splits_by_weight_pins_variants_and_reweights_live(
     assert {invoke(server, "ab-test", {"values": [1]}, TargetVariant="Challenger")[1] for _ in range(10)} == {
         "Challenger"
     }
+
+    # The console's status page reads the per-variant counts from the health report.
+    shown = httpx.get(f"{server.endpoint}/_outcrop/health").json()["sagemaker_endpoints"]["ab-test"]
+    assert shown["Current"]["Invocations"] + shown["Challenger"]["Invocations"] >= 1010
+    assert shown["Challenger"]["Invocations"] >= 10 and shown["Current"]["ModelLatencyAverageMs"] > 0
 
     sagemaker = server.client("sagemaker")
     sagemaker.update_endpoint_weights_and_capacities(

@@ -1,4 +1,5 @@
-// Status: loaded models, memory, usage per model and the recent requests, polled from /_outcrop/health.
+// Status: loaded models, memory, usage per model, SageMaker endpoint metrics and the recent requests,
+// polled from /_outcrop/health.
 import { $, el, health, showError } from "./ui.js";
 
 function megabytes(bytes) {
@@ -48,6 +49,23 @@ function render(state) {
     $("#st-usage"),
     Object.entries(state.usage || {}).map(([name, entry]) =>
       el("tr", {}, cell(name), cell(entry.calls, true), cell(entry.inputTokens, true), cell(entry.outputTokens, true)),
+    ),
+  );
+  rows(
+    $("#st-endpoints"),
+    Object.entries(state.sagemaker_endpoints || {}).flatMap(([endpoint, variants]) =>
+      Object.entries(variants).map(([variant, m]) =>
+        el(
+          "tr",
+          {},
+          cell(endpoint),
+          cell(variant),
+          cell(m.Invocations ?? 0, true),
+          cell(m.Invocation4XXErrors ?? 0, true),
+          cell(m.Invocation5XXErrors ?? 0, true),
+          cell((m.ModelLatencyAverageMs ?? 0).toFixed(1), true),
+        ),
+      ),
     ),
   );
   rows(
