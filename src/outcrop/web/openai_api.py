@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
@@ -24,7 +23,7 @@ from outcrop.backends.projection import resize
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import iterate_in_thread, run_blocking
 from outcrop.protocol.errors import ServiceError
-from outcrop.protocol.parse import HttpRequest
+from outcrop.protocol.parse import _SURROGATE_ESCAPE, HttpRequest, _has_lone_surrogate
 from outcrop.protocol.serialize import HttpResponse
 from outcrop.services.base import Service
 from outcrop.services.bedrock_runtime import backend_errors
@@ -47,21 +46,6 @@ def _json(status: int, payload: dict[str, Any]) -> HttpResponse:
     return HttpResponse(status, {"content-type": "application/json"}, json.dumps(payload).encode())
 
 
-def _has_lone_surrogate(value: Any) -> bool:
-    """Whether a parsed JSON value holds a string with a lone UTF-16 surrogate (no UTF-8 form)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(key) or _has_lone_surrogate(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
-    return False
-
-
 def _body(request: HttpRequest) -> dict[str, Any]:
     raw = request.body or b""
     try:
@@ -71,7 +55,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise OpenAIError("The request body must be a JSON object.")
     # Only a \uD8xx-\uDFxx escape can smuggle a lone surrogate in; look closer only then.
-    if re.search(rb"\\u[dD][89a-fA-F]", raw) and _has_lone_surrogate(body):
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(body):
         raise OpenAIError("The request body holds a string with an unpaired UTF-16 surrogate escape.")
     return body
 
