@@ -76,6 +76,19 @@ class Line:
         return Box.around(self.polygon)
 
 
+def rows_of(lines: list[Line]) -> list[list[Line]]:
+    """Lines grouped into rows (centers within half a line height), top to bottom, each left to right."""
+    rows: list[list[Line]] = []
+    for line in sorted(lines, key=lambda ln: ln.box.center[1]):
+        if rows:
+            anchor = rows[-1][0].box
+            if abs(line.box.center[1] - anchor.center[1]) < 0.5 * min(anchor.height, line.box.height):
+                rows[-1].append(line)
+                continue
+        rows.append([line])
+    return [sorted(row, key=lambda ln: ln.box.left) for row in rows]
+
+
 @dataclass
 class PageText:
     """The text of one page or image, and where it came from: `ocr` or the PDF's own text layer (`pdf`)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from outcrop.backends.vision import Box, Line, Word
+from outcrop.backends.vision import Box, Line, Word, rows_of
 
 MIN_TABLE_FRACTION = 0.04  # a table is at least this wide and tall, as a fraction of the page
 MAX_KEY_WORDS = 6
@@ -150,7 +150,7 @@ def find_aligned_tables(lines: list[Line], ruled: list[Table]) -> list[Table]:
     free = [line for line in lines if line.words and not any(inside_tables(w, ruled) for w in line.words)]
     tables: list[Table] = []
     run: list[list[Line]] = []
-    for row in _rows(free):
+    for row in rows_of(free):
         candidate = len(row) >= 2 and not row[0].text.endswith(":")  # "Key:" + value is a form, not a table
         if candidate and run and _continues(run, row):
             run.append(row)
@@ -161,18 +161,6 @@ def find_aligned_tables(lines: list[Line], ruled: list[Table]) -> list[Table]:
     if len(run) >= MIN_ALIGNED_ROWS:
         tables.append(_aligned_table(run))
     return tables
-
-
-def _rows(lines: list[Line]) -> list[list[Line]]:
-    rows: list[list[Line]] = []
-    for line in sorted(lines, key=lambda ln: ln.box.center[1]):
-        if rows:
-            anchor = rows[-1][0].box
-            if abs(line.box.center[1] - anchor.center[1]) < 0.5 * min(anchor.height, line.box.height):
-                rows[-1].append(line)
-                continue
-        rows.append([line])
-    return [sorted(row, key=lambda ln: ln.box.left) for row in rows]
 
 
 def _spans(run: list[list[Line]]) -> list[tuple[float, float]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from outcrop.backends.vision import Line, ModelMissing, PageText, Point, Word
+from outcrop.backends.vision import Line, ModelMissing, PageText, Point, Word, rows_of
 
 MODEL_VERSION = "rapidocr-1.4.4/PP-OCRv4"
 
@@ -133,13 +133,5 @@ def _words_by_width(text: str, polygon: list[Point], score: float) -> list[Word]
 
 
 def _reading_order(lines: list[Line]) -> list[Line]:
-    """Rows of lines whose vertical centers are within half a line height, each row left to right."""
-    rows: list[list[Line]] = []
-    for line in sorted(lines, key=lambda ln: ln.box.center[1]):
-        if rows:
-            anchor = rows[-1][0].box
-            if abs(line.box.center[1] - anchor.center[1]) < 0.5 * min(anchor.height, line.box.height):
-                rows[-1].append(line)
-                continue
-        rows.append([line])
-    return [line for row in rows for line in sorted(row, key=lambda ln: ln.box.left)]
+    """Rows of lines top to bottom, each row left to right."""
+    return [line for row in rows_of(lines) for line in row]
