@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 import wave
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
-import av
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:  # PyAV loads FFmpeg's libraries: imported on first use, not at server start-up
+    import av
 
 
 class AudioDecodeError(ValueError):
@@ -67,6 +69,8 @@ def from_wav(data: bytes) -> Audio:
 
 
 def resample(audio: Audio, rate: int) -> Audio:
+    import av
+
     if audio.rate == rate or len(audio.samples) == 0:
         return Audio(audio.samples, rate)
     resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
@@ -78,6 +82,8 @@ def resample(audio: Audio, rate: int) -> Audio:
 
 
 def _frame(audio: Audio, sample_format: str, layout: str = "mono") -> av.AudioFrame:
+    import av
+
     samples = audio.samples.reshape(1, -1)
     if layout == "stereo":
         samples = (
@@ -98,6 +104,8 @@ _CONTAINERS = {
 
 def encode(audio: Audio, output_format: str) -> bytes:
     """`pcm` (raw little-endian 16-bit), `mulaw`/`alaw` (raw G.711), `wav`, or a compressed container."""
+    import av
+
     if output_format == "pcm":
         return audio.samples.astype("<i2").tobytes()
     if output_format in ("mulaw", "alaw"):
@@ -136,6 +144,8 @@ def encode(audio: Audio, output_format: str) -> bytes:
 
 
 def _g711(audio: Audio, law: str) -> bytes:
+    import av
+
     codec = av.CodecContext.create("pcm_mulaw" if law == "mulaw" else "pcm_alaw", "w")
     codec.sample_rate = audio.rate
     codec.layout = "mono"
@@ -149,6 +159,8 @@ def _g711(audio: Audio, law: str) -> bytes:
 
 def decode(media: bytes | BinaryIO, rate: int = 16000) -> npt.NDArray[np.float32]:
     """Any audio or video file FFmpeg reads, as mono float32 at `rate` Hz (Whisper's input)."""
+    import av
+
     source = io.BytesIO(media) if isinstance(media, bytes) else media
     try:
         with av.open(source, "r", metadata_errors="ignore") as container:
@@ -172,6 +184,8 @@ def _samples(frame: av.AudioFrame) -> npt.NDArray[np.int16]:
 
 def probe_format(media: bytes) -> str:
     """FFmpeg's name for the container of `media` (e.g. 'wav', 'mp3', 'ogg', 'mov,mp4,m4a,3gp,3g2,mj2')."""
+    import av
+
     try:
         with av.open(io.BytesIO(media), "r") as container:
             return str(container.format.name)
@@ -181,6 +195,8 @@ def probe_format(media: bytes) -> str:
 
 def sample_rate(media: bytes) -> int | None:
     """The sample rate of the first audio stream, or None when the media cannot be read."""
+    import av
+
     try:
         with av.open(io.BytesIO(media), "r") as container:
             streams = container.streams.audio
