@@ -94,6 +94,16 @@ def _subtitle_key(transcript_key: str, subtitle_format: str) -> str:
     return transcript_key.removesuffix(".json") + "." + subtitle_format
 
 
+def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
+    """The slice of `items` that MaxResults (default 5) and NextToken (the next index) ask for."""
+    token = params.get("NextToken")
+    start = int(token) if token and token.isdigit() else 0
+    if token and (not token.isdigit() or start > len(items)):
+        raise BadRequestException("The NextToken is not valid")
+    limit = params.get("MaxResults", 5)
+    return items[start : start + limit], str(start + limit) if start + limit < len(items) else None
+
+
 class Transcribe(Service):
     service_name: ClassVar[str] = "transcribe"
 
@@ -262,18 +272,12 @@ class Transcribe(Service):
         status = params.get("Status")
         wanted = {v: k for k, v in _STATUS.items()}.get(status) if status else None
         jobs = self._jobs.list(status=wanted, id_contains=params.get("JobNameContains"))
-        token = params.get("NextToken")
-        start = int(token) if token and token.isdigit() else 0
-        if token and (not token.isdigit() or start > len(jobs)):
-            raise BadRequestException("The NextToken is not valid")
-        limit = params.get("MaxResults", 5)
-        output: dict[str, Any] = {
-            "TranscriptionJobSummaries": [self._summary(j) for j in jobs[start : start + limit]]
-        }
+        page, token = _page(jobs, params)
+        output: dict[str, Any] = {"TranscriptionJobSummaries": [self._summary(j) for j in page]}
         if status:
             output["Status"] = status
-        if start + limit < len(jobs):
-            output["NextToken"] = str(start + limit)
+        if token:
+            output["NextToken"] = token
         return output
 
     def _job(self, name: str) -> Job:
@@ -470,16 +474,12 @@ class Transcribe(Service):
         found = self._vocabularies.list(params.get("NameContains"))
         if params.get("StateEquals") not in (None, "READY"):
             found = []  # every vocabulary is ready as soon as it is stored
-        token = params.get("NextToken")
-        start = int(token) if token and token.isdigit() else 0
-        if token and (not token.isdigit() or start > len(found)):
-            raise BadRequestException("The NextToken is not valid")
-        limit = params.get("MaxResults", 5)
-        output: dict[str, Any] = {"Vocabularies": [self._vocabulary(v) for v in found[start : start + limit]]}
+        page, token = _page(found, params)
+        output: dict[str, Any] = {"Vocabularies": [self._vocabulary(v) for v in page]}
         if params.get("StateEquals"):
             output["Status"] = params["StateEquals"]
-        if start + limit < len(found):
-            output["NextToken"] = str(start + limit)
+        if token:
+            output["NextToken"] = token
         return output
 
     def delete_vocabulary(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
