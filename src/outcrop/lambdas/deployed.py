@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,10 +23,11 @@ from typing import Any
 from outcrop.lambdas.spec import FunctionSpec
 
 MAX_UNZIPPED_BYTES = 250 * 1024**2  # Lambda's limit on a function's unzipped package
+_UNREADABLE = "Could not unzip uploaded file. Please check your file, then try to upload again. ({})"
 
 
 class PackageError(Exception):
-    """A zip that cannot become a function's code (not a zip, unsafe paths, too large)."""
+    """A zip that cannot become a function's code (unreadable, empty, damaged, unsafe paths, too large)."""
 
 
 @dataclass
@@ -97,10 +99,10 @@ class DeployedFunctions:
         try:
             archive = zipfile.ZipFile(io.BytesIO(package))
         except zipfile.BadZipFile as exc:
-            raise PackageError(
-                f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})"
-            ) from exc
+            raise PackageError(_UNREADABLE.format(exc)) from exc
         with archive:
+            if all(member.is_dir() for member in archive.infolist()):
+                raise PackageError("Uploaded file must be a non-empty zip: this one holds no file.")
             total = 0
             for member in archive.infolist():
                 path = PurePosixPath(member.filename)
@@ -111,7 +113,11 @@ class DeployedFunctions:
                 raise PackageError(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
             staging = target.with_name(target.name + ".tmp")
             shutil.rmtree(staging, ignore_errors=True)
-            archive.extractall(staging)
+            try:
+                archive.extractall(staging)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+                # The directory reads but a member is damaged, encrypted or oddly compressed.
+                raise PackageError(_UNREADABLE.format(exc)) from exc
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
         return target, base64.b64encode(digest).decode(), len(package)

@@ -13,11 +13,8 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import io
 import json
 import time
-import zipfile
-import zlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -323,26 +320,10 @@ class LambdaFunctions(Service):
             raise _invalid_value(
                 "Please provide a source for function code (ZipFile, or S3Bucket and S3Key)."
             )
-        if _holds_no_file(bytes(package)):
-            raise _invalid_value("Uploaded file must be a non-empty zip: this one holds no file.")
         try:
             return self.functions.store.unpack(name, bytes(package))
         except PackageError as exc:
             raise _invalid_value(str(exc)) from exc
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-            # A zip whose directory reads but whose members are damaged, encrypted or oddly compressed.
-            raise _invalid_value(
-                f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})"
-            ) from exc
-
-
-def _holds_no_file(package: bytes) -> bool:
-    """Whether a readable zip lists no file (an unreadable one is reported by the unpacking)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(package)) as archive:
-            return not any(not member.is_dir() for member in archive.infolist())
-    except zipfile.BadZipFile:
-        return False
 
 
 def _checked_handler(handler: str) -> str:
