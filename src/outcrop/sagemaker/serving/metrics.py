@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 COUNTS = ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "InvocationsPerInstance")
 LATENCIES = ("ModelLatency", "OverheadLatency")
-MULTI_MODEL = ("ModelCacheHit", "LoadedModelCount", "ModelLoadingWaitTime")  # multi-model endpoints only
 UNITS = {
     **dict.fromkeys(COUNTS, "None"),
     **dict.fromkeys(LATENCIES, "Microseconds"),
