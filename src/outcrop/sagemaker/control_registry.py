@@ -58,14 +58,14 @@ class RegistryOperations(ControlPlane):
         return {"ModelPackageGroupArn": arn}
 
     def _group(self, ctx: RequestContext, name_or_arn: str) -> Record:
-        record = self.store.by_arn(name_or_arn) or self.store.get(GROUP, name_or_arn)
-        if record is None or record.kind != GROUP:
-            arn = (
-                name_or_arn
-                if name_or_arn.startswith("arn:")
-                else self.arn(ctx, f"model-package-group/{name_or_arn}")
-            )
-            raise ValidationException(f"ModelPackageGroup {arn} does not exist.")
+        return self._named(ctx, GROUP, "ModelPackageGroup", name_or_arn)
+
+    def _named(self, ctx: RequestContext, kind: str, label: str, name_or_arn: str) -> Record:
+        """The group or package named by name or ARN; ValidationException (as SageMaker answers) if none."""
+        record = self.store.by_arn(name_or_arn) or self.store.get(kind, name_or_arn)
+        if record is None or record.kind != kind:
+            arn = name_or_arn if name_or_arn.startswith("arn:") else self.arn(ctx, f"{kind}/{name_or_arn}")
+            raise ValidationException(f"{label} {arn} does not exist.")
         return record
 
     def describe_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -140,15 +140,7 @@ class RegistryOperations(ControlPlane):
         return {"ModelPackageArn": record.arn}
 
     def _package(self, ctx: RequestContext, name_or_arn: str) -> Record:
-        record = self.store.by_arn(name_or_arn) or self.store.get(PACKAGE, name_or_arn)
-        if record is None or record.kind != PACKAGE:
-            arn = (
-                name_or_arn
-                if name_or_arn.startswith("arn:")
-                else self.arn(ctx, f"model-package/{name_or_arn}")
-            )
-            raise ValidationException(f"ModelPackage {arn} does not exist.")
-        return record
+        return self._named(ctx, PACKAGE, "ModelPackage", name_or_arn)
 
     @staticmethod
     def _package_view(record: Record) -> dict[str, Any]:
