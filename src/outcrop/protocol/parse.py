@@ -137,6 +137,12 @@ def _join(path: str, name: str) -> str:
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+def holds_lone_surrogate(body: bytes, data: Any) -> bool:
+    """Whether JSON `body`, parsed as `data`, holds a string with an unpaired surrogate (no UTF-8 form).
+    Only a \\uD800-\\uDFFF escape can carry one, so the parsed data is walked only when the body has one."""
+    return bool(_SURROGATE_ESCAPE.search(body)) and _has_lone_surrogate(data)
+
+
 def _has_lone_surrogate(value: Any) -> bool:
     """Whether any string in parsed JSON holds a surrogate without its pair (it cannot become UTF-8)."""
     if isinstance(value, str):
@@ -159,8 +165,7 @@ def _loads_json(body: bytes) -> Any:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise SerializationException(f"The request body is not valid JSON: {exc}") from exc
-    # Only a \uD800-\uDFFF escape can carry a lone surrogate, which has no UTF-8 form: look only then.
-    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(data):
+    if holds_lone_surrogate(body, data):
         raise SerializationException(
             "The request body holds a string with an unpaired UTF-16 surrogate escape."
         )

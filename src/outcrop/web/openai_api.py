@@ -23,7 +23,7 @@ from outcrop.backends.projection import resize
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import iterate_in_thread, run_blocking
 from outcrop.protocol.errors import ServiceError
-from outcrop.protocol.parse import _SURROGATE_ESCAPE, HttpRequest, _has_lone_surrogate
+from outcrop.protocol.parse import HttpRequest, holds_lone_surrogate
 from outcrop.protocol.serialize import HttpResponse
 from outcrop.services.base import Service
 from outcrop.services.bedrock_runtime import backend_errors
@@ -55,7 +55,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise OpenAIError("The request body must be a JSON object.")
     # Only a \uD8xx-\uDFxx escape can smuggle a lone surrogate in; look closer only then.
-    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(body):
+    if holds_lone_surrogate(raw, body):
         raise OpenAIError("The request body holds a string with an unpaired UTF-16 surrogate escape.")
     return body
 
