@@ -108,6 +108,9 @@ class Gateway:
         self.authenticator = authenticator
         self.settings = settings or GatewaySettings()
         self.internal = dict(internal or {})
+        # Mounts, longest first ("/" is an exact path only: a mount there would take every unsigned request).
+        mounts = [key for key in self.internal if key.endswith("/") and key != "/"]
+        self._mounts = sorted(mounts, key=len, reverse=True)
         self.router = Router(self.services, ROUTE_PRIORITY)
         self.recent: deque[RequestRecord] = deque(maxlen=200)
         self._shared: dict[tuple[str, str, str], _Shared] = {}
@@ -303,11 +306,10 @@ class Gateway:
         handler = self.internal.get(path)
         if handler is not None:
             return handler
-        best = ""
-        for prefix in self.internal:
-            if prefix != "/" and prefix.endswith("/") and path.startswith(prefix) and len(prefix) > len(best):
-                best = prefix
-        return self.internal[best] if best else None
+        for prefix in self._mounts:
+            if path.startswith(prefix):
+                return self.internal[prefix]
+        return None
 
     def _route(self, request: HttpRequest, signing_name: str | None) -> RouteMatch | None:
         target = request.header("x-amz-target")
