@@ -80,21 +80,6 @@ async ([url, step, box]) => {
 }
 """
 
-_PIXEL_JS = """
-async ([url, x, y]) => {
-  const image = new Image();
-  image.src = url;
-  await image.decode();
-  const canvas = document.createElement("canvas");
-  canvas.width = image.width;
-  canvas.height = image.height;
-  const context = canvas.getContext("2d");
-  context.drawImage(image, 0, 0);
-  const d = context.getImageData(x, y, 1, 1).data;
-  return [d[0], d[1], d[2]];
-}
-"""
-
 
 def chromium_available() -> bool:
     return Path(CHROMIUM).exists()
@@ -172,8 +157,8 @@ class Screenshot:
         assert self.ink >= min_ink, f"{self.path}: {self.ink:.3f} of the pixels differ from the background"
 
     def color_at(self, x: int, y: int) -> tuple[int, int, int]:
-        red, green, blue = _evaluate_blank(self._page, _PIXEL_JS, [_data_url(self.path), x, y])
-        return int(red), int(green), int(blue)
+        """The colour of one pixel: the only sample, hence the background, of a 1x1 region."""
+        return _measure(self._page, self.path, [x, y, 1, 1]).background
 
     def region(self, x: int, y: int, width: int, height: int) -> Screenshot:
         """The same measures over one rectangle of the screenshot (e.g. an element's bounding box)."""
