@@ -45,16 +45,19 @@ async def iterate_in_thread(
 
     thread = threading.Thread(target=produce, name="outcrop-stream", daemon=True)
     thread.start()
+    finished = False
     try:
         while True:
             item = await queue.get()
             if item is _DONE:
+                finished = True
                 return
             if isinstance(item, _Failure):
                 raise item.error
             yield item  # type: ignore[misc]
     finally:
-        cancel.set()
+        if not finished:  # a stream that ran to its end leaves `cancel` alone for the next one
+            cancel.set()
 
 
 class _Failure:

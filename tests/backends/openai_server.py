@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from outcrop.backends.base import ChatMessage, GenerationRequest, ToolCall, ToolSpec
+from outcrop.backends.base import ChatMessage, GenerationRequest, TextGenerator, ToolCall, ToolSpec
 from outcrop.backends.fake import FakeChat, FakeEmbedder
 
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
@@ -94,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        model = FakeChat("remote")
+        model = self.server.model
         try:
             for event in model.stream(request, threading.Event()):
                 if event.text:
@@ -134,6 +134,7 @@ class _FakeOpenAIServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict[str, Any]] = []
         self.fail_with: int | None = None
+        self.model: TextGenerator = FakeChat("remote")  # what answers /v1/chat/completions
 
     @property
     def base_url(self) -> str:

@@ -33,6 +33,7 @@ FORMAT_INSTRUCTIONS = (
     "Answer in a few sentences. After each sentence, write the numbers of the search results it is based on "
     "in square brackets, for example [1] or [1][3]."
 )
+PLAIN_INSTRUCTIONS = "Answer the question in a few sentences."
 MIN_OVERLAP = 0.4  # share of a sentence's content words a result must contain to be cited without a marker
 _MARKER = re.compile(r"\s*\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
@@ -103,14 +104,17 @@ def build_request(
     hits: Sequence[Hit],
     history: Sequence[Mapping[str, str]],
     generation: Mapping[str, Any] | None,
+    *,
+    markers: bool = True,
 ) -> GenerationRequest:
-    """The chat request: instructions and results as the system turn, earlier turns, then the question."""
+    """The chat request: instructions and results as the system turn, earlier turns, then the question.
+    Without `markers` the model is not asked to number its sources (citations then come from word overlap)."""
     generation = generation or {}
     template = (generation.get("promptTemplate") or {}).get("textPromptTemplate") or DEFAULT_TEMPLATE
     system = (
         check_template(template)
         .replace(SEARCH_RESULTS, format_results(hits) or "(no search results)")
-        .replace(OUTPUT_FORMAT, FORMAT_INSTRUCTIONS)
+        .replace(OUTPUT_FORMAT, FORMAT_INSTRUCTIONS if markers else PLAIN_INSTRUCTIONS)
         .replace("$query$", question)
     )
     messages = [ChatMessage("system", system)]
@@ -177,6 +181,12 @@ def attribute(raw: str, hits: Sequence[Hit]) -> tuple[str, list[Cited]]:
         else:
             runs.append(Cited(text[start:end], start, end - 1, sources))
     return text, runs
+
+
+def says_something(raw: str) -> bool:
+    """Whether the answer has any words once the markers are gone. Small models sometimes answer with the
+    marker example alone ("[1][3]"); such an answer is asked for again without markers."""
+    return any(character.isalnum() for character in _MARKER.sub("", raw))
 
 
 def streamable(raw: str) -> str:

@@ -22,7 +22,14 @@ from outcrop.catalog import BedrockModel
 from outcrop.concurrency import iterate_in_thread, run_blocking
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
 from outcrop.rag.external import ExternalSourceError, passages, source_document
-from outcrop.rag.generate import TemplateError, attribute, build_request, citations, streamable
+from outcrop.rag.generate import (
+    TemplateError,
+    attribute,
+    build_request,
+    citations,
+    says_something,
+    streamable,
+)
 from outcrop.rag.kbstore import KnowledgeBase
 from outcrop.rag.rerank import LOCAL_RERANKER, RerankError, rerank, rerank_hits, reranking_model, source_text
 from outcrop.rag.retrieve import RetrievalError, retrieval_result, search, search_settings
@@ -140,13 +147,16 @@ class BedrockAgentRuntime(Service):
             hits = self._search(
                 kb_config["knowledgeBaseId"], question, kb_config.get("retrievalConfiguration")
             )
+        generation = kb_config.get("generationConfiguration")
         try:
-            request = build_request(question, hits, history, kb_config.get("generationConfiguration"))
+            request = build_request(question, hits, history, generation)
         except TemplateError as error:
             raise ValidationException(str(error)) from error
+        plain = build_request(question, hits, history, generation, markers=False)
         with backend_errors():
             generator = self.app.models.generator(model.local)
-        return Prepared(session_id or str(uuid.uuid4()), history, question, hits, model, generator, request)
+        session = session_id or str(uuid.uuid4())
+        return Prepared(session, history, question, hits, model, generator, request, plain)
 
     def _finish(
         self, prepared: Prepared, raw: str, result: GenerationResult
@@ -158,10 +168,17 @@ class BedrockAgentRuntime(Service):
         self.app.knowledge_bases.save_session(prepared.session_id, turns[-MAX_SESSION_TURNS:])
         return text, citations(runs, prepared.hits)
 
+    def _discard(self, prepared: Prepared, result: GenerationResult) -> None:
+        """Count the tokens of an answer that said nothing but markers; it is asked for again without them."""
+        self.app.usage.record(prepared.model.model_id, result.input_tokens, result.output_tokens)
+
     def retrieve_and_generate(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         prepared = self._prepare(params)
         with backend_errors():
             result = generate(prepared.generator, prepared.request, ctx.cancel)
+            if not says_something(result.text):
+                self._discard(prepared, result)
+                result = generate(prepared.generator, prepared.plain_request, ctx.cancel)
         text, cited = self._finish(prepared, result.text, result)
         return {"sessionId": prepared.session_id, "output": {"text": text}, "citations": cited}
 
@@ -177,18 +194,20 @@ class BedrockAgentRuntime(Service):
             first = await anext(stream, None)
 
         async def events() -> AsyncIterator[tuple[str, dict[str, Any]]]:
-            raw, sent = "", ""
-            result: GenerationResult | None = None
+            relay = _Relay()
+            pending = [first] if first is not None else []
             with backend_errors(streaming=True):
-                pending = [first] if first is not None else []
-                async for event in _chain(pending, stream):
-                    raw += event.text
-                    ready = streamable(raw)
-                    if len(ready) > len(sent) and ready.startswith(sent):
-                        yield "output", {"text": ready[len(sent) :]}
-                        sent = ready
-                    if event.done is not None:
-                        result = event.done
+                async for text in relay.texts(_chain(pending, stream)):
+                    yield "output", {"text": text}
+                if relay.result is not None and not relay.sent and not says_something(relay.raw):
+                    self._discard(prepared, relay.result)  # markers alone: ask again without them
+                    relay.raw, relay.result = "", None
+                    again = iterate_in_thread(
+                        lambda: prepared.generator.stream(prepared.plain_request, ctx.cancel), ctx.cancel
+                    )
+                    async for text in relay.texts(again):
+                        yield "output", {"text": text}
+            result, raw, sent = relay.result, relay.raw, relay.sent
             if result is None:
                 raise ModelStreamErrorException("The model ended without a result.")
             done = result
@@ -199,6 +218,26 @@ class BedrockAgentRuntime(Service):
                 yield "citation", {"citation": citation, **citation}
 
         return {"sessionId": prepared.session_id, "stream": events()}
+
+
+@dataclass
+class _Relay:
+    """One streamed answer: the raw model text, what of it was sent (markers stripped), and the result."""
+
+    raw: str = ""
+    sent: str = ""
+    result: GenerationResult | None = None
+
+    async def texts(self, events: AsyncIterator[GenerationEvent]) -> AsyncIterator[str]:
+        """The new text to send after each event, once later tokens can no longer change it."""
+        async for event in events:
+            self.raw += event.text
+            ready = streamable(self.raw)
+            if len(ready) > len(self.sent) and ready.startswith(self.sent):
+                yield ready[len(self.sent) :]
+                self.sent = ready
+            if event.done is not None:
+                self.result = event.done
 
 
 async def _chain(
@@ -221,3 +260,4 @@ class Prepared:
     model: BedrockModel
     generator: TextGenerator
     request: GenerationRequest
+    plain_request: GenerationRequest  # the same without source markers, for a markers-only answer
