@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,10 @@ def timed(call: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def synthesize(polly: Any, text: str, output_format: str) -> None:
+    polly.synthesize_speech(Text=text, VoiceId="Joanna", OutputFormat=output_format)["AudioStream"].read()
+
+
 def bench_polly(polly: Any) -> dict[str, list[float]]:
     """Interleaved sentence by sentence, so that load from other processes hits each side alike."""
     times: dict[str, list[float]] = {"raw": [], "pcm": [], "mp3": []}
@@ -84,13 +89,7 @@ def bench_polly(polly: Any) -> dict[str, list[float]]:
         for sentence in SENTENCES:
             times["raw"].append(raw.say(sentence))
             for output_format in ("pcm", "mp3"):
-                times[output_format].append(
-                    timed(
-                        lambda f=output_format, s=sentence: polly.synthesize_speech(
-                            Text=s, VoiceId="Joanna", OutputFormat=f
-                        )["AudioStream"].read()
-                    )
-                )
+                times[output_format].append(timed(partial(synthesize, polly, sentence, output_format)))
         raw.close()
     return times
 
@@ -108,6 +107,13 @@ def bench_transcribe(server: Any, clips: list[bytes], models_dir: Path) -> dict[
             LanguageCode="en-US",
         )
 
+    def transcribe_raw(clip: bytes) -> None:
+        engine.transcribe(decode(clip), "en")
+
+    def run_and_wait(name: str, index: int) -> None:
+        run(name, index)
+        wait(name)
+
     def wait(name: str) -> None:
         while True:
             job = transcribe.get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"]
@@ -124,8 +130,8 @@ def bench_transcribe(server: Any, clips: list[bytes], models_dir: Path) -> dict[
     raw: list[float] = []
     ours: list[float] = []
     for index, clip in enumerate(clips):
-        raw.append(timed(lambda c=clip: engine.transcribe(decode(c), "en")))
-        ours.append(timed(lambda i=index: (run(f"one-{i}", i), wait(f"one-{i}"))))
+        raw.append(timed(partial(transcribe_raw, clip)))
+        ours.append(timed(partial(run_and_wait, f"one-{index}", index)))
     started = time.perf_counter()
     for index in range(len(clips)):
         run(f"all-{index}", index)

@@ -30,7 +30,8 @@ def paired(
     """Both sides warmed up, then timed in alternation, so load from other processes hits both alike."""
     raw()
     ours()
-    raw_times, our_times = [], []
+    raw_times: list[float] = []
+    our_times: list[float] = []
     for _ in range(rounds):
         for call, times in ((raw, raw_times), (ours, our_times)):
             started = time.perf_counter()

@@ -20,7 +20,8 @@ from botocore.credentials import Credentials
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.server import RunningServer, free_port  # noqa: E402
+from tests.server import RunningServer as RunningServer  # noqa: E402  (re-exported for the benches)
+from tests.server import free_port as free_port  # noqa: E402
 
 
 @contextmanager
