@@ -54,9 +54,10 @@ INDEX_THRESHOLD = 10_000  # rows; exact search costs ~1 us a row here, so past t
 OPTIMIZE_EVERY = 32  # writes between compactions (LanceDB's advice: every ~20 modifications)
 OPTIMIZE_ROWS = 5_000  # or rows written: unindexed rows are searched exactly, vector and full text alike
 # An optimize rewrites the whole full-text index: 8 s for the vector index but 176 s in all at 520k rows
-# on 2 cores. So past 50k rows the intervals grow with the table (a tenth of it, in rows or in writes of
-# 1,000 rows), keeping the rewrite cost per written row flat instead of growing with the table.
-OPTIMIZE_SHARE = 0.1
+# on 2 cores. So past 25k rows the intervals grow with the table (a fifth of it, in rows or in writes of
+# 1,000 rows): the rewrites then cost about 6x the final table's size in all, instead of growing with the
+# square of it, while at most a sixth of the rows wait unindexed (searched exactly).
+OPTIMIZE_SHARE = 0.2
 MAX_DELTAS = 8  # optimize adds new rows as small delta indexes, each searched apart: rebuild past this
 # Measured at 100k clustered 384-d rows: 64 partitions, 8 probed, re-ranking 2k candidates on the full
 # vectors (undoing the scalar quantizer's rounding) gave recall@10 0.999 at 7 ms; one partition gave 12 ms
@@ -181,7 +182,7 @@ class LanceVectorStore:
     def _maintain(self, rows: int) -> None:
         """Build the ANN index once the table is large enough, and again each time it doubles (so the IVF
         partitions fit its size; the builds cost about twice the last one in all). In between, compact and
-        fold new rows into the indexes every few thousand rows, or every tenth of the table once it is large;
+        fold new rows into the indexes every few thousand rows, or every fifth of the table once it is large;
         until then Lance searches unindexed rows exactly, so nothing is missed meanwhile."""
         self._writes += 1
         self._rows_written += rows
