@@ -109,3 +109,14 @@ def ingest(agent: Any, kb_id: str, ds_id: str, timeout: float = 60) -> dict[str,
             return job
         time.sleep(0.1)
     raise AssertionError(f"ingestion job {job_id} did not finish in {timeout} s")
+
+
+def read_rag_stream(response: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The text and the citation events of a RetrieveAndGenerateStream response, read to its end."""
+    text, cited = "", []
+    for event in response["stream"]:
+        if "output" in event:
+            text += event["output"]["text"]
+        if "citation" in event:
+            cited.append(event["citation"])
+    return text, cited

@@ -17,7 +17,7 @@ import pytest
 from outcrop.backends.base import ChatMessage, GenerationEvent, GenerationRequest, GenerationResult, ToolSpec
 from tests.backends.openai_server import fake_openai_server
 from tests.server import RunningServer
-from tests.services.knowledge_bases import CHAT_ARN, VOLCANO
+from tests.services.knowledge_bases import CHAT_ARN, VOLCANO, read_rag_stream
 
 ANSWER = "Magma rises through the crust and sticky rhyolite magma traps gas."
 
@@ -109,12 +109,7 @@ def test_markers_only_answer_is_asked_again_when_streaming(
     response = server.client("bedrock-agent-runtime").retrieve_and_generate_stream(
         input={"text": "Why do volcanoes erupt?"}, retrieveAndGenerateConfiguration=configuration()
     )
-    text, citations = "", []
-    for event in response["stream"]:
-        if "output" in event:
-            text += event["output"]["text"]
-        elif "citation" in event:
-            citations.append(event["citation"])
+    text, citations = read_rag_stream(response)
     assert text == ANSWER
     assert len(model.systems) - before == 2
     assert citations and citations[0]["retrievedReferences"][0]["content"]["text"] == VOLCANO

@@ -17,6 +17,7 @@ from tests.services.knowledge_bases import (
     create_knowledge_base,
     fill_bucket,
     ingest,
+    read_rag_stream,
 )
 
 
@@ -273,12 +274,7 @@ def test_retrieve_and_generate_stream(runtime: Any, corpus: tuple[str, str]) -> 
         input={"text": "Why do indoor cats need a feather wand?"},
         retrieveAndGenerateConfiguration=rag_configuration(corpus[0]),
     )
-    text, cited = "", []
-    for event in response["stream"]:
-        if "output" in event:
-            text += event["output"]["text"]
-        if "citation" in event:
-            cited.append(event["citation"])
+    text, cited = read_rag_stream(response)
     assert text.startswith("You said: ")
     check_citations(
         {"output": {"text": text}, "citations": [c["citation"] for c in cited]}, "/docs/cats.html"
