@@ -1,4 +1,4 @@
-"""Rerank and Retrieve's rerankingConfiguration through boto3, with the fake embedder."""
+"""Rerank and Retrieve's rerankingConfiguration through boto3, on the fake embedder and the real e5."""
 
 from __future__ import annotations
 
@@ -115,3 +115,23 @@ def test_retrieve_reranks_its_candidates(client: Callable[..., Any], kb_id: str)
     assert {r["content"]["text"] for r in reranked} <= candidates
     assert reranked[0]["location"]["s3Location"]["uri"].endswith("volcanoes.txt")
     assert reranked[0]["score"] >= reranked[1]["score"]
+
+
+@pytest.mark.real
+def test_real_reranker_puts_the_answering_passage_first(real_server: RunningServer) -> None:
+    """multilingual-e5 on a question that shares few words with its answer, among unrelated passages."""
+    passages = [
+        "Cats sleep for most of the day and hunt at dusk.",
+        "Rhyolite magma is sticky and traps gas, so the pressure builds until the mountain blows apart.",
+        "The bakery sells sourdough bread made with rye flour.",
+        "Income tax returns are due in April in the United States.",
+    ]
+    response = real_server.client("bedrock-agent-runtime").rerank(
+        queries=[{"type": "TEXT", "textQuery": {"text": "Why do some volcanoes explode?"}}],
+        sources=[text_source(text) for text in passages],
+        rerankingConfiguration=configuration(),
+    )
+    order = [result["index"] for result in response["results"]]
+    assert order[0] == 1, response["results"]
+    scores = [result["relevanceScore"] for result in response["results"]]
+    assert scores[0] > scores[-1]
