@@ -17,7 +17,7 @@ import pytest
 
 from tests.server import RunningServer
 from tests.services.bad_inputs import bad_inputs_bucket, refused, unhandled_errors, unique, wait_for
-from tests.services.test_sagemaker import IMAGE, ROLE
+from tests.services.test_sagemaker import IMAGE, ROLE, create_model_from
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
 
@@ -34,20 +34,6 @@ def bucket(server: RunningServer) -> str:
 
 
 # -- SageMaker control plane and runtime ---------------------------------------------------------------------
-
-
-def _model(sm: Any, url: str) -> str:
-    name = unique("model")
-    sm.create_model(
-        ModelName=name,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={
-            "Image": IMAGE,
-            "ModelDataUrl": url,
-            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
-        },
-    )
-    return name
 
 
 def _config(sm: Any, model: str, **extra: Any) -> str:
@@ -67,7 +53,7 @@ def test_sagemaker_refuses_unknown_duplicate_and_inconsistent_resources(
 ) -> None:
     sm = server.client("sagemaker")
     unchecked = server.client("sagemaker", parameter_validation=False)
-    model = _model(sm, f"s3://{bucket}/model/model.tar.gz")
+    model = create_model_from(sm, f"s3://{bucket}/model/model.tar.gz")
     again = refused(
         sm.create_model,
         "ValidationException",
@@ -165,7 +151,7 @@ def test_sagemaker_refuses_unknown_duplicate_and_inconsistent_resources(
 def test_sagemaker_calls_out_of_order_are_refused(server: RunningServer, bucket: str) -> None:
     sm = server.client("sagemaker")
     runtime = server.client("sagemaker-runtime")
-    config = _config(sm, _model(sm, f"s3://{bucket}/model/model.tar.gz"))
+    config = _config(sm, create_model_from(sm, f"s3://{bucket}/model/model.tar.gz"))
     endpoint = unique("early")
     sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
     if sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "Creating":
@@ -182,7 +168,8 @@ def test_sagemaker_calls_out_of_order_are_refused(server: RunningServer, bucket:
 
     broken = unique("broken")
     sm.create_endpoint(
-        EndpointName=broken, EndpointConfigName=_config(sm, _model(sm, f"s3://{bucket}/junk/model.tar.gz"))
+        EndpointName=broken,
+        EndpointConfigName=_config(sm, create_model_from(sm, f"s3://{bucket}/junk/model.tar.gz")),
     )
     described = wait_for(
         lambda: sm.describe_endpoint(EndpointName=broken), lambda d: d["EndpointStatus"] != "Creating"
@@ -214,9 +201,9 @@ def test_sagemaker_update_to_a_broken_config_rolls_back_and_keeps_serving(
 ) -> None:
     sm = server.client("sagemaker")
     runtime = server.client("sagemaker-runtime")
-    good = _config(sm, _model(sm, f"s3://{bucket}/model/model.tar.gz"))
-    broken = _config(sm, _model(sm, f"s3://{bucket}/junk/model.tar.gz"))
-    orphan_model = _model(sm, f"s3://{bucket}/model/model.tar.gz")
+    good = _config(sm, create_model_from(sm, f"s3://{bucket}/model/model.tar.gz"))
+    broken = _config(sm, create_model_from(sm, f"s3://{bucket}/junk/model.tar.gz"))
+    orphan_model = create_model_from(sm, f"s3://{bucket}/model/model.tar.gz")
     orphan = _config(sm, orphan_model)
     sm.delete_model(ModelName=orphan_model)
     refused(sm.create_endpoint, "ValidationException", EndpointName=unique("e"), EndpointConfigName=orphan)

@@ -59,13 +59,18 @@ def bucket(server: RunningServer) -> str:
 
 
 def create_model(sm: Any, bucket: str, factor: int = 1, **container: Any) -> str:
+    return create_model_from(sm, f"s3://{bucket}/scaler/{factor}/model.tar.gz", **container)
+
+
+def create_model_from(sm: Any, model_data_url: str, **container: Any) -> str:
+    """A model of the test image serving `inference.py` from the archive at `model_data_url`."""
     name = unique("model")
     sm.create_model(
         ModelName=name,
         ExecutionRoleArn=ROLE,
         PrimaryContainer={
             "Image": IMAGE,
-            "ModelDataUrl": f"s3://{bucket}/scaler/{factor}/model.tar.gz",
+            "ModelDataUrl": model_data_url,
             "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
             **container,
         },
