@@ -1,0 +1,1 @@
+"""Amazon SageMaker Runtime: the data plane that invokes deployed endpoints."""
