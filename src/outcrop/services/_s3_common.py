@@ -1,9 +1,8 @@
 """What the S3 service's modules share: error translation, request headers to object attributes and back,
-listing tokens and encodings."""
+listing encodings."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +13,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from outcrop.concurrency import run_blocking
 from outcrop.protocol.errors import ServiceError
+from outcrop.services import _s3_errors
 from outcrop.services.base import RequestContext
 from outcrop.storage.objects import (
     CHECKSUM_ALGORITHMS,
@@ -30,15 +30,6 @@ Params = dict[str, Any]
 Output = dict[str, Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
-_STATUS = {
-    "NoSuchBucket": 404,
-    "NoSuchKey": 404,
-    "NoSuchUpload": 404,
-    "BucketAlreadyOwnedByYou": 409,
-    "BucketNotEmpty": 409,
-    "InvalidRange": 416,
-    "PreconditionFailed": 412,
-}
 _HEADER_MEMBERS = (
     "CacheControl",
     "ContentDisposition",
@@ -52,10 +43,6 @@ _SMALL = 1024 * 1024  # objects up to this size are sent in one piece
 _CHUNK = 1024 * 1024
 _DEFAULT_TYPE = "binary/octet-stream"
 _US_EAST_1 = "us-east-1"
-
-
-def _error(code: str, message: str, **details: Any) -> ServiceError:
-    return ServiceError(message, code=code, status=_STATUS.get(code, 400), sender_fault=True, extra=details)
 
 
 def _translating(method: F) -> F:
@@ -73,13 +60,13 @@ def _translating(method: F) -> F:
 
 def _from_store(exc: StoreError) -> ServiceError:
     if isinstance(exc, NotModified):
-        error = ServiceError("Not Modified", code="NotModified", status=304, sender_fault=True)
+        error: ServiceError = _s3_errors.NotModified("Not Modified")
         modified = datetime.fromisoformat(exc.details["LastModified"])
         error.headers.update(
             {"etag": exc.details["ETag"], "last-modified": format_datetime(modified, usegmt=True)}
         )
         return error
-    error = _error(exc.code, exc.message, **exc.details)
+    error = _s3_errors.STORE_ERRORS[exc.code](exc.message, extra=dict(exc.details))
     if isinstance(exc, InvalidRange):
         error.headers["content-range"] = f"bytes */{exc.details['ActualObjectSize']}"
     return error
@@ -148,22 +135,10 @@ def _copy_source(value: str) -> tuple[str, str]:
     source = unquote(value.split("?versionId=", 1)[0]).lstrip("/")
     bucket, _, key = source.partition("/")
     if not bucket or not key:
-        raise _error("InvalidArgument", "Invalid copy source object key", ArgumentName="x-amz-copy-source")
+        raise _s3_errors.InvalidArgument(
+            "Invalid copy source object key", extra={"ArgumentName": "x-amz-copy-source"}
+        )
     return bucket, key
-
-
-def _token(marker: str) -> str:
-    return base64.urlsafe_b64encode(b"1:" + marker.encode()).decode()
-
-
-def _untoken(token: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(token.encode())
-    except (ValueError, TypeError) as exc:
-        raise _error("InvalidArgument", "The continuation token provided is incorrect") from exc
-    if not raw.startswith(b"1:"):
-        raise _error("InvalidArgument", "The continuation token provided is incorrect")
-    return raw[2:].decode()
 
 
 def _encoder(params: Params) -> Callable[[str], str]:

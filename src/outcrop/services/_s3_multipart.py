@@ -15,11 +15,11 @@ from outcrop.services._s3_common import (
     _checksums,
     _copy_source,
     _encoder,
-    _error,
     _owner,
     _translating,
     _Window,
 )
+from outcrop.services._s3_errors import InvalidRequest
 from outcrop.services.base import RequestContext
 from outcrop.storage.objects import (
     ObjectStore,
@@ -38,8 +38,7 @@ class MultipartUploads:
     def create_multipart_upload(self, ctx: RequestContext, params: Params) -> Output:
         attributes = _attributes(params)
         if attributes.checksum_type and not attributes.checksum_algorithm:
-            raise _error(
-                "InvalidRequest",
+            raise InvalidRequest(
                 "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
             )
         upload = self.store.create_upload(params["Bucket"], params["Key"], attributes)

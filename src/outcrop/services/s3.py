@@ -20,16 +20,23 @@ from outcrop.services._s3_common import (
     _checksum_output,
     _copy_source,
     _encoder,
-    _error,
     _object_headers,
     _owner,
     _stream,
-    _token,
     _translating,
-    _untoken,
+)
+from outcrop.services._s3_errors import (
+    BadRequest,
+    IllegalLocationConstraintException,
+    InvalidArgument,
+    InvalidLocationConstraint,
+    InvalidPartNumber,
+    InvalidRequest,
+    MalformedXML,
 )
 from outcrop.services._s3_multipart import MultipartUploads
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.paging import Pager
 from outcrop.storage.objects import (
     Bucket,
     ObjectAttributes,
@@ -38,6 +45,12 @@ from outcrop.storage.objects import (
     StoreError,
 )
 from outcrop.storage.preconditions import byte_range
+
+_BAD_TOKEN = "The continuation token provided is incorrect"
+_BUCKET_PAGES = Pager(
+    InvalidArgument, _BAD_TOKEN, default=10_000, token="ContinuationToken", size="MaxBuckets"
+)
+_OBJECT_PAGES = Pager(InvalidArgument, _BAD_TOKEN, default=1000, token="ContinuationToken", size=None)
 
 
 class S3(MultipartUploads, Service):
@@ -58,15 +71,12 @@ class S3(MultipartUploads, Service):
         name = params["Bucket"]
         constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
         if constraint == _US_EAST_1:
-            raise _error(
-                "InvalidLocationConstraint",
-                "The specified location-constraint is not valid",
-                LocationConstraint=constraint,
+            raise InvalidLocationConstraint(
+                "The specified location-constraint is not valid", extra={"LocationConstraint": constraint}
             )
         if ctx.region != _US_EAST_1 and constraint != ctx.region:
             said = constraint or "unspecified"
-            raise _error(
-                "IllegalLocationConstraintException",
+            raise IllegalLocationConstraintException(
                 f"The {said} location constraint is incompatible for the region specific endpoint "
                 "this request was sent to.",
             )
@@ -91,18 +101,18 @@ class S3(MultipartUploads, Service):
     @_translating
     def list_buckets(self, ctx: RequestContext, params: Params) -> Output:
         prefix = params.get("Prefix") or ""
-        after = _untoken(params["ContinuationToken"]) if params.get("ContinuationToken") else ""
+        after = _BUCKET_PAGES.after(params) or ""
         buckets = [
             b
             for b in self.store.list_buckets()
             if b.name.startswith(prefix) and b.name > after and params.get("BucketRegion") in (None, b.region)
         ]
-        limit = params.get("MaxBuckets") or 10_000
-        out: Output = {"Buckets": [self._bucket(b) for b in buckets[:limit]], "Owner": _owner(ctx)}
+        page, token = _BUCKET_PAGES.keyed(buckets, params, lambda b: b.name)
+        out: Output = {"Buckets": [self._bucket(b) for b in page], "Owner": _owner(ctx)}
         if prefix:
             out["Prefix"] = prefix
-        if len(buckets) > limit:
-            out["ContinuationToken"] = _token(buckets[limit - 1].name)
+        if token:
+            out["ContinuationToken"] = token
         return out
 
     @staticmethod
@@ -157,8 +167,8 @@ class S3(MultipartUploads, Service):
         _check_preconditions(params, info)
         part = params.get("PartNumber")
         if part is not None and part != 1:
-            raise _error(
-                "InvalidPartNumber", "The requested partnumber is not satisfiable", PartNumberRequested=part
+            raise InvalidPartNumber(
+                "The requested partnumber is not satisfiable", extra={"PartNumberRequested": part}
             )
         out = _object_headers(info)
         window = byte_range(params.get("Range"), info.size)
@@ -189,8 +199,7 @@ class S3(MultipartUploads, Service):
         bucket = params["Bucket"]
         entries = params["Delete"].get("Objects") or []
         if len(entries) > 1000:
-            raise _error(
-                "MalformedXML",
+            raise MalformedXML(
                 "The XML you provided was not well-formed or did not validate against our published schema",
             )
         self.store.get_bucket(bucket)
@@ -219,8 +228,7 @@ class S3(MultipartUploads, Service):
             and not replace_meta
             and not params.get("StorageClass")
         ):
-            raise _error(
-                "InvalidRequest",
+            raise InvalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without "
                 "changing the object's metadata, storage class, website redirect location or encryption "
                 "attributes.",
@@ -242,7 +250,9 @@ class S3(MultipartUploads, Service):
     @_translating
     def list_objects_v2(self, ctx: RequestContext, params: Params) -> Output:
         token = params.get("ContinuationToken")
-        after = _untoken(token) if token else params.get("StartAfter") or ""
+        after = _OBJECT_PAGES.after(params)
+        if after is None:
+            after = params.get("StartAfter") or ""
         out, listing = self._list(ctx, params, after, owner=bool(params.get("FetchOwner")))
         out["KeyCount"] = len(out.get("Contents", [])) + len(out.get("CommonPrefixes", []))
         encode = _encoder(params)
@@ -251,7 +261,7 @@ class S3(MultipartUploads, Service):
         if params.get("StartAfter"):
             out["StartAfter"] = encode(params["StartAfter"])
         if listing.truncated and listing.next_marker is not None:
-            out["NextContinuationToken"] = _token(listing.next_marker)
+            out["NextContinuationToken"] = _OBJECT_PAGES.key_token(listing.next_marker)
         return out
 
     @_translating
@@ -268,11 +278,9 @@ class S3(MultipartUploads, Service):
         prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
         max_keys = min(1000, params["MaxKeys"]) if params.get("MaxKeys") is not None else 1000
         if max_keys < 0:
-            raise _error(
-                "InvalidArgument",
+            raise InvalidArgument(
                 "Argument maxKeys must be an integer between 0 and 2147483647",
-                ArgumentName="maxKeys",
-                ArgumentValue=str(max_keys),
+                extra={"ArgumentName": "maxKeys", "ArgumentValue": str(max_keys)},
             )
         listing = self.store.list_objects(
             params["Bucket"], prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
@@ -320,7 +328,7 @@ class S3(MultipartUploads, Service):
     def put_object_tagging(self, ctx: RequestContext, params: Params) -> Output:
         tags = {t["Key"]: t["Value"] for t in params["Tagging"].get("TagSet") or []}
         if len(tags) > 10:
-            raise _error("BadRequest", "Object tags cannot be greater than 10")
+            raise BadRequest("Object tags cannot be greater than 10")
         self.store.set_tags(params["Bucket"], params["Key"], tags)
         return {}
 
