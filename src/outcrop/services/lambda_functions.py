@@ -26,6 +26,7 @@ from outcrop.lambdas.spec import FunctionSpec
 from outcrop.lambdas.template import PYTHON_RUNTIME
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.paging import Pager
 from outcrop.storage.objects import StoreError
 
 Params = dict[str, Any]
@@ -58,21 +59,41 @@ RESERVED_VARIABLES = frozenset(
 )
 
 
+class LambdaError(ServiceError):
+    """Lambda's error bodies say whose fault an error is; every one Outcrop raises is the caller's."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extra={"Type": "User"})
+
+
+class ResourceNotFoundException(LambdaError, service="lambda"): ...
+
+
+class ResourceConflictException(LambdaError, service="lambda"): ...
+
+
+class InvalidParameterValueException(LambdaError, service="lambda"): ...
+
+
+class InvalidRequestContentException(LambdaError, service="lambda"): ...
+
+
+class RequestTooLargeException(LambdaError, service="lambda"): ...
+
+
+_FUNCTION_PAGES = Pager(
+    InvalidParameterValueException,
+    "The Marker is not one this server gave.",
+    default=LIST_PAGE,
+    maximum=LIST_PAGE,
+    token="Marker",
+    size="MaxItems",
+)
+
+
 def _not_found(ctx: RequestContext, name: str) -> ServiceError:
     arn = name if name.startswith("arn:") else ctx.arn("lambda", f"function:{name}")
-    return ServiceError(
-        f"Function not found: {arn}",
-        code="ResourceNotFoundException",
-        status=404,
-        sender_fault=True,
-        extra={"Type": "User"},
-    )
-
-
-def _invalid_content(message: str) -> ServiceError:
-    return ServiceError(
-        message, code="InvalidRequestContentException", status=400, sender_fault=True, extra={"Type": "User"}
-    )
+    return ResourceNotFoundException(f"Function not found: {arn}")
 
 
 class LambdaFunctions(Service):
@@ -166,15 +187,12 @@ class LambdaFunctions(Service):
         return self._configuration(self._function(ctx, params))
 
     def list_functions(self, ctx: RequestContext, params: Params) -> Output:
-        names = sorted(self.functions.functions)
-        marker = params.get("Marker")
-        if marker:
-            names = [n for n in names if n > marker]
-        limit = min(int(params.get("MaxItems") or LIST_PAGE), LIST_PAGE)
-        page = names[:limit]
+        after = _FUNCTION_PAGES.after(params) or ""
+        names = [n for n in sorted(self.functions.functions) if n > after]
+        page, marker = _FUNCTION_PAGES.keyed(names, params, str)
         output: Output = {"Functions": [self._configuration(self.functions.functions[n]) for n in page]}
-        if len(names) > limit:
-            output["NextMarker"] = page[-1]
+        if marker:
+            output["NextMarker"] = marker
         return output
 
     def _configuration(self, spec: FunctionSpec) -> Output:
@@ -215,20 +233,18 @@ class LambdaFunctions(Service):
     def create_function(self, ctx: RequestContext, params: Params) -> Output:
         name = str(params["FunctionName"])
         if ":" in name or "/" in name:
-            raise _invalid_value("Outcrop creates functions by name, not by ARN.")
+            raise InvalidParameterValueException("Outcrop creates functions by name, not by ARN.")
         if self.functions.find(name) is not None:
-            raise ServiceError(
-                f"Function already exist: {name}",
-                code="ResourceConflictException",
-                status=409,
-                sender_fault=True,
-                extra={"Type": "User"},
-            )
+            raise ResourceConflictException(f"Function already exist: {name}")
         if params.get("PackageType") == "Image" or (params["Code"] or {}).get("ImageUri"):
-            raise _invalid_value("Outcrop runs zip packages only; container images are not supported.")
+            raise InvalidParameterValueException(
+                "Outcrop runs zip packages only; container images are not supported."
+            )
         runtime = str(params.get("Runtime") or "")
         if not PYTHON_RUNTIME.fullmatch(runtime):
-            raise _invalid_value(f"Outcrop runs Python functions only (Runtime python3.x), not {runtime!r}.")
+            raise InvalidParameterValueException(
+                f"Outcrop runs Python functions only (Runtime python3.x), not {runtime!r}."
+            )
         handler = _checked_handler(str(params.get("Handler") or ""))
         environment = _checked_environment((params.get("Environment") or {}).get("Variables") or {})
         code_dir, sha, size = self._unpack(name, params["Code"])
@@ -249,7 +265,9 @@ class LambdaFunctions(Service):
     def update_function_code(self, ctx: RequestContext, params: Params) -> Output:
         deployed = self._deployed(ctx, params)
         if params.get("ImageUri"):
-            raise _invalid_value("Outcrop runs zip packages only; container images are not supported.")
+            raise InvalidParameterValueException(
+                "Outcrop runs zip packages only; container images are not supported."
+            )
         code = {k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion") if params.get(k)}
         if params.get("DryRun"):
             return self._configuration(deployed.spec)
@@ -265,7 +283,9 @@ class LambdaFunctions(Service):
         spec = deployed.spec
         runtime = str(params.get("Runtime") or spec.runtime)
         if not PYTHON_RUNTIME.fullmatch(runtime):
-            raise _invalid_value(f"Outcrop runs Python functions only (Runtime python3.x), not {runtime!r}.")
+            raise InvalidParameterValueException(
+                f"Outcrop runs Python functions only (Runtime python3.x), not {runtime!r}."
+            )
         environment = params.get("Environment")
         if environment is not None:
             _checked_environment(environment.get("Variables") or {})
@@ -301,7 +321,7 @@ class LambdaFunctions(Service):
                 if spec.app in self.functions.apps
                 else "the server's options"
             )
-            raise _invalid_value(
+            raise InvalidParameterValueException(
                 f"Function {spec.name} is declared in {where}; change it there (code changes are picked up "
                 "without a restart)."
             )
@@ -313,22 +333,22 @@ class LambdaFunctions(Service):
             try:
                 package = self.app.objects.read_object(str(code["S3Bucket"]), str(code["S3Key"]))
             except StoreError as exc:
-                raise _invalid_value(
+                raise InvalidParameterValueException(
                     f"Error occurred while GetObject. S3 Error Code: {exc.code}. S3 Error Message: {exc}"
                 ) from exc
         if not package:
-            raise _invalid_value(
+            raise InvalidParameterValueException(
                 "Please provide a source for function code (ZipFile, or S3Bucket and S3Key)."
             )
         try:
             return self.functions.store.unpack(name, bytes(package))
         except PackageError as exc:
-            raise _invalid_value(str(exc)) from exc
+            raise InvalidParameterValueException(str(exc)) from exc
 
 
 def _checked_handler(handler: str) -> str:
     if "." not in handler.strip("."):
-        raise _invalid_value("Handler must be module.function (e.g. app.lambda_handler).")
+        raise InvalidParameterValueException("Handler must be module.function (e.g. app.lambda_handler).")
     return handler
 
 
@@ -336,13 +356,13 @@ def _checked_environment(variables: dict[str, Any]) -> dict[str, str]:
     """The function's environment variables, refused as Lambda does when reserved or over 4 KB."""
     reserved = sorted(RESERVED_VARIABLES.intersection(variables))
     if reserved:
-        raise _invalid_value(
+        raise InvalidParameterValueException(
             "The environment variables set keys the Lambda runtime reserves for itself, which a function "
             f"cannot change: {', '.join(reserved)}."
         )
     size = sum(len(str(key).encode()) + len(str(value).encode()) for key, value in variables.items())
     if size > MAX_ENVIRONMENT_BYTES:
-        raise _invalid_value(
+        raise InvalidParameterValueException(
             f"The environment variables take {size} bytes, over Lambda's {MAX_ENVIRONMENT_BYTES}-byte limit."
         )
     return {str(key): str(value) for key, value in variables.items()}
@@ -352,23 +372,21 @@ def _event_and_context(params: Params) -> tuple[Any, Any]:
     """The invocation's JSON payload and optional base64 JSON client context, or the error Lambda gives."""
     raw = params.get("Payload") or b""
     if len(raw) > MAX_SYNC_PAYLOAD:
-        raise ServiceError(
-            f"{len(raw)} byte payload is too large for the Invoke operation (6291456 bytes)",
-            code="RequestTooLargeException",
-            status=413,
-            sender_fault=True,
-            extra={"Type": "User"},
+        raise RequestTooLargeException(
+            f"{len(raw)} byte payload is too large for the Invoke operation (6291456 bytes)"
         )
     try:
         event = json.loads(raw) if raw.strip() else {}
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _invalid_content(f"Could not parse request body into json: {exc}") from exc
+        raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from exc
     client_context = None
     if params.get("ClientContext"):
         try:
             client_context = json.loads(base64.b64decode(params["ClientContext"]))
         except (binascii.Error, ValueError) as exc:
-            raise _invalid_content("Client context must be a valid Base64-encoded JSON object.") from exc
+            raise InvalidRequestContentException(
+                "Client context must be a valid Base64-encoded JSON object."
+            ) from exc
     return event, client_context
 
 
@@ -381,9 +399,3 @@ def _folder_digest(folder: Path) -> tuple[str, int]:
         size += len(data)
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + data)
     return base64.b64encode(digest.digest()).decode(), size
-
-
-def _invalid_value(message: str) -> ServiceError:
-    return ServiceError(
-        message, code="InvalidParameterValueException", status=400, sender_fault=True, extra={"Type": "User"}
-    )

@@ -4,7 +4,6 @@ pagination and errors. Outcrop's own jobs write to the same store, so their logs
 
 from __future__ import annotations
 
-import base64
 import functools
 import re
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import Any, TypeVar, cast
 
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.paging import Pager
 from outcrop.storage.logfilter import FilterPatternError, compile_pattern
 from outcrop.storage.logs import START, LogEvent, LogGroup, LogStore, LogStoreError, Position
 
@@ -20,8 +20,22 @@ Output = dict[str, Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _invalid(message: str) -> ServiceError:
-    return ServiceError(message, code="InvalidParameterException", status=400, sender_fault=True)
+class InvalidParameterException(ServiceError, service="logs"): ...
+
+
+class ResourceNotFoundException(ServiceError, service="logs"): ...
+
+
+class ResourceAlreadyExistsException(ServiceError, service="logs"): ...
+
+
+_STORE_ERRORS = {
+    error.code: error
+    for error in (InvalidParameterException, ResourceNotFoundException, ResourceAlreadyExistsException)
+}
+_BAD_TOKEN = "The specified nextToken is invalid."
+_LIST_PAGES = Pager(InvalidParameterException, _BAD_TOKEN, default=50, token="nextToken", size="limit")
+_EVENT_PAGES = Pager(InvalidParameterException, _BAD_TOKEN, default=10_000, token="nextToken", size="limit")
 
 
 def _translating(method: F) -> F:
@@ -32,7 +46,7 @@ def _translating(method: F) -> F:
         try:
             return method(*args, **kwargs)
         except LogStoreError as exc:
-            raise ServiceError(str(exc), code=exc.code, status=400, sender_fault=True) from exc
+            raise _STORE_ERRORS[exc.code](str(exc)) from exc
 
     return cast(F, run)
 
@@ -44,7 +58,7 @@ _STREAM_NAME = re.compile(r"[^:*]*")
 def _check_name(value: str, pattern: re.Pattern[str], member: str) -> None:
     """The model's patterns are unanchored; CloudWatch Logs applies them to the whole name."""
     if not pattern.fullmatch(value):
-        raise _invalid(
+        raise InvalidParameterException(
             f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
             f"Member must satisfy regular expression pattern: {pattern.pattern}"
         )
@@ -54,11 +68,11 @@ def _group_name(params: Params, *, required: bool = True) -> str:
     """`logGroupName` or `logGroupIdentifier` (a name or an ARN), never both."""
     name, identifier = params.get("logGroupName"), params.get("logGroupIdentifier")
     if name and identifier:
-        raise _invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
+        raise InvalidParameterException("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
     if identifier:
         return _name_from_arn(identifier)
     if not name and required:
-        raise _invalid("Either LogGroup name or LogGroup ARN must be specified.")
+        raise InvalidParameterException("Either LogGroup name or LogGroup ARN must be specified.")
     return str(name or "")
 
 
@@ -67,7 +81,7 @@ def _name_from_arn(value: str) -> str:
         return value
     parts = value.split(":")
     if len(parts) < 7 or parts[5] != "log-group":
-        raise _invalid(f"Invalid log group ARN: {value}")
+        raise InvalidParameterException(f"Invalid log group ARN: {value}")
     return parts[6]
 
 
@@ -83,36 +97,8 @@ def _read_position(token: str, direction: str | None = None) -> tuple[str, Posit
         or len(digits) != 40
         or not digits.isdigit()
     ):
-        raise _invalid("The specified nextToken is invalid.")
+        raise InvalidParameterException("The specified nextToken is invalid.")
     return head, (int(digits[:20]), int(digits[20:]))
-
-
-def _offset_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
-
-
-def _read_offset(token: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-        if text.startswith("o:"):
-            return int(text[2:])
-    except ValueError:
-        pass
-    raise _invalid("The specified nextToken is invalid.")
-
-
-def _name_token(name: str) -> str:
-    return base64.urlsafe_b64encode(f"n:{name}".encode()).decode()
-
-
-def _read_name(token: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-    except ValueError:
-        text = ""
-    if not text.startswith("n:"):
-        raise _invalid("The specified nextToken is invalid.")
-    return text[2:]
 
 
 class Logs(Service):
@@ -152,7 +138,7 @@ class Logs(Service):
         name = params["logGroupName"]
         _check_name(name, _GROUP_NAME, "logGroupName")
         if name.lower().startswith("aws/"):
-            raise _invalid("Log groups starting with AWS/ are reserved for AWS.")
+            raise InvalidParameterException("Log groups starting with AWS/ are reserved for AWS.")
         self.store.create_group(
             name,
             kms_key_id=params.get("kmsKeyId"),
@@ -170,11 +156,10 @@ class Logs(Service):
     def describe_log_groups(self, ctx: RequestContext, params: Params) -> Output:
         prefix, pattern = params.get("logGroupNamePrefix") or "", params.get("logGroupNamePattern") or ""
         if prefix and pattern:
-            raise _invalid(
+            raise InvalidParameterException(
                 "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
             )
-        limit = params.get("limit") or 50
-        after = _read_name(params["nextToken"]) if params.get("nextToken") else ""
+        limit, after = _LIST_PAGES.limit(params), _LIST_PAGES.after(params) or ""
         wanted = {_name_from_arn(i).removesuffix(":*") for i in params.get("logGroupIdentifiers") or []}
         group_class = params.get("logGroupClass")
         filtered = bool(wanted or group_class)
@@ -184,11 +169,10 @@ class Logs(Service):
         groups = [
             g for g in page if (not wanted or g.name in wanted) and group_class in (None, g.log_group_class)
         ]
-        more = len(groups) > limit
-        groups = groups[:limit]
+        groups, token = _LIST_PAGES.keyed(groups, params, lambda g: g.name)
         out: Output = {"logGroups": [self._describe_group(ctx, g) for g in groups]}
-        if more:
-            out["nextToken"] = _name_token(groups[-1].name)
+        if token:
+            out["nextToken"] = token
         return out
 
     @_translating
@@ -206,7 +190,7 @@ class Logs(Service):
     def _tag_target(self, arn: str) -> str:
         name = _name_from_arn(arn).removesuffix(":*")
         if not arn.startswith("arn:"):
-            raise _invalid(f"Invalid resource ARN: {arn}")
+            raise InvalidParameterException(f"Invalid resource ARN: {arn}")
         return name
 
     @_translating
@@ -263,9 +247,8 @@ class Logs(Service):
         prefix = params.get("logStreamNamePrefix") or ""
         by_last_event = params.get("orderBy") == "LastEventTime"
         if by_last_event and prefix:
-            raise _invalid("Cannot order by LastEventTime with a logStreamNamePrefix.")
-        limit = params.get("limit") or 50
-        offset = _read_offset(params["nextToken"]) if params.get("nextToken") else 0
+            raise InvalidParameterException("Cannot order by LastEventTime with a logStreamNamePrefix.")
+        limit, offset = _LIST_PAGES.limit(params), _LIST_PAGES.offset(params)
         streams = self.store.list_streams(
             group,
             prefix=prefix,
@@ -289,7 +272,7 @@ class Logs(Service):
                 item["lastIngestionTime"] = stream.last_ingestion
             out["logStreams"].append(item)
         if len(streams) > limit:
-            out["nextToken"] = _offset_token(offset + limit)
+            out["nextToken"] = _LIST_PAGES.offset_token(offset + limit)
         return out
 
     # -- events ---------------------------------------------------------------------------------------------
@@ -346,12 +329,13 @@ class Logs(Service):
         group = _group_name(params)
         names, prefix = params.get("logStreamNames"), params.get("logStreamNamePrefix") or ""
         if names and prefix:
-            raise _invalid("Cannot specify both logStreamNames and logStreamNamePrefix.")
+            raise InvalidParameterException("Cannot specify both logStreamNames and logStreamNamePrefix.")
         try:
             matches = compile_pattern(params.get("filterPattern"))
         except FilterPatternError as exc:
-            raise _invalid(str(exc)) from exc
-        after = _read_position("f/" + params["nextToken"], "f")[1] if params.get("nextToken") else START
+            raise InvalidParameterException(str(exc)) from exc
+        key = _EVENT_PAGES.after(params)  # a position, as its 40 digits
+        after = _read_position("f/" + key, "f")[1] if key is not None else START
         events, resume = self.store.filter_events(
             group,
             streams=names,
@@ -360,11 +344,11 @@ class Logs(Service):
             end=params.get("endTime"),
             after=after,
             matches=matches,
-            limit=params.get("limit") or 10_000,
+            limit=_EVENT_PAGES.limit(params),
         )
         out: Output = {"events": [self._filtered(e) for e in events]}
         if resume is not None:
-            out["nextToken"] = _position_token("f", resume)[2:]
+            out["nextToken"] = _EVENT_PAGES.key_token(_position_token("f", resume)[2:])
         return out
 
     @staticmethod
