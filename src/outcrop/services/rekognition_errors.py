@@ -1,0 +1,36 @@
+"""Amazon Rekognition's errors, as its botocore model names them (statuses from the model)."""
+
+from __future__ import annotations
+
+from outcrop.protocol.errors import ServiceError
+
+
+class ImageTooLargeException(ServiceError, service="rekognition"): ...
+
+
+class InternalServerError(ServiceError, service="rekognition"):
+    status = 500
+
+
+class InvalidImageFormatException(ServiceError, service="rekognition"): ...
+
+
+class InvalidPaginationTokenException(ServiceError, service="rekognition"): ...
+
+
+class InvalidParameterException(ServiceError, service="rekognition"): ...
+
+
+class InvalidS3ObjectException(ServiceError, service="rekognition"): ...
+
+
+class LabelsNotServed(ServiceError, service="rekognition"):
+    """DetectLabels, which no local model can answer honestly."""
+
+    code, status = "NotImplemented", 501
+
+
+class ResourceAlreadyExistsException(ServiceError, service="rekognition"): ...
+
+
+class ResourceNotFoundException(ServiceError, service="rekognition"): ...
