@@ -23,10 +23,11 @@ from common import ROOT, outcrop_server
 
 sys.path.insert(0, str(ROOT / "src"))
 
-from outcrop.backends.packaged import package_file
+from outcrop.backends.packaged import ModelFiles, package_file
 from outcrop.backends.speech.audio import decode
 from outcrop.backends.speech.engines import PIPER_VOICE_FILE, PIPER_VOICE_PACKAGE
-from outcrop.backends.speech.whisper import BASE, WhisperEngine
+from outcrop.backends.speech.whisper import load as load_whisper
+from outcrop.catalog import BUNDLED, load_catalog
 
 SENTENCES = [
     "The quarterly report is due on Friday afternoon.",
@@ -123,7 +124,7 @@ def bench_transcribe(server: Any, clips: list[bytes], models_dir: Path) -> dict[
                 raise SystemExit(f"job {name} failed: {job.get('FailureReason')}")
             time.sleep(0.05)
 
-    engine = WhisperEngine(BASE, models_dir)
+    engine = load_whisper("whisper-base", load_catalog(BUNDLED).local["whisper-base"], ModelFiles(models_dir))
     engine.transcribe(decode(clips[0]), "en")  # both models loaded outside the timing
     run("warm-up", 0)
     wait("warm-up")

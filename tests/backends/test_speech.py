@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from outcrop.backends.packaged import ModelFiles
 from outcrop.backends.speech.audio import Audio, AudioDecodeError, decode, encode, probe_format, resample
-from outcrop.backends.speech.engines import EspeakVoice, PiperVoice
+from outcrop.backends.speech.engines import load_espeak, load_piper
 from outcrop.backends.speech.lexicon import LexiconError, alias_spans, parse_lexicon
 from outcrop.backends.speech.synth import _fill_gaps
 from outcrop.backends.speech.text import (
@@ -155,8 +157,8 @@ def test_garbage_is_not_audio() -> None:
 
 
 @pytest.mark.real
-def test_piper_child_recovers_from_a_line_it_cannot_say() -> None:
-    voice = PiperVoice()
+def test_piper_child_recovers_from_a_line_it_cannot_say(tmp_path: Path) -> None:
+    voice = load_piper("piper", {}, ModelFiles(tmp_path))
     try:
         assert (
             voice.speak("\u0663", 1.0).seconds == 0.0
@@ -169,6 +171,6 @@ def test_piper_child_recovers_from_a_line_it_cannot_say() -> None:
         voice.close()
 
 
-def test_espeak_voice_speaks() -> None:
-    audio = EspeakVoice("de").speak("Guten Morgen.", 1.0)
+def test_espeak_voice_speaks(tmp_path: Path) -> None:
+    audio = load_espeak("espeak-ng", {}, ModelFiles(tmp_path)).speak("Guten Morgen.", 1.0, "de")
     assert audio.rate == 22050 and 0.3 < audio.seconds < 5

@@ -123,7 +123,7 @@ def test_vocabulary_lifecycle(client: Callable[..., Any], transcribe: Any, media
     )
     got = transcribe.get_vocabulary(VocabularyName=name)
     assert httpx.get(got["DownloadUri"], timeout=10).text.splitlines() == ["Kubernetes", "AI"]
-    bad = [
+    bad: list[dict[str, Any]] = [
         {"Phrases": ["two words"]},
         {"Phrases": ["a"], "VocabularyFileUri": f"s3://{media_bucket}/vocab.txt"},
         {"VocabularyFileUri": f"s3://{media_bucket}/missing.txt"},

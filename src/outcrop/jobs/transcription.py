@@ -1,5 +1,6 @@
-"""One transcription job: decode the media, settle the language, transcribe with Whisper, and shape the
-transcript as Amazon Transcribe writes it (results.transcripts, items, audio_segments).
+"""One transcription job: decode the media, settle the language, transcribe with a speech-to-text model
+(Whisper's language codes), and shape the transcript as Amazon Transcribe writes it (results.transcripts,
+items, audio_segments).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from outcrop.backends.speech.audio import AudioDecodeError, decode
-from outcrop.backends.speech.whisper import SAMPLE_RATE, Segment, Transcription, WhisperEngine, Word
+from outcrop.backends.speech.protocols import SAMPLE_RATE, Segment, Transcriber, Transcription, Word
 from outcrop.jobs.speech_task_worker import JobFailed
 
 # Whisper language -> the AWS code chosen when identification finds it and no LanguageOptions narrow it.
@@ -153,7 +154,7 @@ class Outcome:
 
 def run_transcription(
     media: bytes,
-    engine: WhisperEngine,
+    engine: Transcriber,
     *,
     language_code: str | None,
     options: list[str],
@@ -185,7 +186,7 @@ def run_transcription(
 def _several_languages(
     audio: npt.NDArray[np.float32],
     spans: list[tuple[int, int]],
-    engine: WhisperEngine,
+    engine: Transcriber,
     options: list[str],
     known: tuple[str, ...],
     primed: dict[str, str],

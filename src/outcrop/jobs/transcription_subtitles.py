@@ -5,7 +5,7 @@ Cues hold at most `MAX_WORDS` words and end early at a sentence's end, so each s
 
 from __future__ import annotations
 
-from outcrop.backends.speech.whisper import Transcription, Word
+from outcrop.backends.speech.protocols import Transcription, Word
 
 MAX_WORDS = 10
 

@@ -10,23 +10,30 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from outcrop.backends.base import BackendError, BackendUnavailable
+from outcrop.backends.registry import ModelRegistry
 from outcrop.backends.speech.audio import encode, resample
-from outcrop.backends.speech.engines import EspeakVoice, PiperVoice, SpeechEngine
 from outcrop.backends.speech.lexicon import LexiconError, parse_lexicon
+from outcrop.backends.speech.protocols import Synthesizer, Transcriber
 from outcrop.backends.speech.synth import SynthesisCancelled, marks_json_lines, synthesize
 from outcrop.backends.speech.text import Script, SsmlError, plain_script, ssml_script
-from outcrop.backends.speech.whisper import BASE, TINY_EN, WhisperEngine, WhisperModels
 from outcrop.jobs.speech_task_worker import COMPLETED, FAILED, QUEUED, RUNNING, JobFailed, JobWorker
 from outcrop.protocol.errors import ServiceError, ValidationException
 from outcrop.services.base import RequestContext, Service
-from outcrop.storage.objects import NoSuchBucket, ObjectAttributes, StoreError
+from outcrop.storage.objects import NoSuchBucket, ObjectAttributes, ObjectStore, StoreError
 from outcrop.storage.sqlite import Database
 
+# The catalog's models Polly speaks and listens with (the bundled catalog names them; see catalog.toml).
+PIPER = "piper-en-us-joe"
+ESPEAK = "espeak-ng"
+ENGLISH_LISTENER = "whisper-tiny.en"
+LISTENER = "whisper-base"
 MAX_CHARACTERS = 3000  # billed characters (text without SSML tags) per SynthesizeSpeech
 MAX_TOTAL_CHARACTERS = 6000  # including SSML tags
 MAX_TASK_CHARACTERS = 100_000
@@ -152,17 +159,17 @@ _LEXICON_MIGRATIONS = [
 class Polly(Service):
     service_name: ClassVar[str] = "polly"
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
-        self._lexicons = Database(app.data_path("polly") / "lexicons.sqlite3", _LEXICON_MIGRATIONS)
-        self._piper = PiperVoice()
-        self._listeners = WhisperModels(app.settings.models_path)
-        self._tasks = JobWorker(app.data_path("polly") / "tasks.sqlite3", self._run_task, "polly-tasks")
+    def __init__(
+        self, *, models: ModelRegistry, objects: ObjectStore, data_path: Callable[..., Path]
+    ) -> None:
+        self.models = models
+        self.objects = objects
+        self._lexicons = Database(data_path("polly") / "lexicons.sqlite3", _LEXICON_MIGRATIONS)
+        self._tasks = JobWorker(data_path("polly") / "tasks.sqlite3", self._run_task, "polly-tasks")
         self._tasks.start()
 
     def close(self) -> None:
         self._tasks.close()
-        self._piper.close()
         self._lexicons.close()
 
     # -- synthesis -------------------------------------------------------------------------------------
@@ -246,11 +253,15 @@ class Polly(Service):
             )
         return voice
 
-    def _engine(self, voice: Voice) -> SpeechEngine:
-        return EspeakVoice(voice.espeak) if voice.espeak else self._piper
+    def _speaker(self, voice: Voice) -> Synthesizer:
+        engine: Synthesizer = self.models.get(ESPEAK if voice.espeak else PIPER, "text-to-speech")
+        return engine
 
-    def _listener(self, voice: Voice) -> WhisperEngine:
-        return self._listeners.get(TINY_EN if voice.language.startswith("en-") else BASE)
+    def _listener(self, voice: Voice) -> Transcriber:
+        """Whisper, to time the words of speech marks: tiny.en for English, base for other languages."""
+        name = ENGLISH_LISTENER if voice.language.startswith("en-") else LISTENER
+        listener: Transcriber = self.models.get(name, "speech-to-text")
+        return listener
 
     def _render(
         self, request: dict[str, Any], cancel: threading.Event | None = None
@@ -262,7 +273,8 @@ class Polly(Service):
         try:
             audio, found = synthesize(
                 script,
-                self._engine(voice),
+                lambda: self._speaker(voice),
+                voice=voice.espeak,
                 aliases=aliases,
                 mark_types=marks,
                 listener=lambda: self._listener(voice),
@@ -399,7 +411,7 @@ class Polly(Service):
         request = self._checked(params, MAX_TASK_CHARACTERS, MAX_TASK_TOTAL_CHARACTERS)
         bucket = params["OutputS3BucketName"]
         try:
-            self.app.objects.get_bucket(bucket)
+            self.objects.get_bucket(bucket)
         except (NoSuchBucket, StoreError):
             raise InvalidS3BucketException(f"The bucket {bucket} does not exist") from None
         prefix = params.get("OutputS3KeyPrefix", "")
@@ -469,7 +481,7 @@ class Polly(Service):
         except ServiceError as error:
             raise JobFailed(error.message) from None
         try:
-            self.app.objects.put_object(
+            self.objects.put_object(
                 request["Bucket"], request["Key"], body, ObjectAttributes(content_type=content_type)
             )
         except StoreError as error:

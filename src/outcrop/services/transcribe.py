@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlparse
 
@@ -20,8 +22,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from outcrop.backends.base import BackendError
+from outcrop.backends.registry import ModelRegistry
 from outcrop.backends.speech.audio import sample_rate
-from outcrop.backends.speech.whisper import BASE, WhisperModels
+from outcrop.backends.speech.protocols import Transcriber
+from outcrop.config import Settings
 from outcrop.jobs.speech_task_worker import (
     COMPLETED,
     FAILED,
@@ -43,9 +47,10 @@ from outcrop.jobs.transcription_vocabulary import (
 )
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
-from outcrop.storage.objects import BucketAlreadyOwnedByYou, ObjectAttributes, StoreError
+from outcrop.storage.objects import BucketAlreadyOwnedByYou, ObjectAttributes, ObjectStore, StoreError
 
 SERVICE_BUCKET = "outcrop-transcribe-output"
+TRANSCRIBER = "whisper-base"  # the catalog's speech-to-text model that transcribes (multilingual)
 MEDIA_FORMATS = ("mp3", "mp4", "wav", "flac", "ogg", "amr", "webm", "m4a")
 MAX_VOCABULARY_FILE_BYTES = 50 * 1024  # Transcribe's limit on a custom vocabulary file
 _STATUS = {QUEUED: "QUEUED", RUNNING: "IN_PROGRESS", COMPLETED: "COMPLETED", FAILED: "FAILED"}
@@ -107,16 +112,29 @@ def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | No
 class Transcribe(Service):
     service_name: ClassVar[str] = "transcribe"
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
-        self._models = WhisperModels(app.settings.models_path)
-        self._jobs = JobWorker(app.data_path("transcribe") / "jobs.sqlite3", self._run, "transcription-jobs")
-        self._vocabularies = VocabularyStore(app.data_path("transcribe") / "vocabularies.sqlite3")
+    def __init__(
+        self,
+        *,
+        models: ModelRegistry,
+        objects: ObjectStore,
+        settings: Settings,
+        data_path: Callable[..., Path],
+    ) -> None:
+        self.models = models
+        self.objects = objects
+        self.settings = settings
+        self._jobs = JobWorker(data_path("transcribe") / "jobs.sqlite3", self._run, "transcription-jobs")
+        self._vocabularies = VocabularyStore(data_path("transcribe") / "vocabularies.sqlite3")
         self._jobs.start()
 
     def close(self) -> None:
         self._jobs.close()
         self._vocabularies.close()
+
+    def _transcriber(self) -> Transcriber:
+        """The speech-to-text model, from the registry at each use (one instance per server, uses counted)."""
+        engine: Transcriber = self.models.get(TRANSCRIBER, "speech-to-text")
+        return engine
 
     def start_transcription_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["TranscriptionJobName"]
@@ -133,7 +151,7 @@ class Transcribe(Service):
             )
         if options and not identify:
             raise BadRequestException("LanguageOptions can only be used with language identification")
-        known = self._models.get(BASE).languages
+        known = self._transcriber().languages
         for code in [language, *options] if language else options:
             if code and whisper_language(code, known) is None:
                 raise BadRequestException(f"The language {code} is not supported by the local Whisper model")
@@ -151,7 +169,7 @@ class Transcribe(Service):
         bucket, key = parse_media_uri(params["Media"]["MediaFileUri"], ctx.base_url)
         media_format = params.get("MediaFormat") or self._format_of(key)
         try:
-            self.app.objects.head_object(bucket, key)
+            self.objects.head_object(bucket, key)
         except StoreError:
             raise BadRequestException(
                 "The requested media file doesn't exist or can't be accessed: "
@@ -236,10 +254,10 @@ class Transcribe(Service):
             if key:
                 raise BadRequestException("OutputKey needs an OutputBucketName")
             with contextlib.suppress(BucketAlreadyOwnedByYou):
-                self.app.objects.create_bucket(SERVICE_BUCKET, self.app.settings.region)
+                self.objects.create_bucket(SERVICE_BUCKET, self.settings.region)
             return SERVICE_BUCKET, f"{account}/{name}/asrOutput.json", "SERVICE_BUCKET"
         try:
-            self.app.objects.get_bucket(bucket)
+            self.objects.get_bucket(bucket)
         except StoreError:
             raise BadRequestException(
                 f"The output bucket {bucket} doesn't exist or can't be accessed"
@@ -266,7 +284,7 @@ class Transcribe(Service):
         formats = (request.get("Subtitles") or {}).get("Formats", [])
         for key in [request["OutputKey"], *(_subtitle_key(request["OutputKey"], f) for f in formats)]:
             with contextlib.suppress(StoreError):
-                self.app.objects.delete_object(request["OutputBucket"], key)
+                self.objects.delete_object(request["OutputBucket"], key)
 
     def list_transcription_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         status = params.get("Status")
@@ -356,8 +374,8 @@ class Transcribe(Service):
     def _object_url(self, ctx: RequestContext, bucket: str, key: str, ours: bool) -> str:
         """The object's URL on this server; presigned for Outcrop's own bucket when signatures are checked."""
         url = f"{ctx.base_url}/{bucket}/{key}"
-        credentials = self.app.settings.credentials
-        if not ours or self.app.settings.auth != "sigv4" or not credentials:
+        credentials = self.settings.credentials
+        if not ours or self.settings.auth != "sigv4" or not credentials:
             return url
         access_key, secret = next(iter(credentials.items()))
         presigned = AWSRequest(method="GET", url=url)
@@ -367,11 +385,11 @@ class Transcribe(Service):
     def _run(self, job: Job) -> dict[str, Any]:
         request = job.request
         try:
-            media = self.app.objects.read_object(request["MediaBucket"], request["MediaKey"])
+            media = self.objects.read_object(request["MediaBucket"], request["MediaKey"])
         except StoreError:
             raise JobFailed(f"The media file {request['MediaFileUri']} no longer exists") from None
-        engine = self._models.get(BASE)
         try:
+            engine = self._transcriber()
             outcome = run_transcription(
                 media,
                 engine,
@@ -393,7 +411,7 @@ class Transcribe(Service):
             outputs.append((_subtitle_key(request["OutputKey"], subtitle_format), text, content_type))
         for key, text, content_type in outputs:
             try:
-                self.app.objects.put_object(
+                self.objects.put_object(
                     request["OutputBucket"], key, text.encode(), ObjectAttributes(content_type=content_type)
                 )
             except StoreError as error:
@@ -417,7 +435,7 @@ class Transcribe(Service):
 
     def _put_vocabulary(self, ctx: RequestContext, params: dict[str, Any], *, create: bool) -> dict[str, Any]:
         name, language = params["VocabularyName"], params["LanguageCode"]
-        if whisper_language(language, self._models.get(BASE).languages) is None:
+        if whisper_language(language, self._transcriber().languages) is None:
             raise BadRequestException(f"The language {language} is not supported by the local Whisper model")
         if bool(params.get("Phrases")) == bool(params.get("VocabularyFileUri")):
             raise BadRequestException("Give either Phrases or a VocabularyFileUri")
@@ -427,13 +445,13 @@ class Transcribe(Service):
             else:
                 bucket, key = parse_media_uri(params["VocabularyFileUri"], ctx.base_url)
                 try:
-                    size = self.app.objects.head_object(bucket, key).size
+                    size = self.objects.head_object(bucket, key).size
                     if size > MAX_VOCABULARY_FILE_BYTES:
                         raise BadRequestException(
                             f"The vocabulary file {params['VocabularyFileUri']} is {size} bytes; "
                             f"a vocabulary file may hold at most {MAX_VOCABULARY_FILE_BYTES} bytes"
                         )
-                    text = self.app.objects.read_object(bucket, key).decode("utf-8-sig")
+                    text = self.objects.read_object(bucket, key).decode("utf-8-sig")
                 except (StoreError, UnicodeDecodeError):
                     raise BadRequestException(
                         f"The vocabulary file {params['VocabularyFileUri']} doesn't exist or isn't UTF-8 text"
@@ -447,9 +465,9 @@ class Transcribe(Service):
         if vocabulary is None:
             raise NotFoundException(f"The vocabulary {name} doesn't exist")
         with contextlib.suppress(BucketAlreadyOwnedByYou):
-            self.app.objects.create_bucket(SERVICE_BUCKET, self.app.settings.region)
+            self.objects.create_bucket(SERVICE_BUCKET, self.settings.region)
         body = "\n".join(phrases).encode()
-        self.app.objects.put_object(
+        self.objects.put_object(
             SERVICE_BUCKET, f"vocabularies/{name}.txt", body, ObjectAttributes(content_type="text/plain")
         )
         return self._vocabulary(vocabulary)
@@ -486,5 +504,5 @@ class Transcribe(Service):
         if not self._vocabularies.delete(params["VocabularyName"]):
             raise NotFoundException(f"The vocabulary {params['VocabularyName']} doesn't exist")
         with contextlib.suppress(StoreError):
-            self.app.objects.delete_object(SERVICE_BUCKET, f"vocabularies/{params['VocabularyName']}.txt")
+            self.objects.delete_object(SERVICE_BUCKET, f"vocabularies/{params['VocabularyName']}.txt")
         return {}

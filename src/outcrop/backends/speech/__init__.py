@@ -1,2 +1,4 @@
-"""Speech runtimes: text to speech (piper and espeak-ng as child programs), speech to text (faster-whisper),
-and the audio encoding and decoding around them (PyAV). Nothing here knows about AWS."""
+"""Speech models: the `speech-to-text` and `text-to-speech` kinds (`protocols`), their runtimes
+(faster-whisper in `whisper`; piper and espeak-ng as child programs in `engines`) and fakes (`fake`), and
+the audio, script and lexicon handling around them (`audio`, `text`, `lexicon`, `synth`). Nothing here
+knows about AWS."""

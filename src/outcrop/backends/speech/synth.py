@@ -19,15 +19,14 @@ import numpy as np
 import orjson
 
 from outcrop.backends.speech.audio import Audio, empty, resample, silence
-from outcrop.backends.speech.engines import SpeechEngine
+from outcrop.backends.speech.protocols import SAMPLE_RATE, Synthesizer, Transcriber
 from outcrop.backends.speech.text import Chunk, MarkPoint, Pause, Script, WordRef, spoken_words
-from outcrop.backends.speech.whisper import SAMPLE_RATE, WhisperEngine
 
-ENGINE_RATE = 22050
+ENGINE_RATE = 22050  # what both speech programs write; other rates are resampled to it
 
 
 class SynthesisCancelled(Exception):
-    """Synthesis stopped because nobody waits for it any more."""  # both speech programs write 22.05 kHz
+    """Synthesis stopped because nobody waits for it any more."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ def _normal(word: str) -> str:
     return re.sub(r"[^\w]", "", word.lower())
 
 
-def word_times(audio: Audio, words: list[WordRef], listener: WhisperEngine) -> list[float]:
+def word_times(audio: Audio, words: list[WordRef], listener: Transcriber) -> list[float]:
     """Seconds from the start of `audio` at which each word begins (see the module docstring)."""
     said = [(index, token) for index, word in enumerate(words) for token in word.spoken]
     if not said:
@@ -107,16 +106,19 @@ def _increasing(times: list[float]) -> list[float]:
 
 def synthesize(
     script: Script,
-    engine: SpeechEngine,
+    speaker: Callable[[], Synthesizer],
     *,
+    voice: str | None = None,
     aliases: dict[str, str] | None = None,
     mark_types: frozenset[str] = frozenset(),
-    listener: Callable[[], WhisperEngine] | None = None,
+    listener: Callable[[], Transcriber] | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[Audio, list[Mark]]:
-    """The whole script's audio at the engine's rate, and the marks of `mark_types` in time order.
+    """The whole script's audio at ENGINE_RATE, and the marks of `mark_types` in time order.
 
-    Setting `cancel` (the caller hung up) stops before the next chunk with SynthesisCancelled."""
+    `speaker()` and `listener()` give the models (asked for only when a chunk is said or timed) and `voice`
+    is the speaker's voice to use. Setting `cancel` (the caller hung up) stops before the next chunk with
+    SynthesisCancelled."""
     audio = empty(ENGINE_RATE)
     marks: list[Mark] = []
     for piece in script.pieces:
@@ -135,7 +137,7 @@ def synthesize(
                 marks.append(Mark(time_ms, "sentence", piece.offsets[0], end, piece.text))
             if not any(c.isalnum() for c in said):
                 continue
-            spoken = engine.speak(said, piece.rate)
+            spoken = speaker().speak(said, piece.rate, voice)
             if piece.gain_db:
                 spoken = spoken.scaled(10 ** (piece.gain_db / 20))
             if "word" in mark_types and words and listener is not None:

