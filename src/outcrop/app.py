@@ -16,7 +16,7 @@ from outcrop.config import Settings
 if TYPE_CHECKING:
     from outcrop.backends.registry import ModelRegistry
     from outcrop.rag.kbstore import KnowledgeBaseStore
-    from outcrop.sagemaker.hosting import EndpointHosting
+    from outcrop.services.sagemaker.hosting import EndpointHosting
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
 
@@ -87,9 +87,21 @@ class App:
     @cached_property
     def sagemaker_hosting(self) -> EndpointHosting:
         """SageMaker endpoints' workers, shared by `sagemaker` (deploy) and `sagemaker-runtime` (invoke)."""
-        from outcrop.sagemaker.hosting import EndpointHosting
+        from outcrop.services.sagemaker.hosting import EndpointHosting
+        from outcrop.services.sagemaker.serving.endpoint import Limits
 
-        return EndpointHosting(self)
+        limits = Limits(
+            load_timeout=self.settings.sagemaker_load_timeout,
+            invoke_timeout=self.settings.sagemaker_invoke_timeout,
+            max_models=self.settings.sagemaker_max_models,
+        )
+        return EndpointHosting(
+            objects=self.objects,
+            logs=self.logs,
+            root=self.data_path("sagemaker", "hosting"),
+            limits=limits,
+            account_id=self.settings.account_id,
+        )
 
     def data_path(self, *parts: str) -> Path:
         """A folder under the data dir, created on first ask."""

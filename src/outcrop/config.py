@@ -50,6 +50,9 @@ class Settings:
     functions: list[str] = field(default_factory=list)  # one-line apps: "name=path/to/module.handler"
     app_parameters: dict[str, str] = field(default_factory=dict)  # template Parameters, as sam's overrides
     lambda_concurrency: int = 4  # busy worker processes per function at most
+    sagemaker_load_timeout: float = 600.0  # seconds an endpoint's worker may take to load its model
+    sagemaker_invoke_timeout: float = 60.0  # seconds an InvokeEndpoint may run (SageMaker's own limit)
+    sagemaker_max_models: int = 8  # models a multi-model endpoint instance keeps loaded (LRU beyond)
 
     @property
     def models_path(self) -> Path:
@@ -70,6 +73,10 @@ def _coerce(name: str, value: Any) -> Any:
     if name == "app_parameters" and isinstance(value, str):  # OUTCROP_APP_PARAMETERS="Key=value,Key2=v"
         return dict(pair.split("=", 1) for pair in value.split(",") if "=" in pair)
     if name in ("port", "llm_threads", "llm_parallel", "llm_queue", "max_request_mb", "lambda_concurrency"):
+        return int(value)
+    if name in ("sagemaker_load_timeout", "sagemaker_invoke_timeout"):
+        return float(value)
+    if name == "sagemaker_max_models":
         return int(value)
     if name == "fake_models":
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")

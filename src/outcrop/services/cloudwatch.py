@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outcrop.protocol.errors import ServiceError
-from outcrop.sagemaker.serving.metrics import UNITS, Bucket
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.sagemaker.serving.metrics import UNITS, Bucket
 
 NAMESPACE = "AWS/SageMaker"
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")

@@ -26,6 +26,29 @@ from outcrop.backends.speech.text import Script, SsmlError, plain_script, ssml_s
 from outcrop.jobs.speech_task_worker import COMPLETED, FAILED, QUEUED, RUNNING, JobFailed, JobWorker
 from outcrop.protocol.errors import ServiceError, ValidationException
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.paging import Pager
+from outcrop.services.polly_errors import (
+    EngineNotSupportedException,
+    InvalidLexiconException,
+    InvalidNextTokenException,
+    InvalidS3BucketException,
+    InvalidS3KeyException,
+    InvalidSampleRateException,
+    InvalidSsmlException,
+    InvalidTaskIdException,
+    LanguageNotSupportedException,
+    LexiconNotFoundException,
+    LexiconSizeExceededException,
+    MarksNotSupportedForFormatException,
+    MaxLexemeLengthExceededException,
+    MaxLexiconsNumberExceededException,
+    ServiceFailureException,
+    SsmlMarksNotSupportedForTextTypeException,
+    SynthesisTaskNotFoundException,
+    TextLengthExceededException,
+    UnsupportedPlsAlphabetException,
+    UnsupportedPlsLanguageException,
+)
 from outcrop.storage.objects import NoSuchBucket, ObjectAttributes, ObjectStore, StoreError
 from outcrop.storage.sqlite import Database
 
@@ -42,30 +65,7 @@ MAX_LEXICONS = 100
 MAX_LEXICON_CHARACTERS = 4000
 
 
-def _error(code: str, status: int = 400) -> type[ServiceError]:
-    return type(code, (ServiceError,), {"code": code, "status": status, "sender_fault": status < 500})
-
-
-InvalidSsmlException = _error("InvalidSsmlException")
-InvalidSampleRateException = _error("InvalidSampleRateException")
-TextLengthExceededException = _error("TextLengthExceededException")
-LexiconNotFoundException = _error("LexiconNotFoundException", 404)
-MarksNotSupportedForFormatException = _error("MarksNotSupportedForFormatException")
-SsmlMarksNotSupportedForTextTypeException = _error("SsmlMarksNotSupportedForTextTypeException")
-LanguageNotSupportedException = _error("LanguageNotSupportedException")
-EngineNotSupportedException = _error("EngineNotSupportedException")
-InvalidLexiconException = _error("InvalidLexiconException")
-UnsupportedPlsAlphabetException = _error("UnsupportedPlsAlphabetException")
-UnsupportedPlsLanguageException = _error("UnsupportedPlsLanguageException")
-LexiconSizeExceededException = _error("LexiconSizeExceededException")
-MaxLexemeLengthExceededException = _error("MaxLexemeLengthExceededException")
-MaxLexiconsNumberExceededException = _error("MaxLexiconsNumberExceededException")
-InvalidS3BucketException = _error("InvalidS3BucketException")
-InvalidS3KeyException = _error("InvalidS3KeyException")
-InvalidNextTokenException = _error("InvalidNextTokenException")
-InvalidTaskIdException = _error("InvalidTaskIdException")
-SynthesisTaskNotFoundException = _error("SynthesisTaskNotFoundException")
-ServiceFailureException = _error("ServiceFailureException", 500)
+_TASK_PAGES = Pager(InvalidNextTokenException, "The NextToken is not valid", default=100)
 
 
 @dataclass(frozen=True)
@@ -444,11 +444,10 @@ class Polly(Service):
     def list_speech_synthesis_tasks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         wanted = {v: k for k, v in _TASK_STATUS.items()}.get(params.get("Status", ""))
         jobs = self._tasks.list(status=wanted)
-        start = _page_start(params.get("NextToken"), len(jobs))
-        limit = params.get("MaxResults", 100)
-        output: dict[str, Any] = {"SynthesisTasks": [self._task(j) for j in jobs[start : start + limit]]}
-        if start + limit < len(jobs):
-            output["NextToken"] = str(start + limit)
+        page, token = _TASK_PAGES.page(jobs, params)
+        output: dict[str, Any] = {"SynthesisTasks": [self._task(j) for j in page]}
+        if token:
+            output["NextToken"] = token
         return output
 
     def _task(self, job: Any) -> dict[str, Any]:
@@ -489,11 +488,3 @@ class Polly(Service):
                 f"Could not write the output to s3://{request['Bucket']}/{request['Key']}: {error}"
             ) from None
         return {"Size": len(body)}
-
-
-def _page_start(token: str | None, total: int) -> int:
-    if not token:
-        return 0
-    if not token.isdigit() or int(token) > total:
-        raise InvalidNextTokenException("The NextToken is not valid")
-    return int(token)

@@ -47,6 +47,7 @@ from outcrop.jobs.transcription_vocabulary import (
 )
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.paging import Pager
 from outcrop.storage.objects import BucketAlreadyOwnedByYou, ObjectAttributes, ObjectStore, StoreError
 
 SERVICE_BUCKET = "outcrop-transcribe-output"
@@ -62,16 +63,16 @@ _UNSERVED_SETTINGS = {
 }
 
 
-class BadRequestException(ServiceError):
-    code, status, sender_fault = "BadRequestException", 400, True
+class BadRequestException(ServiceError, service="transcribe"): ...
 
 
-class NotFoundException(ServiceError):
-    code, status, sender_fault = "NotFoundException", 404, True
+class NotFoundException(ServiceError, service="transcribe"): ...
 
 
-class ConflictException(ServiceError):
-    code, status, sender_fault = "ConflictException", 409, True
+class ConflictException(ServiceError, service="transcribe"): ...
+
+
+_PAGES = Pager(BadRequestException, "The NextToken is not valid", default=5)
 
 
 def parse_media_uri(uri: str, base_url: str) -> tuple[str, str]:
@@ -97,16 +98,6 @@ def parse_media_uri(uri: str, base_url: str) -> tuple[str, str]:
 
 def _subtitle_key(transcript_key: str, subtitle_format: str) -> str:
     return transcript_key.removesuffix(".json") + "." + subtitle_format
-
-
-def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
-    """The slice of `items` that MaxResults (default 5) and NextToken (the next index) ask for."""
-    token = params.get("NextToken")
-    start = int(token) if token and token.isdigit() else 0
-    if token and (not token.isdigit() or start > len(items)):
-        raise BadRequestException("The NextToken is not valid")
-    limit = params.get("MaxResults", 5)
-    return items[start : start + limit], str(start + limit) if start + limit < len(items) else None
 
 
 class Transcribe(Service):
@@ -290,7 +281,7 @@ class Transcribe(Service):
         status = params.get("Status")
         wanted = {v: k for k, v in _STATUS.items()}.get(status) if status else None
         jobs = self._jobs.list(status=wanted, id_contains=params.get("JobNameContains"))
-        page, token = _page(jobs, params)
+        page, token = _PAGES.page(jobs, params)
         output: dict[str, Any] = {"TranscriptionJobSummaries": [self._summary(j) for j in page]}
         if status:
             output["Status"] = status
@@ -492,7 +483,7 @@ class Transcribe(Service):
         found = self._vocabularies.list(params.get("NameContains"))
         if params.get("StateEquals") not in (None, "READY"):
             found = []  # every vocabulary is ready as soon as it is stored
-        page, token = _page(found, params)
+        page, token = _PAGES.page(found, params)
         output: dict[str, Any] = {"Vocabularies": [self._vocabulary(v) for v in page]}
         if params.get("StateEquals"):
             output["Status"] = params["StateEquals"]
