@@ -20,9 +20,9 @@ from pathlib import Path
 from common import RunningServer  # common also puts the repository on sys.path
 from outcrop.app import App
 from outcrop.config import Settings
-from outcrop.sagemaker.hosting import VariantSpec
-from outcrop.sagemaker.serving import archive
-from outcrop.sagemaker.serving.handlers import ModelHandler, RequestContext
+from outcrop.services.sagemaker.serving import archive
+from outcrop.services.sagemaker.serving.handlers import ModelHandler, RequestContext
+from outcrop.services.sagemaker.serving.spec import VariantSpec
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 BODY = b"0.5,1.5\n-2.0,0.3\n1.1,-0.4\n"

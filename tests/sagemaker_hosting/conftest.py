@@ -7,7 +7,7 @@ import pytest
 
 from outcrop.app import App
 from outcrop.config import Settings
-from outcrop.sagemaker.hosting import EndpointHosting
+from outcrop.services.sagemaker.hosting import EndpointHosting
 
 BUCKET = "models"
 

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from outcrop.app import App
-from outcrop.sagemaker.hosting import (
+from outcrop.services.sagemaker.hosting import (
     EndpointHosting,
     HostingError,
     InvocationRejected,
     ModelInvocationError,
     ModelNotReady,
-    VariantSpec,
 )
+from outcrop.services.sagemaker.serving.spec import VariantSpec
 from outcrop.storage.logs import LogStoreError
 from tests.sagemaker_hosting.archives import (
     FIXTURES,
@@ -245,7 +245,13 @@ def invoke_when_ready(hosting: EndpointHosting, endpoint: str) -> object:
 
 def test_endpoints_come_back_after_a_server_restart(app: App, hosting: EndpointHosting) -> None:
     hosting.deploy("durable", [variant(upload(app, "durable/model.tar.gz", scaler_archive(7)))])
-    restarted = EndpointHosting(app)
+    restarted = EndpointHosting(
+        objects=app.objects,
+        logs=app.logs,
+        root=app.data_path("sagemaker", "hosting"),
+        limits=hosting.limits,
+        account_id=app.settings.account_id,
+    )
     try:
         assert invoke_json(restarted, "durable", {"values": [1]}) == {"scaled": [7]}
         restarted.undeploy("durable")

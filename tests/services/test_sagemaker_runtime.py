@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError, EventStreamError
 
 from outcrop.app import App
 from outcrop.config import Settings
-from outcrop.sagemaker.hosting import VariantSpec
+from outcrop.services.sagemaker.serving.spec import VariantSpec
 from tests.errors import error_of
 from tests.sagemaker_hosting.archives import scaler_archive
 from tests.server import RunningServer

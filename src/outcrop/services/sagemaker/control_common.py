@@ -13,9 +13,9 @@ from outcrop.protocol.errors import ServiceError, ValidationException
 from outcrop.services.base import RequestContext
 
 if TYPE_CHECKING:
-    from outcrop.app import App
-    from outcrop.sagemaker.store import Record, SageMakerStore
-    from outcrop.sagemaker.training import TrainingRunner
+    from outcrop.services.sagemaker.hosting import EndpointHosting
+    from outcrop.services.sagemaker.store import Record, SageMakerStore
+    from outcrop.services.sagemaker.training import TrainingRunner
 
 
 class ResourceNotFound(ServiceError):
@@ -36,7 +36,7 @@ DEFAULT_PAGE = 10  # SageMaker's List* answer 10 items unless MaxResults says ot
 class ControlPlane:
     """State the operation mixins share; the `SageMaker` service sets these up."""
 
-    app: App
+    hosting: EndpointHosting
     store: SageMakerStore
     training: TrainingRunner
 

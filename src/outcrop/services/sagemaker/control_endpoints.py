@@ -15,11 +15,18 @@ from functools import partial
 from typing import Any
 
 from outcrop.protocol.errors import ValidationException
-from outcrop.sagemaker.control_common import ControlPlane, already_exists, check_name, listed, not_found
-from outcrop.sagemaker.control_registry import PACKAGE
-from outcrop.sagemaker.hosting import HostingError, VariantSpec
-from outcrop.sagemaker.store import AlreadyExists, Record
 from outcrop.services.base import RequestContext
+from outcrop.services.sagemaker.control_common import (
+    ControlPlane,
+    already_exists,
+    check_name,
+    listed,
+    not_found,
+)
+from outcrop.services.sagemaker.control_registry import PACKAGE
+from outcrop.services.sagemaker.hosting import HostingError
+from outcrop.services.sagemaker.serving.spec import VariantSpec
+from outcrop.services.sagemaker.store import AlreadyExists, Record
 
 log = logging.getLogger("outcrop.sagemaker.endpoints")
 
@@ -316,7 +323,7 @@ class EndpointOperations(ControlPlane):
 
         def apply() -> None:
             try:
-                self.app.sagemaker_hosting.update_weights(record.name, weights)
+                self.hosting.update_weights(record.name, weights)
             except Exception as exc:  # a failed weight change leaves the endpoint serving the old split
                 log.warning("weight update of %s failed: %s", record.name, exc)
                 message = f"Weight update failed: {exc}"
@@ -357,7 +364,7 @@ class EndpointOperations(ControlPlane):
         config = self.store.get(CONFIG, config_name)
         async_inference = config.body.get("AsyncInferenceConfig") if config else None
         try:
-            self.app.sagemaker_hosting.deploy(name, specs, async_inference=async_inference)
+            self.hosting.deploy(name, specs, async_inference=async_inference)
         except Exception as exc:  # HostingError, or anything a broken deployment raised
             reason = str(exc) if isinstance(exc, HostingError) else f"{type(exc).__name__}: {exc}"
             log.warning("deploying endpoint %s failed: %s", name, reason)
@@ -388,7 +395,7 @@ class EndpointOperations(ControlPlane):
         try:
             if record is None:
                 raise HostingError(f"the previous endpoint configuration {previous} no longer exists")
-            self.app.sagemaker_hosting.deploy(
+            self.hosting.deploy(
                 name,
                 self._variant_specs(_internal(), record),
                 async_inference=record.body.get("AsyncInferenceConfig"),
@@ -426,7 +433,7 @@ class EndpointOperations(ControlPlane):
 
     def _undeploy(self, name: str) -> None:
         try:
-            self.app.sagemaker_hosting.undeploy(name)
+            self.hosting.undeploy(name)
         except Exception:  # the record goes regardless: nothing can serve a deleted endpoint
             log.exception("undeploying %s failed", name)
         self.store.delete(ENDPOINT, name)

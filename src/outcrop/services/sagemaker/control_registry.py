@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from outcrop.protocol.errors import ValidationException
-from outcrop.sagemaker.control_common import Conflict, ControlPlane, check_name, listed
-from outcrop.sagemaker.store import AlreadyExists, Record
 from outcrop.services.base import RequestContext
+from outcrop.services.sagemaker.control_common import Conflict, ControlPlane, check_name, listed
+from outcrop.services.sagemaker.store import AlreadyExists, Record
 
 GROUP, PACKAGE = "model-package-group", "model-package"
 _PACKAGE_MEMBERS = (

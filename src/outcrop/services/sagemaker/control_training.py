@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from outcrop.protocol.errors import ValidationException
-from outcrop.sagemaker.control_common import (
+from outcrop.services.base import RequestContext
+from outcrop.services.sagemaker.control_common import (
     ControlPlane,
     ResourceInUse,
     ResourceNotFound,
@@ -14,9 +15,8 @@ from outcrop.sagemaker.control_common import (
     listed,
     output,
 )
-from outcrop.sagemaker.store import AlreadyExists, Record
-from outcrop.sagemaker.training import FINISHED, KIND
-from outcrop.services.base import RequestContext
+from outcrop.services.sagemaker.store import AlreadyExists, Record
+from outcrop.services.sagemaker.training import FINISHED, KIND
 
 _REQUEST_MEMBERS = (
     "HyperParameters",

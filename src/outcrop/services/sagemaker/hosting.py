@@ -2,25 +2,26 @@
 
 CreateEndpoint/UpdateEndpoint/DeleteEndpoint (service `sagemaker`) call `deploy`, `update_weights` and
 `undeploy`; InvokeEndpoint (service `sagemaker-runtime`) calls `invoke` and `invoke_stream`. One
-`EndpointHosting` per server, reached as `app.sagemaker_hosting`. What is deployed is also written to the
-data dir, so after a server restart an endpoint's workers start again on its first invocation.
+`EndpointHosting` per server, built by `App.sagemaker_hosting` and passed to both services. What is deployed
+is also written to the data dir, so after a server restart an endpoint's workers start again on its first
+invocation.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
-from outcrop.sagemaker.serving.asynchronous import AsyncInvoker, AsyncRequest
-from outcrop.sagemaker.serving.endpoint import (
+from outcrop.services.sagemaker.serving.asynchronous import AsyncInvoker, AsyncRequest
+from outcrop.services.sagemaker.serving.endpoint import (
     DeployFailed,
     HeldStream,
     Limits,
@@ -29,11 +30,11 @@ from outcrop.sagemaker.serving.endpoint import (
     RunningEndpoint,
     RunningVariant,
 )
-from outcrop.sagemaker.serving.metrics import Bucket, InvocationMetrics
-from outcrop.sagemaker.serving.process import Instance, WorkerFailed
-
-if TYPE_CHECKING:
-    from outcrop.app import App
+from outcrop.services.sagemaker.serving.metrics import Bucket, InvocationMetrics
+from outcrop.services.sagemaker.serving.process import Instance, WorkerFailed
+from outcrop.services.sagemaker.serving.spec import VariantSpec
+from outcrop.storage.logs import LogStore
+from outcrop.storage.objects import ObjectStore
 
 log = logging.getLogger("outcrop.sagemaker")
 
@@ -65,21 +66,6 @@ class ModelNotReady(Exception):
 
 
 @dataclass
-class VariantSpec:
-    """One production variant as the control plane resolved it from EndpointConfig + Model."""
-
-    variant_name: str
-    model_name: str
-    image: str  # the container image URI; the framework (pytorch, sklearn, xgboost, ...) is read from it
-    model_data_url: str | None  # s3://bucket/key/model.tar.gz, or an S3 prefix for multi-model endpoints
-    environment: dict[str, str] = field(default_factory=dict)  # SAGEMAKER_PROGRAM, ..._SUBMIT_DIRECTORY
-    initial_weight: float = 1.0
-    multi_model: bool = False  # Model's PrimaryContainer Mode == "MultiModel"
-    instance_type: str = "ml.m5.large"
-    instance_count: int = 1
-
-
-@dataclass
 class Invocation:
     """What InvokeEndpoint answers."""
 
@@ -106,20 +92,22 @@ def log_group_of(endpoint_name: str) -> str:
 class EndpointHosting:
     """Runs every InService endpoint: worker processes per variant, traffic split, metrics."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(
+        self, *, objects: ObjectStore, logs: LogStore, root: Path, limits: Limits, account_id: str
+    ) -> None:
+        """`root` holds the deployed endpoints' files and what survives a restart; `limits` come from
+        Settings (sagemaker_load_timeout, sagemaker_invoke_timeout, sagemaker_max_models)."""
+        self.objects = objects
+        self.logs = logs
+        self.account_id = account_id
         self.metrics = InvocationMetrics()
-        self.limits = Limits(
-            load_timeout=float(os.environ.get("OUTCROP_SAGEMAKER_LOAD_TIMEOUT", "600")),
-            invoke_timeout=float(os.environ.get("OUTCROP_SAGEMAKER_INVOKE_TIMEOUT", "60")),
-            max_models=int(os.environ.get("OUTCROP_SAGEMAKER_MAX_MODELS", "8")),
-        )
+        self.limits = limits
         self._endpoints: dict[str, RunningEndpoint] = {}
         self._lock = threading.Lock()
         self._deploy_locks: dict[str, threading.Lock] = {}
-        self._root = app.data_path("sagemaker", "hosting")
+        self._root = root
         self._state_file = self._root / "endpoints.json"
-        self._async = AsyncInvoker(app.objects)
+        self._async = AsyncInvoker(objects)
 
     # -- deployment ---------------------------------------------------------------------------------------
 
@@ -149,8 +137,8 @@ class EndpointHosting:
                 variant = RunningVariant(
                     spec,
                     generation / spec.variant_name,
-                    self.app.objects,
-                    self.app.logs,
+                    self.objects,
+                    self.logs,
                     log_group_of(endpoint_name),
                     self.limits,
                 )
@@ -246,7 +234,7 @@ class EndpointHosting:
             return endpoint
         saved = self._load_state().get(endpoint_name)
         if saved is None:
-            account = self.app.settings.account_id
+            account = self.account_id
             raise InvocationRejected(f"Endpoint {endpoint_name} of account {account} not found.")
         with self._deploy_lock(endpoint_name):
             with self._lock:

@@ -1,22 +1,27 @@
 """Amazon SageMaker's control plane: training jobs, models, endpoints and their configs, the registry, tags.
 
-Operations live in mixins under `outcrop.sagemaker.control_*`; this class owns their shared state. Training
-runs the user's script in a child process (`outcrop.sagemaker.training`); endpoints are served behind the
-hosting seam (`app.sagemaker_hosting`), which InvokeEndpoint (`sagemaker-runtime`) shares.
+Operations live in mixins beside this module (`control_training`, `control_endpoints`, `control_registry`);
+this class owns their shared state. Training runs the user's script in a child process (`training`);
+endpoints are served behind the hosting seam (`hosting.EndpointHosting`), which InvokeEndpoint
+(`sagemaker-runtime`) shares: the server builds it once and passes it to both.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
-from outcrop.app import App
-from outcrop.sagemaker.control_endpoints import EndpointOperations
-from outcrop.sagemaker.control_registry import RegistryOperations
-from outcrop.sagemaker.control_training import TrainingOperations
-from outcrop.sagemaker.store import SageMakerStore
-from outcrop.sagemaker.training import TrainingRunner
 from outcrop.services.base import Service
+from outcrop.services.sagemaker.control_endpoints import EndpointOperations
+from outcrop.services.sagemaker.control_registry import RegistryOperations
+from outcrop.services.sagemaker.control_training import TrainingOperations
+from outcrop.services.sagemaker.hosting import EndpointHosting
+from outcrop.services.sagemaker.store import SageMakerStore
+from outcrop.services.sagemaker.training import TrainingRunner
+from outcrop.storage.logs import LogStore
+from outcrop.storage.objects import ObjectStore
 
 log = logging.getLogger("outcrop.sagemaker")
 
@@ -24,10 +29,21 @@ log = logging.getLogger("outcrop.sagemaker")
 class SageMaker(TrainingOperations, EndpointOperations, RegistryOperations, Service):
     service_name = "sagemaker"
 
-    def __init__(self, app: App) -> None:
-        super().__init__(app)
-        self.store = SageMakerStore(app.data_path("sagemaker"))
-        self.training = TrainingRunner(app, self.store)
+    def __init__(
+        self,
+        *,
+        objects: ObjectStore,
+        logs: LogStore,
+        sagemaker_hosting: EndpointHosting,
+        data_path: Callable[..., Path],
+    ) -> None:
+        """`objects` and `logs` are what training jobs read and write; `data_path` gives the folders of the
+        control plane's records and of running jobs."""
+        self.hosting = sagemaker_hosting
+        self.store = SageMakerStore(data_path("sagemaker"))
+        self.training = TrainingRunner(
+            self.store, objects=objects, logs=logs, root=data_path("sagemaker", "training")
+        )
         self._endpoint_locks: dict[str, threading.Lock] = {}
         # What a previous server left unfinished: training jobs end, endpoint changes are finished.
         self.training.recover()

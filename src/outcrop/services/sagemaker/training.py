@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from outcrop.sagemaker.training_env import (
+from outcrop.services.sagemaker.training_env import (
     JobLayout,
     command_args,
     decode_hyperparameters,
@@ -32,7 +32,7 @@ from outcrop.sagemaker.training_env import (
     local_resources,
     training_environment,
 )
-from outcrop.sagemaker.training_io import (
+from outcrop.services.sagemaker.training_io import (
     JobFailure,
     LogWriter,
     download_channel,
@@ -41,8 +41,9 @@ from outcrop.sagemaker.training_io import (
 )
 
 if TYPE_CHECKING:
-    from outcrop.app import App
-    from outcrop.sagemaker.store import Record, SageMakerStore
+    from outcrop.services.sagemaker.store import Record, SageMakerStore
+    from outcrop.storage.logs import LogStore
+    from outcrop.storage.objects import ObjectStore
 
 log = logging.getLogger("outcrop.sagemaker.training")
 
@@ -68,10 +69,13 @@ class _Running:
 class TrainingRunner:
     """Starts, stops and recovers training jobs; one thread per running job."""
 
-    def __init__(self, app: App, store: SageMakerStore) -> None:
-        self.app = app
+    def __init__(self, store: SageMakerStore, *, objects: ObjectStore, logs: LogStore, root: Path) -> None:
+        """Jobs read their channels from and write their model to `objects`, log to `logs`, and work in
+        folders under `root`."""
         self.store = store
-        self.root = app.data_path("sagemaker", "training")
+        self.objects = objects
+        self.logs = logs
+        self.root = root
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         # At most this many scripts train at once; later jobs wait in Starting, as AWS queues for capacity.
@@ -122,7 +126,7 @@ class TrainingRunner:
         if record is None:
             return
         stream = f"{job.name}/algo-1-{int(time.time())}"
-        writer = LogWriter(self.app.logs, LOG_GROUP, stream)
+        writer = LogWriter(self.logs, LOG_GROUP, stream)
         if not self._wait_for_slot(job):
             writer.close()
             with self._lock:
@@ -199,7 +203,7 @@ class TrainingRunner:
                 raise JobFailure(
                     f"ClientError: Channel '{name}': S3DataType {source['S3DataType']} is not supported."
                 )
-            size = download_channel(self.app.objects, name, source["S3Uri"], layout.channel_dir(name))
+            size = download_channel(self.objects, name, source["S3Uri"], layout.channel_dir(name))
             writer.write(f"Downloaded {size} bytes for channel '{name}' from {source['S3Uri']}")
 
         hyperparameters = decode_hyperparameters(spec.get("HyperParameters", {}))
@@ -218,7 +222,7 @@ class TrainingRunner:
                 )
             program = str(builtin)
         elif isinstance(submit, str) and submit.startswith("s3://"):
-            extract_source(self.app.objects, submit, layout.code_dir)
+            extract_source(self.objects, submit, layout.code_dir)
         entry = (layout.code_dir / program).resolve()
         if builtin is None and (not entry.is_relative_to(layout.code_dir.resolve()) or not entry.is_file()):
             raise JobFailure(
@@ -267,10 +271,10 @@ class TrainingRunner:
         self._transition(job.name, "Uploading", "Uploading generated training model")
         output = spec["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         model_uri = f"{output}/{job.name}/output/model.tar.gz"
-        upload_folder_archive(self.app.objects, layout.model_dir, model_uri)
+        upload_folder_archive(self.objects, layout.model_dir, model_uri)
         if any(layout.output_data_dir.iterdir()):
             upload_folder_archive(
-                self.app.objects, layout.output_data_dir, f"{output}/{job.name}/output/output.tar.gz"
+                self.objects, layout.output_data_dir, f"{output}/{job.name}/output/output.tar.gz"
             )
         self.store.update(
             KIND, job.name, lambda r: r.body.update(ModelArtifacts={"S3ModelArtifacts": model_uri})

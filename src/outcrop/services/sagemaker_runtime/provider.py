@@ -1,8 +1,8 @@
 """Amazon SageMaker Runtime: InvokeEndpoint and InvokeEndpointWithResponseStream on deployed endpoints.
 
-The endpoint's worker processes (see `outcrop.sagemaker.hosting`) run the user's inference script; this
-module only translates: headers in, the invoked variant out, and the model server's failures as the
-ModelError / ModelStreamError a SageMaker client expects.
+The endpoint's worker processes (`outcrop.services.sagemaker.hosting`, passed in) run the user's inference
+script; this module only translates: headers in, the invoked variant out, and the model server's failures as
+the ModelError / ModelStreamError a SageMaker client expects.
 """
 
 from __future__ import annotations
@@ -12,29 +12,26 @@ from typing import Any
 
 from outcrop.concurrency import iterate_in_thread, run_blocking
 from outcrop.protocol.errors import ServiceError
-from outcrop.sagemaker.hosting import (
+from outcrop.services.base import RequestContext, Service
+from outcrop.services.sagemaker.hosting import (
+    EndpointHosting,
     InvocationRejected,
     ModelInvocationError,
     ModelNotReady,
     StreamedInvocation,
 )
-from outcrop.services.base import RequestContext, Service
 
 
-class ValidationError(ServiceError):
-    code, status, sender_fault = "ValidationError", 400, True
+class ValidationError(ServiceError, service="sagemaker-runtime"): ...
 
 
-class ModelError(ServiceError):
-    code, status, sender_fault = "ModelError", 424, True
+class ModelError(ServiceError, service="sagemaker-runtime"): ...
 
 
-class ModelNotReadyException(ServiceError):
-    code, status, sender_fault = "ModelNotReadyException", 429, True
+class ModelNotReadyException(ServiceError, service="sagemaker-runtime"): ...
 
 
-class ModelStreamError(ServiceError):
-    code, status, sender_fault = "ModelStreamError", 400, True
+class ModelStreamError(ServiceError, service="sagemaker-runtime"): ...
 
 
 def _model_error(ctx: RequestContext, endpoint: str, exc: ModelInvocationError) -> ModelError:
@@ -64,6 +61,10 @@ def _rejected(exc: InvocationRejected | ModelNotReady) -> ServiceError:
 class SageMakerRuntime(Service):
     service_name = "sagemaker-runtime"
 
+    def __init__(self, *, sagemaker_hosting: EndpointHosting) -> None:
+        """The endpoints this invokes are the ones the `sagemaker` service deploys into the same hosting."""
+        self.hosting = sagemaker_hosting
+
     def invoke_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         endpoint = params["EndpointName"]
         if params.get("InferenceComponentName"):
@@ -71,7 +72,7 @@ class SageMakerRuntime(Service):
                 "Inference components are not served by Outcrop: invoke the endpoint itself."
             )
         try:
-            result = self.app.sagemaker_hosting.invoke(
+            result = self.hosting.invoke(
                 endpoint,
                 bytes(params.get("Body") or b""),
                 content_type=params.get("ContentType"),
@@ -101,7 +102,7 @@ class SageMakerRuntime(Service):
             )
 
         def start() -> StreamedInvocation:
-            return self.app.sagemaker_hosting.invoke_stream(
+            return self.hosting.invoke_stream(
                 endpoint,
                 bytes(params.get("Body") or b""),
                 content_type=params.get("ContentType"),
@@ -139,7 +140,7 @@ class SageMakerRuntime(Service):
 
     def invoke_endpoint_async(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            request = self.app.sagemaker_hosting.invoke_async(
+            request = self.hosting.invoke_async(
                 params["EndpointName"],
                 input_location=params.get("InputLocation"),
                 body=bytes(params["Body"]) if params.get("Body") is not None else None,
@@ -159,5 +160,5 @@ class SageMakerRuntime(Service):
         }
 
     def close(self) -> None:
-        if "sagemaker_hosting" in vars(self.app):  # started only if some endpoint was ever used
-            self.app.sagemaker_hosting.close()
+        """The endpoints' workers stop here: invocation is the side that keeps them running."""
+        self.hosting.close()

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from outcrop.sagemaker.serving.archive import ArchiveMissing, parse_s3_url
+from outcrop.services.sagemaker.serving.archive import ArchiveMissing, parse_s3_url
 from outcrop.storage.objects import ObjectAttributes, ObjectStore, StoreError
 
 log = logging.getLogger("outcrop.sagemaker")

@@ -16,23 +16,21 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from outcrop.sagemaker.serving import archive
-from outcrop.sagemaker.serving.archive import ArchiveInvalid, ArchiveMissing
-from outcrop.sagemaker.serving.frameworks import framework_of_image
-from outcrop.sagemaker.serving.process import (
+from outcrop.services.sagemaker.serving import archive
+from outcrop.services.sagemaker.serving.archive import ArchiveInvalid, ArchiveMissing
+from outcrop.services.sagemaker.serving.frameworks import framework_of_image
+from outcrop.services.sagemaker.serving.process import (
     Instance,
     RequirementsFailed,
     WorkerFailed,
     python_with_requirements,
     worker_environment,
 )
+from outcrop.services.sagemaker.serving.spec import VariantSpec
 from outcrop.storage.logs import LogStore
 from outcrop.storage.objects import ObjectStore
-
-if TYPE_CHECKING:
-    from outcrop.sagemaker.hosting import VariantSpec
 
 _INSTALLING = threading.Lock()  # one pip at a time: two deployments may want the same environment
 MAX_WORKERS_PER_VARIANT = 4  # more processes than this would only fight over the cores
@@ -58,6 +56,8 @@ class NotReady(Exception):
 
 @dataclass
 class Limits:
+    """Set from Settings: sagemaker_load_timeout, sagemaker_invoke_timeout (seconds), sagemaker_max_models."""
+
     load_timeout: float
     invoke_timeout: float
     max_models: int

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from outcrop.sagemaker.serving.codecs import CSV, JSON, TEXT_TYPES, InferenceFailure, decode, encode
+from outcrop.services.sagemaker.serving.codecs import CSV, JSON, TEXT_TYPES, InferenceFailure, decode, encode
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from outcrop.sagemaker.serving.codecs import (
+from outcrop.services.sagemaker.serving.codecs import (
     ENCODABLE,
     TEXT_TYPES,
     InferenceFailure,
@@ -29,7 +29,7 @@ from outcrop.sagemaker.serving.codecs import (
     encode,
     media_type,
 )
-from outcrop.sagemaker.serving.frameworks import defaults_for
+from outcrop.services.sagemaker.serving.frameworks import defaults_for
 
 _module_counter = itertools.count()
 

@@ -18,13 +18,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from outcrop.sagemaker.serving import wire
+import outcrop
+from outcrop.services.sagemaker.serving import wire
 from outcrop.storage.logs import LogStore
 
 log = logging.getLogger("outcrop.sagemaker")
 
 MAX_LOG_LINE = 256 * 1024 - 26  # CloudWatch Logs' largest event, less its per-event overhead
-SOURCE_ROOT = str(Path(__file__).resolve().parents[3])  # the folder holding the outcrop package
+# The folder holding the outcrop package, found from the package itself so moving this module cannot break it.
+SOURCE_ROOT = str(Path(outcrop.__file__).resolve().parents[1])
 
 
 class WorkerFailed(Exception):
@@ -44,7 +46,7 @@ class WorkerProcess:
         parent, child = socket.socketpair()
         self.channel = parent
         self.process = subprocess.Popen(
-            [python, "-m", "outcrop.sagemaker.serving.worker", "--fd", str(child.fileno())],
+            [python, "-m", "outcrop.services.sagemaker.serving.worker", "--fd", str(child.fileno())],
             env=env,
             pass_fds=(child.fileno(),),
             stdin=subprocess.DEVNULL,

@@ -1,4 +1,5 @@
-"""The worker process of one endpoint variant instance: `python -m outcrop.sagemaker.serving.worker --fd N`.
+"""The worker process of one endpoint variant instance, started as
+`python -m outcrop.services.sagemaker.serving.worker --fd N`.
 
 It answers framed requests on the inherited socket one at a time: `load` (the variant's model, or just the
 configuration of a multi-model endpoint), `load_model`/`unload_model` (multi-model), `invoke` and `ping`.
@@ -16,9 +17,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from outcrop.sagemaker.serving import wire
-from outcrop.sagemaker.serving.codecs import InferenceFailure
-from outcrop.sagemaker.serving.handlers import ModelHandler, RequestContext
+from outcrop.services.sagemaker.serving import wire
+from outcrop.services.sagemaker.serving.codecs import InferenceFailure
+from outcrop.services.sagemaker.serving.handlers import ModelHandler, RequestContext
 
 SINGLE = ""  # the handler key of a single-model endpoint
 
