@@ -90,7 +90,7 @@ def main() -> None:
     ocr = raw_ocr()
     detect, embed = raw_faces()
     nsfw = raw_nsfw()
-    with outcrop_server(fake_models=True) as server:
+    with outcrop_server(fake_models=False) as server:  # the vision kinds have fakes now: ask for real
         textract, rekognition = server.client("textract"), server.client("rekognition")
         collection = f"bench-{uuid.uuid4().hex[:8]}"
         rekognition.create_collection(CollectionId=collection)

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.real
 
 
 @pytest.fixture(scope="module")
-def rekognition(server: RunningServer) -> Any:
-    return server.client("rekognition")
+def rekognition(real_server: RunningServer) -> Any:
+    return real_server.client("rekognition")
 
 
 @pytest.fixture(scope="module")
@@ -146,13 +146,13 @@ def test_moderation_scores_a_portrait_as_safe(rekognition: Any, photos: dict[str
 
 
 def test_bad_images_get_rekognition_errors(
-    rekognition: Any, server: RunningServer, photos: dict[str, bytes]
+    rekognition: Any, real_server: RunningServer, photos: dict[str, bytes]
 ) -> None:
     corrupt = error_of(rekognition.detect_faces, Image={"Bytes": photos["astronaut"][:300]})
     assert corrupt["Code"] == "InvalidImageFormatException" and corrupt["Status"] == 400
     gif = error_of(rekognition.detect_text, Image={"Bytes": b"GIF89a not supported"})
     assert gif["Code"] == "InvalidImageFormatException"
-    s3 = server.client("s3")
+    s3 = real_server.client("s3")
     bucket = f"rek-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="face.png", Body=photos["astronaut"])
@@ -179,7 +179,7 @@ def test_bad_images_get_rekognition_errors(
 
 
 def test_collections_survive_a_restart(tmp_path: Any, photos: dict[str, bytes]) -> None:
-    running = RunningServer(tmp_path / "data").start()
+    running = RunningServer(tmp_path / "data", fake_models=False).start()
     try:
         rekognition = running.client("rekognition")
         rekognition.create_collection(CollectionId="kept")

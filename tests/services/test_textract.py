@@ -1,4 +1,7 @@
-"""Textract through boto3 on a generated invoice (image, PDF with a text layer, scanned PDF), real OCR."""
+"""Textract through boto3 on a generated invoice (image, PDF with a text layer, scanned PDF), real OCR.
+
+The tests that read pixels run on `real_server` (real models); a PDF's own text layer needs no model.
+"""
 
 from __future__ import annotations
 
@@ -28,9 +31,9 @@ Blocks = list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def documents(server: RunningServer) -> dict[str, Any]:
+def documents(real_server: RunningServer) -> dict[str, Any]:
     """The invoice in every form, uploaded to a fresh bucket, plus the png bytes for direct calls."""
-    s3 = server.client("s3")
+    s3 = real_server.client("s3")
     bucket = f"textract-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     image = invoice_image()
@@ -47,8 +50,8 @@ def documents(server: RunningServer) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def textract(server: RunningServer) -> Any:
-    return server.client("textract")
+def textract(real_server: RunningServer) -> Any:
+    return real_server.client("textract")
 
 
 def by_id(blocks: Blocks) -> dict[str, dict[str, Any]]:
@@ -200,7 +203,7 @@ def test_analysis_job_on_a_scan_pages_through_results(textract: Any, documents: 
 
 
 def test_bad_documents_get_textract_errors(
-    textract: Any, documents: dict[str, Any], server: RunningServer
+    textract: Any, documents: dict[str, Any], real_server: RunningServer
 ) -> None:
     corrupt = documents["invoice.png"][:200]
     assert (
@@ -218,7 +221,7 @@ def test_bad_documents_get_textract_errors(
     )
     assert queries["Code"] == "InvalidParameterException" and "QUERIES" in queries["Message"]
     assert error_of(textract.get_document_analysis, JobId="no-such-job")["Code"] == "InvalidJobIdException"
-    server_s3 = server.client("s3")
+    server_s3 = real_server.client("s3")
     server_s3.put_object(
         Bucket=documents["bucket"], Key="huge.png", Body=b"\x89PNG\r\n\x1a\n" + bytes(11 << 20)
     )
@@ -237,8 +240,8 @@ def test_bad_documents_get_textract_errors(
     assert many["Code"] == "UnsupportedDocumentException"
 
 
-def test_job_on_a_broken_pdf_ends_failed_with_a_reason(textract: Any, server: RunningServer) -> None:
-    s3 = server.client("s3")
+def test_job_on_a_broken_pdf_ends_failed_with_a_reason(textract: Any, real_server: RunningServer) -> None:
+    s3 = real_server.client("s3")
     bucket = f"broken-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="broken.pdf", Body=b"%PDF-1.7\n this is not a PDF body")

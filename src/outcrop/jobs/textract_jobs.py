@@ -33,7 +33,8 @@ MIGRATIONS = [
         );
         CREATE UNIQUE INDEX jobs_token ON jobs(kind, client_token) WHERE client_token IS NOT NULL;
         """,
-    )
+    ),
+    ("002-model-version", "ALTER TABLE jobs ADD COLUMN model_version TEXT;"),
 ]
 
 
@@ -45,6 +46,7 @@ class Job:
     request: dict[str, Any]
     status_message: str | None
     pages: int
+    model_version: str | None = None  # the OCR model's version when the job started (None: an older job)
 
 
 class TokenMismatch(Exception):
@@ -74,7 +76,9 @@ class TextractJobs:
         for row in rows:
             self._submit(row["job_id"])
 
-    def start(self, kind: str, request: dict[str, Any], client_token: str | None) -> str:
+    def start(
+        self, kind: str, request: dict[str, Any], client_token: str | None, *, model_version: str | None
+    ) -> str:
         """A new job's id, or the existing one for a repeated ClientRequestToken with the same request."""
         encoded = json.dumps(request, sort_keys=True)
         with self.db.transaction() as tx:
@@ -89,9 +93,9 @@ class TextractJobs:
                     return str(row["job_id"])
             job_id = uuid.uuid4().hex + uuid.uuid4().hex[:32]
             tx.execute(
-                "INSERT INTO jobs (job_id, kind, status, request, client_token, created) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, kind, "IN_PROGRESS", encoded, client_token, time.time()),
+                "INSERT INTO jobs (job_id, kind, status, request, client_token, created, model_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job_id, kind, "IN_PROGRESS", encoded, client_token, time.time(), model_version),
             )
         self._submit(job_id)
         return job_id
@@ -108,6 +112,7 @@ class TextractJobs:
             json.loads(row["request"]),
             row["status_message"],
             row["pages"],
+            row["model_version"],
         )
 
     def blocks(self, job_id: str) -> list[dict[str, Any]]:

@@ -1,44 +1,40 @@
 """Amazon Rekognition (images): faces, face collections, text and moderation, on local packaged models.
 
-Faces: dlib (detector, landmarks, ResNet embedding); text: RapidOCR; moderation: open_nsfw. DetectLabels
-answers a clear error: no object-detection or image-classification weights ship in a registry package.
+Faces: dlib (detector, landmarks, ResNet embedding); text: RapidOCR (the OCR model Textract shares);
+moderation: open_nsfw. DetectLabels answers a clear error: no object-detection or classification weights ship.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from outcrop.backends.vision import (
-    Box,
-    CorruptImage,
-    ImageTooLarge,
-    ModelMissing,
-    Point,
-    UnsupportedFormat,
-    VisionError,
-)
+from outcrop.backends.base import BackendError
+from outcrop.backends.registry import ModelRegistry, UnknownModel
+from outcrop.backends.vision import Box, CorruptImage, ImageTooLarge, Point, UnsupportedFormat, VisionError
 from outcrop.backends.vision.face_index import CollectionExists, FaceIndex, NoSuchCollection, StoredFace
-from outcrop.backends.vision.faces import (
-    BASIC_LANDMARKS,
-    Face,
-    FaceModel,
-    similarity,
-)
-from outcrop.backends.vision.faces import (
-    MODEL_VERSION as FACE_MODEL,
-)
 from outcrop.backends.vision.images import decode_image
-from outcrop.backends.vision.moderation import MODEL_VERSION as MODERATION_MODEL
-from outcrop.backends.vision.moderation import NsfwModel
-from outcrop.backends.vision.ocr import MODEL_VERSION as TEXT_MODEL
-from outcrop.backends.vision.ocr import OcrEngine
-from outcrop.services._inputs import bytes_or_s3_object, client_error
+from outcrop.backends.vision.protocols import BASIC_LANDMARKS, Face, FaceDetector, ImageModerator, TextReader
+from outcrop.services._inputs import InputErrors, bytes_or_s3_object
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.paging import Pager
+from outcrop.services.rekognition_errors import (
+    ImageTooLargeException,
+    InternalServerError,
+    InvalidImageFormatException,
+    InvalidPaginationTokenException,
+    InvalidParameterException,
+    InvalidS3ObjectException,
+    LabelsNotServed,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
+from outcrop.storage.objects import ObjectStore
 
 Params = dict[str, Any]
 Output = dict[str, Any]
@@ -49,9 +45,11 @@ MEASURED_ATTRIBUTES = {"DEFAULT", "ALL", "EYES_OPEN", "MOUTH_OPEN"}
 MAX_TEXT_WORDS = 100  # DetectText returns at most 100 words, as Rekognition does
 QUALITY_MIN_CONFIDENCE = {"NONE": 0.0, "LOW": 0.5, "AUTO": 0.8, "MEDIUM": 0.8, "HIGH": 0.95}
 QUALITY_MIN_PIXELS = {"NONE": 0, "LOW": 20, "AUTO": 40, "MEDIUM": 40, "HIGH": 60}
+FACES_MODEL, OCR_MODEL, MODERATION_MODEL = "dlib-resnet-faces", "rapidocr-pp-ocrv4", "open-nsfw"  # catalog
 
 
-_error = client_error
+_INPUT_ERRORS = InputErrors(InvalidParameterException, ImageTooLargeException, InvalidS3ObjectException)
+_COLLECTION_PAGES = Pager(InvalidPaginationTokenException, "Invalid pagination token.", default=1000)
 
 
 @contextlib.contextmanager
@@ -59,13 +57,13 @@ def _vision_errors() -> Iterator[None]:
     try:
         yield
     except (UnsupportedFormat, CorruptImage) as exc:
-        raise _error("InvalidImageFormatException", f"Request has invalid image format: {exc}") from exc
+        raise InvalidImageFormatException(f"Request has invalid image format: {exc}") from exc
     except ImageTooLarge as exc:
-        raise _error("ImageTooLargeException", str(exc)) from exc
-    except ModelMissing as exc:
-        raise _error("InternalServerError", str(exc), 500) from exc
+        raise ImageTooLargeException(str(exc)) from exc
+    except (BackendError, UnknownModel) as exc:
+        raise InternalServerError(str(exc)) from exc
     except VisionError as exc:
-        raise _error("InvalidParameterException", str(exc)) from exc
+        raise InvalidParameterException(str(exc)) from exc
 
 
 def _box(box: Box) -> Output:
@@ -79,18 +77,28 @@ def _polygon(points: list[Point]) -> list[Output]:
 class Rekognition(Service):
     service_name = "rekognition"
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
-        self.faces = FaceModel()
-        self.ocr = OcrEngine()
-        self.nsfw = NsfwModel()
+    def __init__(
+        self, *, models: ModelRegistry, objects: ObjectStore, data_path: Callable[..., Path]
+    ) -> None:
+        self.models = models
+        self.objects = objects
+        self._index_dir = data_path("rekognition")
         self._index: FaceIndex | None = None
 
     @property
     def index(self) -> FaceIndex:
         if self._index is None:
-            self._index = FaceIndex(self.app.data_path("rekognition"))
+            self._index = FaceIndex(self._index_dir)
         return self._index
+
+    def _model(self, name: str, kind: str) -> Any:
+        """A catalog model, asked of the registry at each use: loaded once per server and shared."""
+        with _vision_errors():
+            return self.models.get(name, kind)
+
+    def _faces(self) -> FaceDetector:
+        detector: FaceDetector = self._model(FACES_MODEL, "faces")
+        return detector
 
     def close(self) -> None:
         if self._index is not None:
@@ -105,41 +113,45 @@ class Rekognition(Service):
 
     def _image_bytes(self, image: Params) -> bytes:
         return bytes_or_s3_object(
-            self.app.objects,
+            self.objects,
             image,
             name="Image",
             limit=MAX_S3_IMAGE_BYTES,
-            too_large_code="ImageTooLargeException",
+            errors=_INPUT_ERRORS,
         )
 
-    def _detect(self, pixels: np.ndarray, *, embed: bool = False) -> list[Face]:
+    @staticmethod
+    def _detect(detector: FaceDetector, pixels: np.ndarray, *, embed: bool = False) -> list[Face]:
         with _vision_errors():
-            return self.faces.detect(pixels, embed=embed)
+            return detector.detect(pixels, embed=embed)
 
     # -- faces -----------------------------------------------------------------------------------------------
 
     def detect_faces(self, ctx: RequestContext, params: Params) -> Output:
         attributes = _attributes(params.get("Attributes"))
-        faces = self._detect(self._pixels(params["Image"]))
+        pixels = self._pixels(params["Image"])
+        faces = self._detect(self._faces(), pixels)
         return {"FaceDetails": [_face_detail(face, attributes) for face in faces]}
 
     def compare_faces(self, ctx: RequestContext, params: Params) -> Output:
         threshold = float(params.get("SimilarityThreshold", 80.0))
         quality = params.get("QualityFilter", "NONE")
-        sources = self._detect(self._pixels(params["SourceImage"]), embed=True)
+        source_pixels = self._pixels(params["SourceImage"])
+        detector = self._faces()
+        sources = self._detect(detector, source_pixels, embed=True)
         if not sources:
-            raise _error("InvalidParameterException", NO_FACE)
+            raise InvalidParameterException(NO_FACE)
         source = sources[0]
         targets = [
             f
-            for f in self._detect(self._pixels(params["TargetImage"]), embed=True)
+            for f in self._detect(detector, self._pixels(params["TargetImage"]), embed=True)
             if not _reasons(f, quality, 0)
         ]
         matches: list[Output] = []
         unmatched: list[Output] = []
         for target in targets:
             assert source.embedding is not None and target.embedding is not None
-            score = similarity(source.embedding, target.embedding)
+            score = detector.similarity(source.embedding, target.embedding)
             compared = _compared_face(target)
             if score >= threshold:
                 matches.append({"Similarity": score, "Face": compared})
@@ -156,8 +168,9 @@ class Rekognition(Service):
 
     def detect_text(self, ctx: RequestContext, params: Params) -> Output:
         pixels = self._pixels(params["Image"])
+        reader: TextReader = self._model(OCR_MODEL, "ocr")
         with _vision_errors():
-            page = self.ocr.read(pixels)
+            page = reader.read(pixels)
         filters = params.get("Filters", {})
         word_filter = filters.get("WordFilter", {})
         regions = [r for r in filters.get("RegionsOfInterest", []) if "BoundingBox" in r or "Polygon" in r]
@@ -180,29 +193,28 @@ class Rekognition(Service):
                     _text_detection(word.text, "WORD", next_id, parent, word.confidence, word.polygon)
                 )
                 next_id += 1
-        return {"TextDetections": lines_out + words_out, "TextModelVersion": TEXT_MODEL}
+        return {"TextDetections": lines_out + words_out, "TextModelVersion": reader.model_version}
 
     def detect_moderation_labels(self, ctx: RequestContext, params: Params) -> Output:
         if params.get("ProjectVersion"):
-            raise _error("ResourceNotFoundException", "Custom moderation adapters are not served by Outcrop.")
+            raise ResourceNotFoundException("Custom moderation adapters are not served by Outcrop.")
         if params.get("HumanLoopConfig"):
-            raise _error("InvalidParameterException", "Human review (Amazon A2I) is not served by Outcrop.")
+            raise InvalidParameterException("Human review (Amazon A2I) is not served by Outcrop.")
         minimum = float(params.get("MinConfidence", 50.0))
         pixels = self._pixels(params["Image"])
+        moderator: ImageModerator = self._model(MODERATION_MODEL, "image-moderation")
         with _vision_errors():
-            explicit = self.nsfw.explicit_probability(pixels) * 100
+            explicit = moderator.explicit_probability(pixels) * 100
         labels = []
         if explicit >= minimum:
             labels.append({"Confidence": explicit, "Name": "Explicit", "ParentName": "", "TaxonomyLevel": 1})
-        return {"ModerationLabels": labels, "ModerationModelVersion": MODERATION_MODEL}
+        return {"ModerationLabels": labels, "ModerationModelVersion": moderator.model_version}
 
     def detect_labels(self, ctx: RequestContext, params: Params) -> Output:
-        raise _error(
-            "NotImplemented",
+        raise LabelsNotServed(
             "DetectLabels needs object-detection or image-classification weights, and none ship in a "
             "package this server can install; Outcrop does not invent labels. Faces, text and moderation "
-            "work.",
-            501,
+            "work."
         )
 
     # -- collections -----------------------------------------------------------------------------------------
@@ -213,35 +225,35 @@ class Rekognition(Service):
 
     def create_collection(self, ctx: RequestContext, params: Params) -> Output:
         collection_id = params["CollectionId"]
+        version = self._faces().model_version  # a collection holds the embeddings of one face model
         try:
             made = self.index.create(
-                collection_id, self._collection_arn(ctx, collection_id), FACE_MODEL, params.get("Tags", {})
+                collection_id, self._collection_arn(ctx, collection_id), version, params.get("Tags", {})
             )
         except CollectionExists as exc:
-            raise _error(
-                "ResourceAlreadyExistsException", f"The collection id: {collection_id} already exists"
+            raise ResourceAlreadyExistsException(
+                f"The collection id: {collection_id} already exists"
             ) from exc
         return {"StatusCode": 200, "CollectionArn": made.arn, "FaceModelVersion": made.model_version}
 
     def list_collections(self, ctx: RequestContext, params: Params) -> Output:
-        limit = int(params.get("MaxResults", 1000)) or 1000
-        found = self.index.list_collections(params.get("NextToken", ""), limit)
-        page = found[:limit]
+        found = self.index.list_collections(
+            _COLLECTION_PAGES.after(params) or "", _COLLECTION_PAGES.limit(params)
+        )
+        page, token = _COLLECTION_PAGES.keyed(found, params, lambda c: str(c.id))
         out: Output = {
             "CollectionIds": [c.id for c in page],
             "FaceModelVersions": [c.model_version for c in page],
         }
-        if len(found) > limit:
-            out["NextToken"] = page[-1].id
+        if token:
+            out["NextToken"] = token
         return out
 
     def _collection(self, collection_id: str) -> Any:
         try:
             return self.index.get(collection_id)
         except NoSuchCollection as exc:
-            raise _error(
-                "ResourceNotFoundException", f"The collection id: {collection_id} does not exist"
-            ) from exc
+            raise ResourceNotFoundException(f"The collection id: {collection_id} does not exist") from exc
 
     def describe_collection(self, ctx: RequestContext, params: Params) -> Output:
         found = self._collection(params["CollectionId"])
@@ -258,8 +270,8 @@ class Rekognition(Service):
         try:
             self.index.delete(params["CollectionId"])
         except NoSuchCollection as exc:
-            raise _error(
-                "ResourceNotFoundException", f"The collection id: {params['CollectionId']} does not exist"
+            raise ResourceNotFoundException(
+                f"The collection id: {params['CollectionId']} does not exist"
             ) from exc
         return {"StatusCode": 200}
 
@@ -268,7 +280,7 @@ class Rekognition(Service):
     def _tagged_collection(self, arn: str) -> str:
         kind, _, collection_id = arn.rpartition(":")[2].partition("/")
         if kind != "collection" or not collection_id:
-            raise _error("InvalidParameterException", f"{arn} is not a collection ARN this server can tag.")
+            raise InvalidParameterException(f"{arn} is not a collection ARN this server can tag.")
         self._collection(collection_id)
         return collection_id
 
@@ -288,12 +300,13 @@ class Rekognition(Service):
 
     def index_faces(self, ctx: RequestContext, params: Params) -> Output:
         collection_id = params["CollectionId"]
-        self._collection(collection_id)
+        collection = self._collection(collection_id)
         attributes = _attributes(params.get("DetectionAttributes"))
         quality = params.get("QualityFilter", "AUTO")
         max_faces = params.get("MaxFaces")
         pixels = self._pixels(params["Image"])
-        faces = self._detect(pixels, embed=True)
+        detector = self._faces()
+        faces = self._detect(detector, pixels, embed=True)
         keep: list[Face] = []
         unindexed: list[Output] = []
         for face in faces:
@@ -311,26 +324,23 @@ class Rekognition(Service):
                 [(f.box, f.confidence * 100, f.embedding) for f in keep if f.embedding is not None],
             )
         except NoSuchCollection as exc:
-            raise _error(
-                "ResourceNotFoundException", f"The collection id: {collection_id} does not exist"
-            ) from exc
+            raise ResourceNotFoundException(f"The collection id: {collection_id} does not exist") from exc
         records = [
-            {"Face": _stored_face(s), "FaceDetail": _face_detail(f, attributes)}
+            {"Face": _stored_face(s, collection.model_version), "FaceDetail": _face_detail(f, attributes)}
             for s, f in zip(stored, keep, strict=True)
         ]
-        return {"FaceRecords": records, "FaceModelVersion": FACE_MODEL, "UnindexedFaces": unindexed}
+        version = detector.model_version
+        return {"FaceRecords": records, "FaceModelVersion": version, "UnindexedFaces": unindexed}
 
     def list_faces(self, ctx: RequestContext, params: Params) -> Output:
         collection_id = params["CollectionId"]
-        self._collection(collection_id)
-        limit = int(params.get("MaxResults", 1000)) or 1000
-        found = self.index.list_faces(
-            collection_id, params.get("NextToken", ""), limit, params.get("FaceIds")
-        )
-        page = found[:limit]
-        out: Output = {"Faces": [_stored_face(f) for f in page], "FaceModelVersion": FACE_MODEL}
-        if len(found) > limit:
-            out["NextToken"] = page[-1].face_id
+        version = self._collection(collection_id).model_version
+        after, limit = _COLLECTION_PAGES.after(params) or "", _COLLECTION_PAGES.limit(params)
+        found = self.index.list_faces(collection_id, after, limit, params.get("FaceIds"))
+        page, token = _COLLECTION_PAGES.keyed(found, params, lambda f: str(f.face_id))
+        out: Output = {"Faces": [_stored_face(f, version) for f in page], "FaceModelVersion": version}
+        if token:
+            out["NextToken"] = token
         return out
 
     def delete_faces(self, ctx: RequestContext, params: Params) -> Output:
@@ -346,40 +356,41 @@ class Rekognition(Service):
 
     def search_faces_by_image(self, ctx: RequestContext, params: Params) -> Output:
         collection_id = params["CollectionId"]
-        self._collection(collection_id)
-        faces = self._detect(self._pixels(params["Image"]), embed=True)
+        collection = self._collection(collection_id)
+        pixels = self._pixels(params["Image"])
+        detector = self._faces()
+        faces = self._detect(detector, pixels, embed=True)
         faces = [f for f in faces if not _reasons(f, params.get("QualityFilter", "NONE"), 0)]
         if not faces or faces[0].embedding is None:
-            raise _error("InvalidParameterException", NO_FACE)
-        matches = self._matches(collection_id, faces[0].embedding, params, exclude=None)
+            raise InvalidParameterException(NO_FACE)
+        matches = self._matches(detector, collection, faces[0].embedding, params, exclude=None)
         return {
             "SearchedFaceBoundingBox": _box(faces[0].box),
             "SearchedFaceConfidence": faces[0].confidence * 100,
             "FaceMatches": matches,
-            "FaceModelVersion": FACE_MODEL,
+            "FaceModelVersion": detector.model_version,
         }
 
     def search_faces(self, ctx: RequestContext, params: Params) -> Output:
         collection_id, face_id = params["CollectionId"], params["FaceId"]
-        self._collection(collection_id)
+        collection = self._collection(collection_id)
         embedding = self.index.embedding_of(collection_id, face_id)
         if embedding is None:
-            raise _error(
-                "InvalidParameterException", f"Face id {face_id} does not exist in collection {collection_id}"
-            )
-        matches = self._matches(collection_id, embedding, params, exclude=face_id)
-        return {"SearchedFaceId": face_id, "FaceMatches": matches, "FaceModelVersion": FACE_MODEL}
+            raise InvalidParameterException(f"Face id {face_id} does not exist in collection {collection_id}")
+        detector = self._faces()
+        matches = self._matches(detector, collection, embedding, params, exclude=face_id)
+        return {"SearchedFaceId": face_id, "FaceMatches": matches, "FaceModelVersion": detector.model_version}
 
     def _matches(
-        self, collection_id: str, query: np.ndarray, params: Params, exclude: str | None
+        self, detector: FaceDetector, collection: Any, query: np.ndarray, params: Params, exclude: str | None
     ) -> list[Output]:
         threshold = float(params.get("FaceMatchThreshold", 80.0))
         limit = int(params.get("MaxFaces", 100))
         matches = []
-        for stored, embedding in self.index.nearest(collection_id, query, limit, exclude):
-            score = similarity(query, embedding)
+        for stored, embedding in self.index.nearest(collection.id, query, limit, exclude):
+            score = detector.similarity(query, embedding)
             if score >= threshold:
-                matches.append({"Similarity": score, "Face": _stored_face(stored)})
+                matches.append({"Similarity": score, "Face": _stored_face(stored, collection.model_version)})
         return matches
 
 
@@ -390,8 +401,7 @@ def _attributes(requested: list[str] | None) -> set[str]:
     wanted = set(requested or ["DEFAULT"])
     unmeasured = sorted(wanted - MEASURED_ATTRIBUTES)
     if unmeasured:
-        raise _error(
-            "InvalidParameterException",
+        raise InvalidParameterException(
             f"No local model estimates {', '.join(unmeasured)}; Outcrop measures BoundingBox, Confidence, "
             "Landmarks, Pose, Quality, EyesOpen and MouthOpen (ask for DEFAULT, ALL, EYES_OPEN or "
             "MOUTH_OPEN).",
@@ -429,13 +439,13 @@ def _compared_face(face: Face) -> Output:
     }
 
 
-def _stored_face(face: StoredFace) -> Output:
+def _stored_face(face: StoredFace, model_version: str) -> Output:
     out: Output = {
         "FaceId": face.face_id,
         "BoundingBox": _box(face.box),
         "ImageId": face.image_id,
         "Confidence": face.confidence,
-        "IndexFacesModelVersion": FACE_MODEL,
+        "IndexFacesModelVersion": model_version,
     }
     if face.external_image_id:
         out["ExternalImageId"] = face.external_image_id

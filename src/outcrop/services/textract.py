@@ -1,24 +1,26 @@
 """Amazon Textract: text, tables and forms of images and PDFs, synchronous and as background jobs.
 
-Words come from the PDF's own text layer when it has one, otherwise from RapidOCR; tables are found from
-ruled lines and forms from "Key: value" layout (backends/vision/layout.py). Blocks, their geometry and
-relationships follow Textract's documented shape.
+Words come from the PDF's own text layer when it has one, otherwise from the catalog's OCR model (RapidOCR,
+shared with Rekognition); tables are found from ruled lines and forms from "Key: value" layout
+(backends/vision/layout.py). Blocks, their geometry and relationships follow Textract's documented shape.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
 
+from outcrop.backends.base import BackendError
+from outcrop.backends.registry import ModelRegistry, UnknownModel
 from outcrop.backends.vision import (
     Box,
     CorruptImage,
     ImageTooLarge,
-    ModelMissing,
     PageText,
     Point,
     UnsupportedFormat,
@@ -36,11 +38,13 @@ from outcrop.backends.vision.layout import (
     place_selections,
     without_marks,
 )
-from outcrop.backends.vision.ocr import MODEL_VERSION, OcrEngine
+from outcrop.backends.vision.protocols import TextReader
 from outcrop.jobs.textract_jobs import Job, TextractJobs, TokenMismatch
-from outcrop.services._inputs import bytes_or_s3_object, client_error
+from outcrop.protocol.errors import ServiceError
+from outcrop.services._inputs import InputErrors, bytes_or_s3_object
 from outcrop.services.base import RequestContext, Service
-from outcrop.storage.objects import StoreError
+from outcrop.services.paging import Pager
+from outcrop.storage.objects import ObjectStore, StoreError
 
 Params = dict[str, Any]
 Output = dict[str, Any]
@@ -50,9 +54,41 @@ ASYNC_MAX_BYTES = 500 * 1024 * 1024
 ASYNC_MAX_PAGES = 3000
 MAX_RESULTS = 1000
 SERVED_FEATURES = {"TABLES", "FORMS"}
+OCR_MODEL = "rapidocr-pp-ocrv4"  # the catalog entry that reads pages without a text layer
 
 
-_error = client_error
+class BadDocumentException(ServiceError, service="textract"): ...
+
+
+class DocumentTooLargeException(ServiceError, service="textract"): ...
+
+
+class IdempotentParameterMismatchException(ServiceError, service="textract"): ...
+
+
+class InternalServerError(ServiceError, service="textract"):
+    status = 500
+
+
+class InvalidJobIdException(ServiceError, service="textract"): ...
+
+
+class InvalidParameterException(ServiceError, service="textract"): ...
+
+
+class InvalidS3ObjectException(ServiceError, service="textract"): ...
+
+
+class UnsupportedDocumentException(ServiceError, service="textract"): ...
+
+
+_INPUT_ERRORS = InputErrors(InvalidParameterException, DocumentTooLargeException, InvalidS3ObjectException)
+_BLOCK_PAGES = Pager(
+    InvalidParameterException,
+    "NextToken is not one this server gave.",
+    default=MAX_RESULTS,
+    maximum=MAX_RESULTS,
+)
 
 
 @contextlib.contextmanager
@@ -60,45 +96,50 @@ def _document_errors() -> Iterator[None]:
     try:
         yield
     except UnsupportedFormat as exc:
-        raise _error(
-            "UnsupportedDocumentException", f"Request has unsupported document format: {exc}"
-        ) from exc
+        raise UnsupportedDocumentException(f"Request has unsupported document format: {exc}") from exc
     except CorruptImage as exc:
-        raise _error("BadDocumentException", f"Unable to read the document: {exc}") from exc
+        raise BadDocumentException(f"Unable to read the document: {exc}") from exc
     except ImageTooLarge as exc:
-        raise _error("DocumentTooLargeException", str(exc)) from exc
-    except ModelMissing as exc:
-        raise _error("InternalServerError", str(exc), 500) from exc
+        raise DocumentTooLargeException(str(exc)) from exc
+    except (BackendError, UnknownModel) as exc:
+        raise InternalServerError(str(exc)) from exc
     except VisionError as exc:
-        raise _error("InvalidParameterException", str(exc)) from exc
+        raise InvalidParameterException(str(exc)) from exc
 
 
 def _features(params: Params) -> list[str]:
     features = list(dict.fromkeys(params.get("FeatureTypes", [])))
     if not features:
-        raise _error("InvalidParameterException", "FeatureTypes must name at least one of TABLES and FORMS.")
+        raise InvalidParameterException("FeatureTypes must name at least one of TABLES and FORMS.")
     unserved = [f for f in features if f not in SERVED_FEATURES]
     if unserved:
-        raise _error(
-            "InvalidParameterException",
+        raise InvalidParameterException(
             f"Outcrop serves FeatureTypes TABLES and FORMS; {', '.join(unserved)} need models that no "
             "installable package carries.",
         )
     if params.get("AdaptersConfig"):
-        raise _error("InvalidParameterException", "Custom adapters are not served by Outcrop.")
+        raise InvalidParameterException("Custom adapters are not served by Outcrop.")
     if params.get("HumanLoopConfig"):
-        raise _error("InvalidParameterException", "Human review (Amazon A2I) is not served by Outcrop.")
+        raise InvalidParameterException("Human review (Amazon A2I) is not served by Outcrop.")
     return features
 
 
 class Textract(Service):
     service_name = "textract"
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
-        self.ocr = OcrEngine()
-        self.jobs = TextractJobs(app.data_path("textract"), self._run_job)
+    def __init__(
+        self, *, models: ModelRegistry, objects: ObjectStore, data_path: Callable[..., Path]
+    ) -> None:
+        self.models = models
+        self.objects = objects
+        self.jobs = TextractJobs(data_path("textract"), self._run_job)
         self.jobs.resume()
+
+    def _reader(self) -> TextReader:
+        """The OCR model, asked of the registry at each use: one per server, shared with Rekognition."""
+        with _document_errors():
+            reader: TextReader = self.models.get(OCR_MODEL, "ocr")
+        return reader
 
     def close(self) -> None:
         self.jobs.close()
@@ -107,21 +148,23 @@ class Textract(Service):
 
     def detect_document_text(self, ctx: RequestContext, params: Params) -> Output:
         data = self._document_bytes(params["Document"], SYNC_MAX_BYTES)
-        blocks, pages = self._analyze(data, set(), max_pages=1)
+        reader = self._reader()
+        blocks, pages = self._analyze(reader, data, set(), max_pages=1)
         return {
             "DocumentMetadata": {"Pages": pages},
             "Blocks": blocks,
-            "DetectDocumentTextModelVersion": MODEL_VERSION,
+            "DetectDocumentTextModelVersion": reader.model_version,
         }
 
     def analyze_document(self, ctx: RequestContext, params: Params) -> Output:
         features = _features(params)
         data = self._document_bytes(params["Document"], SYNC_MAX_BYTES)
-        blocks, pages = self._analyze(data, set(features), max_pages=1)
+        reader = self._reader()
+        blocks, pages = self._analyze(reader, data, set(features), max_pages=1)
         return {
             "DocumentMetadata": {"Pages": pages},
             "Blocks": blocks,
-            "AnalyzeDocumentModelVersion": MODEL_VERSION,
+            "AnalyzeDocumentModelVersion": reader.model_version,
         }
 
     # -- asynchronous ----------------------------------------------------------------------------------------
@@ -141,14 +184,14 @@ class Textract(Service):
     def _start(self, kind: str, params: Params, features: list[str]) -> str:
         location = params["DocumentLocation"].get("S3Object")
         if not location or not location.get("Bucket") or not location.get("Name"):
-            raise _error("InvalidParameterException", "DocumentLocation.S3Object needs a Bucket and a Name.")
+            raise InvalidParameterException("DocumentLocation.S3Object needs a Bucket and a Name.")
         output = params.get("OutputConfig")
         if output is not None:
             try:
-                self.app.objects.get_bucket(output["S3Bucket"])
+                self.objects.get_bucket(output["S3Bucket"])
             except StoreError as exc:
-                raise _error(
-                    "InvalidS3ObjectException", f"The output bucket {output['S3Bucket']} does not exist."
+                raise InvalidS3ObjectException(
+                    f"The output bucket {output['S3Bucket']} does not exist."
                 ) from exc
         # Fail fast, as Textract does, on a missing object or one that is too large or not a document.
         data = self._document_bytes({"S3Object": location}, ASYNC_MAX_BYTES)
@@ -158,16 +201,17 @@ class Textract(Service):
         if params.get("JobTag"):
             request["JobTag"] = params["JobTag"]
         try:
-            return self.jobs.start(kind, request, params.get("ClientRequestToken"))
+            version = self._reader().model_version  # a job reports the model it was started with
+            return self.jobs.start(kind, request, params.get("ClientRequestToken"), model_version=version)
         except TokenMismatch as exc:
-            raise _error(
-                "IdempotentParameterMismatchException",
+            raise IdempotentParameterMismatchException(
                 "The ClientRequestToken was already used with different parameters.",
             ) from exc
 
     def _run_job(self, job: Job) -> tuple[list[Block], int]:
         data = self._document_bytes({"S3Object": job.request["DocumentLocation"]}, ASYNC_MAX_BYTES)
-        blocks, pages = self._analyze(data, set(job.request["FeatureTypes"]), max_pages=ASYNC_MAX_PAGES)
+        features = set(job.request["FeatureTypes"])
+        blocks, pages = self._analyze(self._reader(), data, features, max_pages=ASYNC_MAX_PAGES)
         output = job.request.get("OutputConfig")
         if output:
             # As Textract does: one JSON file per page of results (1000 blocks), named 1, 2, 3...
@@ -181,50 +225,46 @@ class Textract(Service):
                     "Blocks": chunk,
                 }
                 if number < len(chunks):
-                    body["NextToken"] = str(number * MAX_RESULTS)
-                self.app.objects.put_object(output["S3Bucket"], f"{base}/{number}", orjson.dumps(body))
+                    body["NextToken"] = Pager.offset_token(number * MAX_RESULTS)
+                self.objects.put_object(output["S3Bucket"], f"{base}/{number}", orjson.dumps(body))
         return blocks, pages
 
     def _job_page(self, kind: str, params: Params, version_member: str) -> Output:
         job = self.jobs.get(params["JobId"], kind)
         if job is None:
-            raise _error("InvalidJobIdException", f"Job {params['JobId']} does not exist.")
-        out: Output = {"JobStatus": job.status, version_member: MODEL_VERSION}
+            raise InvalidJobIdException(f"Job {params['JobId']} does not exist.")
+        version = job.model_version or self._reader().model_version  # jobs from before versions were kept
+        out: Output = {"JobStatus": job.status, version_member: version}
         if job.status == "FAILED":
             out["StatusMessage"] = job.status_message or "The job failed."
         if job.status != "SUCCEEDED":
             return out
-        limit = min(int(params.get("MaxResults", MAX_RESULTS)), MAX_RESULTS)
-        token = params.get("NextToken")
-        start = 0
-        if token is not None:
-            if not token.isdigit():
-                raise _error("InvalidParameterException", "NextToken is not one this server gave.")
-            start = int(token)
-        blocks = self.jobs.blocks(job.job_id)
+        blocks, token = _BLOCK_PAGES.page(self.jobs.blocks(job.job_id), params)
         out["DocumentMetadata"] = {"Pages": job.pages}
-        out["Blocks"] = blocks[start : start + limit]
-        if start + limit < len(blocks):
-            out["NextToken"] = str(start + limit)
+        out["Blocks"] = blocks
+        if token:
+            out["NextToken"] = token
         return out
 
     # -- documents -------------------------------------------------------------------------------------------
 
     def _document_bytes(self, document: Params, limit: int) -> bytes:
         return bytes_or_s3_object(
-            self.app.objects,
+            self.objects,
             document,
             name="Document",
             limit=limit,
-            too_large_code="DocumentTooLargeException",
+            errors=_INPUT_ERRORS,
         )
 
-    def _analyze(self, data: bytes, features: set[str], *, max_pages: int) -> tuple[list[Block], int]:
+    def _analyze(
+        self, reader: TextReader, data: bytes, features: set[str], *, max_pages: int
+    ) -> tuple[list[Block], int]:
         with _document_errors():
             pages = document_pages(data, max_pages=max_pages)
             blocks: list[Block] = []
             for number, page in enumerate(pages, start=1):
-                text = page.text_layer or self.ocr.read(page.pixels)
+                text = page.text_layer or reader.read(page.pixels)
                 pairs: list[KeyValue] = []
                 tables: list[Table] = []
                 # A check box misread as a letter is dropped from the text, whatever was asked for.

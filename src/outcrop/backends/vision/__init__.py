@@ -1,7 +1,8 @@
-"""Vision runtimes for Textract and Rekognition: OCR, page layout (tables, forms), faces and moderation.
+"""Vision for Textract and Rekognition: OCR, page layout (tables, forms), faces and moderation.
 
 Nothing here knows about AWS. Geometry is normalized to the page or image (0..1, origin top left), as both
-services report it; confidences are 0..1 and the services scale them. Models load on first use.
+services report it; confidences are 0..1 and the services scale them. The model kinds (`ocr`, `faces`,
+`image-moderation`) are Protocols in `protocols.py`, loaded once per server by the model registry.
 """
 
 from __future__ import annotations
@@ -111,7 +112,3 @@ class CorruptImage(VisionError):
 
 class ImageTooLarge(VisionError):
     pass
-
-
-class ModelMissing(VisionError):
-    """A package that carries a model is not installed; the message says which one to install."""

@@ -4,27 +4,41 @@ Detection is dlib's HOG frontal-face detector; landmarks come from the 68-point 
 embedding is dlib's ResNet (128-d, 99.38% on LFW), computed on faces aligned with the 5-point predictor.
 Pose is solved from six landmarks against a generic 3-D face (OpenCV solvePnP); brightness and sharpness are
 measured on the face's pixels. Nothing here estimates age, gender or emotions: no packaged model does.
+
+runtime = "dlib-faces" (kind faces); catalog keys:
+    model_package   the wheel holding dlib's model files ("face-recognition-models")
+    encoder_file    the ResNet embedding ("models/dlib_face_recognition_resnet_model_v1.dat"), or encoder_path
+    landmarks_file  the 68-point predictor, aligner_file the 5-point one (or landmarks_path, aligner_path)
+    sha256          digest of the encoder, whose vectors collections store; landmarks_sha256 and
+                    aligner_sha256 pin the predictors
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from outcrop.backends.vision import Box, ModelMissing, Point
+from outcrop.backends.packaged import ModelFiles, import_optional, verify_sha256
+from outcrop.backends.vision import Box
+from outcrop.backends.vision.protocols import Face
 
 MODEL_VERSION = "dlib-20.0/resnet-v1"
+INSTALL = "pip install -r requirements/py-vision.txt"
+PACKAGE = "face-recognition-models"
+FILES = {
+    "encoder": "models/dlib_face_recognition_resnet_model_v1.dat",
+    "landmarks": "models/shape_predictor_68_face_landmarks.dat",
+    "aligner": "models/shape_predictor_5_face_landmarks.dat",
+}
 MAX_DETECT_SIDE = 1600  # larger photos are scaled down first: HOG time grows with the pixel count
 MIN_SCORE = 0.3  # HOG margin; between 0 and 0.3 sat a false face on a mission patch in the test photo
 SAME_PERSON_DISTANCE = 0.6  # dlib's documented threshold on the embedding distance
 
-# Landmarks by the 68-point (iBUG 300-W) indices; "left" is the image's left, as Rekognition reports it.
+# Each of the Protocol's LANDMARKS by its 68-point (iBUG 300-W) indices (averaged where several).
 LANDMARKS_68: dict[str, tuple[int, ...]] = {
     "eyeLeft": (36, 37, 38, 39, 40, 41),
     "eyeRight": (42, 43, 44, 45, 46, 47),
@@ -55,7 +69,6 @@ LANDMARKS_68: dict[str, tuple[int, ...]] = {
     "midJawlineRight": (12,),
     "upperJawlineRight": (15,),
 }
-BASIC_LANDMARKS = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
 
 # A generic face in millimetres (nose tip, chin, eye outer corners, mouth corners), for solvePnP.
 _MODEL_POINTS = np.array(
@@ -72,64 +85,28 @@ _MODEL_POINTS = np.array(
 _POSE_INDICES = (30, 8, 36, 45, 48, 54)
 
 
-@dataclass
-class Face:
-    box: Box
-    confidence: float  # 0..1, from the detector's margin
-    landmarks: dict[str, Point]
-    yaw: float
-    pitch: float
-    roll: float
-    brightness: float  # 0..100
-    sharpness: float  # 0..100
-    eyes_open: tuple[bool, float]  # value, confidence 0..1 (eye aspect ratio)
-    mouth_open: tuple[bool, float]
-    embedding: np.ndarray | None = field(default=None, repr=False)
+class DlibFaces:
+    """dlib's detector, predictors and encoder, shared by all requests."""
 
+    model_version = MODEL_VERSION
 
-def _model_dir() -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or spec.origin is None:
-        raise ModelMissing(
-            "Faces need face-recognition-models and dlib-bin: pip install -r requirements/py-vision.txt"
-        )
-    return Path(spec.origin).parent / "models"
-
-
-class FaceModel:
-    """dlib's detector, predictors and encoder, loaded on first use and shared by all requests."""
-
-    def __init__(self) -> None:
-        self._parts: dict[str, Any] | None = None
-        self._lock = threading.Lock()
+    def __init__(self, model_id: str, parts: dict[str, Any]) -> None:
+        self.model_id = model_id
+        self._parts = parts
         self._run_lock = threading.Lock()
-
-    def _load(self) -> dict[str, Any]:
-        with self._lock:
-            if self._parts is None:
-                models = _model_dir()
-                try:
-                    import dlib  # type: ignore[import-untyped]
-                except ImportError as exc:
-                    raise ModelMissing("Faces need dlib: pip install -r requirements/py-vision.txt") from exc
-                self._parts = {
-                    "detector": dlib.get_frontal_face_detector(),
-                    "shape68": dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat")),
-                    "shape5": dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat")),
-                    "encoder": dlib.face_recognition_model_v1(
-                        str(models / "dlib_face_recognition_resnet_model_v1.dat")
-                    ),
-                }
-            return self._parts
 
     def detect(self, pixels: np.ndarray, *, embed: bool = False, upsample: int = 1) -> list[Face]:
         """Faces of an RGB image, largest first; `embed` also computes each face's 128-d descriptor.
 
         Calls are serialized: dlib's ResNet keeps its activations in the network object between layers.
         """
-        parts = self._load()
         with self._run_lock:
-            return self._detect(parts, pixels, embed, upsample)
+            return self._detect(self._parts, pixels, embed, upsample)
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
+        """0..100 from the embedding distance: 50 at dlib's same-person threshold, ~100 for one face twice."""
+        distance = float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64)))
+        return 100.0 / (1.0 + math.exp((distance - SAME_PERSON_DISTANCE) / 0.05))
 
     def _detect(self, parts: dict[str, Any], pixels: np.ndarray, embed: bool, upsample: int) -> list[Face]:
         if max(pixels.shape[:2]) > MAX_DETECT_SIDE:
@@ -242,7 +219,18 @@ def _mouth_open(points: np.ndarray) -> tuple[bool, float]:
     return ratio > 0.1, min(1.0, 0.5 + abs(ratio - 0.1) * 5)
 
 
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """0..100 from the embedding distance: 50 at dlib's same-person threshold, near 100 for one face twice."""
-    distance = float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64)))
-    return 100.0 / (1.0 + math.exp((distance - SAME_PERSON_DISTANCE) / 0.05))
+def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> DlibFaces:
+    """The registry's loader: dlib's HOG detector and the packaged predictors and encoder, digests checked."""
+    dlib = import_optional("dlib", INSTALL)
+    package = str(config.get("model_package", PACKAGE))
+    paths = {part: files.packaged(config, part, (package, default)) for part, default in FILES.items()}
+    verify_sha256(paths["encoder"], config.get("sha256"))
+    verify_sha256(paths["landmarks"], config.get("landmarks_sha256"))
+    verify_sha256(paths["aligner"], config.get("aligner_sha256"))
+    parts = {
+        "detector": dlib.get_frontal_face_detector(),
+        "shape68": dlib.shape_predictor(str(paths["landmarks"])),
+        "shape5": dlib.shape_predictor(str(paths["aligner"])),
+        "encoder": dlib.face_recognition_model_v1(str(paths["encoder"])),
+    }
+    return DlibFaces(name, parts)

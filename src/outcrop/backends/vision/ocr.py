@@ -3,50 +3,76 @@
 RapidOCR reads text lines; with `return_word_box` it also gives each character's box and score, from
 which words are rebuilt (characters between spaces), so Textract's WORD blocks and Rekognition's WORD
 detections have their own geometry.
+
+runtime = "rapidocr" (kind ocr); catalog keys:
+    model_package   the wheel holding the three ONNX files ("rapidocr-onnxruntime")
+    det_file, rec_file, cls_file   the detector, recognizer and angle classifier inside it (or det_path...)
+    sha256          digest of the recognizer, the weights that decide the text; det_sha256, cls_sha256 pin
+                    the other two
+    threads         onnxruntime threads per model, default min(4, cores)
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from outcrop.backends.vision import Line, ModelMissing, PageText, Point, Word, rows_of
+from outcrop.backends.packaged import ModelFiles, import_optional, verify_sha256
+from outcrop.backends.vision import Line, PageText, Point, Word, rows_of
 
 MODEL_VERSION = "rapidocr-1.4.4/PP-OCRv4"
+INSTALL = "pip install --no-deps -r requirements/nodeps-vision.txt"
+PACKAGE = "rapidocr-onnxruntime"
+FILES = {
+    "det": "models/ch_PP-OCRv4_det_infer.onnx",
+    "rec": "models/ch_PP-OCRv4_rec_infer.onnx",
+    "cls": "models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+}
 
 
-class OcrEngine:
-    """One RapidOCR instance, built on first use; calls are serialized (the engine keeps per-call state)."""
+class RapidOcrReader:
+    """One RapidOCR engine; calls are serialized (the engine keeps per-call state)."""
 
-    def __init__(self, threads: int | None = None) -> None:
-        self._threads = threads or min(4, os.cpu_count() or 1)
-        self._engine: Any = None
+    model_version = MODEL_VERSION
+
+    def __init__(self, model_id: str, engine: Any) -> None:
+        self.model_id = model_id
+        self._engine = engine
         self._lock = threading.Lock()
-
-    def _load(self) -> Any:
-        if self._engine is None:
-            try:
-                from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-untyped]
-            except ImportError as exc:
-                raise ModelMissing(
-                    "OCR needs rapidocr-onnxruntime: pip install --no-deps -r requirements/nodeps-vision.txt"
-                ) from exc
-            self._engine = RapidOCR(intra_op_num_threads=self._threads, inter_op_num_threads=1)
-        return self._engine
 
     def read(self, pixels: np.ndarray) -> PageText:
         """Lines and words of an RGB image, in reading order (top to bottom, then left to right)."""
         height, width = pixels.shape[:2]
         bgr = np.ascontiguousarray(pixels[:, :, ::-1])
         with self._lock:
-            result, _ = self._load()(bgr, return_word_box=True)
+            result, _ = self._engine(bgr, return_word_box=True)
         gray = pixels.mean(axis=2) if pixels.ndim == 3 else pixels.astype(np.float64)
         lines = [_line(item, width, height, _word_gaps(gray, item[0])) for item in result or []]
         lines = [line for line in lines if line.text.strip()]
         return PageText(_reading_order(lines), "ocr")
+
+
+def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> RapidOcrReader:
+    """The registry's loader: the wheel's three ONNX models, digests checked, in one RapidOCR engine."""
+    module = import_optional("rapidocr_onnxruntime", INSTALL)
+    package = str(config.get("model_package", PACKAGE))
+    paths = {part: files.packaged(config, part, (package, default)) for part, default in FILES.items()}
+    verify_sha256(paths["rec"], config.get("sha256"))
+    verify_sha256(paths["det"], config.get("det_sha256"))
+    verify_sha256(paths["cls"], config.get("cls_sha256"))
+    threads = int(config.get("threads") or min(4, os.cpu_count() or 1))
+    engine = module.RapidOCR(
+        det_model_path=str(paths["det"]),
+        rec_model_path=str(paths["rec"]),
+        cls_model_path=str(paths["cls"]),
+        intra_op_num_threads=threads,
+        inter_op_num_threads=1,
+    )
+    return RapidOcrReader(name, engine)
 
 
 def _norm(points: Any, width: int, height: int) -> list[Point]:
