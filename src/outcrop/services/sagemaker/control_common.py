@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -11,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from outcrop.protocol.errors import ServiceError, ValidationException
 from outcrop.services.base import RequestContext
+from outcrop.services.paging import Pager
 
 if TYPE_CHECKING:
     from outcrop.services.sagemaker.hosting import EndpointHosting
@@ -18,19 +17,18 @@ if TYPE_CHECKING:
     from outcrop.services.sagemaker.training import TrainingRunner
 
 
-class ResourceNotFound(ServiceError):
-    code, status, sender_fault = "ResourceNotFound", 400, True
+class ResourceNotFound(ServiceError, service="sagemaker"): ...
 
 
-class ResourceInUse(ServiceError):
-    code, status, sender_fault = "ResourceInUse", 400, True
+class ResourceInUse(ServiceError, service="sagemaker"): ...
 
 
-class Conflict(ServiceError):
-    code, status, sender_fault = "ConflictException", 400, True
+class Conflict(ServiceError, service="sagemaker"):
+    code = "ConflictException"
 
 
 DEFAULT_PAGE = 10  # SageMaker's List* answer 10 items unless MaxResults says otherwise
+_LIST_PAGES = Pager(ValidationException, "The NextToken is not valid.", default=DEFAULT_PAGE)
 
 
 class ControlPlane:
@@ -97,27 +95,8 @@ def listed(
     }
     key = keys.get(params.get("SortBy") or default_sort, keys["CreationTime"])
     chosen.sort(key=key, reverse=(params.get("SortOrder") or default_order) == "Descending")
-    start = _decode_token(params.get("NextToken"))
-    size = int(params.get("MaxResults") or DEFAULT_PAGE)
-    page = chosen[start : start + size]
-    token = _encode_token(start + size) if start + size < len(chosen) else None
+    page, token = _LIST_PAGES.page(chosen, params)
     return [summary(r) for r in page], token
-
-
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValidationException("The NextToken is not valid.") from exc
-    if not isinstance(offset, int) or offset < 0:
-        raise ValidationException("The NextToken is not valid.")
-    return offset
 
 
 def output(body: dict[str, Any], shape_members: Iterable[str]) -> dict[str, Any]:

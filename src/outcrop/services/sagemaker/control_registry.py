@@ -6,10 +6,12 @@ from typing import Any
 
 from outcrop.protocol.errors import ValidationException
 from outcrop.services.base import RequestContext
+from outcrop.services.paging import Pager
 from outcrop.services.sagemaker.control_common import Conflict, ControlPlane, check_name, listed
 from outcrop.services.sagemaker.store import AlreadyExists, Record
 
 GROUP, PACKAGE = "model-package-group", "model-package"
+_TAG_PAGES = Pager(ValidationException, "The NextToken is not valid.", default=50)  # ListTags: 50 or more
 _PACKAGE_MEMBERS = (
     "ModelPackageDescription",
     "ModelPackageRegistrationType",
@@ -246,12 +248,8 @@ class RegistryOperations(ControlPlane):
     def list_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._tagged(params["ResourceArn"])
         tags = self.store.tags(record.arn)
-        token = params.get("NextToken") or "0"
-        if not token.isdigit():
-            raise ValidationException("The NextToken is not valid.")
-        start, size = int(token), int(params.get("MaxResults") or 50)
-        page = tags[start : start + size]
-        return {"Tags": page, "NextToken": str(start + size) if start + size < len(tags) else None}
+        page, token = _TAG_PAGES.page(tags, params)
+        return {"Tags": page, "NextToken": token}
 
     def delete_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._tagged(params["ResourceArn"])
