@@ -60,10 +60,10 @@ def test_apertium_pairs_are_found_and_translate() -> None:
     assert "spa-eng_US" not in modes  # variants are not offered as pairs
     apertium = Apertium()
     try:
-        assert "gato" in apertium.translate("The cat sleeps.", "eng-spa").lower()
+        assert "gato" in apertium.translate("The cat sleeps.", ("en", "es")).lower()
         # the pipeline stays up: a second request is answered by the same process
         html = apertium.translate(
-            '<p class="a">The <b>dog</b> &amp; the cat.</p>\n<p>Yes</p>', "eng-spa", "html"
+            '<p class="a">The <b>dog</b> &amp; the cat.</p>\n<p>Yes</p>', ("en", "es"), "html"
         )
         assert html.startswith('<p class="a">') and "<b>perro</b>" in html and "&amp;" in html
         assert html.endswith("</p>\n<p>Sí</p>")

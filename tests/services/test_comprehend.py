@@ -1,16 +1,21 @@
-"""Comprehend through boto3 on the packaged models (spaCy, presidio, VADER, langid)."""
+"""Comprehend through boto3: on the packaged models (spaCy, presidio, VADER, langid, profanity-check,
+apertium) for what they answer, and on the fakes of a --fake-models server for the checks and errors."""
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from threading import Barrier
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.errors import error_of
 from tests.server import RunningServer
 
-pytestmark = pytest.mark.real
+real = pytest.mark.real
 
 KNOWN = (
     "Hello, my name is Maria Garcia and you can reach me at maria.garcia@example.com "
@@ -19,14 +24,15 @@ KNOWN = (
 
 
 @pytest.fixture(scope="module")
-def comprehend(server: RunningServer) -> Any:
-    return server.client("comprehend")
+def comprehend(real_server: RunningServer) -> Any:
+    return real_server.client("comprehend")
 
 
 def _spans(text: str, items: list[dict[str, Any]]) -> dict[str, str]:
     return {item.get("Type", ""): text[item["BeginOffset"] : item["EndOffset"]] for item in items}
 
 
+@real
 def test_pii_finds_the_name_email_and_phone_at_their_offsets(comprehend: Any) -> None:
     entities = comprehend.detect_pii_entities(Text=KNOWN, LanguageCode="en")["Entities"]
     found = _spans(KNOWN, entities)
@@ -44,6 +50,7 @@ def test_pii_finds_the_name_email_and_phone_at_their_offsets(comprehend: Any) ->
     assert plain["Labels"] == []
 
 
+@real
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -64,6 +71,7 @@ def test_sentiment_is_right_on_clear_texts_and_scores_sum_to_one(
     assert scores[expected.capitalize()] == max(scores.values())
 
 
+@real
 def test_spanish_sentiment_goes_through_a_translation_into_english(comprehend: Any) -> None:
     happy = comprehend.detect_sentiment(
         Text="Estoy muy contento con mi compra, es maravillosa.", LanguageCode="es"
@@ -74,6 +82,7 @@ def test_spanish_sentiment_goes_through_a_translation_into_english(comprehend: A
     assert (happy["Sentiment"], sad["Sentiment"]) == ("POSITIVE", "NEGATIVE")
 
 
+@real
 def test_dominant_language_is_right_for_five_languages(comprehend: Any) -> None:
     samples = {
         "en": "The weather is lovely and we are going to the beach tomorrow.",
@@ -92,6 +101,7 @@ def test_dominant_language_is_right_for_five_languages(comprehend: Any) -> None:
     assert batch["ErrorList"] == []
 
 
+@real
 def test_entities_key_phrases_and_syntax_offsets_point_at_their_text(comprehend: Any) -> None:
     text = "Angela Merkel visited Microsoft in Seattle on 3 May 2019."
     entities = comprehend.detect_entities(Text=text, LanguageCode="en")["Entities"]
@@ -116,6 +126,7 @@ def test_entities_key_phrases_and_syntax_offsets_point_at_their_text(comprehend:
     assert (tags["I"], tags["love"], tags["Paris"], tags["."]) == ("PRON", "VERB", "PROPN", "PUNCT")
 
 
+@real
 def test_french_entities_come_from_the_french_pipeline(comprehend: Any) -> None:
     text = "Emmanuel Macron est né à Amiens et il habite à Paris."
     entities = comprehend.detect_entities(Text=text, LanguageCode="fr")["Entities"]
@@ -125,6 +136,7 @@ def test_french_entities_come_from_the_french_pipeline(comprehend: Any) -> None:
     assert all(0 < e["Score"] <= 1 for e in entities)
 
 
+@real
 def test_batch_reports_the_oversized_document_in_the_error_list(comprehend: Any) -> None:
     texts = ["What a fantastic day, I am so happy!", "x " * 3000, "This is terrible and I hate it."]
     answer = comprehend.batch_detect_sentiment(TextList=texts, LanguageCode="en")
@@ -141,7 +153,8 @@ def test_batch_reports_the_oversized_document_in_the_error_list(comprehend: Any)
     assert phrases["ResultList"][0]["KeyPhrases"][0]["Text"] == "The red car"
 
 
-def test_bad_inputs_get_the_aws_errors(server: RunningServer, comprehend: Any) -> None:
+def test_bad_inputs_get_the_aws_errors(server: RunningServer) -> None:
+    comprehend = server.client("comprehend")
     unchecked = server.client("comprehend", parameter_validation=False)
     empty = error_of(unchecked.detect_sentiment, Text="", LanguageCode="en")
     assert (empty["Code"], empty["Status"]) == ("ValidationException", 400)
@@ -170,6 +183,7 @@ def test_bad_inputs_get_the_aws_errors(server: RunningServer, comprehend: Any) -
     assert (toxic["Code"], toxic["Status"]) == ("InvalidRequestException", 400)
 
 
+@real
 def test_toxic_content_scores_offensive_text_high(comprehend: Any) -> None:
     segments = [
         {"Text": "Thank you, that was a lovely evening."},
@@ -179,3 +193,62 @@ def test_toxic_content_scores_offensive_text_high(comprehend: Any) -> None:
     polite, rude = (r["Toxicity"] for r in results)
     assert polite < 0.2 < 0.8 < rude
     assert results[1]["Labels"] == [{"Name": "PROFANITY", "Score": rude}]
+
+
+def test_fake_models_answer_every_operation_by_their_rules(server: RunningServer) -> None:
+    """A --fake-models server answers from the fakes (regular expressions, word lists, capitalised words)."""
+    comprehend = server.client("comprehend")
+    found = _spans(KNOWN, comprehend.detect_pii_entities(Text=KNOWN, LanguageCode="en")["Entities"])
+    assert (found["EMAIL"], found["PHONE"]) == ("maria.garcia@example.com", "212-555-0199")
+    assert (
+        comprehend.detect_sentiment(Text="What a wonderful day, I love it.", LanguageCode="en")["Sentiment"]
+        == "POSITIVE"
+    )
+    assert comprehend.detect_sentiment(Text="Estoy contento.", LanguageCode="es")["Sentiment"] == "NEUTRAL"
+    assert comprehend.detect_dominant_language(Text="Hola amigos")["Languages"][0]["LanguageCode"] == "en"
+    text = "Angela Merkel visited Seattle."
+    entities = comprehend.detect_entities(Text=text, LanguageCode="fr")["Entities"]
+    assert [e["Text"] for e in entities] == ["Angela Merkel", "Seattle"]
+    tokens = comprehend.detect_syntax(Text=text, LanguageCode="en")["SyntaxTokens"]
+    assert [t["Text"] for t in tokens] == ["Angela", "Merkel", "visited", "Seattle", "."]
+    rude = comprehend.detect_toxic_content(TextSegments=[{"Text": "you stupid idiot"}], LanguageCode="en")
+    assert rude["ResultList"][0]["Toxicity"] > 0.9
+    models = httpx.get(f"{server.endpoint}/_outcrop/health", timeout=10).json()["models"]
+    for name in ("spacy-en", "spacy-fr", "presidio-en", "vader-en", "langid", "profanity-check-en"):
+        assert models[name]["runtime"] == "fake" and models[name]["uses"] > 0, name
+
+
+@real
+def test_concurrent_first_calls_load_spacy_once(tmp_path: Path) -> None:
+    """The first DetectSyntax and DetectEntities calls of a fresh server, arriving together, all succeed
+    (none sees a half-imported spaCy) and each pipeline is loaded once."""
+    own = RunningServer(tmp_path / "data", fake_models=False).start()
+    try:
+        client = own.client("comprehend")
+        calls = [("en", "syntax")] * 6 + [("fr", "entities")] * 4 + [("en", "pii")] * 2
+        start = Barrier(len(calls))
+
+        def call(job: tuple[str, str]) -> Any:
+            language, what = job
+            start.wait(timeout=60)
+            if what == "syntax":
+                return client.detect_syntax(Text="Dogs bark loudly.", LanguageCode=language)["SyntaxTokens"]
+            if what == "entities":
+                return client.detect_entities(Text="Il habite à Paris.", LanguageCode=language)["Entities"]
+            return client.detect_pii_entities(Text="Write to a@example.com", LanguageCode=language)[
+                "Entities"
+            ]
+
+        with ThreadPoolExecutor(len(calls)) as pool:
+            answers = list(pool.map(call, calls))
+        assert all(answer == answers[0] for answer in answers[:6])
+        assert [t["Text"] for t in answers[0]] == ["Dogs", "bark", "loudly", "."]
+        assert all(answer == answers[6] for answer in answers[6:10]) and answers[6][0]["Text"] == "Paris"
+        models = httpx.get(f"{own.endpoint}/_outcrop/health", timeout=10).json()["models"]
+        assert (models["spacy-en"]["loads"], models["spacy-fr"]["loads"], models["presidio-en"]["loads"]) == (
+            1,
+            1,
+            1,
+        )
+    finally:
+        own.stop()

@@ -9,10 +9,17 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from outcrop.backends.base import ContextLengthExceeded
+from outcrop.backends.registry import ModelRegistry
+from outcrop.catalog import Catalog
+from outcrop.config import load_settings
+from outcrop.inference import Inference
+from outcrop.services.base import RequestContext
+from outcrop.services.translate import LLM_MODEL, TextSizeLimitExceededException, Translate
 from tests.errors import error_of
 from tests.server import RunningServer
 
-pytestmark = pytest.mark.real
+real = pytest.mark.real
 
 GLOSSARY_CSV = "en,es\ncat,michi\ncredit card,tarjeta de crédito\n".encode()
 GLOSSARY_TMX = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -25,10 +32,18 @@ GLOSSARY_TMX = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 @pytest.fixture(scope="module")
-def translate(server: RunningServer) -> Any:
+def translate(real_server: RunningServer) -> Any:
+    """Translate on the real engines (apertium, langid, the local chat model)."""
+    return real_server.client("translate")
+
+
+@pytest.fixture(scope="module")
+def fake_translate(server: RunningServer) -> Any:
+    """Translate on a --fake-models server, for the checks and errors that need no real engine."""
     return server.client("translate")
 
 
+@real
 def test_english_to_spanish_and_back_keeps_the_meaning(translate: Any) -> None:
     sentence = "The cat is sleeping on the table and the dog is eating."
     spanish = translate.translate_text(Text=sentence, SourceLanguageCode="en", TargetLanguageCode="es")
@@ -43,6 +58,7 @@ def test_english_to_spanish_and_back_keeps_the_meaning(translate: Any) -> None:
     assert "AppliedTerminologies" not in english
 
 
+@real
 def test_auto_source_identifies_the_language(translate: Any) -> None:
     answer = translate.translate_text(
         Text="El gato duerme en la mesa de la cocina.", SourceLanguageCode="auto", TargetLanguageCode="en"
@@ -55,6 +71,7 @@ def test_auto_source_identifies_the_language(translate: Any) -> None:
     assert unchanged["TranslatedText"] == "The dog is eating in the garden."
 
 
+@real
 def test_terminologies_override_the_engine_and_are_reported(translate: Any) -> None:
     csv_props = translate.import_terminology(
         Name="pets-csv",
@@ -110,6 +127,7 @@ def test_terminologies_override_the_engine_and_are_reported(translate: Any) -> N
     assert broken["Code"] == "InvalidParameterValueException"
 
 
+@real
 def test_documents_keep_their_html_markup(translate: Any) -> None:
     page = b'<html><body><h1 class="t">Good morning</h1><p>The <b>dog</b> is eating.</p></body></html>'
     answer = translate.translate_document(
@@ -161,10 +179,11 @@ def test_documents_keep_their_html_markup(translate: Any) -> None:
     assert docx["Code"] == "InvalidRequestException"
 
 
+@real
 def test_list_languages_offers_only_working_pairs(translate: Any) -> None:
     codes = [lang["LanguageCode"] for lang in translate.list_languages()["Languages"]]
     assert {"auto", "en", "es", "ca", "fr", "pt", "it"} <= set(codes)
-    assert "ja" not in codes and "de" not in codes  # no engine here translates them (fake LLM server)
+    assert "ja" not in codes and "de" not in codes  # no engine here translates them
     first = translate.list_languages(MaxResults=2)
     second = translate.list_languages(MaxResults=2, NextToken=first["NextToken"])
     assert len(first["Languages"]) == 2 and second["Languages"][0] not in first["Languages"]
@@ -175,7 +194,8 @@ def test_list_languages_offers_only_working_pairs(translate: Any) -> None:
     assert french["es"] == "Espagnol"
 
 
-def test_bad_requests_get_the_aws_errors(translate: Any) -> None:
+def test_bad_requests_get_the_aws_errors(fake_translate: Any) -> None:
+    translate = fake_translate
     pair = error_of(translate.translate_text, Text="Hello", SourceLanguageCode="en", TargetLanguageCode="ja")
     assert (pair["Code"], pair["Status"]) == ("UnsupportedLanguagePairException", 400)
     with pytest.raises(ClientError) as info:
@@ -197,6 +217,7 @@ def test_bad_requests_get_the_aws_errors(translate: Any) -> None:
     assert display["Code"] == "UnsupportedDisplayLanguageCodeException"
 
 
+@real
 def test_the_local_llm_translates_french_into_english(real_server: RunningServer) -> None:
     translate = real_server.client("translate")
     codes = {lang["LanguageCode"] for lang in translate.list_languages()["Languages"]}
@@ -258,3 +279,40 @@ def test_terminologies_survive_a_restart(tmp_path: Path) -> None:
         assert "chucho" in answer["TranslatedText"]
     finally:
         own.stop()
+
+
+def _service_with_a_fake_llm(root: Path) -> tuple[Translate, Inference, ModelRegistry]:
+    """Translate as the server builds it, its LLM pairs on (as on real models) but every model a fake."""
+    local = {
+        LLM_MODEL: {"runtime": "fake", "kind": "chat"},
+        "apertium": {"runtime": "fake", "kind": "translation"},
+        "langid": {"runtime": "fake", "kind": "language-id"},
+    }
+    models = ModelRegistry(local, root / "models")
+    inference = Inference(Catalog(local=local), models, max_in_flight=2)
+
+    def data_path(*parts: str) -> Path:
+        path = root.joinpath("data", *parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    settings = load_settings(overrides={"data_dir": root / "data", "fake_models": False})
+    service = Translate(models=models, inference=inference, settings=settings, data_path=data_path)
+    return service, inference, models
+
+
+def test_llm_pairs_call_the_chat_model_through_the_inference_path(tmp_path: Path) -> None:
+    service, inference, models = _service_with_a_fake_llm(tmp_path)
+    ctx = RequestContext("translate", "TranslateText", "r-1", "us-east-1", access_key="AKIDTRANSLATE")
+    params = {"Text": "Le chat dort.", "SourceLanguageCode": "fr", "TargetLanguageCode": "en"}
+    answer = service.translate_text(ctx, params)
+    assert "Le chat dort." in answer["TranslatedText"]  # the fake chat model echoes its prompt
+    assert inference.usage.callers()["AKIDTRANSLATE"][LLM_MODEL]["calls"] == 1
+    assert models.states()[LLM_MODEL]["uses"] == 1
+
+    def too_long(*args: Any, **kwargs: Any) -> Any:
+        raise ContextLengthExceeded("4100 tokens do not fit 4096")
+
+    models.get(LLM_MODEL, "chat").stream = too_long
+    with pytest.raises(TextSizeLimitExceededException):
+        service.translate_text(ctx, params)

@@ -1,9 +1,11 @@
 """Which engine translates which language pair, and running it on plain text or HTML.
 
-Apertium serves every pair it has installed; the local chat model serves only the pairs listed in
-LLM_PAIRS, chosen by measuring it (Qwen2.5-Coder 1.5B translates into English well, but out of English
-it changed meanings, e.g. a Thursday became a Wednesday, and broke German grammar; from German and
-Portuguese it too turned a Thursday into a Friday, so none of those are offered). Codes are ISO 639-1.
+A rule-based Translator (kind translation: apertium) serves the pairs it has installed; the local chat
+model serves only the pairs listed in LLM_PAIRS, chosen by measuring it (Qwen2.5-Coder 1.5B translates into
+English well, but out of English it changed meanings, e.g. a Thursday became a Wednesday, and broke German
+grammar; from German and Portuguese it too turned a Thursday into a Friday, so none of those are offered).
+Codes are ISO 639-1. The engines are handed in per request, the chat model already routed through the
+inference path by the caller; nothing here loads a model.
 """
 
 from __future__ import annotations
@@ -16,17 +18,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from outcrop.backends.base import TextGenerator
-from outcrop.backends.nlp.apertium import Apertium, installed_modes
 from outcrop.backends.nlp.llm_translate import llm_translate
+from outcrop.backends.nlp.protocols import Format, Pair, Translator
 
-Format = Literal["txt", "html"]
-
-# Apertium names languages by ISO 639-3 or 639-1 code; only those with an AWS Translate code are offered.
-APERTIUM_CODES = {
-    "eng": "en", "en": "en", "spa": "es", "es": "es", "cat": "ca", "ca": "ca", "fra": "fr", "fr": "fr",
-    "por": "pt", "pt": "pt", "ita": "it", "it": "it", "deu": "de", "de": "de", "nld": "nl", "nl": "nl",
-    "glg": "gl", "gl": "gl", "ron": "ro", "ro": "ro", "dan": "da", "swe": "sv", "isl": "is",
-}  # fmt: skip
+__all__ = ["LANGUAGE_NAMES", "LLM_PAIRS", "Engine", "Format", "TranslationEngines"]
 
 LLM_PAIRS = (("fr", "en"), ("it", "en"), ("nl", "en"))
 
@@ -48,39 +43,37 @@ _LETTER = re.compile(r"[^\W\d_]")
 
 @dataclass(frozen=True)
 class Engine:
-    kind: Literal["apertium", "llm"]
-    detail: str  # the apertium mode, or the catalog name of the chat model
+    kind: Literal["rules", "llm"]
+    detail: str  # the model id of the translator or of the chat model
 
 
 class TranslationEngines:
-    """The pair table, built once from what is installed; `llm` gives the chat model, or None if off."""
+    """The pair table of one request: the translator's pairs (for languages with a name here), then the
+    chat model's measured pairs where the translator has none; `chat` is None when none is offered."""
 
-    def __init__(self, llm_name: str | None, llm: Callable[[], TextGenerator]) -> None:
-        self._llm_name = llm_name
-        self._llm = llm
-        self._pairs: dict[tuple[str, str], Engine] | None = None
-        self._lock = threading.Lock()
-        self._apertium = Apertium()
+    def __init__(self, translator: Translator, chat: TextGenerator | None) -> None:
+        self._translator = translator
+        self._chat = chat
+        pairs: dict[Pair, Engine] = {
+            pair: Engine("rules", translator.model_id)
+            for pair in sorted(translator.pairs())
+            if pair[0] in LANGUAGE_NAMES and pair[1] in LANGUAGE_NAMES
+        }
+        if chat is not None:
+            for pair in LLM_PAIRS:
+                pairs.setdefault(pair, Engine("llm", chat.model_id))
+        self._pairs = pairs
 
-    def pairs(self) -> dict[tuple[str, str], Engine]:
-        with self._lock:
-            if self._pairs is None:
-                pairs: dict[tuple[str, str], Engine] = {}
-                for mode, source, target in installed_modes():
-                    if source in APERTIUM_CODES and target in APERTIUM_CODES:
-                        pairs[(APERTIUM_CODES[source], APERTIUM_CODES[target])] = Engine("apertium", mode)
-                if self._llm_name is not None:
-                    for pair in LLM_PAIRS:
-                        pairs.setdefault(pair, Engine("llm", self._llm_name))
-                self._pairs = pairs
-            return self._pairs
+    def pairs(self) -> dict[Pair, Engine]:
+        return self._pairs
 
     def keeps_placeholders(self, source: str, target: str) -> bool:
-        """Whether the pair's engine passes unknown placeholder words through intact (apertium does)."""
-        return self.pairs()[(source, target)].kind == "apertium"
+        """Whether the pair's engine passes unknown placeholder words through intact."""
+        engine = self._pairs[(source, target)]
+        return engine.kind == "rules" and self._translator.keeps_placeholders
 
     def languages(self) -> list[str]:
-        return sorted({code for pair in self.pairs() for code in pair})
+        return sorted({code for pair in self._pairs for code in pair})
 
     def translate(
         self,
@@ -92,12 +85,11 @@ class TranslationEngines:
         glossary: Sequence[tuple[str, str]] = (),
     ) -> str:
         """The translation; `glossary` (source term, target term) is used by engines that take one
-        (the chat model); apertium's terms are handled by the caller's placeholders."""
-        engine = self.pairs()[(source, target)]
-        if engine.kind == "apertium":
-            translated = self._apertium.translate(text, engine.detail, fmt)
-            return translated if fmt == "html" else _tidy(translated, text)
-        model = self._llm()
+        (the chat model); the translator's terms are handled by the caller's placeholders."""
+        engine = self._pairs[(source, target)]
+        if engine.kind == "rules" or self._chat is None:
+            return self._translator.translate(text, (source, target), fmt)
+        model = self._chat
         names = LANGUAGE_NAMES[source], LANGUAGE_NAMES[target]
 
         def one(piece: str) -> str:
@@ -124,18 +116,6 @@ class TranslationEngines:
                 for translatable, chunk in html_runs(text)
             )
         return _map_paragraphs(text, one)
-
-    def close(self) -> None:
-        self._apertium.close()
-
-
-def _tidy(translated: str, original: str) -> str:
-    """Apertium output with the input's outer whitespace, and no space left where a pronoun was dropped."""
-    lines = [re.sub(r"(?<=\S) {2,}", " ", line).lstrip(" ") for line in translated.strip("\n").split("\n")]
-    body = "\n".join(lines).strip()
-    lead = original[: len(original) - len(original.lstrip())]
-    trail = original[len(original.rstrip()) :]
-    return lead + body + trail
 
 
 def sentence_chunks(text: str, limit: int = LLM_CHUNK_CHARS) -> list[str]:

@@ -11,41 +11,40 @@ that AWS serves but no packaged model covers are refused with UnsupportedLanguag
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from outcrop.backends.base import BackendError, BackendUnavailable
-from outcrop.backends.nlp.apertium import Apertium, installed_modes
-from outcrop.backends.nlp.language_id import LanguageIdentifier
-from outcrop.backends.nlp.pii import PiiDetector
-from outcrop.backends.nlp.sentiment import Polarity, VaderSentiment
-from outcrop.backends.nlp.spacy_pipeline import Analysis, SpacyPipelines
-from outcrop.backends.nlp.toxicity import OffensiveLanguage
-from outcrop.backends.translation_engines import APERTIUM_CODES
-from outcrop.protocol.errors import ServiceError, ServiceUnavailableException
+from outcrop.backends.nlp.protocols import (
+    Analysis,
+    LanguageIdentifier,
+    PiiDetector,
+    PiiFinding,
+    Polarity,
+    SentimentAnalyzer,
+    TextAnalyzer,
+    ToxicityClassifier,
+    Translator,
+)
+from outcrop.backends.registry import ModelRegistry, UnknownModel
+from outcrop.protocol.errors import InternalServerException, ServiceError, ServiceUnavailableException
 from outcrop.services.base import RequestContext, Service
 
-if TYPE_CHECKING:
-    from outcrop.app import App
+T = TypeVar("T")
 
 
-class InvalidRequestException(ServiceError):
-    code, status, sender_fault = "InvalidRequestException", 400, True
+class InvalidRequestException(ServiceError, service="comprehend"): ...
 
 
-class TextSizeLimitExceededException(ServiceError):
-    code, status, sender_fault = "TextSizeLimitExceededException", 400, True
+class TextSizeLimitExceededException(ServiceError, service="comprehend"): ...
 
 
-class UnsupportedLanguageException(ServiceError):
-    code, status, sender_fault = "UnsupportedLanguageException", 400, True
+class UnsupportedLanguageException(ServiceError, service="comprehend"): ...
 
 
-class BatchSizeLimitExceededException(ServiceError):
-    code, status, sender_fault = "BatchSizeLimitExceededException", 400, True
+class BatchSizeLimitExceededException(ServiceError, service="comprehend"): ...
 
 
-class ResourceUnavailableException(ServiceError):
-    code, status, sender_fault = "ResourceUnavailableException", 400, True
+class ResourceUnavailableException(ServiceError, service="comprehend"): ...
 
 
 # AWS's quotas for the built-in models, in UTF-8 bytes per document.
@@ -56,8 +55,19 @@ BATCH_ITEM_TOO_LARGE = "TEXT_SIZE_LIMIT_EXCEEDED"
 TOXIC_SEGMENT_BYTES = 1_000
 TOXIC_MAX_SEGMENTS = 10
 
-SPACY_LANGUAGES = tuple(SpacyPipelines.languages())
+# The catalog entries of the built-in models (see catalog.toml), the analyzers one per language.
+ANALYZERS = {"en": "spacy-en", "fr": "spacy-fr"}
+PII_MODEL = "presidio-en"
+SENTIMENT_MODEL = "vader-en"
+LANGUAGE_ID_MODEL = "langid"
+TOXICITY_MODEL = "profanity-check-en"
+TRANSLATOR = "apertium"
+
+ANALYSIS_LANGUAGES = tuple(ANALYZERS)
 PII_LANGUAGES = ("en",)
+SENTIMENT_LANGUAGES = ("en",)
+SENTIMENT_VIA_ENGLISH = ("es", "ca")  # served when the translator puts them into English
+TOXICITY_LANGUAGES = ("en",)
 
 # spaCy labels (OntoNotes for English, WikiNER for French) -> Comprehend's EntityType.
 ENTITY_TYPES = {
@@ -133,29 +143,19 @@ def sentiment_label(scores: dict[str, float]) -> str:
 class Comprehend(Service):
     service_name = "comprehend"
 
-    def __init__(self, app: App) -> None:
-        super().__init__(app)
-        self._spacy = SpacyPipelines()
-        self._pii = PiiDetector()
-        self._sentiment = VaderSentiment()
-        self._language_id = LanguageIdentifier()
-        self._apertium = Apertium()
-        self._offensive = OffensiveLanguage()
-        self._into_english: dict[str, str] | None = (
-            None  # language -> apertium mode translating it to English
+    def __init__(self, *, models: ModelRegistry) -> None:
+        self.models = models
+
+    def _sentiment_languages(self, asked: str | None) -> tuple[str, ...]:
+        """English, plus those of Spanish and Catalan that the translator puts into English (the
+        translator is asked only when another language than English is)."""
+        if not asked or asked in SENTIMENT_LANGUAGES:
+            return SENTIMENT_LANGUAGES
+        pairs = self._run_backend(lambda: self._translator().pairs())
+        return (
+            *SENTIMENT_LANGUAGES,
+            *sorted(code for code in SENTIMENT_VIA_ENGLISH if (code, "en") in pairs),
         )
-
-    def close(self) -> None:
-        self._apertium.close()
-
-    def _sentiment_languages(self) -> tuple[str, ...]:
-        if self._into_english is None:
-            self._into_english = {
-                APERTIUM_CODES[source]: mode
-                for mode, source, target in installed_modes()
-                if APERTIUM_CODES.get(target) == "en" and APERTIUM_CODES.get(source) in ("es", "ca")
-            }
-        return ("en", *sorted(self._into_english))
 
     # -- checks shared by every operation ------------------------------------------------------------------
 
@@ -188,15 +188,20 @@ class Comprehend(Service):
             )
 
     @staticmethod
-    def _run_backend(work: Callable[[], Any]) -> Any:
+    def _run_backend(work: Callable[[], T]) -> T:
+        """Run a model call (its model loaded on first use); failures become AWS errors."""
         try:
             return work()
+        except UnknownModel as error:
+            raise ServiceUnavailableException(
+                f"The model is not available on this server: {error}"
+            ) from error
         except BackendUnavailable as error:
             raise ServiceUnavailableException(
                 f"The model is not available on this server: {error}"
             ) from error
         except BackendError as error:
-            raise ServiceError(f"The model failed: {error}") from error
+            raise InternalServerException(f"The model failed: {error}") from error
 
     def _batch(
         self, texts: list[str], one: Callable[[str], dict[str, Any]], *, limit: int = SMALL_DOCUMENT_BYTES
@@ -221,15 +226,26 @@ class Comprehend(Service):
 
     # -- model calls ---------------------------------------------------------------------------------------
 
+    # Each call asks the registry for its model, so one instance per server is shared and its uses counted.
+
+    def _translator(self) -> Translator:
+        translator: Translator = self.models.get(TRANSLATOR, "translation")
+        return translator
+
     def _analysis(self, text: str, language: str) -> Analysis:
-        return self._run_backend(lambda: self._spacy.get(language).analyze(text))  # type: ignore[no-any-return]
+        def analyze() -> Analysis:
+            analyzer: TextAnalyzer = self.models.get(ANALYZERS[language], "nlp")
+            return analyzer.analyze(text)
+
+        return self._run_backend(analyze)
 
     def _sentiment_of(self, text: str, language: str) -> dict[str, Any]:
-        if language != "en":
-            mode = (self._into_english or {})[language]
-            text = self._run_backend(lambda: self._apertium.translate(text, mode))
-        polarity: Polarity = self._run_backend(lambda: self._sentiment.polarity(text))
-        scores = sentiment_scores(polarity)
+        def polarity() -> Polarity:
+            english = text if language == "en" else self._translator().translate(text, (language, "en"))
+            analyzer: SentimentAnalyzer = self.models.get(SENTIMENT_MODEL, "sentiment")
+            return analyzer.polarity(english)
+
+        scores = sentiment_scores(self._run_backend(polarity))
         return {"Sentiment": sentiment_label(scores), "SentimentScore": scores}
 
     def _entities_of(self, text: str, language: str) -> dict[str, Any]:
@@ -266,13 +282,21 @@ class Comprehend(Service):
         return {"SyntaxTokens": tokens}
 
     def _languages_of(self, text: str) -> dict[str, Any]:
-        ranked: list[tuple[str, float]] = self._run_backend(lambda: self._language_id.rank(text))
+        def rank() -> list[tuple[str, float]]:
+            identifier: LanguageIdentifier = self.models.get(LANGUAGE_ID_MODEL, "language-id")
+            return identifier.rank(text)
+
+        ranked = self._run_backend(rank)
         # AWS lists the likely languages only; anything under 1 % is noise from the naive Bayes tail.
         languages = [{"LanguageCode": code, "Score": score} for code, score in ranked if score >= 0.01]
         return {"Languages": languages or [{"LanguageCode": ranked[0][0], "Score": ranked[0][1]}]}
 
     def _pii_of(self, text: str, language: str) -> list[tuple[str, int, int, float]]:
-        findings = self._run_backend(lambda: self._pii.detect(text, language))
+        def detect() -> list[PiiFinding]:
+            detector: PiiDetector = self.models.get(PII_MODEL, "pii")
+            return detector.detect(text, language)
+
+        findings = self._run_backend(detect)
         return [
             (PII_TYPES[f.entity_type], f.start, f.end, f.score)
             for f in findings
@@ -284,7 +308,9 @@ class Comprehend(Service):
     def detect_sentiment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         text = params["Text"]
         language = self._check_language(
-            params.get("LanguageCode"), self._sentiment_languages(), "DetectSentiment"
+            params.get("LanguageCode"),
+            self._sentiment_languages(params.get("LanguageCode")),
+            "DetectSentiment",
         )
         self._check_size(text, SMALL_DOCUMENT_BYTES)
         return self._sentiment_of(text, language)
@@ -302,19 +328,19 @@ class Comprehend(Service):
         text = params.get("Text")
         if not text:
             raise InvalidRequestException("Text is required when no EndpointArn is given.")
-        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "DetectEntities")
+        language = self._check_language(params.get("LanguageCode"), ANALYSIS_LANGUAGES, "DetectEntities")
         self._check_size(text, LARGE_DOCUMENT_BYTES)
         return self._entities_of(text, language)
 
     def detect_key_phrases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         text = params["Text"]
-        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "DetectKeyPhrases")
+        language = self._check_language(params.get("LanguageCode"), ANALYSIS_LANGUAGES, "DetectKeyPhrases")
         self._check_size(text, LARGE_DOCUMENT_BYTES)
         return self._key_phrases_of(text, language)
 
     def detect_syntax(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         text = params["Text"]
-        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "DetectSyntax")
+        language = self._check_language(params.get("LanguageCode"), ANALYSIS_LANGUAGES, "DetectSyntax")
         self._check_size(text, SMALL_DOCUMENT_BYTES)
         return self._syntax_of(text, language)
 
@@ -348,7 +374,7 @@ class Comprehend(Service):
         The packaged classifier does not tell insults, threats or hate speech apart, so no other label
         is reported rather than a guessed split.
         """
-        self._check_language(params.get("LanguageCode"), OffensiveLanguage.languages, "DetectToxicContent")
+        self._check_language(params.get("LanguageCode"), TOXICITY_LANGUAGES, "DetectToxicContent")
         texts = [segment["Text"] for segment in params["TextSegments"]]
         if len(texts) > TOXIC_MAX_SEGMENTS:
             raise InvalidRequestException(
@@ -356,7 +382,12 @@ class Comprehend(Service):
             )
         for text in texts:
             self._check_size(text, TOXIC_SEGMENT_BYTES)
-        scores: list[float] = self._run_backend(lambda: self._offensive.scores(texts))
+
+        def score() -> list[float]:
+            classifier: ToxicityClassifier = self.models.get(TOXICITY_MODEL, "toxicity")
+            return classifier.scores(texts)
+
+        scores = self._run_backend(score)
         return {
             "ResultList": [
                 {"Labels": [{"Name": "PROFANITY", "Score": score}], "Toxicity": score} for score in scores
@@ -367,20 +398,24 @@ class Comprehend(Service):
 
     def batch_detect_sentiment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         language = self._check_language(
-            params.get("LanguageCode"), self._sentiment_languages(), "BatchDetectSentiment"
+            params.get("LanguageCode"),
+            self._sentiment_languages(params.get("LanguageCode")),
+            "BatchDetectSentiment",
         )
         return self._batch(params["TextList"], lambda text: self._sentiment_of(text, language))
 
     def batch_detect_entities(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "BatchDetectEntities")
+        language = self._check_language(params.get("LanguageCode"), ANALYSIS_LANGUAGES, "BatchDetectEntities")
         return self._batch(params["TextList"], lambda text: self._entities_of(text, language))
 
     def batch_detect_key_phrases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "BatchDetectKeyPhrases")
+        language = self._check_language(
+            params.get("LanguageCode"), ANALYSIS_LANGUAGES, "BatchDetectKeyPhrases"
+        )
         return self._batch(params["TextList"], lambda text: self._key_phrases_of(text, language))
 
     def batch_detect_syntax(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        language = self._check_language(params.get("LanguageCode"), SPACY_LANGUAGES, "BatchDetectSyntax")
+        language = self._check_language(params.get("LanguageCode"), ANALYSIS_LANGUAGES, "BatchDetectSyntax")
         return self._batch(params["TextList"], lambda text: self._syntax_of(text, language))
 
     def batch_detect_dominant_language(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -3,24 +3,22 @@
 Apertium's Debian pairs do the translating, and the local chat model covers the few pairs it was measured
 to do well (see `backends/translation_engines.py`). `SourceLanguageCode=auto` is identified by langid.py.
 Terminologies are kept as JSON files under the data dir and applied around whichever engine runs.
+Every model comes from the registry at each request; the chat model is called through the inference path.
 """
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import secrets
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, NoReturn
 
-from outcrop.backends.base import (
-    BackendBusy,
-    BackendError,
-    BackendUnavailable,
-    ContextLengthExceeded,
-    TextGenerator,
-)
-from outcrop.backends.nlp.language_id import LanguageIdentifier
+from outcrop.backends.base import BackendBusy, BackendError, BackendUnavailable, ContextLengthExceeded
+from outcrop.backends.nlp.protocols import LanguageIdentifier, Translator
+from outcrop.backends.registry import ModelRegistry, UnknownModel
 from outcrop.backends.translation_engines import (
     LANGUAGE_NAMES,
     Format,
@@ -39,18 +37,21 @@ from outcrop.backends.translation_terms import (
     restore_terms,
     terms_present,
 )
+from outcrop.config import Settings
+from outcrop.inference import Inference
 from outcrop.protocol.errors import (
+    InternalServerException,
     ResourceNotFoundException,
     ServiceError,
     ServiceUnavailableException,
     ThrottlingException,
 )
 from outcrop.services.base import RequestContext, Service
-
-if TYPE_CHECKING:
-    from outcrop.app import App
+from outcrop.services.paging import Pager
 
 LLM_MODEL = "qwen2.5-coder-1.5b"  # the default chat model of the bundled catalog
+TRANSLATOR = "apertium"  # the catalog entries of the translation and language-id models
+LANGUAGE_ID_MODEL = "langid"
 TEXT_LIMIT_BYTES = 10_000
 AUTO_MIN_CONFIDENCE = 0.5
 DISPLAY_NAMES: dict[str, dict[str, str]] = {
@@ -69,65 +70,90 @@ DISPLAY_NAMES: dict[str, dict[str, str]] = {
 CONTENT_FORMATS: dict[str, Format] = {"text/plain": "txt", "text/html": "html"}
 
 
-class InvalidRequestException(ServiceError):
-    code, status, sender_fault = "InvalidRequestException", 400, True
+class InvalidRequestException(ServiceError, service="translate"): ...
 
 
-class InvalidParameterValueException(ServiceError):
-    code, status, sender_fault = "InvalidParameterValueException", 400, True
+class InvalidParameterValueException(ServiceError, service="translate"): ...
 
 
-class TextSizeLimitExceededException(ServiceError):
-    code, status, sender_fault = "TextSizeLimitExceededException", 400, True
+class TextSizeLimitExceededException(ServiceError, service="translate"): ...
 
 
-class UnsupportedLanguagePairException(ServiceError):
-    code, status, sender_fault = "UnsupportedLanguagePairException", 400, True
+class UnsupportedLanguagePairException(ServiceError, service="translate"): ...
 
 
-class DetectedLanguageLowConfidenceException(ServiceError):
-    code, status, sender_fault = "DetectedLanguageLowConfidenceException", 400, True
+class DetectedLanguageLowConfidenceException(ServiceError, service="translate"): ...
 
 
-class UnsupportedDisplayLanguageCodeException(ServiceError):
-    code, status, sender_fault = "UnsupportedDisplayLanguageCodeException", 400, True
+class UnsupportedDisplayLanguageCodeException(ServiceError, service="translate"): ...
 
 
-def _page(items: list[Any], params: dict[str, Any], default_size: int) -> tuple[list[Any], str | None]:
-    """A slice of `items` per MaxResults/NextToken (the token is the next index, base64-wrapped)."""
-    size = int(params.get("MaxResults") or default_size)
-    start = 0
-    if params.get("NextToken"):
-        try:
-            start = int(base64.urlsafe_b64decode(params["NextToken"].encode()).decode())
-        except ValueError as error:
-            raise InvalidParameterValueException("NextToken is not one this server issued.") from error
-    end = start + size
-    token = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
-    return items[start:end], token
+_TOKEN_ERROR = "NextToken is not one this server issued."
+_LANGUAGE_PAGES = Pager(InvalidParameterValueException, _TOKEN_ERROR, default=500)
+_TERMINOLOGY_PAGES = Pager(InvalidParameterValueException, _TOKEN_ERROR, default=100)
+
+
+def _raise_engine_error(error: BackendError | ContextLengthExceeded) -> NoReturn:
+    if isinstance(error, BackendBusy):
+        raise ThrottlingException(f"The translation model is busy: {error}") from error
+    if isinstance(error, ContextLengthExceeded):
+        raise TextSizeLimitExceededException(
+            f"A sentence is too long for the translation model: {error}"
+        ) from error
+    if isinstance(error, BackendUnavailable):
+        raise ServiceUnavailableException(f"The translation engine is not available: {error}") from error
+    raise InternalServerException(f"The translation engine failed: {error}") from error
+
+
+@contextlib.contextmanager
+def _engine_errors() -> Iterator[None]:
+    """Engine failures as Translate answers them. The chat model's come through the inference path already
+    mapped, in Bedrock's terms; their backend cause is what decides Translate's error."""
+    try:
+        yield
+    except UnknownModel as error:
+        raise ServiceUnavailableException(f"The translation engine is not available: {error}") from error
+    except ServiceError as error:
+        cause = error.__cause__
+        if isinstance(cause, BackendError | ContextLengthExceeded):
+            _raise_engine_error(cause)
+        raise
+    except (BackendError, ContextLengthExceeded) as error:
+        _raise_engine_error(error)
 
 
 class Translate(Service):
     service_name = "translate"
 
-    def __init__(self, app: App) -> None:
-        super().__init__(app)
-        offers_llm = not app.settings.fake_models and LLM_MODEL in app.catalog.local
-        self.engines = TranslationEngines(LLM_MODEL if offers_llm else None, self._chat_model)
-        self._language_id = LanguageIdentifier()
+    def __init__(
+        self,
+        *,
+        models: ModelRegistry,
+        inference: Inference,
+        settings: Settings,
+        data_path: Callable[..., Path],
+    ) -> None:
+        self.models = models
+        self.inference = inference
+        self._offers_llm = not settings.fake_models and LLM_MODEL in models.names("chat")
+        self._data_path = data_path
         self._terms: TerminologyStore | None = None
 
     @property
     def terminologies(self) -> TerminologyStore:
         if self._terms is None:
-            self._terms = TerminologyStore(self.app.data_path("translate", "terminologies"))
+            self._terms = TerminologyStore(self._data_path("translate", "terminologies"))
         return self._terms
 
-    def close(self) -> None:
-        self.engines.close()
-
-    def _chat_model(self) -> TextGenerator:
-        return self.app.models.generator(LLM_MODEL)
+    def _engines(self, ctx: RequestContext) -> TranslationEngines:
+        """This request's engines: the registry's translator, and the chat model called through the
+        inference path (admitted, metered, stopped when the caller leaves) where it is offered."""
+        with _engine_errors():
+            translator: Translator = self.models.get(TRANSLATOR, "translation")
+        chat = None
+        if self._offers_llm:
+            chat = self.inference.chat(ctx.caller, self.inference.local_chat(LLM_MODEL))
+        return TranslationEngines(translator, chat)
 
     # -- language pairs ------------------------------------------------------------------------------------
 
@@ -135,8 +161,9 @@ class Translate(Service):
         if code != "auto":
             return code
         try:
-            detected, confidence = self._language_id.rank(text, top=1)[0]
-        except BackendUnavailable as error:
+            identifier: LanguageIdentifier = self.models.get(LANGUAGE_ID_MODEL, "language-id")
+            detected, confidence = identifier.rank(text, top=1)[0]
+        except (BackendError, UnknownModel) as error:
             raise ServiceUnavailableException(f"Language identification is not available: {error}") from error
         if confidence < AUTO_MIN_CONFIDENCE:
             raise DetectedLanguageLowConfidenceException(
@@ -146,9 +173,10 @@ class Translate(Service):
             )
         return detected
 
-    def _check_pair(self, source: str, target: str) -> None:
-        if source != target and (source, target) not in self.engines.pairs():
-            offered = ", ".join(f"{s}-{t}" for s, t in sorted(self.engines.pairs()))
+    @staticmethod
+    def _check_pair(engines: TranslationEngines, source: str, target: str) -> None:
+        if source != target and (source, target) not in engines.pairs():
+            offered = ", ".join(f"{s}-{t}" for s, t in sorted(engines.pairs()))
             raise UnsupportedLanguagePairException(
                 f"Unsupported language pair: {source} to {target}. This server translates {offered}.",
                 extra={"SourceLanguageCode": source, "TargetLanguageCode": target},
@@ -164,9 +192,16 @@ class Translate(Service):
         return found
 
     def _translate(
-        self, ctx: RequestContext, text: str, source: str, target: str, fmt: Format, names: list[str]
+        self,
+        ctx: RequestContext,
+        engines: TranslationEngines,
+        text: str,
+        pair: tuple[str, str],
+        fmt: Format,
+        names: list[str],
     ) -> tuple[str, list[dict[str, Any]]]:
         """The translation and the AppliedTerminologies entries (only terminologies that matched)."""
+        source, target = pair
         terminologies = self._terminologies(names)
         if source == target:
             return text, []
@@ -183,7 +218,7 @@ class Translate(Service):
                 chosen.update(terms)
                 found.append((stored.name, terms))
         replacements: dict[str, str] = {}
-        placeholders = self.engines.keeps_placeholders(source, target)
+        placeholders = engines.keeps_placeholders(source, target)
 
         def protect(piece: str) -> str:
             protected, new = protect_terms(piece, list(chosen.items()))
@@ -193,18 +228,8 @@ class Translate(Service):
         if chosen and placeholders:
             text = map_html_text(text, protect) if fmt == "html" else protect(text)
         prompt_terms = [] if placeholders else list(chosen.items())
-        try:
-            translated = self.engines.translate(text, source, target, fmt, ctx.cancel, prompt_terms)
-        except BackendBusy as error:
-            raise ThrottlingException(f"The translation model is busy: {error}") from error
-        except ContextLengthExceeded as error:
-            raise TextSizeLimitExceededException(
-                f"A sentence is too long for the translation model: {error}"
-            ) from error
-        except BackendUnavailable as error:
-            raise ServiceUnavailableException(f"The translation engine is not available: {error}") from error
-        except BackendError as error:
-            raise ServiceError(f"The translation engine failed: {error}") from error
+        with _engine_errors():
+            translated = engines.translate(text, source, target, fmt, ctx.cancel, prompt_terms)
         if placeholders:
             translated, came_back = restore_terms(translated, replacements)
         else:
@@ -230,9 +255,10 @@ class Translate(Service):
             )
         source = self._source_language(params["SourceLanguageCode"], text)
         target = params["TargetLanguageCode"]
-        self._check_pair(source, target)
+        engines = self._engines(ctx)
+        self._check_pair(engines, source, target)
         translated, applied = self._translate(
-            ctx, text, source, target, "txt", params.get("TerminologyNames") or []
+            ctx, engines, text, (source, target), "txt", params.get("TerminologyNames") or []
         )
         output: dict[str, Any] = {
             "TranslatedText": translated,
@@ -262,9 +288,10 @@ class Translate(Service):
         visible = html_text(content) if fmt == "html" else content
         source = self._source_language(params["SourceLanguageCode"], visible)
         target = params["TargetLanguageCode"]
-        self._check_pair(source, target)
+        engines = self._engines(ctx)
+        self._check_pair(engines, source, target)
         translated, applied = self._translate(
-            ctx, content, source, target, fmt, params.get("TerminologyNames") or []
+            ctx, engines, content, (source, target), fmt, params.get("TerminologyNames") or []
         )
         output: dict[str, Any] = {
             "TranslatedDocument": {"Content": translated.encode("utf-8")},
@@ -283,7 +310,7 @@ class Translate(Service):
                 f"Language names are available here in {', '.join(DISPLAY_NAMES)}, not '{display}'.",
                 extra={"DisplayLanguageCode": display},
             )
-        codes = ["auto", *self.engines.languages()]
+        codes = ["auto", *self._engines(ctx).languages()]
         languages = [
             {
                 "LanguageName": "Auto" if code == "auto" else names.get(code, LANGUAGE_NAMES[code]),
@@ -291,7 +318,7 @@ class Translate(Service):
             }
             for code in codes
         ]
-        page, token = _page(languages, params, 500)
+        page, token = _LANGUAGE_PAGES.page(languages, params)
         output: dict[str, Any] = {"Languages": page, "DisplayLanguageCode": display}
         if token:
             output["NextToken"] = token
@@ -363,7 +390,7 @@ class Translate(Service):
 
     def list_terminologies(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         stored = [t for t in (self.terminologies.get(n) for n in self.terminologies.names()) if t]
-        page, token = _page(stored, params, 100)
+        page, token = _TERMINOLOGY_PAGES.page(stored, params)
         output: dict[str, Any] = {"TerminologyPropertiesList": [self._properties(ctx, t) for t in page]}
         if token:
             output["NextToken"] = token

