@@ -14,6 +14,7 @@ from typing import Any
 
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.paging import Pager
 from outcrop.services.sagemaker.serving.metrics import UNITS, Bucket
 
 NAMESPACE = "AWS/SageMaker"
@@ -23,20 +24,20 @@ MAX_DATAPOINTS = 1440  # CloudWatch's cap on the datapoints one GetMetricStatist
 QUERY_ID = re.compile(r"[a-z][A-Za-z0-9_]*")
 
 
-class InvalidParameterValue(ServiceError):
-    code, status, sender_fault = "InvalidParameterValue", 400, True
+class InvalidParameterValue(ServiceError, service="cloudwatch"): ...
 
 
-class InvalidParameterCombination(ServiceError):
-    code, status, sender_fault = "InvalidParameterCombination", 400, True
+class InvalidParameterCombination(ServiceError, service="cloudwatch"): ...
 
 
-class MissingParameter(ServiceError):
-    code, status, sender_fault = "MissingParameter", 400, True
+class MissingParameter(ServiceError, service="cloudwatch"): ...
 
 
-class InvalidNextToken(ServiceError):
-    code, status, sender_fault = "InvalidNextToken", 400, True
+class InvalidNextToken(ServiceError, service="cloudwatch"): ...
+
+
+# ListMetrics answers 500 metrics a page and models InvalidParameterValue for a bad token.
+_METRIC_PAGES = Pager(InvalidParameterValue, "The NextToken is not valid.", default=PAGE, size=None)
 
 
 def _epoch(value: Any) -> float:
@@ -89,13 +90,8 @@ class CloudWatch(Service):
             ):
                 continue
             metrics.append({"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": dims})
-        token = str(params.get("NextToken") or "0")
-        if not token.isdigit():
-            raise InvalidParameterValue("The NextToken is not valid.")
-        start = int(token)
-        page = metrics[start : start + PAGE]
-        more = start + PAGE < len(metrics)
-        return {"Metrics": page, "NextToken": str(start + PAGE) if more else None}
+        page, token = _METRIC_PAGES.page(metrics, params)
+        return {"Metrics": page, "NextToken": token}
 
     def _buckets(
         self, namespace: str, metric: str, dimensions: list[dict[str, str]], start: float, end: float
