@@ -5,50 +5,59 @@ Services receive this at construction and take what they need; heavy parts are c
 
 from __future__ import annotations
 
-import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from outcrop.catalog import Catalog, load_catalog
+from outcrop.catalog import BUNDLED, Catalog, load_catalog, with_service_models
 from outcrop.config import Settings
 
 if TYPE_CHECKING:
     from outcrop.backends.registry import ModelRegistry
+    from outcrop.inference import Inference
+    from outcrop.protocol.auth import Authenticator
     from outcrop.rag.kbstore import KnowledgeBaseStore
     from outcrop.services.sagemaker.hosting import EndpointHosting
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
 
 
-class UsageMeter:
-    """Tokens in and out, and calls, per Bedrock model id since start (shown by health and the console)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.by_model: dict[str, dict[str, int]] = {}
-
-    def record(self, model_id: str, input_tokens: int, output_tokens: int) -> None:
-        with self._lock:
-            entry = self.by_model.setdefault(model_id, {"calls": 0, "inputTokens": 0, "outputTokens": 0})
-            entry["calls"] += 1
-            entry["inputTokens"] += input_tokens
-            entry["outputTokens"] += output_tokens
-
-    def snapshot(self) -> dict[str, dict[str, int]]:
-        with self._lock:
-            return {k: dict(v) for k, v in self.by_model.items()}
-
-
 class App:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.usage = UsageMeter()
 
     @cached_property
     def catalog(self) -> Catalog:
-        return load_catalog(self.settings.catalog_path())
+        from outcrop.services.bedrock_bodies.registry import BODY_FORMATS
+
+        catalog = load_catalog(self.settings.catalog_path(), BODY_FORMATS)
+        if self.settings.catalog is not None:
+            catalog = with_service_models(catalog, load_catalog(BUNDLED, BODY_FORMATS))
+        return catalog
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        """Who may call: one Authenticator for the AWS protocols and the OpenAI-compatible API alike."""
+        from outcrop.protocol.auth import DevAuthenticator, KeyListAuthenticator
+        from outcrop.protocol.sigv4 import SigV4Authenticator
+
+        if self.settings.auth == "dev":
+            return DevAuthenticator()
+        if self.settings.auth == "keys":
+            return KeyListAuthenticator(set(self.settings.access_keys), set(self.settings.api_keys))
+        if self.settings.auth == "sigv4":
+            return SigV4Authenticator(self.settings.credentials, set(self.settings.api_keys))
+        raise ValueError(f"auth must be 'dev', 'keys' or 'sigv4', not {self.settings.auth!r}")
+
+    @cached_property
+    def inference(self) -> Inference:
+        """The one path of every model call (see `outcrop.inference`)."""
+        from outcrop.inference import Inference
+
+        return Inference(
+            self.catalog, self.models, max_in_flight=self.settings.llm_parallel + self.settings.llm_queue
+        )
 
     @cached_property
     def models(self) -> ModelRegistry:

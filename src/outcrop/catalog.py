@@ -8,22 +8,10 @@ say which native body format its InvokeModel speaks.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-CHAT_FORMATS = (
-    "anthropic",
-    "titan-text",
-    "llama",
-    "mistral",
-    "cohere-command",
-    "cohere-command-r",
-    "ai21-j2",
-    "ai21-jamba",
-    "nova",
-)
-EMBED_FORMATS = ("titan-embed-v1", "titan-embed-v2", "cohere-embed")
 
 
 class CatalogError(ValueError):
@@ -67,7 +55,24 @@ class Catalog:
         return found
 
 
-def load_catalog(path: Path) -> Catalog:
+BUNDLED = Path(__file__).with_name("catalog.toml")
+BEDROCK_KINDS = ("chat", "embedding")
+
+
+def with_service_models(catalog: Catalog, bundled: Catalog) -> Catalog:
+    """A user's catalog plus the bundled models of the kinds it does not name (speech, vision, NLP...), so
+    that a catalog written for Bedrock ids still leaves Polly, Textract or Comprehend their models."""
+    given = {str(table.get("kind", "chat")) for table in catalog.local.values()}
+    for name, table in bundled.local.items():
+        kind = str(table.get("kind", "chat"))
+        if kind not in BEDROCK_KINDS and kind not in given and name not in catalog.local:
+            catalog.local[name] = table
+    return catalog
+
+
+def load_catalog(path: Path, body_formats: Mapping[str, Collection[str]] | None = None) -> Catalog:
+    """The catalog at `path`. With `body_formats` (kind -> the format names Bedrock Runtime translates,
+    from its body registry), every `[[bedrock]]` entry's format is checked against them here."""
     with path.open("rb") as handle:
         data = tomllib.load(handle)
     local = {name: dict(table) for name, table in data.get("local", {}).items()}
@@ -83,8 +88,8 @@ def load_catalog(path: Path) -> Catalog:
             )
         kind = str(local[local_name].get("kind", "chat"))
         body_format = entry.get("format")
-        allowed = CHAT_FORMATS if kind == "chat" else EMBED_FORMATS
-        if body_format not in allowed:
+        allowed = sorted((body_formats or {}).get(kind, ()))
+        if body_formats is not None and body_format not in allowed:
             raise CatalogError(f"{path}: {model_id} has format {body_format!r}; {kind} formats are {allowed}")
         catalog.bedrock[model_id] = BedrockModel(
             model_id=model_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -23,7 +23,7 @@ async def run_blocking(function: Callable[[], T]) -> T:
 
 async def iterate_in_thread(
     make_iterator: Callable[[], Iterator[T]], cancel: threading.Event
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Drive a blocking iterator in its own thread and yield its items on the event loop.
 
     If the consumer stops early (client gone, generator closed), `cancel` is set so the producer can stop.

@@ -27,12 +27,17 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "outcrop"
 
 
+def default_model_cache() -> Path:
+    """Assembled model files, once per user: every data dir shares them (each file is checked by SHA-256)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "outcrop" / "models"
+
+
 @dataclass
 class Settings:
     host: str = "127.0.0.1"
     port: int = 4566
     data_dir: Path = field(default_factory=default_data_dir)
-    model_dir: Path | None = None  # where assembled model files are cached; default <data_dir>/models
+    model_dir: Path | None = None  # where assembled model files are cached; default ~/.cache/outcrop/models
     catalog: Path | None = None  # None: the bundled catalog.toml
     fake_models: bool = False
     region: str = "us-east-1"
@@ -56,7 +61,7 @@ class Settings:
 
     @property
     def models_path(self) -> Path:
-        return self.model_dir or self.data_dir / "models"
+        return self.model_dir or default_model_cache()
 
     def catalog_path(self) -> Path:
         return self.catalog or Path(__file__).with_name("catalog.toml")

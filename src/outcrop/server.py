@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import json
 import os
@@ -16,28 +17,47 @@ from typing import Any
 from outcrop import __version__
 from outcrop.app import App
 from outcrop.config import Settings
-from outcrop.protocol.auth import Authenticator, DevAuthenticator, KeyListAuthenticator
 from outcrop.protocol.gateway import Gateway, GatewaySettings, InternalHandler
 from outcrop.protocol.parse import HttpRequest
 from outcrop.protocol.serialize import HttpResponse
-from outcrop.protocol.sigv4 import SigV4Authenticator
 from outcrop.services.base import Service
 
 
 def discover_services(app: App) -> dict[str, Service]:
-    """One instance of each Service subclass defined in the modules of `outcrop.services`."""
+    """One instance of each Service subclass in `outcrop.services`: a module, or a package's `provider`."""
     import outcrop.services as package
 
     found: dict[str, Service] = {}
     for info in pkgutil.iter_modules(package.__path__):
         if info.name.startswith("_") or info.name == "base":
             continue
-        module = importlib.import_module(f"outcrop.services.{info.name}")
+        name = f"outcrop.services.{info.name}"
+        if info.ispkg:  # a service's package holds its provider; other packages are shared helpers
+            name += ".provider"
+            if importlib.util.find_spec(name) is None:
+                continue
+        module = importlib.import_module(name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             defined_here = cls.__module__ == module.__name__
             if issubclass(cls, Service) and defined_here and getattr(cls, "service_name", None):
-                found[cls.service_name] = cls(app)
+                found[cls.service_name] = construct_service(cls, app)
     return found
+
+
+def construct_service(cls: type[Service], app: App) -> Service:
+    """A service gets what its constructor names, as keyword-only parameters, from the shared parts on App
+    (`inference`, `objects`, `logs`, `settings`...): dependencies passed in, never looked up."""
+    wanted = [
+        parameter.name
+        for parameter in inspect.signature(cls.__init__).parameters.values()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    if not wanted:
+        return cls(app)  # not yet migrated: takes the whole App
+    missing = [name for name in wanted if not hasattr(type(app), name) and not hasattr(app, name)]
+    if missing:
+        raise TypeError(f"{cls.__name__} asks for {missing}, which the server does not provide")
+    return cls(**{name: getattr(app, name) for name in wanted})
 
 
 def discover_web(app: App, services: Mapping[str, Service]) -> dict[str, InternalHandler]:
@@ -73,16 +93,6 @@ def _resident_bytes() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def _authenticator(settings: Settings) -> Authenticator:
-    if settings.auth == "dev":
-        return DevAuthenticator()
-    if settings.auth == "keys":
-        return KeyListAuthenticator(set(settings.access_keys), set(settings.api_keys))
-    if settings.auth == "sigv4":
-        return SigV4Authenticator(settings.credentials, set(settings.api_keys))
-    raise ValueError(f"auth must be 'dev', 'keys' or 'sigv4', not {settings.auth!r}")
-
-
 def build_app(settings: Settings) -> Gateway:
     app = App(settings)
     services = discover_services(app)
@@ -95,7 +105,7 @@ def build_app(settings: Settings) -> Gateway:
             "uptime_seconds": round(time.time() - started, 1),
             "services": {name: "available" for name in sorted(services)},
             "models": app.models.states(),
-            "usage": app.usage.snapshot(),
+            "usage": app.inference.usage.snapshot(),
             "memory_rss_bytes": _resident_bytes(),
             "recent_requests": [asdict(record) for record in list(gateway.recent)[-50:]],
             "sagemaker_endpoints": _endpoint_metrics(app),
@@ -104,7 +114,7 @@ def build_app(settings: Settings) -> Gateway:
 
     gateway = Gateway(
         services,
-        _authenticator(settings),
+        app.authenticator,
         GatewaySettings(
             default_region=settings.region,
             account_id=settings.account_id,

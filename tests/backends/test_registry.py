@@ -39,6 +39,8 @@ def test_names_and_states(tmp_path: Path) -> None:
         "state": "not_loaded",
         "error": None,
         "load_seconds": None,
+        "loads": 0,
+        "uses": 0,
         "generated_tokens": None,
     }
     assert isinstance(registry.generator("chat"), TextGenerator)
@@ -88,7 +90,7 @@ def test_concurrent_first_calls_load_once(tmp_path: Path, monkeypatch: pytest.Mo
         time.sleep(0.2)
         return FakeChat(name)
 
-    monkeypatch.setitem(registry_module._LOADERS, "fake-chat", slow_loader)
+    monkeypatch.setitem(registry_module._resolved, "outcrop.backends.registry:load_fake", slow_loader)
     registry = ModelRegistry(CATALOG, tmp_path)
     results: list[TextGenerator] = []
     threads = [threading.Thread(target=lambda: results.append(registry.generator("chat"))) for _ in range(6)]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from outcrop.backends.biencoder_rerank import BiEncoderReranker
 from outcrop.rag.rerank import (
     MetadataSelection,
     RerankError,
@@ -56,9 +57,9 @@ def test_model_ids() -> None:
 
 
 def test_rerank_scores_and_fuses() -> None:
-    assert rerank(Axis(), "b?", ["a1", "b1", "c1"])[0] == (1, 1.0)  # type: ignore[arg-type]
+    assert rerank(BiEncoderReranker("axis", Axis()), "b?", ["a1", "b1", "c1"])[0] == (1, 1.0)  # type: ignore[arg-type]
     hits = [hit("a1"), hit("c1"), hit("b1")]
-    fused = rerank_hits(Axis(), "b?", hits, 2)  # type: ignore[arg-type]
+    fused = rerank_hits(BiEncoderReranker("axis", Axis()), "b?", hits, 2)  # type: ignore[arg-type]
     # b1 is the reranker's first but the retrieval's last; a1 is first by retrieval: fusion keeps a1 ahead
     # of c1 and brings b1 up
     assert [h.text for h in fused] == ["a1", "b1"]
@@ -112,5 +113,7 @@ def test_reranker_reads_the_selected_metadata() -> None:
 
     seen = Seen()
     tagged = Hit("a1", "a1", "a1", {"topic": "geology", "year": 2021.0}, None, 0.5)
-    rerank_hits(seen, "b?", [tagged], None, MetadataSelection(include=frozenset({"topic"})))  # type: ignore[arg-type]
+    rerank_hits(
+        BiEncoderReranker("seen", seen), "b?", [tagged], None, MetadataSelection(include=frozenset({"topic"}))
+    )  # type: ignore[arg-type]
     assert seen.texts == ["b?", "a1\ntopic: geology"]

@@ -117,6 +117,15 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+@runtime_checkable
+class Reranker(Protocol):
+    """Scores passages against a query: one relevance in [0, 1] per passage, in the passages' order."""
+
+    model_id: str
+
+    def rerank(self, query: str, passages: Sequence[str]) -> list[float]: ...
+
+
 def embed_counted(
     embedder: Embedder, texts: Sequence[str], *, normalize: bool = True
 ) -> tuple[list[list[float]], list[int]]:

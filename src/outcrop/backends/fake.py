@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -194,3 +194,16 @@ class FakeEmbedder:
                 vector = vector / (np.linalg.norm(vector) or 1.0)
             vectors.append([float(value) for value in vector])
         return vectors
+
+
+_DEFAULT_FAKE_DIMENSIONS = 384
+
+
+def fake_chat(name: str, config: Mapping[str, Any]) -> FakeChat:
+    """The chat kind's fake, as the registry builds it."""
+    return FakeChat(name)
+
+
+def fake_embedder(name: str, config: Mapping[str, Any]) -> FakeEmbedder:
+    """The embedding kind's fake, at the catalog's `dimensions` (384 when it gives none)."""
+    return FakeEmbedder(name, int(config.get("dimensions", _DEFAULT_FAKE_DIMENSIONS)))

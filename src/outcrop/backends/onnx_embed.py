@@ -7,14 +7,14 @@ like the PyTorch model without PyTorch. Tokenizing uses the model's own `tokeniz
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from outcrop.backends.base import BackendError
-from outcrop.backends.packaged import import_optional
+from outcrop.backends.packaged import ModelFiles, import_optional, verify_sha256
 
 
 class OnnxEmbedder:
@@ -94,3 +94,17 @@ class OnnxEmbedder:
         summed = (hidden * mask).sum(axis=1)
         pooled: np.ndarray[Any, np.dtype[np.float32]] = summed / np.maximum(mask.sum(axis=1), 1e-9)
         return pooled, encodings
+
+
+def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> OnnxEmbedder:
+    """The registry's loader: the model and tokenizer from installed packages (or paths), digest checked."""
+    model_path = files.packaged(config, "model")
+    verify_sha256(model_path, config.get("sha256"))
+    return OnnxEmbedder(
+        name,
+        model_path,
+        files.packaged(config, "tokenizer"),
+        max_length=int(config.get("max_length", 256)),
+        batch_size=int(config.get("batch_size", 32)),
+        n_threads=int(config["n_threads"]) if config.get("n_threads") else None,
+    )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -249,3 +250,27 @@ class OpenAIEmbedder:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         rows: list[list[float]] = vectors.tolist()
         return rows
+
+
+def _api_key(config: Mapping[str, Any]) -> str | None:
+    if config.get("api_key_env"):
+        return os.environ.get(str(config["api_key_env"]))
+    return str(config["api_key"]) if config.get("api_key") else None
+
+
+def load(name: str, config: Mapping[str, Any], files: object) -> OpenAIChat | OpenAIEmbedder:
+    """The registry's loader: a remote OpenAI-compatible server (nothing to load here but settings)."""
+    if "base_url" not in config:
+        raise ValueError("an openai model needs `base_url` (e.g. http://localhost:8000/v1)")
+    common: dict[str, Any] = {
+        "base_url": str(config["base_url"]),
+        "remote_model": str(config.get("remote_model", name)),
+        "api_key": _api_key(config),
+    }
+    if config.get("timeout_s"):
+        common["timeout_s"] = float(config["timeout_s"])
+    if config["kind"] == "chat":
+        return OpenAIChat(name, **common)
+    if "dimensions" not in config:
+        raise ValueError("a remote embedding model needs `dimensions`")
+    return OpenAIEmbedder(name, dimensions=int(config["dimensions"]), **common)

@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from outcrop.backends.base import BackendUnavailable
 
@@ -83,3 +86,35 @@ def verify_sha256(path: Path, expected: str | None) -> None:
             f"{path} has SHA-256 {actual}, the catalog expects {expected}: the file is corrupt or a "
             "different model; reinstall the model packages or fix the catalog's sha256"
         )
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where a runtime finds its files: installed packages, or paths under the model cache.
+
+    The cache (`Settings.models_path`) holds files assembled from package parts (a GGUF, Whisper's
+    weights); it is shared by every data dir of the user and checked by SHA-256, so a second data dir costs
+    no second copy of the models.
+    """
+
+    cache_dir: Path
+
+    def path(self, config: Mapping[str, Any], key: str) -> Path | None:
+        """The catalog's `key` as a path (absolute, or relative to the cache), if it gives one."""
+        value = config.get(key)
+        return None if value is None else self.cache_dir / Path(str(value)).expanduser()
+
+    def packaged(
+        self, config: Mapping[str, Any], prefix: str, defaults: tuple[str, str] | None = None
+    ) -> Path:
+        """A file given as `<prefix>_path`, or as `<prefix>_package` + `<prefix>_file` (installed package)."""
+        direct = self.path(config, f"{prefix}_path")
+        if direct is not None:
+            if not direct.is_file():
+                raise BackendUnavailable(f"{prefix} file {direct} does not exist")
+            return direct
+        package = config.get(f"{prefix}_package", defaults[0] if defaults else None)
+        file = config.get(f"{prefix}_file", defaults[1] if defaults else None)
+        if package is None or file is None:
+            raise ValueError(f"give {prefix}_path, or {prefix}_package and {prefix}_file")
+        return package_file(str(package), str(file))

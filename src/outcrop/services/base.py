@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from outcrop.inference import Caller
+
 if TYPE_CHECKING:
     from outcrop.app import App
 
@@ -25,6 +27,11 @@ class RequestContext:
     base_url: str = "http://localhost:4566"
     headers: dict[str, str] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def caller(self) -> Caller:
+        """Who this request is, for the inference path (metering, access control), with its cancel flag."""
+        return Caller(self.access_key, self.cancel)
 
     def arn(
         self, service: str, resource: str, *, region: str | None = None, account: str | None = None

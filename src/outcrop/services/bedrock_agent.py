@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from outcrop.backends.base import BackendError, Embedder
+from outcrop.inference import Caller, Inference, backend_errors
 from outcrop.protocol.errors import (
     ConflictException,
     ResourceNotFoundException,
@@ -22,9 +22,11 @@ from outcrop.rag.chunking import ChunkingConfigError, chunk_text, whitespace_tok
 from outcrop.rag.documents import DocumentIngestor, DocumentRequestError, identifier_key, identifier_of
 from outcrop.rag.ingest import Ingestor, bucket_of, document_id, start_job
 from outcrop.rag.kbstore import DataSource, IngestionJob, KnowledgeBase, KnowledgeBaseStore, new_id
+from outcrop.rag.retrieve import knowledge_base_embedder
 from outcrop.rag.web import CrawlConfigError, crawl_settings
 from outcrop.services.base import RequestContext, Service
-from outcrop.services.bedrock_runtime import backend_errors
+from outcrop.services.paging import Pager
+from outcrop.storage.objects import ObjectStore
 
 LANCE_STORAGE = ("OPENSEARCH_SERVERLESS", "OPENSEARCH_MANAGED_CLUSTER", "S3_VECTORS")
 PGVECTOR_STORAGE = ("RDS",)
@@ -35,36 +37,20 @@ def _time(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp, UTC)
 
 
-def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
-    """Offset paging: `nextToken` is the index of the next item."""
-    token = params.get("nextToken")
-    try:
-        start = int(token) if token else 0
-    except ValueError as error:
-        raise ValidationException("The nextToken is not valid.") from error
-    size = int(params.get("maxResults") or 1000)
-    end = start + size
-    return items[start:end], str(end) if end < len(items) else None
-
-
-def embedder_for(service: Service, kb: KnowledgeBase) -> Embedder:
-    """The knowledge base's embedding model, loaded (shared by ingestion and Retrieve)."""
-    arn = kb.body["knowledgeBaseConfiguration"]["vectorKnowledgeBaseConfiguration"]["embeddingModelArn"]
-    model = service.app.catalog.find(arn)
-    if model is None or model.kind != "embedding":
-        raise ValidationException(f"The embedding model {arn} is no longer in this server's catalog.")
-    try:
-        return service.app.models.embedder(model.local)
-    except BackendError as error:
-        raise ServiceUnavailableException(f"The embedding model is not available: {error}") from error
+_PAGES = Pager(
+    ValidationException, "The nextToken is not valid.", default=1000, token="nextToken", size="maxResults"
+)
 
 
 class BedrockAgent(Service):
     service_name = "bedrock-agent"
 
-    @property
-    def store(self) -> KnowledgeBaseStore:
-        return self.app.knowledge_bases
+    def __init__(
+        self, *, inference: Inference, knowledge_bases: KnowledgeBaseStore, objects: ObjectStore
+    ) -> None:
+        self.inference = inference
+        self.store = knowledge_bases
+        self.objects = objects
 
     # -- knowledge bases -------------------------------------------------------------------------------------
 
@@ -87,7 +73,7 @@ class BedrockAgent(Service):
                 "vectorKnowledgeBaseConfiguration."
             )
         arn = config["vectorKnowledgeBaseConfiguration"]["embeddingModelArn"]
-        model = self.app.catalog.find(arn)
+        model = self.inference.catalog.find(arn)
         if model is None or model.kind != "embedding":
             raise ValidationException(
                 f"The embedding model {arn} is not an embedding model of this server's catalog."
@@ -103,11 +89,7 @@ class BedrockAgent(Service):
                 f"Storage type {storage} is not supported by Outcrop; use one of {supported} "
                 "(OpenSearch and S3 Vectors are served by the embedded LanceDB store, RDS by PostgreSQL)."
             )
-        try:
-            embedder = self.app.models.embedder(model.local)
-        except BackendError as error:
-            raise ServiceUnavailableException(f"The embedding model is not available: {error}") from error
-        return kind, embedder.dimensions
+        return kind, self.inference.embedder(Caller(), model).dimensions
 
     def create_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         kind, dimension = self._check_kb_config(params)
@@ -137,7 +119,7 @@ class BedrockAgent(Service):
         return {"knowledgeBase": self._kb_view(self._kb(params["knowledgeBaseId"]))}
 
     def list_knowledge_bases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        page, token = _page(self.store.knowledge_bases(), params)
+        page, token = _PAGES.page(self.store.knowledge_bases(), params)
         summaries = [
             {
                 "knowledgeBaseId": kb.id,
@@ -253,7 +235,7 @@ class BedrockAgent(Service):
 
     def list_data_sources(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         kb = self._kb(params["knowledgeBaseId"])
-        page, token = _page(self.store.data_sources(kb.id), params)
+        page, token = _PAGES.page(self.store.data_sources(kb.id), params)
         summaries = [
             {
                 "knowledgeBaseId": kb.id,
@@ -326,7 +308,7 @@ class BedrockAgent(Service):
             raise ValidationException(
                 "Ingestion jobs run on S3 and WEB data sources; use IngestKnowledgeBaseDocuments."
             )
-        embedder = embedder_for(self, kb)
+        embedder = knowledge_base_embedder(self.inference, Caller(ctx.access_key), kb)
         with self.store.running_lock:
             if ds.id in self.store.running:
                 raise ConflictException(
@@ -335,7 +317,7 @@ class BedrockAgent(Service):
             self.store.running.add(ds.id)
         try:
             job = self.store.add_job(kb.id, ds.id, params.get("description"))
-            start_job(Ingestor(self.store, self.app.objects, kb, ds, embedder, job.id), job.id)
+            start_job(Ingestor(self.store, self.objects, kb, ds, embedder, job.id), job.id)
         except BaseException:
             with self.store.running_lock:
                 self.store.running.discard(ds.id)
@@ -372,7 +354,7 @@ class BedrockAgent(Service):
             jobs.sort(key=lambda job: job.status, reverse=descending)
         else:
             jobs.sort(key=lambda job: job.started, reverse=descending)
-        page, token = _page(jobs, params)
+        page, token = _PAGES.page(jobs, params)
         return {
             "ingestionJobSummaries": [self._job_view(j) for j in page],
             **({"nextToken": token} if token else {}),
@@ -399,7 +381,8 @@ class BedrockAgent(Service):
     def ingest_knowledge_base_documents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
         kb = self._kb(ds.kb_id)
-        ingestor = DocumentIngestor(self.store, self.app.objects, kb, ds, embedder_for(self, kb))
+        embedder = knowledge_base_embedder(self.inference, Caller(ctx.access_key), kb)
+        ingestor = DocumentIngestor(self.store, self.objects, kb, ds, embedder)
         details = []
         try:
             for entry in params["documents"]:
@@ -434,7 +417,7 @@ class BedrockAgent(Service):
     def list_knowledge_base_documents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
         documents = sorted(self.store.documents(ds.kb_id, ds.id).values(), key=lambda doc: doc.key)
-        page, token = _page(documents, params)
+        page, token = _PAGES.page(documents, params)
         details = [self._document_view(ds, d.key, d.status, d.reason, d.updated) for d in page]
         return {"documentDetails": details, **({"nextToken": token} if token else {})}
 
@@ -449,5 +432,4 @@ class BedrockAgent(Service):
         return {"documentDetails": details}
 
     def close(self) -> None:
-        if "knowledge_bases" in self.app.__dict__:
-            self.app.knowledge_bases.close()
+        self.store.close()

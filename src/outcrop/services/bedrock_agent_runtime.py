@@ -11,15 +11,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from outcrop.backends.base import (
-    GenerationEvent,
-    GenerationRequest,
-    GenerationResult,
-    TextGenerator,
-    generate,
-)
+from outcrop.backends.base import GenerationEvent, GenerationRequest, GenerationResult
 from outcrop.catalog import BedrockModel
-from outcrop.concurrency import iterate_in_thread, run_blocking
+from outcrop.concurrency import run_blocking
+from outcrop.inference import Caller, Inference, ModelStreamErrorException
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
 from outcrop.rag.external import ExternalSourceError, passages, source_document
 from outcrop.rag.generate import (
@@ -30,12 +25,17 @@ from outcrop.rag.generate import (
     says_something,
     streamable,
 )
-from outcrop.rag.kbstore import KnowledgeBase
+from outcrop.rag.kbstore import KnowledgeBase, KnowledgeBaseStore
 from outcrop.rag.rerank import LOCAL_RERANKER, RerankError, rerank, rerank_hits, reranking_model, source_text
-from outcrop.rag.retrieve import RetrievalError, retrieval_result, search, search_settings
+from outcrop.rag.retrieve import (
+    RetrievalError,
+    knowledge_base_embedder,
+    retrieval_result,
+    search,
+    search_settings,
+)
 from outcrop.services.base import RequestContext, Service
-from outcrop.services.bedrock_agent import embedder_for
-from outcrop.services.bedrock_runtime import ModelStreamErrorException, backend_errors
+from outcrop.storage.objects import ObjectStore
 from outcrop.storage.vectors import Hit
 
 MAX_SESSION_TURNS = 20
@@ -44,25 +44,33 @@ MAX_SESSION_TURNS = 20
 class BedrockAgentRuntime(Service):
     service_name = "bedrock-agent-runtime"
 
+    def __init__(
+        self, *, inference: Inference, knowledge_bases: KnowledgeBaseStore, objects: ObjectStore
+    ) -> None:
+        self.inference = inference
+        self.knowledge_bases = knowledge_bases
+        self.objects = objects
+
     def _kb(self, kb_id: str) -> KnowledgeBase:
-        kb = self.app.knowledge_bases.knowledge_base(kb_id)
+        kb = self.knowledge_bases.knowledge_base(kb_id)
         if kb is None:
             raise ResourceNotFoundException(f"Knowledge base with id {kb_id} does not exist")
         return kb
 
-    def _search(self, kb_id: str, query: str, configuration: dict[str, Any] | None) -> list[Hit]:
+    def _search(
+        self, caller: Caller, kb_id: str, query: str, configuration: dict[str, Any] | None
+    ) -> list[Hit]:
         kb = self._kb(kb_id)
         try:
             settings = search_settings(configuration)
-            embedder = embedder_for(self, kb)
-            with backend_errors():
-                hits = search(self.app.knowledge_bases.vectors(kb), embedder, query, settings)
-                if settings.rerank is None:
-                    return hits
-                reranker = self.app.models.embedder(LOCAL_RERANKER)
-                return rerank_hits(
-                    reranker, query, hits, settings.rerank.number_of_results, settings.rerank.metadata
-                )
+            embedder = knowledge_base_embedder(self.inference, caller, kb)
+            hits = search(self.knowledge_bases.vectors(kb), embedder, query, settings)
+            if settings.rerank is None:
+                return hits
+            reranker = self.inference.reranker(caller, LOCAL_RERANKER)
+            return rerank_hits(
+                reranker, query, hits, settings.rerank.number_of_results, settings.rerank.metadata
+            )
         except RetrievalError as error:
             raise ValidationException(str(error)) from error
 
@@ -83,8 +91,9 @@ class BedrockAgentRuntime(Service):
         except RerankError as error:
             raise ValidationException(str(error)) from error
         count = bedrock.get("numberOfResults") or len(texts)
-        with backend_errors():
-            ranked = rerank(self.app.models.embedder(LOCAL_RERANKER), query["textQuery"]["text"], texts)
+        ranked = rerank(
+            self.inference.reranker(ctx.caller, LOCAL_RERANKER), query["textQuery"]["text"], texts
+        )
         return {
             "results": [
                 {
@@ -102,18 +111,20 @@ class BedrockAgentRuntime(Service):
             raise ValidationException("Only text queries (retrievalQuery.text) are supported.")
         if params.get("nextToken"):
             raise ValidationException("The nextToken is not valid: Retrieve returns every result at once.")
-        hits = self._search(params["knowledgeBaseId"], query["text"], params.get("retrievalConfiguration"))
+        hits = self._search(
+            ctx.caller, params["knowledgeBaseId"], query["text"], params.get("retrievalConfiguration")
+        )
         return {"retrievalResults": [retrieval_result(hit) for hit in hits]}
 
     # -- RetrieveAndGenerate ---------------------------------------------------------------------------------
 
     def _chat_model(self, model_arn: str) -> BedrockModel:
-        model = self.app.catalog.find(model_arn)
+        model = self.inference.catalog.find(model_arn)
         if model is None or model.kind != "chat":
             raise ValidationException(f"The model {model_arn} is not a text generation model of this server.")
         return model
 
-    def _prepare(self, params: dict[str, Any]) -> Prepared:
+    def _prepare(self, caller: Caller, params: dict[str, Any]) -> Prepared:
         """Validate, load the session, retrieve and build the chat request."""
         configuration = params["retrieveAndGenerateConfiguration"]
         kind = configuration["type"]
@@ -130,22 +141,20 @@ class BedrockAgentRuntime(Service):
         session_id = params.get("sessionId")
         history: list[dict[str, str]] = []
         if session_id:
-            found = self.app.knowledge_bases.session_turns(session_id)
+            found = self.knowledge_bases.session_turns(session_id)
             if found is None:
                 raise ResourceNotFoundException(f"Session with Id {session_id} does not exist.")
             history = found
         question = params["input"]["text"]
         if kind == "EXTERNAL_SOURCES":
             try:
-                name, data, content_type = source_document(
-                    kb_config["sources"][0], self.app.objects.read_object
-                )
+                name, data, content_type = source_document(kb_config["sources"][0], self.objects.read_object)
                 hits = passages(name, data, content_type, question)
             except ExternalSourceError as error:
                 raise ValidationException(str(error)) from error
         else:
             hits = self._search(
-                kb_config["knowledgeBaseId"], question, kb_config.get("retrievalConfiguration")
+                caller, kb_config["knowledgeBaseId"], question, kb_config.get("retrievalConfiguration")
             )
         generation = kb_config.get("generationConfiguration")
         try:
@@ -153,65 +162,45 @@ class BedrockAgentRuntime(Service):
         except TemplateError as error:
             raise ValidationException(str(error)) from error
         plain = build_request(question, hits, history, generation, markers=False)
-        with backend_errors():
-            generator = self.app.models.generator(model.local)
         session = session_id or str(uuid.uuid4())
-        return Prepared(session, history, question, hits, model, generator, request, plain)
+        return Prepared(session, history, question, hits, model, request, plain)
 
-    def _finish(
-        self, prepared: Prepared, raw: str, result: GenerationResult
-    ) -> tuple[str, list[dict[str, Any]]]:
-        """Attribute the answer, count the tokens and remember the turn; returns the text and citations."""
-        self.app.usage.record(prepared.model.model_id, result.input_tokens, result.output_tokens)
+    def _finish(self, prepared: Prepared, raw: str) -> tuple[str, list[dict[str, Any]]]:
+        """Attribute the answer and remember the turn; returns the text and citations."""
         text, runs = attribute(raw, prepared.hits)
         turns = [*prepared.history, {"user": prepared.question, "assistant": text}]
-        self.app.knowledge_bases.save_session(prepared.session_id, turns[-MAX_SESSION_TURNS:])
+        self.knowledge_bases.save_session(prepared.session_id, turns[-MAX_SESSION_TURNS:])
         return text, citations(runs, prepared.hits)
 
-    def _discard(self, prepared: Prepared, result: GenerationResult) -> None:
-        """Count the tokens of an answer that said nothing but markers; it is asked for again without them."""
-        self.app.usage.record(prepared.model.model_id, result.input_tokens, result.output_tokens)
-
     def retrieve_and_generate(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        prepared = self._prepare(params)
-        with backend_errors():
-            result = generate(prepared.generator, prepared.request, ctx.cancel)
-            if not says_something(result.text):
-                self._discard(prepared, result)
-                result = generate(prepared.generator, prepared.plain_request, ctx.cancel)
-        text, cited = self._finish(prepared, result.text, result)
+        prepared = self._prepare(ctx.caller, params)
+        result = self.inference.generate_blocking(ctx.caller, prepared.model, prepared.request)
+        if not says_something(result.text):  # markers alone: asked for again without them
+            result = self.inference.generate_blocking(ctx.caller, prepared.model, prepared.plain_request)
+        text, cited = self._finish(prepared, result.text)
         return {"sessionId": prepared.session_id, "output": {"text": text}, "citations": cited}
 
     async def retrieve_and_generate_stream(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         """Text as the model writes it (markers stripped), then one citation event per cited run."""
-        prepared = await run_blocking(lambda: self._prepare(params))
-        stream = iterate_in_thread(
-            lambda: prepared.generator.stream(prepared.request, ctx.cancel), ctx.cancel
-        )
-        with backend_errors():  # a full queue answers 429 here, before the stream starts
-            first = await anext(stream, None)
+        prepared = await run_blocking(lambda: self._prepare(ctx.caller, params))
+        # a full queue answers 429 here, before the stream starts
+        stream = await self.inference.stream(ctx.caller, prepared.model, prepared.request)
 
         async def events() -> AsyncIterator[tuple[str, dict[str, Any]]]:
             relay = _Relay()
-            pending = [first] if first is not None else []
-            with backend_errors(streaming=True):
-                async for text in relay.texts(_chain(pending, stream)):
+            async for text in relay.texts(stream):
+                yield "output", {"text": text}
+            if relay.result is not None and not relay.sent and not says_something(relay.raw):
+                relay.raw, relay.result = "", None  # markers alone: ask again without them
+                again = await self.inference.stream(ctx.caller, prepared.model, prepared.plain_request)
+                async for text in relay.texts(again):
                     yield "output", {"text": text}
-                if relay.result is not None and not relay.sent and not says_something(relay.raw):
-                    self._discard(prepared, relay.result)  # markers alone: ask again without them
-                    relay.raw, relay.result = "", None
-                    again = iterate_in_thread(
-                        lambda: prepared.generator.stream(prepared.plain_request, ctx.cancel), ctx.cancel
-                    )
-                    async for text in relay.texts(again):
-                        yield "output", {"text": text}
-            result, raw, sent = relay.result, relay.raw, relay.sent
-            if result is None:
+            raw, sent = relay.raw, relay.sent
+            if relay.result is None:
                 raise ModelStreamErrorException("The model ended without a result.")
-            done = result
-            text, cited = await run_blocking(lambda: self._finish(prepared, raw, done))
+            text, cited = await run_blocking(lambda: self._finish(prepared, raw))
             if text.startswith(sent) and len(text) > len(sent):
                 yield "output", {"text": text[len(sent) :]}
             for citation in cited:
@@ -240,15 +229,6 @@ class _Relay:
                 self.result = event.done
 
 
-async def _chain(
-    first: list[GenerationEvent], rest: AsyncIterator[GenerationEvent]
-) -> AsyncIterator[GenerationEvent]:
-    for event in first:
-        yield event
-    async for event in rest:
-        yield event
-
-
 @dataclass(frozen=True)
 class Prepared:
     """A RetrieveAndGenerate request ready for the model."""
@@ -258,6 +238,5 @@ class Prepared:
     question: str
     hits: list[Hit]
     model: BedrockModel
-    generator: TextGenerator
     request: GenerationRequest
     plain_request: GenerationRequest  # the same without source markers, for a markers-only answer

@@ -2,8 +2,9 @@
 
 A model is named by its Bedrock id (`anthropic.claude-3-haiku-20240307-v1:0`) or by a local model's name
 (`qwen2.5-coder-0.5b`). Generation and embedding go through the same registry, token meter and error
-mapping as Bedrock Runtime, so the official `openai` client and boto3 see the same models.
-With `auth = "keys"` or `"sigv4"`, callers must send `Authorization: Bearer <one of api_keys>`.
+mapping as Bedrock Runtime (the inference path), so the official `openai` client and boto3 see the same
+models. It is a second wire protocol beside AWS's, authenticated by the same Authenticator: with
+`auth = "keys"` or `"sigv4"`, callers must send `Authorization: Bearer <one of api_keys>`.
 """
 
 from __future__ import annotations
@@ -12,21 +13,22 @@ import base64
 import json
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from outcrop.app import App
-from outcrop.backends.base import Embedder, GenerationEvent, GenerationResult, TextGenerator, embed_counted
+from outcrop.backends.base import GenerationEvent, GenerationResult
 from outcrop.backends.projection import resize
 from outcrop.catalog import BedrockModel
-from outcrop.concurrency import iterate_in_thread, run_blocking
+from outcrop.concurrency import run_blocking
+from outcrop.inference import Caller, Inference
+from outcrop.protocol.auth import Authenticator, identify
 from outcrop.protocol.errors import ServiceError
 from outcrop.protocol.parse import HttpRequest, holds_lone_surrogate
 from outcrop.protocol.serialize import HttpResponse
 from outcrop.services.base import Service
-from outcrop.services.bedrock_runtime import backend_errors
 from outcrop.web.openai_chat import ChatCall, completion, parse_chat, sse_chunks
 from outcrop.web.openai_errors import OpenAIError, from_service_error
 
@@ -61,13 +63,16 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 
 
 class OpenAIApi:
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, inference: Inference, authenticator: Authenticator, region: str) -> None:
+        self.inference = inference
+        self.catalog = inference.catalog
+        self._authenticator = authenticator
+        self._region = region
 
     # -- models ---------------------------------------------------------------------------------------------
 
     def _local_entry(self, name: str) -> BedrockModel | None:
-        table = self.app.catalog.local.get(name)
+        table = self.catalog.local.get(name)
         if table is None:
             return None
         kind = str(table.get("kind", "chat"))
@@ -85,7 +90,7 @@ class OpenAIApi:
         name = body.get("model")
         if not isinstance(name, str) or not name:
             raise OpenAIError("You must provide a model parameter.", param="model")
-        model = self.app.catalog.find(name) or self._local_entry(name)
+        model = self.catalog.find(name) or self._local_entry(name)
         if model is None:
             raise OpenAIError(
                 f"The model `{name}` does not exist. GET /v1/models lists the models served here.",
@@ -104,11 +109,12 @@ class OpenAIApi:
     def model_list(self) -> list[dict[str, Any]]:
         entries = [
             {"id": model.model_id, "object": "model", "created": 0, "owned_by": model.provider}
-            for model in self.app.catalog.bedrock.values()
+            for model in self.catalog.bedrock.values()
         ]
         entries += [
             {"id": name, "object": "model", "created": 0, "owned_by": "outcrop"}
-            for name in self.app.catalog.local
+            for name, table in self.catalog.local.items()
+            if table.get("kind", "chat") in ("chat", "embedding")
         ]
         return entries
 
@@ -121,8 +127,8 @@ class OpenAIApi:
             call = parse_chat(body, model, name)
         except ServiceError as error:
             raise from_service_error(error) from error
-        cancel = threading.Event()
-        events = await self._open(model, call, cancel)
+        caller = Caller(identify(request, self._region).access_key, threading.Event())
+        events = await self._open(caller, model, call)
         if call.stream:
             headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
             return HttpResponse(200, headers, sse_chunks(call, events))
@@ -134,34 +140,22 @@ class OpenAIApi:
         return _json(200, completion(call, result))
 
     async def _open(
-        self, model: BedrockModel, call: ChatCall, cancel: threading.Event
+        self, caller: Caller, model: BedrockModel, call: ChatCall
     ) -> AsyncIterator[GenerationEvent]:
         """Start generating and wait for the first event, so a full queue is a 429 before any byte is sent."""
         try:
-            with backend_errors():
-                generator: TextGenerator = await run_blocking(lambda: self.app.models.generator(model.local))
-            stream: AsyncGenerator[GenerationEvent, None] = iterate_in_thread(  # type: ignore[assignment]
-                lambda: generator.stream(call.request, cancel), cancel
-            )
-            with backend_errors():
-                first = await anext(stream, None)
+            stream = await self.inference.stream(caller, model, call.request)
         except ServiceError as error:
             raise from_service_error(error) from error
 
         async def rest() -> AsyncIterator[GenerationEvent]:
             try:
-                pending = first
-                while pending is not None:
-                    if pending.done is not None:
-                        done = pending.done
-                        self.app.usage.record(model.model_id, done.input_tokens, done.output_tokens)
-                    yield pending
-                    with backend_errors(streaming=True):
-                        pending = await anext(stream, None)
+                async for event in stream:
+                    yield event
             except ServiceError as error:
                 raise from_service_error(error) from error
             finally:
-                cancel.set()
+                caller.cancel.set()
                 await stream.aclose()
 
         return rest()
@@ -175,12 +169,12 @@ class OpenAIApi:
         encoding = body.get("encoding_format") or "float"
         if encoding not in ("float", "base64"):
             raise OpenAIError("encoding_format must be 'float' or 'base64'.", param="encoding_format")
+        caller = Caller(identify(request, self._region).access_key)
         try:
-            with backend_errors():
-                embedder: Embedder = await run_blocking(lambda: self.app.models.embedder(model.local))
+            native = await run_blocking(lambda: self.inference.embedder(caller, model).dimensions)
         except ServiceError as error:
             raise from_service_error(error) from error
-        size = model.dimensions or embedder.dimensions
+        size = model.dimensions or native
         dimensions = body.get("dimensions")
         if dimensions is not None:
             if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not 1 <= dimensions <= size:
@@ -188,17 +182,12 @@ class OpenAIApi:
                     f"dimensions must be an integer from 1 to {size} for {name}.", param="dimensions"
                 )
             size = dimensions
-
-        def run() -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:
-            with backend_errors():
-                vectors, counts = embed_counted(embedder, texts, normalize=True)
-            return np.asarray(resize(vectors, size), dtype=np.float32), sum(counts)
-
         try:
-            matrix, tokens = await run_blocking(run)
+            vectors, counts = await self.inference.embed(caller, model, texts)
         except ServiceError as error:
             raise from_service_error(error) from error
-        self.app.usage.record(model.model_id, tokens, 0)
+        matrix = np.asarray(await run_blocking(lambda: resize(vectors, size)), dtype=np.float32)
+        tokens = sum(counts)
         data = [
             {
                 "object": "embedding",
@@ -224,11 +213,12 @@ class OpenAIApi:
     # -- routing --------------------------------------------------------------------------------------------
 
     def _authorized(self, request: HttpRequest) -> bool:
-        if self.app.settings.auth == "dev":
-            return True
-        header = request.header("authorization")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        return bool(token) and token in set(self.app.settings.api_keys)
+        """The server's own Authenticator decides, as for AWS requests (bearer keys are the API keys)."""
+        try:
+            self._authenticator.authenticate(request, identify(request, self._region))
+        except ServiceError:
+            return False
+        return True
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -293,5 +283,5 @@ def _embedding_inputs(value: Any) -> list[str]:
 
 
 def mount(app: App, services: Mapping[str, Service]) -> dict[str, Handler]:
-    api = OpenAIApi(app)
+    api = OpenAIApi(app.inference, app.authenticator, app.settings.region)
     return {"/v1/": api.handle, "/v1": api.handle}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from outcrop.services.bedrock_bodies import ChatFormat, EmbeddingFormat
 from outcrop.services.bedrock_bodies.ai21 import JambaFormat, Jurassic2Format
 from outcrop.services.bedrock_bodies.anthropic import AnthropicFormat
@@ -32,4 +34,10 @@ _EMBEDDING: tuple[EmbeddingFormat, ...] = (TitanEmbedV1Format(), TitanEmbedV2For
 CHAT_FORMATS: dict[str, ChatFormat] = {chat_format.name: chat_format for chat_format in _CHAT}
 EMBEDDING_FORMATS: dict[str, EmbeddingFormat] = {
     embedding_format.name: embedding_format for embedding_format in _EMBEDDING
+}
+
+# The format names per catalog kind, which the catalog checks its [[bedrock]] entries against.
+BODY_FORMATS: dict[str, Collection[str]] = {
+    "chat": CHAT_FORMATS.keys(),
+    "embedding": EMBEDDING_FORMATS.keys(),
 }

@@ -1,0 +1,320 @@
+"""The one path every model call takes: resolve the catalog id, admit or throttle, run off the event loop,
+stop when the caller leaves, meter usage per caller and model, and map backend failures to service errors.
+
+Bedrock Runtime, RetrieveAndGenerate, knowledge-base ingestion and retrieval, Rerank, the OpenAI-compatible
+API and LLM-backed Translate all call models through here, so what must apply to every model call
+(guardrails, access control, usage) is written once. Code that takes a model object (the RAG pipeline, the
+translation engines) gets a metered stand-in from `chat`, `embedder` or `reranker`, never the backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from outcrop.backends.base import (
+    BackendBusy,
+    BackendError,
+    BackendUnavailable,
+    ChatMessage,
+    ContextLengthExceeded,
+    Embedder,
+    GenerationEvent,
+    GenerationRequest,
+    GenerationResult,
+    Reranker,
+    TextGenerator,
+    ToolSpec,
+    embed_counted,
+)
+from outcrop.backends.registry import ModelRegistry
+from outcrop.catalog import BedrockModel, Catalog
+from outcrop.concurrency import iterate_in_thread, run_blocking
+from outcrop.protocol.errors import (
+    ModelErrorException,
+    ServiceError,
+    ServiceUnavailableException,
+    ThrottlingException,
+    ValidationException,
+)
+
+
+class ModelStreamErrorException(ServiceError):
+    code, status, sender_fault = "ModelStreamErrorException", 424, True
+
+
+@contextlib.contextmanager
+def backend_errors(*, streaming: bool = False) -> Iterator[None]:
+    """Backend failures as the AWS errors a Bedrock client expects."""
+    try:
+        yield
+    except ServiceError:
+        raise
+    except ContextLengthExceeded as exc:
+        raise ValidationException(f"Input is too long for requested model. {exc}") from exc
+    except BackendBusy as exc:
+        raise ThrottlingException("Too many requests, please wait before trying again. " + str(exc)) from exc
+    except BackendUnavailable as exc:
+        raise ServiceUnavailableException(f"The model is not available on this server: {exc}") from exc
+    except BackendError as exc:
+        if streaming:
+            raise ModelStreamErrorException(f"The model failed while streaming: {exc}") from exc
+        raise ModelErrorException(f"The model failed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks for a model call (for metering and access control) and the flag set when they hang up."""
+
+    principal: str = "anonymous"
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+class UsageMeter:
+    """Calls and tokens in and out per model id, and per caller and model id, since start."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_model: dict[str, dict[str, int]] = {}
+        self.by_caller: dict[str, dict[str, dict[str, int]]] = {}
+
+    def record(
+        self, model_id: str, input_tokens: int, output_tokens: int, principal: str = "anonymous"
+    ) -> None:
+        with self._lock:
+            for table in (self.by_model, self.by_caller.setdefault(principal, {})):
+                entry = table.setdefault(model_id, {"calls": 0, "inputTokens": 0, "outputTokens": 0})
+                entry["calls"] += 1
+                entry["inputTokens"] += input_tokens
+                entry["outputTokens"] += output_tokens
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {k: dict(v) for k, v in self.by_model.items()}
+
+    def callers(self) -> dict[str, dict[str, dict[str, int]]]:
+        with self._lock:
+            return {who: {k: dict(v) for k, v in table.items()} for who, table in self.by_caller.items()}
+
+
+class Admission:
+    """A bounded number of calls in flight per local model; past it, ThrottlingException (as Bedrock's
+    per-model quotas answer), so a flood of requests queues no deeper than the settings allow."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = max(1, limit)
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def admit(self, local: str) -> Iterator[None]:
+        with self._lock:
+            if self._in_flight.get(local, 0) >= self._limit:
+                raise ThrottlingException("Too many requests, please wait before trying again.")
+            self._in_flight[local] = self._in_flight.get(local, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight[local] -= 1
+
+
+class Inference:
+    """The single door to the models. Methods named `*_blocking` are for code already in a worker thread."""
+
+    def __init__(self, catalog: Catalog, models: ModelRegistry, *, max_in_flight: int) -> None:
+        self.catalog = catalog
+        self.models = models
+        self.usage = UsageMeter()
+        self._admission = Admission(max_in_flight)
+
+    # -- resolving ids ---------------------------------------------------------------------------------------
+
+    def resolve(self, model_id: str) -> BedrockModel:
+        """A Bedrock model id or ARN (cross-region profiles included) to its catalog entry."""
+        model = self.catalog.find(model_id)
+        if model is None:
+            raise ValidationException("The provided model identifier is invalid.")
+        return model
+
+    def chat_model(self, model_id: str, api: str) -> BedrockModel:
+        model = self.resolve(model_id)
+        if model.kind != "chat":
+            raise ValidationException(
+                f"The model {model.model_id} is an embedding model and does not support {api}."
+            )
+        return model
+
+    def local_chat(self, local: str) -> BedrockModel:
+        """A catalog entry for a local chat model called by name (LLM-backed services, not Bedrock ids)."""
+        return BedrockModel(
+            model_id=local, name=local, provider="Outcrop", format="", local=local, kind="chat"
+        )
+
+    # -- chat ------------------------------------------------------------------------------------------------
+
+    def _generator(self, model: BedrockModel) -> TextGenerator:
+        with backend_errors():
+            return self.models.generator(model.local)
+
+    async def stream(
+        self, caller: Caller, model: BedrockModel, request: GenerationRequest
+    ) -> AsyncGenerator[GenerationEvent, None]:
+        """Start generating and wait for the first event, so that a full queue or a failed load is an
+        HTTP error before any stream starts; the rest follows as a stream whose failures are stream errors.
+        Usage is metered when the final event arrives; the caller hanging up stops the generation."""
+
+        async def admitted() -> AsyncGenerator[GenerationEvent, None]:
+            with self._admission.admit(model.local):
+                generator = await run_blocking(lambda: self._generator(model))
+                produced = iterate_in_thread(lambda: generator.stream(request, caller.cancel), caller.cancel)
+                async with contextlib.aclosing(produced):
+                    async for event in produced:
+                        if event.done is not None:
+                            done = event.done
+                            self.usage.record(
+                                model.model_id, done.input_tokens, done.output_tokens, caller.principal
+                            )
+                        yield event
+
+        events = admitted()
+        with backend_errors():
+            first = await anext(events, None)
+
+        async def rest() -> AsyncGenerator[GenerationEvent, None]:
+            try:
+                pending = first
+                while pending is not None:
+                    yield pending
+                    with backend_errors(streaming=True):
+                        pending = await anext(events, None)
+            finally:
+                await events.aclose()
+
+        return rest()
+
+    async def generate(
+        self, caller: Caller, model: BedrockModel, request: GenerationRequest
+    ) -> GenerationResult:
+        result: GenerationResult | None = None
+        async for event in await self.stream(caller, model, request):
+            if event.done is not None:
+                result = event.done
+        if result is None:
+            raise ModelErrorException("The model ended without a result.")
+        return result
+
+    def stream_blocking(
+        self, caller: Caller, model: BedrockModel, request: GenerationRequest
+    ) -> Iterator[GenerationEvent]:
+        """The same call for code running in a worker thread: admitted, metered, errors mapped."""
+        with self._admission.admit(model.local):
+            generator = self._generator(model)
+            with backend_errors():
+                for event in generator.stream(request, caller.cancel):
+                    if event.done is not None:
+                        done = event.done
+                        self.usage.record(
+                            model.model_id, done.input_tokens, done.output_tokens, caller.principal
+                        )
+                    yield event
+
+    def generate_blocking(
+        self, caller: Caller, model: BedrockModel, request: GenerationRequest
+    ) -> GenerationResult:
+        result: GenerationResult | None = None
+        for event in self.stream_blocking(caller, model, request):
+            if event.done is not None:
+                result = event.done
+        if result is None:
+            raise ModelErrorException("The model ended without a result.")
+        return result
+
+    async def count_tokens(self, model: BedrockModel, request: GenerationRequest) -> int:
+        def count() -> int:
+            generator = self._generator(model)
+            with backend_errors():
+                return generator.count_tokens(request.messages, request.tools)
+
+        return await run_blocking(count)
+
+    def chat(self, caller: Caller, model: BedrockModel) -> TextGenerator:
+        """A TextGenerator whose calls take this path, for code written against the backend contract."""
+        return _RoutedChat(self, caller, model)
+
+    # -- embeddings and reranking ----------------------------------------------------------------------------
+
+    def embed_blocking(
+        self, caller: Caller, model: BedrockModel, texts: Sequence[str], *, normalize: bool = True
+    ) -> tuple[list[list[float]], list[int]]:
+        """Vectors and per-text token counts."""
+        with self._admission.admit(model.local), backend_errors():
+            embedder = self.models.embedder(model.local)
+            vectors, counts = embed_counted(embedder, list(texts), normalize=normalize)
+        self.usage.record(model.model_id, sum(counts), 0, caller.principal)
+        return vectors, counts
+
+    async def embed(
+        self, caller: Caller, model: BedrockModel, texts: Sequence[str], *, normalize: bool = True
+    ) -> tuple[list[list[float]], list[int]]:
+        return await run_blocking(lambda: self.embed_blocking(caller, model, texts, normalize=normalize))
+
+    def embedder(self, caller: Caller, model: BedrockModel) -> Embedder:
+        """An Embedder whose calls take this path (knowledge-base ingestion and retrieval use it)."""
+        with backend_errors():
+            dimensions = self.models.embedder(model.local).dimensions
+        return _RoutedEmbedder(self, caller, model, dimensions)
+
+    def rerank_blocking(self, caller: Caller, local: str, query: str, passages: Sequence[str]) -> list[float]:
+        with self._admission.admit(local), backend_errors():
+            scores = self.models.reranker(local).rerank(query, passages)
+        self.usage.record(local, len(passages), 0, caller.principal)
+        return scores
+
+    def reranker(self, caller: Caller, local: str) -> Reranker:
+        return _RoutedReranker(self, caller, local)
+
+
+class _RoutedChat:
+    def __init__(self, inference: Inference, caller: Caller, model: BedrockModel) -> None:
+        self._inference, self._caller, self._model = inference, caller, model
+        self.model_id = model.local
+
+    def stream(self, request: GenerationRequest, cancel: threading.Event) -> Iterator[GenerationEvent]:
+        caller = Caller(self._caller.principal, cancel)
+        return self._inference.stream_blocking(caller, self._model, request)
+
+    def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int:
+        generator = self._inference._generator(self._model)
+        with backend_errors():
+            return generator.count_tokens(messages, tools)
+
+
+class _RoutedEmbedder:
+    def __init__(self, inference: Inference, caller: Caller, model: BedrockModel, dimensions: int) -> None:
+        self._inference, self._caller, self._model = inference, caller, model
+        self.model_id = model.local
+        self.dimensions = dimensions
+
+    def embed(self, texts: Sequence[str], *, normalize: bool = True) -> list[list[float]]:
+        return self._inference.embed_blocking(self._caller, self._model, texts, normalize=normalize)[0]
+
+    def embed_counted(
+        self, texts: Sequence[str], *, normalize: bool = True
+    ) -> tuple[list[list[float]], list[int]]:
+        return self._inference.embed_blocking(self._caller, self._model, texts, normalize=normalize)
+
+    def count_tokens(self, text: str) -> int:
+        with backend_errors():
+            return self._inference.models.embedder(self._model.local).count_tokens(text)
+
+
+class _RoutedReranker:
+    def __init__(self, inference: Inference, caller: Caller, local: str) -> None:
+        self._inference, self._caller = inference, caller
+        self.model_id = local
+
+    def rerank(self, query: str, passages: Sequence[str]) -> list[float]:
+        return self._inference.rerank_blocking(self._caller, self.model_id, query, passages)
