@@ -248,6 +248,22 @@ def test_status_page_shows_models_usage_and_recent_requests(console: Any, server
 
 
 @requires_chromium
+def test_status_page_lists_models_of_every_kind_with_their_uses(console: Any, server: RunningServer) -> None:
+    from playwright.sync_api import expect
+
+    server.client("comprehend").detect_sentiment(Text="A lovely, happy day.", LanguageCode="en")
+    page = console
+    page.click("button.nav[data-tab=status]")
+    row = page.locator("#st-models tr", has_text="vader-en")
+    expect(row).to_contain_text("sentiment")
+    expect(row.locator(".badge.ready")).to_be_visible()
+    load_seconds, uses, _ = (cell.inner_text() for cell in row.locator("td.num").all())
+    assert float(load_seconds) >= 0 and int(uses) >= 1
+    for kind in ("chat", "embedding", "rerank", "speech-to-text", "ocr", "faces", "translation"):
+        expect(page.locator("#st-models")).to_contain_text(kind)
+
+
+@requires_chromium
 def test_console_signs_requests_for_a_sigv4_server(tmp_path: Path) -> None:
     """With `auth = "sigv4"` the console's own SigV4 signatures must verify, and a wrong secret must not."""
     from playwright.sync_api import expect

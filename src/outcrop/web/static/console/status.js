@@ -41,6 +41,7 @@ function render(state) {
         cell(model.runtime),
         el("td", {}, el("span", { class: `badge ${model.state}`, text: model.state.replace("_", " ") })),
         cell(model.load_seconds ?? "–", true),
+        cell(model.uses ?? 0, true),
         cell(model.generated_tokens ?? "–", true),
       ),
     ),

@@ -41,7 +41,8 @@ export async function modelLists() {
       }
       for (const [name, entry] of Object.entries(state.models || {})) {
         const item = { id: name, label: `${name} (local)`, local: true };
-        (entry.kind === "embedding" ? embedding : chat).push(item);
+        if (entry.kind === "chat") chat.push(item);
+        else if (entry.kind === "embedding") embedding.push(item);
       }
       return { chat, embedding };
     })();
