@@ -1,6 +1,7 @@
-"""The running server's shared parts: settings, the model catalog and registry, and the data directory.
+"""The running server's shared parts: settings, the model catalog and registry, stores, the data directory.
 
-Services receive this at construction and take what they need; heavy parts are created on first use.
+The server hands each service the parts its constructor names (`server.construct_service`); heavy parts are
+created on first use. Parts shared by several services are closed here, once, after every service closed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from outcrop.config import Settings
 if TYPE_CHECKING:
     from outcrop.backends.registry import ModelRegistry
     from outcrop.inference import Inference
+    from outcrop.lambdas.registry import FunctionRegistry
     from outcrop.protocol.auth import Authenticator
     from outcrop.rag.kbstore import KnowledgeBaseStore
     from outcrop.services.sagemaker.hosting import EndpointHosting
@@ -111,6 +113,24 @@ class App:
             limits=limits,
             account_id=self.settings.account_id,
         )
+
+    @cached_property
+    def lambda_functions(self) -> FunctionRegistry:
+        """The functions of the apps served, shared by `lambda` (Invoke) and the API Gateway routes, so
+        both run the same functions in the same warm workers."""
+        from outcrop.lambdas.registry import FunctionRegistry
+
+        return FunctionRegistry(
+            settings=self.settings, objects=self.objects, logs=self.logs, root=self.data_path("lambda")
+        )
+
+    def close(self) -> None:
+        """Close the shared parts that were created, users before what they use: functions and endpoints
+        write to the object and log stores as they stop, so those close last."""
+        for name in ("lambda_functions", "sagemaker_hosting", "knowledge_bases", "objects", "logs"):
+            part = self.__dict__.get(name)
+            if part is not None:
+                part.close()
 
     def data_path(self, *parts: str) -> Path:
         """A folder under the data dir, created on first ask."""

@@ -127,4 +127,5 @@ def build_app(settings: Settings) -> Gateway:
         },
     )
     gateway.on_shutdown.extend(service.close for service in services.values())
+    gateway.on_shutdown.append(app.close)  # the shared stores, once, after every service that uses them
     return gateway

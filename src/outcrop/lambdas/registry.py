@@ -1,7 +1,7 @@
 """The functions and APIs of every app the server was started with, and the warm pools that run them.
 
-One registry per server, owned by the `lambda` service; the API Gateway mount reaches it through that
-service, so `lambda.invoke` and HTTP routes run the same functions in the same workers.
+One registry per server, built by the server (`App.lambda_functions`) and given to both the `lambda` service
+and the API Gateway mount, so `lambda.invoke` and HTTP routes run the same functions in the same workers.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from outcrop.lambdas.template import load_template, one_line_app
 from outcrop.lambdas.workers import FunctionPool, Outcome
 
 if TYPE_CHECKING:
-    from outcrop.app import App
     from outcrop.config import Settings
+    from outcrop.storage.logs import LogStore
+    from outcrop.storage.objects import ObjectStore
 
 
 IDLE_WORKER_SECONDS = 600.0  # Lambda keeps an idle execution environment for minutes, then lets it go
@@ -31,9 +32,12 @@ REAP_EVERY_SECONDS = 30.0
 
 
 class FunctionRegistry:
-    def __init__(self, app: App) -> None:
-        self.app = app
-        settings = app.settings
+    def __init__(self, *, settings: Settings, objects: ObjectStore, logs: LogStore, root: Path) -> None:
+        """`settings` names the apps and functions to serve and the address their workers call back;
+        `objects` holds the apps' buckets and sites, `logs` the functions' output; state is kept in `root`."""
+        self.settings = settings
+        self.objects = objects
+        self.log_store = logs
         self.apps: dict[str, AppSpec] = {}
         self.functions: dict[str, FunctionSpec] = {}
         self._pools: dict[str, FunctionPool] = {}
@@ -41,7 +45,7 @@ class FunctionRegistry:
         self._site_stamps: dict[str, float] = {}
         self._logs: LogShipper | None = None
         self._closing = threading.Event()
-        self._worker_logs = app.data_path("lambda", "worker-logs")
+        self._worker_logs = _folder(root / "worker-logs")
         for leftover in self._worker_logs.glob("*.log"):  # from workers of a server that did not stop cleanly
             leftover.unlink(missing_ok=True)
         self._reaper: threading.Thread | None = None
@@ -54,8 +58,8 @@ class FunctionRegistry:
             )
         for declaration in settings.functions:
             self.add(one_line_app(declaration))
-        self.pending = PendingEvents(app.data_path("lambda", "pending-events"))
-        self.store = DeployedFunctions(app.data_path("lambda", "functions"))
+        self.pending = PendingEvents(_folder(root / "pending-events"))
+        self.store = DeployedFunctions(_folder(root / "functions"))
         self.deployed: dict[str, Deployed] = {}
         for deployed in self.store.load():
             if deployed.spec.name not in self.functions:  # a template's function of the same name wins
@@ -104,18 +108,18 @@ class FunctionRegistry:
             pool.retire()
 
     def arn(self, name: str) -> str:
-        settings = self.app.settings
+        settings = self.settings
         return f"arn:aws:lambda:{settings.region}:{settings.account_id}:function:{name}"
 
     def pool(self, spec: FunctionSpec) -> FunctionPool:
         with self._lock:
             pool = self._pools.get(spec.name)
             if pool is None:
-                concurrency = self.app.settings.lambda_concurrency
+                concurrency = self.settings.lambda_concurrency
                 if spec.reserved_concurrency:
                     concurrency = min(concurrency, spec.reserved_concurrency)
                 if self._logs is None:
-                    self._logs = LogShipper(self.app.logs.put)
+                    self._logs = LogShipper(self.log_store.put)
                     self._reaper = threading.Thread(
                         target=self._reap, name="outcrop-lambda-reaper", daemon=True
                     )
@@ -138,8 +142,10 @@ class FunctionRegistry:
             )
 
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
-        """Lambda's reserved variables, then the function's own, then what makes boto3 reach Outcrop."""
-        settings = self.app.settings
+        """Lambda's reserved variables, then the function's own, then what makes boto3 reach Outcrop.
+        Only PATH and HOME come from the server's own environment, so the worker finds its tools as the
+        server does; nothing else of it (Outcrop's settings included) leaks into a function."""
+        settings = self.settings
         host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         access_key, secret_key = _credentials(settings)
         return {
@@ -177,9 +183,9 @@ class FunctionRegistry:
 
         for bucket in spec.buckets:
             try:
-                self.app.objects.get_bucket(bucket)
+                self.objects.get_bucket(bucket)
             except StoreError:
-                self.app.objects.create_bucket(bucket, self.app.settings.region)
+                self.objects.create_bucket(bucket, self.settings.region)
         if spec.site is not None:
             self.sync_site(spec.site)
 
@@ -191,11 +197,11 @@ class FunctionRegistry:
             return
         from outcrop.storage.objects import ObjectAttributes, StoreError
 
-        store = self.app.objects
+        store = self.objects
         try:
             store.get_bucket(site.bucket)
         except StoreError:
-            store.create_bucket(site.bucket, self.app.settings.region)
+            store.create_bucket(site.bucket, self.settings.region)
         for path in files:
             content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             key = path.relative_to(site.source).as_posix()
@@ -216,7 +222,7 @@ class FunctionRegistry:
 
     def resume_pending(self) -> None:
         """Run the asynchronous invocations a previous server accepted and did not finish."""
-        settings = self.app.settings
+        settings = self.settings
         host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
 
         def run(name: str, event: Any, client_context: Any) -> bool:
@@ -243,6 +249,11 @@ class FunctionRegistry:
             pool.close()
         if self._logs is not None:
             self._logs.close()
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _newest(folder: Path) -> float:

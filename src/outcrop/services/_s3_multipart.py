@@ -30,9 +30,7 @@ from outcrop.storage.preconditions import byte_range
 class MultipartUploads:
     """The multipart operations of the S3 service, which gives them its object store."""
 
-    @property
-    def store(self) -> ObjectStore:
-        raise NotImplementedError
+    store: ObjectStore
 
     @_translating
     def create_multipart_upload(self, ctx: RequestContext, params: Params) -> Output:

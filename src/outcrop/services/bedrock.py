@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outcrop.app import App
-from outcrop.catalog import BedrockModel
+from outcrop.catalog import BedrockModel, Catalog
 from outcrop.protocol.errors import ResourceNotFoundException
 from outcrop.services.base import RequestContext, Service
 
@@ -16,15 +15,16 @@ from outcrop.services.base import RequestContext, Service
 class Bedrock(Service):
     service_name = "bedrock"
 
-    def __init__(self, app: App) -> None:
-        super().__init__(app)
+    def __init__(self, *, catalog: Catalog) -> None:
+        """The catalog is fixed while serving, so each region's summaries are built once."""
+        self.catalog = catalog
         self._summaries: dict[str, list[tuple[BedrockModel, dict[str, Any]]]] = {}
 
     def _all(self, ctx: RequestContext) -> list[tuple[BedrockModel, dict[str, Any]]]:
         """Every catalog entry's summary for the caller's region; the catalog is fixed while serving."""
         found = self._summaries.get(ctx.region)
         if found is None:
-            found = [(model, self._summary(ctx, model)) for model in self.app.catalog.bedrock.values()]
+            found = [(model, self._summary(ctx, model)) for model in self.catalog.bedrock.values()]
             self._summaries[ctx.region] = found
         return found
 
@@ -61,7 +61,7 @@ class Bedrock(Service):
         return {"modelSummaries": summaries}
 
     def get_foundation_model(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        model = self.app.catalog.find(params["modelIdentifier"])
+        model = self.catalog.find(params["modelIdentifier"])
         if model is None:
             raise ResourceNotFoundException(
                 f"The model {params['modelIdentifier']} does not exist in the catalog."

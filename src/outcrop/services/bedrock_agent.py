@@ -1,8 +1,9 @@
 """Agents for Amazon Bedrock, the Knowledge Bases control plane: knowledge bases, data sources, jobs.
 
-State lives in `App.knowledge_bases` (SQLite in the data dir); ingestion runs in background threads
-(rag/ingest.py). Vectors are stored at the embedding model's native size, the same size Retrieve queries
-with, whatever `dimensions` the knowledge base's configuration names.
+State lives in the knowledge base store shared with bedrock-agent-runtime (SQLite in the data dir, closed by
+the server); ingestion runs in background threads (rag/ingest.py). Vectors are stored at the embedding
+model's native size, the same size Retrieve queries with, whatever `dimensions` the knowledge base's
+configuration names.
 """
 
 from __future__ import annotations
@@ -430,6 +431,3 @@ class BedrockAgent(Service):
             self.store.forget_document(ds.kb_id, ds.id, key)
             details.append(self._document_view(ds, key, "DELETING", None, time.time()))
         return {"documentDetails": details}
-
-    def close(self) -> None:
-        self.store.close()

@@ -15,6 +15,7 @@ from typing import Any
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.paging import Pager
+from outcrop.services.sagemaker.hosting import EndpointHosting
 from outcrop.services.sagemaker.serving.metrics import UNITS, Bucket
 
 NAMESPACE = "AWS/SageMaker"
@@ -73,8 +74,12 @@ def _merge(buckets: list[Bucket]) -> Bucket:
 class CloudWatch(Service):
     service_name = "cloudwatch"
 
+    def __init__(self, *, sagemaker_hosting: EndpointHosting) -> None:
+        """The metrics are the ones the SageMaker endpoints' hosting records as it serves."""
+        self.hosting = sagemaker_hosting
+
     def _series(self) -> list[tuple[str, str, str]]:
-        return self.app.sagemaker_hosting.metrics.dimensions()
+        return self.hosting.metrics.dimensions()
 
     def list_metrics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         namespace, name = params.get("Namespace"), params.get("MetricName")
@@ -101,9 +106,7 @@ class CloudWatch(Service):
         values = {d["Name"]: d["Value"] for d in dimensions}
         if set(values) != {"EndpointName", "VariantName"}:
             return []  # CloudWatch matches the exact dimension set; SageMaker publishes these two
-        return self.app.sagemaker_hosting.metric_series(
-            values["EndpointName"], values["VariantName"], metric, start, end
-        )
+        return self.hosting.metric_series(values["EndpointName"], values["VariantName"], metric, start, end)
 
     @staticmethod
     def _periods(buckets: list[tuple[int, Bucket]], start: float, period: int) -> list[tuple[float, Bucket]]:

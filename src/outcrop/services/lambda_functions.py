@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from outcrop.config import Settings
 from outcrop.lambdas.deployed import Deployed, PackageError
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.lambdas.spec import FunctionSpec
@@ -27,7 +28,7 @@ from outcrop.lambdas.template import PYTHON_RUNTIME
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.paging import Pager
-from outcrop.storage.objects import StoreError
+from outcrop.storage.objects import ObjectStore, StoreError
 
 Params = dict[str, Any]
 Output = dict[str, Any]
@@ -99,16 +100,20 @@ def _not_found(ctx: RequestContext, name: str) -> ServiceError:
 class LambdaFunctions(Service):
     service_name = "lambda"
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
-        self.functions = FunctionRegistry(app)
+    def __init__(
+        self, *, lambda_functions: FunctionRegistry, objects: ObjectStore, settings: Settings
+    ) -> None:
+        """`lambda_functions` is the registry the API Gateway routes share (the server closes it);
+        `objects` holds code packages uploaded to S3; `settings` gives the account of default roles."""
+        self.functions = lambda_functions
+        self.objects = objects
+        self.account_id = settings.account_id
         self.functions.resume_pending()
         self._background: set[asyncio.Task[Any]] = set()
 
     def close(self) -> None:
         for task in self._background:
             task.cancel()
-        self.functions.close()
 
     def _function(self, ctx: RequestContext, params: Params) -> FunctionSpec:
         name = str(params["FunctionName"])
@@ -207,9 +212,7 @@ class LambdaFunctions(Service):
             "FunctionName": spec.name,
             "FunctionArn": self.functions.arn(spec.name),
             "Runtime": spec.runtime,
-            "Role": deployed.role
-            if deployed
-            else f"arn:aws:iam::{self.app.settings.account_id}:role/outcrop-lambda",
+            "Role": deployed.role if deployed else f"arn:aws:iam::{self.account_id}:role/outcrop-lambda",
             "Handler": spec.handler,
             "CodeSize": size,
             "Description": spec.description,
@@ -331,7 +334,7 @@ class LambdaFunctions(Service):
         package = code.get("ZipFile")
         if package is None and code.get("S3Bucket") and code.get("S3Key"):
             try:
-                package = self.app.objects.read_object(str(code["S3Bucket"]), str(code["S3Key"]))
+                package = self.objects.read_object(str(code["S3Bucket"]), str(code["S3Key"]))
             except StoreError as exc:
                 raise InvalidParameterValueException(
                     f"Error occurred while GetObject. S3 Error Code: {exc.code}. S3 Error Message: {exc}"

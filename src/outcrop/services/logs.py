@@ -104,13 +104,9 @@ def _read_position(token: str, direction: str | None = None) -> tuple[str, Posit
 class Logs(Service):
     service_name = "logs"
 
-    @property
-    def store(self) -> LogStore:
-        return self.app.logs
-
-    def close(self) -> None:
-        if "logs" in self.app.__dict__:
-            self.store.close()
+    def __init__(self, *, logs: LogStore) -> None:
+        """The server's one log store, where training jobs and functions write what they run."""
+        self.store = logs
 
     def _group_arn(self, ctx: RequestContext, name: str) -> str:
         return ctx.arn("logs", f"log-group:{name}")

@@ -56,13 +56,9 @@ _OBJECT_PAGES = Pager(InvalidArgument, _BAD_TOKEN, default=1000, token="Continua
 class S3(MultipartUploads, Service):
     service_name = "s3"
 
-    @property
-    def store(self) -> ObjectStore:
-        return self.app.objects
-
-    def close(self) -> None:
-        if "objects" in self.app.__dict__:
-            self.store.close()
+    def __init__(self, *, objects: ObjectStore) -> None:
+        """The one object store of the server, which other services read and write in-process too."""
+        self.store = objects
 
     # -- buckets --------------------------------------------------------------------------------------------
 

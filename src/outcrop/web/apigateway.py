@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from outcrop.app import App
     from outcrop.protocol.gateway import InternalHandler
     from outcrop.services.base import Service
+    from outcrop.storage.objects import ObjectStore
 
 log = logging.getLogger("outcrop.apigateway")
 HOST_MOUNT = "/_outcrop/execute-api/"
@@ -73,9 +74,15 @@ def stage_prefix(api: Api) -> str:
 
 
 class LocalApiGateway:
-    def __init__(self, app: App, registry: FunctionRegistry) -> None:
-        self.app = app
+    def __init__(
+        self, registry: FunctionRegistry, objects: ObjectStore, *, account_id: str, host: str, port: int
+    ) -> None:
+        """`objects` holds the apps' static sites; `account_id` goes into events, `host` and `port` into the
+        URLs this announces."""
         self.registry = registry
+        self.objects = objects
+        self.account_id = account_id
+        self.host, self.port = host, port
         self.apis: dict[str, Api] = {api.api_id: api for spec in registry.apps.values() for api in spec.apis}
 
     # -- entry points --------------------------------------------------------------------------------------
@@ -159,7 +166,7 @@ class LocalApiGateway:
             return add_cors(match.api, request, _too_large())
         spec = self.registry.functions[match.route.function]
         request_id = str(uuid.uuid4())
-        event = build_event(match, request, request_id, self.app.settings.account_id)
+        event = build_event(match, request, request_id, self.account_id)
         outcome = await self.registry.invoke(spec, event)
         if outcome.error is not None:
             log.warning(
@@ -183,7 +190,7 @@ class LocalApiGateway:
         if not key or key.endswith("/"):
             key += site.index
         try:
-            info, handle = self.app.objects.open_object(site.bucket, key)
+            info, handle = self.objects.open_object(site.bucket, key)
             with handle:
                 data = handle.read()
         except StoreError:
@@ -244,12 +251,11 @@ class LocalApiGateway:
         return page.encode()
 
     def _base_url(self) -> str:
-        settings = self.app.settings
-        host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "localhost"
-        return f"http://{host}:{settings.port}"
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "localhost"
+        return f"http://{host}:{self.port}"
 
     def _host_url(self, api: Api) -> str:
-        port = self.app.settings.port
+        port = self.port
         return f"http://{api.api_id}.execute-api.localhost.localstack.cloud:{port}/{stage_prefix(api)}"
 
     def announce(self) -> None:
@@ -268,14 +274,15 @@ class LocalApiGateway:
 
 
 def mount(app: App, services: Mapping[str, Service]) -> dict[str, InternalHandler]:
-    from outcrop.services.lambda_functions import LambdaFunctions
-
-    service = services.get("lambda")
-    if not isinstance(service, LambdaFunctions):
+    """The routes of the functions the `lambda` service serves, from the same registry."""
+    if "lambda" not in services:
         return {}
-    gateway = LocalApiGateway(app, service.functions)
-    for spec in service.functions.apps.values():
-        service.functions.create_buckets(spec)
+    registry, settings = app.lambda_functions, app.settings
+    gateway = LocalApiGateway(
+        registry, app.objects, account_id=settings.account_id, host=settings.host, port=settings.port
+    )
+    for spec in registry.apps.values():
+        registry.create_buckets(spec)
     gateway.announce()
     return {
         "/restapis/": gateway.restapis,

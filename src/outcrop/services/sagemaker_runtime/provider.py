@@ -158,7 +158,3 @@ class SageMakerRuntime(Service):
             "OutputLocation": request.output_location,
             "FailureLocation": request.failure_location,
         }
-
-    def close(self) -> None:
-        """The endpoints' workers stop here: invocation is the side that keeps them running."""
-        self.hosting.close()
