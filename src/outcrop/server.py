@@ -47,13 +47,15 @@ def discover_services(app: App) -> dict[str, Service]:
 def construct_service(cls: type[Service], app: App) -> Service:
     """A service gets what its constructor names, as keyword-only parameters, from the shared parts on App
     (`inference`, `objects`, `logs`, `settings`...): dependencies passed in, never looked up."""
-    wanted = [
-        parameter.name
-        for parameter in inspect.signature(cls.__init__).parameters.values()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # after `self`
+    positional = [
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     ]
-    if not wanted:
-        return cls(app)  # not yet migrated: takes the whole App
+    if positional:
+        raise TypeError(f"{cls.__name__} takes {positional} by position: services take keyword-only parts")
+    wanted = [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
     missing = [name for name in wanted if not hasattr(type(app), name) and not hasattr(app, name)]
     if missing:
         raise TypeError(f"{cls.__name__} asks for {missing}, which the server does not provide")

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from outcrop.inference import Caller
-
-if TYPE_CHECKING:
-    from outcrop.app import App
 
 DEFAULT_ACCOUNT_ID = "000000000000"
 
@@ -46,12 +43,12 @@ class Service:
 
     Methods are named as operations in snake_case and take `(ctx, params)`; they return the output dict
     or raise a ServiceError. A plain method runs in a worker thread; an `async def` runs on the event loop.
+    What a service uses (stores, the inference path, settings) its `__init__` names as keyword-only
+    parameters, and the server passes them in; a service that uses nothing has no `__init__`.
     """
 
     service_name: ClassVar[str]
 
-    def __init__(self, app: App) -> None:
-        self.app = app
-
     def close(self) -> None:
-        """Release resources at server shutdown."""
+        """Release what this service built itself at server shutdown; the shared parts it was given
+        (stores, hosting, registries) are closed once by `App.close`, after every service."""
