@@ -19,7 +19,8 @@ from typing import Any
 
 
 class LambdaContext:
-    """The `context` argument Lambda's Python runtime passes to handlers."""
+    """The `context` argument Lambda's Python runtime passes to handlers, from the reserved variables the
+    server set for this worker process (`FunctionRegistry.environment`), as Lambda's runtime reads them."""
 
     def __init__(self, request: dict[str, Any]) -> None:
         self.aws_request_id: str = request["id"]

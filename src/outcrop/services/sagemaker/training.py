@@ -244,6 +244,8 @@ class TrainingRunner:
             resources=resources,
             user_environment=spec.get("Environment", {}),
         )
+        # The job's process inherits the server's environment (PATH, proxies, locale), less Outcrop's own
+        # settings and any SM_ variables, so that only the job's SageMaker variables describe it.
         base = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "OUTCROP_"))}
         # AWS calls the script makes (boto3, the SDK) reach this server, as a container's reach its region.
         base["AWS_ENDPOINT_URL"] = spec.get("_Endpoint") or base.get("AWS_ENDPOINT_URL", "")

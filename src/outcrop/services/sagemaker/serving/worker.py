@@ -72,7 +72,7 @@ class Worker:
     def load(self, header: dict[str, Any]) -> None:
         self.framework = header["framework"]
         self.env = header.get("env", {})
-        os.environ.update(self.env)
+        os.environ.update(self.env)  # the model's Environment, as a container has it: user code reads it here
         if not header.get("multi_model"):
             self.handlers[SINGLE] = self._handler(header, unique=False)
 
