@@ -84,7 +84,7 @@ class App:
     @cached_property
     def logs(self) -> LogStore:
         """The CloudWatch Logs store, where services write the logs of what they run (training, functions)."""
-        from outcrop.storage.logs import SqliteLogStore
+        from outcrop.storage.sqlitelogs import SqliteLogStore
 
         return SqliteLogStore(self.data_path("logs"))
 

@@ -16,8 +16,8 @@ from outcrop.storage.logs import (
     InvalidParameterException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
-    SqliteLogStore,
 )
+from outcrop.storage.sqlitelogs import SqliteLogStore
 
 
 @pytest.fixture

@@ -5,39 +5,39 @@ does the SQLite commit make it the object; the blob it replaces is deleted after
 therefore leaves either the old object or the new one, never half of one. Blobs are never changed in
 place, so a reader holding one open keeps reading the version it opened. Blobs orphaned by a crash
 between rename and commit are swept at the next start.
+
+Multipart uploads are in `localuploads` (a completed upload is committed here, like any other write);
+the schema and the steps both sides take on rows and blobs are in `objectrecords`.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import sqlite3
 import threading
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
-from outcrop.storage import checksums
-from outcrop.storage.blobs import BlobFiles, copy_into
+from outcrop.storage.blobs import BlobFiles
+from outcrop.storage.localuploads import LocalUploads, drop_upload, finish_upload
+from outcrop.storage.objectrecords import (
+    MIGRATIONS,
+    attributes_json,
+    attributes_of,
+    collect_garbage,
+    now,
+    require_bucket,
+    time_of,
+    write_checked_blob,
+)
 from outcrop.storage.objects import (
-    MAX_PART_NUMBER,
-    MIN_PART_SIZE,
-    BadDigest,
     Bucket,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
-    EntityTooSmall,
-    InvalidArgument,
-    InvalidPart,
-    InvalidPartOrder,
     Listing,
-    MalformedXML,
     NoSuchBucket,
     NoSuchKey,
-    NoSuchUpload,
     ObjectAttributes,
     ObjectInfo,
     Part,
@@ -47,50 +47,9 @@ from outcrop.storage.objects import (
     check_bucket_name,
     check_key,
 )
-from outcrop.storage.sqlite import Database, Migration
+from outcrop.storage.sqlite import Database
 
 _BATCH = 1000
-
-MIGRATIONS: list[Migration] = [
-    (
-        "0001_objects",
-        """
-        CREATE TABLE buckets (name TEXT PRIMARY KEY, region TEXT NOT NULL, created REAL NOT NULL);
-        CREATE TABLE objects (
-            bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
-            etag TEXT NOT NULL, modified REAL NOT NULL, parts_count INTEGER, attributes TEXT NOT NULL,
-            PRIMARY KEY (bucket, key)
-        ) WITHOUT ROWID;
-        CREATE TABLE uploads (
-            upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, initiated REAL NOT NULL,
-            attributes TEXT NOT NULL
-        );
-        CREATE INDEX uploads_by_key ON uploads (bucket, key, initiated);
-        CREATE TABLE parts (
-            upload_id TEXT NOT NULL, number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
-            etag TEXT NOT NULL, modified REAL NOT NULL, checksums TEXT NOT NULL,
-            PRIMARY KEY (upload_id, number)
-        ) WITHOUT ROWID;
-        CREATE TABLE garbage (blob TEXT PRIMARY KEY)
-        """,
-    ),
-]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _time(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
-
-
-def _attributes_json(attributes: ObjectAttributes) -> str:
-    return json.dumps(asdict(attributes), separators=(",", ":"))
-
-
-def _attributes(text: str) -> ObjectAttributes:
-    return ObjectAttributes(**json.loads(text))
 
 
 class LocalObjectStore:
@@ -100,11 +59,12 @@ class LocalObjectStore:
         self.root = root
         self._files = BlobFiles(root)
         self._db = Database(root / "objects.sqlite3", MIGRATIONS)
+        self._uploads = LocalUploads(self._db, self._files)
         self._clean_marker = root / "closed-cleanly"
         if not self._clean_marker.exists():
             self._sweep_orphans()
         self._clean_marker.unlink(missing_ok=True)
-        self._collect_garbage()
+        collect_garbage(self._db, self._files)
         self._closed = threading.Event()
 
     def close(self) -> None:
@@ -118,7 +78,7 @@ class LocalObjectStore:
 
     def create_bucket(self, name: str, region: str) -> Bucket:
         check_bucket_name(name)
-        created = _now()
+        created = now()
         with self._db.transaction() as tx:
             if tx.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
                 raise BucketAlreadyOwnedByYou(
@@ -132,22 +92,22 @@ class LocalObjectStore:
         row = self._db.connection().execute("SELECT * FROM buckets WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NoSuchBucket("The specified bucket does not exist", BucketName=name)
-        return Bucket(row["name"], row["region"], _time(row["created"]))
+        return Bucket(row["name"], row["region"], time_of(row["created"]))
 
     def list_buckets(self) -> list[Bucket]:
         rows = self._db.connection().execute("SELECT * FROM buckets ORDER BY name").fetchall()
-        return [Bucket(r["name"], r["region"], _time(r["created"])) for r in rows]
+        return [Bucket(r["name"], r["region"], time_of(r["created"])) for r in rows]
 
     def delete_bucket(self, name: str) -> None:
         with self._db.transaction() as tx:
-            self._require_bucket(tx, name)
+            require_bucket(tx, name)
             if tx.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                 raise BucketNotEmpty("The bucket you tried to delete is not empty", BucketName=name)
             uploads = [r[0] for r in tx.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,))]
             for upload_id in uploads:
-                self._drop_upload(tx, upload_id)
+                drop_upload(tx, upload_id)
             tx.execute("DELETE FROM buckets WHERE name = ?", (name,))
-        self._collect_garbage()
+        collect_garbage(self._db, self._files)
 
     # -- objects --------------------------------------------------------------------------------------------
 
@@ -164,15 +124,16 @@ class LocalObjectStore:
         self.get_bucket(bucket)
         attributes = attributes or ObjectAttributes()
         algorithm = attributes.checksum_algorithm  # asked for without a value: S3 computes it
-        blob, digester = self._write_blob(data, [*attributes.checksums, *([algorithm] if algorithm else [])])
-        try:
-            self._verify(digester, attributes.checksums, content_md5)
-        except BadDigest:
-            self._files.delete(blob)
-            raise
+        blob, digester = write_checked_blob(
+            self._files,
+            data,
+            [*attributes.checksums, *([algorithm] if algorithm else [])],
+            attributes.checksums,
+            content_md5,
+        )
         checks = {**attributes.checksums, **digester.checksums()}
         attributes = replace(attributes, checksums=checks, checksum_type="FULL_OBJECT" if checks else None)
-        info = ObjectInfo(bucket, key, digester.size, f'"{digester.md5.hexdigest()}"', _now(), attributes)
+        info = ObjectInfo(bucket, key, digester.size, f'"{digester.md5.hexdigest()}"', now(), attributes)
         return self._commit_object(info, blob)
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo:
@@ -194,7 +155,7 @@ class LocalObjectStore:
 
     def delete_object(self, bucket: str, key: str) -> bool:
         with self._db.transaction() as tx:
-            self._require_bucket(tx, bucket)
+            require_bucket(tx, bucket)
             row = tx.execute(
                 "SELECT blob FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
             ).fetchone()
@@ -202,7 +163,7 @@ class LocalObjectStore:
                 return False
             tx.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
             tx.execute("INSERT OR IGNORE INTO garbage VALUES (?)", (row["blob"],))
-        self._collect_garbage()
+        collect_garbage(self._db, self._files)
         return True
 
     def copy_object(
@@ -220,20 +181,20 @@ class LocalObjectStore:
             kept = replace(
                 kept, checksums=source.attributes.checksums, checksum_type=source.attributes.checksum_type
             )
-            info = replace(source, bucket=bucket, key=key, last_modified=_now(), attributes=kept)
+            info = replace(source, bucket=bucket, key=key, last_modified=now(), attributes=kept)
             return self._commit_object(info, blob)
         raise NoSuchKey("The specified key does not exist.", Key=source_key)
 
     def set_tags(self, bucket: str, key: str, tags: Mapping[str, str]) -> ObjectInfo:
         with self._db.transaction() as tx:
-            self._require_bucket(tx, bucket)
+            require_bucket(tx, bucket)
             row = tx.execute("SELECT * FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
             if row is None:
                 raise NoSuchKey("The specified key does not exist.", Key=key)
-            attributes = replace(_attributes(row["attributes"]), tags=dict(tags))
+            attributes = replace(attributes_of(row["attributes"]), tags=dict(tags))
             tx.execute(
                 "UPDATE objects SET attributes = ? WHERE bucket = ? AND key = ?",
-                (_attributes_json(attributes), bucket, key),
+                (attributes_json(attributes), bucket, key),
             )
         return self._info(row, attributes)
 
@@ -288,40 +249,13 @@ class LocalObjectStore:
                 return
             after = page.next_marker
 
-    # -- multipart uploads ----------------------------------------------------------------------------------
+    # -- multipart uploads: LocalUploads does the work; completing commits here, like any object --------
 
     def create_upload(self, bucket: str, key: str, attributes: ObjectAttributes | None = None) -> Upload:
-        check_key(key)
-        upload = Upload(
-            uuid.uuid4().hex + uuid.uuid4().hex, bucket, key, _now(), attributes or ObjectAttributes()
-        )
-        with self._db.transaction() as tx:
-            self._require_bucket(tx, bucket)
-            tx.execute(
-                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?)",
-                (
-                    upload.upload_id,
-                    bucket,
-                    key,
-                    upload.initiated.timestamp(),
-                    _attributes_json(upload.attributes),
-                ),
-            )
-        return upload
+        return self._uploads.create_upload(bucket, key, attributes)
 
     def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
-        self.get_bucket(bucket)
-        row = (
-            self._db.connection()
-            .execute(
-                "SELECT * FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
-                (upload_id, bucket, key),
-            )
-            .fetchone()
-        )
-        if row is None:
-            raise _no_such_upload(upload_id)
-        return Upload(row["upload_id"], bucket, key, _time(row["initiated"]), _attributes(row["attributes"]))
+        return self._uploads.get_upload(bucket, key, upload_id)
 
     def upload_part(
         self,
@@ -334,126 +268,21 @@ class LocalObjectStore:
         *,
         content_md5: str | None = None,
     ) -> Part:
-        if not 1 <= number <= MAX_PART_NUMBER:
-            raise InvalidArgument(
-                f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive",
-                ArgumentName="partNumber",
-                ArgumentValue=str(number),
-            )
-        upload = self.get_upload(bucket, key, upload_id)
-        wanted = dict(checksums)
-        algorithm = upload.attributes.checksum_algorithm
-        blob, digester = self._write_blob(data, [*wanted, *([algorithm] if algorithm else [])])
-        try:
-            self._verify(digester, wanted, content_md5)
-        except BadDigest:
-            self._files.delete(blob)
-            raise
-        part = Part(
-            number, digester.size, f'"{digester.md5.hexdigest()}"', _now(), {**wanted, **digester.checksums()}
+        return self._uploads.upload_part(
+            bucket, key, upload_id, number, data, checksums, content_md5=content_md5
         )
-        row = (
-            upload_id,
-            number,
-            blob,
-            part.size,
-            part.etag,
-            part.last_modified.timestamp(),
-            json.dumps(part.checksums),
-        )
-        try:
-            with self._db.transaction() as tx:
-                if not tx.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone():
-                    raise _no_such_upload(upload_id)  # aborted while the part was being written
-                tx.execute(
-                    "INSERT OR IGNORE INTO garbage SELECT blob FROM parts WHERE upload_id = ? AND number = ?",
-                    (upload_id, number),
-                )
-                tx.execute("INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?, ?, ?)", row)
-        except BaseException:
-            self._files.delete(blob)
-            raise
-        self._collect_garbage()
-        return part
 
     def list_parts(self, bucket: str, key: str, upload_id: str) -> list[Part]:
-        self.get_upload(bucket, key, upload_id)
-        rows = self._db.connection().execute(
-            "SELECT * FROM parts WHERE upload_id = ? ORDER BY number", (upload_id,)
-        )
-        return [
-            Part(r["number"], r["size"], r["etag"], _time(r["modified"]), json.loads(r["checksums"]))
-            for r in rows
-        ]
+        return self._uploads.list_parts(bucket, key, upload_id)
 
     def complete_upload(
         self, bucket: str, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
     ) -> ObjectInfo:
-        upload = self.get_upload(bucket, key, upload_id)
-        if not parts:
-            raise MalformedXML(
-                "The XML you provided was not well-formed or did not validate against our published schema"
-            )
-        numbers = [number for number, _ in parts]
-        if any(b <= a for a, b in itertools.pairwise(numbers)):
-            raise InvalidPartOrder(
-                "The list of parts was not in ascending order. "
-                "The parts list must be specified in order by part number.",
-                UploadId=upload_id,
-            )
-        stored = {
-            r["number"]: r
-            for r in self._db.connection().execute("SELECT * FROM parts WHERE upload_id = ?", (upload_id,))
-        }
-        chosen: list[sqlite3.Row] = []
-        for number, etag in parts:
-            row = stored.get(number)
-            if row is None or row["etag"].strip('"') != etag.strip('"'):
-                raise InvalidPart(
-                    "One or more of the specified parts could not be found.  "
-                    "The part may not have been uploaded, or the specified entity tag may not match "
-                    "the part's entity tag.",
-                    UploadId=upload_id,
-                    PartNumber=str(number),
-                    ETag=etag,
-                )
-            chosen.append(row)
-        for row in chosen[:-1]:
-            if row["size"] < MIN_PART_SIZE:
-                raise EntityTooSmall(
-                    "Your proposed upload is smaller than the minimum allowed size",
-                    ProposedSize=str(row["size"]),
-                    MinSizeAllowed=str(MIN_PART_SIZE),
-                    PartNumber=str(row["number"]),
-                    ETag=row["etag"],
-                )
-        attributes = upload.attributes
-        algorithm = attributes.checksum_algorithm
-        full_object = attributes.checksum_type == "FULL_OBJECT"
-        blob, digester = self._join_parts(
-            [r["blob"] for r in chosen], [algorithm] if algorithm and full_object else []
-        )
-        checks: dict[str, str] = {}
-        if algorithm and full_object:
-            checks = digester.checksums()
-        elif algorithm:
-            values = [json.loads(r["checksums"]).get(algorithm) for r in chosen]
-            value = checksums.composite(algorithm, values) if all(values) else None
-            checks = {algorithm: value} if value else {}
-        attributes = replace(
-            attributes,
-            checksums=checks,
-            checksum_type=(attributes.checksum_type or "COMPOSITE") if checks else None,
-        )
-        etag = checksums.multipart_etag([r["etag"] for r in chosen])
-        info = ObjectInfo(bucket, key, digester.size, etag, _now(), attributes, parts_count=len(chosen))
+        info, blob = self._uploads.assemble(bucket, key, upload_id, parts)
         return self._commit_object(info, blob, finishing=upload_id)
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        self.get_upload(bucket, key, upload_id)
-        with self._db.transaction() as tx:
-            self._drop_upload(tx, upload_id)
-        self._collect_garbage()
+        self._uploads.abort_upload(bucket, key, upload_id)
 
     def list_uploads(
         self,
@@ -465,50 +294,22 @@ class LocalObjectStore:
         upload_id_marker: str = "",
         max_uploads: int = 1000,
     ) -> UploadListing:
-        self.get_bucket(bucket)
-        rows = self._db.connection().execute(
-            "SELECT * FROM uploads WHERE bucket = ? ORDER BY key, initiated, upload_id", (bucket,)
+        return self._uploads.list_uploads(
+            bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            max_uploads=max_uploads,
         )
-        uploads: list[Upload] = []
-        prefixes: list[str] = []
-        marker_seen = not upload_id_marker
-        for row in rows:
-            key: str = row["key"]
-            if not key.startswith(prefix) or key < key_marker:
-                continue
-            if key == key_marker:
-                if not upload_id_marker:
-                    continue
-                if not marker_seen:
-                    marker_seen = row["upload_id"] == upload_id_marker
-                    continue
-            cut = key.find(delimiter, len(prefix)) if delimiter else -1
-            if cut >= 0:
-                rolled = key[: cut + len(delimiter)]
-                if rolled in prefixes:
-                    continue
-                if len(uploads) + len(prefixes) >= max_uploads:
-                    return UploadListing(uploads, prefixes, True)
-                prefixes.append(rolled)
-                continue
-            if len(uploads) + len(prefixes) >= max_uploads:
-                return UploadListing(uploads, prefixes, True)
-            uploads.append(
-                Upload(row["upload_id"], bucket, key, _time(row["initiated"]), _attributes(row["attributes"]))
-            )
-        return UploadListing(uploads, prefixes, False)
 
     # -- internals ------------------------------------------------------------------------------------------
-
-    def _require_bucket(self, tx: sqlite3.Connection, name: str) -> None:
-        if not tx.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
-            raise NoSuchBucket("The specified bucket does not exist", BucketName=name)
 
     def _object_row(self, bucket: str, key: str) -> tuple[ObjectInfo, str]:
         with self._db.read() as conn:
             row = conn.execute("SELECT * FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
             if row is None:
-                self._require_bucket(conn, bucket)
+                require_bucket(conn, bucket)
                 raise NoSuchKey("The specified key does not exist.", Key=key)
         return self._info(row), row["blob"]
 
@@ -519,8 +320,8 @@ class LocalObjectStore:
             row["key"],
             row["size"],
             row["etag"],
-            _time(row["modified"]),
-            attributes or _attributes(row["attributes"]),
+            time_of(row["modified"]),
+            attributes or attributes_of(row["attributes"]),
             row["parts_count"],
         )
 
@@ -528,11 +329,9 @@ class LocalObjectStore:
         """Make `blob` the object `info` describes; with `finishing`, also retire that multipart upload."""
         try:
             with self._db.transaction() as tx:
-                self._require_bucket(tx, info.bucket)
+                require_bucket(tx, info.bucket)
                 if finishing is not None:
-                    if not tx.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (finishing,)).fetchone():
-                        raise _no_such_upload(finishing)
-                    self._drop_upload(tx, finishing)
+                    finish_upload(tx, finishing)
                 old = tx.execute(
                     "SELECT blob FROM objects WHERE bucket = ? AND key = ?", (info.bucket, info.key)
                 ).fetchone()
@@ -548,56 +347,14 @@ class LocalObjectStore:
                         info.etag,
                         info.last_modified.timestamp(),
                         info.parts_count,
-                        _attributes_json(info.attributes),
+                        attributes_json(info.attributes),
                     ),
                 )
         except BaseException:
             self._files.delete(blob)
             raise
-        self._collect_garbage()
+        collect_garbage(self._db, self._files)
         return info
-
-    def _drop_upload(self, tx: sqlite3.Connection, upload_id: str) -> None:
-        tx.execute("INSERT OR IGNORE INTO garbage SELECT blob FROM parts WHERE upload_id = ?", (upload_id,))
-        tx.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
-        tx.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
-
-    @staticmethod
-    def _verify(digester: checksums.Digester, expected: Mapping[str, str], content_md5: str | None) -> None:
-        if content_md5 is not None and content_md5 != checksums.encode(digester.md5.digest()):
-            raise BadDigest("The Content-MD5 you specified did not match what we received.")
-        computed = digester.checksums()
-        for algorithm, value in expected.items():
-            if algorithm in computed and computed[algorithm] != value:
-                raise BadDigest(f"The {algorithm} you specified did not match the calculated checksum.")
-
-    def _write_blob(
-        self, data: bytes | BinaryIO, algorithms: Iterable[str]
-    ) -> tuple[str, checksums.Digester]:
-        """Write bytes durably under a fresh blob name, hashing them on the way."""
-        digester = checksums.Digester(algorithms)
-        return self._files.write_data(data, digester), digester
-
-    def _join_parts(self, blobs: Sequence[str], algorithms: Sequence[str]) -> tuple[str, checksums.Digester]:
-        digester = checksums.Digester(algorithms)
-
-        def fill(out: BinaryIO) -> None:
-            for blob in blobs:
-                with self._files.open(blob) as handle:
-                    copy_into(out, handle, digester)
-
-        return self._files.write(fill), digester
-
-    def _collect_garbage(self) -> None:
-        """Delete blobs that commits have retired; the table remembers them across a crash."""
-        conn = self._db.connection()
-        blobs = [r[0] for r in conn.execute("SELECT blob FROM garbage")]
-        if not blobs:
-            return
-        for blob in blobs:
-            self._files.delete(blob)
-        with self._db.transaction() as tx:
-            tx.executemany("DELETE FROM garbage WHERE blob = ?", [(b,) for b in blobs])
 
     def _sweep_orphans(self) -> None:
         """After an unclean stop: delete blob files that no object or part refers to."""
@@ -606,11 +363,3 @@ class LocalObjectStore:
         for name in list(self._files.names()):
             if name not in known:
                 self._files.delete(name)
-
-
-def _no_such_upload(upload_id: str) -> NoSuchUpload:
-    return NoSuchUpload(
-        "The specified upload does not exist. "
-        "The upload ID may be invalid, or the upload may have been aborted or completed.",
-        UploadId=upload_id,
-    )

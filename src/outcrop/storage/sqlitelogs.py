@@ -1,0 +1,388 @@
+"""CloudWatch Logs' groups, streams and events in one SQLite file: the `LogStore` that Outcrop runs on.
+
+Each change commits in its own transaction, durable (the shared helper runs `synchronous=FULL`) before
+the call returns. Events are kept in (timestamp, id) order per stream and per group, so reads
+resume from a `Position` by a range scan instead of an offset, and FilterLogEvents scans a bounded number
+of events per call and says where to carry on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from outcrop.storage.logfilter import Predicate
+from outcrop.storage.logs import (
+    DAY_MS,
+    END,
+    EVENT_OVERHEAD,
+    MAX_AGE_MS,
+    MAX_BATCH_BYTES,
+    MAX_FUTURE_MS,
+    RETENTION_DAYS,
+    START,
+    InvalidParameterException,
+    LogEvent,
+    LogGroup,
+    LogStream,
+    Position,
+    PutResult,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
+from outcrop.storage.sqlite import Database, Migration
+
+MIGRATIONS: list[Migration] = [
+    (
+        "0001_logs",
+        """
+        CREATE TABLE groups (
+            name TEXT PRIMARY KEY, created INTEGER NOT NULL, retention_days INTEGER,
+            stored_bytes INTEGER NOT NULL, kms_key_id TEXT, log_group_class TEXT NOT NULL, tags TEXT NOT NULL
+        );
+        CREATE TABLE streams (
+            group_name TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL, first_event INTEGER,
+            last_event INTEGER, last_ingestion INTEGER, sequence INTEGER NOT NULL,
+            stored_bytes INTEGER NOT NULL,
+            PRIMARY KEY (group_name, name)
+        );
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, group_name TEXT NOT NULL, stream TEXT NOT NULL,
+            timestamp INTEGER NOT NULL, ingestion INTEGER NOT NULL, message TEXT NOT NULL
+        );
+        CREATE INDEX events_by_stream ON events (group_name, stream, timestamp, id);
+        CREATE INDEX events_by_group ON events (group_name, timestamp, id)
+        """,
+    ),
+]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _group(row: sqlite3.Row) -> LogGroup:
+    return LogGroup(
+        name=row["name"],
+        created=row["created"],
+        retention_days=row["retention_days"],
+        stored_bytes=row["stored_bytes"],
+        kms_key_id=row["kms_key_id"],
+        log_group_class=row["log_group_class"],
+        tags=json.loads(row["tags"]),
+    )
+
+
+class SqliteLogStore:
+    """LogStore in one SQLite file (WAL) under the data dir."""
+
+    def __init__(self, root: Path) -> None:
+        self._db = Database(root / "logs.sqlite3", MIGRATIONS)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- groups ---------------------------------------------------------------------------------------------
+
+    def create_group(
+        self,
+        name: str,
+        *,
+        kms_key_id: str | None = None,
+        log_group_class: str = "STANDARD",
+        tags: Mapping[str, str] | None = None,
+    ) -> LogGroup:
+        group = LogGroup(name, now_ms(), None, 0, kms_key_id, log_group_class, dict(tags or {}))
+        with self._db.transaction() as tx:
+            if tx.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone():
+                raise ResourceAlreadyExistsException("The specified log group already exists")
+            tx.execute(
+                "INSERT INTO groups VALUES (?, ?, NULL, 0, ?, ?, ?)",
+                (name, group.created, kms_key_id, log_group_class, json.dumps(group.tags)),
+            )
+        return group
+
+    def get_group(self, name: str) -> LogGroup:
+        row = self._db.connection().execute("SELECT * FROM groups WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise ResourceNotFoundException("The specified log group does not exist.")
+        return _group(row)
+
+    def delete_group(self, name: str) -> None:
+        with self._db.transaction() as tx:
+            if not tx.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone():
+                raise ResourceNotFoundException("The specified log group does not exist.")
+            tx.execute("DELETE FROM events WHERE group_name = ?", (name,))
+            tx.execute("DELETE FROM streams WHERE group_name = ?", (name,))
+            tx.execute("DELETE FROM groups WHERE name = ?", (name,))
+
+    def list_groups(
+        self, *, prefix: str = "", pattern: str = "", after: str = "", limit: int = 50
+    ) -> list[LogGroup]:
+        rows = self._db.connection().execute(
+            "SELECT * FROM groups WHERE name > ? AND substr(name, 1, ?) = ? "
+            "AND instr(lower(name), lower(?)) > 0 ORDER BY name LIMIT ?",
+            (after, len(prefix), prefix, pattern, limit),
+        )
+        return [_group(r) for r in rows]
+
+    def set_retention(self, name: str, days: int | None) -> None:
+        if days is not None and days not in RETENTION_DAYS:
+            raise InvalidParameterException(
+                f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy "
+                f"constraint: Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]"
+            )
+        with self._db.transaction() as tx:
+            if tx.execute("UPDATE groups SET retention_days = ? WHERE name = ?", (days, name)).rowcount == 0:
+                raise ResourceNotFoundException("The specified log group does not exist.")
+
+    def set_tags(self, name: str, tags: Mapping[str, str]) -> None:
+        with self._db.transaction() as tx:
+            if (
+                tx.execute(
+                    "UPDATE groups SET tags = ? WHERE name = ?", (json.dumps(dict(tags)), name)
+                ).rowcount
+                == 0
+            ):
+                raise ResourceNotFoundException("The specified log group does not exist.")
+
+    # -- streams --------------------------------------------------------------------------------------------
+
+    def create_stream(self, group: str, name: str) -> LogStream:
+        stream = LogStream(group, name, now_ms(), None, None, None, 1, 0)
+        with self._db.transaction() as tx:
+            self._require_group(tx, group)
+            if tx.execute(
+                "SELECT 1 FROM streams WHERE group_name = ? AND name = ?", (group, name)
+            ).fetchone():
+                raise ResourceAlreadyExistsException("The specified log stream already exists")
+            tx.execute(
+                "INSERT INTO streams VALUES (?, ?, ?, NULL, NULL, NULL, 1, 0)", (group, name, stream.created)
+            )
+        return stream
+
+    def delete_stream(self, group: str, name: str) -> None:
+        with self._db.transaction() as tx:
+            self._require_group(tx, group)
+            row = tx.execute(
+                "SELECT stored_bytes FROM streams WHERE group_name = ? AND name = ?", (group, name)
+            ).fetchone()
+            if row is None:
+                raise ResourceNotFoundException("The specified log stream does not exist.")
+            tx.execute("DELETE FROM events WHERE group_name = ? AND stream = ?", (group, name))
+            tx.execute("DELETE FROM streams WHERE group_name = ? AND name = ?", (group, name))
+            tx.execute("UPDATE groups SET stored_bytes = stored_bytes - ? WHERE name = ?", (row[0], group))
+
+    def list_streams(
+        self,
+        group: str,
+        *,
+        prefix: str = "",
+        by_last_event: bool = False,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> list[LogStream]:
+        self.get_group(group)
+        direction = "DESC" if descending else "ASC"
+        order = (
+            f"coalesce(last_event, 0) {direction}, name {direction}" if by_last_event else f"name {direction}"
+        )
+        rows = self._db.connection().execute(
+            "SELECT * FROM streams WHERE group_name = ? AND substr(name, 1, ?) = ? "
+            f"ORDER BY {order} LIMIT ? OFFSET ?",
+            (group, len(prefix), prefix, limit, offset),
+        )
+        return [
+            LogStream(
+                group,
+                r["name"],
+                r["created"],
+                r["first_event"],
+                r["last_event"],
+                r["last_ingestion"],
+                r["sequence"],
+                r["stored_bytes"],
+            )
+            for r in rows
+        ]
+
+    # -- events ---------------------------------------------------------------------------------------------
+
+    def put_events(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> PutResult:
+        stamps = [ts for ts, _ in events]
+        if any(b < a for a, b in itertools.pairwise(stamps)):
+            raise InvalidParameterException(
+                "Log events in a single PutLogEvents request must be in chronological order."
+            )
+        if stamps and stamps[-1] - stamps[0] > DAY_MS:
+            raise InvalidParameterException(
+                "The batch of log events in a single PutLogEvents request cannot span more than 24 hours."
+            )
+        size = sum(len(message.encode()) + EVENT_OVERHEAD for _, message in events)
+        if size > MAX_BATCH_BYTES:
+            raise InvalidParameterException(
+                f"Upload too large: {size} bytes exceeds limit of {MAX_BATCH_BYTES}"
+            )
+        now = now_ms()
+        with self._db.transaction() as tx:
+            retention = self._require_group(tx, group)
+            row = tx.execute(
+                "SELECT sequence FROM streams WHERE group_name = ? AND name = ?", (group, stream)
+            ).fetchone()
+            if row is None:
+                raise ResourceNotFoundException("The specified log stream does not exist.")
+            too_old = [i for i, ts in enumerate(stamps) if ts < now - MAX_AGE_MS]
+            expired = [i for i, ts in enumerate(stamps) if retention and ts < now - retention * DAY_MS]
+            too_new = [i for i, ts in enumerate(stamps) if ts > now + MAX_FUTURE_MS]
+            rejected = set(too_old) | set(expired) | set(too_new)
+            kept = [(ts, message) for i, (ts, message) in enumerate(events) if i not in rejected]
+            sequence = int(row[0]) + 1
+            if kept:
+                tx.executemany(
+                    "INSERT INTO events (group_name, stream, timestamp, ingestion, message) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(group, stream, ts, now, message) for ts, message in kept],
+                )
+                kept_bytes = sum(len(message.encode()) for _, message in kept)
+                tx.execute(
+                    "UPDATE streams SET first_event = min(coalesce(first_event, ?), ?), "
+                    "last_event = max(coalesce(last_event, ?), ?), last_ingestion = ?, sequence = ?, "
+                    "stored_bytes = stored_bytes + ? WHERE group_name = ? AND name = ?",
+                    (
+                        kept[0][0],
+                        kept[0][0],
+                        kept[-1][0],
+                        kept[-1][0],
+                        now,
+                        sequence,
+                        kept_bytes,
+                        group,
+                        stream,
+                    ),
+                )
+                tx.execute(
+                    "UPDATE groups SET stored_bytes = stored_bytes + ? WHERE name = ?", (kept_bytes, group)
+                )
+        return PutResult(
+            sequence,
+            too_new_start=too_new[0] if too_new else None,
+            too_old_end=too_old[-1] if too_old else None,
+            expired_end=expired[-1] if expired else None,
+        )
+
+    def read_events(
+        self,
+        group: str,
+        stream: str,
+        *,
+        after: Position | None = None,
+        before: Position | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 10_000,
+    ) -> list[LogEvent]:
+        conn = self._db.connection()
+        retention = self._require_group(conn, group)
+        if not conn.execute(
+            "SELECT 1 FROM streams WHERE group_name = ? AND name = ?", (group, stream)
+        ).fetchone():
+            raise ResourceNotFoundException("The specified log stream does not exist.")
+        low, high = self._window(retention, start, end)
+        backward = after is None
+        bound: Position = (before or END) if after is None else after
+        sql = (
+            "SELECT * FROM events WHERE group_name = ? AND stream = ? AND timestamp >= ? AND timestamp < ? "
+            + (
+                "AND (timestamp, id) < (?, ?) ORDER BY timestamp DESC, id DESC"
+                if backward
+                else "AND (timestamp, id) > (?, ?) ORDER BY timestamp, id"
+            )
+            + " LIMIT ?"
+        )
+        rows = conn.execute(sql, (group, stream, low, high, *bound, limit)).fetchall()
+        events = [LogEvent(r["stream"], r["timestamp"], r["message"], r["ingestion"], r["id"]) for r in rows]
+        return events[::-1] if backward else events
+
+    def filter_events(
+        self,
+        group: str,
+        *,
+        streams: Sequence[str] | None = None,
+        stream_prefix: str = "",
+        start: int | None = None,
+        end: int | None = None,
+        after: Position = START,
+        matches: Predicate | None = None,
+        limit: int = 10_000,
+        scan_limit: int = 100_000,
+    ) -> tuple[list[LogEvent], Position | None]:
+        conn = self._db.connection()
+        retention = self._require_group(conn, group)
+        low, high = self._window(retention, start, end)
+        where = "group_name = ? AND timestamp >= ? AND timestamp < ? AND substr(stream, 1, ?) = ?"
+        args: list[object] = [group, low, high, len(stream_prefix), stream_prefix]
+        if streams is not None:
+            where += f" AND stream IN ({', '.join('?' for _ in streams)})"
+            args.extend(streams)
+        found: list[LogEvent] = []
+        position, scanned = after, 0
+        while True:
+            rows = conn.execute(
+                f"SELECT * FROM events WHERE {where} AND (timestamp, id) > (?, ?) "
+                "ORDER BY timestamp, id LIMIT 1000",
+                (*args, *position),
+            ).fetchall()
+            for r in rows:
+                event = LogEvent(r["stream"], r["timestamp"], r["message"], r["ingestion"], r["id"])
+                position = event.position
+                scanned += 1
+                if matches is None or matches(event.message):
+                    found.append(event)
+                    if len(found) == limit:
+                        return found, position
+                if scanned >= scan_limit:
+                    return found, position
+            if len(rows) < 1000:
+                return found, None
+
+    def put(self, group: str, stream: str, messages: Iterable[str | tuple[int, str]]) -> None:
+        for create in (lambda: self.create_group(group), lambda: self.create_stream(group, stream)):
+            with contextlib.suppress(ResourceAlreadyExistsException):
+                create()
+        now = now_ms()
+        events = sorted(m if isinstance(m, tuple) else (now, m) for m in messages)
+        batch: list[tuple[int, str]] = []
+        size = 0
+        for ts, message in events:
+            cost = len(message.encode()) + EVENT_OVERHEAD
+            if batch and (size + cost > MAX_BATCH_BYTES or len(batch) == 10_000 or ts - batch[0][0] > DAY_MS):
+                self.put_events(group, stream, batch)
+                batch, size = [], 0
+            batch.append((ts, message or " "))
+            size += cost
+        if batch:
+            self.put_events(group, stream, batch)
+
+    # -- internals ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_group(conn: sqlite3.Connection, group: str) -> int | None:
+        """The group's retention in days (None: forever); ResourceNotFoundException if there is no group."""
+        row = conn.execute("SELECT retention_days FROM groups WHERE name = ?", (group,)).fetchone()
+        if row is None:
+            raise ResourceNotFoundException("The specified log group does not exist.")
+        return row[0]  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _window(retention: int | None, start: int | None, end: int | None) -> tuple[int, int]:
+        """The time range to read: the caller's window, less what retention has expired."""
+        low = start or 0
+        if retention:
+            low = max(low, now_ms() - retention * DAY_MS)
+        return low, end if end is not None else END[0]
