@@ -7,10 +7,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import numpy as np
 import orjson
 
-from outcrop.backends.projection import resize
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import run_blocking
 from outcrop.inference import Inference
@@ -18,18 +16,15 @@ from outcrop.protocol.errors import ValidationException
 from outcrop.protocol.serialize import EXTRA_HEADERS
 from outcrop.services import converse
 from outcrop.services.base import RequestContext, Service
-from outcrop.services.bedrock_bodies import ChatFormat, EmbeddingFormat
-from outcrop.services.bedrock_bodies.registry import CHAT_FORMATS, EMBEDDING_FORMATS
+from outcrop.services.bedrock_bodies import ChatFormat
+from outcrop.services.bedrock_bodies.registry import CHAT_FORMATS
+from outcrop.services.bedrock_invoke import invoke_body
 
 Event = tuple[str, dict[str, Any]]
 
 
 def _chat_format(model: BedrockModel) -> ChatFormat:
     return CHAT_FORMATS[model.format]
-
-
-def _embedding_format(model: BedrockModel) -> EmbeddingFormat:
-    return EMBEDDING_FORMATS[model.format]
 
 
 class BedrockRuntime(Service):
@@ -64,38 +59,17 @@ class BedrockRuntime(Service):
         started = time.perf_counter()
         model = self.inference.resolve(params["modelId"])
         body = self._json_body(params)
-        if model.kind == "embedding":
-            output, input_tokens, output_tokens = await self._embed(ctx, model, body)
-        else:
-            chat_format = _chat_format(model)
-            request = chat_format.parse(body, model)
-            result = await self.inference.generate(ctx.caller, model, request)
-            output = chat_format.response(result, request, model)
-            input_tokens, output_tokens = result.input_tokens, result.output_tokens
+        invoked = await run_blocking(lambda: invoke_body(self.inference, ctx.caller, model, body))
         latency = int(1000 * (time.perf_counter() - started))
         return {
-            "body": orjson.dumps(output, option=orjson.OPT_SERIALIZE_NUMPY),
+            "body": orjson.dumps(invoked.body, option=orjson.OPT_SERIALIZE_NUMPY),
             "contentType": "application/json",
             EXTRA_HEADERS: {
-                "x-amzn-bedrock-input-token-count": str(input_tokens),
-                "x-amzn-bedrock-output-token-count": str(output_tokens),
+                "x-amzn-bedrock-input-token-count": str(invoked.input_tokens),
+                "x-amzn-bedrock-output-token-count": str(invoked.output_tokens),
                 "x-amzn-bedrock-invocation-latency": str(latency),
             },
         }
-
-    async def _embed(
-        self, ctx: RequestContext, model: BedrockModel, body: dict[str, Any]
-    ) -> tuple[dict[str, Any], int, int]:
-        embedding_format = _embedding_format(model)
-        request = embedding_format.parse(body, model)
-        vectors, counts = await self.inference.embed(ctx.caller, model, request.texts)
-
-        def resized() -> list[Any]:
-            return list(
-                np.asarray(resize(vectors, request.dimensions, normalize=request.normalize), np.float32)
-            )
-
-        return embedding_format.response(await run_blocking(resized), counts, request), sum(counts), 0
 
     async def invoke_model_with_response_stream(
         self, ctx: RequestContext, params: dict[str, Any]
