@@ -126,8 +126,9 @@ class App:
 
     def close(self) -> None:
         """Close the shared parts that were created, users before what they use: functions and endpoints
-        write to the object and log stores as they stop, so those close last."""
-        for name in ("lambda_functions", "sagemaker_hosting", "knowledge_bases", "objects", "logs"):
+        write to the object and log stores as they stop, so those close last. The models' worker threads and
+        child processes (llama.cpp, piper, apertium) stop with the registry."""
+        for name in ("lambda_functions", "sagemaker_hosting", "knowledge_bases", "models", "objects", "logs"):
             part = self.__dict__.get(name)
             if part is not None:
                 part.close()
