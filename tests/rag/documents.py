@@ -76,6 +76,23 @@ def make_docx() -> bytes:
     return out.getvalue()
 
 
+def make_xlsx() -> bytes:
+    """A workbook of two sheets (a priced table with a header, and a note), written by openpyxl."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    prices = workbook.active
+    prices.title = "Prices"
+    for row in [("Product", "Price", "Stock"), ("Zephyr X2", 49, 120), ("Zephyr X3", 79.5, None)]:
+        prices.append(row)
+    notes = workbook.create_sheet("Notes")
+    notes.append(["Note"])
+    notes.append(["Prices include VAT."])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
 ARTICLE_HTML = b"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Caring for indoor cats</title>
 <style>body { color: red; }</style><script>var tracking = "do not index";</script></head>

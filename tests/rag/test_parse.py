@@ -92,7 +92,7 @@ def test_unknown_binaries_and_unsupported_types_are_refused() -> None:
         with pytest.raises(UnsupportedDocument):
             parse_document(blob, name)
     with pytest.raises(UnsupportedDocument, match="CSV"):
-        parse_document(b"PK\x03\x04", "sheet.xlsx")
+        parse_document(b"\xd0\xcf\x11\xe0", "sheet.xls")
     with pytest.raises(UnsupportedDocument, match="not supported"):
         parse_document(b"print('hi')", "script.py")
     with pytest.raises(UnsupportedDocument, match="binary"):

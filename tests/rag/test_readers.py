@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from outcrop.rag import CorruptDocument, DocumentError, UnsupportedDocument, parse_document
-from tests.rag.documents import ARTICLE_HTML, make_docx, make_pdf
+from tests.rag.documents import ARTICLE_HTML, make_docx, make_pdf, make_xlsx
 
 LONG_SENTENCE = (
     "The glacier retreated four kilometres over the last century, exposing bedrock that geologists now "
@@ -82,6 +82,18 @@ def test_broken_docx_packages_are_corrupt() -> None:
             zipped.writestr(name, body)
     with pytest.raises(CorruptDocument, match="cannot be read"):
         parse_document(broken.getvalue(), "report.docx")
+
+
+def test_xlsx_reads_each_sheet_as_labelled_records() -> None:
+    parsed = parse_document(make_xlsx(), "prices.xlsx")
+    assert parsed.format == "xlsx"
+    assert parsed.text == (
+        "Prices\nProduct: Zephyr X2; Price: 49; Stock: 120\nProduct: Zephyr X3; Price: 79.5\n\n"
+        "Notes\nNote: Prices include VAT."
+    )
+    assert parse_document(make_xlsx(), "no-extension").format == "xlsx"  # sniffed from the package
+    with pytest.raises(CorruptDocument, match="not an XLSX"):
+        parse_document(b"Product,Price", "prices.xlsx")
 
 
 def test_html_keeps_the_article_and_drops_boilerplate() -> None:

@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from types import ModuleType
 
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # Bedrock's per-file limit for knowledge-base documents
-FORMATS = ("pdf", "docx", "html", "markdown", "csv", "text")
+FORMATS = ("pdf", "docx", "xlsx", "html", "markdown", "csv", "text")
 _INSTALL = "pip install 'outcrop[rag]'"
 
 
@@ -63,6 +63,7 @@ class ParsedDocument:
 _EXTENSIONS = {
     ".pdf": "pdf",
     ".docx": "docx",
+    ".xlsx": "xlsx",
     ".html": "html",
     ".htm": "html",
     ".xhtml": "html",
@@ -76,6 +77,7 @@ _EXTENSIONS = {
 _CONTENT_TYPES = {
     "application/pdf": "pdf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
     "text/html": "html",
     "application/xhtml+xml": "html",
     "text/markdown": "markdown",
@@ -86,8 +88,7 @@ _CONTENT_TYPES = {
 }
 _UNSUPPORTED = {
     ".doc": "legacy Word .doc files are not supported; save the document as .docx",
-    ".xls": "Excel workbooks are not supported yet; export the sheet as CSV",
-    ".xlsx": "Excel workbooks are not supported yet; export the sheet as CSV",
+    ".xls": "legacy Excel .xls workbooks are not supported; save the workbook as .xlsx or export it as CSV",
     ".pptx": "PowerPoint files are not supported",
 }
 
@@ -100,13 +101,15 @@ def parse_document(data: bytes, name: str, content_type: str | None = None) -> P
         raise EmptyDocument("the file is empty")
     mime, charset = _split_content_type(content_type)
     fmt = detect_format(data, name, mime)
-    if fmt in ("pdf", "docx", "html"):
+    if fmt in ("pdf", "docx", "xlsx", "html"):
         from outcrop.rag import readers  # imported late: readers builds on this module's types
 
         if fmt == "pdf":
             parsed = readers.read_pdf(data)
         elif fmt == "docx":
             parsed = readers.read_docx(data)
+        elif fmt == "xlsx":
+            parsed = readers.read_xlsx(data)
         else:
             parsed = readers.read_html(data, charset)
     else:
@@ -138,7 +141,9 @@ def detect_format(data: bytes, name: str, content_type: str | None = None) -> st
         return "pdf"
     if declared == "docx" and sniffed != "docx":
         raise CorruptDocument("not a DOCX: the file is not a Word document package (zip)")
-    if sniffed in ("pdf", "docx"):
+    if declared == "xlsx" and sniffed != "xlsx":
+        raise CorruptDocument("not an XLSX: the file is not an Excel workbook package (zip)")
+    if sniffed in ("pdf", "docx", "xlsx"):
         return sniffed
     if sniffed == "binary":
         what = f"'{suffix}' file" if suffix else "file"
@@ -158,8 +163,11 @@ def _sniff(data: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                if "word/document.xml" in archive.namelist():
+                names = archive.namelist()
+                if "word/document.xml" in names:
                     return "docx"
+                if "xl/workbook.xml" in names:
+                    return "xlsx"
         except zipfile.BadZipFile:
             pass
         return "binary"
@@ -228,11 +236,15 @@ def _csv_to_text(text: str, name: str) -> str:
     with contextlib.suppress(csv.Error):
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     try:
-        rows = [
-            row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in row)
-        ]
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     except csv.Error as error:
         raise CorruptDocument(f"the CSV cannot be parsed: {error}") from None
+    return records_text(rows)
+
+
+def records_text(rows: list[list[str]]) -> str:
+    """Table rows (CSV records, spreadsheet rows) as one line each, labelled by the header row if any."""
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
         return ""
     header = [cell.strip() for cell in rows[0]]

@@ -1,4 +1,5 @@
-"""The readers that need a parsing library: PDF (pypdfium2), DOCX (python-docx), HTML (trafilatura).
+"""The readers that need a parsing library: PDF (pypdfium2), DOCX (python-docx), XLSX (openpyxl), HTML
+(trafilatura).
 
 Each library is imported on first use, so Outcrop runs without the `rag` extra until a document needs it,
 and then the failure names the package to install.
@@ -13,7 +14,14 @@ import re
 from typing import Any
 
 from outcrop.rag.markdown import markdown_to_text
-from outcrop.rag.parse import CorruptDocument, ParsedDocument, UnsupportedDocument, require, tidy
+from outcrop.rag.parse import (
+    CorruptDocument,
+    ParsedDocument,
+    UnsupportedDocument,
+    records_text,
+    require,
+    tidy,
+)
 
 # --- PDF ---------------------------------------------------------------------------------------------------
 
@@ -164,6 +172,40 @@ def _join_blocks(parts: list[str]) -> str:
             out.append("\n" if item else "\n\n")
         out.append(part)
     return "".join(out)
+
+
+# --- XLSX --------------------------------------------------------------------------------------------------
+
+
+def read_xlsx(data: bytes) -> ParsedDocument:
+    """Each sheet's rows as labelled records, as CSV files are read; sheets under their names when several."""
+    openpyxl = require("openpyxl", "reading XLSX")
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:  # zip, package and XML errors alike mean a broken file
+        raise CorruptDocument(f"the XLSX cannot be read: {error}") from None
+    try:
+        title = (workbook.properties.title or "").strip() or None
+        sheets = [
+            (sheet.title, [_cells(row) for row in sheet.iter_rows(values_only=True)])
+            for sheet in workbook.worksheets
+        ]
+    finally:
+        workbook.close()
+    parts = [
+        f"{name}\n{text}" if len(sheets) > 1 else text
+        for name, rows in sheets
+        if (text := records_text(rows))
+    ]
+    return ParsedDocument(tidy("\n\n".join(parts)), "xlsx", title)
+
+
+def _cells(row: tuple[Any, ...]) -> list[str]:
+    """A row's cell values as text, without the empty cells that pad it to the sheet's width."""
+    cells = ["" if value is None else str(value) for value in row]
+    while cells and not cells[-1].strip():
+        cells.pop()
+    return cells
 
 
 # --- HTML --------------------------------------------------------------------------------------------------
