@@ -240,6 +240,9 @@ def test_bad_requests_are_refused(client: Callable[..., Any]) -> None:
     assert code(model=TITAN_EMBED, modelInvocationType="Converse")[0] == "ValidationException"
     assert code(timeoutDurationInHours=2)[0] == "ValidationException"  # the model's minimum is 24
     assert code(jobName="bad name!")[0] == "ValidationException"
+    with pytest.raises(ClientError) as bad_uri:
+        create_job(bedrock, "bucket/in.jsonl", sink)
+    assert bad_uri.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(ClientError) as kms:
         bedrock.create_model_invocation_job(
             jobName="kms-job",

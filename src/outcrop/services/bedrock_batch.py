@@ -23,6 +23,7 @@ from outcrop.services.paging import Pager
 from outcrop.storage.objects import ObjectStore
 
 DEFAULT_TIMEOUT_HOURS = 24
+_S3_URI = re.compile(r"s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+)*/?")  # the model's
 _JOB_NAME = re.compile(r"[a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}")  # the model's pattern
 
 _PAGES = Pager(
@@ -142,6 +143,9 @@ class BatchJobs:
         sink = (params.get("outputDataConfig") or {}).get("s3OutputDataConfig")
         if source is None or sink is None:
             raise ValidationException("inputDataConfig and outputDataConfig each need an S3 location.")
+        for uri in (source.get("s3Uri", ""), sink.get("s3Uri", "")):
+            if not _S3_URI.fullmatch(uri):
+                raise ValidationException(f"The s3Uri {uri} is not an s3://bucket/prefix location.")
         if sink.get("s3EncryptionKeyId"):
             raise ValidationException(
                 "s3EncryptionKeyId is not supported here: Outcrop does not encrypt batch outputs with KMS."

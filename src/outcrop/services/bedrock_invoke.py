@@ -48,6 +48,15 @@ def invoke_body(inference: Inference, caller: Caller, model: BedrockModel, body:
     return Invoked(chat_format.response(result, request, model), result.input_tokens, result.output_tokens)
 
 
+def check_body(model: BedrockModel, body: dict[str, Any]) -> None:
+    """Raise the ValidationException Bedrock gives a body this model cannot take, without running it
+    (for work that runs later: the caller hears of a bad body now, not in a failure message)."""
+    if model.kind == "embedding":
+        EMBEDDING_FORMATS[model.format].parse(body, model)
+    else:
+        CHAT_FORMATS[model.format].parse(body, model)
+
+
 def converse_body(
     inference: Inference, caller: Caller, model: BedrockModel, params: dict[str, Any]
 ) -> Invoked:
