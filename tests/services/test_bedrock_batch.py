@@ -197,14 +197,20 @@ def test_stopping_a_running_job_keeps_what_it_did(client: Callable[..., Any]) ->
     records = [{"recordId": f"S{i:010d}", "modelInput": claude(long_text, 4096)} for i in range(400)]
     put_records(s3, bucket, "many.jsonl", records)
     arn = create_job(bedrock, f"s3://{bucket}/many.jsonl", f"s3://{bucket}/out/")
+    queued = create_job(bedrock, f"s3://{bucket}/many.jsonl", f"s3://{bucket}/queued/")  # waits its turn
     running = wait_job(bedrock, arn, until=("InProgress", *FINAL))
     assert running["status"] == "InProgress"
+    assert bedrock.get_model_invocation_job(jobIdentifier=queued)["status"] == "Submitted"
+    bedrock.stop_model_invocation_job(jobIdentifier=queued)
     bedrock.stop_model_invocation_job(jobIdentifier=arn)
     job = wait_job(bedrock, arn)
     assert job["status"] == "Stopped", job
     assert job["processedRecordCount"] < 400
     lines = read_lines(s3, bucket, f"out/{arn.rpartition('/')[2]}/many.jsonl.out")
     assert len(lines) == job["processedRecordCount"]
+    never_ran = wait_job(bedrock, queued)
+    assert never_ran["status"] == "Stopped" and never_ran["processedRecordCount"] == 0
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="queued/")["KeyCount"] == 0
 
 
 def test_failures_before_the_first_record(client: Callable[..., Any]) -> None:

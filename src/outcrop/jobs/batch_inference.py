@@ -30,7 +30,7 @@ import orjson
 
 from outcrop.catalog import BedrockModel
 from outcrop.inference import Caller, Inference
-from outcrop.jobs.batch_store import BatchJob, BatchJobStore, Counts
+from outcrop.jobs.batch_store import ACTIVE, BatchJob, BatchJobStore, Counts
 from outcrop.protocol.errors import ServiceError, ThrottlingException
 from outcrop.services.bedrock_invoke import EMBED_CHUNK, Invoked, converse_body, embed_bodies, invoke_body
 from outcrop.storage.objects import ObjectAttributes, ObjectStore, StoreError
@@ -127,16 +127,17 @@ class BatchRunner:
     # -- one job ---------------------------------------------------------------------------------------------
 
     def _run(self, job_id: str) -> None:
-        if self._closing.is_set():
-            return
         job = self.store.get(job_id)
-        if job is None:
-            return
         with self._lock:
             stop = self._stops.setdefault(job_id, threading.Event())
-        if job.status == "Stopping":
-            stop.set()
         try:
+            if job is None or self._closing.is_set() or job.status not in (*ACTIVE, "Stopping"):
+                return
+            if job.status == "Stopping":
+                stop.set()
+                if not (self._staging / job_id).exists():  # stopped before its first record
+                    self.store.set_status(job_id, "Stopped", "The job was stopped before it started.")
+                    return
             self._run_job(job, stop)
         except InputProblem as problem:
             self.store.set_status(job_id, "Failed", str(problem))
