@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from outcrop.lambdas.registry import FunctionRegistry
     from outcrop.protocol.auth import Authenticator
     from outcrop.rag.kbstore import KnowledgeBaseStore
+    from outcrop.services.bedrock_profile_store import InferenceProfileStore
     from outcrop.services.sagemaker.hosting import EndpointHosting
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
@@ -58,8 +59,19 @@ class App:
         from outcrop.inference import Inference
 
         return Inference(
-            self.catalog, self.models, max_in_flight=self.settings.llm_parallel + self.settings.llm_queue
+            self.catalog,
+            self.models,
+            max_in_flight=self.settings.llm_parallel + self.settings.llm_queue,
+            profiles=self.inference_profiles,
         )
+
+    @cached_property
+    def inference_profiles(self) -> InferenceProfileStore:
+        """Bedrock's application inference profiles (and resource tags), shared by the control plane that
+        makes them and the inference path that resolves them as model ids."""
+        from outcrop.services.bedrock_profile_store import InferenceProfileStore
+
+        return InferenceProfileStore(self.data_path("bedrock") / "profiles.sqlite3")
 
     @cached_property
     def models(self) -> ModelRegistry:
@@ -128,7 +140,8 @@ class App:
         """Close the shared parts that were created, users before what they use: functions and endpoints
         write to the object and log stores as they stop, so those close last. The models' worker threads and
         child processes (llama.cpp, piper, apertium) stop with the registry."""
-        for name in ("lambda_functions", "sagemaker_hosting", "knowledge_bases", "models", "objects", "logs"):
+        shared = ("lambda_functions", "sagemaker_hosting", "knowledge_bases", "models", "inference_profiles")
+        for name in (*shared, "objects", "logs"):
             part = self.__dict__.get(name)
             if part is not None:
                 part.close()

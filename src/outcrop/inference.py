@@ -13,6 +13,7 @@ import contextlib
 import threading
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from outcrop.backends.base import (
     BackendBusy,
@@ -62,6 +63,14 @@ def backend_errors(*, streaming: bool = False) -> Iterator[None]:
         if streaming:
             raise ModelStreamErrorException(f"The model failed while streaming: {exc}") from exc
         raise ModelErrorException(f"The model failed: {exc}") from exc
+
+
+class ProfileResolver(Protocol):
+    """Application inference profiles, for `Inference.resolve` (the Bedrock control plane keeps them)."""
+
+    def model_of(self, identifier: str) -> str | None:
+        """The catalog model id an application profile (by id or ARN) serves; None if it is not one."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -124,18 +133,38 @@ class Admission:
 class Inference:
     """The single door to the models. Methods named `*_blocking` are for code already in a worker thread."""
 
-    def __init__(self, catalog: Catalog, models: ModelRegistry, *, max_in_flight: int) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        models: ModelRegistry,
+        *,
+        max_in_flight: int,
+        profiles: ProfileResolver | None = None,
+    ) -> None:
         self.catalog = catalog
         self.models = models
+        self.profiles = profiles
         self.usage = UsageMeter()
         self._admission = Admission(max_in_flight)
 
     # -- resolving ids ---------------------------------------------------------------------------------------
 
     def resolve(self, model_id: str) -> BedrockModel:
-        """A Bedrock model id or ARN (cross-region profiles included) to its catalog entry."""
+        """A Bedrock model id or ARN, a system-defined (cross-region) profile's id or ARN, or an application
+        inference profile's id or ARN, to its catalog entry. An image or video generation id the catalog
+        lists but nothing here runs is refused as such, not as an unknown id."""
         model = self.catalog.find(model_id)
+        if model is None and self.profiles is not None:
+            target = self.profiles.model_of(model_id)
+            model = self.catalog.find(target) if target else None
+            model_id = target or model_id
         if model is None:
+            unserved = self.catalog.find_unserved(model_id)
+            if unserved is not None:
+                raise ValidationException(
+                    f"The model {unserved.model_id} generates {unserved.kind}s; {unserved.kind} generation "
+                    "is not served locally by this server. Use a text or embedding model id."
+                )
             raise ValidationException("The provided model identifier is invalid.")
         return model
 

@@ -1,7 +1,9 @@
-"""Amazon Bedrock's control plane: which foundation models exist here, and batch inference jobs.
+"""Amazon Bedrock's control plane: which foundation models exist here, inference profiles, and batch
+inference jobs.
 
 Each model's name says which local model serves it, since the API has no field for that. Batch jobs'
-logic is in `bedrock_batch`; the methods here hand it their input.
+logic is in `bedrock_batch` and inference profiles' in `bedrock_profiles`; the methods here hand them their
+input.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from outcrop.inference import Inference
 from outcrop.protocol.errors import ResourceNotFoundException
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.bedrock_batch import BatchJobs, decode_slots
+from outcrop.services.bedrock_profile_store import InferenceProfileStore
+from outcrop.services.bedrock_profiles import InferenceProfiles
 from outcrop.storage.objects import ObjectStore
 
 
@@ -30,10 +34,12 @@ class Bedrock(Service):
         objects: ObjectStore,
         settings: Settings,
         data_path: Callable[..., Path],
+        inference_profiles: InferenceProfileStore,
     ) -> None:
         """The catalog is fixed while serving, so each region's summaries are built once."""
         self.catalog = catalog
         self._summaries: dict[str, list[tuple[BedrockModel, dict[str, Any]]]] = {}
+        self.profiles = InferenceProfiles(catalog=catalog, store=inference_profiles)
         self.batch = BatchJobs(
             inference=inference,
             objects=objects,
@@ -48,7 +54,8 @@ class Bedrock(Service):
         """Every catalog entry's summary for the caller's region; the catalog is fixed while serving."""
         found = self._summaries.get(ctx.region)
         if found is None:
-            found = [(model, self._summary(ctx, model)) for model in self.catalog.bedrock.values()]
+            models = [*self.catalog.bedrock.values(), *self.catalog.unserved.values()]
+            found = [(model, self._summary(ctx, model)) for model in models]
             self._summaries[ctx.region] = found
         return found
 
@@ -56,13 +63,13 @@ class Bedrock(Service):
         return {
             "modelArn": model.arn(ctx.region),
             "modelId": model.model_id,
-            "modelName": f"{model.name} (served by local {model.local})",
+            "modelName": f"{model.name} ({_served_by(model)})",
             "providerName": model.provider,
             "inputModalities": list(model.input_modalities),
             "outputModalities": list(model.output_modalities),
             "responseStreamingSupported": model.streaming,
             "customizationsSupported": [],
-            "inferenceTypesSupported": ["ON_DEMAND"],
+            "inferenceTypesSupported": model.inference_types,
             "modelLifecycle": {"status": model.lifecycle},
         }
 
@@ -77,7 +84,7 @@ class Bedrock(Service):
                 continue
             if modality and modality not in model.output_modalities:
                 continue
-            if inference and inference != "ON_DEMAND":
+            if inference and inference not in model.inference_types:
                 continue
             if customization:
                 continue
@@ -85,12 +92,36 @@ class Bedrock(Service):
         return {"modelSummaries": summaries}
 
     def get_foundation_model(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        model = self.catalog.find(params["modelIdentifier"])
+        identifier = params["modelIdentifier"]
+        model = self.catalog.find(identifier) or self.catalog.find_unserved(identifier)
         if model is None:
             raise ResourceNotFoundException(
                 f"The model {params['modelIdentifier']} does not exist in the catalog."
             )
         return {"modelDetails": self._summary(ctx, model)}
+
+    # -- inference profiles (logic in bedrock_profiles) -----------------------------------------------------
+
+    def create_inference_profile(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.profiles.create(ctx, params)
+
+    def get_inference_profile(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.profiles.get(ctx, params)
+
+    def list_inference_profiles(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.profiles.list(ctx, params)
+
+    def delete_inference_profile(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.profiles.delete(ctx, params)
+
+    def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.profiles.tag_resource(ctx, params)
+
+    def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.profiles.untag_resource(ctx, params)
+
+    def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.profiles.list_tags_for_resource(ctx, params)
 
     # -- batch inference jobs (logic in bedrock_batch) ------------------------------------------------------
 
@@ -105,3 +136,9 @@ class Bedrock(Service):
 
     def stop_model_invocation_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self.batch.stop(params)
+
+
+def _served_by(model: BedrockModel) -> str:
+    if model.local:
+        return f"served by local {model.local}"
+    return f"{model.kind} generation: not served locally"

@@ -31,9 +31,14 @@ def test_command_response_and_stream() -> None:
     assert output["generations"][0]["finish_reason"] == "MAX_TOKENS"
     assert output["prompt"] == "Write a tagline" and set(output) == {"generations", "id", "prompt"}
     chunks = stream(COMMAND, request, COMMAND_MODEL, ["Fresh", " ideas."], result("Fresh ideas."))
-    assert chunks[0] == {"text": "Fresh", "is_finished": False, "index": 0}
-    assert chunks[-1]["is_finished"] is True and chunks[-1]["finish_reason"] == "COMPLETE"
+    # AWS's examples print chunk["generations"][0]["text"]; LangChain reads "text" and "is_finished"
+    assert "".join(chunk["generations"][0]["text"] for chunk in chunks) == "Fresh ideas."
+    assert [chunk["text"] for chunk in chunks] == ["Fresh", " ideas.", ""]
+    assert [chunk["is_finished"] for chunk in chunks] == [False, False, True]
+    assert chunks[0]["generations"][0]["finish_reason"] is None
+    assert chunks[-1]["finish_reason"] == chunks[-1]["generations"][0]["finish_reason"] == "COMPLETE"
     assert chunks[-1]["response"]["generations"][0]["text"] == "Fresh ideas."
+    assert len({chunk["generations"][0]["id"] for chunk in chunks}) == 1
 
 
 @pytest.mark.parametrize(

@@ -104,18 +104,29 @@ class CohereCommandFormat:
 
 
 class _CommandStream(DeltaCounter):
+    """Each chunk carries its text both as `generations[0].text` (what Bedrock sends and AWS's examples
+    read) and as Cohere's own top-level `text`/`is_finished` (what LangChain reads); the closing chunk has
+    the finish reason, an empty generation and the whole response."""
+
     def __init__(
         self, owner: CohereCommandFormat, request: GenerationRequest, model: BedrockModel, tokens: int
     ) -> None:
         super().__init__(tokens)
         self.owner, self.request, self.model = owner, request, model
+        self.generation_id = str(uuid.uuid4())
+
+    def _generation(self, text: str, finish_reason: str | None) -> dict[str, Any]:
+        return {"finish_reason": finish_reason, "id": self.generation_id, "index": 0, "text": text}
 
     def chunk(self, text: str) -> dict[str, Any]:
-        return {"text": text, "is_finished": False, "index": 0}
+        return {"generations": [self._generation(text, None)], "text": text, "is_finished": False, "index": 0}
 
     def finish(self, result: GenerationResult) -> list[dict[str, Any]]:
+        reason = stop_name(result, _FINISH)
         response = self.owner.response(result, self.request, self.model)
-        return [{"is_finished": True, "finish_reason": stop_name(result, _FINISH), "response": response}]
+        response["generations"][0]["id"] = self.generation_id
+        closing = {"generations": [self._generation("", reason)], "text": "", "is_finished": True, "index": 0}
+        return [closing | {"finish_reason": reason, "response": response}]
 
 
 # -- Command R / R+ ------------------------------------------------------------------------------------------
@@ -227,7 +238,9 @@ def _cohere_calls(result: GenerationResult) -> list[dict[str, Any]]:
 
 
 class _ChatStream:
-    """stream-start, text-generation per delta, tool-calls-generation if any, stream-end with the response."""
+    """stream-start, text-generation per delta, tool-calls-generation if any, stream-end with the response.
+    Only text-generation events carry `generations`, so a reader of `generations[0].text` reads the text
+    once."""
 
     def __init__(self, owner: CohereCommandRFormat, request: GenerationRequest, model: BedrockModel) -> None:
         self.owner, self.request, self.model = owner, request, model
@@ -237,7 +250,14 @@ class _ChatStream:
         return [{"is_finished": False, "event_type": "stream-start", "generation_id": self.generation_id}]
 
     def delta(self, text: str) -> list[dict[str, Any]]:
-        return [{"is_finished": False, "event_type": "text-generation", "text": text}] if text else []
+        """Cohere's text-generation event; its text also as `generations[0].text`, where AWS's Command R
+        streaming example reads it."""
+        if not text:
+            return []
+        generation = {"finish_reason": None, "id": self.generation_id, "index": 0, "text": text}
+        return [
+            {"is_finished": False, "event_type": "text-generation", "text": text, "generations": [generation]}
+        ]
 
     def finish(self, result: GenerationResult) -> list[dict[str, Any]]:
         events = []

@@ -1,4 +1,5 @@
-"""Embedding bodies: Titan Embeddings G1 (v1), Titan Text Embeddings V2 and Cohere Embed.
+"""Embedding bodies: Titan Embeddings G1 (v1), Titan Text Embeddings V2, Titan Multimodal Embeddings G1,
+Cohere Embed v3 and v4, and Nova Multimodal Embeddings (the last three for text).
 
 The service resizes the local model's float vectors to `EmbeddingRequest.dimensions`; the quantised types
 a body may ask for (Titan's binary, Cohere's int8/uint8/binary/ubinary) are derived here from those floats.
@@ -187,3 +188,93 @@ class CohereEmbedFormat:
             "response_type": response_type,
             "texts": list(request.texts),
         }
+
+
+class CohereEmbedV4Format(CohereEmbedFormat):
+    """Embed v4: the v3 body plus `output_dimension`; its response is always by type (float by default)."""
+
+    name = "cohere-embed-v4"
+
+    def parse(self, body: dict[str, Any], model: BedrockModel) -> EmbeddingRequest:
+        rest = {key: value for key, value in body.items() if key not in ("output_dimension", "max_tokens")}
+        request = super().parse(rest, model)
+        fields = Fields(body)
+        fields.integer("output_dimension")
+        fields.integer("max_tokens")
+        dimensions = fields.one_of("output_dimension", (256, 512, 1024, 1536)) or model.dimensions or 1536
+        options = {**(request.options or {})}
+        options["embedding_types"] = options.get("embedding_types") or ["float"]
+        return EmbeddingRequest(texts=request.texts, dimensions=dimensions, options=options)
+
+
+def _text_only(what: str) -> ValidationException:
+    return ValidationException(
+        f"{what} embeddings are not supported here: the local embedding model reads text only."
+    )
+
+
+class TitanEmbedImageFormat:
+    """Titan Multimodal Embeddings G1, for text: `inputText` and `embeddingConfig.outputEmbeddingLength`."""
+
+    name = "titan-embed-image"
+
+    def parse(self, body: dict[str, Any], model: BedrockModel) -> EmbeddingRequest:
+        fields = Fields(body)
+        fields.only(("inputText", "inputImage", "embeddingConfig"))
+        if fields.string("inputImage"):
+            raise _text_only("Image")
+        config = fields.object("embeddingConfig") or Fields({}, "#/embeddingConfig")
+        config.only(("outputEmbeddingLength",))
+        config.integer("outputEmbeddingLength")
+        dimensions = config.one_of("outputEmbeddingLength", (256, 384, 1024)) or model.dimensions or 1024
+        return EmbeddingRequest(texts=[_input_text(fields)], dimensions=dimensions)
+
+    def response(
+        self, vectors: Sequence[Vector], token_counts: Sequence[int], request: EmbeddingRequest
+    ) -> dict[str, Any]:
+        return {"embedding": _floats(vectors[0]), "inputTextTokenCount": token_counts[0], "message": None}
+
+
+_NOVA_PURPOSES = (
+    "GENERIC_INDEX",
+    "GENERIC_RETRIEVAL",
+    "TEXT_RETRIEVAL",
+    "IMAGE_RETRIEVAL",
+    "VIDEO_RETRIEVAL",
+    "DOCUMENT_RETRIEVAL",
+    "AUDIO_RETRIEVAL",
+    "CLASSIFICATION",
+    "CLUSTERING",
+)
+
+
+class NovaEmbedFormat:
+    """Nova Multimodal Embeddings, for text: a SINGLE_EMBEDDING task with a `text` value; the image, audio
+    and video inputs and segmented (asynchronous) tasks are refused, since the local model reads text."""
+
+    name = "nova-embed"
+
+    def parse(self, body: dict[str, Any], model: BedrockModel) -> EmbeddingRequest:
+        fields = Fields(body)
+        fields.one_of("schemaVersion", ("nova-multimodal-embed-v1",))
+        task = fields.one_of("taskType", ("SINGLE_EMBEDDING", "SEGMENTED_EMBEDDING"), required=True)
+        if task != "SINGLE_EMBEDDING":
+            raise ValidationException("SEGMENTED_EMBEDDING runs through StartAsyncInvoke, not InvokeModel.")
+        params = fields.child("singleEmbeddingParams")
+        params.one_of("embeddingPurpose", _NOVA_PURPOSES, required=True)
+        params.integer("embeddingDimension")
+        dimensions = params.one_of("embeddingDimension", (3072, 1024, 384, 256)) or 3072
+        for kind in ("image", "audio", "video"):
+            if kind in params:
+                raise _text_only(kind.title())
+        text = params.child("text")
+        text.one_of("truncationMode", ("START", "END", "NONE"), required=True)
+        value = text.string("value", required=True) or ""
+        if not value:
+            raise malformed("#/singleEmbeddingParams/text/value: expected minLength: 1, actual: 0")
+        return EmbeddingRequest(texts=[value], dimensions=dimensions)
+
+    def response(
+        self, vectors: Sequence[Vector], token_counts: Sequence[int], request: EmbeddingRequest
+    ) -> dict[str, Any]:
+        return {"embeddings": [{"embeddingType": "TEXT", "embedding": _floats(vectors[0])}]}

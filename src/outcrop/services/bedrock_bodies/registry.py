@@ -8,14 +8,19 @@ from outcrop.services.bedrock_bodies import ChatFormat, EmbeddingFormat
 from outcrop.services.bedrock_bodies.ai21 import JambaFormat, Jurassic2Format
 from outcrop.services.bedrock_bodies.anthropic import AnthropicFormat
 from outcrop.services.bedrock_bodies.cohere import CohereCommandFormat, CohereCommandRFormat
+from outcrop.services.bedrock_bodies.completions import DeepSeekFormat, WriterFormat
 from outcrop.services.bedrock_bodies.embeddings import (
     CohereEmbedFormat,
+    CohereEmbedV4Format,
+    NovaEmbedFormat,
+    TitanEmbedImageFormat,
     TitanEmbedV1Format,
     TitanEmbedV2Format,
 )
 from outcrop.services.bedrock_bodies.llama import LlamaFormat
 from outcrop.services.bedrock_bodies.mistral import MistralFormat
 from outcrop.services.bedrock_bodies.nova import NovaFormat
+from outcrop.services.bedrock_bodies.openai_chat import OpenAIChatFormat
 from outcrop.services.bedrock_bodies.titan import TitanTextFormat
 
 _CHAT: tuple[ChatFormat, ...] = (
@@ -28,8 +33,18 @@ _CHAT: tuple[ChatFormat, ...] = (
     Jurassic2Format(),
     JambaFormat(),
     NovaFormat(),
+    OpenAIChatFormat(),
+    DeepSeekFormat(),
+    WriterFormat(),
 )
-_EMBEDDING: tuple[EmbeddingFormat, ...] = (TitanEmbedV1Format(), TitanEmbedV2Format(), CohereEmbedFormat())
+_EMBEDDING: tuple[EmbeddingFormat, ...] = (
+    TitanEmbedV1Format(),
+    TitanEmbedV2Format(),
+    TitanEmbedImageFormat(),
+    CohereEmbedFormat(),
+    CohereEmbedV4Format(),
+    NovaEmbedFormat(),
+)
 
 CHAT_FORMATS: dict[str, ChatFormat] = {chat_format.name: chat_format for chat_format in _CHAT}
 EMBEDDING_FORMATS: dict[str, EmbeddingFormat] = {
