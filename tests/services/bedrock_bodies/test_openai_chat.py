@@ -57,6 +57,7 @@ def test_chat_parse_reads_messages_limits_and_tools() -> None:
             "not less or equal",
         ),
         ({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "max"}, "not a valid enum"),
+        ({"messages": [{"role": "user", "content": "x"}], "logprobs": True}, "logprobs are not returned"),
     ],
 )
 def test_chat_bad_bodies(body: dict[str, Any], message: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from outcrop.backends.base import GenerationRequest, GenerationResult
 from outcrop.catalog import BedrockModel
+from outcrop.protocol.errors import ValidationException
 from outcrop.services.bedrock_bodies import ChatStreamEncoder
 from outcrop.services.bedrock_bodies.common import (
     OPENAI_FINISH,
@@ -39,6 +40,8 @@ def chat_request(fields: Fields, model: BedrockModel) -> GenerationRequest:
         raise malformed("#/messages: expected minimum item count: 1, found: 0")
     single_generation(fields, "n")
     fields.one_of("reasoning_effort", ("low", "medium", "high", "minimal", "none"))
+    if fields.boolean("logprobs") or fields.integer("top_logprobs"):
+        raise ValidationException("logprobs are not returned by this server's local models; remove logprobs.")
     return GenerationRequest(
         messages=openai_messages(messages, "#/messages"),
         max_tokens=max_tokens(fields, limit_key, default=_DEFAULT_MAX_TOKENS, model=model),
