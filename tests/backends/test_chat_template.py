@@ -55,7 +55,11 @@ def test_tool_call_markup_goes_to_tool_text() -> None:
 def test_reply_starting_with_json_is_held_as_a_possible_tool_call() -> None:
     scanner = OutputScanner([], detect_tool_calls=True)
     assert feed_all(scanner, ["  ", '{"name": "get_weather", "arguments": {"city": "Oslo"}}']) == ""
-    assert parse_tool_calls(scanner.tool_text, ["get_weather"])[0].arguments == {"city": "Oslo"}
+    assert parse_tool_calls(scanner.tool_text, [TOOL])[0].arguments == {"city": "Oslo"}
+
+
+A = ToolSpec("a", "", {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]})
+B = ToolSpec("b", "", {"type": "object", "properties": {"y": {"type": "integer"}}})
 
 
 def test_parse_tool_calls_variants() -> None:
@@ -63,11 +67,42 @@ def test_parse_tool_calls_variants() -> None:
         '<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n</tool_call>\n'
         '<tool_call>{"name": "b", "arguments": "{\\"y\\": 2}"}'
     )
-    calls = parse_tool_calls(tagged)
+    calls = parse_tool_calls(tagged, [A, B])
     assert [(call.name, call.arguments) for call in calls] == [("a", {"x": 1}), ("b", {"y": 2})]
     assert len({call.id for call in calls}) == 2
-    assert parse_tool_calls('{"name": "zzz", "arguments": {}}', ["get_weather"]) == []
-    assert parse_tool_calls("<tool_call>not json</tool_call>") == []
+    assert parse_tool_calls('{"name": "zzz", "arguments": {}}', [TOOL]) == []
+    assert parse_tool_calls("<tool_call>not json</tool_call>", [TOOL]) == []
+
+
+def test_calls_whose_arguments_break_the_schema_are_no_calls() -> None:
+    assert parse_tool_calls('{"name": "a", "arguments": {"x": "one"}}', [A]) == []
+    assert parse_tool_calls('{"name": "a", "arguments": {}}', [A]) == []
+    # one broken call among several: the reply stands as text rather than as half its calls
+    both = (
+        '<tool_call>{"name": "a", "arguments": {"x": 1}}</tool_call><tool_call>{"name": "b", "arguments": 3}'
+    )
+    assert parse_tool_calls(both, [A, B]) == []
+
+
+def test_a_bare_call_after_prose_is_a_call_and_the_prose_its_text() -> None:
+    scanner = OutputScanner([], detect_tool_calls=True)
+    pieces = ["Let me check", " the weather.\n", '{"na', 'me": "get_weather", "arguments": {"city": "Oslo"}}']
+    assert feed_all(scanner, pieces) == "Let me check the weather."
+    assert scanner.gap == "\n"
+    assert parse_tool_calls(scanner.tool_text, [TOOL])[0].arguments == {"city": "Oslo"}
+
+
+def test_a_fenced_call_after_prose_hides_its_fence() -> None:
+    scanner = OutputScanner([], detect_tool_calls=True)
+    pieces = ["Sure. ", "``", "`json\n{", ' "name": "get_weather", "arguments": {}}\n```']
+    assert feed_all(scanner, pieces) == "Sure."
+    assert [call.name for call in parse_tool_calls(scanner.tool_text, [TOOL])] == ["get_weather"]
+
+
+def test_braces_in_prose_that_open_no_call_stream_on() -> None:
+    scanner = OutputScanner([], detect_tool_calls=True)
+    assert feed_all(scanner, ["Use {", '"city": 1} or ', "`x`"]) == 'Use {"city": 1} or `x`'
+    assert not scanner.in_tool_call
 
 
 def test_forced_tool_prefix() -> None:
@@ -103,7 +138,7 @@ def test_fenced_json_reply_is_held_but_fenced_code_streams() -> None:
     scanner = OutputScanner([], detect_tool_calls=True)
     pieces = ["``", "`json\n", '{"name": "get_weather",', ' "arguments": {"city": "Oslo"}}\n```']
     assert feed_all(scanner, pieces) == ""
-    assert parse_tool_calls(scanner.tool_text, ["get_weather"])[0].arguments == {"city": "Oslo"}
+    assert parse_tool_calls(scanner.tool_text, [TOOL])[0].arguments == {"city": "Oslo"}
     code = OutputScanner([], detect_tool_calls=True)
     assert code.feed("```py") == "" and code.feed("thon\nprint(1)") == "```python\nprint(1)"
 

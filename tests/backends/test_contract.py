@@ -18,6 +18,7 @@ from outcrop.backends.base import (
     embed_counted,
     generate,
 )
+from outcrop.backends.json_schema import schema_errors
 
 WEATHER_TOOL = ToolSpec(
     name="get_weather",
@@ -95,6 +96,53 @@ def test_json_mode_returns_json(generator: TextGenerator) -> None:
     request = ask('Reply with a JSON object whose key "city" is "Paris".', json_mode=True, max_tokens=40)
     result = generate(generator, request)
     assert isinstance(json.loads(result.text), dict)
+
+
+STOCK_TOOL = ToolSpec(
+    name="get_stock_price",
+    description="The latest price of a stock",
+    parameters={
+        "type": "object",
+        "properties": {
+            "ticker": {"type": "string", "description": "The ticker symbol, e.g. AAPL"},
+            "currency": {"type": "string", "enum": ["USD", "EUR"]},
+            "days": {"type": "integer", "minimum": 1, "maximum": 30},
+        },
+        "required": ["ticker", "currency", "days"],
+    },
+)
+
+
+def assert_calls_valid(result: GenerationResult, tools: list[ToolSpec]) -> None:
+    """The contract for tool calls: a call names an offered tool and its arguments follow its schema."""
+    assert (result.stop_reason == "tool_use") == bool(result.tool_calls), result
+    by_name = {tool.name: tool for tool in tools}
+    for call in result.tool_calls:
+        assert call.name in by_name and call.id
+        assert schema_errors(call.arguments, by_name[call.name].parameters) == [], call
+
+
+def test_every_tool_call_is_valid_whatever_the_prompt(generator: TextGenerator) -> None:
+    tools = [WEATHER_TOOL, STOCK_TOOL]
+    for text in ("What is the Apple stock price over the last 5 days, in euros?", "Tell me a joke."):
+        assert_calls_valid(generate(generator, ask(text, tools=tools, max_tokens=48)), tools)
+
+
+def test_tool_choice_any_always_gives_a_valid_call(generator: TextGenerator) -> None:
+    tools = [STOCK_TOOL, WEATHER_TOOL]
+    result = generate(generator, ask("Hello there!", tools=tools, tool_choice="any", max_tokens=48))
+    assert result.stop_reason == "tool_use" and len(result.tool_calls) >= 1
+    assert_calls_valid(result, tools)
+
+
+def test_json_schema_reply_follows_the_schema(generator: TextGenerator) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+    }
+    request = ask("Describe Paris as JSON.", json_mode=True, json_schema=schema, max_tokens=40)
+    assert schema_errors(json.loads(generate(generator, request).text), schema) == []
 
 
 def test_cancel_stops_the_stream_early(generator: TextGenerator) -> None:

@@ -13,18 +13,18 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from outcrop.backends.base import BackendError, ChatMessage, ToolCall, ToolSpec
+from outcrop.backends.json_schema import schema_errors
 
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
-_FENCE_THEN_FIRST_CHARACTER = re.compile(r"\s*```([^\n]*)\n\s*(\S)")
-_FENCE_LANGUAGE = re.compile(r"[\w-]{0,20}")
-_CODE_FENCES = re.compile(r"^\s*```[\w-]*\s*|\s*```\s*$")
+_BARE_CALL = re.compile(r'(?:```[\w\- \t]*\n\s*)?\{\s*"name"\s*:')
+_OPENING_FENCE = re.compile(r"^\s*```[\w\- \t]*\n")
 _TOOL_CALL_BLOCK = re.compile(
     re.escape(TOOL_CALL_OPEN) + r"(.*?)(?:" + re.escape(TOOL_CALL_CLOSE) + r"|\Z)", re.S
 )
@@ -143,8 +143,10 @@ def forced_tool_prefix(tool_choice: str | None, tools: Sequence[ToolSpec]) -> st
 
 
 def _json_objects(text: str) -> list[Any]:
-    """Consecutive JSON values in `text` (separated by whitespace); stops at the first non-JSON text."""
-    decoder = json.JSONDecoder()
+    """Consecutive JSON values in `text` (separated by whitespace); stops at the first non-JSON text.
+
+    Not strict: a grammar's string rule lets a raw newline into a string, which is still meant as text."""
+    decoder = json.JSONDecoder(strict=False)
     values: list[Any] = []
     position = 0
     while position < len(text):
@@ -160,41 +162,70 @@ def _json_objects(text: str) -> list[Any]:
     return values
 
 
-def parse_tool_calls(text: str, tool_names: Sequence[str] = ()) -> list[ToolCall]:
-    """Every well-formed call in `text`: `<tool_call>` blocks (a missing last close tag is tolerated),
-    or, from small models that drop the tags, bare or code-fenced `{"name": ..., "arguments": ...}`.
-    With `tool_names`, calls to other names are ignored."""
+def checked_tool_call(payload: Any, tools: Sequence[ToolSpec], call_id: str = "") -> ToolCall | None:
+    """A call from one `{"name", "arguments"}` payload (arguments as an object or a JSON string), or None
+    unless it names an offered tool with arguments that follow its schema."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
+        return None
+    tool = next((tool for tool in tools if tool.name == payload["name"]), None)
+    if tool is None:
+        return None
+    arguments = payload.get("arguments", payload.get("parameters", {}))
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments or "{}", strict=False)
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(arguments, dict) or schema_errors(arguments, tool.parameters):
+        return None
+    return ToolCall(id=call_id or new_tool_call_id(), name=tool.name, arguments=arguments)
+
+
+def parse_tool_calls(text: str, tools: Sequence[ToolSpec]) -> list[ToolCall]:
+    """The calls in `text`, which starts where the scanner saw a call open: `<tool_call>` blocks (a missing
+    last close tag is tolerated), or, from models that drop the tags, bare or code-fenced
+    `{"name": ..., "arguments": ...}`. A call is kept only if it names one of `tools` and its arguments
+    follow that tool's schema; if any call is not, there are none (the reply then stands as text)."""
     if TOOL_CALL_OPEN in text:
         payloads = [
             value for match in _TOOL_CALL_BLOCK.finditer(text) for value in _json_objects(match.group(1))
         ]
     else:
-        payloads = _json_objects(_CODE_FENCES.sub("", text))
-    calls: list[ToolCall] = []
-    for payload in payloads:
-        if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
-            continue
-        if tool_names and payload["name"] not in tool_names:
-            continue
-        arguments = payload.get("arguments", payload.get("parameters", {}))
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except json.JSONDecodeError:
-                arguments = {"input": arguments}
-        if not isinstance(arguments, dict):
-            arguments = {"input": arguments}
-        calls.append(ToolCall(id=new_tool_call_id(), name=payload["name"], arguments=arguments))
-    return calls
+        payloads = _json_objects(_OPENING_FENCE.sub("", text, count=1))
+    calls = [checked_tool_call(payload, tools) for payload in payloads]
+    return [call for call in calls if call is not None] if all(calls) else []
+
+
+def _call_may_open(text: str) -> bool:
+    """Whether `text` (from a backquote or brace) can still grow into the opening of a bare call,
+    such as '```json\n{ "na' (once it has, `_BARE_CALL` finds it)."""
+    position = 0
+    if text.startswith("`"):
+        if not text.startswith("```"):
+            return "```".startswith(text)
+        position = 3
+        while position < len(text) and (text[position].isalnum() or text[position] in "_- \t"):
+            position += 1
+        if position < len(text) and text[position] != "\n":
+            return False
+        position += 1
+    rest = text[position:].lstrip()
+    if not rest:
+        return True
+    if not rest.startswith("{"):
+        return False
+    key = rest[1:].lstrip()
+    return '"name"'.startswith(key) or (key.startswith('"name"') and not key[6:].strip())
 
 
 class OutputScanner:
     """Turns a model's raw text stream into safe deltas, stopping at stop sequences and tool calls.
 
     `feed` returns the text that can be shown now. Once a stop sequence completes, `stop_sequence` is set
-    and nothing more is emitted; once a tool call opens, the rest goes to `tool_text`, never to the deltas.
-    While tools are offered, a reply that starts with `{` (or a code fence whose body starts with `{`)
-    is held as a possible bare tool call, as small models often drop the tags.
+    and nothing more is emitted; once a tool call opens (`<tool_call>`, or a bare or fenced
+    `{"name": ...`, which small models write, often after a sentence), the rest goes to `tool_text`,
+    never to the deltas. Text that might still become a marker is held back until it is decided, and so
+    is trailing whitespace, which would otherwise dangle before a call.
     """
 
     def __init__(self, stop: Sequence[str], *, detect_tool_calls: bool, tool_prefix: str = "") -> None:
@@ -204,8 +235,8 @@ class OutputScanner:
         self.stop_sequence: str | None = None
         self.in_tool_call = bool(tool_prefix)
         self.tool_text = tool_prefix
+        self.gap = ""  # the whitespace between the text and the call, shown if the call is no call after all
         self._detect_tool_calls = detect_tool_calls
-        self._started = bool(tool_prefix)  # seen the reply's first non-blank character
 
     @property
     def finished(self) -> bool:
@@ -219,19 +250,14 @@ class OutputScanner:
             self.tool_text += delta
             return ""
         self._pending += delta
-        if not self._started:
-            opening = self._reply_opening()
-            if opening == "undecided":
-                return ""
-            self._started = True
-            if opening == "json":
-                self.in_tool_call, self.tool_text, self._pending = True, self._pending, ""
-                return ""
         first: tuple[int, str] | None = None
         for marker in self._markers:
             index = self._pending.find(marker)
             if index >= 0 and (first is None or index < first[0]):
                 first = (index, marker)
+        bare = _BARE_CALL.search(self._pending) if self._detect_tool_calls else None
+        if bare is not None and (first is None or bare.start() < first[0]):
+            first = (bare.start(), TOOL_CALL_OPEN)
         if first is not None:
             index, marker = first
             safe, rest = self._pending[:index], self._pending[index:]
@@ -239,40 +265,30 @@ class OutputScanner:
             if marker == TOOL_CALL_OPEN and marker not in self._stops:
                 self.in_tool_call = True
                 self.tool_text = rest
-            else:
-                self.stop_sequence = marker
+                kept = safe.rstrip()
+                self.gap = safe[len(kept) :]
+                return kept
+            self.stop_sequence = marker
             return safe
-        held = self._longest_marker_start()
+        held = self._held()
         safe = self._pending[: len(self._pending) - held]
         self._pending = self._pending[len(self._pending) - held :]
         return safe
 
-    def _reply_opening(self) -> Literal["json", "text", "undecided"]:
-        """Whether the reply so far opens with JSON (maybe fenced), plain text, or cannot tell yet."""
-        lead = self._pending.lstrip()
-        if not lead:
-            return "undecided"
-        if not self._detect_tool_calls:
-            return "text"
-        if lead.startswith("{"):
-            return "json"
-        if not (lead.startswith("```") or "```".startswith(lead)):
-            return "text"
-        fenced = _FENCE_THEN_FIRST_CHARACTER.match(self._pending)
-        if fenced is None:
-            fence_line = lead[3:]
-            return "undecided" if _FENCE_LANGUAGE.fullmatch(fence_line.strip()) else "text"
-        language, first = fenced.groups()
-        return "json" if first == "{" and _FENCE_LANGUAGE.fullmatch(language.strip()) else "text"
-
-    def _longest_marker_start(self) -> int:
-        """Length of the longest tail of the pending text that could still grow into a marker."""
+    def _held(self) -> int:
+        """Length of the pending tail that could still grow into a marker (or is trailing whitespace)."""
         longest = 0
         for marker in self._markers:
             for size in range(min(len(marker) - 1, len(self._pending)), longest, -1):
                 if self._pending.endswith(marker[:size]):
                     longest = size
                     break
+        if self._detect_tool_calls:
+            longest = max(longest, len(self._pending) - len(self._pending.rstrip()))
+            for index, character in enumerate(self._pending[: len(self._pending) - longest]):
+                if character in "`{" and _call_may_open(self._pending[index:]):
+                    kept = self._pending[:index].rstrip()  # and the whitespace before it
+                    return len(self._pending) - len(kept)
         return longest
 
     def flush(self) -> str:

@@ -8,7 +8,8 @@ FakeChat rules, in order:
    property (every property when none is marked required) gets its enum's first value, else by type:
    string -> the word after " in " in the user message if there is one (so "weather in Paris?" gives
    "Paris"), else "example"; integer -> 1; number -> 1.0; boolean -> true; array -> []; object -> {}.
-3. Otherwise echo: "You said: <last user message>" (or `{"response": <that>}` in JSON mode).
+3. Otherwise echo: "You said: <last user message>" (or `{"response": <that>}` in JSON mode, or with a
+   JSON schema for the reply, a value built from the schema as tool arguments are).
 Text streams word by word; tokens are whitespace-separated words; max_tokens and stop sequences apply.
 
 FakeEmbedder gives each lower-cased word a seeded random direction and sums them, so the same text
@@ -55,6 +56,8 @@ def _example_value(schema: dict[str, Any], user_text: str) -> Any:
     kind = schema.get("type", "string")
     if isinstance(kind, list):
         kind = next((entry for entry in kind if entry != "null"), "string")
+    if kind == "object":
+        return example_arguments(schema, user_text)
     if kind == "string":
         place = _PLACE.search(user_text)
         return place.group(1) if place else "example"
@@ -128,7 +131,9 @@ class FakeChat:
                 yield GenerationEvent(done=done)
                 return
             reply = f"You said: {user_text}"
-            if request.json_mode:
+            if request.json_schema is not None:
+                reply = json.dumps(_example_value(request.json_schema, user_text))
+            elif request.json_mode:
                 reply = json.dumps({"response": user_text})
         yield from self._stream_words(reply, request, input_tokens, cancel)
 

@@ -51,11 +51,10 @@ def _max_tokens(fields: Fields, model: BedrockModel) -> int:
     return value
 
 
-def _schema_instruction(response_format: Fields) -> str:
-    """json_schema: the schema is shown to the model; the sampler guarantees valid JSON, not the schema."""
-    schema = response_format.child("json_schema")
-    described = schema.body.get("schema") or {}
-    return "Reply with only a JSON object that follows this JSON schema:\n" + json.dumps(described)
+def _response_schema(response_format: Fields) -> dict[str, Any]:
+    """json_schema's schema: the runtime constrains the reply to it (a grammar on llama.cpp)."""
+    schema = response_format.child("json_schema").object("schema")
+    return schema.body if schema else {"type": "object"}
 
 
 def _check_turn(item: Any, index: int, calls: set[str]) -> None:
@@ -128,8 +127,11 @@ def parse_chat(body: dict[str, Any], model: BedrockModel, model_name: str) -> Ch
     response_format = fields.object("response_format")
     kind = response_format.one_of("type", ("text", "json_object", "json_schema")) if response_format else None
     if kind == "json_schema" and response_format is not None:
-        options["json_mode"] = True
-        turns.insert(0, ChatMessage("system", _schema_instruction(response_format)))
+        schema = _response_schema(response_format)
+        options.update(json_mode=True, json_schema=schema)
+        # Shown as well as enforced: a model that knows the schema fills it with sense, not just shape.
+        instruction = "Reply with only JSON that follows this JSON schema:\n" + json.dumps(schema)
+        turns.insert(0, ChatMessage("system", instruction))
     stream_options = fields.object("stream_options")
     request = GenerationRequest(
         messages=turns,

@@ -1,0 +1,302 @@
+"""The llama.cpp decode engine: one thread per model owns the context and decodes every stream together.
+
+One llama context is not thread-safe, and decoding one token for four sequences costs little more than
+for one (the weights are read once per step), so every model gets a single engine thread that owns the
+context. Each request becomes a sequence with its own KV-cache slot (seq_id) and sampler; every step the
+engine packs one new token per decoding sequence plus a chunk of any prompt still being read into one
+`llama_batch`, decodes it, and samples each sequence from its own logits row. A finished sequence's KV
+cells are cleared and its slot goes to the next waiting request. Past `parallel` active and `max_queue`
+waiting sequences, `submit` raises BackendBusy at once. The engine knows tokens only; text is the
+generator's business (llamacpp.py).
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from outcrop.backends.base import BackendBusy, BackendError, BackendUnavailable
+from outcrop.backends.chat_template import ChatTemplate
+from outcrop.backends.llamacpp_sampling import SamplingPlan, SequenceSampler
+from outcrop.backends.packaged import import_optional
+
+EndReason = Literal["eog", "max_tokens", "cancelled", "error"]
+_INSTALL = 'pip install "llama-cpp-python==0.3.36" (compiles llama.cpp; see requirements/models.txt)'
+
+
+def llama_bindings() -> Any:
+    """The llama_cpp bindings, imported on first use with llama.cpp's chatter silenced.
+
+    llama.cpp's OpenMP threads spin while they wait by default; when anything else wants the same cores
+    (another model, an embedding batch, the tests) decoding slowed twenty-fold here. Passive waiting keeps
+    it steady; a user who sets OMP_WAIT_POLICY keeps their choice.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    module = import_optional("llama_cpp", _INSTALL)
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+    return module
+
+
+@dataclass(frozen=True)
+class LlamaSettings:
+    n_ctx: int = 4096  # per sequence
+    n_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    parallel: int = 4  # sequences decoded together
+    max_queue: int = 16  # sequences waiting for a slot
+    n_batch: int = 512  # tokens per decode step
+    default_temperature: float = 0.7
+    flash_attn: bool = True
+    # llama.cpp's repacked weight layouts: batch 4 decodes 2.5x as fast as batch 1 with them on the 1.5B
+    # model, 1.6x without. But a build with AMX kernels (-march=native on an AMX CPU) then runs those,
+    # and they raise SIGILL on this VM; None means "on unless the build has AMX".
+    repack_weights: bool | None = None
+    # Grammar-constrained tool calls and JSON (see grammar.py); off only to measure what it costs.
+    constrained: bool = True
+
+
+@dataclass(frozen=True)
+class End:
+    reason: EndReason
+    error: str | None = None
+
+
+@dataclass
+class EngineSequence:
+    """One request inside the engine. Only the engine thread touches the mutable decode state."""
+
+    prompt: list[int]
+    max_new_tokens: int
+    sampling: SamplingPlan
+    cancel: threading.Event
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    output: queue.SimpleQueue[int | End] = field(default_factory=queue.SimpleQueue)
+    slot: int = -1
+    fed: int = 0  # prompt tokens already decoded
+    generated: int = 0
+    last_token: int = -1
+    sampler: SequenceSampler | None = None
+
+    @property
+    def abandoned(self) -> bool:
+        return self.cancel.is_set() or self.stop_requested.is_set()
+
+
+class LoadedModel:
+    """The model weights plus the helpers that only read them (safe from any thread)."""
+
+    def __init__(self, llama: Any, path: Path, *, repack_weights: bool) -> None:
+        params = llama.llama_model_default_params()
+        params.use_extra_bufts = repack_weights  # see LlamaSettings.repack_weights
+        self.handle = llama.llama_model_load_from_file(str(path).encode(), params)
+        if not self.handle:
+            raise BackendUnavailable(f"llama.cpp could not load {path}: not a valid GGUF model?")
+        self.vocab = llama.llama_model_get_vocab(self.handle)
+        self._llama = llama
+        template = llama.llama_model_chat_template(self.handle, None)
+        if not template:
+            raise BackendUnavailable(f"{path.name} has no chat template: it is not an instruct/chat model")
+        self.template = ChatTemplate(
+            template.decode("utf-8"),
+            bos_token=self.piece(llama.llama_vocab_bos(self.vocab), special=True).decode("utf-8", "replace"),
+            eos_token=self.piece(llama.llama_vocab_eos(self.vocab), special=True).decode("utf-8", "replace"),
+        )
+
+    def tokenize(self, text: str) -> list[int]:
+        data = text.encode("utf-8")
+        capacity = len(data) + 8
+        buffer = (self._llama.llama_token * capacity)()
+        count = self._llama.llama_tokenize(self.vocab, data, len(data), buffer, capacity, False, True)
+        if count < 0:
+            capacity = -count
+            buffer = (self._llama.llama_token * capacity)()
+            count = self._llama.llama_tokenize(self.vocab, data, len(data), buffer, capacity, False, True)
+        return list(buffer[:count])
+
+    def piece(self, token: int, *, special: bool = False) -> bytes:
+        buffer = ctypes.create_string_buffer(64)
+        size = self._llama.llama_token_to_piece(self.vocab, token, buffer, 64, 0, special)
+        if size < 0:
+            buffer = ctypes.create_string_buffer(-size)
+            size = self._llama.llama_token_to_piece(self.vocab, token, buffer, -size, 0, special)
+        return buffer.raw[:size]
+
+    def is_end_of_generation(self, token: int) -> bool:
+        return bool(self._llama.llama_vocab_is_eog(self.vocab, token))
+
+    def close(self) -> None:
+        if self.handle:
+            self._llama.llama_model_free(self.handle)
+            self.handle = None
+
+
+class BatchEngine:
+    """Owns one llama context and decodes every admitted sequence together, one step at a time."""
+
+    def __init__(self, llama: Any, model: LoadedModel, settings: LlamaSettings) -> None:
+        self._llama = llama
+        self._model = model
+        self._settings = settings
+        self.tokens_generated = 0  # every token sampled since load: shows when decoding really stops
+        self.grammar_resamples = 0  # tokens a grammar had to redraw (see llamacpp_sampling)
+        params = llama.llama_context_default_params()
+        params.n_ctx = settings.n_ctx * settings.parallel
+        params.n_batch = settings.n_batch
+        params.n_ubatch = settings.n_batch
+        params.n_seq_max = settings.parallel
+        params.n_threads = settings.n_threads
+        params.n_threads_batch = settings.n_threads
+        # One KV buffer shared by all sequences. With per-sequence buffers llama.cpp only puts sequences
+        # with consecutive ids in one micro-batch, so once slot 1 frees up while 0 and 2 run, each step
+        # would decode in two passes; the total n_ctx * parallel cells still bound every sequence.
+        params.kv_unified = True
+        params.no_perf = True
+        params.flash_attn_type = (
+            llama.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            if settings.flash_attn
+            else llama.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
+        self._context = llama.llama_init_from_model(model.handle, params)
+        if not self._context:
+            raise BackendUnavailable(
+                "llama.cpp could not create a context (out of memory? lower n_ctx/parallel)"
+            )
+        self._memory = llama.llama_get_memory(self._context)
+        self._batch = llama.llama_batch_init(settings.n_batch + settings.parallel, 0, 1)
+        self._condition = threading.Condition()
+        self._waiting: collections.deque[EngineSequence] = collections.deque()
+        self._active: list[EngineSequence] = []
+        self._free_slots = list(range(settings.parallel))
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="llama-engine", daemon=True)
+        self._thread.start()
+
+    def submit(self, sequence: EngineSequence) -> None:
+        with self._condition:
+            if self._closed:
+                raise BackendError("the model engine has been shut down")
+            # Sequences whose caller has gone are not counted: the engine drops them within a step.
+            live = sum(1 for entry in [*self._waiting, *self._active] if not entry.abandoned)
+            if live >= self._settings.parallel + self._settings.max_queue:
+                raise BackendBusy(
+                    f"model is busy: {self._settings.parallel} sequences running and "
+                    f"{self._settings.max_queue} waiting"
+                )
+            self._waiting.append(sequence)
+            self._condition.notify()
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+        self._thread.join()
+        self._llama.llama_batch_free(self._batch)
+        self._llama.llama_free(self._context)
+        self._context = None
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._closed and not self._active and not self._waiting:
+                    self._condition.wait()
+                if self._closed:
+                    break
+                self._admit()
+            self._retire_abandoned()
+            if not self._active:
+                continue
+            try:
+                self._step()
+            except Exception as error:  # a failed decode must not kill the engine thread
+                for sequence in list(self._active):
+                    self._retire(sequence, End("error", f"{type(error).__name__}: {error}"))
+        for sequence in [*self._active, *self._waiting]:
+            self._retire(sequence, End("error", "the model engine was shut down"))
+
+    def _admit(self) -> None:
+        """Move waiting sequences into free slots (called with the condition held)."""
+        for sequence in [entry for entry in self._waiting if entry.abandoned]:
+            self._waiting.remove(sequence)
+            sequence.output.put(End("cancelled"))
+        while self._waiting and self._free_slots:
+            sequence = self._waiting.popleft()
+            sequence.slot = self._free_slots.pop(0)
+            sequence.sampler = SequenceSampler(self._llama, self._model.vocab, sequence.sampling)
+            self._active.append(sequence)
+
+    def _retire_abandoned(self) -> None:
+        for sequence in [entry for entry in self._active if entry.abandoned]:
+            self._retire(sequence, End("cancelled"))
+
+    def _retire(self, sequence: EngineSequence, end: End) -> None:
+        """Free the sequence's KV cells, sampler and slot (engine thread only), then tell its reader."""
+        was_active = sequence in self._active
+        if was_active:
+            self._llama.llama_memory_seq_rm(self._memory, sequence.slot, -1, -1)
+            if sequence.sampler is not None:
+                self.grammar_resamples += sequence.sampler.grammar_resamples
+                sequence.sampler.close()
+                sequence.sampler = None
+        with self._condition:
+            if was_active:
+                self._active.remove(sequence)
+                self._free_slots.append(sequence.slot)
+            elif sequence in self._waiting:
+                self._waiting.remove(sequence)
+        sequence.output.put(end)
+
+    def _step(self) -> None:
+        """Decode one batch: a token for every generating sequence, then prompt chunks in the room left."""
+        batch = self._batch
+        rows: list[tuple[EngineSequence, int]] = []
+        count = 0
+
+        def add(token: int, position: int, slot: int, wants_logits: bool) -> None:
+            nonlocal count
+            batch.token[count] = token
+            batch.pos[count] = position
+            batch.n_seq_id[count] = 1
+            batch.seq_id[count][0] = slot
+            batch.logits[count] = 1 if wants_logits else 0
+            count += 1
+
+        for sequence in self._active:
+            if sequence.fed == len(sequence.prompt):
+                rows.append((sequence, count))
+                add(sequence.last_token, len(sequence.prompt) + sequence.generated - 1, sequence.slot, True)
+        room = self._settings.n_batch - count
+        for sequence in self._active:
+            remaining = len(sequence.prompt) - sequence.fed
+            if remaining == 0 or room == 0:
+                continue
+            take = min(remaining, room)
+            for offset in range(take):
+                position = sequence.fed + offset
+                last_of_prompt = position == len(sequence.prompt) - 1
+                if last_of_prompt:
+                    rows.append((sequence, count))
+                add(sequence.prompt[position], position, sequence.slot, last_of_prompt)
+            sequence.fed += take
+            room -= take
+        batch.n_tokens = count
+        status = self._llama.llama_decode(self._context, batch)
+        if status != 0:
+            raise BackendError(f"llama_decode returned {status}")
+        for sequence, row in rows:
+            assert sequence.sampler is not None
+            token = sequence.sampler.sample(self._context, row, is_end=self._model.is_end_of_generation)
+            sequence.generated += 1
+            self.tokens_generated += 1
+            if self._model.is_end_of_generation(token):
+                self._retire(sequence, End("eog"))
+                continue
+            sequence.last_token = token
+            sequence.output.put(token)
+            if sequence.generated >= sequence.max_new_tokens:
+                self._retire(sequence, End("max_tokens"))
