@@ -32,16 +32,22 @@ async def iterate_in_thread(
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
 
+    def post(item: object) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop closed after its consumer left: nobody is there to tell
+            cancel.set()
+
     def produce() -> None:
         try:
             for item in make_iterator():
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+                post(item)
                 if cancel.is_set():
                     break
         except BaseException as exc:  # handed to the consumer, who re-raises it
-            loop.call_soon_threadsafe(queue.put_nowait, _Failure(exc))
+            post(_Failure(exc))
         finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            post(_DONE)
 
     thread = threading.Thread(target=produce, name="outcrop-stream", daemon=True)
     thread.start()

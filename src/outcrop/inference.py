@@ -153,12 +153,10 @@ class Inference:
         """A Bedrock model id or ARN, a system-defined (cross-region) profile's id or ARN, or an application
         inference profile's id or ARN, to its catalog entry. An image or video generation id the catalog
         lists but nothing here runs is refused as such, not as an unknown id."""
-        model = self.catalog.find(model_id)
-        if model is None and self.profiles is not None:
-            target = self.profiles.model_of(model_id)
-            model = self.catalog.find(target) if target else None
-            model_id = target or model_id
+        model = self.find(model_id)
         if model is None:
+            if self.profiles is not None:
+                model_id = self.profiles.model_of(model_id) or model_id
             unserved = self.catalog.find_unserved(model_id)
             if unserved is not None:
                 raise ValidationException(
@@ -166,6 +164,14 @@ class Inference:
                     "is not served locally by this server. Use a text or embedding model id."
                 )
             raise ValidationException("The provided model identifier is invalid.")
+        return model
+
+    def find(self, model_id: str) -> BedrockModel | None:
+        """The catalog entry a model id, ARN or inference profile (system or application) names, if any."""
+        model = self.catalog.find(model_id)
+        if model is None and self.profiles is not None:
+            target = self.profiles.model_of(model_id)
+            model = self.catalog.find(target) if target else None
         return model
 
     def chat_model(self, model_id: str, api: str) -> BedrockModel:

@@ -23,7 +23,7 @@ from outcrop.storage.vectors import Filter, Hit, VectorStore, parse_filter
 def knowledge_base_embedder(inference: Inference, caller: Caller, kb: KnowledgeBase) -> Embedder:
     """The knowledge base's embedding model, through the inference path (ingestion and Retrieve share it)."""
     arn = kb.body["knowledgeBaseConfiguration"]["vectorKnowledgeBaseConfiguration"]["embeddingModelArn"]
-    model = inference.catalog.find(arn)
+    model = inference.find(arn)
     if model is None or model.kind != "embedding":
         raise ValidationException(f"The embedding model {arn} is no longer in this server's catalog.")
     return inference.embedder(caller, model)

@@ -74,7 +74,7 @@ class BedrockAgent(Service):
                 "vectorKnowledgeBaseConfiguration."
             )
         arn = config["vectorKnowledgeBaseConfiguration"]["embeddingModelArn"]
-        model = self.inference.catalog.find(arn)
+        model = self.inference.find(arn)
         if model is None or model.kind != "embedding":
             raise ValidationException(
                 f"The embedding model {arn} is not an embedding model of this server's catalog."

@@ -119,7 +119,7 @@ class BedrockAgentRuntime(Service):
     # -- RetrieveAndGenerate ---------------------------------------------------------------------------------
 
     def _chat_model(self, model_arn: str) -> BedrockModel:
-        model = self.inference.catalog.find(model_arn)
+        model = self.inference.find(model_arn)
         if model is None or model.kind != "chat":
             raise ValidationException(f"The model {model_arn} is not a text generation model of this server.")
         return model

@@ -90,7 +90,7 @@ class OpenAIApi:
         name = body.get("model")
         if not isinstance(name, str) or not name:
             raise OpenAIError("You must provide a model parameter.", param="model")
-        model = self.catalog.find(name) or self._local_entry(name)
+        model = self.inference.find(name) or self._local_entry(name)
         if model is None:
             raise OpenAIError(
                 f"The model `{name}` does not exist. GET /v1/models lists the models served here.",
