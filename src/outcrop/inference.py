@@ -194,6 +194,25 @@ class Inference:
         with backend_errors():
             return self.models.generator(model.local)
 
+    @staticmethod
+    def _check_images(model: BedrockModel, generator: TextGenerator, request: GenerationRequest) -> None:
+        """Refuse images unless the catalog says the model takes them and its runtime can pass them on:
+        a text-only model must say so, not answer as if it had seen them."""
+        if not any(message.images for message in request.messages):
+            return
+        if "IMAGE" not in model.input_modalities:
+            raise ValidationException(
+                f"The model {model.model_id} doesn't support image input. Remove the image content "
+                "blocks and try again."
+            )
+        if not getattr(generator, "sees_images", False):
+            raise ValidationException(
+                f"The model {model.model_id} is served on this server by the local model {model.local}, "
+                "which reads text only and does not accept image input. Remove the image content blocks, "
+                "or map this model id to a vision model on an OpenAI-compatible server (runtime "
+                '"openai") in the model catalog.'
+            )
+
     async def stream(
         self, caller: Caller, model: BedrockModel, request: GenerationRequest
     ) -> AsyncGenerator[GenerationEvent, None]:
@@ -204,6 +223,7 @@ class Inference:
         async def admitted() -> AsyncGenerator[GenerationEvent, None]:
             with self._admission.admit(model.local):
                 generator = await run_blocking(lambda: self._generator(model))
+                self._check_images(model, generator, request)
                 produced = iterate_in_thread(lambda: generator.stream(request, caller.cancel), caller.cancel)
                 async with contextlib.aclosing(produced):
                     async for event in produced:
@@ -247,6 +267,7 @@ class Inference:
         """The same call for code running in a worker thread: admitted, metered, errors mapped."""
         with self._admission.admit(model.local):
             generator = self._generator(model)
+            self._check_images(model, generator, request)
             with backend_errors():
                 for event in generator.stream(request, caller.cancel):
                     if event.done is not None:

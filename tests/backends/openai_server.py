@@ -16,11 +16,18 @@ from outcrop.backends.fake import FakeChat, FakeEmbedder
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 
 
+def _text(content: str | list[dict[str, Any]] | None) -> str:
+    """A message's text; of a list of parts (text and image_url), the text parts."""
+    if isinstance(content, list):
+        return "\n".join(part["text"] for part in content if part.get("type") == "text")
+    return content or ""
+
+
 def _generation_request(body: dict[str, Any]) -> GenerationRequest:
     messages = [
         ChatMessage(
             role=entry["role"],
-            content=entry.get("content") or "",
+            content=_text(entry.get("content")),
             tool_calls=tuple(
                 ToolCall(call["id"], call["function"]["name"], json.loads(call["function"]["arguments"]))
                 for call in entry.get("tool_calls") or ()
@@ -36,6 +43,7 @@ def _generation_request(body: dict[str, Any]) -> GenerationRequest:
         for tool in body.get("tools") or ()
     ]
     choice = body.get("tool_choice")
+    response_format = body.get("response_format") or {}
     tool_choice: str | None = None
     if choice == "required":
         tool_choice = "any"
@@ -47,7 +55,8 @@ def _generation_request(body: dict[str, Any]) -> GenerationRequest:
         stop=body.get("stop") or (),
         tools=tools,
         tool_choice=tool_choice,
-        json_mode=(body.get("response_format") or {}).get("type") == "json_object",
+        json_mode=response_format.get("type") in ("json_object", "json_schema"),
+        json_schema=(response_format.get("json_schema") or {}).get("schema"),
     )
 
 

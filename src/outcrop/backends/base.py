@@ -48,13 +48,23 @@ class ToolSpec:
 
 
 @dataclass(frozen=True)
+class Image:
+    """An image attached to a user turn, as its bytes and MIME type (image/png, image/jpeg...)."""
+
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class ChatMessage:
-    """One turn. `tool_calls` only on assistant turns; `tool_call_id` only on tool turns."""
+    """One turn. `tool_calls` only on assistant turns; `tool_call_id` only on tool turns; `images` only on
+    user turns, and only for generators that set `sees_images = True` (inference refuses them for others)."""
 
     role: Role
     content: str
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,7 @@ class GenerationRequest:
     tools: Sequence[ToolSpec] = ()
     tool_choice: str | None = None  # None/"auto", "any" (must call some tool), or a tool name
     json_mode: bool = False
+    json_schema: dict[str, Any] | None = None  # the reply must be JSON that follows it (OpenAI json_schema)
     seed: int | None = None
 
 

@@ -7,6 +7,7 @@ Token counting has no standard endpoint, so `count_tokens` estimates (about four
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -29,7 +30,7 @@ from outcrop.backends.base import (
     ToolCall,
     ToolSpec,
 )
-from outcrop.backends.chat_template import new_tool_call_id, tool_dicts
+from outcrop.backends.chat_template import checked_tool_call, tool_dicts
 
 _FINISH_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
@@ -39,8 +40,19 @@ _FINISH_REASONS: dict[str, StopReason] = {
 }
 
 
+def _content_json(message: ChatMessage) -> str | list[dict[str, Any]]:
+    """Plain text, or the text and `image_url` parts (as data URLs) of a turn that carries images."""
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    for image in message.images:
+        url = f"data:{image.media_type};base64,{base64.b64encode(image.data).decode('ascii')}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
 def _message_json(message: ChatMessage) -> dict[str, Any]:
-    entry: dict[str, Any] = {"role": message.role, "content": message.content}
+    entry: dict[str, Any] = {"role": message.role, "content": _content_json(message)}
     if message.tool_calls:
         entry["tool_calls"] = [
             {
@@ -72,7 +84,10 @@ def _request_json(model: str, request: GenerationRequest) -> dict[str, Any]:
     body.update({key: value for key, value in optional.items() if value is not None})
     if request.stop:
         body["stop"] = list(request.stop)
-    if request.json_mode:
+    if request.json_schema is not None:
+        schema = {"name": "response", "schema": request.json_schema, "strict": True}
+        body["response_format"] = {"type": "json_schema", "json_schema": schema}
+    elif request.json_mode:
         body["response_format"] = {"type": "json_object"}
     if request.tools:
         body["tools"] = tool_dicts(request.tools)
@@ -108,19 +123,14 @@ class _ToolCallAssembler:
             part["name"] += function.get("name") or ""
             part["arguments"] += function.get("arguments") or ""
 
-    def calls(self) -> list[ToolCall]:
-        calls: list[ToolCall] = []
-        for _, part in sorted(self._parts.items()):
-            try:
-                arguments = json.loads(part["arguments"] or "{}")
-            except json.JSONDecodeError:
-                arguments = {"input": part["arguments"]}
-            if not isinstance(arguments, dict):
-                arguments = {"input": arguments}
-            calls.append(
-                ToolCall(id=part["id"] or new_tool_call_id(), name=part["name"], arguments=arguments)
-            )
-        return calls
+    def calls(self, tools: Sequence[ToolSpec]) -> tuple[list[ToolCall], str]:
+        """The calls, if every one names an offered tool with valid arguments; else none, and the calls as
+        text (a remote server that does not constrain can still write a broken call)."""
+        parts = [part for _, part in sorted(self._parts.items())]
+        calls = [checked_tool_call(part, tools, part["id"]) for part in parts]
+        if all(calls):
+            return [call for call in calls if call is not None], ""
+        return [], "\n".join(json.dumps({"name": p["name"], "arguments": p["arguments"]}) for p in parts)
 
 
 class _Remote:
@@ -136,7 +146,10 @@ class _Remote:
 
 
 class OpenAIChat:
-    """A chat model served by an OpenAI-compatible server, streamed over SSE."""
+    """A chat model served by an OpenAI-compatible server, streamed over SSE. It passes images on; whether
+    the remote model can see them is the catalog's `input_modalities` claim."""
+
+    sees_images = True
 
     def __init__(
         self,
@@ -189,7 +202,10 @@ class OpenAIChat:
                             matched_stop = choice["stop_reason"]
         except httpx.HTTPError as error:
             raise self._remote.unavailable(error) from error
-        calls = tools.calls()
+        calls, broken = tools.calls(request.tools)
+        if broken:
+            text_parts.append(broken)
+            yield GenerationEvent(text=broken)
         stop_reason: StopReason = "tool_use" if calls else _FINISH_REASONS.get(finish or "stop", "end_turn")
         if matched_stop is not None and matched_stop in request.stop and not calls:
             stop_reason = "stop_sequence"

@@ -11,41 +11,45 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from outcrop.backends.base import ChatMessage, GenerationRequest, GenerationResult, ToolCall, ToolSpec
+from outcrop.backends.base import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    Image,
+    ToolCall,
+    ToolSpec,
+)
 from outcrop.catalog import BedrockModel
 from outcrop.protocol.errors import ValidationException
+from outcrop.services.attachments import Attachments, Document, in_prompt
+from outcrop.storage.objects import ObjectStore
 
-_TEXT_DOCUMENT_FORMATS = ("txt", "md", "csv", "html")
-
-
-def _block_text(block: dict[str, Any]) -> str:
-    """What a local text model can see of a content block."""
-    if "text" in block:
-        return str(block["text"])
-    if "document" in block:
-        document = block["document"]
-        name = document.get("name", "document")
-        source = document.get("source", {})
-        if document.get("format") in _TEXT_DOCUMENT_FORMATS and "bytes" in source:
-            return f"<document name={name!r}>\n{source['bytes'].decode('utf-8', 'replace')}\n</document>"
-        if "text" in source:
-            return f"<document name={name!r}>\n{source['text']}\n</document>"
-        kind = document.get("format")
-        return f"[document {name!r} in {kind} format: this local model reads only text formats]"
-    if "image" in block:
-        return "[an image was attached; this local model reads text only]"
-    if "video" in block or "audio" in block:
-        return "[a media attachment was omitted; this local model reads text only]"
-    return ""
+_MEDIA_BLOCKS = ("video", "audio")
 
 
-def _tool_result_text(result: dict[str, Any]) -> str:
+def _refuse_media(block: dict[str, Any]) -> None:
+    for kind in _MEDIA_BLOCKS:
+        if kind in block:
+            raise ValidationException(
+                f"This server's models do not accept {kind} input. Remove the {kind} content block and "
+                "try again."
+            )
+
+
+def _tool_result_text(result: dict[str, Any], attachments: Attachments) -> str:
     parts = []
     for item in result.get("content", []):
+        _refuse_media(item)
         if "json" in item:
             parts.append(json.dumps(item["json"]))
-        else:
-            parts.append(_block_text(item))
+        elif "document" in item:
+            parts.append(attachments.document(item["document"]).prompt())
+        elif "image" in item:
+            raise ValidationException(
+                "Images in tool results are not supported on this server; put the image in a user message."
+            )
+        elif "text" in item:
+            parts.append(str(item["text"]))
     text = "\n".join(p for p in parts if p)
     if result.get("status") == "error":
         text = f"Error: {text}"
@@ -53,9 +57,13 @@ def _tool_result_text(result: dict[str, Any]) -> str:
 
 
 def converse_messages(
-    messages: list[dict[str, Any]], system: list[dict[str, Any]] | None
+    messages: list[dict[str, Any]],
+    system: list[dict[str, Any]] | None,
+    attachments: Attachments | None = None,
 ) -> list[ChatMessage]:
-    """Converse messages and system blocks as generic chat turns; checks the turn order Bedrock enforces."""
+    """Converse messages and system blocks as generic chat turns; checks the turn order Bedrock enforces.
+    Documents are read into the turn's text and images kept as images (see `attachments`)."""
+    attachments = attachments or Attachments()
     if not messages:
         raise ValidationException(
             "A conversation must start with a user message. Try again with a conversation "
@@ -83,22 +91,37 @@ def converse_messages(
                 "to the content field and try again."
             )
         texts: list[str] = []
+        documents: list[Document] = []
+        images: list[Image] = []
         calls: list[ToolCall] = []
         for block in message["content"]:
+            _refuse_media(block)
+            if ("document" in block or "image" in block) and message["role"] != "user":
+                raise ValidationException(
+                    "You can only include images and documents in a message whose role is user."
+                )
             if "toolUse" in block:
                 use = block["toolUse"]
                 calls.append(ToolCall(use["toolUseId"], use["name"], dict(use.get("input") or {})))
             elif "toolResult" in block:
                 result = block["toolResult"]
-                out.append(ChatMessage("tool", _tool_result_text(result), tool_call_id=result["toolUseId"]))
-            else:
-                text = _block_text(block)
-                if text:
-                    texts.append(text)
+                text = _tool_result_text(result, attachments)
+                out.append(ChatMessage("tool", text, tool_call_id=result["toolUseId"]))
+            elif "document" in block:
+                documents.append(attachments.document(block["document"]))
+            elif "image" in block:
+                images.append(attachments.image(block["image"]))
+            elif block.get("text"):
+                texts.append(str(block["text"]))
+        if documents and not texts:
+            raise ValidationException(
+                "A message with a document content block must also include a text content block. Add a "
+                "text block that says what to do with the document and try again."
+            )
         if message["role"] == "assistant":
             out.append(ChatMessage("assistant", "\n".join(texts), tool_calls=tuple(calls)))
-        elif texts:
-            out.append(ChatMessage("user", "\n".join(texts)))
+        elif texts or documents or images:
+            out.append(ChatMessage("user", in_prompt(documents, texts), images=tuple(images)))
     return out
 
 
@@ -125,7 +148,25 @@ def converse_tools(tool_config: dict[str, Any] | None) -> tuple[list[ToolSpec], 
     return tools, tool_choice
 
 
-def converse_request(params: dict[str, Any], model: BedrockModel) -> GenerationRequest:
+def converse_request(
+    params: dict[str, Any], model: BedrockModel, objects: ObjectStore | None = None
+) -> GenerationRequest:
+    """The generic request of a Converse body whose answer is not Converse's own output (batch records):
+    documents with citations enabled are refused there, as their citations would have nowhere to go."""
+    request, documents = converse_parts(params, model, objects)
+    if any(document.citations for document in documents):
+        raise ValidationException(
+            "Citations are returned by Converse and ConverseStream on this server. Remove citations from "
+            "the document blocks and try again."
+        )
+    return request
+
+
+def converse_parts(
+    params: dict[str, Any], model: BedrockModel, objects: ObjectStore | None = None
+) -> tuple[GenerationRequest, list[Document]]:
+    """The generic request and the documents it was given (which the answer may have to cite); documents
+    and images in S3 are read from `objects`."""
     config = params.get("inferenceConfig") or {}
     max_tokens = config.get("maxTokens", model.max_tokens)
     if max_tokens > model.max_tokens:
@@ -135,12 +176,13 @@ def converse_request(params: dict[str, Any], model: BedrockModel) -> GenerationR
         )
     extra = params.get("additionalModelRequestFields") or {}
     tools, tool_choice = converse_tools(params.get("toolConfig"))
-    messages = converse_messages(params.get("messages") or [], params.get("system"))
+    attachments = Attachments(objects)
+    messages = converse_messages(params.get("messages") or [], params.get("system"), attachments)
     if any(m.tool_calls for m in messages) and not tools:
         raise ValidationException(
             "The toolConfig field must be defined when using toolUse and toolResult content blocks."
         )
-    return GenerationRequest(
+    request = GenerationRequest(
         messages=messages,
         max_tokens=max_tokens,
         temperature=config.get("temperature"),
@@ -150,6 +192,7 @@ def converse_request(params: dict[str, Any], model: BedrockModel) -> GenerationR
         tools=tools,
         tool_choice=tool_choice,
     )
+    return request, attachments.documents
 
 
 def usage(result: GenerationResult) -> dict[str, int]:

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from outcrop.backends.base import ChatMessage, ToolCall, ToolSpec
+from outcrop.backends.base import ChatMessage, Image, ToolCall, ToolSpec
 from outcrop.protocol.errors import ValidationException
 from outcrop.services.bedrock_bodies.anthropic import AnthropicFormat
 
@@ -55,7 +55,7 @@ def test_parse_a_typical_messages_body() -> None:
     assert tuple(request.stop) == ("\n\nHuman:",)
 
 
-def test_images_become_a_placeholder_and_system_blocks_are_read() -> None:
+def test_images_stay_images_and_system_blocks_are_read() -> None:
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
     request = FORMAT.parse(
         body(
@@ -65,7 +65,8 @@ def test_images_become_a_placeholder_and_system_blocks_are_read() -> None:
         HAIKU,
     )
     assert request.messages[0] == ChatMessage("system", "Be kind.")
-    assert "image" in request.messages[1].content and request.messages[1].content.endswith("What is this?")
+    assert request.messages[1].content == "What is this?"
+    assert request.messages[1].images == (Image("image/png", b"\x89PNG\r\n\x1a\n"),)
 
 
 def test_tools_tool_use_and_tool_results() -> None:

@@ -4,13 +4,14 @@ from typing import Any
 
 import pytest
 
-from outcrop.backends.base import ChatMessage
+from outcrop.backends.base import ChatMessage, Image
 from outcrop.protocol.errors import ValidationException
 from outcrop.services.bedrock_bodies.llama import LlamaFormat
 
 from .support import model, result, stream, wire
 
 FORMAT = LlamaFormat()
+PNG_HEAD = b"\x89PNG\r\n\x1a\n"
 LLAMA3 = model("llama", "meta.llama3-8b-instruct-v1:0", max_tokens=2048)
 PROMPT = (
     "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nWhat is AWS?<|eot_id|>"
@@ -25,9 +26,11 @@ def test_parse() -> None:
     assert FORMAT.parse({"prompt": "Hi"}, LLAMA3).max_tokens == 512
 
 
-def test_images_are_noted_in_the_user_turn() -> None:
-    request = FORMAT.parse({"prompt": PROMPT, "images": ["aGVsbG8="]}, LLAMA3)
-    assert "image" in request.messages[0].content and request.messages[0].content.endswith("What is AWS?")
+def test_images_go_with_the_first_user_turn() -> None:
+    request = FORMAT.parse({"prompt": PROMPT, "images": ["iVBORw0KGgo="]}, LLAMA3)
+    assert request.messages[0] == ChatMessage("user", "What is AWS?", images=(Image("image/png", PNG_HEAD),))
+    with pytest.raises(ValidationException, match="not a PNG, JPEG, GIF or WebP image"):
+        FORMAT.parse({"prompt": PROMPT, "images": ["aGVsbG8="]}, LLAMA3)
 
 
 def test_response() -> None:

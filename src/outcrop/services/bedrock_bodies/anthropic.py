@@ -1,26 +1,36 @@
 """Anthropic Claude bodies: the Messages API, and the legacy Text Completions API Claude 2 ids also take.
 
-Content blocks map onto generic turns: text and text documents are read, images and PDFs become a
-placeholder (the local model reads text only), tool_use blocks become tool calls and tool_result blocks
-tool turns. Responses use Bedrock's id styles (msg_bdrk_..., toolu_bdrk_...) and Anthropic's model names.
+Content blocks map onto generic turns: text is read, documents (PDF, text, content) are read into text
+under their titles, images stay images (for models that can see), tool_use blocks become tool calls and
+tool_result blocks tool turns. Responses use Bedrock's id styles (msg_bdrk_..., toolu_bdrk_...) and
+Anthropic's model names.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from typing import Any
 
-from outcrop.backends.base import ChatMessage, GenerationRequest, GenerationResult, ToolCall, ToolSpec
+from outcrop.backends.base import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    Image,
+    ToolCall,
+    ToolSpec,
+)
 from outcrop.catalog import BedrockModel
 from outcrop.protocol.errors import ValidationException
+from outcrop.services.attachments import IMAGE_TYPES, Document, in_prompt, read_document, text_document
 from outcrop.services.bedrock_bodies import ChatStreamEncoder
 from outcrop.services.bedrock_bodies.common import (
-    DOCUMENT_PLACEHOLDER,
-    IMAGE_PLACEHOLDER,
     Fields,
     NativeRequest,
     echo,
+    malformed,
     max_tokens,
     named_tool,
     native_call_id,
@@ -31,6 +41,7 @@ from outcrop.services.bedrock_bodies.messages import prompt_messages
 _VERSION_SUFFIX = re.compile(r"(?<=\d{8})-v\d+:\d+$")
 _TOOL_ID = "toolu_bdrk_01"
 _SKIPPED_BLOCKS = ("thinking", "redacted_thinking")
+_DOCUMENT_TYPES = {"application/pdf": "pdf", "text/plain": "txt"}
 
 
 def anthropic_model_name(model: BedrockModel) -> str:
@@ -38,20 +49,53 @@ def anthropic_model_name(model: BedrockModel) -> str:
     return _VERSION_SUFFIX.sub("", model.model_id.partition(".")[2] or model.model_id)
 
 
+def _base64(fields: Fields) -> bytes:
+    try:
+        return base64.b64decode(fields.string("data", required=True) or "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise malformed(f"{fields.at('data')}: not valid base64") from exc
+
+
+def _image(block: dict[str, Any], path: str) -> Image:
+    source = Fields(block, path).child("source")
+    source.one_of("type", ("base64",), required=True)
+    media_type = source.one_of("media_type", tuple(IMAGE_TYPES.values()), required=True)
+    return Image(str(media_type), _base64(source))
+
+
+def _document(block: dict[str, Any], path: str, number: int) -> Document:
+    """A document block (a base64 PDF or text file, plain text, or content blocks) read into text."""
+    fields = Fields(block, path)
+    citations = fields.object("citations")
+    if citations is not None and citations.boolean("enabled"):
+        raise ValidationException(
+            "Citations are not supported on this server: its models cannot attribute their answers to "
+            "document passages. Remove citations from the document block and try again."
+        )
+    name = fields.string("title") or f"document {number}"
+    source = fields.child("source")
+    kind = source.one_of("type", ("base64", "text", "content"), required=True)
+    if kind == "text":
+        parsed = text_document(source.string("data", required=True) or "")
+    elif kind == "content":
+        parsed = text_document(_blocks_text(source.body.get("content"), source.at("content")))
+    else:
+        media_type = source.one_of("media_type", tuple(_DOCUMENT_TYPES), required=True)
+        parsed = read_document(_base64(source), _DOCUMENT_TYPES[str(media_type)], name)
+    return Document(name, parsed, fields.string("context"))
+
+
 def _block_text(block: dict[str, Any], path: str) -> str:
-    """What a text-only model can read of a text, image or document block."""
+    """The text of a text or document block (system prompts, tool results, document content)."""
     kind = block.get("type")
     if kind == "text":
         return str(Fields(block, path).string("text", required=True))
     if kind == "image":
-        return IMAGE_PLACEHOLDER
+        raise ValidationException(
+            f"{path[2:].replace('/', '.')}: images are read only in user message content on this server."
+        )
     if kind == "document":
-        source = block.get("source") or {}
-        if source.get("type") == "text":
-            return str(source.get("data", ""))
-        if source.get("type") == "content":
-            return _blocks_text(source.get("content"), f"{path}/source/content")
-        return DOCUMENT_PLACEHOLDER
+        return _document(block, path, 1).prompt()
     if kind in _SKIPPED_BLOCKS:
         return ""
     raise ValidationException(
@@ -69,8 +113,9 @@ def _blocks_text(content: Any, path: str) -> str:
     )
 
 
-def _message_turns(item: Any, index: int) -> list[ChatMessage]:
-    """One Anthropic message as generic turns: a user message's tool results come first, as tool turns."""
+def _message_turns(item: Any, index: int, documents: list[Document]) -> list[ChatMessage]:
+    """One Anthropic message as generic turns: a user message's tool results come first, as tool turns.
+    Its documents are read into its text (numbered across the request when untitled), its images kept."""
     fields = Fields(item, f"#/messages/{index}")
     fields.require("role", "content")
     role = fields.string("role")
@@ -87,10 +132,14 @@ def _message_turns(item: Any, index: int) -> list[ChatMessage]:
     )
     turns: list[ChatMessage] = []
     texts: list[str] = []
+    mine: list[Document] = []
+    images: list[Image] = []
     calls: list[ToolCall] = []
     for number, block in enumerate(blocks):
         path = f"{fields.at('content')}/{number}"
         kind = Fields(block, path).string("type", required=True)
+        if kind in ("image", "document") and role != "user":
+            raise ValidationException(f"messages.{index}: {kind} blocks are only allowed in user messages")
         if kind == "tool_use":
             use = Fields(block, path)
             use.require("id", "name", "input")
@@ -100,12 +149,17 @@ def _message_turns(item: Any, index: int) -> list[ChatMessage]:
             text = _blocks_text(result.body.get("content", ""), result.at("content"))
             text = f"Error: {text}" if result.boolean("is_error") else text
             turns.append(ChatMessage("tool", text, tool_call_id=result.string("tool_use_id", required=True)))
+        elif kind == "image":
+            images.append(_image(block, path))
+        elif kind == "document":
+            mine.append(_document(block, path, len(documents) + len(mine) + 1))
         elif text := _block_text(block, path):
             texts.append(text)
+    documents += mine
     if role == "assistant":
         turns.append(ChatMessage("assistant", "\n".join(texts), tuple(calls)))
-    elif texts or not turns:
-        turns.append(ChatMessage("user", "\n".join(texts)))
+    elif texts or mine or images or not turns:
+        turns.append(ChatMessage("user", in_prompt(mine, texts), images=tuple(images)))
     return turns
 
 
@@ -150,8 +204,9 @@ class AnthropicFormat:
             raise ValidationException("messages: at least one message is required")
         system = _blocks_text(fields.body.get("system") or "", "#/system")
         turns = [ChatMessage("system", system)] if system else []
+        documents: list[Document] = []
         for index, item in enumerate(items):
-            turns += _message_turns(item, index)
+            turns += _message_turns(item, index, documents)
         tools, tool_choice = _tools(fields)
         if not fields.array("tools") and any(turn.tool_calls or turn.role == "tool" for turn in turns):
             raise ValidationException(

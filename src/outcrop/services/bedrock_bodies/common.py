@@ -7,13 +7,15 @@ on those messages behave the same here. The formats read their bodies through `F
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 import string
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from outcrop.backends.base import GenerationRequest, GenerationResult, StopReason, ToolCall, ToolSpec
+from outcrop.backends.base import GenerationRequest, GenerationResult, Image, StopReason, ToolCall, ToolSpec
 from outcrop.catalog import BedrockModel
 from outcrop.protocol.errors import ValidationException
 
@@ -28,9 +30,25 @@ STOP_OR_LENGTH: Mapping[StopReason, str] = {
 }
 OPENAI_FINISH: Mapping[StopReason, str] = {**STOP_OR_LENGTH, "tool_use": "tool_calls"}
 
-# What stands in for content a text-only local model cannot read (the same words Converse uses).
-IMAGE_PLACEHOLDER = "[an image was attached; this local model reads text only]"
-DOCUMENT_PLACEHOLDER = "[a document was attached; this local model reads only text documents]"
+_IMAGE_MAGIC = {
+    b"\x89PNG": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF8": "image/gif",
+}
+
+
+def base64_image(value: Any, path: str) -> Image:
+    """An image given as a base64 string (Llama 3.2 vision), its type known from its first bytes."""
+    try:
+        data = base64.b64decode(value if isinstance(value, str) else "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise malformed(f"{path}: not valid base64") from exc
+    media_type = next((kind for magic, kind in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        media_type = "image/webp"
+    if media_type is None:
+        raise malformed(f"{path}: not a PNG, JPEG, GIF or WebP image")
+    return Image(media_type, data)
 
 
 def malformed(detail: str) -> ValidationException:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from outcrop.backends.base import ChatMessage, GenerationRequest, GenerationResult
+from outcrop.backends.base import GenerationRequest, GenerationResult
 from outcrop.catalog import BedrockModel
 from outcrop.services.bedrock_bodies import ChatStreamEncoder
 from outcrop.services.bedrock_bodies.common import (
-    IMAGE_PLACEHOLDER,
     STOP_OR_LENGTH,
     DeltaCounter,
     Fields,
+    base64_image,
     max_tokens,
     stop_name,
 )
@@ -27,9 +28,11 @@ class LlamaFormat:
         fields = Fields(body)
         fields.only(_KEYS)
         turns = prompt_messages(fields.string("prompt", required=True) or "")
-        if fields.array("images"):  # Llama 3.2 vision: say so in the first user turn
+        given = fields.array("images") or []
+        images = tuple(base64_image(image, f"{fields.at('images')}/{n}") for n, image in enumerate(given))
+        if images:  # Llama 3.2 vision: the images go with the first user turn
             first = next(index for index, turn in enumerate(turns) if turn.role == "user")
-            turns[first] = ChatMessage("user", f"{IMAGE_PLACEHOLDER}\n{turns[first].content}")
+            turns[first] = replace(turns[first], images=images)
         return GenerationRequest(
             messages=turns,
             max_tokens=max_tokens(fields, "max_gen_len", default=512, model=model),

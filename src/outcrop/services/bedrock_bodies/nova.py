@@ -25,27 +25,28 @@ _INFERENCE_KEYS = {
 
 
 def _block(item: Any, path: str) -> dict[str, Any]:
-    """A checked content block, with a document's base64 string decoded to the bytes Converse carries."""
+    """A checked content block, with a document's or image's base64 string decoded to the bytes Converse
+    carries."""
     block = Fields(item, path)
     if "toolUse" in block:
         block.child("toolUse").require("toolUseId", "name", "input")
     if "toolResult" in block:
         block.child("toolResult").require("toolUseId", "content")
-    return _document_bytes(block.body, path)
+    return _decoded(_decoded(block.body, "document", path), "image", path)
 
 
-def _document_bytes(block: dict[str, Any], path: str) -> dict[str, Any]:
-    document = block.get("document")
-    if not isinstance(document, dict) or not isinstance(document.get("source"), dict):
+def _decoded(block: dict[str, Any], kind: str, path: str) -> dict[str, Any]:
+    attached = block.get(kind)
+    if not isinstance(attached, dict) or not isinstance(attached.get("source"), dict):
         return block
-    source = document["source"]
+    source = attached["source"]
     if not isinstance(source.get("bytes"), str):
         return block
     try:
         data = base64.b64decode(source["bytes"], validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise malformed(f"{path}/document/source/bytes: not valid base64") from exc
-    return {**block, "document": {**document, "source": {**source, "bytes": data}}}
+        raise malformed(f"{path}/{kind}/source/bytes: not valid base64") from exc
+    return {**block, kind: {**attached, "source": {**source, "bytes": data}}}
 
 
 def _messages(fields: Fields) -> list[dict[str, Any]]:
