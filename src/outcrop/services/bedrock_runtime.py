@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import run_blocking
+from outcrop.config import Settings
+from outcrop.storage.objects import ObjectStore
 from outcrop.inference import Inference
 from outcrop.protocol.errors import ValidationException
 from outcrop.protocol.serialize import EXTRA_HEADERS
 from outcrop.services import converse
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.bedrock_async import AsyncInvokes
 from outcrop.services.bedrock_bodies import ChatFormat
 from outcrop.services.bedrock_bodies.registry import CHAT_FORMATS
 from outcrop.services.bedrock_invoke import invoke_body
@@ -30,8 +34,24 @@ def _chat_format(model: BedrockModel) -> ChatFormat:
 class BedrockRuntime(Service):
     service_name = "bedrock-runtime"
 
-    def __init__(self, *, inference: Inference) -> None:
+    def __init__(
+        self,
+        *,
+        inference: Inference,
+        objects: ObjectStore,
+        settings: Settings,
+        data_path: Callable[..., Path],
+    ) -> None:
         self.inference = inference
+        self.async_invokes = AsyncInvokes(  # the logic of the *AsyncInvoke operations
+            inference=inference,
+            objects=objects,
+            root=data_path("bedrock-runtime"),
+            workers=settings.llm_parallel,
+        )
+
+    def close(self) -> None:
+        self.async_invokes.close()
 
     # -- InvokeModel ----------------------------------------------------------------------------------------
 
@@ -152,3 +172,14 @@ class BedrockRuntime(Service):
         else:
             raise ValidationException("input must contain either converse or invokeModel.")
         return {"inputTokens": await self.inference.count_tokens(model, request)}
+
+    # -- asynchronous invocations (logic in bedrock_async) ---------------------------------------------------
+
+    def start_async_invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.async_invokes.start(ctx, params)
+
+    def get_async_invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.async_invokes.get(params)
+
+    def list_async_invokes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.async_invokes.list(params)
