@@ -1,4 +1,5 @@
-"""Amazon Bedrock Runtime: InvokeModel (native bodies), Converse, their streaming forms, and CountTokens."""
+"""Amazon Bedrock Runtime: InvokeModel (native bodies), Converse, their streaming forms, CountTokens, and
+asynchronous invocations (logic in `bedrock_async`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import orjson
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import run_blocking
 from outcrop.config import Settings
-from outcrop.storage.objects import ObjectStore
 from outcrop.inference import Inference
 from outcrop.protocol.errors import ValidationException
 from outcrop.protocol.serialize import EXTRA_HEADERS
@@ -23,6 +23,7 @@ from outcrop.services.bedrock_async import AsyncInvokes
 from outcrop.services.bedrock_bodies import ChatFormat
 from outcrop.services.bedrock_bodies.registry import CHAT_FORMATS
 from outcrop.services.bedrock_invoke import invoke_body
+from outcrop.storage.objects import ObjectStore
 
 Event = tuple[str, dict[str, Any]]
 
