@@ -127,6 +127,27 @@ def test_a_prefix_of_files_converse_records_and_missing_record_ids(client: Calla
     }
 
 
+def test_converse_records_read_documents_from_s3(client: Callable[..., Any]) -> None:
+    s3, bedrock = client("s3"), client("bedrock")
+    bucket = new_bucket(s3)
+    s3.put_object(
+        Bucket=bucket, Key="docs/notes.txt", Body=b"The lighthouse keeper is named Ada Brightwater."
+    )
+    document = {
+        "format": "txt",
+        "name": "notes",
+        "source": {"s3Location": {"uri": f"s3://{bucket}/docs/notes.txt"}},
+    }
+    message = {"role": "user", "content": [{"text": "Who keeps the lighthouse?"}, {"document": document}]}
+    put_records(s3, bucket, "in.jsonl", [{"recordId": "D1", "modelInput": {"messages": [message]}}])
+    arn = create_job(
+        bedrock, f"s3://{bucket}/in.jsonl", f"s3://{bucket}/out/", modelInvocationType="Converse"
+    )
+    assert wait_job(bedrock, arn)["status"] == "Completed"
+    line = read_lines(s3, bucket, f"out/{arn.rpartition('/')[2]}/in.jsonl.out")[0]
+    assert "Ada Brightwater" in line["modelOutput"]["output"]["message"]["content"][0]["text"]
+
+
 def test_titan_embedding_records_are_embedded_in_batches(client: Callable[..., Any]) -> None:
     s3, bedrock, runtime = client("s3"), client("bedrock"), client("bedrock-runtime")
     bucket = new_bucket(s3)

@@ -225,7 +225,9 @@ class BatchRunner:
             def one(record: Record) -> None:
                 def call() -> Invoked:
                     if converse:
-                        return converse_body(self._inference, caller, model, record.model_input)
+                        return converse_body(
+                            self._inference, caller, model, record.model_input, self._objects
+                        )
                     return invoke_body(self._inference, caller, model, record.model_input)
 
                 answer = _retrying(stop, lambda: _answer(call))

@@ -21,6 +21,7 @@ from outcrop.protocol.errors import ServiceError
 from outcrop.services import converse
 from outcrop.services.bedrock_bodies import EmbeddingRequest
 from outcrop.services.bedrock_bodies.registry import CHAT_FORMATS, EMBEDDING_FORMATS
+from outcrop.storage.objects import ObjectStore
 
 EMBED_CHUNK = 32
 """Texts per embedding call when several bodies are embedded together (the ONNX embedders' sweet spot)."""
@@ -58,11 +59,16 @@ def check_body(model: BedrockModel, body: dict[str, Any]) -> None:
 
 
 def converse_body(
-    inference: Inference, caller: Caller, model: BedrockModel, params: dict[str, Any]
+    inference: Inference,
+    caller: Caller,
+    model: BedrockModel,
+    params: dict[str, Any],
+    objects: ObjectStore | None = None,
 ) -> Invoked:
-    """Converse's response body for a Converse request body (batch jobs of type Converse)."""
+    """Converse's response body for a Converse request body (batch jobs of type Converse); documents and
+    images given as S3 locations are read from `objects`."""
     started = time.perf_counter()
-    request = converse.converse_request({**params, "modelId": model.model_id}, model)
+    request = converse.converse_request({**params, "modelId": model.model_id}, model, objects)
     result = inference.generate_blocking(caller, model, request)
     latency = int(1000 * (time.perf_counter() - started))
     return Invoked(converse.converse_output(result, latency), result.input_tokens, result.output_tokens)
