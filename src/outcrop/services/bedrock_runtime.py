@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from outcrop.backends.base import GenerationRequest
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import run_blocking
 from outcrop.config import Settings
@@ -18,11 +19,13 @@ from outcrop.inference import Inference
 from outcrop.protocol.errors import ValidationException
 from outcrop.protocol.serialize import EXTRA_HEADERS
 from outcrop.services import converse
+from outcrop.services.attachments import Document
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.bedrock_async import AsyncInvokes
 from outcrop.services.bedrock_bodies import ChatFormat
 from outcrop.services.bedrock_bodies.registry import CHAT_FORMATS
 from outcrop.services.bedrock_invoke import invoke_body
+from outcrop.services.document_citations import citation_deltas, cited_content, cites
 from outcrop.storage.objects import ObjectStore
 
 Event = tuple[str, dict[str, Any]]
@@ -44,6 +47,7 @@ class BedrockRuntime(Service):
         data_path: Callable[..., Path],
     ) -> None:
         self.inference = inference
+        self.objects = objects  # where Converse reads documents and images given as S3 locations
         self.async_invokes = AsyncInvokes(  # the logic of the *AsyncInvoke operations
             inference=inference,
             objects=objects,
@@ -53,6 +57,12 @@ class BedrockRuntime(Service):
 
     def close(self) -> None:
         self.async_invokes.close()
+
+    async def _converse_request(
+        self, params: dict[str, Any], model: BedrockModel
+    ) -> tuple[GenerationRequest, list[Document]]:
+        """Off the event loop: documents are parsed (PDF, DOCX...) and S3 objects read while translating."""
+        return await run_blocking(lambda: converse.converse_parts(params, model, self.objects))
 
     # -- InvokeModel ----------------------------------------------------------------------------------------
 
@@ -136,14 +146,17 @@ class BedrockRuntime(Service):
     async def converse(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         model = self.inference.chat_model(params["modelId"], "Converse")
-        request = converse.converse_request(params, model)
+        request, documents = await self._converse_request(params, model)
         result = await self.inference.generate(ctx.caller, model, request)
-        return converse.converse_output(result, int(1000 * (time.perf_counter() - started)))
+        output = converse.converse_output(result, int(1000 * (time.perf_counter() - started)))
+        if cites(documents) and result.text:
+            output["output"]["message"]["content"][:1] = cited_content(result.text, documents)
+        return output
 
     async def converse_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         model = self.inference.chat_model(params["modelId"], "ConverseStream")
-        request = converse.converse_request(params, model)
+        request, documents = await self._converse_request(params, model)
         events = await self.inference.stream(ctx.caller, model, request)
 
         async def stream() -> AsyncIterator[Event]:
@@ -155,6 +168,8 @@ class BedrockRuntime(Service):
                     yield "contentBlockDelta", {"delta": {"text": event.text}, "contentBlockIndex": 0}
                 if event.done is not None:
                     latency = int(1000 * (time.perf_counter() - started))
+                    for delta in citation_deltas(event.done.text, documents) if text_open else ():
+                        yield "contentBlockDelta", {"delta": delta, "contentBlockIndex": 0}
                     for item in converse.stream_closing_events(event.done, text_open, latency):
                         yield item
 
@@ -166,7 +181,9 @@ class BedrockRuntime(Service):
         model = self.inference.chat_model(params["modelId"], "CountTokens")
         source = params["input"]
         if "converse" in source:
-            request = converse.converse_request({**source["converse"], "modelId": model.model_id}, model)
+            request, _ = await self._converse_request(
+                {**source["converse"], "modelId": model.model_id}, model
+            )
         elif "invokeModel" in source:
             body = self._json_body({"body": source["invokeModel"]["body"]})
             request = _chat_format(model).parse(body, model)
