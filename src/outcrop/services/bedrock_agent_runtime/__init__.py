@@ -1,1 +1,1 @@
-"""Agents for Amazon Bedrock Runtime (`bedrock-agent-runtime`): Retrieve, RetrieveAndGenerate, Rerank (provider.py)."""
+"""Agents for Amazon Bedrock Runtime (`bedrock-agent-runtime`): Retrieve, RetrieveAndGenerate, Rerank."""
