@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from outcrop.lambdas.registry import FunctionRegistry
     from outcrop.protocol.auth import Authenticator
     from outcrop.rag.kbstore import KnowledgeBaseStore
+    from outcrop.services.bedrock_agent.agents_store import AgentStore
     from outcrop.services.bedrock_profile_store import InferenceProfileStore
     from outcrop.services.sagemaker.hosting import EndpointHosting
     from outcrop.storage.logs import LogStore
@@ -108,6 +109,13 @@ class App:
         return KnowledgeBaseStore(self.data_path("knowledge-bases"))
 
     @cached_property
+    def agents(self) -> AgentStore:
+        """Bedrock Agents state, shared by bedrock-agent (control plane) and bedrock-agent-runtime."""
+        from outcrop.services.bedrock_agent.agents_store import AgentStore
+
+        return AgentStore(self.data_path("bedrock-agents") / "agents.sqlite3")
+
+    @cached_property
     def sagemaker_hosting(self) -> EndpointHosting:
         """SageMaker endpoints' workers, shared by `sagemaker` (deploy) and `sagemaker-runtime` (invoke)."""
         from outcrop.services.sagemaker.hosting import EndpointHosting
@@ -140,7 +148,14 @@ class App:
         """Close the shared parts that were created, users before what they use: functions and endpoints
         write to the object and log stores as they stop, so those close last. The models' worker threads and
         child processes (llama.cpp, piper, apertium) stop with the registry."""
-        shared = ("lambda_functions", "sagemaker_hosting", "knowledge_bases", "models", "inference_profiles")
+        shared = (
+            "lambda_functions",
+            "sagemaker_hosting",
+            "knowledge_bases",
+            "agents",
+            "models",
+            "inference_profiles",
+        )
         for name in (*shared, "objects", "logs"):
             part = self.__dict__.get(name)
             if part is not None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outcrop.inference import Caller, Inference, backend_errors
+from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import (
     ConflictException,
     ResourceNotFoundException,
@@ -26,6 +27,8 @@ from outcrop.rag.kbstore import DataSource, IngestionJob, KnowledgeBase, Knowled
 from outcrop.rag.retrieve import knowledge_base_embedder
 from outcrop.rag.web import CrawlConfigError, crawl_settings
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.bedrock_agent.agents_groups import ActionGroupOperations
+from outcrop.services.bedrock_agent.agents_store import AgentStore
 from outcrop.services.paging import Pager
 from outcrop.storage.objects import ObjectStore
 
@@ -43,15 +46,23 @@ _PAGES = Pager(
 )
 
 
-class BedrockAgent(Service):
+class BedrockAgent(ActionGroupOperations, Service):
     service_name = "bedrock-agent"
 
     def __init__(
-        self, *, inference: Inference, knowledge_bases: KnowledgeBaseStore, objects: ObjectStore
+        self,
+        *,
+        inference: Inference,
+        knowledge_bases: KnowledgeBaseStore,
+        objects: ObjectStore,
+        agents: AgentStore,
+        lambda_functions: FunctionRegistry,
     ) -> None:
         self.inference = inference
         self.store = knowledge_bases
         self.objects = objects
+        self.agents = agents
+        self.lambda_functions = lambda_functions
 
     # -- knowledge bases -------------------------------------------------------------------------------------
 
