@@ -89,7 +89,10 @@ def test_aliases_make_versions(server: RunningServer) -> None:
     version = agent.get_agent_version(agentId=agent_id, agentVersion="1")["agentVersion"]
     assert version["version"] == "1" and version["instruction"] == INSTRUCTION
     missing = error_of(
-        agent.create_agent_alias, agentId=agent_id, agentAliasName="x", routingConfiguration=[{"agentVersion": "7"}]
+        agent.create_agent_alias,
+        agentId=agent_id,
+        agentAliasName="x",
+        routingConfiguration=[{"agentVersion": "7"}],
     )
     assert missing["Code"] == "ResourceNotFoundException"
     in_use = error_of(agent.delete_agent_version, agentId=agent_id, agentVersion="1")
@@ -137,14 +140,21 @@ def test_action_groups(server: RunningServer) -> None:
         actionGroupId=api["actionGroupId"],
         actionGroupName="pets",
         actionGroupExecutor={"customControl": "RETURN_CONTROL"},
-        apiSchema={"payload": "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /ping:\n    get:\n"
-                   "      description: Ping the service.\n"},
+        apiSchema={
+            "payload": "openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths:\n  /ping:\n    get:\n"
+            "      description: Ping the service.\n"
+        },
         actionGroupState="DISABLED",
     )["agentActionGroup"]
     assert updated["actionGroupState"] == "DISABLED"
-    agent.delete_agent_action_group(agentId=agent_id, agentVersion="DRAFT", actionGroupId=api["actionGroupId"])
+    agent.delete_agent_action_group(
+        agentId=agent_id, agentVersion="DRAFT", actionGroupId=api["actionGroupId"]
+    )
     still = error_of(
-        agent.delete_agent_action_group, agentId=agent_id, agentVersion="DRAFT", actionGroupId=group["actionGroupId"]
+        agent.delete_agent_action_group,
+        agentId=agent_id,
+        agentVersion="DRAFT",
+        actionGroupId=group["actionGroupId"],
     )
     assert still["Code"] == "ConflictException"  # ENABLED groups need skipResourceInUseCheck
 
@@ -165,15 +175,22 @@ def test_bad_action_groups(server: RunningServer) -> None:
         functionSchema=WEATHER_FUNCTIONS,
     )
     assert unknown["Code"] == "ValidationException" and "nope" in unknown["Message"]
-    code = error_of(agent.create_agent_action_group, **base, parentActionGroupSignature="AMAZON.CodeInterpreter")
+    code = error_of(
+        agent.create_agent_action_group, **base, parentActionGroupSignature="AMAZON.CodeInterpreter"
+    )
     assert code["Code"] == "ValidationException" and "CodeInterpreter" in code["Message"]
     control = {"customControl": "RETURN_CONTROL"}
     broken = error_of(
-        agent.create_agent_action_group, **base, actionGroupExecutor=control, apiSchema={"payload": "{not: [json"}
+        agent.create_agent_action_group,
+        **base,
+        actionGroupExecutor=control,
+        apiSchema={"payload": "{not: [json"},
     )
     assert broken["Code"] == "ValidationException" and "parse" in broken["Message"]
     no_paths = json.dumps({"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "paths": {}})
-    empty = error_of(agent.create_agent_action_group, **base, actionGroupExecutor=control, apiSchema={"payload": no_paths})
+    empty = error_of(
+        agent.create_agent_action_group, **base, actionGroupExecutor=control, apiSchema={"payload": no_paths}
+    )
     assert empty["Code"] == "ValidationException"
     missing_s3 = error_of(
         agent.create_agent_action_group,
@@ -192,7 +209,9 @@ def test_bad_action_groups(server: RunningServer) -> None:
     )
     assert bad_name["Code"] == "ValidationException"
     agent.create_agent_action_group(**base, actionGroupExecutor=control, functionSchema=WEATHER_FUNCTIONS)
-    twice = error_of(agent.create_agent_action_group, **base, actionGroupExecutor=control, functionSchema=WEATHER_FUNCTIONS)
+    twice = error_of(
+        agent.create_agent_action_group, **base, actionGroupExecutor=control, functionSchema=WEATHER_FUNCTIONS
+    )
     assert twice["Code"] == "ConflictException"
 
 
@@ -215,7 +234,9 @@ def test_api_schema_from_s3(server: RunningServer) -> None:
 def test_bad_agents(server: RunningServer) -> None:
     agent = server.client("bedrock-agent")
     common = {"agentResourceRoleArn": ROLE, "instruction": INSTRUCTION}
-    model = error_of(agent.create_agent, agentName="m1", foundationModel="amazon.titan-embed-text-v2:0", **common)
+    model = error_of(
+        agent.create_agent, agentName="m1", foundationModel="amazon.titan-embed-text-v2:0", **common
+    )
     assert model["Code"] == "ValidationException" and "text generation" in model["Message"]
     spaced = error_of(agent.create_agent, agentName="has space", foundationModel=MODEL, **common)
     assert spaced["Code"] == "ValidationException" and "agentName" in spaced["Message"]
@@ -225,17 +246,30 @@ def test_bad_agents(server: RunningServer) -> None:
         ]
     }
     refused = error_of(
-        agent.create_agent, agentName="m3", foundationModel=MODEL, promptOverrideConfiguration=override, **common
+        agent.create_agent,
+        agentName="m3",
+        foundationModel=MODEL,
+        promptOverrideConfiguration=override,
+        **common,
     )
     assert refused["Code"] == "ValidationException" and "PRE_PROCESSING" in refused["Message"]
-    no_template = {"promptConfigurations": [{"promptType": "ORCHESTRATION", "promptCreationMode": "OVERRIDDEN"}]}
+    no_template = {
+        "promptConfigurations": [{"promptType": "ORCHESTRATION", "promptCreationMode": "OVERRIDDEN"}]
+    }
     missing = error_of(
-        agent.create_agent, agentName="m4", foundationModel=MODEL, promptOverrideConfiguration=no_template, **common
+        agent.create_agent,
+        agentName="m4",
+        foundationModel=MODEL,
+        promptOverrideConfiguration=no_template,
+        **common,
     )
     assert missing["Code"] == "ValidationException" and "basePromptTemplate" in missing["Message"]
     name = f"dup-{uuid.uuid4().hex[:6]}"
     agent.create_agent(agentName=name, foundationModel=MODEL, **common)
-    assert error_of(agent.create_agent, agentName=name, foundationModel=MODEL, **common)["Code"] == "ConflictException"
+    assert (
+        error_of(agent.create_agent, agentName=name, foundationModel=MODEL, **common)["Code"]
+        == "ConflictException"
+    )
     assert error_of(agent.get_agent, agentId="ABCDEFGHIJ")["Status"] == 404
     bare = agent.create_agent(agentName=f"bare-{uuid.uuid4().hex[:6]}")["agent"]
     time.sleep(0.6)
@@ -249,7 +283,10 @@ def test_knowledge_base_association(server: RunningServer) -> None:
     kb_id = create_knowledge_base(agent)
     agent_id = make_agent(agent)
     linked = agent.associate_agent_knowledge_base(
-        agentId=agent_id, agentVersion="DRAFT", knowledgeBaseId=kb_id, description="Use it for policy questions."
+        agentId=agent_id,
+        agentVersion="DRAFT",
+        knowledgeBaseId=kb_id,
+        description="Use it for policy questions.",
     )["agentKnowledgeBase"]
     assert linked["knowledgeBaseState"] == "ENABLED"
     again = error_of(
@@ -266,7 +303,9 @@ def test_knowledge_base_association(server: RunningServer) -> None:
     summaries = agent.list_agent_knowledge_bases(agentId=agent_id, agentVersion="DRAFT")
     assert summaries["agentKnowledgeBaseSummaries"][0]["knowledgeBaseState"] == "DISABLED"
     agent.disassociate_agent_knowledge_base(agentId=agent_id, agentVersion="DRAFT", knowledgeBaseId=kb_id)
-    gone = error_of(agent.get_agent_knowledge_base, agentId=agent_id, agentVersion="DRAFT", knowledgeBaseId=kb_id)
+    gone = error_of(
+        agent.get_agent_knowledge_base, agentId=agent_id, agentVersion="DRAFT", knowledgeBaseId=kb_id
+    )
     assert gone["Code"] == "ResourceNotFoundException"
     unknown = error_of(
         agent.associate_agent_knowledge_base,

@@ -15,6 +15,7 @@ from outcrop.backends.base import GenerationEvent, GenerationRequest, Generation
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import run_blocking
 from outcrop.inference import Caller, Inference, ModelStreamErrorException
+from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
 from outcrop.rag.external import ExternalSourceError, passages, source_document
 from outcrop.rag.generate import (
@@ -35,21 +36,33 @@ from outcrop.rag.retrieve import (
     search_settings,
 )
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.bedrock_agent.agents_store import AgentStore
+from outcrop.services.bedrock_agent_runtime.agent_invoke import AgentInvokeOperations
+from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSessions
 from outcrop.storage.objects import ObjectStore
 from outcrop.storage.vectors import Hit
 
 MAX_SESSION_TURNS = 20
 
 
-class BedrockAgentRuntime(Service):
+class BedrockAgentRuntime(AgentInvokeOperations, Service):
     service_name = "bedrock-agent-runtime"
 
     def __init__(
-        self, *, inference: Inference, knowledge_bases: KnowledgeBaseStore, objects: ObjectStore
+        self,
+        *,
+        inference: Inference,
+        knowledge_bases: KnowledgeBaseStore,
+        objects: ObjectStore,
+        lambda_functions: FunctionRegistry,
+        agents: AgentStore,
     ) -> None:
         self.inference = inference
         self.knowledge_bases = knowledge_bases
         self.objects = objects
+        self.lambda_functions = lambda_functions
+        self.agents = agents  # Bedrock Agents InvokeAgent runs (agent_invoke.py), with their sessions
+        self.agent_sessions = AgentSessions()
 
     def _kb(self, kb_id: str) -> KnowledgeBase:
         kb = self.knowledge_bases.knowledge_base(kb_id)

@@ -1,0 +1,450 @@
+"""One InvokeAgent turn: the orchestration loop on the agent's model, as an event stream.
+
+Each step asks the model (through the one inference path, offering the agent's tools) what to do; a tool call
+runs the action group's Lambda with AWS's documented event, searches a knowledge base, asks the user, or stops
+to return control to the caller; the observation goes back to the model; text without a call is the answer.
+Arguments are checked against the tool's schema (the local backends decode them under that schema's grammar;
+the check keeps any other backend honest), a required value the model left null makes the agent ask the user,
+and a step limit ends a loop that never answers. Lambda failures end the stream as AWS does:
+`dependencyFailedException` (raised, timed out, responseState FAILURE) or `badGatewayException` (a response
+not in the documented shape), after a failure trace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from outcrop.backends.base import ChatMessage, GenerationRequest, GenerationResult, ToolCall
+from outcrop.backends.json_schema import schema_errors
+from outcrop.concurrency import run_blocking
+from outcrop.inference import Caller, Inference
+from outcrop.lambdas.workers import Outcome
+from outcrop.protocol.errors import ServiceError
+from outcrop.rag.retrieve import reference
+from outcrop.services.bedrock_agent.agents_schema import Action
+from outcrop.services.bedrock_agent_runtime.agent_actions import (
+    ActionResult,
+    AgentSetup,
+    MalformedResponse,
+    invocation_input,
+    lambda_event,
+    read_lambda_response,
+    returned_result,
+)
+from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession, Pending
+from outcrop.storage.vectors import Hit
+
+MAX_STEPS = 10
+Event = tuple[str, dict[str, Any]]
+LambdaCall = Callable[[str, dict[str, Any]], Awaitable[Outcome | None]]
+Search = Callable[[str, str], list[Hit]]
+_PLACEHOLDER = re.compile(r"\$[a-z_]+\$")
+
+
+class DependencyFailedException(ServiceError, service="bedrock-agent-runtime"): ...
+
+
+class BadGatewayException(ServiceError, service="bedrock-agent-runtime"): ...
+
+
+def system_prompt(setup: AgentSetup, session: AgentSession, question: str, memory: list[str]) -> str:
+    attributes = "\n".join(f"{k}: {v}" for k, v in session.prompt_attributes.items())
+    if setup.template is not None:
+        values = {
+            "$instruction$": setup.instruction,
+            "$prompt_session_attributes$": attributes,
+            "$tools$": json.dumps([{"name": t.name, "description": t.description} for t in setup.tools]),
+            "$question$": question,
+            "$memory_content$": "\n".join(memory),
+        }
+        return _PLACEHOLDER.sub(lambda m: values.get(m.group(0), ""), setup.template)
+    parts = [f"You are {setup.name}, an AI agent. {setup.instruction}"]
+    if memory:
+        parts.append("Summaries of earlier sessions with this user:\n" + "\n".join(memory))
+    if attributes:
+        parts.append(f"Context for this conversation:\n{attributes}")
+    if setup.tools:
+        ask = " or ask the user with the AskUser tool" if "AskUser" in setup.actions else ""
+        parts.append(
+            "Use a tool when it helps answer. Give a tool only values the user or an earlier tool result "
+            f"gave; when a required value is unknown, leave it null{ask}. When you have the answer, reply "
+            "to the user in plain text."
+        )
+    return "\n\n".join(parts)
+
+
+@dataclass
+class AgentTurn:
+    """One turn's run; `events()` yields ("chunk" | "trace" | "returnControl", payload)."""
+
+    setup: AgentSetup
+    session: AgentSession
+    inference: Inference
+    caller: Caller
+    call_lambda: LambdaCall
+    search: Search
+    enable_trace: bool
+    memory: list[str] = field(default_factory=list)
+    turns_kept: int | None = None
+    stream_final: bool = False
+    hits: list[Hit] = field(default_factory=list)
+    model_seconds: float = 0.0
+    trace_base: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def _trace(self, part: dict[str, Any]) -> Event:
+        return "trace", {
+            "agentId": self.setup.agent_id,
+            "agentAliasId": self.setup.alias_id,
+            "agentVersion": self.setup.version,
+            "sessionId": self.session.session_id,
+            "eventTime": datetime.now(UTC),
+            "trace": part,
+        }
+
+    def _orchestration(self, step: int, key: str, value: dict[str, Any]) -> Event:
+        return self._trace({"orchestrationTrace": {key: {"traceId": f"{self.trace_base}-{step}", **value}}})
+
+    def _failure(self, step: int, reason: str) -> Event:
+        return self._trace(
+            {"failureTrace": {"traceId": f"{self.trace_base}-{step}", "failureReason": reason}}
+        )
+
+    async def events(self, input_text: str, returned: list[dict[str, Any]] | None) -> AsyncIterator[Event]:
+        session, step = self.session, 0
+        messages: list[ChatMessage]
+        if returned is not None and session.pending is not None:
+            pending, session.pending = session.pending, None
+            input_text, messages, step = pending.input_text, pending.messages, pending.step
+            for waiting, waiting_action in pending.calls:
+                observed = _matching(returned, waiting_action)
+                if self.enable_trace:
+                    yield self._observation(step, waiting_action, observed)
+                messages.append(ChatMessage("tool", observed.text, tool_call_id=waiting.id))
+        else:
+            session.pending = None
+            messages = [ChatMessage("user", input_text)]
+        while step < MAX_STEPS:
+            step += 1
+            result = await self._think(step, input_text, messages)
+            if self.enable_trace:
+                for event in self._model_traces(step, result):
+                    yield event
+            if not result.tool_calls:
+                async for event in self._answer(step, input_text, result.text.strip()):
+                    yield event
+                return
+            messages.append(ChatMessage("assistant", result.text, tool_calls=tuple(result.tool_calls)))
+            control: list[tuple[ToolCall, Action]] = []
+            for call in result.tool_calls:
+                action = self.setup.actions.get(call.name)
+                problem = _problem(action, call)
+                if action is None or problem is not None:
+                    if self.enable_trace:
+                        yield self._reprompt(step, "PARSER", problem or "unknown tool")
+                    messages.append(ChatMessage("tool", f"Error: {problem}", tool_call_id=call.id))
+                    continue
+                missing = [
+                    p.name for p in action.params if p.required and call.arguments.get(p.name) in (None, "")
+                ]
+                if action.kind == "ask_user" or (missing and "AskUser" in self.setup.actions):
+                    question = (
+                        str(call.arguments.get("question") or "")
+                        if action.kind == "ask_user"
+                        else (f"To do that I need {', '.join(missing)}. Could you tell me?")
+                    )
+                    async for event in self._ask(step, input_text, question):
+                        yield event
+                    return
+                if missing:
+                    text = f"Missing required values: {', '.join(missing)}. Ask the user for them."
+                    if self.enable_trace:
+                        yield self._reprompt(step, "PARSER", text)
+                    messages.append(ChatMessage("tool", text, tool_call_id=call.id))
+                    continue
+                if self.enable_trace:
+                    yield self._orchestration(step, "invocationInput", self._invocation(action, call))
+                if action.kind == "knowledge_base":
+                    text = await self._search(step, action, call)
+                    if self.enable_trace:
+                        yield self._kb_observation(step, action)
+                    messages.append(ChatMessage("tool", text, tool_call_id=call.id))
+                elif "customControl" in action.group.get("actionGroupExecutor", {}):
+                    control.append((call, action))
+                else:
+                    outcome = await self._run_lambda(step, action, call, input_text)
+                    if isinstance(outcome, tuple):
+                        if self.enable_trace:
+                            yield self._failure(step, outcome[1].message)
+                        raise outcome[1]
+                    if self.enable_trace:
+                        yield self._observation(step, action, outcome)
+                    messages.append(ChatMessage("tool", outcome.text, tool_call_id=call.id))
+            if control:
+                yield self._return_control(input_text, messages, control, step)
+                return
+        if self.enable_trace:
+            yield self._failure(step, f"The agent did not finish within {MAX_STEPS} orchestration steps.")
+        yield "chunk", {"bytes": f"Sorry, I could not finish this request within {MAX_STEPS} steps.".encode()}
+
+    # -- the model ------------------------------------------------------------------------------------------
+
+    def _request(self, input_text: str, messages: list[ChatMessage]) -> GenerationRequest:
+        history = self.session.history
+        if self.turns_kept is not None:
+            history = history[len(history) - 2 * self.turns_kept :] if self.turns_kept else []
+        system = ChatMessage("system", system_prompt(self.setup, self.session, input_text, self.memory))
+        config = self.setup.inference
+        return GenerationRequest(
+            messages=[system, *history, *messages],
+            max_tokens=int(config.get("maximumLength") or 2048),
+            temperature=config.get("temperature", 0.0),
+            top_p=config.get("topP"),
+            top_k=config.get("topK"),
+            stop=tuple(config.get("stopSequences") or ()),
+            tools=self.setup.tools,
+        )
+
+    async def _think(self, step: int, input_text: str, messages: list[ChatMessage]) -> GenerationResult:
+        request = self._request(input_text, messages)
+        self._last_prompt = json.dumps(
+            {
+                "system": request.messages[0].content,
+                "messages": [{"role": m.role, "content": m.content} for m in request.messages[1:]],
+                "tools": [{"name": t.name, "parameters": t.parameters} for t in request.tools],
+            }
+        )
+        started = time.time()
+        result = await self.inference.generate(self.caller, self.setup.model, request)
+        self._started, self._ended = started, time.time()
+        self.model_seconds += self._ended - started
+        return result
+
+    def _model_traces(self, step: int, result: GenerationResult) -> list[Event]:
+        config = self.setup.inference
+        inference = {
+            "temperature": config.get("temperature", 0.0),
+            "maximumLength": int(config.get("maximumLength") or 2048),
+            **({"topP": config["topP"]} if "topP" in config else {}),
+            **({"topK": config["topK"]} if "topK" in config else {}),
+            "stopSequences": list(config.get("stopSequences") or []),
+        }
+        raw = result.text + "".join(
+            f"<tool_call>{json.dumps({'name': c.name, 'arguments': c.arguments})}</tool_call>"
+            for c in result.tool_calls
+        )
+        events = [
+            self._orchestration(
+                step,
+                "modelInvocationInput",
+                {
+                    "text": self._last_prompt,
+                    "type": "ORCHESTRATION",
+                    "foundationModel": self.setup.model_id,
+                    "inferenceConfiguration": inference,
+                    "promptCreationMode": "OVERRIDDEN" if self.setup.template else "DEFAULT",
+                    "parserMode": "DEFAULT",
+                },
+            ),
+            self._orchestration(
+                step,
+                "modelInvocationOutput",
+                {
+                    "rawResponse": {"content": raw},
+                    "metadata": {
+                        "startTime": datetime.fromtimestamp(self._started, UTC),
+                        "endTime": datetime.fromtimestamp(self._ended, UTC),
+                        "totalTimeMs": int((self._ended - self._started) * 1000),
+                        "usage": {"inputTokens": result.input_tokens, "outputTokens": result.output_tokens},
+                    },
+                },
+            ),
+        ]
+        if result.tool_calls and result.text.strip():
+            events.append(self._orchestration(step, "rationale", {"text": result.text.strip()}))
+        return events
+
+    # -- ending a turn --------------------------------------------------------------------------------------
+
+    def _remember(self, input_text: str, answer: str) -> None:
+        self.session.history.extend([ChatMessage("user", input_text), ChatMessage("assistant", answer)])
+
+    async def _answer(self, step: int, input_text: str, text: str) -> AsyncIterator[Event]:
+        text = text or "Sorry, I don't have an answer to that."
+        self._remember(input_text, text)
+        if self.enable_trace:
+            yield self._orchestration(
+                step, "observation", {"type": "FINISH", "finalResponse": {"text": text}}
+            )
+        chunk: dict[str, Any] = {"bytes": text.encode()}
+        if self.hits:
+            chunk["attribution"] = {
+                "citations": [
+                    {
+                        "generatedResponsePart": {
+                            "textResponsePart": {"text": text, "span": {"start": 0, "end": len(text) - 1}}
+                        },
+                        "retrievedReferences": [reference(hit) for hit in self.hits],
+                    }
+                ]
+            }
+        if self.stream_final and not self.hits:
+            words = text.split(" ")
+            for index in range(0, len(words), 8):
+                piece = " ".join(words[index : index + 8]) + (" " if index + 8 < len(words) else "")
+                yield "chunk", {"bytes": piece.encode()}
+            return
+        yield "chunk", chunk
+
+    async def _ask(self, step: int, input_text: str, question: str) -> AsyncIterator[Event]:
+        question = question or "Could you tell me more?"
+        self._remember(input_text, question)
+        if self.enable_trace:
+            yield self._orchestration(
+                step, "observation", {"type": "ASK_USER", "finalResponse": {"text": question}}
+            )
+        yield "chunk", {"bytes": question.encode()}
+
+    def _return_control(
+        self, input_text: str, messages: list[ChatMessage], calls: list[tuple[ToolCall, Action]], step: int
+    ) -> Event:
+        invocation_id = str(uuid.uuid4())
+        self.session.pending = Pending(invocation_id, input_text, messages, calls, step)
+        inputs = []
+        for call, action in calls:
+            described = {**invocation_input(action, call.arguments), "agentId": self.setup.agent_id}
+            described["actionInvocationType"] = "RESULT"
+            key = "functionInvocationInput" if action.function is not None else "apiInvocationInput"
+            inputs.append({key: described})
+        return "returnControl", {"invocationId": invocation_id, "invocationInputs": inputs}
+
+    # -- actions --------------------------------------------------------------------------------------------
+
+    def _invocation(self, action: Action, call: ToolCall) -> dict[str, Any]:
+        if action.kind == "knowledge_base":
+            return {
+                "invocationType": "KNOWLEDGE_BASE",
+                "knowledgeBaseLookupInput": {
+                    "knowledgeBaseId": action.knowledge_base_id,
+                    "text": str(call.arguments.get("searchQuery", "")),
+                },
+            }
+        executor = action.group.get("actionGroupExecutor", {})
+        described = {
+            **invocation_input(action, call.arguments),
+            "executionType": "RETURN_CONTROL" if "customControl" in executor else "LAMBDA",
+        }
+        described["actionGroupName"] = described.pop("actionGroup")
+        if "httpMethod" in described:
+            described["verb"] = described.pop("httpMethod")
+        if "requestBody" in described:  # traces list the properties directly under the content type
+            content = described["requestBody"]["content"]
+            described["requestBody"] = {"content": {k: v["properties"] for k, v in content.items()}}
+        return {"invocationType": "ACTION_GROUP", "actionGroupInvocationInput": described}
+
+    async def _search(self, step: int, action: Action, call: ToolCall) -> str:
+        query = str(call.arguments.get("searchQuery", ""))
+        kb_id = str(action.knowledge_base_id)
+        found = await run_blocking(lambda: self.search(kb_id, query))
+        self._found = found
+        self.hits.extend(found)
+        if not found:
+            return "No results were found."
+        return "\n\n".join(f"<source {i + 1}>\n{hit.text}\n</source>" for i, hit in enumerate(found))
+
+    def _kb_observation(self, step: int, action: Action) -> Event:
+        return self._orchestration(
+            step,
+            "observation",
+            {
+                "type": "KNOWLEDGE_BASE",
+                "knowledgeBaseLookupOutput": {"retrievedReferences": [reference(h) for h in self._found]},
+            },
+        )
+
+    def _observation(self, step: int, action: Action, result: ActionResult) -> Event:
+        if result.state == "REPROMPT":
+            return self._reprompt(step, "ACTION_GROUP", result.text)
+        return self._orchestration(
+            step,
+            "observation",
+            {"type": "ACTION_GROUP", "actionGroupInvocationOutput": {"text": result.text}},
+        )
+
+    def _reprompt(self, step: int, source: str, text: str) -> Event:
+        return self._orchestration(
+            step, "observation", {"type": "REPROMPT", "repromptResponse": {"source": source, "text": text}}
+        )
+
+    async def _run_lambda(
+        self, step: int, action: Action, call: ToolCall, input_text: str
+    ) -> ActionResult | tuple[None, ServiceError]:
+        """The Lambda's result, or the stream error AWS ends with when the Lambda fails."""
+        arn = str(action.group["actionGroupExecutor"]["lambda"])
+        event = lambda_event(
+            self.setup,
+            action,
+            call.arguments,
+            input_text=input_text,
+            session_id=self.session.session_id,
+            session_attributes=self.session.session_attributes,
+            prompt_attributes=self.session.prompt_attributes,
+        )
+        outcome = await self.call_lambda(arn, event)
+        failed = DependencyFailedException(
+            "Received failed response from API execution. Retry the request later.",
+            extra={"resourceName": arn},
+        )
+        if outcome is None:
+            failed.message = f"The Lambda function {arn} does not exist any more."
+            return None, failed
+        if outcome.error is not None or outcome.timed_out:
+            detail = "timed out" if outcome.timed_out else str((outcome.error or {}).get("errorMessage", ""))
+            failed.message = (
+                f"Received failed response from API execution ({detail}). Retry the request later."
+            )
+            return None, failed
+        try:
+            result = read_lambda_response(outcome.payload, action)
+        except MalformedResponse as error:
+            return None, BadGatewayException(
+                f"The server encountered an error processing the Lambda response: {error}. Check the Lambda "
+                "response and retry the request.",
+                extra={"resourceName": arn},
+            )
+        if result.session_attributes is not None:
+            self.session.session_attributes = result.session_attributes
+        if result.prompt_attributes is not None:
+            self.session.prompt_attributes = result.prompt_attributes
+        if result.state == "FAILURE":
+            failed.message = (
+                f"The action group {action.group['actionGroupName']} reported FAILURE: {result.text}"
+            )
+            return None, failed
+        return result
+
+
+def _problem(action: Action | None, call: ToolCall) -> str | None:
+    """Why a call cannot run as made: an unknown tool or arguments outside its schema."""
+    if action is None:
+        return f"There is no tool named {call.name}."
+    errors = schema_errors(call.arguments, action.tool.parameters | {"required": []})
+    return "; ".join(errors) if errors else None
+
+
+def _matching(returned: list[dict[str, Any]], action: Action) -> ActionResult:
+    """The caller's result for this call: by function (or path and method) and action group."""
+    for entry in returned:
+        inner = entry.get("functionResult") or entry.get("apiResult") or {}
+        same_group = inner.get("actionGroup") == action.group["actionGroupName"]
+        if action.function is not None and same_group and inner.get("function") == action.function:
+            return returned_result(entry)
+        if action.api_path is not None and same_group and inner.get("apiPath") == action.api_path:
+            return returned_result(entry)
+    return returned_result(returned[0]) if len(returned) == 1 else ActionResult("No result was returned.")
