@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from outcrop.protocol.auth import Authenticator
     from outcrop.rag.kbstore import KnowledgeBaseStore
     from outcrop.services.bedrock_agent.agents_store import AgentStore
+    from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
     from outcrop.services.bedrock_profile_store import InferenceProfileStore
     from outcrop.services.sagemaker.hosting import EndpointHosting
     from outcrop.storage.logs import LogStore
@@ -116,6 +117,14 @@ class App:
         return AgentStore(self.data_path("bedrock-agents") / "agents.sqlite3")
 
     @cached_property
+    def prompt_flows(self) -> AgentResourceStore:
+        """Prompt management and flows, shared by bedrock-agent (which writes them), bedrock-agent-runtime
+        (InvokeFlow) and bedrock-runtime (a prompt ARN as a Converse modelId)."""
+        from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
+
+        return AgentResourceStore(self.data_path("bedrock-agent") / "prompts-flows.sqlite3")
+
+    @cached_property
     def sagemaker_hosting(self) -> EndpointHosting:
         """SageMaker endpoints' workers, shared by `sagemaker` (deploy) and `sagemaker-runtime` (invoke)."""
         from outcrop.services.sagemaker.hosting import EndpointHosting
@@ -153,6 +162,7 @@ class App:
             "sagemaker_hosting",
             "knowledge_bases",
             "agents",
+            "prompt_flows",
             "models",
             "inference_profiles",
         )

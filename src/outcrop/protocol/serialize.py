@@ -75,13 +75,16 @@ def _timestamp(value: Any, fmt: str) -> Any:
 
 
 Converter = Callable[[Any], Any]
-_CONVERTERS: dict[int, Converter | None] = {}
-_BUILDING: dict[int, list[Converter | None]] = {}
+_ShapeKey = tuple[int, str, str]
+_CONVERTERS: dict[_ShapeKey, Converter | None] = {}
+_BUILDING: dict[_ShapeKey, list[Converter | None]] = {}
 
 
 def _converter(shape: Shape) -> Converter | None:
     """A function encoding values of `shape` for JSON, compiled once per shape; None means as-is."""
-    key = id(shape)
+    # botocore builds a new Shape each time a member is resolved, so a recursive shape (a flow definition
+    # holds Loop nodes holding flow definitions) is known by its model and name, not by object identity
+    key = (id(getattr(shape, "_shape_resolver", None)), shape.name, repr(shape.serialization))
     if key in _CONVERTERS:
         return _CONVERTERS[key]
     if key in _BUILDING:  # a recursive shape: defer to the finished converter

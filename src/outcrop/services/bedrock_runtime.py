@@ -21,6 +21,8 @@ from outcrop.protocol.serialize import EXTRA_HEADERS
 from outcrop.services import converse
 from outcrop.services.attachments import Document
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.bedrock_agent.prompt_render import prompt_converse
+from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
 from outcrop.services.bedrock_async import AsyncInvokes
 from outcrop.services.bedrock_bodies import ChatFormat
 from outcrop.services.bedrock_bodies.registry import CHAT_FORMATS
@@ -45,9 +47,11 @@ class BedrockRuntime(Service):
         objects: ObjectStore,
         settings: Settings,
         data_path: Callable[..., Path],
+        prompt_flows: AgentResourceStore,
     ) -> None:
         self.inference = inference
         self.objects = objects  # where Converse reads documents and images given as S3 locations
+        self.prompt_flows = prompt_flows  # managed prompts, whose ARNs Converse takes as modelId
         self.async_invokes = AsyncInvokes(  # the logic of the *AsyncInvoke operations
             inference=inference,
             objects=objects,
@@ -145,6 +149,7 @@ class BedrockRuntime(Service):
 
     async def converse(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
+        params = prompt_converse(params, self.prompt_flows)  # a prompt ARN: its variant's request
         model = self.inference.chat_model(params["modelId"], "Converse")
         request, documents = await self._converse_request(params, model)
         result = await self.inference.generate(ctx.caller, model, request)
@@ -155,6 +160,7 @@ class BedrockRuntime(Service):
 
     async def converse_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
+        params = prompt_converse(params, self.prompt_flows)  # a prompt ARN: its variant's request
         model = self.inference.chat_model(params["modelId"], "ConverseStream")
         request, documents = await self._converse_request(params, model)
         events = await self.inference.stream(ctx.caller, model, request)

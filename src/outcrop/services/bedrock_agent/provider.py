@@ -29,6 +29,9 @@ from outcrop.rag.web import CrawlConfigError, crawl_settings
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.bedrock_agent.agents_groups import ActionGroupOperations
 from outcrop.services.bedrock_agent.agents_store import AgentStore
+from outcrop.services.bedrock_agent.flows import FlowOperations
+from outcrop.services.bedrock_agent.prompts import PromptOperations
+from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
 from outcrop.services.paging import Pager
 from outcrop.storage.objects import ObjectStore
 
@@ -46,7 +49,7 @@ _PAGES = Pager(
 )
 
 
-class BedrockAgent(ActionGroupOperations, Service):
+class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Service):
     service_name = "bedrock-agent"
 
     def __init__(
@@ -57,12 +60,14 @@ class BedrockAgent(ActionGroupOperations, Service):
         objects: ObjectStore,
         agents: AgentStore,
         lambda_functions: FunctionRegistry,
+        prompt_flows: AgentResourceStore,
     ) -> None:
         self.inference = inference
         self.store = knowledge_bases
         self.objects = objects
         self.agents = agents
         self.lambda_functions = lambda_functions
+        self.prompt_flows = prompt_flows  # prompt management and flows (prompts.py, flows.py)
 
     # -- knowledge bases -------------------------------------------------------------------------------------
 
