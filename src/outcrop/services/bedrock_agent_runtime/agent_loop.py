@@ -46,6 +46,7 @@ Event = tuple[str, dict[str, Any]]
 LambdaCall = Callable[[str, dict[str, Any]], Awaitable[Outcome | None]]
 Search = Callable[[str, str], list[Hit]]
 _PLACEHOLDER = re.compile(r"\$[a-z_]+\$")
+_MARKUP = re.compile(r"</?[a-zA-Z_]+>")
 
 
 class DependencyFailedException(ServiceError, service="bedrock-agent-runtime"): ...
@@ -136,6 +137,12 @@ class AgentTurn:
             if self.enable_trace:
                 for event in self._model_traces(step, result):
                     yield event
+            if not result.tool_calls and not _MARKUP.sub("", result.text).strip() and self.setup.tools:
+                # markup alone (a small model half-starting a call): ask for the answer without tools
+                result = await self._think(step, input_text, messages, with_tools=False)
+                if self.enable_trace:
+                    for event in self._model_traces(step, result):
+                        yield event
             if not result.tool_calls:
                 async for event in self._answer(step, input_text, result.text.strip()):
                     yield event
@@ -195,7 +202,7 @@ class AgentTurn:
 
     # -- the model ------------------------------------------------------------------------------------------
 
-    def _request(self, input_text: str, messages: list[ChatMessage]) -> GenerationRequest:
+    def _request(self, input_text: str, messages: list[ChatMessage], with_tools: bool) -> GenerationRequest:
         history = self.session.history
         if self.turns_kept is not None:
             history = history[len(history) - 2 * self.turns_kept :] if self.turns_kept else []
@@ -208,11 +215,13 @@ class AgentTurn:
             top_p=config.get("topP"),
             top_k=config.get("topK"),
             stop=tuple(config.get("stopSequences") or ()),
-            tools=self.setup.tools,
+            tools=self.setup.tools if with_tools else (),
         )
 
-    async def _think(self, step: int, input_text: str, messages: list[ChatMessage]) -> GenerationResult:
-        request = self._request(input_text, messages)
+    async def _think(
+        self, step: int, input_text: str, messages: list[ChatMessage], *, with_tools: bool = True
+    ) -> GenerationResult:
+        request = self._request(input_text, messages, with_tools)
         self._last_prompt = json.dumps(
             {
                 "system": request.messages[0].content,
