@@ -556,3 +556,37 @@ def test_prompt_resource_node_and_a_failing_function(client: Callable[..., Any])
         invoke(client, flow_id, "x")
     assert caught.value.response["Error"]["Code"] == "dependencyFailedException"  # the member name
     assert "no way" in caught.value.response["Error"]["Message"]
+
+
+def test_object_input_fields_feed_a_prompt(client: Callable[..., Any]) -> None:
+    """Input and Output nodes without configuration, inputs picking fields of an Object, a Number variable."""
+    start = {"name": "Start", "type": "Input", "outputs": [io_("out", "document", "Object")]}
+    ask = prompt_node("Ask", "List {{count}} {{kind}} songs.", "kind")
+    inline = ask["configuration"]["prompt"]["sourceConfiguration"]["inline"]
+    del inline["templateConfiguration"]["text"]["inputVariables"]
+    ask["inputs"] = [
+        {"name": "kind", "type": "String", "expression": "$.data.kind"},
+        {"name": "count", "type": "Number", "expression": "$.data.count"},
+    ]
+    end = {"name": "End", "type": "Output", "inputs": [io_("in", "document", "String")]}
+    definition = {
+        "nodes": [start, ask, end],
+        "connections": [
+            data("Start", "document", "Ask", "kind"),
+            data("Start", "document", "Ask", "count"),
+            data("Ask", "modelCompletion", "End", "document"),
+        ],
+    }
+    flow_id = create_prepared(client("bedrock-agent"), definition)
+    events = invoke(client, flow_id, {"kind": "jazz", "count": 3}, enableTrace=True)
+    assert outputs(events) == [("End", "You said: List 3 jazz songs.")]
+    first = events[0]["flowTraceEvent"]["trace"]["nodeOutputTrace"]
+    assert first["nodeName"] == "Start" and first["fields"][0]["content"]["document"] == {
+        "kind": "jazz",
+        "count": 3,
+    }
+    wrong = {**definition, "nodes": [{**start, "outputs": [io_("out", "document", "String")]}, ask, end]}
+    kinds = [
+        v["type"] for v in client("bedrock-agent").validate_flow_definition(definition=wrong)["validations"]
+    ]
+    assert kinds == ["IncompatibleConnectionDataType", "IncompatibleConnectionDataType"]

@@ -22,6 +22,7 @@ NODE_KINDS: dict[str, tuple[str, dict[str, str] | None, dict[str, str] | None]] 
     "Iterator": ("iterator", {"array": "Array"}, {"arrayItem": "", "arraySize": "Number"}),
     "Collector": ("collector", {"arrayItem": "", "arraySize": "Number"}, {"collectedArray": "Array"}),
 }
+_CONFIG_OPTIONAL = ("Input", "Output", "Iterator", "Collector")  # their configurations are empty structures
 UNSUPPORTED = ("Lex", "Storage", "Agent", "Retrieval", "InlineCode", "Loop", "LoopInput", "LoopController")
 
 
@@ -66,7 +67,8 @@ def _node_problems(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             yield _error("Unspecified", f"Node {name} has type {kind}, which this server does not run.")
             continue
         key, inputs, outputs = NODE_KINDS[kind]
-        if key not in (node.get("configuration") or {}):
+        configuration = node.get("configuration") or {}
+        if (configuration or kind not in _CONFIG_OPTIONAL) and key not in configuration:
             yield _error(
                 "MissingNodeConfiguration", f"Node {name} of type {kind} needs a {key} configuration."
             )
@@ -182,6 +184,7 @@ def _connection_problems(
             continue
         outputs = {o["name"]: o["type"] for o in nodes[source].get("outputs") or []}
         inputs = {i["name"]: i["type"] for i in nodes[target].get("inputs") or []}
+        whole = {i["name"] for i in nodes[target].get("inputs") or [] if i["expression"].strip() == "$.data"}
         if data["sourceOutput"] not in outputs:
             yield _error(
                 "UnknownConnectionSourceOutput",
@@ -192,7 +195,9 @@ def _connection_problems(
                 "UnknownConnectionTargetInput",
                 f"Connection {label}: {target} has no input {data['targetInput']}.",
             )
-        elif outputs[data["sourceOutput"]] != inputs[data["targetInput"]]:
+        elif _incompatible(
+            outputs[data["sourceOutput"]], inputs[data["targetInput"]], data["targetInput"] in whole
+        ):
             yield _error(
                 "IncompatibleConnectionDataType",
                 f"Connection {label} joins {source}.{data['sourceOutput']} of type "
@@ -212,6 +217,12 @@ def _connection_problems(
                     "UnfulfilledNodeInput",
                     f"The input {field['name']} of node {node['name']} has no connection.",
                 )
+
+
+def _incompatible(source: str, target: str, whole: bool) -> bool:
+    """An input taking the whole value (`$.data`) needs the output's type; one picking a part of it
+    (`$.data.genre`) needs an Object or Array to pick from."""
+    return source != target if whole else source not in ("Object", "Array")
 
 
 def _graph_problems(

@@ -18,11 +18,12 @@ from typing import Any
 
 from outcrop.inference import Inference
 from outcrop.lambdas.registry import FunctionRegistry
-from outcrop.protocol.errors import ServiceError, ValidationException
+from outcrop.protocol.errors import ValidationException
 from outcrop.services.base import RequestContext
 from outcrop.services.bedrock_agent.flow_expressions import ExpressionError, condition, select
 from outcrop.services.bedrock_agent.prompt_render import default_variant, render_variant, stored_prompt
 from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
+from outcrop.services.bedrock_agent_runtime.agent_loop import DependencyFailedException
 from outcrop.services.converse import converse_request
 
 Event = tuple[str, dict[str, Any]]
@@ -34,10 +35,6 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "Object": dict,
     "Array": list,
 }
-
-
-class DependencyFailedException(ServiceError, service="bedrock-agent-runtime"):
-    """A resource a flow node uses (a Lambda function) failed."""
 
 
 @dataclass
@@ -109,6 +106,10 @@ class FlowRun:
         return scope
 
     async def events(self, scope: _Scope) -> AsyncIterator[Event]:
+        if self.trace:
+            for (node, output), value in scope.produced.items():
+                fields = [{"nodeOutputName": output, "content": {"document": value}}]
+                yield self._trace("nodeOutputTrace", {"nodeName": node, "fields": fields})
         async for event in self._run(scope, None):
             yield event
         yield "flowCompletionEvent", {"completionReason": "SUCCESS"}
