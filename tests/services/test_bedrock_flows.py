@@ -427,6 +427,7 @@ def test_iterator_and_collector(client: Callable[..., Any]) -> None:
                 "outputs": [io_("out", "collectedArray", "Array")],
             },
             output_node("End", "Array"),
+            output_node("Echo", "Array"),  # a branch beside the loop runs once, not once per item
         ],
         "connections": [
             data("Start", "document", "Each", "array"),
@@ -434,12 +435,15 @@ def test_iterator_and_collector(client: Callable[..., Any]) -> None:
             data("Say", "modelCompletion", "Gather", "arrayItem"),
             data("Each", "arraySize", "Gather", "arraySize"),
             data("Gather", "collectedArray", "End", "document"),
+            data("Start", "document", "Echo", "document"),
         ],
     }
     flow_id = create_prepared(client("bedrock-agent"), definition)
-    assert outputs(invoke(client, flow_id, ["one", "two", "three"])) == [
-        ("End", ["You said: one", "You said: two", "You said: three"])
+    assert sorted(outputs(invoke(client, flow_id, ["one", "two", "three"]))) == [
+        ("Echo", ["one", "two", "three"]),
+        ("End", ["You said: one", "You said: two", "You said: three"]),
     ]
+    assert sorted(outputs(invoke(client, flow_id, []))) == [("Echo", []), ("End", [])]
 
 
 @pytest.fixture

@@ -146,19 +146,19 @@ class FlowRun:
                 raise ValidationException(f"Node {name}: {error}") from error
         return values
 
-    async def _run(self, scope: _Scope, barrier: set[str] | None) -> AsyncIterator[Event]:
-        """Run every node that becomes ready; inside an iteration (`barrier` collects) Collectors wait."""
+    async def _run(self, scope: _Scope, region: set[str] | None) -> AsyncIterator[Event]:
+        """Run every node (of `region`, an iteration's body, if given) that becomes ready."""
         while True:
             ready = [
                 (name, values)
-                for name in self.nodes
-                if name not in scope.done
-                and (barrier is None or self.nodes[name]["type"] != "Collector")
-                and (values := self._inputs(scope, name)) is not None
+                for name in (self.nodes if region is None else region)
+                if name not in scope.done and (values := self._inputs(scope, name)) is not None
             ]
             if not ready:
                 return
             for name, values in ready:
+                if name in scope.done:  # run meanwhile, inside an iteration's body
+                    continue
                 scope.done.add(name)
                 async for event in self._node(scope, name, values):
                     yield event
@@ -207,16 +207,16 @@ class FlowRun:
     async def _iterate(self, scope: _Scope, name: str, items: Any) -> AsyncIterator[Event]:
         if not isinstance(items, list):
             raise ValidationException(f"Iterator node {name} was given {type(items).__name__}, not an array.")
-        collectors = [n for n, node in self.nodes.items() if node["type"] == "Collector"]
+        body, collectors = self._loop_body(name)
         collected: dict[str, list[Any]] = {n: [] for n in collectors}
         ran: set[str] = set()
         for item in items:
             inner = _Scope(dict(scope.produced), set(scope.done), set(scope.taken))
             inner.produced[(name, "arrayItem")] = item
             inner.produced[(name, "arraySize")] = len(items)
-            async for event in self._run(inner, set(collectors)):
+            async for event in self._run(inner, body):
                 yield event
-            ran |= inner.done
+            ran |= inner.done & body
             for collector in collectors:
                 values = self._inputs(inner, collector)
                 if values is not None:
@@ -230,6 +230,22 @@ class FlowRun:
                 if self.trace:
                     fields = [{"nodeOutputName": "collectedArray", "content": {"document": gathered}}]
                     yield self._trace("nodeOutputTrace", {"nodeName": collector, "fields": fields})
+
+    def _loop_body(self, iterator: str) -> tuple[set[str], set[str]]:
+        """The nodes after an Iterator up to its Collectors (which close the loop), and those Collectors."""
+        body: set[str] = set()
+        collectors: set[str] = set()
+        todo = [c["target"] for c in self.connections if c["source"] == iterator]
+        while todo:
+            name = todo.pop()
+            if name in body or name in collectors or name not in self.nodes:
+                continue
+            if self.nodes[name]["type"] == "Collector":
+                collectors.add(name)
+                continue
+            body.add(name)
+            todo += [c["target"] for c in self.connections if c["source"] == name]
+        return body, collectors
 
     # -- node kinds ------------------------------------------------------------------------------------------
 
