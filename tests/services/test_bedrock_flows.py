@@ -594,3 +594,20 @@ def test_object_input_fields_feed_a_prompt(client: Callable[..., Any]) -> None:
         v["type"] for v in client("bedrock-agent").validate_flow_definition(definition=wrong)["validations"]
     ]
     assert kinds == ["IncompatibleConnectionDataType", "IncompatibleConnectionDataType"]
+
+
+@pytest.mark.real
+def test_a_prompt_flow_on_the_real_model(real_server: RunningServer) -> None:
+    ask = prompt_node("Ask", "What is the capital of {{country}}? Answer with one word.", "country")
+    inline = ask["configuration"]["prompt"]["sourceConfiguration"]["inline"]
+    inline["inferenceConfiguration"] = {"text": {"maxTokens": 8, "temperature": 0.0}}
+    definition = {
+        "nodes": [input_node(), ask, output_node("End")],
+        "connections": [
+            data("Start", "document", "Ask", "country"),
+            data("Ask", "modelCompletion", "End", "document"),
+        ],
+    }
+    flow_id = create_prepared(real_server.client("bedrock-agent"), definition)
+    [(node, answer)] = outputs(invoke(real_server.client, flow_id, "France"))
+    assert node == "End" and "paris" in answer.lower()
