@@ -285,3 +285,51 @@ def test_numbered_version_through_alias(server: RunningServer) -> None:
     )
     read = read_stream(response)
     assert "Kyiv" in read["text"]
+
+
+def test_inline_agent(server: RunningServer) -> None:
+    arn = make_function(server.client("lambda"), FUNCTION_HANDLER)
+    runtime = server.client("bedrock-agent-runtime")
+    session = uuid.uuid4().hex
+    common = {
+        "foundationModel": "anthropic.claude-3-haiku-20240307-v1:0",
+        "instruction": "You are a helpful assistant that answers questions about the weather.",
+        "sessionId": session,
+    }
+    response = runtime.invoke_inline_agent(
+        **common,
+        inputText="get_weather in Lisbon",
+        enableTrace=True,
+        actionGroups=[
+            {
+                "actionGroupName": "tools",
+                "actionGroupExecutor": {"lambda": arn},
+                "functionSchema": WEATHER_FUNCTIONS,
+            }
+        ],
+    )
+    assert response["ResponseMetadata"]["HTTPHeaders"]["x-amz-bedrock-agent-session-id"] == session
+    read = read_stream(response)
+    assert json.loads(read["text"].split("returned: ", 1)[1])["values"] == {"city": "Lisbon"}
+    assert [o["type"] for o in orchestration(read["traces"], "observation")] == ["ACTION_GROUP", "FINISH"]
+    control = read_stream(
+        runtime.invoke_inline_agent(
+            **{**common, "sessionId": uuid.uuid4().hex},
+            inputText="get_weather in Quito",
+            actionGroups=[
+                {
+                    "actionGroupName": "tools",
+                    "actionGroupExecutor": {"customControl": "RETURN_CONTROL"},
+                    "functionSchema": WEATHER_FUNCTIONS,
+                }
+            ],
+        )
+    )["control"]
+    assert control["invocationInputs"][0]["functionInvocationInput"]["function"] == "get_weather"
+    refused = error_of(
+        runtime.invoke_inline_agent,
+        **common,
+        inputText="x",
+        actionGroups=[{"actionGroupName": "code", "parentActionGroupSignature": "AMAZON.CodeInterpreter"}],
+    )
+    assert refused["Code"] == "ValidationException"

@@ -1,4 +1,5 @@
-"""InvokeAgent, GetAgentMemory and DeleteAgentMemory (a base class of the bedrock-agent-runtime provider).
+"""InvokeAgent, InvokeInlineAgent, GetAgentMemory and DeleteAgentMemory (a base class of the
+bedrock-agent-runtime provider).
 
 The alias names a version: TSTALIASID runs DRAFT as last prepared, other aliases a numbered version. Memory
 (SESSION_SUMMARY): when a session with a memoryId ends (endSession, or idle past the agent's TTL), the agent's
@@ -18,7 +19,9 @@ from outcrop.inference import Caller, Inference
 from outcrop.lambdas.workers import Outcome
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
 from outcrop.services.base import RequestContext
+from outcrop.services.bedrock_agent.agents import check_prompt_override
 from outcrop.services.bedrock_agent.agents_groups import api_schema_text
+from outcrop.services.bedrock_agent.agents_schema import SchemaError, check_functions, parse_openapi
 from outcrop.services.bedrock_agent.agents_store import AgentStore, Summary
 from outcrop.services.bedrock_agent_runtime.agent_actions import AgentSetup, build_actions
 from outcrop.services.bedrock_agent_runtime.agent_loop import AgentTurn, Event
@@ -28,6 +31,7 @@ from outcrop.storage.vectors import Hit
 
 if TYPE_CHECKING:
     from outcrop.lambdas.registry import FunctionRegistry
+    from outcrop.rag.kbstore import KnowledgeBaseStore
     from outcrop.storage.objects import ObjectStore
 
 _MEMORY_PAGES = Pager(
@@ -44,6 +48,7 @@ class AgentInvokeOperations:
 
     agents: AgentStore
     agent_sessions: AgentSessions
+    knowledge_bases: KnowledgeBaseStore
     inference: Inference
     lambda_functions: FunctionRegistry
     objects: ObjectStore
@@ -114,9 +119,99 @@ class AgentInvokeOperations:
         return await self.lambda_functions.invoke(spec, event)
 
     async def invoke_agent(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        agent_id, alias_id, session_id = params["agentId"], params["agentAliasId"], params["sessionId"]
+        agent_id, alias_id = params["agentId"], params["agentAliasId"]
         setup = await run_blocking(lambda: self._agent_setup(agent_id, alias_id))
-        state = params.get("sessionState") or {}
+        return await self._start_turn(ctx, setup, params, params.get("sessionState") or {})
+
+    async def invoke_inline_agent(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The same loop on an agent described in the request (sessions kept apart from stored agents')."""
+        setup = await run_blocking(lambda: self._inline_setup(params))
+        state = dict(params.get("inlineSessionState") or {})
+        state["knowledgeBaseConfigurations"] = [
+            {"knowledgeBaseId": kb["knowledgeBaseId"], "retrievalConfiguration": kb["retrievalConfiguration"]}
+            for kb in params.get("knowledgeBases") or []
+            if kb.get("retrievalConfiguration")
+        ]
+        return await self._start_turn(ctx, setup, params, state)
+
+    def _inline_setup(self, params: dict[str, Any]) -> AgentSetup:
+        if params.get("collaborators") or params.get("collaboratorConfigurations"):
+            raise ValidationException("Multi-agent collaboration is not supported by Outcrop.")
+        if params.get("agentCollaboration") not in (None, "DISABLED"):
+            raise ValidationException("Multi-agent collaboration is not supported by Outcrop: use DISABLED.")
+        if params.get("orchestrationType") == "CUSTOM_ORCHESTRATION" or params.get("customOrchestration"):
+            raise ValidationException("CUSTOM_ORCHESTRATION is not supported by Outcrop.")
+        model = self.inference.find(params["foundationModel"])
+        if model is None or model.kind != "chat":
+            raise ValidationException(
+                f"The foundation model {params['foundationModel']} is not a text generation model of this "
+                "server's catalog."
+            )
+        override = params.get("promptOverrideConfiguration")
+        if override:
+            check_prompt_override(override)
+        groups = [self._inline_group(group) for group in params.get("actionGroups") or []]
+        kbs = []
+        for kb in params.get("knowledgeBases") or []:
+            if self.knowledge_bases.knowledge_base(kb["knowledgeBaseId"]) is None:
+                raise ResourceNotFoundException(
+                    f"Knowledge base with id {kb['knowledgeBaseId']} does not exist"
+                )
+            kbs.append({**kb, "knowledgeBaseState": "ENABLED"})
+        orchestration: dict[str, Any] = next(
+            (
+                c
+                for c in (override or {}).get("promptConfigurations", [])
+                if c.get("promptType") == "ORCHESTRATION"
+            ),
+            {},
+        )
+        overridden = orchestration.get("promptCreationMode") == "OVERRIDDEN"
+        return AgentSetup(
+            agent_id="INLINE",
+            alias_id="INLINE",
+            version="DRAFT",
+            name=params.get("agentName", "InlineAgent"),
+            instruction=params["instruction"],
+            model=model,
+            model_id=params["foundationModel"],
+            actions=build_actions(groups, kbs, lambda schema: api_schema_text(schema, self.objects)),
+            idle_ttl=int(params.get("idleSessionTTLInSeconds", 600)),
+            template=orchestration.get("basePromptTemplate") if overridden else None,
+            inference=orchestration.get("inferenceConfiguration") or {},
+            guardrail=params.get("guardrailConfiguration"),
+        )
+
+    def _inline_group(self, group: dict[str, Any]) -> dict[str, Any]:
+        """An inline action group checked as CreateAgentActionGroup checks a stored one."""
+        name, signature = group["actionGroupName"], group.get("parentActionGroupSignature")
+        if signature == "AMAZON.UserInput":
+            return {**group, "parentActionSignature": signature}
+        if signature:
+            raise ValidationException(f"{signature} is not supported by Outcrop (no sandbox to run it in).")
+        executor = group.get("actionGroupExecutor") or {}
+        if not executor:
+            raise ValidationException(f"Action group {name} needs an actionGroupExecutor.")
+        if "lambda" in executor and self.lambda_functions.find(executor["lambda"]) is None:
+            raise ValidationException(f"Lambda function {executor['lambda']} was not found.")
+        if ("apiSchema" in group) == ("functionSchema" in group):
+            raise ValidationException(
+                f"Action group {name} must have exactly one of apiSchema or functionSchema."
+            )
+        try:
+            if "functionSchema" in group:
+                check_functions(group["functionSchema"].get("functions") or [])
+            else:
+                parse_openapi(api_schema_text(group["apiSchema"], self.objects))
+        except SchemaError as error:
+            raise ValidationException(f"Action group {name}: {error}") from error
+        return group
+
+    async def _start_turn(
+        self, ctx: RequestContext, setup: AgentSetup, params: dict[str, Any], state: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Check the request, open its session and return the output whose stream runs the turn."""
+        agent_id, alias_id, session_id = setup.agent_id, setup.alias_id, params["sessionId"]
         if state.get("files"):
             raise ValidationException(
                 "sessionState.files needs a code interpreter, which Outcrop does not run."
