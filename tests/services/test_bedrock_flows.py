@@ -263,6 +263,18 @@ def test_unsupported_node_types_are_refused_at_create(client: Callable[..., Any]
         and "Agent" in error["Message"]
         and "Helper" in error["Message"]
     )
+    guarded = branching_flow()
+    guarded["nodes"][1]["configuration"]["prompt"]["guardrailConfiguration"] = {
+        "guardrailIdentifier": "abc123",
+        "guardrailVersion": "1",
+    }
+    refused = error_of(agent.create_flow, name=name(), executionRoleArn=ROLE, definition=guarded)
+    assert "guardrailConfiguration" in refused["Message"]
+    flow_id = agent.create_flow(name=name(), executionRoleArn=ROLE)["id"]
+    updated = error_of(
+        agent.update_flow, flowIdentifier=flow_id, name=name(), executionRoleArn=ROLE, definition=definition
+    )
+    assert updated["Code"] == "ValidationException" and "Agent" in updated["Message"]
 
 
 @pytest.mark.parametrize(
@@ -405,6 +417,15 @@ def test_lambda_node_runs_a_function_made_from_a_zip(client: Callable[..., Any])
         and result["node"] == "Shout"
         and result["flow"].endswith(f"flow/{flow_id}")
     )
+    for node in definition["nodes"][1:]:  # the function answers an object where a String is declared
+        for field in (*node.get("inputs", []), *node.get("outputs", [])):
+            if field["type"] == "Object":
+                field["type"] = "String"
+    mistyped = create_prepared(client("bedrock-agent"), definition)
+    with pytest.raises(EventStreamError) as caught:
+        invoke(client, mistyped, "quiet please")
+    assert caught.value.response["Error"]["Code"] == "validationException"
+    assert "functionResponse of node Shout must have type String" in caught.value.response["Error"]["Message"]
 
 
 def test_iterator_and_collector(client: Callable[..., Any]) -> None:

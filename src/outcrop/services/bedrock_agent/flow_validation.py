@@ -34,6 +34,13 @@ def refuse_unsupported(definition: dict[str, Any] | None) -> None:
                 f"The node {node['name']} has type {node['type']}, which this server does not run. Supported "
                 f"node types: {', '.join(NODE_KINDS)}."
             )
+        settings = (node.get("configuration") or {}).get(NODE_KINDS[node["type"]][0]) or {}
+        for option in ("guardrailConfiguration", "orchestrationConfiguration"):
+            if settings.get(option):
+                raise ValidationException(
+                    f"The node {node['name']} sets {option}, which flows on this server do not support. "
+                    "Remove it and try again."
+                )
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:

@@ -61,6 +61,23 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _typed(value: Any, data_type: str) -> bool:
+    """Whether a value has a flow data type (a boolean is not a Number)."""
+    wanted = _TYPES[data_type]
+    return isinstance(value, wanted) and not (data_type == "Number" and isinstance(value, bool))
+
+
+def _check_types(node: dict[str, Any], side: str, values: dict[str, Any]) -> None:
+    """At run time each input and output is checked against its declared type, as Bedrock does."""
+    for declared in node.get(f"{side}s") or []:
+        name = declared["name"]
+        if name in values and not _typed(values[name], declared["type"]):
+            raise ValidationException(
+                f"The {side} {name} of node {node['name']} must have type {declared['type']}; it was given "
+                f"{type(values[name]).__name__}."
+            )
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -95,8 +112,7 @@ class FlowRun:
         if name != output["name"]:
             raise ValidationException(f"The Input node {node['name']} has no output {name}.")
         document = given["content"].get("document")
-        wanted = _TYPES[output["type"]]
-        if not isinstance(document, wanted) or (output["type"] == "Number" and isinstance(document, bool)):
+        if not _typed(document, output["type"]):
             raise ValidationException(
                 f"The input document must have type {output['type']}, the type of {node['name']}.{name}."
             )
@@ -169,6 +185,7 @@ class FlowRun:
     async def _node(self, scope: _Scope, name: str, values: dict[str, Any]) -> AsyncIterator[Event]:
         node = self.nodes[name]
         kind = node["type"]
+        _check_types(node, "input", values)
         if self.trace:
             fields = [{"nodeInputName": k, "content": {"document": v}} for k, v in values.items()]
             yield self._trace("nodeInputTrace", {"nodeName": name, "fields": fields})
@@ -198,6 +215,7 @@ class FlowRun:
             outputs.update(await self._knowledge_base(node, values))
         elif kind == "LambdaFunction":
             outputs["functionResponse"] = await self._lambda(node, values)
+        _check_types(node, "output", outputs)
         for key, value in outputs.items():
             scope.produced[(name, key)] = value
         if self.trace and outputs:
