@@ -209,7 +209,10 @@ def main() -> None:
                     outcome = run_task(runtime, agent_id, task)
                     outcomes.setdefault(task.kind, []).append(outcome)
                     mark = "ok " if outcome.success else "BAD"
-                    print(f"  {task.kind:8} {mark} {outcome.wall:6.1f}s  {task.text}")
+                    print(
+                        f"  {task.kind:8} {mark} wall {outcome.wall:6.1f}s model {outcome.model:6.1f}s "
+                        f"calls {outcome.calls} invalid {outcome.invalid}  {task.text}"
+                    )
                 report(MODELS.get(model, model), outcomes)
         finally:
             server.stop()

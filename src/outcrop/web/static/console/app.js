@@ -4,6 +4,7 @@ import { $, health, modelLists, showError } from "./ui.js";
 import { initPlayground } from "./playground.js";
 import { initKnowledgeBases } from "./kb.js";
 import { initDocChat } from "./docchat.js";
+import { initAgents } from "./agents.js";
 import { initStatus } from "./status.js";
 
 const tabs = {};
@@ -37,6 +38,7 @@ window.addEventListener("DOMContentLoaded", async () => {
   tabs.playground = initPlayground();
   tabs.kb = initKnowledgeBases();
   tabs.docchat = initDocChat();
+  tabs.agents = initAgents();
   tabs.status = initStatus();
   for (const button of document.querySelectorAll(".nav")) {
     button.addEventListener("click", () => (location.hash = button.dataset.tab));
