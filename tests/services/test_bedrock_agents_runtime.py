@@ -333,3 +333,30 @@ def test_inline_agent(server: RunningServer) -> None:
         actionGroups=[{"actionGroupName": "code", "parentActionGroupSignature": "AMAZON.CodeInterpreter"}],
     )
     assert refused["Code"] == "ValidationException"
+
+
+def test_knowledge_base_answers_with_citations(server: RunningServer) -> None:
+    from tests.services.knowledge_bases import create_data_source, create_knowledge_base, fill_bucket, ingest
+
+    agent = server.client("bedrock-agent")
+    kb_id = create_knowledge_base(agent)
+    bucket = fill_bucket(server.client("s3"), {"docs/volcanoes.txt": b"Volcanoes erupt when magma rises."})
+    ingest(agent, kb_id, create_data_source(agent, kb_id, bucket))
+    agent_id = make_agent(agent)
+    agent.associate_agent_knowledge_base(
+        agentId=agent_id, agentVersion="DRAFT", knowledgeBaseId=kb_id, description="Facts about volcanoes."
+    )
+    prepare(agent, agent_id)
+    read = read_stream(
+        _invoke(server, agent_id, "search_knowledge_base: why do volcanoes erupt?", enableTrace=True)
+    )
+    assert "magma rises" in read["text"]
+    lookup = orchestration(read["traces"], "invocationInput")[0]
+    assert lookup["invocationType"] == "KNOWLEDGE_BASE"
+    assert lookup["knowledgeBaseLookupInput"]["knowledgeBaseId"] == kb_id
+    observed = orchestration(read["traces"], "observation")[0]
+    assert observed["type"] == "KNOWLEDGE_BASE"
+    assert observed["knowledgeBaseLookupOutput"]["retrievedReferences"][0]["location"]["type"] == "S3"
+    citation = read["attributions"][0]["citations"][0]
+    assert "magma" in citation["retrievedReferences"][0]["content"]["text"]
+    assert citation["generatedResponsePart"]["textResponsePart"]["text"] == read["text"]

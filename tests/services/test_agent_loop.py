@@ -1,0 +1,143 @@
+"""The agent's orchestration loop in process, on a scripted model: what it does with calls the fake models
+never make (a required value left null, arguments outside the schema, a loop that never answers)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, cast
+
+from outcrop.backends.base import GenerationRequest, GenerationResult, ToolCall
+from outcrop.catalog import BedrockModel
+from outcrop.inference import Caller, Inference
+from outcrop.lambdas.workers import Outcome
+from outcrop.services.bedrock_agent_runtime.agent_actions import AgentSetup, build_actions
+from outcrop.services.bedrock_agent_runtime.agent_loop import MAX_STEPS, AgentTurn
+from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession
+from tests.services.agents import WEATHER_FUNCTIONS
+
+ARN = "arn:aws:lambda:us-east-1:000000000000:function:weather"
+
+
+class ScriptedModel:
+    """Answers each generate call with the next scripted result (the last one repeats)."""
+
+    def __init__(self, *results: GenerationResult) -> None:
+        self.results = list(results)
+        self.requests: list[GenerationRequest] = []
+
+    async def generate(
+        self, caller: Caller, model: BedrockModel, request: GenerationRequest
+    ) -> GenerationResult:
+        self.requests.append(request)
+        return self.results.pop(0) if len(self.results) > 1 else self.results[0]
+
+
+def call(name: str, arguments: dict[str, Any]) -> GenerationResult:
+    return GenerationResult("", "tool_use", 10, 5, tool_calls=[ToolCall("c1", name, arguments)])
+
+
+def text(answer: str) -> GenerationResult:
+    return GenerationResult(answer, "end_turn", 10, 3)
+
+
+def run(
+    model: ScriptedModel, *, ask_user: bool = False
+) -> tuple[list[tuple[str, dict[str, Any]]], list[Any]]:
+    groups: list[dict[str, Any]] = [
+        {
+            "actionGroupName": "tools",
+            "actionGroupExecutor": {"lambda": ARN},
+            "functionSchema": WEATHER_FUNCTIONS,
+        }
+    ]
+    if ask_user:
+        groups.append({"actionGroupName": "ask", "parentActionSignature": "AMAZON.UserInput"})
+    setup = AgentSetup(
+        agent_id="AGENT12345",
+        alias_id="TSTALIASID",
+        version="DRAFT",
+        name="agent",
+        instruction="Help with the weather.",
+        model=BedrockModel(model_id="m", name="m", provider="x", format="", local="m", kind="chat"),
+        model_id="m",
+        actions=build_actions(groups, [], lambda schema: ""),
+        idle_ttl=600,
+    )
+    lambda_events: list[Any] = []
+
+    async def call_lambda(arn: str, event: dict[str, Any]) -> Outcome:
+        lambda_events.append(event)
+        body = {"TEXT": {"body": "sunny"}}
+        response = {
+            "actionGroup": "tools",
+            "function": event["function"],
+            "functionResponse": {"responseBody": body},
+        }
+        return Outcome("r1", payload=json.dumps({"messageVersion": "1.0", "response": response}))
+
+    turn = AgentTurn(
+        setup=setup,
+        session=AgentSession("s1"),
+        inference=cast(Inference, model),
+        caller=Caller(),
+        call_lambda=call_lambda,
+        search=lambda kb, query: [],
+        enable_trace=True,
+    )
+
+    async def collect() -> list[tuple[str, dict[str, Any]]]:
+        return [event async for event in turn.events("What is the weather?", None)]
+
+    return asyncio.run(collect()), lambda_events
+
+
+def observations(events: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [
+        e[1]["trace"]["orchestrationTrace"]["observation"]
+        for e in events
+        if e[0] == "trace" and "observation" in e[1]["trace"].get("orchestrationTrace", {})
+    ]
+
+
+def test_a_required_value_left_null_makes_the_agent_ask() -> None:
+    events, ran = run(ScriptedModel(call("get_weather", {"city": None})), ask_user=True)
+    assert not ran
+    assert observations(events)[-1]["type"] == "ASK_USER"
+    chunk = next(e[1]["bytes"].decode() for e in events if e[0] == "chunk")
+    assert "city" in chunk and chunk.endswith("?")
+
+
+def test_without_user_input_a_missing_value_reprompts_the_model() -> None:
+    model = ScriptedModel(call("get_weather", {}), text("Which city do you mean?"))
+    events, ran = run(model)
+    assert not ran
+    first = observations(events)[0]
+    assert first["type"] == "REPROMPT" and "city" in first["repromptResponse"]["text"]
+    assert model.requests[1].messages[-1].role == "tool"
+    assert observations(events)[-1]["type"] == "FINISH"
+
+
+def test_arguments_outside_the_schema_are_refused() -> None:
+    model = ScriptedModel(call("book_table", {"restaurant": "Luigi", "people": "many"}), text("Sorry."))
+    events, ran = run(model)
+    assert not ran
+    assert observations(events)[0]["repromptResponse"]["source"] == "PARSER"
+
+
+def test_a_loop_that_never_answers_ends_at_the_step_limit() -> None:
+    model = ScriptedModel(call("get_weather", {"city": "Paris"}))
+    events, ran = run(model)
+    assert len(ran) == MAX_STEPS
+    assert ran[0]["parameters"] == [{"name": "city", "type": "string", "value": "Paris"}]
+    failures = [e for e in events if e[0] == "trace" and "failureTrace" in e[1]["trace"]]
+    assert "10 orchestration steps" in failures[0][1]["trace"]["failureTrace"]["failureReason"]
+    assert next(e for e in events if e[0] == "chunk")[1]["bytes"].startswith(b"Sorry")
+
+
+def test_tools_offer_required_values_as_nullable() -> None:
+    model = ScriptedModel(text("Hello."))
+    run(model)
+    weather = next(t for t in model.requests[0].tools if t.name == "get_weather")
+    assert weather.parameters["properties"]["city"]["type"] == ["string", "null"]
+    assert weather.parameters["required"] == ["city"]
