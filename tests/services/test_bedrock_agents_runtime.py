@@ -360,3 +360,13 @@ def test_knowledge_base_answers_with_citations(server: RunningServer) -> None:
     citation = read["attributions"][0]["citations"][0]
     assert "magma" in citation["retrievedReferences"][0]["content"]["text"]
     assert citation["generatedResponsePart"]["textResponsePart"]["text"] == read["text"]
+
+
+def test_stream_final_response_in_pieces(server: RunningServer) -> None:
+    agent = server.client("bedrock-agent")
+    agent_id = make_agent(agent)
+    prepare(agent, agent_id)
+    text = "please repeat these words back to me as they are, one two three four five six seven eight nine"
+    response = _invoke(server, agent_id, text, streamingConfigurations={"streamFinalResponse": True})
+    chunks = [event["chunk"]["bytes"].decode() for event in response["completion"] if "chunk" in event]
+    assert len(chunks) > 1 and "".join(chunks) == f"You said: {text}"
