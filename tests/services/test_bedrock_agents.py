@@ -271,6 +271,12 @@ def test_bad_agents(server: RunningServer) -> None:
         == "ConflictException"
     )
     assert error_of(agent.get_agent, agentId="ABCDEFGHIJ")["Status"] == 404
+    token = uuid.uuid4().hex + "-retry"
+    once = agent.create_agent(
+        agentName=f"tok-{uuid.uuid4().hex[:6]}", foundationModel=MODEL, clientToken=token, **common
+    )
+    again = agent.create_agent(agentName="any-name", foundationModel=MODEL, clientToken=token, **common)
+    assert again["agent"]["agentId"] == once["agent"]["agentId"]
     bare = agent.create_agent(agentName=f"bare-{uuid.uuid4().hex[:6]}")["agent"]
     time.sleep(0.6)
     assert error_of(agent.prepare_agent, agentId=bare["agentId"])["Code"] == "ValidationException"

@@ -129,7 +129,12 @@ class AgentOperations:
 
     def create_agent(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self._check_agent(params)
-        if any(r.body["agentName"] == params["agentName"] for r in self.agents.records("agent")):
+        existing = self.agents.records("agent")
+        token = params.get("clientToken")
+        repeated = next((r for r in existing if token and r.body.get("clientToken") == token), None)
+        if repeated is not None:  # the same request again: its agent, as AWS answers a retried call
+            return {"agent": self._agent_view(repeated)}
+        if any(r.body["agentName"] == params["agentName"] for r in existing):
             raise ConflictException(
                 f"Could not create agent. An agent named {params['agentName']} already exists."
             )
