@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -208,14 +209,15 @@ def converse(runtime: Any, model_id: str, text: str, max_tokens: int) -> tuple[d
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--model-id", default="anthropic.claude-3-haiku-20240307-v1:0", choices=sorted(MODELS)
     )
     parser.add_argument("--max-tokens", type=int, default=56)
-    parser.add_argument("--limit", type=int, default=len(PROMPTS), help="first N prompts (a quick look)")
+    parser.add_argument("--stride", type=int, default=1, help="every Nth prompt (a quicker look, all kinds)")
     arguments = parser.parse_args()
-    prompts = PROMPTS[: arguments.limit]
+    prompts = PROMPTS[:: arguments.stride]
     constrained, free = Side("constrained"), Side("unconstrained")
     with tempfile.TemporaryDirectory() as tmp:
         catalog = bench_catalog(MODELS[arguments.model_id], Path(tmp))
@@ -225,20 +227,25 @@ def main() -> None:
             runtime = server.client("bedrock-runtime")
             for model_id in (arguments.model_id, TWIN_ID):  # load both before timing anything
                 converse(runtime, model_id, "Say hi.", 1)
-            for index, (text, expected) in enumerate(prompts, 1):
-                _, prefill = converse(runtime, TWIN_ID, text, 1)
-                for side, model_id in ((constrained, arguments.model_id), (free, TWIN_ID)):
-                    response, seconds = converse(runtime, model_id, text, arguments.max_tokens)
-                    side.add(response, expected, seconds, prefill)
-                print(f"{index}/{len(prompts)} done", end="\r", flush=True)
+            done = 0
+            try:  # an interrupt (Ctrl-C, SIGTERM) still reports the prompts done so far
+                for text, expected in prompts:
+                    _, prefill = converse(runtime, TWIN_ID, text, 1)
+                    for side, model_id in ((constrained, arguments.model_id), (free, TWIN_ID)):
+                        response, seconds = converse(runtime, model_id, text, arguments.max_tokens)
+                        side.add(response, expected, seconds, prefill)
+                    done += 1
+                    print(f"{done}/{len(prompts)} done", end="\r", flush=True)
+            except KeyboardInterrupt:
+                print(f"\ninterrupted after {done} of {len(prompts)} prompts")
         finally:
             server.stop()
     print(
-        f"\n{len(prompts)} prompts on {arguments.model_id} ({MODELS[arguments.model_id]}), "
+        f"\n{done} prompts on {arguments.model_id} ({MODELS[arguments.model_id]}), "
         f"max_tokens {arguments.max_tokens}, temperature 0"
     )
     for side in (constrained, free):
-        print(side.report(len(prompts)))
+        print(side.report(done))
         for text in side.broken:
             print(f"      refused call: {text!r}")
     ratio = (constrained.tokens / constrained.decode_seconds) / (free.tokens / free.decode_seconds)

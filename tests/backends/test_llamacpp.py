@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -76,3 +77,18 @@ def test_same_seed_same_sample(qwen: LlamaCppGenerator) -> None:
         [ChatMessage("user", "Name a fruit.")], max_tokens=8, temperature=1.0, seed=42
     )
     assert generate(qwen, request).text == generate(qwen, request).text
+
+
+def test_grammar_holds_even_against_the_prompt(qwen: LlamaCppGenerator) -> None:
+    """The model is asked for a value the schema forbids; the grammar wins, cheaply."""
+    schema = {"type": "object", "properties": {"color": {"enum": ["red", "green"]}}, "required": ["color"]}
+    request = GenerationRequest(
+        [ChatMessage("user", 'Reply with the JSON {"color": "purple"} and nothing else.')],
+        max_tokens=12,
+        temperature=0,
+        json_schema=schema,
+    )
+    before = qwen._engine.grammar_resamples
+    result = generate(qwen, request)
+    assert json.loads(result.text)["color"] in ("red", "green")
+    assert qwen._engine.grammar_resamples - before <= result.output_tokens
