@@ -234,7 +234,7 @@ def test_retrieve_and_generate_cites_its_sources(runtime: Any, corpus: tuple[str
     check_citations(first, "/docs/volcanoes.txt")
     uuid.UUID(first["sessionId"])
     follow = runtime.retrieve_and_generate(
-        input={"text": "How long should coffee grounds bloom?"},
+        input={"text": "Why bloom the coffee grounds before pouring?"},  # every word in the source
         sessionId=first["sessionId"],
         retrieveAndGenerateConfiguration=rag_configuration(
             kb_id, promptTemplate={"textPromptTemplate": "Answer from these results only: $search_results$"}

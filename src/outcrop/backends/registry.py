@@ -32,6 +32,7 @@ Runtime keys of the chat and embedding kinds (the other kinds' keys are describe
   "profanity-check" (toxicity) and "apertium" (translation): their keys are in `backends/nlp/<module>.py`.
 - runtime = "rapidocr" (kind ocr), "dlib-faces" (kind faces), "open-nsfw" (kind image-moderation): their
   keys are in `backends/vision/ocr.py`, `faces.py` and `moderation.py`.
+- runtime = "evidence" (kind grounding): `embedding_model`, see `backends/grounding.py`.
 - runtime = "fake" (any kind): that kind's deterministic fake, as `fake=True` gives every entry.
 """
 
@@ -67,6 +68,7 @@ KINDS: dict[str, str] = {
     "ocr": "backends.vision.protocols.TextReader",
     "faces": "backends.vision.protocols.FaceDetector",
     "image-moderation": "backends.vision.protocols.ImageModerator",
+    "grounding": "backends.grounding.GroundingDetector",
 }
 
 
@@ -96,6 +98,7 @@ RUNTIMES: dict[str, Runtime] = {
     "rapidocr": Runtime(("ocr",), "outcrop.backends.vision.ocr:load"),
     "dlib-faces": Runtime(("faces",), "outcrop.backends.vision.faces:load"),
     "open-nsfw": Runtime(("image-moderation",), "outcrop.backends.vision.moderation:load"),
+    "evidence": Runtime(("grounding",), "outcrop.backends.grounding:load"),
     "fake": Runtime(tuple(KINDS), "outcrop.backends.registry:load_fake"),
     # the pre-kind names of the fakes, kept so existing catalogs still load
     "fake-chat": Runtime(("chat",), "outcrop.backends.registry:load_fake"),
@@ -118,6 +121,7 @@ FAKES: dict[str, str] = {
     "ocr": "outcrop.backends.vision.fakes:fake_text_reader",
     "faces": "outcrop.backends.vision.fakes:fake_face_detector",
     "image-moderation": "outcrop.backends.vision.fakes:fake_image_moderator",
+    "grounding": "outcrop.backends.grounding:fake_detector",
 }
 
 _resolved: dict[str, Callable[..., Any]] = {}

@@ -36,7 +36,7 @@ FORMAT_INSTRUCTIONS = (
 PLAIN_INSTRUCTIONS = "Answer the question in a few sentences."
 MIN_OVERLAP = 0.4  # share of a sentence's content words a result must contain to be cited without a marker
 _MARKER = re.compile(r"\s*\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+_SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+(?:[.!?]+|$)")  # "1.2 ml" is no sentence end
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     [
@@ -183,19 +183,50 @@ def attribute(raw: str, hits: Sequence[Hit]) -> tuple[str, list[Cited]]:
     return text, runs
 
 
+@dataclass(frozen=True)
+class Sentence:
+    """An answer sentence (markers stripped), the 0-based results it marked, and what stood before it."""
+
+    text: str
+    marked: frozenset[int]
+    separator: str = " "  # "\n" keeps lines apart
+
+
+def sentences(raw: str, count: int) -> list[Sentence]:
+    """The answer's sentences, each with the markers written inside it or right after it. While the model is
+    still writing, the last one may yet grow or gain markers; the others are complete."""
+    clean: list[str] = []
+    marks: list[tuple[int, set[int]]] = []  # (offset in the clean text where a marker stood, result indices)
+    position = length = 0
+    for match in _MARKER.finditer(raw):
+        clean.append(raw[position : match.start()])
+        length += match.start() - position
+        numbers = {int(n) - 1 for n in re.findall(r"\d+", match.group(1))}
+        marks.append((length, {n for n in numbers if 0 <= n < count}))
+        position = match.end()
+    clean.append(raw[position:])
+    text = "".join(clean)
+    found: list[Sentence] = []
+    previous_end = 0
+    for match in _SENTENCE.finditer(text):
+        start, end = match.start(), match.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start >= end:
+            continue
+        marked = {n for offset, numbers in marks if start <= offset <= end + 1 for n in numbers}
+        separator = "\n" if "\n" in text[previous_end:start] else " "
+        found.append(Sentence(text[start:end], frozenset(marked), separator))
+        previous_end = end
+    return found
+
+
 def says_something(raw: str) -> bool:
     """Whether the answer has any words once the markers are gone. Small models sometimes answer with the
     marker example alone ("[1][3]"); such an answer is asked for again without markers."""
     return any(character.isalnum() for character in _MARKER.sub("", raw))
-
-
-def streamable(raw: str) -> str:
-    """The start of the final answer that later tokens can no longer change, for streaming: markers
-    stripped, an unclosed `[` and trailing spaces held back (a marker may still follow and swallow them)."""
-    bracket = raw.rfind("[")
-    if bracket != -1 and "]" not in raw[bracket:]:
-        raw = raw[:bracket]
-    return _MARKER.sub("", raw.rstrip()).lstrip()
 
 
 def _content_words(text: str) -> set[str]:

@@ -11,21 +11,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from outcrop.backends.base import GenerationEvent, GenerationRequest, GenerationResult
+from outcrop.backends.base import GenerationRequest
+from outcrop.backends.grounding import EvidenceDetector, GroundingDetector
+from outcrop.backends.registry import ModelRegistry
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import run_blocking
-from outcrop.inference import Caller, Inference, ModelStreamErrorException
+from outcrop.inference import Caller, Inference
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
 from outcrop.rag.external import ExternalSourceError, passages, source_document
-from outcrop.rag.generate import (
-    TemplateError,
-    attribute,
-    build_request,
-    citations,
-    says_something,
-    streamable,
-)
+from outcrop.rag.generate import TemplateError, build_request, citations, says_something, sentences
+from outcrop.rag.grounding import AnswerCheck
 from outcrop.rag.kbstore import KnowledgeBase, KnowledgeBaseStore
 from outcrop.rag.rerank import LOCAL_RERANKER, RerankError, rerank, rerank_hits, reranking_model, source_text
 from outcrop.rag.retrieve import (
@@ -43,6 +39,8 @@ from outcrop.storage.objects import ObjectStore
 from outcrop.storage.vectors import Hit
 
 MAX_SESSION_TURNS = 20
+# the catalog's grounding detector (words only when a catalog lacks it)
+GROUNDING_MODEL = "evidence-grounding"
 
 
 class BedrockAgentRuntime(AgentInvokeOperations, Service):
@@ -54,12 +52,14 @@ class BedrockAgentRuntime(AgentInvokeOperations, Service):
         inference: Inference,
         knowledge_bases: KnowledgeBaseStore,
         objects: ObjectStore,
+        models: ModelRegistry,
         lambda_functions: FunctionRegistry,
         agents: AgentStore,
     ) -> None:
         self.inference = inference
         self.knowledge_bases = knowledge_bases
         self.objects = objects
+        self.models = models
         self.lambda_functions = lambda_functions
         self.agents = agents  # Bedrock Agents InvokeAgent runs (agent_invoke.py), with their sessions
         self.agent_sessions = AgentSessions()
@@ -178,44 +178,80 @@ class BedrockAgentRuntime(AgentInvokeOperations, Service):
         session = session_id or str(uuid.uuid4())
         return Prepared(session, history, question, hits, model, request, plain)
 
-    def _finish(self, prepared: Prepared, raw: str) -> tuple[str, list[dict[str, Any]]]:
-        """Attribute the answer and remember the turn; returns the text and citations."""
-        text, runs = attribute(raw, prepared.hits)
+    def _check(self, caller: Caller, prepared: Prepared) -> AnswerCheck:
+        """The grounding check of this answer, with the detector's embedder routed through inference (words
+        alone where the catalog lacks the detector or its embedding model)."""
+        detector: GroundingDetector = (
+            self.models.get(GROUNDING_MODEL, "grounding")
+            if GROUNDING_MODEL in self.models.names("grounding")
+            else EvidenceDetector(GROUNDING_MODEL, None)
+        )
+        embedder = None
+        name = detector.embedding_model
+        if name and name in self.models.names("embedding"):  # a user's catalog may lack it: words only
+            model = BedrockModel(name, name, "Outcrop", "", name, "embedding")
+            embedder = self.inference.embedder(caller, model)
+        return AnswerCheck(detector, embedder, prepared.question, prepared.hits)
+
+    def _finish(self, prepared: Prepared, check: AnswerCheck) -> tuple[str, list[dict[str, Any]]]:
+        """The checked answer and its citations; the turn is remembered."""
+        text, runs = check.answer()
         turns = [*prepared.history, {"user": prepared.question, "assistant": text}]
         self.knowledge_bases.save_session(prepared.session_id, turns[-MAX_SESSION_TURNS:])
         return text, citations(runs, prepared.hits)
 
     def retrieve_and_generate(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         prepared = self._prepare(ctx.caller, params)
-        result = self.inference.generate_blocking(ctx.caller, prepared.model, prepared.request)
-        if not says_something(result.text):  # markers alone: asked for again without them
-            result = self.inference.generate_blocking(ctx.caller, prepared.model, prepared.plain_request)
-        text, cited = self._finish(prepared, result.text)
+        check = self._check(ctx.caller, prepared)
+        if prepared.hits:  # nothing retrieved: nothing to ground an answer in, so the model is not asked
+            feed = _Feed(check, len(prepared.hits))
+            for request in (prepared.request, prepared.plain_request):
+                for event in self.inference.stream_blocking(ctx.caller, prepared.model, request):
+                    if feed.take(event.text, done=event.done is not None):
+                        break  # refused: nothing later can change the answer (closing the run stops it)
+                if says_something(feed.raw) or check.settled:
+                    break
+                feed.restart()  # markers alone: asked for again without them
+        text, cited = self._finish(prepared, check)
         return {"sessionId": prepared.session_id, "output": {"text": text}, "citations": cited}
 
     async def retrieve_and_generate_stream(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        """Text as the model writes it (markers stripped), then one citation event per cited run."""
+        """The checked answer as it is released (from its first supported, relevant sentence on), then one
+        citation event per cited run; Bedrock's fallback text when nothing survives the check."""
         prepared = await run_blocking(lambda: self._prepare(ctx.caller, params))
+        check = await run_blocking(lambda: self._check(ctx.caller, prepared))
         # a full queue answers 429 here, before the stream starts
-        stream = await self.inference.stream(ctx.caller, prepared.model, prepared.request)
+        stream = (
+            await self.inference.stream(ctx.caller, prepared.model, prepared.request)
+            if prepared.hits
+            else None
+        )
 
         async def events() -> AsyncIterator[tuple[str, dict[str, Any]]]:
-            relay = _Relay()
-            async for text in relay.texts(stream):
+            feed, sent = _Feed(check, len(prepared.hits)), ""
+            current = stream
+            for attempt in range(2):
+                if current is None:
+                    break
+                async for event in current:
+                    done = event.done is not None
+                    settled = await run_blocking(lambda: feed.take(event.text, done=done))  # noqa: B023
+                    text = check.answer()[0] if check.committed else ""
+                    if len(text) > len(sent):
+                        yield "output", {"text": text[len(sent) :]}
+                        sent = text
+                    if settled:
+                        await current.aclose()  # refused: stop the model
+                        break
+                if attempt or says_something(feed.raw) or check.settled:
+                    break
+                feed.restart()  # markers alone: ask again without them
+                current = await self.inference.stream(ctx.caller, prepared.model, prepared.plain_request)
+            text, cited = await run_blocking(lambda: self._finish(prepared, check))
+            if not sent:
                 yield "output", {"text": text}
-            if relay.result is not None and not relay.sent and not says_something(relay.raw):
-                relay.raw, relay.result = "", None  # markers alone: ask again without them
-                again = await self.inference.stream(ctx.caller, prepared.model, prepared.plain_request)
-                async for text in relay.texts(again):
-                    yield "output", {"text": text}
-            raw, sent = relay.raw, relay.sent
-            if relay.result is None:
-                raise ModelStreamErrorException("The model ended without a result.")
-            text, cited = await run_blocking(lambda: self._finish(prepared, raw))
-            if text.startswith(sent) and len(text) > len(sent):
-                yield "output", {"text": text[len(sent) :]}
             for citation in cited:
                 yield "citation", {"citation": citation, **citation}
 
@@ -223,23 +259,26 @@ class BedrockAgentRuntime(AgentInvokeOperations, Service):
 
 
 @dataclass
-class _Relay:
-    """One streamed answer: the raw model text, what of it was sent (markers stripped), and the result."""
+class _Feed:
+    """Model text as it arrives, handed to the answer check a completed sentence at a time."""
 
+    check: AnswerCheck
+    results: int
     raw: str = ""
-    sent: str = ""
-    result: GenerationResult | None = None
+    fed: int = 0
 
-    async def texts(self, events: AsyncIterator[GenerationEvent]) -> AsyncIterator[str]:
-        """The new text to send after each event, once later tokens can no longer change it."""
-        async for event in events:
-            self.raw += event.text
-            ready = streamable(self.raw)
-            if len(ready) > len(self.sent) and ready.startswith(self.sent):
-                yield ready[len(self.sent) :]
-                self.sent = ready
-            if event.done is not None:
-                self.result = event.done
+    def take(self, text: str, *, done: bool) -> bool:
+        """Add streamed text; True once the answer is settled (the model need not go on)."""
+        self.raw += text
+        found = sentences(self.raw, self.results)
+        complete = len(found) if done else len(found) - 1
+        while self.fed < complete and not self.check.settled:
+            self.check.add(found[self.fed])
+            self.fed += 1
+        return self.check.settled
+
+    def restart(self) -> None:
+        self.raw, self.fed = "", 0
 
 
 @dataclass(frozen=True)
