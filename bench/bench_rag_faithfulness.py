@@ -126,7 +126,7 @@ def rescore(path: str) -> None:
     from outcrop.rag import grounding
     from outcrop.rag.generate import sentences
     from outcrop.rag.grounding import AnswerCheck
-    from outcrop.services.bedrock_bodies.registry import BODY_FORMATS
+    from outcrop.services.bedrock_runtime.bodies.registry import BODY_FORMATS
 
     with open(path) as file:
         rows = json.load(file)

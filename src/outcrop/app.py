@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from outcrop.lambdas.registry import FunctionRegistry
     from outcrop.protocol.auth import Authenticator
     from outcrop.rag.kbstore import KnowledgeBaseStore
+    from outcrop.services.bedrock.profile_store import InferenceProfileStore
     from outcrop.services.bedrock_agent.agents_store import AgentStore
     from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
-    from outcrop.services.bedrock_profile_store import InferenceProfileStore
     from outcrop.services.sagemaker.hosting import EndpointHosting
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
@@ -34,7 +34,7 @@ class App:
 
     @cached_property
     def catalog(self) -> Catalog:
-        from outcrop.services.bedrock_bodies.registry import BODY_FORMATS
+        from outcrop.services.bedrock_runtime.bodies.registry import BODY_FORMATS
 
         catalog = load_catalog(self.settings.catalog_path(), BODY_FORMATS)
         if self.settings.catalog is not None:
@@ -71,7 +71,7 @@ class App:
     def inference_profiles(self) -> InferenceProfileStore:
         """Bedrock's application inference profiles (and resource tags), shared by the control plane that
         makes them and the inference path that resolves them as model ids."""
-        from outcrop.services.bedrock_profile_store import InferenceProfileStore
+        from outcrop.services.bedrock.profile_store import InferenceProfileStore
 
         return InferenceProfileStore(self.data_path("bedrock") / "profiles.sqlite3")
 

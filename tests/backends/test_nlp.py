@@ -11,7 +11,7 @@ import pytest
 from outcrop.backends.nlp.apertium import Apertium, from_stream, installed_modes, to_stream
 from outcrop.backends.nlp.pii import PiiFinding, _offline_tldextract, resolve_overlaps
 from outcrop.backends.nlp.sentiment import Polarity
-from outcrop.services.comprehend import sentiment_label, sentiment_scores
+from outcrop.services.comprehend.provider import sentiment_label, sentiment_scores
 
 
 def test_overlapping_pii_keeps_the_strongest_finding() -> None:

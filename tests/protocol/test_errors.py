@@ -82,7 +82,7 @@ def _subclasses(base: type) -> list[type]:
 
 
 def test_every_object_store_error_has_its_s3_error() -> None:
-    from outcrop.services._s3_errors import STORE_ERRORS
+    from outcrop.services.s3.errors import STORE_ERRORS
 
     codes = {cls.__name__ for cls in _subclasses(object_store.StoreError)}
     assert codes <= set(STORE_ERRORS)
@@ -91,7 +91,7 @@ def test_every_object_store_error_has_its_s3_error() -> None:
 
 
 def test_every_log_store_error_has_its_logs_error() -> None:
-    from outcrop.services import logs
+    from outcrop.services.logs import provider as logs
 
     store_codes = {cls.__name__ for cls in _subclasses(log_store.LogStoreError)}
     assert store_codes <= set(logs._STORE_ERRORS)

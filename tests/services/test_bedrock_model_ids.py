@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from outcrop.catalog import BUNDLED, CatalogError, load_catalog
-from outcrop.services.bedrock_bodies.registry import BODY_FORMATS
+from outcrop.services.bedrock_runtime.bodies.registry import BODY_FORMATS
 
 
 def invoke(client: Callable[..., Any], model_id: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -216,7 +216,7 @@ def test_real_models_refuse_what_the_sources_do_not_say(real_server: RunningServ
     )
     assert "Grell" in answered["output"]["text"] and answered["citations"], answered
     refused = runtime.retrieve_and_generate(
-        input={"text": "How much did it cost to build the Vellmoor lighthouse?"},
+        input={"text": "Who designed the lamp of the Vellmoor lighthouse?"},
         retrieveAndGenerateConfiguration=configuration,
     )
     assert (refused["output"]["text"], refused["citations"]) == (FALLBACK, []), refused

@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
-from outcrop.services.transcribe import parse_media_uri
+from outcrop.services.transcribe.provider import parse_media_uri
 from tests.errors import error_of
 from tests.server import RunningServer
 from tests.services.test_polly import LEXICON

@@ -15,7 +15,7 @@ from outcrop.catalog import Catalog
 from outcrop.config import load_settings
 from outcrop.inference import Inference
 from outcrop.services.base import RequestContext
-from outcrop.services.translate import LLM_MODEL, TextSizeLimitExceededException, Translate
+from outcrop.services.translate.provider import LLM_MODEL, TextSizeLimitExceededException, Translate
 from tests.errors import error_of
 from tests.server import RunningServer
 

@@ -20,7 +20,7 @@ import orjson
 from outcrop.inference import Caller, Inference
 from outcrop.jobs.batch_store import new_id
 from outcrop.protocol.errors import ServiceError, ThrottlingException
-from outcrop.services.bedrock_invoke import invoke_body
+from outcrop.services.bedrock_runtime.invoke import invoke_body
 from outcrop.storage.objects import ObjectAttributes, ObjectStore, StoreError
 from outcrop.storage.sqlite import Database
 

@@ -32,7 +32,13 @@ from outcrop.catalog import BedrockModel
 from outcrop.inference import Caller, Inference
 from outcrop.jobs.batch_store import ACTIVE, BatchJob, BatchJobStore, Counts
 from outcrop.protocol.errors import ServiceError, ThrottlingException
-from outcrop.services.bedrock_invoke import EMBED_CHUNK, Invoked, converse_body, embed_bodies, invoke_body
+from outcrop.services.bedrock_runtime.invoke import (
+    EMBED_CHUNK,
+    Invoked,
+    converse_body,
+    embed_bodies,
+    invoke_body,
+)
 from outcrop.storage.objects import ObjectAttributes, ObjectStore, StoreError
 
 RETRY_AFTER_S = 1.0  # a record throttled (the model's queue is full of interactive calls) waits this long

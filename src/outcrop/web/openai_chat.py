@@ -14,8 +14,12 @@ from typing import Any
 
 from outcrop.backends.base import ChatMessage, GenerationEvent, GenerationRequest, GenerationResult
 from outcrop.catalog import BedrockModel
-from outcrop.services.bedrock_bodies.common import OPENAI_FINISH, Fields, random_id
-from outcrop.services.bedrock_bodies.messages import openai_messages, openai_options, openai_tool_calls
+from outcrop.services.bedrock_runtime.bodies.common import OPENAI_FINISH, Fields, random_id
+from outcrop.services.bedrock_runtime.bodies.messages import (
+    openai_messages,
+    openai_options,
+    openai_tool_calls,
+)
 from outcrop.web.openai_errors import OpenAIError
 
 

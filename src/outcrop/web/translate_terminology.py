@@ -13,7 +13,7 @@ from outcrop.concurrency import run_blocking
 from outcrop.protocol.parse import HttpRequest
 from outcrop.protocol.serialize import HttpResponse
 from outcrop.services.base import Service
-from outcrop.services.translate import Translate
+from outcrop.services.translate.provider import Translate
 
 PREFIX = "/_outcrop/translate/terminologies/"
 _MEDIA_TYPES = {"CSV": "text/csv", "TSV": "text/tab-separated-values", "TMX": "application/x-tmx+xml"}

@@ -7,7 +7,7 @@ from typing import Any
 
 from outcrop.backends.base import GenerationRequest, GenerationResult, StopReason, ToolCall
 from outcrop.catalog import BedrockModel
-from outcrop.services.bedrock_bodies import ChatFormat
+from outcrop.services.bedrock_runtime.bodies import ChatFormat
 
 
 def model(body_format: str, model_id: str = "vendor.model-v1:0", **fields: Any) -> BedrockModel:

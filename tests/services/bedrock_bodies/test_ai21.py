@@ -4,7 +4,7 @@ import pytest
 
 from outcrop.backends.base import ChatMessage, ToolCall
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.ai21 import JambaFormat, Jurassic2Format
+from outcrop.services.bedrock_runtime.bodies.ai21 import JambaFormat, Jurassic2Format
 
 from .support import model, result, stream, wire
 

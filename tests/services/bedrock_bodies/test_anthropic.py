@@ -7,7 +7,7 @@ import pytest
 
 from outcrop.backends.base import ChatMessage, Image, ToolCall, ToolSpec
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.anthropic import AnthropicFormat
+from outcrop.services.bedrock_runtime.bodies.anthropic import AnthropicFormat
 
 from .support import model, result, stream, wire
 

@@ -6,7 +6,7 @@ import pytest
 
 from outcrop.backends.base import ChatMessage, ToolCall
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.cohere import CohereCommandFormat, CohereCommandRFormat
+from outcrop.services.bedrock_runtime.bodies.cohere import CohereCommandFormat, CohereCommandRFormat
 
 from .support import model, result, stream, wire
 

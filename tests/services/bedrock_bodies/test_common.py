@@ -4,8 +4,8 @@ import pytest
 
 from outcrop.backends.base import ChatMessage
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.common import Fields, max_tokens
-from outcrop.services.bedrock_bodies.messages import prompt_messages
+from outcrop.services.bedrock_runtime.bodies.common import Fields, max_tokens
+from outcrop.services.bedrock_runtime.bodies.messages import prompt_messages
 
 from .support import model
 

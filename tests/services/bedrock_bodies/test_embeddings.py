@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.embeddings import (
+from outcrop.services.bedrock_runtime.bodies.embeddings import (
     CohereEmbedFormat,
     TitanEmbedV1Format,
     TitanEmbedV2Format,

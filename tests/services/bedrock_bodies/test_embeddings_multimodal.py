@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.embeddings import (
+from outcrop.services.bedrock_runtime.bodies.embeddings import (
     CohereEmbedV4Format,
     NovaEmbedFormat,
     TitanEmbedImageFormat,

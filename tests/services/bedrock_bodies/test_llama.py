@@ -6,7 +6,7 @@ import pytest
 
 from outcrop.backends.base import ChatMessage, Image
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.llama import LlamaFormat
+from outcrop.services.bedrock_runtime.bodies.llama import LlamaFormat
 
 from .support import model, result, stream, wire
 

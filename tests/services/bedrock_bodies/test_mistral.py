@@ -7,7 +7,7 @@ import pytest
 
 from outcrop.backends.base import ChatMessage, ToolCall, ToolSpec
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.mistral import MistralFormat
+from outcrop.services.bedrock_runtime.bodies.mistral import MistralFormat
 
 from .support import model, result, stream, wire
 

@@ -8,7 +8,7 @@ import pytest
 
 from outcrop.backends.base import ChatMessage, ToolCall, ToolSpec
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.nova import NovaFormat
+from outcrop.services.bedrock_runtime.bodies.nova import NovaFormat
 
 from .support import model, result, stream, wire
 

@@ -9,8 +9,8 @@ import pytest
 
 from outcrop.backends.base import ChatMessage, ToolCall
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.completions import DeepSeekFormat, WriterFormat, deepseek_turns
-from outcrop.services.bedrock_bodies.openai_chat import OpenAIChatFormat
+from outcrop.services.bedrock_runtime.bodies.completions import DeepSeekFormat, WriterFormat, deepseek_turns
+from outcrop.services.bedrock_runtime.bodies.openai_chat import OpenAIChatFormat
 
 from .support import model, result, stream, wire
 

@@ -6,7 +6,7 @@ import pytest
 
 import outcrop
 from outcrop.catalog import CatalogError, load_catalog
-from outcrop.services.bedrock_bodies.registry import BODY_FORMATS, CHAT_FORMATS, EMBEDDING_FORMATS
+from outcrop.services.bedrock_runtime.bodies.registry import BODY_FORMATS, CHAT_FORMATS, EMBEDDING_FORMATS
 
 
 def test_every_catalog_format_name_has_a_translation(tmp_path: Path) -> None:

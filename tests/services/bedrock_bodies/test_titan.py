@@ -6,7 +6,7 @@ import pytest
 
 from outcrop.backends.base import ChatMessage
 from outcrop.protocol.errors import ValidationException
-from outcrop.services.bedrock_bodies.titan import TitanTextFormat
+from outcrop.services.bedrock_runtime.bodies.titan import TitanTextFormat
 
 from .support import model, result, stream, wire
 

@@ -24,7 +24,7 @@ from outcrop.services.bedrock_agent.flow_expressions import ExpressionError, con
 from outcrop.services.bedrock_agent.prompt_render import default_variant, render_variant, stored_prompt
 from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
 from outcrop.services.bedrock_agent_runtime.agent_loop import DependencyFailedException
-from outcrop.services.converse import converse_request
+from outcrop.services.bedrock_runtime.converse import converse_request
 
 Event = tuple[str, dict[str, Any]]
 Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]

@@ -33,8 +33,10 @@ from outcrop.rag.retrieve import (
 )
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.bedrock_agent.agents_store import AgentStore
+from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
 from outcrop.services.bedrock_agent_runtime.agent_invoke import AgentInvokeOperations
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSessions
+from outcrop.services.bedrock_agent_runtime.flows import FlowInvocation
 from outcrop.storage.objects import ObjectStore
 from outcrop.storage.vectors import Hit
 
@@ -43,7 +45,7 @@ MAX_SESSION_TURNS = 20
 GROUNDING_MODEL = "evidence-grounding"
 
 
-class BedrockAgentRuntime(AgentInvokeOperations, Service):
+class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
     service_name = "bedrock-agent-runtime"
 
     def __init__(
@@ -53,6 +55,7 @@ class BedrockAgentRuntime(AgentInvokeOperations, Service):
         knowledge_bases: KnowledgeBaseStore,
         objects: ObjectStore,
         models: ModelRegistry,
+        prompt_flows: AgentResourceStore,
         lambda_functions: FunctionRegistry,
         agents: AgentStore,
     ) -> None:
@@ -60,6 +63,7 @@ class BedrockAgentRuntime(AgentInvokeOperations, Service):
         self.knowledge_bases = knowledge_bases
         self.objects = objects
         self.models = models
+        self.prompt_flows = prompt_flows  # flows InvokeFlow runs (flows.py), their Lambda nodes' functions
         self.lambda_functions = lambda_functions
         self.agents = agents  # Bedrock Agents InvokeAgent runs (agent_invoke.py), with their sessions
         self.agent_sessions = AgentSessions()

@@ -1,0 +1,1 @@
+"""Amazon Bedrock's control plane: foundation models, inference profiles, batch inference jobs."""

@@ -1,0 +1,1 @@
+"""Amazon Bedrock Runtime: InvokeModel, Converse, their streams, CountTokens, async invokes."""

@@ -1,0 +1,209 @@
+"""Amazon Bedrock Runtime: InvokeModel (native bodies), Converse, their streaming forms, CountTokens, and
+asynchronous invocations (logic in `bedrock_async`)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from outcrop.backends.base import GenerationRequest
+from outcrop.catalog import BedrockModel
+from outcrop.concurrency import run_blocking
+from outcrop.config import Settings
+from outcrop.inference import Inference
+from outcrop.protocol.errors import ValidationException
+from outcrop.protocol.serialize import EXTRA_HEADERS
+from outcrop.services.base import RequestContext, Service
+from outcrop.services.bedrock_agent.prompt_render import prompt_converse
+from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
+from outcrop.services.bedrock_runtime import converse
+from outcrop.services.bedrock_runtime.async_invokes import AsyncInvokes
+from outcrop.services.bedrock_runtime.attachments import Document
+from outcrop.services.bedrock_runtime.bodies import ChatFormat
+from outcrop.services.bedrock_runtime.bodies.registry import CHAT_FORMATS
+from outcrop.services.bedrock_runtime.document_citations import citation_deltas, cited_content, cites
+from outcrop.services.bedrock_runtime.invoke import invoke_body
+from outcrop.storage.objects import ObjectStore
+
+Event = tuple[str, dict[str, Any]]
+
+
+def _chat_format(model: BedrockModel) -> ChatFormat:
+    return CHAT_FORMATS[model.format]
+
+
+class BedrockRuntime(Service):
+    service_name = "bedrock-runtime"
+
+    def __init__(
+        self,
+        *,
+        inference: Inference,
+        objects: ObjectStore,
+        settings: Settings,
+        data_path: Callable[..., Path],
+        prompt_flows: AgentResourceStore,
+    ) -> None:
+        self.inference = inference
+        self.objects = objects  # where Converse reads documents and images given as S3 locations
+        self.prompt_flows = prompt_flows  # managed prompts, whose ARNs Converse takes as modelId
+        self.async_invokes = AsyncInvokes(  # the logic of the *AsyncInvoke operations
+            inference=inference,
+            objects=objects,
+            root=data_path("bedrock-runtime"),
+            workers=settings.llm_parallel,
+        )
+
+    def close(self) -> None:
+        self.async_invokes.close()
+
+    async def _converse_request(
+        self, params: dict[str, Any], model: BedrockModel
+    ) -> tuple[GenerationRequest, list[Document]]:
+        """Off the event loop: documents are parsed (PDF, DOCX...) and S3 objects read while translating."""
+        return await run_blocking(lambda: converse.converse_parts(params, model, self.objects))
+
+    # -- InvokeModel ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _json_body(params: dict[str, Any]) -> dict[str, Any]:
+        content_type = params.get("contentType") or "application/json"
+        if not content_type.startswith("application/json") and content_type != "*/*":
+            raise ValidationException(
+                f"The content type {content_type} is not supported; send application/json."
+            )
+        try:
+            body = json.loads(params.get("body") or b"")
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ValidationException(
+                "Malformed input request, please reformat your input and try again."
+            ) from exc
+        if not isinstance(body, dict):
+            raise ValidationException(
+                "Malformed input request: #: expected type: JSONObject, found: "
+                f"{type(body).__name__}, please reformat your input and try again."
+            )
+        return body
+
+    async def invoke_model(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        model = self.inference.resolve(params["modelId"])
+        body = self._json_body(params)
+        invoked = await run_blocking(lambda: invoke_body(self.inference, ctx.caller, model, body))
+        latency = int(1000 * (time.perf_counter() - started))
+        return {
+            "body": orjson.dumps(invoked.body, option=orjson.OPT_SERIALIZE_NUMPY),
+            "contentType": "application/json",
+            EXTRA_HEADERS: {
+                "x-amzn-bedrock-input-token-count": str(invoked.input_tokens),
+                "x-amzn-bedrock-output-token-count": str(invoked.output_tokens),
+                "x-amzn-bedrock-invocation-latency": str(latency),
+            },
+        }
+
+    async def invoke_model_with_response_stream(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        model = self.inference.chat_model(params["modelId"], "InvokeModelWithResponseStream")
+        if not model.streaming:
+            raise ValidationException("The model is unsupported for streaming.")
+        chat_format = _chat_format(model)
+        request = chat_format.parse(self._json_body(params), model)
+        input_tokens = await self.inference.count_tokens(model, request)
+        encoder = chat_format.streamer(request, model, input_tokens)
+        events = await self.inference.stream(ctx.caller, model, request)
+
+        async def chunks() -> AsyncIterator[Event]:
+            first_byte: float | None = None
+            pending = encoder.start()
+            async for event in events:
+                if event.text:
+                    pending += encoder.delta(event.text)
+                if event.done is not None:
+                    final = encoder.finish(event.done)
+                    latency = int(1000 * (time.perf_counter() - started))
+                    final[-1] = {
+                        **final[-1],
+                        "amazon-bedrock-invocationMetrics": {
+                            "inputTokenCount": event.done.input_tokens,
+                            "outputTokenCount": event.done.output_tokens,
+                            "invocationLatency": latency,
+                            "firstByteLatency": int(1000 * ((first_byte or time.perf_counter()) - started)),
+                        },
+                    }
+                    pending += final
+                for chunk in pending:
+                    first_byte = first_byte or time.perf_counter()
+                    yield "chunk", {"bytes": orjson.dumps(chunk)}
+                pending = []
+
+        return {"body": chunks(), "contentType": "application/json"}
+
+    # -- Converse -------------------------------------------------------------------------------------------
+
+    async def converse(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        params = prompt_converse(params, self.prompt_flows)  # a prompt ARN: its variant's request
+        model = self.inference.chat_model(params["modelId"], "Converse")
+        request, documents = await self._converse_request(params, model)
+        result = await self.inference.generate(ctx.caller, model, request)
+        output = converse.converse_output(result, int(1000 * (time.perf_counter() - started)))
+        if cites(documents) and result.text:
+            output["output"]["message"]["content"][:1] = cited_content(result.text, documents)
+        return output
+
+    async def converse_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        params = prompt_converse(params, self.prompt_flows)  # a prompt ARN: its variant's request
+        model = self.inference.chat_model(params["modelId"], "ConverseStream")
+        request, documents = await self._converse_request(params, model)
+        events = await self.inference.stream(ctx.caller, model, request)
+
+        async def stream() -> AsyncIterator[Event]:
+            yield "messageStart", {"role": "assistant"}
+            text_open = False
+            async for event in events:
+                if event.text:
+                    text_open = True
+                    yield "contentBlockDelta", {"delta": {"text": event.text}, "contentBlockIndex": 0}
+                if event.done is not None:
+                    latency = int(1000 * (time.perf_counter() - started))
+                    for delta in citation_deltas(event.done.text, documents) if text_open else ():
+                        yield "contentBlockDelta", {"delta": delta, "contentBlockIndex": 0}
+                    for item in converse.stream_closing_events(event.done, text_open, latency):
+                        yield item
+
+        return {"stream": stream()}
+
+    # -- CountTokens ----------------------------------------------------------------------------------------
+
+    async def count_tokens(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        model = self.inference.chat_model(params["modelId"], "CountTokens")
+        source = params["input"]
+        if "converse" in source:
+            request, _ = await self._converse_request(
+                {**source["converse"], "modelId": model.model_id}, model
+            )
+        elif "invokeModel" in source:
+            body = self._json_body({"body": source["invokeModel"]["body"]})
+            request = _chat_format(model).parse(body, model)
+        else:
+            raise ValidationException("input must contain either converse or invokeModel.")
+        return {"inputTokens": await self.inference.count_tokens(model, request)}
+
+    # -- asynchronous invocations (logic in bedrock_async) ---------------------------------------------------
+
+    def start_async_invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.async_invokes.start(ctx, params)
+
+    def get_async_invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.async_invokes.get(params)
+
+    def list_async_invokes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.async_invokes.list(params)

@@ -1,0 +1,1 @@
+"""Amazon CloudWatch metrics (SageMaker endpoint invocations)."""

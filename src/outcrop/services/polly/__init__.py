@@ -1,0 +1,1 @@
+"""Amazon Polly: speech synthesis on the local voices."""

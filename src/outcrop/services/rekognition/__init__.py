@@ -1,0 +1,1 @@
+"""Amazon Rekognition: faces, text and moderation on the local vision models."""

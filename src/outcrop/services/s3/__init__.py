@@ -1,0 +1,1 @@
+"""Amazon S3 on the local object store."""

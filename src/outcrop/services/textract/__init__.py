@@ -1,0 +1,1 @@
+"""Amazon Textract on the local OCR and layout readers."""

@@ -1,0 +1,1 @@
+"""Amazon Transcribe on the local Whisper models."""

@@ -1,0 +1,1 @@
+"""Amazon Translate on apertium and the local chat model."""
