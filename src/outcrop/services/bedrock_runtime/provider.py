@@ -37,6 +37,17 @@ def _chat_format(model: BedrockModel) -> ChatFormat:
     return CHAT_FORMATS[model.format]
 
 
+def refuse_guardrails(params: dict[str, Any], body: dict[str, Any] | None = None) -> None:
+    """Guardrails are not evaluated here yet: a request that asks for one is refused, never answered as if
+    the guardrail had passed (guardContent blocks are plain text to a model without one)."""
+    asked = params.get("guardrailConfig") or params.get("guardrailIdentifier")
+    if asked or (body is not None and "amazon-bedrock-guardrailConfig" in body):
+        raise ValidationException(
+            "Guardrails are not evaluated by this server yet, so a request with a guardrail is refused "
+            "rather than answered unchecked. Remove the guardrail configuration to call the model."
+        )
+
+
 class BedrockRuntime(Service):
     service_name = "bedrock-runtime"
 
@@ -94,6 +105,7 @@ class BedrockRuntime(Service):
         started = time.perf_counter()
         model = self.inference.resolve(params["modelId"])
         body = self._json_body(params)
+        refuse_guardrails(params, body)
         invoked = await run_blocking(lambda: invoke_body(self.inference, ctx.caller, model, body))
         latency = int(1000 * (time.perf_counter() - started))
         return {
@@ -111,6 +123,7 @@ class BedrockRuntime(Service):
     ) -> dict[str, Any]:
         started = time.perf_counter()
         model = self.inference.chat_model(params["modelId"], "InvokeModelWithResponseStream")
+        refuse_guardrails(params, self._json_body(params))
         if not model.streaming:
             raise ValidationException("The model is unsupported for streaming.")
         chat_format = _chat_format(model)
@@ -150,6 +163,7 @@ class BedrockRuntime(Service):
     async def converse(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         params = prompt_converse(params, self.prompt_flows)  # a prompt ARN: its variant's request
+        refuse_guardrails(params)
         model = self.inference.chat_model(params["modelId"], "Converse")
         request, documents = await self._converse_request(params, model)
         result = await self.inference.generate(ctx.caller, model, request)
@@ -161,6 +175,7 @@ class BedrockRuntime(Service):
     async def converse_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         params = prompt_converse(params, self.prompt_flows)  # a prompt ARN: its variant's request
+        refuse_guardrails(params)
         model = self.inference.chat_model(params["modelId"], "ConverseStream")
         request, documents = await self._converse_request(params, model)
         events = await self.inference.stream(ctx.caller, model, request)
