@@ -41,3 +41,32 @@ def test_converse_and_invoke_model_refuse_a_guardrail(server: RunningServer) -> 
     refused(runtime.invoke_model, modelId=MODEL, body=tagged)
     # without a guardrail the same calls are answered
     assert runtime.converse(modelId=MODEL, messages=MESSAGES)["stopReason"] == "end_turn"
+
+
+def test_retrieve_and_generate_refuses_a_guardrail(server: RunningServer) -> None:
+    agent_runtime = server.client("bedrock-agent-runtime")
+    configuration = {
+        "type": "EXTERNAL_SOURCES",
+        "externalSourcesConfiguration": {
+            "modelArn": MODEL,
+            "sources": [
+                {
+                    "sourceType": "BYTE_CONTENT",
+                    "byteContent": {
+                        "identifier": "a.txt",
+                        "contentType": "text/plain",
+                        "data": b"Some text.",
+                    },
+                }
+            ],
+            "generationConfiguration": {
+                "guardrailConfiguration": {"guardrailId": "gr-1", "guardrailVersion": "1"}
+            },
+        },
+    }
+    message = refused(
+        agent_runtime.retrieve_and_generate,
+        input={"text": "What is this?"},
+        retrieveAndGenerateConfiguration=configuration,
+    )
+    assert "guardrailConfiguration" in message

@@ -154,6 +154,11 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
                 "KNOWLEDGE_BASE needs a knowledgeBaseConfiguration and EXTERNAL_SOURCES an "
                 f"externalSourcesConfiguration (type {kind})."
             )
+        if (kb_config.get("generationConfiguration") or {}).get("guardrailConfiguration"):
+            raise ValidationException(
+                "Guardrails are not evaluated by this server yet, so a request with a guardrail is refused "
+                "rather than answered unchecked. Remove generationConfiguration.guardrailConfiguration."
+            )
         model = self._chat_model(kb_config["modelArn"])
         session_id = params.get("sessionId")
         history: list[dict[str, str]] = []
