@@ -81,3 +81,17 @@ def test_the_registry_serves_the_kind_and_its_fake(tmp_path: Path) -> None:
     fake = ModelRegistry({"g": config}, tmp_path, fake=True).get("g", "grounding")
     assert isinstance(real, GroundingDetector) and real.embedding_model == "all-minilm-l6-v2"
     assert isinstance(fake, GroundingDetector) and fake.embedding_model is None
+
+
+def test_a_time_written_with_its_clock_words_is_the_sources_time() -> None:
+    from outcrop.backends.grounding import score_claim
+
+    source = "On Saturdays it opens at 10 and closes at 2. It is closed on Sundays."
+    query = "What time does the library close on Saturdays?"
+    for claim in (
+        "It closes at 2 PM on Saturdays.",
+        "On Saturdays it closes at 2:00 p.m.",
+        "It closes at 2 on Saturdays.",
+    ):
+        assert score_claim(claim, source, query).missing == (), claim
+    assert score_claim("It closes at 7 PM on Saturdays.", source, query).missing == ("7",)

@@ -57,6 +57,7 @@ information text context states stated say says said mentioned mention mentions 
 question yes
 """
 STOP = frozenset(_STOP_WORDS.split())
+CLOCK = frozenset({"am", "pm", "o'clock", "noon", "midnight"})  # how a time is written, not what it counts
 NUMBER_WINDOW = 3  # words either side of a number that tie it to what it measures
 # past forms a suffix rule cannot undo, and words a question and its answer use for one thing (stems)
 _IRREGULAR = {
@@ -165,8 +166,11 @@ def key_facts(claim: str) -> tuple[list[str], list[str]]:
         for position, token in enumerate(_TOKEN.findall(sentence)):
             stemmed = stem(token.replace(",", ""))
             if token[0].isdigit():  # written as digits: "one of the oldest" states no number
-                numbers.append(stemmed)
-            elif _CODE.match(token) or (position > 0 and token[0].isupper() and stemmed not in STOP):
+                if stemmed.strip("0"):  # the ":00" of "2:00" states nothing the hour did not
+                    numbers.append(stemmed)
+            elif _CODE.match(token) or (
+                position > 0 and token[0].isupper() and stemmed not in STOP and stemmed not in CLOCK
+            ):
                 names.append(stemmed)
     return numbers, names
 
@@ -180,7 +184,10 @@ def _number_supported(number: str, claim_tokens: list[str], source_tokens: list[
         return {token for token in window if token not in STOP and token != number and not token.isdigit()}
 
     def after(sequence: list[str], index: int) -> set[str]:
-        return {t for t in sequence[index + 1 : index + 3] if t not in STOP and not t.isdigit()}
+        """The unit right after the number ("400 kg"), if any: a clock's "2 PM" or a following "on
+        Saturdays" names no unit."""
+        following = sequence[index + 1 : index + 2]
+        return {t for t in following if t not in STOP and not t.isdigit() and len(t) > 1 and t not in CLOCK}
 
     spots = [i for i, token in enumerate(source_tokens) if token == number]
     if not spots:
