@@ -9,7 +9,7 @@ is `[start, end]` in the final text, both ends inclusive, as Bedrock reports the
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,32 +142,43 @@ class Cited:
     sources: tuple[int, ...]
 
 
-def attribute(raw: str, hits: Sequence[Hit]) -> tuple[str, list[Cited]]:
-    """The answer without markers, and its cited runs."""
-    text_parts: list[str] = []
-    marks: list[tuple[int, set[int]]] = []  # (offset in clean text where a marker stood, result indices)
-    position = 0
-    length = 0
+def _without_markers(raw: str, count: int) -> tuple[str, list[tuple[int, set[int]]]]:
+    """The text with its source markers removed, and where each stood: (offset in the clean text, the
+    0-based results it named, those past `count` dropped)."""
+    clean: list[str] = []
+    marks: list[tuple[int, set[int]]] = []
+    position = length = 0
     for match in _MARKER.finditer(raw):
-        text_parts.append(raw[position : match.start()])
+        clean.append(raw[position : match.start()])
         length += match.start() - position
         numbers = {int(n) - 1 for n in re.findall(r"\d+", match.group(1))}
-        marks.append((length, {n for n in numbers if 0 <= n < len(hits)}))
+        marks.append((length, {n for n in numbers if 0 <= n < count}))
         position = match.end()
-    text_parts.append(raw[position:])
-    text = "".join(text_parts).strip()
-    shift = len("".join(text_parts)) - len("".join(text_parts).lstrip())
-    marks = [(offset - shift, numbers) for offset, numbers in marks]
-    words = [_content_words(result_content(hit)) for hit in hits]
-    runs: list[Cited] = []
-    for sentence in _SENTENCE.finditer(text):
-        start, end = sentence.start(), sentence.end()
+    clean.append(raw[position:])
+    return "".join(clean), marks
+
+
+def _sentence_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each sentence with its surrounding white space trimmed; empty ones skipped."""
+    for match in _SENTENCE.finditer(text):
+        start, end = match.start(), match.end()
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        if start >= end:
-            continue
+        if start < end:
+            yield start, end
+
+
+def attribute(raw: str, hits: Sequence[Hit]) -> tuple[str, list[Cited]]:
+    """The answer without markers, and its cited runs."""
+    unstripped, marks = _without_markers(raw, len(hits))
+    text = unstripped.strip()
+    shift = len(unstripped) - len(unstripped.lstrip())
+    marks = [(offset - shift, numbers) for offset, numbers in marks]
+    words = [_content_words(result_content(hit)) for hit in hits]
+    runs: list[Cited] = []
+    for start, end in _sentence_spans(text):
         marked: set[int] = set()
         for offset, numbers in marks:
             if start <= offset <= end + 1:
@@ -195,27 +206,10 @@ class Sentence:
 def sentences(raw: str, count: int) -> list[Sentence]:
     """The answer's sentences, each with the markers written inside it or right after it. While the model is
     still writing, the last one may yet grow or gain markers; the others are complete."""
-    clean: list[str] = []
-    marks: list[tuple[int, set[int]]] = []  # (offset in the clean text where a marker stood, result indices)
-    position = length = 0
-    for match in _MARKER.finditer(raw):
-        clean.append(raw[position : match.start()])
-        length += match.start() - position
-        numbers = {int(n) - 1 for n in re.findall(r"\d+", match.group(1))}
-        marks.append((length, {n for n in numbers if 0 <= n < count}))
-        position = match.end()
-    clean.append(raw[position:])
-    text = "".join(clean)
+    text, marks = _without_markers(raw, count)
     found: list[Sentence] = []
     previous_end = 0
-    for match in _SENTENCE.finditer(text):
-        start, end = match.start(), match.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if start >= end:
-            continue
+    for start, end in _sentence_spans(text):
         marked = {n for offset, numbers in marks if start <= offset <= end + 1 for n in numbers}
         separator = "\n" if "\n" in text[previous_end:start] else " "
         found.append(Sentence(text[start:end], frozenset(marked), separator))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from outcrop.protocol.errors import ConflictException, ResourceNotFoundException, ValidationException
 from outcrop.services.base import RequestContext
 from outcrop.services.bedrock_agent.agents_store import AgentStore, Record, new_agent_id
-from outcrop.services.paging import Pager
+from outcrop.services.bedrock_agent.paging import PAGES as _PAGES
 
 if TYPE_CHECKING:
     from outcrop.inference import Inference
@@ -27,9 +27,6 @@ SETTLE_SECONDS = 0.5
 TEST_ALIAS = "TSTALIASID"
 ROLE_PREFIX = "AmazonBedrockExecutionRoleForAgents_"
 DEFAULT_TTL = 600
-_PAGES = Pager(
-    ValidationException, "The nextToken is not valid.", default=1000, token="nextToken", size="maxResults"
-)
 _AGENT_FIELDS = (
     "instruction",
     "foundationModel",

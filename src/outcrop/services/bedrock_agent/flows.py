@@ -12,6 +12,7 @@ from outcrop.inference import Inference
 from outcrop.protocol.errors import ConflictException, ResourceNotFoundException, ValidationException
 from outcrop.services.base import RequestContext
 from outcrop.services.bedrock_agent.flow_validation import refuse_unsupported, require_valid, validations
+from outcrop.services.bedrock_agent.paging import PAGES as _PAGES
 from outcrop.services.bedrock_agent.prompt_render import stored_prompt
 from outcrop.services.bedrock_agent.prompts import check_variant, refuse_encryption_key, resource_id, when
 from outcrop.services.bedrock_agent.resource_store import (
@@ -21,11 +22,7 @@ from outcrop.services.bedrock_agent.resource_store import (
     Resource,
     new_resource_id,
 )
-from outcrop.services.paging import Pager
 
-_PAGES = Pager(
-    ValidationException, "The nextToken is not valid.", default=1000, token="nextToken", size="maxResults"
-)
 _FIELDS = ("name", "description", "executionRoleArn", "definition")
 _ALIAS_FIELDS = ("name", "description", "routingConfiguration", "concurrencyConfiguration")
 TEST_ALIAS = "TSTALIASID"

@@ -12,6 +12,7 @@ from typing import Any
 from outcrop.inference import Inference
 from outcrop.protocol.errors import ConflictException, ResourceNotFoundException, ValidationException
 from outcrop.services.base import RequestContext
+from outcrop.services.bedrock_agent.paging import PAGES as _PAGES
 from outcrop.services.bedrock_agent.prompt_render import template_variables
 from outcrop.services.bedrock_agent.resource_store import (
     DRAFT,
@@ -20,11 +21,7 @@ from outcrop.services.bedrock_agent.resource_store import (
     Resource,
     new_resource_id,
 )
-from outcrop.services.paging import Pager
 
-_PAGES = Pager(
-    ValidationException, "The nextToken is not valid.", default=1000, token="nextToken", size="maxResults"
-)
 _FIELDS = ("name", "description", "defaultVariant", "variants")
 
 

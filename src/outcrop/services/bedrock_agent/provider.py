@@ -30,9 +30,9 @@ from outcrop.services.base import RequestContext, Service
 from outcrop.services.bedrock_agent.agents_groups import ActionGroupOperations
 from outcrop.services.bedrock_agent.agents_store import AgentStore
 from outcrop.services.bedrock_agent.flows import FlowOperations
+from outcrop.services.bedrock_agent.paging import PAGES as _PAGES
 from outcrop.services.bedrock_agent.prompts import PromptOperations
 from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
-from outcrop.services.paging import Pager
 from outcrop.storage.objects import ObjectStore
 
 LANCE_STORAGE = ("OPENSEARCH_SERVERLESS", "OPENSEARCH_MANAGED_CLUSTER", "S3_VECTORS")
@@ -44,9 +44,6 @@ def _time(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp, UTC)
 
 
-_PAGES = Pager(
-    ValidationException, "The nextToken is not valid.", default=1000, token="nextToken", size="maxResults"
-)
 
 
 class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Service):
