@@ -173,11 +173,11 @@ class EndpointHosting:
 
     def undeploy(self, endpoint_name: str) -> None:
         with self._deploy_lock(endpoint_name):
-            with self._lock:
-                endpoint = self._endpoints.pop(endpoint_name, None)
-            state = self._load_state()
+            state = self._load_state()  # forgotten first, so no call can restart what is going away
             if state.pop(endpoint_name, None) is not None:
                 self._write_state(state)
+            with self._lock:
+                endpoint = self._endpoints.pop(endpoint_name, None)
             if endpoint is not None:
                 self._retire(endpoint)
             shutil.rmtree(self._root / "endpoints" / endpoint_name, ignore_errors=True)
@@ -241,6 +241,9 @@ class EndpointHosting:
                 endpoint = self._endpoints.get(endpoint_name)
             if endpoint is not None:  # another request restarted it meanwhile
                 return endpoint
+            saved = self._load_state().get(endpoint_name)
+            if saved is None:  # deleted while this call waited: a deleted endpoint never comes back
+                raise InvocationRejected(f"Endpoint {endpoint_name} of account {self.account_id} not found.")
             log.info("restarting the workers of endpoint %s", endpoint_name)
             try:
                 specs = [VariantSpec(**spec) for spec in saved["variants"]]
