@@ -96,6 +96,11 @@ class _PiperProcess:
                 str(self.output_dir),
                 "--length-scale",
                 f"{length_scale:.3f}",
+                # no sampling noise: the same text always gives the same audio, as Polly's voices do
+                "--noise-scale",
+                "0",
+                "--noise-w-scale",
+                "0",
             ],
             stdin=subprocess.PIPE,
             stderr=subprocess.PIPE,
