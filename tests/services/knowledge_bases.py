@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from outcrop.backends.base import TextGenerator
+from tests.backends.openai_server import fake_openai_server
 from tests.rag.documents import make_docx
+from tests.server import RunningServer
 
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/AmazonBedrockExecutionRoleForKnowledgeBase_outcrop"
@@ -120,3 +126,34 @@ def read_rag_stream(response: dict[str, Any]) -> tuple[str, list[dict[str, Any]]
         if "citation" in event:
             cited.append(event["citation"])
     return text, cited
+
+
+@contextlib.contextmanager
+def scripted_chat_server(root: Path, model: TextGenerator) -> Iterator[RunningServer]:
+    """A real server whose CHAT_ARN id is answered by `model`, behind the test OpenAI-compatible server, for
+    answers no real or fake model gives on demand."""
+    with fake_openai_server() as remote:
+        remote.model = model
+        catalog = root / "catalog.toml"
+        catalog.write_text(
+            f"""
+[local.remote]
+runtime = "openai"
+kind = "chat"
+base_url = "{remote.base_url}"
+remote_model = "scripted"
+
+[[bedrock]]
+id = "{CHAT_ARN.rsplit("/", 1)[-1]}"
+name = "Scripted"
+provider = "Anthropic"
+format = "anthropic"
+local = "remote"
+"""
+        )
+        server = RunningServer(root / "data", fake_models=False, extra_env={"OUTCROP_CATALOG": str(catalog)})
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from outcrop.backends.base import ChatMessage, GenerationEvent, GenerationRequest, GenerationResult, ToolSpec
-from tests.backends.openai_server import fake_openai_server
 from tests.server import RunningServer
-from tests.services.knowledge_bases import CHAT_ARN, VOLCANO, read_rag_stream
+from tests.services.knowledge_bases import CHAT_ARN, VOLCANO, read_rag_stream, scripted_chat_server
 
 ANSWER = "Magma rises through the crust and sticky rhyolite magma traps gas."
 
@@ -44,34 +42,9 @@ class MarkersFirst:
 
 @pytest.fixture(scope="module")
 def scripted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, MarkersFirst]]:
-    root = tmp_path_factory.mktemp("markers")
-    with fake_openai_server() as remote:
-        model = MarkersFirst()
-        remote.model = model
-        catalog = root / "catalog.toml"
-        catalog.write_text(
-            f"""
-[local.remote]
-runtime = "openai"
-kind = "chat"
-base_url = "{remote.base_url}"
-remote_model = "scripted"
-
-[[bedrock]]
-id = "{CHAT_ARN.rsplit("/", 1)[-1]}"
-name = "Scripted"
-provider = "Anthropic"
-format = "anthropic"
-local = "remote"
-"""
-        )
-        environment = {"OUTCROP_CATALOG": str(catalog)}
-        server = RunningServer(Path(root / "data"), fake_models=False, extra_env=environment)
-        server.start()
-        try:
-            yield server, model
-        finally:
-            server.stop()
+    model = MarkersFirst()
+    with scripted_chat_server(tmp_path_factory.mktemp("markers"), model) as server:
+        yield server, model
 
 
 def configuration() -> dict[str, Any]:

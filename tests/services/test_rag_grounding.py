@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from outcrop.backends.base import ChatMessage, GenerationEvent, GenerationRequest, GenerationResult, ToolSpec
 from outcrop.rag.grounding import FALLBACK
-from tests.backends.openai_server import fake_openai_server
 from tests.server import RunningServer
 from tests.services.knowledge_bases import (
     CHAT_ARN,
@@ -24,6 +22,7 @@ from tests.services.knowledge_bases import (
     fill_bucket,
     ingest,
     read_rag_stream,
+    scripted_chat_server,
 )
 
 SUPPORTED = "Rhyolite magma is sticky and traps gas."
@@ -59,35 +58,9 @@ class Scripted:
 
 @pytest.fixture(scope="module")
 def scripted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Scripted]]:
-    root = tmp_path_factory.mktemp("grounding")
-    with fake_openai_server() as remote:
-        model = Scripted()
-        remote.model = model
-        catalog = root / "catalog.toml"
-        catalog.write_text(
-            f"""
-[local.remote]
-runtime = "openai"
-kind = "chat"
-base_url = "{remote.base_url}"
-remote_model = "scripted"
-
-[[bedrock]]
-id = "{CHAT_ARN.rsplit("/", 1)[-1]}"
-name = "Scripted"
-provider = "Anthropic"
-format = "anthropic"
-local = "remote"
-"""
-        )
-        server = RunningServer(
-            Path(root / "data"), fake_models=False, extra_env={"OUTCROP_CATALOG": str(catalog)}
-        )
-        server.start()
-        try:
-            yield server, model
-        finally:
-            server.stop()
+    model = Scripted()
+    with scripted_chat_server(tmp_path_factory.mktemp("grounding"), model) as server:
+        yield server, model
 
 
 def sources(*texts: str) -> dict[str, Any]:
