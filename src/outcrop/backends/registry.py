@@ -33,6 +33,7 @@ Runtime keys of the chat and embedding kinds (the other kinds' keys are describe
 - runtime = "rapidocr" (kind ocr), "dlib-faces" (kind faces), "open-nsfw" (kind image-moderation): their
   keys are in `backends/vision/ocr.py`, `faces.py` and `moderation.py`.
 - runtime = "evidence" (kind grounding): `embedding_model`, see `backends/grounding.py`.
+- runtime = "content-seed" (kind content-safety): its keys are in `backends/nlp/content_safety.py`.
 - runtime = "fake" (any kind): that kind's deterministic fake, as `fake=True` gives every entry.
 """
 
@@ -69,6 +70,7 @@ KINDS: dict[str, str] = {
     "faces": "backends.vision.protocols.FaceDetector",
     "image-moderation": "backends.vision.protocols.ImageModerator",
     "grounding": "backends.grounding.GroundingDetector",
+    "content-safety": "backends.nlp.content_safety.ContentClassifier",
 }
 
 
@@ -99,6 +101,7 @@ RUNTIMES: dict[str, Runtime] = {
     "dlib-faces": Runtime(("faces",), "outcrop.backends.vision.faces:load"),
     "open-nsfw": Runtime(("image-moderation",), "outcrop.backends.vision.moderation:load"),
     "evidence": Runtime(("grounding",), "outcrop.backends.grounding:load"),
+    "content-seed": Runtime(("content-safety",), "outcrop.backends.nlp.content_safety:load"),
     "fake": Runtime(tuple(KINDS), "outcrop.backends.registry:load_fake"),
     # the pre-kind names of the fakes, kept so existing catalogs still load
     "fake-chat": Runtime(("chat",), "outcrop.backends.registry:load_fake"),
@@ -122,6 +125,7 @@ FAKES: dict[str, str] = {
     "faces": "outcrop.backends.vision.fakes:fake_face_detector",
     "image-moderation": "outcrop.backends.vision.fakes:fake_image_moderator",
     "grounding": "outcrop.backends.grounding:fake_detector",
+    "content-safety": "outcrop.backends.nlp.content_safety:fake_classifier",
 }
 
 _resolved: dict[str, Callable[..., Any]] = {}

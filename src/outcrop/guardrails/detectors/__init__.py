@@ -1,0 +1,1 @@
+"""The detectors each guardrail policy runs on."""

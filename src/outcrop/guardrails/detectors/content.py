@@ -1,0 +1,109 @@
+"""Content filters (SEXUAL, VIOLENCE, HATE, INSULTS, MISCONDUCT) and the prompt-attack filter.
+
+A "content-safety" model (loaded through the model registry, `content_scores`) gives each text a
+probability per category; a probability maps to AWS's confidence NONE/LOW/MEDIUM/HIGH (`confidence`), and a
+filter's strength says which confidences it acts on: HIGH acts on LOW and up, MEDIUM on MEDIUM and up, LOW on
+HIGH only, NONE on nothing. A text is scored whole and sentence by sentence, so one harmful sentence inside
+a long harmless text is still found. PROMPT_ATTACK is evaluated only on tagged INPUT text, as AWS does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from outcrop.backends.nlp.content_safety import ContentClassifier
+from outcrop.backends.registry import ModelRegistry
+from outcrop.guardrails.types import Source
+
+ContentScores = ContentClassifier
+CONTENT_MODEL = "content-safety-en"  # the catalog entry CORE's engine loads
+CONTENT_KIND = "content-safety"
+CONTENT_TYPES = ("SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT", "PROMPT_ATTACK")
+CONFIDENCES = ("NONE", "LOW", "MEDIUM", "HIGH")
+# the lowest probability of each confidence, LOW, MEDIUM, HIGH (measured on bench/guardrails_data.py)
+CONFIDENCE_FLOORS = (0.35, 0.6, 0.85)
+# the lowest confidence a filter of each strength acts on (index into CONFIDENCES; NONE acts on nothing)
+STRENGTH_ACTS_FROM = {"NONE": 4, "LOW": 3, "MEDIUM": 2, "HIGH": 1}
+MAX_SENTENCES = 32  # sentences scored one by one (the whole text is always scored)
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+
+
+def content_scores(models: ModelRegistry) -> ContentScores:
+    """The catalog's content classifier (raises UnknownModel when the catalog lacks it)."""
+    classifier: ContentScores = models.get(CONTENT_MODEL, CONTENT_KIND)
+    return classifier
+
+
+def confidence(probability: float) -> str:
+    """AWS's confidence for a probability."""
+    level = sum(probability >= floor for floor in CONFIDENCE_FLOORS)
+    return CONFIDENCES[level]
+
+
+def acts(strength: str, found: str) -> bool:
+    """Whether a filter of `strength` acts on a text found at confidence `found`."""
+    return CONFIDENCES.index(found) >= STRENGTH_ACTS_FROM.get(strength, 4)
+
+
+def sentences(text: str) -> list[str]:
+    """The text's sentences (stripped, empty ones dropped)."""
+    return [part.strip() for part in _SENTENCE.findall(text) if part.strip()]
+
+
+def probabilities(classify: ContentScores, text: str) -> dict[str, float]:
+    """Each category's probability: the highest over the whole text and each of its sentences."""
+    units = [text]
+    parts = sentences(text)
+    if len(parts) > 1:
+        units += parts[:MAX_SENTENCES]
+    best: dict[str, float] = {}
+    for scores in classify.scores(units):
+        for name, value in scores.items():
+            best[name] = max(best.get(name, 0.0), value)
+    return best
+
+
+def assess_content(
+    classify: ContentScores,
+    text: str,
+    filters: Sequence[dict[str, Any]],
+    source: Source,
+    *,
+    tagged: bool,
+    full: bool = False,
+) -> tuple[list[dict[str, Any]], bool]:
+    """The contentPolicy "filters" assessment entries of `text` (those detected; every evaluated filter when
+    `full`) and whether a BLOCK fired."""
+    direction = "input" if source == "INPUT" else "output"
+    active = []
+    for entry in filters:
+        kind = str(entry.get("type", ""))
+        strength = str(entry.get(f"{direction}Strength", "NONE"))
+        if kind not in CONTENT_TYPES or not entry.get(f"{direction}Enabled", True) or strength == "NONE":
+            continue
+        if kind == "PROMPT_ATTACK" and (source != "INPUT" or not tagged):
+            continue
+        active.append((kind, strength, str(entry.get(f"{direction}Action", "BLOCK"))))
+    if not active or not text.strip():
+        return [], False
+    scores = probabilities(classify, text)
+    found: list[dict[str, Any]] = []
+    blocked = False
+    for kind, strength, action in active:
+        level = confidence(scores.get(kind.lower(), 0.0))
+        detected = acts(strength, level)
+        blocks = detected and action == "BLOCK"
+        blocked = blocked or blocks
+        if detected or full:
+            found.append(
+                {
+                    "type": kind,
+                    "confidence": level,
+                    "filterStrength": strength,
+                    "action": "BLOCKED" if blocks else "NONE",
+                    "detected": detected,
+                }
+            )
+    return found, blocked
