@@ -22,9 +22,12 @@ from outcrop.backends.base import (
 )
 from outcrop.backends.registry import ModelRegistry
 from outcrop.catalog import BedrockModel, Catalog
+from outcrop.guardrails.enforce import Guard, Mode, resolve
+from outcrop.guardrails.types import Evaluation, GuardrailNotFound, GuardrailVersion, GuardText, Source
 from outcrop.inference import Caller, Inference, ModelStreamErrorException
 from outcrop.protocol.errors import (
     ModelErrorException,
+    ResourceNotFoundException,
     ServiceUnavailableException,
     ThrottlingException,
     ValidationException,
@@ -175,3 +178,143 @@ def test_admission_throttles_past_the_bound_and_frees_slots(tmp_path: Path) -> N
     stopped = threading.Event()
     stopped.set()  # the scripted backend streams until its caller's cancel flag is set
     assert path.generate_blocking(Caller("c", stopped), CHAT, ask("z")).stop_reason == "end_turn"
+
+
+# -- the guard hook: guardrails in -> run -> guardrails out -------------------------------------------------
+
+GUARDRAIL = GuardrailVersion(
+    "gr1abc",
+    "arn:aws:bedrock:us-east-1:123456789012:guardrail/gr1abc",
+    "DRAFT",
+    "g",
+    "Input blocked.",
+    "Output blocked.",
+)
+
+
+class WordEngine:
+    """A stand-in guardrail engine: blocks 'forbidden', masks 'alice@example.com'; records what it read."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, list[str]]] = []
+
+    def version(self, identifier: str, version: str | None = None) -> GuardrailVersion:
+        if identifier != GUARDRAIL.guardrail_id:
+            raise GuardrailNotFound(identifier)
+        return GUARDRAIL
+
+    def evaluate(
+        self,
+        guardrail: GuardrailVersion,
+        source: Source,
+        content: Sequence[GuardText],
+        *,
+        output_scope: str = "INTERVENTIONS",
+        caller: Caller | None = None,
+    ) -> Evaluation:
+        texts = [c.text for c in content]
+        self.seen.append((source, texts))
+        if any("forbidden" in t for t in texts):
+            message = (
+                guardrail.blocked_input_messaging
+                if source == "INPUT"
+                else guardrail.blocked_outputs_messaging
+            )
+            words = {
+                "wordPolicy": {"customWords": [{"match": "forbidden", "action": "BLOCKED", "detected": True}]}
+            }
+            return Evaluation("GUARDRAIL_INTERVENED", "Guardrail blocked.", [message], [words], {}, {}, True)
+        if any("alice@example.com" in t for t in texts):
+            masked = [t.replace("alice@example.com", "{EMAIL}") for t in texts]
+            return Evaluation("GUARDRAIL_INTERVENED", "Guardrail masked.", masked, [{}], {}, {})
+        return Evaluation("NONE", "No action.", [], [{}], {}, {})
+
+
+def ask_long(text: str) -> GenerationRequest:
+    return GenerationRequest(messages=[ChatMessage("user", text)], max_tokens=500)
+
+
+def guard(engine: WordEngine, text: str, mode: Mode = "whole") -> Guard:
+    return Guard(engine, GUARDRAIL, [GuardText(text)], mode=mode, trace="enabled")
+
+
+def test_a_blocked_input_never_reaches_the_model_and_is_not_metered(tmp_path: Path) -> None:
+    path, engine = inference(tmp_path), WordEngine()
+    checked = guard(engine, "say forbidden")
+    result = path.generate_blocking(Caller("a"), CHAT, ask("say forbidden"), checked)
+    assert (result.text, result.input_tokens, result.output_tokens) == ("Input blocked.", 0, 0)
+    assert checked.input_blocked and checked.action == "INTERVENED"
+    assert engine.seen == [("INPUT", ["say forbidden"])]
+    assert path.usage.snapshot() == {}
+    streamed = asyncio.run(path.generate(Caller("a"), CHAT, ask("say forbidden"), guard(engine, "forbidden")))
+    assert streamed.text == "Input blocked."
+    trace = checked.converse_trace()
+    assert trace is not None
+    assessment = trace["guardrail"]["inputAssessment"]["gr1abc"]
+    assert assessment["wordPolicy"]["customWords"][0]["match"] == "forbidden"
+    assert assessment["appliedGuardrailDetails"]["guardrailVersion"] == "DRAFT"
+
+
+def test_an_anonymized_input_reaches_the_model_masked(tmp_path: Path) -> None:
+    path, engine = inference(tmp_path), WordEngine()
+    checked = guard(engine, "mail alice@example.com")
+    result = path.generate_blocking(Caller(), CHAT, ask("please mail alice@example.com today"), checked)
+    # the echo model saw the masked prompt; its echo is then masked nowhere else (the output has no email)
+    assert result.text == "You said: please mail {EMAIL} today"
+    assert checked.intervened and not checked.input_blocked
+    assert path.usage.snapshot()[CHAT.model_id]["calls"] == 1
+
+
+def test_output_is_screened_whole_sync_and_async(tmp_path: Path) -> None:
+    path, engine = inference(tmp_path), WordEngine()
+    # the guarded input is only the harmless part, so the model runs and echoes the forbidden word
+    whole = guard(engine, "harmless")
+    result = path.generate_blocking(Caller(), CHAT, ask("repeat forbidden"), whole)
+    assert result.text == "Output blocked." and whole.output_blocked
+    assert "".join(whole.raw_output) == "You said: repeat forbidden"
+    trace = whole.converse_trace()
+    assert trace is not None and trace["guardrail"]["modelOutput"] == ["You said: repeat forbidden"]
+    assert len(trace["guardrail"]["outputAssessments"]["gr1abc"]) == 1
+    assert path.usage.snapshot()[CHAT.model_id]["outputTokens"] == 4  # metered as usual
+
+    long = " ".join(["This sentence is fine and long enough to fill a batch on its own."] * 4)
+    prompt = long + " Then forbidden words follow here."
+    sync = guard(engine, "harmless", "sync")
+    texts = [e.text for e in path.stream_blocking(Caller(), CHAT, ask_long(prompt), sync) if e.text]
+    assert texts[-1] == "Output blocked." and "forbidden" not in "".join(texts)
+    assert len(sync.output_screenings) >= 2  # screened in batches, each before it was sent
+
+    quick = guard(engine, "harmless", "async")
+    events = list(path.stream_blocking(Caller(), CHAT, ask_long(prompt), quick))
+    texts = [e.text for e in events if e.text]
+    assert texts[-1] == "Output blocked." and quick.output_blocked
+    assert "forbidden" in "".join(texts[:-1])  # async mode sent the words before the screen caught them
+    done = events[-1].done
+    assert done is not None and done.text.endswith("Output blocked.") and done.output_tokens > 0
+
+
+def test_a_block_mid_stream_stops_the_model(tmp_path: Path) -> None:
+    path, engine = inference(tmp_path), WordEngine()
+
+    class Forbidden(Scripted):
+        def stream(self, request: GenerationRequest, cancel: threading.Event) -> Iterator[GenerationEvent]:
+            yield GenerationEvent(text="x" * 300 + " forbidden. ")
+            yield from super().stream(request, cancel)  # endless until cancelled
+
+    scripted(path, Forbidden(None))
+    checked = guard(engine, "ok", "sync")
+    caller = Caller()
+    texts = [e.text for e in path.stream_blocking(caller, CHAT, ask("go"), checked) if e.text]
+    assert texts == ["Output blocked."]
+    assert not caller.cancel.is_set()  # the guard stopped the model and left the caller's flag as it was
+
+
+def test_unknown_guardrails_and_bad_versions_are_refused() -> None:
+    engine = WordEngine()
+    assert resolve(engine, "gr1abc", "DRAFT") is GUARDRAIL
+    with pytest.raises(ResourceNotFoundException, match="does not exist"):
+        resolve(engine, "nosuch", "1")
+    with pytest.raises(ValidationException, match="not valid"):
+        resolve(engine, "gr1abc", "v2")
+    with pytest.raises(ValidationException, match="version is required"):
+        resolve(engine, "gr1abc", None)

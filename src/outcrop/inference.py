@@ -3,7 +3,9 @@ stop when the caller leaves, meter usage per caller and model, and map backend f
 
 Bedrock Runtime, RetrieveAndGenerate, knowledge-base ingestion and retrieval, Rerank, the OpenAI-compatible
 API and LLM-backed Translate all call models through here, so what must apply to every model call
-(guardrails, access control, usage) is written once. Code that takes a model object (the RAG pipeline, the
+(guardrails, access control, usage) is written once. A call with a guardrail carries a `Guard`
+(`outcrop.guardrails.enforce` builds it): its input is screened before the model runs and its output after,
+here, so no guarded call can skip either. Code that takes a model object (the RAG pipeline, the
 translation engines) gets a metered stand-in from `chat`, `embedder` or `reranker`, never the backend.
 """
 
@@ -63,6 +65,28 @@ def backend_errors(*, streaming: bool = False) -> Iterator[None]:
         if streaming:
             raise ModelStreamErrorException(f"The model failed while streaming: {exc}") from exc
         raise ModelErrorException(f"The model failed: {exc}") from exc
+
+
+class Guard(Protocol):
+    """Guardrails around one chat call: "guardrails in -> run -> guardrails out" (blocking methods)."""
+
+    def screen_input(self, request: GenerationRequest) -> GenerationRequest | GenerationResult:
+        """The request the model may see (masked where anonymized), or the answer to give instead of
+        running the model (a blocked input)."""
+        ...
+
+    def screen_output(
+        self, events: Iterator[GenerationEvent], cancel: threading.Event
+    ) -> Iterator[GenerationEvent]:
+        """The model's events with their text screened; setting `cancel` stops the model."""
+        ...
+
+
+def _answered(result: GenerationResult) -> Iterator[GenerationEvent]:
+    """A blocked input's answer as a stream (no model ran, so nothing is metered)."""
+    if result.text:
+        yield GenerationEvent(text=result.text)
+    yield GenerationEvent(done=result)
 
 
 class ProfileResolver(Protocol):
@@ -213,18 +237,36 @@ class Inference:
                 '"openai") in the model catalog.'
             )
 
+    @staticmethod
+    def _run(
+        generator: TextGenerator, request: GenerationRequest, cancel: threading.Event, guard: Guard | None
+    ) -> Iterator[GenerationEvent]:
+        events = generator.stream(request, cancel)
+        return events if guard is None else guard.screen_output(events, cancel)
+
     async def stream(
-        self, caller: Caller, model: BedrockModel, request: GenerationRequest
+        self, caller: Caller, model: BedrockModel, request: GenerationRequest, guard: Guard | None = None
     ) -> AsyncGenerator[GenerationEvent, None]:
         """Start generating and wait for the first event, so that a full queue or a failed load is an
         HTTP error before any stream starts; the rest follows as a stream whose failures are stream errors.
-        Usage is metered when the final event arrives; the caller hanging up stops the generation."""
+        Usage is metered when the final event arrives; the caller hanging up stops the generation. With a
+        guard, the input is screened first (a blocked input is answered without the model) and the output
+        as the guard's mode says."""
 
         async def admitted() -> AsyncGenerator[GenerationEvent, None]:
+            screened: GenerationRequest | GenerationResult = request
+            if guard is not None:
+                screened = await run_blocking(lambda: guard.screen_input(request))
+            if isinstance(screened, GenerationResult):
+                for answer in _answered(screened):
+                    yield answer
+                return
             with self._admission.admit(model.local):
                 generator = await run_blocking(lambda: self._generator(model))
-                self._check_images(model, generator, request)
-                produced = iterate_in_thread(lambda: generator.stream(request, caller.cancel), caller.cancel)
+                self._check_images(model, generator, screened)
+                produced = iterate_in_thread(
+                    lambda: self._run(generator, screened, caller.cancel, guard), caller.cancel
+                )
                 async with contextlib.aclosing(produced):
                     async for event in produced:
                         if event.done is not None:
@@ -251,10 +293,10 @@ class Inference:
         return rest()
 
     async def generate(
-        self, caller: Caller, model: BedrockModel, request: GenerationRequest
+        self, caller: Caller, model: BedrockModel, request: GenerationRequest, guard: Guard | None = None
     ) -> GenerationResult:
         result: GenerationResult | None = None
-        async for event in await self.stream(caller, model, request):
+        async for event in await self.stream(caller, model, request, guard):
             if event.done is not None:
                 result = event.done
         if result is None:
@@ -262,14 +304,18 @@ class Inference:
         return result
 
     def stream_blocking(
-        self, caller: Caller, model: BedrockModel, request: GenerationRequest
+        self, caller: Caller, model: BedrockModel, request: GenerationRequest, guard: Guard | None = None
     ) -> Iterator[GenerationEvent]:
-        """The same call for code running in a worker thread: admitted, metered, errors mapped."""
+        """The same call for code running in a worker thread: screened, admitted, metered, errors mapped."""
+        screened = request if guard is None else guard.screen_input(request)
+        if isinstance(screened, GenerationResult):
+            yield from _answered(screened)
+            return
         with self._admission.admit(model.local):
             generator = self._generator(model)
-            self._check_images(model, generator, request)
+            self._check_images(model, generator, screened)
             with backend_errors():
-                for event in generator.stream(request, caller.cancel):
+                for event in self._run(generator, screened, caller.cancel, guard):
                     if event.done is not None:
                         done = event.done
                         self.usage.record(
@@ -278,10 +324,10 @@ class Inference:
                     yield event
 
     def generate_blocking(
-        self, caller: Caller, model: BedrockModel, request: GenerationRequest
+        self, caller: Caller, model: BedrockModel, request: GenerationRequest, guard: Guard | None = None
     ) -> GenerationResult:
         result: GenerationResult | None = None
-        for event in self.stream_blocking(caller, model, request):
+        for event in self.stream_blocking(caller, model, request, guard):
             if event.done is not None:
                 result = event.done
         if result is None:
