@@ -16,6 +16,7 @@ from outcrop.config import Settings
 if TYPE_CHECKING:
     from outcrop.backends.registry import ModelRegistry
     from outcrop.inference import Inference
+    from outcrop.kms.keys import Keyring
     from outcrop.lambdas.registry import FunctionRegistry
     from outcrop.protocol.auth import Authenticator
     from outcrop.rag.kbstore import KnowledgeBaseStore
@@ -103,6 +104,17 @@ class App:
         return SqliteLogStore(self.data_path("logs"))
 
     @cached_property
+    def kms(self) -> Keyring:
+        """KMS keys, shared by `kms` and the services that encrypt at rest with them (S3's SSE)."""
+        from outcrop.kms.keys import Keyring
+        from outcrop.kms.master import load_master_key
+        from outcrop.kms.store import KeyStore
+
+        root = self.data_path("kms")
+        master = load_master_key(self.settings.kms_master_key, root / "master.key")
+        return Keyring(KeyStore(root / "keys.sqlite3"), master)
+
+    @cached_property
     def knowledge_bases(self) -> KnowledgeBaseStore:
         """Knowledge Bases state, shared by bedrock-agent (control plane) and bedrock-agent-runtime."""
         from outcrop.rag.kbstore import KnowledgeBaseStore
@@ -166,7 +178,7 @@ class App:
             "models",
             "inference_profiles",
         )
-        for name in (*shared, "objects", "logs"):
+        for name in (*shared, "objects", "logs", "kms"):
             part = self.__dict__.get(name)
             if part is not None:
                 part.close()

@@ -8,6 +8,7 @@ Config file example (`outcrop serve --config outcrop.toml`):
     catalog = "my-catalog.toml"     # replaces the bundled model catalog
     fake_models = false             # true: deterministic fake models, for fast tests and demos
     auth = "dev"                    # "keys": only access_keys / api_keys; "sigv4": verify signatures
+    kms_master_key = "base64 of 32 bytes"  # wraps KMS key material; unset: a 0600 key file in the data dir
     llm_threads = 2
     apps = ["examples/guide-chat/template.yaml"]   # Lambda + API Gateway apps (SAM templates)
     [credentials]                   # with auth = "sigv4": access key -> secret key (a table: last)
@@ -58,6 +59,10 @@ class Settings:
     sagemaker_load_timeout: float = 600.0  # seconds an endpoint's worker may take to load its model
     sagemaker_invoke_timeout: float = 60.0  # seconds an InvokeEndpoint may run (SageMaker's own limit)
     sagemaker_max_models: int = 8  # models a multi-model endpoint instance keeps loaded (LRU beyond)
+    # KMS's master key, base64 of 32 bytes, from this setting (config file or OUTCROP_KMS_MASTER_KEY); when
+    # unset, from `kms/master.key` in the data dir, generated on first start with 0600 permissions (no OS
+    # keyring). A key file beside the data guards a copied database only: set this to keep the key elsewhere.
+    kms_master_key: str = ""
 
     @property
     def models_path(self) -> Path:

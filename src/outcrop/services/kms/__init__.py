@@ -1,0 +1,1 @@
+"""AWS KMS: symmetric keys, aliases, grants, tags and the cryptographic operations."""

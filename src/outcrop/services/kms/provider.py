@@ -1,0 +1,274 @@
+"""AWS KMS (`kms`): symmetric keys and what they do, over the keyring (`outcrop.kms.keys`).
+
+Key policies and grants are stored and answered as KMS answers them; they are evaluated only under the
+IAM auth mode (`auth = "iam"`), which decides who may call. In the other auth modes every caller is the
+account and may use every key, as it may in dev mode for every service.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from outcrop.kms.keys import Keyring
+from outcrop.kms.store import KeyRecord
+from outcrop.services.base import RequestContext
+from outcrop.services.kms.errors import KmsValidationException, NotFoundException, answering_kms_errors
+from outcrop.services.kms.resources import KmsResources
+
+ALGORITHM = "SYMMETRIC_DEFAULT"
+DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
+
+
+def when(stamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(stamp, UTC) if stamp is not None else None
+
+
+def key_metadata(key: KeyRecord) -> dict[str, Any]:
+    return {
+        "AWSAccountId": key.account,
+        "KeyId": key.key_id,
+        "Arn": key.arn,
+        "CreationDate": when(key.created),
+        "Enabled": key.state == "Enabled",
+        "Description": key.description,
+        "KeyUsage": key.key_usage,
+        "KeyState": key.state,
+        "DeletionDate": when(key.deletion_date),
+        "PendingDeletionWindowInDays": key.pending_days,
+        "Origin": key.origin,
+        "KeyManager": key.manager,
+        "CustomerMasterKeySpec": key.key_spec,
+        "KeySpec": key.key_spec,
+        "EncryptionAlgorithms": [ALGORITHM],
+        "MultiRegion": False,
+    }
+
+
+@answering_kms_errors
+class Kms(KmsResources):
+    service_name = "kms"
+
+    def __init__(self, *, kms: Keyring) -> None:
+        self.keys = kms
+
+    # -- keys ---------------------------------------------------------------------------------------------
+
+    def create_key(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+        usage = params.get("KeyUsage") or "ENCRYPT_DECRYPT"
+        origin = params.get("Origin") or "AWS_KMS"
+        if (spec, usage, origin) != ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "AWS_KMS"):
+            raise KmsValidationException(
+                f"Outcrop's KMS makes SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys of origin AWS_KMS only, "
+                f"not {spec} {usage} {origin}."
+            )
+        if params.get("MultiRegion") or params.get("CustomKeyStoreId") or params.get("XksKeyId"):
+            raise KmsValidationException("Outcrop's KMS has no multi-Region keys and no custom key stores.")
+        tags = {tag["TagKey"]: tag["TagValue"] for tag in params.get("Tags") or []}
+        key = self.keys.create_key(
+            ctx.account_id,
+            ctx.region,
+            description=params.get("Description") or "",
+            policy=params.get("Policy"),
+            tags=tags,
+        )
+        return {"KeyMetadata": key_metadata(key)}
+
+    def describe_key(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"KeyMetadata": key_metadata(self._key(ctx, params))}
+
+    def list_keys(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        keys = self.keys.keys(ctx.account_id, ctx.region)
+        page, marker = self._page(keys, params)
+        return {
+            "Keys": [{"KeyId": key.key_id, "KeyArn": key.arn} for key in page],
+            "Truncated": marker is not None,
+            "NextMarker": marker,
+        }
+
+    def enable_key(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.keys.set_enabled(self._key(ctx, params, aliases=False), True)
+        return {}
+
+    def disable_key(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.keys.set_enabled(self._key(ctx, params, aliases=False), False)
+        return {}
+
+    def update_key_description(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.keys.update_description(self._key(ctx, params, aliases=False), params["Description"])
+        return {}
+
+    def schedule_key_deletion(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        days = params.get("PendingWindowInDays") or 30
+        if not 7 <= days <= 30:
+            raise KmsValidationException(
+                f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy "
+                "constraint: Member must have value less than or equal to 30 and greater than or equal to 7"
+            )
+        key = self.keys.schedule_deletion(self._key(ctx, params, aliases=False), days)
+        return {
+            "KeyId": key.arn,
+            "DeletionDate": when(key.deletion_date),
+            "KeyState": key.state,
+            "PendingWindowInDays": days,
+        }
+
+    def cancel_key_deletion(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        key = self._key(ctx, params, aliases=False)
+        self.keys.cancel_deletion(key)
+        return {"KeyId": key.arn}
+
+    # -- rotation -----------------------------------------------------------------------------------------
+
+    def enable_key_rotation(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        days = params.get("RotationPeriodInDays")
+        if days is not None and not 90 <= days <= 2560:
+            raise KmsValidationException(
+                f"1 validation error detected: Value '{days}' at 'rotationPeriodInDays' failed to satisfy "
+                "constraint: Member must have value less than or equal to 2560 and greater than or equal "
+                "to 90"
+            )
+        self.keys.set_rotation(self._key(ctx, params, aliases=False), True, days)
+        return {}
+
+    def disable_key_rotation(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.keys.set_rotation(self._key(ctx, params, aliases=False), False)
+        return {}
+
+    def get_key_rotation_status(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        key = self._key(ctx, params, aliases=False)
+        return {
+            "KeyId": key.arn,
+            "KeyRotationEnabled": key.rotation_enabled,
+            "RotationPeriodInDays": key.rotation_days if key.rotation_enabled else None,
+            "NextRotationDate": when(key.next_rotation) if key.rotation_enabled else None,
+        }
+
+    def rotate_key_on_demand(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        key = self._key(ctx, params, aliases=False)
+        self.keys.rotate(key)
+        return {"KeyId": key.arn}
+
+    def list_key_rotations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        key = self._key(ctx, params, aliases=False)
+        rotations = self.keys.store.rotations(key.key_id)
+        page, marker = self._page(rotations, params)
+        return {
+            "Rotations": [
+                {"KeyId": key.arn, "RotationDate": when(at), "RotationType": kind} for at, kind in page
+            ],
+            "Truncated": marker is not None,
+            "NextMarker": marker,
+        }
+
+    # -- policies -----------------------------------------------------------------------------------------
+
+    def get_key_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        key = self._key(ctx, params, aliases=False)
+        name = self._policy_name(params)
+        return {"Policy": key.policy, "PolicyName": name}
+
+    def put_key_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        key = self._key(ctx, params, aliases=False)
+        self._policy_name(params)
+        self.keys.put_policy(key, params["Policy"])
+        return {}
+
+    def list_key_policies(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._key(ctx, params, aliases=False)
+        return {"PolicyNames": ["default"], "Truncated": False}
+
+    # -- cryptography -------------------------------------------------------------------------------------
+
+    def encrypt(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._algorithm(params.get("EncryptionAlgorithm"))
+        key = self._key(ctx, params)
+        blob = self.keys.encrypt(key, params["Plaintext"], params.get("EncryptionContext") or {})
+        return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": ALGORITHM}
+
+    def decrypt(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._algorithm(params.get("EncryptionAlgorithm"))
+        if params.get("Recipient"):
+            raise KmsValidationException("Outcrop's KMS does not encrypt for Nitro Enclave recipients.")
+        plaintext, key = self.keys.decrypt(
+            ctx.account_id,
+            ctx.region,
+            params["CiphertextBlob"],
+            params.get("EncryptionContext") or {},
+            params.get("KeyId"),
+        )
+        return {"Plaintext": plaintext, "KeyId": key.arn, "EncryptionAlgorithm": ALGORITHM}
+
+    def re_encrypt(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._algorithm(params.get("SourceEncryptionAlgorithm"))
+        self._algorithm(params.get("DestinationEncryptionAlgorithm"))
+        plaintext, source = self.keys.decrypt(
+            ctx.account_id,
+            ctx.region,
+            params["CiphertextBlob"],
+            params.get("SourceEncryptionContext") or {},
+            params.get("SourceKeyId"),
+        )
+        target = self._key(ctx, params, field="DestinationKeyId")
+        blob = self.keys.encrypt(target, plaintext, params.get("DestinationEncryptionContext") or {})
+        return {
+            "CiphertextBlob": blob,
+            "SourceKeyId": source.arn,
+            "KeyId": target.arn,
+            "SourceEncryptionAlgorithm": ALGORITHM,
+            "DestinationEncryptionAlgorithm": ALGORITHM,
+        }
+
+    def generate_data_key(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("Recipient"):
+            raise KmsValidationException("Outcrop's KMS does not encrypt for Nitro Enclave recipients.")
+        key = self._key(ctx, params)
+        plaintext, blob = self.keys.data_key(
+            key, _data_key_size(params), params.get("EncryptionContext") or {}
+        )
+        return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key.arn}
+
+    def generate_data_key_without_plaintext(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        key = self._key(ctx, params)
+        _, blob = self.keys.data_key(key, _data_key_size(params), params.get("EncryptionContext") or {})
+        return {"CiphertextBlob": blob, "KeyId": key.arn}
+
+    def generate_random(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("CustomKeyStoreId") or params.get("Recipient"):
+            raise KmsValidationException("Outcrop's KMS has no custom key stores and no enclave recipients.")
+        size = params.get("NumberOfBytes")
+        if size is None:
+            raise KmsValidationException("NumberOfBytes is required.")
+        return {"Plaintext": secrets.token_bytes(size)}
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def _key(
+        self, ctx: RequestContext, params: dict[str, Any], *, aliases: bool = True, field: str = "KeyId"
+    ) -> KeyRecord:
+        return self.keys.resolve(ctx.account_id, ctx.region, params[field], aliases=aliases)
+
+    @staticmethod
+    def _policy_name(params: dict[str, Any]) -> str:
+        name = params.get("PolicyName") or "default"
+        if name != "default":
+            raise NotFoundException(f"No such policy exists: {name}. A KMS key has one policy, 'default'.")
+        return str(name)
+
+    @staticmethod
+    def _algorithm(algorithm: str | None) -> None:
+        if algorithm not in (None, ALGORITHM):
+            raise KmsValidationException(
+                f"Outcrop's KMS keys are symmetric: the encryption algorithm is {ALGORITHM}, not {algorithm}."
+            )
+
+
+def _data_key_size(params: dict[str, Any]) -> int:
+    spec, size = params.get("KeySpec"), params.get("NumberOfBytes")
+    if (spec is None) == (size is None):
+        raise KmsValidationException("Please specify either number of bytes or key spec.")
+    return DATA_KEY_BYTES[spec] if spec is not None else int(size or 0)
