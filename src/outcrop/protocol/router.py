@@ -132,6 +132,22 @@ class _UriTemplate:
         score = len(self.query_literals) * 1000 + self.literal_length * 10 - greedy_count
         return score, labels
 
+    def labels_fit(self, labels: Mapping[str, str]) -> int:
+        """Minus the URI labels that break their member's pattern: bedrock-agent and bedrock-agent-runtime
+        both model `/tags/{resourceArn}`, told apart only by the ARN's form."""
+        from outcrop.protocol.validate import _compiled  # validate imports errors, which imports this
+
+        shape = self.operation.input_shape
+        misfits = 0
+        for member in shape.members.values() if shape is not None else ():
+            if member.serialization.get("location") != "uri":
+                continue
+            value = labels.get(member.serialization.get("name", member.name))
+            pattern = member.metadata.get("pattern")
+            compiled = _compiled(pattern) if value is not None and pattern else None
+            misfits += 1 if compiled is not None and compiled.search(value or "") is None else 0
+        return -misfits
+
     def fit(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> int:
         """How well the request supplies this operation's required query/header members: breaks URI ties."""
         present = sum(1 for k in self.required_query if k in query) + sum(
@@ -203,7 +219,7 @@ class Router:
         services = self.signing_names.get(signing_name, set()) if signing_name else self._service_ids.values()
         hinted = self._service_ids.get(service_hint or "")
         head = raw_path.lstrip("/").split("/", 1)[0]
-        best: tuple[tuple[int, int, int, int], _UriTemplate, dict[str, str]] | None = None
+        best: tuple[tuple[int, int, int, int, int], _UriTemplate, dict[str, str]] | None = None
         for service in services:
             for segment in (head, ""):
                 for template in self._templates.get((service, method, segment), ()):
@@ -215,6 +231,7 @@ class Router:
                         1 if template.service == hinted else 0,
                         score,
                         template.fit(query, headers or {}),
+                        template.labels_fit(labels),
                         -self._priority.get(template.service, len(self._priority)),
                     )
                     if best is None or rank > best[0]:

@@ -20,6 +20,9 @@ _MAX_REPORTED = 10
 
 @lru_cache(maxsize=4096)
 def _compiled(pattern: str) -> re.Pattern[str] | None:
+    # botocore's bedrock-agent ARN patterns write the account as `:/d{12}:` (a typo for \d), which no real
+    # ARN matches; read it as the digits AWS means
+    pattern = pattern.replace(":/d{12}:", r":\d{12}:").replace(":/d+", r":\d+")
     try:
         return re.compile(pattern, re.DOTALL)
     except re.error:

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from outcrop.protocol.errors import ConflictException, ResourceNotFoundException, ValidationException
 from outcrop.services.base import RequestContext
-from outcrop.services.bedrock_agent.agents import AgentOperations, check_name, page, settled, stamp
+from outcrop.services.bedrock_agent.agents import check_name, page, settled, stamp
 from outcrop.services.bedrock_agent.agents_schema import SchemaError, check_functions, parse_openapi
 from outcrop.services.bedrock_agent.agents_store import Record, new_agent_id
+from outcrop.services.bedrock_agent.agents_tags import TagOperations
 
 if TYPE_CHECKING:
     from outcrop.lambdas.registry import FunctionRegistry
@@ -36,7 +37,7 @@ def api_schema_text(schema: dict[str, Any], objects: ObjectStore) -> str:
         ) from error
 
 
-class ActionGroupOperations(AgentOperations):
+class ActionGroupOperations(TagOperations):
     """Action group and knowledge-base association operations (a base class of the bedrock-agent provider)."""
 
     lambda_functions: FunctionRegistry

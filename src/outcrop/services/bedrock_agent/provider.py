@@ -44,8 +44,6 @@ def _time(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp, UTC)
 
 
-
-
 class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Service):
     service_name = "bedrock-agent"
 
@@ -127,6 +125,7 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         except Exception as error:
             self.store.delete_knowledge_base(kb_id)
             raise ServiceUnavailableException(f"The vector store could not be created: {error}") from error
+        self.keep_knowledge_base_tags(body["knowledgeBaseArn"], params.get("tags") or {})
         return {"knowledgeBase": self._kb_view(kb, "CREATING")}
 
     def get_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
