@@ -15,6 +15,7 @@ from outcrop.config import Settings
 
 if TYPE_CHECKING:
     from outcrop.backends.registry import ModelRegistry
+    from outcrop.guardrails.guardrails import Guardrails
     from outcrop.inference import Inference
     from outcrop.kms.keys import Keyring
     from outcrop.lambdas.registry import FunctionRegistry
@@ -75,6 +76,19 @@ class App:
         from outcrop.services.bedrock.profile_store import InferenceProfileStore
 
         return InferenceProfileStore(self.data_path("bedrock") / "profiles.sqlite3")
+
+    @cached_property
+    def guardrails(self) -> Guardrails:
+        """Bedrock guardrails, shared by the control plane that makes them, ApplyGuardrail and every model
+        path that enforces them."""
+        from outcrop.guardrails.guardrails import Guardrails
+
+        return Guardrails(
+            path=self.data_path("bedrock") / "guardrails.sqlite3",
+            inference=self.inference,
+            models=self.models,
+            account_id=self.settings.account_id,
+        )
 
     @cached_property
     def models(self) -> ModelRegistry:
@@ -175,6 +189,7 @@ class App:
             "knowledge_bases",
             "agents",
             "prompt_flows",
+            "guardrails",
             "models",
             "inference_profiles",
         )

@@ -1,9 +1,9 @@
-"""Amazon Bedrock's control plane: which foundation models exist here, inference profiles, and batch
-inference jobs.
+"""Amazon Bedrock's control plane: which foundation models exist here, inference profiles, batch
+inference jobs and guardrails.
 
 Each model's name says which local model serves it, since the API has no field for that. Batch jobs'
-logic is in `bedrock_batch` and inference profiles' in `bedrock_profiles`; the methods here hand them their
-input.
+logic is in `bedrock_batch`, inference profiles' in `bedrock_profiles` and guardrails' in `guardrails`;
+the methods here hand them their input. Tags go to the guardrails for a guardrail ARN, else to profiles.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from typing import Any
 
 from outcrop.catalog import BedrockModel, Catalog
 from outcrop.config import Settings
+from outcrop.guardrails.guardrails import Guardrails
 from outcrop.inference import Inference
 from outcrop.protocol.errors import ResourceNotFoundException
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.bedrock.batch import BatchJobs, decode_slots
+from outcrop.services.bedrock.guardrails import GuardrailsControl, is_guardrail_arn
 from outcrop.services.bedrock.profile_store import InferenceProfileStore
 from outcrop.services.bedrock.profiles import InferenceProfiles
 from outcrop.storage.objects import ObjectStore
@@ -35,11 +37,13 @@ class Bedrock(Service):
         settings: Settings,
         data_path: Callable[..., Path],
         inference_profiles: InferenceProfileStore,
+        guardrails: Guardrails,
     ) -> None:
         """The catalog is fixed while serving, so each region's summaries are built once."""
         self.catalog = catalog
         self._summaries: dict[str, list[tuple[BedrockModel, dict[str, Any]]]] = {}
         self.profiles = InferenceProfiles(catalog=catalog, store=inference_profiles)
+        self.guardrails = GuardrailsControl(guardrails)
         self.batch = BatchJobs(
             inference=inference,
             objects=objects,
@@ -114,14 +118,42 @@ class Bedrock(Service):
     def delete_inference_profile(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self.profiles.delete(ctx, params)
 
+    # -- tags (a guardrail's in `guardrails`, an application profile's in `bedrock_profiles`) ---------------
+
     def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if is_guardrail_arn(params["resourceARN"]):
+            return self.guardrails.tag_resource(ctx, params)
         return self.profiles.tag_resource(ctx, params)
 
     def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if is_guardrail_arn(params["resourceARN"]):
+            return self.guardrails.untag_resource(ctx, params)
         return self.profiles.untag_resource(ctx, params)
 
     def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if is_guardrail_arn(params["resourceARN"]):
+            return self.guardrails.list_tags_for_resource(ctx, params)
         return self.profiles.list_tags_for_resource(ctx, params)
+
+    # -- guardrails (logic in guardrails) --------------------------------------------------------------------
+
+    def create_guardrail(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.guardrails.create(ctx, params)
+
+    def get_guardrail(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.guardrails.get(ctx, params)
+
+    def update_guardrail(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.guardrails.update(ctx, params)
+
+    def delete_guardrail(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.guardrails.delete(ctx, params)
+
+    def list_guardrails(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.guardrails.list(ctx, params)
+
+    def create_guardrail_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.guardrails.create_version(ctx, params)
 
     # -- batch inference jobs (logic in bedrock_batch) ------------------------------------------------------
 

@@ -1,0 +1,369 @@
+"""One evaluation of content against a guardrail version, in ApplyGuardrail's terms.
+
+Content blocks qualified `grounding_source` or `query` are context for contextual grounding; every other
+non-blank block is guarded. Each enabled policy of the source's direction (INPUT reads the input actions
+and strengths, OUTPUT the output ones) runs on each guarded block; then the findings combine: any BLOCK
+replaces the content with the blocked message; otherwise ANONYMIZE findings mask their spans as `{TYPE}`
+(a regex as `{name}`); findings whose action is NONE are reported (detected, action NONE) and change
+nothing. `outputScope` FULL also reports what was evaluated and not found (content filters at confidence
+NONE, topics not matched). Usage counts text units (up to 1,000 characters each) per policy evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from outcrop.guardrails.detectors import grounding as grounding_scores
+from outcrop.guardrails.detectors.pii import NEEDS_PRESIDIO, PRESIDIO_TYPES, find_entities
+from outcrop.guardrails.detectors.regexes import find_matches
+from outcrop.guardrails.detectors.words import custom_matches, profanity_matches
+from outcrop.guardrails.types import Evaluation, GuardrailVersion, GuardText, Source
+from outcrop.protocol.errors import ServiceUnavailableException
+
+if TYPE_CHECKING:
+    from outcrop.backends.base import Embedder
+    from outcrop.backends.grounding import GroundingDetector
+    from outcrop.backends.nlp.protocols import PiiDetector
+    from outcrop.backends.registry import ModelRegistry
+    from outcrop.inference import Caller, Inference
+
+PII_MODEL = "presidio-en"
+GROUNDING_MODEL = "evidence-grounding"
+TOPIC_EMBEDDING_MODEL = "all-minilm-l6-v2"  # what the topic thresholds were calibrated on
+UNIT_CHARACTERS = 1000
+_ACTION = {"BLOCK": "BLOCKED", "ANONYMIZE": "ANONYMIZED", "NONE": "NONE"}
+USAGE_KEYS = (
+    "topicPolicyUnits",
+    "contentPolicyUnits",
+    "wordPolicyUnits",
+    "sensitiveInformationPolicyUnits",
+    "sensitiveInformationPolicyFreeUnits",
+    "contextualGroundingPolicyUnits",
+    "contentPolicyImageUnits",
+)
+
+
+def units(texts: Sequence[str]) -> int:
+    return sum(math.ceil(len(text) / UNIT_CHARACTERS) for text in texts if text)
+
+
+def _enabled(entries: Sequence[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
+    return [entry for entry in entries if entry.get(f"{direction}Enabled", True)]
+
+
+@dataclass
+class _Run:
+    """What one evaluation gathers as its policies run."""
+
+    source: Source
+    guarded: list[GuardText]
+    full: bool
+    direction: str = field(init=False)
+    assessment: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(USAGE_KEYS, 0))
+    blocked: bool = False
+    masks: list[list[tuple[int, int, str]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.direction = "input" if self.source == "INPUT" else "output"
+        self.masks = [[] for _ in self.guarded]
+
+    def count(self, key: str) -> None:
+        self.usage[key] += units([text.text for text in self.guarded])
+
+    def act(self, action: str) -> str:
+        """The assessment's action for a configured action that was detected; BLOCK blocks."""
+        if action == "BLOCK":
+            self.blocked = True
+        return _ACTION.get(action, "NONE")
+
+
+class Engine:
+    """Runs the detectors; each model is loaded once through the registry on first use."""
+
+    def __init__(self, *, inference: Inference, models: ModelRegistry) -> None:
+        self.inference = inference
+        self.models = models
+
+    # -- the models ------------------------------------------------------------------------------------------
+
+    def _model(self, name: str, kind: str, policy: str) -> Any:
+        from outcrop.inference import backend_errors
+
+        if name not in self.models.names(kind):
+            raise ServiceUnavailableException(
+                f"The {policy} needs the {kind} model {name}, which this server's catalog does not list."
+            )
+        with backend_errors():
+            return self.models.get(name, kind)
+
+    def _embedder(self, caller: Caller, name: str) -> Embedder | None:
+        from outcrop.catalog import BedrockModel
+
+        if name not in self.models.names("embedding"):
+            return None
+        return self.inference.embedder(caller, BedrockModel(name, name, "Outcrop", "", name, "embedding"))
+
+    # -- evaluation ------------------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        guardrail: GuardrailVersion,
+        source: Source,
+        content: Sequence[GuardText],
+        *,
+        output_scope: str = "INTERVENTIONS",
+        caller: Caller | None = None,
+    ) -> Evaluation:
+        from outcrop.inference import Caller
+
+        started = time.perf_counter()
+        who = caller or Caller()
+        context = {"grounding_source", "query"}
+        guarded = [text for text in content if not context & set(text.qualifiers) and text.text.strip()]
+        run = _Run(source, guarded, output_scope == "FULL")
+        policies = guardrail.policies
+        if guarded:
+            if "topicPolicy" in policies:
+                self._topics(run, policies["topicPolicy"], who)
+            if "contentPolicy" in policies:
+                self._content(run, policies["contentPolicy"])
+            if "wordPolicy" in policies:
+                self._words(run, policies["wordPolicy"])
+            if "sensitiveInformationPolicy" in policies:
+                self._sensitive(run, policies["sensitiveInformationPolicy"])
+            if "contextualGroundingPolicy" in policies and source == "OUTPUT":
+                self._grounding(run, policies["contextualGroundingPolicy"], content, who)
+        return self._combine(guardrail, run, content, started)
+
+    def _combine(
+        self, guardrail: GuardrailVersion, run: _Run, content: Sequence[GuardText], started: float
+    ) -> Evaluation:
+        masked = any(run.masks)
+        if run.blocked:
+            message = (
+                guardrail.blocked_input_messaging
+                if run.source == "INPUT"
+                else guardrail.blocked_outputs_messaging
+            )
+            outputs, reason = [message], "Guardrail blocked."
+        elif masked:
+            outputs, reason = (
+                [_mask(t.text, spans) for t, spans in zip(run.guarded, run.masks, strict=True)],
+                "Guardrail masked.",
+            )
+        else:
+            outputs, reason = [], "No action."
+        coverage = {
+            "textCharacters": {
+                "guarded": sum(len(text.text) for text in run.guarded),
+                "total": sum(len(text.text) for text in content),
+            }
+        }
+        latency = int(1000 * (time.perf_counter() - started))
+        metrics = {
+            "guardrailProcessingLatency": latency,
+            "usage": dict(run.usage),
+            "guardrailCoverage": coverage,
+        }
+        return Evaluation(
+            action="GUARDRAIL_INTERVENED" if run.blocked or masked else "NONE",
+            action_reason=reason,
+            outputs=outputs,
+            assessments=[{**run.assessment, "invocationMetrics": metrics}],
+            usage=run.usage,
+            coverage=coverage,
+            blocked=run.blocked,
+        )
+
+    # -- the policies ----------------------------------------------------------------------------------------
+
+    def _topics(self, run: _Run, policy: dict[str, Any], caller: Caller) -> None:
+        from outcrop.guardrails.detectors.topics import assess_topics
+
+        topics = _enabled(policy.get("topics", []), run.direction)
+        if not topics:
+            return
+        embedder = self._embedder(caller, TOPIC_EMBEDDING_MODEL)
+        if embedder is None:
+            raise ServiceUnavailableException(
+                f"The topic policy needs the embedding model {TOPIC_EMBEDDING_MODEL}, which this server's "
+                "catalog does not list."
+            )
+        embed: Callable[[Sequence[str]], list[list[float]]] = embedder.embed
+        found: dict[str, dict[str, Any]] = {}
+        for text in run.guarded:
+            entries, blocked = assess_topics(embed, text.text, topics, run.source, full=run.full)
+            run.blocked = run.blocked or blocked
+            for entry in entries:
+                kept = found.get(entry["name"])
+                if kept is None or (entry.get("detected") and not kept.get("detected")):
+                    found[entry["name"]] = entry
+        run.count("topicPolicyUnits")
+        if found:
+            run.assessment["topicPolicy"] = {"topics": list(found.values())}
+
+    def _content(self, run: _Run, policy: dict[str, Any]) -> None:
+        from outcrop.guardrails.detectors.content import (
+            CONFIDENCES,
+            CONTENT_KIND,
+            CONTENT_MODEL,
+            assess_content,
+        )
+
+        filters = [
+            entry
+            for entry in _enabled(policy.get("filters", []), run.direction)
+            if entry.get(f"{run.direction}Strength", "NONE") != "NONE"
+        ]
+        if not filters:
+            return
+        classify = self._model(CONTENT_MODEL, CONTENT_KIND, "content policy")
+        found: dict[str, dict[str, Any]] = {}
+        for text in run.guarded:
+            tagged = "guard_content" in text.qualifiers
+            entries, blocked = assess_content(
+                classify, text.text, filters, run.source, tagged=tagged, full=run.full
+            )
+            run.blocked = run.blocked or blocked
+            for entry in entries:
+                kept = found.get(entry["type"])
+                rank = CONFIDENCES.index(entry["confidence"])
+                if kept is None or rank > CONFIDENCES.index(kept["confidence"]):
+                    found[entry["type"]] = entry
+        run.count("contentPolicyUnits")
+        if found:
+            run.assessment["contentPolicy"] = {"filters": list(found.values())}
+
+    def _words(self, run: _Run, policy: dict[str, Any]) -> None:
+        words = _enabled(policy.get("words", []), run.direction)
+        managed = _enabled(policy.get("managedWordLists", []), run.direction)
+        if not words and not managed:
+            return
+        actions = {" ".join(w["text"].lower().split()): w[f"{run.direction}Action"] for w in words}
+        custom: dict[str, dict[str, Any]] = {}
+        profane: dict[str, dict[str, Any]] = {}
+        for text in run.guarded:
+            for match in custom_matches(text.text, [w["text"] for w in words]):
+                action = actions.get(" ".join(match.word.lower().split()), "BLOCK")
+                custom.setdefault(
+                    match.word, {"match": match.word, "action": run.act(action), "detected": True}
+                )
+            for item in managed:
+                action = item[f"{run.direction}Action"]
+                for match in profanity_matches(text.text):
+                    profane.setdefault(
+                        match.word,
+                        {
+                            "match": match.word,
+                            "type": item["type"],
+                            "action": run.act(action),
+                            "detected": True,
+                        },
+                    )
+        run.count("wordPolicyUnits")
+        if custom or profane:
+            run.assessment["wordPolicy"] = {
+                "customWords": list(custom.values()),
+                "managedWordLists": list(profane.values()),
+            }
+
+    def _sensitive(self, run: _Run, policy: dict[str, Any]) -> None:
+        entities = _enabled(policy.get("piiEntities", []), run.direction)
+        regexes = _enabled(policy.get("regexes", []), run.direction)
+        if not entities and not regexes:
+            return
+        action_of = {entity["type"]: entity[f"{run.direction}Action"] for entity in entities}
+        wanted = frozenset(action_of)
+        detector: PiiDetector | None = None
+        if wanted & (NEEDS_PRESIDIO | set(PRESIDIO_TYPES.values())):
+            detector = self._model(PII_MODEL, "pii", "sensitive information policy")
+        found_entities: list[dict[str, Any]] = []
+        found_regexes: list[dict[str, Any]] = []
+        for index, text in enumerate(run.guarded):
+            for entity in find_entities(text.text, wanted, detector) if wanted else []:
+                action = action_of[entity.type]
+                match = text.text[entity.start : entity.end]
+                found_entities.append(
+                    {"match": match, "type": entity.type, "action": run.act(action), "detected": True}
+                )
+                if action == "ANONYMIZE":
+                    run.masks[index].append((entity.start, entity.end, f"{{{entity.type}}}"))
+            for regex in regexes:
+                action = regex[f"{run.direction}Action"]
+                for hit in find_matches(text.text, regex["name"], regex["pattern"]):
+                    found_regexes.append(
+                        {
+                            "name": hit.name,
+                            "match": hit.match,
+                            "regex": hit.pattern,
+                            "action": run.act(action),
+                            "detected": True,
+                        }
+                    )
+                    if action == "ANONYMIZE":
+                        run.masks[index].append((hit.start, hit.end, f"{{{hit.name}}}"))
+        run.count("sensitiveInformationPolicyUnits" if entities else "sensitiveInformationPolicyFreeUnits")
+        if found_entities or found_regexes:
+            run.assessment["sensitiveInformationPolicy"] = {
+                "piiEntities": found_entities,
+                "regexes": found_regexes,
+            }
+
+    def _grounding(
+        self, run: _Run, policy: dict[str, Any], content: Sequence[GuardText], caller: Caller
+    ) -> None:
+        from outcrop.backends.grounding import EvidenceDetector
+
+        sources = [text.text for text in content if "grounding_source" in text.qualifiers]
+        query = " ".join(text.text for text in content if "query" in text.qualifiers)
+        filters = [
+            entry
+            for entry in policy.get("filters", [])
+            if entry.get("enabled", True) and (sources if entry["type"] == "GROUNDING" else query.strip())
+        ]
+        if not filters:
+            return
+        detector: GroundingDetector = (
+            self._model(GROUNDING_MODEL, "grounding", "contextual grounding policy")
+            if GROUNDING_MODEL in self.models.names("grounding")
+            else EvidenceDetector(GROUNDING_MODEL, None)
+        )
+        name = detector.embedding_model
+        embedder = self._embedder(caller, name) if name else None
+        text = "\n".join(piece.text for piece in run.guarded)
+        assessed = []
+        for entry in filters:
+            if entry["type"] == "GROUNDING":
+                score = grounding_scores.grounding_score(detector, text, sources, query, embedder)
+            else:
+                score = grounding_scores.relevance_score(detector, text, query, embedder)
+            detected = score < entry["threshold"]
+            action = run.act(entry.get("action", "BLOCK")) if detected else "NONE"
+            assessed.append(
+                {
+                    "type": entry["type"],
+                    "threshold": entry["threshold"],
+                    "score": score,
+                    "action": action,
+                    "detected": detected,
+                }
+            )
+        run.usage["contextualGroundingPolicyUnits"] += units([text, *sources, query])
+        run.assessment["contextualGroundingPolicy"] = {"filters": assessed}
+
+
+def _mask(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """The text with each span replaced by its placeholder; of overlapping spans the first (then longest)
+    wins."""
+    kept: list[tuple[int, int, str]] = []
+    for start, end, label in sorted(spans, key=lambda span: (span[0], -(span[1] - span[0]))):
+        if not kept or start >= kept[-1][1]:
+            kept.append((start, end, label))
+    for start, end, label in reversed(kept):
+        text = text[:start] + label + text[end:]
+    return text
