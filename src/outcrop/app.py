@@ -16,6 +16,7 @@ from outcrop.config import Settings
 if TYPE_CHECKING:
     from outcrop.backends.registry import ModelRegistry
     from outcrop.guardrails.guardrails import Guardrails
+    from outcrop.iam.store import IamStore
     from outcrop.inference import Inference
     from outcrop.kms.keys import Keyring
     from outcrop.lambdas.registry import FunctionRegistry
@@ -55,7 +56,18 @@ class App:
             return KeyListAuthenticator(set(self.settings.access_keys), set(self.settings.api_keys))
         if self.settings.auth == "sigv4":
             return SigV4Authenticator(self.settings.credentials, set(self.settings.api_keys))
-        raise ValueError(f"auth must be 'dev', 'keys' or 'sigv4', not {self.settings.auth!r}")
+        if self.settings.auth == "iam":
+            from outcrop.iam.authorizer import IamAuthenticator
+
+            return IamAuthenticator(self.settings.credentials, self.iam, set(self.settings.api_keys))
+        raise ValueError(f"auth must be 'dev', 'keys', 'sigv4' or 'iam', not {self.settings.auth!r}")
+
+    @cached_property
+    def iam(self) -> IamStore:
+        """IAM's principals and policies, shared by `iam`, `sts` and the `auth = "iam"` authorizer."""
+        from outcrop.iam.store import IamStore
+
+        return IamStore(self.data_path("iam") / "iam.sqlite3", self.settings.account_id)
 
     @cached_property
     def inference(self) -> Inference:
@@ -192,6 +204,7 @@ class App:
             "guardrails",
             "models",
             "inference_profiles",
+            "iam",
         )
         for name in (*shared, "objects", "logs", "kms"):
             part = self.__dict__.get(name)

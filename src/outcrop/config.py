@@ -7,11 +7,14 @@ Config file example (`outcrop serve --config outcrop.toml`):
     data_dir = "/var/lib/outcrop"
     catalog = "my-catalog.toml"     # replaces the bundled model catalog
     fake_models = false             # true: deterministic fake models, for fast tests and demos
-    auth = "dev"                    # "keys": only access_keys / api_keys; "sigv4": verify signatures
+    auth = "dev"                    # "keys": only access_keys / api_keys; "sigv4": verify signatures;
+                                    # "iam": verify signatures, then authorize every request by IAM policy
     kms_master_key = "base64 of 32 bytes"  # wraps KMS key material; unset: a 0600 key file in the data dir
     llm_threads = 2
     apps = ["examples/guide-chat/template.yaml"]   # Lambda + API Gateway apps (SAM templates)
-    [credentials]                   # with auth = "sigv4": access key -> secret key (a table: last)
+    [credentials]                   # with auth = "sigv4" or "iam": access key -> secret key (a table:
+                                    # last); under "iam" these keys are the account root, allowed all,
+                                    # and keys made by IAM CreateAccessKey or STS are IAM principals
     AKIAEXAMPLE = "secret"
 """
 

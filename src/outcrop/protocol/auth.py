@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from outcrop.protocol.errors import ServiceError
 from outcrop.protocol.parse import HttpRequest
@@ -54,6 +54,22 @@ class Authenticator(Protocol):
     """Decides whether a caller may proceed. Raise a ServiceError to refuse."""
 
     def authenticate(self, request: HttpRequest, caller: Caller) -> None: ...
+
+
+@runtime_checkable
+class Authorizer(Protocol):
+    """An authenticator that also decides, once the input is parsed, whether the caller may perform the
+    operation on the resource it names (`auth = "iam"`). Raise a ServiceError to refuse."""
+
+    def authorize(
+        self,
+        request: HttpRequest,
+        caller: Caller,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        source_ip: str,
+    ) -> None: ...
 
 
 class DevAuthenticator:

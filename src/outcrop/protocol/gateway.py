@@ -1,4 +1,4 @@
-"""The ASGI application: route → authenticate → parse → validate → call the service → serialize.
+"""The ASGI application: route → authenticate → parse → validate → authorize → call the service → serialize.
 
 Also where the HTTP-level AWS behaviours live: `aws-chunked` bodies, S3 virtual-host addressing, client
 disconnects stopping the work they started, and retries with the same `amz-sdk-invocation-id` joining
@@ -23,7 +23,7 @@ from botocore import xform_name
 from botocore.model import OperationModel
 
 from outcrop.concurrency import run_blocking
-from outcrop.protocol.auth import Authenticator, identify
+from outcrop.protocol.auth import Authenticator, Authorizer, identify
 from outcrop.protocol.chunked import decode_aws_chunked, is_aws_chunked
 from outcrop.protocol.errors import (
     InternalServerException,
@@ -106,6 +106,7 @@ class Gateway:
     ) -> None:
         self.services = dict(services)
         self.authenticator = authenticator
+        self.authorizer = authenticator if isinstance(authenticator, Authorizer) else None
         self.settings = settings or GatewaySettings()
         self.internal = dict(internal or {})
         # Mounts, longest first ("/" is an exact path only: a mount there would take every unsigned request).
@@ -268,6 +269,11 @@ class Gateway:
             except ValidationException as error:
                 error.code = VALIDATION_ERROR_CODES.get(route.service, error.code)
                 raise
+            if self.authorizer is not None:
+                client = scope.get("client") or ("", 0)
+                self.authorizer.authorize(
+                    request, caller, route.service, route.operation.name, params, str(client[0])
+                )
             ctx = RequestContext(
                 service=route.service,
                 operation=route.operation.name,

@@ -109,7 +109,7 @@ class SigV4Authenticator:
             return
         if caller.scheme not in ("sigv4", "sigv4-query", "sigv2"):
             raise UnrecognizedClient("This server requires signed requests.")
-        secret = self._secrets.get(caller.access_key)
+        secret = self.secret_for(request, caller)
         if secret is None or caller.signing_name is None:
             raise UnrecognizedClient("The security token included in the request is invalid.")
         if caller.scheme == "sigv2":
@@ -154,6 +154,10 @@ class SigV4Authenticator:
         expected = signature(secret, amz_date, caller.region, service, canonical)
         if not hmac.compare_digest(expected, given):
             raise mismatch
+
+    def secret_for(self, request: HttpRequest, caller: Caller) -> str | None:
+        """The secret the caller's key signs with (None: an unknown key). Subclasses add other keys."""
+        return self._secrets.get(caller.access_key)
 
     @staticmethod
     def _check_sigv2(request: HttpRequest, secret: str) -> None:

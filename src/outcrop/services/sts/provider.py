@@ -1,18 +1,158 @@
-"""AWS STS: who am I. SDKs and tools call GetCallerIdentity to check their credentials."""
+"""AWS STS: who am I, and temporary credentials. SDKs call GetCallerIdentity to check their credentials;
+AssumeRole gives a role's session credentials, which `auth = "iam"` then authorizes as that role.
+
+Under `auth = "iam"` AssumeRole checks the role's trust policy; in the other modes every caller is the
+account root, as every request is admitted, so the trust policy is not consulted.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import UTC, datetime
 from typing import Any
 
+from outcrop.config import Settings
+from outcrop.iam.evaluate import Principal, trusts
+from outcrop.iam.managed import BY_ARN
+from outcrop.iam.store import IamStore
+from outcrop.iam.store_policies import compiled
+from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
+
+Params = dict[str, Any]
+Output = dict[str, Any]
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
+SESSION_TOKEN_RANGE = (900, 129600)
+SESSION_POLICY_LIMIT = 2048
+
+
+class ValidationError(ServiceError):
+    code, status, sender_fault = "ValidationError", 400, True
+
+
+class AccessDenied(ServiceError):
+    code, status, sender_fault = "AccessDenied", 403, True
+
+
+class InvalidIdentityToken(ServiceError, service="sts"): ...
+
+
+class PackedPolicyTooLarge(ServiceError, service="sts"): ...
 
 
 class Sts(Service):
     service_name = "sts"
 
-    def get_caller_identity(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "UserId": ctx.access_key if ctx.access_key != "anonymous" else ctx.account_id,
-            "Account": ctx.account_id,
-            "Arn": f"arn:aws:iam::{ctx.account_id}:root",
+    def __init__(self, *, iam: IamStore, settings: Settings) -> None:
+        self.store = iam
+        self.enforce_trust = settings.auth == "iam"
+
+    def _caller(self, ctx: RequestContext) -> Principal:
+        record = self.store.resolve(ctx.access_key)
+        return record.principal if record is not None else self.store.root_principal(ctx.access_key)
+
+    def get_caller_identity(self, ctx: RequestContext, params: Params) -> Output:
+        principal = self._caller(ctx)
+        user_id = principal.user_id if principal.kind != "root" else ctx.access_key
+        if ctx.access_key == "anonymous":
+            user_id = ctx.account_id
+        return {"UserId": user_id, "Account": principal.account, "Arn": principal.arn}
+
+    def assume_role(self, ctx: RequestContext, params: Params) -> Output:
+        role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
+        if not _SESSION_NAME.fullmatch(session_name):
+            raise ValidationError(
+                f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+            )
+        caller = self._caller(ctx)
+        trust = self.store.trust_policy(role_arn)
+        denied = AccessDenied(
+            f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        )
+        if trust is None:
+            raise denied
+        if self.enforce_trust and not trusts(trust, caller, {"aws:requestedregion": [ctx.region]}):
+            raise denied
+        role = self.store.get("role", role_arn.rsplit("/", 1)[-1])
+        seconds = params.get("DurationSeconds") or 3600
+        if seconds > role["max_session"]:
+            raise ValidationError(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+            )
+        if seconds < 900:
+            raise ValidationError(
+                f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to satisfy "
+                "constraint: Member must have value greater than or equal to 900"
+            )
+        session_policy = self._session_policy(params)
+        session = self.store.create_session("role", role["name"], session_name, seconds, session_policy)
+        out: Output = {
+            "Credentials": _credentials(session),
+            "AssumedRoleUser": {
+                "AssumedRoleId": f"{role['id']}:{session_name}",
+                "Arn": f"arn:aws:sts::{ctx.account_id}:assumed-role/{role['name']}/{session_name}",
+            },
         }
+        if session_policy:
+            out["PackedPolicySize"] = min(100, 100 * len(session_policy) // SESSION_POLICY_LIMIT)
+        if params.get("SourceIdentity"):
+            out["SourceIdentity"] = params["SourceIdentity"]
+        return out
+
+    def _session_policy(self, params: Params) -> str | None:
+        """The session policy passed inline (`Policy`) and by ARN (`PolicyArns`), as one document."""
+        statements: list[Any] = []
+        if params.get("Policy"):
+            text = params["Policy"]
+            if len(text) > SESSION_POLICY_LIMIT:
+                raise PackedPolicyTooLarge(
+                    "Packed size of session policies exceeds the 2048-character limit for this request."
+                )
+            compiled(text)
+            raw = json.loads(text)["Statement"]
+            statements += raw if isinstance(raw, list) else [raw]
+        for item in params.get("PolicyArns") or []:
+            arn = item.get("arn", "")
+            aws = BY_ARN.get(arn)
+            document = aws.document if aws is not None else self._managed_document(arn)
+            raw = json.loads(document)["Statement"]
+            statements += raw if isinstance(raw, list) else [raw]
+        if not statements:
+            return None
+        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+    def _managed_document(self, arn: str) -> str:
+        policy = self.store.policy(arn)
+        return str(self.store.version(arn, policy["default_version"])["document"])
+
+    def get_session_token(self, ctx: RequestContext, params: Params) -> Output:
+        caller = self._caller(ctx)
+        if caller.kind == "assumed-role":
+            raise AccessDenied("Cannot call GetSessionToken with session credentials")
+        seconds = params.get("DurationSeconds") or 43200
+        low, high = SESSION_TOKEN_RANGE
+        if not low <= seconds <= high:
+            raise ValidationError(
+                f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to satisfy "
+                f"constraint: Member must have value between {low} and {high}"
+            )
+        kind = "user" if caller.kind == "user" else "root"
+        session = self.store.create_session(kind, caller.name, "", seconds, None)
+        return {"Credentials": _credentials(session)}
+
+    def assume_role_with_web_identity(self, ctx: RequestContext, params: Params) -> Output:
+        raise InvalidIdentityToken(
+            "Outcrop has no OpenID Connect identity provider configured, so it cannot verify the web "
+            "identity token: AssumeRoleWithWebIdentity is refused. Use AssumeRole with IAM credentials."
+        )
+
+
+def _credentials(session: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "AccessKeyId": session["id"],
+        "SecretAccessKey": session["secret"],
+        "SessionToken": session["token"],
+        "Expiration": datetime.fromtimestamp(session["expires"], UTC),
+    }

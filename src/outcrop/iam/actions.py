@@ -1,0 +1,111 @@
+"""Which IAM action and resource ARN each served operation is authorized as (see `action_table`).
+
+A rule is the action's name within the service's IAM prefix ("" when it is the operation's own name) and a
+resource template: `*`, or an ARN with `{R}` (the request's region), `{A}` (the account) and `{Member}`
+fields read from the parsed input (`{Member|lower}` lower-cases, as SageMaker's ARNs are; `{@model:Member}`
+is a Bedrock model id as the foundation-model, inference-profile or custom ARN it names; `{@kms:Member}`
+a KMS key id, key ARN, alias name or alias ARN as its ARN). When a field's
+value is itself an ARN, the ARN the caller gave is the resource; when an optional member is absent, the
+resource is `*`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from outcrop.iam.action_table import PREFIXES, RULES
+
+_FIELD = re.compile(r"\{([^}]+)\}")
+_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.", "jp.", "au.", "ca.")
+
+
+@dataclass(frozen=True)
+class Target:
+    action: str  # e.g. "bedrock:InvokeModel"
+    resource: str  # an ARN, or "*"
+
+
+class Unmapped(LookupError):
+    """An operation with no rule: a gap in the table, which the coverage test reports."""
+
+
+def bedrock_model(model_id: str, region: str, account: str) -> str:
+    """The ARN a Bedrock model id stands for, as Bedrock authorizes it."""
+    if model_id.startswith("arn:"):
+        return model_id
+    if model_id.startswith(_PROFILE_PREFIXES):
+        return f"arn:aws:bedrock:{region}:{account}:inference-profile/{model_id}"
+    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
+
+
+def _value(params: Mapping[str, Any], path: str) -> str | None:
+    value: Any = params
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or value.get(part) is None:
+            return None
+        value = value[part]
+    return str(value) if isinstance(value, str | int) else None
+
+
+def resolve(template: str, params: Mapping[str, Any], region: str, account: str) -> str:
+    """A rule's resource for one request (see the module docstring)."""
+    if template == "*":
+        return "*"
+    given_arn: str | None = None
+    missing = False
+
+    def field(m: re.Match[str]) -> str:
+        nonlocal given_arn, missing
+        name = m.group(1)
+        if name == "R":
+            return region
+        if name == "A":
+            return account
+        special, _, member = name.partition(":") if name.startswith("@") else ("", "", name)
+        member, _, modifier = member.partition("|")
+        value = _value(params, member)
+        if value is None:
+            missing = True
+            return "*"
+        if special == "@model":
+            given_arn = given_arn or bedrock_model(value, region, account)
+        elif special == "@kms":
+            kind = "" if value.startswith(("arn:", "alias/")) else "key/"
+            given_arn = given_arn or (
+                value if value.startswith("arn:") else f"arn:aws:kms:{region}:{account}:{kind}{value}"
+            )
+        if value.startswith("arn:"):
+            given_arn = given_arn or value
+        return value.lower() if modifier == "lower" else value
+
+    resource = _FIELD.sub(field, template)
+    if given_arn is not None:
+        return given_arn
+    return "*" if missing else resource
+
+
+def target(service: str, operation: str, params: Mapping[str, Any], region: str, account: str) -> Target:
+    """The IAM action and resource ARN one request is authorized as."""
+    rules = RULES.get(service)
+    rule = rules.get(operation) if rules is not None else None
+    if rule is None:
+        raise Unmapped(f"{service} {operation} has no IAM action mapped")
+    action, template = rule
+    return Target(f"{PREFIXES[service]}:{action or operation}", resolve(template, params, region, account))
+
+
+def request_keys(service: str, params: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Service condition keys read from the input (lower-case names, as conditions read them)."""
+    keys: dict[str, list[str]] = {}
+    if service == "s3":
+        for member, key in (
+            ("Prefix", "s3:prefix"),
+            ("Delimiter", "s3:delimiter"),
+            ("MaxKeys", "s3:max-keys"),
+        ):
+            if params.get(member) is not None:
+                keys[key] = [str(params[member])]
+    return keys

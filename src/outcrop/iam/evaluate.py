@@ -1,0 +1,173 @@
+"""AWS's policy evaluation logic, within one account.
+
+Default deny; an explicit Deny in any policy wins; otherwise an Allow from an identity-based policy (the
+user's, its groups', or the assumed role's, narrowed by the session policy when one was passed) or from
+the resource's own policy naming the principal admits the request. The account root is allowed all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from outcrop.iam.policy import Policy, Statement
+
+PrincipalKind = Literal["root", "user", "assumed-role", "service"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who calls, with every identity-based policy that applies to them, compiled."""
+
+    kind: PrincipalKind
+    arn: str
+    account: str
+    user_id: str
+    name: str = ""  # user name, or role name for an assumed role
+    role_arn: str = ""  # the role of an assumed-role session
+    identity: tuple[Policy, ...] = ()
+    session: tuple[Policy, ...] | None = None  # session policies, when the session was given any
+
+    @property
+    def identifiers(self) -> frozenset[str]:
+        """What a resource or trust policy's `"AWS"` principal names to mean this very caller. Naming the
+        account instead (`account_identifiers`) only delegates to the account's identity policies."""
+        return frozenset({self.arn, self.role_arn} - {""})
+
+    @property
+    def account_identifiers(self) -> frozenset[str]:
+        return frozenset({self.account, f"arn:aws:iam::{self.account}:root"})
+
+    def variables(self) -> dict[str, list[str]]:
+        """The global condition keys that describe the principal (lower-case, as conditions read them)."""
+        found = {
+            "aws:principalarn": [self.role_arn or self.arn],
+            "aws:principalaccount": [self.account],
+            "aws:userid": [self.user_id],
+            "aws:principaltype": [
+                {"root": "Account", "user": "User", "assumed-role": "AssumedRole", "service": "Service"}[
+                    self.kind
+                ]
+            ],
+        }
+        if self.kind == "user":
+            found["aws:username"] = [self.name]
+        return found
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""  # why not, in AWS's words: "no identity-based policy allows", ...
+    matched: tuple[str, ...] = field(default=())  # the statements that decided (policy label + Sid)
+
+    def message(self, principal: Principal, action: str, resource: str) -> str:
+        """AWS's AccessDenied sentence."""
+        who = {"root": "User", "user": "User", "assumed-role": "User", "service": "Service"}[principal.kind]
+        head = f"{who}: {principal.arn} is not authorized to perform: {action} on resource: {resource}"
+        if self.reason.startswith("explicit deny"):
+            return f"{head} with an {self.reason}"
+        return f"{head} because {self.reason} the {action} action"
+
+
+def statement_applies(
+    statement: Statement,
+    action: str,
+    resource: str,
+    context: Mapping[str, Sequence[str]],
+    principal: Principal | None = None,
+) -> bool:
+    """Whether one statement speaks about this request (its Effect aside)."""
+    if not statement.action.matches(action):
+        return False
+    if statement.resource is not None and not statement.resource.matches(resource, context):
+        return False
+    if statement.principal is not None:
+        if principal is None:
+            return False
+        if principal_named(statement.principal, principal) == statement.not_principal:
+            return False
+    return all(condition.holds(context) for condition in statement.conditions)
+
+
+def principal_named(
+    named: Mapping[str, tuple[str, ...]], principal: Principal, *, account_counts: bool = False
+) -> bool:
+    """Whether a policy's Principal element names this caller (or, with `account_counts`, its account)."""
+    if "*" in named:
+        return True
+    if principal.kind == "service":
+        return principal.arn in named.get("Service", ())
+    ids = principal.identifiers | principal.account_identifiers if account_counts else principal.identifiers
+    if principal.kind == "root":
+        ids = ids | principal.account_identifiers
+    return any(value == "*" or value in ids for value in named.get("AWS", ()))
+
+
+def trusts(policy: Policy, principal: Principal, context: Mapping[str, Sequence[str]]) -> bool:
+    """Whether a role's trust policy lets this principal (or its account) assume it."""
+    context = {**principal.variables(), **context}
+    allowed = False
+    for statement in policy.statements:
+        if not statement.action.matches("sts:AssumeRole"):
+            continue
+        if statement.principal is None:
+            continue
+        if principal_named(statement.principal, principal, account_counts=True) == statement.not_principal:
+            continue
+        if not all(condition.holds(context) for condition in statement.conditions):
+            continue
+        if not statement.allow:
+            return False
+        allowed = True
+    return allowed
+
+
+def _scan(
+    policies: Sequence[Policy],
+    action: str,
+    resource: str,
+    context: Mapping[str, Sequence[str]],
+    principal: Principal | None = None,
+) -> tuple[bool, bool, str]:
+    """(some statement denies, some statement allows, the deciding statement's Sid)."""
+    allowed, sid = False, ""
+    for policy in policies:
+        for statement in policy.statements:
+            if statement_applies(statement, action, resource, context, principal):
+                if not statement.allow:
+                    return True, allowed, statement.sid
+                if not allowed:
+                    allowed, sid = True, statement.sid
+    return False, allowed, sid
+
+
+def evaluate(
+    principal: Principal,
+    action: str,
+    resource: str,
+    context: Mapping[str, Sequence[str]],
+    resource_policy: Policy | None = None,
+) -> Decision:
+    """Decide one request. `context` holds the request's condition keys, lower-case."""
+    if principal.kind == "root":
+        return Decision(True)
+    context = {**principal.variables(), **context}
+    denied, identity_allows, sid = _scan(principal.identity, action, resource, context)
+    if denied:
+        return Decision(False, "explicit deny in an identity-based policy", (sid,))
+    resource_allows = False
+    if resource_policy is not None:
+        denied, resource_allows, rsid = _scan([resource_policy], action, resource, context, principal)
+        if denied:
+            return Decision(False, "explicit deny in a resource-based policy", (rsid,))
+    if principal.session is not None:
+        denied, session_allows, ssid = _scan(principal.session, action, resource, context)
+        if denied:
+            return Decision(False, "explicit deny in a session policy", (ssid,))
+        if identity_allows and not session_allows and not resource_allows:
+            return Decision(False, "no session policy allows")
+    if identity_allows or resource_allows:
+        return Decision(True, matched=(sid,))
+    return Decision(False, "no identity-based policy allows")

@@ -1,0 +1,1 @@
+"""AWS IAM: users, groups, roles, access keys and policies."""

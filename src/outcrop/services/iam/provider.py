@@ -1,0 +1,165 @@
+"""AWS IAM: users, groups, roles and access keys here; policies in `policies`, simulation in `simulate`.
+
+Every write goes to the principal store, which `auth = "iam"` reads to authorize each request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outcrop.iam.errors import InvalidInput, NoSuchEntity
+from outcrop.iam.policy import parse_policy
+from outcrop.iam.store import IamStore
+from outcrop.services.base import RequestContext, Service
+from outcrop.services.iam import shapes
+from outcrop.services.iam.policies import PolicyOperations
+from outcrop.services.iam.simulate import SimulateOperations
+
+Params = dict[str, Any]
+Output = dict[str, Any]
+MAX_SESSION_RANGE = (3600, 43200)
+
+
+class Iam(PolicyOperations, SimulateOperations, Service):
+    service_name = "iam"
+
+    def __init__(self, *, iam: IamStore) -> None:
+        self.store = iam
+
+    # -- users ---------------------------------------------------------------------------------------------
+
+    def create_user(self, ctx: RequestContext, params: Params) -> Output:
+        return {"User": shapes.user(self.store.create("user", params["UserName"], params.get("Path") or "/"))}
+
+    def get_user(self, ctx: RequestContext, params: Params) -> Output:
+        name = params.get("UserName")
+        if not name:  # the caller itself
+            record = self.store.resolve(ctx.access_key)
+            if record is None or record.principal.kind != "user":
+                raise NoSuchEntity("The user with name (the caller) cannot be found.")
+            name = record.principal.name
+        return {"User": shapes.user(self.store.get("user", name))}
+
+    def list_users(self, ctx: RequestContext, params: Params) -> Output:
+        users = self.store.entities("user", params.get("PathPrefix") or "/")
+        return shapes.page([shapes.user(u) for u in users], params, "Users")
+
+    def delete_user(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.delete("user", params["UserName"])
+        return {}
+
+    # -- groups --------------------------------------------------------------------------------------------
+
+    def create_group(self, ctx: RequestContext, params: Params) -> Output:
+        record = self.store.create("group", params["GroupName"], params.get("Path") or "/")
+        return {"Group": shapes.group(record)}
+
+    def get_group(self, ctx: RequestContext, params: Params) -> Output:
+        record = self.store.get("group", params["GroupName"])
+        users = [shapes.user(u) for u in self.store.members_of(params["GroupName"])]
+        return {"Group": shapes.group(record), **shapes.page(users, params, "Users")}
+
+    def list_groups(self, ctx: RequestContext, params: Params) -> Output:
+        groups = self.store.entities("group", params.get("PathPrefix") or "/")
+        return shapes.page([shapes.group(g) for g in groups], params, "Groups")
+
+    def delete_group(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.delete("group", params["GroupName"])
+        return {}
+
+    def add_user_to_group(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.add_member(params["GroupName"], params["UserName"])
+        return {}
+
+    def remove_user_from_group(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.add_member(params["GroupName"], params["UserName"], remove=True)
+        return {}
+
+    def list_groups_for_user(self, ctx: RequestContext, params: Params) -> Output:
+        groups = [shapes.group(g) for g in self.store.groups_of(params["UserName"])]
+        return shapes.page(groups, params, "Groups")
+
+    # -- roles ---------------------------------------------------------------------------------------------
+
+    def create_role(self, ctx: RequestContext, params: Params) -> Output:
+        trust = params["AssumeRolePolicyDocument"]
+        parse_policy(trust, "trust")
+        record = self.store.create(
+            "role",
+            params["RoleName"],
+            params.get("Path") or "/",
+            trust=trust,
+            description=params.get("Description") or "",
+            max_session=_max_session(params.get("MaxSessionDuration")),
+        )
+        return {"Role": shapes.role(record)}
+
+    def get_role(self, ctx: RequestContext, params: Params) -> Output:
+        return {"Role": shapes.role(self.store.get("role", params["RoleName"]))}
+
+    def list_roles(self, ctx: RequestContext, params: Params) -> Output:
+        roles = self.store.entities("role", params.get("PathPrefix") or "/")
+        return shapes.page([shapes.role(r) for r in roles], params, "Roles")
+
+    def update_role(self, ctx: RequestContext, params: Params) -> Output:
+        changes: dict[str, Any] = {}
+        if params.get("MaxSessionDuration") is not None:
+            changes["max_session"] = _max_session(params["MaxSessionDuration"])
+        if params.get("Description") is not None:
+            changes["description"] = params["Description"]
+        self.store.update_role(params["RoleName"], **changes)
+        return {}
+
+    def update_assume_role_policy(self, ctx: RequestContext, params: Params) -> Output:
+        parse_policy(params["PolicyDocument"], "trust")
+        self.store.update_role(params["RoleName"], trust=params["PolicyDocument"])
+        return {}
+
+    def delete_role(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.delete("role", params["RoleName"])
+        return {}
+
+    # -- access keys ---------------------------------------------------------------------------------------
+
+    def _key_user(self, ctx: RequestContext, params: Params) -> str:
+        """A key operation without UserName acts on the calling user's own keys."""
+        if params.get("UserName"):
+            return str(params["UserName"])
+        record = self.store.resolve(ctx.access_key)
+        if record is None or record.principal.kind != "user":
+            raise InvalidInput("Must specify a userName when calling with non-User credentials")
+        return record.principal.name
+
+    def create_access_key(self, ctx: RequestContext, params: Params) -> Output:
+        key = self.store.create_access_key(self._key_user(ctx, params))
+        return {"AccessKey": shapes.access_key(key, secret=True)}
+
+    def list_access_keys(self, ctx: RequestContext, params: Params) -> Output:
+        user = self._key_user(ctx, params)
+        keys = [shapes.access_key(k) for k in self.store.access_keys(user)]
+        return shapes.page(keys, params, "AccessKeyMetadata")
+
+    def update_access_key(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.change_access_key(self._key_user(ctx, params), params["AccessKeyId"], params["Status"])
+        return {}
+
+    def delete_access_key(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.change_access_key(self._key_user(ctx, params), params["AccessKeyId"], None)
+        return {}
+
+    def get_access_key_last_used(self, ctx: RequestContext, params: Params) -> Output:
+        user = self.store.user_of_key(params["AccessKeyId"])
+        if user is None:
+            raise NoSuchEntity(f"The Access Key with id {params['AccessKeyId']} cannot be found.")
+        return {"UserName": user, "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"}}
+
+
+def _max_session(value: Any) -> int:
+    if value is None:
+        return MAX_SESSION_RANGE[0]
+    low, high = MAX_SESSION_RANGE
+    if not low <= int(value) <= high:
+        raise InvalidInput(
+            f"The requested MaxSessionDuration {value} is not in the range of {low} to {high} seconds."
+        )
+    return int(value)

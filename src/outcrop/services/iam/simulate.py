@@ -1,0 +1,145 @@
+"""IAM's read-everything and what-if operations: GetAccountAuthorizationDetails, SimulatePrincipalPolicy
+and SimulateCustomPolicy, which run the same evaluation `auth = "iam"` runs on every request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from outcrop.iam.errors import InvalidInput
+from outcrop.iam.evaluate import Principal, evaluate
+from outcrop.iam.policy import Policy, parse_policy
+from outcrop.iam.store import IamStore
+from outcrop.services.base import RequestContext
+from outcrop.services.iam import shapes
+
+Params = dict[str, Any]
+Output = dict[str, Any]
+_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
+
+
+class SimulateOperations:
+    store: IamStore
+
+    def get_account_authorization_details(self, ctx: RequestContext, params: Params) -> Output:
+        wanted = set(params.get("Filter") or _FILTERS)
+        out: Output = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+        if "User" in wanted:
+            for user in self.store.entities("user"):
+                detail = shapes.user(user)
+                detail["UserPolicyList"] = self._inline("user", user["name"])
+                detail["GroupList"] = [g["name"] for g in self.store.groups_of(user["name"])]
+                detail["AttachedManagedPolicies"] = self.store.attached("user", user["name"])
+                out["UserDetailList"].append(detail)
+        if "Group" in wanted:
+            for group in self.store.entities("group"):
+                detail = shapes.group(group)
+                detail["GroupPolicyList"] = self._inline("group", group["name"])
+                detail["AttachedManagedPolicies"] = self.store.attached("group", group["name"])
+                out["GroupDetailList"].append(detail)
+        if "Role" in wanted:
+            for role in self.store.entities("role"):
+                detail = shapes.role(role)
+                detail["InstanceProfileList"] = []
+                detail["RolePolicyList"] = self._inline("role", role["name"])
+                detail["AttachedManagedPolicies"] = self.store.attached("role", role["name"])
+                out["RoleDetailList"].append(detail)
+        scopes = [s for s, f in (("Local", "LocalManagedPolicy"), ("AWS", "AWSManagedPolicy")) if f in wanted]
+        for scope in scopes:
+            for policy in self.store.list_policies(scope, only_attached=scope == "AWS"):
+                detail = shapes.policy(policy)
+                detail["PolicyVersionList"] = [shapes.version(v) for v in self.store.versions(policy["arn"])]
+                out["Policies"].append(detail)
+        out["IsTruncated"] = False
+        return out
+
+    def _inline(self, kind: str, owner: str) -> list[dict[str, str]]:
+        return [
+            {"PolicyName": name, "PolicyDocument": shapes.document(text)}
+            for name, text in self.store.inline_documents(kind, owner)
+        ]
+
+    def simulate_principal_policy(self, ctx: RequestContext, params: Params) -> Output:
+        source = params["PolicySourceArn"]
+        resource = source.split(":", 5)[-1]
+        kind, name = resource.split("/", 1)[0], resource.rsplit("/", 1)[-1]
+        extra = _policies(params.get("PolicyInputList"))
+        if kind == "user":
+            principal = self.store.user_principal(name)
+        elif kind == "role":
+            principal = self.store.role_principal(name, "simulation")
+        elif kind == "group":
+            with self.store.db.read() as tx:
+                self.store._exists(tx, "group", name)
+                policies = self.store.policies_of(tx, "group", name)
+            principal = Principal("user", source, self.store.account_id, name, identity=tuple(policies))
+        else:
+            raise InvalidInput(f"Invalid ARN: {source} is not a user, group or role ARN.")
+        principal = _with(principal, extra)
+        return self._simulate(principal, params)
+
+    def simulate_custom_policy(self, ctx: RequestContext, params: Params) -> Output:
+        caller = params.get("CallerArn") or f"arn:aws:iam::{ctx.account_id}:user/simulated"
+        principal = Principal(
+            "user",
+            caller,
+            ctx.account_id,
+            "AIDASIMULATED",
+            caller.rsplit("/", 1)[-1],
+            identity=tuple(_policies(params.get("PolicyInputList"))),
+        )
+        return self._simulate(principal, params)
+
+    def _simulate(self, principal: Principal, params: Params) -> Output:
+        resource_policy = None
+        if params.get("ResourcePolicy"):
+            resource_policy = parse_policy(params["ResourcePolicy"], "resource")
+        context = _context(params.get("ContextEntries") or [])
+        results = []
+        for action in params["ActionNames"]:
+            for resource in params.get("ResourceArns") or ["*"]:
+                decision = evaluate(principal, action, resource, context, resource_policy)
+                if decision.allowed:
+                    verdict = "allowed"
+                elif decision.reason.startswith("explicit deny"):
+                    verdict = "explicitDeny"
+                else:
+                    verdict = "implicitDeny"
+                results.append(
+                    {
+                        "EvalActionName": action,
+                        "EvalResourceName": resource,
+                        "EvalDecision": verdict,
+                        "MatchedStatements": [],
+                        "MissingContextValues": [],
+                    }
+                )
+        return shapes.page(results, params, "EvaluationResults")
+
+
+def _policies(texts: list[str] | None) -> list[Policy]:
+    return [parse_policy(text, "identity") for text in texts or []]
+
+
+def _with(principal: Principal, extra: list[Policy]) -> Principal:
+    if not extra:
+        return principal
+    return Principal(
+        principal.kind,
+        principal.arn,
+        principal.account,
+        principal.user_id,
+        principal.name,
+        principal.role_arn,
+        (*principal.identity, *extra),
+        principal.session,
+    )
+
+
+def _context(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {
+        "aws:currenttime": [datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")],
+    }
+    for entry in entries:
+        found[str(entry["ContextKeyName"]).lower()] = [str(v) for v in entry.get("ContextKeyValues") or []]
+    return found
