@@ -118,9 +118,12 @@ class App:
     @cached_property
     def objects(self) -> ObjectStore:
         """The S3 object store, shared with every service that reads or writes objects in-process."""
+        from outcrop.kms.envelope import KmsDataKeys
         from outcrop.storage.localobjects import LocalObjectStore
 
-        return LocalObjectStore(self.data_path("s3"))
+        # objects stored encrypted (S3's SSE) get their data keys from KMS, opened on first use
+        data_keys = KmsDataKeys(lambda: self.kms, self.settings.account_id)
+        return LocalObjectStore(self.data_path("s3"), data_keys)
 
     @cached_property
     def logs(self) -> LogStore:

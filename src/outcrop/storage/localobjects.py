@@ -6,12 +6,17 @@ therefore leaves either the old object or the new one, never half of one. Blobs 
 place, so a reader holding one open keeps reading the version it opened. Blobs orphaned by a crash
 between rename and commit are swept at the next start.
 
+Objects stored encrypted (S3's SSE) are sealed blobs (see `blobs`) under a data key per object that a
+DataKeys service (KMS) makes and keeps sealed in the object's attributes; parts of a multipart upload stay
+in the clear until the upload completes and its object is sealed.
+
 Multipart uploads are in `localuploads` (a completed upload is committed here, like any other write);
 the schema and the steps both sides take on rows and blobs are in `objectrecords`.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from outcrop.storage.blobs import BlobFiles
+from outcrop.storage.checksums import Digester
 from outcrop.storage.localuploads import LocalUploads, drop_upload, finish_upload
 from outcrop.storage.objectrecords import (
     MIGRATIONS,
@@ -35,6 +41,8 @@ from outcrop.storage.objects import (
     Bucket,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
+    DataKeys,
+    InvalidArgument,
     Listing,
     NoSuchBucket,
     NoSuchKey,
@@ -50,15 +58,20 @@ from outcrop.storage.objects import (
 from outcrop.storage.sqlite import Database
 
 _BATCH = 1000
+_ENCRYPTION_MIGRATION = (
+    "0002_bucket_encryption",
+    "CREATE TABLE bucket_encryption (bucket TEXT PRIMARY KEY, configuration TEXT NOT NULL)",
+)
 
 
 class LocalObjectStore:
     """ObjectStore on local files and SQLite (WAL), rooted at one folder of the data dir."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, data_keys: DataKeys | None = None) -> None:
         self.root = root
         self._files = BlobFiles(root)
-        self._db = Database(root / "objects.sqlite3", MIGRATIONS)
+        self._data_keys = data_keys
+        self._db = Database(root / "objects.sqlite3", [*MIGRATIONS, _ENCRYPTION_MIGRATION])
         self._uploads = LocalUploads(self._db, self._files)
         self._clean_marker = root / "closed-cleanly"
         if not self._clean_marker.exists():
@@ -106,8 +119,23 @@ class LocalObjectStore:
             uploads = [r[0] for r in tx.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,))]
             for upload_id in uploads:
                 drop_upload(tx, upload_id)
+            tx.execute("DELETE FROM bucket_encryption WHERE bucket = ?", (name,))
             tx.execute("DELETE FROM buckets WHERE name = ?", (name,))
         collect_garbage(self._db, self._files)
+
+    def put_bucket_encryption(self, bucket: str, configuration: Mapping[str, object] | None) -> None:
+        with self._db.transaction() as tx:
+            require_bucket(tx, bucket)
+            tx.execute("DELETE FROM bucket_encryption WHERE bucket = ?", (bucket,))
+            if configuration is not None:
+                tx.execute("INSERT INTO bucket_encryption VALUES (?, ?)", (bucket, json.dumps(configuration)))
+
+    def get_bucket_encryption(self, bucket: str) -> Mapping[str, object] | None:
+        with self._db.read() as conn:
+            require_bucket(conn, bucket)
+            row = conn.execute("SELECT configuration FROM bucket_encryption WHERE bucket = ?", (bucket,))
+            found = row.fetchone()
+        return dict(json.loads(found[0])) if found else None
 
     # -- objects --------------------------------------------------------------------------------------------
 
@@ -121,11 +149,16 @@ class LocalObjectStore:
         content_md5: str | None = None,
     ) -> ObjectInfo:
         check_key(key)
-        self.get_bucket(bucket)
+        region = self.get_bucket(bucket).region
         attributes = attributes or ObjectAttributes()
+        files = self._files
+        encryption = self._encryption_for(bucket, attributes.encryption)
+        if encryption:
+            data_key, fields = self._keys().new_data_key(encryption, region, _context(bucket, key))
+            files, attributes = files.sealing(data_key), replace(attributes, encryption=fields)
         algorithm = attributes.checksum_algorithm  # asked for without a value: S3 computes it
         blob, digester = write_checked_blob(
-            self._files,
+            files,
             data,
             [*attributes.checksums, *([algorithm] if algorithm else [])],
             attributes.checksums,
@@ -142,8 +175,9 @@ class LocalObjectStore:
     def open_object(self, bucket: str, key: str) -> tuple[ObjectInfo, BinaryIO]:
         for _ in range(5):
             info, blob = self._object_row(bucket, key)
+            data_key = self._data_key(info)
             try:
-                return info, self._files.open(blob)
+                return info, self._files.open(blob, data_key)
             except FileNotFoundError:
                 continue  # replaced between the lookup and the open: look again
         raise NoSuchKey("The specified key does not exist.", Key=key)
@@ -167,12 +201,22 @@ class LocalObjectStore:
         return True
 
     def copy_object(
-        self, source_bucket: str, source_key: str, bucket: str, key: str, attributes: ObjectAttributes | None
+        self,
+        source_bucket: str,
+        source_key: str,
+        bucket: str,
+        key: str,
+        attributes: ObjectAttributes | None,
+        *,
+        encryption: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
         check_key(key)
         self.get_bucket(bucket)
+        target = self._encryption_for(bucket, encryption or {})
         for _ in range(5):
             source, source_blob = self._object_row(source_bucket, source_key)
+            if target or source.attributes.encryption:  # sealed bytes are bound to their object: re-seal
+                return self._copy_through(source_bucket, source_key, bucket, key, attributes, target)
             try:
                 blob = self._files.duplicate(source_blob)  # blobs never change: share the bytes
             except FileNotFoundError:
@@ -279,6 +323,13 @@ class LocalObjectStore:
         self, bucket: str, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
     ) -> ObjectInfo:
         info, blob = self._uploads.assemble(bucket, key, upload_id, parts)
+        encryption = self._encryption_for(bucket, info.attributes.encryption)
+        if encryption:
+            try:
+                info, blob = self._seal_assembled(info, blob, encryption)
+            except BaseException:
+                self._files.delete(blob)
+                raise
         return self._commit_object(info, blob, finishing=upload_id)
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
@@ -302,6 +353,68 @@ class LocalObjectStore:
             upload_id_marker=upload_id_marker,
             max_uploads=max_uploads,
         )
+
+    # -- encryption at rest ---------------------------------------------------------------------------------
+
+    def _encryption_for(self, bucket: str, requested: Mapping[str, str]) -> dict[str, str]:
+        """The encryption an object written to `bucket` gets: the request's, else the bucket default's."""
+        if requested.get("ServerSideEncryption"):
+            return {k: v for k, v in requested.items() if k != "DataKey"}
+        configuration = self.get_bucket_encryption(bucket)
+        if not configuration:
+            return {}
+        rule = configuration["Rules"][0]  # type: ignore[index]
+        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        found = {"ServerSideEncryption": default["SSEAlgorithm"]}
+        if default.get("KMSMasterKeyID"):
+            found["SSEKMSKeyId"] = default["KMSMasterKeyID"]
+        if rule.get("BucketKeyEnabled") is not None:
+            found["BucketKeyEnabled"] = str(bool(rule["BucketKeyEnabled"])).lower()
+        return found
+
+    def _keys(self) -> DataKeys:
+        if self._data_keys is None:
+            raise InvalidArgument("This object store has no key service: it cannot store objects encrypted.")
+        return self._data_keys
+
+    def _data_key(self, info: ObjectInfo) -> bytes | None:
+        if not info.attributes.encryption.get("DataKey"):
+            return None
+        region = self.get_bucket(info.bucket).region
+        return self._keys().open_data_key(info.attributes.encryption, region, _context(info.bucket, info.key))
+
+    def _copy_through(
+        self,
+        source_bucket: str,
+        source_key: str,
+        bucket: str,
+        key: str,
+        attributes: ObjectAttributes | None,
+        encryption: Mapping[str, str],
+    ) -> ObjectInfo:
+        """A copy that reads the clear bytes and writes them anew, sealed as the target asks (or not)."""
+        source, handle = self.open_object(source_bucket, source_key)
+        kept = source.attributes if attributes is None else attributes
+        kept = replace(
+            kept,
+            checksums=source.attributes.checksums,
+            checksum_type=source.attributes.checksum_type,
+            checksum_algorithm=None,
+            encryption=dict(encryption),
+        )
+        with handle:
+            return self.put_object(bucket, key, handle, kept)
+
+    def _seal_assembled(
+        self, info: ObjectInfo, blob: str, encryption: dict[str, str]
+    ) -> tuple[ObjectInfo, str]:
+        """A completed multipart upload's object, re-written sealed; its clear blob is deleted."""
+        region = self.get_bucket(info.bucket).region
+        data_key, fields = self._keys().new_data_key(encryption, region, _context(info.bucket, info.key))
+        with self._files.open(blob) as clear:
+            sealed = self._files.sealing(data_key).write_data(clear, Digester())
+        self._files.delete(blob)
+        return replace(info, attributes=replace(info.attributes, encryption=fields)), sealed
 
     # -- internals ------------------------------------------------------------------------------------------
 
@@ -363,3 +476,8 @@ class LocalObjectStore:
         for name in list(self._files.names()):
             if name not in known:
                 self._files.delete(name)
+
+
+def _context(bucket: str, key: str) -> dict[str, str]:
+    """The encryption context S3 gives KMS for an object's data key: the object's ARN."""
+    return {"aws:s3:arn": f"arn:aws:s3:::{bucket}/{key}"}

@@ -126,6 +126,24 @@ class ObjectAttributes:
     checksum_algorithm: str | None = None  # for multipart uploads: the algorithm each part carries
     checksum_type: str | None = None  # FULL_OBJECT or COMPOSITE
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Encryption at rest (S3's SSE). Asked for: ServerSideEncryption (AES256 or aws:kms), SSEKMSKeyId,
+    # SSEKMSEncryptionContext, BucketKeyEnabled. Stored: also the KMS key's ARN and DataKey, the object's
+    # data key sealed by KMS (base64); the clear data key is never stored.
+    encryption: Mapping[str, str] = field(default_factory=dict)
+
+
+class DataKeys(Protocol):
+    """Envelope encryption's key service (KMS): a fresh data key per encrypted object, and the key back."""
+
+    def new_data_key(
+        self, encryption: Mapping[str, str], region: str, context: Mapping[str, str]
+    ) -> tuple[bytes, dict[str, str]]:
+        """A data key in the clear, and the encryption fields that record it (its KMS key, it sealed)."""
+        ...
+
+    def open_data_key(self, encryption: Mapping[str, str], region: str, context: Mapping[str, str]) -> bytes:
+        """The clear data key of a stored object; raises the key service's error (a disabled key...)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -208,10 +226,24 @@ class ObjectStore(Protocol):
         ...
 
     def copy_object(
-        self, source_bucket: str, source_key: str, bucket: str, key: str, attributes: ObjectAttributes | None
+        self,
+        source_bucket: str,
+        source_key: str,
+        bucket: str,
+        key: str,
+        attributes: ObjectAttributes | None,
+        *,
+        encryption: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
-        """Copy bytes; `attributes` None keeps the source's (S3's COPY metadata directive)."""
+        """Copy bytes; `attributes` None keeps the source's (S3's COPY metadata directive). The copy is
+        encrypted as `encryption` asks, else as the target bucket's default, never as its source was."""
         ...
+
+    def put_bucket_encryption(self, bucket: str, configuration: Mapping[str, object] | None) -> None:
+        """Set (None: remove) a bucket's default encryption: S3's ServerSideEncryptionConfiguration."""
+        ...
+
+    def get_bucket_encryption(self, bucket: str) -> Mapping[str, object] | None: ...
 
     def set_tags(self, bucket: str, key: str, tags: Mapping[str, str]) -> ObjectInfo: ...
 

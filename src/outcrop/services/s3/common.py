@@ -12,6 +12,7 @@ from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import parse_qsl, quote, unquote
 
 from outcrop.concurrency import run_blocking
+from outcrop.kms.keys import KmsError
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext
 from outcrop.services.s3 import errors as _s3_errors
@@ -54,6 +55,8 @@ def _translating(method: F) -> F:
             return method(*args, **kwargs)
         except StoreError as exc:
             raise _from_store(exc) from exc
+        except KmsError as exc:  # KMS's answer about an object's key, worded as S3 words it
+            raise ServiceError(exc.message, code=f"KMS.{exc.code}", status=400, sender_fault=True) from exc
 
     return cast(F, run)
 
@@ -97,7 +100,57 @@ def _attributes(params: Params) -> ObjectAttributes:
         checksum_algorithm=params.get("ChecksumAlgorithm"),
         checksum_type=params.get("ChecksumType"),
         tags=dict(parse_qsl(params.get("Tagging") or "", keep_blank_values=True)),
+        encryption=_encryption(params),
     )
+
+
+_ENCRYPTION_MEMBERS = ("ServerSideEncryption", "SSEKMSKeyId", "SSEKMSEncryptionContext", "BucketKeyEnabled")
+
+
+def _encryption(params: Params) -> dict[str, str]:
+    """The encryption at rest a write asks for (SSE-S3 or SSE-KMS); SSE-C and DSSE-KMS are refused."""
+    if params.get("SSECustomerAlgorithm") or params.get("SSECustomerKey"):
+        raise _s3_errors.S3NotImplemented(
+            "Outcrop does not implement server-side encryption with customer-provided keys (SSE-C)."
+        )
+    algorithm = params.get("ServerSideEncryption")
+    if algorithm is None:
+        if params.get("SSEKMSKeyId") or params.get("SSEKMSEncryptionContext"):
+            raise _s3_errors.InvalidArgument(
+                "Server Side Encryption with AWS KMS managed key requires HTTP header "
+                "x-amz-server-side-encryption : aws:kms",
+                extra={"ArgumentName": "x-amz-server-side-encryption"},
+            )
+        return {}
+    if algorithm not in ("AES256", "aws:kms"):
+        raise _s3_errors.InvalidArgument(
+            f"The encryption method specified is not supported: {algorithm}"
+            + (" (Outcrop does not implement DSSE-KMS)" if algorithm == "aws:kms:dsse" else ""),
+            extra={"ArgumentName": "x-amz-server-side-encryption", "ArgumentValue": str(algorithm)},
+        )
+    if algorithm == "AES256" and params.get("SSEKMSKeyId"):
+        raise _s3_errors.InvalidArgument(
+            "Server Side Encryption with AWS KMS managed key requires HTTP header "
+            "x-amz-server-side-encryption : aws:kms",
+            extra={"ArgumentName": "x-amz-server-side-encryption-aws-kms-key-id"},
+        )
+    found = {name: params[name] for name in _ENCRYPTION_MEMBERS if params.get(name) is not None}
+    if "BucketKeyEnabled" in found:
+        found["BucketKeyEnabled"] = str(bool(params["BucketKeyEnabled"])).lower()
+    return {k: str(v) for k, v in found.items()}
+
+
+def _encryption_output(info: ObjectInfo) -> Output:
+    """The encryption response headers of an object stored encrypted."""
+    fields = info.attributes.encryption
+    out: Output = {}
+    if fields.get("ServerSideEncryption"):
+        out["ServerSideEncryption"] = fields["ServerSideEncryption"]
+    if fields.get("SSEKMSKeyId"):
+        out["SSEKMSKeyId"] = fields["SSEKMSKeyId"]
+    if fields.get("BucketKeyEnabled"):
+        out["BucketKeyEnabled"] = fields["BucketKeyEnabled"] == "true"
+    return out
 
 
 def _object_headers(info: ObjectInfo) -> Output:
@@ -117,6 +170,7 @@ def _object_headers(info: ObjectInfo) -> Output:
         out["Expires"] = datetime.fromisoformat(attrs.headers["Expires"])
     if attrs.tags:
         out["TagCount"] = len(attrs.tags)
+    out.update(_encryption_output(info))
     return out
 
 

@@ -82,6 +82,15 @@ class InvalidLocationConstraint(ServiceError, service="s3"):
     status = 400
 
 
+class S3NotImplemented(ServiceError, service="s3"):
+    code = "NotImplemented"
+    status = 501
+
+
+class ServerSideEncryptionConfigurationNotFoundError(ServiceError, service="s3"):
+    status = 404
+
+
 class IllegalLocationConstraintException(ServiceError, service="s3"):
     status = 400
 

@@ -16,6 +16,7 @@ from outcrop.services.s3.common import (
     _checksums,
     _copy_source,
     _encoder,
+    _encryption_output,
     _owner,
     _translating,
     _Window,
@@ -41,6 +42,9 @@ class MultipartUploads:
             )
         upload = self.store.create_upload(params["Bucket"], params["Key"], attributes)
         out: Output = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id}
+        if attributes.encryption.get("ServerSideEncryption"):
+            out.update({k: v for k, v in attributes.encryption.items() if k != "SSEKMSEncryptionContext"})
+            out.pop("BucketKeyEnabled", None)
         if attributes.checksum_algorithm:
             out["ChecksumAlgorithm"] = attributes.checksum_algorithm
             out["ChecksumType"] = attributes.checksum_type or "COMPOSITE"
@@ -98,6 +102,7 @@ class MultipartUploads:
             "Key": key,
             "ETag": info.etag,
             **_checksum_output(info),
+            **_encryption_output(info),
         }
 
     @_translating

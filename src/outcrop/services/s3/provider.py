@@ -22,6 +22,8 @@ from outcrop.services.s3.common import (
     _checksum_output,
     _copy_source,
     _encoder,
+    _encryption,
+    _encryption_output,
     _object_headers,
     _owner,
     _stream,
@@ -35,6 +37,7 @@ from outcrop.services.s3.errors import (
     InvalidPartNumber,
     InvalidRequest,
     MalformedXML,
+    ServerSideEncryptionConfigurationNotFoundError,
 )
 from outcrop.services.s3.multipart import MultipartUploads
 from outcrop.storage.objects import (
@@ -125,6 +128,45 @@ class S3(MultipartUploads, Service):
         self.store.get_bucket(params["Bucket"])
         return {}  # versioning is never enabled: S3 answers an empty configuration
 
+    # -- default encryption -----------------------------------------------------------------------------
+
+    @_translating
+    def put_bucket_encryption(self, ctx: RequestContext, params: Params) -> Output:
+        configuration = params["ServerSideEncryptionConfiguration"]
+        rules = configuration.get("Rules") or []
+        if len(rules) != 1:
+            raise MalformedXML(
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            )
+        default = rules[0].get("ApplyServerSideEncryptionByDefault") or {}
+        _encryption(  # the same checks as a write's headers
+            {
+                "ServerSideEncryption": default.get("SSEAlgorithm"),
+                "SSEKMSKeyId": default.get("KMSMasterKeyID"),
+            }
+        )
+        if not default.get("SSEAlgorithm"):
+            raise MalformedXML(
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            )
+        self.store.put_bucket_encryption(params["Bucket"], {"Rules": rules})
+        return {}
+
+    @_translating
+    def get_bucket_encryption(self, ctx: RequestContext, params: Params) -> Output:
+        found = self.store.get_bucket_encryption(params["Bucket"])
+        if found is None:
+            raise ServerSideEncryptionConfigurationNotFoundError(
+                "The server side encryption configuration was not found",
+                extra={"BucketName": params["Bucket"]},
+            )
+        return {"ServerSideEncryptionConfiguration": dict(found)}
+
+    @_translating
+    def delete_bucket_encryption(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.put_bucket_encryption(params["Bucket"], None)
+        return {}
+
     # -- objects --------------------------------------------------------------------------------------------
 
     @_translating
@@ -134,7 +176,7 @@ class S3(MultipartUploads, Service):
         info = self.store.put_object(
             bucket, key, params.get("Body") or b"", _attributes(params), content_md5=params.get("ContentMD5")
         )
-        return {"ETag": info.etag, **_checksum_output(info)}
+        return {"ETag": info.etag, **_checksum_output(info), **_encryption_output(info)}
 
     @_translating
     def head_object(self, ctx: RequestContext, params: Params) -> Output:
@@ -223,6 +265,7 @@ class S3(MultipartUploads, Service):
             (source_bucket, source_key) == (bucket, key)
             and not replace_meta
             and not params.get("StorageClass")
+            and not params.get("ServerSideEncryption")
         ):
             raise InvalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without "
@@ -239,9 +282,11 @@ class S3(MultipartUploads, Service):
                 headers=base.headers,
                 tags=wanted.tags if replace_tags else source.attributes.tags,
             )
-        info = self.store.copy_object(source_bucket, source_key, bucket, key, attributes)
+        info = self.store.copy_object(
+            source_bucket, source_key, bucket, key, attributes, encryption=_encryption(params)
+        )
         result = {"ETag": info.etag, "LastModified": info.last_modified, **_checksum_output(info)}
-        return {"CopyObjectResult": result}
+        return {"CopyObjectResult": result, **_encryption_output(info)}
 
     @_translating
     def list_objects_v2(self, ctx: RequestContext, params: Params) -> Output:
