@@ -32,7 +32,7 @@ Trace = Literal["disabled", "enabled", "enabled_full"]
 Mode = Literal["whole", "sync", "async"]
 BATCH_CHARS = 200
 MAX_BATCH_CHARS = 1000
-NOT_FOUND = "The guardrail identifier or version provided does not exist."
+NOT_FOUND = "The guardrail identifier or version provided in the request does not exist."
 _VERSION = re.compile(r"^(DRAFT|[1-9][0-9]{0,7})$")
 _SENTENCE_END = re.compile(r"[.!?\n][\"')\]]*(?=\s)")
 
@@ -52,6 +52,8 @@ class GuardrailEngine(Protocol):
         caller: Caller | None = None,
     ) -> Evaluation: ...
 
+    def apply(self, params: dict[str, Any], caller: Caller) -> dict[str, Any]: ...
+
 
 def resolve(engine: GuardrailEngine, identifier: str | None, version: str | None) -> GuardrailVersion:
     """The guardrail version a request names: ValidationException for a missing or malformed version,
@@ -70,7 +72,7 @@ def resolve(engine: GuardrailEngine, identifier: str | None, version: str | None
     try:
         return engine.version(identifier, version)
     except GuardrailNotFound as error:
-        raise ResourceNotFoundException(NOT_FOUND) from error
+        raise ResourceNotFoundException(str(error) or NOT_FOUND) from error
 
 
 def masks_output(guardrail: GuardrailVersion) -> bool:
@@ -207,7 +209,8 @@ class Guard:
         if evaluation.blocked:
             self.input_blocked = True
             return screening
-        guarded = [text for text in self.inputs if text.text.strip()]
+        context = {"grounding_source", "query"}  # context for grounding, never masked or answered
+        guarded = [t for t in self.inputs if t.text.strip() and not context & set(t.qualifiers)]
         outputs = evaluation.outputs
         if len(outputs) == len(guarded):
             pairs = list(zip((text.text for text in guarded), outputs, strict=True))
@@ -223,6 +226,12 @@ class Guard:
         if screening is not None and screening.evaluation.outputs:
             return screening.evaluation.outputs[0]
         return self.guardrail.blocked_input_messaging
+
+    def blocked_output_message(self) -> str:
+        for screening in reversed(self.output_screenings):
+            if screening.evaluation.blocked and screening.evaluation.outputs:
+                return screening.evaluation.outputs[0]
+        return self.guardrail.blocked_outputs_messaging
 
     def mask(self, text: str) -> str:
         """Text with the anonymized input spans masked as the guardrail masked them."""

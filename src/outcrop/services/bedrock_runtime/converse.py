@@ -56,6 +56,14 @@ def _tool_result_text(result: dict[str, Any], attachments: Attachments) -> str:
     return text
 
 
+def _guarded_text(block: dict[str, Any]) -> str:
+    if "text" not in block:
+        raise ValidationException(
+            "Only text guardContent blocks are supported on this server; remove the image guardContent block."
+        )
+    return str(block["text"]["text"])
+
+
 def converse_messages(
     messages: list[dict[str, Any]],
     system: list[dict[str, Any]] | None,
@@ -81,7 +89,11 @@ def converse_messages(
                 "the conversation alternates between user and assistant roles and try again."
             )
     out: list[ChatMessage] = []
-    system_text = "\n\n".join(b["text"] for b in system or [] if "text" in b)
+    system_text = "\n\n".join(
+        b["text"] if "text" in b else _guarded_text(b["guardContent"])
+        for b in system or []
+        if "text" in b or "guardContent" in b
+    )
     if system_text:
         out.append(ChatMessage("system", system_text))
     for message in messages:
@@ -113,6 +125,8 @@ def converse_messages(
                 images.append(attachments.image(block["image"]))
             elif block.get("text"):
                 texts.append(str(block["text"]))
+            elif "guardContent" in block:  # text a guardrail reads (guarded.py); the model reads it too
+                texts.append(_guarded_text(block["guardContent"]))
         if documents and not texts:
             raise ValidationException(
                 "A message with a document content block must also include a text content block. Add a "
@@ -220,9 +234,15 @@ def converse_output(result: GenerationResult, latency_ms: int) -> dict[str, Any]
 
 
 def stream_closing_events(
-    result: GenerationResult, text_open: bool, latency_ms: int
+    result: GenerationResult,
+    text_open: bool,
+    latency_ms: int,
+    *,
+    stop_reason: str | None = None,
+    trace: dict[str, Any] | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The events after the last text delta: close the text block, tool-use blocks, stop and metadata."""
+    """The events after the last text delta: close the text block, tool-use blocks, stop and metadata
+    (a guardrail's intervention sets the stop reason and its trace rides in the metadata)."""
     index = 0
     if text_open:
         yield "contentBlockStop", {"contentBlockIndex": 0}
@@ -238,5 +258,8 @@ def stream_closing_events(
         )
         yield "contentBlockStop", {"contentBlockIndex": index}
         index += 1
-    yield "messageStop", {"stopReason": result.stop_reason}
-    yield "metadata", {"usage": usage(result), "metrics": {"latencyMs": latency_ms}}
+    yield "messageStop", {"stopReason": stop_reason or result.stop_reason}
+    metadata: dict[str, Any] = {"usage": usage(result), "metrics": {"latencyMs": latency_ms}}
+    if trace is not None:
+        metadata["trace"] = trace
+    yield "metadata", metadata

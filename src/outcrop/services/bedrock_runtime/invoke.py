@@ -21,6 +21,7 @@ from outcrop.protocol.errors import ServiceError
 from outcrop.services.bedrock_runtime import converse
 from outcrop.services.bedrock_runtime.bodies import EmbeddingRequest
 from outcrop.services.bedrock_runtime.bodies.registry import CHAT_FORMATS, EMBEDDING_FORMATS
+from outcrop.services.bedrock_runtime.guarded import InvokeGuarding, invoke_fields
 from outcrop.storage.objects import ObjectStore
 
 EMBED_CHUNK = 32
@@ -36,8 +37,15 @@ class Invoked:
     output_tokens: int
 
 
-def invoke_body(inference: Inference, caller: Caller, model: BedrockModel, body: dict[str, Any]) -> Invoked:
-    """The native response body of one native request body (InvokeModel's contract)."""
+def invoke_body(
+    inference: Inference,
+    caller: Caller,
+    model: BedrockModel,
+    body: dict[str, Any],
+    guarding: InvokeGuarding | None = None,
+) -> Invoked:
+    """The native response body of one native request body (InvokeModel's contract), screened by the
+    guardrail the request names (its fields added to the body as AWS adds them)."""
     if model.kind == "embedding":
         answer = embed_bodies(inference, caller, model, [body])[0]
         if isinstance(answer, ServiceError):
@@ -45,8 +53,14 @@ def invoke_body(inference: Inference, caller: Caller, model: BedrockModel, body:
         return answer
     chat_format = CHAT_FORMATS[model.format]
     request = chat_format.parse(body, model)
-    result = inference.generate_blocking(caller, model, request)
-    return Invoked(chat_format.response(result, request, model), result.input_tokens, result.output_tokens)
+    guard = None
+    if guarding is not None:
+        request, guard = guarding.guard(request, caller)
+    result = inference.generate_blocking(caller, model, request, guard)
+    response = chat_format.response(result, request, model)
+    if guard is not None:
+        response.update(invoke_fields(guard, chat_format, result, request, model))
+    return Invoked(response, result.input_tokens, result.output_tokens)
 
 
 def check_body(model: BedrockModel, body: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
-"""Amazon Bedrock Runtime: InvokeModel (native bodies), Converse, their streaming forms, CountTokens, and
-asynchronous invocations (logic in `bedrock_async`)."""
+"""Amazon Bedrock Runtime: InvokeModel (native bodies), Converse, their streaming forms, CountTokens,
+ApplyGuardrail, and asynchronous invocations (logic in `async_invokes`). A model call that names a guardrail
+carries a Guard (`guarded`) down the inference path, which screens its input and output."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from outcrop.backends.base import GenerationRequest
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import run_blocking
 from outcrop.config import Settings
+from outcrop.guardrails.enforce import Guard, GuardrailEngine
 from outcrop.inference import Inference
 from outcrop.protocol.errors import ValidationException
 from outcrop.protocol.serialize import EXTRA_HEADERS
@@ -27,6 +29,7 @@ from outcrop.services.bedrock_runtime.attachments import Document
 from outcrop.services.bedrock_runtime.bodies import ChatFormat
 from outcrop.services.bedrock_runtime.bodies.registry import CHAT_FORMATS
 from outcrop.services.bedrock_runtime.document_citations import citation_deltas, cited_content, cites
+from outcrop.services.bedrock_runtime.guarded import converse_guard, invoke_fields, invoke_guarding
 from outcrop.services.bedrock_runtime.invoke import invoke_body
 from outcrop.storage.objects import ObjectStore
 
@@ -35,17 +38,6 @@ Event = tuple[str, dict[str, Any]]
 
 def _chat_format(model: BedrockModel) -> ChatFormat:
     return CHAT_FORMATS[model.format]
-
-
-def refuse_guardrails(params: dict[str, Any], body: dict[str, Any] | None = None) -> None:
-    """Guardrails are not evaluated here yet: a request that asks for one is refused, never answered as if
-    the guardrail had passed (guardContent blocks are plain text to a model without one)."""
-    asked = params.get("guardrailConfig") or params.get("guardrailIdentifier")
-    if asked or (body is not None and "amazon-bedrock-guardrailConfig" in body):
-        raise ValidationException(
-            "Guardrails are not evaluated by this server yet, so a request with a guardrail is refused "
-            "rather than answered unchecked. Remove the guardrail configuration to call the model."
-        )
 
 
 class BedrockRuntime(Service):
@@ -59,8 +51,10 @@ class BedrockRuntime(Service):
         settings: Settings,
         data_path: Callable[..., Path],
         prompt_flows: AgentResourceStore,
+        guardrails: GuardrailEngine,
     ) -> None:
         self.inference = inference
+        self.guardrails = guardrails  # ApplyGuardrail, and the guardrails model calls name
         self.objects = objects  # where Converse reads documents and images given as S3 locations
         self.prompt_flows = prompt_flows  # managed prompts, whose ARNs Converse takes as modelId
         self.async_invokes = AsyncInvokes(  # the logic of the *AsyncInvoke operations
@@ -105,8 +99,8 @@ class BedrockRuntime(Service):
         started = time.perf_counter()
         model = self.inference.resolve(params["modelId"])
         body = self._json_body(params)
-        refuse_guardrails(params, body)
-        invoked = await run_blocking(lambda: invoke_body(self.inference, ctx.caller, model, body))
+        guarding = invoke_guarding(self.guardrails, params, body, model, streaming=False)
+        invoked = await run_blocking(lambda: invoke_body(self.inference, ctx.caller, model, body, guarding))
         latency = int(1000 * (time.perf_counter() - started))
         return {
             "body": orjson.dumps(invoked.body, option=orjson.OPT_SERIALIZE_NUMPY),
@@ -123,14 +117,18 @@ class BedrockRuntime(Service):
     ) -> dict[str, Any]:
         started = time.perf_counter()
         model = self.inference.chat_model(params["modelId"], "InvokeModelWithResponseStream")
-        refuse_guardrails(params, self._json_body(params))
+        body = self._json_body(params)
+        guarding = invoke_guarding(self.guardrails, params, body, model, streaming=True)
         if not model.streaming:
             raise ValidationException("The model is unsupported for streaming.")
         chat_format = _chat_format(model)
-        request = chat_format.parse(self._json_body(params), model)
+        request = chat_format.parse(body, model)
+        guard = None
+        if guarding is not None:
+            request, guard = await run_blocking(lambda: guarding.guard(request, ctx.caller))
         input_tokens = await self.inference.count_tokens(model, request)
         encoder = chat_format.streamer(request, model, input_tokens)
-        events = await self.inference.stream(ctx.caller, model, request)
+        events = await self.inference.stream(ctx.caller, model, request, guard)
 
         async def chunks() -> AsyncIterator[Event]:
             first_byte: float | None = None
@@ -150,6 +148,9 @@ class BedrockRuntime(Service):
                             "firstByteLatency": int(1000 * ((first_byte or time.perf_counter()) - started)),
                         },
                     }
+                    if guard is not None:
+                        fields = invoke_fields(guard, chat_format, event.done, request, model)
+                        final[-1] = {**final[-1], **fields}
                     pending += final
                 for chunk in pending:
                     first_byte = first_byte or time.perf_counter()
@@ -163,22 +164,35 @@ class BedrockRuntime(Service):
     async def converse(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         params = prompt_converse(params, self.prompt_flows)  # a prompt ARN: its variant's request
-        refuse_guardrails(params)
         model = self.inference.chat_model(params["modelId"], "Converse")
         request, documents = await self._converse_request(params, model)
-        result = await self.inference.generate(ctx.caller, model, request)
+        guard = await self._converse_guard(ctx, params, streaming=False)
+        result = await self.inference.generate(ctx.caller, model, request, guard)
         output = converse.converse_output(result, int(1000 * (time.perf_counter() - started)))
+        if guard is not None:
+            trace = guard.converse_trace()
+            output.update({"trace": trace} if trace else {})
+            if guard.intervened:
+                output["stopReason"] = "guardrail_intervened"
+                return output
         if cites(documents) and result.text:
             output["output"]["message"]["content"][:1] = cited_content(result.text, documents)
         return output
 
+    async def _converse_guard(
+        self, ctx: RequestContext, params: dict[str, Any], *, streaming: bool
+    ) -> Guard | None:
+        return await run_blocking(
+            lambda: converse_guard(self.guardrails, params, ctx.caller, streaming=streaming)
+        )
+
     async def converse_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         params = prompt_converse(params, self.prompt_flows)  # a prompt ARN: its variant's request
-        refuse_guardrails(params)
         model = self.inference.chat_model(params["modelId"], "ConverseStream")
         request, documents = await self._converse_request(params, model)
-        events = await self.inference.stream(ctx.caller, model, request)
+        guard = await self._converse_guard(ctx, params, streaming=True)
+        events = await self.inference.stream(ctx.caller, model, request, guard)
 
         async def stream() -> AsyncIterator[Event]:
             yield "messageStart", {"role": "assistant"}
@@ -189,9 +203,17 @@ class BedrockRuntime(Service):
                     yield "contentBlockDelta", {"delta": {"text": event.text}, "contentBlockIndex": 0}
                 if event.done is not None:
                     latency = int(1000 * (time.perf_counter() - started))
-                    for delta in citation_deltas(event.done.text, documents) if text_open else ():
+                    stop, trace = None, None
+                    if guard is not None:
+                        stop = "guardrail_intervened" if guard.intervened else None
+                        trace = guard.converse_trace()
+                    cited = text_open and not (guard is not None and guard.intervened)
+                    for delta in citation_deltas(event.done.text, documents) if cited else ():
                         yield "contentBlockDelta", {"delta": delta, "contentBlockIndex": 0}
-                    for item in converse.stream_closing_events(event.done, text_open, latency):
+                    closing = converse.stream_closing_events(
+                        event.done, text_open, latency, stop_reason=stop, trace=trace
+                    )
+                    for item in closing:
                         yield item
 
         return {"stream": stream()}
@@ -212,7 +234,13 @@ class BedrockRuntime(Service):
             raise ValidationException("input must contain either converse or invokeModel.")
         return {"inputTokens": await self.inference.count_tokens(model, request)}
 
-    # -- asynchronous invocations (logic in bedrock_async) ---------------------------------------------------
+    # -- ApplyGuardrail -------------------------------------------------------------------------------------
+
+    async def apply_guardrail(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The guardrail's evaluation of the content alone (no model): the store and detectors decide."""
+        return await run_blocking(lambda: self.guardrails.apply(params, ctx.caller))
+
+    # -- asynchronous invocations (logic in async_invokes) ---------------------------------------------------
 
     def start_async_invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self.async_invokes.start(ctx, params)
