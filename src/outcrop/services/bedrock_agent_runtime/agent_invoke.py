@@ -1,7 +1,8 @@
 """InvokeAgent, InvokeInlineAgent, GetAgentMemory and DeleteAgentMemory (a base class of the
 bedrock-agent-runtime provider).
 
-The alias names a version: TSTALIASID runs DRAFT as last prepared, other aliases a numbered version. Memory
+The alias names a version: TSTALIASID runs DRAFT as last prepared, other aliases a numbered version. An
+agent's guardrailConfiguration screens the user's input and the final answer (`agent_guard`). Memory
 (SESSION_SUMMARY): when a session with a memoryId ends (endSession, or idle past the agent's TTL), the agent's
 model summarizes it; later sessions with that memoryId start with the newest summaries in their prompt.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from outcrop.backends.base import ChatMessage, GenerationRequest
 from outcrop.concurrency import run_blocking
+from outcrop.guardrails.enforce import GuardrailEngine
 from outcrop.inference import Caller, Inference
 from outcrop.lambdas.workers import Outcome
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
@@ -24,6 +26,7 @@ from outcrop.services.bedrock_agent.agents_groups import api_schema_text
 from outcrop.services.bedrock_agent.agents_schema import SchemaError, check_functions, parse_openapi
 from outcrop.services.bedrock_agent.agents_store import AgentStore, Summary
 from outcrop.services.bedrock_agent_runtime.agent_actions import AgentSetup, build_actions
+from outcrop.services.bedrock_agent_runtime.agent_guard import agent_guard, guarded_turn
 from outcrop.services.bedrock_agent_runtime.agent_loop import AgentTurn, Event
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession, AgentSessions
 from outcrop.services.paging import Pager
@@ -48,6 +51,7 @@ class AgentInvokeOperations:
 
     agents: AgentStore
     agent_sessions: AgentSessions
+    guardrails: GuardrailEngine
     knowledge_bases: KnowledgeBaseStore
     inference: Inference
     lambda_functions: FunctionRegistry
@@ -265,12 +269,19 @@ class AgentInvokeOperations:
             stream_final=bool((params.get("streamingConfigurations") or {}).get("streamFinalResponse")),
         )
         text = params.get("inputText", "")
+        # the agent's guardrail (an unknown one is refused here, before the stream starts)
+        guard = await run_blocking(lambda: agent_guard(self.guardrails, setup, text, caller))
 
         async def events() -> AsyncIterator[Event]:
             async with session.lock:
                 try:
                     if returned or text:
-                        async for event in turn.events(text, returned):
+                        run = (
+                            turn.events(text, returned)
+                            if guard is None
+                            else guarded_turn(guard, turn, text, returned)
+                        )
+                        async for event in run:
                             yield event
                 finally:
                     if params.get("endSession"):

@@ -16,6 +16,8 @@ from outcrop.backends.grounding import EvidenceDetector, GroundingDetector
 from outcrop.backends.registry import ModelRegistry
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import run_blocking
+from outcrop.guardrails.enforce import Guard, GuardrailEngine, Mode, resolve
+from outcrop.guardrails.types import GuardText
 from outcrop.inference import Caller, Inference
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
@@ -58,15 +60,17 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         prompt_flows: AgentResourceStore,
         lambda_functions: FunctionRegistry,
         agents: AgentStore,
+        guardrails: GuardrailEngine,
     ) -> None:
         self.inference = inference
+        self.guardrails = guardrails  # RetrieveAndGenerate's and agents' guardrails
         self.knowledge_bases = knowledge_bases
         self.objects = objects
         self.models = models
         self.prompt_flows = prompt_flows  # flows InvokeFlow runs (flows.py), their Lambda nodes' functions
         self.lambda_functions = lambda_functions
         self.agents = agents  # Bedrock Agents InvokeAgent runs (agent_invoke.py), with their sessions
-        self.agent_sessions = AgentSessions()
+        self.agent_sessions = AgentSessions(agents)  # saved in the agent store: they outlive a restart
 
     def _kb(self, kb_id: str) -> KnowledgeBase:
         kb = self.knowledge_bases.knowledge_base(kb_id)
@@ -141,8 +145,9 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
             raise ValidationException(f"The model {model_arn} is not a text generation model of this server.")
         return model
 
-    def _prepare(self, caller: Caller, params: dict[str, Any]) -> Prepared:
-        """Validate, load the session, retrieve and build the chat request."""
+    def _prepare(self, caller: Caller, params: dict[str, Any], *, streaming: bool = False) -> Prepared:
+        """Validate, load the session, screen the question (a guardrail), retrieve and build the chat
+        request."""
         configuration = params["retrieveAndGenerateConfiguration"]
         kind = configuration["type"]
         if kind == "EXTERNAL_SOURCES" and "externalSourcesConfiguration" in configuration:
@@ -154,11 +159,6 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
                 "KNOWLEDGE_BASE needs a knowledgeBaseConfiguration and EXTERNAL_SOURCES an "
                 f"externalSourcesConfiguration (type {kind})."
             )
-        if (kb_config.get("generationConfiguration") or {}).get("guardrailConfiguration"):
-            raise ValidationException(
-                "Guardrails are not evaluated by this server yet, so a request with a guardrail is refused "
-                "rather than answered unchecked. Remove generationConfiguration.guardrailConfiguration."
-            )
         model = self._chat_model(kb_config["modelArn"])
         session_id = params.get("sessionId")
         history: list[dict[str, str]] = []
@@ -168,6 +168,14 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
                 raise ResourceNotFoundException(f"Session with Id {session_id} does not exist.")
             history = found
         question = params["input"]["text"]
+        guard = self._guard(caller, kb_config, question, streaming)
+        session = session_id or str(uuid.uuid4())
+        if guard is not None:  # the question is screened before anything is retrieved for it
+            guard.screen_input_texts()
+            if guard.input_blocked:
+                blank = GenerationRequest(messages=[])
+                return Prepared(session, history, question, [], model, blank, blank, guard)
+            question = guard.mask(question)
         if kind == "EXTERNAL_SOURCES":
             try:
                 name, data, content_type = source_document(kb_config["sources"][0], self.objects.read_object)
@@ -184,8 +192,19 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         except TemplateError as error:
             raise ValidationException(str(error)) from error
         plain = build_request(question, hits, history, generation, markers=False)
-        session = session_id or str(uuid.uuid4())
-        return Prepared(session, history, question, hits, model, request, plain)
+        return Prepared(session, history, question, hits, model, request, plain, guard)
+
+    def _guard(
+        self, caller: Caller, kb_config: dict[str, Any], question: str, streaming: bool
+    ) -> Guard | None:
+        """The guardrail of generationConfiguration (guardrailId and guardrailVersion): it reads the
+        question on the way in and the answer on the way out."""
+        config = (kb_config.get("generationConfiguration") or {}).get("guardrailConfiguration")
+        if not config:
+            return None
+        guardrail = resolve(self.guardrails, config.get("guardrailId"), config.get("guardrailVersion"))
+        mode: Mode = "sync" if streaming else "whole"
+        return Guard(self.guardrails, guardrail, [GuardText(question)], caller, mode=mode)
 
     def _check(self, caller: Caller, prepared: Prepared) -> AnswerCheck:
         """The grounding check of this answer, with the detector's embedder routed through inference (words
@@ -203,37 +222,50 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         return AnswerCheck(detector, embedder, prepared.question, prepared.hits)
 
     def _finish(self, prepared: Prepared, check: AnswerCheck) -> tuple[str, list[dict[str, Any]]]:
-        """The checked answer and its citations; the turn is remembered."""
-        text, runs = check.answer()
+        """The checked answer and its citations (or the guardrail's blocked message); the turn is
+        remembered."""
+        guard = prepared.guard
+        if guard is not None and (guard.input_blocked or guard.output_blocked):
+            text, cited = guard.blocked_input_message(), []
+            if not guard.input_blocked:
+                text = guard.blocked_output_message()
+        else:
+            answer, runs = check.answer()
+            text, cited = answer, citations(runs, prepared.hits)
         turns = [*prepared.history, {"user": prepared.question, "assistant": text}]
         self.knowledge_bases.save_session(prepared.session_id, turns[-MAX_SESSION_TURNS:])
-        return text, citations(runs, prepared.hits)
+        return text, cited
 
     def retrieve_and_generate(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         prepared = self._prepare(ctx.caller, params)
         check = self._check(ctx.caller, prepared)
+        guard = prepared.guard
         if prepared.hits:  # nothing retrieved: nothing to ground an answer in, so the model is not asked
             feed = _Feed(check, len(prepared.hits))
             for request in (prepared.request, prepared.plain_request):
-                for event in self.inference.stream_blocking(ctx.caller, prepared.model, request):
+                for event in self.inference.stream_blocking(ctx.caller, prepared.model, request, guard):
+                    if guard is not None and guard.output_blocked:
+                        break
                     if feed.take(event.text, done=event.done is not None):
                         break  # refused: nothing later can change the answer (closing the run stops it)
-                if says_something(feed.raw) or check.settled:
+                if says_something(feed.raw) or check.settled or (guard is not None and guard.output_blocked):
                     break
                 feed.restart()  # markers alone: asked for again without them
         text, cited = self._finish(prepared, check)
-        return {"sessionId": prepared.session_id, "output": {"text": text}, "citations": cited}
+        answer = {"sessionId": prepared.session_id, "output": {"text": text}, "citations": cited}
+        return answer | ({"guardrailAction": guard.action} if guard is not None else {})
 
     async def retrieve_and_generate_stream(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         """The checked answer as it is released (from its first supported, relevant sentence on), then one
         citation event per cited run; Bedrock's fallback text when nothing survives the check."""
-        prepared = await run_blocking(lambda: self._prepare(ctx.caller, params))
+        prepared = await run_blocking(lambda: self._prepare(ctx.caller, params, streaming=True))
         check = await run_blocking(lambda: self._check(ctx.caller, prepared))
+        guard = prepared.guard
         # a full queue answers 429 here, before the stream starts
         stream = (
-            await self.inference.stream(ctx.caller, prepared.model, prepared.request)
+            await self.inference.stream(ctx.caller, prepared.model, prepared.request, guard)
             if prepared.hits
             else None
         )
@@ -245,6 +277,9 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
                 if current is None:
                     break
                 async for event in current:
+                    if guard is not None and guard.output_blocked:
+                        await current.aclose()  # the rest is the blocked message, answered below
+                        break
                     done = event.done is not None
                     settled = await run_blocking(lambda: feed.take(event.text, done=done))  # noqa: B023
                     text = check.answer()[0] if check.committed else ""
@@ -254,15 +289,20 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
                     if settled:
                         await current.aclose()  # refused: stop the model
                         break
-                if attempt or says_something(feed.raw) or check.settled:
+                blocked = guard is not None and guard.output_blocked
+                if attempt or says_something(feed.raw) or check.settled or blocked:
                     break
                 feed.restart()  # markers alone: ask again without them
-                current = await self.inference.stream(ctx.caller, prepared.model, prepared.plain_request)
+                current = await self.inference.stream(
+                    ctx.caller, prepared.model, prepared.plain_request, guard
+                )
             text, cited = await run_blocking(lambda: self._finish(prepared, check))
-            if not sent:
-                yield "output", {"text": text}
+            if not sent or (guard is not None and guard.output_blocked):
+                yield "output", {"text": text if not sent else f" {text}"}
             for citation in cited:
                 yield "citation", {"citation": citation, **citation}
+            if guard is not None:
+                yield "guardrail", {"action": guard.action}
 
         return {"sessionId": prepared.session_id, "stream": events()}
 
@@ -301,3 +341,4 @@ class Prepared:
     model: BedrockModel
     request: GenerationRequest
     plain_request: GenerationRequest  # the same without source markers, for a markers-only answer
+    guard: Guard | None = None  # generationConfiguration's guardrail around the question and the answer
