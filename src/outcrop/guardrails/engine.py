@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from outcrop.guardrails.detectors import grounding as grounding_scores
-from outcrop.guardrails.detectors.pii import NEEDS_PRESIDIO, PRESIDIO_TYPES, find_entities
+from outcrop.guardrails.detectors.pii import NEEDS_PRESIDIO, find_entities
 from outcrop.guardrails.detectors.regexes import find_matches
 from outcrop.guardrails.detectors.words import custom_matches, profanity_matches
 from outcrop.guardrails.types import Evaluation, GuardrailVersion, GuardText, Source
@@ -280,7 +280,7 @@ class Engine:
         action_of = {entity["type"]: entity[f"{run.direction}Action"] for entity in entities}
         wanted = frozenset(action_of)
         detector: PiiDetector | None = None
-        if wanted & (NEEDS_PRESIDIO | set(PRESIDIO_TYPES.values())):
+        if wanted & NEEDS_PRESIDIO:  # the patterns find every other supported type
             detector = self._model(PII_MODEL, "pii", "sensitive information policy")
         found_entities: list[dict[str, Any]] = []
         found_regexes: list[dict[str, Any]] = []
