@@ -2,7 +2,8 @@
 answers, on documents and questions written for the bench (`rag_faithfulness_data.py`), through boto3.
 
 A real-model server; a knowledge base on Titan Embeddings v2 (all-MiniLM-L6-v2), one chunk per document;
-answers from Claude 3 Sonnet's id (Qwen2.5-Coder-1.5B), temperature 0, 3 results. The baseline is the
+answers from Claude 3 Sonnet's id (Qwen2.5-Coder-1.5B) or, with `--model haiku`, Claude 3 Haiku's
+(Qwen2.5-Coder-0.5B), temperature 0, 3 results. The baseline is the
 unchecked answer to the same prompt: Retrieve's results put into RetrieveAndGenerate's own prompt
 (`rag.generate.build_request`) and sent through Converse, cited by word overlap (`rag.generate.attribute`),
 as Outcrop did before the check. Figures for both:
@@ -11,9 +12,11 @@ as Outcrop did before the check. Figures for both:
 - refusals: unanswerable questions answered with a refusal (Bedrock's fallback text; for the baseline, the
   model's own "could not find");
 - citation precision: cited references that are the question's document (answerable questions).
-Run: `.venv/bin/python bench/bench_rag_faithfulness.py [--answerable N] [--unanswerable N] [--out FILE]`.
-`--rescore FILE` replays the check in-process on a run's saved unchecked answers at several thresholds
-(the same detector with the real MiniLM embedder; no chat model), to choose the threshold.
+Each figure is printed for the dev half of the questions (the check was designed on it), the held-out half
+(written before the check, never used to shape it) and all of them.
+Run: `.venv/bin/python bench/bench_rag_faithfulness.py [--model sonnet|haiku] [--half dev|held-out]
+[--answerable N] [--unanswerable N] [--out FILE]`. `--rescore FILE` replays the check in-process on a run's
+saved unchecked answers (the same detector with the real MiniLM embedder; no chat model).
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from common import outcrop_server
 from outcrop.rag.generate import attribute, build_request
 from outcrop.rag.grounding import FALLBACK, is_refusal
 from outcrop.storage.vectors import Hit
-from rag_faithfulness_data import ANSWERABLE, DOCUMENTS, UNANSWERABLE
+from rag_faithfulness_data import ANSWERABLE, DOCUMENTS, UNANSWERABLE, held_out
 
-MODEL = "anthropic.claude-3-sonnet-20240229-v1:0"
-MODEL_ARN = f"arn:aws:bedrock:us-east-1::foundation-model/{MODEL}"
+MODELS = {
+    "sonnet": "anthropic.claude-3-sonnet-20240229-v1:0",  # Qwen2.5-Coder-1.5B
+    "haiku": "anthropic.claude-3-haiku-20240307-v1:0",  # Qwen2.5-Coder-0.5B
+}
 RESULTS = 3
 INFERENCE = {"maxTokens": 80, "temperature": 0.0}
 
@@ -40,7 +45,7 @@ def document_of(reference: dict[str, Any]) -> str:
     return str(reference["location"]["s3Location"]["uri"]).rpartition("/")[2]
 
 
-def checked(runtime: Any, kb_id: str, question: str) -> dict[str, Any]:
+def checked(runtime: Any, kb_id: str, model: str, question: str) -> dict[str, Any]:
     """Outcrop's RetrieveAndGenerate: its text, whether it refused, and the documents each citation cites."""
     started = time.perf_counter()
     response = runtime.retrieve_and_generate(
@@ -49,7 +54,7 @@ def checked(runtime: Any, kb_id: str, question: str) -> dict[str, Any]:
             "type": "KNOWLEDGE_BASE",
             "knowledgeBaseConfiguration": {
                 "knowledgeBaseId": kb_id,
-                "modelArn": MODEL_ARN,
+                "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{model}",
                 "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": RESULTS}},
                 "generationConfiguration": {"inferenceConfig": {"textInferenceConfig": INFERENCE}},
             },
@@ -65,7 +70,7 @@ def checked(runtime: Any, kb_id: str, question: str) -> dict[str, Any]:
     }
 
 
-def unchecked(runtime: Any, bedrock: Any, kb_id: str, question: str) -> dict[str, Any]:
+def unchecked(runtime: Any, bedrock: Any, kb_id: str, model: str, question: str) -> dict[str, Any]:
     """The baseline: the same prompt through Converse, no check, citations by word overlap."""
     started = time.perf_counter()
     results = runtime.retrieve(
@@ -76,7 +81,7 @@ def unchecked(runtime: Any, bedrock: Any, kb_id: str, question: str) -> dict[str
     hits = [Hit(str(n), document_of(r), r["content"]["text"], {}, None, 0.0) for n, r in enumerate(results)]
     system = build_request(question, hits, [], None).messages[0].content
     response = bedrock.converse(
-        modelId=MODEL,
+        modelId=model,
         system=[{"text": system}],
         messages=[{"role": "user", "content": [{"text": question}]}],
         inferenceConfig=INFERENCE,
@@ -86,7 +91,7 @@ def unchecked(runtime: Any, bedrock: Any, kb_id: str, question: str) -> dict[str
     refused = not text or is_refusal(text)
     cited = [hits[index].document_id for run in runs for index in run.sources]
     seconds = time.perf_counter() - started
-    passages = [hit.text for hit in hits]  # kept, with the raw answer, to score other checks offline
+    passages = [hit.text for hit in hits]  # kept, with the raw answer, to replay the check offline
     return {
         "text": text,
         "refused": refused,
@@ -94,6 +99,7 @@ def unchecked(runtime: Any, bedrock: Any, kb_id: str, question: str) -> dict[str
         "seconds": seconds,
         "raw": raw,
         "passages": passages,
+        "documents": [hit.document_id for hit in hits],
     }
 
 
@@ -117,57 +123,85 @@ def figures(rows: list[dict[str, Any]], name: str) -> dict[str, float]:
     }
 
 
-def rescore(path: str) -> None:
-    """Answer accuracy, kept and refusals of the check at several grounding thresholds, on saved answers."""
+def replay(rows: list[dict[str, Any]], embedder: Any) -> None:
+    """The check (`rag.grounding.AnswerCheck`, as RetrieveAndGenerate runs it) on each row's saved unchecked
+    answer and passages, stored as the row's "rescored" answer."""
     from outcrop.backends.grounding import EvidenceDetector
+    from outcrop.rag.generate import sentences
+    from outcrop.rag.grounding import AnswerCheck
+
+    detector = EvidenceDetector("evidence", "all-minilm-l6-v2")
+    for row in rows:
+        passages = row["baseline"]["passages"]
+        documents = row["baseline"].get("documents") or [str(n) for n in range(len(passages))]
+        hits = [Hit(str(n), documents[n], text, {}, None, 0.0) for n, text in enumerate(passages)]
+        check = AnswerCheck(detector, embedder, row["question"], hits)
+        for sentence in sentences(row["baseline"]["raw"], len(hits)):
+            if check.settled:
+                break
+            check.add(sentence)
+        text, runs = check.answer()
+        cited = [hits[index].document_id for run in runs for index in run.sources]
+        row["rescored"] = {"text": text, "refused": text == FALLBACK, "cited": cited, "seconds": 0.0}
+
+
+def rescore(path: str, verbose: bool) -> None:
+    """The check's figures on a run's saved unchecked answers, per half, without a chat model."""
     from outcrop.backends.registry import ModelRegistry
     from outcrop.catalog import BUNDLED, load_catalog
     from outcrop.config import default_model_cache
-    from outcrop.rag import grounding
-    from outcrop.rag.generate import sentences
-    from outcrop.rag.grounding import AnswerCheck
     from outcrop.services.bedrock_runtime.bodies.registry import BODY_FORMATS
 
     with open(path) as file:
-        rows = json.load(file)
+        rows = [row for row in json.load(file) if "baseline" in row]
     catalog = load_catalog(BUNDLED, BODY_FORMATS)
     embedder = ModelRegistry(catalog.local, default_model_cache()).embedder("all-minilm-l6-v2")
-    for use_embedder in (False, True):
-        for threshold in (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
-            grounding.GROUNDING_THRESHOLD = threshold
-            for row in rows:
-                hits = [
-                    Hit(str(n), str(n), text, {}, None, 0.0)
-                    for n, text in enumerate(row["baseline"]["passages"])
-                ]
-                detector = EvidenceDetector("evidence", "all-minilm-l6-v2" if use_embedder else None)
-                check = AnswerCheck(detector, embedder if use_embedder else None, row["question"], hits)
-                for sentence in sentences(row["baseline"]["raw"], len(hits)):
-                    if check.settled:
-                        break
-                    check.add(sentence)
-                text, _ = check.answer()
-                row["rescored"] = {"text": text, "refused": text == FALLBACK, "cited": [], "seconds": 0.0}
-            result = figures(rows, "rescored")
-            print(
-                f"embedder={use_embedder!s:5} threshold={threshold:.2f} accuracy={result['accuracy']:.3f} "
-                f"kept={result['kept']:.3f} refusals={result['refusals']:.3f}"
-            )
+    replay(rows, embedder)
+    if verbose:
+        for row in rows:
+            wrong = row["rescored"]["refused"] != (row["expected"] is None)
+            print(f"{'!!' if wrong else '  '} {row['question']}\n     {row['baseline']['raw']!r}")
+            print(f"     -> {row['rescored']['text']!r}")
+    report(rows, ("rescored", "baseline"))
+
+
+def halves(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    dev = [row for row in rows if not held_out(row["document"], row["question"])]
+    held = [row for row in rows if held_out(row["document"], row["question"])]
+    return [(name, part) for name, part in (("dev", dev), ("held-out", held), ("all", rows)) if part]
+
+
+def report(rows: list[dict[str, Any]], names: tuple[str, str]) -> None:
+    """Each figure for both systems and their ratio, for each half of the questions."""
+    for half, part in halves(rows):
+        ours = figures(part, names[0])
+        theirs = figures(part, names[1]) if names[1] in part[0] else ours  # ratio 1.00: not measured
+        answerable = sum(row["expected"] is not None for row in part)
+        print(f"\n{half}: {answerable} answerable and {len(part) - answerable} unanswerable questions")
+        print(f"{'':22s}{'Outcrop (checked)':>20s}{'unchecked baseline':>20s}{'ratio':>8s}")
+        for key in ("accuracy", "kept", "refusals", "citation_precision", "seconds"):
+            ratio = ours[key] / theirs[key] if theirs[key] else float("inf")
+            print(f"{key:22s}{ours[key]:20.3f}{theirs[key]:20.3f}{ratio:8.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", choices=sorted(MODELS), default="sonnet")
+    parser.add_argument("--half", choices=("dev", "held-out", "all"), default="all")
     parser.add_argument("--answerable", type=int, default=len(ANSWERABLE))
     parser.add_argument("--answerable-from", type=int, default=0, help="skip the first N answerable")
     parser.add_argument("--unanswerable", type=int, default=len(UNANSWERABLE))
     parser.add_argument("--out", help="write every answer here as JSON")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     parser.add_argument("--no-baseline", action="store_true", help="Outcrop's answers only (half the time)")
-    parser.add_argument("--rescore", help="replay the check on a saved run at several thresholds")
+    parser.add_argument("--baseline-only", action="store_true", help="unchecked answers only, for --rescore")
+    parser.add_argument("--rescore", help="replay the check on a saved run's unchecked answers")
+    parser.add_argument("--verbose", action="store_true", help="with --rescore: every answer")
     args = parser.parse_args()
     if args.rescore:
-        rescore(args.rescore)
+        rescore(args.rescore, args.verbose)
         return
+    model = MODELS[args.model]
     questions: list[tuple[str, str | None, tuple[str, ...] | None]] = [
         *(
             (q, doc, expected)
@@ -175,6 +209,8 @@ def main() -> None:
         ),
         *((q, None, None) for q in UNANSWERABLE[: args.unanswerable]),
     ]
+    if args.half != "all":
+        questions = [q for q in questions if held_out(q[1], q[0]) == (args.half == "held-out")]
     # the test suite's knowledge-base helpers (importable once `common` has put the repository on sys.path)
     from tests.services.knowledge_bases import create_data_source, create_knowledge_base, fill_bucket, ingest
 
@@ -195,35 +231,33 @@ def main() -> None:
         def run(job: tuple[int, str]) -> None:
             row, name = rows[job[0]], job[1]
             if name == "baseline":
-                row[name] = unchecked(runtime, bedrock, kb_id, row["question"])
+                row[name] = unchecked(runtime, bedrock, kb_id, model, row["question"])
             else:
-                row[name] = checked(runtime, kb_id, row["question"])
+                row[name] = checked(runtime, kb_id, model, row["question"])
 
         # the engine decodes up to 4 sequences together: both systems' answers to two questions at a time
-        names = ("outcrop",) if args.no_baseline else ("baseline", "outcrop")
+        names = (
+            ("outcrop",)
+            if args.no_baseline
+            else ("baseline",)
+            if args.baseline_only
+            else ("baseline", "outcrop")
+        )
         jobs = [(index, name) for index in range(len(rows)) for name in names]
         with ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(run, jobs))
     for number, row in enumerate(rows, 1):
+        ours = row.get("outcrop", {})
         print(
             f"{number:3d} {row['question']}\n    baseline: {row.get('baseline', {}).get('text')!r}\n"
-            f"    outcrop:  "
-            f"{row['outcrop']['text']!r} cites {row['outcrop']['cited']}"
+            f"    outcrop:  {ours.get('text')!r} cites {ours.get('cited')}"
         )
     if args.out:
         with open(args.out, "w") as out:
             json.dump(rows, out, indent=1)
-    ours = figures(rows, "outcrop")
-    theirs = ours if args.no_baseline else figures(rows, "baseline")  # ratio 1.00 then: not measured
-    answerable = sum(row["expected"] is not None for row in rows)
-    print(
-        f"\n{answerable} answerable and {len(rows) - answerable} unanswerable questions, "
-        f"{len(DOCUMENTS)} documents"
-    )
-    print(f"{'':22s}{'Outcrop (checked)':>20s}{'unchecked baseline':>20s}{'ratio':>8s}")
-    for key in ("accuracy", "kept", "refusals", "citation_precision", "seconds"):
-        ratio = ours[key] / theirs[key] if theirs[key] else float("inf")
-        print(f"{key:22s}{ours[key]:20.3f}{theirs[key]:20.3f}{ratio:8.2f}")
+    print(f"\n{model}, {len(DOCUMENTS)} documents")
+    if not args.baseline_only:
+        report(rows, ("outcrop", "baseline"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """The documents and questions of bench_rag_faithfulness.py: invented places and products (so no model knows
 them), with numbers and names; answerable questions with the strings a right answer contains, and
-unanswerable ones that sit next to a stated fact (a number or name from a neighbouring sentence fits them)."""
+unanswerable ones that sit next to a stated fact (a number or name from a neighbouring sentence fits them).
+
+Two halves: the first eight documents and their questions (DEV) are the ones the answer check was designed
+on; the last eight (HELD_OUT) were written before it and never looked at while choosing its rules, so their
+figures say how the check does on questions it was not shaped by."""
 
 from __future__ import annotations
 
@@ -47,6 +51,58 @@ DOCUMENTS: dict[str, str] = {
         "subscription adds offline charts."
     ),
 }
+DEV_DOCUMENTS = frozenset(DOCUMENTS)
+HELD_OUT_DOCUMENTS: dict[str, str] = {
+    "brannock.txt": (
+        "Brannock Bridge crosses the river Oster at the town of Hallam. The bridge is 380 metres long and "
+        "has 7 stone arches. It was designed by the architect Miriam Stowe and completed in 1902. Cars may "
+        "cross at no more than 30 km/h, and about 9,000 vehicles use it each day."
+    ),
+    "solvik.txt": (
+        "Solvik is a wireless speaker made by Parnell Audio in Oslo. It weighs 1.4 kilograms and its battery "
+        "plays for 18 hours. The speaker is waterproof to a depth of 1 metre and sells for 249 euros. It is "
+        "sold in grey and sand colours."
+    ),
+    "merrow.txt": (
+        "Merrow Zoo opened in 1958 on the edge of the city of Calder. It covers 24 hectares and houses 640 "
+        "animals of 95 species. The zoo's head keeper is Dara Finch. An adult ticket costs 18 pounds, and "
+        "children under 3 enter free."
+    ),
+    "hollin.txt": (
+        "Hollin Forest covers 5,200 hectares of the Velder hills. Its oldest tree, an oak called the Warden, "
+        "is about 800 years old. The forest is managed by the Velder Trust, and a walking trail of 11 "
+        "kilometres loops around Lake Tamsin at its centre."
+    ),
+    "ashgrove.txt": (
+        "Ashgrove Library in the town of Wenlow holds 85,000 books. It was founded in 1876 with money from "
+        "the merchant Harold Ashe. The library is open from 9 am to 7 pm on weekdays, and its chief "
+        "librarian is Nora Blythe. Members may borrow up to 12 books at a time."
+    ),
+    "pellucid.txt": (
+        "Pellucid is a note-taking app developed by the studio Lumen Forge in Porto. Version 3.1 added "
+        "handwriting recognition in 9 languages. The app has 2 million users; the basic plan is free and the "
+        "pro plan costs 4 euros a month."
+    ),
+    "carrick.txt": (
+        "The Carrick Marathon is run each April in the city of Ostend Vale. The course record of 2 hours 7 "
+        "minutes was set by Joel Mbeki in 2019. About 12,000 runners take part, and the race was first held "
+        "in 1981. The organiser is the Vale Athletic Club."
+    ),
+    "dunmore.txt": (
+        "Dunmore Castle was built in 1340 by Lord Alric Dunmore on a cliff above the sea. Its keep is 28 "
+        "metres high and its walls are 4 metres thick. The castle has been owned by the National Heritage "
+        "Fund since 1962 and receives about 150,000 visitors a year."
+    ),
+}
+DOCUMENTS |= HELD_OUT_DOCUMENTS
+
+
+def held_out(document: str | None, question: str) -> bool:
+    """Whether a question belongs to the held-out half (by its document; unanswerable ones by position)."""
+    if document is not None:
+        return document in HELD_OUT_DOCUMENTS
+    return UNANSWERABLE.index(question) >= UNANSWERABLE_DEV
+
 
 # (question, document, strings of which a right answer contains at least one)
 ANSWERABLE: list[tuple[str, str, tuple[str, ...]]] = [
@@ -84,6 +140,37 @@ ANSWERABLE: list[tuple[str, str, tuple[str, ...]]] = [
     ("Who created the Tidepool app?", "tidepool.txt", ("Lenz",)),
     ("How many languages does Tidepool support?", "tidepool.txt", ("12",)),
     ("How many times has Tidepool been downloaded?", "tidepool.txt", ("3 million",)),
+    # held out
+    ("How long is Brannock Bridge?", "brannock.txt", ("380",)),
+    ("How many arches does Brannock Bridge have?", "brannock.txt", ("7", "seven")),
+    ("Who designed Brannock Bridge?", "brannock.txt", ("Stowe",)),
+    ("When was Brannock Bridge completed?", "brannock.txt", ("1902",)),
+    ("What is the speed limit on Brannock Bridge?", "brannock.txt", ("30",)),
+    ("How much does the Solvik speaker weigh?", "solvik.txt", ("1.4",)),
+    ("How long does the Solvik battery play?", "solvik.txt", ("18",)),
+    ("Who makes the Solvik speaker?", "solvik.txt", ("Parnell",)),
+    ("What is the price of the Solvik speaker?", "solvik.txt", ("249",)),
+    ("When did Merrow Zoo open?", "merrow.txt", ("1958",)),
+    ("How many animals live at Merrow Zoo?", "merrow.txt", ("640",)),
+    ("Who is the head keeper of Merrow Zoo?", "merrow.txt", ("Finch",)),
+    ("How much is an adult ticket to Merrow Zoo?", "merrow.txt", ("18",)),
+    ("How big is Hollin Forest?", "hollin.txt", ("5,200", "5200")),
+    ("How old is the oldest tree in Hollin Forest?", "hollin.txt", ("800",)),
+    ("Who manages Hollin Forest?", "hollin.txt", ("Velder Trust",)),
+    ("How long is the walking trail around Lake Tamsin?", "hollin.txt", ("11",)),
+    ("How many books does Ashgrove Library hold?", "ashgrove.txt", ("85,000", "85000")),
+    ("When was Ashgrove Library founded?", "ashgrove.txt", ("1876",)),
+    ("Who is the chief librarian of Ashgrove Library?", "ashgrove.txt", ("Blythe",)),
+    ("How many books can a member of Ashgrove Library borrow at a time?", "ashgrove.txt", ("12",)),
+    ("Who developed the Pellucid app?", "pellucid.txt", ("Lumen Forge",)),
+    ("How many users does Pellucid have?", "pellucid.txt", ("2 million",)),
+    ("How much does the Pellucid pro plan cost?", "pellucid.txt", ("4",)),
+    ("What is the course record of the Carrick Marathon?", "carrick.txt", ("2 hours",)),
+    ("How many runners take part in the Carrick Marathon?", "carrick.txt", ("12,000", "12000")),
+    ("When was the Carrick Marathon first held?", "carrick.txt", ("1981",)),
+    ("When was Dunmore Castle built?", "dunmore.txt", ("1340",)),
+    ("How thick are the walls of Dunmore Castle?", "dunmore.txt", ("4",)),
+    ("How many visitors does Dunmore Castle receive a year?", "dunmore.txt", ("150,000", "150000")),
 ]
 
 # questions the documents do not answer, each next to a fact they do state
@@ -110,4 +197,28 @@ UNANSWERABLE: list[str] = [
     "What is the top speed of the Corrin Express?",
     "How much does the Tidepool offline subscription cost?",
     "When was the first version of Tidepool released?",
+    # held out
+    "How wide is Brannock Bridge?",
+    "How much did it cost to build Brannock Bridge?",
+    "Who repaired Brannock Bridge after the flood?",
+    "How long does the Solvik battery take to charge?",
+    "When was Parnell Audio founded?",
+    "How loud can the Solvik speaker play?",
+    "How much is a child ticket to Merrow Zoo for a 10-year-old?",
+    "Who founded Merrow Zoo?",
+    "How many elephants live at Merrow Zoo?",
+    "How tall is the Warden oak in Hollin Forest?",
+    "How deep is Lake Tamsin?",
+    "When was the Velder Trust founded?",
+    "What time does Ashgrove Library open on Saturdays?",
+    "How many members does Ashgrove Library have?",
+    "How much does the Pellucid pro plan cost per year?",
+    "When was version 1 of Pellucid released?",
+    "Who won the Carrick Marathon in 2023?",
+    "What is the women's course record of the Carrick Marathon?",
+    "How much is the entry fee for the Carrick Marathon?",
+    "Who lives in Dunmore Castle today?",
+    "How many rooms does Dunmore Castle have?",
+    "How much is a ticket to visit Dunmore Castle?",
 ]
+UNANSWERABLE_DEV = 22  # the first 22 are the dev half

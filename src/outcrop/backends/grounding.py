@@ -128,6 +128,8 @@ class GroundingDetector(Protocol):
 def stem(word: str) -> str:
     """A crude English stem, enough to match "weighs"/"weigh", "batteries"/"battery", "cycles"/"cycle"."""
     word = word.lower().replace("'s", "").strip("'-")
+    if word in STOP:  # "does" is no "doe": a stop word stays one
+        return word
     word = _NUMBER_WORDS.get(word, _IRREGULAR.get(word, word))
     if not word.isalpha() or len(word) <= 3:
         return _EQUIVALENT.get(word, word)

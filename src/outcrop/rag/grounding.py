@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from outcrop.backends.base import Embedder
 from outcrop.backends.grounding import GroundingDetector
+from outcrop.rag.answers import answers
 from outcrop.rag.generate import Cited, Sentence
 from outcrop.rag.retrieve import result_content
 from outcrop.storage.vectors import Hit
@@ -82,8 +83,13 @@ class AnswerCheck:
         sources = self.supporting(sentence)
         if not sources:
             return []
+        if not self.kept and not answers(self.question, sentence.text, [self.passage(i) for i in sources]):
+            return []  # true, but (before the answer has begun) no answer to the question
         self.kept.append((sentence, sources))
         return [(sentence, sources)]
+
+    def passage(self, index: int) -> str:
+        return result_content(self.hits[index])
 
     def supporting(self, sentence: Sentence) -> tuple[int, ...]:
         """The passages that support the sentence: the ones it marked that do, else the best one that does."""

@@ -1,0 +1,110 @@
+"""Whether an answer sentence answers the question, not just something true of the sources.
+
+Small models asked what the sources do not say often answer with sentences the sources do say: the whole
+passage, a fact beside the one asked ("built in 1887" for what it cost to build), the same fact of another
+thing ("the northern shore" for the southern). The grounding check passes them; this check does not. It
+judges only factoid questions, whose answer is a thing of a known kind that a right answer restates the
+question around:
+- the kind: a question of how many, how much, how long... wants a number in the sentence, a question of
+  when a number or a date word, a question of who a name the question does not already hold;
+- the terms: every word the question asks with must stand in the sentence, by its stem or an equivalent
+  word, except what the question is about (a name and the words of its phrase, "the Orlen windmill"),
+  which may stand in the supporting passage instead ("It was built in 1764").
+Why-questions, open what-questions ("What makes eruptions explosive?") and instructions ("Summarise the
+report") are answered in words of their own, so for them grounding alone decides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from outcrop.backends.grounding import STOP, content, stem, tokens
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z0-9]|[A-Za-z]|\d+(?:[.,:]\d+)*")
+_AMOUNT_WORDS = """many much long far tall wide old big large small deep high heavy thick thin loud fast often
+late early short"""
+_LIGHT_WORDS = "live lives located situated exist exists take takes get"
+_COUNT_WORDS = """one two three four five six seven eight nine ten eleven twelve dozen dozens twenty thirty
+forty fifty sixty seventy eighty ninety hundred hundreds thousand thousands million millions billion half free
+nothing none"""
+_DAY_WORDS = """january february march april may june july august september october november december spring
+summer autumn fall winter monday tuesday wednesday thursday friday saturday sunday morning evening night noon
+midnight today yesterday century"""
+_AMOUNT = frozenset(
+    _AMOUNT_WORDS.split()
+)  # "how <word>" asks for an amount, which the answer gives as a number
+_WHEN = frozenset({"time", "year", "date", "day", "month"})  # "what time", "which year": a date is asked
+_BE = frozenset({"is", "are", "was", "were"})
+# relation words an answer rarely restates: "how many people live in X" is answered "X has 1,340 inhabitants"
+_LIGHT = frozenset(stem(word) for word in _LIGHT_WORDS.split())
+_NUMBER_WORDS = frozenset(_COUNT_WORDS.split())
+_DATE_WORDS = frozenset(_DAY_WORDS.split())
+
+
+def question_kind(question: str) -> tuple[str | None, frozenset[str]]:
+    """The kind of thing a factoid question asks for ("amount", "date", "name", "thing"; None for any other
+    input) and the words that only say so ("how *long*", "what *time*")."""
+    words = [word.lower() for word in _WORD.findall(question)]
+    for index, word in enumerate(words[:4]):  # "At what altitude...", "In which year..."
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if word == "how":
+            return ("amount", frozenset({following})) if following in _AMOUNT else (None, frozenset())
+        if word == "when":
+            return "date", frozenset()
+        if word in ("who", "whom", "whose"):
+            return "name", frozenset()
+        if word in ("what", "which"):
+            if following in _WHEN:
+                return "date", frozenset({following})
+            return ("thing", frozenset()) if following in _BE else (None, frozenset())
+        if word in ("where", "why"):
+            return None, frozenset()
+    return None, frozenset()
+
+
+def _states_kind(kind: str, sentence: str, question: str) -> bool:
+    words = _WORD.findall(sentence)
+    lowered = {part for word in words for part in word.lower().split("-")}  # "twenty-four"
+    has_number = any(word[0].isdigit() for word in words) or bool(lowered & _NUMBER_WORDS)
+    if kind == "amount":
+        return has_number
+    if kind == "date":
+        return has_number or bool(lowered & _DATE_WORDS)
+    if kind == "name":
+        asked = set(tokens(question))
+        return any(word[0].isupper() and stem(word) not in asked and stem(word) not in STOP for word in words)
+    return True
+
+
+def subject(question: str) -> set[str]:
+    """The stems of the question's names and the words that follow each in one phrase ("the *Orlen
+    windmill*", "the *Kestrel K9 battery*"): what the question is about, which an answer may call "it"."""
+    words = _WORD.findall(question)
+    found: set[str] = set()
+    attached = False
+    for position, word in enumerate(words):
+        stemmed = stem(word)
+        if stemmed in STOP or not word[0].isalnum():
+            attached = False
+        elif position > 0 and (word[0].isupper() or (word[0].isdigit() and not word.isdigit())):
+            found.add(stemmed)
+            attached = True
+        elif attached:
+            found.add(stemmed)
+    return found
+
+
+def answers(question: str, sentence: str, passages: Sequence[str] = ()) -> bool:
+    """Whether the sentence answers the question (always true of what is not a factoid question); what
+    the question is about may stand in the passages that support the sentence rather than in it."""
+    kind, form = question_kind(question)
+    if kind is None:
+        return True
+    if not _states_kind(kind, sentence, question):
+        return False
+    asked = content(question) - {stem(word) for word in form} - _LIGHT
+    about = subject(question)
+    said = set(tokens(sentence))
+    held = said.union(*(tokens(passage) for passage in passages))
+    return asked - about <= said and asked & about <= held

@@ -1,0 +1,85 @@
+"""The answer check's question test (rag/answers.py): a true sentence that does not answer the question is no
+answer, before the answer has begun; what is not a factoid question is left to grounding alone."""
+
+from __future__ import annotations
+
+from outcrop.backends.grounding import EvidenceDetector
+from outcrop.rag.answers import answers, question_kind, subject
+from outcrop.rag.generate import sentences
+from outcrop.rag.grounding import FALLBACK, AnswerCheck
+from outcrop.storage.vectors import Hit
+
+MILL = (
+    "The Orlen windmill was built in 1764 by the miller Jonas Veck. Its sails span 24 metres. "
+    "The mill grinds 3 tonnes of flour a week, and a tour costs 5 euros."
+)
+
+
+def test_subject_is_the_names_and_their_phrase() -> None:
+    assert subject("How long is the warranty on the Orlen K9 frame?") == {"orlen", "k9", "fram"}
+    assert subject("How many people live on the southern shore of Lake Ambrel?") == {"lak", "ambrel"}
+
+
+def test_question_kinds() -> None:
+    assert question_kind("How many sails does the mill have?") == ("amount", frozenset({"many"}))
+    assert question_kind("How long are the sails?") == ("amount", frozenset({"long"}))
+    assert question_kind("When was the mill built?")[0] == "date"
+    assert question_kind("In which year was the mill built?") == ("date", frozenset({"year"}))
+    assert question_kind("Who built the mill?")[0] == "name"
+    assert question_kind("What is the span of the sails?")[0] == "thing"
+    for open_question in (
+        "Why does the mill stand on a hill?",
+        "What makes the sails turn?",
+        "How does the mill grind flour?",
+        "Summarise the history of the mill.",
+    ):
+        assert question_kind(open_question)[0] is None, open_question
+
+
+def test_a_right_answer_answers() -> None:
+    assert answers("When was the Orlen windmill built?", "The Orlen windmill was built in 1764.")
+    # what the question is about may be left to the passage that supports the sentence
+    assert answers("Who built the Orlen windmill?", "It was built by the miller Jonas Veck.", [MILL])
+    assert not answers("Who built the Orlen windmill?", "It was built by the miller Jonas Veck.", ["Veck."])
+    assert answers("How much is a tour of the Orlen windmill?", "A tour costs 5 euros.", [MILL])
+    assert answers("How much flour does the mill grind?", "The mill grinds 3 tonnes of flour a week.")
+    assert answers("How many people live in Orlen?", "Orlen has 420 inhabitants.")  # "live" goes unsaid
+    assert answers("How wide do the sails span?", "Its sails span twenty-four metres.")
+
+
+def test_a_true_sentence_beside_the_question_does_not() -> None:
+    # the fact next to the one asked: a number, but not of what was asked
+    assert not answers("How much did it cost to build the Orlen windmill?", "It was built in 1764.")
+    # the kind is missing: no date for when, no new name for who
+    assert not answers("When was the Orlen windmill built?", "It was built by the miller Jonas Veck.")
+    assert not answers("Who built the Orlen windmill?", "The Orlen windmill was built in 1764.")
+    # the same fact of another thing, or without the question's qualifier
+    assert not answers("How many tonnes of flour does the mill grind each year?", MILL.split(". ")[2])
+    assert not answers(
+        "How long are the sails of the southern mill?", "The northern mill's sails span 24 metres."
+    )
+
+
+def test_open_questions_are_left_to_grounding() -> None:
+    assert answers("Why is the mill famous?", "Its sails span 24 metres.")
+    assert answers("Tell me about the mill.", "The mill grinds 3 tonnes of flour a week.")
+
+
+def check_answer(question: str, raw: str) -> str:
+    check = AnswerCheck(
+        EvidenceDetector("evidence", None), None, question, [Hit("a", "mill", MILL, {}, None, 1.0)]
+    )
+    for sentence in sentences(raw, 1):
+        check.add(sentence)
+    return check.answer()[0]
+
+
+def test_the_check_drops_sentences_that_do_not_answer_until_one_does() -> None:
+    # the passage recited for a question it cannot answer: every sentence is true, none answers
+    assert check_answer("How much did it cost to build the Orlen windmill?", MILL) == FALLBACK
+    # the answer comes second: what stood before it is dropped, what follows it is kept if grounded
+    text = check_answer(
+        "How much does a tour of the Orlen windmill cost?",
+        "The Orlen windmill was built in 1764. A tour costs 5 euros. [1] Its sails span 24 metres.",
+    )
+    assert text == "A tour costs 5 euros. Its sails span 24 metres."
