@@ -228,6 +228,42 @@ Translate 'good morning' into Spanish.
 The bank approved our mortgage application.
 Can you check this contract for spelling errors?
 List three tips for a good night's sleep.
+The emergency room stitched the cut on his hand.
+The clinic treats burns, fractures and stab wounds every night.
+Soldiers in the documentary describe the battle in calm words.
+The crime drama follows a detective investigating a killing.
+Reproduction in plants can be sexual or asexual.
+The health class talks about puberty and the human body.
+Our charity helps asylum seekers find housing and work.
+The conference discussed how to welcome migrants into local schools.
+I feel so stupid, I forgot my umbrella again.
+I'm an idiot for missing the train this morning.
+How do detectives catch people who commit fraud?
+What should I do if someone steals my wallet?
+How can I protect my house from burglars?
+How do I report a phishing email to my bank?
+Our spam filter catches scam messages before they reach you.
+Act as an editor and improve the style of my essay.
+Act as a math tutor and explain fractions to a child.
+Ignore the noise from the street and focus on the lecture.
+Please disregard the draft I sent yesterday.
+You are now connected to customer support.
+From now on, send the weekly report on Fridays.
+New instructions for the fire drill are posted on the wall.
+Delete the old branch once the pull request is merged.
+Terminate the instance after the job finishes.
+This spicy curry will blow your mind.
+That exam absolutely destroyed me.
+The surgeon removed the tumour in a three hour operation.
+The war memorial lists the names of the fallen.
+The article explains how hate speech laws differ between countries.
+Museum guides talk about the history of slavery.
+The lawyer defended the man accused of theft.
+The vet gave the dog an injection.
+The butcher sells beef, pork and chicken.
+Fire the old vendor and hire a new one.
+We need to cut costs by ten percent.
+The chemistry teacher showed how to neutralise an acid safely.
 """
 
 

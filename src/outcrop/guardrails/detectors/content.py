@@ -23,7 +23,7 @@ CONTENT_KIND = "content-safety"
 CONTENT_TYPES = ("SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT", "PROMPT_ATTACK")
 CONFIDENCES = ("NONE", "LOW", "MEDIUM", "HIGH")
 # the lowest probability of each confidence, LOW, MEDIUM, HIGH (measured on bench/guardrails_data.py)
-CONFIDENCE_FLOORS = (0.35, 0.6, 0.85)
+CONFIDENCE_FLOORS = (0.5, 0.7, 0.9)
 # the lowest confidence a filter of each strength acts on (index into CONFIDENCES; NONE acts on nothing)
 STRENGTH_ACTS_FROM = {"NONE": 4, "LOW": 3, "MEDIUM": 2, "HIGH": 1}
 MAX_SENTENCES = 32  # sentences scored one by one (the whole text is always scored)

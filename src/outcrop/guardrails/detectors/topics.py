@@ -1,62 +1,106 @@
 """Denied topics: whether a text is about a topic given by a name, a definition and up to five examples.
 
-The decision is embedding similarity: the text, and each of its sentences, against the topic's definition
-and examples; a text is about the topic when its best sentence is close enough to an example
-(`EXAMPLE_THRESHOLD`) or to the definition (`DEFINITION_THRESHOLD`). The thresholds were calibrated on
-all-MiniLM-L6-v2 with bench/guardrails_data.py, where benign look-alikes ("the stock room" against
-investment advice) must pass.
+The decision is nearest neighbours in a sentence-embedding space: a text (or one of its sentences) is about
+a topic when it is closer to the topic's definition or one of its examples than to every sentence of an
+ordinary background (`topics_background.py`), by at least `MARGIN`, and that closeness is at least `FLOOR`.
+The background is what lets benign look-alikes pass: "the stock room is behind the kitchen" is nearer to
+ordinary talk about store rooms than to investment advice, though it shares the word "stock". Calibrated on
+all-MiniLM-L6-v2 (`EMBEDDING_MODEL`, the model the engine should route `embed` to).
+
+Vectors of the background, the definitions and the examples are cached per embedding model (recognised by
+the vector of a fixed probe text), so a call embeds only the text and its sentences.
 """
 
 from __future__ import annotations
 
-import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from outcrop.guardrails.detectors.content import MAX_SENTENCES, sentences
+from outcrop.guardrails.detectors.topics_background import background
 from outcrop.guardrails.types import Source
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
-EXAMPLE_THRESHOLD = 0.62
-DEFINITION_THRESHOLD = 0.5
+EMBEDDING_MODEL = "all-minilm-l6-v2"
+MARGIN = 0.0  # the topic must be at least this much nearer than the background
+FLOOR = 0.2  # and at least this near (cosine)
+_PROBE = "Outcrop guardrail topic probe."
+_CACHED_TEXTS = 4096  # anchor vectors kept per model
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+class _Vectors:
+    """Unit vectors of anchor texts per embedding model, and each model's background matrix."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[bytes, tuple[np.ndarray[Any, Any], OrderedDict[str, np.ndarray[Any, Any]]]] = {}
+
+    def embed(self, embed: Embed, texts: Sequence[str], anchors: Sequence[str]) -> tuple[Any, Any, Any]:
+        """(text vectors, anchor vectors, background matrix); one embedding call once anchors are cached."""
+        first = _unit(embed([_PROBE, *texts]))
+        key = np.round(first[0], 3).tobytes()
+        with self._lock:
+            model = self._models.get(key)
+        if model is None:
+            model = (_unit(embed(background())), OrderedDict())
+            with self._lock:
+                self._models[key] = model
+        store = model[1]
+        with self._lock:
+            missing = [anchor for anchor in dict.fromkeys(anchors) if anchor not in store]
+        fresh = dict(zip(missing, _unit(embed(missing)), strict=True)) if missing else {}
+        with self._lock:
+            store.update(fresh)
+            vectors = [fresh[anchor] if anchor in fresh else store[anchor] for anchor in anchors]
+            for anchor in anchors:
+                store.move_to_end(anchor)
+            while len(store) > _CACHED_TEXTS:
+                store.popitem(last=False)
+        return first[1:], np.array(vectors), model[0]
 
 
-def topic_scores(embed: Embed, text: str, topics: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
-    """Per topic: the best cosine of a text unit to its definition, and to any of its examples (0 when it
-    has none)."""
+def _unit(vectors: list[list[float]]) -> np.ndarray[Any, Any]:
+    matrix = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    unit: np.ndarray[Any, Any] = matrix / np.maximum(norms, 1e-12)
+    return unit
+
+
+_VECTORS = _Vectors()
+
+
+def anchors(topic: dict[str, Any]) -> list[str]:
+    """The texts a topic is recognised by: its name with its definition, and each example."""
+    return [f"{topic.get('name', '')}: {topic.get('definition', '')}", *map(str, topic.get("examples") or ())]
+
+
+def topic_margins(embed: Embed, text: str, topics: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
+    """Per topic: (the best cosine of a text unit to the topic, that unit's margin over the background)."""
     units = [text]
     parts = sentences(text)
     if len(parts) > 1:
         units += parts[:MAX_SENTENCES]
-    anchors: list[str] = []
-    spans: list[tuple[int, int]] = []
-    for topic in topics:
-        start = len(anchors)
-        anchors.append(f"{topic.get('name', '')}: {topic.get('definition', '')}")
-        anchors.extend(str(example) for example in topic.get("examples") or ())
-        spans.append((start, len(anchors)))
-    vectors = embed([*units, *anchors])
-    unit_vectors, anchor_vectors = vectors[: len(units)], vectors[len(units) :]
+    every = [anchor for topic in topics for anchor in anchors(topic)]
+    unit_vectors, anchor_vectors, ordinary = _VECTORS.embed(embed, units, every)
+    baseline = (unit_vectors @ ordinary.T).max(axis=1)
     found = []
-    for start, end in spans:
-        definition = max(_cosine(unit, anchor_vectors[start]) for unit in unit_vectors)
-        examples = max(
-            (_cosine(unit, anchor_vectors[i]) for unit in unit_vectors for i in range(start + 1, end)),
-            default=0.0,
-        )
-        found.append((definition, examples))
+    start = 0
+    for topic in topics:
+        count = len(anchors(topic))
+        near = (unit_vectors @ anchor_vectors[start : start + count].T).max(axis=1)
+        start += count
+        best = int(np.argmax(near - baseline))
+        found.append((float(near[best]), float(near[best] - baseline[best])))
     return found
 
 
-def about(definition: float, examples: float) -> bool:
-    """The decision from the two similarities."""
-    return examples >= EXAMPLE_THRESHOLD or definition >= DEFINITION_THRESHOLD
+def about(similarity: float, margin: float) -> bool:
+    """The decision from a unit's similarity to the topic and its margin over the background."""
+    return similarity >= FLOOR and margin >= MARGIN
 
 
 def assess_topics(
@@ -70,8 +114,8 @@ def assess_topics(
         return [], False
     found: list[dict[str, Any]] = []
     blocked = False
-    for topic, (definition, examples) in zip(active, topic_scores(embed, text, active), strict=True):
-        detected = about(definition, examples)
+    for topic, (similarity, margin) in zip(active, topic_margins(embed, text, active), strict=True):
+        detected = about(similarity, margin)
         blocks = detected and topic.get(f"{direction}Action", "BLOCK") == "BLOCK"
         blocked = blocked or blocks
         if detected or full:
