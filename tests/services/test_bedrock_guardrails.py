@@ -373,3 +373,34 @@ def test_guardrails_survive_a_restart(own_server: RunningServer) -> None:
         {"key": "k", "value": "v"}
     ]
     assert bedrock.create_guardrail_version(guardrailIdentifier=made["guardrailId"])["version"] == "2"
+
+
+def test_inputs_botocore_would_stop_are_refused_by_the_server(server: RunningServer) -> None:
+    unchecked = server.client("bedrock", parameter_validation=False)
+    for policies in [
+        {"contextualGroundingPolicyConfig": {"filtersConfig": [{"type": "GROUNDING", "threshold": -1}]}},
+        {"contentPolicyConfig": {"filtersConfig": [{"inputStrength": "HIGH", "outputStrength": "HIGH"}]}},
+        {
+            "sensitiveInformationPolicyConfig": {
+                "piiEntitiesConfig": [{"type": "SECRET_SAUCE", "action": "BLOCK"}]
+            }
+        },
+        {"wordPolicyConfig": {"wordsConfig": []}},
+        {"topicPolicyConfig": {"topicsConfig": [{"name": "t", "definition": "d", "type": "ALLOW"}]}},
+    ]:
+        assert (
+            refused(unchecked.create_guardrail, name=name(), **MESSAGES, **policies)[0]
+            == "ValidationException"
+        )
+    runtime = server.client("bedrock-runtime", parameter_validation=False)
+    guardrail_id = create(server.client("bedrock"))["guardrailId"]
+    for kwargs in [
+        {"guardrailVersion": "DRAFT", "source": "SIDEWAYS", "content": [{"text": {"text": "hi"}}]},
+        {"guardrailVersion": "v1", "source": "INPUT", "content": [{"text": {"text": "hi"}}]},
+        {"guardrailVersion": "DRAFT", "source": "INPUT", "content": [{"text": {}}]},
+        {"guardrailVersion": "DRAFT", "source": "INPUT", "content": [{}]},
+    ]:
+        assert (
+            refused(runtime.apply_guardrail, guardrailIdentifier=guardrail_id, **kwargs)[0]
+            == "ValidationException"
+        )
