@@ -4,7 +4,10 @@ A model is named by its Bedrock id (`anthropic.claude-3-haiku-20240307-v1:0`) or
 (`qwen2.5-coder-0.5b`). Generation and embedding go through the same registry, token meter and error
 mapping as Bedrock Runtime (the inference path), so the official `openai` client and boto3 see the same
 models. It is a second wire protocol beside AWS's, authenticated by the same Authenticator: with
-`auth = "keys"` or `"sigv4"`, callers must send `Authorization: Bearer <one of api_keys>`.
+`auth = "keys"` or `"sigv4"`, callers must send `Authorization: Bearer <one of api_keys>`. A chat request
+may name a Bedrock guardrail with the `X-Amzn-Bedrock-GuardrailIdentifier` and `-GuardrailVersion` headers:
+the messages are screened before the model runs and the reply after (finish_reason `content_filter` and the
+blocked message when it intervenes; the `x-amzn-bedrock-guardrail-action` header says INTERVENED or NONE).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from outcrop.backends.base import GenerationEvent, GenerationResult
 from outcrop.backends.projection import resize
 from outcrop.catalog import BedrockModel
 from outcrop.concurrency import run_blocking
+from outcrop.guardrails.enforce import Guard, GuardrailEngine, resolve
+from outcrop.guardrails.types import GuardText
 from outcrop.inference import Caller, Inference
 from outcrop.protocol.auth import Authenticator, identify
 from outcrop.protocol.errors import ServiceError
@@ -40,8 +45,13 @@ _CORS = {
     "access-control-allow-methods": "GET, POST, OPTIONS",
     "access-control-allow-headers": "authorization, content-type, openai-organization, openai-project, "
     "x-stainless-arch, x-stainless-lang, x-stainless-os, x-stainless-package-version, x-stainless-runtime, "
-    "x-stainless-runtime-version, x-stainless-retry-count, x-stainless-timeout",
+    "x-stainless-runtime-version, x-stainless-retry-count, x-stainless-timeout, "
+    "x-amzn-bedrock-guardrailidentifier, x-amzn-bedrock-guardrailversion",
+    "access-control-expose-headers": "x-amzn-bedrock-guardrail-action",
 }
+GUARDRAIL_HEADER = "X-Amzn-Bedrock-GuardrailIdentifier"
+GUARDRAIL_VERSION_HEADER = "X-Amzn-Bedrock-GuardrailVersion"
+GUARDRAIL_ACTION = "x-amzn-bedrock-guardrail-action"  # INTERVENED or NONE, on a guarded reply
 
 
 def _json(status: int, payload: dict[str, Any]) -> HttpResponse:
@@ -63,8 +73,11 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 
 
 class OpenAIApi:
-    def __init__(self, inference: Inference, authenticator: Authenticator, region: str) -> None:
+    def __init__(
+        self, inference: Inference, authenticator: Authenticator, region: str, guardrails: GuardrailEngine
+    ) -> None:
         self.inference = inference
+        self.guardrails = guardrails  # Bedrock guardrails, named by the X-Amzn-Bedrock-Guardrail* headers
         self.catalog = inference.catalog
         self._authenticator = authenticator
         self._region = region
@@ -128,23 +141,45 @@ class OpenAIApi:
         except ServiceError as error:
             raise from_service_error(error) from error
         caller = Caller(identify(request, self._region).access_key, threading.Event())
-        events = await self._open(caller, model, call)
+        guard = await self._guard(request, caller, call)
+        events = await self._open(caller, model, call, guard)
         if call.stream:
             headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
-            return HttpResponse(200, headers, sse_chunks(call, events))
+            return HttpResponse(200, headers, sse_chunks(call, events, guard))
         result: GenerationResult | None = None
         async for event in events:
             result = event.done or result
         if result is None:
             raise OpenAIError("The model ended without a result.", 500)
-        return _json(200, completion(call, result))
+        response = _json(200, completion(call, result, guard))
+        if guard is not None:
+            response.headers[GUARDRAIL_ACTION] = guard.action
+        return response
+
+    async def _guard(self, request: HttpRequest, caller: Caller, call: ChatCall) -> Guard | None:
+        """The guardrail the request names in its headers (a Bedrock guardrail, screening the messages'
+        text on the way in and the reply on the way out), or None; an unknown one is a 404."""
+        identifier = request.header(GUARDRAIL_HEADER)
+        version = request.header(GUARDRAIL_VERSION_HEADER)
+        if not identifier and not version:
+            return None
+        try:
+            guardrail = await run_blocking(lambda: resolve(self.guardrails, identifier, version))
+        except ServiceError as error:
+            raised = from_service_error(error)
+            if error.status == 404:
+                raised.code = "guardrail_not_found"
+            raised.param = GUARDRAIL_HEADER
+            raise raised from error
+        inputs = [GuardText(m.content) for m in call.request.messages if m.role != "tool" and m.content]
+        return Guard(self.guardrails, guardrail, inputs, caller, mode="sync" if call.stream else "whole")
 
     async def _open(
-        self, caller: Caller, model: BedrockModel, call: ChatCall
+        self, caller: Caller, model: BedrockModel, call: ChatCall, guard: Guard | None = None
     ) -> AsyncIterator[GenerationEvent]:
         """Start generating and wait for the first event, so a full queue is a 429 before any byte is sent."""
         try:
-            stream = await self.inference.stream(caller, model, call.request)
+            stream = await self.inference.stream(caller, model, call.request, guard)
         except ServiceError as error:
             raise from_service_error(error) from error
 
@@ -283,5 +318,5 @@ def _embedding_inputs(value: Any) -> list[str]:
 
 
 def mount(app: App, services: Mapping[str, Service]) -> dict[str, Handler]:
-    api = OpenAIApi(app.inference, app.authenticator, app.settings.region)
+    api = OpenAIApi(app.inference, app.authenticator, app.settings.region, app.guardrails)
     return {"/v1/": api.handle, "/v1": api.handle}

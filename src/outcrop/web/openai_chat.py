@@ -14,6 +14,7 @@ from typing import Any
 
 from outcrop.backends.base import ChatMessage, GenerationEvent, GenerationRequest, GenerationResult
 from outcrop.catalog import BedrockModel
+from outcrop.guardrails.enforce import Guard
 from outcrop.services.bedrock_runtime.bodies.common import OPENAI_FINISH, Fields, random_id
 from outcrop.services.bedrock_runtime.bodies.messages import (
     openai_messages,
@@ -161,7 +162,14 @@ def _usage(result: GenerationResult) -> dict[str, int]:
     }
 
 
-def completion(call: ChatCall, result: GenerationResult) -> dict[str, Any]:
+def _finish(result: GenerationResult, guard: Guard | None) -> str:
+    """OpenAI's finish_reason; a reply a guardrail blocked (input or output) is content_filter."""
+    if guard is not None and (guard.input_blocked or guard.output_blocked):
+        return "content_filter"
+    return OPENAI_FINISH[result.stop_reason]
+
+
+def completion(call: ChatCall, result: GenerationResult, guard: Guard | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": result.text or None, "refusal": None}
     if result.tool_calls:
         message["tool_calls"] = openai_tool_calls(result.tool_calls)
@@ -177,7 +185,7 @@ def completion(call: ChatCall, result: GenerationResult) -> dict[str, Any]:
                 "index": 0,
                 "message": message,
                 "logprobs": None,
-                "finish_reason": OPENAI_FINISH[result.stop_reason],
+                "finish_reason": _finish(result, guard),
             }
         ],
         "usage": _usage(result),
@@ -185,7 +193,9 @@ def completion(call: ChatCall, result: GenerationResult) -> dict[str, Any]:
     }
 
 
-async def sse_chunks(call: ChatCall, events: AsyncIterator[GenerationEvent]) -> AsyncIterator[bytes]:
+async def sse_chunks(
+    call: ChatCall, events: AsyncIterator[GenerationEvent], guard: Guard | None = None
+) -> AsyncIterator[bytes]:
     """The `chat.completion.chunk` stream as server-sent events, ending with `data: [DONE]`."""
     identity = {
         "id": "chatcmpl-" + random_id(29),
@@ -212,7 +222,7 @@ async def sse_chunks(call: ChatCall, events: AsyncIterator[GenerationEvent]) -> 
                     for index, call_dict in enumerate(openai_tool_calls(event.done.tool_calls))
                 ]
                 yield chunk({"tool_calls": calls})
-            yield chunk({}, OPENAI_FINISH[event.done.stop_reason])
+            yield chunk({}, _finish(event.done, guard))
             if call.include_usage:
                 yield _event({**identity, "choices": [], "usage": _usage(event.done)})
     except OpenAIError as error:
