@@ -1,5 +1,6 @@
 """Bedrock Agents state in SQLite under the data dir: agents, their versions, action groups, knowledge-base
-associations and aliases as JSON bodies, and the session summaries of agents with memory.
+associations and aliases as JSON bodies, the agent runtime's live sessions (so a restart keeps them) and the
+session summaries of agents with memory.
 
 Every record is (kind, agent, version, id) -> body; the DRAFT version's parts are edited in place and a
 numbered version is a copy of them made when an alias asks for one. Shared by bedrock-agent (which writes it)
@@ -33,7 +34,17 @@ MIGRATIONS: list[Migration] = [
             PRIMARY KEY (agent, alias, memory_id, session_id)
         );
         """,
-    )
+    ),
+    (
+        "0002_sessions",
+        """
+        CREATE TABLE sessions (
+            agent TEXT NOT NULL, alias TEXT NOT NULL, session_id TEXT NOT NULL, body TEXT NOT NULL,
+            started REAL NOT NULL, last_used REAL NOT NULL,
+            PRIMARY KEY (agent, alias, session_id)
+        );
+        """,
+    ),
 ]
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -61,6 +72,15 @@ class Summary:
     summary: str
     started: float
     ended: float
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """An agent runtime session as saved: its JSON state and when it started and was last used."""
+
+    body: dict[str, Any]
+    started: float
+    last_used: float
 
 
 class AgentStore:
@@ -126,6 +146,7 @@ class AgentStore:
             conn.execute(query, args)
             if kind is None and version is None:
                 conn.execute("DELETE FROM memories WHERE agent=?", (agent,))
+                conn.execute("DELETE FROM sessions WHERE agent=?", (agent,))
 
     # -- memory ----------------------------------------------------------------------------------------------
 
@@ -159,5 +180,44 @@ class AgentStore:
             query, args = query + " AND memory_id=?", [*args, memory_id]
         if session_id is not None:
             query, args = query + " AND session_id=?", [*args, session_id]
+        with self.db.transaction() as conn:
+            conn.execute(query, args)
+
+    # -- sessions --------------------------------------------------------------------------------------------
+
+    def save_session(self, agent: str, alias: str, session_id: str, state: StoredSession) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+                (agent, alias, session_id, json.dumps(state.body), state.started, state.last_used),
+            )
+
+    def session(self, agent: str, alias: str, session_id: str) -> StoredSession | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT * FROM sessions WHERE agent=? AND alias=? AND session_id=?",
+                (agent, alias, session_id),
+            ).fetchone()
+        return StoredSession(json.loads(row["body"]), row["started"], row["last_used"]) if row else None
+
+    def take_idle_sessions(self, agent: str, alias: str, before: float) -> list[tuple[str, StoredSession]]:
+        """Remove and return the sessions of an agent alias last used before `before` (their TTL ran out)."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT * FROM sessions WHERE agent=? AND alias=? AND last_used<?", (agent, alias, before)
+            ).fetchall()
+            conn.execute(
+                "DELETE FROM sessions WHERE agent=? AND alias=? AND last_used<?", (agent, alias, before)
+            )
+        return [
+            (row["session_id"], StoredSession(json.loads(row["body"]), row["started"], row["last_used"]))
+            for row in rows
+        ]
+
+    def delete_session(self, agent: str, alias: str | None = None, session_id: str | None = None) -> None:
+        query, args = "DELETE FROM sessions WHERE agent=?", [agent]
+        for column, value in (("alias", alias), ("session_id", session_id)):
+            if value is not None:
+                query, args = f"{query} AND {column}=?", [*args, value]
         with self.db.transaction() as conn:
             conn.execute(query, args)
