@@ -42,7 +42,7 @@ def text(answer: str) -> GenerationResult:
 
 
 def run(
-    model: ScriptedModel, *, ask_user: bool = False
+    model: ScriptedModel, *, ask_user: bool = False, question: str = "What is the weather?"
 ) -> tuple[list[tuple[str, dict[str, Any]]], list[Any]]:
     groups: list[dict[str, Any]] = [
         {
@@ -87,7 +87,7 @@ def run(
     )
 
     async def collect() -> list[tuple[str, dict[str, Any]]]:
-        return [event async for event in turn.events("What is the weather?", None)]
+        return [event async for event in turn.events(question, None)]
 
     return asyncio.run(collect()), lambda_events
 
@@ -126,13 +126,50 @@ def test_arguments_outside_the_schema_are_refused() -> None:
 
 
 def test_a_loop_that_never_answers_ends_at_the_step_limit() -> None:
-    model = ScriptedModel(call("get_weather", {"city": "Paris"}))
-    events, ran = run(model)
+    cities = [f"City{n}" for n in range(MAX_STEPS + 1)]
+    model = ScriptedModel(*[call("get_weather", {"city": city}) for city in cities])
+    events, ran = run(model, question=f"What is the weather in {', '.join(cities)}?")
     assert len(ran) == MAX_STEPS
-    assert ran[0]["parameters"] == [{"name": "city", "type": "string", "value": "Paris"}]
+    assert ran[0]["parameters"] == [{"name": "city", "type": "string", "value": "City0"}]
     failures = [e for e in events if e[0] == "trace" and "failureTrace" in e[1]["trace"]]
     assert "10 orchestration steps" in failures[0][1]["trace"]["failureTrace"]["failureReason"]
     assert next(e for e in events if e[0] == "chunk")[1]["bytes"].startswith(b"Sorry")
+
+
+def test_a_value_the_user_never_gave_makes_the_agent_ask() -> None:
+    model = ScriptedModel(call("book_table", {"restaurant": "The Golden Palace", "people": 2}))
+    events, ran = run(model, ask_user=True, question="Book a table for me.")
+    assert not ran
+    assert observations(events)[-1]["type"] == "ASK_USER"
+    chunk = next(e[1]["bytes"].decode() for e in events if e[0] == "chunk")
+    assert "restaurant" in chunk and "people" in chunk
+
+
+def test_values_the_user_gave_in_other_words_run() -> None:
+    model = ScriptedModel(call("book_table", {"restaurant": "Luigi's", "people": 2}), text("Booked."))
+    events, ran = run(model, ask_user=True, question="Book Luigis for two people.")
+    assert len(ran) == 1 and observations(events)[-1]["type"] == "FINISH"
+
+
+def test_a_tool_called_by_reflex_gets_an_answer_instead() -> None:
+    model = ScriptedModel(call("get_weather", {"city": "Rome"}), text("<tool_response>4</tool_response>"))
+    events, ran = run(model, ask_user=True, question="What is 2 + 2?")
+    assert not ran and not model.requests[-1].tools
+    assert [o["type"] for o in observations(events)] == ["FINISH"]
+    assert next(e for e in events if e[0] == "chunk")[1]["bytes"] == b"4"
+
+
+def test_the_same_call_after_its_result_gets_an_answer_instead() -> None:
+    model = ScriptedModel(
+        call("get_weather", {"city": "Paris"}),
+        call("get_weather", {"city": "Paris"}),
+        text("It is sunny in Paris."),
+    )
+    events, ran = run(model, question="What is the weather in Paris?")
+    assert len(ran) == 1
+    assert not model.requests[-1].tools and len(model.requests) == 3
+    assert observations(events)[-1]["type"] == "FINISH"
+    assert next(e for e in events if e[0] == "chunk")[1]["bytes"] == b"It is sunny in Paris."
 
 
 def test_tools_offer_required_values_as_nullable() -> None:

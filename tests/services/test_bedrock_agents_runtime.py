@@ -97,15 +97,15 @@ def test_openapi_action_group(server: RunningServer) -> None:
     agent_id = _agent_with(
         server, actionGroupExecutor={"lambda": arn}, apiSchema={"payload": json.dumps(PETS_API)}
     )
-    read = read_stream(_invoke(server, agent_id, "Please add_pet named Rex", enableTrace=True))
+    read = read_stream(_invoke(server, agent_id, "Please add_pet in Rex", enableTrace=True))
     body = json.loads(read["text"].split("returned: ", 1)[1])
     assert body["path"] == "/pets" and body["method"] == "POST"
     properties = body["body"]["content"]["application/json"]["properties"]
-    assert {"name": "name", "type": "string", "value": "example"} in properties
+    assert {"name": "name", "type": "string", "value": "Rex"} in properties
     call = orchestration(read["traces"], "invocationInput")[0]["actionGroupInvocationInput"]
     assert call["apiPath"] == "/pets" and call["verb"] == "POST"
 
-    path_call = read_stream(_invoke(server, agent_id, "get_pet 7"))
+    path_call = read_stream(_invoke(server, agent_id, "get_pet in P7"))
     assert json.loads(path_call["text"].split("returned: ", 1)[1])["parameters"][0]["name"] == "petId"
 
 

@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from outcrop.backends.base import ToolSpec
+from outcrop.backends.base import ToolCall, ToolSpec
+from outcrop.backends.json_schema import schema_errors
 from outcrop.catalog import BedrockModel
 from outcrop.services.bedrock_agent.agents_schema import (
     Action,
@@ -210,3 +211,23 @@ def returned_result(result: dict[str, Any]) -> ActionResult:
     except MalformedResponse:
         text = json.dumps(body)
     return ActionResult(text, entry.get("responseState"))
+
+
+def call_problem(action: Action | None, call: ToolCall) -> str | None:
+    """Why a call cannot run as made: an unknown tool or arguments outside its schema."""
+    if action is None:
+        return f"There is no tool named {call.name}."
+    errors = schema_errors(call.arguments, action.tool.parameters | {"required": []})
+    return "; ".join(errors) if errors else None
+
+
+def matching_result(returned: list[dict[str, Any]], action: Action) -> ActionResult:
+    """The caller's result for this call: by function (or path and method) and action group."""
+    for entry in returned:
+        inner = entry.get("functionResult") or entry.get("apiResult") or {}
+        same_group = inner.get("actionGroup") == action.group["actionGroupName"]
+        if action.function is not None and same_group and inner.get("function") == action.function:
+            return returned_result(entry)
+        if action.api_path is not None and same_group and inner.get("apiPath") == action.api_path:
+            return returned_result(entry)
+    return returned_result(returned[0]) if len(returned) == 1 else ActionResult("No result was returned.")

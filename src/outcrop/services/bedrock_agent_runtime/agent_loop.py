@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outcrop.backends.base import ChatMessage, GenerationRequest, GenerationResult, ToolCall
-from outcrop.backends.json_schema import schema_errors
 from outcrop.concurrency import run_blocking
 from outcrop.inference import Caller, Inference
 from outcrop.lambdas.workers import Outcome
@@ -33,11 +32,13 @@ from outcrop.services.bedrock_agent_runtime.agent_actions import (
     ActionResult,
     AgentSetup,
     MalformedResponse,
+    call_problem,
     invocation_input,
     lambda_event,
+    matching_result,
     read_lambda_response,
-    returned_result,
 )
+from outcrop.services.bedrock_agent_runtime.agent_grounding import not_given, related
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession, Pending
 from outcrop.storage.vectors import Hit
 
@@ -47,6 +48,7 @@ LambdaCall = Callable[[str, dict[str, Any]], Awaitable[Outcome | None]]
 Search = Callable[[str, str], list[Hit]]
 _PLACEHOLDER = re.compile(r"\$[a-z_]+\$")
 _MARKUP = re.compile(r"</?[a-zA-Z_]+>")
+_TOOL_MARKUP = re.compile(r"</?tool_(?:call|response)>")  # a small model echoing its chat template
 
 
 class DependencyFailedException(ServiceError, service="bedrock-agent-runtime"): ...
@@ -118,19 +120,32 @@ class AgentTurn:
         )
 
     async def events(self, input_text: str, returned: list[dict[str, Any]] | None) -> AsyncIterator[Event]:
+        """The turn's events; the session is saved when the turn ends, however it ends."""
+        try:
+            async for event in self._events(input_text, returned):
+                yield event
+        finally:
+            await run_blocking(self.session.save)
+
+    async def _events(self, input_text: str, returned: list[dict[str, Any]] | None) -> AsyncIterator[Event]:
         session, step = self.session, 0
         messages: list[ChatMessage]
         if returned is not None and session.pending is not None:
             pending, session.pending = session.pending, None
             input_text, messages, step = pending.input_text, pending.messages, pending.step
-            for waiting, waiting_action in pending.calls:
-                observed = _matching(returned, waiting_action)
+            for waiting, tool in pending.calls:
+                waiting_action = self.setup.actions.get(tool)
+                if waiting_action is None:  # the agent was changed since: nothing to match the result to
+                    messages.append(ChatMessage("tool", "No result was returned.", tool_call_id=waiting.id))
+                    continue
+                observed = matching_result(returned, waiting_action)
                 if self.enable_trace:
                     yield self._observation(step, waiting_action, observed)
                 messages.append(ChatMessage("tool", observed.text, tool_call_id=waiting.id))
         else:
             session.pending = None
             messages = [ChatMessage("user", input_text)]
+        done = {_signature(call) for m in messages for call in m.tool_calls}
         while step < MAX_STEPS:
             step += 1
             result = await self._think(step, input_text, messages)
@@ -147,19 +162,33 @@ class AgentTurn:
                 async for event in self._answer(step, input_text, result.text.strip()):
                     yield event
                 return
-            messages.append(ChatMessage("assistant", result.text, tool_calls=tuple(result.tool_calls)))
+            calls = [
+                call
+                for call in result.tool_calls
+                if _signature(call) not in done and not self._reflex(call, input_text, messages)
+            ]
+            if not calls:
+                # the same call again after its result, or a call the request has nothing to do with (small
+                # models make both): answer from what is known
+                result = await self._think(step, input_text, messages, with_tools=False)
+                if self.enable_trace:
+                    for event in self._model_traces(step, result):
+                        yield event
+                async for event in self._answer(step, input_text, result.text.strip()):
+                    yield event
+                return
+            done.update(_signature(call) for call in calls)
+            messages.append(ChatMessage("assistant", result.text, tool_calls=tuple(calls)))
             control: list[tuple[ToolCall, Action]] = []
-            for call in result.tool_calls:
+            for call in calls:
                 action = self.setup.actions.get(call.name)
-                problem = _problem(action, call)
+                problem = call_problem(action, call)
                 if action is None or problem is not None:
                     if self.enable_trace:
                         yield self._reprompt(step, "PARSER", problem or "unknown tool")
                     messages.append(ChatMessage("tool", f"Error: {problem}", tool_call_id=call.id))
                     continue
-                missing = [
-                    p.name for p in action.params if p.required and call.arguments.get(p.name) in (None, "")
-                ]
+                missing = not_given(action, call.arguments, self._conversation(input_text, messages))
                 if action.kind == "ask_user" or (missing and "AskUser" in self.setup.actions):
                     question = (
                         str(call.arguments.get("question") or "")
@@ -199,6 +228,24 @@ class AgentTurn:
         if self.enable_trace:
             yield self._failure(step, f"The agent did not finish within {MAX_STEPS} orchestration steps.")
         yield "chunk", {"bytes": f"Sorry, I could not finish this request within {MAX_STEPS} steps.".encode()}
+
+    def _conversation(self, input_text: str, messages: list[ChatMessage]) -> str:
+        """What the user and the tools said (and the agent's instruction): where a call's values come from."""
+        said = [m.content for m in self.session.history] + [
+            m.content for m in messages if m.role != "assistant"
+        ]
+        return "\n".join(
+            [self.setup.instruction, *self.session.prompt_attributes.values(), input_text, *said]
+        )
+
+    def _reflex(self, call: ToolCall, input_text: str, messages: list[ChatMessage]) -> bool:
+        """A call of an unrelated tool with none of its required values given (see agent_grounding)."""
+        action = self.setup.actions.get(call.name)
+        if action is None or action.kind != "action" or call_problem(action, call) is not None:
+            return False
+        required = [p.name for p in action.params if p.required]
+        missing = not_given(action, call.arguments, self._conversation(input_text, messages))
+        return bool(required) and len(missing) == len(required) and not related(action, input_text)
 
     # -- the model ------------------------------------------------------------------------------------------
 
@@ -285,7 +332,7 @@ class AgentTurn:
         self.session.history.extend([ChatMessage("user", input_text), ChatMessage("assistant", answer)])
 
     async def _answer(self, step: int, input_text: str, text: str) -> AsyncIterator[Event]:
-        text = text or "Sorry, I don't have an answer to that."
+        text = _TOOL_MARKUP.sub("", text).strip() or "Sorry, I don't have an answer to that."
         self._remember(input_text, text)
         if self.enable_trace:
             yield self._orchestration(
@@ -324,7 +371,8 @@ class AgentTurn:
         self, input_text: str, messages: list[ChatMessage], calls: list[tuple[ToolCall, Action]], step: int
     ) -> Event:
         invocation_id = str(uuid.uuid4())
-        self.session.pending = Pending(invocation_id, input_text, messages, calls, step)
+        waiting = [(call, action.tool.name) for call, action in calls]
+        self.session.pending = Pending(invocation_id, input_text, messages, waiting, step)
         inputs = []
         for call, action in calls:
             described = {**invocation_input(action, call.arguments), "agentId": self.setup.agent_id}
@@ -439,21 +487,5 @@ class AgentTurn:
         return result
 
 
-def _problem(action: Action | None, call: ToolCall) -> str | None:
-    """Why a call cannot run as made: an unknown tool or arguments outside its schema."""
-    if action is None:
-        return f"There is no tool named {call.name}."
-    errors = schema_errors(call.arguments, action.tool.parameters | {"required": []})
-    return "; ".join(errors) if errors else None
-
-
-def _matching(returned: list[dict[str, Any]], action: Action) -> ActionResult:
-    """The caller's result for this call: by function (or path and method) and action group."""
-    for entry in returned:
-        inner = entry.get("functionResult") or entry.get("apiResult") or {}
-        same_group = inner.get("actionGroup") == action.group["actionGroupName"]
-        if action.function is not None and same_group and inner.get("function") == action.function:
-            return returned_result(entry)
-        if action.api_path is not None and same_group and inner.get("apiPath") == action.api_path:
-            return returned_result(entry)
-    return returned_result(returned[0]) if len(returned) == 1 else ActionResult("No result was returned.")
+def _signature(call: ToolCall) -> str:
+    return call.name + json.dumps(call.arguments, sort_keys=True, default=str)

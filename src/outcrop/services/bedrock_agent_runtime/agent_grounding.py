@@ -1,0 +1,133 @@
+"""Whether a call's required values come from the conversation, so the agent asks the user for a value it
+was not given instead of running the call with one the model invented, and answers (without the tool) a
+request that a tool was called for by reflex.
+
+Small models fill every required argument they are offered, even when the user named none ("Book a table
+for me" becomes a booking at "The Golden Palace" for 2). A value counts as given when the conversation
+(the user's messages this session, the agent's instruction, prompt session attributes and earlier tool
+results) holds it: the same words or number, one of its words, or its abbreviation ("km" for
+"kilometers"). Values a tool's own description suggests ("such as AMZN") do not count: they are examples.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from outcrop.services.bedrock_agent.agents_schema import Action
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+_NUMBER_WORDS = {
+    word: number
+    for number, word in enumerate((
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+        "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+    ))
+}  # fmt: skip
+_NUMBER_WORDS_EXTRA = {"a couple": 2, "a pair": 2, "a dozen": 12, "half a dozen": 6}
+# words too common to show that the user named a value
+_COMMON = {
+    "the", "a", "an", "of", "in", "on", "at", "for", "to", "and", "or", "my", "me", "i", "you", "your", "our",
+    "we", "it", "is", "are", "be", "this", "that", "what", "which", "with", "by", "from", "please", "now",
+    "today", "tonight", "name", "value",
+}  # fmt: skip
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _stem(word: str) -> str:
+    return word[:-2] if word.endswith("'s") else word.rstrip("s") if len(word) > 3 else word
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    """'km' abbreviates 'kilometers', 'kg' 'kilograms': same first letter, the rest in order."""
+    if len(short) > 4 or len(long) <= len(short) or short[0] != long[0]:
+        return False
+    position = 0
+    for letter in short[1:]:
+        position = long.find(letter, position + 1)
+        if position < 0:
+            return False
+    return True
+
+
+def _number_given(value: float, text: str, tokens: set[str]) -> bool:
+    shown = str(int(value)) if float(value).is_integer() else repr(float(value))
+    if shown in tokens or any(token.replace(",", "") == shown for token in tokens):
+        return True
+    if any(_NUMBER_WORDS[token] == value for token in tokens if token in _NUMBER_WORDS):
+        return True
+    return any(phrase in text and number == value for phrase, number in _NUMBER_WORDS_EXTRA.items())
+
+
+def _text_given(value: str, text: str, tokens: set[str], generic: set[str]) -> bool:
+    needle = " ".join(words(value))
+    if not needle:
+        return True  # punctuation alone: nothing to check
+    if f" {needle} " in f" {' '.join(words(text))} ":
+        return True
+    number = _as_number(value)
+    if number is not None and _number_given(number, text, tokens):
+        return True
+    stems = {_stem(token) for token in tokens}
+    for word in words(value):
+        if word in _COMMON or word in generic:
+            continue
+        if word in tokens or _stem(word) in stems:
+            return True
+        if any(_abbreviates(word, token) or _abbreviates(token, word) for token in tokens):
+            return True
+    return False
+
+
+def _as_number(value: str) -> float | None:
+    try:
+        return float(value.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def given(value: Any, text: str, generic: Iterable[str] = ()) -> bool:
+    """Whether the conversation `text` holds `value` (see the module's docstring)."""
+    tokens = set(words(text))
+    lowered = text.lower()
+    if isinstance(value, bool):
+        return True  # a yes or no is the model's reading of the request, not a made-up fact
+    if isinstance(value, int | float):
+        return _number_given(value, lowered, tokens)
+    if isinstance(value, str):
+        return _text_given(value, lowered, tokens, set(generic))
+    if isinstance(value, list):
+        return all(given(item, text, generic) for item in value)
+    if isinstance(value, dict):
+        return all(given(item, text, generic) for item in value.values())
+    return True
+
+
+def not_given(action: Action, arguments: dict[str, Any], conversation: str) -> list[str]:
+    """The required parameters whose value is missing or not in the conversation (a knowledge-base search
+    query or a question to the user is the model's own words: only present is asked of those)."""
+    missing = []
+    for param in action.params:
+        if not param.required:
+            continue
+        value = arguments.get(param.name)
+        generic = words(f"{param.name.replace('_', ' ')} {param.description}")
+        if value in (None, "") or (action.kind == "action" and not given(value, conversation, generic)):
+            missing.append(param.name)
+    return missing
+
+
+def related(action: Action, request: str) -> bool:
+    """Whether the request shares a word with the tool (its name, description and parameters): a call to a
+    tool the request has nothing to do with, made with no value the user gave, is a small model's reflex
+    ("What is 2 + 2?" calling get_weather), not a need to ask the user."""
+    described = " ".join(
+        [action.tool.name.replace("_", " "), action.tool.description]
+        + [f"{p.name.replace('_', ' ')} {p.description}" for p in action.params]
+    )
+    tool_words = {_stem(word) for word in words(described) if word not in _COMMON and word != "get"}
+    return any(_stem(word) in tool_words for word in words(request) if word not in _COMMON)
