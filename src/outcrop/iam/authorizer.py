@@ -24,6 +24,8 @@ from outcrop.protocol.sigv4 import SigV4Authenticator
 
 # Services whose denial is `AccessDenied` (XML protocols) rather than `AccessDeniedException` (JSON).
 _XML = ("query", "rest-xml")
+# STS operations AWS performs for any authenticated caller, whatever its policies say.
+_NO_PERMISSION = frozenset({"GetCallerIdentity", "GetSessionToken"})
 
 
 def _xml(service: str) -> bool:
@@ -76,8 +78,8 @@ class IamAuthenticator(SigV4Authenticator):
     ) -> None:
         if caller.scheme == "bearer" or caller.access_key in self._root:
             return  # the account root (and its API keys) may do everything
-        if service == "sts" and operation == "GetCallerIdentity":
-            return  # AWS: no permission is needed, and an explicit deny does not stop it
+        if service == "sts" and operation in _NO_PERMISSION:
+            return  # AWS: no permission is needed, and policies cannot deny them
         record = self.store.resolve(caller.access_key)
         if record is None:
             raise UnrecognizedClient("The security token included in the request is invalid.")
