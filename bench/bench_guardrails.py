@@ -168,7 +168,8 @@ def served(repeats: int) -> None:
 
 def apply(runtime: Any, guardrail: dict[str, str], case: Case) -> set[str]:
     """The policies (a content type, TOPICS, WORDS, PROFANITY, PII, REGEX, GROUNDING) that intervened."""
-    content: list[dict[str, Any]] = [{"text": {"text": case.text}}]
+    # input tagged as guard content, so the prompt-attack filter evaluates it as AWS does tagged input
+    content: list[dict[str, Any]] = [{"text": {"text": case.text, "qualifiers": ["guard_content"]}}]
     if case.policy == "GROUNDING":
         content = [
             {"text": {"text": case.source, "qualifiers": ["grounding_source"]}},

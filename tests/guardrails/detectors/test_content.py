@@ -27,7 +27,7 @@ class Fixed:
     """A classifier answering one probability for one category."""
 
     model_id = "fixed"
-    languages = ("en",)
+    languages: tuple[str, ...] = ("en",)
 
     def __init__(self, category: str, probability: float) -> None:
         self.category, self.probability = category, probability
@@ -106,7 +106,10 @@ def test_prompt_attack_only_on_tagged_input() -> None:
 
 
 def test_a_disabled_or_none_strength_filter_is_not_evaluated() -> None:
-    off = [{"type": "INSULTS", "inputStrength": "HIGH", "inputEnabled": False}, {"type": "HATE"}]
+    off: list[dict[str, Any]] = [
+        {"type": "INSULTS", "inputStrength": "HIGH", "inputEnabled": False},
+        {"type": "HATE"},
+    ]
     assert assess_content(FAKE, "you idiot", off, "INPUT", tagged=False) == ([], False)
 
 

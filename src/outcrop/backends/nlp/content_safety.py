@@ -37,7 +37,7 @@ class ContentClassifier(Protocol):
 class SeedClassifier:
     """Per-category logistic regressions over [sentence embedding, offensive-language probability]."""
 
-    languages = ("en",)
+    languages: tuple[str, ...] = ("en",)
 
     def __init__(self, model_id: str, encoder: Any, offensive: Any, *, c: float = 4.0) -> None:
         from outcrop.backends.nlp import content_safety_seed as seed
@@ -115,7 +115,7 @@ _WORD = re.compile(r"[a-z]+")
 class FakeContentClassifier:
     """0.95 for a category when the text has one of its words (or phrases), 0.02 otherwise."""
 
-    languages = ("en",)
+    languages: tuple[str, ...] = ("en",)
 
     def __init__(self, model_id: str) -> None:
         self.model_id = model_id
