@@ -22,7 +22,7 @@ from outcrop.backends.base import (
 )
 from outcrop.backends.registry import ModelRegistry
 from outcrop.catalog import BedrockModel, Catalog
-from outcrop.guardrails.enforce import Guard, Mode, resolve
+from outcrop.guardrails.enforce import NOT_FOUND, Guard, Mode, resolve
 from outcrop.guardrails.types import Evaluation, GuardrailNotFound, GuardrailVersion, GuardText, Source
 from outcrop.inference import Caller, Inference, ModelStreamErrorException
 from outcrop.protocol.errors import (
@@ -200,7 +200,7 @@ class WordEngine:
 
     def version(self, identifier: str, version: str | None = None) -> GuardrailVersion:
         if identifier != GUARDRAIL.guardrail_id:
-            raise GuardrailNotFound(identifier)
+            raise GuardrailNotFound(NOT_FOUND)
         return GUARDRAIL
 
     def evaluate(
