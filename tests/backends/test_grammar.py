@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from outcrop.backends.base import ToolSpec
 from outcrop.backends.grammar import json_grammar, tool_call_grammar
+from outcrop.backends.grammar_numbers import integer_bounds, integer_range_rule
 
 WEATHER = ToolSpec(
     "get_weather",
@@ -17,15 +20,20 @@ def rules(text: str) -> dict[str, str]:
     return dict(line.split(" ::= ", 1) for line in text.splitlines())
 
 
-def test_auto_allows_text_or_a_tagged_call_of_each_tool() -> None:
+def test_auto_allows_text_or_a_call_of_each_tool_however_it_opens() -> None:
     grammar = tool_call_grammar([WEATHER, SEARCH], None)
     assert grammar is not None
     table = rules(grammar.text)
     assert table["root"] == "calls | text calls?"
-    assert table["text"].startswith("[^{<]")  # a reply may not open like a bare JSON call
-    assert (
-        '\\"name\\": \\"get_weather\\"' in table["call"] and '\\"name\\": \\"web_search\\"' in table["call"]
-    )
+    assert table["calls"] == 'tagged ("\\n" tagged){0,3} | bare'
+    assert table["bare"].startswith("call ")  # `{"name"` alone, after text or in a fence
+    assert table["text"].startswith("[^{<]")  # a reply may only open with `{` as a call
+    # text turns to the call rule at a brace, whitespace and "name"; a `<` restarts the tag's automaton
+    assert table["b0"].startswith('("\\"" b1 | [ \\t\\r\\n] b0 | "<" t1 | "{" b0')
+    assert table["b5"] == '("<" t1 | "{" b0 | [^<{\\"] t0)?'
+    assert table["t10"] == '("<" t1 | "{" b0 | [^<{>] t0)?'
+    assert table["call"].startswith('"{" [ \\t\\r\\n]* "\\"name\\": "')
+    assert '"\\"get_weather\\", ' in table["call"] and '"\\"web_search\\", ' in table["call"]
     assert table["tagged"] == '"<tool_call>\\n" call "\\n</tool_call>"'
     # the schema's enum reaches the arguments rule, and a schema without a type is still an object
     assert '"\\"c\\"" | "\\"f\\""' in grammar.text
@@ -48,3 +56,32 @@ def test_json_grammars() -> None:
     assert json_grammar(None).text.split()[:3] == ["root", "::=", "object"]
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     assert rules(json_grammar(schema).text)["root"] == '"{" space n-kv "}" space'
+
+
+def test_integer_bounds_reach_the_grammar() -> None:
+    limited = ToolSpec(
+        "search",
+        "",
+        {"type": "object", "properties": {"top": {"type": "integer", "minimum": 1, "maximum": 10}}},
+    )
+    grammar = tool_call_grammar([limited], None)
+    assert grammar is not None
+    assert rules(grammar.text)["arguments-0-top"] == '(([1-9] | "10")) space'
+    assert integer_bounds({"exclusiveMinimum": 0, "maximum": 9.5}) == (1, 9)
+    assert integer_bounds({"type": "integer"}) is None
+
+
+def test_integer_ranges_hold_exactly_the_integers_in_range() -> None:
+    def pattern(low: int | None, high: int | None) -> re.Pattern[str]:
+        expression = integer_range_rule(low, high)
+        assert expression is not None
+        literal = re.sub(r'"([^"]*)"', lambda match: re.escape(match.group(1)), expression[: -len(" space")])
+        return re.compile(literal.replace(" ", ""))
+
+    for low, high in [(1, 10), (0, None), (250, None), (5, 123), (-20, 7), (None, -3), (99, 1000)]:
+        checker = pattern(low, high)
+        for number in range(-1100, 1200):
+            inside = (low is None or number >= low) and (high is None or number <= high)
+            assert bool(checker.fullmatch(str(number))) == inside, (low, high, number)
+        assert not any(checker.fullmatch(text) for text in ("01", "-0", "", "-"))
+    assert integer_range_rule(3, 2) is None

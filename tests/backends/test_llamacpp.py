@@ -9,8 +9,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from outcrop.backends.base import BackendBusy, ChatMessage, ContextLengthExceeded, GenerationRequest, generate
+from outcrop.backends.base import (
+    BackendBusy,
+    ChatMessage,
+    ContextLengthExceeded,
+    GenerationRequest,
+    ToolSpec,
+    generate,
+)
+from outcrop.backends.grammar import tool_call_grammar
 from outcrop.backends.llamacpp import LlamaCppGenerator, LlamaSettings
+from outcrop.backends.llamacpp_engine import llama_bindings
+from outcrop.backends.llamacpp_sampling import SamplingPlan, SequenceSampler
 from outcrop.backends.registry import ModelRegistry
 
 from .conftest import REAL_MODELS, model_dir
@@ -92,3 +102,77 @@ def test_grammar_holds_even_against_the_prompt(qwen: LlamaCppGenerator) -> None:
     result = generate(qwen, request)
     assert json.loads(result.text)["color"] in ("red", "green")
     assert qwen._engine.grammar_resamples - before <= result.output_tokens
+
+
+WEATHER = ToolSpec(
+    "get_weather",
+    "",
+    {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+        "required": ["city"],
+    },
+)
+
+
+def grammar_takes(qwen: LlamaCppGenerator, text: str, tool_choice: str | None = None) -> bool:
+    """Whether llama.cpp's grammar sampler lets the model write `text` (tokenized as the model would)
+    and then end the reply."""
+    grammar = tool_call_grammar([WEATHER], tool_choice)
+    sampler = SequenceSampler(
+        llama_bindings(), qwen._model.vocab, SamplingPlan(0.0, None, None, None, grammar)
+    )
+    try:
+        for token in [*qwen._model.tokenize(text), int(llama_bindings().llama_vocab_eos(qwen._model.vocab))]:
+            if not sampler._allowed(token):
+                return False
+            if not qwen._model.is_end_of_generation(token):
+                llama_bindings().llama_sampler_accept(sampler.grammar, token)
+        return True
+    finally:
+        sampler.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It is sunny in Paris today.",
+        'Use a dict: d = {"city": 1} or {"nam": 2}.',
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>',
+        'I will check.\n<tool_call>\n{"name": "get_weather", "arguments": {"days": 7, "city": "Oslo"}}'
+        "\n</tool_call>",
+        '{"name": "get_weather", "arguments": {"city": "Oslo"}}',
+        'Let me look:\n```json\n{\n  "name": "get_weather", "arguments": {"city": "Oslo"}}\n```',
+        'Calling it: {"name": "get_weather", "arguments": {"city": "Oslo"}}',
+    ],
+)
+def test_auto_grammar_takes_text_and_every_form_of_a_valid_call(qwen: LlamaCppGenerator, text: str) -> None:
+    assert grammar_takes(qwen, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"city": "Oslo"}',  # a reply opening with a brace is a call
+        'Let me look:\n```json\n{"name": "weather", "arguments": {"city": "Oslo"}}\n```',  # no such tool
+        'Sure. {\n "name": "get_weather", "arguments": {"town": "Oslo"}}',  # not its schema
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo", "days": 8}}\n</tool_call>',
+        'Here: {"name": "get_weather", "arguments": {"city": "Oslo"}} and more text',
+        "Text <tool_call> text",
+    ],
+)
+def test_auto_grammar_refuses_whatever_is_no_valid_call(qwen: LlamaCppGenerator, text: str) -> None:
+    assert not grammar_takes(qwen, text)
+
+
+def test_fenced_call_after_prose_is_a_valid_tool_use(qwen: LlamaCppGenerator) -> None:
+    """The small model writes its call in a ```json fence after a sentence when asked to; it comes
+    back as a call, not as text."""
+    prompt = (
+        "First say 'Checking.' on its own line, then write the function call as JSON in a ```json code "
+        "block (not in tool_call tags): the weather in Oslo for 3 days."
+    )
+    request = GenerationRequest([ChatMessage("user", prompt)], max_tokens=60, temperature=0, tools=[WEATHER])
+    result = generate(qwen, request)
+    assert result.stop_reason == "tool_use", result.text
+    assert result.tool_calls[0].name == "get_weather" and result.tool_calls[0].arguments["city"] == "Oslo"

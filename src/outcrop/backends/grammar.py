@@ -2,11 +2,12 @@
 
 Small models call tools in the right shape most of the time, and "most" breaks agents. llama.cpp's grammar
 sampler makes the shape certain: a tool call can only name one of the tools, and its arguments can only be
-JSON that follows that tool's schema (llama-cpp-python's JSON-schema converter writes the rules). With
-tool choice "auto" the reply is text or calls: text may not open like a bare JSON call, which small models
-write and often get wrong, so a call is always a `<tool_call>` block (after text or alone) and is
-constrained from its first character. With "any" or a named tool the prompt already ends inside the call
-(see `chat_template.forced_tool_prefix`), so the grammar starts there and nothing else can be written.
+JSON that follows that tool's schema (llama-cpp-python's JSON-schema converter writes the rules, with
+integer bounds from grammar_numbers). With tool choice "auto" the reply is text or calls, and every way a
+small model starts a call leads into the constrained call rule: a `<tool_call>` block, or a bare
+`{"name": ...` (alone, after text, or inside a ```json fence). Text may contain neither, so whatever looks
+like a call is one, and valid. With "any" or a named tool the prompt already ends inside the call (see
+`chat_template.forced_tool_prefix`), so the grammar starts there and nothing else can be written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from outcrop.backends.base import ToolSpec
 from outcrop.backends.chat_template import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
+from outcrop.backends.grammar_numbers import integer_bounds, integer_range_rule
 
 _log = logging.getLogger(__name__)
 _MORE_CALLS = 3  # parallel calls allowed after the first
@@ -37,9 +39,20 @@ def _literal(text: str) -> str:
 
 
 def _converter() -> Any:
-    from llama_cpp.llama_grammar import SchemaConverter
+    from llama_cpp.llama_grammar import RESERVED_NAMES, SchemaConverter
 
-    return SchemaConverter(  # type: ignore[no-untyped-call]
+    class Converter(SchemaConverter):
+        """The stock converter, plus integers held within their schema's bounds."""
+
+        def visit(self, schema: dict[str, Any], name: str) -> Any:
+            bounds = integer_bounds(schema) if schema.get("type") == "integer" else None
+            rule = integer_range_rule(*bounds) if bounds else None
+            if rule is None:
+                return super().visit(schema, name)  # type: ignore[no-untyped-call]
+            rule_name = name + "-" if name in RESERVED_NAMES else name or "root"
+            return self._add_rule(rule_name, rule)  # type: ignore[no-untyped-call]
+
+    return Converter(  # type: ignore[no-untyped-call]
         prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
     )
 
@@ -71,28 +84,48 @@ def tool_call_grammar(tools: Sequence[ToolSpec], tool_choice: str | None) -> Gra
         if tool.name == tool_choice:
             rules = converter.format_grammar()
             return Grammar(f'root ::= {arguments} "}}" {_literal(chr(10) + TOOL_CALL_CLOSE)}\n{rules}')
-        opening = _literal('{"name": ' + json.dumps(tool.name) + ', "arguments": ')
+        opening = _literal(json.dumps(tool.name) + ', "arguments": ')
         calls.append(f'{opening} {arguments} "}}"')
-    tagged = f"{_literal(TOOL_CALL_OPEN + chr(10))} call {_literal(chr(10) + TOOL_CALL_CLOSE)}"
-    more = f'("\\n" tagged){{0,{_MORE_CALLS}}}'
-    rules = f"call ::= {' | '.join(calls)}\ntagged ::= {tagged}\n{converter.format_grammar()}"
+    close = _literal(chr(10) + TOOL_CALL_CLOSE)
+    rules = [
+        # the whitespace a model may put after the brace, as `text` below tells a call by `{ws"name"`
+        f'call ::= "{{" [ \\t\\r\\n]* {_literal(chr(34) + "name" + chr(34) + ": ")} ({" | ".join(calls)})',
+        f"tagged ::= {_literal(TOOL_CALL_OPEN + chr(10))} call {close}",
+        converter.format_grammar(),
+    ]
     if tool_choice == "any":
-        return Grammar(f"root ::= call {_literal(chr(10) + TOOL_CALL_CLOSE)} {more}\n{rules}")
-    return Grammar(f"root ::= calls | text calls?\ncalls ::= tagged {more}\n{_prose_rules()}\n{rules}")
+        return Grammar(f'root ::= call {close} ("\\n" tagged){{0,{_MORE_CALLS}}}\n' + "\n".join(rules))
+    roots = [
+        "root ::= calls | text calls?",
+        f'calls ::= tagged ("\\n" tagged){{0,{_MORE_CALLS}}} | bare',
+        # calls a model writes without tags, one a line, maybe in a ```json fence; nothing after them
+        f'bare ::= call ("\\n" call){{0,{_MORE_CALLS}}} ("\\n"? "```")?',
+    ]
+    return Grammar("\n".join([*roots, _prose_rules(), *rules]))
 
 
 def _prose_rules() -> str:
-    """`text`: any reply that does not open like a bare JSON call (`{`) and never contains the call
-    opening; a call can only follow it as a `<tool_call>` block, which the grammar then constrains.
+    """`text`: a reply that opens with neither `{` nor a call, and contains neither `<tool_call>` nor
+    `{"name"` (whitespace allowed after the brace): where the model writes one, the text ends and the call
+    rule takes over, so the call is constrained from its first character.
 
-    Rule t<i> means "the text so far ends with the first i characters of the opening" (a small automaton
-    for "does not contain"; the opening's `<` occurs only at its start, so any `<` goes back to t1)."""
-    opening = TOOL_CALL_OPEN
-    rules = ['text ::= [^{<] t0 | "<" t1', 't0 ::= ([^<] t0 | "<" t1)?']
-    for index in range(1, len(opening)):
-        character = opening[index]
-        advance = f'"{character}" t{index + 1} | ' if index + 1 < len(opening) else ""
-        rules.append(f't{index} ::= ({advance}"<" t1 | [^<{character}] t0)?')
+    A small automaton for "contains neither": state t<i> means the text ends with the first i characters
+    of `<tool_call>`, b<i> that it ends with a brace, whitespace and the first i characters of `"name"`.
+    Neither word repeats its first character, and neither holds the other's, so any `<` goes to t1 and
+    any `{` to b0."""
+    rules = ['text ::= [^{<] t0 | "<" t1', 't0 ::= ([^<{] t0 | "<" t1 | "{" b0)?']
+    restart = '"<" t1 | "{" b0'
+    for prefix, word in (("t", TOOL_CALL_OPEN), ("b", '"name"')):
+        first = 1 if prefix == "t" else 0
+        for index in range(first, len(word)):
+            character = word[index]
+            escaped = _literal(character)
+            advance = f"{escaped} {prefix}{index + 1} | " if index + 1 < len(word) else ""
+            others = "<{" + ('\\"' if character == '"' else character)
+            if prefix == "b" and index == 0:  # whitespace between the brace and the quote
+                advance += "[ \\t\\r\\n] b0 | "
+                others += " \\t\\r\\n"
+            rules.append(f"{prefix}{index} ::= ({advance}{restart} | [^{others}] t0)?")
     return "\n".join(rules)
 
 

@@ -3,8 +3,9 @@
 A tool call reaches the client only when its arguments satisfy the tool's schema, whatever produced them
 (a grammar-constrained local model, a remote server, a model writing freely). `jsonschema` is not a
 dependency of Outcrop, so this covers what tool schemas say in practice: type (and lists of types), enum,
-const, properties, required, additionalProperties, items, prefixItems, min/max (length, items, value),
-anyOf/oneOf/allOf/not and local `$ref`s into `$defs`/`definitions`. Keywords it does not know pass.
+const, properties, required, additionalProperties, items, prefixItems, min/max (length, items, value, and
+exclusive bounds), anyOf/oneOf/allOf/not and local `$ref`s into `$defs`/`definitions`. Keywords it does
+not know pass.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def schema_errors(value: Any, schema: Any, root: Any = None, path: str = "$") ->
             errors.append(f"{path}: {value} is below {schema['minimum']}")
         if "maximum" in schema and value > schema["maximum"]:
             errors.append(f"{path}: {value} is above {schema['maximum']}")
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            errors.append(f"{path}: {value} is not above {schema['exclusiveMinimum']}")
+        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+            errors.append(f"{path}: {value} is not below {schema['exclusiveMaximum']}")
     errors += _combinator_errors(value, schema, root, path)
     return errors
 
