@@ -14,6 +14,7 @@ from outcrop.catalog import BUNDLED, Catalog, load_catalog, with_service_models
 from outcrop.config import Settings
 
 if TYPE_CHECKING:
+    from outcrop.audit.trail import AuditTrail
     from outcrop.backends.registry import ModelRegistry
     from outcrop.guardrails.guardrails import Guardrails
     from outcrop.iam.store import IamStore
@@ -133,6 +134,18 @@ class App:
         return SqliteLogStore(self.data_path("logs"))
 
     @cached_property
+    def audit(self) -> AuditTrail:
+        """CloudTrail's append-only event log and trails, which deliver it to S3 buckets."""
+        from outcrop.audit.trail import AuditTrail
+
+        return AuditTrail(
+            self.data_path("cloudtrail"),
+            self.objects,
+            self.settings.account_id,
+            self.settings.cloudtrail_delivery_seconds,
+        )
+
+    @cached_property
     def kms(self) -> Keyring:
         """KMS keys, shared by `kms` and the services that encrypt at rest with them (S3's SSE)."""
         from outcrop.kms.keys import Keyring
@@ -209,7 +222,7 @@ class App:
             "inference_profiles",
             "iam",
         )
-        for name in (*shared, "objects", "logs", "kms"):
+        for name in (*shared, "audit", "objects", "logs", "kms"):
             part = self.__dict__.get(name)
             if part is not None:
                 part.close()

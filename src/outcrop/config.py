@@ -66,6 +66,7 @@ class Settings:
     # unset, from `kms/master.key` in the data dir, generated on first start with 0600 permissions (no OS
     # keyring). A key file beside the data guards a copied database only: set this to keep the key elsewhere.
     kms_master_key: str = ""
+    cloudtrail_delivery_seconds: float = 300.0  # how often trails deliver log files (CloudTrail: ~5 minutes)
 
     @property
     def models_path(self) -> Path:
@@ -87,7 +88,7 @@ def _coerce(name: str, value: Any) -> Any:
         return dict(pair.split("=", 1) for pair in value.split(",") if "=" in pair)
     if name in ("port", "llm_threads", "llm_parallel", "llm_queue", "max_request_mb", "lambda_concurrency"):
         return int(value)
-    if name in ("sagemaker_load_timeout", "sagemaker_invoke_timeout"):
+    if name in ("sagemaker_load_timeout", "sagemaker_invoke_timeout", "cloudtrail_delivery_seconds"):
         return float(value)
     if name == "sagemaker_max_models":
         return int(value)

@@ -74,6 +74,24 @@ class RequestRecord:
 
 
 @dataclass
+class ApiCall:
+    """One answered AWS API call, for the services that record calls (CloudTrail: `observe_call`)."""
+
+    at: float
+    service: str
+    operation: str
+    region: str
+    access_key: str
+    source_ip: str
+    user_agent: str
+    request_id: str
+    params: dict[str, Any]
+    status: int
+    headers: dict[str, str]
+    body: bytes | None  # None when streamed
+
+
+@dataclass
 class _Shared:
     """A call that retries may join: its task, how many clients wait for it, when it finished."""
 
@@ -116,6 +134,8 @@ class Gateway:
         self.recent: deque[RequestRecord] = deque(maxlen=200)
         self._shared: dict[tuple[str, str, str], _Shared] = {}
         self.on_shutdown: list[Callable[[], None]] = []
+        # Services that record every answered call; called on the event loop, so they only enqueue it.
+        self.observers = [o for s in self.services.values() if (o := getattr(s, "observe_call", None))]
 
     # -- ASGI ----------------------------------------------------------------------------------------------
 
@@ -237,6 +257,7 @@ class Gateway:
         if ".execute-api." in request.header("host"):  # API Gateway's host form: the local API Gateway
             handler = self.internal.get("/_outcrop/execute-api/", handler)
         route: RouteMatch | None = None
+        params: dict[str, Any] = {}
         try:
             if request.too_large:
                 limit = self.settings.max_body_bytes
@@ -303,6 +324,14 @@ class Gateway:
                 request_id,
                 route.protocol if route else None,
             )
+        if route is not None and self.observers:
+            body = response.body if isinstance(response.body, bytes) else None
+            client = (scope.get("client") or ("", 0))[0]
+            call = ApiCall(time.time(), route.service, route.operation.name, caller.region, caller.access_key,
+                           str(client), request.header("user-agent"), request_id, params, response.status,
+                           response.headers, body)  # fmt: skip
+            for observe in self.observers:
+                observe(call)
         return response, route.service if route else "", route.operation.name if route else ""
 
     def _internal_handler(self, path: str) -> InternalHandler | None:
