@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from outcrop.audit.log import AuditLog
+from outcrop.kms.keys import KmsError
 from outcrop.storage.objects import ObjectAttributes, ObjectStore, StoreError
 from outcrop.storage.sqlite import Database, Migration
 
@@ -154,8 +155,8 @@ class TrailDelivery:
         try:
             for region, records in by_region.items():
                 self._write(trail, region, records, now)
-        except StoreError as exc:
-            self.trails.update(trail.name, attempted=now, error=_delivery_error(exc))
+        except (StoreError, KmsError) as exc:  # the bucket is gone, the trail's KMS key disabled...
+            self.trails.update(trail.name, attempted=now, error=exc.code)
             return
         self.trails.update(trail.name, delivered_seq=events[-1].seq, attempted=now, delivered=now, error=None)
 
@@ -173,7 +174,3 @@ class TrailDelivery:
                 attributes, encryption={"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": trail.kms_key}
             )
         self.objects.put_object(trail.bucket, key, body, attributes)
-
-
-def _delivery_error(exc: StoreError) -> str:
-    return "NoSuchBucket" if exc.code == "NoSuchBucket" else exc.code
