@@ -29,15 +29,15 @@ from typing import Any
 import orjson
 
 from outcrop.catalog import BedrockModel
+from outcrop.guardrails.enforce import GuardrailEngine
 from outcrop.inference import Caller, Inference
+from outcrop.jobs.batch_guard import converse_record, invoke_record, names_guardrail, refuse_for_embedding
 from outcrop.jobs.batch_store import ACTIVE, BatchJob, BatchJobStore, Counts
 from outcrop.protocol.errors import ServiceError, ThrottlingException
 from outcrop.services.bedrock_runtime.invoke import (
     EMBED_CHUNK,
     Invoked,
-    converse_body,
     embed_bodies,
-    invoke_body,
 )
 from outcrop.storage.objects import ObjectAttributes, ObjectStore, StoreError
 
@@ -82,12 +82,14 @@ class BatchRunner:
         *,
         objects: ObjectStore,
         inference: Inference,
+        guardrails: GuardrailEngine,
         staging: Path,
         parallel: Callable[[BedrockModel], int],
     ) -> None:
         self.store = store
         self._objects = objects
         self._inference = inference
+        self._guardrails = guardrails
         self._staging = staging
         self._parallel = parallel
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outcrop-batch")
@@ -221,6 +223,10 @@ class BatchRunner:
                     tally.add(lines)
 
             if model.kind == "embedding":
+                guarded = [record for record in records if names_guardrail(record.model_input)]
+                if guarded:  # never embedded unscreened: each says why in its line
+                    keep([_line(record, refuse_for_embedding(model)) for record in guarded])
+                    records = [record for record in records if not names_guardrail(record.model_input)]
                 for start in range(0, len(records), EMBED_CHUNK):
                     chunk = records[start : start + EMBED_CHUNK]
                     answers = _retrying(stop, partial(self._embed, caller, model, chunk))
@@ -230,11 +236,10 @@ class BatchRunner:
 
             def one(record: Record) -> None:
                 def call() -> Invoked:
+                    inference, guardrails, given = self._inference, self._guardrails, record.model_input
                     if converse:
-                        return converse_body(
-                            self._inference, caller, model, record.model_input, self._objects
-                        )
-                    return invoke_body(self._inference, caller, model, record.model_input)
+                        return converse_record(inference, guardrails, caller, model, given, self._objects)
+                    return invoke_record(inference, guardrails, caller, model, given)
 
                 answer = _retrying(stop, lambda: _answer(call))
                 if answer is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from outcrop.catalog import BedrockModel, Catalog
 from outcrop.config import Settings
+from outcrop.guardrails.enforce import GuardrailEngine
 from outcrop.inference import Inference
 from outcrop.jobs.batch_inference import BatchRunner
 from outcrop.jobs.batch_store import BatchJob, BatchJobStore, NameTaken, TokenReused
@@ -51,13 +52,19 @@ class BatchJobs:
         *,
         inference: Inference,
         objects: ObjectStore,
+        guardrails: GuardrailEngine,
         root: Path,
         parallel: Callable[[BedrockModel], int],
     ) -> None:
         self._inference = inference
         self.store = BatchJobStore(root / "jobs.sqlite3")
         self.runner = BatchRunner(
-            self.store, objects=objects, inference=inference, staging=root / "staging", parallel=parallel
+            self.store,
+            objects=objects,
+            inference=inference,
+            guardrails=guardrails,  # records naming a guardrail are screened (jobs.batch_guard)
+            staging=root / "staging",
+            parallel=parallel,
         )
         self.runner.resume()
 

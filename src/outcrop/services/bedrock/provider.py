@@ -47,6 +47,7 @@ class Bedrock(Service):
         self.batch = BatchJobs(
             inference=inference,
             objects=objects,
+            guardrails=guardrails,
             root=data_path("bedrock", "batch"),
             parallel=decode_slots(catalog, settings),
         )
