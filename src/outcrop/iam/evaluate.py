@@ -7,7 +7,7 @@ the resource's own policy naming the principal admits the request. The account r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +28,16 @@ class Principal:
     role_arn: str = ""  # the role of an assumed-role session
     identity: tuple[Policy, ...] = ()
     session: tuple[Policy, ...] | None = None  # session policies, when the session was given any
+    # identity statements whose Action matches, by action: most requests then test a handful, not all
+    _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def statements_for(self, action: str) -> tuple[Statement, ...]:
+        found = self._by_action.get(action)
+        if found is None:
+            found = tuple(s for p in self.identity for s in p.statements if s.action.matches(action))
+            if len(self._by_action) < 1024:
+                self._by_action[action] = found
+        return found
 
     @property
     def identifiers(self) -> frozenset[str]:
@@ -125,7 +135,7 @@ def trusts(policy: Policy, principal: Principal, context: Mapping[str, Sequence[
 
 
 def _scan(
-    policies: Sequence[Policy],
+    statements: Iterable[Statement],
     action: str,
     resource: str,
     context: Mapping[str, Sequence[str]],
@@ -133,14 +143,18 @@ def _scan(
 ) -> tuple[bool, bool, str]:
     """(some statement denies, some statement allows, the deciding statement's Sid)."""
     allowed, sid = False, ""
-    for policy in policies:
-        for statement in policy.statements:
-            if statement_applies(statement, action, resource, context, principal):
-                if not statement.allow:
-                    return True, allowed, statement.sid
-                if not allowed:
-                    allowed, sid = True, statement.sid
+    for statement in statements:
+        if statement_applies(statement, action, resource, context, principal):
+            if not statement.allow:
+                return True, allowed, statement.sid
+            if not allowed:
+                allowed, sid = True, statement.sid
     return False, allowed, sid
+
+
+def _all(policies: Iterable[Policy]) -> Iterator[Statement]:
+    for policy in policies:
+        yield from policy.statements
 
 
 def evaluate(
@@ -154,16 +168,18 @@ def evaluate(
     if principal.kind == "root":
         return Decision(True)
     context = {**principal.variables(), **context}
-    denied, identity_allows, sid = _scan(principal.identity, action, resource, context)
+    denied, identity_allows, sid = _scan(principal.statements_for(action), action, resource, context)
     if denied:
         return Decision(False, "explicit deny in an identity-based policy", (sid,))
     resource_allows = False
     if resource_policy is not None:
-        denied, resource_allows, rsid = _scan([resource_policy], action, resource, context, principal)
+        denied, resource_allows, rsid = _scan(
+            resource_policy.statements, action, resource, context, principal
+        )
         if denied:
             return Decision(False, "explicit deny in a resource-based policy", (rsid,))
     if principal.session is not None:
-        denied, session_allows, ssid = _scan(principal.session, action, resource, context)
+        denied, session_allows, ssid = _scan(_all(principal.session), action, resource, context)
         if denied:
             return Decision(False, "explicit deny in a session policy", (ssid,))
         if identity_allows and not session_allows and not resource_allows:

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import quote
 
 from outcrop.protocol.auth import Caller, UnrecognizedClient
@@ -86,13 +87,32 @@ def canonical_request(
     return "\n".join([request.method, uri, query, headers, ";".join(signed), payload_hash])
 
 
+@lru_cache(maxsize=1024)
+def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
+    """The day's derived key (four HMACs), as SDKs cache it: it changes only with the date and scope."""
+    key = _hmac(("AWS4" + secret).encode(), day)
+    for part in (region, service, "aws4_request"):
+        key = _hmac(key, part)
+    return key
+
+
 def signature(secret: str, amz_date: str, region: str, service: str, canonical: str) -> str:
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = _hmac(("AWS4" + secret).encode(), amz_date[:8])
-    for part in (region, service, "aws4_request"):
-        key = _hmac(key, part)
+    key = _signing_key(secret, amz_date[:8], region, service)
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+_AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
+
+
+def _parse_amz_date(text: str) -> datetime:
+    """`20261206T051300Z`, read without strptime (a third of a signature check's time)."""
+    m = _AMZ_DATE.fullmatch(text)
+    if m is None:
+        raise ValueError(f"not an ISO 8601 basic date: {text!r}")
+    year, month, day, hour, minute, second = (int(part) for part in m.groups())
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 class SigV4Authenticator:
@@ -142,7 +162,7 @@ class SigV4Authenticator:
             drop = "X-Amz-Signature"
             expires = timedelta(seconds=int(first.get("X-Amz-Expires", "900") or 900))
         try:
-            when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            when = _parse_amz_date(amz_date)
         except ValueError as exc:
             raise mismatch from exc
         now = datetime.now(UTC)

@@ -1,0 +1,164 @@
+"""Bench: what `auth = "iam"` costs. S3 HeadBucket (authorized as s3:ListBucket) under 32 concurrent clients
+(wrk), signed by an IAM user with 100 customer managed policies attached, against the same call on a
+dev-mode server, same machine, same run; then the authorization step alone (the key resolved, 100
+policies evaluated) timed in-process.
+
+Targets (issue 15): iam-mode throughput >= 0.9 of dev mode; authorization p99 <= 1 ms with 100 policies.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from common import ROOT, RunningServer, report, wrk
+
+sys.path.insert(0, str(ROOT / "src"))
+
+from outcrop.iam.authorizer import IamAuthenticator
+from outcrop.iam.store import IamStore
+from outcrop.protocol.auth import Caller
+from outcrop.protocol.parse import HttpRequest
+
+SECONDS = 5
+ROUNDS = 3
+POLICIES = 100
+BUCKET = "bench-authz"
+ROOT_KEY, ROOT_SECRET = "AKIAOUTCROPBENCH", "bench-secret"
+
+
+def statements(number: int) -> list[dict[str, Any]]:
+    """Policy `number`: statements that match nothing the bench sends; the last policy allows it."""
+    found: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["bedrock:Get*", "sagemaker:Describe*"],
+            "Resource": f"arn:aws:bedrock:*:*:agent/A{number}",
+        },
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::other-{number}/*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+        },
+    ]
+    if number == POLICIES - 1:
+        found.append({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"})
+    return found
+
+
+def document(number: int) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements(number)})
+
+
+def signed(url: str, key: str, secret: str) -> dict[str, str]:
+    request = AWSRequest(method="HEAD", url=url)
+    SigV4Auth(Credentials(key, secret), "s3", "us-east-1").add_auth(request)
+    return {k: str(v) for k, v in request.headers.items()}
+
+
+@contextmanager
+def server(auth: str) -> Iterator[RunningServer]:
+    env = {"OUTCROP_AUTH": auth, "OUTCROP_CREDENTIALS": f"{ROOT_KEY}:{ROOT_SECRET}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        running = RunningServer(Path(tmp) / "data", extra_env=env).start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+def client(running: RunningServer, service: str, key: str, secret: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=running.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+    )
+
+
+@contextmanager
+def head_bucket_target(auth: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A running server of this auth mode, its HeadBucket URL and the signed headers wrk replays."""
+    with server(auth) as running:
+        client(running, "s3", ROOT_KEY, ROOT_SECRET).create_bucket(Bucket=BUCKET)
+        key, secret = ROOT_KEY, ROOT_SECRET
+        if auth == "iam":
+            iam = client(running, "iam", ROOT_KEY, ROOT_SECRET)
+            iam.create_user(UserName="bench")
+            for number in range(POLICIES):
+                arn = iam.create_policy(PolicyName=f"p{number}", PolicyDocument=document(number))["Policy"][
+                    "Arn"
+                ]
+                iam.attach_user_policy(UserName="bench", PolicyArn=arn)
+            made = iam.create_access_key(UserName="bench")["AccessKey"]
+            key, secret = made["AccessKeyId"], made["SecretAccessKey"]
+            client(running, "s3", key, secret).head_bucket(Bucket=BUCKET)  # allowed, by the last policy
+        url = f"{running.endpoint}/{BUCKET}"
+        yield url, signed(url, key, secret)
+
+
+def authorization_times(calls: int = 20000) -> list[float]:
+    """Milliseconds per `authorize` call for the IAM user with 100 policies, key already resolved."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = IamStore(Path(tmp) / "iam.sqlite3", "000000000000")
+        store.create("user", "bench", "/")
+        for number in range(POLICIES):
+            arn = store.create_policy(f"p{number}", "/", document(number), "")["arn"]
+            store.attach("user", "bench", arn)
+        key = store.create_access_key("bench")["id"]
+        authorizer = IamAuthenticator({ROOT_KEY: ROOT_SECRET}, store)
+        caller = Caller(key, "us-east-1", "s3", "sigv4")
+        request = HttpRequest("HEAD", f"/{BUCKET}", {}, {"user-agent": "bench"}, b"")
+        params = {"Bucket": BUCKET}
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            authorizer.authorize(request, caller, "s3", "HeadBucket", params, "127.0.0.1")
+            times.append(1000 * (time.perf_counter() - started))
+        store.close()
+        return times
+
+
+def main() -> None:
+    # Both servers up together, measured in alternating rounds, so load from elsewhere on the machine
+    # falls on both alike; the medians are reported.
+    rounds: dict[str, list[tuple[float, float]]] = {"dev": [], "iam": []}
+    with head_bucket_target("dev") as dev_target, head_bucket_target("iam") as iam_target:
+        for _ in range(ROUNDS):
+            for auth, (url, headers) in (("dev", dev_target), ("iam", iam_target)):
+                rounds[auth].append(wrk(url, headers, method="HEAD", seconds=SECONDS))
+    dev = [statistics.median(r[i] for r in rounds["dev"]) for i in (0, 1)]
+    iam = [statistics.median(r[i] for r in rounds["iam"]) for i in (0, 1)]
+    times = sorted(authorization_times())
+    p50, p99 = statistics.median(times), times[int(len(times) * 0.99)]
+    report(
+        f"S3 HeadBucket, 32 concurrent clients (wrk), {POLICIES} policies on the IAM user, "
+        f"median of {ROUNDS} alternating {SECONDS} s rounds, same run",
+        [
+            ("", "auth = iam", "auth = dev"),
+            ("req/s", f"{iam[0]:.0f}", f"{dev[0]:.0f}"),
+            ("p99 (ms)", f"{iam[1]:.1f}", f"{dev[1]:.1f}"),
+        ],
+    )
+    print(f"  ratio iam / dev: {iam[0] / dev[0]:.2f} of dev-mode req/s (target >= 0.9)")
+    print(
+        f"  authorization alone, {POLICIES} policies: p50 {p50:.3f} ms, p99 {p99:.3f} ms (target p99 <= 1 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
