@@ -32,6 +32,8 @@ SCRIPT = {
     "founded": "The volcano was founded by Anna Berg. [1]",
     "colour": "The search results do not mention the colour of lava. Magma rises through the crust. [1]",
     "crust": f"Magma rises through the crust. [2] {SUPPORTED} [1] I could not find more about it.",
+    # true sentences of the source, recited for a question they do not answer (how often: no number)
+    "often": "Volcanoes erupt when magma rises through the crust. [1] Basaltic lava flows are runny. [1]",
 }
 
 
@@ -122,6 +124,14 @@ def test_nothing_supported_gives_the_fallback(scripted: tuple[RunningServer, Scr
 
 
 @pytest.mark.parametrize("stream", [False, True])
+def test_true_sentences_that_do_not_answer_give_the_fallback(
+    scripted: tuple[RunningServer, Scripted], stream: bool
+) -> None:
+    text, citations = ask(scripted[0], "How often does the volcano erupt?", stream=stream)
+    assert (text, citations) == (FALLBACK, [])
+
+
+@pytest.mark.parametrize("stream", [False, True])
 def test_a_refusal_first_gives_the_fallback(scripted: tuple[RunningServer, Scripted], stream: bool) -> None:
     # the model says the sources do not answer: a true sentence after that does not make it an answer
     text, citations = ask(scripted[0], "What colour is the lava?", stream=stream)
@@ -193,3 +203,8 @@ def test_real_models_refuse_what_the_sources_do_not_say(real_server: RunningServ
         retrieveAndGenerateConfiguration=configuration,
     )
     assert (refused["output"]["text"], refused["citations"]) == (FALLBACK, []), refused
+    recited = runtime.retrieve_and_generate(  # the model recites the passage: true, but no answer
+        input={"text": "How much did it cost to build the Vellmoor lighthouse?"},
+        retrieveAndGenerateConfiguration=configuration,
+    )
+    assert (recited["output"]["text"], recited["citations"]) == (FALLBACK, []), recited
