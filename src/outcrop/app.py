@@ -59,8 +59,14 @@ class App:
             return SigV4Authenticator(self.settings.credentials, set(self.settings.api_keys))
         if self.settings.auth == "iam":
             from outcrop.iam.authorizer import IamAuthenticator
+            from outcrop.iam.resource_policies import kms_key_policies
 
-            return IamAuthenticator(self.settings.credentials, self.iam, set(self.settings.api_keys))
+            return IamAuthenticator(
+                self.settings.credentials,
+                self.iam,
+                set(self.settings.api_keys),
+                resource_policies={"kms": kms_key_policies(lambda: self.kms)},
+            )
         raise ValueError(f"auth must be 'dev', 'keys', 'sigv4' or 'iam', not {self.settings.auth!r}")
 
     @cached_property

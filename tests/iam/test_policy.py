@@ -274,3 +274,22 @@ def test_trust_policies_name_principals_services_or_the_account() -> None:
     assert trusts(whole, user(name="bob"), {})
     root = Principal("root", f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT, ACCOUNT)
     assert evaluate(root, "anything:AtAll", "*", {}).allowed
+
+
+def test_a_required_resource_policy_must_allow_or_delegate() -> None:
+    # KMS: the key policy decides; naming the account lets IAM policies decide too.
+    key = "arn:aws:kms:us-east-1:123456789012:key/k1"
+    delegating = parse_policy(
+        doc(allow("kms:*", Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:root"})), "resource"
+    )
+    closed = parse_policy(
+        doc(allow("kms:*", Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:user/bob"})), "resource"
+    )
+    alice = user(doc(allow("kms:Encrypt")))
+    assert evaluate(alice, "kms:Encrypt", key, {}, delegating, resource_required=True).allowed
+    refused = evaluate(alice, "kms:Encrypt", key, {}, closed, resource_required=True)
+    assert not refused.allowed
+    assert refused.message(alice, "kms:Encrypt", key).endswith(
+        "because no resource-based policy allows the kms:Encrypt action"
+    )
+    assert evaluate(user(name="bob"), "kms:Encrypt", key, {}, closed, resource_required=True).allowed

@@ -229,3 +229,37 @@ def test_user_paging_and_inline_policy_round_trip(iam: Any) -> None:
     iam.delete_user(UserName="page-0")
     with pytest.raises(ClientError):
         iam.get_user(UserName="page-0")
+
+
+def test_kms_key_policies_are_the_keys_primary_access_control(iam: Any, server: RunningServer) -> None:
+    key = new_user(iam, "crypto", policy(allow("kms:*")))
+    kms = signed_as(server, "kms", key)
+    key_id = server.client("kms").create_key()["KeyMetadata"]["KeyId"]  # default policy: IAM decides
+    assert kms.encrypt(KeyId=key_id, Plaintext=b"secret")["CiphertextBlob"]
+    only_root = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/someone"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    )
+    server.client("kms").put_key_policy(KeyId=key_id, PolicyName="default", Policy=only_root)
+    with pytest.raises(ClientError) as raised:
+        kms.encrypt(KeyId=key_id, Plaintext=b"secret")
+    code, message, status = error(raised)
+    assert (code, status) == ("AccessDeniedException", 403)
+    assert message.endswith(f":key/{key_id} because no resource-based policy allows the kms:Encrypt action")
+    naming = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/crypto"},
+            "Action": "kms:Encrypt",
+            "Resource": "*",
+        }
+    )
+    server.client("kms").put_key_policy(KeyId=key_id, PolicyName="default", Policy=naming)
+    nobody = new_user(iam, "key-only")  # no IAM policy: the key policy alone allows its principal
+    with pytest.raises(ClientError):
+        signed_as(server, "kms", nobody).encrypt(KeyId=key_id, Plaintext=b"secret")
+    assert kms.encrypt(KeyId=key_id, Plaintext=b"secret")["CiphertextBlob"]

@@ -14,8 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outcrop.iam.actions import request_keys, target
+from outcrop.iam.errors import MalformedPolicyDocument
 from outcrop.iam.evaluate import evaluate
+from outcrop.iam.policy import Policy
+from outcrop.iam.resource_policies import REQUIRED, ResourcePolicySource
 from outcrop.iam.store import IamStore, KeyRecord
+from outcrop.iam.store_policies import compiled
 from outcrop.protocol.auth import Caller, UnrecognizedClient
 from outcrop.protocol.errors import ServiceError
 from outcrop.protocol.parse import HttpRequest
@@ -34,11 +38,16 @@ def _xml(service: str) -> bool:
 
 class IamAuthenticator(SigV4Authenticator):
     def __init__(
-        self, root_credentials: Mapping[str, str], store: IamStore, bearer_tokens: set[str] | None = None
+        self,
+        root_credentials: Mapping[str, str],
+        store: IamStore,
+        bearer_tokens: set[str] | None = None,
+        resource_policies: Mapping[str, ResourcePolicySource] | None = None,
     ) -> None:
         super().__init__(root_credentials, bearer_tokens)
         self._root = frozenset(root_credentials)
         self.store = store
+        self.resource_policies = dict(resource_policies or {})
 
     def secret_for(self, request: HttpRequest, caller: Caller) -> str | None:
         root = super().secret_for(request, caller)
@@ -95,15 +104,31 @@ class IamAuthenticator(SigV4Authenticator):
             "aws:useragent": [request.header("user-agent")],
             **request_keys(service, params),
         }
-        resource_policy = None
+        resource, resource_policy = wanted.resource, None
+        prefix = wanted.action.partition(":")[0]
         if wanted.action == "sts:AssumeRole":  # the role's trust policy is its resource policy
-            resource_policy = self.store.trust_policy(wanted.resource)
-        decision = evaluate(principal, wanted.action, wanted.resource, context, resource_policy)
+            resource_policy = self.store.trust_policy(resource)
+        elif prefix in self.resource_policies:
+            found = self.resource_policies[prefix](resource, caller.region, principal.account)
+            if found is not None:
+                resource, text = found
+                resource_policy = _resource_policy(text)
+        decision = evaluate(
+            principal, wanted.action, resource, context, resource_policy, resource_required=prefix in REQUIRED
+        )
         if not decision.allowed:
-            message = decision.message(principal, wanted.action, wanted.resource)
+            message = decision.message(principal, wanted.action, resource)
             raise ServiceError(
                 message,
                 code="AccessDenied" if _xml(service) else "AccessDeniedException",
                 status=403,
                 sender_fault=True,
             )
+
+
+def _resource_policy(text: str) -> Policy | None:
+    """A stored resource policy, compiled once; one IAM would not accept counts as none (deny-by-default)."""
+    try:
+        return compiled(text, "resource")
+    except MalformedPolicyDocument:
+        return None

@@ -163,8 +163,12 @@ def evaluate(
     resource: str,
     context: Mapping[str, Sequence[str]],
     resource_policy: Policy | None = None,
+    *,
+    resource_required: bool = False,
 ) -> Decision:
-    """Decide one request. `context` holds the request's condition keys, lower-case."""
+    """Decide one request. `context` holds the request's condition keys, lower-case. With
+    `resource_required` (KMS key policies) identity policies count only where the resource policy
+    allows the request or names the account, delegating to them."""
     if principal.kind == "root":
         return Decision(True)
     context = {**principal.variables(), **context}
@@ -184,6 +188,30 @@ def evaluate(
             return Decision(False, "explicit deny in a session policy", (ssid,))
         if identity_allows and not session_allows and not resource_allows:
             return Decision(False, "no session policy allows")
+    if resource_required and not resource_allows and identity_allows:
+        delegated = resource_policy is not None and _delegates(
+            resource_policy, principal, action, resource, context
+        )
+        if not delegated:
+            return Decision(False, "no resource-based policy allows")
     if identity_allows or resource_allows:
         return Decision(True, matched=(sid,))
     return Decision(False, "no identity-based policy allows")
+
+
+def _delegates(
+    policy: Policy, principal: Principal, action: str, resource: str, context: Mapping[str, Sequence[str]]
+) -> bool:
+    """Whether a resource policy allows this request to the principal's whole account."""
+    for statement in policy.statements:
+        if not statement.allow or statement.principal is None or statement.not_principal:
+            continue
+        if not principal_named(statement.principal, principal, account_counts=True):
+            continue
+        if (
+            statement.action.matches(action)
+            and (statement.resource is None or statement.resource.matches(resource, context))
+            and all(condition.holds(context) for condition in statement.conditions)
+        ):
+            return True
+    return False
