@@ -35,12 +35,31 @@ def refuse_unsupported(definition: dict[str, Any] | None) -> None:
                 f"node types: {', '.join(NODE_KINDS)}."
             )
         settings = (node.get("configuration") or {}).get(NODE_KINDS[node["type"]][0]) or {}
-        for option in ("guardrailConfiguration", "orchestrationConfiguration"):
-            if settings.get(option):
-                raise ValidationException(
-                    f"The node {node['name']} sets {option}, which flows on this server do not support. "
-                    "Remove it and try again."
-                )
+        if settings.get("orchestrationConfiguration"):
+            raise ValidationException(
+                f"The node {node['name']} sets orchestrationConfiguration, which flows on this server do not "
+                "support. Remove it and try again."
+            )
+        _check_guardrail(node, settings)
+
+
+def _check_guardrail(node: dict[str, Any], settings: dict[str, Any]) -> None:
+    """A Prompt or KnowledgeBase node's guardrail is enforced when the flow runs (bedrock_agent_runtime's
+    flow_guard); it must name a version, and a knowledge-base node must generate a response for it to read."""
+    guardrail = settings.get("guardrailConfiguration")
+    if guardrail is None:
+        return
+    if not guardrail.get("guardrailIdentifier") or not guardrail.get("guardrailVersion"):
+        raise ValidationException(
+            f"The guardrailConfiguration of node {node['name']} needs both guardrailIdentifier and "
+            "guardrailVersion."
+        )
+    if node["type"] == "KnowledgeBase" and not settings.get("modelId"):
+        raise ValidationException(
+            f"The knowledge base node {node['name']} sets guardrailConfiguration without a modelId: a "
+            "guardrail applies to the query and the generated response, so give the node a modelId or remove "
+            "the guardrail."
+        )
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:

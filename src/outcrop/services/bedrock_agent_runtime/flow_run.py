@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from outcrop.concurrency import run_blocking
+from outcrop.guardrails.enforce import GuardrailEngine
 from outcrop.inference import Inference
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import ValidationException
@@ -24,6 +26,12 @@ from outcrop.services.bedrock_agent.flow_expressions import ExpressionError, con
 from outcrop.services.bedrock_agent.prompt_render import default_variant, render_variant, stored_prompt
 from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
 from outcrop.services.bedrock_agent_runtime.agent_loop import DependencyFailedException
+from outcrop.services.bedrock_agent_runtime.flow_guard import (
+    guard_actions,
+    node_guardrail,
+    prompt_guard,
+    rag_guardrail,
+)
 from outcrop.services.bedrock_runtime.converse import converse_request
 
 Event = tuple[str, dict[str, Any]]
@@ -42,6 +50,7 @@ class FlowParts:
     """What the nodes run on, from the provider."""
 
     inference: Inference
+    guardrails: GuardrailEngine
     store: AgentResourceStore
     functions: FunctionRegistry
     retrieve: Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -210,7 +219,9 @@ class FlowRun:
         elif kind == "Collector":
             outputs["collectedArray"] = [values["arrayItem"]]
         elif kind == "Prompt":
-            outputs["modelCompletion"] = await self._prompt(node, values)
+            outputs["modelCompletion"], actions = await self._prompt(node, values)
+            for action in actions if self.trace else []:
+                yield self._trace("nodeActionTrace", action)
         elif kind == "KnowledgeBase":
             outputs.update(await self._knowledge_base(node, values))
         elif kind == "LambdaFunction":
@@ -280,7 +291,9 @@ class FlowRun:
                 raise ValidationException(f"Condition node {node['name']}: {error}") from error
         return "default"
 
-    async def _prompt(self, node: dict[str, Any], values: dict[str, Any]) -> str:
+    async def _prompt(self, node: dict[str, Any], values: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+        """The completion (the guardrail's message where the node's guardrail intervened) and the node's
+        guardrail screenings as trace bodies."""
         source = node["configuration"]["prompt"]["sourceConfiguration"]
         if "resource" in source:
             body = stored_prompt(self.parts.store, source["resource"]["promptArn"])
@@ -292,8 +305,14 @@ class FlowRun:
         params = render_variant(variant, {k: _text(v) for k, v in values.items()})
         inference = self.parts.inference
         model = inference.chat_model(str(params["modelId"]), "InvokeFlow")
-        result = await inference.generate(self.ctx.caller, model, converse_request(params, model))
-        return result.text
+        request = converse_request(params, model)
+        config = node_guardrail(node)
+        if config is None:
+            return (await inference.generate(self.ctx.caller, model, request)).text, []
+        engine, caller = self.parts.guardrails, self.ctx.caller
+        guard = await run_blocking(lambda: prompt_guard(engine, config, params, caller))
+        result = await inference.generate(caller, model, request, guard)
+        return result.text, guard_actions(node["name"], guard)
 
     async def _knowledge_base(self, node: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         config = node["configuration"]["knowledgeBase"]
@@ -321,6 +340,8 @@ class FlowRun:
             generation["promptTemplate"] = config["promptTemplate"]
         if (config.get("inferenceConfiguration") or {}).get("text"):
             generation["inferenceConfig"] = {"textInferenceConfig": config["inferenceConfiguration"]["text"]}
+        if config.get("guardrailConfiguration"):  # RetrieveAndGenerate screens the query and the answer
+            generation["guardrailConfiguration"] = rag_guardrail(config["guardrailConfiguration"])
         if generation:
             kb["generationConfiguration"] = generation
         answer = await self.parts.retrieve_and_generate(

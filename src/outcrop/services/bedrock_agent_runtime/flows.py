@@ -7,17 +7,20 @@ import uuid
 from typing import Any
 
 from outcrop.concurrency import run_blocking
+from outcrop.guardrails.enforce import GuardrailEngine
 from outcrop.inference import Inference
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import ValidationException
 from outcrop.services.base import RequestContext
 from outcrop.services.bedrock_agent.flows import flow_to_run
 from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
+from outcrop.services.bedrock_agent_runtime.flow_guard import check_guardrails
 from outcrop.services.bedrock_agent_runtime.flow_run import FlowParts, FlowRun
 
 
 class FlowInvocation:
     inference: Inference
+    guardrails: GuardrailEngine
     prompt_flows: AgentResourceStore
     lambda_functions: FunctionRegistry
 
@@ -51,8 +54,11 @@ class FlowInvocation:
                 self.prompt_flows, ctx, params["flowIdentifier"], params["flowAliasIdentifier"]
             )
         )
+        nodes = flow.body["definition"].get("nodes") or []
+        await run_blocking(lambda: check_guardrails(self.guardrails, nodes))  # unknown ones fail now
         parts = FlowParts(
             inference=self.inference,
+            guardrails=self.guardrails,
             store=self.prompt_flows,
             functions=self.lambda_functions,
             retrieve=self._retrieve,
