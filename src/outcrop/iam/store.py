@@ -71,6 +71,7 @@ MIGRATIONS: list[Migration] = [
 ]
 
 ACCESS_KEYS_PER_USER = 2
+CACHED_KEYS = 10000  # resolved keys kept between writes
 _KIND_TABLE = {"user": "users", "group": "groups_", "role": "roles"}
 _KIND_WORD = {"user": "user", "group": "group", "role": "role"}
 
@@ -90,7 +91,7 @@ class IamStore(PolicyRecords):
     def __init__(self, path: Path, account_id: str) -> None:
         self.account_id = account_id
         self.db = Database(path, MIGRATIONS)
-        self._cache: dict[str, KeyRecord | None] = {}
+        self._cache: dict[str, KeyRecord] = {}
         self._cache_lock = threading.Lock()
 
     def close(self) -> None:
@@ -278,8 +279,11 @@ class IamStore(PolicyRecords):
             if key_id in self._cache:
                 return self._cache[key_id]
         record = self._resolve(key_id)
-        with self._cache_lock:
-            self._cache[key_id] = record
+        if record is not None:  # unknown keys are not remembered: random keys must not grow the cache
+            with self._cache_lock:
+                if len(self._cache) >= CACHED_KEYS:
+                    self._cache.clear()
+                self._cache[key_id] = record
         return record
 
     def _resolve(self, key_id: str) -> KeyRecord | None:
