@@ -5,8 +5,9 @@ request that a tool was called for by reflex.
 Small models fill every required argument they are offered, even when the user named none ("Book a table
 for me" becomes a booking at "The Golden Palace" for 2). A value counts as given when the conversation
 (the user's messages this session, the agent's instruction, prompt session attributes and earlier tool
-results) holds it: the same words or number, one of its words, or its abbreviation ("km" for
-"kilometers"). Values a tool's own description suggests ("such as AMZN") do not count: they are examples.
+results) holds it: the same words or number, its first telling word ("Paris" of "Paris, France"), or its
+abbreviation ("km" for "kilometers"). Values a tool's own description suggests ("such as AMZN") do not
+count: they are examples.
 """
 
 from __future__ import annotations
@@ -72,15 +73,14 @@ def _text_given(value: str, text: str, tokens: set[str], generic: set[str]) -> b
     number = _as_number(value)
     if number is not None and _number_given(number, text, tokens):
         return True
-    stems = {_stem(token) for token in tokens}
-    for word in words(value):
-        if word in _COMMON or word in generic:
-            continue
-        if word in tokens or _stem(word) in stems:
-            return True
-        if any(_abbreviates(word, token) or _abbreviates(token, word) for token in tokens):
-            return True
-    return False
+    # the value's first telling word decides: 'Paris, France' is the user's Paris, 'Rome, Italy' is not
+    # the user's Italy, and a value made only of the parameter's own words ('restaurant') names nothing
+    word = next((w for w in words(value) if w not in _COMMON and w not in generic), None)
+    if word is None:
+        return False
+    if word in tokens or _stem(word) in {_stem(token) for token in tokens}:
+        return True
+    return any(_abbreviates(word, token) or _abbreviates(token, word) for token in tokens)
 
 
 def _as_number(value: str) -> float | None:
