@@ -24,6 +24,7 @@ from botocore.model import OperationModel
 
 from outcrop.concurrency import run_blocking
 from outcrop.protocol.auth import Authenticator, Authorizer, identify
+from outcrop.protocol.calls import ApiCall
 from outcrop.protocol.chunked import decode_aws_chunked, is_aws_chunked
 from outcrop.protocol.errors import (
     InternalServerException,
@@ -71,24 +72,6 @@ class RequestRecord:
     operation: str
     status: int
     millis: float
-
-
-@dataclass
-class ApiCall:
-    """One answered AWS API call, for the services that record calls (CloudTrail: `observe_call`)."""
-
-    at: float
-    service: str
-    operation: str
-    region: str
-    access_key: str
-    source_ip: str
-    user_agent: str
-    request_id: str
-    params: dict[str, Any]
-    status: int
-    headers: dict[str, str]
-    body: bytes | None  # None when streamed
 
 
 @dataclass
@@ -327,9 +310,20 @@ class Gateway:
         if route is not None and self.observers:
             body = response.body if isinstance(response.body, bytes) else None
             client = (scope.get("client") or ("", 0))[0]
-            call = ApiCall(time.time(), route.service, route.operation.name, caller.region, caller.access_key,
-                           str(client), request.header("user-agent"), request_id, params, response.status,
-                           response.headers, body)  # fmt: skip
+            call = ApiCall(
+                at=time.time(),
+                service=route.service,
+                operation=route.operation.name,
+                region=caller.region,
+                access_key=caller.access_key,
+                source_ip=str(client),
+                user_agent=request.header("user-agent"),
+                request_id=request_id,
+                params=params,
+                status=response.status,
+                headers=response.headers,
+                body=body,
+            )
             for observe in self.observers:
                 observe(call)
         return response, route.service if route else "", route.operation.name if route else ""

@@ -18,7 +18,7 @@ from outcrop.audit.trail import AuditTrail
 from outcrop.audit.trails import Trail
 from outcrop.config import Settings
 from outcrop.kms.keys import Keyring, KmsError
-from outcrop.protocol.gateway import ApiCall
+from outcrop.protocol.calls import ApiCall
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.cloudtrail.errors import (
     InvalidEventCategoryException,

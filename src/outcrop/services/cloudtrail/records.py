@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from outcrop.protocol.gateway import ApiCall
+from outcrop.protocol.calls import ApiCall
 from outcrop.protocol.router import service_model
 
 EVENT_VERSION = "1.11"
