@@ -135,6 +135,7 @@ class Outcome:
     invalid: int
     wall: float
     model: float
+    detail: str = ""
 
 
 def run_task(runtime: Any, agent_id: str, task: Task) -> Outcome:
@@ -162,7 +163,10 @@ def run_task(runtime: Any, agent_id: str, task: Task) -> Outcome:
         values = [(c["function"], " ".join(p["value"].lower() for p in c["parameters"])) for c in made]
         called = all(any(f == fn and v in vals for fn, vals in values) for f, v in task.calls)
         success = called and all(fragment in text for fragment in task.answer)
-    return Outcome(success, len(made) + invalid, invalid, wall, model)
+    steps = [(c["function"], {p["name"]: p["value"] for p in c["parameters"]}) for c in made]
+    kinds = [o["type"] for o in observations]
+    detail = f"calls {steps} observations {kinds} answer {read['text']!r}"
+    return Outcome(success, len(made) + invalid, invalid, wall, model, detail)
 
 
 def make_agent(server: RunningServer, model: str, arn: str, max_tokens: int) -> str:
@@ -194,6 +198,8 @@ def main() -> None:
     parser.add_argument("--fake", action="store_true", help="the fake models (a check of the bench itself)")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--limit", type=int, default=len(TASKS), help="first N tasks (a quick look)")
+    parser.add_argument("--kinds", nargs="*", default=[], help="only these kinds of task (single, none...)")
+    parser.add_argument("--verbose", action="store_true", help="print each task's calls and answer")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {"OUTCROP_MODEL_DIR": str(ROOT / "data" / "models")}
@@ -205,7 +211,8 @@ def main() -> None:
                 agent_id = make_agent(server, model, arn, args.max_tokens)
                 run_task(runtime, agent_id, Task("none", "Hello"))  # loads the model and warms the Lambda
                 outcomes: dict[str, list[Outcome]] = {}
-                for task in TASKS[: args.limit]:
+                chosen = [t for t in TASKS if not args.kinds or t.kind in args.kinds]
+                for task in chosen[: args.limit]:
                     outcome = run_task(runtime, agent_id, task)
                     outcomes.setdefault(task.kind, []).append(outcome)
                     mark = "ok " if outcome.success else "BAD"
@@ -213,6 +220,8 @@ def main() -> None:
                         f"  {task.kind:8} {mark} wall {outcome.wall:6.1f}s model {outcome.model:6.1f}s "
                         f"calls {outcome.calls} invalid {outcome.invalid}  {task.text}"
                     )
+                    if args.verbose:
+                        print(f"           {outcome.detail}")
                 report(MODELS.get(model, model), outcomes)
         finally:
             server.stop()
