@@ -5,6 +5,7 @@ import { initPlayground } from "./playground.js";
 import { initKnowledgeBases } from "./kb.js";
 import { initDocChat } from "./docchat.js";
 import { initAgents } from "./agents.js";
+import { initGuardrails } from "./guardrails.js";
 import { initStatus } from "./status.js";
 
 const tabs = {};
@@ -39,6 +40,7 @@ window.addEventListener("DOMContentLoaded", async () => {
   tabs.kb = initKnowledgeBases();
   tabs.docchat = initDocChat();
   tabs.agents = initAgents();
+  tabs.guardrails = initGuardrails();
   tabs.status = initStatus();
   for (const button of document.querySelectorAll(".nav")) {
     button.addEventListener("click", () => (location.hash = button.dataset.tab));

@@ -1,5 +1,8 @@
-// Model playground: a chat with any catalog model over /v1/chat/completions, streamed as server-sent events.
-import { openaiHeaders } from "./aws.js";
+// Model playground: a chat with any catalog model over /v1/chat/completions, streamed as server-sent events;
+// with a guardrail picked, through Bedrock's Converse (guardrailConfig with the trace enabled), showing the
+// guardrail's assessments under each answer.
+import { awsJson, openaiHeaders, uriEncode } from "./aws.js";
+import { guardrailChoices, guardrailReport } from "./guardrails.js";
 import { $, el, fillSelect, modelLists, showError } from "./ui.js";
 
 const PREFERRED = "anthropic.claude-3-haiku-20240307-v1:0";
@@ -49,6 +52,35 @@ function describe(usage, started, firstToken) {
   return parts.join(" · ");
 }
 
+/** One turn through Converse with the chosen guardrail's DRAFT; returns the reply and the finish line. */
+async function converseGuarded(history, answer, guardrailId) {
+  const model = $("#pg-model");
+  if (model.selectedOptions[0]?.textContent.endsWith("(local)")) {
+    throw new Error("Guardrails run through Bedrock's Converse: pick a catalog model (not a local name).");
+  }
+  const body = parameters();
+  const request = {
+    messages: history.map((m) => ({ role: m.role, content: [{ text: m.content }] })),
+    inferenceConfig: { maxTokens: body.max_tokens, temperature: body.temperature, topP: body.top_p },
+    guardrailConfig: { guardrailIdentifier: guardrailId, guardrailVersion: "DRAFT", trace: "enabled" },
+  };
+  if (body.stop) request.inferenceConfig.stopSequences = body.stop;
+  const system = $("#pg-system").value.trim();
+  if (system) request.system = [{ text: system }];
+  const result = await awsJson("POST", `/model/${uriEncode(body.model)}/converse`, request);
+  answer.textContent = result.output.message.content.map((block) => block.text || "").join("");
+  answer.after(guardrailReport(result.trace, result.stopReason));
+  const usage = { prompt_tokens: result.usage.inputTokens, completion_tokens: result.usage.outputTokens };
+  return { usage, finish: result.stopReason };
+}
+
+async function fillGuardrails() {
+  const chosen = $("#pg-guardrail").value;
+  const guardrails = await guardrailChoices();
+  const none = { id: "", label: "none" };
+  fillSelect($("#pg-guardrail"), [none, ...guardrails.map((g) => ({ id: g.id, label: `${g.name} (DRAFT)` }))], chosen);
+}
+
 export function initPlayground() {
   const history = [];
   const transcript = $("#pg-transcript");
@@ -82,6 +114,14 @@ export function initPlayground() {
     let firstToken = null;
     let usage = null;
     let finish = null;
+    const guardrailId = $("#pg-guardrail").value;
+    if (guardrailId) {
+      ({ usage, finish } = await converseGuarded(history, answer, guardrailId));
+      answer.classList.remove("pending");
+      history.push({ role: "assistant", content: answer.textContent });
+      $("#pg-stats").textContent = `${describe(usage, started, null)} · stop: ${finish}`;
+      return;
+    }
     const response = await fetch("/v1/chat/completions", { method: "POST", headers: openaiHeaders(), body: JSON.stringify(body) });
     if (!response.ok) {
       const problem = await response.json().catch(() => ({}));
@@ -130,6 +170,7 @@ export function initPlayground() {
 
   return {
     async shown() {
+      fillGuardrails().catch(showError); // guardrails made meanwhile appear
       if (loaded) return;
       try {
         const { chat } = await modelLists();
