@@ -117,7 +117,7 @@ def browser_page(*, width: int = 1280, height: int = 860, timeout_ms: int = 20_0
                     "console",
                     lambda message: errors.append(message.text) if message.type == "error" else None,
                 )
-                page.outcrop_errors = errors
+                page.outcrop_errors = errors  # type: ignore[attr-defined]
                 # Every answer of 400 or more, as "STATUS METHOD URL": says which call a console error was.
                 failed: list[str] = []
                 page.on(
@@ -128,7 +128,7 @@ def browser_page(*, width: int = 1280, height: int = 860, timeout_ms: int = 20_0
                         else None
                     ),
                 )
-                page.outcrop_failed_responses = failed
+                page.outcrop_failed_responses = failed  # type: ignore[attr-defined]
                 yield page
             finally:
                 context.close()
