@@ -145,6 +145,7 @@ class BatchEngine:
         self._settings = settings
         self.tokens_generated = 0  # every token sampled since load: shows when decoding really stops
         self.grammar_resamples = 0  # tokens a grammar had to redraw (see llamacpp_sampling)
+        self.grammar_seconds = 0.0  # time the grammars took, redraws included
         params = llama.llama_context_default_params()
         params.n_ctx = settings.n_ctx * settings.parallel
         params.n_batch = settings.n_batch
@@ -241,6 +242,7 @@ class BatchEngine:
             self._llama.llama_memory_seq_rm(self._memory, sequence.slot, -1, -1)
             if sequence.sampler is not None:
                 self.grammar_resamples += sequence.sampler.grammar_resamples
+                self.grammar_seconds += sequence.sampler.grammar_seconds
                 sequence.sampler.close()
                 sequence.sampler = None
         with self._condition:

@@ -13,6 +13,7 @@ import ctypes
 import logging
 import math
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ class SequenceSampler:
         self.grammar = self._grammar(plan.grammar) if plan.grammar else None
         self._one = (llama.llama_token_data * 1)()
         self.grammar_resamples = 0  # steps where the model's first choice broke the grammar
+        self.grammar_seconds = 0.0  # time spent in the grammar: what constraining costs
 
     def _chain(self, plan: SamplingPlan) -> Any:
         llama = self._llama
@@ -97,10 +99,12 @@ class SequenceSampler:
         token = int(self._llama.llama_sampler_sample(self.chain, context, row))
         if self.grammar is None:
             return token
+        started = time.perf_counter()
         if not self._allowed(token):
             token = self._sample_constrained(context, row)
         if not is_end(token):  # the grammar aborts on an end token it did not expect; the sequence ends
             self._llama.llama_sampler_accept(self.grammar, token)
+        self.grammar_seconds += time.perf_counter() - started
         return token
 
     def close(self) -> None:
