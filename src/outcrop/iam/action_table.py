@@ -28,6 +28,7 @@ PREFIXES = {
     "textract": "textract",
     "transcribe": "transcribe",
     "translate": "translate",
+    "frauddetector": "frauddetector",
 }
 
 Rule = tuple[str, str]
@@ -305,6 +306,36 @@ SIMPLE: dict[str, dict[str, Rule]] = {
     },
 }
 
+_FD = "arn:aws:frauddetector:{R}:{A}"
+FRAUDDETECTOR: dict[str, Rule] = {
+    **_same(_FD + ":detector/{detectorId}", "PutDetector", "DescribeDetector", "DeleteDetector"),
+    **_same(_FD + ":detector/{detectorId}", "CreateRule"),
+    **_same(_FD + ":detector/{detectorId}", "GetRules", "CreateDetectorVersion", "GetEventPrediction"),
+    **_same(_FD + ":detector-version/{detectorId}/{detectorVersionId}", "GetDetectorVersion"),
+    **_same(_FD + ":detector-version/{detectorId}/{detectorVersionId}", "UpdateDetectorVersion"),
+    **_same(_FD + ":detector-version/{detectorId}/{detectorVersionId}", "UpdateDetectorVersionMetadata"),
+    **_same(_FD + ":detector-version/{detectorId}/{detectorVersionId}", "UpdateDetectorVersionStatus"),
+    **_same(_FD + ":detector-version/{detectorId}/{detectorVersionId}", "DeleteDetectorVersion"),
+    **_same(_FD + ":variable/{name}", "CreateVariable", "UpdateVariable", "DeleteVariable"),
+    **_same(_FD + ":label/{name}", "PutLabel", "DeleteLabel"),
+    **_same(_FD + ":outcome/{name}", "PutOutcome", "DeleteOutcome"),
+    **_same(_FD + ":entity-type/{name}", "PutEntityType", "DeleteEntityType"),
+    **_same(_FD + ":event-type/{name}", "PutEventType", "DeleteEventType"),
+    **_same(_FD + ":event-type/{eventTypeName}", "SendEvent", "GetEvent", "DeleteEvent", "UpdateEventLabel"),
+    **_same(_FD + ":event-type/{eventTypeName}", "CreateBatchImportJob"),
+    **_same(_FD + ":model/{modelType}/{modelId}", "CreateModel", "UpdateModel", "DeleteModel"),
+    **_same(_FD + ":model/{modelType}/{modelId}", "CreateModelVersion"),
+    **_same(_FD + ":model-version/{modelType}/{modelId}/{modelVersionNumber}", "GetModelVersion"),
+    **_same(_FD + ":model-version/{modelType}/{modelId}/{modelVersionNumber}", "UpdateModelVersionStatus"),
+    **_same(_FD + ":model-version/{modelType}/{modelId}/{modelVersionNumber}", "DeleteModelVersion"),
+    **_same(_FD + ":batch-import/{jobId}", "CancelBatchImportJob", "DeleteBatchImportJob"),
+    **_same("{resourceARN}", "ListTagsForResource", "TagResource", "UntagResource"),
+    **_same("*", "BatchCreateVariable", "BatchGetVariable", "GetVariables", "GetLabels", "GetOutcomes"),
+    **_same("*", "GetEntityTypes", "GetEventTypes", "GetModels", "DescribeModelVersions", "GetDetectors"),
+    **_same("*", "GetBatchImportJobs", "ListEventPredictions", "GetEventPredictionMetadata"),
+    **_same("*", "UpdateRuleVersion", "UpdateRuleMetadata", "DeleteRule"),
+}
+
 RULES: dict[str, dict[str, Rule]] = {
     "bedrock": BEDROCK,
     "bedrock-runtime": BEDROCK_RUNTIME,
@@ -319,5 +350,6 @@ RULES: dict[str, dict[str, Rule]] = {
     "cloudtrail": CLOUDTRAIL,
     "lambda": LAMBDA,
     "logs": LOGS,
+    "frauddetector": FRAUDDETECTOR,
     **SIMPLE,
 }

@@ -1,0 +1,257 @@
+"""Fraud Detector's state in one SQLite file: resources by kind and key, stored events, predictions, tags.
+
+Every resource (variable, label, event type, model version, rule version, detector version, batch import)
+is a JSON document under (kind, key), so a new kind needs no migration; events and predictions have their
+own tables because they are queried by time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from outcrop.storage.sqlite import Database
+
+_MIGRATIONS = [
+    (
+        "0001-frauddetector",
+        """
+        CREATE TABLE resources (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        CREATE TABLE events (
+            event_type TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            timestamp TEXT NOT NULL,
+            epoch REAL NOT NULL,
+            label TEXT,
+            label_timestamp TEXT,
+            entities TEXT NOT NULL,
+            variables TEXT NOT NULL,
+            PRIMARY KEY (event_type, event_id)
+        );
+        CREATE INDEX events_time ON events (event_type, epoch);
+        CREATE TABLE predictions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            detector TEXT NOT NULL,
+            version TEXT NOT NULL,
+            epoch REAL NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX predictions_event ON predictions (event_id, event_type);
+        CREATE TABLE tags (arn TEXT PRIMARY KEY, tags TEXT NOT NULL)
+        """,
+    )
+]
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str
+    key: str
+    body: dict[str, Any]
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event_type: str
+    event_id: str
+    timestamp: str
+    epoch: float
+    label: str | None
+    label_timestamp: str | None
+    entities: list[dict[str, str]]
+    variables: dict[str, str]
+
+
+class FraudStore:
+    """Resources, events and predictions; writes are committed before the call that made them returns."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path, _MIGRATIONS)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def get(self, kind: str, key: str) -> Resource | None:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT * FROM resources WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return Resource(kind, key, json.loads(row["body"]), row["created"], row["updated"]) if row else None
+
+    def create(self, kind: str, key: str, body: dict[str, Any]) -> bool:
+        """Insert; False when (kind, key) exists already."""
+        now = time.time()
+        with self.db.transaction() as tx:
+            if tx.execute("SELECT 1 FROM resources WHERE kind = ? AND key = ?", (kind, key)).fetchone():
+                return False
+            tx.execute(
+                "INSERT INTO resources VALUES (?, ?, ?, ?, ?)", (kind, key, json.dumps(body), now, now)
+            )
+        return True
+
+    def put(self, kind: str, key: str, body: dict[str, Any]) -> None:
+        """Insert or replace, keeping the first creation time."""
+        now = time.time()
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO resources VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key) "
+                "DO UPDATE SET body = excluded.body, updated = excluded.updated",
+                (kind, key, json.dumps(body), now, now),
+            )
+
+    def update(self, kind: str, key: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Merge `changes` into a resource's body; None when it does not exist."""
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT body FROM resources WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            if row is None:
+                return None
+            body = json.loads(row["body"]) | changes
+            tx.execute(
+                "UPDATE resources SET body = ?, updated = ? WHERE kind = ? AND key = ?",
+                (json.dumps(body), time.time(), kind, key),
+            )
+        result: dict[str, Any] = body
+        return result
+
+    def delete(self, kind: str, key: str) -> bool:
+        with self.db.transaction() as tx:
+            return tx.execute("DELETE FROM resources WHERE kind = ? AND key = ?", (kind, key)).rowcount > 0
+
+    def scan(self, kind: str, prefix: str = "") -> list[Resource]:
+        """Resources of a kind whose key starts with `prefix`, in key order."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM resources WHERE kind = ? AND substr(key, 1, ?) = ? ORDER BY key",
+                (kind, len(prefix), prefix),
+            ).fetchall()
+        return [Resource(kind, r["key"], json.loads(r["body"]), r["created"], r["updated"]) for r in rows]
+
+    # events
+    def put_event(self, event: StoredEvent, *, replace: bool) -> bool:
+        """Store an event; False when it exists and `replace` is off."""
+        with self.db.transaction() as tx:
+            found = tx.execute(
+                "SELECT 1 FROM events WHERE event_type = ? AND event_id = ?",
+                (event.event_type, event.event_id),
+            ).fetchone()
+            if found and not replace:
+                return False
+            tx.execute(
+                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.event_type,
+                    event.event_id,
+                    event.timestamp,
+                    event.epoch,
+                    event.label,
+                    event.label_timestamp,
+                    json.dumps(event.entities),
+                    json.dumps(event.variables),
+                ),
+            )
+        return True
+
+    def get_event(self, event_type: str, event_id: str) -> StoredEvent | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT * FROM events WHERE event_type = ? AND event_id = ?", (event_type, event_id)
+            ).fetchone()
+        return _event(row) if row else None
+
+    def events(self, event_type: str, start: float, end: float) -> list[StoredEvent]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM events WHERE event_type = ? AND epoch >= ? AND epoch <= ? ORDER BY epoch",
+                (event_type, start, end),
+            ).fetchall()
+        return [_event(r) for r in rows]
+
+    def event_statistics(self, event_type: str) -> tuple[int, int, float | None, float | None]:
+        """(count, bytes, least recent, most recent) of the stored events of a type."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT count(*) AS n, coalesce(sum(length(variables) + length(entities)), 0) AS size, "
+                "min(epoch) AS least, max(epoch) AS most FROM events WHERE event_type = ?",
+                (event_type,),
+            ).fetchone()
+        return int(row["n"]), int(row["size"]), row["least"], row["most"]
+
+    def label_event(self, event_type: str, event_id: str, label: str, label_timestamp: str) -> bool:
+        with self.db.transaction() as tx:
+            return (
+                tx.execute(
+                    "UPDATE events SET label = ?, label_timestamp = ? WHERE event_type = ? AND event_id = ?",
+                    (label, label_timestamp, event_type, event_id),
+                ).rowcount
+                > 0
+            )
+
+    def delete_event(self, event_type: str, event_id: str) -> bool:
+        with self.db.transaction() as tx:
+            return (
+                tx.execute(
+                    "DELETE FROM events WHERE event_type = ? AND event_id = ?", (event_type, event_id)
+                ).rowcount
+                > 0
+            )
+
+    # predictions
+    def add_prediction(
+        self, event_id: str, event_type: str, detector: str, version: str, epoch: float, body: dict[str, Any]
+    ) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO predictions (event_id, event_type, detector, version, epoch, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (event_id, event_type, detector, version, epoch, json.dumps(body)),
+            )
+
+    def predictions(self, filters: dict[str, str], start: float, end: float) -> list[dict[str, Any]]:
+        """Prediction records, newest first, matching column filters and a time range."""
+        sql = "SELECT body FROM predictions WHERE epoch >= ? AND epoch <= ?"
+        args: list[Any] = [start, end]
+        for column in ("event_id", "event_type", "detector", "version"):
+            if column in filters:
+                sql, args = sql + f" AND {column} = ?", [*args, filters[column]]
+        with self.db.read() as conn:
+            rows = conn.execute(sql + " ORDER BY epoch DESC, seq DESC", args).fetchall()
+        return [json.loads(r["body"]) for r in rows]
+
+    # tags
+    def tags(self, arn: str) -> dict[str, str]:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT tags FROM tags WHERE arn = ?", (arn,)).fetchone()
+        found: dict[str, str] = json.loads(row["tags"]) if row else {}
+        return found
+
+    def set_tags(self, arn: str, tags: dict[str, str]) -> None:
+        with self.db.transaction() as tx:
+            if tags:
+                tx.execute("INSERT OR REPLACE INTO tags VALUES (?, ?)", (arn, json.dumps(tags)))
+            else:
+                tx.execute("DELETE FROM tags WHERE arn = ?", (arn,))
+
+
+def _event(row: Any) -> StoredEvent:
+    return StoredEvent(
+        event_type=row["event_type"],
+        event_id=row["event_id"],
+        timestamp=row["timestamp"],
+        epoch=row["epoch"],
+        label=row["label"],
+        label_timestamp=row["label_timestamp"],
+        entities=json.loads(row["entities"]),
+        variables=json.loads(row["variables"]),
+    )
