@@ -23,6 +23,8 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
     # botocore's bedrock-agent ARN patterns write the account as `:/d{12}:` (a typo for \d), which no real
     # ARN matches; read it as the digits AWS means
     pattern = pattern.replace(":/d{12}:", r":\d{12}:").replace(":/d+", r":\d+")
+    # forecast's one `Arn` shape also types IAM role ARNs (S3Config.RoleArn), which AWS takes
+    pattern = pattern.replace(r"arn:([a-z\d-]+):forecast:", r"arn:([a-z\d-]+):(forecast|iam):")
     try:
         return re.compile(pattern, re.DOTALL)
     except re.error:

@@ -1,0 +1,1 @@
+"""Amazon Forecast: datasets, predictors, forecasts (see provider.py)."""

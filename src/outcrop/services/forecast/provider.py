@@ -1,0 +1,282 @@
+"""Amazon Forecast: datasets, dataset groups, imports from S3, predictors trained with statsforecast,
+forecasts and exports to S3. The long work runs in `work.ForecastWork`; forecastquery reads the same store."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from outcrop.services.base import RequestContext, Service
+from outcrop.services.forecast.datasets import (
+    DatasetOperations,
+    InvalidInputException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+    _status,
+)
+from outcrop.services.forecast.predictors import accuracy, auto_request, legacy_request
+from outcrop.services.forecast.store import ACTIVE, PENDING, Resource
+from outcrop.services.forecast.work import split_s3
+from outcrop.storage.objects import StoreError
+
+
+class Forecast(DatasetOperations, Service):
+    service_name: ClassVar[str] = "forecast"
+
+    # -- predictors -------------------------------------------------------------------------------------
+
+    def _group_and_target(self, arn: str) -> tuple[Resource, Resource | None]:
+        group = self._get(arn, "dataset-group")
+        datasets = [self.store.get(a) for a in group.body["DatasetArns"]]
+        return group, next((d for d in datasets if d and d.body["DatasetType"] == "TARGET_TIME_SERIES"), None)
+
+    def create_auto_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        reference = params.get("ReferencePredictorArn")
+        if reference:  # retraining: the reference's configuration on the dataset group's current data
+            old = self._get(reference, "predictor")
+            if not old.body.get("IsAutoPredictor"):
+                raise InvalidInputException(
+                    "Only an AutoPredictor can be retrained with ReferencePredictorArn"
+                )
+            body = {**old.body, "ReferencePredictorArn": reference, "Tags": params.get("Tags") or []}
+        else:
+            if not params.get("DataConfig"):
+                raise InvalidInputException("DataConfig is required unless ReferencePredictorArn is given")
+            group, target = self._group_and_target(params["DataConfig"]["DatasetGroupArn"])
+            body = auto_request(params, group, target, InvalidInputException)
+        name = params["PredictorName"]
+        return {"PredictorArn": self._create(ctx, "predictor", name, name, body, PENDING)}
+
+    def create_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        group, target = self._group_and_target(params["InputDataConfig"]["DatasetGroupArn"])
+        body = legacy_request(params, group, target, InvalidInputException)
+        name = params["PredictorName"]
+        return {"PredictorArn": self._create(ctx, "predictor", name, name, body, PENDING)}
+
+    def describe_auto_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        r = self._get(params["PredictorArn"], "predictor")
+        b = r.body
+        out: dict[str, Any] = {
+            "PredictorArn": r.arn,
+            "PredictorName": r.name,
+            "ForecastHorizon": b["ForecastHorizon"],
+            "ForecastTypes": b["ForecastTypes"],
+            "ForecastFrequency": b["ForecastFrequency"],
+            "ForecastDimensions": b["ForecastDimensions"],
+            "DatasetImportJobArns": b.get("DatasetImportJobArns", []),
+            "DataConfig": b.get("DataConfig") or {"DatasetGroupArn": b["DatasetGroupArn"]},
+            "OptimizationMetric": b["OptimizationMetric"],
+            **_status(r),
+        }
+        if b.get("ReferencePredictorArn"):
+            state = "Active" if self.store.get(b["ReferencePredictorArn"]) else "Deleted"
+            out["ReferencePredictorSummary"] = {"Arn": b["ReferencePredictorArn"], "State": state}
+        return out
+
+    def describe_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        r = self._get(params["PredictorArn"], "predictor")
+        b = r.body
+        out: dict[str, Any] = {
+            "PredictorArn": r.arn,
+            "PredictorName": r.name,
+            "ForecastHorizon": b["ForecastHorizon"],
+            "ForecastTypes": b["ForecastTypes"],
+            "IsAutoPredictor": bool(b.get("IsAutoPredictor")),
+            "InputDataConfig": {"DatasetGroupArn": b["DatasetGroupArn"]},
+            "FeaturizationConfig": {
+                "ForecastFrequency": b["ForecastFrequency"],
+                "ForecastDimensions": b["ForecastDimensions"],
+            },
+            "DatasetImportJobArns": b.get("DatasetImportJobArns", []),
+            "OptimizationMetric": b["OptimizationMetric"],
+            **_status(r),
+        }
+        if not b.get("IsAutoPredictor"):
+            out.update(
+                PerformAutoML=b["PerformAutoML"],
+                EvaluationParameters={
+                    "NumberOfBacktestWindows": b["Windows"],
+                    "BackTestWindowOffset": b["Offset"] or b["ForecastHorizon"],
+                },
+            )
+            if b.get("AlgorithmArn"):
+                out["AlgorithmArn"] = b["AlgorithmArn"]
+            else:
+                out["AutoMLAlgorithmArns"] = ["arn:aws:forecast:::algorithm/" + c for c in b["Candidates"]]
+        return out
+
+    def list_predictors(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        items, token = self._list(
+            "predictor",
+            params,
+            lambda r: {
+                "PredictorArn": r.arn,
+                "PredictorName": r.name,
+                "DatasetGroupArn": r.body["DatasetGroupArn"],
+                "IsAutoPredictor": bool(r.body.get("IsAutoPredictor")),
+                **_status(r),
+            },
+        )
+        return {"Predictors": items, **({"NextToken": token} if token else {})}
+
+    def delete_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        predictor = self._get(params["PredictorArn"], "predictor")
+        self._not_busy(predictor)
+        if self._dependents("forecast", "PredictorArn", predictor.arn):
+            raise ResourceInUseException(f"The predictor {predictor.arn} has forecasts: delete them first")
+        self.store.delete(predictor.arn)
+        return {}
+
+    def get_accuracy_metrics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        predictor = self._get(params["PredictorArn"], "predictor")
+        if predictor.status != ACTIVE:
+            raise ResourceInUseException(f"The predictor {predictor.arn} is {predictor.status}, not ACTIVE")
+        return accuracy(predictor, self.store.get_data(predictor.arn))
+
+    # -- forecasts and exports --------------------------------------------------------------------------
+
+    def create_forecast(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        predictor = self._get(params["PredictorArn"], "predictor")
+        if predictor.status != ACTIVE:
+            raise ResourceInUseException(f"The predictor {predictor.arn} is {predictor.status}, not ACTIVE")
+        if params.get("TimeSeriesSelector"):
+            raise InvalidInputException(
+                "TimeSeriesSelector is not supported by this server: a forecast covers every series"
+            )
+        types = params.get("ForecastTypes") or predictor.body["ForecastTypes"]
+        extra = [t for t in types if t not in predictor.body["ForecastTypes"]]
+        if extra:
+            raise InvalidInputException(
+                f"The forecast type {extra[0]} is not one of the predictor's "
+                f"({', '.join(predictor.body['ForecastTypes'])})"
+            )
+        body = {
+            "PredictorArn": predictor.arn,
+            "DatasetGroupArn": predictor.body["DatasetGroupArn"],
+            "ForecastTypes": list(types),
+            "CreatedUsingAutoPredictor": bool(predictor.body.get("IsAutoPredictor")),
+            "Tags": params.get("Tags") or [],
+        }
+        name = params["ForecastName"]
+        return {"ForecastArn": self._create(ctx, "forecast", name, name, body, PENDING)}
+
+    def describe_forecast(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        r = self._get(params["ForecastArn"], "forecast")
+        return {
+            "ForecastArn": r.arn,
+            "ForecastName": r.name,
+            "ForecastTypes": r.body["ForecastTypes"],
+            "PredictorArn": r.body["PredictorArn"],
+            "DatasetGroupArn": r.body["DatasetGroupArn"],
+            **_status(r),
+        }
+
+    def list_forecasts(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        items, token = self._list(
+            "forecast",
+            params,
+            lambda r: {
+                "ForecastArn": r.arn,
+                "ForecastName": r.name,
+                "PredictorArn": r.body["PredictorArn"],
+                "CreatedUsingAutoPredictor": r.body["CreatedUsingAutoPredictor"],
+                "DatasetGroupArn": r.body["DatasetGroupArn"],
+                **_status(r),
+            },
+        )
+        return {"Forecasts": items, **({"NextToken": token} if token else {})}
+
+    def delete_forecast(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        forecast = self._get(params["ForecastArn"], "forecast")
+        self._not_busy(forecast)
+        for job in self._dependents("forecast-export-job", "ForecastArn", forecast.arn):
+            self._not_busy(job)
+        self.store.delete(forecast.arn)
+        return {}
+
+    def create_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        forecast = self._get(params["ForecastArn"], "forecast")
+        if forecast.status != ACTIVE:
+            raise ResourceInUseException(f"The forecast {forecast.arn} is {forecast.status}, not ACTIVE")
+        if (params.get("Format") or "CSV").upper() != "CSV":
+            raise InvalidInputException(
+                "Only the CSV format is supported for forecast exports by this server"
+            )
+        path = params["Destination"]["S3Config"]["Path"]
+        try:
+            self.objects.get_bucket(split_s3(path)[0])
+        except StoreError:
+            raise InvalidInputException(f"The S3 bucket of {path} does not exist") from None
+        except Exception as exc:
+            raise InvalidInputException(str(exc)) from None
+        body = {
+            "ForecastArn": forecast.arn,
+            "Destination": params["Destination"],
+            "Format": "CSV",
+            "Tags": params.get("Tags") or [],
+        }
+        name = params["ForecastExportJobName"]
+        return {
+            "ForecastExportJobArn": self._create(
+                ctx, "forecast-export-job", f"{forecast.name}/{name}", name, body, PENDING
+            )
+        }
+
+    def describe_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        r = self._get(params["ForecastExportJobArn"], "forecast-export-job")
+        return {
+            "ForecastExportJobArn": r.arn,
+            "ForecastExportJobName": r.name,
+            "ForecastArn": r.body["ForecastArn"],
+            "Destination": r.body["Destination"],
+            "Format": "CSV",
+            **_status(r),
+        }
+
+    def list_forecast_export_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        items, token = self._list(
+            "forecast-export-job",
+            params,
+            lambda r: {
+                "ForecastExportJobArn": r.arn,
+                "ForecastExportJobName": r.name,
+                "Destination": r.body["Destination"],
+                **_status(r),
+            },
+        )
+        return {"ForecastExportJobs": items, **({"NextToken": token} if token else {})}
+
+    def delete_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._get(params["ForecastExportJobArn"], "forecast-export-job")
+        self._not_busy(job)
+        self.store.delete(job.arn)
+        return {}
+
+    def create_what_if_analysis(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise InvalidInputException("What-if analyses are not supported by this server")
+
+    # -- tags -------------------------------------------------------------------------------------------
+
+    def _tagged(self, arn: str) -> Resource:
+        found = self.store.get(arn)
+        if found is None:
+            raise ResourceNotFoundException(f"No resource with the ARN {arn} exists")
+        return found
+
+    def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        r = self._tagged(params["ResourceArn"])
+        tags = {t["Key"]: t["Value"] for t in r.body.get("Tags", [])} | {
+            t["Key"]: t["Value"] for t in params["Tags"]
+        }
+        if len(tags) > 200:
+            raise InvalidInputException("A resource can have at most 200 tags")
+        self.store.update(r.arn, message=r.message, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        return {}
+
+    def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        r = self._tagged(params["ResourceArn"])
+        keep = [t for t in r.body.get("Tags", []) if t["Key"] not in set(params["TagKeys"])]
+        self.store.update(r.arn, message=r.message, Tags=keep)
+        return {}
+
+    def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"Tags": self._tagged(params["ResourceArn"]).body.get("Tags", [])}
