@@ -1,0 +1,1 @@
+"""Amazon Personalize's domain: schemas, stored data, filters, training and recommendations (no AWS wire)."""

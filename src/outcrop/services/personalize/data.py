@@ -1,0 +1,261 @@
+"""Personalize's data operations: dataset groups, schemas, datasets, import jobs, event trackers, filters."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from outcrop.personalize import filters
+from outcrop.personalize.errors import InUse, InvalidInput
+from outcrop.personalize.jobs import PENDING, Worker
+from outcrop.personalize.recommend import datasets_of
+from outcrop.personalize.schemas import check_for_dataset, parse_schema
+from outcrop.personalize.store import PersonalizeStore
+from outcrop.services.base import RequestContext
+from outcrop.services.personalize._common import answered, listed, shaped, tags_of
+
+ACTIVE = "ACTIVE"
+_DOMAINS = ("ECOMMERCE", "VIDEO_ON_DEMAND")
+
+
+class DataOperations:
+    store: PersonalizeStore
+    worker: Worker
+
+    # dataset groups
+    def create_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["name"]
+        if params.get("domain") and params["domain"] not in _DOMAINS:
+            raise_invalid(f"The domain {params['domain']} is not one of {', '.join(_DOMAINS)}.")
+        doc = {k: params.get(k) for k in ("roleArn", "kmsKeyArn", "domain")}
+        arn = ctx.arn("personalize", f"dataset-group/{name}")
+        with answered():
+            self.store.create("datasetGroup", arn, name, None, ACTIVE, {**doc, "tags": tags_of(params)})
+        return {"datasetGroupArn": arn, **({"domain": params["domain"]} if params.get("domain") else {})}
+
+    def describe_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with answered():
+            return {"datasetGroup": shaped(self.store.get("datasetGroup", params["datasetGroupArn"]))}
+
+    def list_dataset_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return listed(self.store, "datasetGroup", params, "datasetGroups")
+
+    def delete_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        arn = params["datasetGroupArn"]
+        with answered():
+            self.store.get("datasetGroup", arn)
+            for kind in ("dataset", "solution", "eventTracker", "filter"):
+                if self.store.list_of(kind, arn):
+                    raise InUse(f"The dataset group {arn} still has resources ({kind}s): delete them first.")
+            self.store.delete(arn)
+        return {}
+
+    # schemas
+    def create_schema(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["name"]
+        arn = ctx.arn("personalize", f"schema/{name}")
+        with answered():
+            parse_schema(params["schema"])
+            self.store.create(
+                "schema",
+                arn,
+                name,
+                None,
+                ACTIVE,
+                {"schema": params["schema"], "domain": params.get("domain")},
+            )
+        return {"schemaArn": arn}
+
+    def describe_schema(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with answered():
+            schema = self.store.get("schema", params["schemaArn"])
+        body = shaped(schema)
+        body.pop("status", None)
+        return {"schema": body}
+
+    def list_schemas(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return listed(self.store, "schema", params, "schemas")
+
+    def delete_schema(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        arn = params["schemaArn"]
+        with answered():
+            self.store.get("schema", arn)
+            if any(d.doc.get("schemaArn") == arn for d in self.store.list_of("dataset")):
+                raise InUse(f"The schema {arn} is used by a dataset.")
+            self.store.delete(arn)
+        return {}
+
+    # datasets
+    def create_dataset(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        group_arn, dataset_type = params["datasetGroupArn"], params["datasetType"]
+        with answered():
+            group = self.store.get("datasetGroup", group_arn)
+            schema = self.store.get("schema", params["schemaArn"])
+            kind = _dataset_type(dataset_type)
+            check_for_dataset(parse_schema(schema.doc["schema"]), kind)
+            if kind in datasets_of(self.store, group_arn):
+                raise InvalidInput(f"The dataset group {group_arn} already has a {kind} dataset.")
+            arn = ctx.arn("personalize", f"dataset/{group.name}/{kind.upper()}")
+            doc = {
+                "datasetGroupArn": group_arn,
+                "datasetType": kind,
+                "schemaArn": schema.arn,
+                "tags": tags_of(params),
+            }
+            self.store.create(
+                "dataset",
+                arn,
+                f"{params['name']}\x00{arn}",
+                group_arn,
+                ACTIVE,
+                {**doc, "name": params["name"]},
+            )
+        return {"datasetArn": arn}
+
+    def describe_dataset(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with answered():
+            return {"dataset": _dataset_shape(shaped(self.store.get("dataset", params["datasetArn"])))}
+
+    def list_datasets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        group = params.get("datasetGroupArn")
+        with answered():
+            if group:
+                self.store.get("datasetGroup", group)
+            answer = listed(self.store, "dataset", params, "datasets", group)
+        for entry in answer["datasets"]:
+            _dataset_shape(entry)
+        return answer
+
+    def delete_dataset(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        arn = params["datasetArn"]
+        with answered():
+            self.store.get("dataset", arn)
+            busy = [
+                j
+                for j in self.store.list_of("datasetImportJob")
+                if j.doc["datasetArn"] == arn and j.status == "CREATE IN_PROGRESS"
+            ]
+            if busy:
+                raise InUse(f"The dataset {arn} has an import job in progress.")
+            self.store.delete(arn)
+        return {}
+
+    # import jobs
+    def create_dataset_import_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["jobName"]
+        location = (params.get("dataSource") or {}).get("dataLocation") or ""
+        if not location.startswith("s3://") or len(location) <= 5:
+            raise_invalid(f"The data location {location!r} must be an s3:// path to a CSV file or folder.")
+        if params.get("publishAttributionMetricsToS3"):
+            raise_invalid("Outcrop does not publish attribution metrics (publishAttributionMetricsToS3).")
+        arn = ctx.arn("personalize", f"dataset-import-job/{name}")
+        with answered():
+            self.store.get("dataset", params["datasetArn"])
+            doc = {
+                "datasetArn": params["datasetArn"],
+                "dataSource": {"dataLocation": location},
+                "roleArn": params.get("roleArn"),
+                "importMode": params.get("importMode") or "FULL",
+                "tags": tags_of(params),
+            }
+            self.store.create("datasetImportJob", arn, name, params["datasetArn"], PENDING, doc)
+        self.worker.submit(arn)
+        return {"datasetImportJobArn": arn}
+
+    def describe_dataset_import_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with answered():
+            return {
+                "datasetImportJob": shaped(self.store.get("datasetImportJob", params["datasetImportJobArn"]))
+            }
+
+    def list_dataset_import_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return listed(self.store, "datasetImportJob", params, "datasetImportJobs", params.get("datasetArn"))
+
+    # event trackers
+    def create_event_tracker(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name, group = params["name"], params["datasetGroupArn"]
+        tracking_id = str(uuid.uuid4())
+        arn = ctx.arn("personalize", f"event-tracker/{uuid.uuid4().hex[:8]}")
+        with answered():
+            self.store.get("datasetGroup", group)
+            if self.store.list_of("eventTracker", group):
+                raise InUse(f"The dataset group {group} already has an event tracker.")
+            doc = {
+                "datasetGroupArn": group,
+                "trackingId": tracking_id,
+                "accountId": ctx.account_id,
+                "tags": tags_of(params),
+            }
+            self.store.create("eventTracker", arn, name, group, ACTIVE, doc)
+        return {"eventTrackerArn": arn, "trackingId": tracking_id}
+
+    def describe_event_tracker(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with answered():
+            return {"eventTracker": shaped(self.store.get("eventTracker", params["eventTrackerArn"]))}
+
+    def list_event_trackers(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return listed(self.store, "eventTracker", params, "eventTrackers", params.get("datasetGroupArn"))
+
+    def delete_event_tracker(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with answered():
+            self.store.get("eventTracker", params["eventTrackerArn"])
+        self.store.delete(params["eventTrackerArn"])
+        return {}
+
+    # filters
+    def create_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name, group, expression = params["name"], params["datasetGroupArn"], params["filterExpression"]
+        arn = ctx.arn("personalize", f"filter/{name}")
+        with answered():
+            self.store.get("datasetGroup", group)
+            items = datasets_of(self.store, group).get("Items")
+            fields = None
+            if items:
+                schema = self.store.get("schema", self.store.get("dataset", items).doc["schemaArn"])
+                fields = parse_schema(schema.doc["schema"]).names
+            filters.parse(expression, fields)
+            doc = {
+                "datasetGroupArn": group,
+                "filterExpression": expression,
+                "itemFields": fields,
+                "tags": tags_of(params),
+            }
+            self.store.create("filter", arn, name, group, ACTIVE, doc)
+        return {"filterArn": arn}
+
+    def describe_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with answered():
+            return {"filter": shaped(self.store.get("filter", params["filterArn"]))}
+
+    def list_filters(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return listed(self.store, "filter", params, "Filters", params.get("datasetGroupArn"))
+
+    def delete_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with answered():
+            self.store.get("filter", params["filterArn"])
+        self.store.delete(params["filterArn"])
+        return {}
+
+
+def raise_invalid(message: str) -> None:
+    with answered():
+        raise InvalidInput(message)
+
+
+def _dataset_type(given: str) -> str:
+    """Personalize takes the dataset type in any case (INTERACTIONS, Interactions)."""
+    for kind in ("Interactions", "Items", "Users"):
+        if given.lower() == kind.lower():
+            return kind
+    raise InvalidInput(f"The dataset type {given} is not one of Interactions, Items, Users.")
+
+
+def _dataset_shape(body: dict[str, Any]) -> dict[str, Any]:
+    """A dataset's stored name is made unique per group; its shape shows the name the caller gave."""
+    if "name" in body:
+        body["name"] = body["name"].split("\x00", 1)[0]
+    return body
+
+
+__all__ = ["DataOperations", "json"]

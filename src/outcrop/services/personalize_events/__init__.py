@@ -1,0 +1,1 @@
+"""Amazon Personalize Events: incremental interactions, items and users."""

@@ -1,0 +1,1 @@
+"""Amazon Personalize Runtime: recommendations and rankings from campaigns."""

@@ -1,0 +1,136 @@
+"""Amazon Personalize Runtime: GetRecommendations and GetPersonalizedRanking from ACTIVE campaigns.
+
+Reads the store the control plane writes; each trained model is loaded once and kept (the last few).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+from outcrop.personalize import errors
+from outcrop.personalize.recommend import Ask, Recommender
+from outcrop.personalize.store import PersonalizeStore, Resource
+from outcrop.protocol.errors import ServiceError
+from outcrop.services.base import RequestContext, Service
+
+MAX_RESULTS = 500
+MAX_INPUT_LIST = 500
+
+
+class InvalidInputException(ServiceError, service="personalize-runtime"): ...
+
+
+class ResourceNotFoundException(ServiceError, service="personalize-runtime"): ...
+
+
+@contextmanager
+def _answered() -> Iterator[None]:
+    try:
+        yield
+    except errors.NotFound as exc:
+        raise ResourceNotFoundException(str(exc)) from None
+    except errors.PersonalizeError as exc:
+        raise InvalidInputException(str(exc)) from None
+
+
+class PersonalizeRuntime(Service):
+    service_name: ClassVar[str] = "personalize-runtime"
+
+    def __init__(self, *, data_path: Callable[..., Path]) -> None:
+        root = data_path("personalize")
+        self.store = PersonalizeStore(root / "personalize.sqlite3")
+        self.recommender = Recommender(self.store, root / "models")
+
+    def close(self) -> None:
+        self.store.close()
+
+    def get_recommendations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("recommenderArn"):
+            raise InvalidInputException("Outcrop does not serve recommenders: give a campaignArn.")
+        if not params.get("campaignArn"):
+            raise InvalidInputException("campaignArn is required.")
+        self._unserved(params, ("context", "promotions", "metadataColumns"))
+        with _answered():
+            version = self._version(params["campaignArn"])
+            kind = version.doc["recipeType"]
+            if kind == "PERSONALIZED_RANKING":
+                raise errors.InvalidInput("A personalized-ranking campaign answers GetPersonalizedRanking.")
+            if kind == "RELATED_ITEMS" and not params.get("itemId"):
+                raise errors.InvalidInput("itemId is required for a related-items campaign.")
+            if kind != "RELATED_ITEMS" and not params.get("userId"):
+                raise errors.InvalidInput("userId is required for a user-personalization campaign.")
+            ask = Ask(
+                user_id=params.get("userId"),
+                item_id=params.get("itemId"),
+                num_results=self._num_results(params),
+                filter=self._filter(params, version),
+                filter_values=params.get("filterValues"),
+            )
+            found = self.recommender.recommend(version, ask)
+        return {"itemList": [_item(t, s) for t, s in found], "recommendationId": f"RID-{uuid.uuid4()}"}
+
+    def get_personalized_ranking(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._unserved(params, ("context", "metadataColumns"))
+        inputs = list(params["inputList"])
+        if not inputs or len(inputs) > MAX_INPUT_LIST:
+            raise InvalidInputException(f"inputList must hold 1 to {MAX_INPUT_LIST} item IDs.")
+        with _answered():
+            version = self._version(params["campaignArn"])
+            if version.doc["recipeType"] != "PERSONALIZED_RANKING":
+                raise errors.InvalidInput(
+                    "GetPersonalizedRanking needs a campaign of a PERSONALIZED_RANKING recipe."
+                )
+            ask = Ask(
+                user_id=params["userId"],
+                num_results=len(inputs),
+                filter=self._filter(params, version),
+                filter_values=params.get("filterValues"),
+            )
+            ranked = self.recommender.rank(version, ask, inputs)
+        return {
+            "personalizedRanking": [_item(t, s) for t, s in ranked],
+            "recommendationId": f"RID-{uuid.uuid4()}",
+        }
+
+    def _version(self, campaign_arn: str) -> Resource:
+        campaign = self.store.find("campaign", campaign_arn)
+        if campaign is None:
+            raise errors.NotFound(f"Campaign {campaign_arn} does not exist.")
+        if campaign.status not in ("ACTIVE", "UPDATE PENDING", "UPDATE IN_PROGRESS"):
+            raise errors.NotFound(f"Campaign {campaign_arn} is {campaign.status}, not ACTIVE.")
+        return self.store.get("solutionVersion", campaign.doc["solutionVersionArn"])
+
+    def _filter(self, params: dict[str, Any], version: Resource) -> Resource | None:
+        if not params.get("filterArn"):
+            if params.get("filterValues"):
+                raise errors.InvalidInput("filterValues need a filterArn.")
+            return None
+        found = self.store.find("filter", params["filterArn"])
+        if found is None:
+            raise errors.NotFound(f"Filter {params['filterArn']} does not exist.")
+        if found.doc["datasetGroupArn"] != version.doc["datasetGroupArn"]:
+            raise errors.InvalidInput("The filter belongs to another dataset group than the campaign.")
+        return found
+
+    @staticmethod
+    def _num_results(params: dict[str, Any]) -> int:
+        asked = params.get("numResults")
+        if asked is None or asked == 0:
+            return 25
+        if not 1 <= asked <= MAX_RESULTS:
+            raise errors.InvalidInput(f"numResults must be between 1 and {MAX_RESULTS}.")
+        return int(asked)
+
+    @staticmethod
+    def _unserved(params: dict[str, Any], members: tuple[str, ...]) -> None:
+        for member in members:
+            if params.get(member):
+                raise InvalidInputException(f"Outcrop does not support {member} in recommendations.")
+
+
+def _item(item_id: str, score: float | None) -> dict[str, Any]:
+    return {"itemId": item_id, **({"score": score} if score is not None else {})}
