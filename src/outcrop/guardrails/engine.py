@@ -7,6 +7,9 @@ replaces the content with the blocked message; otherwise ANONYMIZE findings mask
 (a regex as `{name}`); findings whose action is NONE are reported (detected, action NONE) and change
 nothing. `outputScope` FULL also reports what was evaluated and not found (content filters at confidence
 NONE, topics not matched). Usage counts text units (up to 1,000 characters each) per policy evaluated.
+
+Denied topics and content filters read sentence vectors of the same model: an evaluation embeds each text
+(and its sentences) once, in one call, and both policies read those vectors (`_Embeddings`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,23 @@ def _enabled(entries: Sequence[dict[str, Any]], direction: str) -> list[dict[str
     return [entry for entry in entries if entry.get(f"{direction}Enabled", True)]
 
 
+class _Embeddings:
+    """One evaluation's vectors of one embedding model: each text embedded once, wanted texts in one call."""
+
+    def __init__(self, embed: Callable[[Sequence[str]], list[list[float]]]) -> None:
+        self._embed = embed
+        self._known: dict[str, list[float]] = {}
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._known]
+        if missing:
+            self._known.update(zip(missing, self._embed(missing), strict=True))
+
+    def __call__(self, texts: Sequence[str]) -> list[list[float]]:
+        self.prefetch(texts)
+        return [self._known[text] for text in texts]
+
+
 @dataclass
 class _Run:
     """What one evaluation gathers as its policies run."""
@@ -67,6 +87,7 @@ class _Run:
     usage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(USAGE_KEYS, 0))
     blocked: bool = False
     masks: list[list[tuple[int, int, str]]] = field(default_factory=list)
+    embeddings: dict[str, _Embeddings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.direction = "input" if self.source == "INPUT" else "output"
@@ -128,10 +149,11 @@ class Engine:
         run = _Run(source, guarded, output_scope == "FULL")
         policies = guardrail.policies
         if guarded:
+            self._prefetch(run, policies, who)
             if "topicPolicy" in policies:
                 self._topics(run, policies["topicPolicy"], who)
             if "contentPolicy" in policies:
-                self._content(run, policies["contentPolicy"])
+                self._content(run, policies["contentPolicy"], who)
             if "wordPolicy" in policies:
                 self._words(run, policies["wordPolicy"])
             if "sensitiveInformationPolicy" in policies:
@@ -182,22 +204,68 @@ class Engine:
 
     # -- the policies ----------------------------------------------------------------------------------------
 
+    def _shared(self, run: _Run, caller: Caller, name: str) -> _Embeddings | None:
+        """The evaluation's vectors of embedding model `name` (None when the catalog lacks it)."""
+        if name not in run.embeddings:
+            embedder = self._embedder(caller, name)
+            if embedder is None:
+                return None
+            run.embeddings[name] = _Embeddings(embedder.embed)
+        return run.embeddings[name]
+
+    def _prefetch(self, run: _Run, policies: dict[str, Any], caller: Caller) -> None:
+        """Embed, in one call per model, every text unit the topic and content policies will read."""
+        from outcrop.guardrails.detectors.content import CONTENT_KIND, CONTENT_MODEL, units_of
+
+        wanted: dict[str, list[str]] = {}
+        if _enabled((policies.get("topicPolicy") or {}).get("topics", []), run.direction):
+            wanted[TOPIC_EMBEDDING_MODEL] = [u for text in run.guarded for u in units_of(text.text)]
+        content = self._content_texts(run, policies.get("contentPolicy") or {})
+        if content and CONTENT_MODEL in self.models.names(CONTENT_KIND):
+            classify = self._model(CONTENT_MODEL, CONTENT_KIND, "content policy")
+            name = getattr(classify, "embedding_model", None)
+            if isinstance(name, str):
+                wanted.setdefault(name, []).extend(u for text in content for u in units_of(text.text))
+        for name, texts in wanted.items():
+            shared = self._shared(run, caller, name)
+            if shared is not None:
+                shared.prefetch(texts)
+
+    def _content_filters(self, run: _Run, policy: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            entry
+            for entry in _enabled(policy.get("filters", []), run.direction)
+            if entry.get(f"{run.direction}Strength", "NONE") != "NONE"
+        ]
+
+    def _content_texts(self, run: _Run, policy: dict[str, Any]) -> list[GuardText]:
+        """The guarded texts some content filter evaluates (PROMPT_ATTACK reads tagged input only)."""
+        from outcrop.guardrails.detectors.content import active_filters
+
+        filters = self._content_filters(run, policy)
+        return [
+            text
+            for text in run.guarded
+            if filters and active_filters(filters, run.source, tagged="guard_content" in text.qualifiers)
+        ]
+
     def _topics(self, run: _Run, policy: dict[str, Any], caller: Caller) -> None:
         from outcrop.guardrails.detectors.topics import assess_topics
 
         topics = _enabled(policy.get("topics", []), run.direction)
         if not topics:
             return
-        embedder = self._embedder(caller, TOPIC_EMBEDDING_MODEL)
-        if embedder is None:
+        embed = self._shared(run, caller, TOPIC_EMBEDDING_MODEL)
+        if embed is None:
             raise ServiceUnavailableException(
                 f"The topic policy needs the embedding model {TOPIC_EMBEDDING_MODEL}, which this server's "
                 "catalog does not list."
             )
-        embed: Callable[[Sequence[str]], list[list[float]]] = embedder.embed
         found: dict[str, dict[str, Any]] = {}
         for text in run.guarded:
-            entries, blocked = assess_topics(embed, text.text, topics, run.source, full=run.full)
+            entries, blocked = assess_topics(
+                embed, text.text, topics, run.source, full=run.full, model=TOPIC_EMBEDDING_MODEL
+            )
             run.blocked = run.blocked or blocked
             for entry in entries:
                 kept = found.get(entry["name"])
@@ -207,7 +275,7 @@ class Engine:
         if found:
             run.assessment["topicPolicy"] = {"topics": list(found.values())}
 
-    def _content(self, run: _Run, policy: dict[str, Any]) -> None:
+    def _content(self, run: _Run, policy: dict[str, Any], caller: Caller) -> None:
         from outcrop.guardrails.detectors.content import (
             CONFIDENCES,
             CONTENT_KIND,
@@ -215,19 +283,17 @@ class Engine:
             assess_content,
         )
 
-        filters = [
-            entry
-            for entry in _enabled(policy.get("filters", []), run.direction)
-            if entry.get(f"{run.direction}Strength", "NONE") != "NONE"
-        ]
+        filters = self._content_filters(run, policy)
         if not filters:
             return
         classify = self._model(CONTENT_MODEL, CONTENT_KIND, "content policy")
+        name = getattr(classify, "embedding_model", None)
+        embed = self._shared(run, caller, name) if isinstance(name, str) else None
         found: dict[str, dict[str, Any]] = {}
         for text in run.guarded:
             tagged = "guard_content" in text.qualifiers
             entries, blocked = assess_content(
-                classify, text.text, filters, run.source, tagged=tagged, full=run.full
+                classify, text.text, filters, run.source, tagged=tagged, full=run.full, embed=embed
             )
             run.blocked = run.blocked or blocked
             for entry in entries:

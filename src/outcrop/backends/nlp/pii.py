@@ -5,13 +5,19 @@ runs on; default the packaged English one). Presidio's e-mail check calls tldext
 fetches the public suffix list from the internet; here it is pointed at the snapshot inside the tldextract
 wheel so nothing leaves the machine. Overlapping findings are resolved to the strongest one (an e-mail
 address is not also a URL).
+
+`detect` runs the whole spaCy pipeline (Comprehend's DetectPiiEntities). `detect_types` runs only the
+recognisers of the entity types asked, on only the spaCy work they need: spaCy's NER alone (its own
+tok2vec) when a type comes from NER (a person's name), the tokenizer alone otherwise (a phone number is
+found by the phonenumbers library); a token's lower case stands in for its lemma in presidio's context
+words. On a loaded 2-core machine the whole pipeline took 48 ms for a sentence, the tokenizer under 1.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from outcrop.backends.nlp.protocols import PiiFinding
@@ -26,6 +32,8 @@ _INSTALL = "pip install -r requirements/py-nlp.txt"
 # Recognisers whose patterns collide with common data far more often than they find the real thing here:
 # a UK NHS number is any 10 digits with a valid mod-11 check, which many US phone numbers pass.
 _DISABLED_RECOGNIZERS = ("NhsRecognizer",)
+# presidio's entity types that come from spaCy's named entities (the rest come from patterns and libraries)
+NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION"})
 
 
 def _offline_tldextract() -> None:
@@ -77,6 +85,27 @@ class PresidioDetector:
     def detect(self, text: str, language: str) -> list[PiiFinding]:
         with self._lock:
             results = self._analyzer.analyze(text=text, language=language)
+        return resolve_overlaps(
+            [PiiFinding(r.entity_type, int(r.start), int(r.end), float(r.score)) for r in results]
+        )
+
+    def detect_types(self, text: str, language: str, entities: Collection[str]) -> list[PiiFinding]:
+        """The findings of presidio's `entities` types only, with only the spaCy work they need."""
+        if not entities:
+            return []
+        engine = self._analyzer.nlp_engine
+        with self._lock:
+            nlp = engine.nlp[language]
+            if NER_ENTITIES & set(entities):
+                doc = nlp(text, disable=[name for name in nlp.pipe_names if name != "ner"])
+            else:
+                doc = nlp.make_doc(text)
+            for token in doc:
+                token.lemma_ = token.lower_
+            artifacts = engine._doc_to_nlp_artifact(doc, language)
+            results = self._analyzer.analyze(
+                text=text, language=language, entities=sorted(entities), nlp_artifacts=artifacts
+            )
         return resolve_overlaps(
             [PiiFinding(r.entity_type, int(r.start), int(r.end), float(r.score)) for r in results]
         )

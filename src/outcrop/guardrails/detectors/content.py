@@ -5,19 +5,23 @@ probability per category; a probability maps to AWS's confidence NONE/LOW/MEDIUM
 filter's strength says which confidences it acts on: HIGH acts on LOW and up, MEDIUM on MEDIUM and up, LOW on
 HIGH only, NONE on nothing. A text is scored whole and sentence by sentence, so one harmful sentence inside
 a long harmless text is still found. PROMPT_ATTACK is evaluated only on tagged INPUT text, as AWS does.
+
+Given `embed` (the engine's embeddings of the classifier's `embedding_model`, shared with the denied topics)
+a classifier that reads vectors gets them from there, so a text is embedded once per evaluation.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from outcrop.backends.nlp.content_safety import ContentClassifier
+from outcrop.backends.nlp.content_safety import ContentClassifier, VectorContentClassifier
 from outcrop.backends.registry import ModelRegistry
 from outcrop.guardrails.types import Source
 
 ContentScores = ContentClassifier
+Embed = Callable[[Sequence[str]], list[list[float]]]
 CONTENT_MODEL = "content-safety-en"  # the catalog entry CORE's engine loads
 CONTENT_KIND = "content-safety"
 CONTENT_TYPES = ("SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT", "PROMPT_ATTACK")
@@ -52,30 +56,30 @@ def sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE.findall(text) if part.strip()]
 
 
-def probabilities(classify: ContentScores, text: str) -> dict[str, float]:
-    """Each category's probability: the highest over the whole text and each of its sentences."""
-    units = [text]
+def units_of(text: str) -> list[str]:
+    """What is scored of a text: the whole text, and its sentences when it has more than one."""
     parts = sentences(text)
-    if len(parts) > 1:
-        units += parts[:MAX_SENTENCES]
+    return [text, *parts[:MAX_SENTENCES]] if len(parts) > 1 else [text]
+
+
+def probabilities(classify: ContentScores, text: str, embed: Embed | None = None) -> dict[str, float]:
+    """Each category's probability: the highest over the whole text and each of its sentences."""
+    units = units_of(text)
+    if embed is not None and isinstance(classify, VectorContentClassifier):
+        found = classify.scores_from(units, embed(units), embed)
+    else:
+        found = classify.scores(units)
     best: dict[str, float] = {}
-    for scores in classify.scores(units):
+    for scores in found:
         for name, value in scores.items():
             best[name] = max(best.get(name, 0.0), value)
     return best
 
 
-def assess_content(
-    classify: ContentScores,
-    text: str,
-    filters: Sequence[dict[str, Any]],
-    source: Source,
-    *,
-    tagged: bool,
-    full: bool = False,
-) -> tuple[list[dict[str, Any]], bool]:
-    """The contentPolicy "filters" assessment entries of `text` (those detected; every evaluated filter when
-    `full`) and whether a BLOCK fired."""
+def active_filters(
+    filters: Sequence[dict[str, Any]], source: Source, *, tagged: bool
+) -> list[tuple[str, str, str]]:
+    """(type, strength, action) of the filters that evaluate a text of this source and tagging."""
     direction = "input" if source == "INPUT" else "output"
     active = []
     for entry in filters:
@@ -86,9 +90,25 @@ def assess_content(
         if kind == "PROMPT_ATTACK" and (source != "INPUT" or not tagged):
             continue
         active.append((kind, strength, str(entry.get(f"{direction}Action", "BLOCK"))))
+    return active
+
+
+def assess_content(
+    classify: ContentScores,
+    text: str,
+    filters: Sequence[dict[str, Any]],
+    source: Source,
+    *,
+    tagged: bool,
+    full: bool = False,
+    embed: Embed | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """The contentPolicy "filters" assessment entries of `text` (those detected; every evaluated filter when
+    `full`) and whether a BLOCK fired. `embed`: vectors of the classifier's embedding model, if shared."""
+    active = active_filters(filters, source, tagged=tagged)
     if not active or not text.strip():
         return [], False
-    scores = probabilities(classify, text)
+    scores = probabilities(classify, text, embed)
     found: list[dict[str, Any]] = []
     blocked = False
     for kind, strength, action in active:

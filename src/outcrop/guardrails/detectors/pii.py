@@ -19,8 +19,9 @@ they are refused at create time rather than accepted and never found.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from outcrop.backends.nlp.protocols import PiiDetector, PiiFinding
 
@@ -154,12 +155,25 @@ class Entity:
     end: int
 
 
+@runtime_checkable
+class ScopedPiiDetector(Protocol):
+    """A PII detector that can look for some of its entity types only (presidio's `detect_types`)."""
+
+    def detect_types(self, text: str, language: str, entities: Collection[str]) -> list[PiiFinding]: ...
+
+
 def find_entities(text: str, wanted: frozenset[str], detector: PiiDetector | None) -> list[Entity]:
     """The entities of the `wanted` AWS types in `text`, in text order, overlaps resolved across all
-    types (a social security number is not also reported as a phone number)."""
+    types (a social security number is not also reported as a phone number). A detector that can is
+    asked only for the wanted types the patterns do not find (a phone number alone skips spaCy's NER)."""
     findings = list(_pattern_findings(text))
     if detector is not None:
-        for finding in detector.detect(text, "en"):
+        if isinstance(detector, ScopedPiiDetector):
+            asked = {name for name, aws in PRESIDIO_TYPES.items() if aws in wanted & NEEDS_PRESIDIO}
+            found = detector.detect_types(text, "en", asked)
+        else:
+            found = detector.detect(text, "en")
+        for finding in found:
             aws = PRESIDIO_TYPES.get(finding.entity_type)
             if aws is not None and finding.score >= PRESIDIO_MIN_SCORE:
                 findings.append(PiiFinding(aws, finding.start, finding.end, min(finding.score, 0.99)))

@@ -7,8 +7,8 @@ The background is what lets benign look-alikes pass: "the stock room is behind t
 ordinary talk about store rooms than to investment advice, though it shares the word "stock". Calibrated on
 all-MiniLM-L6-v2 (`EMBEDDING_MODEL`, the model the engine should route `embed` to).
 
-Vectors of the background, the definitions and the examples are cached per embedding model (recognised by
-the vector of a fixed probe text), so a call embeds only the text and its sentences.
+Vectors of the background, the definitions and the examples are cached per embedding model (named by the
+caller, or recognised by the vector of a fixed probe text), so a call embeds only the text and its sentences.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from outcrop.guardrails.detectors.content import MAX_SENTENCES, sentences
+from outcrop.guardrails.detectors.content import units_of
 from outcrop.guardrails.detectors.topics_background import background
 from outcrop.guardrails.types import Source
 
@@ -39,17 +39,22 @@ class _Vectors:
         self._lock = threading.Lock()
         self._models: dict[bytes, tuple[np.ndarray[Any, Any], OrderedDict[str, np.ndarray[Any, Any]]]] = {}
 
-    def embed(self, embed: Embed, texts: Sequence[str], anchors: Sequence[str]) -> tuple[Any, Any, Any]:
+    def embed(
+        self, embed: Embed, texts: Sequence[str], anchors: Sequence[str], model: str | None = None
+    ) -> tuple[Any, Any, Any]:
         """(text vectors, anchor vectors, background matrix); one embedding call once anchors are cached."""
-        first = _unit(embed([_PROBE, *texts]))
-        key = np.round(first[0], 3).tobytes()
-        with self._lock:
-            model = self._models.get(key)
         if model is None:
-            model = (_unit(embed(background())), OrderedDict())
+            first = _unit(embed([_PROBE, *texts]))
+            key, first = np.round(first[0], 3).tobytes(), first[1:]
+        else:
+            first, key = _unit(embed(list(texts))), f"model:{model}".encode()
+        with self._lock:
+            found = self._models.get(key)
+        if found is None:
+            found = (_unit(embed(background())), OrderedDict())
             with self._lock:
-                self._models[key] = model
-        store = model[1]
+                self._models[key] = found
+        store = found[1]
         with self._lock:
             missing = [anchor for anchor in dict.fromkeys(anchors) if anchor not in store]
         fresh = dict(zip(missing, _unit(embed(missing)), strict=True)) if missing else {}
@@ -60,7 +65,7 @@ class _Vectors:
                 store.move_to_end(anchor)
             while len(store) > _CACHED_TEXTS:
                 store.popitem(last=False)
-        return first[1:], np.array(vectors), model[0]
+        return first, np.array(vectors), found[0]
 
 
 def _unit(vectors: list[list[float]]) -> np.ndarray[Any, Any]:
@@ -78,14 +83,14 @@ def anchors(topic: dict[str, Any]) -> list[str]:
     return [f"{topic.get('name', '')}: {topic.get('definition', '')}", *map(str, topic.get("examples") or ())]
 
 
-def topic_margins(embed: Embed, text: str, topics: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
-    """Per topic: (the best cosine of a text unit to the topic, that unit's margin over the background)."""
-    units = [text]
-    parts = sentences(text)
-    if len(parts) > 1:
-        units += parts[:MAX_SENTENCES]
+def topic_margins(
+    embed: Embed, text: str, topics: Sequence[dict[str, Any]], model: str | None = None
+) -> list[tuple[float, float]]:
+    """Per topic: (the best cosine of a text unit to the topic, that unit's margin over the background).
+    `model` names the embedding model `embed` runs (None: recognised by a probe text's vector)."""
+    units = units_of(text)
     every = [anchor for topic in topics for anchor in anchors(topic)]
-    unit_vectors, anchor_vectors, ordinary = _VECTORS.embed(embed, units, every)
+    unit_vectors, anchor_vectors, ordinary = _VECTORS.embed(embed, units, every, model)
     baseline = (unit_vectors @ ordinary.T).max(axis=1)
     found = []
     start = 0
@@ -104,7 +109,13 @@ def about(similarity: float, margin: float) -> bool:
 
 
 def assess_topics(
-    embed: Embed, text: str, topics: Sequence[dict[str, Any]], source: Source, *, full: bool = False
+    embed: Embed,
+    text: str,
+    topics: Sequence[dict[str, Any]],
+    source: Source,
+    *,
+    full: bool = False,
+    model: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The topicPolicy "topics" assessment entries of `text` (those detected; every evaluated topic when
     `full`) and whether a BLOCK fired."""
@@ -114,7 +125,7 @@ def assess_topics(
         return [], False
     found: list[dict[str, Any]] = []
     blocked = False
-    for topic, (similarity, margin) in zip(active, topic_margins(embed, text, active), strict=True):
+    for topic, (similarity, margin) in zip(active, topic_margins(embed, text, active, model), strict=True):
         detected = about(similarity, margin)
         blocks = detected and topic.get(f"{direction}Action", "BLOCK") == "BLOCK"
         blocked = blocked or blocks
