@@ -54,6 +54,12 @@ class Predictions(Base):
         event_type = self._event_type(params["eventTypeName"])
         if event_type["eventIngestion"] != "ENABLED":
             raise ValidationException(f"Event ingestion is DISABLED for the event type {event_type['name']}")
+        if not self.store.put_events([self._stored(event_type, params)])[0]:
+            raise ConflictException(f"An event with the id {params['eventId']} is already stored")
+        return {}
+
+    def _stored(self, event_type: dict[str, Any], params: dict[str, Any]) -> StoredEvent:
+        """A checked event to store (SendEvent's checks, also applied to each imported row)."""
         self._check_event(event_type, params)
         label, label_time = params.get("assignedLabel"), params.get("labelTimestamp")
         if label and label not in event_type["labels"]:
@@ -64,7 +70,7 @@ class Predictions(Base):
             raise ValidationException("assignedLabel and labelTimestamp go together")
         if label_time:
             parse_time(label_time, "labelTimestamp")
-        event = StoredEvent(
+        return StoredEvent(
             event_type["name"],
             params["eventId"],
             params["eventTimestamp"],
@@ -74,9 +80,6 @@ class Predictions(Base):
             params["entities"],
             params["eventVariables"],
         )
-        if not self.store.put_event(event, replace=False):
-            raise ConflictException(f"An event with the id {params['eventId']} is already stored")
-        return {}
 
     def get_event(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         event = self.store.get_event(params["eventTypeName"], params["eventId"])
@@ -147,7 +150,7 @@ class Predictions(Base):
         if event_type["eventIngestion"] == "ENABLED":
             stored = StoredEvent(event_type["name"], params["eventId"], params["eventTimestamp"], event_epoch,
                                  None, None, params["entities"], params["eventVariables"])  # fmt: skip
-            self.store.put_event(stored, replace=False)
+            self.store.put_events([stored])
         entity = params["entities"][0] if params["entities"] else {"entityId": "", "entityType": ""}
         record = {
             "eventId": params["eventId"],
@@ -341,6 +344,7 @@ class Predictions(Base):
             raise ValidationException(f"The input file lacks the column(s) {', '.join(missing)}")
         variables = [h for h in header if h in event_type["eventVariables"]]
         processed, failures = 0, []
+        good: list[tuple[int, StoredEvent]] = []
         for number, row in enumerate(reader, start=2):
             try:
                 label = row.get("EVENT_LABEL") or None
@@ -356,12 +360,16 @@ class Predictions(Base):
                         "assignedLabel": label,
                         "labelTimestamp": row.get("LABEL_TIMESTAMP") or row["EVENT_TIMESTAMP"],
                     }
-                self.send_event(
-                    RequestContext("frauddetector", "SendEvent", job_id, self.settings.region), params
-                )
-                processed += 1
-            except (ValidationException, ConflictException, ResourceNotFoundException) as error:
+                good.append((number, self._stored(event_type, params)))
+            except ValidationException as error:
                 failures.append(f"{number},{row.get('EVENT_ID', '')},{error.message.replace(',', ';')}")
+        stored = self.store.put_events([event for _, event in good], each=True)
+        for (number, event), written in zip(good, stored, strict=True):
+            if written:
+                processed += 1
+            else:
+                failures.append(f"{number},{event.event_id},An event with this id is already stored")
+        failures.sort(key=lambda line: int(line.split(",")[0]))
         bucket, _, prefix = output.removeprefix("s3://").partition("/")
         report = "line,EVENT_ID,error\n" + "\n".join(failures) + "\n"
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,29 +140,22 @@ class FraudStore:
         return [Resource(kind, r["key"], json.loads(r["body"]), r["created"], r["updated"]) for r in rows]
 
     # events
-    def put_event(self, event: StoredEvent, *, replace: bool) -> bool:
-        """Store an event; False when it exists and `replace` is off."""
+    def put_events(self, events: Sequence[StoredEvent], *, each: bool = False) -> list[bool]:
+        """Store new events in one transaction: per event, whether it was written (False: the id exists).
+        Without `each`, one existing id writes nothing and answers [False]."""
+        written = []
         with self.db.transaction() as tx:
-            found = tx.execute(
-                "SELECT 1 FROM events WHERE event_type = ? AND event_id = ?",
-                (event.event_type, event.event_id),
-            ).fetchone()
-            if found and not replace:
-                return False
-            tx.execute(
-                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.event_type,
-                    event.event_id,
-                    event.timestamp,
-                    event.epoch,
-                    event.label,
-                    event.label_timestamp,
-                    json.dumps(event.entities),
-                    json.dumps(event.variables),
-                ),
-            )
-        return True
+            for event in events:
+                found = tx.execute(
+                    "SELECT 1 FROM events WHERE event_type = ? AND event_id = ?",
+                    (event.event_type, event.event_id),
+                ).fetchone()
+                if found and not each:
+                    return [False]
+                written.append(not found)
+                if not found:
+                    tx.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _row(event))
+        return written
 
     def get_event(self, event_type: str, event_id: str) -> StoredEvent | None:
         with self.db.read() as conn:
@@ -242,6 +236,19 @@ class FraudStore:
                 tx.execute("INSERT OR REPLACE INTO tags VALUES (?, ?)", (arn, json.dumps(tags)))
             else:
                 tx.execute("DELETE FROM tags WHERE arn = ?", (arn,))
+
+
+def _row(event: StoredEvent) -> tuple[Any, ...]:
+    return (
+        event.event_type,
+        event.event_id,
+        event.timestamp,
+        event.epoch,
+        event.label,
+        event.label_timestamp,
+        json.dumps(event.entities),
+        json.dumps(event.variables),
+    )
 
 
 def _event(row: Any) -> StoredEvent:
