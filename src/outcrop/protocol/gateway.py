@@ -57,7 +57,16 @@ ROUTE_PRIORITY = (
 )
 
 # Services whose input-validation failures carry another code than ValidationException (same message).
-VALIDATION_ERROR_CODES = {"logs": "InvalidParameterException", "sagemaker-runtime": "ValidationError"}
+VALIDATION_ERROR_CODES = {
+    "logs": "InvalidParameterException",
+    "sagemaker-runtime": "ValidationError",
+    "iam": "ValidationError",  # the query services word it so (botocore models no code for it)
+    "sts": "ValidationError",
+    **dict.fromkeys(
+        ("forecast", "forecastquery", "personalize", "personalize-runtime", "personalize-events"),
+        "InvalidInputException",
+    ),
+}
 # S3 does not validate input against its model: it answers its own errors (InvalidArgument,
 # InvalidLocationConstraint, ...) from the service, never a ValidationException.
 UNVALIDATED_SERVICES = frozenset({"s3"})
