@@ -8,6 +8,12 @@ not meaning) on the content cases. Latency: Converse on the small model with and
 texts under 1,000 characters, p50/p95 of the difference.
 
 --direct measures the content and topic detectors in this process, without a server (no ApplyGuardrail).
+
+--latency measures, in this process, what a guardrail of each policy type (and the mixed one) adds to a
+chat call through the inference path (input and output screened), on the fake chat model so the model's
+time is out of the picture and the real detectors: each guarded call is timed between two unguarded ones
+of the same text, over `--rounds` rounds of short benign texts; it prints p50/p95 of the wall-clock
+difference and the guarded evaluations' CPU time (less sensitive to the machine's load).
 """
 
 from __future__ import annotations
@@ -217,12 +223,95 @@ def converse_latency(runtime: Any, guardrail: dict[str, str], repeats: int) -> l
     return added
 
 
+# ---- added latency per policy type, in process -----------------------------------------------------------
+def policy_guardrails() -> dict[str, dict[str, Any]]:
+    """One CreateGuardrail request body per policy type, and the bench's mixed guardrail."""
+    sensitive: dict[str, Any] = GUARDRAIL["sensitiveInformationPolicyConfig"]  # type: ignore[assignment]
+
+    def pii(*types: str) -> dict[str, Any]:
+        entities = [{"type": kind, "action": "BLOCK"} for kind in types]
+        return {"sensitiveInformationPolicyConfig": {"piiEntitiesConfig": entities}}
+
+    return {
+        "words": {"wordPolicyConfig": GUARDRAIL["wordPolicyConfig"]},
+        "regex": {"sensitiveInformationPolicyConfig": {"regexesConfig": sensitive["regexesConfig"]}},
+        "pii-patterns": pii("EMAIL", "CREDIT_DEBIT_CARD_NUMBER", "US_SOCIAL_SECURITY_NUMBER"),
+        "pii-phone": pii("PHONE"),
+        "pii-name": pii("NAME"),
+        "topics": {"topicPolicyConfig": GUARDRAIL["topicPolicyConfig"]},
+        "content": {"contentPolicyConfig": GUARDRAIL["contentPolicyConfig"]},
+        "mixed": {key: value for key, value in GUARDRAIL.items() if key.endswith("Config")},
+    }
+
+
+def latency(rounds: int, only: list[str]) -> None:
+    from outcrop.app import App
+    from outcrop.backends.base import ChatMessage, GenerationRequest
+    from outcrop.config import Settings
+    from outcrop.guardrails.enforce import Guard
+    from outcrop.guardrails.policies import build_policies
+    from outcrop.guardrails.types import GuardrailVersion, GuardText
+    from outcrop.inference import Caller
+
+    texts = [case.text for case in CASES if case.policy in ("CONTENT", "TOPICS") and not case.flagged][:30]
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = (ROOT / "src" / "outcrop" / "catalog.toml").read_text()
+        (Path(tmp) / "catalog.toml").write_text(catalog.replace('runtime = "llamacpp"', 'runtime = "fake"'))
+        settings = Settings(
+            data_dir=Path(tmp) / "data",
+            model_dir=ROOT / "data" / "models",
+            catalog=Path(tmp) / "catalog.toml",
+        )
+        app = App(settings)
+        model, caller = app.inference.resolve(MODEL_ID), Caller()
+
+        def call(text: str, guard: Guard | None) -> None:
+            request = GenerationRequest([ChatMessage("user", text)], max_tokens=8)
+            app.inference.generate_blocking(caller, model, request, guard)
+
+        print(f"{'guardrail':<14} {'added p50':>10} {'p95':>8}   {'cpu/call p50':>12}  ({len(texts)} texts)")
+        for name, config in policy_guardrails().items():
+            if only and name not in only:
+                continue
+            policies = build_policies({"name": f"bench-{name}", **config})
+            version = GuardrailVersion("benchbench000", "arn", "DRAFT", name, "No.", "No.", policies)
+            began = time.perf_counter()
+            call(texts[0], Guard(app.guardrails, version, [GuardText(texts[0])], caller))  # loads
+            loaded = time.perf_counter() - began
+            added, cpu = [], []
+            for _ in range(rounds):
+                for text in texts:
+                    first = time.perf_counter()
+                    call(text, None)
+                    second, processor = time.perf_counter(), time.process_time()
+                    call(text, Guard(app.guardrails, version, [GuardText(text)], caller))
+                    third, used = time.perf_counter(), time.process_time() - processor
+                    call(text, None)
+                    fourth = time.perf_counter()
+                    added.append((third - second) - ((second - first) + (fourth - third)) / 2)
+                    cpu.append(used)
+            p50, p95 = 1000 * percentile(added, 0.5), 1000 * percentile(added, 0.95)
+            print(
+                f"{name:<14} {p50:>7.1f} ms {p95:>5.1f} ms   {1000 * percentile(cpu, 0.5):>9.1f} ms"
+                f"  (first call, loading: {loaded:.1f} s)",
+                flush=True,
+            )
+        app.models.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--direct", action="store_true", help="the detectors in process, no server")
+    parser.add_argument("--latency", nargs="*", metavar="GUARDRAIL", help="added latency per policy type")
+    parser.add_argument("--rounds", type=int, default=2, help="--latency: rounds over the texts")
     parser.add_argument("--repeats", type=int, default=20, help="Converse calls timed with and without")
     arguments = parser.parse_args()
-    direct() if arguments.direct else served(arguments.repeats)
+    if arguments.latency is not None:
+        latency(arguments.rounds, arguments.latency)
+    elif arguments.direct:
+        direct()
+    else:
+        served(arguments.repeats)
 
 
 if __name__ == "__main__":
