@@ -114,7 +114,10 @@ class Group:
 
     def train(self, recipe: str, **solution: Any) -> str:
         arn = self.p.create_solution(
-            name=f"{recipe}-{uuid.uuid4().hex[:6]}", datasetGroupArn=self.arn, recipeArn=RECIPE.format(recipe), **solution
+            name=f"{recipe}-{uuid.uuid4().hex[:6]}",
+            datasetGroupArn=self.arn,
+            recipeArn=RECIPE.format(recipe),
+            **solution,
         )["solutionArn"]
         version = self.p.create_solution_version(solutionArn=arn)["solutionVersionArn"]
         found = wait(lambda: self.p.describe_solution_version(solutionVersionArn=version)["solutionVersion"])
@@ -122,7 +125,9 @@ class Group:
         return str(version)
 
     def campaign(self, version: str) -> str:
-        arn = self.p.create_campaign(name=f"c-{uuid.uuid4().hex[:8]}", solutionVersionArn=version)["campaignArn"]
+        arn = self.p.create_campaign(name=f"c-{uuid.uuid4().hex[:8]}", solutionVersionArn=version)[
+            "campaignArn"
+        ]
         assert wait(lambda: self.p.describe_campaign(campaignArn=arn)["campaign"])["status"] == "ACTIVE"
         return str(arn)
 
@@ -160,7 +165,9 @@ def test_user_personalization_keeps_each_taste_group_to_its_genre(group: Group, 
 def test_solution_metrics_are_measured_on_held_out_interactions(group: Group, als: str) -> None:
     metrics = group.p.get_solution_metrics(solutionVersionArn=als)["metrics"]
     expected = {"coverage", "mean_reciprocal_rank_at_25"} | {
-        f"{name}_at_{k}" for name in ("precision", "normalized_discounted_cumulative_gain") for k in (5, 10, 25)
+        f"{name}_at_{k}"
+        for name in ("precision", "normalized_discounted_cumulative_gain")
+        for k in (5, 10, 25)
     }
     assert set(metrics) == expected
     # a held-out item is one of the user's 20 genre items (not seen before): chance NDCG@25 is far lower
