@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -147,6 +148,11 @@ def als_campaign(group: Group, als: str) -> str:
     return group.campaign(als)
 
 
+def describe_version(p: Any, arn: str) -> dict[str, Any]:
+    found: dict[str, Any] = p.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
+    return found
+
+
 def ids(answer: dict[str, Any], key: str = "itemList") -> list[str]:
     return [entry["itemId"] for entry in answer[key]]
 
@@ -258,3 +264,35 @@ def test_batch_inference_writes_recommendations_to_s3(group: Group, als: str) ->
     results = [json.loads(line) for line in body.splitlines()]
     assert set(results[0]["output"]["recommendedItems"]) <= set(COMEDIES)
     assert set(results[1]["output"]["recommendedItems"]) <= set(DRAMAS)
+
+
+def test_a_campaign_moves_to_a_new_version_and_resources_keep_their_tags(group: Group) -> None:
+    p = group.p
+    solution = p.create_solution(
+        name=f"tagged-{group.tag}",
+        datasetGroupArn=group.arn,
+        recipeArn=RECIPE.format("aws-user-personalization"),
+        solutionConfig={"algorithmHyperParameters": {"hidden_dimension": "16"}},
+        tags=[{"tagKey": "team", "tagValue": "recs"}],
+    )["solutionArn"]
+    assert p.list_tags_for_resource(resourceArn=solution)["tags"] == [{"tagKey": "team", "tagValue": "recs"}]
+    p.tag_resource(resourceArn=solution, tags=[{"tagKey": "stage", "tagValue": "test"}])
+    p.untag_resource(resourceArn=solution, tagKeys=["team"])
+    assert p.list_tags_for_resource(resourceArn=solution)["tags"] == [{"tagKey": "stage", "tagValue": "test"}]
+    versions = []
+    for _ in range(2):
+        arn = p.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+        assert wait(partial(describe_version, p, arn))["status"] == "ACTIVE"
+        versions.append(arn)
+    campaign = group.campaign(versions[0])
+    p.update_campaign(campaignArn=campaign, solutionVersionArn=versions[1])
+    found = wait(lambda: p.describe_campaign(campaignArn=campaign)["campaign"])
+    assert found["solutionVersionArn"] == versions[1]
+    assert found["latestCampaignUpdate"]["solutionVersionArn"] == versions[1]
+    answer = group.runtime.get_recommendations(campaignArn=campaign, userId="u50", numResults=5)
+    assert set(ids(answer)) <= set(DRAMAS)
+    recipe = p.describe_recipe(recipeArn=RECIPE.format("aws-sims"))["recipe"]
+    assert recipe["recipeType"] == "RELATED_ITEMS"
+    solution_doc = p.describe_solution(solutionArn=solution)["solution"]
+    assert solution_doc["latestSolutionVersion"]["solutionVersionArn"] == versions[1]
+    assert solution_doc["solutionConfig"]["algorithmHyperParameters"] == {"hidden_dimension": "16"}

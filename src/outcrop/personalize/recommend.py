@@ -106,7 +106,7 @@ class Recommender:
         if not user_id or "Interactions" not in datasets:
             return [], {}
         wanted = version.doc.get("eventType")
-        rows = self.store.interactions(datasets["Interactions"], user_id)
+        rows = sorted(self.store.interactions(datasets["Interactions"], user_id), key=lambda r: r.timestamp)
         events: dict[str, set[str]] = {}
         history: list[int] = []
         for row in rows:

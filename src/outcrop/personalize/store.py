@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from outcrop.personalize.errors import AlreadyExists, NotFound
 from outcrop.storage.sqlite import Database
@@ -70,8 +70,7 @@ class Resource:
     updated: float
 
 
-@dataclass(frozen=True)
-class Interaction:
+class Interaction(NamedTuple):  # a tuple: a training set holds millions, built fast from SQLite rows
     user_id: str
     item_id: str
     timestamp: int
@@ -188,9 +187,14 @@ class PersonalizeStore:
                 tx.execute("DELETE FROM interactions WHERE dataset = ?", (dataset,))
                 tx.execute("DELETE FROM entities WHERE dataset = ?", (dataset,))
             if dataset_type == "Interactions":
-                for row in rows:
-                    _insert_interaction(tx, dataset, row)
-                    count += 1
+                values = [_interaction_values(dataset, row) for row in rows]
+                tx.executemany(
+                    "INSERT INTO interactions"
+                    " (dataset, user_id, item_id, ts, event_type, event_value, fields)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                )
+                count = len(values)
             else:
                 key = "ITEM_ID" if dataset_type == "Items" else "USER_ID"
                 for row in rows:
@@ -205,8 +209,10 @@ class PersonalizeStore:
             sql += " AND user_id = ?"
             args.append(user_id)
         with self.db.read() as conn:
-            rows = conn.execute(sql + " ORDER BY ts, seq", args).fetchall()
-        return [Interaction(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples: several times faster than sqlite3.Row here
+            rows = cursor.execute(sql + " ORDER BY seq", args).fetchall()
+        return list(map(Interaction._make, rows))
 
     def entities(self, dataset: str) -> dict[str, dict[str, Any]]:
         with self.db.read() as conn:
@@ -220,20 +226,16 @@ class PersonalizeStore:
         return int(a[0]) + int(b[0])
 
 
-def _insert_interaction(tx: sqlite3.Connection, dataset: str, row: dict[str, Any]) -> None:
-    extra = {k: v for k, v in row.items() if k not in _INTERACTION_COLUMNS}
-    tx.execute(
-        "INSERT INTO interactions (dataset, user_id, item_id, ts, event_type, event_value, fields)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            dataset,
-            row["USER_ID"],
-            row["ITEM_ID"],
-            int(row["TIMESTAMP"]),
-            row.get("EVENT_TYPE"),
-            row.get("EVENT_VALUE"),
-            json.dumps(extra) if extra else None,
-        ),
+def _interaction_values(dataset: str, row: dict[str, Any]) -> tuple[Any, ...]:
+    extra = {k: v for k, v in row.items() if k not in _INTERACTION_COLUMNS} if len(row) > 3 else None
+    return (
+        dataset,
+        row["USER_ID"],
+        row["ITEM_ID"],
+        int(row["TIMESTAMP"]),
+        row.get("EVENT_TYPE"),
+        row.get("EVENT_VALUE"),
+        json.dumps(extra) if extra else None,
     )
 
 

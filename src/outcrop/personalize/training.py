@@ -174,7 +174,8 @@ def evaluate(model: Model, parts: Split) -> dict[str, float]:
         related = model.recipe_kind == "related"
         scores = model.item_scores(seen) if related else model.user_scores(user, seen, recalculate=False)
         scores[seen] = -np.inf  # recommend what they go on to do, not what they did
-        top = np.argsort(-scores, kind="stable")[: max(CUTOFFS)]
+        best = np.argpartition(-scores, max(CUTOFFS))[: max(CUTOFFS)]
+        top = best[np.argsort(-scores[best], kind="stable")]
         recommended.update(int(i) for i in top)
         hits = np.array([model.items[i] in relevant for i in top], dtype=bool)
         for k in CUTOFFS:
