@@ -13,8 +13,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.services.base import Service
 from outcrop.services.sagemaker.control_endpoints import EndpointOperations
+from outcrop.services.sagemaker.control_pipelines import PipelineOperations
 from outcrop.services.sagemaker.control_registry import RegistryOperations
 from outcrop.services.sagemaker.control_training import TrainingOperations
 from outcrop.services.sagemaker.hosting import EndpointHosting
@@ -26,7 +28,13 @@ from outcrop.storage.objects import ObjectStore
 log = logging.getLogger("outcrop.sagemaker")
 
 
-class SageMaker(TrainingOperations, EndpointOperations, RegistryOperations, Service):
+class SageMaker(
+    TrainingOperations,
+    EndpointOperations,
+    RegistryOperations,
+    PipelineOperations,
+    Service,
+):
     service_name = "sagemaker"
 
     def __init__(
@@ -36,6 +44,7 @@ class SageMaker(TrainingOperations, EndpointOperations, RegistryOperations, Serv
         logs: LogStore,
         sagemaker_hosting: EndpointHosting,
         data_path: Callable[..., Path],
+        lambda_functions: FunctionRegistry | None = None,
     ) -> None:
         """`objects` and `logs` are what training jobs read and write; `data_path` gives the folders of the
         control plane's records and of running jobs."""
@@ -48,6 +57,7 @@ class SageMaker(TrainingOperations, EndpointOperations, RegistryOperations, Serv
         # What a previous server left unfinished: training jobs end, endpoint changes are finished.
         self.training.recover()
         self.resume_endpoints()
+        self.start_pipelines(lambda_functions)  # Lambda steps run on the local Lambda runtime
 
     def close(self) -> None:
         self.training.close()
