@@ -12,6 +12,7 @@ from outcrop.catalog import BedrockModel
 from outcrop.inference import Caller, Inference
 from outcrop.lambdas.workers import Outcome
 from outcrop.services.bedrock_agent_runtime.agent_actions import AgentSetup, build_actions
+from outcrop.services.bedrock_agent_runtime.agent_grounding import given
 from outcrop.services.bedrock_agent_runtime.agent_loop import MAX_STEPS, AgentTurn
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession
 from tests.services.agents import WEATHER_FUNCTIONS
@@ -157,6 +158,13 @@ def test_a_tool_called_by_reflex_gets_an_answer_instead() -> None:
     assert not ran and not model.requests[-1].tools
     assert [o["type"] for o in observations(events)] == ["FINISH"]
     assert next(e for e in events if e[0] == "chunk")[1]["bytes"] == b"4"
+
+
+def test_what_counts_as_given() -> None:
+    assert given("Paris, France", "weather in Paris") and not given("Rome, Italy", "the capital of Italy?")
+    assert given("kilometers", "10 miles to km") and given(2, "a table for two") and given("4", "for 4")
+    assert not given("F", "I am flying to Tokyo") and not given(3, "for 2 people")
+    assert not given("AMZN", "Get me a stock price.", ["ticker", "such", "as", "amzn"])
 
 
 def test_the_same_call_after_its_result_gets_an_answer_instead() -> None:

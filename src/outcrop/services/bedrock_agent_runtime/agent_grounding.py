@@ -44,8 +44,9 @@ def _stem(word: str) -> str:
 
 
 def _abbreviates(short: str, long: str) -> bool:
-    """'km' abbreviates 'kilometers', 'kg' 'kilograms': same first letter, the rest in order."""
-    if len(short) > 4 or len(long) <= len(short) or short[0] != long[0]:
+    """'km' abbreviates 'kilometers', 'kg' 'kilograms': same first letter, the rest in order (a single
+    letter abbreviates nothing: 'F' is not 'flying')."""
+    if not 2 <= len(short) <= 4 or len(long) <= len(short) or short[0] != long[0]:
         return False
     position = 0
     for letter in short[1:]:
