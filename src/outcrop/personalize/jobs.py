@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 PENDING, RUNNING, ACTIVE, FAILED = "CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE", "CREATE FAILED"
 STOPPING, STOPPED = "CREATE STOPPING", "CREATE STOPPED"
 UPDATE_PENDING, UPDATE_RUNNING = "UPDATE PENDING", "UPDATE IN_PROGRESS"
-KINDS = ("datasetImportJob", "solutionVersion", "campaign", "batchInferenceJob")
+KINDS = ("datasetImportJob", "solutionVersion", "recommender", "campaign", "batchInferenceJob")
 MAX_BAD_ROWS_SHOWN = 3
 
 
@@ -54,6 +54,7 @@ class Worker:
         self._handlers: dict[str, Callable[[str], None]] = {
             "datasetImportJob": self._import,
             "solutionVersion": self._train,
+            "recommender": self._train,
             "campaign": self._deploy,
             "batchInferenceJob": self._batch,
         }
@@ -165,9 +166,11 @@ class Worker:
             raise PersonalizeError(f"No CSV files were found at {location}.")
         return found
 
-    # solution versions
+    # solution versions and recommenders
     def _train(self, arn: str) -> None:
-        version = self.store.get("solutionVersion", arn)
+        version = self.store.any(arn)
+        if version is None:
+            return
         doc = version.doc
         datasets = datasets_of(self.store, doc["datasetGroupArn"])
         if "Interactions" not in datasets:
@@ -251,8 +254,9 @@ class Worker:
 
 def _selected(rows: list[Interaction], event_type: str | None, threshold: str | None) -> list[Interaction]:
     """The interactions a solution trains on: of its event type, at or above its value threshold."""
-    if event_type:
-        rows = [r for r in rows if r.event_type == event_type]
+    if event_type:  # Personalize matches event types ignoring case
+        wanted = event_type.lower()
+        rows = [r for r in rows if (r.event_type or "").lower() == wanted]
     if threshold:
         limit = float(threshold)
         rows = [r for r in rows if r.event_value is not None and r.event_value >= limit]

@@ -114,3 +114,62 @@ def hyperparameters(recipe: Recipe, given: dict[str, str] | None) -> dict[str, i
             raise InvalidInput(f"The hyperparameter {name} must be between {low} and {high}.")
         values[name] = value
     return values
+
+
+@dataclass(frozen=True)
+class UseCase:
+    """A domain dataset group's use case (a recommender's recipe): a recipe's algorithm on chosen events."""
+
+    name: str
+    domain: str
+    recipe_type: str
+    algorithm: str
+    event_type: str | None  # trained on these events only (case-insensitive); None: all of them
+    exclude_seen: bool = False  # related items leave out what the user already interacted with
+
+    @property
+    def arn(self) -> str:
+        return RECIPE_ARN.format(self.name)
+
+
+_VOD, _SHOP = "VIDEO_ON_DEMAND", "ECOMMERCE"
+USE_CASES = {
+    case.name: case
+    for case in (
+        UseCase("aws-vod-top-picks", _VOD, "USER_PERSONALIZATION", "als", None),
+        UseCase("aws-vod-because-you-watched-x", _VOD, "RELATED_ITEMS", "als-similar", "Watch", True),
+        UseCase("aws-vod-more-like-x", _VOD, "RELATED_ITEMS", "als-similar", None),
+        UseCase("aws-vod-most-popular", _VOD, "USER_PERSONALIZATION", "popularity", "Watch"),
+        UseCase("aws-ecomm-recommended-for-you", _SHOP, "USER_PERSONALIZATION", "als", None),
+        UseCase(
+            "aws-ecomm-customers-who-viewed-x-also-viewed", _SHOP, "RELATED_ITEMS", "item-cosine", "View"
+        ),
+        UseCase("aws-ecomm-frequently-bought-together", _SHOP, "RELATED_ITEMS", "item-cosine", "Purchase"),
+        UseCase(
+            "aws-ecomm-popular-items-by-purchases", _SHOP, "USER_PERSONALIZATION", "popularity", "Purchase"
+        ),
+        UseCase("aws-ecomm-popular-items-by-views", _SHOP, "USER_PERSONALIZATION", "popularity", "View"),
+    )
+}
+
+
+def use_case_for(arn: str, domain: str | None) -> UseCase:
+    """The use case a recommender's recipe ARN names, for the dataset group's domain."""
+    name = arn.removeprefix(RECIPE_ARN.format(""))
+    case = USE_CASES.get(name)
+    if case is None or arn != case.arn:
+        raise InvalidInput(
+            f"The recipe {arn} is not a use case Outcrop serves. Served: "
+            + ", ".join(c.arn for c in USE_CASES.values())
+        )
+    if domain != case.domain:
+        raise InvalidInput(
+            f"The use case {name} is for {case.domain} dataset groups; this dataset group's domain is "
+            f"{domain or 'none (a custom dataset group)'}."
+        )
+    return case
+
+
+def default_hyperparameters(algorithm: str) -> dict[str, int]:
+    recipe = next(r for r in RECIPES.values() if r.algorithm == algorithm)
+    return hyperparameters(recipe, None)

@@ -33,8 +33,9 @@ class Ask:
     filter_values: Mapping[str, str] | None = None
 
 
-def model_path(root: Path, version_arn: str) -> Path:
-    return root / (version_arn.rsplit("/", 1)[-1] + ".npz")
+def model_path(root: Path, arn: str) -> Path:
+    """`solution/name/1a2b3c4d` -> solution_name_1a2b3c4d.npz; `recommender/name` -> recommender_name.npz."""
+    return root / (arn.split(":", 5)[-1].replace("/", "_") + ".npz")
 
 
 def datasets_of(store: PersonalizeStore, group_arn: str) -> dict[str, str]:
@@ -70,6 +71,8 @@ class Recommender:
             index = model.item_index.get(ask.item_id)
             scores = model.item_scores([index] if index is not None else [])
             exclude = [index] if index is not None else []
+            if version.doc.get("excludeSeen"):  # a use case that leaves out what the user has watched
+                exclude += history
         else:
             if not ask.user_id:
                 raise InvalidInput("userId is required for a user-personalization recipe.")
@@ -111,7 +114,7 @@ class Recommender:
         history: list[int] = []
         for row in rows:
             events.setdefault(row.item_id, set()).add((row.event_type or "").lower())
-            if wanted and row.event_type != wanted:
+            if wanted and (row.event_type or "").lower() != wanted.lower():
                 continue
             index = model.item_index.get(row.item_id)
             if index is not None:

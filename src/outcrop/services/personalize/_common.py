@@ -50,6 +50,7 @@ KINDS = {
     "solution": ("Solution", "SolutionSummary", "solutionArn", "name"),
     "solutionVersion": ("SolutionVersion", "SolutionVersionSummary", "solutionVersionArn", "name"),
     "campaign": ("Campaign", "CampaignSummary", "campaignArn", "name"),
+    "recommender": ("Recommender", "RecommenderSummary", "recommenderArn", "name"),
     "filter": ("Filter", "FilterSummary", "filterArn", "name"),
     "eventTracker": ("EventTracker", "EventTrackerSummary", "eventTrackerArn", "name"),
     "batchInferenceJob": ("BatchInferenceJob", "BatchInferenceJobSummary", "batchInferenceJobArn", "jobName"),

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from outcrop.personalize import filters
-from outcrop.personalize.errors import InUse, InvalidInput
+from outcrop.personalize.errors import AlreadyExists, InUse, InvalidInput
 from outcrop.personalize.jobs import PENDING, Worker
 from outcrop.personalize.recommend import datasets_of
 from outcrop.personalize.schemas import check_for_dataset, parse_schema
@@ -55,6 +55,8 @@ class DataOperations:
     def create_schema(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["name"]
         arn = ctx.arn("personalize", f"schema/{name}")
+        if params.get("domain") and params["domain"] not in _DOMAINS:
+            raise_invalid(f"The domain {params['domain']} is not one of {', '.join(_DOMAINS)}.")
         with answered():
             parse_schema(params["schema"])
             self.store.create(
@@ -93,9 +95,18 @@ class DataOperations:
             group = self.store.get("datasetGroup", group_arn)
             schema = self.store.get("schema", params["schemaArn"])
             kind = _dataset_type(dataset_type)
-            check_for_dataset(parse_schema(schema.doc["schema"]), kind)
+            parsed = parse_schema(schema.doc["schema"])
+            check_for_dataset(parsed, kind)
+            domain = group.doc.get("domain")
+            if schema.doc.get("domain") != domain:
+                raise InvalidInput(
+                    f"The schema's domain ({schema.doc.get('domain') or 'none'}) must match the dataset "
+                    f"group's ({domain or 'none'})."
+                )
+            if domain and kind == "Interactions" and parsed.field("EVENT_TYPE") is None:
+                raise InvalidInput(f"An Interactions schema in a {domain} dataset group needs EVENT_TYPE.")
             if kind in datasets_of(self.store, group_arn):
-                raise InvalidInput(f"The dataset group {group_arn} already has a {kind} dataset.")
+                raise AlreadyExists(f"The dataset group {group_arn} already has a {kind} dataset.")
             arn = ctx.arn("personalize", f"dataset/{group.name}/{kind.upper()}")
             doc = {
                 "datasetGroupArn": group_arn,

@@ -7,7 +7,15 @@ from typing import Any
 
 from outcrop.personalize.errors import InUse, InvalidInput, NotFound
 from outcrop.personalize.jobs import ACTIVE, FAILED, PENDING, RUNNING, STOPPING, UPDATE_PENDING, Worker
-from outcrop.personalize.recipes import ALGORITHM_ARN, FEATURE_ARN, RECIPES, hyperparameters, recipe_for
+from outcrop.personalize.recipes import (
+    ALGORITHM_ARN,
+    FEATURE_ARN,
+    RECIPE_ARN,
+    RECIPES,
+    USE_CASES,
+    hyperparameters,
+    recipe_for,
+)
 from outcrop.personalize.store import PersonalizeStore
 from outcrop.services.base import RequestContext
 from outcrop.services.personalize._common import PAGES, answered, listed, shaped, tags_of
@@ -35,36 +43,41 @@ class ModelOperations:
 
     # recipes
     def list_recipes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("domain"):
-            return {"recipes": []}  # domain recipes back recommenders, which Outcrop does not serve
-        summaries = [
-            {
-                "name": r.name,
-                "recipeArn": r.arn,
-                "status": "ACTIVE",
-                "creationDateTime": _EPOCH,
-                "lastUpdatedDateTime": _EPOCH,
-            }
-            for r in RECIPES.values()
-        ]
+        times = {"status": "ACTIVE", "creationDateTime": _EPOCH, "lastUpdatedDateTime": _EPOCH}
+        domain = params.get("domain")
+        if domain:  # a domain's use cases, the recipes of its recommenders
+            summaries = [
+                {"name": c.name, "recipeArn": c.arn, "domain": c.domain, **times}
+                for c in USE_CASES.values()
+                if c.domain == domain
+            ]
+        else:
+            summaries = [{"name": r.name, "recipeArn": r.arn, **times} for r in RECIPES.values()]
         page, token = PAGES.page(summaries, params)
         return {"recipes": page, **({"nextToken": token} if token else {})}
 
     def describe_recipe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with answered():
-            try:
-                recipe = recipe_for(params["recipeArn"])
-            except InvalidInput:
-                raise NotFound(f"Could not find recipe with ARN {params['recipeArn']}") from None
+        arn = params["recipeArn"]
+        name = arn.removeprefix(RECIPE_ARN.format(""))
+        if name in USE_CASES and arn == USE_CASES[name].arn:
+            case = USE_CASES[name]
+            kind, description = case.recipe_type, f"The {case.domain} use case {name}: {case.algorithm}."
+        else:
+            with answered():
+                try:
+                    recipe = recipe_for(arn)
+                except InvalidInput:
+                    raise NotFound(f"Could not find recipe with ARN {arn}") from None
+            kind, description = recipe.recipe_type, recipe.description
         return {
             "recipe": {
-                "name": recipe.name,
-                "recipeArn": recipe.arn,
-                "algorithmArn": ALGORITHM_ARN.format(recipe.name),
-                "featureTransformationArn": FEATURE_ARN.format(recipe.name),
+                "name": name,
+                "recipeArn": arn,
+                "algorithmArn": ALGORITHM_ARN.format(name),
+                "featureTransformationArn": FEATURE_ARN.format(name),
                 "status": "ACTIVE",
-                "description": recipe.description,
-                "recipeType": recipe.recipe_type,
+                "description": description,
+                "recipeType": kind,
                 "creationDateTime": _EPOCH,
                 "lastUpdatedDateTime": _EPOCH,
             }

@@ -16,6 +16,7 @@ from outcrop.personalize.store import PersonalizeStore
 from outcrop.services.base import Service
 from outcrop.services.personalize.data import DataOperations
 from outcrop.services.personalize.models import ModelOperations
+from outcrop.services.personalize.recommenders import RecommenderOperations
 from outcrop.storage.objects import ObjectStore
 
 
@@ -25,7 +26,7 @@ def open_store(data_path: Callable[..., Path]) -> tuple[PersonalizeStore, Path]:
     return PersonalizeStore(root / "personalize.sqlite3"), root / "models"
 
 
-class Personalize(DataOperations, ModelOperations, Service):
+class Personalize(DataOperations, ModelOperations, RecommenderOperations, Service):
     service_name: ClassVar[str] = "personalize"
 
     def __init__(self, *, objects: ObjectStore, data_path: Callable[..., Path]) -> None:

@@ -49,13 +49,14 @@ class PersonalizeRuntime(Service):
         self.store.close()
 
     def get_recommendations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("recommenderArn"):
-            raise InvalidInputException("Outcrop does not serve recommenders: give a campaignArn.")
-        if not params.get("campaignArn"):
-            raise InvalidInputException("campaignArn is required.")
+        if bool(params.get("recommenderArn")) == bool(params.get("campaignArn")):
+            raise InvalidInputException("Give either a campaignArn or a recommenderArn.")
         self._unserved(params, ("context", "promotions", "metadataColumns"))
         with _answered():
-            version = self._version(params["campaignArn"])
+            if params.get("recommenderArn"):
+                version = self._recommender(params["recommenderArn"])
+            else:
+                version = self._version(params["campaignArn"])
             kind = version.doc["recipeType"]
             if kind == "PERSONALIZED_RANKING":
                 raise errors.InvalidInput("A personalized-ranking campaign answers GetPersonalizedRanking.")
@@ -103,6 +104,14 @@ class PersonalizeRuntime(Service):
         if campaign.status not in ("ACTIVE", "UPDATE PENDING", "UPDATE IN_PROGRESS"):
             raise errors.NotFound(f"Campaign {campaign_arn} is {campaign.status}, not ACTIVE.")
         return self.store.get("solutionVersion", campaign.doc["solutionVersionArn"])
+
+    def _recommender(self, arn: str) -> Resource:
+        found = self.store.find("recommender", arn)
+        if found is None:
+            raise errors.NotFound(f"Recommender {arn} does not exist.")
+        if found.status != "ACTIVE":
+            raise errors.InvalidInput(f"Recommender {arn} is {found.status}, not ACTIVE.")
+        return found
 
     def _filter(self, params: dict[str, Any], version: Resource) -> Resource | None:
         if not params.get("filterArn"):
