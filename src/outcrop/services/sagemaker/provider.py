@@ -19,6 +19,7 @@ from outcrop.services.sagemaker.control_endpoints import EndpointOperations
 from outcrop.services.sagemaker.control_pipelines import PipelineOperations
 from outcrop.services.sagemaker.control_registry import RegistryOperations
 from outcrop.services.sagemaker.control_training import TrainingOperations
+from outcrop.services.sagemaker.control_tuning import TuningOperations
 from outcrop.services.sagemaker.hosting import EndpointHosting
 from outcrop.services.sagemaker.store import SageMakerStore
 from outcrop.services.sagemaker.training import TrainingRunner
@@ -33,6 +34,7 @@ class SageMaker(
     EndpointOperations,
     RegistryOperations,
     PipelineOperations,
+    TuningOperations,
     Service,
 ):
     service_name = "sagemaker"
@@ -57,6 +59,7 @@ class SageMaker(
         # What a previous server left unfinished: training jobs end, endpoint changes are finished.
         self.training.recover()
         self.resume_endpoints()
+        self.start_tuning()
         self.start_pipelines(lambda_functions)  # Lambda steps run on the local Lambda runtime
 
     def close(self) -> None:

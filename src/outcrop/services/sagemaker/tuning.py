@@ -1,0 +1,292 @@
+"""Hyperparameter tuning jobs: training jobs launched by a search, judged by the objective metric.
+
+A tuning job runs in a thread of the server: it asks the search (`tuning_search`) for hyperparameters,
+creates each training job through the control plane's own CreateTrainingJob, keeps MaxParallelTrainingJobs
+of them running, and reads each finished job's objective from its FinalMetricDataList (the training job's
+MetricDefinitions applied to its logs). With early stopping on Auto, a running job whose best objective so
+far is worse than the median of earlier jobs at the same point of their logs is stopped (the median rule).
+The trials are written to the tuning job's record, so after a restart the job goes on with what it had.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import secrets
+import statistics
+import threading
+import time
+from typing import Any
+
+from outcrop.protocol.errors import ServiceError
+from outcrop.services.base import RequestContext
+from outcrop.services.sagemaker.store import Record
+from outcrop.services.sagemaker.training import KIND as TRAINING
+from outcrop.services.sagemaker.training import LOG_GROUP
+from outcrop.services.sagemaker.tuning_search import Search
+
+log = logging.getLogger("outcrop.sagemaker.tuning")
+
+KIND = "tuning-job"
+FINISHED = ("Completed", "Failed", "Stopped")
+POLL_S = 0.2
+_EARLY_CHECK_S = 1.0
+_MIN_FOR_MEDIAN = 3
+_DEFINITION_MEMBERS = (
+    "RoleArn",
+    "InputDataConfig",
+    "VpcConfig",
+    "OutputDataConfig",
+    "StoppingCondition",
+    "EnableNetworkIsolation",
+    "EnableInterContainerTrafficEncryption",
+    "EnableManagedSpotTraining",
+    "CheckpointConfig",
+    "RetryStrategy",
+    "Environment",
+)
+
+
+def objective_of(training: Record | None, metric: str) -> float | None:
+    if training is None:
+        return None
+    for item in training.body.get("FinalMetricDataList") or []:
+        if item.get("MetricName") == metric:
+            return float(item["Value"])
+    return None
+
+
+def trial_summary(record: Record, trial: dict[str, Any], training: Record | None) -> dict[str, Any]:
+    """A HyperParameterTrainingJobSummary of one of the tuning job's training jobs."""
+    objective = record.body["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    status = training.status if training is not None else "Failed"
+    value = objective_of(training, objective["MetricName"])
+    summary: dict[str, Any] = {
+        "TrainingJobName": trial["TrainingJobName"],
+        "TrainingJobArn": training.arn if training is not None else trial.get("TrainingJobArn"),
+        "TuningJobName": record.name,
+        "CreationTime": training.created if training is not None else record.created,
+        "TrainingJobStatus": status,
+        "TunedHyperParameters": trial["TunedHyperParameters"],
+    }
+    if training is not None:
+        for key in ("TrainingStartTime", "TrainingEndTime", "FailureReason"):
+            if training.body.get(key) is not None:
+                summary[key] = training.body[key]
+    if value is not None:
+        summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
+            "Type": objective["Type"],
+            "MetricName": objective["MetricName"],
+            "Value": value,
+        }
+    if status in FINISHED:
+        summary["ObjectiveStatus"] = "Succeeded" if value is not None else "Failed"
+    else:
+        summary["ObjectiveStatus"] = "Pending"
+    return summary
+
+
+def better(maximize: bool, a: float, b: float) -> bool:
+    return a > b if maximize else a < b
+
+
+class TuningRunner:
+    """Starts, stops and resumes tuning jobs of the SageMaker service `host`; one thread per job."""
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        self.store = host.store
+        self._stopping: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def recover(self) -> None:
+        for record in self.store.records(KIND):
+            if record.status in ("InProgress", "Stopping"):
+                self.start(record.name, stopping=record.status == "Stopping")
+
+    def start(self, name: str, *, stopping: bool = False) -> None:
+        flag = threading.Event()
+        if stopping:
+            flag.set()
+        with self._lock:
+            self._stopping[name] = flag
+        threading.Thread(target=self._run, args=(name, flag), name=f"tuning-{name}", daemon=True).start()
+
+    def stop(self, name: str) -> None:
+        with self._lock:
+            flag = self._stopping.get(name)
+        if flag is not None:
+            flag.set()
+
+    def _run(self, name: str, stop: threading.Event) -> None:
+        try:
+            self._tune(name, stop)
+        except Exception as exc:  # the job must end with a status whatever happened
+            log.exception("tuning job %s crashed", name)
+            self._finish(name, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._stopping.pop(name, None)
+
+    def _tune(self, name: str, stop: threading.Event) -> None:
+        record = self.store.get(KIND, name)
+        if record is None:
+            return
+        config = record.body["HyperParameterTuningJobConfig"]
+        objective = config["HyperParameterTuningJobObjective"]
+        maximize = objective["Type"] == "Maximize"
+        search = Search(
+            config.get("Strategy", "Bayesian"), config["ParameterRanges"], maximize, config.get("RandomSeed")
+        )
+        limits = config.get("ResourceLimits", {})
+        max_jobs = int(limits.get("MaxNumberOfTrainingJobs") or search.size or 1)
+        if search.size is not None:
+            max_jobs = min(max_jobs, search.size)
+        parallel = max(1, int(limits.get("MaxParallelTrainingJobs", 1)))
+        deadline = record.created + float(limits.get("MaxRuntimeInSeconds") or 1e12)
+        target = (config.get("TuningJobCompletionCriteria") or {}).get("TargetObjectiveMetricValue")
+        early = config.get("TrainingJobEarlyStoppingType", "Off") == "Auto"
+        pattern = _objective_pattern(record, objective["MetricName"])
+        ctx = _context(record)
+        trials: list[dict[str, Any]] = list(record.body.get("_Trials", []))
+        running: set[str] = set()
+        curves: dict[str, list[float]] = {}  # finished jobs' objective values in log order
+        for trial in trials:  # what a previous server started
+            training = self.store.get(TRAINING, trial["TrainingJobName"])
+            if training is not None and training.status not in FINISHED:
+                running.add(trial["TrainingJobName"])
+            else:
+                search.replay(trial["TunedHyperParameters"], objective_of(training, objective["MetricName"]))
+        reached = False
+        last_check = 0.0
+        while True:
+            halt = stop.is_set() or reached or time.time() > deadline
+            while not halt and len(trials) < max_jobs and len(running) < parallel:
+                trial = self._launch(ctx, record, search, len(trials) + 1)
+                trials.append(trial)
+                self.store.update(KIND, name, lambda r: r.body.__setitem__("_Trials", trials))
+                if trial.get("TrainingJobArn"):
+                    running.add(trial["TrainingJobName"])
+            if not running:
+                break
+            if halt:
+                for job in list(running):
+                    self._stop_training(ctx, job)
+            time.sleep(POLL_S)
+            for job in list(running):
+                training = self.store.get(TRAINING, job)
+                if training is None or training.status in FINISHED:
+                    running.discard(job)
+                    value = objective_of(training, objective["MetricName"])
+                    search.tell(job, value)
+                    if pattern is not None:
+                        curves[job] = self._curve(job, pattern)
+                    if (
+                        value is not None
+                        and target is not None
+                        and not better(maximize, float(target), value)
+                    ):
+                        reached = True
+            if early and pattern is not None and time.time() - last_check > _EARLY_CHECK_S:
+                last_check = time.time()
+                for job in list(running):
+                    if self._worse_than_median(job, pattern, curves, maximize):
+                        log.info("tuning job %s stops training job %s early (median rule)", name, job)
+                        self._stop_training(ctx, job)
+        if stop.is_set():
+            self._finish(name, "Stopped", None)
+            return
+        summaries = [trial_summary(record, t, self.store.get(TRAINING, t["TrainingJobName"])) for t in trials]
+        if not any(s["ObjectiveStatus"] == "Succeeded" for s in summaries):
+            reasons = [s.get("FailureReason") for s in summaries if s.get("FailureReason")]
+            first = str(reasons[0]) if reasons else ""
+            self._finish(name, "Failed", f"All training jobs failed. {first}".strip())
+            return
+        self._finish(name, "Completed", None)
+
+    def _launch(self, ctx: RequestContext, record: Record, search: Search, index: int) -> dict[str, Any]:
+        job = f"{record.name}-{index:03d}-{secrets.token_hex(4)}"
+        tuned = search.propose(job)
+        definition = record.body["TrainingJobDefinition"]
+        resources = (
+            definition.get("ResourceConfig") or definition.get("HyperParameterTuningResourceConfig") or {}
+        )
+        algorithm = dict(definition["AlgorithmSpecification"])
+        params: dict[str, Any] = {
+            "TrainingJobName": job,
+            "AlgorithmSpecification": algorithm,
+            "HyperParameters": {**definition.get("StaticHyperParameters", {}), **tuned},
+            "ResourceConfig": {
+                k: resources[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in resources
+            },
+            **{k: definition[k] for k in _DEFINITION_MEMBERS if k in definition},
+        }
+        trial: dict[str, Any] = {"TrainingJobName": job, "TunedHyperParameters": tuned}
+        try:
+            trial["TrainingJobArn"] = self.host.create_training_job(ctx, params)["TrainingJobArn"]
+        except ServiceError as exc:
+            trial["FailureReason"] = f"{exc.code}: {exc.message}"
+            search.tell(job, None)
+        return trial
+
+    def _stop_training(self, ctx: RequestContext, job: str) -> None:
+        training = self.store.get(TRAINING, job)
+        if training is not None and training.status == "InProgress":
+            with contextlib.suppress(ServiceError):  # it ended meanwhile
+                self.host.stop_training_job(ctx, {"TrainingJobName": job})
+
+    def _curve(self, job: str, pattern: re.Pattern[str]) -> list[float]:
+        """The objective's values in the order the job's log printed them."""
+        events, _ = self.host.training.logs.filter_events(LOG_GROUP, stream_prefix=f"{job}/")
+        values = []
+        for event in events:
+            found = pattern.search(event.message)
+            if found:
+                try:
+                    values.append(float(found.group(1)))
+                except (ValueError, IndexError):
+                    continue
+        return values
+
+    def _worse_than_median(
+        self, job: str, pattern: re.Pattern[str], curves: dict[str, list[float]], maximize: bool
+    ) -> bool:
+        current = self._curve(job, pattern)
+        if not current:
+            return False
+        step = len(current)
+        pick = max if maximize else min
+        earlier = [pick(curve[:step]) for curve in curves.values() if len(curve) >= step]
+        if len(earlier) < _MIN_FOR_MEDIAN:
+            return False
+        return better(maximize, statistics.median(earlier), pick(current))
+
+    def _finish(self, name: str, status: str, reason: str | None) -> None:
+        def change(record: Record) -> None:
+            record.status = status
+            record.body["HyperParameterTuningEndTime"] = time.time()
+            if reason:
+                record.body["FailureReason"] = reason[:1024]
+
+        self.store.update(KIND, name, change)
+
+
+def _objective_pattern(record: Record, metric: str) -> re.Pattern[str] | None:
+    definitions = (
+        record.body["TrainingJobDefinition"]["AlgorithmSpecification"].get("MetricDefinitions") or []
+    )
+    regex = next((d["Regex"] for d in definitions if d["Name"] == metric), None)
+    return re.compile(regex) if regex else None
+
+
+def _context(record: Record) -> RequestContext:
+    saved = record.body["_Context"]
+    return RequestContext(
+        service="sagemaker",
+        operation="CreateHyperParameterTuningJob",
+        request_id="",
+        region=saved["Region"],
+        account_id=saved["Account"],
+        base_url=saved["BaseUrl"],
+    )
