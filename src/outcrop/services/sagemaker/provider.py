@@ -17,10 +17,12 @@ from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.services.base import Service
 from outcrop.services.sagemaker.control_endpoints import EndpointOperations
 from outcrop.services.sagemaker.control_pipelines import PipelineOperations
+from outcrop.services.sagemaker.control_processing import ProcessingOperations
 from outcrop.services.sagemaker.control_registry import RegistryOperations
 from outcrop.services.sagemaker.control_training import TrainingOperations
 from outcrop.services.sagemaker.control_tuning import TuningOperations
 from outcrop.services.sagemaker.hosting import EndpointHosting
+from outcrop.services.sagemaker.processing import ProcessingRunner
 from outcrop.services.sagemaker.store import SageMakerStore
 from outcrop.services.sagemaker.training import TrainingRunner
 from outcrop.storage.logs import LogStore
@@ -33,6 +35,7 @@ class SageMaker(
     TrainingOperations,
     EndpointOperations,
     RegistryOperations,
+    ProcessingOperations,
     PipelineOperations,
     TuningOperations,
     Service,
@@ -55,13 +58,18 @@ class SageMaker(
         self.training = TrainingRunner(
             self.store, objects=objects, logs=logs, root=data_path("sagemaker", "training")
         )
+        self.processing = ProcessingRunner(
+            self.store, objects=objects, logs=logs, root=data_path("sagemaker", "processing")
+        )
         self._endpoint_locks: dict[str, threading.Lock] = {}
         # What a previous server left unfinished: training jobs end, endpoint changes are finished.
         self.training.recover()
+        self.processing.recover()
         self.resume_endpoints()
         self.start_tuning()
         self.start_pipelines(lambda_functions)  # Lambda steps run on the local Lambda runtime
 
     def close(self) -> None:
         self.training.close()
+        self.processing.close()
         self.store.close()

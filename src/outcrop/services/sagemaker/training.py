@@ -14,13 +14,11 @@ import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +37,14 @@ from outcrop.services.sagemaker.training_io import (
     extract_source,
     upload_folder_archive,
 )
+from outcrop.services.sagemaker.training_process import (
+    RunningJob,
+    child_environment,
+    job_python,
+    kill_orphan,
+    run_logged,
+    signal_job,
+)
 
 if TYPE_CHECKING:
     from outcrop.services.sagemaker.store import Record, SageMakerStore
@@ -51,19 +57,8 @@ KIND = "training-job"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 FINISHED = ("Completed", "Failed", "Stopped")
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$")
-_STOP_GRACE_S = 3.0
 _EVALUATION = re.compile(r"\b(train|validation)-([\w@.-]+?):([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 BUILTIN_ALGORITHMS = {"xgboost": Path(__file__).parent / "algorithms" / "xgboost_train.py"}
-
-
-@dataclass
-class _Running:
-    """A job this server is running: its child process and why it was asked to end, if it was."""
-
-    name: str
-    process: subprocess.Popen[bytes] | None = None
-    stop_reason: str | None = None  # "Stopped" or "MaxRuntimeExceeded"
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class TrainingRunner:
@@ -76,7 +71,7 @@ class TrainingRunner:
         self.objects = objects
         self.logs = logs
         self.root = root
-        self._running: dict[str, _Running] = {}
+        self._running: dict[str, RunningJob] = {}
         self._lock = threading.Lock()
         # At most this many scripts train at once; later jobs wait in Starting, as AWS queues for capacity.
         self._slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
@@ -88,7 +83,7 @@ class TrainingRunner:
         for record in self.store.records(KIND):
             if record.status in FINISHED:
                 continue
-            self._kill_orphan(record)
+            kill_orphan(record)
             stopping = record.status == "Stopping"
             self._finish(
                 record.name,
@@ -105,10 +100,10 @@ class TrainingRunner:
         with self._lock:
             running = list(self._running.values())
         for job in running:
-            self._signal(job, "Shutdown")
+            signal_job(job, "Shutdown")
 
     def start(self, name: str) -> None:
-        job = _Running(name)
+        job = RunningJob(name)
         with self._lock:
             self._running[name] = job
         threading.Thread(target=self._run, args=(job,), name=f"training-{name}", daemon=True).start()
@@ -117,11 +112,11 @@ class TrainingRunner:
         with self._lock:
             job = self._running.get(name)
         if job is not None:
-            self._signal(job, "Stopped")
+            signal_job(job, "Stopped")
 
     # -- one job ---------------------------------------------------------------------------------------------
 
-    def _run(self, job: _Running) -> None:
+    def _run(self, job: RunningJob) -> None:
         record = self.store.get(KIND, job.name)
         if record is None:
             return
@@ -166,7 +161,7 @@ class TrainingRunner:
         if status != "Failed":  # a failed job's folder stays for inspection until its name is reused
             shutil.rmtree(self.root / job.name, ignore_errors=True)
 
-    def _wait_for_slot(self, job: _Running) -> bool:
+    def _wait_for_slot(self, job: RunningJob) -> bool:
         """Take a training slot; False if the job was stopped while it waited."""
         waiting = False
         while not self._slots.acquire(timeout=0.5):
@@ -181,7 +176,7 @@ class TrainingRunner:
         return True
 
     def _execute(
-        self, job: _Running, record: Record, writer: LogWriter
+        self, job: RunningJob, record: Record, writer: LogWriter
     ) -> tuple[str, str | None, list[dict[str, Any]]]:
         spec = record.body
         layout = JobLayout(self.root / job.name)
@@ -246,11 +241,7 @@ class TrainingRunner:
         )
         # The job's process inherits the server's environment (PATH, proxies, locale), less Outcrop's own
         # settings and any SM_ variables, so that only the job's SageMaker variables describe it.
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "OUTCROP_"))}
-        # AWS calls the script makes (boto3, the SDK) reach this server, as a container's reach its region.
-        base["AWS_ENDPOINT_URL"] = spec.get("_Endpoint") or base.get("AWS_ENDPOINT_URL", "")
-        base.setdefault("AWS_ACCESS_KEY_ID", "outcrop-training-job")
-        base.setdefault("AWS_SECRET_ACCESS_KEY", "outcrop-training-job")
+        base = child_environment(spec.get("_Endpoint"), {})
         args = [] if builtin is not None else command_args(hyperparameters)
         command = (
             [python, "-u", program, *args]
@@ -291,16 +282,7 @@ class TrainingRunner:
         if not requirements.is_file():
             return sys.executable
         writer.write("Installing dependencies from requirements.txt into the job's virtual environment")
-        subprocess.run(
-            [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(layout.venv_dir)],
-            check=True,
-            capture_output=True,
-        )
-        # The server's own venv (torch, scikit-learn, xgboost) stays visible, after the job's own packages.
-        site = next((layout.venv_dir / "lib").glob("python*/site-packages"))
-        parent = [p for p in sys.path if p.endswith("site-packages")]
-        (site / "outcrop-parent.pth").write_text("\n".join(parent) + "\n")
-        python = str(layout.venv_dir / "bin" / "python")
+        python = job_python(layout.venv_dir)
         result = subprocess.run(
             [
                 sys.executable,
@@ -326,7 +308,7 @@ class TrainingRunner:
 
     def _run_process(
         self,
-        job: _Running,
+        job: RunningJob,
         command: list[str],
         layout: JobLayout,
         env: dict[str, str],
@@ -334,58 +316,40 @@ class TrainingRunner:
         writer: LogWriter,
         *,
         evaluation_lines: bool = False,
+        cwd: Path | None = None,
     ) -> tuple[list[dict[str, Any]], deque[str], int]:
         definitions = [
             (d["Name"], re.compile(d["Regex"]))
             for d in spec.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
         ]
         latest: dict[str, dict[str, Any]] = {}
-        lines: deque[str] = deque(maxlen=200)
-        with job.lock:
-            if job.stop_reason is not None:
-                return [], lines, -1
-            job.process = subprocess.Popen(
-                command,
-                cwd=layout.code_dir,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        process = job.process
-        self.store.update(KIND, job.name, lambda r: r.body.update(_Pid=process.pid, _Root=str(layout.root)))
+
+        def metrics_of(line: str) -> None:
+            for metric, pattern in definitions:
+                found = pattern.search(line)
+                if found:
+                    with contextlib.suppress(ValueError, IndexError):
+                        value = float(found.group(1))
+                        latest[metric] = {"MetricName": metric, "Value": value, "Timestamp": time.time()}
+            if evaluation_lines:  # built-in algorithms publish `channel:metric` from each round's line
+                for channel, name, value in _EVALUATION.findall(line):
+                    metric = f"{channel}:{name}"
+                    latest[metric] = {"MetricName": metric, "Value": float(value), "Timestamp": time.time()}
+
+        def started(pid: int) -> None:
+            self.store.update(KIND, job.name, lambda r: r.body.update(_Pid=pid, _Root=str(layout.root)))
+
         limit = spec.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
-        timer = (
-            threading.Timer(float(limit), self._signal, args=(job, "MaxRuntimeExceeded")) if limit else None
+        lines, exit_code = run_logged(
+            job,
+            command,
+            cwd=cwd or layout.code_dir,
+            env=env,
+            writer=writer,
+            max_runtime=float(limit) if limit else None,
+            started=started,
+            on_line=metrics_of,
         )
-        if timer is not None:
-            timer.daemon = True
-            timer.start()
-        assert process.stdout is not None
-        try:
-            for raw in process.stdout:
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                writer.write(line)
-                lines.append(line)
-                for metric, pattern in definitions:
-                    found = pattern.search(line)
-                    if found:
-                        with contextlib.suppress(ValueError, IndexError):
-                            value = float(found.group(1))
-                            latest[metric] = {"MetricName": metric, "Value": value, "Timestamp": time.time()}
-                if evaluation_lines:  # built-in algorithms publish `channel:metric` from each round's line
-                    for channel, name, value in _EVALUATION.findall(line):
-                        metric = f"{channel}:{name}"
-                        latest[metric] = {
-                            "MetricName": metric,
-                            "Value": float(value),
-                            "Timestamp": time.time(),
-                        }
-            exit_code = process.wait()
-        finally:
-            if timer is not None:
-                timer.cancel()
         return list(latest.values()), lines, exit_code
 
     def _failure_reason(
@@ -407,34 +371,6 @@ class TrainingRunner:
         )[:1024]
 
     # -- signals and status ----------------------------------------------------------------------------------
-
-    def _signal(self, job: _Running, reason: str) -> None:
-        with job.lock:
-            if job.stop_reason is None:
-                job.stop_reason = reason
-            process = job.process
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(_STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-
-    def _kill_orphan(self, record: Record) -> None:
-        """End a child a previous server left behind, if that pid is still the job's (by its cwd)."""
-        pid, root = record.body.get("_Pid"), record.body.get("_Root")
-        if not isinstance(pid, int) or not isinstance(root, str):
-            return
-        try:
-            cwd = os.readlink(f"/proc/{pid}/cwd")
-        except OSError:
-            return
-        if cwd.startswith(root):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
 
     def _transition(self, name: str, secondary: str, message: str) -> None:
         now = time.time()

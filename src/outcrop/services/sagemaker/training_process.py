@@ -1,0 +1,152 @@
+"""A job's child process, shared by training and processing jobs: start, stream its lines, stop, recover.
+
+The server owns each child: its output goes line by line to CloudWatch Logs as it comes, StopXJob and
+MaxRuntimeInSeconds end its whole process group (SIGTERM, then SIGKILL after a grace period), and a child that
+a stopped server left behind is ended when the next server recovers its jobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from outcrop.services.sagemaker.training_io import JobFailure, LogWriter
+
+if TYPE_CHECKING:
+    from outcrop.services.sagemaker.store import Record
+
+STOP_GRACE_S = 3.0
+
+
+@dataclass
+class RunningJob:
+    """A job this server is running: its child process and why it was asked to end, if it was."""
+
+    name: str
+    process: subprocess.Popen[bytes] | None = None
+    stop_reason: str | None = None  # "Stopped", "MaxRuntimeExceeded" or "Shutdown"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def signal_job(job: RunningJob, reason: str) -> None:
+    """Record why the job ends and end its process group (SIGTERM, then SIGKILL)."""
+    with job.lock:
+        if job.stop_reason is None:
+            job.stop_reason = reason
+        process = job.process
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def kill_orphan(record: Record) -> None:
+    """End a child a previous server left behind, if that pid is still the job's (by its cwd)."""
+    pid, root = record.body.get("_Pid"), record.body.get("_Root")
+    if not isinstance(pid, int) or not isinstance(root, str):
+        return
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return
+    if cwd.startswith(root) or cwd.startswith("/opt/ml"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def run_logged(
+    job: RunningJob,
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    writer: LogWriter,
+    max_runtime: float | None,
+    started: Callable[[int], None],
+    on_line: Callable[[str], None] | None = None,
+) -> tuple[deque[str], int]:
+    """Run the command to its end (or until stopped): its last lines and its exit code (-1: never started).
+
+    `started(pid)` is called once the process runs, so the caller can record it for recovery."""
+    lines: deque[str] = deque(maxlen=200)
+    with job.lock:
+        if job.stop_reason is not None:
+            return lines, -1
+        try:
+            job.process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise JobFailure(f"ClientError: Could not start {command[0]!r}: {exc.strerror}") from exc
+    process = job.process
+    started(process.pid)
+    timer = (
+        threading.Timer(float(max_runtime), signal_job, args=(job, "MaxRuntimeExceeded"))
+        if max_runtime
+        else None
+    )
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    assert process.stdout is not None
+    try:
+        for raw in process.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            writer.write(line)
+            lines.append(line)
+            if on_line is not None:
+                on_line(line)
+        exit_code = process.wait()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return lines, exit_code
+
+
+def job_python(venv_dir: Path) -> str:
+    """A virtual environment for one job over the server's Python: what the job's `pip install` changes
+    stays in it, while the server's packages (scikit-learn, pandas, torch, xgboost) remain importable.
+
+    Its bin folder holds `python`, `python3` and a `pip`, so it goes first on the job's PATH."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv_dir)],
+        check=True,
+        capture_output=True,
+    )
+    site = next((venv_dir / "lib").glob("python*/site-packages"))
+    parent = [p for p in sys.path if p.endswith("site-packages")]
+    (site / "outcrop-parent.pth").write_text("\n".join(parent) + "\n")
+    pip = venv_dir / "bin" / "pip"
+    pip.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
+    pip.chmod(0o755)
+    return str(venv_dir / "bin" / "python")
+
+
+def child_environment(endpoint: str | None, extra: dict[str, Any]) -> dict[str, str]:
+    """The server's environment (PATH, proxies, locale) less Outcrop's settings and SM_ variables, with AWS
+    calls pointed back at this server (as a container's reach its region), then `extra` on top."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "OUTCROP_"))}
+    base["AWS_ENDPOINT_URL"] = endpoint or base.get("AWS_ENDPOINT_URL", "")
+    base.setdefault("AWS_ACCESS_KEY_ID", "outcrop-training-job")
+    base.setdefault("AWS_SECRET_ACCESS_KEY", "outcrop-training-job")
+    return {**base, **{k: str(v) for k, v in extra.items()}}
