@@ -11,6 +11,7 @@ Conditions test Items fields (categorical values split on `|`) or the user's Int
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ _TOKEN = re.compile(
 )
 _COMPARE = ("=", "!=", "<", ">", "<=", ">=")
 Value = str | float
+MAX_MASKS = 256
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,10 @@ class Context:
     """What a filter is applied to: the model's items, their Items fields, the user's interactions."""
 
     items: Sequence[str]
+    item_index: Mapping[str, int]
     item_fields: Mapping[str, Mapping[str, Any]]
     user_events: Mapping[str, set[str]]  # item id -> the user's (lower-cased) event types on it
+    masks: dict[Condition, np.ndarray] = dataclasses.field(default_factory=dict)  # Items conditions, reused
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -227,17 +231,28 @@ def _bind(condition: Condition, values: Mapping[str, str]) -> Condition | None:
 def _matches(condition: Condition, context: Context) -> np.ndarray:
     values = condition.values
     assert not isinstance(values, str)
-    out = np.zeros(len(context.items), dtype=bool)
-    if condition.dataset == "Interactions":
+    if condition.dataset == "Interactions":  # only the user's few items can match
         wanted = {str(v).lower() for v in values}
-        for i, item in enumerate(context.items):
-            hit = bool(context.user_events.get(item, set()) & wanted)
-            out[i] = hit if condition.op == "IN" else not hit
-        return out
-    for i, item in enumerate(context.items):
-        field = context.item_fields.get(item, {}).get(condition.field)
-        out[i] = _test(field, condition.op, values)
-    return out
+        out = np.zeros(len(context.items), dtype=bool)
+        for item, events in context.user_events.items():
+            index = context.item_index.get(item)
+            if index is not None and events & wanted:
+                out[index] = True
+        return out if condition.op == "IN" else ~out
+    cached = context.masks.get(condition)
+    if cached is None:  # the same for every user: worked out once per catalog version
+        cached = np.fromiter(
+            (
+                _test(context.item_fields.get(item, {}).get(condition.field), condition.op, values)
+                for item in context.items
+            ),
+            dtype=bool,
+            count=len(context.items),
+        )
+        if len(context.masks) >= MAX_MASKS:  # each distinct $PARAMETER value is a condition of its own
+            context.masks.clear()
+        context.masks[condition] = cached
+    return cached
 
 
 def _test(field: Any, op: str, values: tuple[Value, ...]) -> bool:

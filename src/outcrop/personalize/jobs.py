@@ -194,7 +194,8 @@ class Worker:
     def _deploy(self, arn: str) -> None:
         campaign = self.store.get("campaign", arn)
         target = campaign.doc.get("pendingSolutionVersionArn") or campaign.doc["solutionVersionArn"]
-        self.recommender.model(target)  # loaded and cached: the campaign answers at once when ACTIVE
+        version = self.store.get("solutionVersion", target)
+        self.recommender.model(target, version.created)  # a model that does not load fails the campaign
         self.store.update(
             arn, status=ACTIVE, doc={"solutionVersionArn": target, "pendingSolutionVersionArn": None}
         )

@@ -38,6 +38,10 @@ def model_path(root: Path, arn: str) -> Path:
     return root / (arn.split(":", 5)[-1].replace("/", "_") + ".npz")
 
 
+def remove_model(root: Path, arn: str) -> None:
+    model_path(root, arn).unlink(missing_ok=True)
+
+
 def datasets_of(store: PersonalizeStore, group_arn: str) -> dict[str, str]:
     """{datasetType: datasetArn} of a dataset group."""
     return {d.doc["datasetType"]: d.arn for d in store.list_of("dataset", group_arn)}
@@ -47,21 +51,27 @@ class Recommender:
     def __init__(self, store: PersonalizeStore, models: Path) -> None:
         self.store = store
         self.models = models
-        self._cache: dict[str, Model] = {}
+        self._cache: dict[tuple[str, float], Model] = {}
+        self._catalogs: dict[
+            tuple[str, int, str, float], tuple[dict[str, dict[str, Any]], dict[filters.Condition, np.ndarray]]
+        ] = {}
         self._lock = threading.Lock()
 
-    def model(self, version_arn: str) -> Model:
+    def model(self, arn: str, created: float) -> Model:
+        """The trained model of a version or recommender, loaded once; keyed by creation time too, as a
+        recommender deleted and made again under its name has the same ARN and a new model."""
+        key = (arn, created)
         with self._lock:
-            found = self._cache.get(version_arn)
+            found = self._cache.get(key)
             if found is None:
-                found = Model.load(model_path(self.models, version_arn))
+                found = Model.load(model_path(self.models, arn))
                 if len(self._cache) >= MAX_CACHED:
                     self._cache.pop(next(iter(self._cache)))
-                self._cache[version_arn] = found
+                self._cache[key] = found
             return found
 
     def recommend(self, version: Resource, ask: Ask) -> list[tuple[str, float | None]]:
-        model = self.model(version.arn)
+        model = self.model(version.arn, version.created)
         kind = version.doc["recipeType"]
         datasets = datasets_of(self.store, version.doc["datasetGroupArn"])
         history, events = self._history(version, datasets, ask.user_id, model)
@@ -78,7 +88,7 @@ class Recommender:
                 raise InvalidInput("userId is required for a user-personalization recipe.")
             scores = model.user_scores(ask.user_id, history)
             exclude = []
-        mask = self._mask(model, ask, datasets, events)
+        mask = self._mask(version, model, ask, datasets, events)
         mask[exclude] = False
         order = [int(i) for i in np.argsort(-scores, kind="stable") if mask[i]][: ask.num_results]
         if kind == "RELATED_ITEMS" or version.doc["algorithm"] == "popularity":
@@ -87,11 +97,11 @@ class Recommender:
         return [(model.items[i], round(float(probabilities[i]), 7)) for i in order]
 
     def rank(self, version: Resource, ask: Ask, input_list: list[str]) -> list[tuple[str, float | None]]:
-        model = self.model(version.arn)
+        model = self.model(version.arn, version.created)
         datasets = datasets_of(self.store, version.doc["datasetGroupArn"])
         history, events = self._history(version, datasets, ask.user_id, model)
         scores = model.user_scores(ask.user_id, history)
-        mask = self._mask(model, ask, datasets, events)
+        mask = self._mask(version, model, ask, datasets, events)
         known = [(t, float(scores[model.item_index[t]])) for t in input_list if t in model.item_index]
         known = [(t, s) for t, s in known if mask[model.item_index[t]]]
         known.sort(key=lambda pair: -pair[1])
@@ -122,16 +132,36 @@ class Recommender:
         return history, events
 
     def _mask(
-        self, model: Model, ask: Ask, datasets: Mapping[str, str], events: dict[str, set[str]]
+        self,
+        version: Resource,
+        model: Model,
+        ask: Ask,
+        datasets: Mapping[str, str],
+        events: dict[str, set[str]],
     ) -> np.ndarray:
         if ask.filter is None:
             return np.ones(len(model.items), dtype=bool)
         clauses = filters.parse(ask.filter.doc["filterExpression"], ask.filter.doc.get("itemFields"))
-        fields: dict[str, dict[str, Any]] = (
-            self.store.entities(datasets["Items"]) if "Items" in datasets else {}
-        )
-        context = filters.Context(model.items, fields, events)
+        fields, masks = self._catalog(datasets.get("Items"), version)
+        context = filters.Context(model.items, model.item_index, fields, events, masks)
         return filters.allowed(clauses, context, dict(ask.filter_values or {}))
+
+    def _catalog(
+        self, dataset: str | None, version: Resource
+    ) -> tuple[dict[str, dict[str, Any]], dict[filters.Condition, np.ndarray]]:
+        """The Items rows and the item masks worked out from them, kept until the Items dataset changes."""
+        if dataset is None:
+            return {}, {}
+        key = (dataset, self.store.entity_version(dataset), version.arn, version.created)
+        with self._lock:
+            found = self._catalogs.get(key)
+        if found is None:
+            found = (self.store.entities(dataset), {})
+            with self._lock:
+                if len(self._catalogs) >= MAX_CACHED:
+                    self._catalogs.pop(next(iter(self._catalogs)))
+                self._catalogs[key] = found
+        return found
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:

@@ -53,7 +53,11 @@ _MIGRATIONS = [
             PRIMARY KEY (dataset, id)
         )
         """,
-    )
+    ),
+    (
+        "0002-entity-versions",
+        "CREATE TABLE entity_versions (dataset TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+    ),
 ]
 
 
@@ -200,6 +204,11 @@ class PersonalizeStore:
                 for row in rows:
                     _upsert_entity(tx, dataset, row[key], row)
                     count += 1
+                tx.execute(
+                    "INSERT INTO entity_versions (dataset, version) VALUES (?, 1)"
+                    " ON CONFLICT (dataset) DO UPDATE SET version = version + 1",
+                    (dataset,),
+                )
         return count
 
     def interactions(self, dataset: str, user_id: str | None = None) -> list[Interaction]:
@@ -218,6 +227,12 @@ class PersonalizeStore:
         with self.db.read() as conn:
             rows = conn.execute("SELECT id, fields FROM entities WHERE dataset = ?", (dataset,)).fetchall()
         return {row[0]: json.loads(row[1]) for row in rows}
+
+    def entity_version(self, dataset: str) -> int:
+        """Bumped by every write to an Items or Users dataset: what caches of their rows are keyed by."""
+        with self.db.read() as conn:
+            row = conn.execute("SELECT version FROM entity_versions WHERE dataset = ?", (dataset,)).fetchone()
+        return int(row[0]) if row else 0
 
     def count_rows(self, dataset: str) -> int:
         with self.db.read() as conn:

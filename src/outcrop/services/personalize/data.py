@@ -45,7 +45,7 @@ class DataOperations:
         arn = params["datasetGroupArn"]
         with answered():
             self.store.get("datasetGroup", arn)
-            for kind in ("dataset", "solution", "eventTracker", "filter"):
+            for kind in ("dataset", "solution", "recommender", "eventTracker", "filter"):
                 if self.store.list_of(kind, arn):
                     raise InUse(f"The dataset group {arn} still has resources ({kind}s): delete them first.")
             self.store.delete(arn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from outcrop.personalize.errors import InUse, InvalidInput, NotFound
@@ -16,6 +17,7 @@ from outcrop.personalize.recipes import (
     hyperparameters,
     recipe_for,
 )
+from outcrop.personalize.recommend import remove_model
 from outcrop.personalize.store import PersonalizeStore
 from outcrop.services.base import RequestContext
 from outcrop.services.personalize._common import PAGES, answered, listed, shaped, tags_of
@@ -40,6 +42,7 @@ _EPOCH = 1_546_300_800.0  # recipes' creation time: 2019-01-01
 class ModelOperations:
     store: PersonalizeStore
     worker: Worker
+    models: Path
 
     # recipes
     def list_recipes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +148,7 @@ class ModelOperations:
                 raise InUse(f"The solution {arn} has a solution version in training.")
             for version in versions:
                 self.store.delete(version)
+                remove_model(self.models, version)
             self.store.delete(arn)
         return {}
 

@@ -30,8 +30,8 @@ class Personalize(DataOperations, ModelOperations, RecommenderOperations, Servic
     service_name: ClassVar[str] = "personalize"
 
     def __init__(self, *, objects: ObjectStore, data_path: Callable[..., Path]) -> None:
-        self.store, models = open_store(data_path)
-        self.worker = Worker(self.store, objects, Recommender(self.store, models), models)
+        self.store, self.models = open_store(data_path)
+        self.worker = Worker(self.store, objects, Recommender(self.store, self.models), self.models)
         self.worker.start()
 
     def close(self) -> None:

@@ -6,11 +6,13 @@ recommender makes it INACTIVE (it answers no requests) and starting it makes it 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from outcrop.personalize.errors import InUse, InvalidInput
 from outcrop.personalize.jobs import ACTIVE, PENDING, RUNNING, Worker
 from outcrop.personalize.recipes import default_hyperparameters, use_case_for
+from outcrop.personalize.recommend import remove_model
 from outcrop.personalize.store import PersonalizeStore
 from outcrop.services.base import RequestContext
 from outcrop.services.personalize._common import answered, listed, shaped, tags_of
@@ -21,6 +23,7 @@ INACTIVE = "INACTIVE"
 class RecommenderOperations:
     store: PersonalizeStore
     worker: Worker
+    models: Path
 
     def create_recommender(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name, group_arn = params["name"], params["datasetGroupArn"]
@@ -71,6 +74,7 @@ class RecommenderOperations:
             if found.status in (PENDING, RUNNING):
                 raise InUse(f"The recommender {arn} is still being created.")
             self.store.delete(arn)
+        remove_model(self.models, arn)
         return {}
 
     def stop_recommender(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
