@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ VALIDATION_SHARE = 0.15
 MIN_PER_CLASS = 20  # Outcrop's floor: fewer events of a class cannot train or validate a model
 _ANCHOR_LOG_FPR = [math.log10(0.001), math.log10(0.02), math.log10(0.1), 0.0]
 _ANCHOR_SCORE = [1000.0, 900.0, 600.0, 0.0]
+IMPORTANCE_SAMPLE = 500  # held-out events the variable importance is measured on
 THRESHOLDS = [float(t) for t in range(0, 1001, 10)]
 
 Matrix = npt.NDArray[np.float64]
@@ -53,51 +55,58 @@ class Encoder:
         """(feature name, variable it comes from, categorical?) in column order."""
         found = []
         for column in self.columns:
-            categorical = column.data_type == "STRING"
-            found.append((column.name, column.name, categorical))
-            if column.variable_type == "EMAIL_ADDRESS":
+            if column.variable_type == "EMAIL_ADDRESS":  # the domain carries the signal; addresses are unique
                 found.append((column.name + ".domain", column.name, True))
+            else:
+                found.append((column.name, column.name, column.data_type == "STRING"))
         return found
 
-    def fit(self, rows: list[dict[str, str]]) -> None:
-        for name, _, categorical in self.features():
-            if categorical:
-                counts: dict[str, int] = {}
-                for row in rows:
-                    value = self._raw(name, row)
-                    if value is not None:
-                        counts[value] = counts.get(value, 0) + 1
-                top = sorted(counts, key=lambda v: (-counts[v], v))[:MAX_CATEGORIES]
-                self.vocabularies[name] = {value: code for code, value in enumerate(top)}
+    def fit_transform(self, rows: list[dict[str, str]], fit_on: list[int]) -> Matrix:
+        """Learn the category codes from the rows at `fit_on`, and encode every row."""
+        return self._encode(rows, fit_on)
 
     def transform(self, rows: list[dict[str, str]]) -> Matrix:
+        return self._encode(rows, None)
+
+    def _encode(self, rows: list[dict[str, str]], fit_on: list[int] | None) -> Matrix:
         features = self.features()
         matrix = np.full((len(rows), len(features)), np.nan)
         types = {c.name: c.data_type for c in self.columns}
+        nan = math.nan
         for j, (name, source, categorical) in enumerate(features):
-            vocabulary = self.vocabularies.get(name, {})
-            for i, row in enumerate(rows):
-                raw = self._raw(name, row)
-                if raw is None:
-                    continue
-                if categorical:
-                    matrix[i, j] = vocabulary.get(raw, np.nan)
-                else:
-                    matrix[i, j] = _number(raw, types[source])
+            raws = _raws(name, rows)
+            if categorical:
+                if fit_on is not None:
+                    counts = Counter(raws[i] for i in fit_on)
+                    counts.pop(None, None)
+                    top = sorted(counts, key=lambda v: (-counts[v], v or ""))[:MAX_CATEGORIES]
+                    self.vocabularies[name] = {value or "": code for code, value in enumerate(top)}
+                get = self.vocabularies.get(name, {}).get
+                matrix[:, j] = [nan if raw is None else get(raw, nan) for raw in raws]
+            elif types[source] in ("FLOAT", "INTEGER"):
+                matrix[:, j] = [nan if raw is None else _float(raw) for raw in raws]
+            else:
+                matrix[:, j] = [nan if raw is None else _number(raw, types[source]) for raw in raws]
         return matrix
 
     def categorical_mask(self) -> list[bool]:
         return [categorical for _, _, categorical in self.features()]
 
-    @staticmethod
-    def _raw(name: str, row: dict[str, str]) -> str | None:
-        source, _, part = name.partition(".")
-        value = row.get(source)
-        if value is None or value == "":
-            return None
-        if part == "domain":
-            return value.rpartition("@")[2].lower() or None
-        return value
+
+def _raws(name: str, rows: list[dict[str, str]]) -> list[str | None]:
+    """One feature's raw values: the variable's (None when absent or empty), or its e-mail domain."""
+    source, _, part = name.partition(".")
+    values = [row.get(source) or None for row in rows]
+    if part == "domain":
+        return [v.rpartition("@")[2].lower() or None if v else None for v in values]
+    return values
+
+
+def _float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        return math.nan
 
 
 def _number(raw: str, data_type: str) -> float:
@@ -124,7 +133,7 @@ class FraudModel:
         return result
 
     def scores(self, rows: list[dict[str, str]]) -> list[float]:
-        return [score_of(p, self.legit_validation) for p in self.probabilities(rows)]
+        return [float(s) for s in scores_of(self.probabilities(rows), self.legit_validation)]
 
     def impacts(self, row: dict[str, str]) -> dict[str, float]:
         """Each variable's log-odds impact on this event: its log-odds less the log-odds without it."""
@@ -156,11 +165,12 @@ def _log_odds(p: Matrix) -> Matrix:
     return result
 
 
-def score_of(probability: float, legit: Matrix) -> float:
-    """0..1000 from the share of held-out legitimate events scoring at least this probability."""
-    above = len(legit) - int(np.searchsorted(legit, probability, side="left"))
+def scores_of(probabilities: Matrix, legit: Matrix) -> Matrix:
+    """0..1000 from the share of held-out legitimate events scoring at least each probability."""
+    above = len(legit) - np.searchsorted(legit, probabilities, side="left")
     fpr = (above + 0.5) / (len(legit) + 1)
-    return float(round(np.interp(math.log10(fpr), _ANCHOR_LOG_FPR, _ANCHOR_SCORE)))
+    result: Matrix = np.round(np.interp(np.log10(fpr), _ANCHOR_LOG_FPR, _ANCHOR_SCORE))
+    return result
 
 
 @dataclass(frozen=True)
@@ -178,7 +188,22 @@ def train(
     """Fit on 85% of the events, measure on the other 15%. Rows are in time order when `by_time`."""
     from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
     from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+    # Limits apply only to thread pools already loaded: sklearn's OpenMP is, by the imports above.
+    with threadpool_limits(1):  # small tabular data: one thread beats contending for busy cores
+        return _train(columns, rows, labels, by_time, seed, HistGradientBoostingClassifier, roc_auc_score)
+
+
+def _train(
+    columns: list[Column],
+    rows: list[dict[str, str]],
+    labels: list[int],
+    by_time: bool,
+    seed: int,
+    classifier: Any,
+    roc_auc_score: Any,
+) -> TrainingOutput:
     y = np.asarray(labels, dtype=np.int64)
     fraud, legit = int(y.sum()), int(len(y) - y.sum())
     if fraud < MIN_PER_CLASS or legit < MIN_PER_CLASS:
@@ -192,9 +217,8 @@ def train(
             "Insufficient data: the held-out 15% of the events lacks a fraud or legitimate event"
         )
     encoder = Encoder(columns)
-    encoder.fit([rows[i] for i in train_at])
-    x = encoder.transform(rows)
-    estimator = HistGradientBoostingClassifier(
+    x = encoder.fit_transform(rows, train_at)
+    estimator = classifier(
         max_iter=200, categorical_features=encoder.categorical_mask() or None, random_state=seed
     )
     estimator.fit(x[train_at], y[train_at])
@@ -202,9 +226,9 @@ def train(
     y_valid = y[valid_at]
     model = FraudModel(encoder, estimator, np.sort(p_valid[y_valid == 0]))
     auc = float(roc_auc_score(y_valid, p_valid))
-    scores = np.asarray([score_of(p, model.legit_validation) for p in p_valid])
-    points = [_point(t, scores, y_valid) for t in THRESHOLDS]
-    importance = _importance(model, x[valid_at], columns)
+    scores = scores_of(p_valid, model.legit_validation)
+    points = _points(scores, y_valid)
+    importance = _importance(model, x[valid_at[:: max(1, len(valid_at) // IMPORTANCE_SAMPLE)]], columns)
     return TrainingOutput(
         model,
         {"auc": round(auc, 4), "metricDataPoints": points},
@@ -232,17 +256,21 @@ def split(y: npt.NDArray[np.int64], *, by_time: bool, seed: int) -> tuple[list[i
     return sorted(train_at), sorted(valid_at)
 
 
-def _point(threshold: float, scores: Matrix, y: npt.NDArray[np.int64]) -> dict[str, float]:
-    flagged = scores >= threshold
-    tp = int((flagged & (y == 1)).sum())
-    fp = int((flagged & (y == 0)).sum())
-    positives, negatives = int((y == 1).sum()), int((y == 0).sum())
-    return {
-        "fpr": round(fp / negatives, 4) if negatives else 0.0,
-        "precision": round(tp / (tp + fp), 4) if tp + fp else 1.0,
-        "tpr": round(tp / positives, 4) if positives else 0.0,
-        "threshold": threshold,
-    }
+def _points(scores: Matrix, y: npt.NDArray[np.int64]) -> list[dict[str, float]]:
+    """TPR, FPR and precision of flagging the events that score at least each threshold."""
+    flagged = scores[None, :] >= np.asarray(THRESHOLDS)[:, None]
+    tp = (flagged & (y == 1)[None, :]).sum(axis=1)
+    fp = (flagged & (y == 0)[None, :]).sum(axis=1)
+    positives, negatives = max(int((y == 1).sum()), 1), max(int((y == 0).sum()), 1)
+    return [
+        {
+            "fpr": round(int(f) / negatives, 4),
+            "precision": round(int(t) / int(t + f), 4) if t + f else 1.0,
+            "tpr": round(int(t) / positives, 4),
+            "threshold": threshold,
+        }
+        for threshold, t, f in zip(THRESHOLDS, tp, fp, strict=True)
+    ]
 
 
 def _importance(model: FraudModel, x_valid: Matrix, columns: list[Column]) -> list[dict[str, Any]]:

@@ -330,13 +330,10 @@ class Training(Base):
                 self.store.update("model_version", key, {"status": status, "result": result})
 
     def _train(self, key: str, body: dict[str, Any]) -> dict[str, Any]:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
         schema = body["trainingDataSchema"]
         columns = self._columns(schema["modelVariables"])
         rows, labels = self._training_data(body, schema)
-        with threadpool_limits(1):  # small tabular data: one thread beats contending for busy cores
-            output = train(columns, rows, labels, by_time=body["modelType"] == "TRANSACTION_FRAUD_INSIGHTS")
+        output = train(columns, rows, labels, by_time=body["modelType"] == "TRANSACTION_FRAUD_INSIGHTS")
         output.model.save(self.model_dir / f"{key}.pkl")
         fraud, legit = output.counts
         note = {
