@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from outcrop.services.bedrock.profile_store import InferenceProfileStore
     from outcrop.services.bedrock_agent.agents_store import AgentStore
     from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
+    from outcrop.services.s3.policy import BucketPolicyStore
     from outcrop.services.sagemaker.hosting import EndpointHosting
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
@@ -59,13 +60,16 @@ class App:
             return SigV4Authenticator(self.settings.credentials, set(self.settings.api_keys))
         if self.settings.auth == "iam":
             from outcrop.iam.authorizer import IamAuthenticator
-            from outcrop.iam.resource_policies import kms_key_policies
+            from outcrop.iam.resource_policies import kms_key_policies, s3_bucket_policies
 
             return IamAuthenticator(
                 self.settings.credentials,
                 self.iam,
                 set(self.settings.api_keys),
-                resource_policies={"kms": kms_key_policies(lambda: self.kms)},
+                resource_policies={
+                    "kms": kms_key_policies(lambda: self.kms),
+                    "s3": s3_bucket_policies(lambda: self.bucket_policies),
+                },
             )
         raise ValueError(f"auth must be 'dev', 'keys', 'sigv4' or 'iam', not {self.settings.auth!r}")
 
@@ -131,6 +135,13 @@ class App:
         # objects stored encrypted (S3's SSE) get their data keys from KMS, opened on first use
         data_keys = KmsDataKeys(lambda: self.kms, self.settings.account_id)
         return LocalObjectStore(self.data_path("s3"), data_keys)
+
+    @cached_property
+    def bucket_policies(self) -> BucketPolicyStore:
+        """S3's bucket policies, shared by `s3` (which keeps them) and the `auth = "iam"` authorizer."""
+        from outcrop.services.s3.policy import BucketPolicyStore
+
+        return BucketPolicyStore(self.data_path("s3") / "policies.sqlite3")
 
     @cached_property
     def logs(self) -> LogStore:
@@ -227,6 +238,7 @@ class App:
             "models",
             "inference_profiles",
             "iam",
+            "bucket_policies",
         )
         for name in (*shared, "audit", "objects", "logs", "kms"):
             part = self.__dict__.get(name)

@@ -29,6 +29,9 @@ PREFIXES = {
     "transcribe": "transcribe",
     "translate": "translate",
     "frauddetector": "frauddetector",
+    "personalize": "personalize",
+    "personalize-runtime": "personalize",
+    "personalize-events": "personalize",
 }
 
 Rule = tuple[str, str]
@@ -154,7 +157,7 @@ S3: dict[str, Rule] = {
     "UploadPartCopy": ("PutObject", _OBJECT),
     "CompleteMultipartUpload": ("PutObject", _OBJECT),
     "ListParts": ("ListMultipartUploadParts", _OBJECT),
-    **_same(_BUCKET, "GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"),
+    **_same(_BUCKET, "GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy", "GetBucketPolicyStatus"),
     **_same(_BUCKET, "GetBucketEncryption", "PutBucketEncryption", "DeleteBucketEncryption"),
 }
 
@@ -336,6 +339,45 @@ FRAUDDETECTOR: dict[str, Rule] = {
     **_same("*", "UpdateRuleVersion", "UpdateRuleMetadata", "DeleteRule"),
 }
 
+_PZ = "arn:aws:personalize:{R}:{A}"
+PERSONALIZE: dict[str, Rule] = {
+    "CreateDatasetGroup": ("", _PZ + ":dataset-group/{name}"),
+    "CreateSchema": ("", _PZ + ":schema/{name}"),
+    "CreateFilter": ("", _PZ + ":filter/{name}"),
+    "CreateSolution": ("", _PZ + ":solution/{name}"),
+    "CreateCampaign": ("", _PZ + ":campaign/{name}"),
+    "CreateRecommender": ("", _PZ + ":recommender/{name}"),
+    "CreateDatasetImportJob": ("", _PZ + ":dataset-import-job/{jobName}"),
+    "CreateBatchInferenceJob": ("", _PZ + ":batch-inference-job/{jobName}"),
+    **_same("{datasetGroupArn}", "CreateDataset", "CreateEventTracker", "DescribeDatasetGroup"),
+    **_same("{datasetGroupArn}", "DeleteDatasetGroup"),
+    **_same("{schemaArn}", "DescribeSchema", "DeleteSchema"),
+    **_same("{datasetArn}", "DescribeDataset", "DeleteDataset"),
+    **_same("{datasetImportJobArn}", "DescribeDatasetImportJob"),
+    **_same("{eventTrackerArn}", "DescribeEventTracker", "DeleteEventTracker"),
+    **_same("{filterArn}", "DescribeFilter", "DeleteFilter"),
+    **_same("{solutionArn}", "DescribeSolution", "DeleteSolution", "CreateSolutionVersion"),
+    **_same("{solutionVersionArn}", "DescribeSolutionVersion", "GetSolutionMetrics"),
+    **_same("{solutionVersionArn}", "StopSolutionVersionCreation"),
+    **_same("{campaignArn}", "DescribeCampaign", "UpdateCampaign", "DeleteCampaign"),
+    **_same("{recommenderArn}", "DescribeRecommender", "UpdateRecommender", "DeleteRecommender"),
+    **_same("{recommenderArn}", "StartRecommender", "StopRecommender"),
+    **_same("{batchInferenceJobArn}", "DescribeBatchInferenceJob"),
+    **_same("{recipeArn}", "DescribeRecipe"),
+    **_same("{resourceArn}", "ListTagsForResource", "TagResource", "UntagResource"),
+    **_same("*", "ListDatasetGroups", "ListSchemas", "ListDatasets", "ListDatasetImportJobs", "ListFilters"),
+    **_same("*", "ListEventTrackers", "ListSolutions", "ListSolutionVersions", "ListCampaigns"),
+    **_same("*", "ListRecommenders", "ListBatchInferenceJobs", "ListRecipes"),
+}
+PERSONALIZE_RUNTIME: dict[str, Rule] = {
+    "GetRecommendations": ("", "{campaignArn}"),  # by recommenderArn: no campaign, so "*"
+    "GetPersonalizedRanking": ("", "{campaignArn}"),
+}
+PERSONALIZE_EVENTS: dict[str, Rule] = {
+    "PutEvents": ("", "*"),  # named by a tracking id, not an ARN
+    **_same("{datasetArn}", "PutItems", "PutUsers"),
+}
+
 RULES: dict[str, dict[str, Rule]] = {
     "bedrock": BEDROCK,
     "bedrock-runtime": BEDROCK_RUNTIME,
@@ -351,5 +393,8 @@ RULES: dict[str, dict[str, Rule]] = {
     "lambda": LAMBDA,
     "logs": LOGS,
     "frauddetector": FRAUDDETECTOR,
+    "personalize": PERSONALIZE,
+    "personalize-runtime": PERSONALIZE_RUNTIME,
+    "personalize-events": PERSONALIZE_EVENTS,
     **SIMPLE,
 }

@@ -1,15 +1,14 @@
 """Resource-based policies the authorizer reads from other services' stores, by IAM prefix.
 
 A source takes the request's resource ARN, region and account and answers the ARN the policy belongs to
-with the policy's text, or None when there is none. KMS key policies are the one such store today;
-S3 keeps no bucket policies yet (PutBucketPolicy is not served), so S3 requests are decided by identity
-policies alone.
+with the policy's text, or None when there is none: KMS key policies, S3 bucket policies (for the bucket
+and every object in it) and Lambda function policies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from outcrop.protocol.errors import ServiceError
 
@@ -23,6 +22,12 @@ ResourcePolicySource = Callable[[str, str, str], tuple[str, str] | None]
 REQUIRED = frozenset({"kms"})
 
 
+class PolicyTexts(Protocol):
+    """A store of resource policies by resource name (S3's bucket policies, Lambda's function policies)."""
+
+    def get(self, name: str) -> str | None: ...
+
+
 def kms_key_policies(keyring: Callable[[], Keyring]) -> ResourcePolicySource:
     """A KMS key's policy, by key ARN, key id or alias (an alias stands for its key, as in KMS)."""
 
@@ -34,5 +39,18 @@ def kms_key_policies(keyring: Callable[[], Keyring]) -> ResourcePolicySource:
         except ServiceError:
             return None  # no such key: the operation answers NotFoundException itself
         return key.arn, key.policy
+
+    return lookup
+
+
+def s3_bucket_policies(store: Callable[[], PolicyTexts]) -> ResourcePolicySource:
+    """A bucket's policy decides requests on the bucket and on every object in it."""
+
+    def lookup(resource: str, region: str, account: str) -> tuple[str, str] | None:
+        if not resource.startswith("arn:aws:s3:::"):
+            return None
+        bucket = resource[len("arn:aws:s3:::") :].split("/", 1)[0]
+        text = store().get(bucket) if bucket and "*" not in bucket else None
+        return (resource, text) if text is not None else None
 
     return lookup

@@ -40,6 +40,7 @@ from outcrop.services.s3.errors import (
     ServerSideEncryptionConfigurationNotFoundError,
 )
 from outcrop.services.s3.multipart import MultipartUploads
+from outcrop.services.s3.policy import BucketPolicies, BucketPolicyStore
 from outcrop.storage.objects import (
     Bucket,
     ObjectAttributes,
@@ -56,12 +57,14 @@ _BUCKET_PAGES = Pager(
 _OBJECT_PAGES = Pager(InvalidArgument, _BAD_TOKEN, default=1000, token="ContinuationToken", size=None)
 
 
-class S3(MultipartUploads, Service):
+class S3(MultipartUploads, BucketPolicies, Service):
     service_name = "s3"
 
-    def __init__(self, *, objects: ObjectStore) -> None:
-        """The one object store of the server, which other services read and write in-process too."""
+    def __init__(self, *, objects: ObjectStore, bucket_policies: BucketPolicyStore) -> None:
+        """The one object store of the server, which other services read and write in-process too, and the
+        bucket policies the `auth = "iam"` authorizer reads."""
         self.store = objects
+        self.policies = bucket_policies
 
     # -- buckets --------------------------------------------------------------------------------------------
 
@@ -81,6 +84,7 @@ class S3(MultipartUploads, Service):
             )
         try:
             self.store.create_bucket(name, constraint or _US_EAST_1)
+            self.policies.put(name, None)  # a new bucket never inherits a policy of one deleted in-process
         except StoreError as exc:
             # S3's legacy behaviour: re-creating your own bucket in us-east-1 succeeds
             if exc.code != "BucketAlreadyOwnedByYou" or ctx.region != _US_EAST_1:
@@ -95,6 +99,7 @@ class S3(MultipartUploads, Service):
     @_translating
     def delete_bucket(self, ctx: RequestContext, params: Params) -> Output:
         self.store.delete_bucket(params["Bucket"])
+        self.policies.put(params["Bucket"], None)  # the policy goes with its bucket
         return {}
 
     @_translating
