@@ -199,7 +199,8 @@ def test_an_explicit_deny_in_the_bucket_policy_wins_over_identity_allows(server:
         denied = error_of(alice.get_object, Bucket=BUCKET, Key="secret/plan.txt")
         assert denied["Message"] == (
             f"User: arn:aws:iam::{ACCOUNT}:user/alice is not authorized to perform: s3:GetObject on "
-            f"resource: arn:aws:s3:::{BUCKET}/secret/plan.txt with an explicit deny in a resource-based policy"
+            f"resource: arn:aws:s3:::{BUCKET}/secret/plan.txt with an explicit deny in a resource-based "
+            "policy"
         )
         assert alice.get_object(Bucket=BUCKET, Key="public/readme.txt")["Body"].read() == b"hello"
         assert error_of(s3_as(server, "bob").get_object, Bucket=BUCKET, Key="secret/plan.txt")["Code"] == (
