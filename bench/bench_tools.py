@@ -7,6 +7,8 @@ so both see the same background load. Figures, for each side:
 - valid-call rate: replies that came back as a toolUse, over replies that tried to call (a toolUse, or
   text holding a call-shaped `{"name": ...}` / `<tool_call>` that Outcrop refused to pass on as a call);
   target 100% constrained. Outcrop validates calls on both sides, so a broken call is never a toolUse.
+  A call cut short by maxTokens still counts as a miss; the report says how many were (no decoder can
+  finish a call past the caller's token limit).
 - right-tool rate: prompts answered with the expected tool (or, for the 12, with no tool).
 - decode tokens/s: output tokens over the time after the prompt was read (a max_tokens=1 probe of the
   same prompt measures that); the ratio constrained/unconstrained is the cost of the grammar (target >= 0.9).
@@ -155,6 +157,7 @@ class Side:
     right: int = 0
     tokens: int = 0
     decode_seconds: float = 0.0
+    cut_short: int = 0  # refused calls that stopped at maxTokens
     broken: list[str] = field(default_factory=list)
 
     def add(self, response: dict[str, Any], expected: str | None, seconds: float, prefill: float) -> None:
@@ -168,6 +171,7 @@ class Side:
         self.attempts += bool(uses) or looks_like_call
         if looks_like_call and not uses:
             self.broken.append(text[:120])
+            self.cut_short += response["stopReason"] == "max_tokens"
         self.right += [use["name"] for use in uses][:1] == ([expected] if expected else [])
         self.tokens += response["usage"]["outputTokens"]
         self.decode_seconds += max(seconds - prefill, 1e-3)
@@ -175,7 +179,8 @@ class Side:
     def report(self, prompts: int) -> str:
         valid = self.calls / self.attempts if self.attempts else 1.0
         return (
-            f"{self.name:>13}: valid-call rate {valid:6.1%} ({self.calls}/{self.attempts})   "
+            f"{self.name:>13}: valid-call rate {valid:6.1%} ({self.calls}/{self.attempts}; "
+            f"{self.cut_short} cut short by maxTokens)   "
             f"right-tool rate {self.right / prompts:6.1%} ({self.right}/{prompts})   "
             f"decode {self.tokens / self.decode_seconds:6.1f} tokens/s ({self.tokens} tokens)"
         )
