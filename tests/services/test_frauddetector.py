@@ -359,3 +359,59 @@ def test_a_csv_without_the_model_variables_ends_in_error_with_the_reason(server:
     detail = fd.describe_model_versions(**ids)["modelVersionDetails"][0]
     message = detail["trainingResult"]["dataValidationMetrics"]["fileLevelMessages"][0]
     assert message["type"] == "ERROR" and "email_address" in message["content"]
+
+
+def test_the_rule_language_evaluates_as_documented(trained: Any) -> None:
+    """No model: each rule exercises one part of the language; ALL_MATCHED shows which ones match."""
+    fd = trained
+    fd.put_outcome(name="flag")
+    fd.put_detector(detectorId="language_detector", eventTypeName="sample_registration")
+    rules = {
+        "math": "$order_price * 2 - 10 > 100 and $order_price % 2 == 0",
+        "membership": '$ip_address in ["10.9.9.9", "10.1.2.3"] and $email_address not in ["x@y.z"]',
+        "negation": "!($order_price < 10)",
+        "strings": 'uppercase($email_address) == "A@SHOP.EXAMPLE" or lowercase($ip_address) == "none"',
+        "regex": 'regex_match("10\\.1\\..*", $ip_address)',
+        "missing_model_score": "$sample_fraud_detection_model_insightscore > 0",  # no model in this version
+        "ordering": '$email_address > "z"',
+    }
+    for rule_id, expression in rules.items():
+        fd.create_rule(
+            ruleId=rule_id,
+            detectorId="language_detector",
+            expression=expression,
+            language="DETECTORPL",
+            outcomes=["flag"],
+        )
+    fd.create_detector_version(
+        detectorId="language_detector",
+        rules=[{"detectorId": "language_detector", "ruleId": r, "ruleVersion": "1"} for r in rules],
+        ruleExecutionMode="ALL_MATCHED",
+    )
+    found = fd.get_event_prediction(
+        detectorId="language_detector",
+        detectorVersionId="1",
+        eventId="lang-1",
+        eventTypeName="sample_registration",
+        eventTimestamp="2024-06-01T12:00:00Z",
+        entities=[{"entityType": "customer", "entityId": "c1"}],
+        eventVariables={"order_price": "60", "email_address": "a@shop.example", "ip_address": "10.1.2.3"},
+    )
+    assert found["modelScores"] == []
+    assert [r["ruleId"] for r in found["ruleResults"]] == [
+        "math",
+        "membership",
+        "negation",
+        "strings",
+        "regex",
+    ]
+    error = error_of(
+        fd.get_event_prediction,
+        detectorId="language_detector",
+        eventId="lang-2",
+        eventTypeName="sample_registration",
+        eventTimestamp="2024-06-01T12:00:00Z",
+        entities=[{"entityType": "customer", "entityId": "c1"}],
+        eventVariables={"order_price": "60"},
+    )
+    assert error["Code"] == "ResourceNotFoundException" and "no ACTIVE detector version" in error["Message"]
