@@ -20,11 +20,13 @@ from outcrop.services.sagemaker.control_pipelines import PipelineOperations
 from outcrop.services.sagemaker.control_processing import ProcessingOperations
 from outcrop.services.sagemaker.control_registry import RegistryOperations
 from outcrop.services.sagemaker.control_training import TrainingOperations
+from outcrop.services.sagemaker.control_transform import TransformOperations
 from outcrop.services.sagemaker.control_tuning import TuningOperations
 from outcrop.services.sagemaker.hosting import EndpointHosting
 from outcrop.services.sagemaker.processing import ProcessingRunner
 from outcrop.services.sagemaker.store import SageMakerStore
 from outcrop.services.sagemaker.training import TrainingRunner
+from outcrop.services.sagemaker.transform import TransformRunner
 from outcrop.storage.logs import LogStore
 from outcrop.storage.objects import ObjectStore
 
@@ -38,6 +40,7 @@ class SageMaker(
     ProcessingOperations,
     PipelineOperations,
     TuningOperations,
+    TransformOperations,
     Service,
 ):
     service_name = "sagemaker"
@@ -61,10 +64,18 @@ class SageMaker(
         self.processing = ProcessingRunner(
             self.store, objects=objects, logs=logs, root=data_path("sagemaker", "processing")
         )
+        self.transform = TransformRunner(
+            self.store,
+            objects=objects,
+            logs=logs,
+            root=data_path("sagemaker", "transform"),
+            limits=sagemaker_hosting.limits,
+        )
         self._endpoint_locks: dict[str, threading.Lock] = {}
         # What a previous server left unfinished: training jobs end, endpoint changes are finished.
         self.training.recover()
         self.processing.recover()
+        self.transform.recover()
         self.resume_endpoints()
         self.start_tuning()
         self.start_pipelines(lambda_functions)  # Lambda steps run on the local Lambda runtime
@@ -72,4 +83,5 @@ class SageMaker(
     def close(self) -> None:
         self.training.close()
         self.processing.close()
+        self.transform.close()
         self.store.close()
