@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.errors import error_of
 from tests.server import RunningServer
 from tests.services.test_personalize import RECIPE, ROLE, wait
 
@@ -151,5 +152,15 @@ def test_training_cut_off_by_a_crash_resumes_after_restart(tmp_path: Path) -> No
         )
         assert found["status"] == "ACTIVE"
         assert personalize.get_solution_metrics(solutionVersionArn=version)["metrics"]["precision_at_5"] > 0
+
+        stopped = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+        personalize.stop_solution_version_creation(solutionVersionArn=stopped)
+        found = wait(
+            lambda: personalize.describe_solution_version(solutionVersionArn=stopped)["solutionVersion"],
+            until=("CREATE STOPPED",),
+        )
+        assert found["status"] == "CREATE STOPPED"
+        again = error_of(personalize.stop_solution_version_creation, solutionVersionArn=stopped)
+        assert again["Code"] == "InvalidInputException"
     finally:
         server.stop()
