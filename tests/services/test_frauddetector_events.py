@@ -118,6 +118,20 @@ def test_a_transaction_model_trains_on_stored_events_and_resumes_after_a_restart
     tfi = detail["trainingResultV2"]["trainingMetricsV2"]["tfi"]
     assert tfi["modelPerformance"]["auc"] > 0.97
     assert detail["ingestedEventsDetail"]["ingestedEventsTimeWindow"] == window
+    fd.update_model_version_status(**ids, status="ACTIVE")  # the model is read back from its file
+    fd.put_outcome(name="block")
+    fd.put_detector(detectorId="tfi_detector", eventTypeName="transaction")
+    fd.create_rule(ruleId="risky", detectorId="tfi_detector", expression="$tfi_model_insightscore >= 900",
+                   language="DETECTORPL", outcomes=["block"])  # fmt: skip
+    rule = {"detectorId": "tfi_detector", "ruleId": "risky", "ruleVersion": "1"}
+    fd.create_detector_version(detectorId="tfi_detector", modelVersions=[ids], rules=[rule])
+    found = fd.get_event_prediction(
+        detectorId="tfi_detector", detectorVersionId="1", eventId="tfi-1", eventTypeName="transaction",
+        eventTimestamp="2024-06-01T00:00:00Z", entities=[{"entityType": "customer", "entityId": "c9"}],
+        eventVariables={"order_price": "1010.00", "email_address": "z@burner.xyz", "ip_address": "10.0.0.9"},
+    )  # fmt: skip
+    assert found["modelScores"][0]["scores"]["tfi_model_insightscore"] >= 900
+    assert found["ruleResults"] == [{"ruleId": "risky", "outcomes": ["block"]}]
     empty = {"startTime": "2030-01-01T00:00:00Z", "endTime": "2030-02-01T00:00:00Z"}
     again = fd.create_model_version(
         **TFI, trainingDataSource="INGESTED_EVENTS", trainingDataSchema=SCHEMA,
