@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from outcrop.audit.trail import AuditTrail
     from outcrop.backends.registry import ModelRegistry
     from outcrop.guardrails.guardrails import Guardrails
+    from outcrop.iam.execution import ExecutionRoles
     from outcrop.iam.store import IamStore
     from outcrop.inference import Inference
     from outcrop.kms.keys import Keyring
@@ -221,8 +222,19 @@ class App:
         from outcrop.lambdas.registry import FunctionRegistry
 
         return FunctionRegistry(
-            settings=self.settings, objects=self.objects, logs=self.logs, root=self.data_path("lambda")
+            settings=self.settings,
+            objects=self.objects,
+            logs=self.logs,
+            root=self.data_path("lambda"),
+            execution_roles=self.execution_roles if self.settings.auth == "iam" else None,
         )
+
+    @cached_property
+    def execution_roles(self) -> ExecutionRoles:
+        """The role sessions functions and jobs run with (under `auth = "iam"`; elsewhere none)."""
+        from outcrop.iam.execution import ExecutionRoles
+
+        return ExecutionRoles(self.iam, enabled=self.settings.auth == "iam")
 
     def close(self) -> None:
         """Close the shared parts that were created, users before what they use: functions and endpoints

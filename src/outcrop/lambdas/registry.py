@@ -23,6 +23,7 @@ from outcrop.lambdas.workers import FunctionPool, Outcome
 
 if TYPE_CHECKING:
     from outcrop.config import Settings
+    from outcrop.iam.execution import ExecutionRoles, RoleSession
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
 
@@ -32,10 +33,21 @@ REAP_EVERY_SECONDS = 30.0
 
 
 class FunctionRegistry:
-    def __init__(self, *, settings: Settings, objects: ObjectStore, logs: LogStore, root: Path) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        objects: ObjectStore,
+        logs: LogStore,
+        root: Path,
+        execution_roles: ExecutionRoles | None = None,
+    ) -> None:
         """`settings` names the apps and functions to serve and the address their workers call back;
-        `objects` holds the apps' buckets and sites, `logs` the functions' output; state is kept in `root`."""
+        `objects` holds the apps' buckets and sites, `logs` the functions' output; state is kept in `root`;
+        `execution_roles` gives a function made with a Role that role's credentials (`auth = "iam"`)."""
         self.settings = settings
+        self.execution_roles = execution_roles
+        self._sessions: dict[str, RoleSession] = {}
         self.objects = objects
         self.log_store = logs
         self.apps: dict[str, AppSpec] = {}
@@ -114,6 +126,10 @@ class FunctionRegistry:
     def pool(self, spec: FunctionSpec) -> FunctionPool:
         with self._lock:
             pool = self._pools.get(spec.name)
+            session = self._sessions.get(spec.name)
+            if pool is not None and session is not None and not session.fresh():
+                self._pools.pop(spec.name).retire()  # its role credentials run out: new workers, new ones
+                pool = None
             if pool is None:
                 concurrency = self.settings.lambda_concurrency
                 if spec.reserved_concurrency:
@@ -148,6 +164,7 @@ class FunctionRegistry:
         settings = self.settings
         host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         access_key, secret_key = _credentials(settings)
+        role = self._role_environment(spec)
         return {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/tmp"),
@@ -173,7 +190,28 @@ class FunctionRegistry:
             "AWS_SECRET_ACCESS_KEY": secret_key,
             "AWS_SESSION_TOKEN": "",
             "AWS_ENDPOINT_URL": f"http://{host}:{settings.port}",
+            **role,
         }
+
+    def _role_environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """The execution role's credentials, as Lambda sets them, for a function made with a Role under
+        `auth = "iam"` (a template's functions run with the server's credentials, as in every mode)."""
+        deployed = self.deployed.get(spec.name)
+        if self.execution_roles is None or deployed is None or not deployed.role:
+            return {}
+        from outcrop.iam.execution import RoleNotAssumable
+        from outcrop.protocol.errors import ServiceError
+
+        try:
+            session = self.execution_roles.assume(deployed.role, spec.name, "lambda.amazonaws.com")
+        except RoleNotAssumable as exc:
+            raise ServiceError(
+                str(exc), code="InvalidParameterValueException", status=400, sender_fault=True
+            ) from exc
+        if session is None:
+            return {}
+        self._sessions[spec.name] = session
+        return session.environment()
 
     # -- buckets and static sites ---------------------------------------------------------------------------
 
