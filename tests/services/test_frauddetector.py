@@ -415,3 +415,45 @@ def test_the_rule_language_evaluates_as_documented(trained: Any) -> None:
         eventVariables={"order_price": "60"},
     )
     assert error["Code"] == "ResourceNotFoundException" and "no ACTIVE detector version" in error["Message"]
+
+
+def test_rules_test_membership_in_lists_as_they_change(trained: Any) -> None:
+    fd = trained
+    fd.put_outcome(name="deny")
+    fd.put_detector(detectorId="list_detector", eventTypeName="sample_registration")
+    fd.create_list(
+        name="blocked_ips", elements=["10.6.6.6", "10.1.2.3", "10.1.2.3"], variableType="IP_ADDRESS"
+    )
+    assert fd.get_list_elements(name="blocked_ips")["elements"] == ["10.6.6.6", "10.1.2.3"]
+    rule = {"detectorId": "list_detector", "ruleId": "blocked", "ruleVersion": "1"}
+    fd.create_rule(
+        detectorId="list_detector",
+        ruleId="blocked",
+        expression="$ip_address in @blocked_ips",
+        language="DETECTORPL",
+        outcomes=["deny"],
+    )
+    fd.create_detector_version(detectorId="list_detector", rules=[rule])
+
+    def outcome() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = fd.get_event_prediction(
+            detectorId="list_detector",
+            detectorVersionId="1",
+            eventId="list-1",
+            eventTypeName="sample_registration",
+            eventTimestamp="2024-06-01T12:00:00Z",
+            entities=[{"entityType": "customer", "entityId": "c1"}],
+            eventVariables={"ip_address": "10.1.2.3"},
+        )["ruleResults"]
+        return found
+
+    assert outcome() == [{"ruleId": "blocked", "outcomes": ["deny"]}]
+    fd.update_list(name="blocked_ips", elements=["10.1.2.3"], updateMode="REMOVE")
+    assert outcome() == []
+    assert fd.get_lists_metadata(name="blocked_ips")["lists"][0]["variableType"] == "IP_ADDRESS"
+    assert error_of(fd.delete_list, name="blocked_ips")["Code"] == "ConflictException"
+    assert error_of(fd.put_kms_encryption_key, kmsEncryptionKeyArn=KEY)["Code"] == "ValidationException"
+    assert fd.get_kms_encryption_key()["kmsKey"] == {"kmsEncryptionKeyArn": "DEFAULT"}
+
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/12345678-1234-1234-1234-123456789012"

@@ -337,6 +337,8 @@ FRAUDDETECTOR: dict[str, Rule] = {
     **_same("*", "GetEntityTypes", "GetEventTypes", "GetModels", "DescribeModelVersions", "GetDetectors"),
     **_same("*", "GetBatchImportJobs", "ListEventPredictions", "GetEventPredictionMetadata"),
     **_same("*", "UpdateRuleVersion", "UpdateRuleMetadata", "DeleteRule"),
+    **_same(_FD + ":list/{name}", "CreateList", "GetListElements", "UpdateList", "DeleteList"),
+    **_same("*", "GetListsMetadata", "GetKMSEncryptionKey", "PutKMSEncryptionKey"),
 }
 
 _PZ = "arn:aws:personalize:{R}:{A}"

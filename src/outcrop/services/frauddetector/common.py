@@ -89,6 +89,9 @@ class Base:
     def _run_import(self, job_id: str) -> None:
         raise NotImplementedError  # Predictions provides it
 
+    def list_elements(self, names: tuple[str, ...]) -> dict[str, list[str]]:
+        raise NotImplementedError  # Lists provides it
+
     def _arn(self, ctx: RequestContext, resource: str) -> str:
         return ctx.arn("frauddetector", resource)
 

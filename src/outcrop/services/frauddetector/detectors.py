@@ -93,8 +93,9 @@ class Detectors(Base):
                 f"Rule expression is invalid: ${unknown[0]} is not a variable of the event type "
                 f"{detector['eventTypeName']} or a score of its models"
             )
-        if rule.lists:
-            raise ValidationException(f"Rule expression is invalid: the list @{rule.lists[0]} does not exist")
+        missing = [name for name in rule.lists if self.store.get("list", name) is None]
+        if missing:
+            raise ValidationException(f"Rule expression is invalid: the list @{missing[0]} does not exist")
         if not self._boolean(rule.tree):
             raise ValidationException("Rule expression is invalid: it must evaluate to true or false")
         for outcome in outcomes:

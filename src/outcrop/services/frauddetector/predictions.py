@@ -223,7 +223,7 @@ class Predictions(Base):
             }
             if not done:
                 entry["expressionWithValues"] = with_values(parsed, values)
-                entry["matched"] = evaluate(parsed, values)
+                entry["matched"] = evaluate(parsed, values, self.list_elements(parsed.lists))
                 if entry["matched"]:
                     results.append({"ruleId": rule["ruleId"], "outcomes": rule["outcomes"]})
                     done = first

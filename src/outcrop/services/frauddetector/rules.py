@@ -253,9 +253,10 @@ def _eval(node: Node, values: dict[str, Any], lists: dict[str, list[str]]) -> An
     if op in ("in", "notin"):
         item = _eval(args[0], values, lists)
         pool = args[1]
-        members = (
-            lists.get(pool.args[0], []) if pool.op == "list" else [_eval(a, values, lists) for a in pool.args]
-        )
+        if pool.op == "list":  # list elements are text; a number is compared with the numbers among them
+            members = [_as_number(m) if isinstance(item, float) else m for m in lists.get(pool.args[0], [])]
+        else:
+            members = [_eval(a, values, lists) for a in pool.args]
         found = any(_equal(item, member) for member in members)
         return found if op == "in" else not found
     if op == "call":
@@ -289,6 +290,13 @@ def _equal(left: Any, right: Any) -> bool:
     if isinstance(left, int | float) and isinstance(right, int | float):
         return float(left) == float(right)
     return bool(left == right)
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _number(value: Any) -> float:
