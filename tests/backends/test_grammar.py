@@ -25,7 +25,8 @@ def test_auto_allows_text_or_a_call_of_each_tool_however_it_opens() -> None:
     assert grammar is not None
     table = rules(grammar.text)
     assert table["root"] == "calls | text calls?"
-    assert table["calls"] == 'tagged ("\\n" tagged){0,3} | bare'
+    assert table["calls"] == "tagged-calls | bare"
+    assert table["tagged-calls"] == 'tagged ("\\n" tagged){0,3}'
     assert table["bare"].startswith("call ")  # `{"name"` alone, after text or in a fence
     assert table["text"].startswith("[^{<]")  # a reply may only open with `{` as a call
     # text turns to the call rule at a brace, whitespace and "name"; a `<` restarts the tag's automaton
@@ -38,6 +39,9 @@ def test_auto_allows_text_or_a_call_of_each_tool_however_it_opens() -> None:
     # the schema's enum reaches the arguments rule, and a schema without a type is still an object
     assert '"\\"c\\"" | "\\"f\\""' in grammar.text
     assert table["arguments-1"].startswith('"{"')
+    # after a tool's result a bare call may not open the reply (small models echo the call there)
+    answer = tool_call_grammar([WEATHER, SEARCH], None, after_result=True)
+    assert answer is not None and rules(answer.text)["root"] == "tagged-calls | text calls?"
 
 
 def test_any_starts_inside_the_call_and_a_named_tool_inside_its_arguments() -> None:

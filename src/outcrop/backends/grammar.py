@@ -73,8 +73,14 @@ def _rules(converter: Any, schema: dict[str, Any], name: str) -> str:
         return str(converter.visit({"type": "object"}, name))
 
 
-def tool_call_grammar(tools: Sequence[ToolSpec], tool_choice: str | None) -> Grammar | None:
-    """The grammar for a reply to a request offering `tools`; None when no tool can be called."""
+def tool_call_grammar(
+    tools: Sequence[ToolSpec], tool_choice: str | None, *, after_result: bool = False
+) -> Grammar | None:
+    """The grammar for a reply to a request offering `tools`; None when no tool can be called.
+
+    `after_result`: the last turn is a tool's result. The small models then often echo the call they
+    made as a bare `{"name": ...}` before answering, so there a reply may open only with text or a
+    `<tool_call>` block (a bare call after text is still a call)."""
     if not tools or tool_choice == "none":
         return None
     converter = _converter()
@@ -96,8 +102,9 @@ def tool_call_grammar(tools: Sequence[ToolSpec], tool_choice: str | None) -> Gra
     if tool_choice == "any":
         return Grammar(f'root ::= call {close} ("\\n" tagged){{0,{_MORE_CALLS}}}\n' + "\n".join(rules))
     roots = [
-        "root ::= calls | text calls?",
-        f'calls ::= tagged ("\\n" tagged){{0,{_MORE_CALLS}}} | bare',
+        "root ::= " + ("tagged-calls" if after_result else "calls") + " | text calls?",
+        "calls ::= tagged-calls | bare",
+        f'tagged-calls ::= tagged ("\\n" tagged){{0,{_MORE_CALLS}}}',
         # calls a model writes without tags, one a line, maybe in a ```json fence; nothing after them
         f'bare ::= call ("\\n" call){{0,{_MORE_CALLS}}} ("\\n"? "```")?',
     ]

@@ -80,7 +80,8 @@ class LlamaCppGenerator:
         if not self.settings.constrained:
             return None
         if request.tools:
-            return tool_call_grammar(request.tools, request.tool_choice)
+            after_result = bool(request.messages) and request.messages[-1].role == "tool"
+            return tool_call_grammar(request.tools, request.tool_choice, after_result=after_result)
         if request.json_mode or request.json_schema is not None:
             return json_grammar(request.json_schema)
         return None
