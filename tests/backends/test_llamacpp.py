@@ -139,7 +139,7 @@ def grammar_takes(qwen: LlamaCppGenerator, text: str, tool_choice: str | None = 
         "It is sunny in Paris today.",
         'Use a dict: d = {"city": 1} or {"nam": 2}.',
         '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>',
-        'I will check.\n<tool_call>\n{"name": "get_weather", "arguments": {"days": 7, "city": "Oslo"}}'
+        'I will check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo", "days": 7}}'
         "\n</tool_call>",
         '{"name": "get_weather", "arguments": {"city": "Oslo"}}',
         'Let me look:\n```json\n{\n  "name": "get_weather", "arguments": {"city": "Oslo"}}\n```',
