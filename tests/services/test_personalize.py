@@ -229,6 +229,19 @@ def test_related_items_recipes_find_items_of_the_same_taste(group: Group) -> Non
         assert refused["Code"] == "InvalidInputException"
 
 
+def test_similar_items_finds_kin_for_a_new_item_by_its_metadata(group: Group) -> None:
+    group.events.put_items(
+        datasetArn=group.items,
+        items=[{"itemId": "NEW-DRAMA", "properties": '{"genres": "Drama", "price": 9}'}],
+    )
+    campaign = group.campaign(group.train("aws-similar-items"))
+    answer = group.runtime.get_recommendations(campaignArn=campaign, itemId="NEW-DRAMA", numResults=10)
+    assert set(ids(answer)) <= set(DRAMAS)  # no one watched it yet: its genre alone finds its kin
+    sims = group.campaign(group.train("aws-sims"))  # interactions only: nothing is known of it
+    answer = group.runtime.get_recommendations(campaignArn=sims, itemId="NEW-DRAMA", numResults=10)
+    assert not set(ids(answer)) <= set(DRAMAS)
+
+
 def test_personalized_ranking_orders_the_given_items_by_taste(group: Group) -> None:
     campaign = group.campaign(group.train("aws-personalized-ranking"))
     mixed = [DRAMAS[0], COMEDIES[1], DRAMAS[2], COMEDIES[3], "never-seen"]

@@ -177,9 +177,11 @@ class Worker:
             raise PersonalizeError("The dataset group has no Interactions dataset to train on.")
         rows = self.store.interactions(datasets["Interactions"])
         rows = _selected(rows, doc.get("eventType"), doc.get("solutionConfig", {}).get("eventValueThreshold"))
-        catalog = list(self.store.entities(datasets["Items"])) if "Items" in datasets else []
+        entities = self.store.entities(datasets["Items"]) if "Items" in datasets else {}
+        similar = doc["algorithm"] == "als-similar" and "Items" in datasets
+        features = self._item_features(datasets["Items"], entities) if similar else {}
         seed = zlib.crc32(arn.encode())
-        trained = train(doc["algorithm"], rows, catalog, doc["hyperparameters"], seed)
+        trained = train(doc["algorithm"], rows, list(entities), doc["hyperparameters"], seed, features)
         trained.model.save(model_path(self.models, arn))
         self._finish(
             arn,
@@ -189,6 +191,17 @@ class Worker:
                 "fitSeconds": round(trained.fit_seconds, 3),
             },
         )
+
+    def _item_features(self, dataset: str, entities: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """Each item's categorical metadata as FIELD=value tokens (categorical strings split on |)."""
+        schema = parse_schema(
+            self.store.get("schema", self.store.get("dataset", dataset).doc["schemaArn"]).doc["schema"]
+        )
+        fields = [f.name for f in schema.fields if f.categorical]
+        return {
+            item: [f"{name}={part}" for name in fields if row.get(name) for part in str(row[name]).split("|")]
+            for item, row in entities.items()
+        }
 
     # campaigns
     def _deploy(self, arn: str) -> None:

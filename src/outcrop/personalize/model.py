@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped]
 
 RELATED = ("als-similar", "item-cosine")
+METADATA_WEIGHT = 0.3  # aws-similar-items: share of item metadata in the similarity, beside the factors
 REGULARIZATION = 1.0  # ALS's; 0.01 (implicit's default) overfits small catalogs and gains nothing on large
 
 
@@ -105,7 +106,13 @@ class Model:
         if "item_factors" in self.arrays:
             normed = self._normed
             scores: np.ndarray = (normed @ normed[last]).astype(np.float64)
-            return scores
+            if "meta_data" not in self.arrays:
+                return scores
+            meta = self._metadata
+            alike = np.asarray((meta @ meta[last].T).todense()).ravel().astype(np.float64)
+            if not normed[last].any():  # an item no one interacted with yet: its metadata alone
+                return alike
+            return (1 - METADATA_WEIGHT) * scores + METADATA_WEIGHT * alike
         return self.popularity
 
     @cached_property
@@ -115,10 +122,17 @@ class Model:
         return sp.csr_matrix((a["sim_data"], a["sim_indices"], a["sim_indptr"]), shape=(n, n))
 
     @cached_property
+    def _metadata(self) -> sp.csr_matrix:
+        a = self.arrays
+        return sp.csr_matrix(
+            (a["meta_data"], a["meta_indices"], a["meta_indptr"]), shape=tuple(a["meta_shape"])
+        )
+
+    @cached_property
     def _normed(self) -> np.ndarray:
         factors = self.arrays["item_factors"].astype(np.float64)
         norms = np.linalg.norm(factors, axis=1, keepdims=True)
-        normed: np.ndarray = factors / np.maximum(norms, 1e-12)
+        normed: np.ndarray = np.where(norms > 1e-9, factors / np.maximum(norms, 1e-12), 0.0)
         return normed
 
     @cached_property

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,8 +144,10 @@ def train(
     catalog: Sequence[str],
     params: dict[str, float],
     seed: int,
+    item_features: Mapping[str, list[str]] | None = None,
 ) -> Trained:
-    """Split, fit once, measure on the held-out part: the model the campaign serves and its metrics."""
+    """Split, fit once, measure on the held-out part: the model the campaign serves and its metrics.
+    `item_features` (aws-similar-items) are the items' categorical metadata, kept beside the factors."""
     check_enough(interactions)
     parts = split(interactions, seed)
     users = sorted({r.user_id for r in interactions})
@@ -156,8 +158,31 @@ def train(
     started = time.perf_counter()
     arrays = fit(algorithm, user_items, params, seed)
     seconds = time.perf_counter() - started
+    if item_features:
+        arrays.update(_metadata(items, item_features))
     model = Model(algorithm, users, items, arrays, params)
     return Trained(model, evaluate(model, parts), seconds)
+
+
+def _metadata(items: Sequence[str], features: Mapping[str, list[str]]) -> dict[str, np.ndarray]:
+    """Items x metadata tokens, each row scaled to unit length: cosine similarity by a dot product."""
+    vocabulary: dict[str, int] = {}
+    rows, columns = [], []
+    for row, item in enumerate(items):
+        for token in features.get(item, ()):
+            rows.append(row)
+            columns.append(vocabulary.setdefault(token, len(vocabulary)))
+    shape = (len(items), max(len(vocabulary), 1))
+    table = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=shape)
+    table.data = np.minimum(table.data, 1.0)
+    norms = np.sqrt(np.asarray(table.multiply(table).sum(axis=1)).ravel())
+    table = sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ table, dtype=np.float32)
+    return {
+        "meta_data": table.data,
+        "meta_indices": table.indices,
+        "meta_indptr": table.indptr,
+        "meta_shape": np.array(table.shape),
+    }
 
 
 def evaluate(model: Model, parts: Split) -> dict[str, float]:
