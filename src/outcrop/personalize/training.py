@@ -156,7 +156,12 @@ def train(
     if algorithm in ("als", "als-similar"):
         params = {**params, "regularization": REGULARIZATION}
     started = time.perf_counter()
-    arrays = fit(algorithm, user_items, params, seed)
+    try:
+        arrays = fit(algorithm, user_items, params, seed)
+    except ModuleNotFoundError as exc:
+        raise InvalidInput(
+            f"Training needs the 'ml' extra ({exc.name} is missing): pip install 'outcrop[ml]'"
+        ) from None
     seconds = time.perf_counter() - started
     if item_features:
         arrays.update(_metadata(items, item_features))
