@@ -188,14 +188,15 @@ class EndpointOperations(ControlPlane):
         return {k: first[k] for k in ("Image", "ModelDataUrl", "Environment") if k in first}
 
     def _variant_summaries(
-        self, config: Record, weights: dict[str, float], desired: dict[str, float], status: str
+        self, config: Record, weights: dict[str, float], desired: dict[str, float], status: str, endpoint: str
     ) -> list[dict[str, Any]]:
         summaries = []
+        counts = self.hosting.instance_counts(endpoint)  # what auto scaling or capacities last set
         for variant in config.body["ProductionVariants"]:
             model = self.store.get(MODEL, variant["ModelName"])
             container = (model.body.get("PrimaryContainer") or {}) if model else {}
             weight = weights.get(variant["VariantName"], float(variant.get("InitialVariantWeight", 1.0)))
-            count = int(variant.get("InitialInstanceCount", 1))
+            count = counts.get(variant["VariantName"], int(variant.get("InitialInstanceCount", 1)))
             summary: dict[str, Any] = {
                 "VariantName": variant["VariantName"],
                 "DeployedImages": [
@@ -248,7 +249,11 @@ class EndpointOperations(ControlPlane):
         )
         if config is not None and record.status != "Failed":
             described["ProductionVariants"] = self._variant_summaries(
-                config, record.body["_Weights"], record.body.get("_DesiredWeights", {}), record.status
+                config,
+                record.body["_Weights"],
+                record.body.get("_DesiredWeights", {}),
+                record.status,
+                record.name,
             )
         return described
 
@@ -312,6 +317,13 @@ class EndpointOperations(ControlPlane):
                 if desired["DesiredWeight"] < 0:
                     raise ValidationException("DesiredWeight must be greater than or equal to 0.")
                 weights[desired["VariantName"]] = float(desired["DesiredWeight"])
+            if desired.get("DesiredInstanceCount", 1) < 1:
+                raise ValidationException("DesiredInstanceCount must be greater than or equal to 1.")
+        capacities = {
+            d["VariantName"]: int(d["DesiredInstanceCount"])
+            for d in params["DesiredWeightsAndCapacities"]
+            if "DesiredInstanceCount" in d
+        }
         if sum(weights.values()) <= 0:
             raise ValidationException("At least one variant must have a weight greater than 0.")
 
@@ -324,6 +336,8 @@ class EndpointOperations(ControlPlane):
         def apply() -> None:
             try:
                 self.hosting.update_weights(record.name, weights)
+                for variant, count in capacities.items():
+                    self.hosting.scale(record.name, variant, count)
             except Exception as exc:  # a failed weight change leaves the endpoint serving the old split
                 log.warning("weight update of %s failed: %s", record.name, exc)
                 message = f"Weight update failed: {exc}"

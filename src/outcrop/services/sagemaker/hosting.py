@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +170,35 @@ class EndpointHosting:
                     if spec["variant_name"] in weights:
                         spec["initial_weight"] = float(weights[spec["variant_name"]])
                 self._write_state(state)
+
+    def scale(self, endpoint_name: str, variant_name: str, count: int) -> None:
+        """Run `count` instances of a variant: a new fleet starts and takes the traffic; the old drains."""
+        endpoint = self._running(endpoint_name)
+        with self._deploy_lock(endpoint_name):
+            old = endpoint.variants[variant_name]
+            root = old.root.parent / f"{variant_name}-{secrets.token_hex(3)}"
+            spec, group = replace(old.spec, instance_count=count), log_group_of(endpoint_name)
+            new = RunningVariant(spec, root, self.objects, self.logs, group, self.limits)
+            new.weight = old.weight
+            try:
+                new.start()
+            except DeployFailed as exc:
+                new.stop()
+                raise HostingError(str(exc)) from exc
+            endpoint.variants[variant_name] = new
+            with self._lock:
+                state = self._load_state()
+                for saved in state.get(endpoint_name, {}).get("variants", []):
+                    if saved["variant_name"] == variant_name:
+                        saved["instance_count"] = count
+                self._write_state(state)
+        old.stop(drain_seconds=self.limits.invoke_timeout)
+        shutil.rmtree(old.root, ignore_errors=True)
+
+    def instance_counts(self, endpoint_name: str) -> dict[str, int]:
+        """Each variant's instances now (what auto scaling last set), from the saved deployment."""
+        saved = self._load_state().get(endpoint_name, {}).get("variants", [])
+        return {v["variant_name"]: int(v["instance_count"]) for v in saved}
 
     def undeploy(self, endpoint_name: str) -> None:
         with self._deploy_lock(endpoint_name):

@@ -1,0 +1,1 @@
+"""Application Auto Scaling (`application-autoscaling`): target tracking for SageMaker endpoint variants."""
