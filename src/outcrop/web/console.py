@@ -2,11 +2,13 @@
 
 The browser signs AWS calls itself (SigV4 with the Web Crypto API, credentials from the console's settings)
 and calls the OpenAI-compatible API and `/_outcrop/health`, so the console needs no server code beyond
-serving its files, and it shows exactly what a boto3 user would get. Every asset is served from here.
+serving its files, and it shows exactly what a boto3 user would get. Every asset is served from here, and
+`auth.json` tells the page the server's auth mode: under `auth = "iam"` it signs in with a key pair first.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cache
 from importlib import resources
@@ -73,5 +75,16 @@ async def to_console(request: HttpRequest) -> HttpResponse:
 
 
 def mount(app: App, services: Mapping[str, Service]) -> dict[str, Handler]:
+    body = json.dumps({"auth": app.settings.auth}).encode()
+
+    async def auth_mode(request: HttpRequest) -> HttpResponse:
+        """Only the mode's name: the page needs it to know whether to ask for a key before any call."""
+        return HttpResponse(200, {"content-type": "application/json", "cache-control": "no-cache"}, body)
+
     # The gateway serves "/" here only for a plain page load (never a prefix, a query or a bucket's host).
-    return {"/": index, ASSET_PREFIX: asset, ASSET_PREFIX.rstrip("/"): to_console}
+    return {
+        "/": index,
+        ASSET_PREFIX: asset,
+        ASSET_PREFIX.rstrip("/"): to_console,
+        ASSET_PREFIX + "auth.json": auth_mode,
+    }

@@ -1,5 +1,5 @@
-// The console shell: tabs, the shared model lists, the error banner and the settings form.
-import { loadSettings, saveSettings } from "./aws.js";
+// The console shell: sign-in (auth = "iam"), tabs, the shared model lists, the error banner and the settings.
+import { callerIdentity, loadAuthMode, loadSettings, saveSettings, signIn, signOut, signedIn } from "./aws.js";
 import { $, health, modelLists, showError } from "./ui.js";
 import { initPlayground } from "./playground.js";
 import { initKnowledgeBases } from "./kb.js";
@@ -7,6 +7,7 @@ import { initDocChat } from "./docchat.js";
 import { initAgents } from "./agents.js";
 import { initGuardrails } from "./guardrails.js";
 import { initStatus } from "./status.js";
+import { initAudit } from "./audit.js";
 
 const tabs = {};
 
@@ -34,13 +35,61 @@ function initSettings() {
   });
 }
 
+function showIdentity(identity) {
+  $("#whoami").hidden = false;
+  $("#whoami-arn").textContent = `Signed in as ${identity.arn}`;
+}
+
+/** Under auth = "iam": ask for a key until one signs in (GetCallerIdentity), then start the console. */
+async function initSignIn(mode) {
+  $("#whoami").hidden = true;
+  if (mode !== "iam") return;
+  for (const label of document.querySelectorAll("#settings-form .keys")) label.hidden = true;
+  $("#sign-out").addEventListener("click", () => {
+    signOut();
+    location.reload();
+  });
+  if (signedIn()) {
+    try {
+      showIdentity(await callerIdentity());
+      return;
+    } catch {
+      signOut(); // expired or deleted: sign in again
+    }
+  }
+  $("#sign-in").hidden = false;
+  await new Promise((resolve) => {
+    $("#sign-in-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = $("#sign-in-error");
+      error.hidden = true;
+      try {
+        const identity = await signIn(
+          $("#sign-in-access-key").value.trim(),
+          $("#sign-in-secret-key").value.trim(),
+          $("#sign-in-session-token").value.trim(),
+        );
+        $("#sign-in-secret-key").value = "";
+        $("#sign-in").hidden = true;
+        showIdentity(identity);
+        resolve();
+      } catch (failure) {
+        error.textContent = failure.message;
+        error.hidden = false;
+      }
+    });
+  });
+}
+
 window.addEventListener("DOMContentLoaded", async () => {
+  await initSignIn(await loadAuthMode());
   initSettings();
   tabs.playground = initPlayground();
   tabs.kb = initKnowledgeBases();
   tabs.docchat = initDocChat();
   tabs.agents = initAgents();
   tabs.guardrails = initGuardrails();
+  tabs.audit = initAudit();
   tabs.status = initStatus();
   for (const button of document.querySelectorAll(".nav")) {
     button.addEventListener("click", () => (location.hash = button.dataset.tab));

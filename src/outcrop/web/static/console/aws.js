@@ -1,17 +1,74 @@
 // The console's AWS client: SigV4-signed fetch calls to Outcrop's AWS APIs, with the Web Crypto API.
 // Credentials come from the Settings tab (stored in this browser only). Under `auth = "dev"` any
-// credentials pass; under `auth = "sigv4"` they must be a configured access key and its secret.
+// credentials pass; under `auth = "sigv4"` they must be a configured access key and its secret. Under
+// `auth = "iam"` the console signs in instead: the key pair (and a session token, for STS credentials)
+// is kept in this tab's sessionStorage only, gone when the browser session ends or on sign-out.
 
 const encoder = new TextEncoder();
 const SETTINGS_KEY = "outcrop-console-settings";
+const SESSION_KEY = "outcrop-console-session";
 const DEFAULTS = { accessKey: "AKIAOUTCROPCONSOLE", secretKey: "console-secret", region: "us-east-1", apiKey: "" };
+let authMode = "dev";
+
+/** The server's auth mode ("dev", "keys", "sigv4", "iam"), from /_outcrop/console/auth.json. */
+export async function loadAuthMode() {
+  try {
+    const response = await fetch("/_outcrop/console/auth.json");
+    authMode = (await response.json()).auth || "dev";
+  } catch {
+    authMode = "dev";
+  }
+  return authMode;
+}
+
+export function signedIn() {
+  return authMode !== "iam" || Boolean(sessionCredentials().accessKey);
+}
+
+function sessionCredentials() {
+  try {
+    return JSON.parse(sessionStorage.getItem(SESSION_KEY) || "{}");
+  } catch {
+    return {};
+  }
+}
 
 export function loadSettings() {
+  let stored;
   try {
-    return { ...DEFAULTS, ...JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}") };
+    stored = { ...DEFAULTS, ...JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}") };
   } catch {
-    return { ...DEFAULTS };
+    stored = { ...DEFAULTS };
   }
+  if (authMode !== "iam") return { ...stored, sessionToken: "" };
+  const session = sessionCredentials();
+  return { ...stored, accessKey: session.accessKey || "", secretKey: session.secretKey || "", sessionToken: session.sessionToken || "" };
+}
+
+/** Sign in under `auth = "iam"`: the key is checked with STS GetCallerIdentity, then kept for this session. */
+export async function signIn(accessKey, secretKey, sessionToken) {
+  const previous = sessionStorage.getItem(SESSION_KEY);
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ accessKey, secretKey, sessionToken }));
+  try {
+    return await callerIdentity();
+  } catch (error) {
+    if (previous) sessionStorage.setItem(SESSION_KEY, previous);
+    else sessionStorage.removeItem(SESSION_KEY);
+    throw error;
+  }
+}
+
+export function signOut() {
+  sessionStorage.removeItem(SESSION_KEY);
+}
+
+/** STS GetCallerIdentity: who the console's credentials are (needs no permission). */
+export async function callerIdentity() {
+  const body = "Action=GetCallerIdentity&Version=2011-06-15";
+  const response = await awsFetch("sts", "POST", "/", { body, contentType: "application/x-www-form-urlencoded; charset=utf-8" });
+  const text = await response.text();
+  const field = (name) => (new RegExp(`<${name}>([^<]*)</${name}>`).exec(text) || [])[1] || "";
+  return { arn: field("Arn"), account: field("Account"), userId: field("UserId") };
 }
 
 export function saveSettings(values) {
@@ -47,7 +104,7 @@ function canonicalQuery(query) {
 
 /** Headers that sign a request: Authorization, X-Amz-Date, X-Amz-Content-Sha256. */
 async function signature(service, method, path, query, body) {
-  const { accessKey, secretKey, region } = loadSettings();
+  const { accessKey, secretKey, region, sessionToken } = loadSettings();
   const now = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
   const day = now.slice(0, 8);
   const scope = `${day}/${region}/${service}/aws4_request`;
@@ -62,12 +119,13 @@ async function signature(service, method, path, query, body) {
   const payloadHash = await sha256(body || "");
   // S3 signs the path as sent; the other services encode each segment once more.
   const canonicalPath = service === "s3" ? path : path.split("/").map(uriEncode).join("/");
-  const signedHeaders = "host;x-amz-content-sha256;x-amz-date";
+  const token = sessionToken ? `x-amz-security-token:${sessionToken}\n` : "";
+  const signedHeaders = "host;x-amz-content-sha256;x-amz-date" + (sessionToken ? ";x-amz-security-token" : "");
   const canonical = [
     method,
     canonicalPath,
     canonicalQuery(query),
-    `host:${location.host}\nx-amz-content-sha256:${payloadHash}\nx-amz-date:${now}\n`,
+    `host:${location.host}\nx-amz-content-sha256:${payloadHash}\nx-amz-date:${now}\n${token}`,
     signedHeaders,
     payloadHash,
   ].join("\n");
@@ -75,11 +133,13 @@ async function signature(service, method, path, query, body) {
   let key = await hmac("AWS4" + secretKey, day);
   for (const part of [region, service, "aws4_request"]) key = await hmac(key, part);
   const signed = hex(await hmac(key, toSign));
-  return {
+  const headers = {
     authorization: `AWS4-HMAC-SHA256 Credential=${accessKey}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signed}`,
     "x-amz-date": now,
     "x-amz-content-sha256": payloadHash,
   };
+  if (sessionToken) headers["x-amz-security-token"] = sessionToken;
+  return headers;
 }
 
 export class AwsError extends Error {
@@ -105,8 +165,8 @@ async function errorOf(response) {
 }
 
 /** A signed call; `path` segments must already be URI-encoded. Returns the Response (throws AwsError). */
-export async function awsFetch(service, method, path, { query = {}, body = null, contentType } = {}) {
-  const headers = await signature(service, method, path, query, body);
+export async function awsFetch(service, method, path, { query = {}, body = null, contentType, headers: extra = {} } = {}) {
+  const headers = { ...extra, ...(await signature(service, method, path, query, body)) };
   if (contentType) headers["content-type"] = contentType;
   const search = Object.keys(query).length ? "?" + canonicalQuery(query) : "";
   const response = await fetch(path + search, { method, headers, body });
@@ -118,6 +178,17 @@ export async function awsFetch(service, method, path, { query = {}, body = null,
 export async function awsJson(method, path, payload, { query } = {}) {
   const body = payload === undefined ? null : JSON.stringify(payload);
   const response = await awsFetch("bedrock", method, path, { query, body, contentType: "application/json" });
+  const text = await response.text();
+  return text ? JSON.parse(text) : {};
+}
+
+/** A call of a JSON-protocol service (CloudTrail, ...): `target` is its X-Amz-Target, e.g. "...LookupEvents". */
+export async function awsTarget(service, target, payload) {
+  const response = await awsFetch(service, "POST", "/", {
+    body: JSON.stringify(payload || {}),
+    contentType: "application/x-amz-json-1.1",
+    headers: { "x-amz-target": target },
+  });
   const text = await response.text();
   return text ? JSON.parse(text) : {};
 }
