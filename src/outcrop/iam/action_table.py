@@ -235,7 +235,7 @@ _LOG_STREAM = _LOG_GROUP + ":log-stream:{logStreamName}"
 LOGS: dict[str, Rule] = {
     **_same(_LOG_GROUP, "CreateLogGroup", "DeleteLogGroup", "DeleteRetentionPolicy", "PutRetentionPolicy"),
     **_same(_LOG_GROUP, "ListTagsLogGroup", "TagLogGroup", "UntagLogGroup", "DescribeLogStreams"),
-    **_same(_LOG_GROUP, "FilterLogEvents"),
+    **_same(_LOG_GROUP, "FilterLogEvents", "AssociateKmsKey", "DisassociateKmsKey"),
     **_same(_LOG_STREAM, "CreateLogStream", "DeleteLogStream", "PutLogEvents", "GetLogEvents"),
     **_same("{resourceArn}", "ListTagsForResource", "TagResource", "UntagResource"),
     "DescribeLogGroups": ("", "*"),

@@ -33,6 +33,11 @@ _STORE_ERRORS = {
     error.code: error
     for error in (InvalidParameterException, ResourceNotFoundException, ResourceAlreadyExistsException)
 }
+# Events are stored in the clear, so a customer managed key would be a promise not kept: refused by name.
+_NO_KMS = (
+    "kmsKeyId is not supported by this server yet: Outcrop stores log events unencrypted, so it refuses a "
+    "KMS key rather than ignore it. Create the log group without kmsKeyId."
+)
 _BAD_TOKEN = "The specified nextToken is invalid."
 _LIST_PAGES = Pager(InvalidParameterException, _BAD_TOKEN, default=50, token="nextToken", size="limit")
 _EVENT_PAGES = Pager(InvalidParameterException, _BAD_TOKEN, default=10_000, token="nextToken", size="limit")
@@ -135,13 +140,22 @@ class Logs(Service):
         _check_name(name, _GROUP_NAME, "logGroupName")
         if name.lower().startswith("aws/"):
             raise InvalidParameterException("Log groups starting with AWS/ are reserved for AWS.")
+        if params.get("kmsKeyId"):
+            raise InvalidParameterException(_NO_KMS)
         self.store.create_group(
             name,
-            kms_key_id=params.get("kmsKeyId"),
             log_group_class=params.get("logGroupClass") or "STANDARD",
             tags=params.get("tags"),
         )
         return {}
+
+    def associate_kms_key(self, ctx: RequestContext, params: Params) -> Output:
+        """Refused by name, as CreateLogGroup's kmsKeyId is (see _NO_KMS)."""
+        raise InvalidParameterException(_NO_KMS)
+
+    def disassociate_kms_key(self, ctx: RequestContext, params: Params) -> Output:
+        """Refused by name too: no group ever has a key to remove."""
+        raise InvalidParameterException(_NO_KMS)
 
     @_translating
     def delete_log_group(self, ctx: RequestContext, params: Params) -> Output:
