@@ -5,8 +5,9 @@ The data are generated (no public fraud set is packaged on the registries): 40,0
 numeric, categorical, e-mail and boolean variables; fraud is separable from a few of them with noise.
 Both sides hold out the same stratified 15% and train on one OpenMP thread, as the service does. Outcrop's
 side also encodes the raw string variables, builds the score calibration, the threshold table and the
-variable importance; the direct side gets its features already numeric. xgboost (installed for SageMaker)
-is measured on the same features to show whether it would be the better library.
+variable importance. The direct side is timed twice: from the same string rows (the encoding a direct
+caller writes, then the fit: the throughput ratio) and on a ready numeric matrix (fit only). xgboost
+(installed for SageMaker) is measured on the same matrix to show whether it would be the better library.
 """
 
 from __future__ import annotations
@@ -85,6 +86,22 @@ def _direct(
     return float(roc_auc_score(y[va], model.predict_proba(x[va])[:, 1]))
 
 
+def _direct_from_rows(
+    rows: list[dict[str, str]], y: np.ndarray[Any, Any], tr: list[int], va: list[int]
+) -> float:
+    """The library on the events as they come (strings): the encoding a direct caller writes, then the fit."""
+    numeric = [
+        np.array([float(r[c]) for r in rows]) for c in ("order_price", "account_age_days", "items", "hour")
+    ]
+    codes = [
+        np.unique([r[c] for r in rows], return_inverse=True)[1] for c in ("billing_country", "payment_type")
+    ]
+    domain = np.unique([r["email_address"].rpartition("@")[2] for r in rows], return_inverse=True)[1]
+    match = np.array([r["address_match"] == "true" for r in rows], dtype=float)
+    matrix = np.column_stack([*numeric, *codes, domain, match]).astype(float)
+    return _direct(matrix, y, [False] * 4 + [True] * 3 + [False], tr, va)
+
+
 def _xgboost(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], tr: list[int], va: list[int]) -> float:
     import xgboost
     from sklearn.metrics import roc_auc_score
@@ -94,7 +111,7 @@ def _xgboost(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], tr: list[int], va
     return float(roc_auc_score(y[va], model.predict_proba(x[va])[:, 1]))
 
 
-def run(rounds: int = 3) -> dict[str, Any]:
+def run(rounds: int = 5) -> dict[str, Any]:
     """Best of `rounds` wall times per side, the sides interleaved so a busy spell hits them alike."""
     import xgboost  # noqa: F401 - loaded before the thread limit, so that it applies to its pool too
     from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: F401
@@ -105,6 +122,7 @@ def run(rounds: int = 3) -> dict[str, Any]:
     tr, va = split(y, by_time=False, seed=0)  # the holdout Outcrop's training draws
     sides: dict[str, Any] = {
         "sklearn_direct": lambda: _direct(matrix, y, categorical, tr, va),
+        "sklearn_direct_from_rows": lambda: _direct_from_rows(rows, y, tr, va),
         "outcrop": lambda: train(COLUMNS, rows, labels, by_time=False),
         "xgboost_direct": lambda: _xgboost(matrix, y, tr, va),
     }
@@ -127,7 +145,8 @@ def run(rounds: int = 3) -> dict[str, Any]:
     }
     for name in sides:
         result[name] = {"seconds": round(best[name], 2), "auc": round(found[name], 4)}
-    result["throughput_ratio"] = round(best["sklearn_direct"] / best["outcrop"], 3)
+    result["throughput_ratio"] = round(best["sklearn_direct_from_rows"] / best["outcrop"], 3)
+    result["throughput_ratio_fit_only"] = round(best["sklearn_direct"] / best["outcrop"], 3)
     result["outcrop_at_900"] = {p["threshold"]: p for p in output.metrics["metricDataPoints"]}[900.0]
     return result
 

@@ -84,7 +84,10 @@ class Encoder:
                 get = self.vocabularies.get(name, {}).get
                 matrix[:, j] = [nan if raw is None else get(raw, nan) for raw in raws]
             elif types[source] in ("FLOAT", "INTEGER"):
-                matrix[:, j] = [nan if raw is None else _float(raw) for raw in raws]
+                matrix[:, j] = _floats(raws)
+            elif types[source] == "BOOLEAN":
+                flags = {"true": 1.0, "false": 0.0}
+                matrix[:, j] = [nan if raw is None else flags.get(raw.strip().lower(), nan) for raw in raws]
             else:
                 matrix[:, j] = [nan if raw is None else _number(raw, types[source]) for raw in raws]
         return matrix
@@ -99,6 +102,16 @@ def _raws(name: str, rows: list[dict[str, str]]) -> list[str | None]:
     values = [row.get(source) or None for row in rows]
     if part == "domain":
         return [v.rpartition("@")[2].lower() or None if v else None for v in values]
+    return values
+
+
+def _floats(raws: list[str | None]) -> Matrix:
+    """Numbers from text, NaN where absent or not a number (numpy parses the common case in one pass)."""
+    try:
+        values: Matrix = np.array(["nan" if raw is None else raw for raw in raws], dtype=np.float64)
+    except ValueError:
+        values = np.array([math.nan if raw is None else _float(raw) for raw in raws], dtype=np.float64)
+    values[np.isinf(values)] = math.nan  # "inf" parses, but no tree can split on it
     return values
 
 
@@ -274,23 +287,25 @@ def _points(scores: Matrix, y: npt.NDArray[np.int64]) -> list[dict[str, float]]:
 
 
 def _importance(model: FraudModel, x_valid: Matrix, columns: list[Column]) -> list[dict[str, Any]]:
-    """Mean absolute change in log-odds over the held-out events when a variable is taken away."""
-    base = _log_odds(model.estimator.predict_proba(x_valid)[:, 1])
+    """Mean absolute change in log-odds over the held-out events when a variable is taken away
+    (every variant of the events scored in one call: a call's fixed cost dwarfs these few rows)."""
     features = model.encoder.features()
-    found = []
+    variants = [x_valid]
     for column in columns:
         without = x_valid.copy()
         for j, (_, source, _) in enumerate(features):
             if source == column.name:
                 without[:, j] = np.nan
-        change = np.abs(base - _log_odds(model.estimator.predict_proba(without)[:, 1]))
-        found.append(
-            {
-                "variableName": column.name,
-                "variableType": column.variable_type or column.data_type,
-                "variableImportance": round(float(change.mean()), 4),
-            }
-        )
+        variants.append(without)
+    odds = _log_odds(model.estimator.predict_proba(np.vstack(variants))[:, 1]).reshape(len(variants), -1)
+    found = [
+        {
+            "variableName": column.name,
+            "variableType": column.variable_type or column.data_type,
+            "variableImportance": round(float(np.abs(odds[0] - odds[k]).mean()), 4),
+        }
+        for k, column in enumerate(columns, start=1)
+    ]
     return sorted(found, key=lambda m: -float(m["variableImportance"]))
 
 
