@@ -45,6 +45,7 @@ from outcrop.services.sagemaker.training_process import (
     run_logged,
     signal_job,
 )
+from outcrop.services.sagemaker.training_v3 import container_run, source_code
 
 if TYPE_CHECKING:
     from outcrop.services.sagemaker.store import Record, SageMakerStore
@@ -207,7 +208,10 @@ class TrainingRunner:
         submit = framework.get("sagemaker_submit_directory")
         image = spec.get("AlgorithmSpecification", {}).get("TrainingImage", "")
         builtin = None
-        if not isinstance(program, str) or not program:
+        container = bool(spec["AlgorithmSpecification"].get("ContainerEntrypoint")) and not program
+        if container:  # the SDK v3's ModelTrainer: the request gives the container's command
+            program = str(source_code(layout).get("entry_script") or "")
+        elif not isinstance(program, str) or not program:
             builtin = BUILTIN_ALGORITHMS.get(framework_of(image) or "")
             if builtin is None:
                 raise JobFailure(
@@ -219,14 +223,18 @@ class TrainingRunner:
         elif isinstance(submit, str) and submit.startswith("s3://"):
             extract_source(self.objects, submit, layout.code_dir)
         entry = (layout.code_dir / program).resolve()
-        if builtin is None and (not entry.is_relative_to(layout.code_dir.resolve()) or not entry.is_file()):
+        if (
+            builtin is None
+            and not container
+            and (not entry.is_relative_to(layout.code_dir.resolve()) or not entry.is_file())
+        ):
             raise JobFailure(
                 f"AlgorithmError: ExecuteUserScriptError: the entry point '{program}' is not in the training "
                 f"code ({submit or 'no sagemaker_submit_directory'})."
             )
 
         self._transition(job.name, "Training", "Training image download completed. Training in progress.")
-        python = self._python_for(layout, writer)
+        python = sys.executable if container else self._python_for(layout, writer)
         resources = local_resources(spec.get("ResourceConfig", {}).get("InstanceType", "ml.m5.large"))
         env = training_environment(
             layout=layout,
@@ -252,9 +260,15 @@ class TrainingRunner:
             f"Framework: {framework_of(image) or 'unknown'} (image {image or 'none'}); "
             f"instance {resources.instance_type} -> {resources.num_cpus} local CPU(s), 0 GPUs"
         )
-        writer.write("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
+        run_env, cwd = {**base, **env}, layout.code_dir
+        if container:
+            run = container_run(spec, layout, run_env, hyperparameters, writer)
+            command, run_env, cwd = run.command, run.env, run.cwd
+            writer.write("Invoking the container's command:\n\n" + " ".join(run.shown) + "\n")
+        else:
+            writer.write("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
         metrics, lines, exit_code = self._run_process(
-            job, command, layout, {**base, **env}, spec, writer, evaluation_lines=builtin is not None
+            job, command, layout, run_env, spec, writer, evaluation_lines=builtin is not None, cwd=cwd
         )
         if job.stop_reason == "Shutdown":
             raise JobFailure("InternalServerError: Outcrop stopped while this training job was running.")

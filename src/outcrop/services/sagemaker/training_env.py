@@ -173,7 +173,19 @@ def training_environment(
 ) -> dict[str, str]:
     """The `SM_*` variables (and their JSON config files, written into the layout) the toolkit provides."""
     hosts = [CURRENT_HOST]
-    resource_config = {"current_host": CURRENT_HOST, "hosts": hosts, "network_interface_name": "eth0"}
+    group = {
+        "instance_group_name": "homogeneousCluster",
+        "instance_type": resources.instance_type,
+        "hosts": hosts,
+    }
+    resource_config = {
+        "current_host": CURRENT_HOST,
+        "current_instance_type": resources.instance_type,
+        "current_group_name": "homogeneousCluster",
+        "hosts": hosts,
+        "instance_groups": [group],
+        "network_interface_name": "eth0",
+    }
     input_data_config = {
         name: {
             "TrainingInputMode": channel.get("InputMode", "File"),

@@ -127,7 +127,7 @@ def job_python(venv_dir: Path) -> str:
     """A virtual environment for one job over the server's Python: what the job's `pip install` changes
     stays in it, while the server's packages (scikit-learn, pandas, torch, xgboost) remain importable.
 
-    Its bin folder holds `python`, `python3` and a `pip`, so it goes first on the job's PATH."""
+    Its bin folder holds `python`, `python3`, `pip` and `pip3`, so it goes first on the job's PATH."""
     subprocess.run(
         [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv_dir)],
         check=True,
@@ -136,9 +136,10 @@ def job_python(venv_dir: Path) -> str:
     site = next((venv_dir / "lib").glob("python*/site-packages"))
     parent = [p for p in sys.path if p.endswith("site-packages")]
     (site / "outcrop-parent.pth").write_text("\n".join(parent) + "\n")
-    pip = venv_dir / "bin" / "pip"
-    pip.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
-    pip.chmod(0o755)
+    for name in ("pip", "pip3"):
+        pip = venv_dir / "bin" / name
+        pip.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
+        pip.chmod(0o755)
     return str(venv_dir / "bin" / "python")
 
 
