@@ -101,6 +101,8 @@ class AgentOperations:
 
     def _check_agent(self, params: dict[str, Any]) -> None:
         check_name(params["agentName"], "agentName")
+        if params.get("customerEncryptionKeyArn"):  # agents are stored unencrypted: refused, never ignored
+            raise ValidationException("customerEncryptionKeyArn is not supported by this server yet.")
         model_id = params.get("foundationModel")
         if model_id:
             model = self.inference.find(model_id)

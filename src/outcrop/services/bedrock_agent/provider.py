@@ -192,6 +192,8 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
     @staticmethod
     def _check_ds_config(params: dict[str, Any]) -> None:
         config = params["dataSourceConfiguration"]
+        if (params.get("serverSideEncryptionConfiguration") or {}).get("kmsKeyArn"):  # refused, not ignored
+            raise ValidationException("serverSideEncryptionConfiguration.kmsKeyArn is not supported yet.")
         if config["type"] == "CUSTOM":
             BedrockAgent._check_chunking(params)
             return
