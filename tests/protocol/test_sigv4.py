@@ -55,7 +55,8 @@ def test_correct_signatures_pass_for_every_protocol(strict: RunningServer) -> No
 
 def test_a_wrong_secret_is_refused(strict: RunningServer) -> None:
     for service, call, code in [
-        ("sts", lambda c: c.get_caller_identity(), "InvalidSignatureException"),
+        ("sts", lambda c: c.get_caller_identity(), "SignatureDoesNotMatch"),
+        ("logs", lambda c: c.describe_log_groups(), "InvalidSignatureException"),
         ("s3", lambda c: c.list_buckets(), "SignatureDoesNotMatch"),
     ]:
         with pytest.raises(ClientError) as caught:

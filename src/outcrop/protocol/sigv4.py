@@ -59,6 +59,11 @@ _V2_SUBRESOURCES = frozenset(
 )
 
 
+# S3 and the query-protocol services (by signing name) answer a bad signature as SignatureDoesNotMatch;
+# the JSON services as InvalidSignatureException.
+_MISMATCH_AS_QUERY = frozenset({"s3", "sts", "iam", "monitoring"})
+
+
 class SignatureMismatch(ServiceError):
     code, status, sender_fault = "InvalidSignatureException", 403, True
 
@@ -139,7 +144,7 @@ class SigV4Authenticator:
         mismatch = SignatureMismatch(
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method.",
-            code="SignatureDoesNotMatch" if service == "s3" else None,
+            code="SignatureDoesNotMatch" if service in _MISMATCH_AS_QUERY else None,
         )
         if caller.scheme == "sigv4":
             header = request.header("authorization")
