@@ -14,6 +14,7 @@ from tests.server import RunningServer
 from tests.services.test_personalize import (
     INTERACTIONS_SCHEMA,
     RECIPE,
+    ROLE,
     Group,
     taste_groups,
     wait,
@@ -154,3 +155,21 @@ def test_events_and_entities_are_checked_against_the_schema(group: Group) -> Non
     campaign = group.campaign(group.train("aws-popularity-count"))  # the new item joins the catalog
     answer = group.runtime.get_recommendations(campaignArn=campaign, userId="u1", filterArn=solo)
     assert [entry["itemId"] for entry in answer["itemList"]] == ["X1"]
+
+
+def test_kms_keys_are_refused_by_name_rather_than_kept_unused(group: Group) -> None:
+    p = group.p
+    key = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    refused = error_of(p.create_dataset_group, name=name(), kmsKeyArn=key, roleArn=ROLE)
+    assert refused["Code"] == "InvalidInputException" and "kmsKeyArn" in refused["Message"]
+    version = group.train("aws-popularity-count")
+    refused = error_of(
+        p.create_batch_inference_job,
+        jobName=name(),
+        solutionVersionArn=version,
+        jobInput={"s3DataSource": {"path": f"s3://{group.bucket}/in.json", "kmsKeyArn": key}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{group.bucket}/out/"}},
+        roleArn=ROLE,
+    )
+    assert refused["Code"] == "InvalidInputException" and "kmsKeyArn" in refused["Message"]
+    assert p.list_batch_inference_jobs(solutionVersionArn=version)["batchInferenceJobs"] == []

@@ -28,7 +28,9 @@ class DataOperations:
         name = params["name"]
         if params.get("domain") and params["domain"] not in _DOMAINS:
             raise_invalid(f"The domain {params['domain']} is not one of {', '.join(_DOMAINS)}.")
-        doc = {k: params.get(k) for k in ("roleArn", "kmsKeyArn", "domain")}
+        if params.get("kmsKeyArn"):  # refused by name rather than kept and not used
+            raise_invalid("Outcrop does not encrypt dataset groups with a KMS key (kmsKeyArn).")
+        doc = {k: params.get(k) for k in ("roleArn", "domain")}
         arn = ctx.arn("personalize", f"dataset-group/{name}")
         with answered():
             self.store.create("datasetGroup", arn, name, None, ACTIVE, {**doc, "tags": tags_of(params)})

@@ -302,10 +302,12 @@ class ModelOperations:
                     raise InvalidInput(f"Outcrop does not support {member}.")
             if (params.get("batchInferenceJobMode") or "BATCH_INFERENCE") != "BATCH_INFERENCE":
                 raise InvalidInput("Outcrop serves batchInferenceJobMode BATCH_INFERENCE only.")
-            for path in (
-                params["jobInput"]["s3DataSource"]["path"],
-                params["jobOutput"]["s3DataDestination"]["path"],
-            ):
+            locations = (params["jobInput"]["s3DataSource"], params["jobOutput"]["s3DataDestination"])
+            if any(location.get("kmsKeyArn") for location in locations):
+                raise InvalidInput(
+                    "Outcrop does not encrypt batch inference data with a KMS key (kmsKeyArn)."
+                )
+            for path in (location["path"] for location in locations):
                 if not path.startswith("s3://") or len(path) <= 5:
                     raise InvalidInput(f"{path} is not an s3:// path.")
             doc = {

@@ -62,6 +62,12 @@ class PersonalizeEvents(Service):
             }
             if event.get("eventValue") is not None:
                 row["EVENT_VALUE"] = float(event["eventValue"])
+            if event.get("metricAttribution"):
+                raise InvalidInputException("Outcrop does not serve metric attributions (metricAttribution).")
+            if event.get("impression"):  # kept with the event, as the schema's IMPRESSION field holds it
+                row["IMPRESSION"] = "|".join(event["impression"])
+            if event.get("recommendationId"):
+                row["RECOMMENDATION_ID"] = event["recommendationId"]
             row.update(self._properties(schema, event.get("properties"), f"eventList[{index}]"))
             rows.append(row)
         self.store.replace_rows(dataset, "Interactions", rows, full=False)
