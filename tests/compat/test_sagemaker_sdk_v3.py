@@ -1,5 +1,5 @@
-"""The SageMaker Python SDK v3 (`sagemaker>=3`), unmodified, training on Outcrop: the quick-start's
-`ModelTrainer(...).train()`.
+"""The SageMaker Python SDK v3 (`sagemaker>=3`), unmodified, on Outcrop: the quick-start's
+`ModelTrainer(...).train()`, then the trained model served and invoked through `sagemaker.core.resources`.
 
 v3 cannot share a virtual environment with the 2.x SDK the other compat tests import, so `./run install` puts
 it in `.venv/sagemaker-v3` and each test runs a user's script in that interpreter, as a new user would set
@@ -27,6 +27,7 @@ from tests.server import RunningServer
 REPOSITORY = Path(__file__).resolve().parents[2]
 V3_PYTHON = Path(os.environ.get("OUTCROP_SAGEMAKER_V3_PYTHON", REPOSITORY / ".venv/sagemaker-v3/bin/python"))
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1.0-cpu-py310"
+SERVING = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
 pytestmark = pytest.mark.skipif(
     not V3_PYTHON.is_file(), reason=f"the SageMaker SDK v3 is not installed at {V3_PYTHON} (./run install)"
@@ -56,7 +57,35 @@ trainer = ModelTrainer(
 )
 data = InputData(channel_name="train", data_source=sys.argv[4])
 trainer.train(input_data_config=[data], wait=True, logs=False)
-print(json.dumps({"job": trainer._latest_training_job.training_job_name}))
+job = trainer._latest_training_job
+
+# Serve the trained model with the resources API: Model -> EndpointConfig -> Endpoint, then invoke.
+from sagemaker.core.resources import Endpoint, EndpointConfig, Model
+from sagemaker.core.shapes import ContainerDefinition, ProductionVariant
+
+name = job.training_job_name
+Model.create(
+    model_name=name,
+    primary_container=ContainerDefinition(
+        image=sys.argv[5], model_data_url=job.model_artifacts.s3_model_artifacts
+    ),
+    execution_role_arn=sys.argv[3],
+)
+EndpointConfig.create(
+    endpoint_config_name=name,
+    production_variants=[
+        ProductionVariant(
+            variant_name="AllTraffic", model_name=name, initial_instance_count=1, instance_type="ml.m5.large"
+        )
+    ],
+)
+endpoint = Endpoint.create(endpoint_name=name, endpoint_config_name=name)
+endpoint.wait_for_status("InService")
+answer = endpoint.invoke(
+    body=json.dumps([[1.0, 2.0]]), content_type="application/json", accept="application/json"
+)
+print(json.dumps({"job": name, "prediction": json.loads(answer.body.read())}))
+endpoint.delete()
 """
 
 TRAIN = """
@@ -141,6 +170,7 @@ def quick_start(setup: dict[str, Any]) -> subprocess.CompletedProcess[str]:
             str(folder / "src"),
             setup["role"],
             f"s3://{setup['bucket']}/data",
+            SERVING,
         ],
         env=setup["env"],
         cwd=folder,
@@ -155,12 +185,16 @@ def untar(data: bytes) -> dict[str, bytes]:
         return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}  # type: ignore[union-attr]
 
 
-def test_model_trainer_quick_start_trains_through_the_v3_drivers(setup: dict[str, Any]) -> None:
+def test_model_trainer_quick_start_trains_then_serves_through_the_resources_api(
+    setup: dict[str, Any],
+) -> None:
     import joblib  # type: ignore[import-untyped]
 
     finished = quick_start(setup)
     assert finished.returncode == 0, finished.stderr[-3000:]
-    job = json.loads(finished.stdout.strip().splitlines()[-1])["job"]
+    printed = json.loads(finished.stdout.strip().splitlines()[-1])
+    job = printed["job"]
+    assert printed["prediction"] == [pytest.approx(1.5 * 1.0 - 2.0 * 2.0 + 0.25, abs=0.05)]
     described = setup["sm"].describe_training_job(TrainingJobName=job)
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
     channels = sorted(c["ChannelName"] for c in described["InputDataConfig"])
