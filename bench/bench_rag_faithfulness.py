@@ -145,7 +145,7 @@ def replay(rows: list[dict[str, Any]], embedder: Any) -> None:
         row["rescored"] = {"text": text, "refused": text == FALLBACK, "cited": cited, "seconds": 0.0}
 
 
-def rescore(path: str, verbose: bool) -> None:
+def rescore(path: str, verbose: bool, half: str) -> None:
     """The check's figures on a run's saved unchecked answers, per half, without a chat model."""
     from outcrop.backends.registry import ModelRegistry
     from outcrop.catalog import BUNDLED, load_catalog
@@ -154,6 +154,8 @@ def rescore(path: str, verbose: bool) -> None:
 
     with open(path) as file:
         rows = [row for row in json.load(file) if "baseline" in row]
+    if half != "all":
+        rows = [row for row in rows if held_out(row["document"], row["question"]) == (half == "held-out")]
     catalog = load_catalog(BUNDLED, BODY_FORMATS)
     embedder = ModelRegistry(catalog.local, default_model_cache()).embedder("all-minilm-l6-v2")
     replay(rows, embedder)
@@ -199,7 +201,7 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="with --rescore: every answer")
     args = parser.parse_args()
     if args.rescore:
-        rescore(args.rescore, args.verbose)
+        rescore(args.rescore, args.verbose, args.half)
         return
     model = MODELS[args.model]
     questions: list[tuple[str, str | None, tuple[str, ...] | None]] = [

@@ -31,9 +31,8 @@ nothing none"""
 _DAY_WORDS = """january february march april may june july august september october november december spring
 summer autumn fall winter monday tuesday wednesday thursday friday saturday sunday morning evening night noon
 midnight today yesterday century"""
-_AMOUNT = frozenset(
-    _AMOUNT_WORDS.split()
-)  # "how <word>" asks for an amount, which the answer gives as a number
+# "how <word>" asks for an amount, which the answer gives as a number
+_AMOUNT = frozenset(_AMOUNT_WORDS.split())
 _WHEN = frozenset({"time", "year", "date", "day", "month"})  # "what time", "which year": a date is asked
 _BE = frozenset({"is", "are", "was", "were"})
 # relation words an answer rarely restates: "how many people live in X" is answered "X has 1,340 inhabitants"
@@ -87,7 +86,7 @@ def subject(question: str) -> set[str]:
         stemmed = stem(word)
         if stemmed in STOP or not word[0].isalnum():
             attached = False
-        elif position > 0 and (word[0].isupper() or (word[0].isdigit() and not word.isdigit())):
+        elif position > 0 and word[0].isupper():
             found.add(stemmed)
             attached = True
         elif attached:
