@@ -32,6 +32,7 @@ PREFIXES = {
     "personalize": "personalize",
     "personalize-runtime": "personalize",
     "personalize-events": "personalize",
+    "application-autoscaling": "application-autoscaling",
 }
 
 Rule = tuple[str, str]
@@ -115,6 +116,8 @@ _CONFIG = _SM + ":endpoint-config/{EndpointConfigName|lower}"
 _SM_MODEL = _SM + ":model/{ModelName|lower}"
 _JOB = _SM + ":training-job/{TrainingJobName|lower}"
 _GROUP = _SM + ":model-package-group/{ModelPackageGroupName|lower}"
+_PIPELINE = _SM + ":pipeline/{PipelineName|lower}"
+_TUNING = _SM + ":hyper-parameter-tuning-job/{HyperParameterTuningJobName|lower}"
 
 SAGEMAKER: dict[str, Rule] = {
     **_same(_ENDPOINT, "CreateEndpoint", "DeleteEndpoint", "DescribeEndpoint", "UpdateEndpoint"),
@@ -129,6 +132,14 @@ SAGEMAKER: dict[str, Rule] = {
     **_same("{ResourceArn}", "AddTags", "DeleteTags", "ListTags"),
     **_same("*", "ListEndpointConfigs", "ListEndpoints", "ListModelPackageGroups", "ListModelPackages"),
     **_same("*", "ListModels", "ListTrainingJobs"),
+    **_same(_PIPELINE, "CreatePipeline", "DeletePipeline", "DescribePipeline", "UpdatePipeline"),
+    **_same(_PIPELINE, "StartPipelineExecution", "ListPipelineExecutions"),
+    **_same("{PipelineExecutionArn}", "DescribePipelineExecution", "ListPipelineExecutionSteps"),
+    **_same("{PipelineExecutionArn}", "StopPipelineExecution", "RetryPipelineExecution"),
+    **_same("{PipelineExecutionArn}", "DescribePipelineDefinitionForExecution"),
+    **_same(_TUNING, "CreateHyperParameterTuningJob", "DescribeHyperParameterTuningJob"),
+    **_same(_TUNING, "StopHyperParameterTuningJob", "ListTrainingJobsForHyperParameterTuningJob"),
+    **_same("*", "ListPipelines", "ListHyperParameterTuningJobs"),
 }
 
 SAGEMAKER_RUNTIME: dict[str, Rule] = {
@@ -244,6 +255,16 @@ LOGS: dict[str, Rule] = {
 _COLLECTION = "arn:aws:rekognition:{R}:{A}:collection/{CollectionId}"
 
 SIMPLE: dict[str, dict[str, Rule]] = {
+    "application-autoscaling": _same(
+        "*",  # scalable targets are named by namespace, resource id and dimension, not by an ARN
+        "RegisterScalableTarget",
+        "DeregisterScalableTarget",
+        "DescribeScalableTargets",
+        "PutScalingPolicy",
+        "DeleteScalingPolicy",
+        "DescribeScalingPolicies",
+        "DescribeScalingActivities",
+    ),
     "cloudwatch": _same("*", "GetMetricData", "GetMetricStatistics", "ListMetrics", "PutMetricData"),
     "comprehend": _same(
         "*",
