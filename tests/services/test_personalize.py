@@ -229,6 +229,23 @@ def test_related_items_recipes_find_items_of_the_same_taste(group: Group) -> Non
         assert refused["Code"] == "InvalidInputException"
 
 
+def test_related_items_filter_on_the_current_items_fields(group: Group, als_campaign: str) -> None:
+    cheaper = group.p.create_filter(
+        name=f"cheaper-{group.tag}",
+        datasetGroupArn=group.arn,
+        filterExpression=(
+            "INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE AND Items.GENRES IN CurrentItem.GENRES"
+        ),
+    )["filterArn"]
+    sims = group.campaign(group.train("aws-sims"))
+    answer = group.runtime.get_recommendations(campaignArn=sims, itemId="C05", filterArn=cheaper)
+    assert set(ids(answer)) == set(COMEDIES[:5])  # C05 costs 6: the comedies costing 1 to 5
+    refused = error_of(
+        group.runtime.get_recommendations, campaignArn=als_campaign, userId="u1", filterArn=cheaper
+    )
+    assert refused["Code"] == "InvalidInputException" and "CurrentItem" in refused["Message"]
+
+
 def test_similar_items_finds_kin_for_a_new_item_by_its_metadata(group: Group) -> None:
     group.events.put_items(
         datasetArn=group.items,

@@ -5,8 +5,9 @@
 
 Clauses joined by `|` are evaluated apart: excluded sets unite, included sets unite, then the included
 set less the excluded one remains. A clause whose `$PARAMETER` gets no value is left out, as on AWS.
-Conditions test Items fields (categorical values split on `|`) or the user's Interactions.EVENT_TYPE
-(case-insensitive); one clause tests one dataset.
+Conditions test Items fields (categorical values split on `|`) against values, `$PARAMETER`s or, for
+related items, `CurrentItem.FIELD`, or test the user's Interactions.EVENT_TYPE (case-insensitive); one
+clause tests one dataset.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Context:
     item_fields: Mapping[str, Mapping[str, Any]]
     user_events: Mapping[str, set[str]]  # item id -> the user's (lower-cased) event types on it
     masks: dict[Condition, np.ndarray] = dataclasses.field(default_factory=dict)  # Items conditions, reused
+    current_item: Mapping[str, Any] | None = None  # the Items row of a related-items request's item
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -139,6 +141,13 @@ def _condition(
         raise InvalidInput("A condition needs IN, NOT IN or a comparison (=, <, >, <=, >=).")
     if dataset == "Interactions" and op not in ("IN", "NOT IN"):
         raise InvalidInput("Interactions.EVENT_TYPE is tested with IN or NOT IN.")
+    if pos < len(tokens) and tokens[pos][0] == "word" and tokens[pos][1].startswith("CurrentItem."):
+        if dataset != "Items":
+            raise InvalidInput("CurrentItem is compared with Items fields.")
+        other = tokens[pos][1].partition(".")[2]
+        if item_fields is not None and other not in item_fields:
+            raise InvalidInput(f"The Items dataset's schema has no field {other}.")
+        return Condition(dataset, field, op, tokens[pos][1]), pos + 1
     if op in ("IN", "NOT IN"):
         values, pos = _list(tokens, pos)
     else:
@@ -169,8 +178,6 @@ def _list(tokens: list[tuple[str, str]], pos: int) -> tuple[tuple[Value, ...] | 
 def _single(tokens: list[tuple[str, str]], pos: int) -> tuple[tuple[Value, ...] | str, int]:
     if pos < len(tokens) and tokens[pos][0] == "param":
         return tokens[pos][1][1:], pos + 1
-    if pos < len(tokens) and tokens[pos][1].startswith("CurrentItem."):
-        raise InvalidInput("Outcrop does not support CurrentItem in filter expressions.")
     value, pos = _literal(tokens, pos)
     return (value,), pos
 
@@ -183,7 +190,13 @@ def _literal(tokens: list[tuple[str, str]], pos: int) -> tuple[Value, int]:
 
 
 def parameters(clauses: Sequence[Clause]) -> set[str]:
-    return {c.values for cl in clauses for g in cl.groups for c in g if isinstance(c.values, str)}
+    return {
+        c.values
+        for cl in clauses
+        for g in cl.groups
+        for c in g
+        if isinstance(c.values, str) and not c.values.startswith("CurrentItem.")
+    }
 
 
 def allowed(clauses: Sequence[Clause], context: Context, values: Mapping[str, str]) -> np.ndarray:
@@ -193,7 +206,7 @@ def allowed(clauses: Sequence[Clause], context: Context, values: Mapping[str, st
     excluded = np.zeros(n, dtype=bool)
     any_include = False
     for clause in clauses:
-        groups = [[_bind(c, values) for c in group] for group in clause.groups]
+        groups = [[_bind(c, values, context.current_item) for c in group] for group in clause.groups]
         if any(c is None for group in groups for c in group):
             continue  # a parameter without a value leaves its clause out
         matched = np.zeros(n, dtype=bool)
@@ -211,9 +224,21 @@ def allowed(clauses: Sequence[Clause], context: Context, values: Mapping[str, st
     return (included if any_include else np.ones(n, dtype=bool)) & ~excluded
 
 
-def _bind(condition: Condition, values: Mapping[str, str]) -> Condition | None:
+def _bind(
+    condition: Condition, values: Mapping[str, str], current: Mapping[str, Any] | None
+) -> Condition | None:
     if not isinstance(condition.values, str):
         return condition
+    if condition.values.startswith("CurrentItem."):  # the value of the item recommendations are related to
+        if current is None:
+            raise InvalidInput("A filter with CurrentItem applies only to related-items recommendations.")
+        found = current.get(condition.values.partition(".")[2])
+        if found is None:
+            return None
+        if isinstance(found, str):
+            parts = tuple(found.split("|")) if condition.op in ("IN", "NOT IN") else (found,)
+            return Condition(condition.dataset, condition.field, condition.op, parts)
+        return Condition(condition.dataset, condition.field, condition.op, (float(found),))
     raw = values.get(condition.values)
     if raw is None or raw == "":
         return None

@@ -143,7 +143,12 @@ class Recommender:
             return np.ones(len(model.items), dtype=bool)
         clauses = filters.parse(ask.filter.doc["filterExpression"], ask.filter.doc.get("itemFields"))
         fields, masks = self._catalog(datasets.get("Items"), version)
-        context = filters.Context(model.items, model.item_index, fields, events, masks)
+        current = (
+            fields.get(ask.item_id, {})
+            if ask.item_id and version.doc["recipeType"] == "RELATED_ITEMS"
+            else None
+        )
+        context = filters.Context(model.items, model.item_index, fields, events, masks, current)
         return filters.allowed(clauses, context, dict(ask.filter_values or {}))
 
     def _catalog(
