@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,7 +129,10 @@ class Processing:
 
     def log_lines(self, name: str) -> list[str]:
         group = "/aws/sagemaker/ProcessingJobs"
-        streams = self.logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")
+        try:
+            streams = self.logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")
+        except self.logs.exceptions.ResourceNotFoundException:  # nothing logged yet on a new server
+            return []
         lines = []
         for stream in streams["logStreams"]:
             events = self.logs.get_log_events(
@@ -221,3 +225,20 @@ def test_bad_requests_are_refused(processing: Processing) -> None:
     again = processing.request(SPLIT, ProcessingJobName=name)
     assert error_of(sm.create_processing_job, **again)["Code"] == "ResourceInUse"
     processing.wait(name)
+
+
+def test_running_job_ends_failed_after_a_restart(tmp_path: Path) -> None:
+    own = RunningServer(tmp_path / "data").start()
+    try:
+        processing = Processing(own.client)
+        name = processing.run(SLEEP)
+        deadline = time.monotonic() + 60
+        while not any("sleeping" in line for line in processing.log_lines(name)):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        own.restart()
+        described = Processing(own.client).sm.describe_processing_job(ProcessingJobName=name)
+        assert described["ProcessingJobStatus"] == "Failed"
+        assert "Outcrop stopped while this processing job was running" in described["FailureReason"]
+    finally:
+        own.stop()

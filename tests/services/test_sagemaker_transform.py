@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.errors import error_of
-from tests.sagemaker_hosting.archives import classifier_data, scaler_archive, sklearn_archive
+from tests.sagemaker_hosting.archives import classifier_data, scaler_archive, sklearn_archive, tar_gz
 from tests.server import RunningServer
 
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
@@ -207,3 +207,31 @@ def test_multi_record_batches_split_at_the_payload_limit() -> None:
     assert assemble([b"1", b"2\n"], "Line") == b"1\n2\n" and assemble([b"1", b"2"], "None") == b"12"
     assert output_key("out/", "in/sub/x.csv", "in") == "out/sub/x.csv.out"
     assert output_key("out", "in/x.csv", "in/x.csv") == "out/x.csv.out"
+
+
+SLOW = b"""
+import time
+
+
+def model_fn(model_dir):
+    return None
+
+
+def predict_fn(data, model):
+    time.sleep(0.5)
+    return data
+"""
+
+
+def test_stop_ends_a_running_job(transform: Transform) -> None:
+    transform.s3.put_object(
+        Bucket=transform.bucket, Key="models/slow.tar.gz", Body=tar_gz({"code/inference.py": SLOW})
+    )
+    slow = transform.model(TORCH, "models/slow.tar.gz")
+    transform.s3.put_object(Bucket=transform.bucket, Key="many/rows.jsonl", Body=b"[1]\n" * 200)
+    name = transform.run(slow, "many", BatchStrategy="SingleRecord")
+    time.sleep(3)
+    transform.sm.stop_transform_job(TransformJobName=name)
+    described = transform.wait(name, timeout=30)
+    assert described["TransformJobStatus"] == "Stopped"
+    assert transform.keys(f"out/{name}/") == []
