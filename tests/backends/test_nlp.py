@@ -11,7 +11,7 @@ import pytest
 from outcrop.backends.nlp.apertium import Apertium, from_stream, installed_modes, to_stream
 from outcrop.backends.nlp.pii import PiiFinding, _offline_tldextract, resolve_overlaps
 from outcrop.backends.nlp.sentiment import Polarity
-from outcrop.services.comprehend.provider import sentiment_label, sentiment_scores
+from outcrop.services.comprehend.sentiment import classify
 
 
 def test_overlapping_pii_keeps_the_strongest_finding() -> None:
@@ -21,20 +21,37 @@ def test_overlapping_pii_keeps_the_strongest_finding() -> None:
     assert resolve_overlaps([url_inside, phone, email]) == [email, phone]
 
 
+# Polarities as VADER gives them for each text and clause of the cases below.
+_POLARITY = {
+    "A great day.": Polarity(0.6, 0.4, 0.0, 0.85),
+    "A terrible, broken product and the support was awful.": Polarity(0.14, 0.37, 0.49, -0.76),
+    "The shop opens at nine.": Polarity(0.0, 1.0, 0.0, 0.0),
+    "The food was great but the service was slow.": Polarity(0.3, 0.7, 0.0, 0.4),
+    "The food was great": Polarity(0.5, 0.5, 0.0, 0.62),
+    "the service was slow.": Polarity(0.0, 1.0, 0.0, 0.0),
+    "Great pizza, terrible coffee.": Polarity(0.4, 0.2, 0.4, 0.25),
+    "Great pizza": Polarity(0.8, 0.2, 0.0, 0.62),
+    " terrible coffee.": Polarity(0.0, 0.3, 0.7, -0.48),
+}
+
+
 @pytest.mark.parametrize(
-    ("polarity", "label"),
+    ("text", "label"),
     [
-        (Polarity(0.6, 0.4, 0.0, 0.85), "POSITIVE"),
-        (Polarity(0.0, 0.5, 0.5, -0.8), "NEGATIVE"),
-        (Polarity(0.0, 1.0, 0.0, 0.0), "NEUTRAL"),
-        (Polarity(0.19, 0.52, 0.29, -0.35), "MIXED"),
+        ("A great day.", "POSITIVE"),
+        ("A terrible, broken product and the support was awful.", "NEGATIVE"),
+        ("The shop opens at nine.", "NEUTRAL"),
+        ("The food was great but the service was slow.", "MIXED"),
+        ("Great pizza, terrible coffee.", "MIXED"),
     ],
 )
-def test_sentiment_scores_sum_to_one_and_pick_the_label(polarity: Polarity, label: str) -> None:
-    scores = sentiment_scores(polarity)
+def test_sentiment_scores_sum_to_one_and_pick_the_label(text: str, label: str) -> None:
+    """One positive word in a negative text is not MIXED; a contrast or opposed clauses are."""
+    found, scores = classify(text, lambda piece: _POLARITY.get(piece, Polarity(0.0, 1.0, 0.0, 0.0)))
+    assert found == label
     assert math.isclose(sum(scores.values()), 1.0)
     assert all(value >= 0 for value in scores.values())
-    assert sentiment_label(scores) == label
+    assert max(scores, key=lambda name: scores[name]).upper() == label
 
 
 def test_tldextract_reads_its_bundled_suffix_list_without_the_network(

@@ -58,6 +58,8 @@ def test_pii_finds_the_name_email_and_phone_at_their_offsets(comprehend: Any) ->
         ("This was the worst hotel I have ever stayed in. Dirty, rude staff, horrible food.", "NEGATIVE"),
         ("The train leaves from platform four at nine o'clock.", "NEUTRAL"),
         ("The food was great but the service was awful.", "MIXED"),
+        # one positive word ("support") in a plainly negative review was MIXED under the old rule
+        ("This was a terrible, broken product and the support was awful.", "NEGATIVE"),
     ],
 )
 def test_sentiment_is_right_on_clear_texts_and_scores_sum_to_one(

@@ -19,7 +19,6 @@ from outcrop.backends.nlp.protocols import (
     LanguageIdentifier,
     PiiDetector,
     PiiFinding,
-    Polarity,
     SentimentAnalyzer,
     TextAnalyzer,
     ToxicityClassifier,
@@ -28,6 +27,7 @@ from outcrop.backends.nlp.protocols import (
 from outcrop.backends.registry import ModelRegistry, UnknownModel
 from outcrop.protocol.errors import InternalServerException, ServiceError, ServiceUnavailableException
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.comprehend.sentiment import classify
 
 T = TypeVar("T")
 
@@ -115,29 +115,6 @@ PII_TYPES = {
     "LOCATION": "ADDRESS",
     "AGE": "AGE",
 }
-
-
-def sentiment_scores(polarity: Polarity) -> dict[str, float]:
-    """Comprehend's four class scores (summing to 1) from VADER's compound and word shares.
-
-    The compound's sign and size carry positive/negative against neutral (cubed, so that a compound
-    above ~0.32, VADER's "clearly polar", outweighs neutral); MIXED grows with how evenly the polar
-    wording splits between positive and negative, weighted by how much of the text is polar.
-    """
-    polar = polarity.positive + polarity.negative
-    balance = 2 * min(polarity.positive, polarity.negative) / polar if polar > 0 else 0.0
-    raw = {
-        "Positive": max(polarity.compound, 0.0) * (1 - balance),
-        "Negative": max(-polarity.compound, 0.0) * (1 - balance),
-        "Neutral": max((1 - abs(polarity.compound)) ** 3, 0.01),
-        "Mixed": balance * min(1.0, 2 * polar),
-    }
-    total = sum(raw.values())
-    return {name: value / total + 0.0 for name, value in raw.items()}  # + 0.0: never a -0.0
-
-
-def sentiment_label(scores: dict[str, float]) -> str:
-    return max(scores, key=lambda name: scores[name]).upper()
 
 
 class Comprehend(Service):
@@ -240,13 +217,13 @@ class Comprehend(Service):
         return self._run_backend(analyze)
 
     def _sentiment_of(self, text: str, language: str) -> dict[str, Any]:
-        def polarity() -> Polarity:
+        def run() -> tuple[str, dict[str, float]]:
             english = text if language == "en" else self._translator().translate(text, (language, "en"))
             analyzer: SentimentAnalyzer = self.models.get(SENTIMENT_MODEL, "sentiment")
-            return analyzer.polarity(english)
+            return classify(english, analyzer.polarity)
 
-        scores = sentiment_scores(self._run_backend(polarity))
-        return {"Sentiment": sentiment_label(scores), "SentimentScore": scores}
+        label, scores = self._run_backend(run)
+        return {"Sentiment": label, "SentimentScore": scores}
 
     def _entities_of(self, text: str, language: str) -> dict[str, Any]:
         entities = [
