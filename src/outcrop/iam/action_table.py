@@ -7,6 +7,8 @@ tests/iam/test_action_map.py.
 
 from __future__ import annotations
 
+from outcrop.iam.action_table_ml import ML_SERVICES, Rule, _same
+
 PREFIXES = {
     "bedrock": "bedrock",
     "bedrock-runtime": "bedrock",
@@ -32,10 +34,10 @@ PREFIXES = {
     "personalize": "personalize",
     "personalize-runtime": "personalize",
     "personalize-events": "personalize",
+    "forecast": "forecast",
+    "forecastquery": "forecast",
     "application-autoscaling": "application-autoscaling",
 }
-
-Rule = tuple[str, str]
 
 _BR = "arn:aws:bedrock:{R}:{A}"
 _MODEL = "{@model:modelId}"
@@ -46,11 +48,6 @@ _KB = _BR + ":knowledge-base/{knowledgeBaseId}"
 _FLOW = _BR + ":flow/{flowIdentifier}"
 _FLOW_ALIAS = _BR + ":flow/{flowIdentifier}/alias/{aliasIdentifier}"
 _PROMPT = _BR + ":prompt/{promptIdentifier}"
-
-
-def _same(template: str, *operations: str) -> dict[str, Rule]:
-    """Operations whose IAM action is their own name, on one resource."""
-    return {operation: ("", template) for operation in operations}
 
 
 BEDROCK: dict[str, Rule] = {
@@ -118,6 +115,8 @@ _JOB = _SM + ":training-job/{TrainingJobName|lower}"
 _GROUP = _SM + ":model-package-group/{ModelPackageGroupName|lower}"
 _PIPELINE = _SM + ":pipeline/{PipelineName|lower}"
 _TUNING = _SM + ":hyper-parameter-tuning-job/{HyperParameterTuningJobName|lower}"
+_PROCESSING = _SM + ":processing-job/{ProcessingJobName|lower}"
+_TRANSFORM = _SM + ":transform-job/{TransformJobName|lower}"
 
 SAGEMAKER: dict[str, Rule] = {
     **_same(_ENDPOINT, "CreateEndpoint", "DeleteEndpoint", "DescribeEndpoint", "UpdateEndpoint"),
@@ -132,6 +131,9 @@ SAGEMAKER: dict[str, Rule] = {
     **_same("{ResourceArn}", "AddTags", "DeleteTags", "ListTags"),
     **_same("*", "ListEndpointConfigs", "ListEndpoints", "ListModelPackageGroups", "ListModelPackages"),
     **_same("*", "ListModels", "ListTrainingJobs"),
+    **_same(_PROCESSING, "CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob"),
+    **_same(_TRANSFORM, "CreateTransformJob", "DescribeTransformJob", "StopTransformJob"),
+    **_same("*", "ListProcessingJobs", "ListTransformJobs"),
     **_same(_PIPELINE, "CreatePipeline", "DeletePipeline", "DescribePipeline", "UpdatePipeline"),
     **_same(_PIPELINE, "StartPipelineExecution", "ListPipelineExecutions"),
     **_same("{PipelineExecutionArn}", "DescribePipelineExecution", "ListPipelineExecutionSteps"),
@@ -330,77 +332,6 @@ SIMPLE: dict[str, dict[str, Rule]] = {
     },
 }
 
-_FD = "arn:aws:frauddetector:{R}:{A}"
-FRAUDDETECTOR: dict[str, Rule] = {
-    **_same(_FD + ":detector/{detectorId}", "PutDetector", "DescribeDetector", "DeleteDetector"),
-    **_same(_FD + ":detector/{detectorId}", "CreateRule"),
-    **_same(_FD + ":detector/{detectorId}", "GetRules", "CreateDetectorVersion", "GetEventPrediction"),
-    **_same(_FD + ":detector-version/{detectorId}/{detectorVersionId}", "GetDetectorVersion"),
-    **_same(_FD + ":detector-version/{detectorId}/{detectorVersionId}", "UpdateDetectorVersion"),
-    **_same(_FD + ":detector-version/{detectorId}/{detectorVersionId}", "UpdateDetectorVersionMetadata"),
-    **_same(_FD + ":detector-version/{detectorId}/{detectorVersionId}", "UpdateDetectorVersionStatus"),
-    **_same(_FD + ":detector-version/{detectorId}/{detectorVersionId}", "DeleteDetectorVersion"),
-    **_same(_FD + ":variable/{name}", "CreateVariable", "UpdateVariable", "DeleteVariable"),
-    **_same(_FD + ":label/{name}", "PutLabel", "DeleteLabel"),
-    **_same(_FD + ":outcome/{name}", "PutOutcome", "DeleteOutcome"),
-    **_same(_FD + ":entity-type/{name}", "PutEntityType", "DeleteEntityType"),
-    **_same(_FD + ":event-type/{name}", "PutEventType", "DeleteEventType"),
-    **_same(_FD + ":event-type/{eventTypeName}", "SendEvent", "GetEvent", "DeleteEvent", "UpdateEventLabel"),
-    **_same(_FD + ":event-type/{eventTypeName}", "CreateBatchImportJob"),
-    **_same(_FD + ":model/{modelType}/{modelId}", "CreateModel", "UpdateModel", "DeleteModel"),
-    **_same(_FD + ":model/{modelType}/{modelId}", "CreateModelVersion"),
-    **_same(_FD + ":model-version/{modelType}/{modelId}/{modelVersionNumber}", "GetModelVersion"),
-    **_same(_FD + ":model-version/{modelType}/{modelId}/{modelVersionNumber}", "UpdateModelVersionStatus"),
-    **_same(_FD + ":model-version/{modelType}/{modelId}/{modelVersionNumber}", "DeleteModelVersion"),
-    **_same(_FD + ":batch-import/{jobId}", "CancelBatchImportJob", "DeleteBatchImportJob"),
-    **_same("{resourceARN}", "ListTagsForResource", "TagResource", "UntagResource"),
-    **_same("*", "BatchCreateVariable", "BatchGetVariable", "GetVariables", "GetLabels", "GetOutcomes"),
-    **_same("*", "GetEntityTypes", "GetEventTypes", "GetModels", "DescribeModelVersions", "GetDetectors"),
-    **_same("*", "GetBatchImportJobs", "ListEventPredictions", "GetEventPredictionMetadata"),
-    **_same("*", "UpdateRuleVersion", "UpdateRuleMetadata", "DeleteRule"),
-    **_same(_FD + ":list/{name}", "CreateList", "GetListElements", "UpdateList", "DeleteList"),
-    **_same("*", "GetListsMetadata", "GetKMSEncryptionKey", "PutKMSEncryptionKey"),
-}
-
-_PZ = "arn:aws:personalize:{R}:{A}"
-PERSONALIZE: dict[str, Rule] = {
-    "CreateDatasetGroup": ("", _PZ + ":dataset-group/{name}"),
-    "CreateSchema": ("", _PZ + ":schema/{name}"),
-    "CreateFilter": ("", _PZ + ":filter/{name}"),
-    "CreateSolution": ("", _PZ + ":solution/{name}"),
-    "CreateCampaign": ("", _PZ + ":campaign/{name}"),
-    "CreateRecommender": ("", _PZ + ":recommender/{name}"),
-    "CreateDatasetImportJob": ("", _PZ + ":dataset-import-job/{jobName}"),
-    "CreateBatchInferenceJob": ("", _PZ + ":batch-inference-job/{jobName}"),
-    **_same("{datasetGroupArn}", "CreateDataset", "CreateEventTracker", "DescribeDatasetGroup"),
-    **_same("{datasetGroupArn}", "DeleteDatasetGroup"),
-    **_same("{schemaArn}", "DescribeSchema", "DeleteSchema"),
-    **_same("{datasetArn}", "DescribeDataset", "DeleteDataset"),
-    **_same("{datasetImportJobArn}", "DescribeDatasetImportJob"),
-    **_same("{eventTrackerArn}", "DescribeEventTracker", "DeleteEventTracker"),
-    **_same("{filterArn}", "DescribeFilter", "DeleteFilter"),
-    **_same("{solutionArn}", "DescribeSolution", "DeleteSolution", "CreateSolutionVersion"),
-    **_same("{solutionVersionArn}", "DescribeSolutionVersion", "GetSolutionMetrics"),
-    **_same("{solutionVersionArn}", "StopSolutionVersionCreation"),
-    **_same("{campaignArn}", "DescribeCampaign", "UpdateCampaign", "DeleteCampaign"),
-    **_same("{recommenderArn}", "DescribeRecommender", "UpdateRecommender", "DeleteRecommender"),
-    **_same("{recommenderArn}", "StartRecommender", "StopRecommender"),
-    **_same("{batchInferenceJobArn}", "DescribeBatchInferenceJob"),
-    **_same("{recipeArn}", "DescribeRecipe"),
-    **_same("{resourceArn}", "ListTagsForResource", "TagResource", "UntagResource"),
-    **_same("*", "ListDatasetGroups", "ListSchemas", "ListDatasets", "ListDatasetImportJobs", "ListFilters"),
-    **_same("*", "ListEventTrackers", "ListSolutions", "ListSolutionVersions", "ListCampaigns"),
-    **_same("*", "ListRecommenders", "ListBatchInferenceJobs", "ListRecipes"),
-}
-PERSONALIZE_RUNTIME: dict[str, Rule] = {
-    "GetRecommendations": ("", "{campaignArn}"),  # by recommenderArn: no campaign, so "*"
-    "GetPersonalizedRanking": ("", "{campaignArn}"),
-}
-PERSONALIZE_EVENTS: dict[str, Rule] = {
-    "PutEvents": ("", "*"),  # named by a tracking id, not an ARN
-    **_same("{datasetArn}", "PutItems", "PutUsers"),
-}
-
 RULES: dict[str, dict[str, Rule]] = {
     "bedrock": BEDROCK,
     "bedrock-runtime": BEDROCK_RUNTIME,
@@ -415,9 +346,6 @@ RULES: dict[str, dict[str, Rule]] = {
     "cloudtrail": CLOUDTRAIL,
     "lambda": LAMBDA,
     "logs": LOGS,
-    "frauddetector": FRAUDDETECTOR,
-    "personalize": PERSONALIZE,
-    "personalize-runtime": PERSONALIZE_RUNTIME,
-    "personalize-events": PERSONALIZE_EVENTS,
     **SIMPLE,
+    **ML_SERVICES,
 }
