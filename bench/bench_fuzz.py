@@ -1,0 +1,77 @@
+"""The long fuzz run (issue 18): >= 100k shape- and wire-mutated requests over every implemented operation,
+sent by boto3 with real signatures to a fake-model server that checks them. Prints 5xx, unmodelled codes,
+unparseable answers, no-answers and hangs, the server's crashes, and its RSS as the run goes.
+
+    .venv/bin/python bench/bench_fuzz.py [--requests 100000] [--seed 18]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fuzz.fuzzer import SERVER_ENV, Fuzzer, Report, discover_targets
+from tests.server import RunningServer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=18)
+    args = parser.parse_args()
+    targets = discover_targets()
+    rounds = max(1, args.requests // (len(targets) * 6))
+    print(f"{len(targets)} operations of {len({t.service for t in targets})} services, {rounds} rounds")
+    with tempfile.TemporaryDirectory() as tmp:
+        server = RunningServer(Path(tmp) / "data", extra_env=SERVER_ENV).start()
+        rss: list[tuple[int, int]] = []
+        started = time.monotonic()
+
+        def sample(report: Report) -> None:
+            if report.sent - (rss[-1][0] if rss else -10_000) >= 5_000:
+                health = httpx.get(f"{server.endpoint}/_outcrop/health", timeout=30).json()
+                rss.append((report.sent, int(health["memory_rss_bytes"])))
+                print(
+                    f"  {report.sent:>7} sent, RSS {rss[-1][1] / 1e6:.0f} MB, {report.summary()}", flush=True
+                )
+
+        fuzzer = Fuzzer(server.endpoint, seed=args.seed)
+        crashes = 0
+        try:
+            while fuzzer.report.sent < args.requests:
+                fuzzer.run(targets, 6, sample)
+                if server.process is not None and server.process.poll() is not None:
+                    crashes += 1
+                    server.start()
+        finally:
+            log = server.log_path.read_text(errors="replace")
+            server.stop()
+    report = fuzzer.report
+    seconds = time.monotonic() - started
+    print(f"\n{report.summary()} in {seconds:.0f} s ({report.sent / seconds:.0f} requests/s)")
+    print(f"statuses: {dict(sorted(report.statuses.items()))}")
+    for kind in ("5xx", "unmodelled", "no-code", "unparseable", "no-answer", "hang"):
+        print(f"{kind:>12}: {report.count(kind)}")
+    print(f"     crashes: {crashes}; unhandled errors logged: {log.count('unhandled error in')}")
+    if len(rss) >= 3:
+        settled = rss[len(rss) // 3][1]  # after the first third: models are loaded by then
+        print(
+            f"RSS: {rss[0][1] / 1e6:.0f} MB at start of sampling, {settled / 1e6:.0f} MB settled, "
+            f"{rss[-1][1] / 1e6:.0f} MB at the end "
+            f"({100 * (rss[-1][1] - settled) / settled:+.1f}% since settled)"
+        )
+    grouped = Counter((f.target.service, f.target.operation.name, f.problem[:140]) for f in report.findings)
+    for (service, operation, problem), count in grouped.most_common(60):
+        print(f"{count:>5} {service} {operation}: {problem}")
+
+
+if __name__ == "__main__":
+    main()

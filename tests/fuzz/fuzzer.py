@@ -1,0 +1,558 @@
+"""A shape-aware fuzzer for a running Outcrop: every implemented operation of every served service, driven by
+botocore's models, sent by boto3 itself with real signatures, so every answer is also parsed by botocore.
+
+Each request is a valid input (shapes.valid_value) with one mutation: at the shape level (shapes.py), or at
+the wire level just before signing (bad JSON/XML/CBOR, wrong content types, stray X-Amz-Target, wrong method
+or path, odd query strings, ranges and dates). A finding is a 5xx, an error code the operation does not model
+(nor a common AWS code), an answer botocore cannot parse, or no answer at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import importlib.util
+import inspect
+import json
+import pkgutil
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import cbor2
+from botocore import xform_name
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.model import OperationModel
+
+from tests.fuzz.shapes import DELETE, Mutation, Raw, set_path, shape_mutations, valid_value, wire_path
+
+ACCESS_KEY, SECRET_KEY = "AKIAOUTCROPFUZZ", "fuzz-secret"
+SERVER_ENV = {"OUTCROP_AUTH": "sigv4", "OUTCROP_CREDENTIALS": f"{ACCESS_KEY}:{SECRET_KEY}"}
+
+# Codes any AWS service may answer besides those its operations model (AWS's "Common Errors" and the
+# per-protocol ones botocore knows).
+COMMON_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "IncompleteSignature",
+        "InvalidAction",
+        "InvalidClientTokenId",
+        "InvalidParameterCombination",
+        "InvalidParameterValue",
+        "InvalidQueryParameter",
+        "MalformedQueryString",
+        "MissingAction",
+        "MissingAuthenticationToken",
+        "MissingParameter",
+        "NotAuthorized",
+        "RequestExpired",
+        "ThrottlingException",
+        "Throttling",
+        "ValidationError",
+        "ValidationException",
+        "SerializationException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "UnknownOperationException",
+        "RequestEntityTooLarge",
+        "InvalidInputException",
+        "InvalidParameterException",
+    }
+)
+# S3 answers its documented error codes on any operation (the model names only a few).
+S3_CODES = frozenset(
+    {
+        "AuthorizationHeaderMalformed",
+        "AuthorizationQueryParametersError",
+        "BadDigest",
+        "BucketAlreadyExists",
+        "BucketAlreadyOwnedByYou",
+        "BucketNotEmpty",
+        "EntityTooLarge",
+        "EntityTooSmall",
+        "IncompleteBody",
+        "InvalidArgument",
+        "InvalidBucketName",
+        "InvalidBucketState",
+        "InvalidDigest",
+        "InvalidLocationConstraint",
+        "InvalidObjectState",
+        "InvalidPart",
+        "InvalidPartOrder",
+        "InvalidRange",
+        "InvalidRequest",
+        "InvalidTag",
+        "InvalidStorageClass",
+        "InvalidURI",
+        "KeyTooLongError",
+        "MalformedXML",
+        "MalformedPolicy",
+        "MetadataTooLarge",
+        "MethodNotAllowed",
+        "MissingContentLength",
+        "MissingRequestBodyError",
+        "MissingSecurityHeader",
+        "NoSuchBucket",
+        "NoSuchBucketPolicy",
+        "NoSuchKey",
+        "NoSuchLifecycleConfiguration",
+        "NoSuchTagSet",
+        "NoSuchUpload",
+        "NoSuchVersion",
+        "NoSuchCORSConfiguration",
+        "PreconditionFailed",
+        "RequestTimeTooSkewed",
+        "XAmzContentSHA256Mismatch",
+        "InvalidEncryptionAlgorithmError",
+        "ServerSideEncryptionConfigurationNotFoundError",
+        "NoSuchPublicAccessBlockConfiguration",
+        "OwnershipControlsNotFoundError",
+        "ObjectLockConfigurationNotFoundError",
+        "InvalidToken",
+        "UnexpectedContent",
+        "InvalidBucketAclWithObjectOwnership",
+        "NoSuchObjectLockConfiguration",
+        "KMS.NotFoundException",
+        "InvalidObjectName",
+        "MalformedACLError",
+        "IllegalLocationConstraintException",
+        "304",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    service: str
+    operation: OperationModel
+
+
+@dataclass
+class Outcome:
+    """One request's answer, as botocore saw it."""
+
+    target: Target
+    mutation: str
+    status: int
+    code: str
+    problem: str  # "" when the answer is acceptable
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    skipped: int = 0  # mutations botocore itself refused to serialize
+    findings: list[Outcome] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+
+    def count(self, problem: str) -> int:
+        return sum(1 for f in self.findings if f.problem.startswith(problem))
+
+    def summary(self) -> str:
+        kinds = Counter(f.problem.split(":")[0] for f in self.findings)
+        return f"{self.sent} requests ({self.skipped} not sendable): " + (
+            ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no findings"
+        )
+
+
+def discover_targets() -> list[Target]:
+    """Every operation a served service implements, found as `server.discover_services` finds services."""
+    import outcrop.services as package
+    from outcrop.protocol.router import service_model
+    from outcrop.services.base import Service
+
+    targets: list[Target] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("_") or info.name == "base":
+            continue
+        name = f"outcrop.services.{info.name}" + (".provider" if info.ispkg else "")
+        if info.ispkg and importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            service = getattr(cls, "service_name", None)
+            if not (issubclass(cls, Service) and cls.__module__ == module.__name__ and service):
+                continue
+            model = service_model(service)
+            for op in sorted(model.operation_names):
+                if callable(getattr(cls, xform_name(op), None)):
+                    targets.append(Target(service, model.operation_model(op)))
+    return targets
+
+
+def allowed_codes(target: Target, *, wire: bool) -> frozenset[str]:
+    """The codes an answer may carry: the operation's modelled errors (any of the service's after a
+    wire-level mutation, which may reach another operation) and the common ones."""
+    from outcrop.protocol.gateway import VALIDATION_ERROR_CODES
+
+    model = target.operation.service_model
+    operations = [model.operation_model(n) for n in model.operation_names] if wire else [target.operation]
+    codes = {s.metadata.get("error", {}).get("code", s.name) for op in operations for s in op.error_shapes}
+    codes |= {s.name for op in operations for s in op.error_shapes}
+    codes |= COMMON_CODES | {VALIDATION_ERROR_CODES.get(target.service, "ValidationException")}
+    if target.service == "s3":
+        codes |= S3_CODES
+    return frozenset(codes)
+
+
+# -- wire-level mutations: functions of (AWSRequest, rng, target) applied before signing ------------------
+
+WireMutation = Callable[[Any, random.Random, Target], None]
+
+
+def _drop(request: Any, name: str) -> None:
+    if name in request.headers:
+        del request.headers[name]
+
+
+def _set_body(request: Any, body: bytes) -> None:
+    request.data = body
+    _drop(request, "Content-MD5")
+    for name in [h for h in request.headers if h.lower().startswith("x-amz-checksum-")]:
+        del request.headers[name]
+
+
+def _bad_body(request: Any, rng: random.Random, target: Target) -> None:
+    choices = [
+        b"{",
+        b"[1,2",
+        b"\xff\xfe\x00",
+        b"null",
+        b"[]",
+        b'"x"',
+        b"<a><b></a>",
+        b"\xbf\xff",
+        b"<?xml?>",
+        b"[" * 100000,
+        b'{"a":' * 30000,
+        b'{"k": 1e400}',
+        b"\x9f" * 5000,
+    ]
+    _set_body(request, rng.choice(choices))
+
+
+def _content_type(request: Any, rng: random.Random, target: Target) -> None:
+    value = rng.choice(
+        (
+            "text/plain",
+            "application/xml",
+            "application/x-www-form-urlencoded",
+            "",
+            "application/cbor",
+            "application/x-amz-json-1.1; charset=\x01",
+            "multipart/form-data",
+        )
+    )
+    _drop(request, "Content-Type")
+    request.headers["Content-Type"] = value
+
+
+def _stray_target(request: Any, rng: random.Random, target: Target) -> None:
+    _drop(request, "X-Amz-Target")
+    choice = rng.choice(
+        (
+            "AmazonS3.ListBuckets",
+            "Kinesis_20131202.ListStreams",
+            "X",
+            "",
+            "AWSCognitoIdentityProviderService.ListUserPools",
+            "Comprehend_20171127.DetectSentiment",
+            "Comprehend_20171127.NotAnOperation",
+        )
+    )
+    if choice or rng.random() < 0.5:
+        request.headers["X-Amz-Target"] = choice
+
+
+def _wrong_method(request: Any, rng: random.Random, target: Target) -> None:
+    request.method = rng.choice(
+        [m for m in ("GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS") if m != request.method]
+    )
+
+
+def _wrong_path(request: Any, rng: random.Random, target: Target) -> None:
+    base, _, query = request.url.partition("?")
+    scheme, _, rest = base.partition("://")
+    host, _, path = rest.partition("/")
+    path = "/" + path
+    path = rng.choice(
+        (
+            path + "/extra",
+            path.rsplit("/", 1)[0] or "/",
+            "/",
+            "//" + path,
+            path + "%",
+            path + "%00",
+            "/v1/",
+            "/v1/lexicons/",
+            "/" + "p" * 5000,
+            path + "/../../..",
+            "/_outcrop/x",
+            "/%ZZ",
+        )
+    )
+    request.url = f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+
+
+def _odd_query(request: Any, rng: random.Random, target: Target) -> None:
+    extra = rng.choice(
+        (
+            "encoding-type=%01",
+            "max-keys=-1",
+            "max-buckets=-1",
+            "max-keys=99999999999999999999999",
+            "x=%ZZ",
+            "&&&=",
+            "continuation-token=" + "x" * 10000,
+            "prefix=%FF%FE",
+            "versionId=",
+            "partNumber=0",
+            "uploadId=x",
+            "max-uploads=abc",
+            "list-type=9",
+            "tagging",
+            "Action=ListUsers",
+            "X-Amz-Expires=abc",
+            "delimiter=%00",
+            "marker=" + "m" * 2000,
+            "max-parts=-5",
+        )
+    )
+    joiner = "&" if "?" in request.url else "?"
+    request.url = request.url + joiner + extra
+
+
+def _odd_header(request: Any, rng: random.Random, target: Target) -> None:
+    name, value = rng.choice(
+        (
+            ("Range", "bytes=" + "9" * 5000 + "-"),
+            ("Range", "bytes=5-1"),
+            ("Range", "bytes=abc"),
+            ("Range", "bytes=-0"),
+            ("Range", "bytes=0-0,5-9"),
+            ("If-Modified-Since", "1e400"),
+            ("If-Modified-Since", "Mon, 99 Foo 99999 99:99:99 GMT"),
+            ("If-Unmodified-Since", "-1e20"),
+            ("If-Match", '"' + "e" * 5000),
+            ("If-None-Match", "*"),
+            ("Content-MD5", "not-md5"),
+            ("x-amz-checksum-crc32", "!!!"),
+            ("x-amz-checksum-sha256", "AAAA"),
+            ("x-amz-copy-source", "/%ZZ/../x"),
+            ("x-amz-copy-source", "fuzz-bucket/" + "k" * 3000),
+            ("x-amz-meta-" + "m" * 300, "v"),
+            ("x-amz-tagging", "a=%ZZ&&="),
+            ("x-amz-tagging", "=&=&" * 50),
+            ("x-amz-object-lock-retain-until-date", "1e400"),
+            ("x-amz-expected-bucket-owner", "x" * 200),
+            ("x-amz-max-parts", "-1"),
+            ("x-amz-mfa", "1 2 3"),
+            ("Content-Encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", "abc"),
+            ("X-Amzn-Bedrock-GuardrailIdentifier", "\x01"),
+            ("X-Amzn-SageMaker-Custom-Attributes", "a" * 2000),
+        )
+    )
+    _drop(request, name)
+    request.headers[name] = value
+
+
+WIRE_MUTATIONS: dict[str, WireMutation] = {
+    "bad-body": _bad_body,
+    "content-type": _content_type,
+    "stray-target": _stray_target,
+    "wrong-method": _wrong_method,
+    "wrong-path": _wrong_path,
+    "odd-query": _odd_query,
+    "odd-header": _odd_header,
+}
+
+
+# -- applying shape mutations to the serialized body ---------------------------------------------------------
+
+_SENTINEL = "__outcrop_fuzz_raw__"
+
+
+def _encode(data: Any, raw: Raw | None, cbor: bool) -> bytes:
+    if cbor:
+        body: bytes = cbor2.dumps(data)
+        return body.replace(cbor2.dumps(_SENTINEL), raw.cbor) if raw else body
+    text = json.dumps(data, allow_nan=True)
+    return text.replace(json.dumps(_SENTINEL), raw.json).encode() if raw else text.encode()
+
+
+def mutate_body(request: Any, target: Target, mutation: Mutation) -> bool:
+    """Apply a body mutation to the request botocore serialized; False when the body is not a document."""
+    shape = target.operation.input_shape
+    body = request.data or b""
+    cbor = "cbor" in (request.headers.get("Content-Type") or "") or request.headers.get("smithy-protocol")
+    try:
+        data = cbor2.loads(body) if cbor else json.loads(body or b"{}")
+    except Exception:
+        return False
+    payload = shape.serialization.get("payload")
+    path = wire_path(shape, mutation.path, payload)
+    raw = mutation.value if isinstance(mutation.value, Raw) else None
+    value = _SENTINEL if raw else mutation.value
+    if not path:
+        data = value
+    elif not set_path(data, path, value):
+        return False
+    _set_body(request, _encode(data, raw, bool(cbor)))
+    return True
+
+
+# -- the run -------------------------------------------------------------------------------------------------
+
+
+def _wire(mutate: WireMutation, rng: random.Random, target: Target) -> Callable[[Any], None]:
+    return lambda request: mutate(request, rng, target)
+
+
+class Fuzzer:
+    def __init__(self, endpoint: str, seed: int = 18) -> None:
+        self.endpoint = endpoint
+        self.rng = random.Random(seed)
+        self.report = Report()
+        self._clients: dict[str, Any] = {}
+        self._pending: Callable[[Any], None] | None = None  # the mutation the next request carries
+        self._answer: dict[str, Any] = {}
+        self._sent = False
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            config = Config(
+                parameter_validation=False,
+                retries={"total_max_attempts": 1},
+                read_timeout=60,
+                connect_timeout=10,
+                s3={"addressing_style": "path"},
+            )
+            client = boto3.client(
+                service,
+                endpoint_url=self.endpoint,
+                region_name="us-east-1",
+                aws_access_key_id=ACCESS_KEY,
+                aws_secret_access_key=SECRET_KEY,
+                config=config,
+            )
+            client.meta.events.register("before-sign", self._before_sign)
+            client.meta.events.register("before-parse", self._before_parse)
+            client.meta.events.register("before-send", self._before_send)
+            self._clients[service] = client
+        return self._clients[service]
+
+    def _before_sign(self, request: Any, **_: Any) -> None:
+        if self._pending is not None:
+            self._pending(request)
+
+    def _before_send(self, **_: Any) -> None:
+        self._sent = True
+
+    def _before_parse(self, response_dict: Any, **_: Any) -> None:
+        self._answer = {"status": response_dict.get("status_code", 0)}
+
+    def prepare(self) -> None:
+        """What the valid requests name: a bucket and an object."""
+        s3 = self.client("s3")
+        self._pending = None
+        with contextlib.suppress(ClientError):
+            s3.create_bucket(Bucket="fuzz-bucket")
+        s3.put_object(Bucket="fuzz-bucket", Key="fuzz.txt", Body=b"fuzz object body\n" * 10)
+
+    def send(
+        self, target: Target, params: dict[str, Any], label: str, wire: Callable[[Any], None] | None
+    ) -> None:
+        client = self.client(target.service)
+        method = getattr(client, xform_name(target.operation.name))
+        self._pending, self._answer, self._sent = wire, {}, False
+        status, code, problem = 0, "", ""
+        started = time.monotonic()
+        try:
+            result = method(**params)
+            status = result.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            for value in result.values():  # read streams: event streams must parse event by event
+                if hasattr(value, "read"):
+                    value.read()
+                elif hasattr(value, "__iter__") and type(value).__name__ == "EventStream":
+                    for _ in value:
+                        pass
+        except ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            code = error.response.get("Error", {}).get("Code", "")
+            head = target.operation.http.get("method") == "HEAD"
+            if status >= 500:
+                problem = f"5xx: {status} {code}"
+            elif not code or (code.isdigit() and not head and code != "304"):
+                problem = f"no-code: {status} {error.response.get('Error')}"
+            elif not (head and code.isdigit()) and code not in allowed_codes(
+                target, wire=label.startswith("wire:")
+            ):
+                problem = f"unmodelled: {code} ({error.response.get('Error', {}).get('Message', '')[:120]})"
+        except Exception as error:
+            if not self._sent:  # botocore refused to serialize it: nothing reached the server
+                self._pending = None
+                self.report.skipped += 1
+                self.report.skip_reasons[f"{type(error).__name__}: {str(error)[:80]}"] += 1
+                return
+            status = int(self._answer.get("status", 0))
+            kind = "unparseable" if self._answer else "no-answer"
+            problem = f"{kind}: {type(error).__name__}: {str(error)[:200]}"
+            if not self._answer and time.monotonic() - started > 55:
+                problem = f"hang: {problem}"
+        finally:
+            self._pending = None
+        self.report.sent += 1
+        self.report.statuses[status] += 1
+        if problem:
+            self.report.findings.append(Outcome(target, label, status, code, problem))
+
+    def requests(self, target: Target, per_operation: int) -> Iterator[tuple[dict[str, Any], str, Any]]:
+        """`per_operation` requests for one operation: shape mutations, then wire ones, one of each kind."""
+        rng = self.rng
+        shape = target.operation.input_shape
+        for index in range(per_operation):
+            params = valid_value(shape, "", rng) if shape is not None else {}
+            if index % 3 == 2:
+                name = rng.choice(sorted(WIRE_MUTATIONS))
+                yield params, f"wire:{name}", _wire(WIRE_MUTATIONS[name], random.Random(rng.random()), target)
+                continue
+            mutations = shape_mutations(target.operation, rng, 1)
+            if not mutations:
+                yield params, "valid", None
+                continue
+            mutation = mutations[0]
+            if mutation.in_body:
+                yield (
+                    params,
+                    f"shape:{mutation.kind}",
+                    (lambda request, m=mutation: mutate_body(request, target, m)),
+                )
+            else:
+                changed = copy.deepcopy(params)
+                if set_path(
+                    changed, mutation.path, mutation.value if mutation.value is not DELETE else DELETE
+                ):
+                    yield changed, f"shape:{mutation.kind}", None
+
+    def run(
+        self, targets: list[Target], per_operation: int, progress: Callable[[Report], None] | None = None
+    ) -> Report:
+        self.prepare()
+        for number, target in enumerate(targets):
+            if target.service == "s3" and number % 5 == 0:
+                self.prepare()
+            for params, label, wire in self.requests(target, per_operation):
+                self.send(target, params, label, wire)
+            if progress is not None:
+                progress(self.report)
+        return self.report
