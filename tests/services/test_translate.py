@@ -316,3 +316,20 @@ def test_llm_pairs_call_the_chat_model_through_the_inference_path(tmp_path: Path
     models.get(LLM_MODEL, "chat").stream = too_long
     with pytest.raises(TextSizeLimitExceededException):
         service.translate_text(ctx, params)
+
+
+def test_pairs_without_a_direct_mode_go_through_spanish(fake_translate: Any) -> None:
+    """English to French has no apertium pair: it runs English->Spanish, then Spanish->French, and is
+    listed; German has no route at all and stays refused."""
+    answer = fake_translate.translate_text(
+        Text="Hello there.", SourceLanguageCode="en", TargetLanguageCode="fr"
+    )
+    assert answer["TranslatedText"] == "[es-fr] [en-es] Hello there."
+    back = fake_translate.translate_text(Text="Bonjour.", SourceLanguageCode="ca", TargetLanguageCode="en")
+    assert back["TranslatedText"] == "[es-en] [ca-es] Bonjour."  # measured better than apertium's ca-en
+    codes = {lang["LanguageCode"] for lang in fake_translate.list_languages()["Languages"]}
+    assert {"en", "fr", "pt", "it", "ca"} <= codes
+    refused = error_of(
+        fake_translate.translate_text, Text="Hi", SourceLanguageCode="en", TargetLanguageCode="de"
+    )
+    assert refused["Code"] == "UnsupportedLanguagePairException"

@@ -1,0 +1,178 @@
+"""Right answers on plain cases: Comprehend sentiment, Translate and Textract OCR against labelled sets.
+
+Sentiment: 227 sentences across eleven domains (service_quality_data/sentiment.tsv), macro-F1 over
+POSITIVE/NEGATIVE/NEUTRAL/MIXED for the rule Outcrop serves, the rule it served before, VADER's own
+thresholds (±0.05, no MIXED) and, with --llm N, the local chat model on the first N of each class.
+Translation: 94 sentences written in eight languages (service_quality_data/parallel.tsv), corpus chrF
+per direction for apertium's direct pair, apertium through Spanish, and with --llm N the chat model on
+the first N sentences; the engine Outcrop serves each pair with is marked. OCR: 50 generated documents
+(service_quality_docs.py), character error rate of the lines Outcrop returns and of the recognizer's
+own line text (without Outcrop's word rebuilding), whitespace runs counted as one space.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from common import ROOT
+from service_quality_docs import document, render
+from service_quality_metrics import cer, chrf, macro_f1
+
+DATA = Path(__file__).parent / "service_quality_data"
+LABELS = ("POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED")
+LANGUAGES = ("en", "es", "fr", "pt", "it", "ca", "de", "nl")
+OCR_DOCUMENTS = 50
+
+
+def rows(name: str) -> list[list[str]]:
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+    return [line.split("\t") for line in lines if line and not line.startswith("#")]
+
+
+def app_models() -> Any:
+    from outcrop.app import App
+    from outcrop.config import load_settings
+
+    settings = load_settings(
+        overrides={"data_dir": Path("/tmp/outcrop-bench-quality"), "model_dir": ROOT / "data" / "models"}
+    )
+    return App(settings).models
+
+
+def old_rule(polarity: Any) -> str:
+    """The mapping Outcrop served before (MIXED from how evenly positive and negative words split)."""
+    polar = polarity.positive + polarity.negative
+    balance = 2 * min(polarity.positive, polarity.negative) / polar if polar > 0 else 0.0
+    raw = {
+        "POSITIVE": max(polarity.compound, 0.0) * (1 - balance),
+        "NEGATIVE": max(-polarity.compound, 0.0) * (1 - balance),
+        "NEUTRAL": max((1 - abs(polarity.compound)) ** 3, 0.01),
+        "MIXED": balance * min(1.0, 2 * polar),
+    }
+    return max(raw, key=lambda name: raw[name])
+
+
+def llm_sentiment(model: Any, text: str) -> str:
+    from outcrop.backends.base import ChatMessage, GenerationRequest, generate
+
+    prompt = (
+        "Classify the sentiment of this text as POSITIVE, NEGATIVE, NEUTRAL (no opinion) or MIXED "
+        f"(both positive and negative). Answer with the one word.\n\n{text}"
+    )
+    request = GenerationRequest(messages=[ChatMessage("user", prompt)], max_tokens=4, temperature=0.0, seed=0)
+    answer = generate(model, request, None).text.upper()
+    return next((label for label in LABELS if label in answer), "NEUTRAL")
+
+
+def sentiment(models: Any, llm: Any, sample: int) -> None:
+    from outcrop.services.comprehend.sentiment import classify
+
+    data = rows("sentiment.tsv")
+    gold = [row[0] for row in data]
+    vader = models.get("vader-en", "sentiment")
+    polarities = [vader.polarity(row[2]) for row in data]
+    served = [classify(row[2], vader.polarity)[0] for row in data]
+    standard = [
+        "POSITIVE" if p.compound >= 0.05 else "NEGATIVE" if p.compound <= -0.05 else "NEUTRAL"
+        for p in polarities
+    ]
+    print(f"\nSentiment, {len(data)} labelled sentences, macro-F1 over {', '.join(LABELS)}")
+    print(f"  {'VADER + Outcrop clause rule (served)':<46} {macro_f1(gold, served, LABELS):.3f}")
+    before = [old_rule(p) for p in polarities]
+    print(f"  {'VADER + previous word-share rule':<46} {macro_f1(gold, before, LABELS):.3f}")
+    print(f"  {'VADER compound ±0.05 (its authors), no MIXED':<46} {macro_f1(gold, standard, LABELS):.3f}")
+    if llm is not None and sample:
+        picked = [i for label in LABELS for i in [j for j, g in enumerate(gold) if g == label][:sample]]
+        started = time.perf_counter()
+        answers = [llm_sentiment(llm, data[i][2]) for i in picked]
+        seconds = (time.perf_counter() - started) / len(picked)
+        sub_gold = [gold[i] for i in picked]
+        print(
+            f"  {'Qwen2.5-Coder 1.5B zero-shot':<46} {macro_f1(sub_gold, answers, LABELS):.3f}"
+            f"   (first {sample} of each class; served rule on the same: "
+            f"{macro_f1(sub_gold, [served[i] for i in picked], LABELS):.3f}; {seconds:.1f} s a sentence)"
+        )
+
+
+def translation(models: Any, llm: Any, sample: int) -> None:
+    from outcrop.backends.nlp.llm_translate import llm_translate
+    from outcrop.backends.translation_engines import LANGUAGE_NAMES, TranslationEngines
+
+    data = rows("parallel.tsv")
+    column = {code: [row[i] for row in data] for i, code in enumerate(LANGUAGES)}
+    apertium = models.get("apertium", "translation")
+    served = TranslationEngines(apertium, llm).pairs()
+    direct = apertium.pairs()
+    print(f"\nTranslation, corpus chrF on {len(data)} sentences a direction (chrF as sacrebleu defines it)")
+    print(f"  {'pair':<7} {'served by':<10} {'apertium':>9} {'via es':>7} {'LLM':>6}")
+    for source, target in itertools.permutations(LANGUAGES, 2):
+        pair = (source, target)
+        scores: dict[str, str] = {}
+        if pair in direct:
+            out = [apertium.translate(text, pair) for text in column[source]]
+            scores["apertium"] = f"{chrf(out, column[target]):.1f}"
+        if source != "es" and target != "es" and (source, "es") in direct and ("es", target) in direct:
+            out = [apertium.translate(t, (source, "es")) for t in column[source]]
+            out = [apertium.translate(t, ("es", target)) for t in out]
+            scores["pivot"] = f"{chrf(out, column[target]):.1f}"
+        if llm is not None and sample and "en" in pair and "es" not in pair:
+            names = LANGUAGE_NAMES[source], LANGUAGE_NAMES[target]
+            out = [llm_translate(llm, text, *names) for text in column[source][:sample]]
+            scores["llm"] = f"{chrf(out, column[target][:sample]):.1f}"
+            if pair in direct:  # the same subset, so the two compare
+                same = [apertium.translate(text, pair) for text in column[source][:sample]]
+                scores["llm"] += f" (apertium {chrf(same, column[target][:sample]):.1f})"
+        if not scores and pair not in served:
+            continue
+        engine = served[pair].kind if pair in served else "-"
+        print(
+            f"  {source}→{target:<4} {engine:<10} {scores.get('apertium', '-'):>9}"
+            f" {scores.get('pivot', '-'):>7} {scores.get('llm', '-'):>6}"
+        )
+
+
+def ocr(models: Any) -> None:
+    reader = models.get("rapidocr-pp-ocrv4", "ocr")
+    truths, served, recognizer = [], [], []
+    started = time.perf_counter()
+    for seed in range(OCR_DOCUMENTS):
+        lines = document(seed)
+        pixels = render(lines, seed)
+        truths.append(" ".join(" ".join(line.split()) for line in lines))
+        page = reader.read(pixels)
+        served.append(" ".join(" ".join(line.text.split()) for line in page.lines))
+        raw, _ = reader._engine(pixels[:, :, ::-1].copy())
+        recognizer.append(" ".join(" ".join(str(item[1]).split()) for item in raw or []))
+    seconds = (time.perf_counter() - started) / OCR_DOCUMENTS
+    size = sum(map(len, truths))
+    print(f"\nOCR, {OCR_DOCUMENTS} generated documents ({size} characters), character error rate")
+    print(f"  {'RapidOCR lines, Outcrop word rebuilding (served)':<52} {100 * cer(served, truths):.2f}%")
+    print(f"  {'RapidOCR recognizer line text as it comes':<52} {100 * cer(recognizer, truths):.2f}%")
+    print(f"  ({seconds:.1f} s a document for both reads)")
+    worst = sorted(zip(served, truths, strict=True), key=lambda pair: -cer([pair[0]], [pair[1]]))[:2]
+    for hypothesis, truth in worst:
+        print(f"  worst: {hypothesis[:100]!r}\n     vs  {truth[:100]!r}")
+
+
+def main() -> None:
+    sample = int(sys.argv[sys.argv.index("--llm") + 1]) if "--llm" in sys.argv else 0
+    models = app_models()
+    llm: Callable[..., Any] | None = models.generator("qwen2.5-coder-1.5b") if sample else None
+    parts = [arg for arg in sys.argv[1:] if arg in ("sentiment", "translation", "ocr")] or [
+        "sentiment", "translation", "ocr"
+    ]  # fmt: skip
+    if "sentiment" in parts:
+        sentiment(models, llm, sample)
+    if "translation" in parts:
+        translation(models, llm, sample)
+    if "ocr" in parts:
+        ocr(models)
+
+
+if __name__ == "__main__":
+    main()
