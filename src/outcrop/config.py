@@ -12,6 +12,16 @@ Config file example (`outcrop serve --config outcrop.toml`):
     kms_master_key = "base64 of 32 bytes"  # wraps KMS key material; unset: a 0600 key file in the data dir
     llm_threads = 2
     apps = ["examples/guide-chat/template.yaml"]   # Lambda + API Gateway apps (SAM templates)
+    allowed_hosts = ["devbox.lan", ".devbox.lan"]   # Host names the server also answers to (a leading
+                                    # dot: the name and its subdomains; "*": any). Always answered:
+                                    # localhost and *.localhost, loopback addresses, the bind address
+                                    # (any IP address when bound to 0.0.0.0 or ::); others are refused
+                                    # with 400 InvalidHostHeader, so DNS rebinding cannot reach the server
+    allowed_origins = ["http://localhost:3000"]     # web pages that may call the AWS APIs and /v1 from
+                                    # the browser (CORS); the console's own origin always may. Requests
+                                    # from other pages' origins are refused ("*": any origin)
+    crawl_private_targets = false   # true: KB web crawlers may fetch private, loopback, link-local and
+                                    # metadata addresses (a local test site); false refuses them
     [credentials]                   # with auth = "sigv4" or "iam": access key -> secret key (a table:
                                     # last); under "iam" these keys are the account root, allowed all,
                                     # and keys made by IAM CreateAccessKey or STS are IAM principals
@@ -67,6 +77,9 @@ class Settings:
     # keyring). A key file beside the data guards a copied database only: set this to keep the key elsewhere.
     kms_master_key: str = ""
     cloudtrail_delivery_seconds: float = 300.0  # how often trails deliver log files (CloudTrail: ~5 minutes)
+    allowed_hosts: list[str] = field(default_factory=list)  # extra Host names answered (see above)
+    allowed_origins: list[str] = field(default_factory=list)  # browser origins allowed besides the console's
+    crawl_private_targets: bool = False  # KB web crawls may reach private/loopback/link-local addresses
 
     @property
     def models_path(self) -> Path:
@@ -92,11 +105,11 @@ def _coerce(name: str, value: Any) -> Any:
         return float(value)
     if name == "sagemaker_max_models":
         return int(value)
-    if name == "fake_models":
+    if name in ("fake_models", "crawl_private_targets"):
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
     if name == "credentials" and isinstance(value, str):  # OUTCROP_CREDENTIALS="AKID:secret,AKID2:secret2"
         return dict(pair.split(":", 1) for pair in value.split(",") if ":" in pair)
-    if name in ("access_keys", "api_keys") and isinstance(value, str):
+    if name in ("access_keys", "api_keys", "allowed_hosts", "allowed_origins") and isinstance(value, str):
         return [v for v in value.split(",") if v]
     return value
 

@@ -18,6 +18,7 @@ from outcrop import __version__
 from outcrop.app import App
 from outcrop.config import Settings
 from outcrop.protocol.gateway import Gateway, GatewaySettings, InternalHandler
+from outcrop.protocol.origin import OriginPolicy
 from outcrop.protocol.parse import HttpRequest
 from outcrop.protocol.serialize import HttpResponse
 from outcrop.services.base import Service
@@ -127,6 +128,7 @@ def build_app(settings: Settings) -> Gateway:
             "/_outcrop/health": health,
             "/_localstack/health": health,
         },
+        origins=OriginPolicy.from_settings(settings),
     )
     gateway.on_shutdown.extend(service.close for service in services.values())
     gateway.on_shutdown.append(app.close)  # the shared stores, once, after every service that uses them

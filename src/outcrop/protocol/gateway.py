@@ -33,6 +33,7 @@ from outcrop.protocol.errors import (
     UnknownOperation,
     ValidationException,
 )
+from outcrop.protocol.origin import OriginPolicy
 from outcrop.protocol.parse import HttpRequest, parse_request
 from outcrop.protocol.router import RouteMatch, Router, service_hint_from_user_agent, service_model
 from outcrop.protocol.serialize import HttpResponse, serialize_error, serialize_output
@@ -113,8 +114,10 @@ class Gateway:
         authenticator: Authenticator,
         settings: GatewaySettings | None = None,
         internal: Mapping[str, InternalHandler] | None = None,
+        origins: OriginPolicy | None = None,
     ) -> None:
         self.services = dict(services)
+        self.origins = origins or OriginPolicy()  # Host, cross-site and CORS checks (protocol/origin.py)
         self.authenticator = authenticator
         self.authorizer = authenticator if isinstance(authenticator, Authorizer) else None
         self.settings = settings or GatewaySettings()
@@ -248,6 +251,9 @@ class Gateway:
             handler = None  # "/" is the console only for a plain page load; bucket listings stay S3's
         if ".execute-api." in request.header("host"):  # API Gateway's host form: the local API Gateway
             handler = self.internal.get("/_outcrop/execute-api/", handler)
+        screened = self.origins.screen(request, internal=handler is not None)
+        if screened is not None:
+            return screened, "", ""
         route: RouteMatch | None = None
         params: dict[str, Any] = {}
         try:
@@ -282,6 +288,7 @@ class Gateway:
             except ValidationException as error:
                 error.code = VALIDATION_ERROR_CODES.get(route.service, error.code)
                 raise
+            self.origins.check_call(request, caller, route.service)
             if self.authorizer is not None:
                 client = scope.get("client") or ("", 0)
                 self.authorizer.authorize(
@@ -335,6 +342,7 @@ class Gateway:
             )
             for observe in self.observers:
                 observe(call)
+        self.origins.add_cors(request, response)
         return response, route.service if route else "", route.operation.name if route else ""
 
     def _internal_handler(self, path: str) -> InternalHandler | None:
