@@ -149,7 +149,9 @@ class App:
         """The CloudWatch Logs store, where services write the logs of what they run (training, functions)."""
         from outcrop.storage.sqlitelogs import SqliteLogStore
 
-        return SqliteLogStore(self.data_path("logs"))
+        return SqliteLogStore(
+            self.data_path("logs"), account=self.settings.account_id, region=self.settings.region
+        )
 
     @cached_property
     def audit(self) -> AuditTrail:

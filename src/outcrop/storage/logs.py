@@ -116,6 +116,12 @@ class PutResult:
 
 
 class LogStore(Protocol):
+    """One account's and region's groups (the store's default ones unless it came from `scoped`)."""
+
+    def scoped(self, account: str, region: str) -> LogStore:
+        """The same store as another account and region see it: their groups only."""
+        ...
+
     def create_group(
         self,
         name: str,

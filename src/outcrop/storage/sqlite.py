@@ -14,6 +14,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+DEFAULT_ACCOUNT = "000000000000"
+DEFAULT_REGION = "us-east-1"
+"""A store's own view when no account or region is named: Settings' defaults, which a server passes in."""
+
 Migration = tuple[str, str | Callable[[sqlite3.Connection], None]]
 """A named schema step: SQL (one or more statements), or a function given the open transaction."""
 
@@ -109,3 +113,17 @@ class Database:
 def _statements(script: str) -> list[str]:
     """Split a migration script into statements (our migrations keep semicolons out of literals)."""
     return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def partition_column(name: str, default: str) -> str:
+    """A column definition for a partition key (`account`, `region`) whose default places the rows
+    written before it existed: the server's default account or region, quoted as an SQL literal."""
+    return f"{name} TEXT NOT NULL DEFAULT '{default.replace(chr(39), chr(39) * 2)}'"
+
+
+def add_partition(tx: sqlite3.Connection, table: str, account: str | None, region: str) -> None:
+    """Give a table the region (and the account, where `account` is given) columns, the existing rows
+    in the server's defaults: a named migration's step for a store made before regions partitioned it."""
+    if account is not None:
+        tx.execute(f"ALTER TABLE {table} ADD COLUMN {partition_column('account', account)}")
+    tx.execute(f"ALTER TABLE {table} ADD COLUMN {partition_column('region', region)}")

@@ -9,6 +9,7 @@ of events per call and says where to carry on.
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import json
 import sqlite3
@@ -35,7 +36,7 @@ from outcrop.storage.logs import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from outcrop.storage.sqlite import Database, Migration
+from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Migration, partition_column
 
 MIGRATIONS: list[Migration] = [
     (
@@ -62,6 +63,52 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
+def migrations(account: str, region: str) -> list[Migration]:
+    """The schema, with groups, streams and events partitioned by account and region: rows from before
+    the partition belong to the server's default account and region."""
+    return [*MIGRATIONS, ("0002_regions", lambda tx: _partition(tx, account, region))]
+
+
+def _partition(tx: sqlite3.Connection, account: str, region: str) -> None:
+    """Groups and streams are keyed by (account, region, name) now: rebuilt with the new key; events
+    only gain the two columns (cheap on a large table) and their indexes lead with them."""
+    partition = f"{partition_column('account', account)}, {partition_column('region', region)}"
+    tx.execute(
+        f"""CREATE TABLE groups_new ({partition},
+        name TEXT NOT NULL, created INTEGER NOT NULL, retention_days INTEGER,
+        stored_bytes INTEGER NOT NULL, kms_key_id TEXT, log_group_class TEXT NOT NULL, tags TEXT NOT NULL,
+        PRIMARY KEY (account, region, name))"""
+    )
+    tx.execute(
+        "INSERT INTO groups_new (name, created, retention_days, stored_bytes, kms_key_id, log_group_class,"
+        " tags) SELECT name, created, retention_days, stored_bytes, kms_key_id, log_group_class, tags"
+        " FROM groups"
+    )
+    tx.execute(
+        f"""CREATE TABLE streams_new ({partition},
+        group_name TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL, first_event INTEGER,
+        last_event INTEGER, last_ingestion INTEGER, sequence INTEGER NOT NULL, stored_bytes INTEGER NOT NULL,
+        PRIMARY KEY (account, region, group_name, name))"""
+    )
+    tx.execute(
+        "INSERT INTO streams_new (group_name, name, created, first_event, last_event, last_ingestion,"
+        " sequence, stored_bytes) SELECT group_name, name, created, first_event, last_event,"
+        " last_ingestion, sequence, stored_bytes FROM streams"
+    )
+    for table in ("groups", "streams"):
+        tx.execute(f"DROP TABLE {table}")
+        tx.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+    tx.execute(f"ALTER TABLE events ADD COLUMN {partition_column('account', account)}")
+    tx.execute(f"ALTER TABLE events ADD COLUMN {partition_column('region', region)}")
+    tx.execute("DROP INDEX events_by_stream")
+    tx.execute("DROP INDEX events_by_group")
+    tx.execute("CREATE INDEX events_by_stream ON events (account, region, group_name, stream, timestamp, id)")
+    tx.execute("CREATE INDEX events_by_group ON events (account, region, group_name, timestamp, id)")
+
+
+_HERE = "account = ? AND region = ?"  # every query's partition, bound to the view's (account, region)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -79,10 +126,17 @@ def _group(row: sqlite3.Row) -> LogGroup:
 
 
 class SqliteLogStore:
-    """LogStore in one SQLite file (WAL) under the data dir."""
+    """LogStore in one SQLite file (WAL) under the data dir. The store itself is the default account's
+    and region's view; `scoped` gives another's, over the same file."""
 
-    def __init__(self, root: Path) -> None:
-        self._db = Database(root / "logs.sqlite3", MIGRATIONS)
+    def __init__(self, root: Path, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> None:
+        self._db = Database(root / "logs.sqlite3", migrations(account, region))
+        self._scope = (account, region)
+
+    def scoped(self, account: str, region: str) -> SqliteLogStore:
+        view = copy.copy(self)
+        view._scope = (account, region)
+        return view
 
     def close(self) -> None:
         self._db.close()
@@ -99,35 +153,41 @@ class SqliteLogStore:
     ) -> LogGroup:
         group = LogGroup(name, now_ms(), None, 0, kms_key_id, log_group_class, dict(tags or {}))
         with self._db.transaction() as tx:
-            if tx.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone():
+            if tx.execute(
+                f"SELECT 1 FROM groups WHERE {_HERE} AND name = ?", (*self._scope, name)
+            ).fetchone():
                 raise ResourceAlreadyExistsException("The specified log group already exists")
             tx.execute(
-                "INSERT INTO groups VALUES (?, ?, NULL, 0, ?, ?, ?)",
-                (name, group.created, kms_key_id, log_group_class, json.dumps(group.tags)),
+                "INSERT INTO groups (account, region, name, created, retention_days, stored_bytes,"
+                " kms_key_id, log_group_class, tags) VALUES (?, ?, ?, ?, NULL, 0, ?, ?, ?)",
+                (*self._scope, name, group.created, kms_key_id, log_group_class, json.dumps(group.tags)),
             )
         return group
 
     def get_group(self, name: str) -> LogGroup:
-        row = self._db.connection().execute("SELECT * FROM groups WHERE name = ?", (name,)).fetchone()
+        row = (
+            self._db.connection()
+            .execute(f"SELECT * FROM groups WHERE {_HERE} AND name = ?", (*self._scope, name))
+            .fetchone()
+        )
         if row is None:
             raise ResourceNotFoundException("The specified log group does not exist.")
         return _group(row)
 
     def delete_group(self, name: str) -> None:
         with self._db.transaction() as tx:
-            if not tx.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone():
-                raise ResourceNotFoundException("The specified log group does not exist.")
-            tx.execute("DELETE FROM events WHERE group_name = ?", (name,))
-            tx.execute("DELETE FROM streams WHERE group_name = ?", (name,))
-            tx.execute("DELETE FROM groups WHERE name = ?", (name,))
+            self._require_group(tx, name)
+            tx.execute(f"DELETE FROM events WHERE {_HERE} AND group_name = ?", (*self._scope, name))
+            tx.execute(f"DELETE FROM streams WHERE {_HERE} AND group_name = ?", (*self._scope, name))
+            tx.execute(f"DELETE FROM groups WHERE {_HERE} AND name = ?", (*self._scope, name))
 
     def list_groups(
         self, *, prefix: str = "", pattern: str = "", after: str = "", limit: int = 50
     ) -> list[LogGroup]:
         rows = self._db.connection().execute(
-            "SELECT * FROM groups WHERE name > ? AND substr(name, 1, ?) = ? "
+            f"SELECT * FROM groups WHERE {_HERE} AND name > ? AND substr(name, 1, ?) = ? "
             "AND instr(lower(name), lower(?)) > 0 ORDER BY name LIMIT ?",
-            (after, len(prefix), prefix, pattern, limit),
+            (*self._scope, after, len(prefix), prefix, pattern, limit),
         )
         return [_group(r) for r in rows]
 
@@ -138,14 +198,18 @@ class SqliteLogStore:
                 f"constraint: Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]"
             )
         with self._db.transaction() as tx:
-            if tx.execute("UPDATE groups SET retention_days = ? WHERE name = ?", (days, name)).rowcount == 0:
+            updated = tx.execute(
+                f"UPDATE groups SET retention_days = ? WHERE {_HERE} AND name = ?", (days, *self._scope, name)
+            )
+            if updated.rowcount == 0:
                 raise ResourceNotFoundException("The specified log group does not exist.")
 
     def set_tags(self, name: str, tags: Mapping[str, str]) -> None:
         with self._db.transaction() as tx:
             if (
                 tx.execute(
-                    "UPDATE groups SET tags = ? WHERE name = ?", (json.dumps(dict(tags)), name)
+                    f"UPDATE groups SET tags = ? WHERE {_HERE} AND name = ?",
+                    (json.dumps(dict(tags)), *self._scope, name),
                 ).rowcount
                 == 0
             ):
@@ -158,25 +222,32 @@ class SqliteLogStore:
         with self._db.transaction() as tx:
             self._require_group(tx, group)
             if tx.execute(
-                "SELECT 1 FROM streams WHERE group_name = ? AND name = ?", (group, name)
+                f"SELECT 1 FROM streams WHERE {_HERE} AND group_name = ? AND name = ?",
+                (*self._scope, group, name),
             ).fetchone():
                 raise ResourceAlreadyExistsException("The specified log stream already exists")
             tx.execute(
-                "INSERT INTO streams VALUES (?, ?, ?, NULL, NULL, NULL, 1, 0)", (group, name, stream.created)
+                "INSERT INTO streams (account, region, group_name, name, created, first_event, last_event,"
+                " last_ingestion, sequence, stored_bytes) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 1, 0)",
+                (*self._scope, group, name, stream.created),
             )
         return stream
 
     def delete_stream(self, group: str, name: str) -> None:
         with self._db.transaction() as tx:
             self._require_group(tx, group)
+            here = (*self._scope, group, name)
             row = tx.execute(
-                "SELECT stored_bytes FROM streams WHERE group_name = ? AND name = ?", (group, name)
+                f"SELECT stored_bytes FROM streams WHERE {_HERE} AND group_name = ? AND name = ?", here
             ).fetchone()
             if row is None:
                 raise ResourceNotFoundException("The specified log stream does not exist.")
-            tx.execute("DELETE FROM events WHERE group_name = ? AND stream = ?", (group, name))
-            tx.execute("DELETE FROM streams WHERE group_name = ? AND name = ?", (group, name))
-            tx.execute("UPDATE groups SET stored_bytes = stored_bytes - ? WHERE name = ?", (row[0], group))
+            tx.execute(f"DELETE FROM events WHERE {_HERE} AND group_name = ? AND stream = ?", here)
+            tx.execute(f"DELETE FROM streams WHERE {_HERE} AND group_name = ? AND name = ?", here)
+            tx.execute(
+                f"UPDATE groups SET stored_bytes = stored_bytes - ? WHERE {_HERE} AND name = ?",
+                (row[0], *self._scope, group),
+            )
 
     def list_streams(
         self,
@@ -194,9 +265,9 @@ class SqliteLogStore:
             f"coalesce(last_event, 0) {direction}, name {direction}" if by_last_event else f"name {direction}"
         )
         rows = self._db.connection().execute(
-            "SELECT * FROM streams WHERE group_name = ? AND substr(name, 1, ?) = ? "
+            f"SELECT * FROM streams WHERE {_HERE} AND group_name = ? AND substr(name, 1, ?) = ? "
             f"ORDER BY {order} LIMIT ? OFFSET ?",
-            (group, len(prefix), prefix, limit, offset),
+            (*self._scope, group, len(prefix), prefix, limit, offset),
         )
         return [
             LogStream(
@@ -233,7 +304,8 @@ class SqliteLogStore:
         with self._db.transaction() as tx:
             retention = self._require_group(tx, group)
             row = tx.execute(
-                "SELECT sequence FROM streams WHERE group_name = ? AND name = ?", (group, stream)
+                f"SELECT sequence FROM streams WHERE {_HERE} AND group_name = ? AND name = ?",
+                (*self._scope, group, stream),
             ).fetchone()
             if row is None:
                 raise ResourceNotFoundException("The specified log stream does not exist.")
@@ -245,15 +317,15 @@ class SqliteLogStore:
             sequence = int(row[0]) + 1
             if kept:
                 tx.executemany(
-                    "INSERT INTO events (group_name, stream, timestamp, ingestion, message) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [(group, stream, ts, now, message) for ts, message in kept],
+                    "INSERT INTO events (account, region, group_name, stream, timestamp, ingestion, message)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(*self._scope, group, stream, ts, now, message) for ts, message in kept],
                 )
                 kept_bytes = sum(len(message.encode()) for _, message in kept)
                 tx.execute(
                     "UPDATE streams SET first_event = min(coalesce(first_event, ?), ?), "
                     "last_event = max(coalesce(last_event, ?), ?), last_ingestion = ?, sequence = ?, "
-                    "stored_bytes = stored_bytes + ? WHERE group_name = ? AND name = ?",
+                    f"stored_bytes = stored_bytes + ? WHERE {_HERE} AND group_name = ? AND name = ?",
                     (
                         kept[0][0],
                         kept[0][0],
@@ -262,12 +334,14 @@ class SqliteLogStore:
                         now,
                         sequence,
                         kept_bytes,
+                        *self._scope,
                         group,
                         stream,
                     ),
                 )
                 tx.execute(
-                    "UPDATE groups SET stored_bytes = stored_bytes + ? WHERE name = ?", (kept_bytes, group)
+                    f"UPDATE groups SET stored_bytes = stored_bytes + ? WHERE {_HERE} AND name = ?",
+                    (kept_bytes, *self._scope, group),
                 )
         return PutResult(
             sequence,
@@ -290,14 +364,16 @@ class SqliteLogStore:
         conn = self._db.connection()
         retention = self._require_group(conn, group)
         if not conn.execute(
-            "SELECT 1 FROM streams WHERE group_name = ? AND name = ?", (group, stream)
+            f"SELECT 1 FROM streams WHERE {_HERE} AND group_name = ? AND name = ?",
+            (*self._scope, group, stream),
         ).fetchone():
             raise ResourceNotFoundException("The specified log stream does not exist.")
         low, high = self._window(retention, start, end)
         backward = after is None
         bound: Position = (before or END) if after is None else after
         sql = (
-            "SELECT * FROM events WHERE group_name = ? AND stream = ? AND timestamp >= ? AND timestamp < ? "
+            f"SELECT * FROM events WHERE {_HERE} AND group_name = ? AND stream = ? "
+            "AND timestamp >= ? AND timestamp < ? "
             + (
                 "AND (timestamp, id) < (?, ?) ORDER BY timestamp DESC, id DESC"
                 if backward
@@ -305,7 +381,7 @@ class SqliteLogStore:
             )
             + " LIMIT ?"
         )
-        rows = conn.execute(sql, (group, stream, low, high, *bound, limit)).fetchall()
+        rows = conn.execute(sql, (*self._scope, group, stream, low, high, *bound, limit)).fetchall()
         events = [LogEvent(r["stream"], r["timestamp"], r["message"], r["ingestion"], r["id"]) for r in rows]
         return events[::-1] if backward else events
 
@@ -325,8 +401,10 @@ class SqliteLogStore:
         conn = self._db.connection()
         retention = self._require_group(conn, group)
         low, high = self._window(retention, start, end)
-        where = "group_name = ? AND timestamp >= ? AND timestamp < ? AND substr(stream, 1, ?) = ?"
-        args: list[object] = [group, low, high, len(stream_prefix), stream_prefix]
+        where = (
+            f"{_HERE} AND group_name = ? AND timestamp >= ? AND timestamp < ? AND substr(stream, 1, ?) = ?"
+        )
+        args: list[object] = [*self._scope, group, low, high, len(stream_prefix), stream_prefix]
         if streams is not None:
             where += f" AND stream IN ({', '.join('?' for _ in streams)})"
             args.extend(streams)
@@ -371,10 +449,11 @@ class SqliteLogStore:
 
     # -- internals ------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _require_group(conn: sqlite3.Connection, group: str) -> int | None:
+    def _require_group(self, conn: sqlite3.Connection, group: str) -> int | None:
         """The group's retention in days (None: forever); ResourceNotFoundException if there is no group."""
-        row = conn.execute("SELECT retention_days FROM groups WHERE name = ?", (group,)).fetchone()
+        row = conn.execute(
+            f"SELECT retention_days FROM groups WHERE {_HERE} AND name = ?", (*self._scope, group)
+        ).fetchone()
         if row is None:
             raise ResourceNotFoundException("The specified log group does not exist.")
         return row[0]  # type: ignore[no-any-return]

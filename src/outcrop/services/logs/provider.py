@@ -69,25 +69,36 @@ def _check_name(value: str, pattern: re.Pattern[str], member: str) -> None:
         )
 
 
-def _group_name(params: Params, *, required: bool = True) -> str:
+def _group_name(ctx: RequestContext, params: Params, *, required: bool = True) -> str:
     """`logGroupName` or `logGroupIdentifier` (a name or an ARN), never both."""
     name, identifier = params.get("logGroupName"), params.get("logGroupIdentifier")
     if name and identifier:
         raise InvalidParameterException("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
     if identifier:
-        return _name_from_arn(identifier)
+        return _name_from_arn(identifier, ctx)
     if not name and required:
         raise InvalidParameterException("Either LogGroup name or LogGroup ARN must be specified.")
     return str(name or "")
 
 
-def _name_from_arn(value: str) -> str:
+def _name_from_arn(value: str, ctx: RequestContext) -> str:
+    """The group's name in a name or an ARN; another account's or region's ARN names no group here."""
     if not value.startswith("arn:"):
         return value
     parts = value.split(":")
     if len(parts) < 7 or parts[5] != "log-group":
         raise InvalidParameterException(f"Invalid log group ARN: {value}")
+    if (parts[3], parts[4]) != (ctx.region, ctx.account_id):
+        raise ResourceNotFoundException("The specified log group does not exist.")
     return parts[6]
+
+
+def _local_name(identifier: str, ctx: RequestContext) -> str | None:
+    """A DescribeLogGroups identifier's group name, or None when it is another region's or account's."""
+    try:
+        return _name_from_arn(identifier, ctx).removesuffix(":*")
+    except ResourceNotFoundException:
+        return None
 
 
 def _position_token(direction: str, position: Position) -> str:
@@ -112,6 +123,10 @@ class Logs(Service):
     def __init__(self, *, logs: LogStore) -> None:
         """The server's one log store, where training jobs and functions write what they run."""
         self.store = logs
+
+    def _here(self, ctx: RequestContext) -> LogStore:
+        """The groups of the request's account and region: a group made elsewhere is not found here."""
+        return self.store.scoped(ctx.account_id, ctx.region)
 
     def _group_arn(self, ctx: RequestContext, name: str) -> str:
         return ctx.arn("logs", f"log-group:{name}")
@@ -142,7 +157,7 @@ class Logs(Service):
             raise InvalidParameterException("Log groups starting with AWS/ are reserved for AWS.")
         if params.get("kmsKeyId"):
             raise InvalidParameterException(_NO_KMS)
-        self.store.create_group(
+        self._here(ctx).create_group(
             name,
             log_group_class=params.get("logGroupClass") or "STANDARD",
             tags=params.get("tags"),
@@ -159,7 +174,7 @@ class Logs(Service):
 
     @_translating
     def delete_log_group(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.delete_group(params["logGroupName"])
+        self._here(ctx).delete_group(params["logGroupName"])
         return {}
 
     @_translating
@@ -170,14 +185,17 @@ class Logs(Service):
                 "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
             )
         limit, after = _LIST_PAGES.limit(params), _LIST_PAGES.after(params) or ""
-        wanted = {_name_from_arn(i).removesuffix(":*") for i in params.get("logGroupIdentifiers") or []}
+        identifiers = params.get("logGroupIdentifiers") or []
+        wanted = {name for i in identifiers if (name := _local_name(i, ctx))}  # others' ARNs match nothing
         group_class = params.get("logGroupClass")
-        filtered = bool(wanted or group_class)
-        page = self.store.list_groups(
+        filtered = bool(identifiers or group_class)
+        page = self._here(ctx).list_groups(
             prefix=prefix, pattern=pattern, after=after, limit=2**31 if filtered else limit + 1
         )
         groups = [
-            g for g in page if (not wanted or g.name in wanted) and group_class in (None, g.log_group_class)
+            g
+            for g in page
+            if (not identifiers or g.name in wanted) and group_class in (None, g.log_group_class)
         ]
         groups, token = _LIST_PAGES.keyed(groups, params, lambda g: g.name)
         out: Output = {"logGroups": [self._describe_group(ctx, g) for g in groups]}
@@ -187,79 +205,79 @@ class Logs(Service):
 
     @_translating
     def put_retention_policy(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.set_retention(params["logGroupName"], params["retentionInDays"])
+        self._here(ctx).set_retention(params["logGroupName"], params["retentionInDays"])
         return {}
 
     @_translating
     def delete_retention_policy(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.set_retention(params["logGroupName"], None)
+        self._here(ctx).set_retention(params["logGroupName"], None)
         return {}
 
     # -- tags -----------------------------------------------------------------------------------------------
 
-    def _tag_target(self, arn: str) -> str:
-        name = _name_from_arn(arn).removesuffix(":*")
+    def _tag_target(self, ctx: RequestContext, arn: str) -> str:
+        name = _name_from_arn(arn, ctx).removesuffix(":*")
         if not arn.startswith("arn:"):
             raise InvalidParameterException(f"Invalid resource ARN: {arn}")
         return name
 
     @_translating
     def tag_resource(self, ctx: RequestContext, params: Params) -> Output:
-        name = self._tag_target(params["resourceArn"])
-        self.store.set_tags(name, {**self.store.get_group(name).tags, **params["tags"]})
+        name = self._tag_target(ctx, params["resourceArn"])
+        self._here(ctx).set_tags(name, {**self._here(ctx).get_group(name).tags, **params["tags"]})
         return {}
 
     @_translating
     def untag_resource(self, ctx: RequestContext, params: Params) -> Output:
-        name = self._tag_target(params["resourceArn"])
-        tags = {k: v for k, v in self.store.get_group(name).tags.items() if k not in params["tagKeys"]}
-        self.store.set_tags(name, tags)
+        name = self._tag_target(ctx, params["resourceArn"])
+        tags = {k: v for k, v in self._here(ctx).get_group(name).tags.items() if k not in params["tagKeys"]}
+        self._here(ctx).set_tags(name, tags)
         return {}
 
     @_translating
     def list_tags_for_resource(self, ctx: RequestContext, params: Params) -> Output:
-        return {"tags": dict(self.store.get_group(self._tag_target(params["resourceArn"])).tags)}
+        return {"tags": dict(self._here(ctx).get_group(self._tag_target(ctx, params["resourceArn"])).tags)}
 
     @_translating
     def tag_log_group(self, ctx: RequestContext, params: Params) -> Output:
         name = params["logGroupName"]
-        self.store.set_tags(name, {**self.store.get_group(name).tags, **params["tags"]})
+        self._here(ctx).set_tags(name, {**self._here(ctx).get_group(name).tags, **params["tags"]})
         return {}
 
     @_translating
     def untag_log_group(self, ctx: RequestContext, params: Params) -> Output:
         name = params["logGroupName"]
-        self.store.set_tags(
-            name, {k: v for k, v in self.store.get_group(name).tags.items() if k not in params["tags"]}
+        self._here(ctx).set_tags(
+            name, {k: v for k, v in self._here(ctx).get_group(name).tags.items() if k not in params["tags"]}
         )
         return {}
 
     @_translating
     def list_tags_log_group(self, ctx: RequestContext, params: Params) -> Output:
-        return {"tags": dict(self.store.get_group(params["logGroupName"]).tags)}
+        return {"tags": dict(self._here(ctx).get_group(params["logGroupName"]).tags)}
 
     # -- streams --------------------------------------------------------------------------------------------
 
     @_translating
     def create_log_stream(self, ctx: RequestContext, params: Params) -> Output:
         _check_name(params["logStreamName"], _STREAM_NAME, "logStreamName")
-        self.store.create_stream(params["logGroupName"], params["logStreamName"])
+        self._here(ctx).create_stream(params["logGroupName"], params["logStreamName"])
         return {}
 
     @_translating
     def delete_log_stream(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.delete_stream(params["logGroupName"], params["logStreamName"])
+        self._here(ctx).delete_stream(params["logGroupName"], params["logStreamName"])
         return {}
 
     @_translating
     def describe_log_streams(self, ctx: RequestContext, params: Params) -> Output:
-        group = _group_name(params)
+        group = _group_name(ctx, params)
         prefix = params.get("logStreamNamePrefix") or ""
         by_last_event = params.get("orderBy") == "LastEventTime"
         if by_last_event and prefix:
             raise InvalidParameterException("Cannot order by LastEventTime with a logStreamNamePrefix.")
         limit, offset = _LIST_PAGES.limit(params), _LIST_PAGES.offset(params)
-        streams = self.store.list_streams(
+        streams = self._here(ctx).list_streams(
             group,
             prefix=prefix,
             by_last_event=by_last_event,
@@ -290,7 +308,7 @@ class Logs(Service):
     @_translating
     def put_log_events(self, ctx: RequestContext, params: Params) -> Output:
         events = [(e["timestamp"], e["message"]) for e in params["logEvents"]]
-        result = self.store.put_events(params["logGroupName"], params["logStreamName"], events)
+        result = self._here(ctx).put_events(params["logGroupName"], params["logStreamName"], events)
         out: Output = {"nextSequenceToken": f"{result.sequence:056d}"}
         rejected = {
             "tooNewLogEventStartIndex": result.too_new_start,
@@ -307,7 +325,7 @@ class Logs(Service):
         """Tokens are positions: `f/<p>` reads forward after p, `b/<p>` backward before p. Without a token,
         the newest events (or, with startFromHead, the oldest); at the end of the stream the forward token
         comes back unchanged, so a poller sees each new event once."""
-        group, stream = _group_name(params), params["logStreamName"]
+        group, stream = _group_name(ctx, params), params["logStreamName"]
         limit = params.get("limit") or 10_000
         window = {"start": params.get("startTime"), "end": params.get("endTime")}
         token = params.get("nextToken")
@@ -316,9 +334,9 @@ class Logs(Service):
         else:
             direction, position = ("f", START) if params.get("startFromHead") else ("b", (2**62, 0))
         if direction == "f":
-            events = self.store.read_events(group, stream, after=position, limit=limit, **window)
+            events = self._here(ctx).read_events(group, stream, after=position, limit=limit, **window)
         else:
-            events = self.store.read_events(group, stream, before=position, limit=limit, **window)
+            events = self._here(ctx).read_events(group, stream, before=position, limit=limit, **window)
         if events:
             forward, backward = events[-1].position, events[0].position
         elif token:
@@ -336,7 +354,7 @@ class Logs(Service):
 
     @_translating
     def filter_log_events(self, ctx: RequestContext, params: Params) -> Output:
-        group = _group_name(params)
+        group = _group_name(ctx, params)
         names, prefix = params.get("logStreamNames"), params.get("logStreamNamePrefix") or ""
         if names and prefix:
             raise InvalidParameterException("Cannot specify both logStreamNames and logStreamNamePrefix.")
@@ -346,7 +364,7 @@ class Logs(Service):
             raise InvalidParameterException(str(exc)) from exc
         key = _EVENT_PAGES.after(params)  # a position, as its 40 digits
         after = _read_position("f/" + key, "f")[1] if key is not None else START
-        events, resume = self.store.filter_events(
+        events, resume = self._here(ctx).filter_events(
             group,
             streams=names,
             stream_prefix=prefix,
