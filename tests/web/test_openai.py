@@ -225,7 +225,8 @@ def test_keys_mode_requires_an_api_key(tmp_path: Any) -> None:
         guarded.stop()
 
 
-def test_browser_apps_on_other_origins_may_call(server: RunningServer) -> None:
+def test_browser_apps_on_other_origins_are_refused_unless_configured(server: RunningServer) -> None:
+    """Dev mode takes any key, so only configured origins may call from a browser (tests/web/test_cors.py)."""
     preflight = httpx.options(
         server.endpoint + "/v1/chat/completions",
         headers={
@@ -234,8 +235,7 @@ def test_browser_apps_on_other_origins_may_call(server: RunningServer) -> None:
             "Access-Control-Request-Headers": "authorization, content-type",
         },
     )
-    assert preflight.status_code == 204
-    assert preflight.headers["access-control-allow-origin"] == "*"
-    assert "authorization" in preflight.headers["access-control-allow-headers"]
+    assert preflight.status_code == 403
+    assert "access-control-allow-origin" not in preflight.headers
     listing = httpx.get(server.endpoint + "/v1/models", headers={"Origin": "http://localhost:3000"})
-    assert listing.headers["access-control-allow-origin"] == "*"
+    assert listing.status_code == 403 and "access-control-allow-origin" not in listing.headers

@@ -31,6 +31,7 @@ from outcrop.guardrails.types import GuardText
 from outcrop.inference import Caller, Inference
 from outcrop.protocol.auth import Authenticator, identify
 from outcrop.protocol.errors import ServiceError
+from outcrop.protocol.origin import OriginPolicy
 from outcrop.protocol.parse import HttpRequest, holds_lone_surrogate
 from outcrop.protocol.serialize import HttpResponse
 from outcrop.services.base import Service
@@ -39,16 +40,10 @@ from outcrop.web.openai_errors import OpenAIError, from_service_error
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
-# Browser apps on other origins may call the API: it takes bearer keys, never cookies, so any origin is fine.
-_CORS = {
-    "access-control-allow-origin": "*",
-    "access-control-allow-methods": "GET, POST, OPTIONS",
-    "access-control-allow-headers": "authorization, content-type, openai-organization, openai-project, "
-    "x-stainless-arch, x-stainless-lang, x-stainless-os, x-stainless-package-version, x-stainless-runtime, "
-    "x-stainless-runtime-version, x-stainless-retry-count, x-stainless-timeout, "
-    "x-amzn-bedrock-guardrailidentifier, x-amzn-bedrock-guardrailversion",
-    "access-control-expose-headers": "x-amzn-bedrock-guardrail-action",
-}
+# Browser apps may call the API from the console's own origin and the configured allowed_origins only
+# (protocol/origin.py): in dev mode any key passes, so a page elsewhere must not drive the models.
+_CORS_METHODS = "GET, POST, OPTIONS"
+_CORS_EXPOSED = "x-amzn-bedrock-guardrail-action, openai-processing-ms"
 GUARDRAIL_HEADER = "X-Amzn-Bedrock-GuardrailIdentifier"
 GUARDRAIL_VERSION_HEADER = "X-Amzn-Bedrock-GuardrailVersion"
 GUARDRAIL_ACTION = "x-amzn-bedrock-guardrail-action"  # INTERVENED or NONE, on a guarded reply
@@ -74,9 +69,15 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 
 class OpenAIApi:
     def __init__(
-        self, inference: Inference, authenticator: Authenticator, region: str, guardrails: GuardrailEngine
+        self,
+        inference: Inference,
+        authenticator: Authenticator,
+        region: str,
+        guardrails: GuardrailEngine,
+        origins: OriginPolicy | None = None,
     ) -> None:
         self.inference = inference
+        self.origins = origins or OriginPolicy()
         self.guardrails = guardrails  # Bedrock guardrails, named by the X-Amzn-Bedrock-Guardrail* headers
         self.catalog = inference.catalog
         self._authenticator = authenticator
@@ -258,8 +259,15 @@ class OpenAIApi:
     async def handle(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         if request.method == "OPTIONS":  # a browser app's CORS preflight
-            return HttpResponse(204, dict(_CORS, **{"access-control-max-age": "600"}))
+            return self._preflight(request)
         try:
+            if self.origins.cross_site(request):
+                raise OpenAIError(
+                    f"Requests from web pages on {request.header('origin') or 'another site'} are refused: "
+                    "only the console's own origin and the allowed_origins setting may call this API.",
+                    403,
+                    code="origin_not_allowed",
+                )
             if not self._authorized(request):
                 raise OpenAIError(
                     "Incorrect or missing API key: send `Authorization: Bearer <key>` with one of the "
@@ -271,8 +279,24 @@ class OpenAIApi:
         except OpenAIError as error:
             response = error.response()
         response.headers.setdefault("openai-processing-ms", str(int(1000 * (time.perf_counter() - started))))
-        response.headers.update(_CORS)
+        cors = self.origins.cors_headers(request)
+        if "access-control-allow-origin" in cors:
+            cors["access-control-expose-headers"] = _CORS_EXPOSED
+        response.headers.update(cors)
         return response
+
+    def _preflight(self, request: HttpRequest) -> HttpResponse:
+        headers = self.origins.preflight_headers(request, _CORS_METHODS)
+        if headers is None:
+            response = OpenAIError(
+                f"The origin {request.header('origin') or '(none)'} may not call this API from a browser: "
+                "only the console's own origin and the allowed_origins setting may.",
+                403,
+                code="origin_not_allowed",
+            ).response()
+            response.headers["vary"] = "Origin"
+            return response
+        return HttpResponse(204, headers)
 
     async def _dispatch(self, request: HttpRequest) -> HttpResponse:
         path = request.raw_path.split("?", 1)[0].rstrip("/")
@@ -318,5 +342,6 @@ def _embedding_inputs(value: Any) -> list[str]:
 
 
 def mount(app: App, services: Mapping[str, Service]) -> dict[str, Handler]:
-    api = OpenAIApi(app.inference, app.authenticator, app.settings.region, app.guardrails)
+    origins = OriginPolicy.from_settings(app.settings)
+    api = OpenAIApi(app.inference, app.authenticator, app.settings.region, app.guardrails, origins)
     return {"/v1/": api.handle, "/v1": api.handle}
