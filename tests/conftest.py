@@ -7,11 +7,15 @@ import pytest
 
 from tests.server import RunningServer
 
+# The crawler tests crawl a local test site: the shared servers allow private crawl targets (the default
+# refuses them; tests/rag/test_web_ssrf.py checks that on a server of its own).
+CRAWL_LOCAL = {"OUTCROP_CRAWL_PRIVATE_TARGETS": "true"}
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One server with deterministic fake models, shared by the fast tests."""
-    running = RunningServer(tmp_path_factory.mktemp("outcrop") / "data").start()
+    running = RunningServer(tmp_path_factory.mktemp("outcrop") / "data", extra_env=CRAWL_LOCAL).start()
     yield running
     running.stop()
 
@@ -19,7 +23,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 @pytest.fixture(scope="session")
 def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One server on the real default models (llama.cpp and ONNX), for tests marked `real`."""
-    running = RunningServer(tmp_path_factory.mktemp("outcrop-real") / "data", fake_models=False).start()
+    data = tmp_path_factory.mktemp("outcrop-real") / "data"
+    running = RunningServer(data, fake_models=False, extra_env=CRAWL_LOCAL).start()
     yield running
     running.stop()
 

@@ -1,4 +1,5 @@
-"""The web crawler against a local http.server: scope, filters, robots.txt and the rate limit."""
+"""The web crawler against a local http.server: scope, filters, robots.txt and the rate limit. The site is on
+127.0.0.1, so these crawls opt in to private targets as the server's crawl_private_targets setting does."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def configuration(seed: str, **crawler: object) -> dict[str, object]:
 
 
 def paths(base: str, **crawler: object) -> list[str]:
-    settings = crawl_settings(configuration(f"{base}/docs/index.html", **crawler))
+    settings = crawl_settings(configuration(f"{base}/docs/index.html", **crawler), allow_private=True)
     return [page.url.removeprefix(base) for page in crawl(settings, sleep=lambda _: None)]
 
 
@@ -47,7 +48,8 @@ def test_host_only_scope_and_filters(site: str) -> None:
 def test_rate_limit_and_max_pages(site: str) -> None:
     waits: list[float] = []
     settings = crawl_settings(
-        configuration(f"{site}/docs/index.html", crawlerLimits={"rateLimit": 60, "maxPages": 2})
+        configuration(f"{site}/docs/index.html", crawlerLimits={"rateLimit": 60, "maxPages": 2}),
+        allow_private=True,
     )
     pages = list(crawl(settings, sleep=waits.append))
     assert len(pages) == 2

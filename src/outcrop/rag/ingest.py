@@ -86,8 +86,10 @@ class Ingestor:
         data_source: DataSource,
         embedder: Embedder,
         job_id: str,
+        crawl_private_targets: bool = False,
     ) -> None:
         self.store = store
+        self.crawl_private_targets = crawl_private_targets  # the server's setting (rag/web.py)
         self.objects = objects
         self.kb = kb
         self.data_source = data_source
@@ -120,7 +122,8 @@ class Ingestor:
     def _ingest(self) -> None:
         configuration = self.data_source.body["dataSourceConfiguration"]
         if configuration["type"] == "WEB":
-            self._ingest_web(crawl_settings(configuration["webConfiguration"]))
+            web = configuration["webConfiguration"]
+            self._ingest_web(crawl_settings(web, allow_private=self.crawl_private_targets))
             return
         bucket = bucket_of(self.data_source)
         s3 = self.data_source.body["dataSourceConfiguration"]["s3Configuration"]
@@ -152,7 +155,7 @@ class Ingestor:
         def stopped() -> bool:
             return self.run.job_id in self.store.stop_requests
 
-        for page in crawl(settings, stop=stopped):
+        for page in crawl(settings, stop=stopped, refused=self.run.fail_document):
             reached.add(page.url)
             self.run.statistics["numberOfDocumentsScanned"] += 1
             self._index(page.url, page.content, b"", known.get(page.url), page.url, page.content_type)

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from outcrop.config import Settings
 from outcrop.inference import Caller, Inference, backend_errors
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import (
@@ -56,8 +57,10 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         agents: AgentStore,
         lambda_functions: FunctionRegistry,
         prompt_flows: AgentResourceStore,
+        settings: Settings,
     ) -> None:
         self.inference = inference
+        self.crawl_private_targets = settings.crawl_private_targets  # WEB data sources (rag/web.py)
         self.store = knowledge_bases
         self.objects = objects
         self.agents = agents
@@ -332,7 +335,9 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
             self.store.running.add(ds.id)
         try:
             job = self.store.add_job(kb.id, ds.id, params.get("description"))
-            start_job(Ingestor(self.store, self.objects, kb, ds, embedder, job.id), job.id)
+            private = self.crawl_private_targets
+            ingestor = Ingestor(self.store, self.objects, kb, ds, embedder, job.id, private)
+            start_job(ingestor, job.id)
         except BaseException:
             with self.store.running_lock:
                 self.store.running.discard(ds.id)
