@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,10 +33,36 @@ def old_logs(data: Path) -> None:
     db.close()
 
 
+def old_function(data: Path) -> None:
+    """A function made through the Lambda API as it was kept: `functions/<name>/function.json` with no
+    account or region."""
+    folder = data / "lambda" / "functions" / "old-fn"
+    code = folder / "code-0123456789abcdef"
+    code.mkdir(parents=True)
+    (code / "app.py").write_text("def handler(event, context):\n    return {'old': True}\n")
+    settings = {
+        "name": "old-fn",
+        "handler": "app.handler",
+        "code_dir": str(code),
+        "runtime": "python3.11",
+        "timeout": 3.0,
+        "memory_mb": 128,
+        "environment": {},
+        "description": "",
+        "code_sha256": "AAAA",
+        "code_size": 1,
+        "last_modified": time.time(),
+        "role": "arn:aws:iam::000000000000:role/r",
+        "tags": {},
+    }
+    (folder / "function.json").write_text(json.dumps(settings))
+
+
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("before-regions") / "data"
     old_logs(data)
+    old_function(data)
     running = RunningServer(data).start()
     yield running
     running.stop()
@@ -51,3 +78,12 @@ def test_old_log_groups_are_the_default_regions(migrated: RunningServer) -> None
     assert other.describe_log_groups()["logGroups"] == []
     missing = error_of(other.get_log_events, logGroupName="/old/group", logStreamName="s")
     assert missing["Code"] == "ResourceNotFoundException"
+
+
+def test_old_functions_are_the_default_regions(migrated: RunningServer) -> None:
+    home, other = regional(migrated, "lambda", DEFAULT), regional(migrated, "lambda", OTHER)
+    arn = home.get_function(FunctionName="old-fn")["Configuration"]["FunctionArn"]
+    assert arn == "arn:aws:lambda:us-east-1:000000000000:function:old-fn"
+    assert json.loads(home.invoke(FunctionName="old-fn")["Payload"].read()) == {"old": True}
+    assert error_of(other.get_function, FunctionName="old-fn")["Code"] == "ResourceNotFoundException"
+    assert other.list_functions()["Functions"] == []

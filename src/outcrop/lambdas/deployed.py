@@ -1,8 +1,9 @@
 """Functions created through the Lambda API: their unpacked zip and settings under the data dir.
 
-Each function has a folder `<data>/lambda/functions/<name>/` holding `function.json` (its settings, written
-atomically) and one `code-<sha>/` folder per uploaded package; they are read back at start, so functions
-created with CreateFunction survive a restart as they do on AWS.
+Each function has a folder `<data>/lambda/functions/<name>/` (`<account>.<region>/<name>/` outside the
+server's default account and region: a function name has no dot, so the two never meet) holding
+`function.json` (its settings, written atomically) and one `code-<sha>/` folder per uploaded package; they
+are read back at start, so functions created with CreateFunction survive a restart as they do on AWS.
 """
 
 from __future__ import annotations
@@ -55,10 +56,13 @@ class Deployed:
             "last_modified": self.last_modified,
             "role": self.role,
             "tags": self.tags,
+            "account": spec.account,
+            "region": spec.region,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Deployed:
+    def from_json(cls, data: dict[str, Any], default: tuple[str, str]) -> Deployed:
+        """`default` places a function saved before functions had a region: the server's default."""
         spec = FunctionSpec(
             name=data["name"],
             handler=data["handler"],
@@ -68,6 +72,8 @@ class Deployed:
             memory_mb=int(data["memory_mb"]),
             environment=dict(data["environment"]),
             description=data.get("description", ""),
+            account=data.get("account") or default[0],
+            region=data.get("region") or default[1],
         )
         return cls(
             spec,
@@ -80,22 +86,30 @@ class Deployed:
 
 
 class DeployedFunctions:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, default: tuple[str, str]) -> None:
+        """`default` is the server's (account, region), whose functions keep the original layout."""
         self.root = root
+        self.default = default
+
+    def folder(self, account: str, region: str, name: str) -> Path:
+        if (account, region) == self.default:
+            return self.root / name
+        return self.root / f"{account}.{region}" / name
 
     def load(self) -> list[Deployed]:
         found = []
-        for path in sorted(self.root.glob("*/function.json")):
+        paths = [*self.root.glob("*/function.json"), *self.root.glob("*.*/*/function.json")]
+        for path in sorted(paths):
             try:
-                found.append(Deployed.from_json(json.loads(path.read_text())))
+                found.append(Deployed.from_json(json.loads(path.read_text()), self.default))
             except (OSError, ValueError, KeyError):
                 continue  # a half-written function from a crash mid-create is skipped, not fatal
         return found
 
-    def unpack(self, name: str, package: bytes) -> tuple[Path, str, int]:
+    def unpack(self, account: str, region: str, name: str, package: bytes) -> tuple[Path, str, int]:
         """The package unzipped into a new code folder; returns it, the zip's base64 SHA-256 and size."""
         digest = hashlib.sha256(package).digest()
-        target = self.root / name / f"code-{digest.hex()[:16]}"
+        target = self.folder(account, region, name) / f"code-{digest.hex()[:16]}"
         try:
             archive = zipfile.ZipFile(io.BytesIO(package))
         except zipfile.BadZipFile as exc:
@@ -123,7 +137,8 @@ class DeployedFunctions:
         return target, base64.b64encode(digest).decode(), len(package)
 
     def save(self, deployed: Deployed) -> None:
-        folder = self.root / deployed.spec.name
+        spec = deployed.spec
+        folder = self.folder(spec.account, spec.region, spec.name)
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / "function.json.tmp"
         temporary.write_text(json.dumps(deployed.to_json()))
@@ -132,8 +147,8 @@ class DeployedFunctions:
             if old != deployed.spec.code_dir:
                 shutil.rmtree(old, ignore_errors=True)
 
-    def delete(self, name: str) -> None:
-        shutil.rmtree(self.root / name, ignore_errors=True)
+    def delete(self, spec: FunctionSpec) -> None:
+        shutil.rmtree(self.folder(spec.account, spec.region, spec.name), ignore_errors=True)
 
     @staticmethod
     def now() -> float:

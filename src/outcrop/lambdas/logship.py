@@ -12,19 +12,20 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
-Sink = Callable[[str, str, Sequence[tuple[int, str]]], None]
-_STOP = ("", "", ())
+Scope = tuple[str, str]  # (account, region) of the function whose lines these are
+Sink = Callable[[Scope, str, str, Sequence[tuple[int, str]]], None]
+_STOP: tuple[Scope, str, str, Sequence[tuple[int, str]]] = (("", ""), "", "", ())
 
 
 class LogShipper:
     def __init__(self, sink: Sink) -> None:
         self._sink = sink
-        self._queue: queue.Queue[tuple[str, str, Sequence[tuple[int, str]]]] = queue.Queue()
+        self._queue: queue.Queue[tuple[Scope, str, str, Sequence[tuple[int, str]]]] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="outcrop-lambda-logs", daemon=True)
         self._thread.start()
 
-    def put(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
-        self._queue.put((group, stream, events))
+    def put(self, scope: Scope, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
+        self._queue.put((scope, group, stream, events))
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued, then stop."""
@@ -33,20 +34,20 @@ class LogShipper:
 
     def _run(self) -> None:
         while True:
-            batches: dict[tuple[str, str], list[tuple[int, str]]] = {}
+            batches: dict[tuple[Scope, str, str], list[tuple[int, str]]] = {}
             item = self._queue.get()
             stopping = item is _STOP
             while not stopping:
-                group, stream, events = item
-                batches.setdefault((group, stream), []).extend(events)
+                scope, group, stream, events = item
+                batches.setdefault((scope, group, stream), []).extend(events)
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 stopping = item is _STOP
-            for (group, stream), events in batches.items():
+            for (scope, group, stream), events in batches.items():
                 try:
-                    self._sink(group, stream, events)
+                    self._sink(scope, group, stream, events)
                 except Exception as exc:  # a failed write loses those lines, never the invocation
                     print(f"outcrop: could not write {group} logs: {exc}", file=sys.stderr)
             if stopping:

@@ -29,6 +29,7 @@ class PendingEvents:
         self.root = root
 
     def save(self, function: str, event: Any, client_context: Any) -> Path:
+        """`function` is the function's ARN (its name, in files written before functions had regions)."""
         path = self.root / f"{uuid.uuid4().hex}.json"
         temporary = path.with_suffix(".tmp")
         temporary.write_text(

@@ -10,6 +10,8 @@ import mimetypes
 import os
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from outcrop.storage.objects import ObjectStore
 
 
+Key = tuple[str, str, str]  # (account, region, function name)
 IDLE_WORKER_SECONDS = 600.0  # Lambda keeps an idle execution environment for minutes, then lets it go
 REAP_EVERY_SECONDS = 30.0
 
@@ -46,13 +49,14 @@ class FunctionRegistry:
         `objects` holds the apps' buckets and sites, `logs` the functions' output; state is kept in `root`;
         `execution_roles` gives a function made with a Role that role's credentials (`auth = "iam"`)."""
         self.settings = settings
+        self.default = (settings.account_id, settings.region)  # where templates' functions live
         self.execution_roles = execution_roles
-        self._sessions: dict[str, RoleSession] = {}
+        self._sessions: dict[Key, RoleSession] = {}
         self.objects = objects
         self.log_store = logs
         self.apps: dict[str, AppSpec] = {}
-        self.functions: dict[str, FunctionSpec] = {}
-        self._pools: dict[str, FunctionPool] = {}
+        self.functions: dict[Key, FunctionSpec] = {}  # by (account, region, name)
+        self._pools: dict[Key, FunctionPool] = {}
         self._lock = threading.Lock()
         self._site_stamps: dict[str, float] = {}
         self._logs: LogShipper | None = None
@@ -71,90 +75,124 @@ class FunctionRegistry:
         for declaration in settings.functions:
             self.add(one_line_app(declaration))
         self.pending = PendingEvents(_folder(root / "pending-events"))
-        self.store = DeployedFunctions(_folder(root / "functions"))
-        self.deployed: dict[str, Deployed] = {}
+        self.store = DeployedFunctions(_folder(root / "functions"), self.default)
+        self.deployed: dict[Key, Deployed] = {}
         for deployed in self.store.load():
-            if deployed.spec.name not in self.functions:  # a template's function of the same name wins
-                self.deployed[deployed.spec.name] = deployed
-                self.functions[deployed.spec.name] = deployed.spec
+            if deployed.spec.key not in self.functions:  # a template's function of the same name wins
+                self.deployed[deployed.spec.key] = deployed
+                self.functions[deployed.spec.key] = deployed.spec
 
     def add(self, spec: AppSpec) -> None:
+        """An app's functions, in the server's default account and region."""
         if spec.name in self.apps:
             raise AppError(f"two apps are named {spec.name!r}: keep each template in its own folder")
-        for name in spec.functions:
-            if name in self.functions:
+        placed = {
+            name: replace(f, account=self.default[0], region=self.default[1])
+            for name, f in spec.functions.items()
+        }
+        for function in placed.values():
+            if function.key in self.functions:
                 raise AppError(
-                    f"function {name!r} is declared twice"
-                    f" (apps {self.functions[name].app!r} and {spec.name!r})"
+                    f"function {function.name!r} is declared twice"
+                    f" (apps {self.functions[function.key].app!r} and {spec.name!r})"
                 )
+        spec.functions.update(placed)
         self.apps[spec.name] = spec
-        self.functions.update(spec.functions)
+        self.functions.update((f.key, f) for f in placed.values())
 
     # -- functions -----------------------------------------------------------------------------------------
 
-    def find(self, name_or_arn: str) -> FunctionSpec | None:
-        """By name, full ARN (`arn:aws:lambda:region:account:function:name[:qualifier]`) or partial ARN."""
+    def find(
+        self, name_or_arn: str, *, account: str | None = None, region: str | None = None
+    ) -> FunctionSpec | None:
+        """By name, full ARN (`arn:aws:lambda:region:account:function:name[:qualifier]`) or partial ARN
+        (`account:function:name`). A name is looked up in `account` and `region` (the server's default
+        ones unless given); an ARN in its own."""
+        account, region = account or self.default[0], region or self.default[1]
         name = name_or_arn
         if ":function:" in name:
-            name = name.split(":function:", 1)[1]
+            head, name = name.split(":function:", 1)
+            fields = head.split(":")
+            if len(fields) >= 5:  # arn:aws:lambda:region:account
+                region, account = fields[3], fields[4]
+            elif fields[-1]:
+                account = fields[-1]
         name = name.split(":", 1)[0]
-        return self.functions.get(name)
+        return self.functions.get((account, region, name))
+
+    def listed(self, account: str, region: str) -> list[FunctionSpec]:
+        """The functions of one account's region, by name."""
+        return sorted(
+            (f for f in self.functions.values() if (f.account, f.region) == (account, region)),
+            key=lambda f: f.name,
+        )
 
     def put_deployed(self, deployed: Deployed) -> None:
         """Create or replace a function made through the API; its running workers are retired."""
         self.store.save(deployed)
-        self.deployed[deployed.spec.name] = deployed
-        self.functions[deployed.spec.name] = deployed.spec
-        self._retire(deployed.spec.name)
+        self.deployed[deployed.spec.key] = deployed
+        self.functions[deployed.spec.key] = deployed.spec
+        self._retire(deployed.spec.key)
 
-    def delete_deployed(self, name: str) -> None:
-        self.deployed.pop(name, None)
-        self.functions.pop(name, None)
-        self._retire(name)
-        self.store.delete(name)
+    def delete_deployed(self, spec: FunctionSpec) -> None:
+        self.deployed.pop(spec.key, None)
+        self.functions.pop(spec.key, None)
+        self._retire(spec.key)
+        self.store.delete(spec)
 
-    def _retire(self, name: str) -> None:
+    def _retire(self, key: Key) -> None:
         with self._lock:
-            pool = self._pools.pop(name, None)
+            pool = self._pools.pop(key, None)
         if pool is not None:
             pool.retire()
 
-    def arn(self, name: str) -> str:
-        settings = self.settings
-        return f"arn:aws:lambda:{settings.region}:{settings.account_id}:function:{name}"
+    def arn(self, function: FunctionSpec | str) -> str:
+        """A function's ARN, in its account and region (a bare name: the server's default ones)."""
+        if isinstance(function, str):
+            account, region, name = (*self.default, function)
+        else:
+            account, region, name = function.key
+        return f"arn:aws:lambda:{region}:{account}:function:{name}"
 
     def pool(self, spec: FunctionSpec) -> FunctionPool:
         with self._lock:
-            pool = self._pools.get(spec.name)
-            session = self._sessions.get(spec.name)
+            pool = self._pools.get(spec.key)
+            session = self._sessions.get(spec.key)
             if pool is not None and session is not None and not session.fresh():
-                self._pools.pop(spec.name).retire()  # its role credentials run out: new workers, new ones
+                self._pools.pop(spec.key).retire()  # its role credentials run out: new workers, new ones
                 pool = None
             if pool is None:
                 concurrency = self.settings.lambda_concurrency
                 if spec.reserved_concurrency:
                     concurrency = min(concurrency, spec.reserved_concurrency)
                 if self._logs is None:
-                    self._logs = LogShipper(self.log_store.put)
+                    self._logs = LogShipper(self._ship)
                     self._reaper = threading.Thread(
                         target=self._reap, name="outcrop-lambda-reaper", daemon=True
                     )
                     self._reaper.start()
+                shipper, scope = self._logs, (spec.account, spec.region)
                 pool = FunctionPool(
                     spec,
                     self.environment(spec),
                     self._worker_logs,
-                    self._logs.put,
+                    lambda group, stream, events: shipper.put(scope, group, stream, events),
                     max(1, concurrency),
                 )
-                self._pools[spec.name] = pool
+                self._pools[spec.key] = pool
             return pool
+
+    def _ship(
+        self, scope: tuple[str, str], group: str, stream: str, events: Sequence[tuple[int, str]]
+    ) -> None:
+        """A function's log lines go to CloudWatch Logs in the function's own account and region."""
+        self.log_store.scoped(*scope).put(group, stream, events)
 
     async def invoke(self, spec: FunctionSpec, event: Any, client_context: Any = None) -> Outcome:
         pool = self.pool(spec)
         async with pool.waiting_room:
             return await run_blocking(
-                lambda: pool.invoke(event, arn=self.arn(spec.name), client_context=client_context)
+                lambda: pool.invoke(event, arn=self.arn(spec), client_context=client_context)
             )
 
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
@@ -184,8 +222,8 @@ class FunctionRegistry:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_REGION": settings.region,
-            "AWS_DEFAULT_REGION": settings.region,
+            "AWS_REGION": spec.region or settings.region,
+            "AWS_DEFAULT_REGION": spec.region or settings.region,
             "AWS_ACCESS_KEY_ID": access_key,
             "AWS_SECRET_ACCESS_KEY": secret_key,
             "AWS_SESSION_TOKEN": "",
@@ -196,7 +234,7 @@ class FunctionRegistry:
     def _role_environment(self, spec: FunctionSpec) -> dict[str, str]:
         """The execution role's credentials, as Lambda sets them, for a function made with a Role under
         `auth = "iam"` (a template's functions run with the server's credentials, as in every mode)."""
-        deployed = self.deployed.get(spec.name)
+        deployed = self.deployed.get(spec.key)
         if self.execution_roles is None or deployed is None or not deployed.role:
             return {}
         from outcrop.iam.execution import RoleNotAssumable
@@ -210,7 +248,7 @@ class FunctionRegistry:
             ) from exc
         if session is None:
             return {}
-        self._sessions[spec.name] = session
+        self._sessions[spec.key] = session
         return session.environment()
 
     # -- buckets and static sites ---------------------------------------------------------------------------
@@ -250,12 +288,16 @@ class FunctionRegistry:
         with self._lock:
             pools = dict(self._pools)
         return {
-            name: {"idle": pool.workers()[0], "busy": pool.workers()[1], "invocations": pool.invocations}
-            for name, pool in pools.items()
+            self.arn(pool.spec): {
+                "idle": pool.workers()[0],
+                "busy": pool.workers()[1],
+                "invocations": pool.invocations,
+            }
+            for pool in pools.values()
         }
 
     def last_modified(self, spec: FunctionSpec) -> float:
-        pool = self._pools.get(spec.name)
+        pool = self._pools.get(spec.key)
         return pool.last_modified if pool else _newest(spec.code_dir)
 
     def resume_pending(self) -> None:
@@ -263,11 +305,11 @@ class FunctionRegistry:
         settings = self.settings
         host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
 
-        def run(name: str, event: Any, client_context: Any) -> bool:
-            spec = self.functions.get(name)
+        def run(function: str, event: Any, client_context: Any) -> bool:
+            spec = self.find(function)  # an ARN; a bare name (files from before regions): the default's
             if spec is None:
                 return False
-            self.pool(spec).invoke(event, arn=self.arn(name), client_context=client_context)
+            self.pool(spec).invoke(event, arn=self.arn(spec), client_context=client_context)
             return True
 
         self.pending.resume(f"http://{host}:{settings.port}/_outcrop/health", run)

@@ -27,6 +27,13 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     description: str = ""
     app: str = ""
+    account: str = ""  # where the function lives; empty: the server's default account and region
+    region: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(account, region, name): a name is unique within one account's region only."""
+        return (self.account, self.region, self.name)
 
 
 @dataclass

@@ -164,7 +164,7 @@ class LocalApiGateway:
     async def _invoke(self, match: Match, request: HttpRequest) -> HttpResponse:
         if len(request.body or b"") > MAX_PAYLOAD_BYTES:
             return add_cors(match.api, request, _too_large())
-        spec = self.registry.functions[match.route.function]
+        spec = self.registry.functions[(*self.registry.default, match.route.function)]  # templates' region
         request_id = str(uuid.uuid4())
         event = build_event(match, request, request_id, self.account_id)
         outcome = await self.registry.invoke(spec, event)

@@ -117,7 +117,9 @@ class LambdaFunctions(Service):
 
     def _function(self, ctx: RequestContext, params: Params) -> FunctionSpec:
         name = str(params["FunctionName"])
-        spec = self.functions.find(name)
+        spec = self.functions.find(name, account=ctx.account_id, region=ctx.region)
+        if spec is not None and (spec.account, spec.region) != (ctx.account_id, ctx.region):
+            spec = None  # another region's ARN: Lambda serves a region's own functions only
         qualifier = params.get("Qualifier") or (name.split(":")[7] if name.count(":") >= 7 else None)
         if spec is None or qualifier not in (None, "$LATEST"):
             raise _not_found(ctx, name if qualifier in (None, "$LATEST") else f"{name}:{qualifier}")
@@ -133,7 +135,7 @@ class LambdaFunctions(Service):
         if kind == "DryRun":
             return {"StatusCode": 204}
         if kind == "Event":
-            saved = self.functions.pending.save(spec.name, event, client_context)
+            saved = self.functions.pending.save(self.functions.arn(spec), event, client_context)
             task = asyncio.create_task(self._run_event(spec, event, client_context, saved))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
@@ -184,7 +186,7 @@ class LambdaFunctions(Service):
 
     def get_function(self, ctx: RequestContext, params: Params) -> Output:
         spec = self._function(ctx, params)
-        deployed = self.functions.deployed.get(spec.name)
+        deployed = self.functions.deployed.get(spec.key)
         tags = deployed.tags if deployed else {"aws:cloudformation:stack-name": spec.app}
         return {"Configuration": self._configuration(spec), "Code": {"RepositoryType": "S3"}, "Tags": tags}
 
@@ -193,15 +195,15 @@ class LambdaFunctions(Service):
 
     def list_functions(self, ctx: RequestContext, params: Params) -> Output:
         after = _FUNCTION_PAGES.after(params) or ""
-        names = [n for n in sorted(self.functions.functions) if n > after]
-        page, marker = _FUNCTION_PAGES.keyed(names, params, str)
-        output: Output = {"Functions": [self._configuration(self.functions.functions[n]) for n in page]}
+        functions = [f for f in self.functions.listed(ctx.account_id, ctx.region) if f.name > after]
+        page, marker = _FUNCTION_PAGES.keyed(functions, params, lambda f: f.name)
+        output: Output = {"Functions": [self._configuration(f) for f in page]}
         if marker:
             output["NextMarker"] = marker
         return output
 
     def _configuration(self, spec: FunctionSpec) -> Output:
-        deployed = self.functions.deployed.get(spec.name)
+        deployed = self.functions.deployed.get(spec.key)
         if deployed is not None:
             sha, size, changed = deployed.code_sha256, deployed.code_size, deployed.last_modified
         else:
@@ -210,9 +212,9 @@ class LambdaFunctions(Service):
         modified = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(changed))
         return {
             "FunctionName": spec.name,
-            "FunctionArn": self.functions.arn(spec.name),
+            "FunctionArn": self.functions.arn(spec),
             "Runtime": spec.runtime,
-            "Role": deployed.role if deployed else f"arn:aws:iam::{self.account_id}:role/outcrop-lambda",
+            "Role": deployed.role if deployed else f"arn:aws:iam::{spec.account}:role/outcrop-lambda",
             "Handler": spec.handler,
             "CodeSize": size,
             "Description": spec.description,
@@ -237,7 +239,7 @@ class LambdaFunctions(Service):
         name = str(params["FunctionName"])
         if ":" in name or "/" in name:
             raise InvalidParameterValueException("Outcrop creates functions by name, not by ARN.")
-        if self.functions.find(name) is not None:
+        if self.functions.find(name, account=ctx.account_id, region=ctx.region) is not None:
             raise ResourceConflictException(f"Function already exist: {name}")
         if params.get("PackageType") == "Image" or (params["Code"] or {}).get("ImageUri"):
             raise InvalidParameterValueException(
@@ -250,7 +252,7 @@ class LambdaFunctions(Service):
             )
         handler = _checked_handler(str(params.get("Handler") or ""))
         environment = _checked_environment((params.get("Environment") or {}).get("Variables") or {})
-        code_dir, sha, size = self._unpack(name, params["Code"])
+        code_dir, sha, size = self._unpack(ctx.account_id, ctx.region, name, params["Code"])
         spec = FunctionSpec(
             name=name,
             handler=handler,
@@ -260,6 +262,8 @@ class LambdaFunctions(Service):
             memory_mb=int(params.get("MemorySize") or 128),
             environment=environment,
             description=str(params.get("Description") or ""),
+            account=ctx.account_id,
+            region=ctx.region,
         )
         deployed = Deployed(spec, sha, size, time.time(), str(params["Role"]), dict(params.get("Tags") or {}))
         self.functions.put_deployed(deployed)
@@ -274,7 +278,7 @@ class LambdaFunctions(Service):
         code = {k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion") if params.get(k)}
         if params.get("DryRun"):
             return self._configuration(deployed.spec)
-        code_dir, sha, size = self._unpack(deployed.spec.name, code)
+        code_dir, sha, size = self._unpack(*deployed.spec.key, code)
         spec = replace(deployed.spec, code_dir=code_dir)
         self.functions.put_deployed(
             replace(deployed, spec=spec, code_sha256=sha, code_size=size, last_modified=time.time())
@@ -312,12 +316,12 @@ class LambdaFunctions(Service):
 
     def delete_function(self, ctx: RequestContext, params: Params) -> Output:
         deployed = self._deployed(ctx, params)
-        self.functions.delete_deployed(deployed.spec.name)
+        self.functions.delete_deployed(deployed.spec)
         return {}
 
     def _deployed(self, ctx: RequestContext, params: Params) -> Deployed:
         spec = self._function(ctx, params)
-        deployed = self.functions.deployed.get(spec.name)
+        deployed = self.functions.deployed.get(spec.key)
         if deployed is None:
             where = (
                 self.functions.apps[spec.app].source
@@ -330,7 +334,7 @@ class LambdaFunctions(Service):
             )
         return deployed
 
-    def _unpack(self, name: str, code: dict[str, Any]) -> tuple[Path, str, int]:
+    def _unpack(self, account: str, region: str, name: str, code: dict[str, Any]) -> tuple[Path, str, int]:
         package = code.get("ZipFile")
         if package is None and code.get("S3Bucket") and code.get("S3Key"):
             try:
@@ -344,7 +348,7 @@ class LambdaFunctions(Service):
                 "Please provide a source for function code (ZipFile, or S3Bucket and S3Key)."
             )
         try:
-            return self.functions.store.unpack(name, bytes(package))
+            return self.functions.store.unpack(account, region, name, bytes(package))
         except PackageError as exc:
             raise InvalidParameterValueException(str(exc)) from exc
 
