@@ -108,7 +108,13 @@ class ProcessingRunner:
             writer.close()
             with self._lock:
                 self._running.pop(job.name, None)
-            self._finish(job.name, "Stopped", None, None)
+            if job.stop_reason == "Shutdown":
+                waited = (
+                    "InternalServerError: Outcrop stopped while this processing job was waiting to start."
+                )
+                self._finish(job.name, "Failed", waited, None)
+            else:
+                self._finish(job.name, "Stopped", None, None)
             return
         exit_message = None
         try:
