@@ -127,7 +127,7 @@ class Gateway:
         self._mounts = sorted(mounts, key=len, reverse=True)
         self.router = Router(self.services, ROUTE_PRIORITY)
         self.recent: deque[RequestRecord] = deque(maxlen=200)
-        self._shared: dict[tuple[str, str, str], _Shared] = {}
+        self._shared: dict[tuple[str, str, str, str], _Shared] = {}
         self.on_shutdown: list[Callable[[], None]] = []
         # Services that record every answered call; called on the event loop, so they only enqueue it.
         self.observers = [o for s in self.services.values() if (o := getattr(s, "observe_call", None))]
@@ -417,7 +417,8 @@ class Gateway:
                 task.cancel()
                 return HttpResponse(499)
             return task.result()
-        key = (access_key, invocation_id, route.operation.name)
+        # the region too: an SDK re-signs for a bucket's region under the same invocation id (S3's redirect)
+        key = (access_key, invocation_id, route.operation.name, ctx.region)
         self._forget_old_results()
         shared = self._shared.get(key)
         if shared is None:
@@ -442,7 +443,7 @@ class Gateway:
             )
         return HttpResponse(499)
 
-    def _abandon(self, key: tuple[str, str, str], shared: _Shared) -> None:
+    def _abandon(self, key: tuple[str, str, str, str], shared: _Shared) -> None:
         if shared.waiters == 0 and not shared.task.done():
             shared.context.cancel.set()
             shared.task.cancel()

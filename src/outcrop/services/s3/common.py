@@ -46,12 +46,19 @@ _DEFAULT_TYPE = "binary/octet-stream"
 _US_EAST_1 = "us-east-1"
 
 
+# Operations S3 answers whatever region signed them: they make, find or list buckets.
+_ANY_REGION = frozenset({"CreateBucket", "GetBucketLocation", "ListBuckets", "ListDirectoryBuckets"})
+
+
 def _translating(method: F) -> F:
-    """Store errors carry S3's codes and error-body details; pass them on as S3 errors."""
+    """Store errors carry S3's codes and error-body details; pass them on as S3 errors. Every operation
+    on a bucket is first held to the bucket's region (see `check_bucket_region`)."""
 
     @functools.wraps(method)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
+            if len(args) == 3 and isinstance(args[1], RequestContext):
+                check_bucket_region(args[0].store, args[1], args[2])
             return method(*args, **kwargs)
         except StoreError as exc:
             raise _from_store(exc) from exc
@@ -59,6 +66,24 @@ def _translating(method: F) -> F:
             raise ServiceError(exc.message, code=f"KMS.{exc.code}", status=400, sender_fault=True) from exc
 
     return cast(F, run)
+
+
+def check_bucket_region(store: ObjectStore, ctx: RequestContext, params: Params) -> None:
+    """A request signed (SigV4) for another region than the bucket's is refused as S3 refuses it:
+    AuthorizationHeaderMalformed naming the bucket's region, which SDKs follow by signing again for it.
+    Unsigned and SigV2 requests name no region, so nothing is checked for them."""
+    bucket = params.get("Bucket")
+    signed = ctx.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256")
+    if not bucket or not signed or ctx.operation in _ANY_REGION:
+        return
+    region = store.get_bucket(str(bucket)).region
+    if region != ctx.region:
+        raise _s3_errors.AuthorizationHeaderMalformed(
+            f"The authorization header is malformed; the region '{ctx.region}' is wrong; "
+            f"expecting '{region}'",
+            extra={"Region": region},
+            headers={"x-amz-bucket-region": region},
+        )
 
 
 def _from_store(exc: StoreError) -> ServiceError:

@@ -95,6 +95,12 @@ class IllegalLocationConstraintException(ServiceError, service="s3"):
     status = 400
 
 
+class AuthorizationHeaderMalformed(ServiceError, service="s3"):
+    """A request signed for a region other than its bucket's (the error names the right one)."""
+
+    status = 400
+
+
 # The object store's errors are named as S3's codes (outcrop.storage.objects.StoreError).
 STORE_ERRORS: dict[str, type[ServiceError]] = {
     error.code: error

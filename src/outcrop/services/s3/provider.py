@@ -86,8 +86,10 @@ class S3(MultipartUploads, BucketPolicies, Service):
             self.store.create_bucket(name, constraint or _US_EAST_1)
             self.policies.put(name, None)  # a new bucket never inherits a policy of one deleted in-process
         except StoreError as exc:
-            # S3's legacy behaviour: re-creating your own bucket in us-east-1 succeeds
+            # S3's legacy behaviour: re-creating your own us-east-1 bucket in us-east-1 succeeds
             if exc.code != "BucketAlreadyOwnedByYou" or ctx.region != _US_EAST_1:
+                raise
+            if self.store.get_bucket(name).region != (constraint or _US_EAST_1):
                 raise
         return {"Location": f"/{name}"}
 
