@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,9 @@ from outcrop.backends.vision import Line, PageText, Point, Word, rows_of
 MODEL_VERSION = "rapidocr-1.4.4/PP-OCRv4"
 INSTALL = "pip install --no-deps -r requirements/nodeps-vision.txt"
 PACKAGE = "rapidocr-onnxruntime"
+_DIGITS = frozenset("0123456789")
+_NUMERIC = _DIGITS | frozenset(".,-")
+GAP_OVER_USUAL = 2.5  # a word gap is at least this many times the median blank run of its line
 FILES = {
     "det": "models/ch_PP-OCRv4_det_infer.onnx",
     "rec": "models/ch_PP-OCRv4_rec_infer.onnx",
@@ -95,23 +99,26 @@ def _word_gaps(gray: np.ndarray, polygon: Any) -> list[tuple[float, float]]:
     if dark.mean() > 0.5:
         dark = ~dark  # light text on a dark background
     ink = dark.any(axis=0)
-    minimum = max(3, 0.25 * (bottom - top))
-    gaps: list[tuple[float, float]] = []
+    runs: list[tuple[int, int]] = []
     start: int | None = None
     for x, has_ink in enumerate(ink):
         if not has_ink and start is None:
             start = x
         elif has_ink and start is not None:
-            if x - start >= minimum and start > 0:
-                gaps.append((left + start, left + x))
+            if start > 0:
+                runs.append((start, x))
             start = None
-    return gaps
+    # Narrow glyphs ("1", "I") leave blank columns as wide as a thin space beside them; a space between
+    # words is also clearly wider than the line's usual gap between letters.
+    usual = float(np.median([end - begin for begin, end in runs])) if runs else 0.0
+    minimum = max(3, 0.25 * (bottom - top), GAP_OVER_USUAL * usual)
+    return [(float(left + begin), float(left + end)) for begin, end in runs if end - begin >= minimum]
 
 
 def _line(item: list[Any], width: int, height: int, gaps: list[tuple[float, float]]) -> Line:
-    polygon, text, score = item[0], str(item[1]), float(item[2])
+    polygon, text, score = item[0], unicodedata.normalize("NFKC", str(item[1])), float(item[2])
     char_boxes = item[3] if len(item) > 3 else []
-    chars = item[4] if len(item) > 4 else []
+    chars = [unicodedata.normalize("NFKC", c) for c in item[4]] if len(item) > 4 else []
     char_scores = item[5] if len(item) > 5 else []
     words: list[Word] = []
     current: list[tuple[Any, float, str]] = []
@@ -133,7 +140,7 @@ def _line(item: list[Any], width: int, height: int, gaps: list[tuple[float, floa
             if char.isspace():
                 end_word()
             else:
-                if segment is not None and here != segment:
+                if segment is not None and here != segment and not _joins(current, char):
                     end_word()
                 segment = here
                 current.append((box, float(char_score), char))
@@ -141,6 +148,15 @@ def _line(item: list[Any], width: int, height: int, gaps: list[tuple[float, floa
     if "".join(w.text for w in words) != "".join(text.split()):
         words = _words_by_width(text, _norm(polygon, width, height), score)
     return Line(" ".join(w.text for w in words), _norm(polygon, width, height), score, words)
+
+
+def _joins(current: list[tuple[Any, float, str]], char: str) -> bool:
+    """Whether a pixel gap between the word so far and `char` is inside a number ("4471-B", "11 x"): a
+    narrow "1", wide in a monospace cell, leaves a blank as wide as a space on either side."""
+    if not current:
+        return False
+    before = current[-1][2]
+    return (before in _DIGITS and char in _NUMERIC) or (before in _NUMERIC and char in _DIGITS)
 
 
 def _words_by_width(text: str, polygon: list[Point], score: float) -> list[Word]:
