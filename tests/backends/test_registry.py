@@ -42,6 +42,7 @@ def test_names_and_states(tmp_path: Path) -> None:
         "loads": 0,
         "uses": 0,
         "generated_tokens": None,
+        "prompt_cache": None,
     }
     assert isinstance(registry.generator("chat"), TextGenerator)
     assert isinstance(registry.embedder("embed"), Embedder)

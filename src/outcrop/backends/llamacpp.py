@@ -90,6 +90,14 @@ class LlamaCppGenerator:
     def tokens_generated(self) -> int:
         return self._engine.tokens_generated
 
+    @property
+    def prompt_cache(self) -> dict[str, int]:
+        """Prompt tokens found in the KV cache vs decoded since load (the health report shows them)."""
+        return {
+            "reused_tokens": self._engine.prompt_tokens_reused,
+            "evaluated_tokens": self._engine.prompt_tokens_evaluated,
+        }
+
     def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int:
         return len(self._model.tokenize(self._model.template.render(messages, tools)))
 
@@ -203,5 +211,6 @@ def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> LlamaCppGen
         default_temperature=float(config.get("temperature", 0.7)),
         repack_weights=None if config.get("repack_weights") is None else bool(config["repack_weights"]),
         constrained=bool(config.get("constrained_decoding", True)),
+        prefix_cache=bool(config.get("prefix_cache", True)),
     )
     return LlamaCppGenerator(name, gguf, settings)

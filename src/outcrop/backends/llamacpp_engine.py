@@ -4,10 +4,15 @@ One llama context is not thread-safe, and decoding one token for four sequences 
 for one (the weights are read once per step), so every model gets a single engine thread that owns the
 context. Each request becomes a sequence with its own KV-cache slot (seq_id) and sampler; every step the
 engine packs one new token per decoding sequence plus a chunk of any prompt still being read into one
-`llama_batch`, decodes it, and samples each sequence from its own logits row. A finished sequence's KV
-cells are cleared and its slot goes to the next waiting request. Past `parallel` active and `max_queue`
-waiting sequences, `submit` raises BackendBusy at once. The engine knows tokens only; text is the
-generator's business (llamacpp.py).
+`llama_batch`, decodes it, and samples each sequence from its own logits row. Past `parallel` active and
+`max_queue` waiting sequences, `submit` raises BackendBusy at once. The engine knows tokens only; text is
+the generator's business (llamacpp.py).
+
+A finished sequence's KV cells stay in its slot, with the list of tokens they hold. An agent's next step
+or a chat's next turn re-sends the same system prompt, tools and conversation, so a new sequence takes the
+free slot whose cached tokens share the longest prefix with its prompt (ties: the least recently freed),
+drops only the divergent tail and decodes the rest, as llama.cpp's server does. The cache belongs to this
+engine's one context, so nothing is shared across models or contexts.
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ class LlamaSettings:
     repack_weights: bool | None = None
     # Grammar-constrained tool calls and JSON (see grammar.py); off only to measure what it costs.
     constrained: bool = True
+    # Keep each slot's KV cells after its sequence ends and reuse the longest common prompt prefix; off
+    # re-reads every prompt in full (to measure what reuse saves).
+    prefix_cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ class EngineSequence:
     stop_requested: threading.Event = field(default_factory=threading.Event)
     output: queue.SimpleQueue[int | End] = field(default_factory=queue.SimpleQueue)
     slot: int = -1
-    fed: int = 0  # prompt tokens already decoded
+    fed: int = 0  # prompt tokens already decoded (or found in the slot's cache)
     generated: int = 0
     last_token: int = -1
     sampler: SequenceSampler | None = None
@@ -146,6 +154,8 @@ class BatchEngine:
         self.tokens_generated = 0  # every token sampled since load: shows when decoding really stops
         self.grammar_resamples = 0  # tokens a grammar had to redraw (see llamacpp_sampling)
         self.grammar_seconds = 0.0  # time the grammars took, redraws included
+        self.prompt_tokens_reused = 0  # prompt tokens found in a slot's KV cache
+        self.prompt_tokens_evaluated = 0  # prompt tokens decoded
         params = llama.llama_context_default_params()
         params.n_ctx = settings.n_ctx * settings.parallel
         params.n_batch = settings.n_batch
@@ -173,7 +183,9 @@ class BatchEngine:
         self._condition = threading.Condition()
         self._waiting: collections.deque[EngineSequence] = collections.deque()
         self._active: list[EngineSequence] = []
-        self._free_slots = list(range(settings.parallel))
+        self._free_slots = list(range(settings.parallel))  # least recently freed first
+        # The tokens each slot's KV cells hold, at positions 0..len-1 (engine thread only).
+        self._cached: list[list[int]] = [[] for _ in range(settings.parallel)]
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="llama-engine", daemon=True)
         self._thread.start()
@@ -227,19 +239,59 @@ class BatchEngine:
             sequence.output.put(End("cancelled"))
         while self._waiting and self._free_slots:
             sequence = self._waiting.popleft()
-            sequence.slot = self._free_slots.pop(0)
+            sequence.slot = self._choose_slot(sequence.prompt)
+            self._free_slots.remove(sequence.slot)
+            self._reuse_prefix(sequence)
             sequence.sampler = SequenceSampler(self._llama, self._model.vocab, sequence.sampling)
             self._active.append(sequence)
+
+    def _choose_slot(self, prompt: list[int]) -> int:
+        """The free slot whose cache shares the longest prefix with `prompt` (ties: the least recently
+        freed). A prefix under half the prompt is only the chat template's header or a different
+        conversation, so the least recently freed slot is overwritten instead, as llama.cpp's server does:
+        a conversation's cache then survives a short unrelated request."""
+        oldest = self._free_slots[0]
+        if not self._settings.prefix_cache:
+            return oldest
+        best, best_shared = oldest, -1
+        for slot in self._free_slots:
+            shared = common_prefix(self._cached[slot], prompt)
+            if shared > best_shared:
+                best, best_shared = slot, shared
+        return best if 2 * best_shared >= len(prompt) else oldest
+
+    def _reuse_prefix(self, sequence: EngineSequence) -> None:
+        """Keep the cached prefix the prompt shares (all but its last token, whose logits are needed)
+        and remove the rest of the slot's cells."""
+        slot, cached = sequence.slot, self._cached[sequence.slot]
+        keep = 0
+        if self._settings.prefix_cache:
+            keep = min(common_prefix(cached, sequence.prompt), len(sequence.prompt) - 1)
+        if keep < len(cached) and not self._llama.llama_memory_seq_rm(self._memory, slot, keep, -1):
+            keep = 0  # this memory cannot drop a partial sequence: start the slot afresh
+        if keep == 0 or self._llama.llama_memory_seq_pos_max(self._memory, slot) != keep - 1:
+            self._clear_slot(slot)  # anything but the expected cells means the cache cannot be trusted
+            keep = 0
+        del cached[keep:]
+        sequence.fed = keep
+        self.prompt_tokens_reused += keep
+
+    def _clear_slot(self, slot: int) -> None:
+        self._llama.llama_memory_seq_rm(self._memory, slot, -1, -1)
+        self._cached[slot].clear()
 
     def _retire_abandoned(self) -> None:
         for sequence in [entry for entry in self._active if entry.abandoned]:
             self._retire(sequence, End("cancelled"))
 
     def _retire(self, sequence: EngineSequence, end: End) -> None:
-        """Free the sequence's KV cells, sampler and slot (engine thread only), then tell its reader."""
+        """Free the sequence's sampler and slot (engine thread only), then tell its reader."""
         was_active = sequence in self._active
         if was_active:
-            self._llama.llama_memory_seq_rm(self._memory, sequence.slot, -1, -1)
+            # The cells hold exactly the tokens decoded for this slot, even for a cancelled sequence; a
+            # failed decode leaves them unknown, and without reuse they are of no further use.
+            if end.reason == "error" or not self._settings.prefix_cache:
+                self._clear_slot(sequence.slot)
             if sequence.sampler is not None:
                 self.grammar_resamples += sequence.sampler.grammar_resamples
                 self.grammar_seconds += sequence.sampler.grammar_seconds
@@ -257,10 +309,12 @@ class BatchEngine:
         """Decode one batch: a token for every generating sequence, then prompt chunks in the room left."""
         batch = self._batch
         rows: list[tuple[EngineSequence, int]] = []
+        fed: list[tuple[int, int]] = []  # (slot, token) in batch order: what the slots' cells will hold
         count = 0
 
         def add(token: int, position: int, slot: int, wants_logits: bool) -> None:
             nonlocal count
+            fed.append((slot, token))
             batch.token[count] = token
             batch.pos[count] = position
             batch.n_seq_id[count] = 1
@@ -285,11 +339,14 @@ class BatchEngine:
                     rows.append((sequence, count))
                 add(sequence.prompt[position], position, sequence.slot, last_of_prompt)
             sequence.fed += take
+            self.prompt_tokens_evaluated += take
             room -= take
         batch.n_tokens = count
         status = self._llama.llama_decode(self._context, batch)
         if status != 0:
             raise BackendError(f"llama_decode returned {status}")
+        for slot, token in fed:
+            self._cached[slot].append(token)
         for sequence, row in rows:
             assert sequence.sampler is not None
             token = sequence.sampler.sample(self._context, row, is_end=self._model.is_end_of_generation)
@@ -302,3 +359,13 @@ class BatchEngine:
             sequence.output.put(token)
             if sequence.generated >= sequence.max_new_tokens:
                 self._retire(sequence, End("max_tokens"))
+
+
+def common_prefix(first: list[int], second: list[int]) -> int:
+    """How many leading tokens the two lists share."""
+    count = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count

@@ -235,6 +235,7 @@ class ModelRegistry:
                 "loads": entry.loads,
                 "uses": entry.uses,
                 "generated_tokens": getattr(entry.instance, "tokens_generated", None),
+                "prompt_cache": getattr(entry.instance, "prompt_cache", None),  # reused vs evaluated
             }
             for name, entry in self._entries.items()
         }
