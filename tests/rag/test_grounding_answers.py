@@ -32,6 +32,8 @@ def test_question_kinds() -> None:
         "What makes the sails turn?",
         "How does the mill grind flour?",
         "Summarise the history of the mill.",
+        "Volcanoes erupt when magma rises through the crust",  # a statement holding "when"
+        "The miller knows who built it",
     ):
         assert question_kind(open_question)[0] is None, open_question
 

@@ -38,6 +38,26 @@ _BE = frozenset({"is", "are", "was", "were"})
 # relation words an answer rarely restates: "how many people live in X" is answered "X has 1,340 inhabitants"
 _LIGHT = frozenset(stem(word) for word in _LIGHT_WORDS.split())
 _NUMBER_WORDS = frozenset(_COUNT_WORDS.split())
+# what may stand before a question word: "At what altitude...", "And when..."
+_LEADING = frozenset(
+    [
+        "at",
+        "in",
+        "on",
+        "by",
+        "for",
+        "from",
+        "to",
+        "of",
+        "during",
+        "since",
+        "until",
+        "and",
+        "so",
+        "then",
+        "but",
+    ]
+)
 _DATE_WORDS = frozenset(_DAY_WORDS.split())
 
 
@@ -46,6 +66,8 @@ def question_kind(question: str) -> tuple[str | None, frozenset[str]]:
     input) and the words that only say so ("how *long*", "what *time*")."""
     words = [word.lower() for word in _WORD.findall(question)]
     for index, word in enumerate(words[:4]):  # "At what altitude...", "In which year..."
+        if index and words[index - 1] not in _LEADING:
+            return None, frozenset()  # a statement ("Volcanoes erupt when magma rises"), not a question
         following = words[index + 1] if index + 1 < len(words) else ""
         if word == "how":
             return ("amount", frozenset({following})) if following in _AMOUNT else (None, frozenset())
