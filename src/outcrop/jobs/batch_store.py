@@ -104,7 +104,10 @@ class BatchJobStore:
                     if json.dumps(json.loads(row["request"]), sort_keys=True) != encoded:
                         raise TokenReused(client_token)
                     return _job(row), False
-            if tx.execute("SELECT 1 FROM jobs WHERE name = ?", (name,)).fetchone():
+            if tx.execute(  # a name is unique within an account's region: where its ARN says
+                "SELECT 1 FROM jobs WHERE name = ? AND substr(arn, 1, ?) = ?",
+                (name, len(arn_prefix), arn_prefix),
+            ).fetchone():
                 raise NameTaken(name)
             job_id = new_id()
             tx.execute(

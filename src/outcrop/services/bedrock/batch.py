@@ -32,6 +32,12 @@ _PAGES = Pager(
 )
 
 
+def _arn_prefix(ctx: RequestContext) -> str:
+    """What the ARNs of the request's account's and region's jobs begin with: a job lives where it was
+    made, and its ARN (kept since the job was made) says where that is."""
+    return ctx.arn("bedrock", "model-invocation-job/")
+
+
 def _time(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp, UTC)
 
@@ -82,7 +88,7 @@ class BatchJobs:
         request = {key: value for key, value in params.items() if key != "clientRequestToken"}
         try:
             job, created = self.store.create(
-                arn_prefix=ctx.arn("bedrock", "model-invocation-job/"),
+                arn_prefix=_arn_prefix(ctx),
                 name=params["jobName"],
                 model_id=params["modelId"],
                 client_token=params.get("clientRequestToken"),
@@ -102,16 +108,18 @@ class BatchJobs:
             self.runner.submit(job.job_id)
         return {"jobArn": job.arn}
 
-    def get(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._describe(self._find(params["jobIdentifier"]))
+    def get(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._describe(self._find(ctx, params["jobIdentifier"]))
 
-    def list(self, params: dict[str, Any]) -> dict[str, Any]:
+    def list(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         after, before = params.get("submitTimeAfter"), params.get("submitTimeBefore")
         status, name = params.get("statusEquals"), params.get("nameContains")
+        here = _arn_prefix(ctx)
         jobs = [
             job
             for job in self.store.all()
-            if (after is None or _time(job.submitted) > after)
+            if job.arn.startswith(here)
+            and (after is None or _time(job.submitted) > after)
             and (before is None or _time(job.submitted) < before)
             and (status is None or job.status == status)
             and (name is None or name in job.name)
@@ -124,8 +132,8 @@ class BatchJobs:
             answer["nextToken"] = token
         return answer
 
-    def stop(self, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._find(params["jobIdentifier"])
+    def stop(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._find(ctx, params["jobIdentifier"])
         if not self.runner.stop(job.job_id):
             raise ConflictException(
                 f"The job {job.job_id} is {job.status}; only a running job can be stopped."
@@ -163,9 +171,10 @@ class BatchJobs:
                     f"The bucket owner {owner} is another account; this server holds {ctx.account_id}'s."
                 )
 
-    def _find(self, identifier: str) -> BatchJob:
+    def _find(self, ctx: RequestContext, identifier: str) -> BatchJob:
+        """A job of the request's account and region, by id or ARN (a job's ARN is where it lives)."""
         job = self.store.get(identifier.rpartition("/")[2])
-        if job is None:
+        if job is None or not job.arn.startswith(_arn_prefix(ctx)):
             raise ResourceNotFoundException(f"The batch inference job {identifier} could not be found.")
         return job
 

@@ -162,13 +162,13 @@ class Bedrock(Service):
         return self.batch.create(ctx, params)
 
     def get_model_invocation_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self.batch.get(params)
+        return self.batch.get(ctx, params)
 
     def list_model_invocation_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self.batch.list(params)
+        return self.batch.list(ctx, params)
 
     def stop_model_invocation_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self.batch.stop(params)
+        return self.batch.stop(ctx, params)
 
 
 def _served_by(model: BedrockModel) -> str:

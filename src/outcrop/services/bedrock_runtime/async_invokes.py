@@ -27,6 +27,12 @@ _PAGES = Pager(
 )
 
 
+def _arn_prefix(ctx: RequestContext) -> str:
+    """What the ARNs of the request's account's and region's invocations begin with: an invocation
+    lives where it was started, and its ARN (kept since then) says where that is."""
+    return ctx.arn("bedrock", "async-invoke/")
+
+
 def _time(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp, UTC)
 
@@ -67,7 +73,7 @@ class AsyncInvokes:
             )
         try:
             invocation = self.invocations.start(
-                arn_prefix=ctx.arn("bedrock", "async-invoke/"),
+                arn_prefix=_arn_prefix(ctx),
                 model_id=params["modelId"],
                 model_arn=model.arn(ctx.region),
                 client_token=params.get("clientRequestToken"),
@@ -82,20 +88,24 @@ class AsyncInvokes:
             ) from error
         return {"invocationArn": invocation.arn}
 
-    def get(self, params: dict[str, Any]) -> dict[str, Any]:
+    def get(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["invocationArn"]
         invocation = self.invocations.get(arn.rpartition("/")[2])
-        if invocation is None:  # the model gives GetAsyncInvoke no ResourceNotFoundException
+        if invocation is None or not invocation.arn.startswith(
+            _arn_prefix(ctx)
+        ):  # made elsewhere  # the model gives GetAsyncInvoke no ResourceNotFoundException
             raise ValidationException(f"The invocation {arn} does not exist.")
         return _describe(invocation)
 
-    def list(self, params: dict[str, Any]) -> dict[str, Any]:
+    def list(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         after, before = params.get("submitTimeAfter"), params.get("submitTimeBefore")
         status = params.get("statusEquals")
+        here = _arn_prefix(ctx)
         found = [
             invocation
             for invocation in self.invocations.all()
-            if (after is None or _time(invocation.submitted) > after)
+            if invocation.arn.startswith(here)
+            and (after is None or _time(invocation.submitted) > after)
             and (before is None or _time(invocation.submitted) < before)
             and (status is None or invocation.status == status)
         ]

@@ -246,7 +246,7 @@ class BedrockRuntime(Service):
         return self.async_invokes.start(ctx, params)
 
     def get_async_invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self.async_invokes.get(params)
+        return self.async_invokes.get(ctx, params)
 
     def list_async_invokes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self.async_invokes.list(params)
+        return self.async_invokes.list(ctx, params)
