@@ -181,7 +181,9 @@ class App:
         """Knowledge Bases state, shared by bedrock-agent (control plane) and bedrock-agent-runtime."""
         from outcrop.rag.kbstore import KnowledgeBaseStore
 
-        return KnowledgeBaseStore(self.data_path("knowledge-bases"))
+        return KnowledgeBaseStore(
+            self.data_path("knowledge-bases"), account=self.settings.account_id, region=self.settings.region
+        )
 
     @cached_property
     def agents(self) -> AgentStore:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from outcrop.rag import kbstore
 from outcrop.storage import sqlitelogs
 from outcrop.storage.sqlite import Database
 from tests.errors import error_of
@@ -58,11 +59,30 @@ def old_function(data: Path) -> None:
     (folder / "function.json").write_text(json.dumps(settings))
 
 
+def old_knowledge_base(data: Path) -> None:
+    """A knowledge base as the store kept it before regions: a name unique across the whole server."""
+    db = Database(data / "knowledge-bases" / "knowledge_bases.sqlite3", kbstore.MIGRATIONS[:1])
+    body = {
+        "knowledgeBaseId": "OLDKB00001",
+        "name": "old-kb",
+        "knowledgeBaseArn": "arn:aws:bedrock:us-east-1:000000000000:knowledge-base/OLDKB00001",
+        "roleArn": "arn:aws:iam::000000000000:role/kb",
+        "knowledgeBaseConfiguration": {"type": "VECTOR"},
+    }
+    with db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO knowledge_bases VALUES ('OLDKB00001', 'old-kb', ?, 'lance', 1024, ?, ?)",
+            (json.dumps(body), time.time(), time.time()),
+        )
+    db.close()
+
+
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("before-regions") / "data"
     old_logs(data)
     old_function(data)
+    old_knowledge_base(data)
     running = RunningServer(data).start()
     yield running
     running.stop()
@@ -87,3 +107,14 @@ def test_old_functions_are_the_default_regions(migrated: RunningServer) -> None:
     assert json.loads(home.invoke(FunctionName="old-fn")["Payload"].read()) == {"old": True}
     assert error_of(other.get_function, FunctionName="old-fn")["Code"] == "ResourceNotFoundException"
     assert other.list_functions()["Functions"] == []
+
+
+def test_old_knowledge_bases_are_the_default_regions(migrated: RunningServer) -> None:
+    home, other = regional(migrated, "bedrock-agent", DEFAULT), regional(migrated, "bedrock-agent", OTHER)
+    assert home.get_knowledge_base(knowledgeBaseId="OLDKB00001")["knowledgeBase"]["name"] == "old-kb"
+    assert [k["name"] for k in home.list_knowledge_bases()["knowledgeBaseSummaries"]] == ["old-kb"]
+    assert (
+        error_of(other.get_knowledge_base, knowledgeBaseId="OLDKB00001")["Code"]
+        == "ResourceNotFoundException"
+    )
+    assert other.list_knowledge_bases()["knowledgeBaseSummaries"] == []

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from outcrop.storage.sqlite import Database, Migration
+from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Migration, partition_column
 from outcrop.storage.vectors import VectorStore
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -48,6 +48,41 @@ MIGRATIONS: list[Migration] = [
     ),
 ]
 
+
+def migrations(account: str, region: str) -> list[Migration]:
+    """The schema, with knowledge bases partitioned by account and region (a name is unique within one)."""
+    return [*MIGRATIONS, ("0002_regions", lambda tx: _partition(tx, account, region))]
+
+
+def _partition(tx: Any, account: str, region: str) -> None:
+    """Knowledge bases gain account and region, their name unique within them; each existing one goes
+    where its ARN (made from the request that created it) says, or else to the server's defaults."""
+    tx.execute(
+        f"""CREATE TABLE knowledge_bases_new (
+            id TEXT PRIMARY KEY, {partition_column("account", account)}, {partition_column("region", region)},
+            name TEXT NOT NULL, body TEXT NOT NULL, store_kind TEXT NOT NULL, dimension INTEGER NOT NULL,
+            created REAL NOT NULL, updated REAL NOT NULL, UNIQUE (account, region, name))"""
+    )
+    for row in tx.execute("SELECT * FROM knowledge_bases").fetchall():
+        fields = str(json.loads(row["body"]).get("knowledgeBaseArn", "")).split(":")
+        where = (fields[4], fields[3]) if len(fields) > 5 and fields[3] and fields[4] else (account, region)
+        tx.execute(
+            "INSERT INTO knowledge_bases_new VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row["id"],
+                *where,
+                row["name"],
+                row["body"],
+                row["store_kind"],
+                row["dimension"],
+                row["created"],
+                row["updated"],
+            ),
+        )
+    tx.execute("DROP TABLE knowledge_bases")
+    tx.execute("ALTER TABLE knowledge_bases_new RENAME TO knowledge_bases")
+
+
 STATISTICS = (
     "numberOfDocumentsScanned",
     "numberOfMetadataDocumentsScanned",
@@ -73,6 +108,8 @@ class KnowledgeBase:
     dimension: int
     created: float
     updated: float
+    account: str = DEFAULT_ACCOUNT  # where it lives
+    region: str = DEFAULT_REGION
 
 
 @dataclass(frozen=True)
@@ -110,9 +147,13 @@ class IndexedDocument:
 class KnowledgeBaseStore:
     """All Knowledge Bases state under `directory`; jobs left running by a previous process end FAILED."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
+    ) -> None:
+        """`account` and `region` are the server's defaults, where knowledge bases made before regions
+        partitioned them go (unless their ARN says otherwise)."""
         self.directory = directory
-        self.db = Database(directory / "knowledge_bases.sqlite3", MIGRATIONS)
+        self.db = Database(directory / "knowledge_bases.sqlite3", migrations(account, region))
         self._vectors: dict[str, VectorStore] = {}
         self._vectors_lock = threading.Lock()
         self._postgres: Any = None
@@ -128,16 +169,33 @@ class KnowledgeBaseStore:
 
     # -- knowledge bases -------------------------------------------------------------------------------------
 
-    def add_knowledge_base(self, body: dict[str, Any], store_kind: str, dimension: int) -> KnowledgeBase:
+    def add_knowledge_base(
+        self, body: dict[str, Any], store_kind: str, dimension: int, account: str, region: str
+    ) -> KnowledgeBase:
+        """A new knowledge base of `account`'s `region`; KeyError if one there has the name."""
         now = time.time()
         with self.db.transaction() as tx:
-            if tx.execute("SELECT 1 FROM knowledge_bases WHERE name = ?", (body["name"],)).fetchone():
+            if tx.execute(
+                "SELECT 1 FROM knowledge_bases WHERE account = ? AND region = ? AND name = ?",
+                (account, region, body["name"]),
+            ).fetchone():
                 raise KeyError(body["name"])
             tx.execute(
-                "INSERT INTO knowledge_bases VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (body["knowledgeBaseId"], body["name"], json.dumps(body), store_kind, dimension, now, now),
+                "INSERT INTO knowledge_bases (id, account, region, name, body, store_kind, dimension,"
+                " created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    body["knowledgeBaseId"],
+                    account,
+                    region,
+                    body["name"],
+                    json.dumps(body),
+                    store_kind,
+                    dimension,
+                    now,
+                    now,
+                ),
             )
-        return KnowledgeBase(body["knowledgeBaseId"], body, store_kind, dimension, now, now)
+        return KnowledgeBase(body["knowledgeBaseId"], body, store_kind, dimension, now, now, account, region)
 
     def update_knowledge_base(self, kb_id: str, body: dict[str, Any]) -> None:
         with self.db.transaction() as tx:
@@ -158,11 +216,18 @@ class KnowledgeBaseStore:
             row["dimension"],
             row["created"],
             row["updated"],
+            row["account"],
+            row["region"],
         )
 
-    def knowledge_bases(self) -> list[KnowledgeBase]:
+    def knowledge_bases(self, account: str, region: str) -> list[KnowledgeBase]:
+        """The knowledge bases of one account's region, oldest first."""
         with self.db.read() as conn:
-            ids = [row["id"] for row in conn.execute("SELECT id FROM knowledge_bases ORDER BY created")]
+            rows = conn.execute(
+                "SELECT id FROM knowledge_bases WHERE account = ? AND region = ? ORDER BY created",
+                (account, region),
+            )
+            ids = [row["id"] for row in rows]
         return [kb for kb in map(self.knowledge_base, ids) if kb is not None]
 
     def delete_knowledge_base(self, kb_id: str) -> None:

@@ -69,9 +69,10 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
 
     # -- knowledge bases -------------------------------------------------------------------------------------
 
-    def _kb(self, kb_id: str) -> KnowledgeBase:
+    def _kb(self, ctx: RequestContext, kb_id: str) -> KnowledgeBase:
+        """A knowledge base of the request's account and region: one made elsewhere is not found here."""
         kb = self.store.knowledge_base(kb_id)
-        if kb is None:
+        if kb is None or (kb.account, kb.region) != (ctx.account_id, ctx.region):
             raise ResourceNotFoundException(f"Knowledge base with id {kb_id} does not exist")
         return kb
 
@@ -120,7 +121,7 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
             if optional in params:
                 body[optional] = params[optional]
         try:
-            kb = self.store.add_knowledge_base(body, kind, dimension)
+            kb = self.store.add_knowledge_base(body, kind, dimension, ctx.account_id, ctx.region)
         except KeyError as error:
             raise ConflictException(f"A knowledge base named {params['name']} already exists.") from error
         try:
@@ -132,10 +133,10 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         return {"knowledgeBase": self._kb_view(kb, "CREATING")}
 
     def get_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"knowledgeBase": self._kb_view(self._kb(params["knowledgeBaseId"]))}
+        return {"knowledgeBase": self._kb_view(self._kb(ctx, params["knowledgeBaseId"]))}
 
     def list_knowledge_bases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        page, token = _PAGES.page(self.store.knowledge_bases(), params)
+        page, token = _PAGES.page(self.store.knowledge_bases(ctx.account_id, ctx.region), params)
         summaries = [
             {
                 "knowledgeBaseId": kb.id,
@@ -149,7 +150,7 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         return {"knowledgeBaseSummaries": summaries, **({"nextToken": token} if token else {})}
 
     def update_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        kb = self._kb(params["knowledgeBaseId"])
+        kb = self._kb(ctx, params["knowledgeBaseId"])
         old = kb.body["knowledgeBaseConfiguration"]
         new = params["knowledgeBaseConfiguration"]
         if new != old:
@@ -163,10 +164,10 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         if "description" in params:
             body["description"] = params["description"]
         self.store.update_knowledge_base(kb.id, body)
-        return {"knowledgeBase": self._kb_view(self._kb(kb.id), "UPDATING")}
+        return {"knowledgeBase": self._kb_view(self._kb(ctx, kb.id), "UPDATING")}
 
     def delete_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        kb = self._kb(params["knowledgeBaseId"])
+        kb = self._kb(ctx, params["knowledgeBaseId"])
         if any(ds.kb_id == kb.id for ds in self._running_sources(kb.id)):
             raise ConflictException("An ingestion job is running on this knowledge base.")
         self.store.delete_knowledge_base(kb.id)
@@ -179,8 +180,8 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
 
     # -- data sources ----------------------------------------------------------------------------------------
 
-    def _ds(self, kb_id: str, ds_id: str) -> DataSource:
-        self._kb(kb_id)
+    def _ds(self, ctx: RequestContext, kb_id: str, ds_id: str) -> DataSource:
+        self._kb(ctx, kb_id)
         ds = self.store.data_source(kb_id, ds_id)
         if ds is None:
             raise ResourceNotFoundException(
@@ -230,7 +231,7 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
                 raise ValidationException(f"Invalid chunkingConfiguration: {error}") from error
 
     def create_data_source(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        kb = self._kb(params["knowledgeBaseId"])
+        kb = self._kb(ctx, params["knowledgeBaseId"])
         self._check_ds_config(params)
         body = {
             "knowledgeBaseId": kb.id,
@@ -249,10 +250,10 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         return {"dataSource": self._ds_view(ds)}
 
     def get_data_source(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"dataSource": self._ds_view(self._ds(params["knowledgeBaseId"], params["dataSourceId"]))}
+        return {"dataSource": self._ds_view(self._ds(ctx, params["knowledgeBaseId"], params["dataSourceId"]))}
 
     def list_data_sources(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        kb = self._kb(params["knowledgeBaseId"])
+        kb = self._kb(ctx, params["knowledgeBaseId"])
         page, token = _PAGES.page(self.store.data_sources(kb.id), params)
         summaries = [
             {
@@ -268,7 +269,7 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         return {"dataSourceSummaries": summaries, **({"nextToken": token} if token else {})}
 
     def update_data_source(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        ds = self._ds(ctx, params["knowledgeBaseId"], params["dataSourceId"])
         self._check_ds_config(params)
         old_chunking = (ds.body.get("vectorIngestionConfiguration") or {}).get("chunkingConfiguration")
         new_chunking = (params.get("vectorIngestionConfiguration") or {}).get("chunkingConfiguration")
@@ -286,16 +287,16 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
             if optional in params:
                 body[optional] = params[optional]
         self.store.update_data_source(ds.id, body)
-        return {"dataSource": self._ds_view(self._ds(ds.kb_id, ds.id))}
+        return {"dataSource": self._ds_view(self._ds(ctx, ds.kb_id, ds.id))}
 
     def delete_data_source(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        ds = self._ds(ctx, params["knowledgeBaseId"], params["dataSourceId"])
         with self.store.running_lock:
             if ds.id in self.store.running:
                 raise ConflictException("An ingestion job is running on this data source.")
         keys = self.store.delete_data_source(ds.kb_id, ds.id)
         if ds.body.get("dataDeletionPolicy", "DELETE") == "DELETE" and keys:
-            vectors = self.store.vectors(self._kb(ds.kb_id))
+            vectors = self.store.vectors(self._kb(ctx, ds.kb_id))
             for key in keys:
                 vectors.delete_document(document_id(ds.id, key))
         return {"knowledgeBaseId": ds.kb_id, "dataSourceId": ds.id, "status": "DELETING"}
@@ -320,8 +321,8 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         return view
 
     def start_ingestion_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
-        kb = self._kb(ds.kb_id)
+        ds = self._ds(ctx, params["knowledgeBaseId"], params["dataSourceId"])
+        kb = self._kb(ctx, ds.kb_id)
         if ds.body["dataSourceConfiguration"]["type"] not in ("S3", "WEB"):
             raise ValidationException(
                 "Ingestion jobs run on S3 and WEB data sources; use IngestKnowledgeBaseDocuments."
@@ -344,8 +345,8 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
             raise
         return {"ingestionJob": self._job_view(job)}
 
-    def _job(self, params: dict[str, Any]) -> IngestionJob:
-        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+    def _job(self, ctx: RequestContext, params: dict[str, Any]) -> IngestionJob:
+        ds = self._ds(ctx, params["knowledgeBaseId"], params["dataSourceId"])
         job = self.store.job(ds.kb_id, ds.id, params["ingestionJobId"])
         if job is None:
             raise ResourceNotFoundException(
@@ -354,17 +355,17 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         return job
 
     def get_ingestion_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"ingestionJob": self._job_view(self._job(params))}
+        return {"ingestionJob": self._job_view(self._job(ctx, params))}
 
     def stop_ingestion_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._job(params)
+        job = self._job(ctx, params)
         if job.status not in ("STARTING", "IN_PROGRESS"):
             raise ConflictException(f"The ingestion job is {job.status}; only a running job can be stopped.")
         self.store.stop_requests.add(job.id)
         return {"ingestionJob": {**self._job_view(job), "status": "STOPPING"}}
 
     def list_ingestion_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        ds = self._ds(ctx, params["knowledgeBaseId"], params["dataSourceId"])
         jobs = self.store.jobs(ds.kb_id, ds.id)
         for entry in params.get("filters") or []:
             jobs = [job for job in jobs if job.status in entry["values"]]
@@ -399,8 +400,8 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         return view
 
     def ingest_knowledge_base_documents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
-        kb = self._kb(ds.kb_id)
+        ds = self._ds(ctx, params["knowledgeBaseId"], params["dataSourceId"])
+        kb = self._kb(ctx, ds.kb_id)
         embedder = knowledge_base_embedder(self.inference, Caller(ctx.access_key), kb)
         ingestor = DocumentIngestor(self.store, self.objects, kb, ds, embedder)
         details = []
@@ -415,15 +416,15 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
             raise ValidationException(str(error)) from error
         return {"documentDetails": details}
 
-    def _identified(self, params: dict[str, Any]) -> tuple[DataSource, list[str]]:
-        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+    def _identified(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[DataSource, list[str]]:
+        ds = self._ds(ctx, params["knowledgeBaseId"], params["dataSourceId"])
         try:
             return ds, [identifier_key(identifier, ds) for identifier in params["documentIdentifiers"]]
         except DocumentRequestError as error:
             raise ValidationException(str(error)) from error
 
     def get_knowledge_base_documents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        ds, keys = self._identified(params)
+        ds, keys = self._identified(ctx, params)
         known = self.store.documents(ds.kb_id, ds.id)
         details = []
         for key in keys:
@@ -435,15 +436,15 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         return {"documentDetails": details}
 
     def list_knowledge_base_documents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        ds = self._ds(params["knowledgeBaseId"], params["dataSourceId"])
+        ds = self._ds(ctx, params["knowledgeBaseId"], params["dataSourceId"])
         documents = sorted(self.store.documents(ds.kb_id, ds.id).values(), key=lambda doc: doc.key)
         page, token = _PAGES.page(documents, params)
         details = [self._document_view(ds, d.key, d.status, d.reason, d.updated) for d in page]
         return {"documentDetails": details, **({"nextToken": token} if token else {})}
 
     def delete_knowledge_base_documents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        ds, keys = self._identified(params)
-        vectors = self.store.vectors(self._kb(ds.kb_id))
+        ds, keys = self._identified(ctx, params)
+        vectors = self.store.vectors(self._kb(ctx, ds.kb_id))
         details = []
         for key in keys:
             vectors.delete_document(document_id(ds.id, key))

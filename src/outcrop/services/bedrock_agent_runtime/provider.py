@@ -72,16 +72,22 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         self.agents = agents  # Bedrock Agents InvokeAgent runs (agent_invoke.py), with their sessions
         self.agent_sessions = AgentSessions(agents)  # saved in the agent store: they outlive a restart
 
-    def _kb(self, kb_id: str) -> KnowledgeBase:
+    def _kb(self, kb_id: str, where: tuple[str, str] | None = None) -> KnowledgeBase:
+        """A knowledge base by id; with `where` (account, region), only one that lives there."""
         kb = self.knowledge_bases.knowledge_base(kb_id)
-        if kb is None:
+        if kb is None or (where is not None and (kb.account, kb.region) != where):
             raise ResourceNotFoundException(f"Knowledge base with id {kb_id} does not exist")
         return kb
 
     def _search(
-        self, caller: Caller, kb_id: str, query: str, configuration: dict[str, Any] | None
+        self,
+        caller: Caller,
+        kb_id: str,
+        query: str,
+        configuration: dict[str, Any] | None,
+        where: tuple[str, str] | None = None,
     ) -> list[Hit]:
-        kb = self._kb(kb_id)
+        kb = self._kb(kb_id, where)
         try:
             settings = search_settings(configuration)
             embedder = knowledge_base_embedder(self.inference, caller, kb)
@@ -133,7 +139,11 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         if params.get("nextToken"):
             raise ValidationException("The nextToken is not valid: Retrieve returns every result at once.")
         hits = self._search(
-            ctx.caller, params["knowledgeBaseId"], query["text"], params.get("retrievalConfiguration")
+            ctx.caller,
+            params["knowledgeBaseId"],
+            query["text"],
+            params.get("retrievalConfiguration"),
+            (ctx.account_id, ctx.region),
         )
         return {"retrievalResults": [retrieval_result(hit) for hit in hits]}
 
@@ -145,7 +155,14 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
             raise ValidationException(f"The model {model_arn} is not a text generation model of this server.")
         return model
 
-    def _prepare(self, caller: Caller, params: dict[str, Any], *, streaming: bool = False) -> Prepared:
+    def _prepare(
+        self,
+        caller: Caller,
+        params: dict[str, Any],
+        *,
+        streaming: bool = False,
+        where: tuple[str, str] | None = None,
+    ) -> Prepared:
         """Validate, load the session, screen the question (a guardrail), retrieve and build the chat
         request."""
         configuration = params["retrieveAndGenerateConfiguration"]
@@ -184,7 +201,11 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
                 raise ValidationException(str(error)) from error
         else:
             hits = self._search(
-                caller, kb_config["knowledgeBaseId"], question, kb_config.get("retrievalConfiguration")
+                caller,
+                kb_config["knowledgeBaseId"],
+                question,
+                kb_config.get("retrievalConfiguration"),
+                where,
             )
         generation = kb_config.get("generationConfiguration")
         try:
@@ -237,7 +258,7 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         return text, cited
 
     def retrieve_and_generate(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        prepared = self._prepare(ctx.caller, params)
+        prepared = self._prepare(ctx.caller, params, where=(ctx.account_id, ctx.region))
         check = self._check(ctx.caller, prepared)
         guard = prepared.guard
         if prepared.hits:  # nothing retrieved: nothing to ground an answer in, so the model is not asked
@@ -260,7 +281,9 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
     ) -> dict[str, Any]:
         """The checked answer as it is released (from its first supported, relevant sentence on), then one
         citation event per cited run; Bedrock's fallback text when nothing survives the check."""
-        prepared = await run_blocking(lambda: self._prepare(ctx.caller, params, streaming=True))
+        prepared = await run_blocking(
+            lambda: self._prepare(ctx.caller, params, streaming=True, where=(ctx.account_id, ctx.region))
+        )
         check = await run_blocking(lambda: self._check(ctx.caller, prepared))
         guard = prepared.guard
         # a full queue answers 429 here, before the stream starts
