@@ -6,6 +6,7 @@ import { initKnowledgeBases } from "./kb.js";
 import { initDocChat } from "./docchat.js";
 import { initAgents } from "./agents.js";
 import { initGuardrails } from "./guardrails.js";
+import { initMl } from "./ml.js";
 import { initStatus } from "./status.js";
 import { initAudit } from "./audit.js";
 
@@ -89,6 +90,7 @@ window.addEventListener("DOMContentLoaded", async () => {
   tabs.docchat = initDocChat();
   tabs.agents = initAgents();
   tabs.guardrails = initGuardrails();
+  tabs.ml = initMl();
   tabs.audit = initAudit();
   tabs.status = initStatus();
   for (const button of document.querySelectorAll(".nav")) {
