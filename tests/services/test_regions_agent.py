@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tests.errors import error_of
 from tests.server import RunningServer
@@ -35,3 +36,30 @@ def test_a_knowledge_base_made_in_eu_west_1_is_invisible_from_us_east_1(server: 
     assert error_of(lambda: create_knowledge_base(home, name=name))["Code"] == "ConflictException"
     away.delete_knowledge_base(knowledgeBaseId=other)
     home.delete_knowledge_base(knowledgeBaseId=kb_id)
+
+
+def test_an_agent_made_in_eu_west_1_is_invisible_from_us_east_1(server: RunningServer) -> None:
+    home, away = regional(server, "bedrock-agent", HOME), regional(server, "bedrock-agent", AWAY)
+    name = f"agent-{uuid.uuid4().hex[:8]}"
+
+    def create(agent: Any) -> dict[str, Any]:
+        made: dict[str, Any] = agent.create_agent(
+            agentName=name, foundationModel="anthropic.claude-3-haiku-20240307-v1:0", instruction="x" * 40
+        )["agent"]
+        return made
+
+    made = create(home)
+    agent_id = made["agentId"]
+    assert arn_region(made["agentArn"]) == HOME
+    assert home.get_agent(agentId=agent_id)["agent"]["agentName"] == name
+    assert error_of(away.get_agent, agentId=agent_id)["Code"] == "ResourceNotFoundException"
+    assert error_of(away.list_agent_action_groups, agentId=agent_id, agentVersion="DRAFT")["Code"] == (
+        "ResourceNotFoundException"
+    )
+    assert error_of(away.delete_agent, agentId=agent_id)["Code"] == "ResourceNotFoundException"
+    assert agent_id not in [a["agentId"] for a in away.list_agents()["agentSummaries"]]
+    assert agent_id in [a["agentId"] for a in home.list_agents()["agentSummaries"]]
+    other = create(away)  # the name is free in us-east-1
+    assert arn_region(other["agentArn"]) == AWAY
+    away.delete_agent(agentId=other["agentId"])
+    home.delete_agent(agentId=agent_id)

@@ -71,6 +71,12 @@ def page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | Non
     return _PAGES.page(items, params)
 
 
+def _lives_here(ctx: RequestContext, record: Record) -> bool:
+    """Whether an agent lives in the request's account and region, as its ARN (made at creation) says."""
+    fields = str(record.body.get("agentArn", "")).split(":")
+    return len(fields) > 5 and (fields[3], fields[4]) == (ctx.region, ctx.account_id)
+
+
 class AgentOperations:
     """The agent operations of the bedrock-agent provider (a base class of it)."""
 
@@ -79,9 +85,10 @@ class AgentOperations:
 
     # -- lookups ---------------------------------------------------------------------------------------------
 
-    def _agent(self, agent_id: str) -> Record:
+    def _agent(self, ctx: RequestContext, agent_id: str) -> Record:
+        """An agent of the request's account and region (its ARN, made at creation, says where it lives)."""
         record = self.agents.get("agent", agent_id, "", agent_id)
-        if record is None:
+        if record is None or not _lives_here(ctx, record):
             raise ResourceNotFoundException(f"Agent {agent_id} doesn't exist.")
         return record
 
@@ -128,7 +135,7 @@ class AgentOperations:
 
     def create_agent(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self._check_agent(params)
-        existing = self.agents.records("agent")
+        existing = [r for r in self.agents.records("agent") if _lives_here(ctx, r)]
         token = params.get("clientToken")
         repeated = next((r for r in existing if token and r.body.get("clientToken") == token), None)
         if repeated is not None:  # the same request again: its agent, as AWS answers a retried call
@@ -169,10 +176,10 @@ class AgentOperations:
         return {"agent": self._agent_view(record)}
 
     def get_agent(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"agent": self._agent_view(self._agent(params["agentId"]))}
+        return {"agent": self._agent_view(self._agent(ctx, params["agentId"]))}
 
     def list_agents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        found, token = page(self.agents.records("agent"), params)
+        found, token = page([r for r in self.agents.records("agent") if _lives_here(ctx, r)], params)
         summaries = []
         for record in found:
             view = self._agent_view(record)
@@ -191,13 +198,14 @@ class AgentOperations:
         return {"agentSummaries": summaries, **({"nextToken": token} if token else {})}
 
     def update_agent(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._agent(params["agentId"])
+        record = self._agent(ctx, params["agentId"])
         self._check_agent(params)
         if settled(record.body["_state"]) in ("CREATING", "PREPARING"):
             raise ConflictException(f"Agent {record.id} is busy; try again when its status settles.")
         if any(
             r.body["agentName"] == params["agentName"] and r.id != record.id
             for r in self.agents.records("agent")
+            if _lives_here(ctx, r)
         ):
             raise ConflictException(f"An agent named {params['agentName']} already exists.")
         body = {k: v for k, v in record.body.items() if k.startswith("_") or k in ("agentId", "agentArn")}
@@ -214,7 +222,7 @@ class AgentOperations:
         return {"agent": self._agent_view(self.agents.put("agent", record.id, "", record.id, body))}
 
     def delete_agent(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._agent(params["agentId"])
+        record = self._agent(ctx, params["agentId"])
         aliases = [a for a in self.agents.records("alias", record.id) if a.id != TEST_ALIAS]
         if aliases and not params.get("skipResourceInUseCheck"):
             raise ConflictException(
@@ -225,7 +233,7 @@ class AgentOperations:
         return {"agentId": record.id, "agentStatus": "DELETING"}
 
     def prepare_agent(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._agent(params["agentId"])
+        record = self._agent(ctx, params["agentId"])
         status = settled(record.body["_state"])
         if status in ("CREATING", "PREPARING", "UPDATING", "VERSIONING"):
             raise ConflictException(f"Agent {record.id} is {status}; prepare it when its status settles.")
@@ -264,18 +272,20 @@ class AgentOperations:
             "updatedAt": stamp(record.updated),
         }
 
-    def _version(self, agent_id: str, version: str) -> Record:
-        self._agent(agent_id)
+    def _version(self, ctx: RequestContext, agent_id: str, version: str) -> Record:
+        self._agent(ctx, agent_id)
         record = self.agents.get("version", agent_id, version, version)
         if record is None:
             raise ResourceNotFoundException(f"Agent {agent_id} version {version} doesn't exist.")
         return record
 
     def get_agent_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"agentVersion": self._version_view(self._version(params["agentId"], params["agentVersion"]))}
+        return {
+            "agentVersion": self._version_view(self._version(ctx, params["agentId"], params["agentVersion"]))
+        }
 
     def list_agent_versions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._agent(params["agentId"])
+        record = self._agent(ctx, params["agentId"])
         draft = self._agent_view(record)
         entries = [
             {
@@ -301,7 +311,7 @@ class AgentOperations:
         return {"agentVersionSummaries": found, **({"nextToken": token} if token else {})}
 
     def delete_agent_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        version = self._version(params["agentId"], params["agentVersion"])
+        version = self._version(ctx, params["agentId"], params["agentVersion"])
         routed = [
             a.id
             for a in self.agents.records("alias", version.agent)
@@ -334,8 +344,8 @@ class AgentOperations:
 
     # -- aliases ---------------------------------------------------------------------------------------------
 
-    def _alias(self, agent_id: str, alias_id: str) -> Record:
-        self._agent(agent_id)
+    def _alias(self, ctx: RequestContext, agent_id: str, alias_id: str) -> Record:
+        self._agent(ctx, agent_id)
         record = self.agents.get("alias", agent_id, "", alias_id)
         if record is None:
             raise ResourceNotFoundException(f"Agent alias {alias_id} of agent {agent_id} doesn't exist.")
@@ -352,7 +362,9 @@ class AgentOperations:
             "updatedAt": stamp(record.updated),
         }
 
-    def _routing(self, agent_id: str, routing: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    def _routing(
+        self, ctx: RequestContext, agent_id: str, routing: list[dict[str, Any]] | None
+    ) -> list[dict[str, Any]]:
         if not routing:
             return [{"agentVersion": self._new_version(agent_id)}]
         if len(routing) != 1 or "provisionedThroughput" in routing[0]:
@@ -362,11 +374,11 @@ class AgentOperations:
         version = routing[0].get("agentVersion")
         if version is None or version == "DRAFT":
             raise ValidationException("An alias must route to a numbered agent version, not DRAFT.")
-        self._version(agent_id, version)
+        self._version(ctx, agent_id, version)
         return [{"agentVersion": version}]
 
     def create_agent_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        agent = self._agent(params["agentId"])
+        agent = self._agent(ctx, params["agentId"])
         if any(
             a.body["agentAliasName"] == params["agentAliasName"]
             for a in self.agents.records("alias", agent.id)
@@ -380,7 +392,7 @@ class AgentOperations:
             "agentAliasId": alias_id,
             "agentAliasName": params["agentAliasName"],
             "agentAliasArn": ctx.arn("bedrock", f"agent-alias/{agent.id}/{alias_id}"),
-            "routingConfiguration": self._routing(agent.id, params.get("routingConfiguration")),
+            "routingConfiguration": self._routing(ctx, agent.id, params.get("routingConfiguration")),
             "_state": moving("CREATING", "PREPARED"),
             "_tags": params.get("tags") or {},
         }
@@ -390,10 +402,10 @@ class AgentOperations:
         return {"agentAlias": self._alias_view(self.agents.put("alias", agent.id, "", alias_id, body))}
 
     def get_agent_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"agentAlias": self._alias_view(self._alias(params["agentId"], params["agentAliasId"]))}
+        return {"agentAlias": self._alias_view(self._alias(ctx, params["agentId"], params["agentAliasId"]))}
 
     def list_agent_aliases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._agent(params["agentId"])
+        self._agent(ctx, params["agentId"])
         views = [self._alias_view(r) for r in self.agents.records("alias", params["agentId"])]
         keys = (
             "agentAliasId",
@@ -409,13 +421,13 @@ class AgentOperations:
         return {"agentAliasSummaries": found, **({"nextToken": token} if token else {})}
 
     def update_agent_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._alias(params["agentId"], params["agentAliasId"])
+        record = self._alias(ctx, params["agentId"], params["agentAliasId"])
         if record.id == TEST_ALIAS:
             raise ValidationException("The test alias TSTALIASID cannot be updated.")
         body = {
             **record.body,
             "agentAliasName": params["agentAliasName"],
-            "routingConfiguration": self._routing(record.agent, params.get("routingConfiguration")),
+            "routingConfiguration": self._routing(ctx, record.agent, params.get("routingConfiguration")),
             "_state": moving("UPDATING", "PREPARED"),
         }
         for optional in ("description", "aliasInvocationState"):
@@ -424,7 +436,7 @@ class AgentOperations:
         return {"agentAlias": self._alias_view(self.agents.put("alias", record.agent, "", record.id, body))}
 
     def delete_agent_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._alias(params["agentId"], params["agentAliasId"])
+        record = self._alias(ctx, params["agentId"], params["agentAliasId"])
         if record.id == TEST_ALIAS:
             raise ValidationException("The test alias TSTALIASID cannot be deleted.")
         self.agents.delete("alias", record.agent, "", record.id)

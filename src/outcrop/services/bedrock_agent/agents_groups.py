@@ -101,8 +101,8 @@ class ActionGroupOperations(TagOperations):
             body["parentActionSignature"] = signature
         return body
 
-    def _group(self, agent_id: str, version: str, group_id: str) -> Record:
-        self._agent(agent_id)
+    def _group(self, ctx: RequestContext, agent_id: str, version: str, group_id: str) -> Record:
+        self._agent(ctx, agent_id)
         record = self.agents.get("group", agent_id, version, group_id)
         if record is None:
             raise ResourceNotFoundException(
@@ -126,7 +126,7 @@ class ActionGroupOperations(TagOperations):
             self.agents.put("agent", agent.id, "", agent.id, body)
 
     def create_agent_action_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        agent = self._agent(params["agentId"])
+        agent = self._agent(ctx, params["agentId"])
         body = self._check_group(params)
         self._unique_group_name(agent.id, body["actionGroupName"], None)
         group_id = new_agent_id()
@@ -136,30 +136,30 @@ class ActionGroupOperations(TagOperations):
         return {"agentActionGroup": self._group_view(record)}
 
     def get_agent_action_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._group(params["agentId"], params["agentVersion"], params["actionGroupId"])
+        record = self._group(ctx, params["agentId"], params["agentVersion"], params["actionGroupId"])
         return {"agentActionGroup": self._group_view(record)}
 
     def update_agent_action_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._group(params["agentId"], params["agentVersion"], params["actionGroupId"])
+        record = self._group(ctx, params["agentId"], params["agentVersion"], params["actionGroupId"])
         body = self._check_group(params)
         self._unique_group_name(record.agent, body["actionGroupName"], record.id)
         body.update({"agentId": record.agent, "agentVersion": "DRAFT", "actionGroupId": record.id})
         updated = self.agents.put("group", record.agent, "DRAFT", record.id, body)
-        self._draft_changed(self._agent(record.agent))
+        self._draft_changed(self._agent(ctx, record.agent))
         return {"agentActionGroup": self._group_view(updated)}
 
     def delete_agent_action_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._group(params["agentId"], params["agentVersion"], params["actionGroupId"])
+        record = self._group(ctx, params["agentId"], params["agentVersion"], params["actionGroupId"])
         if record.body.get("actionGroupState") == "ENABLED" and not params.get("skipResourceInUseCheck"):
             raise ConflictException(
                 f"Action group {record.id} is ENABLED. Disable it first or set skipResourceInUseCheck."
             )
         self.agents.delete("group", record.agent, "DRAFT", record.id)
-        self._draft_changed(self._agent(record.agent))
+        self._draft_changed(self._agent(ctx, record.agent))
         return {}
 
     def list_agent_action_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._agent(params["agentId"])
+        self._agent(ctx, params["agentId"])
         records = self.agents.records("group", params["agentId"], params["agentVersion"])
         summaries = [
             {
@@ -176,8 +176,8 @@ class ActionGroupOperations(TagOperations):
 
     # -- knowledge bases -------------------------------------------------------------------------------------
 
-    def _agent_kb(self, agent_id: str, version: str, kb_id: str) -> Record:
-        self._agent(agent_id)
+    def _agent_kb(self, ctx: RequestContext, agent_id: str, version: str, kb_id: str) -> Record:
+        self._agent(ctx, agent_id)
         record = self.agents.get("kb", agent_id, version, kb_id)
         if record is None:
             raise ResourceNotFoundException(
@@ -190,7 +190,7 @@ class ActionGroupOperations(TagOperations):
         return {**record.body, "createdAt": stamp(record.created), "updatedAt": stamp(record.updated)}
 
     def associate_agent_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        agent = self._agent(params["agentId"])
+        agent = self._agent(ctx, params["agentId"])
         kb_id = params["knowledgeBaseId"]
         if self.store.knowledge_base(kb_id) is None:
             raise ResourceNotFoundException(f"Knowledge base with id {kb_id} does not exist")
@@ -208,29 +208,29 @@ class ActionGroupOperations(TagOperations):
         return {"agentKnowledgeBase": self._kb_link_view(record)}
 
     def get_agent_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._agent_kb(params["agentId"], params["agentVersion"], params["knowledgeBaseId"])
+        record = self._agent_kb(ctx, params["agentId"], params["agentVersion"], params["knowledgeBaseId"])
         return {"agentKnowledgeBase": self._kb_link_view(record)}
 
     def update_agent_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._agent_kb(params["agentId"], params["agentVersion"], params["knowledgeBaseId"])
+        record = self._agent_kb(ctx, params["agentId"], params["agentVersion"], params["knowledgeBaseId"])
         body = dict(record.body)
         for optional in ("description", "knowledgeBaseState"):
             if optional in params:
                 body[optional] = params[optional]
         updated = self.agents.put("kb", record.agent, "DRAFT", record.id, body)
-        self._draft_changed(self._agent(record.agent))
+        self._draft_changed(self._agent(ctx, record.agent))
         return {"agentKnowledgeBase": self._kb_link_view(updated)}
 
     def disassociate_agent_knowledge_base(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        record = self._agent_kb(params["agentId"], params["agentVersion"], params["knowledgeBaseId"])
+        record = self._agent_kb(ctx, params["agentId"], params["agentVersion"], params["knowledgeBaseId"])
         self.agents.delete("kb", record.agent, "DRAFT", record.id)
-        self._draft_changed(self._agent(record.agent))
+        self._draft_changed(self._agent(ctx, record.agent))
         return {}
 
     def list_agent_knowledge_bases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._agent(params["agentId"])
+        self._agent(ctx, params["agentId"])
         records = self.agents.records("kb", params["agentId"], params["agentVersion"])
         summaries = [
             {
