@@ -22,6 +22,11 @@ Config file example (`outcrop serve --config outcrop.toml`):
                                     # from other pages' origins are refused ("*": any origin)
     crawl_private_targets = false   # true: KB web crawlers may fetch private, loopback, link-local and
                                     # metadata addresses (a local test site); false refuses them
+    allow_unsandboxed = true        # where user code (Lambda handlers, SageMaker scripts and models)
+                                    # cannot be sandboxed with bubblewrap (not installed, or no user
+                                    # namespaces, as in many containers), run it with the server's rights
+                                    # (said at start); false refuses to run it there. Sandboxed code sees
+                                    # the data dir empty, the system read-only, only the server's port
     [credentials]                   # with auth = "sigv4" or "iam": access key -> secret key (a table:
                                     # last); under "iam" these keys are the account root, allowed all,
                                     # and keys made by IAM CreateAccessKey or STS are IAM principals
@@ -80,6 +85,7 @@ class Settings:
     allowed_hosts: list[str] = field(default_factory=list)  # extra Host names answered (see above)
     allowed_origins: list[str] = field(default_factory=list)  # browser origins allowed besides the console's
     crawl_private_targets: bool = False  # KB web crawls may reach private/loopback/link-local addresses
+    allow_unsandboxed: bool = True  # user code runs unboxed where bubblewrap cannot box it (see above)
 
     @property
     def models_path(self) -> Path:
@@ -105,7 +111,7 @@ def _coerce(name: str, value: Any) -> Any:
         return float(value)
     if name == "sagemaker_max_models":
         return int(value)
-    if name in ("fake_models", "crawl_private_targets"):
+    if name in ("fake_models", "crawl_private_targets", "allow_unsandboxed"):
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
     if name == "credentials" and isinstance(value, str):  # OUTCROP_CREDENTIALS="AKID:secret,AKID2:secret2"
         return dict(pair.split(":", 1) for pair in value.split(",") if ":" in pair)

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from outcrop import __version__
+from outcrop import __version__, sandbox
 from outcrop.app import App
 from outcrop.config import Settings
 from outcrop.protocol.gateway import Gateway, GatewaySettings, InternalHandler
@@ -98,6 +98,7 @@ def _resident_bytes() -> int:
 
 def build_app(settings: Settings) -> Gateway:
     app = App(settings)
+    user_code = sandbox.configure(settings)  # probed once, said at start: how Lambda/SageMaker code runs
     services = discover_services(app)
     started = time.time()
 
@@ -132,4 +133,5 @@ def build_app(settings: Settings) -> Gateway:
     )
     gateway.on_shutdown.extend(service.close for service in services.values())
     gateway.on_shutdown.append(app.close)  # the shared stores, once, after every service that uses them
+    gateway.on_shutdown.append(user_code.close)
     return gateway

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from outcrop import sandbox
 from outcrop.lambdas.spec import FunctionSpec
 
 LogSink = Callable[[str, str, Sequence[tuple[int, str]]], None]
@@ -71,9 +72,17 @@ class Worker:
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
         env = {**environment, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream}
+        command = [sys.executable, "-m", "outcrop.lambdas.runtime", str(request_read), str(reply_write)]
+        box = sandbox.lambda_box(spec.code_dir, spec.memory_mb, spec.environment)
+        try:  # the handler sees its code and a private /tmp; the data dir is empty, the server's port only
+            command, env = sandbox.current().wrap(command, env, box)
+        except sandbox.SandboxUnavailable:
+            for fd in (request_read, request_write, reply_read, reply_write):
+                os.close(fd)
+            raise
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "outcrop.lambdas.runtime", str(request_read), str(reply_write)],
+                command,
                 env=env,
                 cwd=spec.code_dir,
                 stdin=subprocess.DEVNULL,
@@ -194,8 +203,12 @@ class FunctionPool:
         self.check_code()
         request_id = str(uuid.uuid4())
         with self._slots:
-            worker = self._take()
             outcome = Outcome(request_id)
+            try:
+                worker = self._take()
+            except sandbox.SandboxUnavailable as exc:  # the settings refuse unboxed code: say why
+                outcome.error = {"errorType": "Sandbox.Unavailable", "errorMessage": str(exc)}
+                return outcome
             try:
                 self._run(worker, event, arn, client_context, outcome)
             finally:
