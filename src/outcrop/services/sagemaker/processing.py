@@ -31,6 +31,7 @@ from outcrop.services.sagemaker.training_mounts import contained, local_path
 from outcrop.services.sagemaker.training_process import (
     RunningJob,
     child_environment,
+    job_box,
     job_python,
     kill_orphan,
     run_logged,
@@ -218,6 +219,7 @@ class ProcessingRunner:
             writer=writer,
             max_runtime=float(limit) if limit else None,
             started=started,
+            box=job_box(spec, root, container, env),
         )
         message_file = container / "output" / "message"
         exit_message = message_file.read_text(errors="replace")[:1024] if message_file.is_file() else None

@@ -40,6 +40,7 @@ from outcrop.services.sagemaker.training_io import (
 from outcrop.services.sagemaker.training_process import (
     RunningJob,
     child_environment,
+    job_box,
     job_python,
     kill_orphan,
     run_logged,
@@ -363,6 +364,7 @@ class TrainingRunner:
             max_runtime=float(limit) if limit else None,
             started=started,
             on_line=metrics_of,
+            box=job_box(spec, layout.root, layout.root, env),
         )
         return list(latest.values()), lines, exit_code
 

@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from outcrop import sandbox
+
 CONTAINER_ROOT = "/opt/ml"
 
 # Run as `sh -c SCRIPT sh <folder for /opt/ml> <staging folder> <command...>` inside the new namespaces.
@@ -89,7 +91,10 @@ def rewrite(value: str, folder: Path) -> str:
 def contained(
     command: list[str], env: dict[str, str], folder: Path, stage: Path
 ) -> tuple[list[str], dict[str, str], bool]:
-    """The command to run so that `/opt/ml` is `folder`: (command, environment, mounted?)."""
+    """The command to run so that `/opt/ml` is `folder`: (command, environment, mounted?). Where the
+    server's sandbox boxes jobs, the box mounts `/opt/ml` itself (`job_box`), so the command is unchanged."""
+    if sandbox.current().available:
+        return command, env, True
     if namespaces_available():
         return [*_unshare(folder, stage), *command], env, True
     return (

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from outcrop import sandbox
+from outcrop.services.sagemaker.training_env import local_resources
 from outcrop.services.sagemaker.training_io import JobFailure, LogWriter
 
 if TYPE_CHECKING:
@@ -78,11 +80,18 @@ def run_logged(
     max_runtime: float | None,
     started: Callable[[int], None],
     on_line: Callable[[str], None] | None = None,
+    box: sandbox.Box | None = None,
 ) -> tuple[deque[str], int]:
     """Run the command to its end (or until stopped): its last lines and its exit code (-1: never started).
 
-    `started(pid)` is called once the process runs, so the caller can record it for recovery."""
+    `started(pid)` is called once the process runs, so the caller can record it for recovery. With a `box`
+    the command runs in the server's sandbox (`job_box`), as user code always should."""
     lines: deque[str] = deque(maxlen=200)
+    if box is not None:
+        try:
+            command, env = sandbox.current().wrap(command, env, box)
+        except sandbox.SandboxUnavailable as exc:
+            raise JobFailure(f"ClientError: {exc}") from exc
     with job.lock:
         if job.stop_reason is not None:
             return lines, -1
@@ -121,6 +130,24 @@ def run_logged(
         if timer is not None:
             timer.cancel()
     return lines, exit_code
+
+
+def job_box(spec: dict[str, Any], root: Path, opt_ml: Path, env: dict[str, str]) -> sandbox.Box:
+    """A training or processing job's box: its folder writable and seen at /opt/ml, its instance type's
+    memory and cores; no network with EnableNetworkIsolation, else the server's port only (unless the job's
+    Environment sets OUTCROP_SANDBOX_NETWORK=open)."""
+    cluster = spec.get("ProcessingResources", {}).get("ClusterConfig") or spec.get("ResourceConfig") or {}
+    instance_type = str(cluster.get("InstanceType") or "ml.m5.large")
+    isolated = spec.get("EnableNetworkIsolation") or spec.get("NetworkConfig", {}).get(
+        "EnableNetworkIsolation"
+    )
+    return sandbox.Box(
+        writable=(root,),
+        memory_mb=sandbox.instance_memory_mb(instance_type),
+        cpus=local_resources(instance_type).num_cpus,
+        network="none" if isolated else sandbox.Box.network_of(env),
+        opt_ml=opt_ml,
+    )
 
 
 def job_python(venv_dir: Path) -> str:

@@ -124,6 +124,7 @@ class RunningVariant:
                 stream_prefix=self.name,
                 load_timeout=self.limits.load_timeout,
                 python=python,
+                instance_type=self.spec.instance_type,
             )
             try:
                 instance.start()

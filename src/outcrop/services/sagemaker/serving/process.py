@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import outcrop
+from outcrop import sandbox
 from outcrop.services.sagemaker.serving import wire
+from outcrop.services.sagemaker.training_env import local_resources
 from outcrop.storage.logs import LogStore
 
 log = logging.getLogger("outcrop.sagemaker")
@@ -42,11 +44,18 @@ class WorkerFailed(Exception):
 class WorkerProcess:
     """One running worker and its channel; not thread-safe (its Instance serializes calls)."""
 
-    def __init__(self, env: dict[str, str], log_sink: Callable[[str], None], python: str) -> None:
+    def __init__(
+        self, env: dict[str, str], log_sink: Callable[[str], None], python: str, instance_type: str = ""
+    ) -> None:
+        command = [python, "-m", "outcrop.services.sagemaker.serving.worker"]
+        try:  # the inference script sees its model folder; the rest of the data dir is empty to it
+            command, env = sandbox.current().wrap(command, env, worker_box(env, python, instance_type))
+        except sandbox.SandboxUnavailable as exc:
+            raise WorkerFailed(str(exc)) from exc
         parent, child = socket.socketpair()
         self.channel = parent
         self.process = subprocess.Popen(
-            [python, "-m", "outcrop.services.sagemaker.serving.worker", "--fd", str(child.fileno())],
+            [*command, "--fd", str(child.fileno())],
             env=env,
             pass_fds=(child.fileno(),),
             stdin=subprocess.DEVNULL,
@@ -109,6 +118,21 @@ class WorkerProcess:
         self.channel.close()
 
 
+def worker_box(env: dict[str, str], python: str, instance_type: str) -> sandbox.Box:
+    """A model server's box: its variant's folder (SM_MODEL_DIR's parent) writable, the venv it runs in
+    visible read-only, the instance type's memory and cores, the server's port only."""
+    model_dir = Path(env.get("SM_MODEL_DIR") or ".")
+    venv = Path(python).parent.parent
+    instance = instance_type or "ml.m5.large"
+    return sandbox.Box(
+        writable=(model_dir.parent,),
+        readable=(venv,) if venv != Path(sys.executable).parent.parent else (),
+        memory_mb=sandbox.instance_memory_mb(instance),
+        cpus=local_resources(instance).num_cpus,
+        network=sandbox.Box.network_of(env),
+    )
+
+
 class RequirementsFailed(Exception):
     """pip could not install the inference code's requirements.txt."""
 
@@ -166,8 +190,10 @@ class Instance:
         stream_prefix: str,
         load_timeout: float,
         python: str = sys.executable,
+        instance_type: str = "",
     ) -> None:
         self.load = load
+        self.instance_type = instance_type
         self.env = env
         self.python = python
         self.logs = logs
@@ -189,7 +215,7 @@ class Instance:
 
     def start(self) -> None:
         """Start the worker and load the model; raise WorkerFailed with the reason if it cannot."""
-        worker = WorkerProcess(self.env, self.write_log, self.python)
+        worker = WorkerProcess(self.env, self.write_log, self.python, self.instance_type)
         try:
             worker.call({"op": "load", **self.load}, b"", self.load_timeout)
         except WorkerFailed:
