@@ -69,11 +69,13 @@ def phrases_from_file(text: str) -> list[str]:
     lines = [line for line in text.splitlines() if line.strip()]
     if lines and "\t" in lines[0] and lines[0].split("\t")[0].strip().lower() == "phrase":
         header = [h.strip().lower() for h in lines[0].split("\t")]
-        phrases = []
-        for line in lines[1:]:
-            cells = dict(zip(header, (c.strip() for c in line.split("\t")), strict=False))
-            phrases.append(cells.get("displayas") or cells.get("phrase", ""))
-        return check_phrases(phrases)
+        rows = [dict(zip(header, (c.strip() for c in line.split("\t")), strict=False)) for line in lines[1:]]
+        # Phrase follows the no-space rule; DisplayAs is how the phrase is written out, spaces allowed
+        # ("he-chortled" shown as "he chortled"), and is what the model is primed with.
+        check_phrases([row.get("phrase", "") for row in rows])
+        return [
+            row.get("displayas") or row.get("phrase", "") for row in rows if row.get("phrase", "").strip()
+        ]
     return check_phrases(lines)
 
 
