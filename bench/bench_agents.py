@@ -199,6 +199,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--limit", type=int, default=len(TASKS), help="first N tasks (a quick look)")
     parser.add_argument("--kinds", nargs="*", default=[], help="only these kinds of task (single, none...)")
+    parser.add_argument("--only", nargs="*", default=[], help="only tasks whose text holds one of these")
     parser.add_argument("--verbose", action="store_true", help="print each task's calls and answer")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -212,6 +213,7 @@ def main() -> None:
                 run_task(runtime, agent_id, Task("none", "Hello"))  # loads the model and warms the Lambda
                 outcomes: dict[str, list[Outcome]] = {}
                 chosen = [t for t in TASKS if not args.kinds or t.kind in args.kinds]
+                chosen = [t for t in chosen if not args.only or any(o in t.text for o in args.only)]
                 for task in chosen[: args.limit]:
                     outcome = run_task(runtime, agent_id, task)
                     outcomes.setdefault(task.kind, []).append(outcome)

@@ -43,7 +43,11 @@ def text(answer: str) -> GenerationResult:
 
 
 def run(
-    model: ScriptedModel, *, ask_user: bool = False, question: str = "What is the weather?"
+    model: ScriptedModel,
+    *,
+    ask_user: bool = False,
+    question: str = "What is the weather?",
+    body: str = "sunny",
 ) -> tuple[list[tuple[str, dict[str, Any]]], list[Any]]:
     groups: list[dict[str, Any]] = [
         {
@@ -69,11 +73,10 @@ def run(
 
     async def call_lambda(arn: str, event: dict[str, Any]) -> Outcome:
         lambda_events.append(event)
-        body = {"TEXT": {"body": "sunny"}}
         response = {
             "actionGroup": "tools",
             "function": event["function"],
-            "functionResponse": {"responseBody": body},
+            "functionResponse": {"responseBody": {"TEXT": {"body": body}}},
         }
         return Outcome("r1", payload=json.dumps({"messageVersion": "1.0", "response": response}))
 
@@ -186,3 +189,94 @@ def test_tools_offer_required_values_as_nullable() -> None:
     weather = next(t for t in model.requests[0].tools if t.name == "get_weather")
     assert weather.parameters["properties"]["city"]["type"] == ["string", "null"]
     assert weather.parameters["required"] == ["city"]
+
+
+def chunk_text(events: list[tuple[str, dict[str, Any]]]) -> str:
+    return "".join(e[1]["bytes"].decode() for e in events if e[0] == "chunk")
+
+
+def rationales(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [
+        e[1]["trace"]["orchestrationTrace"]["rationale"]["text"]
+        for e in events
+        if e[0] == "trace" and "rationale" in e[1]["trace"].get("orchestrationTrace", {})
+    ]
+
+
+def test_a_value_the_model_padded_is_passed_as_the_user_wrote_it() -> None:
+    model = ScriptedModel(call("get_weather", {"city": "Rome, Italy"}), text("It is sunny in Rome."))
+    events, ran = run(model, question="How warm is it in Rome today?")
+    assert ran[0]["parameters"] == [{"name": "city", "type": "string", "value": "Rome"}]
+    assert any("'Rome'" in r and "'Rome, Italy'" in r for r in rationales(events))
+    # what the user wrote stays as written
+    model = ScriptedModel(call("get_weather", {"city": "Paris, France"}), text("Sunny."))
+    _, ran = run(model, question="Weather in Paris, France?")
+    assert ran[0]["parameters"][0]["value"] == "Paris, France"
+
+
+def test_values_joined_into_one_become_one_call_each() -> None:
+    model = ScriptedModel(call("get_weather", {"city": "Oslo,Lima"}), text("Sunny in both."))
+    events, ran = run(model, question="Weather in Oslo and Lima?")
+    assert [e["parameters"][0]["value"] for e in ran] == ["Oslo", "Lima"]
+    assert any("one call for each" in r for r in rationales(events))
+
+
+def test_a_call_described_in_words_is_asked_for_as_a_call() -> None:
+    model = ScriptedModel(
+        text("I will use the `get_weather` function for Oslo."),
+        call("get_weather", {"city": "Oslo"}),
+        text("It is sunny in Oslo."),
+    )
+    events, ran = run(model, question="Weather in Oslo?")
+    assert model.requests[1].tool_choice == "any" and len(ran) == 1
+    assert chunk_text(events) == "It is sunny in Oslo."
+    # once called, naming the tool in the answer is just an answer
+    assert model.requests[2].tool_choice is None
+
+
+def test_an_answer_leaving_out_a_returned_number_is_asked_for_again() -> None:
+    body = "Booked Luigi for 2 people, confirmation 4471"
+    model = ScriptedModel(
+        call("book_table", {"restaurant": "Luigi", "people": 2}),
+        text("Your table at Luigi is booked for 2."),
+        text("Booked Luigi for 2 people; confirmation 4471."),
+    )
+    events, ran = run(model, question="Book Luigi for 2 people.", body=body)
+    assert len(ran) == 1
+    final = model.requests[-1]
+    assert len(model.requests) == 3 and not final.tools
+    assert "Results:\n- book_table(" in final.messages[-1].content and body in final.messages[-1].content
+    assert "4471" in chunk_text(events)
+    # an answer holding the tools' numbers (or the user's) is kept as it is
+    model = ScriptedModel(call("book_table", {"restaurant": "Luigi", "people": 2}), text("Done: 4471."))
+    events, _ = run(model, question="Book Luigi for 2 people.", body=body)
+    assert len(model.requests) == 2 and chunk_text(events) == "Done: 4471."
+
+
+def test_a_made_up_tool_result_is_asked_for_as_a_call_and_only_its_first_call_runs() -> None:
+    model = ScriptedModel(
+        call("get_weather", {"city": "Paris"}),
+        text("<tool_response>\n18 degrees in Rome\n</tool_response>"),
+        GenerationResult(
+            "",
+            "tool_use",
+            10,
+            5,
+            tool_calls=[
+                ToolCall("c2", "get_weather", {"city": "Rome"}),
+                ToolCall("c3", "get_weather", {"city": "Oslo"}),
+            ],
+        ),
+        text("Sunny in Paris and Rome."),
+    )
+    events, ran = run(model, question="Weather in Paris and in Rome?")
+    assert model.requests[2].tool_choice == "any"
+    assert [e["parameters"][0]["value"] for e in ran] == ["Paris", "Rome"]
+    assert chunk_text(events) == "Sunny in Paris and Rome."
+
+
+def test_the_same_call_twice_in_one_reply_runs_once() -> None:
+    twice = [ToolCall("c1", "get_weather", {"city": "Oslo"}), ToolCall("c2", "get_weather", {"city": "Oslo"})]
+    model = ScriptedModel(GenerationResult("", "tool_use", 10, 5, tool_calls=twice), text("Sunny."))
+    _, ran = run(model, question="Weather in Oslo?")
+    assert len(ran) == 1

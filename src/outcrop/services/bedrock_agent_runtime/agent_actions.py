@@ -123,6 +123,30 @@ def invocation_input(action: Action, arguments: dict[str, Any]) -> dict[str, Any
     return described
 
 
+def trace_input(action: Action, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The call as an orchestration trace's invocationInput describes it."""
+    if action.kind == "knowledge_base":
+        return {
+            "invocationType": "KNOWLEDGE_BASE",
+            "knowledgeBaseLookupInput": {
+                "knowledgeBaseId": action.knowledge_base_id,
+                "text": str(arguments.get("searchQuery", "")),
+            },
+        }
+    executor = action.group.get("actionGroupExecutor", {})
+    described = {
+        **invocation_input(action, arguments),
+        "executionType": "RETURN_CONTROL" if "customControl" in executor else "LAMBDA",
+    }
+    described["actionGroupName"] = described.pop("actionGroup")
+    if "httpMethod" in described:
+        described["verb"] = described.pop("httpMethod")
+    if "requestBody" in described:  # traces list the properties directly under the content type
+        content = described["requestBody"]["content"]
+        described["requestBody"] = {"content": {k: v["properties"] for k, v in content.items()}}
+    return {"invocationType": "ACTION_GROUP", "actionGroupInvocationInput": described}
+
+
 def lambda_event(
     setup: AgentSetup,
     action: Action,

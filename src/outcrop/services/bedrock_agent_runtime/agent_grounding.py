@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from outcrop.backends.base import ToolCall
+from outcrop.backends.json_schema import schema_errors
 from outcrop.services.bedrock_agent.agents_schema import Action
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
@@ -132,3 +134,92 @@ def related(action: Action, request: str) -> bool:
     )
     tool_words = {_stem(word) for word in words(described) if word not in _COMMON and word != "get"}
     return any(_stem(word) in tool_words for word in words(request) if word not in _COMMON)
+
+
+# -- the user's own values ---------------------------------------------------------------------------------
+
+_SEPARATOR = re.compile(r"\s*(?:[,;]|\band\b)\s*", re.IGNORECASE)
+_MAX_ITEMS = 5
+
+
+def _word_spans(text: str) -> list[tuple[str, int, int]]:
+    return [(m.group(0).lower(), m.start(), m.end()) for m in re.finditer(_WORD.pattern, text, re.IGNORECASE)]
+
+
+def user_span(value: str, user_text: str, conversation: str) -> str | None:
+    """The user's words for a value the model padded with words the conversation does not hold ('Rome' for
+    'Rome, Italy' when only 'Rome' was said): a value the user gave is passed as the user wrote it, as
+    AWS's agents pass the user's slot values. None when nothing was added or the kept words are not one
+    span of the user's text."""
+    tokens = set(words(conversation))
+    stems = {_stem(token) for token in tokens}
+    value_words = words(value)
+    kept = [w for w in value_words if w in tokens or _stem(w) in stems]
+    if len(kept) == len(value_words) or not any(w not in _COMMON for w in kept):
+        return None
+    spans = _word_spans(user_text)
+    for wanted in (kept, [w for w in kept if w not in _COMMON]):
+        for start in range(len(spans) - len(wanted) + 1):
+            if [s[0] for s in spans[start : start + len(wanted)]] == wanted:
+                return user_text[spans[start][1] : spans[start + len(wanted) - 1][2]]
+    return None
+
+
+def separate_items(value: str, user_text: str) -> list[str] | None:
+    """The items of a value that joins several the user named apart ('AMZN,MSFT' for 'AMZN and MSFT'),
+    for a parameter that takes one: the agent makes one call per item. None when the user wrote the value
+    as it stands ('Paris, France') or an item is not the user's."""
+    parts = [part.strip() for part in _SEPARATOR.split(value) if part.strip()]
+    if not 2 <= len(parts) <= _MAX_ITEMS:
+        return None
+    said = f" {' '.join(words(user_text))} "
+    if f" {' '.join(words(value))} " in said:
+        return None
+    return parts if all(words(p) and f" {' '.join(words(p))} " in said for p in parts) else None
+
+
+def as_user_wrote(
+    action: Action, arguments: dict[str, Any], user_text: str, conversation: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The call's arguments with string values as the user gave them: one set of arguments per item when
+    the model joined several into one value, the user's span where it padded one. With notes for the trace."""
+    notes: list[str] = []
+    sets = [dict(arguments)]
+    for param in action.params:
+        value = arguments.get(param.name)
+        if param.type != "string" or not isinstance(value, str):
+            continue
+        items = separate_items(value, user_text) if len(sets) == 1 else None
+        if items is not None:
+            notes.append(f"{param.name} {value!r} names {len(items)} values: one call for each")
+            sets = [{**sets[0], param.name: item} for item in items]
+        for arguments_set in sets:
+            current = arguments_set[param.name]
+            span = user_span(current, user_text, conversation)
+            if span is not None:
+                notes.append(f"{param.name}: the user's {span!r} instead of {current!r}")
+                arguments_set[param.name] = span
+    return sets, notes
+
+
+def ground_calls(
+    actions: dict[str, Action], calls: list[ToolCall], user_text: str, conversation: str
+) -> tuple[list[ToolCall], list[str]]:
+    """The model's calls with their string values as the user gave them (see as_user_wrote): a call whose
+    value joined several items becomes one call per item."""
+    grounded: list[ToolCall] = []
+    notes: list[str] = []
+    for call in calls:
+        action = actions.get(call.name)
+        if (
+            action is None
+            or action.kind != "action"
+            or schema_errors(call.arguments, action.tool.parameters | {"required": []})
+        ):
+            grounded.append(call)
+            continue
+        sets, noted = as_user_wrote(action, call.arguments, user_text, conversation)
+        notes.extend(f"{call.name} {note}" for note in noted)
+        for index, arguments in enumerate(sets):
+            grounded.append(ToolCall(call.id if index == 0 else f"{call.id}-{index}", call.name, arguments))
+    return grounded, notes

@@ -5,9 +5,10 @@ runs the action group's Lambda with AWS's documented event, searches a knowledge
 to return control to the caller; the observation goes back to the model; text without a call is the answer.
 Arguments are checked against the tool's schema (the local backends decode them under that schema's grammar;
 the check keeps any other backend honest), a required value the model left null makes the agent ask the user,
-and a step limit ends a loop that never answers. Lambda failures end the stream as AWS does:
-`dependencyFailedException` (raised, timed out, responseState FAILURE) or `badGatewayException` (a response
-not in the documented shape), after a failure trace.
+values the user gave reach the tools as the user wrote them (agent_grounding), a call described in words is
+asked for again as a call, an answer leaving out the tools' numbers is asked for again (agent_answer), and a
+step limit ends a loop that never answers. Lambda failures end the stream as AWS does, after a failure trace:
+`dependencyFailedException` (raised, timed out, responseState FAILURE), `badGatewayException` (malformed).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from outcrop.lambdas.workers import Outcome
 from outcrop.protocol.errors import ServiceError
 from outcrop.rag.retrieve import reference
 from outcrop.services.bedrock_agent.agents_schema import Action
+from outcrop.services.bedrock_agent_runtime import agent_answer as answers
 from outcrop.services.bedrock_agent_runtime.agent_actions import (
     ActionResult,
     AgentSetup,
@@ -37,8 +39,9 @@ from outcrop.services.bedrock_agent_runtime.agent_actions import (
     lambda_event,
     matching_result,
     read_lambda_response,
+    trace_input,
 )
-from outcrop.services.bedrock_agent_runtime.agent_grounding import not_given, related
+from outcrop.services.bedrock_agent_runtime.agent_grounding import ground_calls, not_given, related
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession, Pending
 from outcrop.storage.vectors import Hit
 
@@ -46,7 +49,6 @@ MAX_STEPS = 10
 Event = tuple[str, dict[str, Any]]
 LambdaCall = Callable[[str, dict[str, Any]], Awaitable[Outcome | None]]
 Search = Callable[[str, str], list[Hit]]
-_PLACEHOLDER = re.compile(r"\$[a-z_]+\$")
 _MARKUP = re.compile(r"</?[a-zA-Z_]+>")
 _TOOL_MARKUP = re.compile(r"</?tool_(?:call|response)>")  # a small model echoing its chat template
 
@@ -55,32 +57,6 @@ class DependencyFailedException(ServiceError, service="bedrock-agent-runtime"): 
 
 
 class BadGatewayException(ServiceError, service="bedrock-agent-runtime"): ...
-
-
-def system_prompt(setup: AgentSetup, session: AgentSession, question: str, memory: list[str]) -> str:
-    attributes = "\n".join(f"{k}: {v}" for k, v in session.prompt_attributes.items())
-    if setup.template is not None:
-        values = {
-            "$instruction$": setup.instruction,
-            "$prompt_session_attributes$": attributes,
-            "$tools$": json.dumps([{"name": t.name, "description": t.description} for t in setup.tools]),
-            "$question$": question,
-            "$memory_content$": "\n".join(memory),
-        }
-        return _PLACEHOLDER.sub(lambda m: values.get(m.group(0), ""), setup.template)
-    parts = [f"You are {setup.name}, an AI agent. {setup.instruction}"]
-    if memory:
-        parts.append("Summaries of earlier sessions with this user:\n" + "\n".join(memory))
-    if attributes:
-        parts.append(f"Context for this conversation:\n{attributes}")
-    if setup.tools:
-        ask = " or ask the user with the AskUser tool" if "AskUser" in setup.actions else ""
-        parts.append(
-            "Use a tool when it helps answer. Give a tool only values the user or an earlier tool result "
-            f"gave; when a required value is unknown, leave it null{ask}. When you have the answer, reply "
-            "to the user in plain text."
-        )
-    return "\n\n".join(parts)
 
 
 @dataclass
@@ -98,6 +74,7 @@ class AgentTurn:
     turns_kept: int | None = None
     stream_final: bool = False
     hits: list[Hit] = field(default_factory=list)
+    observed: list[str] = field(default_factory=list)  # this turn's action results, for the final answer
     model_seconds: float = 0.0
     trace_base: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -141,6 +118,7 @@ class AgentTurn:
                 observed = matching_result(returned, waiting_action)
                 if self.enable_trace:
                     yield self._observation(step, waiting_action, observed)
+                self._observe(waiting, observed)
                 messages.append(ChatMessage("tool", observed.text, tool_call_id=waiting.id))
         else:
             session.pending = None
@@ -149,32 +127,44 @@ class AgentTurn:
         while step < MAX_STEPS:
             step += 1
             result = await self._think(step, input_text, messages)
-            if self.enable_trace:
-                for event in self._model_traces(step, result):
-                    yield event
+            for event in self._model_traces(step, result):
+                yield event
             if not result.tool_calls and not _MARKUP.sub("", result.text).strip() and self.setup.tools:
                 # markup alone (a small model half-starting a call): ask for the answer without tools
                 result = await self._think(step, input_text, messages, with_tools=False)
-                if self.enable_trace:
-                    for event in self._model_traces(step, result):
-                        yield event
+                for event in self._model_traces(step, result):
+                    yield event
+            called = {call.name for m in messages for call in m.tool_calls}
+            if not result.tool_calls and answers.call_in_words(result.text, self.setup.tools, called):
+                # a call described in words ("I'll use get_stock_price"): ask again with a call required
+                forced = await self._think(step, input_text, messages, choice="any")
+                for event in self._model_traces(step, forced):
+                    yield event
+                # the first call is the one meant (the grammar lets a forced reply go on with more)
+                result = replace(forced, tool_calls=forced.tool_calls[:1]) if forced.tool_calls else result
             if not result.tool_calls:
-                async for event in self._answer(step, input_text, result.text.strip()):
+                async for event in self._finish(step, input_text, result.text):
                     yield event
                 return
-            calls = [
+            said, conversation = self._user_text(input_text), self._conversation(input_text, messages)
+            grounded, notes = ground_calls(self.setup.actions, result.tool_calls, said, conversation)
+            if notes and self.enable_trace:
+                yield self._orchestration(
+                    step, "rationale", {"text": "Values as the user wrote them: " + "; ".join(notes)}
+                )
+            calls = [  # not made before, nor twice in this reply, nor by reflex
                 call
-                for call in result.tool_calls
-                if _signature(call) not in done and not self._reflex(call, input_text, messages)
+                for index, call in enumerate(grounded)
+                if _signature(call) not in done | {_signature(c) for c in grounded[:index]}
+                and not self._reflex(call, input_text, messages)
             ]
             if not calls:
                 # the same call again after its result, or a call the request has nothing to do with (small
                 # models make both): answer from what is known
                 result = await self._think(step, input_text, messages, with_tools=False)
-                if self.enable_trace:
-                    for event in self._model_traces(step, result):
-                        yield event
-                async for event in self._answer(step, input_text, result.text.strip()):
+                for event in self._model_traces(step, result):
+                    yield event
+                async for event in self._finish(step, input_text, result.text):
                     yield event
                 return
             done.update(_signature(call) for call in calls)
@@ -205,7 +195,7 @@ class AgentTurn:
                     messages.append(ChatMessage("tool", text, tool_call_id=call.id))
                     continue
                 if self.enable_trace:
-                    yield self._orchestration(step, "invocationInput", self._invocation(action, call))
+                    yield self._orchestration(step, "invocationInput", trace_input(action, call.arguments))
                 if action.kind == "knowledge_base":
                     text = await self._search(step, action, call)
                     if self.enable_trace:
@@ -221,6 +211,7 @@ class AgentTurn:
                         raise outcome[1]
                     if self.enable_trace:
                         yield self._observation(step, action, outcome)
+                    self._observe(call, outcome)
                     messages.append(ChatMessage("tool", outcome.text, tool_call_id=call.id))
             if control:
                 yield self._return_control(input_text, messages, control, step)
@@ -238,22 +229,35 @@ class AgentTurn:
             [self.setup.instruction, *self.session.prompt_attributes.values(), input_text, *said]
         )
 
+    def _user_text(self, input_text: str) -> str:
+        return "\n".join([m.content for m in self.session.history if m.role == "user"] + [input_text])
+
+    def _observe(self, call: ToolCall, result: ActionResult) -> None:
+        shown = ", ".join(f"{k}={v}" for k, v in call.arguments.items())
+        self.observed.extend([f"{call.name}({shown}): {result.text}"] if result.state is None else [])
+
     def _reflex(self, call: ToolCall, input_text: str, messages: list[ChatMessage]) -> bool:
-        """A call of an unrelated tool with none of its required values given (see agent_grounding)."""
+        """A call of an unrelated tool with none of its required values given, or, after a result, with
+        one not given: an elaboration the request did not ask for (see agent_grounding)."""
         action = self.setup.actions.get(call.name)
         if action is None or action.kind != "action" or call_problem(action, call) is not None:
             return False
         required = [p.name for p in action.params if p.required]
         missing = not_given(action, call.arguments, self._conversation(input_text, messages))
-        return bool(required) and len(missing) == len(required) and not related(action, input_text)
+        invented = len(missing) == len(required) or (missing and self.observed)  # or after a result
+        return bool(required) and bool(invented) and not related(action, input_text)
 
     # -- the model ------------------------------------------------------------------------------------------
 
-    def _request(self, input_text: str, messages: list[ChatMessage], with_tools: bool) -> GenerationRequest:
+    def _request(
+        self, input_text: str, messages: list[ChatMessage], with_tools: bool, choice: str | None = None
+    ) -> GenerationRequest:
         history = self.session.history
         if self.turns_kept is not None:
             history = history[len(history) - 2 * self.turns_kept :] if self.turns_kept else []
-        system = ChatMessage("system", system_prompt(self.setup, self.session, input_text, self.memory))
+        system = ChatMessage(
+            "system", answers.system_prompt(self.setup, self.session, input_text, self.memory)
+        )
         config = self.setup.inference
         return GenerationRequest(
             messages=[system, *history, *messages],
@@ -263,12 +267,21 @@ class AgentTurn:
             top_k=config.get("topK"),
             stop=tuple(config.get("stopSequences") or ()),
             tools=self.setup.tools if with_tools else (),
+            tool_choice=choice if with_tools else None,
         )
 
     async def _think(
-        self, step: int, input_text: str, messages: list[ChatMessage], *, with_tools: bool = True
+        self,
+        step: int,
+        input_text: str,
+        messages: list[ChatMessage],
+        *,
+        with_tools: bool = True,
+        choice: str | None = None,
     ) -> GenerationResult:
-        request = self._request(input_text, messages, with_tools)
+        return await self._generate(self._request(input_text, messages, with_tools, choice))
+
+    async def _generate(self, request: GenerationRequest) -> GenerationResult:
         self._last_prompt = json.dumps(
             {
                 "system": request.messages[0].content,
@@ -283,6 +296,8 @@ class AgentTurn:
         return result
 
     def _model_traces(self, step: int, result: GenerationResult) -> list[Event]:
+        if not self.enable_trace:
+            return []
         config = self.setup.inference
         inference = {
             "temperature": config.get("temperature", 0.0),
@@ -330,6 +345,21 @@ class AgentTurn:
 
     def _remember(self, input_text: str, answer: str) -> None:
         self.session.history.extend([ChatMessage("user", input_text), ChatMessage("assistant", answer)])
+
+    async def _finish(self, step: int, input_text: str, text: str) -> AsyncIterator[Event]:
+        """The answer; one that leaves out a number the tools returned is asked for again, once, from a
+        prompt that puts their results first (see agent_answer)."""
+        text = text.strip()
+        if self.observed and answers.left_out(text, self.observed, self._user_text(input_text)):
+            request = self._request(input_text, [], with_tools=False)
+            final = await self._generate(
+                replace(request, messages=answers.final_prompt(self.setup, input_text, self.observed))
+            )
+            for event in self._model_traces(step, final):
+                yield event
+            text = final.text.strip() or text
+        async for event in self._answer(step, input_text, text):
+            yield event
 
     async def _answer(self, step: int, input_text: str, text: str) -> AsyncIterator[Event]:
         text = _TOOL_MARKUP.sub("", text).strip() or "Sorry, I don't have an answer to that."
@@ -382,28 +412,6 @@ class AgentTurn:
         return "returnControl", {"invocationId": invocation_id, "invocationInputs": inputs}
 
     # -- actions --------------------------------------------------------------------------------------------
-
-    def _invocation(self, action: Action, call: ToolCall) -> dict[str, Any]:
-        if action.kind == "knowledge_base":
-            return {
-                "invocationType": "KNOWLEDGE_BASE",
-                "knowledgeBaseLookupInput": {
-                    "knowledgeBaseId": action.knowledge_base_id,
-                    "text": str(call.arguments.get("searchQuery", "")),
-                },
-            }
-        executor = action.group.get("actionGroupExecutor", {})
-        described = {
-            **invocation_input(action, call.arguments),
-            "executionType": "RETURN_CONTROL" if "customControl" in executor else "LAMBDA",
-        }
-        described["actionGroupName"] = described.pop("actionGroup")
-        if "httpMethod" in described:
-            described["verb"] = described.pop("httpMethod")
-        if "requestBody" in described:  # traces list the properties directly under the content type
-            content = described["requestBody"]["content"]
-            described["requestBody"] = {"content": {k: v["properties"] for k, v in content.items()}}
-        return {"invocationType": "ACTION_GROUP", "actionGroupInvocationInput": described}
 
     async def _search(self, step: int, action: Action, call: ToolCall) -> str:
         query = str(call.arguments.get("searchQuery", ""))
