@@ -114,7 +114,7 @@ def test_auto_predictor_forecasts_each_items_weekly_pattern(
     answer = query.query_forecast(ForecastArn=made, Filters={"item_id": "shoes"})["Forecast"]["Predictions"]
     assert set(answer) == {"p10", "p50", "p90", "mean"}
     first_day = START + timedelta(days=DAYS)
-    assert [p["Timestamp"] for p in answer["p50"]][0] == f"{first_day.isoformat()}T00:00:00"
+    assert next(p["Timestamp"] for p in answer["p50"]) == f"{first_day.isoformat()}T00:00:00"
     assert len(answer["p50"]) == 7
     for i, point in enumerate(answer["p50"]):
         assert abs(point["Value"] - PATTERNS["shoes"][(DAYS + i) % 7]) < 2.5, answer["p50"]
@@ -127,7 +127,9 @@ def test_auto_predictor_forecasts_each_items_weekly_pattern(
         EndDate=f"{(first_day + timedelta(days=3)).isoformat()}T00:00:00",
     )["Forecast"]["Predictions"]
     assert len(window["p90"]) == 2
-    refused(query.query_forecast, "ResourceNotFoundException", ForecastArn=made, Filters={"item_id": "gloves"})
+    refused(
+        query.query_forecast, "ResourceNotFoundException", ForecastArn=made, Filters={"item_id": "gloves"}
+    )
     refused(query.query_forecast, "InvalidInputException", ForecastArn=made, Filters={"store": "x"})
 
     export = forecast.create_forecast_export_job(
@@ -135,13 +137,17 @@ def test_auto_predictor_forecasts_each_items_weekly_pattern(
         ForecastArn=made,
         Destination={"S3Config": {"Path": f"s3://{group['bucket']}/exports", "RoleArn": ROLE}},
     )["ForecastExportJobArn"]
-    assert wait_status(lambda: forecast.describe_forecast_export_job(ForecastExportJobArn=export))["Status"] == (
-        "ACTIVE"
-    )
+    assert wait_status(lambda: forecast.describe_forecast_export_job(ForecastExportJobArn=export))[
+        "Status"
+    ] == ("ACTIVE")
     s3 = server.client("s3")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=group["bucket"], Prefix="exports/")["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("exports/out_") and keys[0].endswith("_part0.csv")
-    rows = list(csv.DictReader(io.StringIO(s3.get_object(Bucket=group["bucket"], Key=keys[0])["Body"].read().decode())))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(s3.get_object(Bucket=group["bucket"], Key=keys[0])["Body"].read().decode())
+        )
+    )
     assert list(rows[0]) == ["item_id", "date", "p10", "p50", "p90", "mean"]
     assert len(rows) == 3 * 7
     hats = [float(r["p50"]) for r in rows if r["item_id"] == "hats"]
@@ -239,13 +245,19 @@ def test_careless_input_is_refused_and_nothing_is_half_created(
         ForecastTypes=["0.1", "0.00"],
         DataConfig={"DatasetGroupArn": group["group"]},
     )
-    assert not [p for p in forecast.list_predictors()["Predictors"] if p["PredictorName"] in ("deep", "finer")]
-    refused(forecast.create_what_if_analysis, "InvalidInputException", WhatIfAnalysisName="w", ForecastArn=missing)
+    assert not [
+        p for p in forecast.list_predictors()["Predictors"] if p["PredictorName"] in ("deep", "finer")
+    ]
+    refused(
+        forecast.create_what_if_analysis, "InvalidInputException", WhatIfAnalysisName="w", ForecastArn=missing
+    )
     refused(forecast.list_datasets, "InvalidNextTokenException", NextToken="garbage")
 
     # rows that do not fit the schema fail the import job with a message naming the line
     s3 = server.client("s3")
-    s3.put_object(Bucket=group["bucket"], Key="bad/rows.csv", Body=b"2024-01-01,3.0,shoes\n2024-01-02,lots,shoes\n")
+    s3.put_object(
+        Bucket=group["bucket"], Key="bad/rows.csv", Body=b"2024-01-01,3.0,shoes\n2024-01-02,lots,shoes\n"
+    )
     job = forecast.create_dataset_import_job(
         DatasetImportJobName="bad",
         DatasetArn=group["dataset"],
