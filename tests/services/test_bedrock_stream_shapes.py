@@ -40,8 +40,7 @@ ECHO = f"You said: {PROMPT}"
 MESSAGES = [{"role": "user", "content": PROMPT}]
 # DeepSeek-R1's chat markup as AWS's DeepSeek example writes it (full-width bars, U+2581 for spaces)
 DEEPSEEK_PROMPT = (
-    "<\uff5cbegin\u2581of\u2581sentence\uff5c><\uff5cUser\uff5c>"
-    f"{PROMPT}<\uff5cAssistant\uff5c><think>\n"
+    f"<\uff5cbegin\u2581of\u2581sentence\uff5c><\uff5cUser\uff5c>{PROMPT}<\uff5cAssistant\uff5c><think>\n"
 )
 
 FAMILIES: list[tuple[str, dict[str, Any], Callable[[Chunks], str]]] = [
