@@ -134,8 +134,7 @@ class Sandbox:
                 "allow_unsandboxed = true."
             )
         args = [
-            "bwrap",
-            "--die-with-parent",
+            "bwrap",  # no --die-with-parent: it follows the spawning thread; callers end the process group
             "--unshare-user-try",
             "--unshare-ipc",
             "--unshare-pid",

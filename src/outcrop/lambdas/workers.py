@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -132,8 +133,9 @@ class Worker:
 
     def kill(self) -> None:
         """Stop the process; its log file stays until `discard`, so its last lines can still be read."""
-        if self.alive():
-            self.process.kill()
+        if self.alive():  # the whole group: a sandbox's processes go with it
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         for stream in (self.requests, self.replies):
             with contextlib.suppress(OSError):

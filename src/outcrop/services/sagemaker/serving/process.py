@@ -7,9 +7,11 @@ restarted by its watcher; meanwhile the instance answers "not ready".
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -61,6 +63,7 @@ class WorkerProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, so `stop` ends a sandbox's processes too
         )
         child.close()
         assert self.process.stdout is not None
@@ -110,7 +113,8 @@ class WorkerProcess:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
