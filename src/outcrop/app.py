@@ -217,6 +217,7 @@ class App:
             root=self.data_path("sagemaker", "hosting"),
             limits=limits,
             account_id=self.settings.account_id,
+            region=self.settings.region,
         )
 
     @cached_property

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from outcrop.rag import kbstore
+from outcrop.services.sagemaker import store as sagemaker_store
 from outcrop.storage import sqlitelogs
 from outcrop.storage.sqlite import Database
 from tests.errors import error_of
@@ -77,12 +78,26 @@ def old_knowledge_base(data: Path) -> None:
     db.close()
 
 
+def old_sagemaker_model(data: Path) -> None:
+    """A SageMaker model as the store kept it before regions: no account or region column."""
+    db = Database(data / "sagemaker" / "sagemaker.db", sagemaker_store.MIGRATIONS[:1])
+    arn = "arn:aws:sagemaker:us-east-1:000000000000:model/old-model"
+    body = {"ModelName": "old-model", "ModelArn": arn, "PrimaryContainer": {"Image": "i"}}
+    with db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO resources VALUES ('model', 'old-model', ?, ?, ?, 'Created', ?)",
+            (arn, time.time(), time.time(), json.dumps(body)),
+        )
+    db.close()
+
+
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("before-regions") / "data"
     old_logs(data)
     old_function(data)
     old_knowledge_base(data)
+    old_sagemaker_model(data)
     running = RunningServer(data).start()
     yield running
     running.stop()
@@ -118,3 +133,12 @@ def test_old_knowledge_bases_are_the_default_regions(migrated: RunningServer) ->
         == "ResourceNotFoundException"
     )
     assert other.list_knowledge_bases()["knowledgeBaseSummaries"] == []
+
+
+def test_old_sagemaker_models_are_the_default_regions(migrated: RunningServer) -> None:
+    home, other = regional(migrated, "sagemaker", DEFAULT), regional(migrated, "sagemaker", OTHER)
+    arn = home.describe_model(ModelName="old-model")["ModelArn"]
+    assert arn == "arn:aws:sagemaker:us-east-1:000000000000:model/old-model"
+    assert [m["ModelName"] for m in home.list_models()["Models"]] == ["old-model"]
+    assert error_of(other.describe_model, ModelName="old-model")["Code"] == "ValidationException"
+    assert other.list_models()["Models"] == []

@@ -73,6 +73,28 @@ class ApplicationAutoScaling(Service):
             )
         return namespace, resource, dimension
 
+    @staticmethod
+    def _mine(ctx: RequestContext, arn: str) -> bool:
+        """Whether a target or policy (by its ARN, made from the request that registered it) is of the
+        request's account and region: another region's is neither listed nor found."""
+        fields = arn.split(":")
+        return len(fields) > 4 and (fields[4], fields[3]) == (ctx.account_id, ctx.region)
+
+    def _target(self, ctx: RequestContext, key: Key) -> dict[str, Any] | None:
+        target = self.store.target(key)
+        return target if target is not None and self._mine(ctx, target["ScalableTargetARN"]) else None
+
+    def _here(self, ctx: RequestContext, resource_id: str) -> bool:
+        """Whether a variant's activities are the request's: its endpoint (or last target) is there."""
+        endpoint = (variant_of(resource_id) or ("", ""))[0]
+        where = self.hosting.located(endpoint)
+        if where is not None:
+            return where == (ctx.account_id, ctx.region)
+        targets = self.store.targets(NAMESPACE)
+        return any(
+            t["ResourceId"] == resource_id and self._mine(ctx, t["ScalableTargetARN"]) for t in targets
+        )
+
     def _namespace(self, params: dict[str, Any]) -> None:
         if params["ServiceNamespace"] != NAMESPACE:
             raise ValidationException(
@@ -86,7 +108,7 @@ class ApplicationAutoScaling(Service):
         key = self._key(params)
         endpoint, variant = variant_of(key[1]) or ("", "")
         current = self.hosting.instance_counts(endpoint).get(variant)
-        if current is None:
+        if current is None or self.hosting.located(endpoint) != (ctx.account_id, ctx.region):
             raise ValidationException(f"The endpoint variant {key[1]} does not exist or is not in service.")
         existing = self.store.target(key)
         if existing is None and ("MinCapacity" not in params or "MaxCapacity" not in params):
@@ -140,6 +162,7 @@ class ApplicationAutoScaling(Service):
             t
             for t in self.store.targets(NAMESPACE)
             if (not wanted or t["ResourceId"] in wanted)
+            and self._mine(ctx, t["ScalableTargetARN"])
             and params.get("ScalableDimension") in (None, t["ScalableDimension"])
         ]
         page, token = _PAGES.page(targets, params)
@@ -147,7 +170,7 @@ class ApplicationAutoScaling(Service):
 
     def deregister_scalable_target(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         key = self._key(params)
-        if not self.store.delete_target(key):
+        if self._target(ctx, key) is None or not self.store.delete_target(key):
             raise ObjectNotFoundException(
                 f"No scalable target registered for service namespace: sagemaker, "
                 f"resource ID: {key[1]}, scalable dimension: {key[2]}"
@@ -158,7 +181,7 @@ class ApplicationAutoScaling(Service):
 
     def put_scaling_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         key = self._key(params)
-        if self.store.target(key) is None:
+        if self._target(ctx, key) is None:
             raise ObjectNotFoundException(
                 f"No scalable target registered for service namespace: sagemaker, resource ID: {key[1]}, "
                 f"scalable dimension: {key[2]}"
@@ -218,6 +241,7 @@ class ApplicationAutoScaling(Service):
             p
             for p in self.store.policies(NAMESPACE)
             if (not names or p["PolicyName"] in names)
+            and self._mine(ctx, p["PolicyARN"])
             and params.get("ResourceId") in (None, p["ResourceId"])
             and params.get("ScalableDimension") in (None, p["ScalableDimension"])
         ]
@@ -226,7 +250,13 @@ class ApplicationAutoScaling(Service):
 
     def delete_scaling_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         key = self._key(params)
-        if not self.store.delete_policy(key, params["PolicyName"]):
+        mine = any(
+            self._mine(ctx, p["PolicyARN"])
+            for p in self.store.policies(NAMESPACE)
+            if (p["ResourceId"], p["ScalableDimension"], p["PolicyName"])
+            == (key[1], key[2], params["PolicyName"])
+        )
+        if not mine or not self.store.delete_policy(key, params["PolicyName"]):
             raise ObjectNotFoundException(
                 f"No scaling policy found for service namespace: sagemaker, resource ID: {key[1]}, scalable "
                 f"dimension: {key[2]}, policy name: {params['PolicyName']}"
@@ -240,7 +270,8 @@ class ApplicationAutoScaling(Service):
         activities = [
             a
             for a in self.store.activities(NAMESPACE)
-            if params.get("ResourceId") in (None, a["ResourceId"])
+            if self._here(ctx, a["ResourceId"])
+            and params.get("ResourceId") in (None, a["ResourceId"])
             and params.get("ScalableDimension") in (None, a["ScalableDimension"])
         ]
         page, token = _PAGES.page(activities, params)

@@ -13,7 +13,7 @@ from outcrop.services.paging import Pager
 
 if TYPE_CHECKING:
     from outcrop.services.sagemaker.hosting import EndpointHosting
-    from outcrop.services.sagemaker.store import Record, SageMakerStore
+    from outcrop.services.sagemaker.store import Record, SageMakerStore, Where
     from outcrop.services.sagemaker.training import TrainingRunner
 
 
@@ -40,6 +40,11 @@ class ControlPlane:
 
     def arn(self, ctx: RequestContext, resource: str) -> str:
         return ctx.arn("sagemaker", resource)
+
+    @staticmethod
+    def where(ctx: RequestContext) -> Where:
+        """The account and region whose resources a request sees and makes."""
+        return (ctx.account_id, ctx.region)
 
 
 def not_found(kind: str, arn: str) -> ValidationException:

@@ -26,7 +26,7 @@ from outcrop.services.sagemaker.control_common import (
 from outcrop.services.sagemaker.control_registry import PACKAGE
 from outcrop.services.sagemaker.hosting import HostingError
 from outcrop.services.sagemaker.serving.spec import VariantSpec
-from outcrop.services.sagemaker.store import AlreadyExists, Record
+from outcrop.services.sagemaker.store import AlreadyExists, Record, Where
 
 log = logging.getLogger("outcrop.sagemaker.endpoints")
 
@@ -53,7 +53,7 @@ class EndpointOperations(ControlPlane):
             if not container.get("Image") and not container.get("ModelPackageName"):
                 raise ValidationException("Each container must specify Image or ModelPackageName.")
             if container.get("ModelPackageName"):
-                self._package_container(container["ModelPackageName"])
+                self._package_container(container["ModelPackageName"], self.where(ctx))
         body: dict[str, Any] = {
             k: params[k]
             for k in (
@@ -69,13 +69,15 @@ class EndpointOperations(ControlPlane):
         body["ModelName"], body["ModelArn"] = name, arn
         body.setdefault("EnableNetworkIsolation", False)
         try:
-            self.store.insert(MODEL, name, arn, "Created", body, params.get("Tags", []))
+            self.store.insert(
+                MODEL, name, arn, "Created", body, params.get("Tags", []), where=self.where(ctx)
+            )
         except AlreadyExists as exc:
             raise already_exists("model", arn) from exc
         return {"ModelArn": arn}
 
     def _model(self, ctx: RequestContext, name: str) -> Record:
-        record = self.store.get(MODEL, name)
+        record = self.store.get(MODEL, name, where=self.where(ctx))
         if record is None:
             raise not_found("model", self.arn(ctx, f"model/{name.lower()}"))
         return record
@@ -91,7 +93,7 @@ class EndpointOperations(ControlPlane):
 
     def list_models(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         models, token = listed(
-            self.store.records(MODEL),
+            self.store.records(MODEL, where=self.where(ctx)),
             params,
             lambda r: {"ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.created},
         )
@@ -123,13 +125,15 @@ class EndpointOperations(ControlPlane):
         body["ProductionVariants"] = [{"InitialVariantWeight": 1.0, **v} for v in variants]
         body["EndpointConfigArn"] = arn
         try:
-            self.store.insert(CONFIG, name, arn, "Created", body, params.get("Tags", []))
+            self.store.insert(
+                CONFIG, name, arn, "Created", body, params.get("Tags", []), where=self.where(ctx)
+            )
         except AlreadyExists as exc:
             raise already_exists("endpoint configuration", arn) from exc
         return {"EndpointConfigArn": arn}
 
     def _config(self, ctx: RequestContext, name: str) -> Record:
-        record = self.store.get(CONFIG, name)
+        record = self.store.get(CONFIG, name, where=self.where(ctx))
         if record is None:
             raise not_found("endpoint configuration", self.arn(ctx, f"endpoint-config/{name.lower()}"))
         return record
@@ -145,7 +149,7 @@ class EndpointOperations(ControlPlane):
 
     def list_endpoint_configs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         configs, token = listed(
-            self.store.records(CONFIG),
+            self.store.records(CONFIG, where=self.where(ctx)),
             params,
             lambda r: {"EndpointConfigName": r.name, "EndpointConfigArn": r.arn, "CreationTime": r.created},
         )
@@ -160,7 +164,10 @@ class EndpointOperations(ControlPlane):
             model = self._model(ctx, variant["ModelName"])
             container = model.body.get("PrimaryContainer") or model.body.get("Containers", [{}])[0]
             if container.get("ModelPackageName"):
-                container = {**self._package_container(container["ModelPackageName"]), **container}
+                container = {
+                    **self._package_container(container["ModelPackageName"], self.where(ctx)),
+                    **container,
+                }
             specs.append(
                 VariantSpec(
                     variant_name=variant["VariantName"],
@@ -176,9 +183,12 @@ class EndpointOperations(ControlPlane):
             )
         return specs
 
-    def _package_container(self, name_or_arn: str) -> dict[str, Any]:
-        """The first inference container of a registered model package, as a CreateModel container."""
-        record = self.store.by_arn(name_or_arn) or self.store.get(PACKAGE, name_or_arn)
+    def _package_container(self, name_or_arn: str, where: Where) -> dict[str, Any]:
+        """The first inference container of a registered model package (of `where`), as a CreateModel
+        container."""
+        record = self.store.by_arn(name_or_arn, where=where) or self.store.get(
+            PACKAGE, name_or_arn, where=where
+        )
         if record is None or record.kind != PACKAGE:
             raise ValidationException(f"ModelPackage {name_or_arn} does not exist.")
         containers = record.body.get("InferenceSpecification", {}).get("Containers", [])
@@ -193,7 +203,7 @@ class EndpointOperations(ControlPlane):
         summaries = []
         counts = self.hosting.instance_counts(endpoint)  # what auto scaling or capacities last set
         for variant in config.body["ProductionVariants"]:
-            model = self.store.get(MODEL, variant["ModelName"])
+            model = self.store.get(MODEL, variant["ModelName"], where=config.where)
             container = (model.body.get("PrimaryContainer") or {}) if model else {}
             weight = weights.get(variant["VariantName"], float(variant.get("InitialVariantWeight", 1.0)))
             count = counts.get(variant["VariantName"], int(variant.get("InitialInstanceCount", 1)))
@@ -228,14 +238,16 @@ class EndpointOperations(ControlPlane):
         if params.get("DeploymentConfig"):
             body["LastDeploymentConfig"] = params["DeploymentConfig"]
         try:
-            self.store.insert(ENDPOINT, name, arn, "Creating", body, params.get("Tags", []))
+            self.store.insert(
+                ENDPOINT, name, arn, "Creating", body, params.get("Tags", []), where=self.where(ctx)
+            )
         except AlreadyExists as exc:
             raise already_exists("endpoint", arn) from exc
         self._in_background(name, lambda: self._deploy(name, config.name, specs, previous=None))
         return {"EndpointArn": arn}
 
     def _endpoint(self, ctx: RequestContext, name: str) -> Record:
-        record = self.store.get(ENDPOINT, name)
+        record = self.store.get(ENDPOINT, name, where=self.where(ctx))
         if record is None:
             raise not_found("endpoint", self.arn(ctx, f"endpoint/{name.lower()}"))
         return record
@@ -267,7 +279,9 @@ class EndpointOperations(ControlPlane):
                 "EndpointStatus": r.status,
             }
 
-        endpoints, token = listed(self.store.records(ENDPOINT), params, summary, status_key="EndpointStatus")
+        endpoints, token = listed(
+            self.store.records(ENDPOINT, where=self.where(ctx)), params, summary, status_key="EndpointStatus"
+        )
         return {"Endpoints": endpoints, "NextToken": token}
 
     def update_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -378,7 +392,8 @@ class EndpointOperations(ControlPlane):
         config = self.store.get(CONFIG, config_name)
         async_inference = config.body.get("AsyncInferenceConfig") if config else None
         try:
-            self.hosting.deploy(name, specs, async_inference=async_inference)
+            where = config.where if config else None  # the endpoint's region, as its configuration's
+            self.hosting.deploy(name, specs, async_inference=async_inference, where=where)
         except Exception as exc:  # HostingError, or anything a broken deployment raised
             reason = str(exc) if isinstance(exc, HostingError) else f"{type(exc).__name__}: {exc}"
             log.warning("deploying endpoint %s failed: %s", name, reason)
@@ -411,8 +426,9 @@ class EndpointOperations(ControlPlane):
                 raise HostingError(f"the previous endpoint configuration {previous} no longer exists")
             self.hosting.deploy(
                 name,
-                self._variant_specs(_internal(), record),
+                self._variant_specs(_internal(record), record),
                 async_inference=record.body.get("AsyncInferenceConfig"),
+                where=record.where,
             )
         except Exception as exc:
             message = f"Update failed ({reason}); rolling back also failed: {exc}"
@@ -439,7 +455,7 @@ class EndpointOperations(ControlPlane):
                     self.store.update(ENDPOINT, record.name, gone)
                     continue
                 try:
-                    specs = self._variant_specs(_internal(), config)
+                    specs = self._variant_specs(_internal(config), config)
                 except ValidationException as exc:
                     self.store.update(ENDPOINT, record.name, partial(_failed, reason=exc.message))
                     continue
@@ -470,6 +486,13 @@ def _failed(record: Record, reason: str) -> None:
     record.body["FailureReason"] = reason[:1024]
 
 
-def _internal() -> RequestContext:
-    """A context for work no request started (redeploying after a restart, rolling back)."""
-    return RequestContext(service="sagemaker", operation="CreateEndpoint", request_id="", region="")
+def _internal(config: Record) -> RequestContext:
+    """A context for work no request started (redeploying after a restart, rolling back), in the
+    account and region of the endpoint configuration it deploys."""
+    return RequestContext(
+        service="sagemaker",
+        operation="CreateEndpoint",
+        request_id="",
+        region=config.region,
+        account_id=config.account,
+    )

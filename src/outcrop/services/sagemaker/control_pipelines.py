@@ -70,11 +70,16 @@ class PipelineOperations(ControlPlane):
     def start_pipelines(self, lambda_functions: FunctionRegistry | None) -> None:
         """Build the execution runner and go on with the executions a stopped server left running."""
 
-        def invoke(arn: str, event: dict[str, Any]) -> dict[str, Any]:
-            spec = lambda_functions.find(arn) if lambda_functions is not None else None
+        def invoke(ctx: RequestContext, arn: str, event: dict[str, Any]) -> dict[str, Any]:
+            """The function named in the pipeline's account and region (an ARN: in its own)."""
+            spec = (
+                lambda_functions.find(arn, account=ctx.account_id, region=ctx.region)
+                if lambda_functions is not None
+                else None
+            )
             if lambda_functions is None or spec is None:
                 raise StepFailed(f"Function not found: {arn}")
-            outcome = lambda_functions.pool(spec).invoke(event, arn=lambda_functions.arn(spec.name))
+            outcome = lambda_functions.pool(spec).invoke(event, arn=lambda_functions.arn(spec))
             if outcome.error is not None or outcome.timed_out:
                 error = outcome.error or {"errorMessage": "Task timed out"}
                 raise StepFailed(f"Lambda function {arn} failed: {error.get('errorMessage', error)}")
@@ -122,7 +127,9 @@ class PipelineOperations(ControlPlane):
             **{k: params[k] for k in ("PipelineDescription", "ParallelismConfiguration") if k in params},
         }
         try:
-            self.store.insert(PIPELINE, name, arn, "Active", body, params.get("Tags", []))
+            self.store.insert(
+                PIPELINE, name, arn, "Active", body, params.get("Tags", []), where=self.where(ctx)
+            )
         except AlreadyExists as exc:
             raise ValidationException(
                 f"Pipeline names must be unique within an AWS account and region. "
@@ -131,7 +138,9 @@ class PipelineOperations(ControlPlane):
         return {"PipelineArn": arn}
 
     def _pipeline(self, ctx: RequestContext, name_or_arn: str) -> Record:
-        record = self.store.by_arn(name_or_arn) or self.store.get(PIPELINE, name_or_arn)
+        record = self.store.by_arn(name_or_arn, where=self.where(ctx)) or self.store.get(
+            PIPELINE, name_or_arn, where=self.where(ctx)
+        )
         if record is None or record.kind != PIPELINE:
             arn = name_or_arn if name_or_arn.startswith("arn:") else self.arn(ctx, f"pipeline/{name_or_arn}")
             raise ResourceNotFound(f"Pipeline '{arn}' does not exist.")
@@ -197,7 +206,7 @@ class PipelineOperations(ControlPlane):
             params.get("SortBy") or "", "CreationTime"
         )
         found, token = listed(
-            self.store.records(PIPELINE),
+            self.store.records(PIPELINE, where=self.where(ctx)),
             {**params, **window, "SortBy": sort},
             summary,
             keep=lambda r: r.name.startswith(prefix),
@@ -258,13 +267,13 @@ class PipelineOperations(ControlPlane):
                 body["PipelineExperimentConfig"] = resolver.resolve(experiment, "PipelineExperimentConfig")
             except (StepFailed, KeyError) as exc:
                 raise ValidationException(f"PipelineExperimentConfig cannot be resolved: {exc}") from exc
-        self.store.insert(EXECUTION, execution_id, arn, "Executing", body)
+        self.store.insert(EXECUTION, execution_id, arn, "Executing", body, where=self.where(ctx))
         self.store.update(PIPELINE, pipeline.name, lambda r: r.body.update(LastRunTime=now), touch=False)
         self.pipelines.start(execution_id)
         return {"PipelineExecutionArn": arn}
 
     def _execution(self, ctx: RequestContext, arn: str) -> Record:
-        record = self.store.get(EXECUTION, arn.rsplit("/", 1)[-1])
+        record = self.store.get(EXECUTION, arn.rsplit("/", 1)[-1], where=self.where(ctx))
         if record is None or record.arn != arn:
             raise ResourceNotFound(f"Pipeline execution '{arn}' does not exist.")
         return record

@@ -121,7 +121,9 @@ class ProcessingOperations(ControlPlane):
             "_Endpoint": ctx.base_url,
         }
         try:
-            self.store.insert(KIND, name, arn, "InProgress", body, params.get("Tags", []))
+            self.store.insert(
+                KIND, name, arn, "InProgress", body, params.get("Tags", []), where=self.where(ctx)
+            )
         except AlreadyExists as exc:
             raise ResourceInUse(
                 "Job names must be unique within an AWS account and region, and a job with this name already "
@@ -131,7 +133,7 @@ class ProcessingOperations(ControlPlane):
         return {"ProcessingJobArn": arn}
 
     def _processing_job(self, ctx: RequestContext, name: str) -> Record:
-        record = self.store.get(KIND, name)
+        record = self.store.get(KIND, name, where=self.where(ctx))
         if record is None:
             arn = self.arn(ctx, f"processing-job/{name.lower()}")
             raise ResourceNotFound(f"Processing job {arn} does not exist.")
@@ -159,7 +161,9 @@ class ProcessingOperations(ControlPlane):
                 "ExitMessage": record.body.get("ExitMessage"),
             }
 
-        summaries, token = listed(self.store.records(KIND), params, summary, status_key="ProcessingJobStatus")
+        summaries, token = listed(
+            self.store.records(KIND, where=self.where(ctx)), params, summary, status_key="ProcessingJobStatus"
+        )
         return {"ProcessingJobSummaries": summaries, "NextToken": token}
 
     def stop_processing_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

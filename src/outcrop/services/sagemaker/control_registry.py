@@ -54,7 +54,9 @@ class RegistryOperations(ControlPlane):
             "CreatedBy": _created_by(ctx),
         }
         try:
-            self.store.insert(GROUP, name, arn, "Completed", body, params.get("Tags", []))
+            self.store.insert(
+                GROUP, name, arn, "Completed", body, params.get("Tags", []), where=self.where(ctx)
+            )
         except AlreadyExists as exc:
             raise ValidationException(f"Model Package Group already exists: {arn}") from exc
         return {"ModelPackageGroupArn": arn}
@@ -64,7 +66,9 @@ class RegistryOperations(ControlPlane):
 
     def _named(self, ctx: RequestContext, kind: str, label: str, name_or_arn: str) -> Record:
         """The group or package named by name or ARN; ValidationException (as SageMaker answers) if none."""
-        record = self.store.by_arn(name_or_arn) or self.store.get(kind, name_or_arn)
+        record = self.store.by_arn(name_or_arn, where=self.where(ctx)) or self.store.get(
+            kind, name_or_arn, where=self.where(ctx)
+        )
         if record is None or record.kind != kind:
             arn = name_or_arn if name_or_arn.startswith("arn:") else self.arn(ctx, f"{kind}/{name_or_arn}")
             raise ValidationException(f"{label} {arn} does not exist.")
@@ -84,7 +88,7 @@ class RegistryOperations(ControlPlane):
                 "ModelPackageGroupStatus": r.status,
             }
 
-        groups, token = listed(self.store.records(GROUP), params, summary)
+        groups, token = listed(self.store.records(GROUP, where=self.where(ctx)), params, summary)
         return {"ModelPackageGroupSummaryList": groups, "NextToken": token}
 
     def delete_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +121,7 @@ class RegistryOperations(ControlPlane):
                 "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
             }
             try:
-                self.store.insert(PACKAGE, package_name, arn, "Completed", body, tags)
+                self.store.insert(PACKAGE, package_name, arn, "Completed", body, tags, where=self.where(ctx))
             except AlreadyExists as exc:
                 raise ValidationException(f"Model Package already exists: {arn}") from exc
             return {"ModelPackageArn": arn}
@@ -138,7 +142,7 @@ class RegistryOperations(ControlPlane):
             }
             return arn, "Completed", body
 
-        record = self.store.insert_version(PACKAGE, group.name, make, tags)
+        record = self.store.insert_version(PACKAGE, group.name, make, tags, where=self.where(ctx))
         return {"ModelPackageArn": record.arn}
 
     def _package(self, ctx: RequestContext, name_or_arn: str) -> Record:
@@ -159,7 +163,7 @@ class RegistryOperations(ControlPlane):
     def list_model_packages(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         group = params.get("ModelPackageGroupName")
         kind = params.get("ModelPackageType") or ("Versioned" if group else "Unversioned")
-        records = self.store.records(PACKAGE)
+        records = self.store.records(PACKAGE, where=self.where(ctx))
         if group:
             group_name = self._group(ctx, group).name
             records = [r for r in records if r.body.get("ModelPackageGroupName") == group_name]
@@ -231,14 +235,15 @@ class RegistryOperations(ControlPlane):
 
     # -- tags ------------------------------------------------------------------------------------------------
 
-    def _tagged(self, arn: str) -> Record:
-        record = self.store.by_arn(arn)
+    def _tagged(self, ctx: RequestContext, arn: str) -> Record:
+        """A resource of the request's account and region, by ARN: another region's is not found here."""
+        record = self.store.by_arn(arn, where=self.where(ctx))
         if record is None:
             raise ValidationException(f"Resource {arn} does not exist.")
         return record
 
     def add_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._tagged(params["ResourceArn"])
+        record = self._tagged(ctx, params["ResourceArn"])
         existing = {t["Key"] for t in self.store.tags(record.arn)}
         if len(existing | {t["Key"] for t in params["Tags"]}) > 50:
             raise ValidationException("A resource can have at most 50 tags.")
@@ -246,12 +251,12 @@ class RegistryOperations(ControlPlane):
         return {"Tags": params["Tags"]}
 
     def list_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._tagged(params["ResourceArn"])
+        record = self._tagged(ctx, params["ResourceArn"])
         tags = self.store.tags(record.arn)
         page, token = _TAG_PAGES.page(tags, params)
         return {"Tags": page, "NextToken": token}
 
     def delete_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._tagged(params["ResourceArn"])
+        record = self._tagged(ctx, params["ResourceArn"])
         self.store.delete_tags(record.arn, params["TagKeys"])
         return {}

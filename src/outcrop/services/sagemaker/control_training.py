@@ -106,7 +106,9 @@ class TrainingOperations(ControlPlane):
         }
         body["AlgorithmSpecification"] = {"TrainingInputMode": "File", **algorithm}
         try:
-            self.store.insert(KIND, name, arn, "InProgress", body, params.get("Tags", []))
+            self.store.insert(
+                KIND, name, arn, "InProgress", body, params.get("Tags", []), where=self.where(ctx)
+            )
         except AlreadyExists as exc:
             raise ResourceInUse(
                 "Training job names must be unique within an AWS account and region, and a training job with "
@@ -115,14 +117,14 @@ class TrainingOperations(ControlPlane):
         self.training.start(name)
         return {"TrainingJobArn": arn}
 
-    def _training_job(self, name: str) -> Record:
-        record = self.store.get(KIND, name)
+    def _training_job(self, ctx: RequestContext, name: str) -> Record:
+        record = self.store.get(KIND, name, where=self.where(ctx))
         if record is None:
             raise ResourceNotFound("Requested resource not found.")
         return record
 
     def describe_training_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._training_job(params["TrainingJobName"])
+        record = self._training_job(ctx, params["TrainingJobName"])
         return {
             **output(record.body, _DESCRIBE_MEMBERS),
             "TrainingJobStatus": record.status,
@@ -142,12 +144,14 @@ class TrainingOperations(ControlPlane):
                 "SecondaryStatus": record.body.get("SecondaryStatus"),
             }
 
-        summaries, token = listed(self.store.records(KIND), params, summary, status_key="TrainingJobStatus")
+        summaries, token = listed(
+            self.store.records(KIND, where=self.where(ctx)), params, summary, status_key="TrainingJobStatus"
+        )
         return {"TrainingJobSummaries": summaries, "NextToken": token}
 
     def stop_training_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["TrainingJobName"]
-        record = self._training_job(name)
+        record = self._training_job(ctx, name)
         if record.status in FINISHED or record.status == "Stopping":
             raise ValidationException(
                 f"The request was rejected because the training job is in status {record.status}."

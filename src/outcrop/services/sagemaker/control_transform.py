@@ -83,13 +83,15 @@ class TransformOperations(ControlPlane):
 
     def _transform_variant(self, ctx: RequestContext, model_name: str, params: dict[str, Any]) -> VariantSpec:
         """The model's container resolved (through its model package, if it names one) as hosting runs it."""
-        model = self.store.get(MODEL, model_name)
+        model = self.store.get(MODEL, model_name, where=self.where(ctx))
         if model is None:
             raise not_found("model", self.arn(ctx, f"model/{model_name.lower()}"))
         container = dict(model.body.get("PrimaryContainer") or (model.body.get("Containers") or [{}])[0])
         package = container.get("ModelPackageName")
         if package:
-            record = self.store.by_arn(package) or self.store.get(PACKAGE, package)
+            record = self.store.by_arn(package, where=self.where(ctx)) or self.store.get(
+                PACKAGE, package, where=self.where(ctx)
+            )
             containers = record.body.get("InferenceSpecification", {}).get("Containers", []) if record else []
             if not containers:
                 raise ValidationException(f"ModelPackage {package} has no InferenceSpecification containers.")
@@ -124,7 +126,9 @@ class TransformOperations(ControlPlane):
             "_Variant": asdict(variant),
         }
         try:
-            self.store.insert(KIND, name, arn, "InProgress", body, params.get("Tags", []))
+            self.store.insert(
+                KIND, name, arn, "InProgress", body, params.get("Tags", []), where=self.where(ctx)
+            )
         except AlreadyExists as exc:
             raise ResourceInUse(
                 "Job names must be unique within an AWS account and region, and a job with this name already "
@@ -134,7 +138,7 @@ class TransformOperations(ControlPlane):
         return {"TransformJobArn": arn}
 
     def _transform_job(self, ctx: RequestContext, name: str) -> Record:
-        record = self.store.get(KIND, name)
+        record = self.store.get(KIND, name, where=self.where(ctx))
         if record is None:
             arn = self.arn(ctx, f"transform-job/{name.lower()}")
             raise ResourceNotFound(f"Could not find job to update with name {arn}")
@@ -160,7 +164,9 @@ class TransformOperations(ControlPlane):
                 "FailureReason": record.body.get("FailureReason"),
             }
 
-        summaries, token = listed(self.store.records(KIND), params, summary, status_key="TransformJobStatus")
+        summaries, token = listed(
+            self.store.records(KIND, where=self.where(ctx)), params, summary, status_key="TransformJobStatus"
+        )
         return {"TransformJobSummaries": summaries, "NextToken": token}
 
     def stop_transform_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -87,14 +87,16 @@ class TuningOperations(ControlPlane):
             "_Context": {"Region": ctx.region, "Account": ctx.account_id, "BaseUrl": ctx.base_url},
         }
         try:
-            self.store.insert(KIND, name, arn, "InProgress", body, params.get("Tags", []))
+            self.store.insert(
+                KIND, name, arn, "InProgress", body, params.get("Tags", []), where=self.where(ctx)
+            )
         except AlreadyExists as exc:
             raise ResourceInUse(f"Hyperparameter tuning job {name} already exists ({arn}).") from exc
         self.tuning.start(name)
         return {"HyperParameterTuningJobArn": arn}
 
-    def _tuning_job(self, name: str) -> Record:
-        record = self.store.get(KIND, name)
+    def _tuning_job(self, ctx: RequestContext, name: str) -> Record:
+        record = self.store.get(KIND, name, where=self.where(ctx))
         if record is None:
             raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
         return record
@@ -108,7 +110,7 @@ class TuningOperations(ControlPlane):
     def describe_hyper_parameter_tuning_job(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        record = self._tuning_job(params["HyperParameterTuningJobName"])
+        record = self._tuning_job(ctx, params["HyperParameterTuningJobName"])
         summaries = self._summaries(record)
         statuses = [s["TrainingJobStatus"] for s in summaries]
         objectives = [s["ObjectiveStatus"] for s in summaries]
@@ -175,11 +177,13 @@ class TuningOperations(ControlPlane):
                 "ResourceLimits": config.get("ResourceLimits", {}),
             }
 
-        found, token = listed(self.store.records(KIND), params, summary, status_key="Status")
+        found, token = listed(
+            self.store.records(KIND, where=self.where(ctx)), params, summary, status_key="Status"
+        )
         return {"HyperParameterTuningJobSummaries": found, "NextToken": token}
 
     def stop_hyper_parameter_tuning_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._tuning_job(params["HyperParameterTuningJobName"])
+        record = self._tuning_job(ctx, params["HyperParameterTuningJobName"])
         if record.status != "InProgress":
             raise ValidationException(
                 f"The request was rejected because the tuning job is in status {record.status}."
@@ -191,7 +195,7 @@ class TuningOperations(ControlPlane):
     def list_training_jobs_for_hyper_parameter_tuning_job(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        record = self._tuning_job(params["HyperParameterTuningJobName"])
+        record = self._tuning_job(ctx, params["HyperParameterTuningJobName"])
         summaries = self._summaries(record)
         if params.get("StatusEquals"):
             summaries = [s for s in summaries if s["TrainingJobStatus"] == params["StatusEquals"]]

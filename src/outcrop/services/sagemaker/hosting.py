@@ -15,11 +15,18 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from outcrop.services.sagemaker.hosting_outcomes import (
+    HostingError,
+    Invocation,
+    InvocationRejected,
+    ModelInvocationError,
+    ModelNotReady,
+    StreamedInvocation,
+)
 from outcrop.services.sagemaker.serving.asynchronous import AsyncInvoker, AsyncRequest
 from outcrop.services.sagemaker.serving.endpoint import (
     DeployFailed,
@@ -36,53 +43,16 @@ from outcrop.services.sagemaker.serving.spec import VariantSpec
 from outcrop.storage.logs import LogStore
 from outcrop.storage.objects import ObjectStore
 
+__all__ = [  # the outcomes are re-exported: callers import the whole seam from here
+    "EndpointHosting",
+    "HostingError",
+    "InvocationRejected",
+    "ModelInvocationError",
+    "ModelNotReady",
+    "StreamedInvocation",
+]
 log = logging.getLogger("outcrop.sagemaker")
-
-
-class HostingError(Exception):
-    """A deployment that cannot start (bad model archive, script that fails to import): the endpoint fails."""
-
-
-class ModelInvocationError(Exception):
-    """The user's model raised while answering: InvokeEndpoint's ModelError, the endpoint keeps serving.
-
-    `message` is what the model server answered (ModelError's OriginalMessage), `status` its HTTP status,
-    `log_stream` the CloudWatch Logs group holding the worker's output.
-    """
-
-    def __init__(self, message: str, *, status: int = 500, log_stream: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.log_stream = log_stream
-
-
-class InvocationRejected(Exception):
-    """The request names no deployed endpoint, variant or model: InvokeEndpoint's ValidationError."""
-
-
-class ModelNotReady(Exception):
-    """The endpoint's model server is loading or restarting: ModelNotReadyException."""
-
-
-@dataclass
-class Invocation:
-    """What InvokeEndpoint answers."""
-
-    body: bytes
-    content_type: str
-    invoked_variant: str
-    custom_attributes: str | None = None  # what the model set (X-Amzn-SageMaker-Custom-Attributes)
-
-
-@dataclass
-class StreamedInvocation:
-    """What InvokeEndpointWithResponseStream answers: the parts come as the model yields them."""
-
-    content_type: str
-    invoked_variant: str
-    parts: Iterator[bytes]
-    custom_attributes: str | None = None
+Where = tuple[str, str]  # (account, region) an endpoint lives in: its logs' and its callers'
 
 
 def log_group_of(endpoint_name: str) -> str:
@@ -93,13 +63,21 @@ class EndpointHosting:
     """Runs every InService endpoint: worker processes per variant, traffic split, metrics."""
 
     def __init__(
-        self, *, objects: ObjectStore, logs: LogStore, root: Path, limits: Limits, account_id: str
+        self,
+        *,
+        objects: ObjectStore,
+        logs: LogStore,
+        root: Path,
+        limits: Limits,
+        account_id: str,
+        region: str = "us-east-1",
     ) -> None:
         """`root` holds the deployed endpoints' files and what survives a restart; `limits` come from
-        Settings (sagemaker_load_timeout, sagemaker_invoke_timeout, sagemaker_max_models)."""
+        Settings (sagemaker_load_timeout...); `account_id`, `region`: where pre-region endpoints live."""
         self.objects = objects
         self.logs = logs
         self.account_id = account_id
+        self.default: Where = (account_id, region)
         self.metrics = InvocationMetrics()
         self.limits = limits
         self._endpoints: dict[str, RunningEndpoint] = {}
@@ -117,16 +95,21 @@ class EndpointHosting:
         variants: list[VariantSpec],
         *,
         async_inference: dict[str, Any] | None = None,
+        where: Where | None = None,
     ) -> None:
         """Start (or replace) the endpoint's workers; returns when they serve, raises HostingError if not.
 
         `async_inference` is the endpoint configuration's AsyncInferenceConfig, if it has one: it enables
-        InvokeEndpointAsync."""
+        InvokeEndpointAsync. `where` is the endpoint's account and region (the defaults if not given)."""
         with self._deploy_lock(endpoint_name):
-            self._deploy(endpoint_name, variants, async_inference)
+            self._deploy(endpoint_name, variants, async_inference, where or self.default)
 
     def _deploy(
-        self, endpoint_name: str, variants: list[VariantSpec], async_inference: dict[str, Any] | None
+        self,
+        endpoint_name: str,
+        variants: list[VariantSpec],
+        async_inference: dict[str, Any] | None,
+        where: Where,
     ) -> None:
         if not variants:
             raise HostingError("The endpoint configuration has no production variants.")
@@ -138,7 +121,7 @@ class EndpointHosting:
                     spec,
                     generation / spec.variant_name,
                     self.objects,
-                    self.logs,
+                    self.logs.scoped(*where),
                     log_group_of(endpoint_name),
                     self.limits,
                 )
@@ -154,7 +137,7 @@ class EndpointHosting:
             self._endpoints[endpoint_name] = RunningEndpoint(endpoint_name, running, async_inference)
         if previous is not None:  # blue/green: the old fleet goes once the new one serves
             self._retire(previous)
-        self._save(endpoint_name, variants, async_inference)
+        self._save(endpoint_name, variants, async_inference, where)
 
     def update_weights(self, endpoint_name: str, weights: dict[str, float]) -> None:
         """Change the traffic split live (UpdateEndpointWeightsAndCapacities)."""
@@ -178,7 +161,8 @@ class EndpointHosting:
             old = endpoint.variants[variant_name]
             root = old.root.parent / f"{variant_name}-{secrets.token_hex(3)}"
             spec, group = replace(old.spec, instance_count=count), log_group_of(endpoint_name)
-            new = RunningVariant(spec, root, self.objects, self.logs, group, self.limits)
+            logs = self.logs.scoped(*(self.located(endpoint_name) or self.default))
+            new = RunningVariant(spec, root, self.objects, logs, group, self.limits)
             new.weight = old.weight
             try:
                 new.start()
@@ -194,6 +178,11 @@ class EndpointHosting:
                 self._write_state(state)
         old.stop(drain_seconds=self.limits.invoke_timeout)
         shutil.rmtree(old.root, ignore_errors=True)
+
+    def located(self, endpoint_name: str) -> Where | None:
+        """The account and region of a deployed endpoint (one saved before regions: the defaults)."""
+        saved = self._load_state().get(endpoint_name)
+        return None if saved is None else self._where(saved)
 
     def instance_counts(self, endpoint_name: str) -> dict[str, int]:
         """Each variant's instances now (what auto scaling last set), from the saved deployment."""
@@ -245,15 +234,23 @@ class EndpointHosting:
         partial.replace(self._state_file)
 
     def _save(
-        self, endpoint_name: str, variants: list[VariantSpec], async_inference: dict[str, Any] | None
+        self,
+        endpoint_name: str,
+        variants: list[VariantSpec],
+        async_inference: dict[str, Any] | None,
+        where: Where,
     ) -> None:
         with self._lock:
             state = self._load_state()
             state[endpoint_name] = {
                 "variants": [asdict(v) for v in variants],
                 "async_inference": async_inference,
+                **dict(zip(("account", "region"), where, strict=True)),
             }
             self._write_state(state)
+
+    def _where(self, saved: dict[str, Any]) -> Where:
+        return (saved.get("account", self.default[0]), saved.get("region", self.default[1]))
 
     def _running(self, endpoint_name: str) -> RunningEndpoint:
         """The deployed endpoint, restarting its workers if the server restarted since it was deployed."""
@@ -276,7 +273,7 @@ class EndpointHosting:
             log.info("restarting the workers of endpoint %s", endpoint_name)
             try:
                 specs = [VariantSpec(**spec) for spec in saved["variants"]]
-                self._deploy(endpoint_name, specs, saved.get("async_inference"))
+                self._deploy(endpoint_name, specs, saved.get("async_inference"), self._where(saved))
             except HostingError as exc:
                 raise ModelNotReady(
                     f"Endpoint {endpoint_name} could not restart its model server: {exc}"

@@ -75,7 +75,9 @@ def job_name(execution_id: str, step: str, max_length: int) -> str:
 class StepRunner:
     """Runs one step against the control plane (`host`: the SageMaker service itself)."""
 
-    def __init__(self, host: Any, invoke_lambda: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
+    def __init__(
+        self, host: Any, invoke_lambda: Callable[[RequestContext, str, dict[str, Any]], dict[str, Any]]
+    ) -> None:
         self.host = host
         self.invoke_lambda = invoke_lambda
 
@@ -98,7 +100,7 @@ class StepRunner:
             message = str(resolver.resolve(step.arguments.get("ErrorMessage", ""), where))
             raise StepFailed(message)
         if step.type == "Lambda":
-            return self._lambda(step, resolver, where)
+            return self._lambda(ctx, step, resolver, where)
         arguments = resolver.resolve(step.arguments, where)
         if step.type in JOBS:
             kind = JOBS[step.type]
@@ -194,10 +196,10 @@ class StepRunner:
         described = self._call(ctx, "describe_model_package", {"ModelPackageName": arn}, where)
         return Outcome({"RegisterModel": {"Arn": arn}}, described)
 
-    def _lambda(self, step: Step, resolver: Resolver, where: str) -> Outcome:
+    def _lambda(self, ctx: RequestContext, step: Step, resolver: Resolver, where: str) -> Outcome:
         arn = str(resolver.resolve(step.raw["FunctionArn"], where))
         event = resolver.resolve(step.arguments, where)
-        result = self.invoke_lambda(arn, event)
+        result = self.invoke_lambda(ctx, arn, event)
         outputs: dict[str, Any] = {}
         for declared in step.raw.get("OutputParameters") or []:
             output_name = declared["OutputName"]

@@ -104,7 +104,8 @@ class ProcessingRunner:
         record = self.store.get(KIND, job.name)
         if record is None:
             return
-        writer = LogWriter(self.logs, LOG_GROUP, f"{job.name}/algo-1-{int(time.time())}")
+        logs = self.logs.scoped(*record.where)  # the job's region's log group
+        writer = LogWriter(logs, LOG_GROUP, f"{job.name}/algo-1-{int(time.time())}")
         if not self._wait_for_slot(job):  # stopped (or the server closed) before it started
             writer.close()
             with self._lock:

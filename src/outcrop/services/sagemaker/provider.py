@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from outcrop.config import Settings
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.services.base import Service
 from outcrop.services.sagemaker.control_endpoints import EndpointOperations
@@ -52,12 +53,15 @@ class SageMaker(
         logs: LogStore,
         sagemaker_hosting: EndpointHosting,
         data_path: Callable[..., Path],
+        settings: Settings,
         lambda_functions: FunctionRegistry | None = None,
     ) -> None:
         """`objects` and `logs` are what training jobs read and write; `data_path` gives the folders of the
         control plane's records and of running jobs."""
         self.hosting = sagemaker_hosting
-        self.store = SageMakerStore(data_path("sagemaker"))
+        self.store = SageMakerStore(
+            data_path("sagemaker"), account=settings.account_id, region=settings.region
+        )
         self.training = TrainingRunner(
             self.store, objects=objects, logs=logs, root=data_path("sagemaker", "training")
         )

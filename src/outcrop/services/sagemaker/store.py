@@ -1,7 +1,10 @@
-"""SageMaker's control-plane state: training jobs, models, endpoint configs, endpoints, model packages, tags.
+"""SageMaker's control plane state: training jobs, models, endpoint configs, endpoints, model packages, tags.
 
 Every resource is one row keyed by (kind, name) holding its API description as JSON, so each operation
 reads and writes whole descriptions in one transaction and a restart finds exactly what the API last said.
+Each row lives in an account and region (`Where`): a request reads through `where=` and sees only its own;
+the job runners, which act on what they were given, read without it. Names stay unique per kind across
+regions, because job folders, log streams and hosted endpoints are named by them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from outcrop.storage.sqlite import Database, Migration
+from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Migration, add_partition
+
+Where = tuple[str, str]
+"""(account, region): where a resource lives."""
 
 MIGRATIONS: list[Migration] = [
     (
@@ -35,6 +41,25 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
+def migrations(account: str, region: str) -> list[Migration]:
+    """The schema, with every resource placed in an account and region."""
+    return [*MIGRATIONS, ("0002_regions", lambda tx: _partition(tx, account, region))]
+
+
+def _partition(tx: sqlite3.Connection, account: str, region: str) -> None:
+    """Resources gain account and region: each existing one where its ARN (made from the request that
+    created it) says, else the server's defaults."""
+    add_partition(tx, "resources", account, region)
+    for row in tx.execute("SELECT kind, name, arn FROM resources").fetchall():
+        fields = str(row["arn"]).split(":")
+        if len(fields) > 5 and fields[3] and fields[4]:
+            tx.execute(
+                "UPDATE resources SET account = ?, region = ? WHERE kind = ? AND name = ?",
+                (fields[4], fields[3], row["kind"], row["name"]),
+            )
+    tx.execute("CREATE INDEX resources_by_place ON resources (account, region, kind, created)")
+
+
 class AlreadyExists(Exception):
     """A resource of that kind and name (or that ARN) is already stored."""
 
@@ -48,6 +73,12 @@ class Record:
     modified: float
     status: str
     body: dict[str, Any]
+    account: str = DEFAULT_ACCOUNT
+    region: str = DEFAULT_REGION
+
+    @property
+    def where(self) -> Where:
+        return (self.account, self.region)
 
 
 def _record(row: sqlite3.Row) -> Record:
@@ -59,14 +90,17 @@ def _record(row: sqlite3.Row) -> Record:
         modified=row["modified"],
         status=row["status"],
         body=json.loads(row["body"]),
+        account=row["account"],
+        region=row["region"],
     )
 
 
 class SageMakerStore:
     """Durable resource descriptions; writes are committed before the API answers."""
 
-    def __init__(self, root: Path) -> None:
-        self.db = Database(root / "sagemaker.db", MIGRATIONS)
+    def __init__(self, root: Path, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> None:
+        """`account` and `region` are the server's defaults, where resources from before regions go."""
+        self.db = Database(root / "sagemaker.db", migrations(account, region))
 
     def close(self) -> None:
         self.db.close()
@@ -79,19 +113,21 @@ class SageMakerStore:
         status: str,
         body: dict[str, Any],
         tags: Iterable[dict[str, str]] = (),
+        *,
+        where: Where,
     ) -> Record:
         now = time.time()
         try:
             with self.db.transaction() as tx:
                 tx.execute(
-                    "INSERT INTO resources (kind, name, arn, created, modified, status, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (kind, name, arn, now, now, status, json.dumps(body)),
+                    "INSERT INTO resources (kind, name, arn, created, modified, status, body, account,"
+                    " region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (kind, name, arn, now, now, status, json.dumps(body), *where),
                 )
                 self._add_tags(tx, arn, tags)
         except sqlite3.IntegrityError as exc:
             raise AlreadyExists(arn) from exc
-        return Record(kind, name, arn, now, now, status, body)
+        return Record(kind, name, arn, now, now, status, body, *where)
 
     def insert_version(
         self,
@@ -99,6 +135,8 @@ class SageMakerStore:
         group: str,
         make: Callable[[int], tuple[str, str, dict[str, Any]]],
         tags: Iterable[dict[str, str]] = (),
+        *,
+        where: Where,
     ) -> Record:
         """Insert the next version in `group` (1, 2, ...): `make(version)` gives (arn, status, body)."""
         now = time.time()
@@ -112,22 +150,23 @@ class SageMakerStore:
             arn, status, body = make(version)
             name = f"{group}/{version}"
             tx.execute(
-                "INSERT INTO resources (kind, name, arn, created, modified, status, body)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (kind, name, arn, now, now, status, json.dumps(body)),
+                "INSERT INTO resources (kind, name, arn, created, modified, status, body, account,"
+                " region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, name, arn, now, now, status, json.dumps(body), *where),
             )
             self._add_tags(tx, arn, tags)
-        return Record(kind, name, arn, now, now, status, body)
+        return Record(kind, name, arn, now, now, status, body, *where)
 
-    def get(self, kind: str, name: str) -> Record | None:
+    def get(self, kind: str, name: str, *, where: Where | None = None) -> Record | None:
+        """The resource, if it lives in `where` (given: a request's view) or anywhere (not given)."""
         with self.db.read() as conn:
             row = conn.execute("SELECT * FROM resources WHERE kind = ? AND name = ?", (kind, name)).fetchone()
-        return None if row is None else _record(row)
+        return _seen(row, where)
 
-    def by_arn(self, arn: str) -> Record | None:
+    def by_arn(self, arn: str, *, where: Where | None = None) -> Record | None:
         with self.db.read() as conn:
             row = conn.execute("SELECT * FROM resources WHERE arn = ?", (arn,)).fetchone()
-        return None if row is None else _record(row)
+        return _seen(row, where)
 
     def update(
         self, kind: str, name: str, change: Callable[[Record], None], *, touch: bool = True
@@ -156,18 +195,17 @@ class SageMakerStore:
             tx.execute("DELETE FROM tags WHERE arn = ?", (row["arn"],))
         return True
 
-    def records(self, kind: str, *, name_prefix: str | None = None) -> list[Record]:
+    def records(
+        self, kind: str, *, name_prefix: str | None = None, where: Where | None = None
+    ) -> list[Record]:
+        """Resources of a kind, oldest first: those of `where` when given, else all."""
+        query, args = "SELECT * FROM resources WHERE kind = ?", [kind]
+        if name_prefix is not None:
+            query, args = query + " AND name LIKE ? ESCAPE '\\'", [*args, _like_prefix(name_prefix)]
+        if where is not None:
+            query, args = query + " AND account = ? AND region = ?", [*args, *where]
         with self.db.read() as conn:
-            if name_prefix is None:
-                rows = conn.execute(
-                    "SELECT * FROM resources WHERE kind = ? ORDER BY created, name", (kind,)
-                ).fetchall()
-            else:
-                rows = conn.execute(
-                    "SELECT * FROM resources WHERE kind = ? AND name LIKE ? ESCAPE '\\'"
-                    " ORDER BY created, name",
-                    (kind, _like_prefix(name_prefix)),
-                ).fetchall()
+            rows = conn.execute(query + " ORDER BY created, name", args).fetchall()
         return [_record(row) for row in rows]
 
     # -- tags ------------------------------------------------------------------------------------------------
@@ -198,6 +236,13 @@ class SageMakerStore:
                 " ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
                 (arn, tag["Key"], tag.get("Value", ""), position),
             )
+
+
+def _seen(row: sqlite3.Row | None, where: Where | None) -> Record | None:
+    """The row's record, unless it lives elsewhere than `where`."""
+    if row is None or (where is not None and (row["account"], row["region"]) != where):
+        return None
+    return _record(row)
 
 
 def _like_prefix(prefix: str) -> str:

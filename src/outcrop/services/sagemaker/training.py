@@ -123,7 +123,7 @@ class TrainingRunner:
         if record is None:
             return
         stream = f"{job.name}/algo-1-{int(time.time())}"
-        writer = LogWriter(self.logs, LOG_GROUP, stream)
+        writer = LogWriter(self.logs.scoped(*record.where), LOG_GROUP, stream)  # the job's region
         if not self._wait_for_slot(job):
             writer.close()
             with self._lock:

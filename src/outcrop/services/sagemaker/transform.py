@@ -140,7 +140,12 @@ class TransformRunner:
             variant_spec, variant_name=record.name, environment=environment, instance_count=1
         )
         variant = RunningVariant(
-            variant_spec, self.root / record.name / "variant", self.objects, self.logs, LOG_GROUP, self.limits
+            variant_spec,
+            self.root / record.name / "variant",
+            self.objects,
+            self.logs.scoped(*record.where),  # the job's region's log group
+            LOG_GROUP,
+            self.limits,
         )
         try:
             variant.start()

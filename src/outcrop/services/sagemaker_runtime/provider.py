@@ -65,8 +65,16 @@ class SageMakerRuntime(Service):
         """The endpoints this invokes are the ones the `sagemaker` service deploys into the same hosting."""
         self.hosting = sagemaker_hosting
 
+    def _here(self, ctx: RequestContext, endpoint: str) -> str:
+        """The endpoint's name, if it lives in the request's account and region: another region's endpoint
+        is not found here, as on AWS."""
+        where = self.hosting.located(endpoint)
+        if where is not None and where != (ctx.account_id, ctx.region):
+            raise ValidationError(f"Endpoint {endpoint} of account {ctx.account_id} not found.")
+        return endpoint
+
     def invoke_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        endpoint = params["EndpointName"]
+        endpoint = self._here(ctx, params["EndpointName"])
         if params.get("InferenceComponentName"):
             raise ValidationError(
                 "Inference components are not served by Outcrop: invoke the endpoint itself."
@@ -95,7 +103,7 @@ class SageMakerRuntime(Service):
     async def invoke_endpoint_with_response_stream(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        endpoint = params["EndpointName"]
+        endpoint = await run_blocking(lambda: self._here(ctx, params["EndpointName"]))
         if params.get("InferenceComponentName"):
             raise ValidationError(
                 "Inference components are not served by Outcrop: invoke the endpoint itself."
@@ -141,7 +149,7 @@ class SageMakerRuntime(Service):
     def invoke_endpoint_async(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         try:
             request = self.hosting.invoke_async(
-                params["EndpointName"],
+                self._here(ctx, params["EndpointName"]),
                 input_location=params.get("InputLocation"),
                 body=bytes(params["Body"]) if params.get("Body") is not None else None,
                 content_type=params.get("ContentType"),

@@ -1,0 +1,148 @@
+"""SageMaker's resources live in the account and region that made them: models, endpoint configurations,
+endpoints (and InvokeEndpoint), training jobs (and their logs), tags by ARN."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from typing import Any
+
+from botocore.exceptions import WaiterError
+
+from tests.errors import error_of
+from tests.sagemaker_hosting.archives import scaler_archive
+from tests.server import RunningServer
+from tests.services.regions import AWAY, HOME, arn_region, regional
+from tests.services.test_sagemaker_training import Jobs
+
+ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
+IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
+
+
+def test_a_training_job_made_in_eu_west_1_is_invisible_from_us_east_1(server: RunningServer) -> None:
+    # its bucket is us-east-1's (S3 names are global); the job and its logs are eu-west-1's
+    jobs = Jobs(lambda service: regional(server, service, AWAY if service == "s3" else HOME))
+    name = jobs.create()
+    described = jobs.wait(name)
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    assert arn_region(described["TrainingJobArn"]) == HOME
+    assert jobs.log_lines(name)  # its logs are in eu-west-1's /aws/sagemaker/TrainingJobs
+
+    away = regional(server, "sagemaker", AWAY)
+    assert error_of(away.describe_training_job, TrainingJobName=name)["Code"] == "ResourceNotFound"
+    assert error_of(away.stop_training_job, TrainingJobName=name)["Code"] == "ResourceNotFound"
+    assert name not in [
+        j["TrainingJobName"] for j in away.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+    ]
+    assert name in [
+        j["TrainingJobName"] for j in jobs.sm.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+    ]
+    away_logs = regional(server, "logs", AWAY)
+    with contextlib.suppress(away_logs.exceptions.ResourceNotFoundException):
+        streams = away_logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/"
+        )["logStreams"]
+        assert streams == []
+
+
+def test_models_configs_and_endpoints_live_in_their_region(server: RunningServer) -> None:
+    home, away = regional(server, "sagemaker", HOME), regional(server, "sagemaker", AWAY)
+    suffix = uuid.uuid4().hex[:8]
+    model, endpoint = f"regional-model-{suffix}", f"regional-endpoint-{suffix}"
+    bucket = f"regional-sm-{suffix}"
+    s3 = regional(server, "s3", HOME)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": HOME})
+    s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=scaler_archive(3))
+    arn = home.create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/model.tar.gz"},
+        Tags=[{"Key": "team", "Value": "eu"}],
+    )["ModelArn"]
+    assert arn_region(arn) == HOME
+    assert home.describe_model(ModelName=model)["ModelArn"] == arn
+    assert error_of(away.describe_model, ModelName=model)["Code"] == "ValidationException"
+    assert model not in [m["ModelName"] for m in away.list_models(MaxResults=100)["Models"]]
+    assert error_of(away.list_tags, ResourceArn=arn)["Code"] == "ValidationException"
+    assert error_of(away.add_tags, ResourceArn=arn, Tags=[{"Key": "k", "Value": "v"}])["Code"] == (
+        "ValidationException"
+    )
+    assert home.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "eu"}]
+
+    variant = {
+        "VariantName": "main",
+        "ModelName": model,
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    # a configuration in us-east-1 cannot name eu-west-1's model
+    assert (
+        error_of(away.create_endpoint_config, EndpointConfigName=endpoint, ProductionVariants=[variant])[
+            "Code"
+        ]
+        == "ValidationException"
+    )
+    config_arn = home.create_endpoint_config(EndpointConfigName=endpoint, ProductionVariants=[variant])[
+        "EndpointConfigArn"
+    ]
+    assert arn_region(config_arn) == HOME
+    assert (
+        error_of(away.describe_endpoint_config, EndpointConfigName=endpoint)["Code"] == "ValidationException"
+    )
+    home.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
+    with contextlib.suppress(WaiterError):
+        home.get_waiter("endpoint_in_service").wait(
+            EndpointName=endpoint, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+    described: dict[str, Any] = home.describe_endpoint(EndpointName=endpoint)
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    assert arn_region(described["EndpointArn"]) == HOME
+    assert error_of(away.describe_endpoint, EndpointName=endpoint)["Code"] == "ValidationException"
+    assert endpoint not in [e["EndpointName"] for e in away.list_endpoints(MaxResults=100)["Endpoints"]]
+    assert error_of(away.delete_endpoint, EndpointName=endpoint)["Code"] == "ValidationException"
+
+    # InvokeEndpoint answers in the endpoint's region only
+    body = json.dumps({"values": [2]})
+    answer = regional(server, "sagemaker-runtime", HOME).invoke_endpoint(
+        EndpointName=endpoint, Body=body, ContentType="application/json"
+    )
+    assert json.loads(answer["Body"].read()) == {"scaled": [6]}
+    refused = error_of(
+        regional(server, "sagemaker-runtime", AWAY).invoke_endpoint,
+        EndpointName=endpoint,
+        Body=body,
+        ContentType="application/json",
+    )
+    assert refused["Code"] == "ValidationError"
+    assert refused["Message"] == f"Endpoint {endpoint} of account 000000000000 not found."
+    # the endpoint's workers log to eu-west-1's group
+    group = f"/aws/sagemaker/Endpoints/{endpoint}"
+    assert regional(server, "logs", HOME).describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert regional(server, "logs", AWAY).describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []
+
+    # its variant scales from eu-west-1 only
+    resource = f"endpoint/{endpoint}/variant/main"
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": resource,
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    scaling_home = regional(server, "application-autoscaling", HOME)
+    scaling_away = regional(server, "application-autoscaling", AWAY)
+    refused = error_of(scaling_away.register_scalable_target, **target, MinCapacity=1, MaxCapacity=2)
+    assert refused["Code"] == "ValidationException"
+    target_arn = scaling_home.register_scalable_target(**target, MinCapacity=1, MaxCapacity=2)[
+        "ScalableTargetARN"
+    ]
+    assert arn_region(target_arn) == HOME
+    listed = scaling_home.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource])
+    assert [t["ScalableTargetARN"] for t in listed["ScalableTargets"]] == [target_arn]
+    hidden = scaling_away.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource])
+    assert hidden["ScalableTargets"] == []
+    assert error_of(scaling_away.deregister_scalable_target, **target)["Code"] == "ObjectNotFoundException"
+    scaling_home.deregister_scalable_target(**target)
+
+    home.delete_endpoint(EndpointName=endpoint)
+    home.delete_endpoint_config(EndpointConfigName=endpoint)
+    home.delete_model(ModelName=model)
