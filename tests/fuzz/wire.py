@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cbor2
 
-from tests.fuzz.shapes import Mutation, Raw, set_path, wire_path
-
-if TYPE_CHECKING:
-    from tests.fuzz.fuzzer import Target
+from tests.fuzz.shapes import Mutation, Raw, Target, set_path, wire_path
 
 # -- wire-level mutations: functions of (AWSRequest, rng, target) applied before signing ------------------
 
@@ -59,7 +56,7 @@ def _content_type(request: Any, rng: random.Random, target: Target) -> None:
             "application/x-www-form-urlencoded",
             "",
             "application/cbor",
-            "application/x-amz-json-1.1; charset=\x01",
+            "application/x-amz-json-1.1; charset=utf-9",
             "multipart/form-data",
         )
     )
@@ -169,7 +166,7 @@ def _odd_header(request: Any, rng: random.Random, target: Target) -> None:
             ("x-amz-mfa", "1 2 3"),
             ("Content-Encoding", "aws-chunked"),
             ("x-amz-decoded-content-length", "abc"),
-            ("X-Amzn-Bedrock-GuardrailIdentifier", "\x01"),
+            ("X-Amzn-Bedrock-GuardrailIdentifier", "%01"),
             ("X-Amzn-SageMaker-Custom-Attributes", "a" * 2000),
         )
     )

@@ -292,8 +292,9 @@ def test_transcribe_refuses_missing_media_languages_and_vocabularies(
         Phrases=["x"],
     )
     assert transcribe.get_vocabulary(VocabularyName=name)["VocabularyState"] == "READY"
-    for call in (transcribe.get_transcription_job, transcribe.delete_transcription_job):
-        refused(call, "NotFoundException", 404, TranscriptionJobName=unique("never"))
+    refused(transcribe.get_transcription_job, "NotFoundException", 404, TranscriptionJobName=unique("never"))
+    # DeleteTranscriptionJob models no NotFoundException (issue 18): its BadRequestException
+    refused(transcribe.delete_transcription_job, "BadRequestException", 400, TranscriptionJobName=unique("x"))
     refused(transcribe.list_transcription_jobs, "BadRequestException", NextToken="zz")
 
 

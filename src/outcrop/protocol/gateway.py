@@ -23,21 +23,26 @@ from botocore import xform_name
 from botocore.model import OperationModel
 
 from outcrop.concurrency import run_blocking
-from outcrop.protocol.auth import Authenticator, Authorizer, identify
+from outcrop.protocol.auth import Authenticator, Authorizer, Caller, identify
 from outcrop.protocol.calls import ApiCall
-from outcrop.protocol.chunked import decode_aws_chunked, is_aws_chunked
+from outcrop.protocol.chunked import is_aws_chunked, unchunk
 from outcrop.protocol.errors import (
     InternalServerException,
     NotImplementedOperation,
     ServiceError,
-    UnknownOperation,
     ValidationException,
 )
+from outcrop.protocol.fallback import aws_only, declared_length, guess_protocol, names_operation, unrouted
 from outcrop.protocol.origin import OriginPolicy
 from outcrop.protocol.parse import HttpRequest, parse_request
-from outcrop.protocol.router import RouteMatch, Router, service_hint_from_user_agent, service_model
+from outcrop.protocol.router import (
+    RouteMatch,
+    Router,
+    service_hint_from_user_agent,
+    service_model,
+)
 from outcrop.protocol.serialize import HttpResponse, serialize_error, serialize_output
-from outcrop.protocol.validate import validate
+from outcrop.protocol.validate import require_members, validate
 from outcrop.services.base import RequestContext, Service
 
 log = logging.getLogger("outcrop.gateway")
@@ -59,6 +64,7 @@ ROUTE_PRIORITY = (
 
 # Services whose input-validation failures carry another code than ValidationException (same message).
 VALIDATION_ERROR_CODES = {
+    "s3": "InvalidArgument",  # a header or query value S3 cannot read
     "logs": "InvalidParameterException",
     "sagemaker-runtime": "ValidationError",
     "iam": "ValidationError",  # the query services word it so (botocore models no code for it)
@@ -172,8 +178,10 @@ class Gateway:
     async def _read_request(self, scope: Scope, receive: Receive) -> HttpRequest:
         chunks: list[bytes] = []
         size = 0
-        too_large = False
-        while True:
+        # A declared length over the limit is refused before a byte is read; an undeclared (chunked)
+        # body is counted as it streams in and dropped once it passes the limit.
+        too_large = declared_length(scope.get("headers", [])) > self.settings.max_body_bytes
+        while not too_large:
             message = await receive()
             if message["type"] == "http.disconnect":
                 break
@@ -255,6 +263,7 @@ class Gateway:
         if screened is not None:
             return screened, "", ""
         route: RouteMatch | None = None
+        caller: Caller | None = None
         params: dict[str, Any] = {}
         try:
             if request.too_large:
@@ -265,26 +274,24 @@ class Gateway:
                     status=413,
                     sender_fault=True,
                 )
-            if handler is not None and "authorization" not in request.headers:
+            unsigned = "authorization" not in request.headers
+            if handler is not None and unsigned and not names_operation(request):
                 return await handler(request), "", ""
-            if is_aws_chunked(request):
-                request.body, trailers = decode_aws_chunked(request.body)
-                request.headers.update(trailers)
             caller = identify(request, self.settings.default_region)
+            if is_aws_chunked(request) and caller.signing_name in ("s3", None):  # S3's encoding only
+                unchunk(request)
             route = self._route(request, caller.signing_name)
             if route is None:
-                if handler is not None:
+                if handler is not None and not aws_only(request, caller.scheme):
                     return await handler(request), "", ""
-                raise UnknownOperation(
-                    f"No operation of a served service matches {request.method} {request.raw_path}."
-                )
+                return unrouted(self.router, request, caller.signing_name, request_id), "", ""
             self.authenticator.authenticate(request, caller)
             try:
                 params = parse_request(route.operation, request, route.labels, route.protocol)
                 if route.service not in UNVALIDATED_SERVICES:
                     validate(route.operation.input_shape, params)
                 else:
-                    _require_members(route.operation, params)
+                    require_members(route.operation, params)
             except ValidationException as error:
                 error.code = VALIDATION_ERROR_CODES.get(route.service, error.code)
                 raise
@@ -308,8 +315,13 @@ class Gateway:
                 route, ctx, params, request, caller.access_key, disconnected
             )
         except ServiceError as error:
-            model = service_model(route.service) if route else None
-            response = serialize_error(model, error, request_id, route.protocol if route else None)
+            if route is None:  # refused before routing (body size, aws-chunked framing, signature)
+                model, protocol = guess_protocol(
+                    self.router, request, caller.signing_name if caller else None
+                )
+                response = serialize_error(model, error, request_id, protocol)
+            else:
+                response = serialize_error(service_model(route.service), error, request_id, route.protocol)
         except Exception:
             log.error(
                 "unhandled error in %s: %s",
@@ -323,7 +335,7 @@ class Gateway:
                 request_id,
                 route.protocol if route else None,
             )
-        if route is not None and self.observers:
+        if route is not None and caller is not None and self.observers:
             body = response.body if isinstance(response.body, bytes) else None
             client = (scope.get("client") or ("", 0))[0]
             call = ApiCall(
@@ -358,11 +370,11 @@ class Gateway:
         return None
 
     def _route(self, request: HttpRequest, signing_name: str | None) -> RouteMatch | None:
-        target = request.header("x-amz-target")
-        if target:
-            return self.router.by_target(target)
         if request.header("smithy-protocol") == "rpc-v2-cbor":
             return self.router.by_rpc_v2_path(request.raw_path)
+        target = request.header("x-amz-target")
+        if target and signing_name not in self.router.rest_only:  # S3 never routes by X-Amz-Target
+            return self.router.by_target(target, signing_name=signing_name)
         content_type = request.header("content-type")
         if request.method == "POST" and content_type.startswith("application/x-www-form-urlencoded"):
             action = parse_qs(request.body.decode("latin-1")).get("Action", [""])[0]
@@ -480,19 +492,6 @@ class Gateway:
                 ctx.request_id,
                 route.protocol,
             )
-
-
-def _require_members(operation: OperationModel, params: dict[str, Any]) -> None:
-    """Services that answer their own errors still refuse a request lacking a required member."""
-    shape = operation.input_shape
-    missing = [name for name in (shape.required_members if shape else ()) if params.get(name) is None]
-    if missing:
-        raise ServiceError(
-            f"{operation.name} requires {', '.join(missing)}, which the request does not carry.",
-            code="InvalidRequest",
-            status=400,
-            sender_fault=True,
-        )
 
 
 __all__ = ["Gateway", "GatewaySettings", "HttpResponse", "RequestRecord"]

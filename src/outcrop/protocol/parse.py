@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import re
 from collections.abc import Mapping
@@ -34,6 +35,10 @@ class HttpRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     too_large: bool = False  # the body passed the server's limit and was dropped
+    # an aws-chunked body's chunks as (SHA-256 of the data, chunk-signature), and its trailer as signed
+    # (canonical headers, x-amz-trailer-signature): chunked.py reads them, sigv4.py verifies them
+    chunk_signatures: list[tuple[str, str | None]] | None = None
+    trailer: tuple[str, str] | None = None
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)
@@ -47,23 +52,34 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
+        return _from_epoch(value)
     if isinstance(value, str):
         text = value.strip()
         try:
-            return datetime.fromtimestamp(float(text), UTC)
+            number = float(text)
         except ValueError:
             pass
+        else:
+            return _from_epoch(number)
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         except ValueError:
             pass
         try:
-            return parsedate_to_datetime(text)
-        except (TypeError, ValueError):
+            parsed = parsedate_to_datetime(text)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except (TypeError, ValueError, OverflowError, IndexError):
             pass
     raise _Invalid(f"invalid timestamp {value!r}")
+
+
+def _from_epoch(seconds: float) -> datetime:
+    """Epoch seconds as a datetime; out of datetime's range (1e20, inf, nan) is invalid input, not a crash."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise _Invalid(f"timestamp {seconds!r} is out of range") from exc
 
 
 def _scalar_from_text(shape: Shape, text: str) -> Any:
@@ -71,6 +87,8 @@ def _scalar_from_text(shape: Shape, text: str) -> Any:
     kind = shape.type_name
     try:
         if kind in ("integer", "long"):
+            if len(text) > 40:  # past any 64-bit value; also keeps int() off Python's digit limit
+                raise ValueError(text)
             return int(text)
         if kind in ("float", "double"):
             return float(text)
@@ -112,7 +130,7 @@ def from_json_value(shape: Shape, value: Any, path: str) -> Any:
             out: dict[str, Any] = {}
             for name, member in shape.members.items():
                 key = member.serialization.get("name", name)
-                if key in value:
+                if value.get(key) is not None:  # an explicit null is an absent member, as AWS reads it
                     out[name] = from_json_value(member, value[key], _join(path, name))
             return out
         if kind == "list" and isinstance(value, list):
@@ -165,6 +183,8 @@ def _loads_json(body: bytes) -> Any:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise SerializationException(f"The request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise SerializationException("The request body nests JSON deeper than this server reads.") from exc
     if holds_lone_surrogate(body, data):
         raise SerializationException(
             "The request body holds a string with an unpaired UTF-16 surrogate escape."
@@ -178,7 +198,7 @@ def _parse_cbor_body(shape: StructureShape | None, body: bytes) -> dict[str, Any
         return {}
     try:
         data = cbor2.loads(body)
-    except (cbor2.CBORDecodeError, ValueError) as exc:
+    except (cbor2.CBORDecodeError, ValueError, RecursionError) as exc:
         raise SerializationException(f"The request body is not valid CBOR: {exc}") from exc
     if not isinstance(data, dict):
         raise SerializationException("The request body must be a CBOR map.")
@@ -249,7 +269,10 @@ def _parse_rest(
                         params[name] = _scalar_from_text(member, values[0])
             elif location == "header":
                 raw = request.headers.get(wire.lower())
-                if raw is not None:
+                if raw is not None and wire.lower().startswith("if-") and member.type_name == "timestamp":
+                    with contextlib.suppress(_Invalid):  # HTTP ignores a condition whose date is unreadable
+                        params[name] = _scalar_from_text(member, raw)
+                elif raw is not None:
                     if isinstance(member, ListShape):
                         params[name] = [_scalar_from_text(member.member, v.strip()) for v in raw.split(",")]
                     else:
@@ -288,7 +311,7 @@ def _parse_rest(
                 raise SerializationException("The request body must be a JSON object.")
             for name, member in body_members.items():
                 key = member.serialization.get("name", name)
-                if key in data:
+                if data.get(key) is not None:
                     params[name] = from_json_value(member, data[key], name)
     return params
 
@@ -297,7 +320,9 @@ def _xml_root(body: bytes) -> ElementTree.Element:
     try:
         return ElementTree.fromstring(body)
     except ElementTree.ParseError as exc:
-        raise SerializationException(f"The XML you provided was not well-formed: {exc}") from exc
+        raise SerializationException(  # S3's word for it (the one rest-xml service)
+            f"The XML you provided was not well-formed: {exc}", code="MalformedXML"
+        ) from exc
 
 
 def _local(tag: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 from urllib.parse import unquote
 
@@ -181,10 +181,24 @@ class Router:
                     first = template.first_segment
                     self._templates.setdefault((name, template.method, first), []).append(template)
 
-    def by_target(self, target: str, protocol: str = "json") -> RouteMatch | None:
+    @cached_property
+    def rest_only(self) -> frozenset[str]:
+        """Signing names whose services all speak rest protocols: an X-Amz-Target header never routes them."""
+        return frozenset(
+            name
+            for name, served in self.signing_names.items()
+            if all(protocol_of(service_model(s)).startswith("rest") for s in served)
+        )
+
+    def by_target(
+        self, target: str, protocol: str = "json", *, signing_name: str | None = None
+    ) -> RouteMatch | None:
+        """The operation an X-Amz-Target names, among the services of the signing name when one is given."""
         prefix, _, op_name = target.rpartition(".")
         found = self._by_target.get(prefix)
         if found is None or op_name not in found[1].operation_names:
+            return None
+        if signing_name is not None and signing_name_of(found[1]) != signing_name:
             return None
         return RouteMatch(found[0], found[1].operation_model(op_name), {}, protocol)
 

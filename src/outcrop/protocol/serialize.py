@@ -7,12 +7,13 @@ members become `application/vnd.amazon.eventstream` bodies, with modelled except
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _escape_markup
 
 import cbor2
 import orjson
@@ -22,6 +23,16 @@ from outcrop.protocol import eventstream
 from outcrop.protocol.errors import ServiceError
 
 Body = bytes | AsyncIterator[bytes]
+
+
+# Characters XML 1.0 cannot carry at all, even as references: control characters and lone surrogates.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def escape(text: str) -> str:
+    """Text as XML character data; what XML cannot hold (a key with \\x01, echoed in an error) becomes
+    U+FFFD, so the document stays well-formed for every client."""
+    return _escape_markup(_NOT_XML.sub("\ufffd", text))
 
 
 @dataclass

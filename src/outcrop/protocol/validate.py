@@ -6,14 +6,15 @@ constraint: Member must have value greater than or equal to 1`; clients and peop
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from botocore.model import ListShape, MapShape, Shape, StructureShape
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
-from outcrop.protocol.errors import ValidationException
+from outcrop.protocol.errors import ServiceError, ValidationException
 
 _MAX_REPORTED = 10
 
@@ -142,11 +143,15 @@ def _check(shape: Shape, value: Any, path: str, found: _Collector) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             found.add(value, path, "Member must be an integer")
             return
+        bits = 31 if kind == "integer" else 63
+        if not -(2**bits) <= value < 2**bits:  # a Java int or long, as AWS reads it
+            found.add(value, path, f"Member must be a {bits + 1}-bit integer")
+            return
         _check_range(value, meta, path, found)
         return
     if kind in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            found.add(value, path, "Member must be a number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+            found.add(value, path, "Member must be a finite number")
             return
         _check_range(value, meta, path, found)
         return
@@ -164,6 +169,14 @@ def _check(shape: Shape, value: Any, path: str, found: _Collector) -> None:
         found.add(value, path, "Member must be a timestamp")
 
 
+def _finite(value: float) -> bool:
+    """Whether a JSON number is one a double holds (1e400 reads as inf; a 400-digit integer overflows)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _check_length(length: int, value: Any, meta: dict[str, Any], path: str, found: _Collector) -> None:
     if "min" in meta and length < meta["min"]:
         found.add(value, path, f"Member must have length greater than or equal to {meta['min']}")
@@ -176,3 +189,38 @@ def _check_range(value: float, meta: dict[str, Any], path: str, found: _Collecto
         found.add(value, path, f"Member must have value greater than or equal to {meta['min']}")
     if "max" in meta and value > meta["max"]:
         found.add(value, path, f"Member must have value less than or equal to {meta['max']}")
+
+
+def require_members(operation: OperationModel, params: dict[str, Any]) -> None:
+    """Services that answer their own errors still refuse a request lacking a required member: at the top
+    level as InvalidRequest, inside the XML body (a DeleteObjects <Object> without <Key>) as MalformedXML."""
+    shape = operation.input_shape
+    missing = [name for name in (shape.required_members if shape else ()) if params.get(name) is None]
+    if missing:
+        raise ServiceError(
+            f"{operation.name} requires {', '.join(missing)}, which the request does not carry.",
+            code="InvalidRequest",
+            status=400,
+            sender_fault=True,
+        )
+    for name, member in shape.members.items() if shape else ():
+        if params.get(name) is not None and not _complete(member, params[name], 0):
+            raise ServiceError(
+                "The XML you provided was not well-formed or did not validate against our published schema",
+                code="MalformedXML",
+                status=400,
+                sender_fault=True,
+            )
+
+
+def _complete(shape: Shape, value: Any, depth: int) -> bool:
+    """Whether every structure inside `value` carries its required members."""
+    if depth > 20:
+        return True
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        if any(value.get(name) is None for name in shape.required_members):
+            return False
+        return all(_complete(shape.members[k], v, depth + 1) for k, v in value.items() if k in shape.members)
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return all(_complete(shape.member, item, depth + 1) for item in value)
+    return True

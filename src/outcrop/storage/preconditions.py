@@ -68,17 +68,22 @@ def byte_range(spec: str | None, size: int) -> tuple[int, int] | None:
     if not dash or not (first_text.isdigit() or last_text.isdigit()):
         return None
     if not first_text:
-        suffix = int(last_text)
+        suffix = _offset(last_text)
         if suffix == 0 or size == 0:
             raise _unsatisfiable(spec, size)
         return max(0, size - suffix), size - 1
-    first = int(first_text)
-    last = int(last_text) if last_text.isdigit() else size - 1
+    first = _offset(first_text)
+    last = _offset(last_text) if last_text.isdigit() else size - 1
     if last_text and last < first:
         return None
     if first >= size:
         raise _unsatisfiable(spec, size)
     return first, min(last, size - 1)
+
+
+def _offset(digits: str) -> int:
+    """A byte offset; past 2**64 (thousands of digits would pass int()'s limit) it is just past any object."""
+    return int(digits) if len(digits) <= 20 else 2**64
 
 
 def _unsatisfiable(spec: str, size: int) -> InvalidRange:

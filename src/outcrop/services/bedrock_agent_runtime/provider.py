@@ -165,7 +165,12 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
     ) -> Prepared:
         """Validate, load the session, screen the question (a guardrail), retrieve and build the chat
         request."""
-        configuration = params["retrieveAndGenerateConfiguration"]
+        configuration = params.get("retrieveAndGenerateConfiguration")
+        if configuration is None:  # optional in botocore's model, required by the service
+            raise ValidationException(
+                "1 validation error detected: Value null at 'retrieveAndGenerateConfiguration' failed to "
+                "satisfy constraint: Member must not be null"
+            )
         kind = configuration["type"]
         if kind == "EXTERNAL_SOURCES" and "externalSourcesConfiguration" in configuration:
             kb_config = configuration["externalSourcesConfiguration"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from outcrop.iam.errors import InvalidInput
+from outcrop.iam.errors import InvalidInput, MalformedPolicyDocument
 from outcrop.iam.evaluate import Principal, evaluate
 from outcrop.iam.policy import Policy, parse_policy
 from outcrop.iam.store import IamStore
@@ -63,7 +63,7 @@ class SimulateOperations:
         source = params["PolicySourceArn"]
         resource = source.split(":", 5)[-1]
         kind, name = resource.split("/", 1)[0], resource.rsplit("/", 1)[-1]
-        extra = _policies(params.get("PolicyInputList"))
+        extra = _input_policies(params.get("PolicyInputList"))
         if kind == "user":
             principal = self.store.user_principal(name)
         elif kind == "role":
@@ -86,14 +86,17 @@ class SimulateOperations:
             ctx.account_id,
             "AIDASIMULATED",
             caller.rsplit("/", 1)[-1],
-            identity=tuple(_policies(params.get("PolicyInputList"))),
+            identity=tuple(_input_policies(params.get("PolicyInputList"))),
         )
         return self._simulate(principal, params)
 
     def _simulate(self, principal: Principal, params: Params) -> Output:
         resource_policy = None
         if params.get("ResourcePolicy"):
-            resource_policy = parse_policy(params["ResourcePolicy"], "resource")
+            try:
+                resource_policy = parse_policy(params["ResourcePolicy"], "resource")
+            except MalformedPolicyDocument as exc:  # the Simulate operations model InvalidInput for it
+                raise InvalidInput(exc.message) from exc
         context = _context(params.get("ContextEntries") or [])
         results = []
         for action in params["ActionNames"]:
@@ -119,6 +122,14 @@ class SimulateOperations:
 
 def _policies(texts: list[str] | None) -> list[Policy]:
     return [parse_policy(text, "identity") for text in texts or []]
+
+
+def _input_policies(documents: Any) -> list[Policy]:
+    """The simulation's own policies; a malformed one is InvalidInput, which the Simulate operations model."""
+    try:
+        return _policies(documents)
+    except MalformedPolicyDocument as exc:
+        raise InvalidInput(exc.message) from exc
 
 
 def _with(principal: Principal, extra: list[Policy]) -> Principal:

@@ -204,6 +204,11 @@ class Kms(KmsResources):
     def re_encrypt(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self._algorithm(params.get("SourceEncryptionAlgorithm"))
         self._algorithm(params.get("DestinationEncryptionAlgorithm"))
+        if params.get("CiphertextBlob") is None:  # optional in botocore's model, required by KMS
+            raise KmsValidationException(
+                "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
+                "constraint: Member must not be null"
+            )
         plaintext, source = self.keys.decrypt(
             ctx.account_id,
             ctx.region,

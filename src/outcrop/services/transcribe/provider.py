@@ -265,7 +265,7 @@ class Transcribe(Service):
         return {"TranscriptionJob": self._describe(ctx, self._job(params["TranscriptionJobName"]))}
 
     def delete_transcription_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._job(params["TranscriptionJobName"])
+        job = self._job(params["TranscriptionJobName"], missing=BadRequestException)  # no NotFound modelled
         self._jobs.delete(job.id)
         if job.request["OutputLocationType"] == "SERVICE_BUCKET":
             self._delete_outputs(job.request)
@@ -289,10 +289,10 @@ class Transcribe(Service):
             output["NextToken"] = token
         return output
 
-    def _job(self, name: str) -> Job:
+    def _job(self, name: str, missing: type[ServiceError] = NotFoundException) -> Job:
         job = self._jobs.get(name)
         if job is None:
-            raise NotFoundException(
+            raise missing(
                 "The requested job couldn't be found. Check the job name and try your request again."
             )
         return job
