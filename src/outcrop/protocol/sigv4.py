@@ -120,6 +120,89 @@ def _parse_amz_date(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_MAX_PRESIGNED = 604800  # a week: AWS refuses a longer X-Amz-Expires
+
+
+def _query_error(message: str) -> ServiceError:
+    return ServiceError(message, code="AuthorizationQueryParametersError", status=400, sender_fault=True)
+
+
+def _presigned_expiry(text: str) -> timedelta:
+    """A presigned URL's X-Amz-Expires, refused as AWS words it when it is not 0..604800 seconds."""
+    text = text.strip() or "900"
+    if text.startswith("-") and text[1:].isdigit():
+        raise _query_error("X-Amz-Expires must be non-negative")
+    if not text.isdigit():
+        raise _query_error("X-Amz-Expires should be a number")
+    if len(text) > 7 or int(text) > _MAX_PRESIGNED:
+        raise _query_error(f"X-Amz-Expires must be less than a week (in seconds) that is {_MAX_PRESIGNED}")
+    return timedelta(seconds=int(text))
+
+
+def _payload_hash(request: HttpRequest, service: str, mismatch: ServiceError) -> str:
+    """The payload hash the signature covers. Only S3 lets a client leave the body out of it
+    (UNSIGNED-PAYLOAD, and STREAMING-* where the chunks carry their own signatures or checksums); every
+    other claim is the body's SHA-256, checked after the signature (_check_body)."""
+    claimed = request.header("x-amz-content-sha256")
+    if service == "s3" and (claimed == "UNSIGNED-PAYLOAD" or claimed.startswith("STREAMING-")):
+        return claimed
+    if service != "s3":
+        actual = hashlib.sha256(request.body).hexdigest()
+        if claimed and claimed != actual:  # a hash that is not the body's: the signature cannot hold
+            raise mismatch
+        return actual
+    return claimed or hashlib.sha256(request.body).hexdigest()
+
+
+def _check_body(
+    request: HttpRequest,
+    payload: str,
+    seed: str,
+    secret: str,
+    amz_date: str,
+    region: str,
+    service: str,
+    mismatch: ServiceError,
+) -> None:
+    """After the signature holds: the body is the one it signed (S3's claimed SHA-256, or the chain of
+    chunk signatures that starts at the request's signature and ends at the signed trailer)."""
+    if payload == "UNSIGNED-PAYLOAD" or payload.startswith("STREAMING-UNSIGNED"):
+        return
+    if not payload.startswith("STREAMING-"):
+        actual = hashlib.sha256(request.body).hexdigest()
+        if payload != actual:
+            raise ServiceError(
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                code="XAmzContentSHA256Mismatch",
+                status=400,
+                sender_fault=True,
+                extra={"ClientComputedContentSHA256": payload, "S3ComputedContentSHA256": actual},
+            )
+        return
+    if not payload.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"):
+        raise mismatch  # STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD (SigV4a) is not served
+    chunks = request.chunk_signatures or []
+    if not chunks or any(signature is None for _, signature in chunks):
+        raise mismatch
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    key = _signing_key(secret, amz_date[:8], region, service)
+    previous = seed
+    for digest, given in chunks:
+        to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, _EMPTY_SHA256, digest])
+        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, given or ""):
+            raise mismatch
+        previous = expected
+    if payload.endswith("-TRAILER"):
+        canonical, given = request.trailer or ("", "")
+        trailer_hash = hashlib.sha256(canonical.encode()).hexdigest()
+        to_sign = "\n".join(["AWS4-HMAC-SHA256-TRAILER", amz_date, scope, previous, trailer_hash])
+        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, given):
+            raise mismatch
+
+
 class SigV4Authenticator:
     """Admits requests signed with a configured secret (and configured bearer API keys), nothing else."""
 
@@ -153,7 +236,7 @@ class SigV4Authenticator:
             if not (signed_match and given_match and amz_date):
                 raise mismatch
             signed, given = signed_match.group(1).split(";"), given_match.group(1)
-            payload = request.header("x-amz-content-sha256") or hashlib.sha256(request.body).hexdigest()
+            payload = _payload_hash(request, service, mismatch)
             drop = None
             expires = _MAX_SKEW
         else:
@@ -165,7 +248,7 @@ class SigV4Authenticator:
             amz_date = first.get("X-Amz-Date", "")
             payload = "UNSIGNED-PAYLOAD"
             drop = "X-Amz-Signature"
-            expires = timedelta(seconds=int(first.get("X-Amz-Expires", "900") or 900))
+            expires = _presigned_expiry(first.get("X-Amz-Expires", "900"))
         try:
             when = _parse_amz_date(amz_date)
         except ValueError as exc:
@@ -179,6 +262,8 @@ class SigV4Authenticator:
         expected = signature(secret, amz_date, caller.region, service, canonical)
         if not hmac.compare_digest(expected, given):
             raise mismatch
+        if caller.scheme == "sigv4":
+            _check_body(request, payload, given, secret, amz_date, caller.region, service, mismatch)
 
     def secret_for(self, request: HttpRequest, caller: Caller) -> str | None:
         """The secret the caller's key signs with (None: an unknown key). Subclasses add other keys."""
