@@ -149,6 +149,7 @@ class Sandbox:
             "/proc",
             "--tmpfs",
             "/tmp",
+            *_python_under_tmp(),
         ]
         if box.network != "open":
             args.append("--unshare-net")
@@ -227,6 +228,18 @@ class _Relay:
     def close(self) -> None:
         self.listener.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _python_under_tmp() -> list[str]:
+    """Read-only binds for the interpreter, venv and source folders that live under /tmp (a checkout or venv
+    made there, as CI does), which the box's private /tmp would otherwise hide."""
+    tmp = Path("/tmp")
+    found = {Path(entry).resolve() for entry in (sys.prefix, sys.base_prefix, *sys.path) if entry}
+    under = [path for path in found if path.is_relative_to(tmp) and path != tmp and path.exists()]
+    roots = sorted(
+        path for path in under if not any(path != other and path.is_relative_to(other) for other in under)
+    )
+    return [arg for path in roots for arg in ("--ro-bind", str(path), str(path))]
 
 
 def _opt_ml(folder: Path) -> list[str]:

@@ -198,3 +198,17 @@ def test_box_hides_data_dir_from_a_plain_process(tmp_path: Path) -> None:
     assert done.stdout.split() == ["jobs"]
     assert "No such file" in done.stderr and "Read-only" in done.stderr
     assert (own / "out").read_text() == "hi\n"
+
+
+def test_python_under_tmp_stays_visible_in_the_box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A checkout or venv under /tmp (as CI clones make) is bound back over the box's private /tmp.
+    from outcrop import sandbox
+
+    venv, source = tmp_path / "venv", tmp_path / "venv" / "lib"
+    source.mkdir(parents=True)
+    monkeypatch.setattr(sandbox.sys, "path", [str(source), "/usr/lib/python3"])
+    monkeypatch.setattr(sandbox.sys, "prefix", str(venv))
+    binds = sandbox._python_under_tmp()
+    assert binds[binds.index(str(venv.resolve())) - 1] == "--ro-bind"
+    assert str(source.resolve()) not in binds  # inside the venv's bind already
+    assert "/usr/lib/python3" not in binds
