@@ -280,3 +280,42 @@ def test_the_same_call_twice_in_one_reply_runs_once() -> None:
     model = ScriptedModel(GenerationResult("", "tool_use", 10, 5, tool_calls=twice), text("Sunny."))
     _, ran = run(model, question="Weather in Oslo?")
     assert len(ran) == 1
+
+
+def test_a_guessed_number_is_asked_for_as_a_call_whose_values_were_given() -> None:
+    model = ScriptedModel(
+        text("It is 30 degrees in Oslo."),
+        call("get_weather", {"city": "Oslo"}),
+        text("It is sunny in Oslo."),
+    )
+    events, ran = run(model, question="Weather in Oslo?")
+    assert model.requests[1].tool_choice == "any" and len(ran) == 1
+    assert chunk_text(events) == "It is sunny in Oslo."
+
+
+def test_a_forced_call_with_values_nobody_gave_leaves_the_answer_as_it_was() -> None:
+    model = ScriptedModel(text("4"), call("get_weather", {"city": "Rome"}))
+    events, ran = run(model, ask_user=True, question="What is 2 + 2?")
+    assert model.requests[1].tool_choice == "any" and not ran and len(model.requests) == 2
+    assert chunk_text(events) == "4" and observations(events)[-1]["type"] == "FINISH"
+
+
+def test_results_an_answer_still_leaves_out_are_quoted_after_it() -> None:
+    body = "Booked Luigi for 2 people, confirmation 4471"
+    model = ScriptedModel(call("book_table", {"restaurant": "Luigi", "people": 2}), text("Booked."))
+    events, _ = run(model, question="Book Luigi for 2 people.", body=body)
+    assert len(model.requests) == 3
+    assert chunk_text(events) == f"Booked.\n\n{body}"
+
+
+def test_a_number_of_the_request_no_call_was_given_asks_for_the_part_left_undone() -> None:
+    model = ScriptedModel(
+        call("get_weather", {"city": "Oslo"}),
+        text("It is sunny in Oslo."),
+        call("get_weather", {"city": "Lima"}),
+        text("Sunny in Oslo and in Lima."),
+    )
+    events, ran = run(model, question="Weather in Oslo, and in Lima for 3 days?")
+    assert model.requests[2].tool_choice == "any"
+    assert [e["parameters"][0]["value"] for e in ran] == ["Oslo", "Lima"]
+    assert chunk_text(events) == "Sunny in Oslo and in Lima."

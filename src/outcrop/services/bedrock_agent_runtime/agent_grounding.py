@@ -223,3 +223,28 @@ def ground_calls(
         for index, arguments in enumerate(sets):
             grounded.append(ToolCall(call.id if index == 0 else f"{call.id}-{index}", call.name, arguments))
     return grounded, notes
+
+
+def _valid(action: Action | None, arguments: dict[str, Any]) -> bool:
+    return action is not None and not schema_errors(arguments, action.tool.parameters | {"required": []})
+
+
+def reflex(
+    action: Action | None, arguments: dict[str, Any], conversation: str, request: str, *, after_result: bool
+) -> bool:
+    """A call of a tool the request is not related to, with none of its required values given, or, after a
+    tool's result this turn, with one not given: an elaboration the request did not ask for."""
+    if action is None or action.kind != "action" or not _valid(action, arguments):
+        return False
+    required = [p.name for p in action.params if p.required]
+    missing = not_given(action, arguments, conversation)
+    invented = len(missing) == len(required) or (bool(missing) and after_result)
+    return bool(required) and invented and not related(action, request)
+
+
+def grounded(action: Action | None, arguments: dict[str, Any], conversation: str) -> bool:
+    """A call that can run as the model meant it: a known tool (not a question to the user), valid
+    arguments, every required value given."""
+    if action is None or action.kind == "ask_user" or not _valid(action, arguments):
+        return False
+    return not not_given(action, arguments, conversation)

@@ -41,7 +41,7 @@ from outcrop.services.bedrock_agent_runtime.agent_actions import (
     read_lambda_response,
     trace_input,
 )
-from outcrop.services.bedrock_agent_runtime.agent_grounding import ground_calls, not_given, related
+from outcrop.services.bedrock_agent_runtime.agent_grounding import ground_calls, grounded, not_given, reflex
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession, Pending
 from outcrop.storage.vectors import Hit
 
@@ -74,7 +74,7 @@ class AgentTurn:
     turns_kept: int | None = None
     stream_final: bool = False
     hits: list[Hit] = field(default_factory=list)
-    observed: list[str] = field(default_factory=list)  # this turn's action results, for the final answer
+    observed: list[tuple[str, str]] = field(default_factory=list)  # (call, result) this turn, for the answer
     model_seconds: float = 0.0
     trace_base: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -134,28 +134,41 @@ class AgentTurn:
                 result = await self._think(step, input_text, messages, with_tools=False)
                 for event in self._model_traces(step, result):
                     yield event
+            said, conversation = self._user_text(input_text), self._conversation(input_text, messages)
             called = {call.name for m in messages for call in m.tool_calls}
-            if not result.tool_calls and answers.call_in_words(result.text, self.setup.tools, called):
-                # a call described in words ("I'll use get_stock_price"): ask again with a call required
+            made = [call.arguments for m in messages for call in m.tool_calls]
+            meant = answers.call_in_words(result.text, self.setup.tools, called) or (
+                answers.unused_numbers(input_text, made)
+                if self.observed
+                else answers.invented_numbers(result.text, conversation)
+            )
+            if not result.tool_calls and self.setup.tools and meant:
+                # a call described in words, or a number only a tool could give: ask with a call required
                 forced = await self._think(step, input_text, messages, choice="any")
                 for event in self._model_traces(step, forced):
                     yield event
-                # the first call is the one meant (the grammar lets a forced reply go on with more)
-                result = replace(forced, tool_calls=forced.tool_calls[:1]) if forced.tool_calls else result
+                # its first call is the one meant (the grammar lets it go on), taken if its values were given
+                first = forced.tool_calls[:1]
+                action = self.setup.actions.get(first[0].name) if first else None
+                if (
+                    first
+                    and _signature(first[0]) not in done
+                    and grounded(action, first[0].arguments, conversation)
+                ):
+                    result = replace(forced, tool_calls=first)
             if not result.tool_calls:
                 async for event in self._finish(step, input_text, result.text):
                     yield event
                 return
-            said, conversation = self._user_text(input_text), self._conversation(input_text, messages)
-            grounded, notes = ground_calls(self.setup.actions, result.tool_calls, said, conversation)
+            as_given, notes = ground_calls(self.setup.actions, result.tool_calls, said, conversation)
             if notes and self.enable_trace:
                 yield self._orchestration(
                     step, "rationale", {"text": "Values as the user wrote them: " + "; ".join(notes)}
                 )
             calls = [  # not made before, nor twice in this reply, nor by reflex
                 call
-                for index, call in enumerate(grounded)
-                if _signature(call) not in done | {_signature(c) for c in grounded[:index]}
+                for index, call in enumerate(as_given)
+                if _signature(call) not in done | {_signature(c) for c in as_given[:index]}
                 and not self._reflex(call, input_text, messages)
             ]
             if not calls:
@@ -234,18 +247,11 @@ class AgentTurn:
 
     def _observe(self, call: ToolCall, result: ActionResult) -> None:
         shown = ", ".join(f"{k}={v}" for k, v in call.arguments.items())
-        self.observed.extend([f"{call.name}({shown}): {result.text}"] if result.state is None else [])
+        self.observed.extend([(f"{call.name}({shown})", result.text)] if result.state is None else [])
 
     def _reflex(self, call: ToolCall, input_text: str, messages: list[ChatMessage]) -> bool:
-        """A call of an unrelated tool with none of its required values given, or, after a result, with
-        one not given: an elaboration the request did not ask for (see agent_grounding)."""
-        action = self.setup.actions.get(call.name)
-        if action is None or action.kind != "action" or call_problem(action, call) is not None:
-            return False
-        required = [p.name for p in action.params if p.required]
-        missing = not_given(action, call.arguments, self._conversation(input_text, messages))
-        invented = len(missing) == len(required) or (missing and self.observed)  # or after a result
-        return bool(required) and bool(invented) and not related(action, input_text)
+        action, conversation = self.setup.actions.get(call.name), self._conversation(input_text, messages)
+        return reflex(action, call.arguments, conversation, input_text, after_result=bool(self.observed))
 
     # -- the model ------------------------------------------------------------------------------------------
 
@@ -298,14 +304,7 @@ class AgentTurn:
     def _model_traces(self, step: int, result: GenerationResult) -> list[Event]:
         if not self.enable_trace:
             return []
-        config = self.setup.inference
-        inference = {
-            "temperature": config.get("temperature", 0.0),
-            "maximumLength": int(config.get("maximumLength") or 2048),
-            **({"topP": config["topP"]} if "topP" in config else {}),
-            **({"topK": config["topK"]} if "topK" in config else {}),
-            "stopSequences": list(config.get("stopSequences") or []),
-        }
+        inference = answers.inference_configuration(self.setup.inference)
         raw = result.text + "".join(
             f"<tool_call>{json.dumps({'name': c.name, 'arguments': c.arguments})}</tool_call>"
             for c in result.tool_calls
@@ -347,17 +346,17 @@ class AgentTurn:
         self.session.history.extend([ChatMessage("user", input_text), ChatMessage("assistant", answer)])
 
     async def _finish(self, step: int, input_text: str, text: str) -> AsyncIterator[Event]:
-        """The answer; one that leaves out a number the tools returned is asked for again, once, from a
-        prompt that puts their results first (see agent_answer)."""
-        text = text.strip()
-        if self.observed and answers.left_out(text, self.observed, self._user_text(input_text)):
+        """The answer; one that leaves out a number the tools returned is asked for again, once, from their
+        results, and the results it still leaves out are quoted after it (see agent_answer)."""
+        text, said = text.strip(), self._user_text(input_text)
+        if self.observed and answers.left_out(text, self.observed, said):
             request = self._request(input_text, [], with_tools=False)
             final = await self._generate(
                 replace(request, messages=answers.final_prompt(self.setup, input_text, self.observed))
             )
             for event in self._model_traces(step, final):
                 yield event
-            text = final.text.strip() or text
+            text = answers.with_results(final.text.strip() or text, self.observed, said)
         async for event in self._answer(step, input_text, text):
             yield event
 
