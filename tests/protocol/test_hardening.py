@@ -164,8 +164,21 @@ def test_unsigned_query_calls_reach_sts_not_the_console(server: RunningServer) -
     assert error_code(response)
 
 
-def test_kms_reencrypt_without_a_ciphertext_is_a_validation_error(server: RunningServer) -> None:
+def test_kms_calls_without_a_ciphertext_are_validation_errors(server: RunningServer) -> None:
     kms = server.client("kms", parameter_validation=False)
-    with pytest.raises(ClientError) as caught:
-        kms.re_encrypt(DestinationKeyId="alias/none")
-    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    for call, params in ((kms.re_encrypt, {"DestinationKeyId": "alias/none"}), (kms.decrypt, {})):
+        with pytest.raises(ClientError) as caught:
+            call(**params)
+        assert caught.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_bodies_that_are_not_what_they_claim_are_refused(server: RunningServer) -> None:
+    s3 = lenient(server, "s3")
+    s3.create_bucket(Bucket="hardening-policy")
+    response = raw(server, "PUT", "/hardening-policy?policy", "s3", b"\x9f\xff not utf-8")
+    assert (response.status_code, error_code(response)) == (400, "InvalidArgument"), response.text
+    body = b"[" * 3000 + b"]" * 3000  # deep enough to pass the protocol, too deep for the model body
+    response = raw(
+        server, "POST", "/model/amazon.titan-text-express-v1/invoke-with-response-stream", "bedrock", body
+    )
+    assert (response.status_code, error_code(response)) == (400, "ValidationException"), response.text

@@ -293,7 +293,7 @@ def _parse_rest(
         payload = shape.members[payload_name]
         if payload.type_name in ("blob", "string"):
             if request.body or payload_name in params:
-                params[payload_name] = request.body if payload.type_name == "blob" else request.body.decode()
+                params[payload_name] = request.body if payload.type_name == "blob" else _text(request.body)
         elif request.body.strip():
             if xml:
                 params[payload_name] = _parse_xml_document(payload, request.body)
@@ -314,6 +314,14 @@ def _parse_rest(
                 if data.get(key) is not None:
                     params[name] = from_json_value(member, data[key], name)
     return params
+
+
+def _text(body: bytes) -> str:
+    """A string payload (an S3 bucket policy): UTF-8, or bad input."""
+    try:
+        return body.decode()
+    except UnicodeDecodeError as exc:
+        raise ValidationException("The request body is not valid UTF-8 text.") from exc
 
 
 def _xml_root(body: bytes) -> ElementTree.Element:

@@ -84,7 +84,7 @@ class BedrockRuntime(Service):
             )
         try:
             body = json.loads(params.get("body") or b"")
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise ValidationException(
                 "Malformed input request, please reformat your input and try again."
             ) from exc

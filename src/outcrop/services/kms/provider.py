@@ -195,7 +195,7 @@ class Kms(KmsResources):
         plaintext, key = self.keys.decrypt(
             ctx.account_id,
             ctx.region,
-            params["CiphertextBlob"],
+            _ciphertext(params),
             params.get("EncryptionContext") or {},
             params.get("KeyId"),
         )
@@ -204,15 +204,10 @@ class Kms(KmsResources):
     def re_encrypt(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self._algorithm(params.get("SourceEncryptionAlgorithm"))
         self._algorithm(params.get("DestinationEncryptionAlgorithm"))
-        if params.get("CiphertextBlob") is None:  # optional in botocore's model, required by KMS
-            raise KmsValidationException(
-                "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
-                "constraint: Member must not be null"
-            )
         plaintext, source = self.keys.decrypt(
             ctx.account_id,
             ctx.region,
-            params["CiphertextBlob"],
+            _ciphertext(params),
             params.get("SourceEncryptionContext") or {},
             params.get("SourceKeyId"),
         )
@@ -277,3 +272,14 @@ def _data_key_size(params: dict[str, Any]) -> int:
     if (spec is None) == (size is None):
         raise KmsValidationException("Please specify either number of bytes or key spec.")
     return DATA_KEY_BYTES[spec] if spec is not None else int(size or 0)
+
+
+def _ciphertext(params: dict[str, Any]) -> bytes:
+    """CiphertextBlob: optional in botocore's model (a Recipient may stand in), required by Outcrop's KMS."""
+    blob = params.get("CiphertextBlob")
+    if blob is None:
+        raise KmsValidationException(
+            "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
+            "constraint: Member must not be null"
+        )
+    return bytes(blob)
