@@ -319,3 +319,10 @@ def test_a_number_of_the_request_no_call_was_given_asks_for_the_part_left_undone
     assert model.requests[2].tool_choice == "any"
     assert [e["parameters"][0]["value"] for e in ran] == ["Oslo", "Lima"]
     assert chunk_text(events) == "Sunny in Oslo and in Lima."
+
+
+def test_a_result_of_a_tool_the_request_is_not_about_is_not_quoted() -> None:
+    model = ScriptedModel(call("get_weather", {"city": "Rome"}), text("Rome is the capital of Italy."))
+    events, ran = run(model, question="Is Rome the capital of Italy?", body="15 degrees in Rome")
+    assert len(ran) == 1 and len(model.requests) == 3
+    assert chunk_text(events) == "Rome is the capital of Italy."

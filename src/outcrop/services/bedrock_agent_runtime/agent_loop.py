@@ -30,6 +30,7 @@ from outcrop.protocol.errors import ServiceError
 from outcrop.rag.retrieve import reference
 from outcrop.services.bedrock_agent.agents_schema import Action
 from outcrop.services.bedrock_agent_runtime import agent_answer as answers
+from outcrop.services.bedrock_agent_runtime import agent_grounding as grounding
 from outcrop.services.bedrock_agent_runtime.agent_actions import (
     ActionResult,
     AgentSetup,
@@ -41,7 +42,7 @@ from outcrop.services.bedrock_agent_runtime.agent_actions import (
     read_lambda_response,
     trace_input,
 )
-from outcrop.services.bedrock_agent_runtime.agent_grounding import ground_calls, grounded, not_given, reflex
+from outcrop.services.bedrock_agent_runtime.agent_grounding import ground_calls, grounded, not_given, related
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession, Pending
 from outcrop.storage.vectors import Hit
 
@@ -148,14 +149,9 @@ class AgentTurn:
                 for event in self._model_traces(step, forced):
                     yield event
                 # its first call is the one meant (the grammar lets it go on), taken if its values were given
-                first = forced.tool_calls[:1]
-                action = self.setup.actions.get(first[0].name) if first else None
-                if (
-                    first
-                    and _signature(first[0]) not in done
-                    and grounded(action, first[0].arguments, conversation)
-                ):
-                    result = replace(forced, tool_calls=first)
+                new = [call for call in forced.tool_calls[:1] if _signature(call) not in done]
+                if new and grounded(self.setup.actions.get(new[0].name), new[0].arguments, conversation):
+                    result = replace(forced, tool_calls=new)
             if not result.tool_calls:
                 async for event in self._finish(step, input_text, result.text):
                     yield event
@@ -251,7 +247,9 @@ class AgentTurn:
 
     def _reflex(self, call: ToolCall, input_text: str, messages: list[ChatMessage]) -> bool:
         action, conversation = self.setup.actions.get(call.name), self._conversation(input_text, messages)
-        return reflex(action, call.arguments, conversation, input_text, after_result=bool(self.observed))
+        return grounding.reflex(
+            action, call.arguments, conversation, input_text, after_result=bool(self.observed)
+        )
 
     # -- the model ------------------------------------------------------------------------------------------
 
@@ -346,8 +344,8 @@ class AgentTurn:
         self.session.history.extend([ChatMessage("user", input_text), ChatMessage("assistant", answer)])
 
     async def _finish(self, step: int, input_text: str, text: str) -> AsyncIterator[Event]:
-        """The answer; one that leaves out a number the tools returned is asked for again, once, from their
-        results, and the results it still leaves out are quoted after it (see agent_answer)."""
+        """The answer; one leaving out a number the tools returned is asked for again from their results,
+        and results of tools related to the request that it still leaves out are quoted after it."""
         text, said = text.strip(), self._user_text(input_text)
         if self.observed and answers.left_out(text, self.observed, said):
             request = self._request(input_text, [], with_tools=False)
@@ -356,7 +354,9 @@ class AgentTurn:
             )
             for event in self._model_traces(step, final):
                 yield event
-            text = answers.with_results(final.text.strip() or text, self.observed, said)
+            tools = [self.setup.actions.get(call.split("(", 1)[0]) for call, _ in self.observed]
+            quoted = [o for o, t in zip(self.observed, tools, strict=True) if t and related(t, input_text)]
+            text = answers.with_results(final.text.strip() or text, quoted, said)
         async for event in self._answer(step, input_text, text):
             yield event
 
