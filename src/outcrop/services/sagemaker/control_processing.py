@@ -69,7 +69,7 @@ def _check_request(params: dict[str, Any]) -> None:
             raise ValidationException(
                 f"ProcessingInput '{name}': S3CompressionType Gzip applies to Pipe mode only; use None."
             )
-        if not source["S3Uri"].startswith("s3://"):
+        if not str(source.get("S3Uri", "")).startswith("s3://"):
             raise ValidationException(
                 f"ProcessingInput '{name}': S3Uri must be an S3 URI (s3://bucket/prefix)."
             )
@@ -82,12 +82,12 @@ def _check_request(params: dict[str, Any]) -> None:
             raise ValidationException(
                 f"ProcessingOutput '{name}': Outcrop writes processing outputs to S3Output only."
             )
-        _check_local_path(f"ProcessingOutput '{name}'", target["LocalPath"])
-        if target["S3UploadMode"] != "EndOfJob":
+        _check_local_path(f"ProcessingOutput '{name}'", target.get("LocalPath", ""))
+        if target.get("S3UploadMode", "EndOfJob") != "EndOfJob":
             raise ValidationException(
                 f"ProcessingOutput '{name}': S3UploadMode Continuous is not supported here; use EndOfJob."
             )
-        if not target["S3Uri"].startswith("s3://"):
+        if not str(target.get("S3Uri", "")).startswith("s3://"):
             raise ValidationException(
                 f"ProcessingOutput '{name}': S3Uri must be an S3 URI (s3://bucket/prefix)."
             )
@@ -96,10 +96,10 @@ def _check_request(params: dict[str, Any]) -> None:
         raise ValidationException(
             f"Input and output names must be unique within a processing job: {', '.join(duplicates)}."
         )
-    cluster = params["ProcessingResources"]["ClusterConfig"]
-    if cluster["InstanceCount"] != 1:
+    cluster = params.get("ProcessingResources", {}).get("ClusterConfig", {})
+    if cluster.get("InstanceCount") != 1:
         raise ValidationException(
-            f"ProcessingResources.ClusterConfig.InstanceCount {cluster['InstanceCount']}: Outcrop runs a "
+            f"ProcessingResources.ClusterConfig.InstanceCount {cluster.get('InstanceCount')}: Outcrop runs a "
             "processing job on one instance; use 1."
         )
 
