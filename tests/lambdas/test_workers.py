@@ -13,11 +13,13 @@ from outcrop.lambdas.spec import FunctionSpec
 from outcrop.lambdas.workers import FunctionPool
 
 HANDLER = """
-import os
+import uuid
+
+WORKER = uuid.uuid4().int % 2**31  # one per worker process (a sandbox's pid namespace reuses pids)
 
 def handler(event, context):
     print("working on", event["n"])
-    return {"pid": os.getpid(), "n": event["n"]}
+    return {"pid": WORKER, "n": event["n"]}
 """
 
 
