@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import threading
 import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -29,20 +28,18 @@ from outcrop.services.sagemaker.training_io import (
 )
 from outcrop.services.sagemaker.training_mounts import contained, local_path
 from outcrop.services.sagemaker.training_process import (
+    JobRunner,
     RunningJob,
     child_environment,
     job_box,
     job_python,
     kill_orphan,
     run_logged,
-    signal_job,
 )
 from outcrop.storage.objects import StoreError
 
 if TYPE_CHECKING:
-    from outcrop.services.sagemaker.store import Record, SageMakerStore
-    from outcrop.storage.logs import LogStore
-    from outcrop.storage.objects import ObjectStore
+    from outcrop.services.sagemaker.store import Record
 
 log = logging.getLogger("outcrop.sagemaker.processing")
 
@@ -53,17 +50,10 @@ PROCESSING_ROOT = "/opt/ml/processing"
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$")
 
 
-class ProcessingRunner:
+class ProcessingRunner(JobRunner):
     """Starts, stops and recovers processing jobs; one thread per running job."""
 
-    def __init__(self, store: SageMakerStore, *, objects: ObjectStore, logs: LogStore, root: Path) -> None:
-        self.store = store
-        self.objects = objects
-        self.logs = logs
-        self.root = root
-        self._running: dict[str, RunningJob] = {}
-        self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
+    thread_prefix = "processing"
 
     def recover(self) -> None:
         """Jobs a stopped server left running end Failed (or Stopped, if a stop was asked)."""
@@ -79,24 +69,6 @@ class ProcessingRunner:
                     "process ended with the server. Start a new processing job."
                 )
                 self._finish(record.name, "Failed", reason, None)
-
-    def close(self) -> None:
-        with self._lock:
-            running = list(self._running.values())
-        for job in running:
-            signal_job(job, "Shutdown")
-
-    def start(self, name: str) -> None:
-        job = RunningJob(name)
-        with self._lock:
-            self._running[name] = job
-        threading.Thread(target=self._run, args=(job,), name=f"processing-{name}", daemon=True).start()
-
-    def stop(self, name: str) -> None:
-        with self._lock:
-            job = self._running.get(name)
-        if job is not None:
-            signal_job(job, "Stopped")
 
     # -- one job ---------------------------------------------------------------------------------------------
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -38,20 +36,18 @@ from outcrop.services.sagemaker.training_io import (
     upload_folder_archive,
 )
 from outcrop.services.sagemaker.training_process import (
+    JobRunner,
     RunningJob,
     child_environment,
     job_box,
     job_python,
     kill_orphan,
     run_logged,
-    signal_job,
 )
 from outcrop.services.sagemaker.training_v3 import container_run, source_code
 
 if TYPE_CHECKING:
-    from outcrop.services.sagemaker.store import Record, SageMakerStore
-    from outcrop.storage.logs import LogStore
-    from outcrop.storage.objects import ObjectStore
+    from outcrop.services.sagemaker.store import Record
 
 log = logging.getLogger("outcrop.sagemaker.training")
 
@@ -63,20 +59,10 @@ _EVALUATION = re.compile(r"\b(train|validation)-([\w@.-]+?):([-+]?\d+(?:\.\d+)?(
 BUILTIN_ALGORITHMS = {"xgboost": Path(__file__).parent / "algorithms" / "xgboost_train.py"}
 
 
-class TrainingRunner:
+class TrainingRunner(JobRunner):
     """Starts, stops and recovers training jobs; one thread per running job."""
 
-    def __init__(self, store: SageMakerStore, *, objects: ObjectStore, logs: LogStore, root: Path) -> None:
-        """Jobs read their channels from and write their model to `objects`, log to `logs`, and work in
-        folders under `root`."""
-        self.store = store
-        self.objects = objects
-        self.logs = logs
-        self.root = root
-        self._running: dict[str, RunningJob] = {}
-        self._lock = threading.Lock()
-        # At most this many scripts train at once; later jobs wait in Starting, as AWS queues for capacity.
-        self._slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
+    thread_prefix = "training"
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -97,24 +83,6 @@ class TrainingRunner:
                 else "InternalServerError: Outcrop stopped while this training job was running; "
                 "its process ended with the server. Start a new training job.",
             )
-
-    def close(self) -> None:
-        with self._lock:
-            running = list(self._running.values())
-        for job in running:
-            signal_job(job, "Shutdown")
-
-    def start(self, name: str) -> None:
-        job = RunningJob(name)
-        with self._lock:
-            self._running[name] = job
-        threading.Thread(target=self._run, args=(job,), name=f"training-{name}", daemon=True).start()
-
-    def stop(self, name: str) -> None:
-        with self._lock:
-            job = self._running.get(name)
-        if job is not None:
-            signal_job(job, "Stopped")
 
     # -- one job ---------------------------------------------------------------------------------------------
 

@@ -24,7 +24,9 @@ from outcrop.services.sagemaker.training_env import local_resources
 from outcrop.services.sagemaker.training_io import JobFailure, LogWriter
 
 if TYPE_CHECKING:
-    from outcrop.services.sagemaker.store import Record
+    from outcrop.services.sagemaker.store import Record, SageMakerStore
+    from outcrop.storage.logs import LogStore
+    from outcrop.storage.objects import ObjectStore
 
 STOP_GRACE_S = 3.0
 
@@ -54,6 +56,48 @@ def signal_job(job: RunningJob, reason: str) -> None:
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+
+
+class JobRunner:
+    """Starts and stops one kind of SageMaker job (training, processing), one thread per running job, at most
+    `slots` scripts at once: later jobs wait, as AWS queues them for capacity. Subclasses run one job."""
+
+    thread_prefix = "job"
+
+    def __init__(self, store: SageMakerStore, *, objects: ObjectStore, logs: LogStore, root: Path) -> None:
+        """Jobs read their inputs from and write their outputs to `objects`, log to `logs`, and work in
+        folders under `root`."""
+        self.store = store
+        self.objects = objects
+        self.logs = logs
+        self.root = root
+        self._running: dict[str, RunningJob] = {}
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
+
+    def close(self) -> None:
+        with self._lock:
+            running = list(self._running.values())
+        for job in running:
+            signal_job(job, "Shutdown")
+
+    def start(self, name: str) -> None:
+        job = RunningJob(name)
+        with self._lock:
+            self._running[name] = job
+        thread = threading.Thread(
+            target=self._run, args=(job,), name=f"{self.thread_prefix}-{name}", daemon=True
+        )
+        thread.start()
+
+    def stop(self, name: str) -> None:
+        with self._lock:
+            job = self._running.get(name)
+        if job is not None:
+            signal_job(job, "Stopped")
+
+    def _run(self, job: RunningJob) -> None:
+        raise NotImplementedError
 
 
 def kill_orphan(record: Record) -> None:
