@@ -4,12 +4,15 @@ import json
 import logging
 import os
 import time
+import uuid
 
 import boto3
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 LOADED_AT = time.time()
+# One id per worker process (sandboxed workers have their own pid namespaces, so pids repeat).
+WORKER = uuid.uuid4().int % 2**31
 
 
 def hello(event, context):
@@ -37,7 +40,7 @@ def hello(event, context):
                     "log_stream_name": context.log_stream_name,
                 },
                 "env": {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "GREETING", "REGION_"))},
-                "pid": os.getpid(),
+                "pid": WORKER,
             }
         ),
     }
@@ -49,7 +52,7 @@ def echo(event, context):
     if event.get("routeKey") == "GET /cookies":
         return {"statusCode": 201, "cookies": ["a=1; Path=/", "b=2; Path=/"], "body": "cookies set"}
     time.sleep(float((event.get("queryStringParameters") or {}).get("sleep", 0)))
-    return {"statusCode": 200, "body": json.dumps({"event": event, "pid": os.getpid()})}
+    return {"statusCode": 200, "body": json.dumps({"event": event, "pid": WORKER})}
 
 
 def crash(event, context):
