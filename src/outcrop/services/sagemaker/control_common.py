@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from outcrop.protocol.errors import ServiceError, ValidationException
 from outcrop.services.base import RequestContext
 from outcrop.services.paging import Pager
+from outcrop.services.sagemaker.store import AlreadyExists
 
 if TYPE_CHECKING:
     from outcrop.services.sagemaker.hosting import EndpointHosting
@@ -45,6 +46,18 @@ class ControlPlane:
     def where(ctx: RequestContext) -> Where:
         """The account and region whose resources a request sees and makes."""
         return (ctx.account_id, ctx.region)
+
+    def insert_job(
+        self, ctx: RequestContext, kind: str, name: str, arn: str, body: dict[str, Any], tags: list[Any]
+    ) -> None:
+        """Record a new InProgress job; a name already used in the account and region is ResourceInUse."""
+        try:
+            self.store.insert(kind, name, arn, "InProgress", body, tags, where=self.where(ctx))
+        except AlreadyExists as exc:
+            raise ResourceInUse(
+                "Job names must be unique within an AWS account and region, and a job with this name already "
+                f"exists ({arn})"
+            ) from exc
 
 
 def not_found(kind: str, arn: str) -> ValidationException:

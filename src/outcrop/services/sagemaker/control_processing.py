@@ -9,14 +9,13 @@ from outcrop.protocol.errors import ValidationException
 from outcrop.services.base import RequestContext
 from outcrop.services.sagemaker.control_common import (
     ControlPlane,
-    ResourceInUse,
     ResourceNotFound,
     check_name,
     listed,
     output,
 )
 from outcrop.services.sagemaker.processing import FINISHED, KIND, PROCESSING_ROOT
-from outcrop.services.sagemaker.store import AlreadyExists, Record
+from outcrop.services.sagemaker.store import Record
 
 if TYPE_CHECKING:
     from outcrop.services.sagemaker.processing import ProcessingRunner
@@ -120,15 +119,7 @@ class ProcessingOperations(ControlPlane):
             "_Region": ctx.region,
             "_Endpoint": ctx.base_url,
         }
-        try:
-            self.store.insert(
-                KIND, name, arn, "InProgress", body, params.get("Tags", []), where=self.where(ctx)
-            )
-        except AlreadyExists as exc:
-            raise ResourceInUse(
-                "Job names must be unique within an AWS account and region, and a job with this name already "
-                f"exists ({arn})"
-            ) from exc
+        self.insert_job(ctx, KIND, name, arn, body, params.get("Tags", []))
         self.processing.start(name)
         return {"ProcessingJobArn": arn}
 

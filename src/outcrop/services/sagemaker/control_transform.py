@@ -9,7 +9,6 @@ from outcrop.protocol.errors import ValidationException
 from outcrop.services.base import RequestContext
 from outcrop.services.sagemaker.control_common import (
     ControlPlane,
-    ResourceInUse,
     ResourceNotFound,
     check_name,
     listed,
@@ -18,7 +17,7 @@ from outcrop.services.sagemaker.control_common import (
 )
 from outcrop.services.sagemaker.control_registry import PACKAGE
 from outcrop.services.sagemaker.serving.spec import VariantSpec
-from outcrop.services.sagemaker.store import AlreadyExists, Record
+from outcrop.services.sagemaker.store import Record
 from outcrop.services.sagemaker.transform import FINISHED, KIND
 
 if TYPE_CHECKING:
@@ -125,15 +124,7 @@ class TransformOperations(ControlPlane):
             "TransformInput": {"CompressionType": "None", "SplitType": "None", **transform_input},
             "_Variant": asdict(variant),
         }
-        try:
-            self.store.insert(
-                KIND, name, arn, "InProgress", body, params.get("Tags", []), where=self.where(ctx)
-            )
-        except AlreadyExists as exc:
-            raise ResourceInUse(
-                "Job names must be unique within an AWS account and region, and a job with this name already "
-                f"exists ({arn})"
-            ) from exc
+        self.insert_job(ctx, KIND, name, arn, body, params.get("Tags", []))
         self.transform.start(name)
         return {"TransformJobArn": arn}
 
