@@ -47,7 +47,7 @@ def test_the_getting_started_flow_runs_unchanged(server: RunningServer) -> None:
     s3 = server.client("s3")
     s3.create_bucket(Bucket="personalize-demo-bucket")
     s3.put_object(
-        Bucket="personalize-demo-bucket", Key="movie-lens-100k.csv", Body=ratings(200, 300, 15).encode()
+        Bucket="personalize-demo-bucket", Key="movie-lens-100k.csv", Body=ratings(200, 300, 30).encode()
     )
 
     group = personalize.create_dataset_group(name="MovieRatingDatasetGroup")["datasetGroupArn"]
@@ -90,8 +90,9 @@ def test_the_getting_started_flow_runs_unchanged(server: RunningServer) -> None:
     listed = personalize.list_solution_versions(solutionArn=solution)["solutionVersions"]
     assert [v["solutionVersionArn"] for v in listed] == [version]
     metrics = personalize.get_solution_metrics(solutionVersionArn=version)["metrics"]
-    # one held-out item per test user: a perfect model scores 0.1, picking 10 of 300 at random 0.0035
-    assert metrics["precision_at_10"] > 0.015
+    # three held-out items per test user: a perfect model scores 0.3, picking 10 of 300 at random 0.01; the
+    # split is seeded by the version's ARN, and over 30 seeds this data scored 0.04 at worst
+    assert metrics["precision_at_10"] > 0.025
 
     campaign = personalize.create_campaign(
         name="MovieRecommendationCampaign", solutionVersionArn=version, minProvisionedTPS=1
