@@ -13,7 +13,7 @@ from outcrop.config import Settings
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext
 from outcrop.services.frauddetector.model import FraudModel
-from outcrop.services.frauddetector.store import FraudStore, Resource
+from outcrop.services.frauddetector.store import FraudStore, Resource, Where
 from outcrop.services.paging import Pager
 from outcrop.storage.objects import ObjectStore
 
@@ -29,6 +29,9 @@ class ConflictException(ServiceError, service="frauddetector"): ...
 
 class ResourceUnavailableException(ServiceError, service="frauddetector"): ...
 
+
+Jobs = queue.Queue[tuple[Where, str] | None]
+"""Long work for the background thread: (partition, model version key or "<kind>:<job id>"); None stops it."""
 
 MODEL_TYPES = ("ONLINE_FRAUD_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS")
 PAGES = Pager(
@@ -81,7 +84,8 @@ class Base:
     settings: Settings
     model_dir: Path
     data_path: Callable[..., Path]
-    _training: queue.Queue[str | None]  # model version keys, and "import:<job id>" for batch imports
+    _jobs: Jobs
+    _models_cache: dict[str, FraudModel]
 
     def fraud_model(self, key: str) -> FraudModel:
         raise NotImplementedError  # Training provides it
@@ -89,11 +93,20 @@ class Base:
     def _run_import(self, job_id: str) -> None:
         raise NotImplementedError  # Predictions provides it
 
+    def _run_batch_prediction(self, job_id: str) -> None:
+        raise NotImplementedError  # BatchPredictions provides it
+
+    def _queue(self, key: str) -> None:
+        """Hand long work (a model version key, or "<kind>:<job id>") to the background thread."""
+        self._jobs.put((self.store.where, key))
+
     def list_elements(self, names: tuple[str, ...]) -> dict[str, list[str]]:
         raise NotImplementedError  # Lists provides it
 
-    def _arn(self, ctx: RequestContext, resource: str) -> str:
-        return ctx.arn("frauddetector", resource)
+    def _arn(self, ctx: RequestContext | None, resource: str) -> str:
+        """An ARN in this partition's account and region (the request's, or a background job's own)."""
+        account, region = self.store.where
+        return f"arn:aws:frauddetector:{region}:{account}:{resource}"
 
     def _need(self, kind: str, key: str, what: str) -> Resource:
         found = self.store.get(kind, key)

@@ -280,7 +280,7 @@ class Predictions(Base):
             raise ValidationException(f"A batch import job with the id {params['jobId']} already exists")
         if tags:
             self.store.set_tags(self._arn(ctx, f"batch-import/{params['jobId']}"), tags)
-        self._training.put("import:" + params["jobId"])
+        self._queue("import:" + params["jobId"])
         return {}
 
     def get_batch_import_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,39 +1,260 @@
 """Amazon Fraud Detector: variables, labels, event types, models trained on this machine
-(gradient-boosted trees, scores 0..1000), detectors with rules in the rule language, and predictions.
+(gradient-boosted trees, scores 0..1000), detectors with rules in the rule language, predictions one by one
+or in batch jobs over S3.
 
-The operations live in groups (catalog, training, detectors, predictions) over one SQLite store; trained
-models are files under the data dir. External (SageMaker) models, batch predictions, minor model
-versions (UpdateModelVersion) and Account Takeover Insights are not served: they answer a clear error.
+The operations live in groups (catalog, training, detectors, predictions, batch predictions) over one SQLite
+store. Every resource lives in the account and region of the request that made it, so each (account,
+region) gets its own `Operations`, bound to that partition of the store and of the model files; the
+service's methods hand each request to its partition's. One background thread runs every partition's
+long work (training, batch imports, batch predictions). External (SageMaker) models, minor model versions
+(UpdateModelVersion) and Account Takeover Insights are not served: they answer a clear error.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
+import queue
+import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from outcrop.config import Settings
-from outcrop.services.base import Service
+from outcrop.services.base import RequestContext, Service
+from outcrop.services.frauddetector.batch import BatchPredictions
 from outcrop.services.frauddetector.catalog import Catalog
+from outcrop.services.frauddetector.common import (
+    ConflictException,
+    Jobs,
+    ResourceNotFoundException,
+    ValidationException,
+)
 from outcrop.services.frauddetector.detectors import Detectors
 from outcrop.services.frauddetector.lists import Lists
 from outcrop.services.frauddetector.predictions import Predictions
-from outcrop.services.frauddetector.store import FraudStore
+from outcrop.services.frauddetector.store import FraudData, Where
 from outcrop.services.frauddetector.training import Training
 from outcrop.storage.objects import ObjectStore
 
+log = logging.getLogger(__name__)
 
-class FraudDetector(Catalog, Lists, Predictions, Training, Detectors, Service):
+# The operations whose botocore model lists ResourceNotFoundException / ConflictException among their
+# errors (tests/services/test_frauddetector_errors.py checks these against the model). Elsewhere AWS
+# answers a missing or conflicting resource with a ValidationException, and so does Outcrop.
+NOT_FOUND_MODELLED = frozenset(
+    [
+        "cancel_batch_import_job",
+        "cancel_batch_prediction_job",
+        "create_batch_import_job",
+        "create_batch_prediction_job",
+        "create_detector_version",
+        "create_model_version",
+        "delete_detector_version",
+        "delete_events_by_event_type",
+        "describe_detector",
+        "describe_model_versions",
+        "get_batch_import_jobs",
+        "get_batch_prediction_jobs",
+        "get_delete_events_by_event_type_status",
+        "get_detector_version",
+        "get_detectors",
+        "get_entity_types",
+        "get_event",
+        "get_event_prediction",
+        "get_event_prediction_metadata",
+        "get_event_types",
+        "get_external_models",
+        "get_kms_encryption_key",
+        "get_labels",
+        "get_list_elements",
+        "get_lists_metadata",
+        "get_model_version",
+        "get_models",
+        "get_outcomes",
+        "get_rules",
+        "get_variables",
+        "list_tags_for_resource",
+        "put_kms_encryption_key",
+        "send_event",
+        "tag_resource",
+        "untag_resource",
+        "update_detector_version",
+        "update_detector_version_status",
+        "update_event_label",
+        "update_list",
+        "update_model",
+        "update_model_version",
+        "update_model_version_status",
+        "update_rule_metadata",
+        "update_rule_version",
+        "update_variable",
+    ]
+)
+CONFLICT_MODELLED = frozenset(
+    [
+        "delete_detector",
+        "delete_detector_version",
+        "delete_entity_type",
+        "delete_event_type",
+        "delete_events_by_event_type",
+        "delete_external_model",
+        "delete_label",
+        "delete_list",
+        "delete_model",
+        "delete_model_version",
+        "delete_outcome",
+        "delete_rule",
+        "delete_variable",
+        "get_event_prediction",
+        "put_detector",
+        "put_entity_type",
+        "put_event_type",
+        "put_external_model",
+        "put_kms_encryption_key",
+        "put_label",
+        "put_outcome",
+        "send_event",
+        "update_detector_version",
+        "update_detector_version_metadata",
+        "update_detector_version_status",
+        "update_event_label",
+        "update_list",
+        "update_model",
+        "update_model_version",
+        "update_model_version_status",
+        "update_rule_metadata",
+        "update_rule_version",
+        "update_variable",
+    ]
+)
+
+
+class Operations(Catalog, Lists, Predictions, Training, Detectors, BatchPredictions):
+    """One account and region's Fraud Detector: its view of the store, its model files, the shared queue."""
+
+    def __init__(
+        self,
+        data: FraudData,
+        where: Where,
+        *,
+        objects: ObjectStore,
+        settings: Settings,
+        root: Path,
+        jobs: Jobs,
+    ) -> None:
+        self.store = data.at(where)
+        self.objects = objects
+        self.settings = settings
+        self.model_dir = model_dir(root, where)
+        self._jobs = jobs
+        self._models_cache = {}
+
+
+def model_dir(root: Path, where: Where) -> Path:
+    """A partition's model files: `models/<region>/<account>/` (a region has a '-', a model id never)."""
+    account, region = where
+    return root / "models" / region / account
+
+
+def _is_operation(name: str, member: Any) -> bool:
+    if name.startswith("_") or not callable(member):
+        return False
+    return list(inspect.signature(member).parameters) == ["self", "ctx", "params"]
+
+
+OPERATION_NAMES = tuple(
+    name for name, member in inspect.getmembers(Operations) if _is_operation(name, member)
+)
+
+
+class FraudDetector(Service):
     service_name: ClassVar[str] = "frauddetector"
 
     def __init__(self, *, objects: ObjectStore, settings: Settings, data_path: Callable[..., Path]) -> None:
         self.objects = objects
         self.settings = settings
-        self.data_path = data_path
-        self.model_dir = data_path("frauddetector") / "models"
-        self.store = FraudStore(data_path("frauddetector") / "frauddetector.sqlite3")
-        self._start_training()
+        self.root = data_path("frauddetector")
+        self.data = FraudData(
+            self.root / "frauddetector.sqlite3",
+            account=settings.account_id,
+            region=settings.region,
+            moved=self._move_old_models,
+        )
+        self._partitions: dict[Where, Operations] = {}
+        self._lock = threading.Lock()
+        self._jobs: Jobs = queue.Queue()
+        for where in self.data.places():
+            for key in self.at(where).pending():
+                self._jobs.put((where, key))
+        self._worker = threading.Thread(target=self._work, name="frauddetector-jobs", daemon=True)
+        self._worker.start()
+
+    def at(self, where: Where) -> Operations:
+        """The operations of one account and region (made on first use)."""
+        with self._lock:
+            found = self._partitions.get(where)
+            if found is None:
+                found = self._partitions[where] = Operations(
+                    self.data,
+                    where,
+                    objects=self.objects,
+                    settings=self.settings,
+                    root=self.root,
+                    jobs=self._jobs,
+                )
+            return found
+
+    def _move_old_models(self, where: Where) -> None:
+        """Model files from before regions (`models/<model id>/...`) go to the default partition's folder."""
+        old = self.root / "models"
+        if not old.is_dir():
+            return
+        target = model_dir(self.root, where)
+        for entry in list(old.iterdir()):
+            if "-" not in entry.name:
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(entry), str(target / entry.name))
+
+    def _work(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            where, key = item
+            try:
+                self.at(where).work(key)
+            except Exception:  # a bug: the job stays visible as it was, the thread goes on
+                log.exception("frauddetector job %s in %s failed", key, where)
 
     def close(self) -> None:
-        self._stop_training()
-        self.store.close()
+        self._jobs.put(None)
+        self._worker.join(timeout=5)
+        self.data.close()
+
+
+def _operation(name: str) -> Callable[[FraudDetector, RequestContext, dict[str, Any]], dict[str, Any]]:
+    """The service method for one operation: run by the request's partition, a not-found or conflict
+    the operation does not model answered as the ValidationException AWS gives instead."""
+
+    def run(self: FraudDetector, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = getattr(self.at((ctx.account_id, ctx.region)), name)(ctx, params)
+        except ResourceNotFoundException as error:
+            if name in NOT_FOUND_MODELLED:
+                raise
+            raise ValidationException(error.message) from None
+        except ConflictException as error:
+            if name in CONFLICT_MODELLED:
+                raise
+            raise ValidationException(error.message) from None
+        return result
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = getattr(Operations, name).__doc__
+    return run
+
+
+for _name in OPERATION_NAMES:
+    setattr(FraudDetector, _name, _operation(_name))

@@ -8,8 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import queue
-import threading
 from typing import Any
 
 from outcrop.services.base import RequestContext
@@ -37,25 +35,18 @@ def version_key(model_id: str, model_type: str, number: str) -> str:
 
 
 class Training(Base):
-    _trainer: threading.Thread
-    _models_cache: dict[str, FraudModel]
-
-    def _start_training(self) -> None:
-        self._training = queue.Queue()
-        self._models_cache = {}
-        for version in self.store.scan("model_version"):
-            if version.body["status"] == TRAINING:
-                self._training.put(version.key)
-        for job in self.store.scan("batch_import"):
-            if job.body["status"] in ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS"):
-                self.store.update("batch_import", job.key, {"status": "IN_PROGRESS_INITIALIZING"})
-                self._training.put("import:" + job.key)
-        self._trainer = threading.Thread(target=self._train_loop, name="frauddetector-training", daemon=True)
-        self._trainer.start()
-
-    def _stop_training(self) -> None:
-        self._training.put(None)
-        self._trainer.join(timeout=5)
+    def pending(self) -> list[str]:
+        """The long work a stopped server left unfinished here, to queue again: model versions still
+        TRAINING_IN_PROGRESS (they train again from the start), batch imports and batch predictions."""
+        keys = [v.key for v in self.store.scan("model_version") if v.body["status"] == TRAINING]
+        for kind, prefix in (("batch_import", "import:"), ("batch_prediction", "prediction:")):
+            for job in self.store.scan(kind):
+                if job.body["status"] in ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS"):
+                    self.store.update(kind, job.key, {"status": "IN_PROGRESS_INITIALIZING"})
+                    keys.append(prefix + job.key)
+                elif job.body["status"] == "CANCEL_IN_PROGRESS":
+                    self.store.update(kind, job.key, {"status": "CANCELED"})
+        return keys
 
     # models
     def create_model(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +149,7 @@ class Training(Base):
         self.store.put("model_version", key, body)
         if tags:
             self.store.set_tags(self._arn(ctx, version_arn(key)), tags)
-        self._training.put(key)
+        self._queue(key)
         return {
             "modelId": model_id,
             "modelType": model_type,
@@ -295,39 +286,34 @@ class Training(Base):
             self._models_cache[key] = FraudModel.load(self.model_dir / f"{key}.pkl")
         return self._models_cache[key]
 
-    # the training thread
-    def _train_loop(self) -> None:
-        while True:
-            key = self._training.get()
-            if key is None:
-                return
-            if key.startswith("import:"):
-                try:
-                    self._run_import(key.removeprefix("import:"))
-                except Exception:  # a bug: the job stays visible as it was, the thread goes on
-                    log.exception("batch import %s failed", key)
-                continue
-            version = self.store.get("model_version", key)
-            if version is None or version.body["status"] != TRAINING:
-                continue
-            try:
-                result, status = self._train(key, version.body), "TRAINING_COMPLETE"
-            except TrainingFailed as failure:
-                message = {"title": "Data validation failed", "content": str(failure), "type": "ERROR"}
-                result, status = {"fileLevelMessages": [message]}, "ERROR"
-            except Exception as error:  # a bug or unreadable data: the version fails, the thread goes on
-                log.exception("training %s failed", key)
-                message = {
-                    "title": "Training failed",
-                    "content": f"{type(error).__name__}: {error}",
-                    "type": "ERROR",
-                }
-                result, status = {"fileLevelMessages": [message]}, "ERROR"
-            current = self.store.get("model_version", key)
-            if (
-                current is not None and current.body["status"] == TRAINING
-            ):  # not cancelled or deleted meanwhile
-                self.store.update("model_version", key, {"status": status, "result": result})
+    # the background thread's work
+    def work(self, key: str) -> None:
+        """One queued piece of long work: a batch import, a batch prediction or a model version to train."""
+        if key.startswith("import:"):
+            self._run_import(key.removeprefix("import:"))
+            return
+        if key.startswith("prediction:"):
+            self._run_batch_prediction(key.removeprefix("prediction:"))
+            return
+        version = self.store.get("model_version", key)
+        if version is None or version.body["status"] != TRAINING:
+            return
+        try:
+            result, status = self._train(key, version.body), "TRAINING_COMPLETE"
+        except TrainingFailed as failure:
+            message = {"title": "Data validation failed", "content": str(failure), "type": "ERROR"}
+            result, status = {"fileLevelMessages": [message]}, "ERROR"
+        except Exception as error:  # a bug or unreadable data: the version fails, the thread goes on
+            log.exception("training %s failed", key)
+            message = {
+                "title": "Training failed",
+                "content": f"{type(error).__name__}: {error}",
+                "type": "ERROR",
+            }
+            result, status = {"fileLevelMessages": [message]}, "ERROR"
+        current = self.store.get("model_version", key)
+        if current is not None and current.body["status"] == TRAINING:  # not cancelled or deleted meanwhile
+            self.store.update("model_version", key, {"status": status, "result": result})
 
     def _train(self, key: str, body: dict[str, Any]) -> dict[str, Any]:
         schema = body["trainingDataSchema"]
