@@ -242,7 +242,7 @@ def test_bad_agents(server: RunningServer) -> None:
     assert spaced["Code"] == "ValidationException" and "agentName" in spaced["Message"]
     override = {
         "promptConfigurations": [
-            {"promptType": "PRE_PROCESSING", "promptState": "ENABLED", "promptCreationMode": "DEFAULT"}
+            {"promptType": "PRE_PROCESSING", "promptState": "ENABLED", "parserMode": "OVERRIDDEN"}
         ]
     }
     refused = error_of(

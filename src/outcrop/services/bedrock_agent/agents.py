@@ -40,7 +40,13 @@ _AGENT_FIELDS = (
     "clientToken",
 )
 _NAME = re.compile(r"([0-9a-zA-Z][_-]?){1,100}")
-_PROMPT_TYPES_RUN = ("ORCHESTRATION", "KNOWLEDGE_BASE_RESPONSE_GENERATION", "MEMORY_SUMMARIZATION")
+_PROMPT_TYPES_RUN = (
+    "PRE_PROCESSING",
+    "ORCHESTRATION",
+    "KNOWLEDGE_BASE_RESPONSE_GENERATION",
+    "POST_PROCESSING",
+    "MEMORY_SUMMARIZATION",
+)
 
 
 def check_name(value: str, member: str) -> None:
@@ -444,7 +450,9 @@ class AgentOperations:
 
 
 def check_prompt_override(override: dict[str, Any]) -> None:
-    """Refuse what the runtime would not honour: custom parsers, pre/post-processing, unknown placeholders."""
+    """Refuse what the runtime would not honour: custom parsers (parserMode OVERRIDDEN, overrideLambda),
+    per-prompt models, templates of prompt types it does not run. PRE_PROCESSING and POST_PROCESSING run
+    when ENABLED (agent_prepost)."""
     if override.get("overrideLambda"):
         raise ValidationException(
             "overrideLambda (a custom parser Lambda) is not supported by Outcrop; use parserMode DEFAULT."
@@ -460,10 +468,6 @@ def check_prompt_override(override: dict[str, Any]) -> None:
         if config.get("parserMode") == "OVERRIDDEN":
             raise ValidationException(
                 f"parserMode OVERRIDDEN ({kind}) needs a parser Lambda, not supported here."
-            )
-        if kind in ("PRE_PROCESSING", "POST_PROCESSING") and config.get("promptState") == "ENABLED":
-            raise ValidationException(
-                f"{kind} ENABLED is not supported by Outcrop yet; set promptState DISABLED."
             )
         if config.get("promptCreationMode") == "OVERRIDDEN":
             if kind not in _PROMPT_TYPES_RUN:

@@ -48,6 +48,7 @@ class Action:
     http_method: str | None = None
     kind: str = "action"  # "action", "knowledge_base" or "ask_user"
     knowledge_base_id: str | None = None
+    confirm: bool = False  # requireConfirmation ENABLED: the user confirms each call before it runs
 
 
 def parse_openapi(text: str) -> dict[str, Any]:
@@ -75,6 +76,14 @@ def parse_openapi(text: str) -> dict[str, Any]:
                 raise SchemaError(
                     f"The operation {method.upper()} {path} in the API schema needs a description."
                 )
+            if operation is not None and operation.get("x-requireConfirmation", "DISABLED") not in (
+                "ENABLED",
+                "DISABLED",
+            ):
+                raise SchemaError(
+                    f"x-requireConfirmation of {method.upper()} {path} in the API schema must be ENABLED or "
+                    "DISABLED."
+                )
     return document
 
 
@@ -84,12 +93,6 @@ def check_functions(functions: list[dict[str, Any]]) -> None:
     names = [function["name"] for function in functions]
     if len(set(names)) != len(names):
         raise SchemaError("Function names in a function schema must be unique.")
-    for function in functions:
-        if function.get("requireConfirmation") == "ENABLED":
-            raise SchemaError(
-                f"requireConfirmation ENABLED (function {function['name']}) is not supported by Outcrop: "
-                "user confirmation of function calls is not implemented."
-            )
 
 
 def _resolve(schema: Any, document: dict[str, Any]) -> Any:
@@ -132,7 +135,8 @@ def function_actions(group: dict[str, Any], taken: set[str]) -> list[Action]:
             description=function.get("description") or group.get("description") or function["name"],
             parameters=_tool_schema(params, schemas),
         )
-        actions.append(Action(tool, group, params, function=function["name"]))
+        confirm = function.get("requireConfirmation") == "ENABLED"
+        actions.append(Action(tool, group, params, function=function["name"], confirm=confirm))
     return actions
 
 
@@ -174,7 +178,10 @@ def api_actions(group: dict[str, Any], document: dict[str, Any], taken: set[str]
                 description=operation.get("description") or operation.get("summary") or base,
                 parameters=_tool_schema(params, schemas),
             )
-            actions.append(Action(tool, group, params, api_path=path, http_method=method.upper()))
+            confirm = operation.get("x-requireConfirmation") == "ENABLED"
+            actions.append(
+                Action(tool, group, params, api_path=path, http_method=method.upper(), confirm=confirm)
+            )
     return actions
 
 

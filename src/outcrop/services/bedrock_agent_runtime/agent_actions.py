@@ -50,6 +50,8 @@ class AgentSetup:
     inference: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] | None = None
     guardrail: dict[str, Any] | None = None
+    pre: dict[str, Any] | None = None  # the PRE_PROCESSING configuration when that step is ENABLED
+    post: dict[str, Any] | None = None  # the POST_PROCESSING one
 
     @property
     def tools(self) -> list[ToolSpec]:
@@ -182,6 +184,7 @@ class ActionResult:
     state: str | None = None  # FAILURE or REPROMPT
     session_attributes: dict[str, str] | None = None
     prompt_attributes: dict[str, str] | None = None
+    confirmation: str | None = None  # a caller's confirmationState: CONFIRM or DENY
 
 
 def _body_text(body: Any) -> str:
@@ -234,7 +237,7 @@ def returned_result(result: dict[str, Any]) -> ActionResult:
         text = _body_text(body) if body else ""
     except MalformedResponse:
         text = json.dumps(body)
-    return ActionResult(text, entry.get("responseState"))
+    return ActionResult(text, entry.get("responseState"), confirmation=entry.get("confirmationState"))
 
 
 def call_problem(action: Action | None, call: ToolCall) -> str | None:

@@ -28,6 +28,7 @@ from outcrop.services.bedrock_agent.agents_store import AgentStore, Summary
 from outcrop.services.bedrock_agent_runtime.agent_actions import AgentSetup, build_actions
 from outcrop.services.bedrock_agent_runtime.agent_guard import agent_guard, guarded_turn
 from outcrop.services.bedrock_agent_runtime.agent_loop import AgentTurn, Event
+from outcrop.services.bedrock_agent_runtime.agent_prepost import enabled, prompt_configs
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession, AgentSessions
 from outcrop.services.paging import Pager
 from outcrop.storage.vectors import Hit
@@ -91,14 +92,8 @@ class AgentInvokeOperations:
             raise ValidationException(
                 f"The agent's foundation model {body['foundationModel']} is not served."
             )
-        orchestration: dict[str, Any] = next(
-            (
-                c
-                for c in (body.get("promptOverrideConfiguration") or {}).get("promptConfigurations", [])
-                if c.get("promptType") == "ORCHESTRATION"
-            ),
-            {},
-        )
+        configs = prompt_configs(body.get("promptOverrideConfiguration"))
+        orchestration = configs.get("ORCHESTRATION", {})
         overridden = orchestration.get("promptCreationMode") == "OVERRIDDEN"
         return AgentSetup(
             agent_id=agent_id,
@@ -114,6 +109,8 @@ class AgentInvokeOperations:
             inference=orchestration.get("inferenceConfiguration") or {},
             memory=body.get("memoryConfiguration"),
             guardrail=body.get("guardrailConfiguration"),
+            pre=enabled(configs.get("PRE_PROCESSING")),
+            post=enabled(configs.get("POST_PROCESSING")),
         )
 
     async def _call_lambda(self, arn: str, event: dict[str, Any]) -> Outcome | None:
@@ -162,14 +159,8 @@ class AgentInvokeOperations:
                     f"Knowledge base with id {kb['knowledgeBaseId']} does not exist"
                 )
             kbs.append({**kb, "knowledgeBaseState": "ENABLED"})
-        orchestration: dict[str, Any] = next(
-            (
-                c
-                for c in (override or {}).get("promptConfigurations", [])
-                if c.get("promptType") == "ORCHESTRATION"
-            ),
-            {},
-        )
+        configs = prompt_configs(override)
+        orchestration = configs.get("ORCHESTRATION", {})
         overridden = orchestration.get("promptCreationMode") == "OVERRIDDEN"
         return AgentSetup(
             agent_id="INLINE",
@@ -184,6 +175,8 @@ class AgentInvokeOperations:
             template=orchestration.get("basePromptTemplate") if overridden else None,
             inference=orchestration.get("inferenceConfiguration") or {},
             guardrail=params.get("guardrailConfiguration"),
+            pre=enabled(configs.get("PRE_PROCESSING")),
+            post=enabled(configs.get("POST_PROCESSING")),
         )
 
     def _inline_group(self, group: dict[str, Any]) -> dict[str, Any]:

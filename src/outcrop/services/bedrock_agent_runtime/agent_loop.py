@@ -36,14 +36,14 @@ from outcrop.services.bedrock_agent_runtime.agent_actions import (
     AgentSetup,
     MalformedResponse,
     call_problem,
-    invocation_input,
     lambda_event,
-    matching_result,
     read_lambda_response,
     trace_input,
 )
+from outcrop.services.bedrock_agent_runtime.agent_control import resume, return_control
 from outcrop.services.bedrock_agent_runtime.agent_grounding import ground_calls, grounded, not_given, related
-from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession, Pending
+from outcrop.services.bedrock_agent_runtime.agent_prepost import REFUSAL, postprocess, preprocess
+from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSession
 from outcrop.storage.vectors import Hit
 
 MAX_STEPS = 10
@@ -98,8 +98,17 @@ class AgentTurn:
         )
 
     async def events(self, input_text: str, returned: list[dict[str, Any]] | None) -> AsyncIterator[Event]:
-        """The turn's events; the session is saved when the turn ends, however it ends."""
+        """The turn's events (after the pre-processing step, when enabled, lets the input through); the
+        session is saved when the turn ends, however it ends."""
         try:
+            if self.setup.pre is not None and not (returned and self.session.pending):
+                valid, traces = await preprocess(self, self.setup.pre, input_text)
+                for event in traces:
+                    yield event
+                if not valid:
+                    self._remember(input_text, REFUSAL)
+                    yield "chunk", {"bytes": REFUSAL.encode()}
+                    return
             async for event in self._events(input_text, returned):
                 yield event
         finally:
@@ -111,16 +120,8 @@ class AgentTurn:
         if returned is not None and session.pending is not None:
             pending, session.pending = session.pending, None
             input_text, messages, step = pending.input_text, pending.messages, pending.step
-            for waiting, tool in pending.calls:
-                waiting_action = self.setup.actions.get(tool)
-                if waiting_action is None:  # the agent was changed since: nothing to match the result to
-                    messages.append(ChatMessage("tool", "No result was returned.", tool_call_id=waiting.id))
-                    continue
-                observed = matching_result(returned, waiting_action)
-                if self.enable_trace:
-                    yield self._observation(step, waiting_action, observed)
-                self._observe(waiting, observed)
-                messages.append(ChatMessage("tool", observed.text, tool_call_id=waiting.id))
+            async for event in resume(self, pending, returned):
+                yield event
         else:
             session.pending = None
             messages = [ChatMessage("user", input_text)]
@@ -210,7 +211,7 @@ class AgentTurn:
                     if self.enable_trace:
                         yield self._kb_observation(step, action)
                     messages.append(ChatMessage("tool", text, tool_call_id=call.id))
-                elif "customControl" in action.group.get("actionGroupExecutor", {}):
+                elif action.confirm or "customControl" in action.group.get("actionGroupExecutor", {}):
                     control.append((call, action))
                 else:
                     outcome = await self._run_lambda(step, action, call, input_text)
@@ -223,7 +224,7 @@ class AgentTurn:
                     self._observe(call, outcome)
                     messages.append(ChatMessage("tool", outcome.text, tool_call_id=call.id))
             if control:
-                yield self._return_control(input_text, messages, control, step)
+                yield return_control(self, input_text, messages, control, step)
                 return
         if self.enable_trace:
             yield self._failure(step, f"The agent did not finish within {MAX_STEPS} orchestration steps.")
@@ -362,6 +363,10 @@ class AgentTurn:
 
     async def _answer(self, step: int, input_text: str, text: str) -> AsyncIterator[Event]:
         text = _TOOL_MARKUP.sub("", text).strip() or "Sorry, I don't have an answer to that."
+        if self.setup.post is not None:
+            text, traces = await postprocess(self, self.setup.post, input_text, text)
+            for event in traces:
+                yield event
         self._remember(input_text, text)
         if self.enable_trace:
             yield self._orchestration(
@@ -395,20 +400,6 @@ class AgentTurn:
                 step, "observation", {"type": "ASK_USER", "finalResponse": {"text": question}}
             )
         yield "chunk", {"bytes": question.encode()}
-
-    def _return_control(
-        self, input_text: str, messages: list[ChatMessage], calls: list[tuple[ToolCall, Action]], step: int
-    ) -> Event:
-        invocation_id = str(uuid.uuid4())
-        waiting = [(call, action.tool.name) for call, action in calls]
-        self.session.pending = Pending(invocation_id, input_text, messages, waiting, step)
-        inputs = []
-        for call, action in calls:
-            described = {**invocation_input(action, call.arguments), "agentId": self.setup.agent_id}
-            described["actionInvocationType"] = "RESULT"
-            key = "functionInvocationInput" if action.function is not None else "apiInvocationInput"
-            inputs.append({key: described})
-        return "returnControl", {"invocationId": invocation_id, "invocationInputs": inputs}
 
     # -- actions --------------------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ class Pending:
     messages: list[ChatMessage]
     calls: list[tuple[ToolCall, str]]
     step: int
+    confirming: list[str] = field(default_factory=list)  # ids of the calls waiting for the user's consent
 
 
 @dataclass
@@ -73,6 +74,7 @@ class AgentSession:
                 "messages": [_message(m) for m in self.pending.messages],
                 "calls": [{**_call(call), "tool": tool} for call, tool in self.pending.calls],
                 "step": self.pending.step,
+                "confirming": self.pending.confirming,
             }
         return StoredSession(body, self.started, self.last_used)
 
@@ -96,6 +98,7 @@ class AgentSession:
                 [_chat(m) for m in pending["messages"]],
                 [(ToolCall(c["id"], c["name"], c["arguments"]), c["tool"]) for c in pending["calls"]],
                 pending["step"],
+                list(pending.get("confirming") or []),
             )
         return session
 
