@@ -333,3 +333,28 @@ def test_pairs_without_a_direct_mode_go_through_spanish(fake_translate: Any) -> 
         fake_translate.translate_text, Text="Hi", SourceLanguageCode="en", TargetLanguageCode="de"
     )
     assert refused["Code"] == "UnsupportedLanguagePairException"
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt", "why"),
+    [
+        (b"A" * 150_000, "CSV", "not well-formed CSV"),  # the fuzzer's blob: one field over csv's limit
+        (b"en\tes\n" + b"A" * 150_000 + b"\tb\n", "TSV", "not well-formed TSV"),
+        (b"en,es\n" + b"cat," + b"m" * 201 + b"\n", "CSV", "over 200 bytes"),
+        (b"english,spanish\ncat,gato\n", "CSV", "not a language code"),
+        (b",".join([b"en", *(b"es" + bytes([97 + i]) for i in range(11))]) + b"\n", "CSV", "at most 10"),
+    ],
+)
+def test_import_terminology_refuses_files_past_translates_limits(
+    fake_translate: Any, content: bytes, fmt: str, why: str
+) -> None:
+    """Found by the fuzzer (issue 18): a field over the csv module's 131,072-character limit answered 500."""
+    refused = error_of(
+        fake_translate.import_terminology,
+        Name="fuzzed",
+        MergeStrategy="OVERWRITE",
+        TerminologyData={"File": content, "Format": fmt},
+    )
+    assert (refused["Code"], refused["Status"]) == ("InvalidParameterValueException", 400)
+    assert why in refused["Message"]
+    assert error_of(fake_translate.get_terminology, Name="fuzzed")["Code"] == "ResourceNotFoundException"

@@ -22,6 +22,9 @@ from pathlib import Path
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,4})?$")
+MAX_TERM_BYTES = 200  # Translate's limit on a term's source or target text
+MAX_TARGET_LANGUAGES = 10  # Translate's limit on a terminology's target languages
 PLACEHOLDER_PREFIX = "Zqx"
 
 
@@ -59,6 +62,21 @@ class StoredTerminology:
         return self.glossary.languages[1:]
 
 
+def _check_languages(languages: list[str]) -> None:
+    """Translate's rules on a glossary's languages: codes such as `en` or `fr-CA`, at most ten targets."""
+    for code in languages:
+        if not _LANGUAGE_CODE.match(code):
+            raise GlossaryError(f"{code[:20]!r} is not a language code (such as en, es or fr-CA)")
+    if len(languages) - 1 > MAX_TARGET_LANGUAGES:
+        raise GlossaryError(f"a terminology has at most {MAX_TARGET_LANGUAGES} target languages")
+
+
+def _check_terms(terms: dict[str, str]) -> None:
+    for term in terms.values():
+        if len(term.encode("utf-8")) > MAX_TERM_BYTES:
+            raise GlossaryError(f"the term {term[:20]!r}... is over {MAX_TERM_BYTES} bytes")
+
+
 def _rows_from_table(records: list[list[str]]) -> Glossary:
     if not records:
         raise GlossaryError("the file is empty")
@@ -67,6 +85,7 @@ def _rows_from_table(records: list[list[str]]) -> Glossary:
         raise GlossaryError("the first row must name two or more languages, e.g. en,es,fr")
     if len(set(header)) != len(header):
         raise GlossaryError("a language appears twice in the header row")
+    _check_languages(header)
     rows: list[dict[str, str]] = []
     skipped = 0
     for record in records[1:]:
@@ -76,6 +95,7 @@ def _rows_from_table(records: list[list[str]]) -> Glossary:
         if header[0] not in terms or len(terms) < 2 or len(record) > len(header):
             skipped += 1
             continue
+        _check_terms(terms)
         rows.append(terms)
     return Glossary(header, rows, skipped)
 
@@ -88,7 +108,11 @@ def parse_glossary(data: bytes, fmt: str) -> Glossary:
         raise GlossaryError(f"the file is not UTF-8: {error}") from None
     if fmt in ("CSV", "TSV"):
         delimiter = "," if fmt == "CSV" else "\t"
-        return _rows_from_table(list(csv.reader(io.StringIO(text), delimiter=delimiter)))
+        try:
+            records = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        except csv.Error as error:  # a field over the csv module's limit, a stray quote...
+            raise GlossaryError(f"the file is not well-formed {fmt}: {error}") from None
+        return _rows_from_table(records)
     if fmt == "TMX":
         return _parse_tmx(text)
     raise GlossaryError(f"unknown glossary format {fmt!r}")
@@ -117,9 +141,11 @@ def _parse_tmx(text: str) -> Glossary:
         if len(terms) < 2 or (languages and languages[0] not in terms):
             skipped += 1
             continue
+        _check_terms(terms)
         rows.append(terms)
     if len(languages) < 2:
         raise GlossaryError("the TMX file holds no translation unit with two languages")
+    _check_languages(languages)
     return Glossary(languages, rows, skipped)
 
 
