@@ -70,7 +70,7 @@ def test_every_rule_names_a_modelled_operation_and_resolves() -> None:
         ),
         ("s3", "HeadBucket", {"Bucket": "b"}, "s3:ListBucket", "arn:aws:s3:::b"),
         ("s3", "GetObject", {"Bucket": "b", "Key": "k/1"}, "s3:GetObject", "arn:aws:s3:::b/k/1"),
-        ("s3", "ListBuckets", {}, "s3:ListAllMyBuckets", "*"),
+        ("s3", "ListBuckets", {}, "s3:ListAllMyBuckets", "arn:aws:s3:::*"),
         (
             "sagemaker-runtime",
             "InvokeEndpoint",

@@ -102,6 +102,19 @@ def test_a_session_policy_narrows_the_role(server: RunningServer) -> None:
     assert error(raised)[0] == "AccessDenied"
 
 
+def test_list_buckets_is_allowed_on_the_s3_wildcard_arn(server: RunningServer) -> None:
+    """AWS's IAM example scenario grants s3:ListAllMyBuckets on `arn:aws:s3:::*`, as S3's policy examples do."""
+    alice = signed_as(server, "sts", key_of(server, "alice"))
+    narrow = policy(allow("s3:ListAllMyBuckets", "arn:aws:s3:::*"))
+    credentials = alice.assume_role(RoleArn=ROLE_ARN, RoleSessionName="wild", Policy=narrow)["Credentials"]
+    assert "Buckets" in signed_as(server, "s3", credentials).list_buckets()
+    one_bucket = policy(allow("s3:ListAllMyBuckets", "arn:aws:s3:::one-bucket"))
+    credentials = alice.assume_role(RoleArn=ROLE_ARN, RoleSessionName="one", Policy=one_bucket)["Credentials"]
+    with pytest.raises(ClientError) as raised:
+        signed_as(server, "s3", credentials).list_buckets()
+    assert error(raised)[0] == "AccessDenied"
+
+
 def test_the_trust_policy_decides_who_may_assume(server: RunningServer) -> None:
     mallory = signed_as(server, "sts", key_of(server, "mallory"))
     with pytest.raises(ClientError) as raised:

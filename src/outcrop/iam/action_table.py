@@ -158,7 +158,7 @@ S3: dict[str, Rule] = {
     "HeadBucket": ("ListBucket", _BUCKET),
     "ListObjects": ("ListBucket", _BUCKET),
     "ListObjectsV2": ("ListBucket", _BUCKET),
-    "ListBuckets": ("ListAllMyBuckets", "*"),
+    "ListBuckets": ("ListAllMyBuckets", "arn:aws:s3:::*"),  # what S3 authorizes it on (AWS policy examples)
     "ListMultipartUploads": ("ListBucketMultipartUploads", _BUCKET),
     **_same(_OBJECT, "GetObject", "PutObject", "DeleteObject", "AbortMultipartUpload"),
     **_same(_OBJECT, "GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging"),
