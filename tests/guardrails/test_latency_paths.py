@@ -12,7 +12,7 @@ import pytest
 
 from outcrop.backends.nlp.content_safety import CATEGORIES, VectorContentClassifier
 from outcrop.guardrails.detectors import topics as topic_detector
-from outcrop.guardrails.engine import TOPIC_EMBEDDING_MODEL, Engine
+from outcrop.guardrails.engine import GUARDRAIL_EMBEDDERS, TOPIC_EMBEDDING_MODEL, Engine
 from outcrop.guardrails.policies import build_policies
 from outcrop.guardrails.types import GuardrailVersion, GuardText
 from tests.backends.conftest import model_dir
@@ -50,13 +50,14 @@ class VectorClassifier:
 
 
 class Models:
-    def __init__(self, classifier: VectorClassifier) -> None:
+    def __init__(
+        self, classifier: VectorClassifier, embedding: Sequence[str] = (TOPIC_EMBEDDING_MODEL,)
+    ) -> None:
         self.classifier = classifier
+        self.embedding = list(embedding)
 
     def names(self, kind: str | None = None) -> list[str]:
-        return {"embedding": [TOPIC_EMBEDDING_MODEL], "content-safety": ["content-safety-en"]}.get(
-            kind or "", []
-        )
+        return {"embedding": self.embedding, "content-safety": ["content-safety-en"]}.get(kind or "", [])
 
     def get(self, name: str, kind: str) -> Any:
         assert (name, kind) == ("content-safety-en", "content-safety")
@@ -66,9 +67,10 @@ class Models:
 class Inference:
     def __init__(self, embedder: CountingEmbedder) -> None:
         self.embedder_used = embedder
+        self.asked: list[str] = []
 
     def embedder(self, caller: Any, model: Any) -> CountingEmbedder:
-        assert model.local == TOPIC_EMBEDDING_MODEL
+        self.asked.append(model.local)
         return self.embedder_used
 
 
@@ -96,6 +98,64 @@ def test_topics_and_content_share_one_embedding_call(monkeypatch: pytest.MonkeyP
     assert evaluation.action == "NONE"
     assert embedder.calls == [[text, "The train leaves at nine.", "Bring a coat."]]
     assert classifier.seen[-1] == [text, "The train leaves at nine.", "Bring a coat."]
+    assert set(engine.inference.asked) == {TOPIC_EMBEDDING_MODEL}  # type: ignore[attr-defined]
+
+
+def _topic_guardrail() -> GuardrailVersion:
+    policies = build_policies(
+        {
+            "name": "topics",
+            "topicPolicyConfig": {
+                "topicsConfig": [{"name": "Betting", "definition": "Tips on sports bets.", "type": "DENY"}]
+            },
+        }
+    )
+    return GuardrailVersion("abcdefabcdef", "arn", "DRAFT", "topics", "No.", "No.", policies)
+
+
+def test_guardrails_embed_in_their_own_session_when_the_catalog_lists_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(topic_detector, "_VECTORS", topic_detector._Vectors())
+    own = GUARDRAIL_EMBEDDERS[TOPIC_EMBEDDING_MODEL]
+    inference = Inference(CountingEmbedder())
+    models = Models(VectorClassifier(), embedding=[TOPIC_EMBEDDING_MODEL, own])
+    engine = Engine(inference=inference, models=models)  # type: ignore[arg-type]
+    engine.evaluate(_topic_guardrail(), "INPUT", [GuardText("Which team should I bet on tonight?")])
+    assert inference.asked and set(inference.asked) == {own}
+
+
+def test_the_guardrail_session_is_the_shared_model_on_one_thread() -> None:
+    from outcrop.catalog import BUNDLED, load_catalog
+
+    local = load_catalog(BUNDLED).local
+    for shared, own in GUARDRAIL_EMBEDDERS.items():
+        weights = ("runtime", "kind", "dimensions", "model_package", "model_file", "sha256", "tokenizer_file")
+        assert {key: local[own].get(key) for key in weights} == {
+            key: local[shared].get(key) for key in weights
+        }
+        assert local[own]["n_threads"] == 1 and "n_threads" not in local[shared]  # Titan/KB keep every core
+
+
+@pytest.mark.real
+def test_the_guardrail_session_gives_the_shared_models_vectors() -> None:
+    np = pytest.importorskip("numpy")
+    from outcrop.backends.registry import ModelRegistry
+    from outcrop.catalog import BUNDLED, load_catalog
+
+    own = GUARDRAIL_EMBEDDERS[TOPIC_EMBEDDING_MODEL]
+    local = load_catalog(BUNDLED).local
+    registry = ModelRegistry({name: local[name] for name in (TOPIC_EMBEDDING_MODEL, own)}, model_dir())
+    try:
+        texts = [
+            "Is it a good time to buy shares of Apple?",
+            "The stock room is behind the kitchen. Bring a key.",
+        ]
+        shared = np.array(registry.embedder(TOPIC_EMBEDDING_MODEL).embed(texts))
+        single = np.array(registry.embedder(own).embed(texts))
+        assert np.allclose(shared, single, rtol=0, atol=1e-4)
+    finally:
+        registry.close()
 
 
 def test_no_embedding_when_no_filter_reads_the_text() -> None:
