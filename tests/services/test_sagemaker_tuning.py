@@ -28,7 +28,7 @@ for epoch in range(1, 11):
 
 
 class Tuning:
-    def __init__(self, server: RunningServer) -> None:
+    def __init__(self, server: RunningServer, scripts: dict[str, str] | None = None) -> None:
         self.sm = server.client("sagemaker")
         s3 = server.client("s3")
         self.bucket = f"tune-{uuid.uuid4().hex[:8]}"
@@ -37,7 +37,7 @@ class Tuning:
         s3.put_object(
             Bucket=self.bucket,
             Key="code/sourcedir.tar.gz",
-            Body=tarball(FIXTURES / "probe", {"curve.py": CURVE}),
+            Body=tarball(FIXTURES / "probe", {"curve.py": CURVE, **(scripts or {})}),
         )
 
     def request(self, ranges: dict[str, Any], strategy: str = "Random", **config: Any) -> dict[str, Any]:

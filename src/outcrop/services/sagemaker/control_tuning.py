@@ -20,9 +20,10 @@ from outcrop.services.sagemaker.control_common import (
 from outcrop.services.sagemaker.store import AlreadyExists, Record
 from outcrop.services.sagemaker.training import KIND as TRAINING
 from outcrop.services.sagemaker.tuning import KIND, TuningRunner, better, trial_summary
+from outcrop.services.sagemaker.tuning_hyperband import hyperband_resources
 from outcrop.services.sagemaker.tuning_search import check_ranges
 
-_STRATEGIES = ("Bayesian", "Random", "Grid")
+_STRATEGIES = ("Bayesian", "Random", "Grid", "Hyperband")
 
 
 class TuningOperations(ControlPlane):
@@ -52,7 +53,7 @@ class TuningOperations(ControlPlane):
         strategy = config.get("Strategy", "Bayesian")
         if strategy not in _STRATEGIES:
             raise ValidationException(
-                f"The {strategy} strategy is not supported; use Bayesian, Random or Grid."
+                f"The {strategy} strategy is not supported; use Bayesian, Random, Grid or Hyperband."
             )
         objective = config.get("HyperParameterTuningJobObjective") or definition.get("TuningObjective")
         if not objective:
@@ -61,7 +62,13 @@ class TuningOperations(ControlPlane):
         config.setdefault("TrainingJobEarlyStoppingType", "Off")
         ranges = config.get("ParameterRanges") or definition.get("HyperParameterRanges") or {}
         config["ParameterRanges"] = ranges
-        check_ranges(ranges, definition.get("StaticHyperParameters", {}), strategy)
+        static = definition.get("StaticHyperParameters", {})
+        check_ranges(ranges, static, strategy)
+        resources = hyperband_resources(config, static) if strategy == "Hyperband" else None
+        if resources is None and config.get("StrategyConfig"):
+            raise ValidationException(
+                "StrategyConfig (HyperbandStrategyConfig) can be given only with the Hyperband strategy."
+            )
         limits = config.get("ResourceLimits") or {}
         if strategy != "Grid" and not limits.get("MaxNumberOfTrainingJobs"):
             raise ValidationException(
@@ -84,6 +91,7 @@ class TuningOperations(ControlPlane):
             "HyperParameterTuningJobConfig": config,
             "TrainingJobDefinition": definition,
             "_Trials": [],
+            "_HyperbandResources": list(resources) if resources else None,
             "_Context": {"Region": ctx.region, "Account": ctx.account_id, "BaseUrl": ctx.base_url},
         }
         try:

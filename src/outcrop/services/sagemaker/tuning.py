@@ -5,6 +5,8 @@ creates each training job through the control plane's own CreateTrainingJob, kee
 of them running, and reads each finished job's objective from its FinalMetricDataList (the training job's
 MetricDefinitions applied to its logs). With early stopping on Auto, a running job whose best objective so
 far is worse than the median of earlier jobs at the same point of their logs is stopped (the median rule).
+The Hyperband strategy reads the running jobs' logs at every poll and stops those its pruner drops
+(`tuning_hyperband`).
 The trials are written to the tuning job's record, so after a restart the job goes on with what it had.
 """
 
@@ -24,7 +26,9 @@ from outcrop.services.base import RequestContext
 from outcrop.services.sagemaker.store import Record
 from outcrop.services.sagemaker.training import KIND as TRAINING
 from outcrop.services.sagemaker.training import LOG_GROUP
+from outcrop.services.sagemaker.tuning_hyperband import Hyperband
 from outcrop.services.sagemaker.tuning_search import Search
+from outcrop.storage.logs import LogStoreError
 
 log = logging.getLogger("outcrop.sagemaker.tuning")
 
@@ -136,8 +140,14 @@ class TuningRunner:
         config = record.body["HyperParameterTuningJobConfig"]
         objective = config["HyperParameterTuningJobObjective"]
         maximize = objective["Type"] == "Maximize"
+        resources = record.body.get("_HyperbandResources")
+        hyperband = Hyperband(*resources) if resources else None
         search = Search(
-            config.get("Strategy", "Bayesian"), config["ParameterRanges"], maximize, config.get("RandomSeed")
+            config.get("Strategy", "Bayesian"),
+            config["ParameterRanges"],
+            maximize,
+            config.get("RandomSeed"),
+            tuple(resources) if resources else None,
         )
         limits = config.get("ResourceLimits", {})
         max_jobs = int(limits.get("MaxNumberOfTrainingJobs") or search.size or 1)
@@ -179,15 +189,23 @@ class TuningRunner:
                 if training is None or training.status in FINISHED:
                     running.discard(job)
                     value = objective_of(training, objective["MetricName"])
-                    search.tell(job, value)
                     if pattern is not None:
                         curves[job] = self._curve(job, pattern)
+                        if hyperband is not None:
+                            hyperband.settle(search, job, curves[job])
+                    search.tell(job, value)
                     if (
                         value is not None
                         and target is not None
                         and not better(maximize, float(target), value)
                     ):
                         reached = True
+            if hyperband is not None and pattern is not None:
+                for job in list(running):
+                    verdict = hyperband.verdict(search, job, self._curve(job, pattern))
+                    if verdict is not None:
+                        log.info("tuning job %s stops training job %s (Hyperband: %s)", name, job, verdict)
+                        self._stop_training(ctx, job)
             if early and pattern is not None and time.time() - last_check > _EARLY_CHECK_S:
                 last_check = time.time()
                 for job in list(running):
@@ -237,8 +255,15 @@ class TuningRunner:
                 self.host.stop_training_job(ctx, {"TrainingJobName": job})
 
     def _curve(self, job: str, pattern: re.Pattern[str]) -> list[float]:
-        """The objective's values in the order the job's log printed them."""
-        events, _ = self.host.training.logs.filter_events(LOG_GROUP, stream_prefix=f"{job}/")
+        """The objective's values in the order the job's log printed them (none before it logs)."""
+        training = self.store.get(TRAINING, job)
+        if training is None:
+            return []
+        logs = self.host.training.logs.scoped(*training.where)  # the job's region
+        try:
+            events, _ = logs.filter_events(LOG_GROUP, stream_prefix=f"{job}/")
+        except LogStoreError:  # its group is made by the first line a job logs
+            return []
         values = []
         for event in events:
             found = pattern.search(event.message)

@@ -1,8 +1,10 @@
 """The search behind a hyperparameter tuning job: which hyperparameters each next training job gets.
 
 Bayesian search is optuna's TPE sampler, Random its random sampler, both seeded by RandomSeed; Grid walks
-every combination of the categorical ranges in order. Ranges keep SageMaker's scaling types: Logarithmic
-samples the log of the value uniformly, ReverseLogarithmic the log of 1 - value.
+every combination of the categorical ranges in order. Hyperband samples with TPE too, and its jobs'
+intermediate values go to optuna's HyperbandPruner (`tuning_hyperband` acts on its answers). Ranges keep
+SageMaker's scaling types: Logarithmic samples the log of the value uniformly, ReverseLogarithmic the log
+of 1 - value.
 """
 
 from __future__ import annotations
@@ -86,7 +88,15 @@ def grid(ranges: dict[str, Any]) -> list[dict[str, str]]:
 class Search:
     """Proposes hyperparameters and learns from the objective values of finished training jobs."""
 
-    def __init__(self, strategy: str, ranges: dict[str, Any], maximize: bool, seed: int | None) -> None:
+    def __init__(
+        self,
+        strategy: str,
+        ranges: dict[str, Any],
+        maximize: bool,
+        seed: int | None,
+        resources: tuple[int, int] | None = None,
+    ) -> None:
+        """`resources` is Hyperband's (MinResource, MaxResource), for its pruner."""
         self.strategy = strategy
         self.ranges = ranges
         self._grid = grid(ranges) if strategy == "Grid" else []
@@ -100,11 +110,21 @@ class Search:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
             sampler = (
                 optuna.samplers.TPESampler(seed=seed, n_startup_trials=3)
-                if strategy == "Bayesian"
+                if strategy in ("Bayesian", "Hyperband")
                 else optuna.samplers.RandomSampler(seed=seed)
             )
+            pruner = None
+            if resources is not None:
+                pruner = optuna.pruners.HyperbandPruner(
+                    min_resource=resources[0], max_resource=resources[1], reduction_factor=3
+                )
+            # One study per tuning job, under a fixed name: Hyperband assigns trials to brackets by a hash
+            # of the study's name and the trial's number, so the same seed makes the same decisions.
             self._study = optuna.create_study(
-                direction="maximize" if maximize else "minimize", sampler=sampler
+                study_name="outcrop-tuning",
+                direction="maximize" if maximize else "minimize",
+                sampler=sampler,
+                pruner=pruner,
             )
 
     @property
@@ -140,6 +160,21 @@ class Search:
         self._study.add_trial(
             optuna.trial.create_trial(params=params, distributions=distributions, value=value, state=state)
         )
+
+    def report(self, job: str, step: int, value: float, *, ask: bool = True) -> bool:
+        """Report a job's objective at `step` (its step-th value); True when, asked, the pruner would stop
+        it. Asking is what records the value at a rung for the jobs that come after."""
+        trial = self._trials.get(job)
+        if trial is None or math.isnan(value):
+            return False
+        trial.report(value, step)
+        return bool(ask and trial.should_prune())
+
+    def prune(self, job: str) -> None:
+        """The job was stopped by the pruner: optuna keeps its last value as a pruned trial's."""
+        trial = self._trials.pop(job, None)
+        if trial is not None:
+            self._study.tell(trial, state=optuna.trial.TrialState.PRUNED)
 
     def tell(self, job: str, value: float | None) -> None:
         trial = self._trials.pop(job, None)
