@@ -1,10 +1,9 @@
 """Forecast's datasets, dataset groups and dataset import jobs, and the helpers every operation uses
-(errors, lookups, paging and list filters)."""
+(errors, lookups, and the one Describe/List/Delete path every kind takes: see kinds.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from outcrop.forecast.series import FREQUENCIES, strptime_format
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext
 from outcrop.services.forecast.domains import schema_problem
+from outcrop.services.forecast.kinds import KINDS, view
 from outcrop.services.forecast.store import ACTIVE, FAILED, PENDING, Exists, ForecastStore, Resource
 from outcrop.services.forecast.work import ForecastWork, split_s3
 from outcrop.services.paging import Pager
@@ -34,24 +34,6 @@ class ResourceNotFoundException(ServiceError, service="forecast"): ...
 
 
 _PAGES = Pager(InvalidNextTokenException, "The NextToken is not valid.", default=100, maximum=100)
-_LABEL = {
-    "dataset": "dataset",
-    "dataset-group": "dataset group",
-    "dataset-import-job": "dataset import job",
-    "predictor": "predictor",
-    "forecast": "forecast",
-    "forecast-export-job": "forecast export job",
-}
-_FILTER_KEYS = {
-    "dataset-import-job": ("DatasetArn", "Status"),
-    "predictor": ("DatasetGroupArn", "Status"),
-    "forecast": ("DatasetGroupArn", "PredictorArn", "Status"),
-    "forecast-export-job": ("ForecastArn", "Status"),
-}
-
-
-def _time(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 def open_store(data_path: Callable[..., Path]) -> ForecastStore:
@@ -76,7 +58,7 @@ class DatasetOperations:
     def _get(self, arn: str, kind: str) -> Resource:
         found = self.store.get(arn)
         if found is None or found.kind != kind:
-            raise ResourceNotFoundException(f"No {_LABEL[kind]} with the ARN {arn} exists")
+            raise ResourceNotFoundException(f"No {KINDS[kind].label} with the ARN {arn} exists")
         return found
 
     def _create(
@@ -87,31 +69,57 @@ class DatasetOperations:
             self.store.create(kind, arn, name, body, status)
         except Exists:
             raise ResourceAlreadyExistsException(
-                f"A {_LABEL[kind]} with the ARN {arn} already exists"
+                f"A {KINDS[kind].label} with the ARN {arn} already exists"
             ) from None
         if status == PENDING:
             self.work.submit(arn)
         return arn
 
-    def _list(
-        self, kind: str, params: dict[str, Any], summary: Callable[[Resource], dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    def _describe(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
+        """Describe{Kind}: the resource its ARN member names, as its kind shows it."""
+        spec = KINDS[kind]
+        return view(self._get(params[spec.arn], kind), spec.describe)
+
+    def _list(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
+        """List{Kind}s: newest first, filtered by the kind's filter keys, a page at a time."""
+        spec = KINDS[kind]
         items = list(reversed(self.store.of_kind(kind)))
         for rule in params.get("Filters") or []:
-            if rule["Key"] not in _FILTER_KEYS.get(kind, ()):
+            if rule["Key"] not in spec.filters:
                 raise InvalidInputException(
-                    f"The filter key {rule['Key']} is not valid here; "
-                    f"use one of {', '.join(_FILTER_KEYS[kind])}"
+                    f"The filter key {rule['Key']} is not valid here; use one of {', '.join(spec.filters)}"
                 )
             wanted = rule["Condition"] == "IS"
             items = [r for r in items if (_field(r, rule["Key"]) == rule["Value"]) == wanted]
         page, token = _PAGES.page(items, params)
-        return [summary(r) for r in page], token
+        out: dict[str, Any] = {spec.prefix + "s": [view(r, spec.summary) for r in page]}
+        return {**out, "NextToken": token} if token else out
+
+    def _delete(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
+        """Delete{Kind}: refused while it or a dependent it waits for is in progress, or while dependents
+        that need it exist; dependents it takes along go with it."""
+        spec = KINDS[kind]
+        resource = self._get(params[spec.arn], kind)
+        self._not_busy(resource)
+        for other, member in spec.blockers:
+            if self._dependents(other, member, resource.arn):
+                raise ResourceInUseException(
+                    f"The {spec.label} {resource.arn} has {KINDS[other].label}s: delete them first"
+                )
+        waiting = [
+            d for other, member in spec.waits_for for d in self._dependents(other, member, resource.arn)
+        ]
+        for dependent in waiting:
+            self._not_busy(dependent)
+        for dependent in waiting if spec.takes_along else []:
+            self.store.delete(dependent.arn)
+        self.store.delete(resource.arn)
+        return {}
 
     def _not_busy(self, resource: Resource) -> None:
         if resource.status not in (ACTIVE, FAILED):
             raise ResourceInUseException(
-                f"The {_LABEL[resource.kind]} {resource.arn} is {resource.status}; "
+                f"The {KINDS[resource.kind].label} {resource.arn} is {resource.status}; "
                 "wait until it is ACTIVE or CREATE_FAILED"
             )
 
@@ -154,39 +162,13 @@ class DatasetOperations:
         }
 
     def describe_dataset(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        r = self._get(params["DatasetArn"], "dataset")
-        out = {"DatasetArn": r.arn, **{k: v for k, v in r.body.items() if k != "Tags"}}
-        return {
-            **out,
-            "Status": r.status,
-            "CreationTime": _time(r.created),
-            "LastModificationTime": _time(r.modified),
-        }
+        return self._describe(params, "dataset")
 
     def list_datasets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        items, token = self._list(
-            "dataset",
-            params,
-            lambda r: {
-                "DatasetArn": r.arn,
-                "DatasetName": r.name,
-                "DatasetType": r.body["DatasetType"],
-                "Domain": r.body["Domain"],
-                "CreationTime": _time(r.created),
-                "LastModificationTime": _time(r.modified),
-            },
-        )
-        return {"Datasets": items, **({"NextToken": token} if token else {})}
+        return self._list(params, "dataset")
 
     def delete_dataset(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        dataset = self._get(params["DatasetArn"], "dataset")
-        jobs = self._dependents("dataset-import-job", "DatasetArn", dataset.arn)
-        for job in jobs:
-            self._not_busy(job)
-        for job in jobs:
-            self.store.delete(job.arn)
-        self.store.delete(dataset.arn)
-        return {}
+        return self._delete(params, "dataset")
 
     # -- dataset groups ---------------------------------------------------------------------------------
 
@@ -225,36 +207,13 @@ class DatasetOperations:
         return {}
 
     def describe_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        r = self._get(params["DatasetGroupArn"], "dataset-group")
-        return {
-            "DatasetGroupName": r.name,
-            "DatasetGroupArn": r.arn,
-            "DatasetArns": r.body["DatasetArns"],
-            "Domain": r.body["Domain"],
-            "Status": r.status,
-            "CreationTime": _time(r.created),
-            "LastModificationTime": _time(r.modified),
-        }
+        return self._describe(params, "dataset-group")
 
     def list_dataset_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        items, token = self._list(
-            "dataset-group",
-            params,
-            lambda r: {
-                "DatasetGroupArn": r.arn,
-                "DatasetGroupName": r.name,
-                "CreationTime": _time(r.created),
-                "LastModificationTime": _time(r.modified),
-            },
-        )
-        return {"DatasetGroups": items, **({"NextToken": token} if token else {})}
+        return self._list(params, "dataset-group")
 
     def delete_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        group = self._get(params["DatasetGroupArn"], "dataset-group")
-        if self._dependents("predictor", "DatasetGroupArn", group.arn):
-            raise ResourceInUseException(f"The dataset group {group.arn} has predictors: delete them first")
-        self.store.delete(group.arn)
-        return {}
+        return self._delete(params, "dataset-group")
 
     # -- imports ----------------------------------------------------------------------------------------
 
@@ -294,41 +253,14 @@ class DatasetOperations:
         }
 
     def describe_dataset_import_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        r = self._get(params["DatasetImportJobArn"], "dataset-import-job")
-        out = {"DatasetImportJobArn": r.arn, **{k: v for k, v in r.body.items() if k != "Tags"}}
-        return {**out, **_status(r)}
+        return self._describe(params, "dataset-import-job")
 
     def list_dataset_import_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        items, token = self._list(
-            "dataset-import-job",
-            params,
-            lambda r: {
-                "DatasetImportJobArn": r.arn,
-                "DatasetImportJobName": r.name,
-                "DataSource": r.body["DataSource"],
-                "ImportMode": r.body.get("ImportMode", "FULL"),
-                **_status(r),
-            },
-        )
-        return {"DatasetImportJobs": items, **({"NextToken": token} if token else {})}
+        return self._list(params, "dataset-import-job")
 
     def delete_dataset_import_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._get(params["DatasetImportJobArn"], "dataset-import-job")
-        self._not_busy(job)
-        self.store.delete(job.arn)
-        return {}
+        return self._delete(params, "dataset-import-job")
 
 
 def _field(resource: Resource, key: str) -> Any:
     return resource.status if key == "Status" else resource.body.get(key)
-
-
-def _status(r: Resource) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "Status": r.status,
-        "CreationTime": _time(r.created),
-        "LastModificationTime": _time(r.modified),
-    }
-    if r.message:
-        out["Message"] = r.message
-    return out

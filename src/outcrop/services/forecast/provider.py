@@ -11,8 +11,8 @@ from outcrop.services.forecast.datasets import (
     InvalidInputException,
     ResourceInUseException,
     ResourceNotFoundException,
-    _status,
 )
+from outcrop.services.forecast.kinds import view
 from outcrop.services.forecast.predictors import accuracy, auto_request, legacy_request
 from outcrop.services.forecast.store import ACTIVE, PENDING, Resource
 from outcrop.services.forecast.work import split_s3
@@ -52,44 +52,34 @@ class Forecast(DatasetOperations, Service):
         name = params["PredictorName"]
         return {"PredictorArn": self._create(ctx, "predictor", name, name, body, PENDING)}
 
-    def describe_auto_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def _predictor(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The predictor's body, and what DescribePredictor and DescribeAutoPredictor both show of it."""
         r = self._get(params["PredictorArn"], "predictor")
-        b = r.body
-        out: dict[str, Any] = {
-            "PredictorArn": r.arn,
-            "PredictorName": r.name,
-            "ForecastHorizon": b["ForecastHorizon"],
-            "ForecastTypes": b["ForecastTypes"],
-            "ForecastFrequency": b["ForecastFrequency"],
-            "ForecastDimensions": b["ForecastDimensions"],
-            "DatasetImportJobArns": b.get("DatasetImportJobArns", []),
-            "DataConfig": b.get("DataConfig") or {"DatasetGroupArn": b["DatasetGroupArn"]},
-            "OptimizationMetric": b["OptimizationMetric"],
-            **_status(r),
-        }
+        shown = view(r, ("ForecastHorizon", "ForecastTypes", "OptimizationMetric"))
+        return r.body, {**shown, "DatasetImportJobArns": r.body.get("DatasetImportJobArns", [])}
+
+    def describe_auto_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        b, out = self._predictor(params)
+        out.update(
+            ForecastFrequency=b["ForecastFrequency"],
+            ForecastDimensions=b["ForecastDimensions"],
+            DataConfig=b.get("DataConfig") or {"DatasetGroupArn": b["DatasetGroupArn"]},
+        )
         if b.get("ReferencePredictorArn"):
             state = "Active" if self.store.get(b["ReferencePredictorArn"]) else "Deleted"
             out["ReferencePredictorSummary"] = {"Arn": b["ReferencePredictorArn"], "State": state}
         return out
 
     def describe_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        r = self._get(params["PredictorArn"], "predictor")
-        b = r.body
-        out: dict[str, Any] = {
-            "PredictorArn": r.arn,
-            "PredictorName": r.name,
-            "ForecastHorizon": b["ForecastHorizon"],
-            "ForecastTypes": b["ForecastTypes"],
-            "IsAutoPredictor": bool(b.get("IsAutoPredictor")),
-            "InputDataConfig": {"DatasetGroupArn": b["DatasetGroupArn"]},
-            "FeaturizationConfig": {
+        b, out = self._predictor(params)
+        out.update(
+            IsAutoPredictor=bool(b.get("IsAutoPredictor")),
+            InputDataConfig={"DatasetGroupArn": b["DatasetGroupArn"]},
+            FeaturizationConfig={
                 "ForecastFrequency": b["ForecastFrequency"],
                 "ForecastDimensions": b["ForecastDimensions"],
             },
-            "DatasetImportJobArns": b.get("DatasetImportJobArns", []),
-            "OptimizationMetric": b["OptimizationMetric"],
-            **_status(r),
-        }
+        )
         if not b.get("IsAutoPredictor"):
             out.update(
                 PerformAutoML=b["PerformAutoML"],
@@ -105,26 +95,10 @@ class Forecast(DatasetOperations, Service):
         return out
 
     def list_predictors(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        items, token = self._list(
-            "predictor",
-            params,
-            lambda r: {
-                "PredictorArn": r.arn,
-                "PredictorName": r.name,
-                "DatasetGroupArn": r.body["DatasetGroupArn"],
-                "IsAutoPredictor": bool(r.body.get("IsAutoPredictor")),
-                **_status(r),
-            },
-        )
-        return {"Predictors": items, **({"NextToken": token} if token else {})}
+        return self._list(params, "predictor")
 
     def delete_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        predictor = self._get(params["PredictorArn"], "predictor")
-        self._not_busy(predictor)
-        if self._dependents("forecast", "PredictorArn", predictor.arn):
-            raise ResourceInUseException(f"The predictor {predictor.arn} has forecasts: delete them first")
-        self.store.delete(predictor.arn)
-        return {}
+        return self._delete(params, "predictor")
 
     def get_accuracy_metrics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         predictor = self._get(params["PredictorArn"], "predictor")
@@ -160,38 +134,13 @@ class Forecast(DatasetOperations, Service):
         return {"ForecastArn": self._create(ctx, "forecast", name, name, body, PENDING)}
 
     def describe_forecast(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        r = self._get(params["ForecastArn"], "forecast")
-        return {
-            "ForecastArn": r.arn,
-            "ForecastName": r.name,
-            "ForecastTypes": r.body["ForecastTypes"],
-            "PredictorArn": r.body["PredictorArn"],
-            "DatasetGroupArn": r.body["DatasetGroupArn"],
-            **_status(r),
-        }
+        return self._describe(params, "forecast")
 
     def list_forecasts(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        items, token = self._list(
-            "forecast",
-            params,
-            lambda r: {
-                "ForecastArn": r.arn,
-                "ForecastName": r.name,
-                "PredictorArn": r.body["PredictorArn"],
-                "CreatedUsingAutoPredictor": r.body["CreatedUsingAutoPredictor"],
-                "DatasetGroupArn": r.body["DatasetGroupArn"],
-                **_status(r),
-            },
-        )
-        return {"Forecasts": items, **({"NextToken": token} if token else {})}
+        return self._list(params, "forecast")
 
     def delete_forecast(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        forecast = self._get(params["ForecastArn"], "forecast")
-        self._not_busy(forecast)
-        for job in self._dependents("forecast-export-job", "ForecastArn", forecast.arn):
-            self._not_busy(job)
-        self.store.delete(forecast.arn)
-        return {}
+        return self._delete(params, "forecast")
 
     def create_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         forecast = self._get(params["ForecastArn"], "forecast")
@@ -222,34 +171,13 @@ class Forecast(DatasetOperations, Service):
         }
 
     def describe_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        r = self._get(params["ForecastExportJobArn"], "forecast-export-job")
-        return {
-            "ForecastExportJobArn": r.arn,
-            "ForecastExportJobName": r.name,
-            "ForecastArn": r.body["ForecastArn"],
-            "Destination": r.body["Destination"],
-            "Format": "CSV",
-            **_status(r),
-        }
+        return self._describe(params, "forecast-export-job")
 
     def list_forecast_export_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        items, token = self._list(
-            "forecast-export-job",
-            params,
-            lambda r: {
-                "ForecastExportJobArn": r.arn,
-                "ForecastExportJobName": r.name,
-                "Destination": r.body["Destination"],
-                **_status(r),
-            },
-        )
-        return {"ForecastExportJobs": items, **({"NextToken": token} if token else {})}
+        return self._list(params, "forecast-export-job")
 
     def delete_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._get(params["ForecastExportJobArn"], "forecast-export-job")
-        self._not_busy(job)
-        self.store.delete(job.arn)
-        return {}
+        return self._delete(params, "forecast-export-job")
 
     def create_what_if_analysis(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInputException("What-if analyses are not supported by this server")
