@@ -142,3 +142,111 @@ def test_old_sagemaker_models_are_the_default_regions(migrated: RunningServer) -
     assert [m["ModelName"] for m in home.list_models()["Models"]] == ["old-model"]
     assert error_of(other.describe_model, ModelName="old-model")["Code"] == "ValidationException"
     assert other.list_models()["Models"] == []
+
+
+def test_old_fraud_detector_data_is_the_default_regions(tmp_path: Path) -> None:
+    """A detector, its rule and a trained model (its file in the old `models/<id>/...` layout) kept before
+    regions still predict in the default region, and are not seen from another."""
+    from outcrop.services.frauddetector import store as fraud_store
+    from outcrop.services.frauddetector.model import Column, train
+    from tests.services.frauddetector_data import events
+
+    data = tmp_path / "data"
+    rows = events(300, seed=5)
+    model = train(
+        [Column("order_price", "FLOAT", "PRICE")],
+        [{"order_price": r["order_price"]} for r in rows],
+        [int(r["EVENT_LABEL"] == "fraud") for r in rows],
+        by_time=False,
+    ).model
+    model.save(data / "frauddetector" / "models" / "old_model" / "ONLINE_FRAUD_INSIGHTS" / "1.0.pkl")
+    ids = {"modelId": "old_model", "modelType": "ONLINE_FRAUD_INSIGHTS", "modelVersionNumber": "1.0"}
+    resources = {
+        ("variable", "order_price"): {
+            "name": "order_price",
+            "dataType": "FLOAT",
+            "dataSource": "EVENT",
+            "defaultValue": "0.0",
+            "description": "",
+            "variableType": "PRICE",
+        },
+        ("variable", "old_model_insightscore"): {
+            "name": "old_model_insightscore",
+            "dataType": "FLOAT",
+            "dataSource": "MODEL_SCORE",
+            "defaultValue": "0.0",
+            "variableType": "NUMERIC",
+        },
+        ("entity_type", "customer"): {"name": "customer", "description": ""},
+        ("event_type", "old_orders"): {
+            "name": "old_orders",
+            "description": "",
+            "eventVariables": ["order_price"],
+            "labels": [],
+            "entityTypes": ["customer"],
+            "eventIngestion": "ENABLED",
+        },
+        ("model", "old_model/ONLINE_FRAUD_INSIGHTS"): {
+            "modelId": "old_model",
+            "eventTypeName": "old_orders",
+            "modelType": "ONLINE_FRAUD_INSIGHTS",
+            "description": "",
+        },
+        ("model_version", "old_model/ONLINE_FRAUD_INSIGHTS/1.0"): ids
+        | {"status": "ACTIVE", "eventTypeName": "old_orders"},
+        ("detector", "old_detector"): {
+            "detectorId": "old_detector",
+            "eventTypeName": "old_orders",
+            "description": "",
+        },
+        ("rule", "old_detector/big/1"): {
+            "detectorId": "old_detector",
+            "ruleId": "big",
+            "ruleVersion": "1",
+            "expression": "$old_model_insightscore >= 900",
+            "language": "DETECTORPL",
+            "outcomes": ["block"],
+            "description": "",
+        },
+        ("outcome", "block"): {"name": "block", "description": ""},
+        ("detector_version", "old_detector/1"): {
+            "detectorId": "old_detector",
+            "detectorVersionId": "1",
+            "status": "ACTIVE",
+            "description": "",
+            "rules": [{"detectorId": "old_detector", "ruleId": "big", "ruleVersion": "1"}],
+            "modelVersions": [ids],
+            "ruleExecutionMode": "FIRST_MATCHED",
+            "externalModelEndpoints": [],
+        },
+    }
+    db = Database(data / "frauddetector" / "frauddetector.sqlite3", fraud_store.MIGRATIONS[:1])
+    with db.transaction() as tx:
+        for (kind, key), body in resources.items():
+            tx.execute(
+                "INSERT INTO resources VALUES (?, ?, ?, ?, ?)",
+                (kind, key, json.dumps(body), time.time(), 0.0),
+            )
+    db.close()
+    running = RunningServer(data).start()
+    try:
+        home, other = regional(running, "frauddetector", DEFAULT), regional(running, "frauddetector", OTHER)
+        event = {
+            "detectorId": "old_detector",
+            "eventId": "after-migration",
+            "eventTypeName": "old_orders",
+            "eventTimestamp": "2024-06-01T00:00:00Z",
+            "entities": [{"entityType": "customer", "entityId": "c1"}],
+            "eventVariables": {"order_price": "1200.00"},
+        }
+        found = home.get_event_prediction(**event)
+        assert found["ruleResults"] == [{"ruleId": "big", "outcomes": ["block"]}]
+        assert found["modelScores"][0]["modelVersion"]["arn"].startswith(
+            "arn:aws:frauddetector:us-east-1:000000000000:model-version/"
+        )
+        assert error_of(other.get_event_prediction, **event)["Code"] == "ResourceNotFoundException"
+        assert other.get_detectors()["detectors"] == []
+        assert [v["name"] for v in other.get_variables()["variables"]] == []
+        assert [d["detectorId"] for d in home.get_detectors()["detectors"]] == ["old_detector"]
+    finally:
+        running.stop()
