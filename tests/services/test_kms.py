@@ -36,7 +36,7 @@ def test_create_describe_and_list_keys(kms: Any, key: dict[str, Any]) -> None:
     ]
     assert key["KeyId"] in listed and len(listed) == len(set(listed))
     assert (
-        error_of(kms.create_key, KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["Code"] == "ValidationException"
+        error_of(kms.create_key, KeySpec="ML_DSA_44", KeyUsage="SIGN_VERIFY")["Code"] == "ValidationException"
     )
     missing = error_of(kms.describe_key, KeyId=str(uuid.uuid4()))
     assert missing["Code"] == "NotFoundException" and "does not exist" in missing["Message"]

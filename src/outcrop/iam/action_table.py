@@ -215,6 +215,8 @@ KMS: dict[str, Rule] = {
     **_same(_KEY, "ListKeyPolicies", "ListKeyRotations", "ListResourceTags", "PutKeyPolicy"),
     **_same(_KEY, "RevokeGrant", "RotateKeyOnDemand", "ScheduleKeyDeletion", "TagResource"),
     **_same(_KEY, "UntagResource", "UpdateKeyDescription", "Decrypt", "GenerateDataKeyPair"),
+    **_same(_KEY, "Sign", "Verify", "GetPublicKey", "GenerateMac", "VerifyMac"),
+    **_same(_KEY, "GenerateDataKeyPairWithoutPlaintext"),
     "ReEncrypt": ("ReEncryptTo", "{@kms:DestinationKeyId}"),
     **_same(_KMS_ALIAS, "CreateAlias", "DeleteAlias", "UpdateAlias"),
     **_same("*", "CreateKey", "GenerateRandom", "ListAliases", "ListKeys", "RetireGrant"),

@@ -15,51 +15,48 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
-from outcrop.kms import crypto
+from outcrop.kms import asymmetric, crypto
+from outcrop.kms.errors import (  # re-exported: the keyring's callers catch them from here
+    AlreadyExistsException as AlreadyExistsException,
+)
+from outcrop.kms.errors import (
+    DisabledException as DisabledException,
+)
+from outcrop.kms.errors import (
+    IncorrectKeyException as IncorrectKeyException,
+)
+from outcrop.kms.errors import (
+    InvalidAliasNameException as InvalidAliasNameException,
+)
+from outcrop.kms.errors import (
+    InvalidCiphertextException as InvalidCiphertextException,
+)
+from outcrop.kms.errors import (
+    InvalidKeyUsageException as InvalidKeyUsageException,
+)
+from outcrop.kms.errors import (
+    KmsError as KmsError,
+)
+from outcrop.kms.errors import (
+    KMSInvalidStateException as KMSInvalidStateException,
+)
+from outcrop.kms.errors import (
+    MalformedPolicyDocumentException as MalformedPolicyDocumentException,
+)
+from outcrop.kms.errors import (
+    NotFoundException as NotFoundException,
+)
+from outcrop.kms.errors import (
+    UnsupportedOperationException as UnsupportedOperationException,
+)
+from outcrop.kms.errors import (
+    ValidationException as ValidationException,
+)
 from outcrop.kms.store import KeyRecord, KeyStore
 
 DAY = 86400.0
 ALIAS_NAME = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
 KEY_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-class KmsError(Exception):
-    """A KMS error; its class name is the error code KMS answers."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    @property
-    def code(self) -> str:
-        return type(self).__name__
-
-
-class NotFoundException(KmsError): ...
-
-
-class DisabledException(KmsError): ...
-
-
-class KMSInvalidStateException(KmsError): ...
-
-
-class InvalidCiphertextException(KmsError): ...
-
-
-class IncorrectKeyException(KmsError): ...
-
-
-class AlreadyExistsException(KmsError): ...
-
-
-class InvalidAliasNameException(KmsError): ...
-
-
-class MalformedPolicyDocumentException(KmsError): ...
-
-
-class ValidationException(KmsError): ...
 
 
 def default_policy(account: str) -> str:
@@ -106,7 +103,10 @@ class Keyring:
         policy: str | None = None,
         tags: dict[str, str] | None = None,
         manager: str = "CUSTOMER",
+        key_spec: str = asymmetric.SYMMETRIC,
+        key_usage: str = "ENCRYPT_DECRYPT",
     ) -> KeyRecord:
+        asymmetric.check_spec(key_spec, key_usage)
         if policy is not None:
             check_policy(policy)
         key_id = str(uuid.uuid4())
@@ -117,8 +117,8 @@ class Keyring:
             region=region,
             arn=f"arn:aws:kms:{region}:{account}:key/{key_id}",
             description=description,
-            key_usage="ENCRYPT_DECRYPT",
-            key_spec="SYMMETRIC_DEFAULT",
+            key_usage=key_usage,
+            key_spec=key_spec,
             origin="AWS_KMS",
             manager=manager,
             state="Enabled",
@@ -131,7 +131,10 @@ class Keyring:
             policy=policy or default_policy(account),
             current_version=1,
         )
-        self.store.insert_key(key, crypto.wrap(self._master, key_id, 1, crypto.new_material()), tags or {})
+        material = (
+            crypto.new_material() if key_spec == asymmetric.SYMMETRIC else asymmetric.new_material(key_spec)
+        )
+        self.store.insert_key(key, crypto.wrap(self._master, key_id, 1, material), tags or {})
         return key
 
     def resolve(self, account: str, region: str, ref: str, *, aliases: bool = True) -> KeyRecord:
@@ -193,6 +196,7 @@ class Keyring:
 
     def set_rotation(self, key: KeyRecord, enabled: bool, days: int | None = None) -> None:
         self._require_customer(key)
+        self._require_symmetric(key, "Automatic rotation")
         self._require_enabled(key)
         period = days or key.rotation_days
         next_at = self._clock() + period * DAY if enabled else None
@@ -203,6 +207,7 @@ class Keyring:
     def rotate(self, key: KeyRecord, kind: str = "ON_DEMAND") -> KeyRecord:
         """New material becomes current; every older version stays, so old ciphertexts still decrypt."""
         self._require_customer(key)
+        self._require_symmetric(key, "On-demand rotation")
         self._require_enabled(key)
         return self._add_version(key, kind)
 
@@ -218,7 +223,7 @@ class Keyring:
     # -- cryptography -------------------------------------------------------------------------------------
 
     def encrypt(self, key: KeyRecord, plaintext: bytes, context: dict[str, str]) -> bytes:
-        self._require_enabled(key)
+        self._require_usage(key, "ENCRYPT_DECRYPT", symmetric=True)
         material = self._material(key, key.current_version)
         return crypto.encrypt(material, key.key_id, key.current_version, plaintext, context)
 
@@ -240,7 +245,7 @@ class Keyring:
             raise IncorrectKeyException(
                 "The key ID in the request does not identify a CMK that can perform this operation."
             )
-        self._require_enabled(key)
+        self._require_usage(key, "ENCRYPT_DECRYPT", symmetric=True)
         try:
             material = self._material(key, header.version)
             return crypto.decrypt(material, blob, context), key
@@ -253,6 +258,11 @@ class Keyring:
         """A fresh data key, in the clear and encrypted under `key` (GenerateDataKey)."""
         plaintext = secrets.token_bytes(size)
         return plaintext, self.encrypt(key, plaintext, context)
+
+    def private_material(self, key: KeyRecord, usage: str) -> bytes:
+        """An asymmetric or HMAC key's material for `usage` (Sign, Verify, GenerateMac, RSA encryption)."""
+        self._require_usage(key, usage, symmetric=False)
+        return self._material(key, key.current_version)
 
     # -- internals ----------------------------------------------------------------------------------------
 
@@ -289,6 +299,22 @@ class Keyring:
         if key.state == "Disabled":
             raise DisabledException(f"{key.arn} is disabled.")
         Keyring._require_not_pending(key)
+
+    @staticmethod
+    def _require_usage(key: KeyRecord, usage: str, *, symmetric: bool) -> None:
+        Keyring._require_enabled(key)
+        if key.key_usage != usage or (key.key_spec == asymmetric.SYMMETRIC) != symmetric:
+            raise InvalidKeyUsageException(
+                f"{key.arn} key usage is {key.key_usage} and its key spec {key.key_spec}: it cannot be used "
+                "for this operation."
+            )
+
+    @staticmethod
+    def _require_symmetric(key: KeyRecord, what: str) -> None:
+        if key.key_spec != asymmetric.SYMMETRIC:
+            raise UnsupportedOperationException(
+                f"{what} is not supported for {key.key_spec} keys: only symmetric encryption keys rotate."
+            )
 
     @staticmethod
     def _require_not_pending(key: KeyRecord) -> None:

@@ -1,4 +1,5 @@
-"""AWS KMS (`kms`): symmetric keys and what they do, over the keyring (`outcrop.kms.keys`).
+"""AWS KMS (`kms`): keys and what they do, over the keyring (`outcrop.kms.keys`); asymmetric and HMAC
+operations are in `signing`.
 
 Key policies and grants are stored and answered as KMS answers them; they are evaluated only under the
 IAM auth mode (`auth = "iam"`), which decides who may call. In the other auth modes every caller is the
@@ -11,11 +12,13 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from outcrop.kms import asymmetric
 from outcrop.kms.keys import Keyring
 from outcrop.kms.store import KeyRecord
 from outcrop.services.base import RequestContext
 from outcrop.services.kms.errors import KmsValidationException, NotFoundException, answering_kms_errors
 from outcrop.services.kms.resources import KmsResources
+from outcrop.services.kms.signing import KmsSigning, algorithms
 
 ALGORITHM = "SYMMETRIC_DEFAULT"
 DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
@@ -41,13 +44,13 @@ def key_metadata(key: KeyRecord) -> dict[str, Any]:
         "KeyManager": key.manager,
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
-        "EncryptionAlgorithms": [ALGORITHM],
+        **algorithms(key),
         "MultiRegion": False,
     }
 
 
 @answering_kms_errors
-class Kms(KmsResources):
+class Kms(KmsSigning, KmsResources):
     service_name = "kms"
 
     def __init__(self, *, kms: Keyring) -> None:
@@ -59,11 +62,8 @@ class Kms(KmsResources):
         spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
         usage = params.get("KeyUsage") or "ENCRYPT_DECRYPT"
         origin = params.get("Origin") or "AWS_KMS"
-        if (spec, usage, origin) != ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "AWS_KMS"):
-            raise KmsValidationException(
-                f"Outcrop's KMS makes SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys of origin AWS_KMS only, "
-                f"not {spec} {usage} {origin}."
-            )
+        if origin != "AWS_KMS":
+            raise KmsValidationException(f"Outcrop's KMS makes keys of origin AWS_KMS only, not {origin}.")
         if params.get("MultiRegion") or params.get("CustomKeyStoreId") or params.get("XksKeyId"):
             raise KmsValidationException("Outcrop's KMS has no multi-Region keys and no custom key stores.")
         tags = {tag["TagKey"]: tag["TagValue"] for tag in params.get("Tags") or []}
@@ -73,6 +73,8 @@ class Kms(KmsResources):
             description=params.get("Description") or "",
             policy=params.get("Policy"),
             tags=tags,
+            key_spec=spec,
+            key_usage=usage,
         )
         return {"KeyMetadata": key_metadata(key)}
 
@@ -183,15 +185,27 @@ class Kms(KmsResources):
     # -- cryptography -------------------------------------------------------------------------------------
 
     def encrypt(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._algorithm(params.get("EncryptionAlgorithm"))
         key = self._key(ctx, params)
-        blob = self.keys.encrypt(key, params["Plaintext"], params.get("EncryptionContext") or {})
-        return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": ALGORITHM}
+        algorithm = self._algorithm(key, params.get("EncryptionAlgorithm"))
+        if algorithm != ALGORITHM:
+            material = self.keys.private_material(key, "ENCRYPT_DECRYPT")
+            blob = asymmetric.rsa_encrypt(material, algorithm, bytes(params["Plaintext"]))
+        else:
+            blob = self.keys.encrypt(key, params["Plaintext"], params.get("EncryptionContext") or {})
+        return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
     def decrypt(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._algorithm(params.get("EncryptionAlgorithm"))
         if params.get("Recipient"):
             raise KmsValidationException("Outcrop's KMS does not encrypt for Nitro Enclave recipients.")
+        algorithm = params.get("EncryptionAlgorithm") or ALGORITHM
+        if algorithm != ALGORITHM:  # RSA ciphertext does not name its key: KMS requires the KeyId
+            if not params.get("KeyId"):
+                raise KmsValidationException("KeyId is required to decrypt with an asymmetric KMS key.")
+            key = self._key(ctx, params)
+            self._algorithm(key, algorithm)
+            material = self.keys.private_material(key, "ENCRYPT_DECRYPT")
+            plaintext = asymmetric.rsa_decrypt(material, algorithm, _ciphertext(params))
+            return {"Plaintext": plaintext, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
         plaintext, key = self.keys.decrypt(
             ctx.account_id,
             ctx.region,
@@ -202,8 +216,11 @@ class Kms(KmsResources):
         return {"Plaintext": plaintext, "KeyId": key.arn, "EncryptionAlgorithm": ALGORITHM}
 
     def re_encrypt(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._algorithm(params.get("SourceEncryptionAlgorithm"))
-        self._algorithm(params.get("DestinationEncryptionAlgorithm"))
+        for field in ("SourceEncryptionAlgorithm", "DestinationEncryptionAlgorithm"):
+            if params.get(field) not in (None, ALGORITHM):
+                raise KmsValidationException(
+                    f"Outcrop's KMS re-encrypts between symmetric keys only ({field})."
+                )
         plaintext, source = self.keys.decrypt(
             ctx.account_id,
             ctx.region,
@@ -247,11 +264,6 @@ class Kms(KmsResources):
 
     # -- helpers ------------------------------------------------------------------------------------------
 
-    def _key(
-        self, ctx: RequestContext, params: dict[str, Any], *, aliases: bool = True, field: str = "KeyId"
-    ) -> KeyRecord:
-        return self.keys.resolve(ctx.account_id, ctx.region, params[field], aliases=aliases)
-
     @staticmethod
     def _policy_name(params: dict[str, Any]) -> str:
         name = params.get("PolicyName") or "default"
@@ -260,11 +272,16 @@ class Kms(KmsResources):
         return str(name)
 
     @staticmethod
-    def _algorithm(algorithm: str | None) -> None:
-        if algorithm not in (None, ALGORITHM):
+    def _algorithm(key: KeyRecord, algorithm: str | None) -> str:
+        """The encryption algorithm asked for, checked against the key's spec (its default when omitted)."""
+        allowed = asymmetric.SPECS[key.key_spec].encryption
+        chosen = algorithm or ALGORITHM
+        if chosen not in allowed:
             raise KmsValidationException(
-                f"Outcrop's KMS keys are symmetric: the encryption algorithm is {ALGORITHM}, not {algorithm}."
+                f"EncryptionAlgorithm {chosen} is not valid for a {key.key_spec} key; "
+                f"use {', '.join(allowed) or 'none: it does not encrypt'}."
             )
+        return chosen
 
 
 def _data_key_size(params: dict[str, Any]) -> int:
