@@ -363,15 +363,15 @@ class AgentTurn:
 
     async def _answer(self, step: int, input_text: str, text: str) -> AsyncIterator[Event]:
         text = _TOOL_MARKUP.sub("", text).strip() or "Sorry, I don't have an answer to that."
-        if self.setup.post is not None:
-            text, traces = await postprocess(self, self.setup.post, input_text, text)
-            for event in traces:
-                yield event
-        self._remember(input_text, text)
         if self.enable_trace:
             yield self._orchestration(
                 step, "observation", {"type": "FINISH", "finalResponse": {"text": text}}
             )
+        if self.setup.post is not None:  # the post-processing step rewrites the orchestration's answer
+            text, traces = await postprocess(self, self.setup.post, input_text, text)
+            for event in traces:
+                yield event
+        self._remember(input_text, text)
         chunk: dict[str, Any] = {"bytes": text.encode()}
         if self.hits:
             chunk["attribution"] = {

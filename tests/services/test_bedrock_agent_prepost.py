@@ -1,0 +1,225 @@
+"""PRE_PROCESSING and POST_PROCESSING prompts through boto3 on the fake models: off unless ENABLED, traced
+as AWS traces them, with the prompt type's own template and inference settings; a classification that is
+not D or E (here one cut short by a stop sequence, so it has no category) refuses the input before
+orchestration."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from tests.errors import error_of
+from tests.server import RunningServer
+from tests.services.agents import (
+    FUNCTION_HANDLER,
+    INSTRUCTION,
+    MODEL,
+    ROLE,
+    WEATHER_FUNCTIONS,
+    make_agent,
+    make_function,
+    orchestration,
+    prepare,
+    read_stream,
+)
+
+REFUSAL = "Sorry, I am unable to assist you with this request."
+
+
+def _agent(server: RunningServer, *configs: dict[str, Any]) -> str:
+    agent = server.client("bedrock-agent")
+    arn = make_function(server.client("lambda"), FUNCTION_HANDLER)
+    agent_id = make_agent(agent, promptOverrideConfiguration={"promptConfigurations": list(configs)})
+    agent.create_agent_action_group(
+        agentId=agent_id,
+        agentVersion="DRAFT",
+        actionGroupName="tools",
+        actionGroupExecutor={"lambda": arn},
+        functionSchema=WEATHER_FUNCTIONS,
+    )
+    prepare(agent, agent_id)
+    return agent_id
+
+
+def _invoke(server: RunningServer, agent_id: str, text: str, **extra: Any) -> dict[str, Any]:
+    runtime = server.client("bedrock-agent-runtime")
+    response = runtime.invoke_agent(
+        agentId=agent_id, agentAliasId="TSTALIASID", sessionId=uuid.uuid4().hex, inputText=text, **extra
+    )
+    return read_stream(response)
+
+
+def _steps(traces: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for trace in traces:
+        merged.update(trace.get(kind, {}))
+    return merged
+
+
+def test_off_by_default_and_when_disabled(server: RunningServer) -> None:
+    disabled = {"promptType": "POST_PROCESSING", "promptState": "DISABLED", "promptCreationMode": "DEFAULT"}
+    agent_id = _agent(server, disabled)
+    read = _invoke(server, agent_id, "get_weather in Paris", enableTrace=True)
+    assert read["text"].startswith("The tool get_weather returned: ")
+    assert not [t for t in read["traces"] if "preProcessingTrace" in t or "postProcessingTrace" in t]
+
+
+def test_pre_processing_lets_a_valid_input_through(server: RunningServer) -> None:
+    config = {
+        "promptType": "PRE_PROCESSING",
+        "promptState": "ENABLED",
+        "promptCreationMode": "DEFAULT",
+        "inferenceConfiguration": {"temperature": 0.0, "maximumLength": 300, "topP": 1.0, "topK": 5},
+    }
+    agent_id = _agent(server, config)
+    stored = server.client("bedrock-agent").get_agent(agentId=agent_id)["agent"]
+    assert stored["promptOverrideConfiguration"]["promptConfigurations"][0]["promptState"] == "ENABLED"
+    read = _invoke(server, agent_id, "get_weather in Paris", enableTrace=True)
+    assert "preProcessingTrace" in read["traces"][0]  # before orchestration
+    pre = _steps(read["traces"], "preProcessingTrace")
+    model_input, output = pre["modelInvocationInput"], pre["modelInvocationOutput"]
+    assert model_input["type"] == "PRE_PROCESSING" and model_input["parserMode"] == "DEFAULT"
+    assert model_input["inferenceConfiguration"]["maximumLength"] == 300
+    assert model_input["inferenceConfiguration"]["topK"] == 5
+    assert "get_weather in Paris" in model_input["text"] and "book_table" in model_input["text"]
+    assert output["traceId"] == model_input["traceId"]
+    assert output["parsedResponse"]["isValid"] is True
+    raw = json.loads(output["rawResponse"]["content"])  # the classification's JSON schema
+    assert raw["category"] == "D" and output["parsedResponse"]["rationale"] == raw["thinking"]
+    assert output["metadata"]["usage"]["inputTokens"] > 50
+    assert read["text"].startswith("The tool get_weather returned: ")  # orchestration ran
+
+
+def test_pre_processing_refuses_an_input_without_a_valid_category(server: RunningServer) -> None:
+    # a stop sequence cuts the reply before its category: AWS's parser finds none, so the input is refused
+    config = {
+        "promptType": "PRE_PROCESSING",
+        "promptState": "ENABLED",
+        "inferenceConfiguration": {"stopSequences": ["category"]},
+    }
+    agent_id = _agent(server, config)
+    read = _invoke(server, agent_id, "get_weather in Paris", enableTrace=True)
+    assert read["text"] == REFUSAL
+    pre = _steps(read["traces"], "preProcessingTrace")
+    assert pre["modelInvocationOutput"]["parsedResponse"]["isValid"] is False
+    assert pre["modelInvocationInput"]["inferenceConfiguration"]["stopSequences"] == ["category"]
+    assert not orchestration(read["traces"], "modelInvocationInput")  # orchestration never ran
+
+
+def test_overridden_pre_processing_template_in_messages_format(server: RunningServer) -> None:
+    template = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "system": "Sort requests for a weather agent. Tools: $tools$",
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Input: $question$"}]},
+            {"role": "assistant", "content": "Let me sort it."},
+        ],
+    }
+    config = {
+        "promptType": "PRE_PROCESSING",
+        "promptState": "ENABLED",
+        "promptCreationMode": "OVERRIDDEN",
+        "basePromptTemplate": json.dumps(template),
+    }
+    agent_id = _agent(server, config)
+    read = _invoke(server, agent_id, "get_weather in Oslo", enableTrace=True)
+    model_input = _steps(read["traces"], "preProcessingTrace")["modelInvocationInput"]
+    assert model_input["promptCreationMode"] == "OVERRIDDEN"
+    sent = json.loads(model_input["text"])["messages"]
+    assert sent[0] == {"role": "system", "content": sent[0]["content"]}
+    assert sent[0]["content"].startswith("Sort requests for a weather agent. Tools: [")
+    assert sent[1] == {"role": "user", "content": "Input: get_weather in Oslo"}
+    assert read["text"].startswith("The tool get_weather returned: ")
+
+
+def test_post_processing_rewrites_the_answer(server: RunningServer) -> None:
+    config = {
+        "promptType": "POST_PROCESSING",
+        "promptState": "ENABLED",
+        "promptCreationMode": "OVERRIDDEN",
+        "basePromptTemplate": (
+            "Human: Rewrite for $question$: $latest_response$ Facts: $responses$\n\nAssistant:"
+        ),
+        "inferenceConfiguration": {"maximumLength": 12},
+    }
+    agent_id = _agent(server, config)
+    read = _invoke(server, agent_id, "get_weather in Paris", enableTrace=True)
+    post = _steps(read["traces"], "postProcessingTrace")
+    model_input, output = post["modelInvocationInput"], post["modelInvocationOutput"]
+    assert model_input["type"] == "POST_PROCESSING"
+    prompt = json.loads(model_input["text"])["messages"][0]["content"]
+    assert prompt.startswith("Rewrite for get_weather in Paris: The tool get_weather returned: ")
+    assert "Facts: - get_weather(city=Paris): " in prompt and not prompt.endswith("Assistant:")
+    # the fake model echoes its prompt, cut to the step's maximumLength (12 words)
+    assert read["text"].startswith("You said: Rewrite for get_weather in Paris:")
+    assert len(read["text"].split()) == 12
+    assert output["parsedResponse"]["text"] == read["text"]
+    finish = orchestration(read["traces"], "observation")[-1]
+    assert finish["type"] == "FINISH" and finish["finalResponse"]["text"].startswith("The tool get_weather")
+
+
+def test_default_post_processing_keeps_the_answer_when_the_rewrite_is_empty(server: RunningServer) -> None:
+    config = {"promptType": "POST_PROCESSING", "promptState": "ENABLED", "promptCreationMode": "DEFAULT"}
+    agent_id = _agent(server, config)
+    read = _invoke(server, agent_id, "get_weather in Paris", enableTrace=True)
+    output = _steps(read["traces"], "postProcessingTrace")["modelInvocationOutput"]
+    # the fake echoes the default template, whose <final_response></final_response> holds nothing
+    assert "<final_response></final_response>" in output["rawResponse"]["content"]
+    assert read["text"].startswith("The tool get_weather returned: ")
+    assert output["parsedResponse"]["text"] == read["text"]
+
+
+def test_inline_agent_pre_and_post_processing(server: RunningServer) -> None:
+    runtime = server.client("bedrock-agent-runtime")
+    arn = make_function(server.client("lambda"), FUNCTION_HANDLER)
+    refused = read_stream(
+        runtime.invoke_inline_agent(
+            foundationModel=MODEL,
+            instruction=INSTRUCTION,
+            sessionId=uuid.uuid4().hex,
+            inputText="get_weather in Lima",
+            enableTrace=True,
+            actionGroups=[
+                {
+                    "actionGroupName": "tools",
+                    "actionGroupExecutor": {"lambda": arn},
+                    "functionSchema": WEATHER_FUNCTIONS,
+                }
+            ],
+            promptOverrideConfiguration={
+                "promptConfigurations": [
+                    {
+                        "promptType": "PRE_PROCESSING",
+                        "promptState": "ENABLED",
+                        "inferenceConfiguration": {"stopSequences": ["category"]},
+                    }
+                ]
+            },
+        )
+    )
+    assert refused["text"] == REFUSAL
+
+
+def test_custom_parsers_stay_refused(server: RunningServer) -> None:
+    agent = server.client("bedrock-agent")
+    common = {"agentResourceRoleArn": ROLE, "instruction": INSTRUCTION, "foundationModel": MODEL}
+    parser = {"promptType": "POST_PROCESSING", "promptState": "ENABLED", "parserMode": "OVERRIDDEN"}
+    refused = error_of(
+        agent.create_agent,
+        agentName=f"p-{uuid.uuid4().hex[:6]}",
+        promptOverrideConfiguration={"promptConfigurations": [parser]},
+        **common,
+    )
+    assert refused["Code"] == "ValidationException" and "parserMode" in refused["Message"]
+    lambda_parser = {
+        "overrideLambda": "arn:aws:lambda:us-east-1:000000000000:function:parser",
+        "promptConfigurations": [{"promptType": "PRE_PROCESSING", "promptState": "ENABLED"}],
+    }
+    refused = error_of(
+        agent.create_agent,
+        agentName=f"p-{uuid.uuid4().hex[:6]}",
+        promptOverrideConfiguration=lambda_parser,
+        **common,
+    )
+    assert refused["Code"] == "ValidationException" and "overrideLambda" in refused["Message"]
