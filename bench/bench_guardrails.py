@@ -13,12 +13,21 @@ texts under 1,000 characters, p50/p95 of the difference.
 chat call through the inference path (input and output screened), on the fake chat model so the model's
 time is out of the picture and the real detectors: each guarded call is timed between two unguarded ones
 of the same text, over `--rounds` rounds of short benign texts; it prints p50/p95 of the wall-clock
-difference and the guarded evaluations' CPU time (less sensitive to the machine's load).
+difference and the guarded evaluations' CPU time (less sensitive to the machine's load). With `--compare`
+each guardrail runs twice, in alternating blocks of all the texts so both see the same load: with the
+catalog's guardrail session of all-MiniLM (one thread, `own`) and without it (the shared all-core embedder,
+`shared`). Blocks, not text by text: onnxruntime's worker threads spin for a while after a run of the shared
+session, and that CPU would be counted against the next call.
+
+`--shared-embedder` runs the server mode on a catalog without that guardrail session (the "before" figure).
+Every mode prints the load average when it starts and ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import tempfile
 import time
@@ -68,6 +77,25 @@ def score_content(tally: Tally, flagged_types: Callable[[Case], set[str]], cases
             expected = case.policy == kind
             if expected or case.policy == "CONTENT":
                 tally.add(kind, expected, kind in found)
+
+
+GUARDRAIL_SESSION = "all-minilm-l6-v2-guardrails"
+
+
+def catalog_text(own_session: bool = True) -> str:
+    """The bundled catalog, without the guardrails' own embedding session unless `own_session`."""
+    text = (ROOT / "src" / "outcrop" / "catalog.toml").read_text()
+    if own_session:
+        return text
+    table = re.compile(r'^\[local\."' + re.escape(GUARDRAIL_SESSION) + r'"\]\n(?:(?!\[).*\n)*', re.M)
+    stripped, count = table.subn("", text)
+    assert count == 1, f"the catalog has no {GUARDRAIL_SESSION} entry"
+    return stripped
+
+
+def load_average(when: str) -> None:
+    one, five, fifteen = os.getloadavg()
+    print(f"load average {when}: {one:.2f} {five:.2f} {fifteen:.2f}", flush=True)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -123,13 +151,18 @@ def direct() -> None:
 
 
 # ---- through a server --------------------------------------------------------------------------------------
-def served(repeats: int) -> None:
+def served(repeats: int, own_session: bool) -> None:
     from outcrop.backends.nlp.content_safety import FakeContentClassifier
     from outcrop.guardrails.detectors.content import assess_content
 
     ours, baseline = Tally(), Tally()
+    load_average("at start")
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"OUTCROP_MODEL_DIR": str(ROOT / "data" / "models")}
+        (Path(tmp) / "catalog.toml").write_text(catalog_text(own_session))
+        env = {
+            "OUTCROP_MODEL_DIR": str(ROOT / "data" / "models"),
+            "OUTCROP_CATALOG": str(Path(tmp) / "catalog.toml"),
+        }
         server = RunningServer(Path(tmp) / "data", fake_models=False, extra_env=env).start()
         try:
             control, runtime = server.client("bedrock"), server.client("bedrock-runtime")
@@ -168,8 +201,10 @@ def served(repeats: int) -> None:
     )
     print(
         f"Added to a Converse call: p50 {1000 * percentile(added, 0.5):.1f} ms, "
-        f"p95 {1000 * percentile(added, 0.95):.1f} ms (target p50 <= 30 ms)"
+        f"p95 {1000 * percentile(added, 0.95):.1f} ms (target p50 <= 30 ms; "
+        f"{'the guardrails own' if own_session else 'the shared'} embedding session)"
     )
+    load_average("at end")
 
 
 def apply(runtime: Any, guardrail: dict[str, str], case: Case) -> set[str]:
@@ -244,7 +279,7 @@ def policy_guardrails() -> dict[str, dict[str, Any]]:
     }
 
 
-def latency(rounds: int, only: list[str]) -> None:
+def latency(rounds: int, only: list[str], compare: bool) -> None:
     from outcrop.app import App
     from outcrop.backends.base import ChatMessage, GenerationRequest
     from outcrop.config import Settings
@@ -254,49 +289,68 @@ def latency(rounds: int, only: list[str]) -> None:
     from outcrop.inference import Caller
 
     texts = [case.text for case in CASES if case.policy in ("CONTENT", "TOPICS") and not case.flagged][:30]
+    load_average("at start")
     with tempfile.TemporaryDirectory() as tmp:
-        catalog = (ROOT / "src" / "outcrop" / "catalog.toml").read_text()
-        (Path(tmp) / "catalog.toml").write_text(catalog.replace('runtime = "llamacpp"', 'runtime = "fake"'))
-        settings = Settings(
-            data_dir=Path(tmp) / "data",
-            model_dir=ROOT / "data" / "models",
-            catalog=Path(tmp) / "catalog.toml",
-        )
-        app = App(settings)
-        model, caller = app.inference.resolve(MODEL_ID), Caller()
+        apps: dict[str, App] = {}
+        for variant in ("own", "shared") if compare else ("own",):
+            catalog = catalog_text(variant == "own").replace('runtime = "llamacpp"', 'runtime = "fake"')
+            (Path(tmp) / f"{variant}.toml").write_text(catalog)
+            settings = Settings(
+                data_dir=Path(tmp) / variant,
+                model_dir=ROOT / "data" / "models",
+                catalog=Path(tmp) / f"{variant}.toml",
+            )
+            apps[variant] = App(settings)
+        caller = Caller()
 
-        def call(text: str, guard: Guard | None) -> None:
+        def call(app: App, text: str, guard: Guard | None) -> None:
             request = GenerationRequest([ChatMessage("user", text)], max_tokens=8)
-            app.inference.generate_blocking(caller, model, request, guard)
+            app.inference.generate_blocking(caller, app.inference.resolve(MODEL_ID), request, guard)
 
-        print(f"{'guardrail':<14} {'added p50':>10} {'p95':>8}   {'cpu/call p50':>12}  ({len(texts)} texts)")
+        print(f"{'guardrail':<20} {'added p50':>10} {'p95':>8}   {'cpu/call p50':>12}  ({len(texts)} texts)")
         for name, config in policy_guardrails().items():
             if only and name not in only:
                 continue
             policies = build_policies({"name": f"bench-{name}", **config})
             version = GuardrailVersion("benchbench000", "arn", "DRAFT", name, "No.", "No.", policies)
-            began = time.perf_counter()
-            call(texts[0], Guard(app.guardrails, version, [GuardText(texts[0])], caller))  # loads
-            loaded = time.perf_counter() - began
-            added, cpu = [], []
-            for _ in range(rounds):
-                for text in texts:
-                    first = time.perf_counter()
-                    call(text, None)
-                    second, processor = time.perf_counter(), time.process_time()
-                    call(text, Guard(app.guardrails, version, [GuardText(text)], caller))
-                    third, used = time.perf_counter(), time.process_time() - processor
-                    call(text, None)
-                    fourth = time.perf_counter()
-                    added.append((third - second) - ((second - first) + (fourth - third)) / 2)
-                    cpu.append(used)
-            p50, p95 = 1000 * percentile(added, 0.5), 1000 * percentile(added, 0.95)
-            print(
-                f"{name:<14} {p50:>7.1f} ms {p95:>5.1f} ms   {1000 * percentile(cpu, 0.5):>9.1f} ms"
-                f"  (first call, loading: {loaded:.1f} s)",
-                flush=True,
-            )
-        app.models.close()
+            loaded: dict[str, float] = {}
+            for variant, app in apps.items():
+                began = time.perf_counter()
+                call(app, texts[0], Guard(app.guardrails, version, [GuardText(texts[0])], caller))  # loads
+                loaded[variant] = time.perf_counter() - began
+            added: dict[str, list[float]] = defaultdict(list)
+            cpu: dict[str, list[float]] = defaultdict(list)
+            for round_ in range(rounds):
+                order = list(apps.items())
+                if round_ % 2:
+                    order.reverse()  # neither variant always runs first
+                for variant, app in order:
+                    for text in texts:
+                        first = time.perf_counter()
+                        call(app, text, None)
+                        second, processor = time.perf_counter(), time.process_time()
+                        call(app, text, Guard(app.guardrails, version, [GuardText(text)], caller))
+                        third, used = time.perf_counter(), time.process_time() - processor
+                        call(app, text, None)
+                        fourth = time.perf_counter()
+                        added[variant].append((third - second) - ((second - first) + (fourth - third)) / 2)
+                        cpu[variant].append(used)
+            for variant in apps:
+                label = f"{name} ({variant})" if compare else name
+                p50, p95 = 1000 * percentile(added[variant], 0.5), 1000 * percentile(added[variant], 0.95)
+                used = 1000 * percentile(cpu[variant], 0.5)
+                print(
+                    f"{label:<20} {p50:>7.1f} ms {p95:>5.1f} ms   {used:>9.1f} ms"
+                    f"  (first call, loading: {loaded[variant]:.1f} s)",
+                    flush=True,
+                )
+        for variant, app in apps.items():
+            used = {
+                n: s["uses"] for n, s in app.models.states().items() if s["kind"] == "embedding" and s["uses"]
+            }
+            print(f"embedding calls ({variant}): {used}")
+            app.models.close()
+    load_average("at end")
 
 
 def main() -> None:
@@ -305,13 +359,17 @@ def main() -> None:
     parser.add_argument("--latency", nargs="*", metavar="GUARDRAIL", help="added latency per policy type")
     parser.add_argument("--rounds", type=int, default=2, help="--latency: rounds over the texts")
     parser.add_argument("--repeats", type=int, default=20, help="Converse calls timed with and without")
+    parser.add_argument("--compare", action="store_true", help="--latency: own session vs shared embedder")
+    parser.add_argument(
+        "--shared-embedder", action="store_true", help="server mode without the guardrails' embedding session"
+    )
     arguments = parser.parse_args()
     if arguments.latency is not None:
-        latency(arguments.rounds, arguments.latency)
+        latency(arguments.rounds, arguments.latency, arguments.compare)
     elif arguments.direct:
         direct()
     else:
-        served(arguments.repeats)
+        served(arguments.repeats, not arguments.shared_embedder)
 
 
 if __name__ == "__main__":

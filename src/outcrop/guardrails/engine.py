@@ -113,13 +113,21 @@ class Engine:
     def __init__(self, *, inference: Inference, models: ModelRegistry) -> None:
         self.inference = inference
         self.models = models
+        self._names: dict[str, frozenset[str]] = {}
+
+    def _listed(self, name: str, kind: str) -> bool:
+        """Whether the catalog lists model `name` of `kind` (the catalog is fixed for the server's life)."""
+        names = self._names.get(kind)
+        if names is None:
+            names = self._names[kind] = frozenset(self.models.names(kind))
+        return name in names
 
     # -- the models ------------------------------------------------------------------------------------------
 
     def _model(self, name: str, kind: str, policy: str) -> Any:
         from outcrop.inference import backend_errors
 
-        if name not in self.models.names(kind):
+        if not self._listed(name, kind):
             raise ServiceUnavailableException(
                 f"The {policy} needs the {kind} model {name}, which this server's catalog does not list."
             )
@@ -129,7 +137,7 @@ class Engine:
     def _embedder(self, caller: Caller, name: str) -> Embedder | None:
         from outcrop.catalog import BedrockModel
 
-        if name not in self.models.names("embedding"):
+        if not self._listed(name, "embedding"):
             return None
         return self.inference.embedder(caller, BedrockModel(name, name, "Outcrop", "", name, "embedding"))
 
@@ -226,7 +234,7 @@ class Engine:
         if _enabled((policies.get("topicPolicy") or {}).get("topics", []), run.direction):
             wanted[TOPIC_EMBEDDING_MODEL] = [u for text in run.guarded for u in units_of(text.text)]
         content = self._content_texts(run, policies.get("contentPolicy") or {})
-        if content and CONTENT_MODEL in self.models.names(CONTENT_KIND):
+        if content and self._listed(CONTENT_MODEL, CONTENT_KIND):
             classify = self._model(CONTENT_MODEL, CONTENT_KIND, "content policy")
             name = getattr(classify, "embedding_model", None)
             if isinstance(name, str):
@@ -401,7 +409,7 @@ class Engine:
             return
         detector: GroundingDetector = (
             self._model(GROUNDING_MODEL, "grounding", "contextual grounding policy")
-            if GROUNDING_MODEL in self.models.names("grounding")
+            if self._listed(GROUNDING_MODEL, "grounding")
             else EvidenceDetector(GROUNDING_MODEL, None)
         )
         name = detector.embedding_model

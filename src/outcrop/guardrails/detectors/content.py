@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from outcrop.backends.nlp.content_safety import ContentClassifier, VectorContentClassifier
 from outcrop.backends.registry import ModelRegistry
@@ -65,8 +65,8 @@ def units_of(text: str) -> list[str]:
 def probabilities(classify: ContentScores, text: str, embed: Embed | None = None) -> dict[str, float]:
     """Each category's probability: the highest over the whole text and each of its sentences."""
     units = units_of(text)
-    if embed is not None and isinstance(classify, VectorContentClassifier):
-        found = classify.scores_from(units, embed(units), embed)
+    if embed is not None and hasattr(classify, "scores_from"):  # not isinstance: a Protocol check costs more
+        found = cast(VectorContentClassifier, classify).scores_from(units, embed(units), embed)
     else:
         found = classify.scores(units)
     best: dict[str, float] = {}
