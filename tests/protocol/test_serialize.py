@@ -38,7 +38,7 @@ def parse_events(data: bytes) -> EventStream:
     return EventStream(RawStream(data), shape, EventStreamJSONParser(), "ConverseStream")
 
 
-def stream_output(error: ServiceError) -> bytes:
+def stream_output(error: Exception) -> bytes:
     async def events() -> AsyncIterator[tuple[str, dict[str, Any]]]:
         yield "messageStart", {"role": "assistant"}
         yield "contentBlockDelta", {"delta": {"text": "partial"}, "contentBlockIndex": 0}
@@ -57,6 +57,16 @@ def test_modelled_exception_in_mid_stream_reaches_the_client() -> None:
         next(events)
     assert caught.value.response["Error"]["Code"] == "throttlingException"
     assert caught.value.response["Error"]["Message"] == "slow down"
+
+
+def test_a_bug_in_mid_stream_is_the_modelled_internal_error_not_a_cut_connection() -> None:
+    events = iter(parse_events(stream_output(KeyError("a bug"))))
+    next(events)
+    next(events)
+    with pytest.raises(EventStreamError) as caught:
+        next(events)
+    assert caught.value.response["Error"]["Code"] == "internalServerException"
+    assert caught.value.response["Error"]["Message"] == "An internal error occurred."
 
 
 def test_unmodelled_error_in_mid_stream_is_an_error_frame() -> None:

@@ -7,7 +7,9 @@ members become `application/vnd.amazon.eventstream` bodies, with modelled except
 from __future__ import annotations
 
 import base64
+import logging
 import re
+import traceback
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +22,9 @@ import orjson
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from outcrop.protocol import eventstream
-from outcrop.protocol.errors import ServiceError
+from outcrop.protocol.errors import InternalServerException, ServiceError
+
+log = logging.getLogger("outcrop.gateway")
 
 Body = bytes | AsyncIterator[bytes]
 
@@ -308,6 +312,9 @@ async def _event_stream(
             yield eventstream.event_message(name, _event_payload(member, payload))
     except ServiceError as error:
         yield exception_frame(shape, error)
+    except Exception:  # a bug in mid-stream: say so in the stream, as AWS does, instead of cutting it
+        log.error("unhandled error in an event stream (%s): %s", shape.name, traceback.format_exc())
+        yield exception_frame(shape, InternalServerException("An internal error occurred."))
 
 
 def exception_frame(shape: StructureShape, error: ServiceError) -> bytes:
