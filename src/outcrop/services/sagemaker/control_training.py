@@ -77,6 +77,12 @@ class TrainingOperations(ControlPlane):
             raise ValidationException("Channel names must be unique within InputDataConfig.")
         if not params["OutputDataConfig"]["S3OutputPath"].startswith("s3://"):
             raise ValidationException("OutputDataConfig.S3OutputPath must be an S3 URI (s3://bucket/prefix).")
+        from outcrop.iam.execution import RoleNotAssumable
+
+        try:
+            self.training.check_role(params.get("RoleArn") or "")
+        except RoleNotAssumable as exc:
+            raise ValidationException(str(exc)) from exc
         now = time.time()
         body: dict[str, Any] = {
             "TrainingJobName": name,

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from outcrop.config import Settings
 from outcrop.lambdas.registry import FunctionRegistry
@@ -30,6 +31,9 @@ from outcrop.services.sagemaker.training import TrainingRunner
 from outcrop.services.sagemaker.transform import TransformRunner
 from outcrop.storage.logs import LogStore
 from outcrop.storage.objects import ObjectStore
+
+if TYPE_CHECKING:
+    from outcrop.iam.execution import ExecutionRoles
 
 log = logging.getLogger("outcrop.sagemaker")
 
@@ -55,15 +59,21 @@ class SageMaker(
         data_path: Callable[..., Path],
         settings: Settings,
         lambda_functions: FunctionRegistry | None = None,
+        execution_roles: ExecutionRoles | None = None,
     ) -> None:
         """`objects` and `logs` are what training jobs read and write; `data_path` gives the folders of the
-        control plane's records and of running jobs."""
+        control plane's records and of running jobs; `execution_roles` gives training jobs their RoleArn's
+        credentials (`auth = "iam"`)."""
         self.hosting = sagemaker_hosting
         self.store = SageMakerStore(
             data_path("sagemaker"), account=settings.account_id, region=settings.region
         )
         self.training = TrainingRunner(
-            self.store, objects=objects, logs=logs, root=data_path("sagemaker", "training")
+            self.store,
+            objects=objects,
+            logs=logs,
+            root=data_path("sagemaker", "training"),
+            execution_roles=execution_roles,
         )
         self.processing = ProcessingRunner(
             self.store, objects=objects, logs=logs, root=data_path("sagemaker", "processing")
