@@ -24,3 +24,10 @@ class InvalidInput(ServiceError, service="iam"): ...
 
 
 class UnmodifiableEntity(ServiceError, service="iam"): ...
+
+
+class AccessDenied(ServiceError):
+    """AWS's common error (not in the model): IAM answers it where saying "no such entity" would tell a
+    caller whether another account's access key exists."""
+
+    code, status, sender_fault = "AccessDenied", 403, True

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outcrop.iam.errors import InvalidInput, NoSuchEntity
+from outcrop.iam.errors import AccessDenied, InvalidInput, NoSuchEntity
 from outcrop.iam.policy import parse_policy
 from outcrop.iam.store import IamStore
 from outcrop.services.base import RequestContext, Service
@@ -148,9 +148,16 @@ class Iam(PolicyOperations, SimulateOperations, Service):
         return {}
 
     def get_access_key_last_used(self, ctx: RequestContext, params: Params) -> Output:
+        """An unknown key is AccessDenied, as on AWS (the model lists no NoSuchEntity here): any key id
+        may be asked about, and the answer must not tell whether it exists in some other account."""
         user = self.store.user_of_key(params["AccessKeyId"])
         if user is None:
-            raise NoSuchEntity(f"The Access Key with id {params['AccessKeyId']} cannot be found.")
+            record = self.store.resolve(ctx.access_key)
+            caller = record.principal if record is not None else self.store.root_principal(ctx.access_key)
+            raise AccessDenied(
+                f"User: {caller.arn} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: "
+                f"access key {params['AccessKeyId']}"
+            )
         return {"UserName": user, "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"}}
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from outcrop.kms.keys import ALIAS_NAME, Keyring
 from outcrop.kms.store import GrantRecord, KeyRecord
+from outcrop.protocol.errors import AccessDeniedException
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.kms.errors import (
     AlreadyExistsException,
@@ -19,6 +20,7 @@ from outcrop.services.kms.errors import (
     InvalidGrantIdException,
     InvalidGrantTokenException,
     InvalidMarkerException,
+    KmsValidationException,
     NotFoundException,
     answering_kms_errors,
 )
@@ -46,8 +48,16 @@ class KmsResources(Service):
         return {}
 
     def update_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        name = self._alias_name(params["AliasName"])
-        key = self._target(ctx, params["TargetKeyId"])
+        name = self._existing_alias_name(ctx, params["AliasName"])
+        key = self._target(ctx, params["TargetKeyId"], update=True)
+        current = self.keys.store.alias(ctx.account_id, ctx.region, name)
+        old = self.keys.store.key(current.key_id) if current is not None else None
+        if old is not None and (_kind(old.key_spec), old.key_usage) != (_kind(key.key_spec), key.key_usage):
+            raise KmsValidationException(
+                f"Alias {name} points at a {_kind(old.key_spec)} {old.key_usage} key and {key.arn} is a "
+                f"{_kind(key.key_spec)} {key.key_usage} key: an alias moves only between keys of the same "
+                "type and key usage (delete the alias and create it again instead)."
+            )
         if not self.keys.store.put_alias(
             ctx.account_id, ctx.region, name, key.key_id, time.time(), new=False
         ):
@@ -55,7 +65,7 @@ class KmsResources(Service):
         return {}
 
     def delete_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        name = self._alias_name(params["AliasName"])
+        name = self._existing_alias_name(ctx, params["AliasName"])
         if not self.keys.store.delete_alias(ctx.account_id, ctx.region, name):
             raise NotFoundException(f"Alias {ctx.arn('kms', name)} is not found.")
         return {}
@@ -179,9 +189,27 @@ class KmsResources(Service):
             raise InvalidAliasNameException(f"Alias {name} contains characters other than [a-zA-Z0-9/_-].")
         return name
 
-    def _target(self, ctx: RequestContext, ref: str) -> KeyRecord:
+    @staticmethod
+    def _existing_alias_name(ctx: RequestContext, name: str) -> str:
+        """UpdateAlias and DeleteAlias act on an existing customer alias, and model no InvalidAliasName: a
+        name no customer alias can have is not found, and an AWS managed alias is not the caller's to
+        change."""
+        if name.startswith(RESERVED_PREFIX):
+            raise AccessDeniedException(
+                f"Alias {ctx.arn('kms', name)} belongs to an AWS managed key: the {RESERVED_PREFIX} prefix "
+                "is reserved for AWS, and its aliases cannot be changed or deleted."
+            )
+        if not ALIAS_NAME.match(name):
+            raise NotFoundException(f"Alias {ctx.arn('kms', name)} is not found.")
+        return name
+
+    def _target(self, ctx: RequestContext, ref: str, *, update: bool = False) -> KeyRecord:
         """An alias points at a customer managed key named by id or ARN, never at another alias."""
         key = self.keys.resolve(ctx.account_id, ctx.region, ref, aliases=False)
+        if key.manager == "AWS" and update:  # UpdateAlias models no InvalidAliasName; AWS says permission
+            raise AccessDeniedException(
+                f"{key.arn} is an AWS managed key: you don't have permission to associate an alias with it."
+            )
         if key.manager == "AWS":
             raise InvalidAliasNameException(f"{key.arn} is an AWS managed key: its alias is AWS's.")
         if key.state == "PendingDeletion":
@@ -201,3 +229,10 @@ def _grant(grant: GrantRecord) -> dict[str, Any]:
         "Operations": grant.operations,
         "Constraints": grant.constraints,
     }
+
+
+def _kind(spec: str) -> str:
+    """A key's type for UpdateAlias's rule: symmetric, asymmetric or HMAC."""
+    if spec == "SYMMETRIC_DEFAULT":
+        return "symmetric"
+    return "HMAC" if spec.startswith("HMAC") else "asymmetric"
