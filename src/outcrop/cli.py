@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     from outcrop.config import load_settings
+    from outcrop.protocol.bad_http import AwsHttpToolsProtocol
     from outcrop.server import build_app
 
     settings = load_settings(
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         port=settings.port,
         log_level="warning",
         loop="uvloop",
-        http="httptools",
+        http=AwsHttpToolsProtocol,  # httptools, answering malformed HTTP with an AWS error document
         timeout_keep_alive=30,
     )
 
