@@ -250,3 +250,46 @@ def test_old_fraud_detector_data_is_the_default_regions(tmp_path: Path) -> None:
         assert [d["detectorId"] for d in home.get_detectors()["detectors"]] == ["old_detector"]
     finally:
         running.stop()
+
+
+def test_old_forecast_resources_are_where_their_arns_say(tmp_path: Path) -> None:
+    """Forecast's store as it was (no account or region): a dataset made in us-east-1 and a dataset group
+    made in eu-west-1 stay where their ARNs say, and the eu-west-1 group's name is free in us-east-1."""
+    from outcrop.services.forecast import store as forecast_store
+
+    data = tmp_path / "data"
+    db = Database(data / "forecast" / "forecast.sqlite3", forecast_store.MIGRATIONS[:1])
+    dataset = "arn:aws:forecast:us-east-1:000000000000:dataset/old_sales"
+    group = "arn:aws:forecast:eu-west-1:000000000000:dataset-group/old_group"
+    schema = {"Attributes": [{"AttributeName": "item_id", "AttributeType": "string"}]}
+    rows = [
+        (dataset, "dataset", "old_sales", {"DatasetName": "old_sales", "Domain": "CUSTOM", "Schema": schema}),
+        (group, "dataset-group", "old_group", {"DatasetGroupName": "old_group", "Domain": "CUSTOM"}),
+    ]
+    with db.transaction() as tx:
+        for arn, kind, name, body in rows:
+            tx.execute(
+                "INSERT INTO resources (arn, kind, name, status, body, created, modified)"
+                " VALUES (?, ?, ?, 'ACTIVE', ?, ?, ?)",
+                (
+                    arn,
+                    kind,
+                    name,
+                    json.dumps({**body, "DatasetType": "ITEM_METADATA", "DatasetArns": []}),
+                    1,
+                    1,
+                ),
+            )
+    db.close()
+    running = RunningServer(data).start()
+    try:
+        home, other = regional(running, "forecast", DEFAULT), regional(running, "forecast", OTHER)
+        assert [d["DatasetArn"] for d in home.list_datasets()["Datasets"]] == [dataset]
+        assert other.list_datasets()["Datasets"] == []
+        assert error_of(other.describe_dataset, DatasetArn=dataset)["Code"] == "ResourceNotFoundException"
+        assert other.describe_dataset_group(DatasetGroupArn=group)["DatasetGroupName"] == "old_group"
+        assert home.list_dataset_groups()["DatasetGroups"] == []
+        made = home.create_dataset_group(DatasetGroupName="old_group", Domain="CUSTOM")["DatasetGroupArn"]
+        assert made == group.replace(OTHER, DEFAULT)
+    finally:
+        running.stop()

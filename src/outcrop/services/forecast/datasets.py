@@ -7,12 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from outcrop.config import Settings
 from outcrop.forecast.series import FREQUENCIES, strptime_format
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext
 from outcrop.services.forecast.domains import schema_problem
 from outcrop.services.forecast.kinds import KINDS, view
-from outcrop.services.forecast.store import ACTIVE, FAILED, PENDING, Exists, ForecastStore, Resource
+from outcrop.services.forecast.store import ACTIVE, FAILED, PENDING, Exists, Resource, open_store, where
 from outcrop.services.forecast.work import ForecastWork, split_s3
 from outcrop.services.paging import Pager
 from outcrop.storage.objects import ObjectStore, StoreError
@@ -36,16 +37,12 @@ class ResourceNotFoundException(ServiceError, service="forecast"): ...
 _PAGES = Pager(InvalidNextTokenException, "The NextToken is not valid.", default=100, maximum=100)
 
 
-def open_store(data_path: Callable[..., Path]) -> ForecastStore:
-    return ForecastStore(data_path("forecast"))
-
-
 class DatasetOperations:
     """The dataset half of the Forecast provider (the provider adds predictors, forecasts, exports)."""
 
-    def __init__(self, *, objects: ObjectStore, data_path: Callable[..., Path]) -> None:
+    def __init__(self, *, objects: ObjectStore, settings: Settings, data_path: Callable[..., Path]) -> None:
         self.objects = objects
-        self.store = open_store(data_path)
+        self.store = open_store(data_path, settings)
         self.work = ForecastWork(self.store, objects)
         self.work.start()
 
@@ -55,8 +52,9 @@ class DatasetOperations:
 
     # -- helpers ----------------------------------------------------------------------------------------
 
-    def _get(self, arn: str, kind: str) -> Resource:
-        found = self.store.get(arn)
+    def _get(self, ctx: RequestContext, arn: str, kind: str) -> Resource:
+        """The resource of this kind the ARN names, in the request's account and region."""
+        found = self.store.get(arn, where=where(ctx))
         if found is None or found.kind != kind:
             raise ResourceNotFoundException(f"No {KINDS[kind].label} with the ARN {arn} exists")
         return found
@@ -75,15 +73,15 @@ class DatasetOperations:
             self.work.submit(arn)
         return arn
 
-    def _describe(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
+    def _describe(self, ctx: RequestContext, params: dict[str, Any], kind: str) -> dict[str, Any]:
         """Describe{Kind}: the resource its ARN member names, as its kind shows it."""
         spec = KINDS[kind]
-        return view(self._get(params[spec.arn], kind), spec.describe)
+        return view(self._get(ctx, params[spec.arn], kind), spec.describe)
 
-    def _list(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
+    def _list(self, ctx: RequestContext, params: dict[str, Any], kind: str) -> dict[str, Any]:
         """List{Kind}s: newest first, filtered by the kind's filter keys, a page at a time."""
         spec = KINDS[kind]
-        items = list(reversed(self.store.of_kind(kind)))
+        items = list(reversed(self.store.of_kind(kind, where=where(ctx))))
         for rule in params.get("Filters") or []:
             if rule["Key"] not in spec.filters:
                 raise InvalidInputException(
@@ -95,20 +93,18 @@ class DatasetOperations:
         out: dict[str, Any] = {spec.prefix + "s": [view(r, spec.summary) for r in page]}
         return {**out, "NextToken": token} if token else out
 
-    def _delete(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
+    def _delete(self, ctx: RequestContext, params: dict[str, Any], kind: str) -> dict[str, Any]:
         """Delete{Kind}: refused while it or a dependent it waits for is in progress, or while dependents
         that need it exist; dependents it takes along go with it."""
         spec = KINDS[kind]
-        resource = self._get(params[spec.arn], kind)
+        resource = self._get(ctx, params[spec.arn], kind)
         self._not_busy(resource)
         for other, member in spec.blockers:
-            if self._dependents(other, member, resource.arn):
+            if self._dependents(other, member, resource):
                 raise ResourceInUseException(
                     f"The {spec.label} {resource.arn} has {KINDS[other].label}s: delete them first"
                 )
-        waiting = [
-            d for other, member in spec.waits_for for d in self._dependents(other, member, resource.arn)
-        ]
+        waiting = [d for other, member in spec.waits_for for d in self._dependents(other, member, resource)]
         for dependent in waiting:
             self._not_busy(dependent)
         for dependent in waiting if spec.takes_along else []:
@@ -123,8 +119,9 @@ class DatasetOperations:
                 "wait until it is ACTIVE or CREATE_FAILED"
             )
 
-    def _dependents(self, kind: str, key: str, arn: str) -> list[Resource]:
-        return [r for r in self.store.of_kind(kind) if r.body.get(key) == arn]
+    def _dependents(self, kind: str, key: str, of: Resource) -> list[Resource]:
+        """The resources of a kind whose `key` names `of` (they live where it does)."""
+        return [r for r in self.store.of_kind(kind, where=of.where) if r.body.get(key) == of.arn]
 
     # -- datasets ---------------------------------------------------------------------------------------
 
@@ -162,20 +159,20 @@ class DatasetOperations:
         }
 
     def describe_dataset(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._describe(params, "dataset")
+        return self._describe(ctx, params, "dataset")
 
     def list_datasets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._list(params, "dataset")
+        return self._list(ctx, params, "dataset")
 
     def delete_dataset(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._delete(params, "dataset")
+        return self._delete(ctx, params, "dataset")
 
     # -- dataset groups ---------------------------------------------------------------------------------
 
-    def _check_group_datasets(self, domain: str, arns: list[str]) -> None:
+    def _check_group_datasets(self, ctx: RequestContext, domain: str, arns: list[str]) -> None:
         seen: set[str] = set()
         for arn in arns:
-            dataset = self._get(arn, "dataset")
+            dataset = self._get(ctx, arn, "dataset")
             if dataset.body["Domain"] != domain:
                 raise InvalidInputException(
                     f"The dataset {arn} is in the {dataset.body['Domain']} domain; "
@@ -189,7 +186,7 @@ class DatasetOperations:
 
     def create_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arns = list(params.get("DatasetArns") or [])
-        self._check_group_datasets(params["Domain"], arns)
+        self._check_group_datasets(ctx, params["Domain"], arns)
         body = {
             "DatasetGroupName": params["DatasetGroupName"],
             "Domain": params["Domain"],
@@ -200,25 +197,25 @@ class DatasetOperations:
         return {"DatasetGroupArn": self._create(ctx, "dataset-group", name, name, body, ACTIVE)}
 
     def update_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        group = self._get(params["DatasetGroupArn"], "dataset-group")
+        group = self._get(ctx, params["DatasetGroupArn"], "dataset-group")
         arns = list(params["DatasetArns"])
-        self._check_group_datasets(group.body["Domain"], arns)
+        self._check_group_datasets(ctx, group.body["Domain"], arns)
         self.store.update(group.arn, DatasetArns=arns)
         return {}
 
     def describe_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._describe(params, "dataset-group")
+        return self._describe(ctx, params, "dataset-group")
 
     def list_dataset_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._list(params, "dataset-group")
+        return self._list(ctx, params, "dataset-group")
 
     def delete_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._delete(params, "dataset-group")
+        return self._delete(ctx, params, "dataset-group")
 
     # -- imports ----------------------------------------------------------------------------------------
 
     def create_dataset_import_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        dataset = self._get(params["DatasetArn"], "dataset")
+        dataset = self._get(ctx, params["DatasetArn"], "dataset")
         if (params.get("Format") or "CSV").upper() != "CSV":
             raise InvalidInputException("Only the CSV format is supported for dataset imports by this server")
         if params.get("TimeZone") or params.get("UseGeolocationForTimeZone"):
@@ -253,13 +250,13 @@ class DatasetOperations:
         }
 
     def describe_dataset_import_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._describe(params, "dataset-import-job")
+        return self._describe(ctx, params, "dataset-import-job")
 
     def list_dataset_import_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._list(params, "dataset-import-job")
+        return self._list(ctx, params, "dataset-import-job")
 
     def delete_dataset_import_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._delete(params, "dataset-import-job")
+        return self._delete(ctx, params, "dataset-import-job")
 
 
 def _field(resource: Resource, key: str) -> Any:

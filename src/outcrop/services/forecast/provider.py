@@ -14,7 +14,7 @@ from outcrop.services.forecast.datasets import (
 )
 from outcrop.services.forecast.kinds import view
 from outcrop.services.forecast.predictors import accuracy, auto_request, legacy_request
-from outcrop.services.forecast.store import ACTIVE, PENDING, Resource
+from outcrop.services.forecast.store import ACTIVE, PENDING, Resource, where
 from outcrop.services.forecast.work import split_s3
 from outcrop.storage.objects import StoreError
 
@@ -24,15 +24,15 @@ class Forecast(DatasetOperations, Service):
 
     # -- predictors -------------------------------------------------------------------------------------
 
-    def _group_and_target(self, arn: str) -> tuple[Resource, Resource | None]:
-        group = self._get(arn, "dataset-group")
+    def _group_and_target(self, ctx: RequestContext, arn: str) -> tuple[Resource, Resource | None]:
+        group = self._get(ctx, arn, "dataset-group")
         datasets = [self.store.get(a) for a in group.body["DatasetArns"]]
         return group, next((d for d in datasets if d and d.body["DatasetType"] == "TARGET_TIME_SERIES"), None)
 
     def create_auto_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         reference = params.get("ReferencePredictorArn")
         if reference:  # retraining: the reference's configuration on the dataset group's current data
-            old = self._get(reference, "predictor")
+            old = self._get(ctx, reference, "predictor")
             if not old.body.get("IsAutoPredictor"):
                 raise InvalidInputException(
                     "Only an AutoPredictor can be retrained with ReferencePredictorArn"
@@ -41,25 +41,27 @@ class Forecast(DatasetOperations, Service):
         else:
             if not params.get("DataConfig"):
                 raise InvalidInputException("DataConfig is required unless ReferencePredictorArn is given")
-            group, target = self._group_and_target(params["DataConfig"]["DatasetGroupArn"])
+            group, target = self._group_and_target(ctx, params["DataConfig"]["DatasetGroupArn"])
             body = auto_request(params, group, target, InvalidInputException)
         name = params["PredictorName"]
         return {"PredictorArn": self._create(ctx, "predictor", name, name, body, PENDING)}
 
     def create_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        group, target = self._group_and_target(params["InputDataConfig"]["DatasetGroupArn"])
+        group, target = self._group_and_target(ctx, params["InputDataConfig"]["DatasetGroupArn"])
         body = legacy_request(params, group, target, InvalidInputException)
         name = params["PredictorName"]
         return {"PredictorArn": self._create(ctx, "predictor", name, name, body, PENDING)}
 
-    def _predictor(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _predictor(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The predictor's body, and what DescribePredictor and DescribeAutoPredictor both show of it."""
-        r = self._get(params["PredictorArn"], "predictor")
+        r = self._get(ctx, params["PredictorArn"], "predictor")
         shown = view(r, ("ForecastHorizon", "ForecastTypes", "OptimizationMetric"))
         return r.body, {**shown, "DatasetImportJobArns": r.body.get("DatasetImportJobArns", [])}
 
     def describe_auto_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        b, out = self._predictor(params)
+        b, out = self._predictor(ctx, params)
         out.update(
             ForecastFrequency=b["ForecastFrequency"],
             ForecastDimensions=b["ForecastDimensions"],
@@ -71,7 +73,7 @@ class Forecast(DatasetOperations, Service):
         return out
 
     def describe_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        b, out = self._predictor(params)
+        b, out = self._predictor(ctx, params)
         out.update(
             IsAutoPredictor=bool(b.get("IsAutoPredictor")),
             InputDataConfig={"DatasetGroupArn": b["DatasetGroupArn"]},
@@ -95,13 +97,13 @@ class Forecast(DatasetOperations, Service):
         return out
 
     def list_predictors(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._list(params, "predictor")
+        return self._list(ctx, params, "predictor")
 
     def delete_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._delete(params, "predictor")
+        return self._delete(ctx, params, "predictor")
 
     def get_accuracy_metrics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        predictor = self._get(params["PredictorArn"], "predictor")
+        predictor = self._get(ctx, params["PredictorArn"], "predictor")
         if predictor.status != ACTIVE:
             raise ResourceInUseException(f"The predictor {predictor.arn} is {predictor.status}, not ACTIVE")
         return accuracy(predictor, self.store.get_data(predictor.arn))
@@ -109,7 +111,7 @@ class Forecast(DatasetOperations, Service):
     # -- forecasts and exports --------------------------------------------------------------------------
 
     def create_forecast(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        predictor = self._get(params["PredictorArn"], "predictor")
+        predictor = self._get(ctx, params["PredictorArn"], "predictor")
         if predictor.status != ACTIVE:
             raise ResourceInUseException(f"The predictor {predictor.arn} is {predictor.status}, not ACTIVE")
         if params.get("TimeSeriesSelector"):
@@ -134,16 +136,16 @@ class Forecast(DatasetOperations, Service):
         return {"ForecastArn": self._create(ctx, "forecast", name, name, body, PENDING)}
 
     def describe_forecast(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._describe(params, "forecast")
+        return self._describe(ctx, params, "forecast")
 
     def list_forecasts(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._list(params, "forecast")
+        return self._list(ctx, params, "forecast")
 
     def delete_forecast(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._delete(params, "forecast")
+        return self._delete(ctx, params, "forecast")
 
     def create_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        forecast = self._get(params["ForecastArn"], "forecast")
+        forecast = self._get(ctx, params["ForecastArn"], "forecast")
         if forecast.status != ACTIVE:
             raise ResourceInUseException(f"The forecast {forecast.arn} is {forecast.status}, not ACTIVE")
         if (params.get("Format") or "CSV").upper() != "CSV":
@@ -171,27 +173,27 @@ class Forecast(DatasetOperations, Service):
         }
 
     def describe_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._describe(params, "forecast-export-job")
+        return self._describe(ctx, params, "forecast-export-job")
 
     def list_forecast_export_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._list(params, "forecast-export-job")
+        return self._list(ctx, params, "forecast-export-job")
 
     def delete_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._delete(params, "forecast-export-job")
+        return self._delete(ctx, params, "forecast-export-job")
 
     def create_what_if_analysis(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInputException("What-if analyses are not supported by this server")
 
     # -- tags -------------------------------------------------------------------------------------------
 
-    def _tagged(self, arn: str) -> Resource:
-        found = self.store.get(arn)
+    def _tagged(self, ctx: RequestContext, arn: str) -> Resource:
+        found = self.store.get(arn, where=where(ctx))
         if found is None:
             raise ResourceNotFoundException(f"No resource with the ARN {arn} exists")
         return found
 
     def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        r = self._tagged(params["ResourceArn"])
+        r = self._tagged(ctx, params["ResourceArn"])
         tags = {t["Key"]: t["Value"] for t in r.body.get("Tags", [])} | {
             t["Key"]: t["Value"] for t in params["Tags"]
         }
@@ -201,10 +203,10 @@ class Forecast(DatasetOperations, Service):
         return {}
 
     def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        r = self._tagged(params["ResourceArn"])
+        r = self._tagged(ctx, params["ResourceArn"])
         keep = [t for t in r.body.get("Tags", []) if t["Key"] not in set(params["TagKeys"])]
         self.store.update(r.arn, message=r.message, Tags=keep)
         return {}
 
     def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"Tags": self._tagged(params["ResourceArn"]).body.get("Tags", [])}
+        return {"Tags": self._tagged(ctx, params["ResourceArn"]).body.get("Tags", [])}

@@ -3,6 +3,8 @@
 Every resource (dataset, dataset group, import job, predictor, forecast, export job) is one row keyed by
 its ARN: its kind, name, status, the request it was created with and what was learned since (`body`).
 A resource's data is a JSON file named after a hash of its ARN, written before its status says ACTIVE.
+Each row lives in the account and region its ARN names (`Where`): a request reads through `where=` and sees
+only its own; the background work, which acts on what it was given, reads without it.
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from outcrop.storage.sqlite import Database
+from outcrop.config import Settings
+from outcrop.services.base import RequestContext
+from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Migration, add_partition
 
 PENDING, IN_PROGRESS, ACTIVE, FAILED = "CREATE_PENDING", "CREATE_IN_PROGRESS", "ACTIVE", "CREATE_FAILED"
 
-_MIGRATIONS = [
+Where = tuple[str, str]
+"""(account, region): where a resource lives."""
+
+MIGRATIONS: list[Migration] = [
     (
         "0001-resources",
         """
@@ -42,6 +49,38 @@ _MIGRATIONS = [
 ]
 
 
+def migrations(account: str, region: str) -> list[Migration]:
+    """The schema, with every resource placed in an account and region."""
+    return [*MIGRATIONS, ("0002_regions", lambda tx: _partition(tx, account, region))]
+
+
+def _partition(tx: sqlite3.Connection, account: str, region: str) -> None:
+    """Resources gain account and region: each existing one where its ARN says, else the server's
+    defaults."""
+    add_partition(tx, "resources", account, region)
+    for row in tx.execute("SELECT arn FROM resources").fetchall():
+        place = _place(row["arn"])
+        if place is not None:
+            tx.execute("UPDATE resources SET account = ?, region = ? WHERE arn = ?", (*place, row["arn"]))
+    tx.execute("CREATE INDEX resources_by_place ON resources (account, region, kind, seq)")
+
+
+def _place(arn: str) -> Where | None:
+    """(account, region) an ARN names, or None where it names neither."""
+    fields = arn.split(":")
+    return (fields[4], fields[3]) if len(fields) > 5 and fields[3] and fields[4] else None
+
+
+def open_store(data_path: Callable[..., Path], settings: Settings) -> ForecastStore:
+    """The store forecast and forecastquery share; resources from before regions go to the defaults."""
+    return ForecastStore(data_path("forecast"), account=settings.account_id, region=settings.region)
+
+
+def where(ctx: RequestContext) -> Where:
+    """Where a request's resources live: its account and region."""
+    return (ctx.account_id, ctx.region)
+
+
 class Exists(Exception):
     """A resource with this ARN is already recorded."""
 
@@ -56,40 +95,50 @@ class Resource:
     body: dict[str, Any]
     created: float
     modified: float
+    account: str = DEFAULT_ACCOUNT
+    region: str = DEFAULT_REGION
+
+    @property
+    def where(self) -> Where:
+        return (self.account, self.region)
 
 
 def _resource(row: sqlite3.Row) -> Resource:
-    return Resource(
-        arn=row["arn"],
-        kind=row["kind"],
-        name=row["name"],
-        status=row["status"],
-        message=row["message"],
-        body=json.loads(row["body"]),
-        created=row["created"],
-        modified=row["modified"],
-    )
+    fields = dict(zip(row.keys(), tuple(row), strict=True))
+    del fields["seq"]
+    return Resource(**{**fields, "body": json.loads(row["body"])})
+
+
+def _seen(row: sqlite3.Row | None, where: Where | None) -> Resource | None:
+    """The row's resource, unless it lives elsewhere than `where`."""
+    if row is None or (where is not None and (row["account"], row["region"]) != where):
+        return None
+    return _resource(row)
 
 
 class ForecastStore:
     """Create, read, update and delete resources; put and get each one's data file."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> None:
+        """`account` and `region` are the server's defaults, where resources from before regions go."""
         self.root = root
         (root / "data").mkdir(parents=True, exist_ok=True)
-        self.db = Database(root / "forecast.sqlite3", _MIGRATIONS)
+        self.db = Database(root / "forecast.sqlite3", migrations(account, region))
 
     def close(self) -> None:
         self.db.close()
 
     def create(self, kind: str, arn: str, name: str, body: dict[str, Any], status: str = ACTIVE) -> Resource:
+        """Record a resource in the account and region its ARN names."""
         now = time.time()
+        place = _place(arn)
+        assert place is not None, arn
         try:
             with self.db.transaction() as tx:
                 tx.execute(
-                    "INSERT INTO resources (arn, kind, name, status, body, created, modified)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (arn, kind, name, status, json.dumps(body), now, now),
+                    "INSERT INTO resources (arn, kind, name, status, body, created, modified, account,"
+                    " region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (arn, kind, name, status, json.dumps(body), now, now, *place),
                 )
         except sqlite3.IntegrityError:
             raise Exists(arn) from None
@@ -97,15 +146,19 @@ class ForecastStore:
         assert found is not None
         return found
 
-    def get(self, arn: str) -> Resource | None:
+    def get(self, arn: str, *, where: Where | None = None) -> Resource | None:
+        """The resource, if it lives in `where` (given: a request's view) or anywhere (not given)."""
         with self.db.read() as conn:
             row = conn.execute("SELECT * FROM resources WHERE arn = ?", (arn,)).fetchone()
-        return _resource(row) if row else None
+        return _seen(row, where)
 
-    def of_kind(self, kind: str) -> list[Resource]:
-        """Oldest first."""
+    def of_kind(self, kind: str, *, where: Where | None = None) -> list[Resource]:
+        """Resources of a kind, oldest first: those of `where` when given, else all."""
+        query, args = "SELECT * FROM resources WHERE kind = ?", [kind]
+        if where is not None:
+            query, args = query + " AND account = ? AND region = ?", [*args, *where]
         with self.db.read() as conn:
-            rows = conn.execute("SELECT * FROM resources WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
+            rows = conn.execute(query + " ORDER BY seq", args).fetchall()
         return [_resource(r) for r in rows]
 
     def unfinished(self) -> list[Resource]:

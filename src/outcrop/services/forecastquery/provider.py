@@ -1,6 +1,7 @@
 """Amazon Forecast Query: one series of an ACTIVE forecast, picked by its dimensions, over a date range.
 
-It reads the forecast service's store (the same SQLite file and data files under the data dir)."""
+It reads the forecast service's store (the same SQLite file and data files under the data dir), and answers
+only for a forecast of the request's account and region."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from outcrop.config import Settings
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.forecast.domains import type_name
-from outcrop.services.forecast.store import ACTIVE, ForecastStore
+from outcrop.services.forecast.store import ACTIVE, open_store, where
 
 
 class InvalidInputException(ServiceError, service="forecastquery"): ...
@@ -39,15 +41,15 @@ def _date(value: str | None, name: str) -> datetime | None:
 class ForecastQuery(Service):
     service_name: ClassVar[str] = "forecastquery"
 
-    def __init__(self, *, data_path: Callable[..., Path]) -> None:
-        self.store = ForecastStore(data_path("forecast"))
+    def __init__(self, *, settings: Settings, data_path: Callable[..., Path]) -> None:
+        self.store = open_store(data_path, settings)
 
     def close(self) -> None:
         self.store.close()
 
     def query_forecast(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["ForecastArn"]
-        forecast = self.store.get(arn)
+        forecast = self.store.get(arn, where=where(ctx))
         if forecast is None or forecast.kind != "forecast":
             raise ResourceNotFoundException(f"No forecast with the ARN {arn} exists")
         if forecast.status != ACTIVE:
