@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from outcrop.guardrails.detectors import grounding as grounding_scores
 from outcrop.guardrails.detectors.pii import NEEDS_PRESIDIO, find_entities
-from outcrop.guardrails.detectors.regexes import find_matches
+from outcrop.guardrails.detectors.regexes import RegexTooSlow, find_matches
 from outcrop.guardrails.detectors.words import custom_matches, profanity_matches
 from outcrop.guardrails.types import Evaluation, GuardrailVersion, GuardText, Source
-from outcrop.protocol.errors import ServiceUnavailableException
+from outcrop.protocol.errors import ServiceUnavailableException, ValidationException
 
 if TYPE_CHECKING:
     from outcrop.backends.base import Embedder
@@ -374,7 +374,11 @@ class Engine:
                     run.masks[index].append((entity.start, entity.end, f"{{{entity.type}}}"))
             for regex in regexes:
                 action = regex[f"{run.direction}Action"]
-                for hit in find_matches(text.text, regex["name"], regex["pattern"]):
+                try:
+                    hits = find_matches(text.text, regex["name"], regex["pattern"])
+                except RegexTooSlow as slow:  # refused, never passed on unscreened
+                    raise ValidationException(str(slow)) from None
+                for hit in hits:
                     found_regexes.append(
                         {
                             "name": hit.name,

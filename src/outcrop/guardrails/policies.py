@@ -16,6 +16,7 @@ from typing import Any
 
 from outcrop.guardrails.detectors.pii import SUPPORTED as SUPPORTED_PII
 from outcrop.guardrails.detectors.regexes import compiled
+from outcrop.guardrails.detectors.regexes import error as regex_error
 from outcrop.protocol.errors import ValidationException
 
 MAX_REGEXES = 10
@@ -161,7 +162,7 @@ def _sensitive(config: dict[str, Any]) -> dict[str, Any]:
     for regex in regexes:
         try:
             compiled(regex["pattern"])
-        except (re.error, RecursionError, OverflowError) as error:
+        except (regex_error, RecursionError, OverflowError) as error:
             raise ValidationException(f"The regex {regex['name']} has an invalid pattern: {error}.") from None
         entry = {"name": regex["name"], "pattern": regex["pattern"]}
         if regex.get("description"):
