@@ -252,6 +252,81 @@ def test_old_fraud_detector_data_is_the_default_regions(tmp_path: Path) -> None:
         running.stop()
 
 
+def test_old_personalize_campaigns_are_the_default_regions(tmp_path: Path) -> None:
+    """A dataset group, its interactions and a campaign over a trained version (its model file named as
+    before regions) kept before regions still recommend in the default region, and are not seen from
+    another, where the names are free."""
+    from outcrop.personalize import store as personalize_store
+    from outcrop.personalize.training import train
+
+    data = tmp_path / "data"
+    prefix = "arn:aws:personalize:us-east-1:000000000000:"
+    group, dataset = f"{prefix}dataset-group/old-group", f"{prefix}dataset/old-group/INTERACTIONS"
+    version, campaign = f"{prefix}solution/old-solution/1a2b3c4d", f"{prefix}campaign/old-campaign"
+    interactions = [  # item I0 is the most watched, then I1, ...
+        personalize_store.Interaction(f"u{u}", f"I{i}", 1_700_000_000 + u * 100 + i, "watch", None)
+        for u in range(160)
+        for i in range(u % 16 + 1)
+    ]
+    models = data / "personalize" / "models"
+    old_file = models / "solution_old-solution_1a2b3c4d.npz"
+    train("popularity", interactions, [], {}, 7).model.save(old_file)
+    db = Database(data / "personalize" / "personalize.sqlite3", personalize_store.MIGRATIONS[:2])
+    now = time.time()
+    resources = [
+        (group, "datasetGroup", "old-group", None, {}),
+        (
+            dataset,
+            "dataset",
+            f"old\x00{dataset}",
+            group,
+            {"datasetGroupArn": group, "datasetType": "Interactions"},
+        ),
+        (
+            version,
+            "solutionVersion",
+            version,
+            version.rsplit("/", 1)[0],
+            {"datasetGroupArn": group, "recipeType": "USER_PERSONALIZATION", "algorithm": "popularity"},
+        ),
+        (campaign, "campaign", "old-campaign", version.rsplit("/", 1)[0], {"solutionVersionArn": version}),
+    ]
+    with db.transaction() as tx:
+        for arn, kind, name, parent, doc in resources:
+            tx.execute(
+                "INSERT INTO resources (arn, kind, name, parent, status, doc, created, updated)"
+                " VALUES (?, ?, ?, ?, 'ACTIVE', ?, ?, ?)",
+                (arn, kind, name, parent, json.dumps(doc), now, now),
+            )
+        tx.executemany(
+            "INSERT INTO interactions (dataset, user_id, item_id, ts, event_type) VALUES (?, ?, ?, ?, ?)",
+            [(dataset, *row[:4]) for row in interactions],
+        )
+    db.close()
+    running = RunningServer(data).start()
+    try:
+        home, other = regional(running, "personalize", DEFAULT), regional(running, "personalize", OTHER)
+        assert [g["datasetGroupArn"] for g in home.list_dataset_groups()["datasetGroups"]] == [group]
+        assert other.list_dataset_groups()["datasetGroups"] == []
+        missing = error_of(other.describe_campaign, campaignArn=campaign)
+        assert missing["Code"] == "ResourceNotFoundException"
+        runtime = regional(running, "personalize-runtime", DEFAULT)
+        answer = runtime.get_recommendations(campaignArn=campaign, userId="newcomer", numResults=3)
+        assert [entry["itemId"] for entry in answer["itemList"]] == ["I0", "I1", "I2"]
+        refused = error_of(
+            regional(running, "personalize-runtime", OTHER).get_recommendations,
+            campaignArn=campaign,
+            userId="newcomer",
+        )
+        assert refused["Code"] == "ResourceNotFoundException"
+        assert not old_file.exists()  # renamed with its region and account
+        assert other.create_dataset_group(name="old-group")["datasetGroupArn"] == group.replace(
+            DEFAULT, OTHER
+        )
+    finally:
+        running.stop()
+
+
 def test_old_forecast_resources_are_where_their_arns_say(tmp_path: Path) -> None:
     """Forecast's store as it was (no account or region): a dataset made in us-east-1 and a dataset group
     made in eu-west-1 stay where their ARNs say, and the eu-west-1 group's name is free in us-east-1."""

@@ -21,3 +21,7 @@ class AlreadyExists(PersonalizeError):
 
 class InUse(PersonalizeError):
     """The resource is busy or others depend on it (ResourceInUseException)."""
+
+
+class LimitExceeded(PersonalizeError):
+    """A limit on how many resources may exist is reached (LimitExceededException)."""

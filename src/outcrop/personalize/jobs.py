@@ -1,4 +1,5 @@
-"""Personalize's long work on one background thread: imports, training, campaign deployment, batch jobs.
+"""Personalize's long work on one background thread: imports, training, campaign deployment, batch jobs,
+dataset exports and data deletions.
 
 Every status change is committed before the API shows it. At start, work left pending or in progress by
 a stopped server is run again from the beginning: an import writes its rows in one transaction and a
@@ -18,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from outcrop.personalize.datajobs import DELETION_STATES, delete_users, export
 from outcrop.personalize.errors import PersonalizeError
 from outcrop.personalize.recommend import Ask, Recommender, datasets_of, model_path
 from outcrop.personalize.schemas import parse_schema, read_value
-from outcrop.personalize.store import Interaction, PersonalizeStore
+from outcrop.personalize.store import BULK, Interaction, PersonalizeStore
 from outcrop.personalize.training import train
 from outcrop.storage.objects import ObjectStore, StoreError
 
@@ -30,7 +32,17 @@ log = logging.getLogger(__name__)
 PENDING, RUNNING, ACTIVE, FAILED = "CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE", "CREATE FAILED"
 STOPPING, STOPPED = "CREATE STOPPING", "CREATE STOPPED"
 UPDATE_PENDING, UPDATE_RUNNING = "UPDATE PENDING", "UPDATE IN_PROGRESS"
-KINDS = ("datasetImportJob", "solutionVersion", "recommender", "campaign", "batchInferenceJob")
+KINDS = (
+    "datasetImportJob",
+    "solutionVersion",
+    "recommender",
+    "campaign",
+    "batchInferenceJob",
+    "datasetExportJob",
+    "dataDeletionJob",
+)
+_STATES = {"dataDeletionJob": DELETION_STATES}
+"""A kind's (pending, in progress, done, failed) statuses, where not CREATE PENDING ... CREATE FAILED."""
 MAX_BAD_ROWS_SHOWN = 3
 
 
@@ -51,18 +63,21 @@ class Worker:
         self.models = models
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="personalize-jobs", daemon=True)
-        self._handlers: dict[str, Callable[[str], None]] = {
+        self._handlers: dict[str, Callable[[str], object]] = {
             "datasetImportJob": self._import,
             "solutionVersion": self._train,
             "recommender": self._train,
             "campaign": self._deploy,
             "batchInferenceJob": self._batch,
+            "datasetExportJob": lambda arn: self._finish(arn, export(self.store, self.objects, arn)),
+            "dataDeletionJob": lambda arn: delete_users(self.store, self._objects, arn),
         }
 
     def start(self) -> None:
         for kind in KINDS:
+            pending, running, _, _ = _states(kind)
             left = self.store.list_of(
-                kind, statuses=(PENDING, RUNNING, STOPPING, UPDATE_PENDING, UPDATE_RUNNING)
+                kind, statuses=(pending, running, STOPPING, UPDATE_PENDING, UPDATE_RUNNING)
             )
             for resource in sorted(left, key=lambda r: r.created):
                 self._queue.put(resource.arn)
@@ -84,20 +99,21 @@ class Worker:
                 self.store.update(arn, status=STOPPED)
                 continue
             updating = resource.status in (UPDATE_PENDING, UPDATE_RUNNING)
-            self.store.update(arn, status=UPDATE_RUNNING if updating else RUNNING)
+            _, running, _, failed = _states(resource.kind)
+            self.store.update(arn, status=UPDATE_RUNNING if updating else running)
             try:
                 self._handlers[resource.kind](arn)
             except PersonalizeError as exc:
-                self._fail(arn, str(exc), updating)
+                self._fail(arn, str(exc), updating, failed)
             except Exception as exc:  # a defect must end the job with a reason, not kill the thread
                 log.exception("Personalize job %s failed", arn)
-                self._fail(arn, f"Internal error: {exc}", updating)
+                self._fail(arn, f"Internal error: {exc}", updating, failed)
 
-    def _fail(self, arn: str, reason: str, updating: bool) -> None:
+    def _fail(self, arn: str, reason: str, updating: bool, failed: str = FAILED) -> None:
         if updating:
             self.store.update(arn, status=ACTIVE, doc={"updateFailure": reason})
         elif not self.store.update(arn, status=STOPPED, only_if=(STOPPING,)):
-            self.store.update(arn, status=FAILED, failure=reason)
+            self.store.update(arn, status=failed, failure=reason)
 
     def _finish(self, arn: str, doc: dict[str, Any]) -> None:
         if not self.store.update(arn, status=STOPPED, only_if=(STOPPING,)):
@@ -150,7 +166,7 @@ class Worker:
         if not rows:
             raise PersonalizeError("The data location holds no rows to import.")
         full = job.doc.get("importMode", "FULL") == "FULL"
-        self.store.replace_rows(dataset.arn, dataset.doc["datasetType"], rows, full=full)
+        self.store.replace_rows(dataset.arn, dataset.doc["datasetType"], rows, full=full, source=BULK)
         self._finish(arn, {"importedRows": len(rows)})
 
     def _objects(self, location: str) -> list[tuple[str, bytes]]:
@@ -264,6 +280,10 @@ class Worker:
             return {"input": given, "output": output, "error": None}
         except (ValueError, PersonalizeError) as exc:
             return {"input": raw, "output": None, "error": str(exc)}
+
+
+def _states(kind: str) -> tuple[str, str, str, str]:
+    return _STATES.get(kind, (PENDING, RUNNING, ACTIVE, FAILED))
 
 
 def _selected(rows: list[Interaction], event_type: str | None, threshold: str | None) -> list[Interaction]:

@@ -17,7 +17,7 @@ import numpy as np
 from outcrop.personalize import filters
 from outcrop.personalize.errors import InvalidInput
 from outcrop.personalize.model import Model
-from outcrop.personalize.store import PersonalizeStore, Resource
+from outcrop.personalize.store import PersonalizeStore, Resource, model_file
 
 MAX_CACHED = 8
 
@@ -34,8 +34,8 @@ class Ask:
 
 
 def model_path(root: Path, arn: str) -> Path:
-    """`solution/name/1a2b3c4d` -> solution_name_1a2b3c4d.npz; `recommender/name` -> recommender_name.npz."""
-    return root / (arn.split(":", 5)[-1].replace("/", "_") + ".npz")
+    """A trained model's file: `...:eu-west-1:123:recommender/name` -> eu-west-1_123_recommender_name.npz"""
+    return model_file(root, arn)
 
 
 def remove_model(root: Path, arn: str) -> None:

@@ -204,10 +204,13 @@ def evaluate(model: Model, parts: Split) -> dict[str, float]:
         related = model.recipe_kind == "related"
         scores = model.item_scores(seen) if related else model.user_scores(user, seen, recalculate=False)
         scores[seen] = -np.inf  # recommend what they go on to do, not what they did
-        best = np.argpartition(-scores, max(CUTOFFS))[: max(CUTOFFS)]
+        depth = min(max(CUTOFFS), len(scores))  # a catalog smaller than the deepest cutoff is all ranked
+        best = np.argpartition(-scores, depth - 1)[:depth]
         top = best[np.argsort(-scores[best], kind="stable")]
+        top = top[np.isfinite(scores[top])]
         recommended.update(int(i) for i in top)
-        hits = np.array([model.items[i] in relevant for i in top], dtype=bool)
+        hits = np.zeros(max(CUTOFFS), dtype=bool)
+        hits[: len(top)] = [model.items[i] in relevant for i in top]
         for k in CUTOFFS:
             gains = hits[:k] / np.log2(np.arange(2, k + 2))
             ideal = (1.0 / np.log2(np.arange(2, min(k, len(relevant)) + 2))).sum()

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from outcrop.personalize import errors
+from outcrop.personalize.jobs import Worker
 from outcrop.personalize.store import PersonalizeStore, Resource
 from outcrop.protocol.errors import ServiceError
 from outcrop.protocol.router import service_model
+from outcrop.services.base import RequestContext
 from outcrop.services.paging import Pager
 
 
@@ -30,6 +33,22 @@ class InvalidNextTokenException(ServiceError, service="personalize"): ...
 
 
 class TooManyTagsException(ServiceError, service="personalize"): ...
+
+
+class LimitExceededException(ServiceError, service="personalize"): ...
+
+
+class Operations:
+    """What every group of control plane operations is given: the store, the worker, the models folder."""
+
+    store: PersonalizeStore
+    worker: Worker
+    models: Path
+
+    def here(self, ctx: RequestContext) -> PersonalizeStore:
+        """The resources of the request's account and region: another region's are not found, listed or
+        named in it, as on AWS."""
+        return self.store.at((ctx.account_id, ctx.region))
 
 
 PAGES = Pager(
@@ -54,6 +73,8 @@ KINDS = {
     "filter": ("Filter", "FilterSummary", "filterArn", "name"),
     "eventTracker": ("EventTracker", "EventTrackerSummary", "eventTrackerArn", "name"),
     "batchInferenceJob": ("BatchInferenceJob", "BatchInferenceJobSummary", "batchInferenceJobArn", "jobName"),
+    "datasetExportJob": ("DatasetExportJob", "DatasetExportJobSummary", "datasetExportJobArn", "jobName"),
+    "dataDeletionJob": ("DataDeletionJob", "DataDeletionJobSummary", "dataDeletionJobArn", "jobName"),
 }
 
 _ERRORS: dict[type[errors.PersonalizeError], type[ServiceError]] = {
@@ -61,6 +82,7 @@ _ERRORS: dict[type[errors.PersonalizeError], type[ServiceError]] = {
     errors.NotFound: ResourceNotFoundException,
     errors.AlreadyExists: ResourceAlreadyExistsException,
     errors.InUse: ResourceInUseException,
+    errors.LimitExceeded: LimitExceededException,
 }
 
 

@@ -8,21 +8,17 @@ from typing import Any
 
 from outcrop.personalize import filters
 from outcrop.personalize.errors import AlreadyExists, InUse, InvalidInput
-from outcrop.personalize.jobs import PENDING, Worker
+from outcrop.personalize.jobs import PENDING
 from outcrop.personalize.recommend import datasets_of
 from outcrop.personalize.schemas import check_for_dataset, parse_schema
-from outcrop.personalize.store import PersonalizeStore
 from outcrop.services.base import RequestContext
-from outcrop.services.personalize._common import answered, listed, shaped, tags_of
+from outcrop.services.personalize._common import Operations, answered, listed, shaped, tags_of
 
 ACTIVE = "ACTIVE"
 _DOMAINS = ("ECOMMERCE", "VIDEO_ON_DEMAND")
 
 
-class DataOperations:
-    store: PersonalizeStore
-    worker: Worker
-
+class DataOperations(Operations):
     # dataset groups
     def create_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["name"]
@@ -33,24 +29,24 @@ class DataOperations:
         doc = {k: params.get(k) for k in ("roleArn", "domain")}
         arn = ctx.arn("personalize", f"dataset-group/{name}")
         with answered():
-            self.store.create("datasetGroup", arn, name, None, ACTIVE, {**doc, "tags": tags_of(params)})
+            self.here(ctx).create("datasetGroup", arn, name, None, ACTIVE, {**doc, "tags": tags_of(params)})
         return {"datasetGroupArn": arn, **({"domain": params["domain"]} if params.get("domain") else {})}
 
     def describe_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            return {"datasetGroup": shaped(self.store.get("datasetGroup", params["datasetGroupArn"]))}
+            return {"datasetGroup": shaped(self.here(ctx).get("datasetGroup", params["datasetGroupArn"]))}
 
     def list_dataset_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return listed(self.store, "datasetGroup", params, "datasetGroups")
+        return listed(self.here(ctx), "datasetGroup", params, "datasetGroups")
 
     def delete_dataset_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["datasetGroupArn"]
         with answered():
-            self.store.get("datasetGroup", arn)
+            self.here(ctx).get("datasetGroup", arn)
             for kind in ("dataset", "solution", "recommender", "eventTracker", "filter"):
-                if self.store.list_of(kind, arn):
+                if self.here(ctx).list_of(kind, arn):
                     raise InUse(f"The dataset group {arn} still has resources ({kind}s): delete them first.")
-            self.store.delete(arn)
+            self.here(ctx).delete(arn)
         return {}
 
     # schemas
@@ -61,7 +57,7 @@ class DataOperations:
             raise_invalid(f"The domain {params['domain']} is not one of {', '.join(_DOMAINS)}.")
         with answered():
             parse_schema(params["schema"])
-            self.store.create(
+            self.here(ctx).create(
                 "schema",
                 arn,
                 name,
@@ -73,29 +69,29 @@ class DataOperations:
 
     def describe_schema(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            schema = self.store.get("schema", params["schemaArn"])
+            schema = self.here(ctx).get("schema", params["schemaArn"])
         body = shaped(schema)
         body.pop("status", None)
         return {"schema": body}
 
     def list_schemas(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return listed(self.store, "schema", params, "schemas")
+        return listed(self.here(ctx), "schema", params, "schemas")
 
     def delete_schema(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["schemaArn"]
         with answered():
-            self.store.get("schema", arn)
-            if any(d.doc.get("schemaArn") == arn for d in self.store.list_of("dataset")):
+            self.here(ctx).get("schema", arn)
+            if any(d.doc.get("schemaArn") == arn for d in self.here(ctx).list_of("dataset")):
                 raise InUse(f"The schema {arn} is used by a dataset.")
-            self.store.delete(arn)
+            self.here(ctx).delete(arn)
         return {}
 
     # datasets
     def create_dataset(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         group_arn, dataset_type = params["datasetGroupArn"], params["datasetType"]
         with answered():
-            group = self.store.get("datasetGroup", group_arn)
-            schema = self.store.get("schema", params["schemaArn"])
+            group = self.here(ctx).get("datasetGroup", group_arn)
+            schema = self.here(ctx).get("schema", params["schemaArn"])
             kind = _dataset_type(dataset_type)
             parsed = parse_schema(schema.doc["schema"])
             check_for_dataset(parsed, kind)
@@ -107,7 +103,7 @@ class DataOperations:
                 )
             if domain and kind == "Interactions" and parsed.field("EVENT_TYPE") is None:
                 raise InvalidInput(f"An Interactions schema in a {domain} dataset group needs EVENT_TYPE.")
-            if kind in datasets_of(self.store, group_arn):
+            if kind in datasets_of(self.here(ctx), group_arn):
                 raise AlreadyExists(f"The dataset group {group_arn} already has a {kind} dataset.")
             arn = ctx.arn("personalize", f"dataset/{group.name}/{kind.upper()}")
             doc = {
@@ -116,7 +112,7 @@ class DataOperations:
                 "schemaArn": schema.arn,
                 "tags": tags_of(params),
             }
-            self.store.create(
+            self.here(ctx).create(
                 "dataset",
                 arn,
                 f"{params['name']}\x00{arn}",
@@ -128,14 +124,14 @@ class DataOperations:
 
     def describe_dataset(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            return {"dataset": _dataset_shape(shaped(self.store.get("dataset", params["datasetArn"])))}
+            return {"dataset": _dataset_shape(shaped(self.here(ctx).get("dataset", params["datasetArn"])))}
 
     def list_datasets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         group = params.get("datasetGroupArn")
         with answered():
             if group:
-                self.store.get("datasetGroup", group)
-            answer = listed(self.store, "dataset", params, "datasets", group)
+                self.here(ctx).get("datasetGroup", group)
+            answer = listed(self.here(ctx), "dataset", params, "datasets", group)
         for entry in answer["datasets"]:
             _dataset_shape(entry)
         return answer
@@ -143,15 +139,15 @@ class DataOperations:
     def delete_dataset(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["datasetArn"]
         with answered():
-            self.store.get("dataset", arn)
+            self.here(ctx).get("dataset", arn)
             busy = [
                 j
-                for j in self.store.list_of("datasetImportJob")
+                for j in self.here(ctx).list_of("datasetImportJob")
                 if j.doc["datasetArn"] == arn and j.status == "CREATE IN_PROGRESS"
             ]
             if busy:
                 raise InUse(f"The dataset {arn} has an import job in progress.")
-            self.store.delete(arn)
+            self.here(ctx).delete(arn)
         return {}
 
     # import jobs
@@ -164,7 +160,7 @@ class DataOperations:
             raise_invalid("Outcrop does not publish attribution metrics (publishAttributionMetricsToS3).")
         arn = ctx.arn("personalize", f"dataset-import-job/{name}")
         with answered():
-            self.store.get("dataset", params["datasetArn"])
+            self.here(ctx).get("dataset", params["datasetArn"])
             doc = {
                 "datasetArn": params["datasetArn"],
                 "dataSource": {"dataLocation": location},
@@ -172,18 +168,22 @@ class DataOperations:
                 "importMode": params.get("importMode") or "FULL",
                 "tags": tags_of(params),
             }
-            self.store.create("datasetImportJob", arn, name, params["datasetArn"], PENDING, doc)
+            self.here(ctx).create("datasetImportJob", arn, name, params["datasetArn"], PENDING, doc)
         self.worker.submit(arn)
         return {"datasetImportJobArn": arn}
 
     def describe_dataset_import_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
             return {
-                "datasetImportJob": shaped(self.store.get("datasetImportJob", params["datasetImportJobArn"]))
+                "datasetImportJob": shaped(
+                    self.here(ctx).get("datasetImportJob", params["datasetImportJobArn"])
+                )
             }
 
     def list_dataset_import_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return listed(self.store, "datasetImportJob", params, "datasetImportJobs", params.get("datasetArn"))
+        return listed(
+            self.here(ctx), "datasetImportJob", params, "datasetImportJobs", params.get("datasetArn")
+        )
 
     # event trackers
     def create_event_tracker(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -191,8 +191,8 @@ class DataOperations:
         tracking_id = str(uuid.uuid4())
         arn = ctx.arn("personalize", f"event-tracker/{uuid.uuid4().hex[:8]}")
         with answered():
-            self.store.get("datasetGroup", group)
-            if self.store.list_of("eventTracker", group):
+            self.here(ctx).get("datasetGroup", group)
+            if self.here(ctx).list_of("eventTracker", group):
                 raise InUse(f"The dataset group {group} already has an event tracker.")
             doc = {
                 "datasetGroupArn": group,
@@ -200,20 +200,20 @@ class DataOperations:
                 "accountId": ctx.account_id,
                 "tags": tags_of(params),
             }
-            self.store.create("eventTracker", arn, name, group, ACTIVE, doc)
+            self.here(ctx).create("eventTracker", arn, name, group, ACTIVE, doc)
         return {"eventTrackerArn": arn, "trackingId": tracking_id}
 
     def describe_event_tracker(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            return {"eventTracker": shaped(self.store.get("eventTracker", params["eventTrackerArn"]))}
+            return {"eventTracker": shaped(self.here(ctx).get("eventTracker", params["eventTrackerArn"]))}
 
     def list_event_trackers(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return listed(self.store, "eventTracker", params, "eventTrackers", params.get("datasetGroupArn"))
+        return listed(self.here(ctx), "eventTracker", params, "eventTrackers", params.get("datasetGroupArn"))
 
     def delete_event_tracker(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            self.store.get("eventTracker", params["eventTrackerArn"])
-        self.store.delete(params["eventTrackerArn"])
+            self.here(ctx).get("eventTracker", params["eventTrackerArn"])
+        self.here(ctx).delete(params["eventTrackerArn"])
         return {}
 
     # filters
@@ -221,11 +221,11 @@ class DataOperations:
         name, group, expression = params["name"], params["datasetGroupArn"], params["filterExpression"]
         arn = ctx.arn("personalize", f"filter/{name}")
         with answered():
-            self.store.get("datasetGroup", group)
-            items = datasets_of(self.store, group).get("Items")
+            self.here(ctx).get("datasetGroup", group)
+            items = datasets_of(self.here(ctx), group).get("Items")
             fields = None
             if items:
-                schema = self.store.get("schema", self.store.get("dataset", items).doc["schemaArn"])
+                schema = self.here(ctx).get("schema", self.here(ctx).get("dataset", items).doc["schemaArn"])
                 fields = parse_schema(schema.doc["schema"]).names
             filters.parse(expression, fields)
             doc = {
@@ -234,20 +234,20 @@ class DataOperations:
                 "itemFields": fields,
                 "tags": tags_of(params),
             }
-            self.store.create("filter", arn, name, group, ACTIVE, doc)
+            self.here(ctx).create("filter", arn, name, group, ACTIVE, doc)
         return {"filterArn": arn}
 
     def describe_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            return {"filter": shaped(self.store.get("filter", params["filterArn"]))}
+            return {"filter": shaped(self.here(ctx).get("filter", params["filterArn"]))}
 
     def list_filters(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return listed(self.store, "filter", params, "Filters", params.get("datasetGroupArn"))
+        return listed(self.here(ctx), "filter", params, "Filters", params.get("datasetGroupArn"))
 
     def delete_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            self.store.get("filter", params["filterArn"])
-        self.store.delete(params["filterArn"])
+            self.here(ctx).get("filter", params["filterArn"])
+        self.here(ctx).delete(params["filterArn"])
         return {}
 
 

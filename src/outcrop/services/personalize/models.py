@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 from outcrop.personalize.errors import InUse, InvalidInput, NotFound
-from outcrop.personalize.jobs import ACTIVE, FAILED, PENDING, RUNNING, STOPPING, UPDATE_PENDING, Worker
+from outcrop.personalize.jobs import ACTIVE, FAILED, PENDING, RUNNING, STOPPING, UPDATE_PENDING
 from outcrop.personalize.recipes import (
     ALGORITHM_ARN,
     FEATURE_ARN,
@@ -18,9 +17,8 @@ from outcrop.personalize.recipes import (
     recipe_for,
 )
 from outcrop.personalize.recommend import remove_model
-from outcrop.personalize.store import PersonalizeStore
 from outcrop.services.base import RequestContext
-from outcrop.services.personalize._common import PAGES, answered, listed, shaped, tags_of
+from outcrop.services.personalize._common import PAGES, Operations, answered, listed, shaped, tags_of
 
 _UNSERVED_SOLUTION = {
     "performHPO": "hyperparameter optimization (performHPO)",
@@ -39,11 +37,7 @@ _UNSERVED_CONFIG = (
 _EPOCH = 1_546_300_800.0  # recipes' creation time: 2019-01-01
 
 
-class ModelOperations:
-    store: PersonalizeStore
-    worker: Worker
-    models: Path
-
+class ModelOperations(Operations):
     # recipes
     def list_recipes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         times = {"status": "ACTIVE", "creationDateTime": _EPOCH, "lastUpdatedDateTime": _EPOCH}
@@ -108,7 +102,7 @@ class ModelOperations:
                     float(config["eventValueThreshold"])
                 except ValueError:
                     raise InvalidInput("eventValueThreshold must be a number.") from None
-            self.store.get("datasetGroup", group)
+            self.here(ctx).get("datasetGroup", group)
             arn = ctx.arn("personalize", f"solution/{name}")
             doc = {
                 "recipeArn": recipe.arn,
@@ -122,44 +116,44 @@ class ModelOperations:
                 "hyperparameters": values,
                 "tags": tags_of(params),
             }
-            self.store.create("solution", arn, name, group, ACTIVE, doc)
+            self.here(ctx).create("solution", arn, name, group, ACTIVE, doc)
         return {"solutionArn": arn}
 
     def describe_solution(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            solution = self.store.get("solution", params["solutionArn"])
+            solution = self.here(ctx).get("solution", params["solutionArn"])
         body = shaped(solution)
-        versions = self.store.list_of("solutionVersion", solution.arn)
+        versions = self.here(ctx).list_of("solutionVersion", solution.arn)
         if versions:
             body["latestSolutionVersion"] = shaped(versions[0], summary=True)
         return {"solution": body}
 
     def list_solutions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return listed(self.store, "solution", params, "solutions", params.get("datasetGroupArn"))
+        return listed(self.here(ctx), "solution", params, "solutions", params.get("datasetGroupArn"))
 
     def delete_solution(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["solutionArn"]
         with answered():
-            self.store.get("solution", arn)
-            versions = {v.arn for v in self.store.list_of("solutionVersion", arn)}
-            if any(c.doc.get("solutionVersionArn") in versions for c in self.store.list_of("campaign")):
+            self.here(ctx).get("solution", arn)
+            versions = {v.arn for v in self.here(ctx).list_of("solutionVersion", arn)}
+            if any(c.doc.get("solutionVersionArn") in versions for c in self.here(ctx).list_of("campaign")):
                 raise InUse(f"The solution {arn} has a campaign: delete the campaign first.")
-            if any(v.status in (PENDING, RUNNING) for v in self.store.list_of("solutionVersion", arn)):
+            if any(v.status in (PENDING, RUNNING) for v in self.here(ctx).list_of("solutionVersion", arn)):
                 raise InUse(f"The solution {arn} has a solution version in training.")
             for version in versions:
-                self.store.delete(version)
+                self.here(ctx).delete(version)
                 remove_model(self.models, version)
-            self.store.delete(arn)
+            self.here(ctx).delete(arn)
         return {}
 
     # solution versions
     def create_solution_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         mode = params.get("trainingMode") or "FULL"
         with answered():
-            solution = self.store.get("solution", params["solutionArn"])
+            solution = self.here(ctx).get("solution", params["solutionArn"])
             if mode not in ("FULL", "UPDATE"):
                 raise InvalidInput(f"Outcrop trains with trainingMode FULL or UPDATE, not {mode}.")
-            versions = self.store.list_of("solutionVersion", solution.arn)
+            versions = self.here(ctx).list_of("solutionVersion", solution.arn)
             if any(v.status in (PENDING, RUNNING) for v in versions):
                 raise InUse(f"The solution {solution.arn} already has a solution version in training.")
             if mode == "UPDATE" and not any(v.status == ACTIVE for v in versions):
@@ -180,13 +174,13 @@ class ModelOperations:
             doc.update(
                 trainingMode=mode, trainingType="MANUAL", tags=tags_of(params), name=params.get("name")
             )
-            self.store.create("solutionVersion", arn, arn, solution.arn, PENDING, doc)
+            self.here(ctx).create("solutionVersion", arn, arn, solution.arn, PENDING, doc)
         self.worker.submit(arn)
         return {"solutionVersionArn": arn}
 
     def describe_solution_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            version = self.store.get("solutionVersion", params["solutionVersionArn"])
+            version = self.here(ctx).get("solutionVersion", params["solutionVersionArn"])
         body = shaped(version)
         if version.doc.get("name") is None:
             body.pop("name", None)
@@ -195,14 +189,16 @@ class ModelOperations:
     def list_solution_versions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
             if params.get("solutionArn"):
-                self.store.get("solution", params["solutionArn"])
-        return listed(self.store, "solutionVersion", params, "solutionVersions", params.get("solutionArn"))
+                self.here(ctx).get("solution", params["solutionArn"])
+        return listed(
+            self.here(ctx), "solutionVersion", params, "solutionVersions", params.get("solutionArn")
+        )
 
     def stop_solution_version_creation(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["solutionVersionArn"]
         with answered():
-            self.store.get("solutionVersion", arn)
-            if not self.store.update(arn, status=STOPPING, only_if=(PENDING, RUNNING)):
+            self.here(ctx).get("solutionVersion", arn)
+            if not self.here(ctx).update(arn, status=STOPPING, only_if=(PENDING, RUNNING)):
                 raise InvalidInput(
                     "Only a solution version in CREATE PENDING or CREATE IN_PROGRESS can be stopped."
                 )
@@ -211,7 +207,7 @@ class ModelOperations:
     def get_solution_metrics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["solutionVersionArn"]
         with answered():
-            version = self.store.get("solutionVersion", arn)
+            version = self.here(ctx).get("solutionVersion", arn)
             if version.status != ACTIVE:
                 raise InUse(f"The solution version {arn} is {version.status}, not ACTIVE.")
         return {"solutionVersionArn": arn, "metrics": version.doc.get("metrics", {})}
@@ -221,7 +217,7 @@ class ModelOperations:
         name = params["name"]
         arn = ctx.arn("personalize", f"campaign/{name}")
         with answered():
-            self._active_version(params["solutionVersionArn"])
+            self._active_version(ctx, params["solutionVersionArn"])
             config = _campaign_config(params.get("campaignConfig"))
             doc = {
                 "solutionVersionArn": params["solutionVersionArn"],
@@ -229,7 +225,7 @@ class ModelOperations:
                 "campaignConfig": config,
                 "tags": tags_of(params),
             }
-            self.store.create(
+            self.here(ctx).create(
                 "campaign", arn, name, params["solutionVersionArn"].rsplit("/", 1)[0], PENDING, doc
             )
         self.worker.submit(arn)
@@ -237,7 +233,7 @@ class ModelOperations:
 
     def describe_campaign(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            campaign = self.store.get("campaign", params["campaignArn"])
+            campaign = self.here(ctx).get("campaign", params["campaignArn"])
         body = shaped(campaign)
         if campaign.doc.get("pendingSolutionVersionArn") or campaign.doc.get("updated"):
             body["latestCampaignUpdate"] = {
@@ -255,19 +251,19 @@ class ModelOperations:
         return {"campaign": body}
 
     def list_campaigns(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return listed(self.store, "campaign", params, "campaigns", params.get("solutionArn"))
+        return listed(self.here(ctx), "campaign", params, "campaigns", params.get("solutionArn"))
 
     def update_campaign(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["campaignArn"]
         with answered():
-            campaign = self.store.get("campaign", arn)
+            campaign = self.here(ctx).get("campaign", arn)
             if campaign.status != ACTIVE:
                 raise InUse(
                     f"The campaign {arn} is {campaign.status}: only an ACTIVE campaign can be updated."
                 )
             target = params.get("solutionVersionArn") or campaign.doc["solutionVersionArn"]
-            version = self._active_version(target)
-            current = self.store.get("solutionVersion", campaign.doc["solutionVersionArn"])
+            version = self._active_version(ctx, target)
+            current = self.here(ctx).get("solutionVersion", campaign.doc["solutionVersionArn"])
             if version.parent != current.parent:
                 raise InvalidInput("A campaign can move only to a version of the same solution.")
             doc: dict[str, Any] = {
@@ -279,14 +275,14 @@ class ModelOperations:
                 doc["minProvisionedTPS"] = params["minProvisionedTPS"]
             if params.get("campaignConfig") is not None:
                 doc["campaignConfig"] = _campaign_config(params["campaignConfig"])
-            self.store.update(arn, status=UPDATE_PENDING, doc=doc)
+            self.here(ctx).update(arn, status=UPDATE_PENDING, doc=doc)
         self.worker.submit(arn)
         return {"campaignArn": arn}
 
     def delete_campaign(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with answered():
-            self.store.get("campaign", params["campaignArn"])
-        self.store.delete(params["campaignArn"])
+            self.here(ctx).get("campaign", params["campaignArn"])
+        self.here(ctx).delete(params["campaignArn"])
         return {}
 
     # batch inference
@@ -294,9 +290,9 @@ class ModelOperations:
         name = params["jobName"]
         arn = ctx.arn("personalize", f"batch-inference-job/{name}")
         with answered():
-            version = self._active_version(params["solutionVersionArn"])
+            version = self._active_version(ctx, params["solutionVersionArn"])
             if params.get("filterArn"):
-                self.store.get("filter", params["filterArn"])
+                self.here(ctx).get("filter", params["filterArn"])
             for member in ("batchInferenceJobConfig", "themeGenerationConfig"):
                 if params.get(member):
                     raise InvalidInput(f"Outcrop does not support {member}.")
@@ -319,7 +315,7 @@ class ModelOperations:
                 batchInferenceJobMode="BATCH_INFERENCE",
                 tags=tags_of(params),
             )
-            self.store.create("batchInferenceJob", arn, name, version.arn, PENDING, doc)
+            self.here(ctx).create("batchInferenceJob", arn, name, version.arn, PENDING, doc)
         self.worker.submit(arn)
         return {"batchInferenceJobArn": arn}
 
@@ -327,42 +323,46 @@ class ModelOperations:
         with answered():
             return {
                 "batchInferenceJob": shaped(
-                    self.store.get("batchInferenceJob", params["batchInferenceJobArn"])
+                    self.here(ctx).get("batchInferenceJob", params["batchInferenceJobArn"])
                 )
             }
 
     def list_batch_inference_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return listed(
-            self.store, "batchInferenceJob", params, "batchInferenceJobs", params.get("solutionVersionArn")
+            self.here(ctx),
+            "batchInferenceJob",
+            params,
+            "batchInferenceJobs",
+            params.get("solutionVersionArn"),
         )
 
     # tags
     def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"tags": self._tagged(params["resourceArn"]).doc.get("tags") or []}
+        return {"tags": self._tagged(ctx, params["resourceArn"]).doc.get("tags") or []}
 
     def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        resource = self._tagged(params["resourceArn"])
+        resource = self._tagged(ctx, params["resourceArn"])
         tags = {t["tagKey"]: t["tagValue"] for t in resource.doc.get("tags") or []}
         tags.update({t["tagKey"]: t["tagValue"] for t in params["tags"]})
         merged = [{"tagKey": k, "tagValue": v} for k, v in tags.items()]
-        self.store.update(resource.arn, doc={"tags": tags_of({"tags": merged})})
+        self.here(ctx).update(resource.arn, doc={"tags": tags_of({"tags": merged})})
         return {}
 
     def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        resource = self._tagged(params["resourceArn"])
+        resource = self._tagged(ctx, params["resourceArn"])
         kept = [t for t in resource.doc.get("tags") or [] if t["tagKey"] not in set(params["tagKeys"])]
-        self.store.update(resource.arn, doc={"tags": kept})
+        self.here(ctx).update(resource.arn, doc={"tags": kept})
         return {}
 
-    def _tagged(self, arn: str) -> Any:
+    def _tagged(self, ctx: RequestContext, arn: str) -> Any:
         with answered():
-            resource = self.store.any(arn)
+            resource = self.here(ctx).any(arn)
             if resource is None:
                 raise NotFound(f"Could not find resource with ARN {arn}")
         return resource
 
-    def _active_version(self, arn: str) -> Any:
-        version = self.store.get("solutionVersion", arn)
+    def _active_version(self, ctx: RequestContext, arn: str) -> Any:
+        version = self.here(ctx).get("solutionVersion", arn)
         if version.status != ACTIVE:
             raise InvalidInput(f"The solution version {arn} is {version.status}, not ACTIVE.")
         return version

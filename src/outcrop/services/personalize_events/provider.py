@@ -12,9 +12,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from outcrop.config import Settings
 from outcrop.personalize.recommend import datasets_of
 from outcrop.personalize.schemas import Schema, parse_schema, property_field, read_value
-from outcrop.personalize.store import PersonalizeStore, Resource
+from outcrop.personalize.store import PUT, PersonalizeStore, Resource, open_store
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
 
@@ -28,17 +29,22 @@ class ResourceNotFoundException(ServiceError, service="personalize-events"): ...
 class PersonalizeEvents(Service):
     service_name: ClassVar[str] = "personalize-events"
 
-    def __init__(self, *, data_path: Callable[..., Path]) -> None:
-        self.store = PersonalizeStore(data_path("personalize") / "personalize.sqlite3")
+    def __init__(self, *, data_path: Callable[..., Path], settings: Settings) -> None:
+        self.store, _ = open_store(
+            data_path("personalize"), account=settings.account_id, region=settings.region
+        )
 
     def close(self) -> None:
         self.store.close()
 
+    def _here(self, ctx: RequestContext) -> PersonalizeStore:
+        """The resources of the request's account and region: another region's tracker or dataset is not
+        found here, as on AWS."""
+        return self.store.at((ctx.account_id, ctx.region))
+
     def put_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        tracker = next(
-            (t for t in self.store.list_of("eventTracker") if t.doc["trackingId"] == params["trackingId"]),
-            None,
-        )
+        trackers = self._here(ctx).list_of("eventTracker")
+        tracker = next((t for t in trackers if t.doc["trackingId"] == params["trackingId"]), None)
         if tracker is None:
             raise InvalidInputException(
                 f"The tracking ID {params['trackingId']} does not match an event tracker."
@@ -70,19 +76,19 @@ class PersonalizeEvents(Service):
                 row["RECOMMENDATION_ID"] = event["recommendationId"]
             row.update(self._properties(schema, event.get("properties"), f"eventList[{index}]"))
             rows.append(row)
-        self.store.replace_rows(dataset, "Interactions", rows, full=False)
+        self.store.replace_rows(dataset, "Interactions", rows, full=False, source=PUT)
         return {}
 
     def put_items(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._put(params["datasetArn"], "Items", "ITEM_ID", "itemId", params["items"])
+        return self._put(ctx, params["datasetArn"], "Items", "ITEM_ID", "itemId", params["items"])
 
     def put_users(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._put(params["datasetArn"], "Users", "USER_ID", "userId", params["users"])
+        return self._put(ctx, params["datasetArn"], "Users", "USER_ID", "userId", params["users"])
 
     def _put(
-        self, arn: str, kind: str, key: str, member: str, entries: list[dict[str, Any]]
+        self, ctx: RequestContext, arn: str, kind: str, key: str, member: str, entries: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        dataset = self.store.find("dataset", arn)
+        dataset = self._here(ctx).find("dataset", arn)
         if dataset is None:
             raise ResourceNotFoundException(f"Could not find dataset with ARN {arn}")
         if dataset.doc["datasetType"] != kind:
@@ -102,7 +108,7 @@ class PersonalizeEvents(Service):
                     f"{kind}[{index}] lacks the schema's required field(s): {', '.join(missing)}"
                 )
             rows.append(row)
-        self.store.replace_rows(arn, kind, rows, full=False)
+        self.store.replace_rows(arn, kind, rows, full=False, source=PUT)
         return {}
 
     def _schema(self, dataset: Resource) -> Schema:

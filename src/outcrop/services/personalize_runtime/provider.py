@@ -11,9 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+from outcrop.config import Settings
 from outcrop.personalize import errors
 from outcrop.personalize.recommend import Ask, Recommender
-from outcrop.personalize.store import PersonalizeStore, Resource
+from outcrop.personalize.store import PersonalizeStore, Resource, open_store
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
 
@@ -40,10 +41,11 @@ def _answered() -> Iterator[None]:
 class PersonalizeRuntime(Service):
     service_name: ClassVar[str] = "personalize-runtime"
 
-    def __init__(self, *, data_path: Callable[..., Path]) -> None:
-        root = data_path("personalize")
-        self.store = PersonalizeStore(root / "personalize.sqlite3")
-        self.recommender = Recommender(self.store, root / "models")
+    def __init__(self, *, data_path: Callable[..., Path], settings: Settings) -> None:
+        self.store, models = open_store(
+            data_path("personalize"), account=settings.account_id, region=settings.region
+        )
+        self.recommender = Recommender(self.store, models)
 
     def close(self) -> None:
         self.store.close()
@@ -53,10 +55,11 @@ class PersonalizeRuntime(Service):
             raise InvalidInputException("Give either a campaignArn or a recommenderArn.")
         self._unserved(params, ("context", "promotions", "metadataColumns"))
         with _answered():
+            store = self._here(ctx)
             if params.get("recommenderArn"):
-                version = self._recommender(params["recommenderArn"])
+                version = self._recommender(store, params["recommenderArn"])
             else:
-                version = self._version(params["campaignArn"])
+                version = self._version(store, params["campaignArn"])
             kind = version.doc["recipeType"]
             if kind == "PERSONALIZED_RANKING":
                 raise errors.InvalidInput("A personalized-ranking campaign answers GetPersonalizedRanking.")
@@ -68,7 +71,7 @@ class PersonalizeRuntime(Service):
                 user_id=params.get("userId"),
                 item_id=params.get("itemId"),
                 num_results=self._num_results(params),
-                filter=self._filter(params, version),
+                filter=self._filter(store, params, version),
                 filter_values=params.get("filterValues"),
             )
             found = self.recommender.recommend(version, ask)
@@ -80,7 +83,8 @@ class PersonalizeRuntime(Service):
         if not inputs or len(inputs) > MAX_INPUT_LIST:
             raise InvalidInputException(f"inputList must hold 1 to {MAX_INPUT_LIST} item IDs.")
         with _answered():
-            version = self._version(params["campaignArn"])
+            store = self._here(ctx)
+            version = self._version(store, params["campaignArn"])
             if version.doc["recipeType"] != "PERSONALIZED_RANKING":
                 raise errors.InvalidInput(
                     "GetPersonalizedRanking needs a campaign of a PERSONALIZED_RANKING recipe."
@@ -88,7 +92,7 @@ class PersonalizeRuntime(Service):
             ask = Ask(
                 user_id=params["userId"],
                 num_results=len(inputs),
-                filter=self._filter(params, version),
+                filter=self._filter(store, params, version),
                 filter_values=params.get("filterValues"),
             )
             ranked = self.recommender.rank(version, ask, inputs)
@@ -97,28 +101,33 @@ class PersonalizeRuntime(Service):
             "recommendationId": f"RID-{uuid.uuid4()}",
         }
 
-    def _version(self, campaign_arn: str) -> Resource:
-        campaign = self.store.find("campaign", campaign_arn)
+    def _here(self, ctx: RequestContext) -> PersonalizeStore:
+        """The resources of the request's account and region: another region's campaign, recommender or
+        filter is not found here, as on AWS."""
+        return self.store.at((ctx.account_id, ctx.region))
+
+    def _version(self, store: PersonalizeStore, campaign_arn: str) -> Resource:
+        campaign = store.find("campaign", campaign_arn)
         if campaign is None:
             raise errors.NotFound(f"Campaign {campaign_arn} does not exist.")
         if campaign.status not in ("ACTIVE", "UPDATE PENDING", "UPDATE IN_PROGRESS"):
             raise errors.NotFound(f"Campaign {campaign_arn} is {campaign.status}, not ACTIVE.")
-        return self.store.get("solutionVersion", campaign.doc["solutionVersionArn"])
+        return store.get("solutionVersion", campaign.doc["solutionVersionArn"])
 
-    def _recommender(self, arn: str) -> Resource:
-        found = self.store.find("recommender", arn)
+    def _recommender(self, store: PersonalizeStore, arn: str) -> Resource:
+        found = store.find("recommender", arn)
         if found is None:
             raise errors.NotFound(f"Recommender {arn} does not exist.")
         if found.status != "ACTIVE":
             raise errors.InvalidInput(f"Recommender {arn} is {found.status}, not ACTIVE.")
         return found
 
-    def _filter(self, params: dict[str, Any], version: Resource) -> Resource | None:
+    def _filter(self, store: PersonalizeStore, params: dict[str, Any], version: Resource) -> Resource | None:
         if not params.get("filterArn"):
             if params.get("filterValues"):
                 raise errors.InvalidInput("filterValues need a filterArn.")
             return None
-        found = self.store.find("filter", params["filterArn"])
+        found = store.find("filter", params["filterArn"])
         if found is None:
             raise errors.NotFound(f"Filter {params['filterArn']} does not exist.")
         if found.doc["datasetGroupArn"] != version.doc["datasetGroupArn"]:
