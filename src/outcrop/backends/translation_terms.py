@@ -232,42 +232,61 @@ def _letters(number: int) -> str:
 
 
 class TerminologyStore:
-    """Terminologies as one JSON file each under `root`, written atomically (temp file, then rename)."""
+    """Terminologies as one JSON file each under `root/<account>/<region>/`, written atomically (temp file,
+    then rename): a terminology lives in the account and region that imported it, where its name is unique.
+    Files from before regions (directly under `root`) move into the default account and region at start."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, account: str = "000000000000", region: str = "us-east-1") -> None:
         self.root = root
+        self.default = (account, region)
         self._lock = threading.Lock()
+        for old in root.glob("*.json"):
+            home = self._folder(self.default)
+            home.mkdir(parents=True, exist_ok=True)
+            os.replace(old, home / old.name)
 
-    def _path(self, name: str) -> Path:
+    def _folder(self, where: tuple[str, str]) -> Path:
+        account, region = where
+        if not (_SAFE_NAME.match(account) and _SAFE_NAME.match(region)):
+            raise KeyError(where)
+        return self.root / account / region
+
+    def _path(self, name: str, where: tuple[str, str] | None) -> Path:
         if not _SAFE_NAME.match(name):
             raise KeyError(name)
-        return self.root / f"{name}.json"
+        return self._folder(where or self.default) / f"{name}.json"
 
-    def put(self, terminology: StoredTerminology) -> None:
+    def put(self, terminology: StoredTerminology, *, where: tuple[str, str] | None = None) -> None:
         data = json.dumps(asdict(terminology), ensure_ascii=False).encode("utf-8")
+        path = self._path(terminology.name, where)
+        path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            handle, temp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+            handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(temp, self._path(terminology.name))
+            os.replace(temp, path)
 
-    def get(self, name: str) -> StoredTerminology | None:
+    def get(self, name: str, *, where: tuple[str, str] | None = None) -> StoredTerminology | None:
         try:
-            raw = json.loads(self._path(name).read_text("utf-8"))
+            raw = json.loads(self._path(name, where).read_text("utf-8"))
         except (KeyError, FileNotFoundError):
             return None
         raw["glossary"] = Glossary(**raw["glossary"])
         return StoredTerminology(**raw)
 
-    def delete(self, name: str) -> bool:
+    def delete(self, name: str, *, where: tuple[str, str] | None = None) -> bool:
         with self._lock:
             try:
-                self._path(name).unlink()
+                self._path(name, where).unlink()
             except (KeyError, FileNotFoundError):
                 return False
         return True
 
-    def names(self) -> list[str]:
-        return sorted(path.stem for path in self.root.glob("*.json"))
+    def names(self, *, where: tuple[str, str] | None = None) -> list[str]:
+        try:
+            folder = self._folder(where or self.default)
+        except KeyError:
+            return []
+        return sorted(path.stem for path in folder.glob("*.json"))

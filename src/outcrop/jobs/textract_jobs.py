@@ -2,13 +2,15 @@
 
 A job's blocks are written to a JSON file before its row says SUCCEEDED, so a reader never sees a finished
 job without results. Jobs still IN_PROGRESS when the server stopped are run again at the next start (the
-document is read again from S3); the job id stays the same.
+document is read again from S3); the job id stays the same. A job lives in the account and region that
+started it: another region's Get finds no such job, and a ClientRequestToken is matched within the region.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -20,7 +22,8 @@ from typing import Any
 
 import orjson
 
-from outcrop.storage.sqlite import Database
+from outcrop.jobs.partition import Where
+from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Migration, add_partition
 
 MIGRATIONS = [
     (
@@ -38,6 +41,20 @@ MIGRATIONS = [
 ]
 
 
+def migrations(account: str, region: str) -> list[Migration]:
+    """The schema, with each job in an account and region (existing ones in the server's defaults)."""
+    return [*MIGRATIONS, ("003-regions", lambda tx: _partition(tx, account, region))]
+
+
+def _partition(tx: sqlite3.Connection, account: str, region: str) -> None:
+    add_partition(tx, "jobs", account, region)
+    tx.execute("DROP INDEX jobs_token")
+    tx.execute(
+        "CREATE UNIQUE INDEX jobs_token ON jobs(account, region, kind, client_token)"
+        " WHERE client_token IS NOT NULL"
+    )
+
+
 @dataclass
 class Job:
     job_id: str
@@ -47,6 +64,8 @@ class Job:
     status_message: str | None
     pages: int
     model_version: str | None = None  # the OCR model's version when the job started (None: an older job)
+    account: str = DEFAULT_ACCOUNT
+    region: str = DEFAULT_REGION
 
 
 class TokenMismatch(Exception):
@@ -58,8 +77,11 @@ Work = Callable[[Job], tuple[list[dict[str, Any]], int]]
 
 
 class TextractJobs:
-    def __init__(self, directory: Path, work: Work) -> None:
-        self.db = Database(directory / "jobs.sqlite3", MIGRATIONS)
+    def __init__(
+        self, directory: Path, work: Work, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
+    ) -> None:
+        """`account` and `region` are the server's defaults, where jobs from before regions go."""
+        self.db = Database(directory / "jobs.sqlite3", migrations(account, region))
         self.results = directory / "results"
         self.results.mkdir(parents=True, exist_ok=True)
         self._work = work
@@ -77,15 +99,22 @@ class TextractJobs:
             self._submit(row["job_id"])
 
     def start(
-        self, kind: str, request: dict[str, Any], client_token: str | None, *, model_version: str | None
+        self,
+        kind: str,
+        request: dict[str, Any],
+        client_token: str | None,
+        *,
+        model_version: str | None,
+        where: Where,
     ) -> str:
         """A new job's id, or the existing one for a repeated ClientRequestToken with the same request."""
         encoded = json.dumps(request, sort_keys=True)
         with self.db.transaction() as tx:
             if client_token:
                 row = tx.execute(
-                    "SELECT job_id, request FROM jobs WHERE kind = ? AND client_token = ?",
-                    (kind, client_token),
+                    "SELECT job_id, request FROM jobs WHERE account = ? AND region = ? AND kind = ?"
+                    " AND client_token = ?",
+                    (*where, kind, client_token),
                 ).fetchone()
                 if row is not None:
                     if row["request"] != encoded:
@@ -93,17 +122,18 @@ class TextractJobs:
                     return str(row["job_id"])
             job_id = uuid.uuid4().hex + uuid.uuid4().hex[:32]
             tx.execute(
-                "INSERT INTO jobs (job_id, kind, status, request, client_token, created, model_version) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job_id, kind, "IN_PROGRESS", encoded, client_token, time.time(), model_version),
+                "INSERT INTO jobs (job_id, kind, status, request, client_token, created, model_version,"
+                " account, region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, kind, "IN_PROGRESS", encoded, client_token, time.time(), model_version, *where),
             )
         self._submit(job_id)
         return job_id
 
-    def get(self, job_id: str, kind: str) -> Job | None:
+    def get(self, job_id: str, kind: str, *, where: Where | None = None) -> Job | None:
+        """The job, if it lives in `where` (a request's view) or anywhere (not given: the runner's)."""
         with self.db.read() as tx:
             row = tx.execute("SELECT * FROM jobs WHERE job_id = ? AND kind = ?", (job_id, kind)).fetchone()
-        if row is None:
+        if row is None or (where is not None and (row["account"], row["region"]) != where):
             return None
         return Job(
             row["job_id"],
@@ -113,6 +143,8 @@ class TextractJobs:
             row["status_message"],
             row["pages"],
             row["model_version"],
+            row["account"],
+            row["region"],
         )
 
     def blocks(self, job_id: str) -> list[dict[str, Any]]:

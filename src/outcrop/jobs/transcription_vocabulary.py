@@ -4,7 +4,7 @@ They are applied as faster-whisper's `hotwords`, a prompt that biases decoding t
 (an unknown product name like "Outcrop" comes out right instead of "Alcrop"). Phrases are written as
 Transcribe takes them: words of one phrase joined by hyphens ("Los-Angeles"); a vocabulary file is one
 phrase per line, or Transcribe's table (Phrase, SoundsLike, IPA, DisplayAs), of which Phrase and
-DisplayAs are used.
+DisplayAs are used. A vocabulary lives in the account and region that made it; its name is unique there.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from outcrop.storage.sqlite import Database
+from outcrop.jobs.partition import Where, rebuild
+from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Migration
 
 MAX_PHRASE_CHARS = 256
 MAX_VOCABULARY_CHARS = 50_000
@@ -29,6 +30,22 @@ _MIGRATIONS = [
         """,
     )
 ]
+
+
+_PARTITIONED = """
+    CREATE TABLE vocabularies_new (
+        name TEXT NOT NULL, language TEXT NOT NULL, phrases TEXT NOT NULL, modified REAL NOT NULL,
+        account TEXT NOT NULL, region TEXT NOT NULL, PRIMARY KEY (account, region, name)
+    )
+"""
+
+
+def migrations(account: str, region: str) -> list[Migration]:
+    """The schema, with each vocabulary in an account and region (existing ones in the defaults)."""
+    return [
+        *_MIGRATIONS,
+        ("0002-regions", lambda tx: rebuild(tx, "vocabularies", _PARTITIONED, (account, region))),
+    ]
 
 
 class VocabularyError(ValueError):
@@ -80,42 +97,60 @@ def phrases_from_file(text: str) -> list[str]:
 
 
 class VocabularyStore:
-    def __init__(self, path: Path) -> None:
-        self.db = Database(path, _MIGRATIONS)
+    def __init__(self, path: Path, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> None:
+        """`account` and `region` are the server's defaults, where vocabularies from before regions go."""
+        self.db = Database(path, migrations(account, region))
 
-    def put(self, name: str, language: str, phrases: list[str], *, create: bool) -> Vocabulary | None:
+    def put(
+        self, name: str, language: str, phrases: list[str], *, create: bool, where: Where
+    ) -> Vocabulary | None:
         """Create (None if the name is taken) or replace (None if it does not exist)."""
         now = time.time()
         with self.db.transaction() as tx:
-            exists = tx.execute("SELECT 1 FROM vocabularies WHERE name = ?", (name,)).fetchone() is not None
+            exists = (
+                tx.execute(
+                    "SELECT 1 FROM vocabularies WHERE account = ? AND region = ? AND name = ?", (*where, name)
+                ).fetchone()
+                is not None
+            )
             if exists == create:
                 return None
             tx.execute(
-                "INSERT OR REPLACE INTO vocabularies VALUES (?, ?, ?, ?)",
-                (name, language, json.dumps(phrases), now),
+                "INSERT OR REPLACE INTO vocabularies (name, language, phrases, modified, account, region)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (name, language, json.dumps(phrases), now, *where),
             )
         return Vocabulary(name, language, phrases, now)
 
-    def get(self, name: str) -> Vocabulary | None:
+    def get(self, name: str, *, where: Where) -> Vocabulary | None:
         with self.db.read() as conn:
-            row = conn.execute("SELECT * FROM vocabularies WHERE name = ?", (name,)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM vocabularies WHERE account = ? AND region = ? AND name = ?", (*where, name)
+            ).fetchone()
         return (
             Vocabulary(row["name"], row["language"], json.loads(row["phrases"]), row["modified"])
             if row
             else None
         )
 
-    def list(self, name_contains: str | None = None) -> list[Vocabulary]:
+    def list(self, where: Where, name_contains: str | None = None) -> list[Vocabulary]:
         with self.db.read() as conn:
-            rows = conn.execute("SELECT * FROM vocabularies ORDER BY modified DESC").fetchall()
+            rows = conn.execute(
+                "SELECT * FROM vocabularies WHERE account = ? AND region = ? ORDER BY modified DESC", where
+            ).fetchall()
         found = [Vocabulary(r["name"], r["language"], json.loads(r["phrases"]), r["modified"]) for r in rows]
         if name_contains:
             found = [v for v in found if name_contains.lower() in v.name.lower()]
         return found
 
-    def delete(self, name: str) -> bool:
+    def delete(self, name: str, *, where: Where) -> bool:
         with self.db.transaction() as tx:
-            return tx.execute("DELETE FROM vocabularies WHERE name = ?", (name,)).rowcount > 0
+            return (
+                tx.execute(
+                    "DELETE FROM vocabularies WHERE account = ? AND region = ? AND name = ?", (*where, name)
+                ).rowcount
+                > 0
+            )
 
     def close(self) -> None:
         self.db.close()

@@ -18,10 +18,17 @@ class InputErrors(NamedTuple):
 
 
 def bytes_or_s3_object(
-    objects: ObjectStore, source: Mapping[str, Any], *, name: str, limit: int, errors: InputErrors
+    objects: ObjectStore,
+    source: Mapping[str, Any],
+    *,
+    name: str,
+    limit: int,
+    errors: InputErrors,
+    region: str | None = None,
 ) -> bytes:
     """The bytes of `source` (Rekognition's Image, Textract's Document): exactly one of `Bytes` and
-    `S3Object` {Bucket, Name}. An S3 object over `limit` bytes is refused before it is read."""
+    `S3Object` {Bucket, Name}. An S3 object over `limit` bytes is refused before it is read; with
+    `region`, so is one whose bucket is in another region (those services read only their own region's)."""
     if ("Bytes" in source) == ("S3Object" in source):
         raise errors.invalid(f"Provide exactly one of {name}.Bytes and {name}.S3Object.")
     if "Bytes" in source:
@@ -32,6 +39,11 @@ def bytes_or_s3_object(
         raise errors.invalid("S3Object needs a Bucket and a Name.")
     try:
         info = objects.head_object(bucket, key)
+        if region is not None and objects.get_bucket(bucket).region != region:
+            raise errors.unreadable(
+                "Unable to get object metadata from S3. Check object key, region and/or access permissions. "
+                f"(the bucket {bucket} is not in {region})"
+            )
         if info.size > limit:
             raise errors.too_large(f"The S3 object is {info.size} bytes; the limit is {limit} bytes.")
         return objects.read_object(bucket, key)

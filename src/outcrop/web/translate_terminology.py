@@ -32,7 +32,8 @@ def mount(app: App, services: Mapping[str, Service]) -> dict[str, Handler]:
         name = unquote(request.raw_path.split("?", 1)[0][len(PREFIX) :])
         fmt = (request.query.get("format") or [""])[0].upper()
         token = (request.query.get("token") or [""])[0]
-        body = await run_blocking(lambda: translate.terminology_file(name, fmt, token))
+        where = ((request.query.get("account") or [""])[0], (request.query.get("region") or [""])[0])
+        body = await run_blocking(lambda: translate.terminology_file(name, fmt, token, where))
         if body is None:
             return HttpResponse(
                 404, {"content-type": "text/plain"}, b"no such terminology, or a stale link\n"

@@ -2,6 +2,9 @@
 
 Embeddings are dlib's 128-d descriptors stored as float32 bytes; a search loads the collection's vectors
 and ranks them by Euclidean distance, the metric dlib's model was trained for.
+
+A collection lives in an account and region, where its CollectionId is unique: `find` turns that id into the
+collection's `key`, which the other methods take (collections from before regions keep their id as key).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from outcrop.backends.vision import Box
-from outcrop.storage.sqlite import Database
+from outcrop.jobs.partition import Where
+from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Migration, add_partition
 
 MIGRATIONS = [
     (
@@ -37,6 +41,23 @@ MIGRATIONS = [
 ]
 
 
+def migrations(account: str, region: str) -> list[Migration]:
+    """The schema, with each collection in an account and region: where its ARN says, else the defaults."""
+    return [*MIGRATIONS, ("002-regions", lambda tx: _partition(tx, account, region))]
+
+
+def _partition(tx: sqlite3.Connection, account: str, region: str) -> None:
+    tx.execute("ALTER TABLE collections ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+    add_partition(tx, "collections", account, region)
+    for row in tx.execute("SELECT id, arn FROM collections").fetchall():
+        fields = str(row["arn"]).removeprefix("arn:").split(":")  # aws:rekognition:<region>:<account>:...
+        place = (fields[3], fields[2]) if len(fields) > 4 and fields[2] and fields[3] else (account, region)
+        tx.execute(
+            "UPDATE collections SET name = id, account = ?, region = ? WHERE id = ?", (*place, row["id"])
+        )
+    tx.execute("CREATE UNIQUE INDEX collections_by_place ON collections (account, region, name)")
+
+
 class CollectionExists(Exception):
     pass
 
@@ -47,11 +68,12 @@ class NoSuchCollection(Exception):
 
 @dataclass
 class Collection:
-    id: str
+    id: str  # the CollectionId, unique in its account and region
     arn: str
     created: float
     model_version: str
     face_count: int
+    key: str = ""  # the store's own key for it, unique server-wide
 
 
 @dataclass
@@ -64,38 +86,61 @@ class StoredFace:
 
 
 class FaceIndex:
-    def __init__(self, directory: Path) -> None:
-        self.db = Database(directory / "collections.sqlite3", MIGRATIONS)
+    def __init__(
+        self, directory: Path, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
+    ) -> None:
+        """`account` and `region` are the server's defaults, where collections from before regions go."""
+        self.db = Database(directory / "collections.sqlite3", migrations(account, region))
 
     def close(self) -> None:
         self.db.close()
 
-    def create(self, collection_id: str, arn: str, model_version: str, tags: dict[str, str]) -> Collection:
+    def create(
+        self, collection_id: str, arn: str, model_version: str, tags: dict[str, str], *, where: Where
+    ) -> Collection:
         now = time.time()
+        key = f"{where[0]}/{where[1]}/{collection_id}"
         with self.db.transaction() as tx:
-            if tx.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone():
+            taken = tx.execute(
+                "SELECT 1 FROM collections WHERE account = ? AND region = ? AND name = ?",
+                (*where, collection_id),
+            ).fetchone()
+            if taken:
                 raise CollectionExists(collection_id)
             tx.execute(
-                "INSERT INTO collections VALUES (?, ?, ?, ?, ?)",
-                (collection_id, arn, now, model_version, json.dumps(tags)),
+                "INSERT INTO collections (id, arn, created, model_version, tags, name, account, region)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, arn, now, model_version, json.dumps(tags), collection_id, *where),
             )
-        return Collection(collection_id, arn, now, model_version, 0)
+        return Collection(collection_id, arn, now, model_version, 0, key)
 
-    def get(self, collection_id: str) -> Collection:
+    def find(self, collection_id: str, *, where: Where) -> Collection:
+        """The collection of that id in the account and region."""
         with self.db.read() as tx:
-            row = tx.execute("SELECT * FROM collections WHERE id = ?", (collection_id,)).fetchone()
-            if row is None:
-                raise NoSuchCollection(collection_id)
-            count = tx.execute(
-                "SELECT COUNT(*) FROM faces WHERE collection_id = ?", (collection_id,)
-            ).fetchone()[0]
-        return Collection(row["id"], row["arn"], row["created"], row["model_version"], int(count))
+            row = tx.execute(
+                "SELECT id FROM collections WHERE account = ? AND region = ? AND name = ?",
+                (*where, collection_id),
+            ).fetchone()
+        if row is None:
+            raise NoSuchCollection(collection_id)
+        return self.get(row["id"])
 
-    def list_collections(self, after: str, limit: int) -> list[Collection]:
-        """Collections in id order after `after`; one more than `limit` tells that a next page exists."""
+    def get(self, key: str) -> Collection:
+        with self.db.read() as tx:
+            row = tx.execute("SELECT * FROM collections WHERE id = ?", (key,)).fetchone()
+            if row is None:
+                raise NoSuchCollection(key)
+            count = tx.execute("SELECT COUNT(*) FROM faces WHERE collection_id = ?", (key,)).fetchone()[0]
+        return Collection(row["name"], row["arn"], row["created"], row["model_version"], int(count), key)
+
+    def list_collections(self, after: str, limit: int, *, where: Where) -> list[Collection]:
+        """The account and region's collections in id order after `after`; one more than `limit` tells
+        that a next page exists."""
         with self.db.read() as tx:
             rows = tx.execute(
-                "SELECT id FROM collections WHERE id > ? ORDER BY id LIMIT ?", (after, limit + 1)
+                "SELECT id FROM collections WHERE account = ? AND region = ? AND name > ?"
+                " ORDER BY name LIMIT ?",
+                (*where, after, limit + 1),
             ).fetchall()
         return [self.get(row["id"]) for row in rows]
 

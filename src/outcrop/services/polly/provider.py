@@ -3,12 +3,12 @@
 Every voice listed by DescribeVoices speaks here; the AWS voice ids are names for those local voices (see
 `VOICES` and docs/polly-transcribe.md). Lexicons are PLS documents kept in SQLite; their aliases are applied
 before synthesis. Synthesis tasks run in the background and write their output to S3 in-process.
+Lexicons and tasks live in the account and region that made them; a task speaks with its region's lexicons.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +23,8 @@ from outcrop.backends.speech.lexicon import LexiconError, parse_lexicon
 from outcrop.backends.speech.protocols import Synthesizer, Transcriber
 from outcrop.backends.speech.synth import SynthesisCancelled, marks_json_lines, synthesize
 from outcrop.backends.speech.text import Script, SsmlError, plain_script, ssml_script
+from outcrop.config import Settings
+from outcrop.jobs.partition import Where
 from outcrop.jobs.speech_task_worker import COMPLETED, FAILED, QUEUED, RUNNING, JobFailed, JobWorker
 from outcrop.protocol.errors import ServiceError, ValidationException
 from outcrop.services.base import RequestContext, Service
@@ -49,8 +51,8 @@ from outcrop.services.polly.errors import (
     UnsupportedPlsAlphabetException,
     UnsupportedPlsLanguageException,
 )
+from outcrop.services.polly.lexicons import LexiconStore, TooManyLexicons
 from outcrop.storage.objects import NoSuchBucket, ObjectAttributes, ObjectStore, StoreError
-from outcrop.storage.sqlite import Database
 
 # The catalog's models Polly speaks and listens with (the bundled catalog names them; see catalog.toml).
 PIPER = "piper-en-us-joe"
@@ -143,29 +145,24 @@ _EXTENSIONS = {
     "alaw": "alaw",
 }
 _TASK_STATUS = {QUEUED: "scheduled", RUNNING: "inProgress", COMPLETED: "completed", FAILED: "failed"}
-_LEXICON_MIGRATIONS = [
-    (
-        "0001-lexicons",
-        """
-        CREATE TABLE lexicons (
-            name TEXT PRIMARY KEY, content TEXT NOT NULL, alphabet TEXT NOT NULL, language TEXT NOT NULL,
-            lexemes INTEGER NOT NULL, size INTEGER NOT NULL, modified REAL NOT NULL
-        )
-        """,
-    )
-]
 
 
 class Polly(Service):
     service_name: ClassVar[str] = "polly"
 
     def __init__(
-        self, *, models: ModelRegistry, objects: ObjectStore, data_path: Callable[..., Path]
+        self,
+        *,
+        models: ModelRegistry,
+        objects: ObjectStore,
+        settings: Settings,
+        data_path: Callable[..., Path],
     ) -> None:
         self.models = models
         self.objects = objects
-        self._lexicons = Database(data_path("polly") / "lexicons.sqlite3", _LEXICON_MIGRATIONS)
-        self._tasks = JobWorker(data_path("polly") / "tasks.sqlite3", self._run_task, "polly-tasks")
+        place = {"account": settings.account_id, "region": settings.region}
+        self._lexicons = LexiconStore(data_path("polly") / "lexicons.sqlite3", **place)
+        self._tasks = JobWorker(data_path("polly") / "tasks.sqlite3", self._run_task, "polly-tasks", **place)
         self._tasks.start()
 
     def close(self) -> None:
@@ -175,11 +172,13 @@ class Polly(Service):
     # -- synthesis -------------------------------------------------------------------------------------
 
     def synthesize_speech(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        request = self._checked(params, MAX_CHARACTERS, MAX_TOTAL_CHARACTERS)
-        body, content_type, characters = self._render(request, ctx.cancel)
+        request = self._checked(ctx, params, MAX_CHARACTERS, MAX_TOTAL_CHARACTERS)
+        body, content_type, characters = self._render(request, (ctx.account_id, ctx.region), ctx.cancel)
         return {"AudioStream": body, "ContentType": content_type, "RequestCharacters": characters}
 
-    def _checked(self, params: dict[str, Any], limit: int, total_limit: int) -> dict[str, Any]:
+    def _checked(
+        self, ctx: RequestContext, params: dict[str, Any], limit: int, total_limit: int
+    ) -> dict[str, Any]:
         """Every check SynthesizeSpeech and StartSpeechSynthesisTask make before any audio is made."""
         voice = self._voice(params["VoiceId"])
         engine = params.get("Engine", "standard")
@@ -220,7 +219,7 @@ class Polly(Service):
                 f"Maximum text length has been exceeded: {script.characters} characters, the limit is {limit}"
             )
         names = list(params.get("LexiconNames") or [])
-        self._aliases(names, voice.language)  # raises LexiconNotFoundException early
+        self._aliases(names, voice.language, (ctx.account_id, ctx.region))  # LexiconNotFound early
         return {
             "VoiceId": voice.id,
             "Engine": engine,
@@ -264,11 +263,11 @@ class Polly(Service):
         return listener
 
     def _render(
-        self, request: dict[str, Any], cancel: threading.Event | None = None
+        self, request: dict[str, Any], where: Where, cancel: threading.Event | None = None
     ) -> tuple[bytes, str, int]:
         voice = VOICES[request["VoiceId"]]
         script = self._script(request["Text"], request["TextType"])
-        aliases = self._aliases(request["LexiconNames"], voice.language)
+        aliases = self._aliases(request["LexiconNames"], voice.language, where)
         marks = frozenset(request["SpeechMarkTypes"])
         try:
             audio, found = synthesize(
@@ -337,26 +336,24 @@ class Polly(Service):
             raise UnsupportedPlsLanguageException(
                 f"No voice here speaks the lexicon's language {lexicon.language}"
             )
-        with self._lexicons.transaction() as tx:
-            count = tx.execute("SELECT count(*) FROM lexicons WHERE name != ?", (name,)).fetchone()[0]
-            if count >= MAX_LEXICONS:
-                raise MaxLexiconsNumberExceededException(f"An account holds at most {MAX_LEXICONS} lexicons")
-            tx.execute(
-                "INSERT OR REPLACE INTO lexicons VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    content,
-                    lexicon.alphabet,
-                    lexicon.language,
-                    len(lexicon.lexemes),
-                    len(content),
-                    time.time(),
-                ),
+        try:
+            self._lexicons.put(
+                name,
+                content,
+                alphabet=lexicon.alphabet,
+                language=lexicon.language,
+                lexemes=len(lexicon.lexemes),
+                limit=MAX_LEXICONS,
+                where=(ctx.account_id, ctx.region),
             )
+        except TooManyLexicons:
+            raise MaxLexiconsNumberExceededException(
+                f"An account holds at most {MAX_LEXICONS} lexicons in a Region"
+            ) from None
         return {}
 
     def get_lexicon(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        row = self._lexicon_row(params["Name"])
+        row = self._lexicon_row(params["Name"], (ctx.account_id, ctx.region))
         return {
             "Lexicon": {"Content": row["content"], "Name": row["name"]},
             "LexiconAttributes": self._attrs(ctx, row),
@@ -365,20 +362,16 @@ class Polly(Service):
     def list_lexicons(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("NextToken"):
             raise InvalidNextTokenException("The NextToken is not valid: every lexicon fits in one page")
-        with self._lexicons.read() as conn:
-            rows = conn.execute("SELECT * FROM lexicons ORDER BY name").fetchall()
+        rows = self._lexicons.all(where=(ctx.account_id, ctx.region))
         return {"Lexicons": [{"Name": r["name"], "Attributes": self._attrs(ctx, r)} for r in rows]}
 
     def delete_lexicon(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self._lexicons.transaction() as tx:
-            deleted = tx.execute("DELETE FROM lexicons WHERE name = ?", (params["Name"],)).rowcount
-        if not deleted:
+        if not self._lexicons.delete(params["Name"], where=(ctx.account_id, ctx.region)):
             raise LexiconNotFoundException(f"Lexicon not found: {params['Name']}")
         return {}
 
-    def _lexicon_row(self, name: str) -> Any:
-        with self._lexicons.read() as conn:
-            row = conn.execute("SELECT * FROM lexicons WHERE name = ?", (name,)).fetchone()
+    def _lexicon_row(self, name: str, where: Where) -> Any:
+        row = self._lexicons.get(name, where=where)
         if row is None:
             raise LexiconNotFoundException(f"Lexicon not found: {name}")
         return row
@@ -394,11 +387,11 @@ class Polly(Service):
             "Size": row["size"],
         }
 
-    def _aliases(self, names: list[str], language: str) -> dict[str, str]:
+    def _aliases(self, names: list[str], language: str, where: Where) -> dict[str, str]:
         """Aliases of the named lexicons in the voice's language; an earlier lexicon wins, as in Polly."""
         aliases: dict[str, str] = {}
         for name in names:
-            row = self._lexicon_row(name)
+            row = self._lexicon_row(name, where)
             if row["language"] != language:
                 continue
             for grapheme, alias in parse_lexicon(row["content"]).aliases().items():
@@ -408,7 +401,7 @@ class Polly(Service):
     # -- synthesis tasks -------------------------------------------------------------------------------
 
     def start_speech_synthesis_task(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        request = self._checked(params, MAX_TASK_CHARACTERS, MAX_TASK_TOTAL_CHARACTERS)
+        request = self._checked(ctx, params, MAX_TASK_CHARACTERS, MAX_TASK_TOTAL_CHARACTERS)
         bucket = params["OutputS3BucketName"]
         try:
             self.objects.get_bucket(bucket)
@@ -427,7 +420,7 @@ class Polly(Service):
         request |= {"Bucket": bucket, "Key": key, "OutputUri": f"{ctx.base_url}/{bucket}/{key}"}
         if params.get("SnsTopicArn"):
             request["SnsTopicArn"] = params["SnsTopicArn"]
-        job = self._tasks.submit(task_id, request)
+        job = self._tasks.submit(task_id, request, where=(ctx.account_id, ctx.region))
         return {"SynthesisTask": self._task(job)}
 
     def get_speech_synthesis_task(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -436,14 +429,14 @@ class Polly(Service):
             uuid.UUID(task_id)
         except ValueError:
             raise InvalidTaskIdException(f"The task id {task_id} is not valid") from None
-        job = self._tasks.get(task_id)
+        job = self._tasks.get(task_id, where=(ctx.account_id, ctx.region))
         if job is None:
             raise SynthesisTaskNotFoundException(f"Synthesis task {task_id} not found")
         return {"SynthesisTask": self._task(job)}
 
     def list_speech_synthesis_tasks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         wanted = {v: k for k, v in _TASK_STATUS.items()}.get(params.get("Status", ""))
-        jobs = self._tasks.list(status=wanted)
+        jobs = self._tasks.list(where=(ctx.account_id, ctx.region), status=wanted)
         page, token = _TASK_PAGES.page(jobs, params)
         output: dict[str, Any] = {"SynthesisTasks": [self._task(j) for j in page]}
         if token:
@@ -476,7 +469,7 @@ class Polly(Service):
     def _run_task(self, job: Any) -> dict[str, Any]:
         request = job.request
         try:
-            body, content_type, _ = self._render(request)
+            body, content_type, _ = self._render(request, job.where)
         except ServiceError as error:
             raise JobFailed(error.message) from None
         try:

@@ -16,13 +16,20 @@ import numpy as np
 
 from outcrop.backends.base import BackendError
 from outcrop.backends.registry import ModelRegistry, UnknownModel
-from outcrop.backends.vision import Box, CorruptImage, ImageTooLarge, Point, UnsupportedFormat, VisionError
-from outcrop.backends.vision.face_index import CollectionExists, FaceIndex, NoSuchCollection, StoredFace
+from outcrop.backends.vision import CorruptImage, ImageTooLarge, UnsupportedFormat, VisionError
+from outcrop.backends.vision.face_index import (
+    Collection,
+    CollectionExists,
+    FaceIndex,
+    NoSuchCollection,
+)
 from outcrop.backends.vision.images import decode_image
-from outcrop.backends.vision.protocols import BASIC_LANDMARKS, Face, FaceDetector, ImageModerator, TextReader
+from outcrop.backends.vision.protocols import Face, FaceDetector, ImageModerator, TextReader
+from outcrop.config import Settings
 from outcrop.services._inputs import InputErrors, bytes_or_s3_object
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.paging import Pager
+from outcrop.services.rekognition import shapes
 from outcrop.services.rekognition.errors import (
     ImageTooLargeException,
     InternalServerError,
@@ -41,10 +48,7 @@ Output = dict[str, Any]
 MAX_S3_IMAGE_BYTES = 15 * 1024 * 1024
 NO_FACE = "There are no faces in the image. Should be at least 1."
 # Attributes a packaged model really measures; the rest (age, gender, emotions...) have no local model.
-MEASURED_ATTRIBUTES = {"DEFAULT", "ALL", "EYES_OPEN", "MOUTH_OPEN"}
 MAX_TEXT_WORDS = 100  # DetectText returns at most 100 words, as Rekognition does
-QUALITY_MIN_CONFIDENCE = {"NONE": 0.0, "LOW": 0.5, "AUTO": 0.8, "MEDIUM": 0.8, "HIGH": 0.95}
-QUALITY_MIN_PIXELS = {"NONE": 0, "LOW": 20, "AUTO": 40, "MEDIUM": 40, "HIGH": 60}
 FACES_MODEL, OCR_MODEL, MODERATION_MODEL = "dlib-resnet-faces", "rapidocr-pp-ocrv4", "open-nsfw"  # catalog
 
 
@@ -66,29 +70,27 @@ def _vision_errors() -> Iterator[None]:
         raise InvalidParameterException(str(exc)) from exc
 
 
-def _box(box: Box) -> Output:
-    return {"Width": box.width, "Height": box.height, "Left": box.left, "Top": box.top}
-
-
-def _polygon(points: list[Point]) -> list[Output]:
-    return [{"X": x, "Y": y} for x, y in points]
-
-
 class Rekognition(Service):
     service_name = "rekognition"
 
     def __init__(
-        self, *, models: ModelRegistry, objects: ObjectStore, data_path: Callable[..., Path]
+        self,
+        *,
+        models: ModelRegistry,
+        objects: ObjectStore,
+        settings: Settings,
+        data_path: Callable[..., Path],
     ) -> None:
         self.models = models
         self.objects = objects
         self._index_dir = data_path("rekognition")
+        self._place = (settings.account_id, settings.region)  # where collections from before regions go
         self._index: FaceIndex | None = None
 
     @property
     def index(self) -> FaceIndex:
         if self._index is None:
-            self._index = FaceIndex(self._index_dir)
+            self._index = FaceIndex(self._index_dir, account=self._place[0], region=self._place[1])
         return self._index
 
     def _model(self, name: str, kind: str) -> Any:
@@ -106,19 +108,18 @@ class Rekognition(Service):
 
     # -- inputs ----------------------------------------------------------------------------------------------
 
-    def _pixels(self, image: Params) -> np.ndarray:
-        data = self._image_bytes(image)
-        with _vision_errors():
-            return decode_image(data)
-
-    def _image_bytes(self, image: Params) -> bytes:
-        return bytes_or_s3_object(
+    def _pixels(self, ctx: RequestContext, image: Params) -> np.ndarray:
+        """The image's pixels; an S3 image must be in a bucket of the request's region, as on AWS."""
+        data = bytes_or_s3_object(
             self.objects,
             image,
             name="Image",
             limit=MAX_S3_IMAGE_BYTES,
             errors=_INPUT_ERRORS,
+            region=ctx.region,
         )
+        with _vision_errors():
+            return decode_image(data)
 
     @staticmethod
     def _detect(detector: FaceDetector, pixels: np.ndarray, *, embed: bool = False) -> list[Face]:
@@ -128,15 +129,15 @@ class Rekognition(Service):
     # -- faces -----------------------------------------------------------------------------------------------
 
     def detect_faces(self, ctx: RequestContext, params: Params) -> Output:
-        attributes = _attributes(params.get("Attributes"))
-        pixels = self._pixels(params["Image"])
+        attributes = shapes.attributes(params.get("Attributes"))
+        pixels = self._pixels(ctx, params["Image"])
         faces = self._detect(self._faces(), pixels)
-        return {"FaceDetails": [_face_detail(face, attributes) for face in faces]}
+        return {"FaceDetails": [shapes.face_detail(face, attributes) for face in faces]}
 
     def compare_faces(self, ctx: RequestContext, params: Params) -> Output:
         threshold = float(params.get("SimilarityThreshold", 80.0))
         quality = params.get("QualityFilter", "NONE")
-        source_pixels = self._pixels(params["SourceImage"])
+        source_pixels = self._pixels(ctx, params["SourceImage"])
         detector = self._faces()
         sources = self._detect(detector, source_pixels, embed=True)
         if not sources:
@@ -144,22 +145,25 @@ class Rekognition(Service):
         source = sources[0]
         targets = [
             f
-            for f in self._detect(detector, self._pixels(params["TargetImage"]), embed=True)
-            if not _reasons(f, quality, 0)
+            for f in self._detect(detector, self._pixels(ctx, params["TargetImage"]), embed=True)
+            if not shapes.reasons(f, quality, 0)
         ]
         matches: list[Output] = []
         unmatched: list[Output] = []
         for target in targets:
             assert source.embedding is not None and target.embedding is not None
             score = detector.similarity(source.embedding, target.embedding)
-            compared = _compared_face(target)
+            compared = shapes.compared_face(target)
             if score >= threshold:
                 matches.append({"Similarity": score, "Face": compared})
             else:
                 unmatched.append(compared)
         matches.sort(key=lambda m: float(m["Similarity"]), reverse=True)
         return {
-            "SourceImageFace": {"BoundingBox": _box(source.box), "Confidence": source.confidence * 100},
+            "SourceImageFace": {
+                "BoundingBox": shapes.box_output(source.box),
+                "Confidence": source.confidence * 100,
+            },
             "FaceMatches": matches,
             "UnmatchedFaces": unmatched,
         }
@@ -167,7 +171,7 @@ class Rekognition(Service):
     # -- text and moderation ---------------------------------------------------------------------------------
 
     def detect_text(self, ctx: RequestContext, params: Params) -> Output:
-        pixels = self._pixels(params["Image"])
+        pixels = self._pixels(ctx, params["Image"])
         reader: TextReader = self._model(OCR_MODEL, "ocr")
         with _vision_errors():
             page = reader.read(pixels)
@@ -180,17 +184,19 @@ class Rekognition(Service):
         kept_lines = []
         budget = MAX_TEXT_WORDS
         for line in page.lines:
-            words = [w for w in line.words if _keep_word(w.box, w.confidence, word_filter, regions)]
+            words = [w for w in line.words if shapes.keep_word(w.box, w.confidence, word_filter, regions)]
             if words and len(words) <= budget:
                 kept_lines.append((line, words))
                 budget -= len(words)
         for line, _ in kept_lines:
-            lines_out.append(_text_detection(line.text, "LINE", next_id, None, line.confidence, line.polygon))
+            lines_out.append(
+                shapes.text_detection(line.text, "LINE", next_id, None, line.confidence, line.polygon)
+            )
             next_id += 1
         for parent, (_, words) in enumerate(kept_lines):
             for word in words:
                 words_out.append(
-                    _text_detection(word.text, "WORD", next_id, parent, word.confidence, word.polygon)
+                    shapes.text_detection(word.text, "WORD", next_id, parent, word.confidence, word.polygon)
                 )
                 next_id += 1
         return {"TextDetections": lines_out + words_out, "TextModelVersion": reader.model_version}
@@ -201,7 +207,7 @@ class Rekognition(Service):
         if params.get("HumanLoopConfig"):
             raise InvalidParameterException("Human review (Amazon A2I) is not served by Outcrop.")
         minimum = float(params.get("MinConfidence", 50.0))
-        pixels = self._pixels(params["Image"])
+        pixels = self._pixels(ctx, params["Image"])
         moderator: ImageModerator = self._model(MODERATION_MODEL, "image-moderation")
         with _vision_errors():
             explicit = moderator.explicit_probability(pixels) * 100
@@ -227,8 +233,9 @@ class Rekognition(Service):
         collection_id = params["CollectionId"]
         version = self._faces().model_version  # a collection holds the embeddings of one face model
         try:
+            arn = self._collection_arn(ctx, collection_id)
             made = self.index.create(
-                collection_id, self._collection_arn(ctx, collection_id), version, params.get("Tags", {})
+                collection_id, arn, version, params.get("Tags", {}), where=(ctx.account_id, ctx.region)
             )
         except CollectionExists as exc:
             raise ResourceAlreadyExistsException(
@@ -238,7 +245,9 @@ class Rekognition(Service):
 
     def list_collections(self, ctx: RequestContext, params: Params) -> Output:
         found = self.index.list_collections(
-            _COLLECTION_PAGES.after(params) or "", _COLLECTION_PAGES.limit(params)
+            _COLLECTION_PAGES.after(params) or "",
+            _COLLECTION_PAGES.limit(params),
+            where=(ctx.account_id, ctx.region),
         )
         page, token = _COLLECTION_PAGES.keyed(found, params, lambda c: str(c.id))
         out: Output = {
@@ -249,14 +258,15 @@ class Rekognition(Service):
             out["NextToken"] = token
         return out
 
-    def _collection(self, collection_id: str) -> Any:
+    def _collection(self, ctx: RequestContext, collection_id: str) -> Collection:
+        """The collection of that id in the request's account and region."""
         try:
-            return self.index.get(collection_id)
+            return self.index.find(collection_id, where=(ctx.account_id, ctx.region))
         except NoSuchCollection as exc:
             raise ResourceNotFoundException(f"The collection id: {collection_id} does not exist") from exc
 
     def describe_collection(self, ctx: RequestContext, params: Params) -> Output:
-        found = self._collection(params["CollectionId"])
+        found = self._collection(ctx, params["CollectionId"])
         return {
             "FaceCount": found.face_count,
             "FaceModelVersion": found.model_version,
@@ -266,9 +276,8 @@ class Rekognition(Service):
         }
 
     def delete_collection(self, ctx: RequestContext, params: Params) -> Output:
-        self._collection(params["CollectionId"])
         try:
-            self.index.delete(params["CollectionId"])
+            self.index.delete(self._collection(ctx, params["CollectionId"]).key)
         except NoSuchCollection as exc:
             raise ResourceNotFoundException(
                 f"The collection id: {params['CollectionId']} does not exist"
@@ -277,56 +286,62 @@ class Rekognition(Service):
 
     # -- tags (collections are the taggable resource served here) --------------------------------------------
 
-    def _tagged_collection(self, arn: str) -> str:
-        kind, _, collection_id = arn.rpartition(":")[2].partition("/")
+    def _tagged_collection(self, ctx: RequestContext, arn: str) -> str:
+        """The key of the collection an ARN names, which must be of the request's account and region."""
+        fields = arn.removeprefix("arn:").split(":")
+        kind, _, collection_id = fields[-1].partition("/")
         if kind != "collection" or not collection_id:
             raise InvalidParameterException(f"{arn} is not a collection ARN this server can tag.")
-        self._collection(collection_id)
-        return collection_id
+        if len(fields) > 4 and (fields[2], fields[3]) != (ctx.region, ctx.account_id):
+            raise ResourceNotFoundException(f"The collection id: {collection_id} does not exist")
+        return self._collection(ctx, collection_id).key
 
     def list_tags_for_resource(self, ctx: RequestContext, params: Params) -> Output:
-        return {"Tags": self.index.tags(self._tagged_collection(params["ResourceArn"]))}
+        return {"Tags": self.index.tags(self._tagged_collection(ctx, params["ResourceArn"]))}
 
     def tag_resource(self, ctx: RequestContext, params: Params) -> Output:
-        collection_id = self._tagged_collection(params["ResourceArn"])
-        self.index.set_tags(collection_id, {**self.index.tags(collection_id), **params["Tags"]})
+        key = self._tagged_collection(ctx, params["ResourceArn"])
+        self.index.set_tags(key, {**self.index.tags(key), **params["Tags"]})
         return {}
 
     def untag_resource(self, ctx: RequestContext, params: Params) -> Output:
-        collection_id = self._tagged_collection(params["ResourceArn"])
-        tags = self.index.tags(collection_id)
-        self.index.set_tags(collection_id, {k: v for k, v in tags.items() if k not in params["TagKeys"]})
+        key = self._tagged_collection(ctx, params["ResourceArn"])
+        tags = self.index.tags(key)
+        self.index.set_tags(key, {k: v for k, v in tags.items() if k not in params["TagKeys"]})
         return {}
 
     def index_faces(self, ctx: RequestContext, params: Params) -> Output:
         collection_id = params["CollectionId"]
-        collection = self._collection(collection_id)
-        attributes = _attributes(params.get("DetectionAttributes"))
+        collection = self._collection(ctx, collection_id)
+        attributes = shapes.attributes(params.get("DetectionAttributes"))
         quality = params.get("QualityFilter", "AUTO")
         max_faces = params.get("MaxFaces")
-        pixels = self._pixels(params["Image"])
+        pixels = self._pixels(ctx, params["Image"])
         detector = self._faces()
         faces = self._detect(detector, pixels, embed=True)
         keep: list[Face] = []
         unindexed: list[Output] = []
         for face in faces:
-            reasons = _reasons(face, quality, pixels.shape[1])
+            reasons = shapes.reasons(face, quality, pixels.shape[1])
             if not reasons and max_faces is not None and len(keep) >= max_faces:
                 reasons = ["EXCEEDS_MAX_FACES"]
             if reasons:
-                unindexed.append({"Reasons": reasons, "FaceDetail": _face_detail(face, attributes)})
+                unindexed.append({"Reasons": reasons, "FaceDetail": shapes.face_detail(face, attributes)})
             else:
                 keep.append(face)
         try:
             stored = self.index.add_faces(
-                collection_id,
+                collection.key,
                 params.get("ExternalImageId"),
                 [(f.box, f.confidence * 100, f.embedding) for f in keep if f.embedding is not None],
             )
         except NoSuchCollection as exc:
             raise ResourceNotFoundException(f"The collection id: {collection_id} does not exist") from exc
         records = [
-            {"Face": _stored_face(s, collection.model_version), "FaceDetail": _face_detail(f, attributes)}
+            {
+                "Face": shapes.stored_face(s, collection.model_version),
+                "FaceDetail": shapes.face_detail(f, attributes),
+            }
             for s, f in zip(stored, keep, strict=True)
         ]
         version = detector.model_version
@@ -334,19 +349,19 @@ class Rekognition(Service):
 
     def list_faces(self, ctx: RequestContext, params: Params) -> Output:
         collection_id = params["CollectionId"]
-        version = self._collection(collection_id).model_version
+        collection = self._collection(ctx, collection_id)
+        version = collection.model_version
         after, limit = _COLLECTION_PAGES.after(params) or "", _COLLECTION_PAGES.limit(params)
-        found = self.index.list_faces(collection_id, after, limit, params.get("FaceIds"))
+        found = self.index.list_faces(collection.key, after, limit, params.get("FaceIds"))
         page, token = _COLLECTION_PAGES.keyed(found, params, lambda f: str(f.face_id))
-        out: Output = {"Faces": [_stored_face(f, version) for f in page], "FaceModelVersion": version}
+        out: Output = {"Faces": [shapes.stored_face(f, version) for f in page], "FaceModelVersion": version}
         if token:
             out["NextToken"] = token
         return out
 
     def delete_faces(self, ctx: RequestContext, params: Params) -> Output:
         collection_id = params["CollectionId"]
-        self._collection(collection_id)
-        deleted = self.index.delete_faces(collection_id, params["FaceIds"])
+        deleted = self.index.delete_faces(self._collection(ctx, collection_id).key, params["FaceIds"])
         missing = [
             {"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]}
             for face_id in params["FaceIds"]
@@ -356,16 +371,16 @@ class Rekognition(Service):
 
     def search_faces_by_image(self, ctx: RequestContext, params: Params) -> Output:
         collection_id = params["CollectionId"]
-        collection = self._collection(collection_id)
-        pixels = self._pixels(params["Image"])
+        collection = self._collection(ctx, collection_id)
+        pixels = self._pixels(ctx, params["Image"])
         detector = self._faces()
         faces = self._detect(detector, pixels, embed=True)
-        faces = [f for f in faces if not _reasons(f, params.get("QualityFilter", "NONE"), 0)]
+        faces = [f for f in faces if not shapes.reasons(f, params.get("QualityFilter", "NONE"), 0)]
         if not faces or faces[0].embedding is None:
             raise InvalidParameterException(NO_FACE)
         matches = self._matches(detector, collection, faces[0].embedding, params, exclude=None)
         return {
-            "SearchedFaceBoundingBox": _box(faces[0].box),
+            "SearchedFaceBoundingBox": shapes.box_output(faces[0].box),
             "SearchedFaceConfidence": faces[0].confidence * 100,
             "FaceMatches": matches,
             "FaceModelVersion": detector.model_version,
@@ -373,8 +388,8 @@ class Rekognition(Service):
 
     def search_faces(self, ctx: RequestContext, params: Params) -> Output:
         collection_id, face_id = params["CollectionId"], params["FaceId"]
-        collection = self._collection(collection_id)
-        embedding = self.index.embedding_of(collection_id, face_id)
+        collection = self._collection(ctx, collection_id)
+        embedding = self.index.embedding_of(collection.key, face_id)
         if embedding is None:
             raise InvalidParameterException(f"Face id {face_id} does not exist in collection {collection_id}")
         detector = self._faces()
@@ -382,117 +397,20 @@ class Rekognition(Service):
         return {"SearchedFaceId": face_id, "FaceMatches": matches, "FaceModelVersion": detector.model_version}
 
     def _matches(
-        self, detector: FaceDetector, collection: Any, query: np.ndarray, params: Params, exclude: str | None
+        self,
+        detector: FaceDetector,
+        collection: Collection,
+        query: np.ndarray,
+        params: Params,
+        exclude: str | None,
     ) -> list[Output]:
         threshold = float(params.get("FaceMatchThreshold", 80.0))
         limit = int(params.get("MaxFaces", 100))
         matches = []
-        for stored, embedding in self.index.nearest(collection.id, query, limit, exclude):
+        for stored, embedding in self.index.nearest(collection.key, query, limit, exclude):
             score = detector.similarity(query, embedding)
             if score >= threshold:
-                matches.append({"Similarity": score, "Face": _stored_face(stored, collection.model_version)})
+                matches.append(
+                    {"Similarity": score, "Face": shapes.stored_face(stored, collection.model_version)}
+                )
         return matches
-
-
-# -- output shapes ---------------------------------------------------------------------------------------
-
-
-def _attributes(requested: list[str] | None) -> set[str]:
-    wanted = set(requested or ["DEFAULT"])
-    unmeasured = sorted(wanted - MEASURED_ATTRIBUTES)
-    if unmeasured:
-        raise InvalidParameterException(
-            f"No local model estimates {', '.join(unmeasured)}; Outcrop measures BoundingBox, Confidence, "
-            "Landmarks, Pose, Quality, EyesOpen and MouthOpen (ask for DEFAULT, ALL, EYES_OPEN or "
-            "MOUTH_OPEN).",
-        )
-    return wanted
-
-
-def _landmarks(face: Face, names: tuple[str, ...] | list[str]) -> list[Output]:
-    return [{"Type": name, "X": face.landmarks[name][0], "Y": face.landmarks[name][1]} for name in names]
-
-
-def _face_detail(face: Face, attributes: set[str]) -> Output:
-    everything = "ALL" in attributes
-    detail: Output = {
-        "BoundingBox": _box(face.box),
-        "Landmarks": _landmarks(face, list(face.landmarks) if everything else BASIC_LANDMARKS),
-        "Pose": {"Roll": face.roll, "Yaw": face.yaw, "Pitch": face.pitch},
-        "Quality": {"Brightness": face.brightness, "Sharpness": face.sharpness},
-        "Confidence": face.confidence * 100,
-    }
-    if everything or "EYES_OPEN" in attributes:
-        detail["EyesOpen"] = {"Value": face.eyes_open[0], "Confidence": face.eyes_open[1] * 100}
-    if everything or "MOUTH_OPEN" in attributes:
-        detail["MouthOpen"] = {"Value": face.mouth_open[0], "Confidence": face.mouth_open[1] * 100}
-    return detail
-
-
-def _compared_face(face: Face) -> Output:
-    return {
-        "BoundingBox": _box(face.box),
-        "Confidence": face.confidence * 100,
-        "Landmarks": _landmarks(face, BASIC_LANDMARKS),
-        "Pose": {"Roll": face.roll, "Yaw": face.yaw, "Pitch": face.pitch},
-        "Quality": {"Brightness": face.brightness, "Sharpness": face.sharpness},
-    }
-
-
-def _stored_face(face: StoredFace, model_version: str) -> Output:
-    out: Output = {
-        "FaceId": face.face_id,
-        "BoundingBox": _box(face.box),
-        "ImageId": face.image_id,
-        "Confidence": face.confidence,
-        "IndexFacesModelVersion": model_version,
-    }
-    if face.external_image_id:
-        out["ExternalImageId"] = face.external_image_id
-    return out
-
-
-def _reasons(face: Face, quality: str, image_width: int) -> list[str]:
-    """Why a face falls below the QualityFilter (empty when it passes)."""
-    reasons = []
-    if face.confidence < QUALITY_MIN_CONFIDENCE.get(quality, 0.8):
-        reasons.append("LOW_CONFIDENCE")
-    if image_width and face.box.width * image_width < QUALITY_MIN_PIXELS.get(quality, 40):
-        reasons.append("SMALL_BOUNDING_BOX")
-    return reasons
-
-
-def _keep_word(box: Box, confidence: float, word_filter: Params, regions: list[Params]) -> bool:
-    if confidence * 100 < float(word_filter.get("MinConfidence", 0.0)):
-        return False
-    if box.height < float(word_filter.get("MinBoundingBoxHeight", 0.0)):
-        return False
-    if box.width < float(word_filter.get("MinBoundingBoxWidth", 0.0)):
-        return False
-    if not regions:
-        return True
-    x, y = box.center
-    for region in regions:
-        if "BoundingBox" in region:
-            r = region["BoundingBox"]
-            area = Box(r.get("Left", 0.0), r.get("Top", 0.0), r.get("Width", 1.0), r.get("Height", 1.0))
-        else:
-            area = Box.around([(p.get("X", 0.0), p.get("Y", 0.0)) for p in region["Polygon"]])
-        if area.left <= x <= area.right and area.top <= y <= area.bottom:
-            return True
-    return False
-
-
-def _text_detection(
-    text: str, kind: str, ident: int, parent: int | None, confidence: float, polygon: list[Point]
-) -> Output:
-    out: Output = {
-        "DetectedText": text,
-        "Type": kind,
-        "Id": ident,
-        "Confidence": confidence * 100,
-        "Geometry": {"BoundingBox": _box(Box.around(polygon)), "Polygon": _polygon(polygon)},
-    }
-    if parent is not None:
-        out["ParentId"] = parent
-    return out

@@ -39,6 +39,7 @@ from outcrop.backends.vision.layout import (
     without_marks,
 )
 from outcrop.backends.vision.protocols import TextReader
+from outcrop.config import Settings
 from outcrop.jobs.textract_jobs import Job, TextractJobs, TokenMismatch
 from outcrop.protocol.errors import ServiceError
 from outcrop.services._inputs import InputErrors, bytes_or_s3_object
@@ -128,11 +129,18 @@ class Textract(Service):
     service_name = "textract"
 
     def __init__(
-        self, *, models: ModelRegistry, objects: ObjectStore, data_path: Callable[..., Path]
+        self,
+        *,
+        models: ModelRegistry,
+        objects: ObjectStore,
+        settings: Settings,
+        data_path: Callable[..., Path],
     ) -> None:
         self.models = models
         self.objects = objects
-        self.jobs = TextractJobs(data_path("textract"), self._run_job)
+        self.jobs = TextractJobs(
+            data_path("textract"), self._run_job, account=settings.account_id, region=settings.region
+        )
         self.jobs.resume()
 
     def _reader(self) -> TextReader:
@@ -147,7 +155,7 @@ class Textract(Service):
     # -- synchronous -----------------------------------------------------------------------------------------
 
     def detect_document_text(self, ctx: RequestContext, params: Params) -> Output:
-        data = self._document_bytes(params["Document"], SYNC_MAX_BYTES)
+        data = self._document_bytes(params["Document"], SYNC_MAX_BYTES, ctx.region)
         reader = self._reader()
         blocks, pages = self._analyze(reader, data, set(), max_pages=1)
         return {
@@ -158,7 +166,7 @@ class Textract(Service):
 
     def analyze_document(self, ctx: RequestContext, params: Params) -> Output:
         features = _features(params)
-        data = self._document_bytes(params["Document"], SYNC_MAX_BYTES)
+        data = self._document_bytes(params["Document"], SYNC_MAX_BYTES, ctx.region)
         reader = self._reader()
         blocks, pages = self._analyze(reader, data, set(features), max_pages=1)
         return {
@@ -170,18 +178,18 @@ class Textract(Service):
     # -- asynchronous ----------------------------------------------------------------------------------------
 
     def start_document_text_detection(self, ctx: RequestContext, params: Params) -> Output:
-        return {"JobId": self._start("text", params, [])}
+        return {"JobId": self._start(ctx, "text", params, [])}
 
     def start_document_analysis(self, ctx: RequestContext, params: Params) -> Output:
-        return {"JobId": self._start("analysis", params, _features(params))}
+        return {"JobId": self._start(ctx, "analysis", params, _features(params))}
 
     def get_document_text_detection(self, ctx: RequestContext, params: Params) -> Output:
-        return self._job_page("text", params, "DetectDocumentTextModelVersion")
+        return self._job_page(ctx, "text", params, "DetectDocumentTextModelVersion")
 
     def get_document_analysis(self, ctx: RequestContext, params: Params) -> Output:
-        return self._job_page("analysis", params, "AnalyzeDocumentModelVersion")
+        return self._job_page(ctx, "analysis", params, "AnalyzeDocumentModelVersion")
 
-    def _start(self, kind: str, params: Params, features: list[str]) -> str:
+    def _start(self, ctx: RequestContext, kind: str, params: Params, features: list[str]) -> str:
         location = params["DocumentLocation"].get("S3Object")
         if not location or not location.get("Bucket") or not location.get("Name"):
             raise InvalidParameterException("DocumentLocation.S3Object needs a Bucket and a Name.")
@@ -194,7 +202,7 @@ class Textract(Service):
                     f"The output bucket {output['S3Bucket']} does not exist."
                 ) from exc
         # Fail fast, as Textract does, on a missing object or one that is too large or not a document.
-        data = self._document_bytes({"S3Object": location}, ASYNC_MAX_BYTES)
+        data = self._document_bytes({"S3Object": location}, ASYNC_MAX_BYTES, ctx.region)
         with _document_errors():
             _check_format(data)
         request = {"DocumentLocation": location, "FeatureTypes": features, "OutputConfig": output}
@@ -202,14 +210,22 @@ class Textract(Service):
             request["JobTag"] = params["JobTag"]
         try:
             version = self._reader().model_version  # a job reports the model it was started with
-            return self.jobs.start(kind, request, params.get("ClientRequestToken"), model_version=version)
+            return self.jobs.start(
+                kind,
+                request,
+                params.get("ClientRequestToken"),
+                model_version=version,
+                where=(ctx.account_id, ctx.region),
+            )
         except TokenMismatch as exc:
             raise IdempotentParameterMismatchException(
                 "The ClientRequestToken was already used with different parameters.",
             ) from exc
 
     def _run_job(self, job: Job) -> tuple[list[Block], int]:
-        data = self._document_bytes({"S3Object": job.request["DocumentLocation"]}, ASYNC_MAX_BYTES)
+        data = self._document_bytes(
+            {"S3Object": job.request["DocumentLocation"]}, ASYNC_MAX_BYTES, job.region
+        )
         features = set(job.request["FeatureTypes"])
         blocks, pages = self._analyze(self._reader(), data, features, max_pages=ASYNC_MAX_PAGES)
         output = job.request.get("OutputConfig")
@@ -229,8 +245,8 @@ class Textract(Service):
                 self.objects.put_object(output["S3Bucket"], f"{base}/{number}", orjson.dumps(body))
         return blocks, pages
 
-    def _job_page(self, kind: str, params: Params, version_member: str) -> Output:
-        job = self.jobs.get(params["JobId"], kind)
+    def _job_page(self, ctx: RequestContext, kind: str, params: Params, version_member: str) -> Output:
+        job = self.jobs.get(params["JobId"], kind, where=(ctx.account_id, ctx.region))
         if job is None:
             raise InvalidJobIdException(f"Job {params['JobId']} does not exist.")
         version = job.model_version or self._reader().model_version  # jobs from before versions were kept
@@ -248,13 +264,10 @@ class Textract(Service):
 
     # -- documents -------------------------------------------------------------------------------------------
 
-    def _document_bytes(self, document: Params, limit: int) -> bytes:
+    def _document_bytes(self, document: Params, limit: int, region: str) -> bytes:
+        """The document's bytes; an S3 document must be in a bucket of the request's region."""
         return bytes_or_s3_object(
-            self.objects,
-            document,
-            name="Document",
-            limit=limit,
-            errors=_INPUT_ERRORS,
+            self.objects, document, name="Document", limit=limit, errors=_INPUT_ERRORS, region=region
         )
 
     def _analyze(

@@ -4,18 +4,18 @@ Jobs read their media from the S3 store in-process, run one at a time on a backg
 their state in SQLite under the data dir; jobs left queued or running by a stopped server run again when
 it starts. The transcript goes to the caller's bucket, or to a bucket Outcrop owns whose object URL (served
 by the S3 layer, presigned when signatures are enforced) is the TranscriptFileUri.
+Jobs and vocabularies live in the account and region that made them (a name is unique there); the media
+must be in a bucket of the job's region, and Outcrop's own bucket is one per region, as AWS's are.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlparse
 
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -38,22 +38,18 @@ from outcrop.jobs.speech_task_worker import (
 )
 from outcrop.jobs.transcription import run_transcription, transcript_document, whisper_language
 from outcrop.jobs.transcription_subtitles import subtitles
-from outcrop.jobs.transcription_vocabulary import (
-    Vocabulary,
-    VocabularyError,
-    VocabularyStore,
-    check_phrases,
-    phrases_from_file,
-)
+from outcrop.jobs.transcription_vocabulary import VocabularyStore
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.paging import Pager
+from outcrop.services.transcribe.errors import BadRequestException, ConflictException, NotFoundException
+from outcrop.services.transcribe.media import parse_media_uri
+from outcrop.services.transcribe.vocabularies import VocabularyOperations
 from outcrop.storage.objects import BucketAlreadyOwnedByYou, ObjectAttributes, ObjectStore, StoreError
 
 SERVICE_BUCKET = "outcrop-transcribe-output"
 TRANSCRIBER = "whisper-base"  # the catalog's speech-to-text model that transcribes (multilingual)
 MEDIA_FORMATS = ("mp3", "mp4", "wav", "flac", "ogg", "amr", "webm", "m4a")
-MAX_VOCABULARY_FILE_BYTES = 50 * 1024  # Transcribe's limit on a custom vocabulary file
 _STATUS = {QUEUED: "QUEUED", RUNNING: "IN_PROGRESS", COMPLETED: "COMPLETED", FAILED: "FAILED"}
 _UNSERVED_SETTINGS = {
     "ShowSpeakerLabels": "speaker labels (no diarization model is packaged)",
@@ -63,44 +59,14 @@ _UNSERVED_SETTINGS = {
 }
 
 
-class BadRequestException(ServiceError, service="transcribe"): ...
-
-
-class NotFoundException(ServiceError, service="transcribe"): ...
-
-
-class ConflictException(ServiceError, service="transcribe"): ...
-
-
 _PAGES = Pager(BadRequestException, "The NextToken is not valid", default=5)
-
-
-def parse_media_uri(uri: str, base_url: str) -> tuple[str, str]:
-    """(bucket, key) of an s3:// URI, an S3 https URL (path or virtual-host style) or this server's URL."""
-    if uri.startswith("s3://"):
-        bucket, _, key = uri[5:].partition("/")
-    else:
-        url = urlparse(uri)
-        host = url.hostname or ""
-        path = unquote(url.path).lstrip("/")
-        ours = host == urlparse(base_url).hostname
-        virtual = re.match(r"^(.+)\.s3[.-]([a-z0-9-]+\.)?amazonaws\.com$", host)
-        if virtual:
-            bucket, key = virtual.group(1), path
-        elif ours or (host.startswith("s3") and host.endswith("amazonaws.com")):
-            bucket, _, key = path.partition("/")
-        else:
-            raise BadRequestException(f"The media URI {uri} is not an S3 location")
-    if not bucket or not key:
-        raise BadRequestException(f"The media URI {uri} names no object")
-    return bucket, key
 
 
 def _subtitle_key(transcript_key: str, subtitle_format: str) -> str:
     return transcript_key.removesuffix(".json") + "." + subtitle_format
 
 
-class Transcribe(Service):
+class Transcribe(VocabularyOperations, Service):
     service_name: ClassVar[str] = "transcribe"
 
     def __init__(
@@ -114,8 +80,11 @@ class Transcribe(Service):
         self.models = models
         self.objects = objects
         self.settings = settings
-        self._jobs = JobWorker(data_path("transcribe") / "jobs.sqlite3", self._run, "transcription-jobs")
-        self._vocabularies = VocabularyStore(data_path("transcribe") / "vocabularies.sqlite3")
+        place = {"account": settings.account_id, "region": settings.region}
+        self._jobs = JobWorker(
+            data_path("transcribe") / "jobs.sqlite3", self._run, "transcription-jobs", **place
+        )
+        self._vocabularies = VocabularyStore(data_path("transcribe") / "vocabularies.sqlite3", **place)
         self._jobs.start()
 
     def close(self) -> None:
@@ -152,7 +121,7 @@ class Transcribe(Service):
         for member in ("ContentRedaction", "ModelSettings", "ToxicityDetection"):
             if params.get(member):
                 raise BadRequestException(f"Outcrop does not support {member}")
-        hotwords = self._hotwords(params, language)
+        hotwords = self._hotwords(ctx, params, language)
         if not params["Media"].get("MediaFileUri"):
             raise BadRequestException(
                 "Media.MediaFileUri is required: give the S3 location of the audio to transcribe"
@@ -161,12 +130,18 @@ class Transcribe(Service):
         media_format = params.get("MediaFormat") or self._format_of(key)
         try:
             self.objects.head_object(bucket, key)
+            media_region = self.objects.get_bucket(bucket).region
         except StoreError:
             raise BadRequestException(
                 "The requested media file doesn't exist or can't be accessed: "
                 f"{params['Media'].get('MediaFileUri')}"
             ) from None
-        output_bucket, output_key, location = self._output(params, name, ctx.account_id)
+        if media_region != ctx.region:
+            raise BadRequestException(
+                f"The S3 bucket {bucket} is in {media_region}: the media must be in a bucket in the Region "
+                f"of the transcription request ({ctx.region})"
+            )
+        output_bucket, output_key, location = self._output(ctx, params, name)
         request = {
             "LanguageCode": language,
             "IdentifyLanguage": bool(params.get("IdentifyLanguage")),
@@ -188,14 +163,14 @@ class Transcribe(Service):
             "LanguageIdSettings": params.get("LanguageIdSettings"),
         }
         try:
-            job = self._jobs.submit(name, request)
+            job = self._jobs.submit(name, request, where=(ctx.account_id, ctx.region))
         except JobExists:
             raise ConflictException(
                 "The requested job name already exists. Use a different job name."
             ) from None
         return {"TranscriptionJob": self._describe(ctx, job)}
 
-    def _hotwords(self, params: dict[str, Any], language: str | None) -> dict[str, str]:
+    def _hotwords(self, ctx: RequestContext, params: dict[str, Any], language: str | None) -> dict[str, str]:
         """Per AWS language code, the phrases of the vocabulary the job names for it."""
         wanted: dict[str, str] = {}
         name = (params.get("Settings") or {}).get("VocabularyName")
@@ -210,7 +185,7 @@ class Transcribe(Service):
                 wanted[code] = settings["VocabularyName"]
         hotwords = {}
         for code, vocabulary_name in wanted.items():
-            vocabulary = self._vocabularies.get(vocabulary_name)
+            vocabulary = self._vocabularies.get(vocabulary_name, where=(ctx.account_id, ctx.region))
             if vocabulary is None:
                 raise BadRequestException(f"The vocabulary {vocabulary_name} doesn't exist")
             if vocabulary.language != code:
@@ -239,14 +214,20 @@ class Transcribe(Service):
             )
         return extension or None
 
-    def _output(self, params: dict[str, Any], name: str, account: str) -> tuple[str, str, str]:
+    def _service_bucket(self, region: str) -> str:
+        """Outcrop's own bucket in `region` (the default region keeps the one from before regions)."""
+        bucket = SERVICE_BUCKET if region == self.settings.region else f"{SERVICE_BUCKET}-{region}"
+        with contextlib.suppress(BucketAlreadyOwnedByYou):
+            self.objects.create_bucket(bucket, region)
+        return bucket
+
+    def _output(self, ctx: RequestContext, params: dict[str, Any], name: str) -> tuple[str, str, str]:
         bucket, key = params.get("OutputBucketName"), params.get("OutputKey")
         if not bucket:
             if key:
                 raise BadRequestException("OutputKey needs an OutputBucketName")
-            with contextlib.suppress(BucketAlreadyOwnedByYou):
-                self.objects.create_bucket(SERVICE_BUCKET, self.settings.region)
-            return SERVICE_BUCKET, f"{account}/{name}/asrOutput.json", "SERVICE_BUCKET"
+            service_bucket = self._service_bucket(ctx.region)
+            return service_bucket, f"{ctx.account_id}/{name}/asrOutput.json", "SERVICE_BUCKET"
         try:
             self.objects.get_bucket(bucket)
         except StoreError:
@@ -262,11 +243,11 @@ class Transcribe(Service):
         return bucket, key, "CUSTOMER_BUCKET"
 
     def get_transcription_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"TranscriptionJob": self._describe(ctx, self._job(params["TranscriptionJobName"]))}
+        return {"TranscriptionJob": self._describe(ctx, self._job(ctx, params["TranscriptionJobName"]))}
 
     def delete_transcription_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._job(params["TranscriptionJobName"], missing=BadRequestException)  # no NotFound modelled
-        self._jobs.delete(job.id)
+        job = self._job(ctx, params["TranscriptionJobName"], missing=BadRequestException)  # no NotFound
+        self._jobs.delete(job.id, where=job.where)
         if job.request["OutputLocationType"] == "SERVICE_BUCKET":
             self._delete_outputs(job.request)
         return {}
@@ -280,7 +261,9 @@ class Transcribe(Service):
     def list_transcription_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         status = params.get("Status")
         wanted = {v: k for k, v in _STATUS.items()}.get(status) if status else None
-        jobs = self._jobs.list(status=wanted, id_contains=params.get("JobNameContains"))
+        jobs = self._jobs.list(
+            where=(ctx.account_id, ctx.region), status=wanted, id_contains=params.get("JobNameContains")
+        )
         page, token = _PAGES.page(jobs, params)
         output: dict[str, Any] = {"TranscriptionJobSummaries": [self._summary(j) for j in page]}
         if status:
@@ -289,8 +272,8 @@ class Transcribe(Service):
             output["NextToken"] = token
         return output
 
-    def _job(self, name: str, missing: type[ServiceError] = NotFoundException) -> Job:
-        job = self._jobs.get(name)
+    def _job(self, ctx: RequestContext, name: str, missing: type[ServiceError] = NotFoundException) -> Job:
+        job = self._jobs.get(name, where=(ctx.account_id, ctx.region))
         if job is None:
             raise missing(
                 "The requested job couldn't be found. Check the job name and try your request again."
@@ -407,7 +390,7 @@ class Transcribe(Service):
                 )
             except StoreError as error:
                 raise JobFailed(f"The output could not be written to the output bucket: {error}") from None
-        if self._jobs.get(job.id) is None and request["OutputLocationType"] == "SERVICE_BUCKET":
+        if self._jobs.by_seq(job.seq) is None and request["OutputLocationType"] == "SERVICE_BUCKET":
             self._delete_outputs(request)  # deleted while it ran: leave nothing behind in Outcrop's bucket
         return {
             "SampleRate": sample_rate(media),
@@ -415,85 +398,3 @@ class Transcribe(Service):
             "Score": outcome.score,
             "Durations": outcome.durations or [(outcome.language, round(result.duration, 3))],
         }
-
-    # -- custom vocabularies ---------------------------------------------------------------------------
-
-    def create_vocabulary(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._put_vocabulary(ctx, params, create=True)
-
-    def update_vocabulary(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._put_vocabulary(ctx, params, create=False)
-
-    def _put_vocabulary(self, ctx: RequestContext, params: dict[str, Any], *, create: bool) -> dict[str, Any]:
-        name, language = params["VocabularyName"], params["LanguageCode"]
-        if whisper_language(language, self._transcriber().languages) is None:
-            raise BadRequestException(f"The language {language} is not supported by the local Whisper model")
-        if bool(params.get("Phrases")) == bool(params.get("VocabularyFileUri")):
-            raise BadRequestException("Give either Phrases or a VocabularyFileUri")
-        try:
-            if params.get("Phrases"):
-                phrases = check_phrases(params["Phrases"])
-            else:
-                bucket, key = parse_media_uri(params["VocabularyFileUri"], ctx.base_url)
-                try:
-                    size = self.objects.head_object(bucket, key).size
-                    if size > MAX_VOCABULARY_FILE_BYTES:
-                        raise BadRequestException(
-                            f"The vocabulary file {params['VocabularyFileUri']} is {size} bytes; "
-                            f"a vocabulary file may hold at most {MAX_VOCABULARY_FILE_BYTES} bytes"
-                        )
-                    text = self.objects.read_object(bucket, key).decode("utf-8-sig")
-                except (StoreError, UnicodeDecodeError):
-                    raise BadRequestException(
-                        f"The vocabulary file {params['VocabularyFileUri']} doesn't exist or isn't UTF-8 text"
-                    ) from None
-                phrases = phrases_from_file(text)
-        except VocabularyError as error:
-            raise BadRequestException(str(error)) from None
-        vocabulary = self._vocabularies.put(name, language, phrases, create=create)
-        if vocabulary is None and create:
-            raise ConflictException("The requested vocabulary name already exists. Use a different name.")
-        if vocabulary is None:
-            raise NotFoundException(f"The vocabulary {name} doesn't exist")
-        with contextlib.suppress(BucketAlreadyOwnedByYou):
-            self.objects.create_bucket(SERVICE_BUCKET, self.settings.region)
-        body = "\n".join(phrases).encode()
-        self.objects.put_object(
-            SERVICE_BUCKET, f"vocabularies/{name}.txt", body, ObjectAttributes(content_type="text/plain")
-        )
-        return self._vocabulary(vocabulary)
-
-    @staticmethod
-    def _vocabulary(vocabulary: Vocabulary) -> dict[str, Any]:
-        return {
-            "VocabularyName": vocabulary.name,
-            "LanguageCode": vocabulary.language,
-            "VocabularyState": "READY",
-            "LastModifiedTime": datetime.fromtimestamp(vocabulary.modified, UTC),
-        }
-
-    def get_vocabulary(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        vocabulary = self._vocabularies.get(params["VocabularyName"])
-        if vocabulary is None:
-            raise NotFoundException(f"The vocabulary {params['VocabularyName']} doesn't exist")
-        uri = self._object_url(ctx, SERVICE_BUCKET, f"vocabularies/{vocabulary.name}.txt", True)
-        return self._vocabulary(vocabulary) | {"DownloadUri": uri}
-
-    def list_vocabularies(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        found = self._vocabularies.list(params.get("NameContains"))
-        if params.get("StateEquals") not in (None, "READY"):
-            found = []  # every vocabulary is ready as soon as it is stored
-        page, token = _PAGES.page(found, params)
-        output: dict[str, Any] = {"Vocabularies": [self._vocabulary(v) for v in page]}
-        if params.get("StateEquals"):
-            output["Status"] = params["StateEquals"]
-        if token:
-            output["NextToken"] = token
-        return output
-
-    def delete_vocabulary(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        if not self._vocabularies.delete(params["VocabularyName"]):
-            raise NotFoundException(f"The vocabulary {params['VocabularyName']} doesn't exist")
-        with contextlib.suppress(StoreError):
-            self.objects.delete_object(SERVICE_BUCKET, f"vocabularies/{params['VocabularyName']}.txt")
-        return {}

@@ -2,7 +2,8 @@
 
 Apertium's Debian pairs do the translating, and the local chat model covers the few pairs it was measured
 to do well (see `backends/translation_engines.py`). `SourceLanguageCode=auto` is identified by langid.py.
-Terminologies are kept as JSON files under the data dir and applied around whichever engine runs.
+Terminologies are kept as JSON files under the data dir, each in the account and region that imported
+it, and applied around whichever engine runs.
 Every model comes from the registry at each request; the chat model is called through the inference path.
 """
 
@@ -137,12 +138,15 @@ class Translate(Service):
         self.inference = inference
         self._offers_llm = not settings.fake_models and LLM_MODEL in models.names("chat")
         self._data_path = data_path
+        self._place = (settings.account_id, settings.region)  # where terminologies from before regions go
         self._terms: TerminologyStore | None = None
 
     @property
     def terminologies(self) -> TerminologyStore:
         if self._terms is None:
-            self._terms = TerminologyStore(self._data_path("translate", "terminologies"))
+            account, region = self._place
+            root = self._data_path("translate", "terminologies")
+            self._terms = TerminologyStore(root, account=account, region=region)
         return self._terms
 
     def _engines(self, ctx: RequestContext) -> TranslationEngines:
@@ -182,10 +186,10 @@ class Translate(Service):
                 extra={"SourceLanguageCode": source, "TargetLanguageCode": target},
             )
 
-    def _terminologies(self, names: list[str]) -> list[StoredTerminology]:
+    def _terminologies(self, ctx: RequestContext, names: list[str]) -> list[StoredTerminology]:
         found = []
         for name in names:
-            stored = self.terminologies.get(name)
+            stored = self.terminologies.get(name, where=(ctx.account_id, ctx.region))
             if stored is None:
                 raise ResourceNotFoundException(f"The terminology {name!r} does not exist.")
             found.append(stored)
@@ -202,7 +206,7 @@ class Translate(Service):
     ) -> tuple[str, list[dict[str, Any]]]:
         """The translation and the AppliedTerminologies entries (only terminologies that matched)."""
         source, target = pair
-        terminologies = self._terminologies(names)
+        terminologies = self._terminologies(ctx, names)
         if source == target:
             return text, []
         visible = html_text(text) if fmt == "html" else text
@@ -354,7 +358,8 @@ class Translate(Service):
         if not glossary.rows:
             raise InvalidParameterValueException("The terminology file holds no usable term.")
         now = time.time()
-        previous = self.terminologies.get(params["Name"])
+        where = (ctx.account_id, ctx.region)
+        previous = self.terminologies.get(params["Name"], where=where)
         stored = StoredTerminology(
             name=params["Name"],
             description=params.get("Description") or "",
@@ -366,30 +371,32 @@ class Translate(Service):
             glossary=glossary,
             download_token=secrets.token_urlsafe(16),
         )
-        self.terminologies.put(stored)
+        self.terminologies.put(stored, where=where)
         return {"TerminologyProperties": self._properties(ctx, stored)}
 
     def get_terminology(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        stored = self._terminologies([params["Name"]])[0]
+        stored = self._terminologies(ctx, [params["Name"]])[0]
         fmt = params.get("TerminologyDataFormat") or stored.format
         url = (
-            f"{ctx.base_url}/_outcrop/translate/terminologies/{stored.name}"
-            f"?format={fmt}&token={stored.download_token}"
+            f"{ctx.base_url}/_outcrop/translate/terminologies/{stored.name}?format={fmt}"
+            f"&account={ctx.account_id}&region={ctx.region}&token={stored.download_token}"
         )
         return {
             "TerminologyProperties": self._properties(ctx, stored),
             "TerminologyDataLocation": {"RepositoryType": "S3", "Location": url},
         }
 
-    def terminology_file(self, name: str, fmt: str, token: str) -> bytes | None:
+    def terminology_file(self, name: str, fmt: str, token: str, where: tuple[str, str]) -> bytes | None:
         """The stored terminology rendered in `fmt`, for the download link GetTerminology hands out."""
-        stored = self.terminologies.get(name)
+        stored = self.terminologies.get(name, where=where)
         if stored is None or not secrets.compare_digest(stored.download_token, token):
             return None
         return render_glossary(stored.glossary, fmt if fmt in ("CSV", "TSV", "TMX") else stored.format)
 
     def list_terminologies(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        stored = [t for t in (self.terminologies.get(n) for n in self.terminologies.names()) if t]
+        where = (ctx.account_id, ctx.region)
+        names = self.terminologies.names(where=where)
+        stored = [t for t in (self.terminologies.get(n, where=where) for n in names) if t]
         page, token = _TERMINOLOGY_PAGES.page(stored, params)
         output: dict[str, Any] = {"TerminologyPropertiesList": [self._properties(ctx, t) for t in page]}
         if token:
@@ -397,6 +404,6 @@ class Translate(Service):
         return output
 
     def delete_terminology(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        if not self.terminologies.delete(params["Name"]):
+        if not self.terminologies.delete(params["Name"], where=(ctx.account_id, ctx.region)):
             raise ResourceNotFoundException(f"The terminology {params['Name']!r} does not exist.")
         return {}
