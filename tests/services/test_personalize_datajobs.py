@@ -95,6 +95,12 @@ def test_an_export_writes_the_rows_of_the_asked_origin_as_csv(group: Group) -> N
     listed = p.list_dataset_export_jobs(datasetArn=group.items)["datasetExportJobs"]
     assert len(listed) == 2 and {j["status"] for j in listed} == {"ACTIVE"}
 
+    # a FULL import replaces what was imported before and keeps what came through PutEvents, as on AWS
+    fewer = "".join(taste_groups().splitlines(keepends=True)[:101])
+    assert group.import_csv(group.interactions, "fewer.csv", fewer)["status"] == "ACTIVE"
+    assert exported(group, export(group, group.interactions, "BULK")) == fewer
+    assert len(rows(exported(group, export(group, group.interactions, "ALL")))) == 100 + 2
+
 
 def test_export_jobs_refuse_bad_requests_and_fail_on_a_missing_bucket(group: Group) -> None:
     p = group.p

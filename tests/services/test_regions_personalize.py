@@ -13,6 +13,8 @@ from tests.errors import error_of
 from tests.server import RunningServer
 from tests.services.regions import AWAY, HOME, arn_region, regional
 from tests.services.test_personalize import (
+    COMEDIES,
+    DRAMAS,
     INTERACTIONS_SCHEMA,
     RECIPE,
     ROLE,
@@ -88,6 +90,14 @@ def made_in_home(server: RunningServer, tag: str) -> dict[str, str]:
         roleArn=ROLE,
         jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/exports/"}},
     )["datasetExportJobArn"]
+    s3.put_object(Bucket=bucket, Key="users.jsonl", Body=b'{"userId": "u3"}\n')
+    made["batch"] = home.create_batch_inference_job(
+        jobName=f"batch-{tag}",
+        solutionVersionArn=made["version"],
+        roleArn=ROLE,
+        jobInput={"s3DataSource": {"path": f"s3://{bucket}/users.jsonl"}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/batch/"}},
+    )["batchInferenceJobArn"]
     s3.put_object(Bucket=bucket, Key="gone.csv", Body=b"USER_ID\nu59\n")
     made["deletion"] = home.create_data_deletion_job(
         jobName=f"deletion-{tag}",
@@ -111,6 +121,7 @@ DESCRIBED = [
     ("describe_event_tracker", "eventTrackerArn", "tracker"),
     ("describe_dataset_export_job", "datasetExportJobArn", "export"),
     ("describe_data_deletion_job", "dataDeletionJobArn", "deletion"),
+    ("describe_batch_inference_job", "batchInferenceJobArn", "batch"),
 ]
 # list operation, its answer's key, its ARN member
 LISTED = [
@@ -125,6 +136,7 @@ LISTED = [
     ("list_event_trackers", "eventTrackers", "eventTrackerArn"),
     ("list_dataset_export_jobs", "datasetExportJobs", "datasetExportJobArn"),
     ("list_data_deletion_jobs", "dataDeletionJobs", "dataDeletionJobArn"),
+    ("list_batch_inference_jobs", "batchInferenceJobs", "batchInferenceJobArn"),
 ]
 
 
@@ -208,3 +220,62 @@ def test_names_are_free_again_in_another_region(server: RunningServer) -> None:
     assert arn_region(away.create_schema(name=f"same-{tag}", schema=schema)["schemaArn"]) == AWAY
     away.delete_dataset_group(datasetGroupArn=second)
     assert home.describe_dataset_group(datasetGroupArn=first)["datasetGroup"]["name"] == f"same-{tag}"
+
+
+def most_popular(server: RunningServer, region: str, tag: str, watched: str) -> str:
+    """A VIDEO_ON_DEMAND group named `tag` in `region` with `watched` imported, and its most-popular
+    recommender (named the same in every region) trained and ACTIVE."""
+    p = Regional(server, region).p
+    s3 = regional(server, "s3", region)
+    bucket = f"vod-{region}-{tag}"
+    config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **config)
+    s3.put_object(Bucket=bucket, Key="watch.csv", Body=watched.encode())
+    group = p.create_dataset_group(name=f"vod-{tag}", domain="VIDEO_ON_DEMAND")["datasetGroupArn"]
+    schema = p.create_schema(
+        name=f"vod-{tag}", schema=json.dumps(INTERACTIONS_SCHEMA), domain="VIDEO_ON_DEMAND"
+    )["schemaArn"]
+    dataset = p.create_dataset(
+        name=f"vod-{tag}", schemaArn=schema, datasetGroupArn=group, datasetType="Interactions"
+    )["datasetArn"]
+    job = p.create_dataset_import_job(
+        jobName=f"vod-{tag}",
+        datasetArn=dataset,
+        dataSource={"dataLocation": f"s3://{bucket}/watch.csv"},
+        roleArn=ROLE,
+    )["datasetImportJobArn"]
+    imported = wait(lambda: p.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
+    assert imported["status"] == "ACTIVE", imported
+    arn: str = p.create_recommender(
+        name=f"popular-{tag}", datasetGroupArn=group, recipeArn=RECIPE.format("aws-vod-most-popular")
+    )["recommenderArn"]
+    assert arn_region(arn) == region
+    found = wait(lambda: p.describe_recommender(recommenderArn=arn)["recommender"])
+    assert found["status"] == "ACTIVE", found
+    return arn
+
+
+def test_recommenders_of_one_name_in_two_regions_serve_their_own_models(server: RunningServer) -> None:
+    tag = uuid.uuid4().hex[:6]
+    watched = taste_groups().replace(",click,", ",Watch,").replace(",watch,", ",Watch,")
+    renamed = watched.replace(",C", ",X")  # us-east-1's catalog: the comedies under other names
+    home_arn = most_popular(server, HOME, tag, watched)
+    away_arn = most_popular(server, AWAY, tag, renamed)
+    assert home_arn.replace(HOME, AWAY) == away_arn
+    home, away = Regional(server, HOME), Regional(server, AWAY)
+    assert (
+        error_of(away.p.describe_recommender, recommenderArn=home_arn)["Code"] == "ResourceNotFoundException"
+    )
+    assert error_of(away.runtime.get_recommendations, recommenderArn=home_arn, userId="new")["Code"] == (
+        "ResourceNotFoundException"
+    )
+    # asked only now, after us-east-1's trained: each serves the model trained on its own region's data
+    served = {
+        region: {
+            e["itemId"]
+            for e in client.get_recommendations(recommenderArn=arn, userId="new", numResults=100)["itemList"]
+        }
+        for region, client, arn in ((HOME, home.runtime, home_arn), (AWAY, away.runtime, away_arn))
+    }
+    assert served[HOME] == set(COMEDIES) | set(DRAMAS)
+    assert served[AWAY] == {c.replace("C", "X") for c in COMEDIES} | set(DRAMAS)
