@@ -56,6 +56,10 @@ PERSONALIZE: dict[str, Rule] = {
     "CreateRecommender": ("", _PZ + ":recommender/{name}"),
     "CreateDatasetImportJob": ("", _PZ + ":dataset-import-job/{jobName}"),
     "CreateBatchInferenceJob": ("", _PZ + ":batch-inference-job/{jobName}"),
+    "CreateDatasetExportJob": ("", _PZ + ":dataset-export-job/{jobName}"),
+    "CreateDataDeletionJob": ("", _PZ + ":data-deletion-job/{jobName}"),
+    **_same("{datasetExportJobArn}", "DescribeDatasetExportJob"),
+    **_same("{dataDeletionJobArn}", "DescribeDataDeletionJob"),
     **_same("{datasetGroupArn}", "CreateDataset", "CreateEventTracker", "DescribeDatasetGroup"),
     **_same("{datasetGroupArn}", "DeleteDatasetGroup"),
     **_same("{schemaArn}", "DescribeSchema", "DeleteSchema"),
@@ -75,6 +79,7 @@ PERSONALIZE: dict[str, Rule] = {
     **_same("*", "ListDatasetGroups", "ListSchemas", "ListDatasets", "ListDatasetImportJobs", "ListFilters"),
     **_same("*", "ListEventTrackers", "ListSolutions", "ListSolutionVersions", "ListCampaigns"),
     **_same("*", "ListRecommenders", "ListBatchInferenceJobs", "ListRecipes"),
+    **_same("*", "ListDatasetExportJobs", "ListDataDeletionJobs"),
 }
 PERSONALIZE_RUNTIME: dict[str, Rule] = {
     "GetRecommendations": ("", "{campaignArn}"),  # by recommenderArn: no campaign, so "*"
