@@ -1,5 +1,6 @@
 """The SageMaker Python SDK v3 (`sagemaker>=3`), unmodified, on Outcrop: the quick-start's
-`ModelTrainer(...).train()`, then the trained model served and invoked through `sagemaker.core.resources`.
+`ModelTrainer(...).train()`, then the trained model served and invoked through `sagemaker.core.resources`,
+and through `ModelBuilder` (build, deploy, invoke).
 
 v3 cannot share a virtual environment with the 2.x SDK the other compat tests import, so `./run install` puts
 it in `.venv/sagemaker-v3` and each test runs a user's script in that interpreter, as a new user would set
@@ -88,6 +89,56 @@ print(json.dumps({"job": name, "prediction": json.loads(answer.body.read())}))
 endpoint.delete()
 """
 
+# ModelBuilder with the serving image, the trained artifacts and inference code: build() repacks the code into
+# the model (code/ beside model.joblib) and creates the Model, deploy() its EndpointConfig and Endpoint.
+MODEL_BUILDER = """
+import json, logging, sys
+from sagemaker.core.resources import TrainingJob
+from sagemaker.serve.model_builder import ModelBuilder
+from sagemaker.train.configs import SourceCode
+
+job = TrainingJob.get(training_job_name=sys.argv[1])
+builder = ModelBuilder(
+    image_uri=sys.argv[2],
+    s3_model_data_url=job.model_artifacts.s3_model_artifacts,
+    source_code=SourceCode(source_dir=sys.argv[3], entry_script="inference.py"),
+    role_arn=sys.argv[4],
+    instance_type="ml.m5.large",
+    log_level=logging.WARNING,
+)
+name = sys.argv[1] + "-built"
+model = builder.build(model_name=name)
+endpoint = builder.deploy(endpoint_name=name, initial_instance_count=1)
+answer = endpoint.invoke(
+    body=json.dumps([[1.0, 2.0], [0.0, 0.0]]), content_type="application/json", accept="application/json"
+)
+print("\\nRESULT " + json.dumps({"model": model.model_name, "endpoint": endpoint.endpoint_name,
+                  "prediction": json.loads(answer.body.read())}))
+endpoint.delete()
+"""
+
+INFERENCE = """
+import json, os
+import joblib
+import numpy as np
+
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+
+def input_fn(body, content_type):
+    return np.array(json.loads(body), dtype=float)
+
+
+def predict_fn(data, model):
+    return model.predict(data).tolist()
+
+
+def output_fn(prediction, accept):
+    return json.dumps(prediction)
+"""
+
 TRAIN = """
 import argparse, json, os
 import joblib
@@ -141,6 +192,9 @@ def setup(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> di
     (folder / "quick_start.py").write_text(QUICK_START)
     (folder / "src").mkdir()
     (folder / "src" / "train.py").write_text(TRAIN)
+    (folder / "model_builder.py").write_text(MODEL_BUILDER)
+    (folder / "serve").mkdir()
+    (folder / "serve" / "inference.py").write_text(INFERENCE)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_", "OUTCROP_"))},
         "AWS_ENDPOINT_URL": server.endpoint,
@@ -185,12 +239,18 @@ def untar(data: bytes) -> dict[str, bytes]:
         return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}  # type: ignore[union-attr]
 
 
+@pytest.fixture(scope="module")
+def trained(setup: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """The quick start, run once: its training job serves the ModelBuilder test too."""
+    return quick_start(setup)
+
+
 def test_model_trainer_quick_start_trains_then_serves_through_the_resources_api(
-    setup: dict[str, Any],
+    setup: dict[str, Any], trained: subprocess.CompletedProcess[str]
 ) -> None:
     import joblib  # type: ignore[import-untyped]
 
-    finished = quick_start(setup)
+    finished = trained
     assert finished.returncode == 0, finished.stderr[-3000:]
     printed = json.loads(finished.stdout.strip().splitlines()[-1])
     job = printed["job"]
@@ -211,6 +271,46 @@ def test_model_trainer_quick_start_trains_then_serves_through_the_resources_api(
     seen = json.loads(untar(setup["s3"].get_object(Bucket=bucket, Key=key)["Body"].read())["seen.json"])
     assert seen["hps"] == {"alpha": 0.01, "note": "first run"}
     assert seen["cwd"] == "/opt/ml/input/data/code"
+
+
+def test_model_builder_builds_deploys_and_invokes_the_trained_model(
+    setup: dict[str, Any], trained: subprocess.CompletedProcess[str]
+) -> None:
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    job = json.loads(trained.stdout.strip().splitlines()[-1])["job"]
+    folder = setup["folder"]
+    finished = subprocess.run(
+        [
+            str(V3_PYTHON),
+            str(folder / "model_builder.py"),
+            job,
+            SERVING,
+            str(folder / "serve"),
+            setup["role"],
+        ],
+        env=setup["env"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    # deploy() draws its progress box on stdout too: the result is the line after the marker
+    printed = json.loads(finished.stdout.rpartition("RESULT ")[2])
+    assert printed["model"] == printed["endpoint"] == f"{job}-built"
+    assert printed["prediction"] == [
+        pytest.approx(1.5 * 1.0 - 2.0 * 2.0 + 0.25, abs=0.05),
+        pytest.approx(0.25, abs=0.05),
+    ]
+    container = setup["sm"].describe_model(ModelName=printed["model"])["PrimaryContainer"]
+    assert container["Image"] == SERVING
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    bucket, _, key = container["ModelDataUrl"][5:].partition("/")
+    repacked = untar(setup["s3"].get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert "model.joblib" in repacked and b"def model_fn" in repacked["code/inference.py"]
+    deleted = setup["sm"].list_endpoints(NameContains=printed["endpoint"])["Endpoints"]
+    assert all(e["EndpointStatus"] == "Deleting" for e in deleted)
 
 
 def test_a_failing_entry_script_fails_the_job_as_the_drivers_report_it(setup: dict[str, Any]) -> None:
