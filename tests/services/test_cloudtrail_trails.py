@@ -15,6 +15,7 @@ import pytest
 from botocore.config import Config
 
 from tests.server import RunningServer
+from tests.services.regions import regional
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_an_iam_users_calls_name_the_user(trail_server: RunningServer) -> None:
         config=Config(retries={"max_attempts": 1}),
     )
     as_user.list_keys()
-    cloudtrail = trail_server.client("cloudtrail")
+    cloudtrail = regional(trail_server, "cloudtrail", "eu-west-1")  # the call's region holds its event
     mine = cloudtrail.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": name}])
     record = json.loads(mine["Events"][0]["CloudTrailEvent"])
     assert record["eventName"] == "ListKeys" and record["awsRegion"] == "eu-west-1"

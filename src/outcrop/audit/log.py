@@ -52,6 +52,7 @@ MIGRATIONS: list[Migration] = [
         """,
     ),
     ("0002_events_append_only", _append_only),
+    ("0003_events_by_region", "CREATE INDEX events_by_region ON events (region, seq)"),
 ]
 
 LOOKUP_COLUMNS = {
@@ -171,9 +172,14 @@ class AuditLog:
         end: float | None,
         before_seq: int | None,
         limit: int,
+        region: str | None = None,
     ) -> list[StoredEvent]:
-        """Management events, newest first, matching one lookup attribute and the time range."""
+        """Management events, newest first, matching one lookup attribute and the time range (and, given a
+        region, of the calls made there: LookupEvents answers only its own region's)."""
         where, args = ["management = 1"], []
+        if region is not None:
+            where.append("region = ?")
+            args.append(region)
         if attribute is not None:
             name, value = attribute
             if name in LOOKUP_COLUMNS:

@@ -12,7 +12,7 @@ from outcrop.storage.objects import ObjectStore
 class AuditTrail:
     def __init__(self, root: Path, objects: ObjectStore, account: str, delivery_seconds: float) -> None:
         self.events = AuditLog(root / "events.sqlite3")
-        self.trails = TrailStore(root / "trails.sqlite3")
+        self.trails = TrailStore(root / "trails.sqlite3", account=account)
         self.delivery = TrailDelivery(self.events, self.trails, objects, account, delivery_seconds)
 
     def close(self) -> None:

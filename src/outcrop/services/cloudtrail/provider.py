@@ -4,6 +4,9 @@ each answered call), LookupEvents over it, and trails that deliver it to S3 (see
 Records are appended in the background; LookupEvents first waits for those already queued, so a call
 answered before the lookup is found by it (AWS takes minutes). Not served: digest files (log file
 validation), SNS and CloudWatch Logs delivery, event selectors (trails deliver management events), Lake.
+As on AWS, LookupEvents answers the calls made in the request's region, and a trail lives in its home
+region: by name it is found there only, except a multi-Region trail's shadow, seen (not changed) from the
+other regions; by ARN from any region.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from outcrop.protocol.calls import ApiCall
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.cloudtrail.errors import (
     InvalidEventCategoryException,
+    InvalidHomeRegionException,
     InvalidLookupAttributesException,
     InvalidNextTokenException,
     InvalidTimeRangeException,
@@ -101,6 +105,7 @@ class CloudTrail(Service):
             end=end.timestamp() if end else None,
             before_seq=int(after) if after else None,
             limit=limit + 1,
+            region=ctx.region,
         )
         page = found[:limit]
         out: dict[str, Any] = {"Events": [_event(stored.record, stored.resources) for stored in page]}
@@ -138,13 +143,14 @@ class CloudTrail(Service):
             attempted=None,
             error=None,
             created=time.time(),
+            account=ctx.account_id,
         )
         if not self.audit.trails.insert(trail):
-            raise TrailAlreadyExistsException(f"Trail {name} already exists for customer: {self.account}")
+            raise TrailAlreadyExistsException(f"Trail {name} already exists for customer: {ctx.account_id}")
         return _trail_output(trail)
 
     def update_trail(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        trail = self._trail(params["Name"])
+        trail = self._home_trail(ctx, params["Name"])
         self._refuse_unserved(params)
         changes: dict[str, Any] = {}
         if params.get("S3BucketName"):
@@ -154,52 +160,61 @@ class CloudTrail(Service):
             changes["prefix"] = params["S3KeyPrefix"] or None
         if params.get("IsMultiRegionTrail") is not None:
             changes["multi_region"] = int(params["IsMultiRegionTrail"])
+            others = [t for t in self.audit.trails.named(trail.account, trail.name) if t.arn != trail.arn]
+            if params["IsMultiRegionTrail"] and others:
+                raise TrailAlreadyExistsException(
+                    f"Trail {trail.name} already exists in {others[0].home_region}: a multi-Region trail's "
+                    "name must be free in every Region."
+                )
         if params.get("IncludeGlobalServiceEvents") is not None:
             changes["global_events"] = int(params["IncludeGlobalServiceEvents"])
         if "KmsKeyId" in params:
             changes["kms_key"] = self._kms_key(ctx, params["KmsKeyId"])
         if changes:
-            self.audit.trails.update(trail.name, **changes)
-        return _trail_output(self._trail(trail.name))
+            self.audit.trails.update(trail.arn, **changes)
+        return _trail_output(self._trail(ctx, trail.arn))
 
     def get_trail(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"Trail": _trail_output(self._trail(params["Name"]), full=True)}
+        return {"Trail": _trail_output(self._trail(ctx, params["Name"]), full=True)}
 
     def describe_trails(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Names match the region's own trails; ARNs any of the account's; no list: the region's trails
+        and, unless includeShadowTrails is false, the shadows of other regions' multi-Region trails."""
         names = params.get("trailNameList") or []
+        shadows = params.get("includeShadowTrails", True) is not False
         trails = [
             t
-            for t in self.audit.trails.all()
-            if (not names or t.name in names or t.arn in names)
-            and (t.home_region == ctx.region or (t.multi_region and params.get("includeShadowTrails", True)))
+            for t in self.audit.trails.all(ctx.account_id)
+            if (t.arn in names or (t.name in names and t.home_region == ctx.region))
+            or (not names and (t.home_region == ctx.region or (t.multi_region and shadows)))
         ]
         return {"trailList": [_trail_output(t, full=True) for t in trails]}
 
     def list_trails(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        trails = self.audit.trails.all()
+        trails = self.audit.trails.all(ctx.account_id)  # every region's, each with its HomeRegion
         return {"Trails": [{"TrailARN": t.arn, "Name": t.name, "HomeRegion": t.home_region} for t in trails]}
 
     def delete_trail(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.audit.trails.delete(self._trail(params["Name"]).name)
+        self.audit.trails.delete(self._home_trail(ctx, params["Name"]).arn)
         return {}
 
     def start_logging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        trail = self._trail(params["Name"])
+        trail = self._home_trail(ctx, params["Name"])
         if not trail.logging:
             self.audit.events.flush()  # deliver only what happens from now on
             seq = self.audit.events.last_seq()
-            self.audit.trails.update(trail.name, logging=1, started=time.time(), delivered_seq=seq)
+            self.audit.trails.update(trail.arn, logging=1, started=time.time(), delivered_seq=seq)
         return {}
 
     def stop_logging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        trail = self._trail(params["Name"])
+        trail = self._home_trail(ctx, params["Name"])
         if trail.logging:
-            self.audit.delivery.deliver(trail.name)
-            self.audit.trails.update(trail.name, logging=0, stopped=time.time())
+            self.audit.delivery.deliver(trail.arn)
+            self.audit.trails.update(trail.arn, logging=0, stopped=time.time())
         return {}
 
     def get_trail_status(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        trail = self._trail(params["Name"])
+        trail = self._trail(ctx, params["Name"], shadow_by_name=False)
         attempted = _when(trail.attempted)
         return {
             "IsLogging": trail.logging,
@@ -215,13 +230,36 @@ class CloudTrail(Service):
 
     # -- helpers ------------------------------------------------------------------------------------------
 
-    def _trail(self, name: str) -> Trail:
-        trail = self.audit.trails.get(name)
-        if trail is None:
+    def _trail(self, ctx: RequestContext, name: str, *, shadow_by_name: bool = True) -> Trail:
+        """The trail a name or ARN gives from the request's region: by ARN, one of the account's trails in
+        that region or a multi-Region one; by name, the region's own, else (`shadow_by_name`) a shadow."""
+        found: Trail | None = None
+        if name.startswith("arn:"):
+            found = self.audit.trails.by_arn(name)
+            if found is not None and (
+                found.account != ctx.account_id
+                or (found.home_region != ctx.region and not found.multi_region)
+            ):
+                found = None
+        else:
+            named = self.audit.trails.named(ctx.account_id, name)
+            own = [t for t in named if t.home_region == ctx.region]
+            shadows = [t for t in named if t.multi_region] if shadow_by_name else []
+            found = next(iter(own or shadows), None)
+        if found is None:
             raise TrailNotFoundException(
-                f"Unknown trail: {name} for the user: {self.account}"
+                f"Unknown trail: {name} for the user: {ctx.account_id}"
                 if not name.startswith("arn:")
                 else f"Unknown trail: {name}"
+            )
+        return found
+
+    def _home_trail(self, ctx: RequestContext, name: str) -> Trail:
+        """The trail, which must be changed from its home region (not through a shadow)."""
+        trail = self._trail(ctx, name)
+        if trail.home_region != ctx.region:
+            raise InvalidHomeRegionException(
+                f"The trail {trail.arn} can be changed only from its home Region, {trail.home_region}."
             )
         return trail
 
