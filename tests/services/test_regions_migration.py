@@ -368,3 +368,77 @@ def test_old_forecast_resources_are_where_their_arns_say(tmp_path: Path) -> None
         assert made == group.replace(OTHER, DEFAULT)
     finally:
         running.stop()
+
+
+def test_old_ai_service_resources_and_trails_are_the_default_regions(tmp_path: Path) -> None:
+    """Transcribe's jobs and vocabularies, Polly's lexicons and tasks, Textract's jobs, Translate's
+    terminologies, Rekognition's collections and CloudTrail's trails as they were kept before regions stay
+    in the default region (a collection or trail where its ARN says), unseen from another."""
+    from outcrop.audit import trails as trail_store
+    from outcrop.backends.vision import face_index
+    from outcrop.jobs import speech_task_worker, textract_jobs, transcription_vocabulary
+    from outcrop.services.polly import lexicons
+
+    data, now = tmp_path / "data", time.time()
+    request = {
+        "LanguageCode": "en-US",
+        "IdentifyLanguage": False,
+        "IdentifyMultipleLanguages": False,
+        "LanguageOptions": [],
+        "MediaFileUri": "s3://old-media/a.wav",
+        "MediaFormat": "wav",
+        "MediaSampleRateHertz": None,
+        "OutputBucket": "old-output",
+        "OutputKey": "old-job.json",
+        "OutputLocationType": "CUSTOMER_BUCKET",
+    }
+    old = [
+        (data / "transcribe" / "jobs.sqlite3", speech_task_worker._MIGRATIONS, "INSERT INTO jobs (id, status, request, created, completed) VALUES ('old-job', 'completed', ?, ?, ?)", (json.dumps(request), now, now)),  # noqa: E501
+        (data / "transcribe" / "vocabularies.sqlite3", transcription_vocabulary._MIGRATIONS, "INSERT INTO vocabularies VALUES ('old-vocab', 'en-US', '[\"Outcrop\"]', ?)", (now,)),  # noqa: E501
+        (data / "polly" / "lexicons.sqlite3", lexicons._MIGRATIONS, "INSERT INTO lexicons VALUES ('oldlex', '<lexicon/>', 'ipa', 'en-US', 1, 11, ?)", (now,)),  # noqa: E501
+        (data / "textract" / "jobs.sqlite3", textract_jobs.MIGRATIONS, "INSERT INTO jobs (job_id, kind, status, request, client_token, pages, created, finished) VALUES ('oldjob', 'text', 'SUCCEEDED', '{}', 'tok', 1, ?, ?)", (now, now)),  # noqa: E501
+        (data / "rekognition" / "collections.sqlite3", face_index.MIGRATIONS, "INSERT INTO collections VALUES ('old-us', 'aws:rekognition:us-east-1:000000000000:collection/old-us', ?, 'v', '{}'), ('old-eu', 'aws:rekognition:eu-west-1:000000000000:collection/old-eu', ?, 'v', '{}')", (now, now)),  # noqa: E501
+        (data / "cloudtrail" / "trails.sqlite3", trail_store.MIGRATIONS, "INSERT INTO trails (name, arn, home_region, bucket, multi_region, global_events, validation, created) VALUES ('old-trail', 'arn:aws:cloudtrail:us-east-1:000000000000:trail/old-trail', 'us-east-1', 'b', 0, 1, 0, ?)", (now,)),  # noqa: E501
+    ]  # fmt: skip
+    for path, migrations, sql, args in old:
+        db = Database(path, migrations)
+        with db.transaction() as tx:
+            tx.execute(sql, args)
+        db.close()
+    (data / "textract" / "results").mkdir(parents=True)
+    (data / "textract" / "results" / "oldjob.json").write_text("[]")
+    terms = data / "translate" / "terminologies"
+    terms.mkdir(parents=True)
+    glossary = {"languages": ["en", "es"], "rows": [{"en": "cat", "es": "michi"}], "skipped": 0}
+    stored = {"name": "old-terms", "description": "", "format": "CSV", "directionality": "UNI"}
+    stored |= {"created_at": now, "updated_at": now, "size_bytes": 16, "glossary": glossary}
+    (terms / "old-terms.json").write_text(json.dumps(stored | {"download_token": "t"}))
+
+    running = RunningServer(data).start()
+    try:
+        home, other = (regional(running, "transcribe", r) for r in (DEFAULT, OTHER))
+        assert home.get_transcription_job(TranscriptionJobName="old-job")["TranscriptionJob"]["LanguageCode"]
+        assert (
+            error_of(other.get_transcription_job, TranscriptionJobName="old-job")["Code"]
+            == "NotFoundException"
+        )
+        assert home.get_vocabulary(VocabularyName="old-vocab")["VocabularyState"] == "READY"
+        assert other.list_vocabularies()["Vocabularies"] == []
+        home, other = (regional(running, "polly", r) for r in (DEFAULT, OTHER))
+        assert [lexicon["Name"] for lexicon in home.list_lexicons()["Lexicons"]] == ["oldlex"]
+        assert other.list_lexicons()["Lexicons"] == []
+        home, other = (regional(running, "textract", r) for r in (DEFAULT, OTHER))
+        assert home.get_document_text_detection(JobId="oldjob")["JobStatus"] == "SUCCEEDED"
+        assert error_of(other.get_document_text_detection, JobId="oldjob")["Code"] == "InvalidJobIdException"
+        home, other = (regional(running, "translate", r) for r in (DEFAULT, OTHER))
+        assert home.get_terminology(Name="old-terms")["TerminologyProperties"]["TermCount"] == 1
+        assert other.list_terminologies()["TerminologyPropertiesList"] == []
+        home, other = (regional(running, "rekognition", r) for r in (DEFAULT, OTHER))
+        assert home.list_collections()["CollectionIds"] == ["old-us"]
+        assert other.list_collections()["CollectionIds"] == ["old-eu"]  # where its ARN says
+        assert other.create_collection(CollectionId="old-us")["CollectionArn"].split(":")[2] == OTHER
+        home, other = (regional(running, "cloudtrail", r) for r in (DEFAULT, OTHER))
+        assert home.get_trail(Name="old-trail")["Trail"]["HomeRegion"] == DEFAULT
+        assert error_of(other.get_trail, Name="old-trail")["Code"] == "TrailNotFoundException"
+    finally:
+        running.stop()
