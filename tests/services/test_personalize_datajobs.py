@@ -135,6 +135,16 @@ def test_export_jobs_refuse_bad_requests_and_fail_on_a_missing_bucket(group: Gro
     assert failed["status"] == "CREATE FAILED" and "no-such-bucket" in failed["failureReason"]
 
 
+USERS_SCHEMA = {
+    "type": "record",
+    "name": "Users",
+    "namespace": "com.amazonaws.personalize.schema",
+    "fields": [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "PLAN", "type": "string", "categorical": True},
+    ],
+    "version": "1.0",
+}
 KEY = "arn:aws:kms:us-east-1:000000000000:key/12345678-1234-1234-1234-123456789012"
 
 
@@ -164,6 +174,9 @@ def test_a_deletion_job_removes_the_users_so_the_next_training_does_not_see_them
     server: RunningServer,
 ) -> None:
     group = Group(server)
+    users = group.dataset(
+        "Users", USERS_SCHEMA, "USER_ID,PLAN\n" + "".join(f"u{u},basic\n" for u in range(60))
+    )
     tracking = group.p.create_event_tracker(name=f"t-{group.tag}", datasetGroupArn=group.arn)["trackingId"]
     group.events.put_events(  # an item only u0 ever touched
         trackingId=tracking,
@@ -175,9 +188,11 @@ def test_a_deletion_job_removes_the_users_so_the_next_training_does_not_see_them
 
     job = delete_users(group, "USER_ID\nu0\nu1\nu2\nu3\nu4\nnobody\n")
     assert job["status"] == "COMPLETED", job
-    assert job["numDeleted"] == 5 * 20 + 1  # twenty imported interactions each, and u0's event
+    assert job["numDeleted"] == 5 * 20 + 1 + 5  # twenty imported interactions each, u0's event, their rows
+    kept = rows(exported(group, export(group, users, "ALL")))
+    assert [r["USER_ID"] for r in kept] == [f"u{u}" for u in range(5, 60)]
     left = rows(exported(group, export(group, group.interactions, "ALL")))
-    assert len(left) == 60 * 20 + 1 - job["numDeleted"]
+    assert len(left) == 60 * 20 - 5 * 20
     assert not {r["USER_ID"] for r in left} & {"u0", "u1", "u2", "u3", "u4"}
     assert "Z99" not in popular(group)
 
