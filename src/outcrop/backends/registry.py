@@ -43,6 +43,7 @@ import importlib
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -76,10 +77,15 @@ KINDS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Runtime:
-    """A model runtime: the kinds it serves and its loader, as `module:function` (imported on first use)."""
+    """A model runtime: the kinds it serves and its loader, as `module:function` (imported on first use).
+
+    Runtimes naming one `imports` group load one at a time, whichever entries ask: importing a package
+    such as spaCy from two threads at once can hand one of them a half-initialised module, and their
+    loaders share what they load (presidio runs the spaCy pipeline the "spacy" runtime loaded)."""
 
     kinds: tuple[str, ...]
     loader: str
+    imports: str | None = None
 
 
 RUNTIMES: dict[str, Runtime] = {
@@ -91,8 +97,8 @@ RUNTIMES: dict[str, Runtime] = {
     "faster-whisper": Runtime(("speech-to-text",), "outcrop.backends.speech.whisper:load"),
     "piper": Runtime(("text-to-speech",), "outcrop.backends.speech.engines:load_piper"),
     "espeak-ng": Runtime(("text-to-speech",), "outcrop.backends.speech.engines:load_espeak"),
-    "spacy": Runtime(("nlp",), "outcrop.backends.nlp.spacy_pipeline:load"),
-    "presidio": Runtime(("pii",), "outcrop.backends.nlp.pii:load"),
+    "spacy": Runtime(("nlp",), "outcrop.backends.nlp.spacy_pipeline:load", imports="spacy"),
+    "presidio": Runtime(("pii",), "outcrop.backends.nlp.pii:load", imports="spacy"),
     "vader": Runtime(("sentiment",), "outcrop.backends.nlp.sentiment:load"),
     "langid": Runtime(("language-id",), "outcrop.backends.nlp.language_id:load"),
     "profanity-check": Runtime(("toxicity",), "outcrop.backends.nlp.toxicity:load"),
@@ -129,6 +135,8 @@ FAKES: dict[str, str] = {
 }
 
 _resolved: dict[str, Callable[..., Any]] = {}
+# One lock per `Runtime.imports` group, process-wide as the imports it guards are.
+_IMPORT_LOCKS: dict[str, threading.Lock] = {name: threading.Lock() for name in {"spacy"}}
 
 
 def _resolve(target: str) -> Callable[..., Any]:
@@ -253,9 +261,14 @@ class ModelRegistry:
         """Load under the entry's lock; a failure is recorded and retried on the next call."""
         entry.state, entry.error = "loading", None
         started = time.perf_counter()
+        runtime = RUNTIMES[entry.runtime]
+        group: AbstractContextManager[Any] = nullcontext()
+        if runtime.imports and not self._fake:
+            group = _IMPORT_LOCKS[runtime.imports]
         try:
-            loader = load_fake if self._fake else _resolve(RUNTIMES[entry.runtime].loader)
-            instance = loader(entry.name, entry.config, self._files)
+            with group:  # one load of an imports group at a time (see Runtime)
+                loader = load_fake if self._fake else _resolve(runtime.loader)
+                instance = loader(entry.name, entry.config, self._files)
             expected = entry.config.get("dimensions")
             actual = getattr(instance, "dimensions", None)
             if entry.kind == "embedding" and expected is not None and int(expected) != actual:

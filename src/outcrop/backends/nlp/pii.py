@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from outcrop.backends.nlp.protocols import PiiFinding
-from outcrop.backends.nlp.spacy_pipeline import SPACY_LOAD_LOCK
+from outcrop.backends.nlp.spacy_pipeline import load_pipeline
 from outcrop.backends.packaged import ModelFiles, import_optional
 
 __all__ = ["PiiFinding", "PresidioDetector", "load", "resolve_overlaps"]
@@ -50,14 +50,13 @@ def _build_analyzer(
     _offline_tldextract()
     # Presidio warns once per recogniser of another language and per unmapped spaCy label: noise here.
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
-    with SPACY_LOAD_LOCK:
-        presidio = import_optional("presidio_analyzer", _INSTALL)
-        engines = import_optional("presidio_analyzer.nlp_engine", _INSTALL)
-        import_optional(spacy_model, f"pip install {requirement}")
-        models = [{"lang_code": language, "model_name": spacy_model} for language in languages]
-        nlp_engine = engines.SpacyNlpEngine(models=models)
-        nlp_engine.load()
-        analyzer = presidio.AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=list(languages))
+    presidio = import_optional("presidio_analyzer", _INSTALL)
+    engines = import_optional("presidio_analyzer.nlp_engine", _INSTALL)
+    shared = load_pipeline(spacy_model, requirement)
+    models = [{"lang_code": language, "model_name": spacy_model} for language in languages]
+    nlp_engine = engines.SpacyNlpEngine(models=models)
+    nlp_engine.nlp = {language: shared.nlp for language in languages}  # what its load() would set
+    analyzer = presidio.AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=list(languages))
     for name in _DISABLED_RECOGNIZERS:
         if any(r.name == name for r in analyzer.registry.recognizers):
             analyzer.registry.remove_recognizer(name)
@@ -74,13 +73,16 @@ def resolve_overlaps(findings: list[PiiFinding]) -> list[PiiFinding]:
 
 
 class PresidioDetector:
-    """Presidio's analyzer; calls are serialised (its spaCy pipeline is not promised thread-safe)."""
+    """Presidio's analyzer; calls are serialised under its spaCy pipeline's lock (the pipeline is not
+    promised thread-safe, and the "spacy" runtime's model of the same package runs the same one)."""
 
-    def __init__(self, model_id: str, analyzer: Any, languages: tuple[str, ...]) -> None:
+    def __init__(
+        self, model_id: str, analyzer: Any, languages: tuple[str, ...], lock: threading.Lock | None = None
+    ) -> None:
         self.model_id = model_id
         self.languages = languages
         self._analyzer = analyzer
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
 
     def detect(self, text: str, language: str) -> list[PiiFinding]:
         with self._lock:
@@ -114,9 +116,7 @@ class PresidioDetector:
 def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> PresidioDetector:
     """The registry's loader."""
     languages = tuple(str(code) for code in config.get("languages", ("en",)))
-    analyzer = _build_analyzer(
-        str(config.get("spacy_package", _SPACY_MODEL)),
-        str(config.get("spacy_requirement", _SPACY_REQUIREMENT)),
-        languages,
-    )
-    return PresidioDetector(name, analyzer, languages)
+    package = str(config.get("spacy_package", _SPACY_MODEL))
+    requirement = str(config.get("spacy_requirement", _SPACY_REQUIREMENT))
+    analyzer = _build_analyzer(package, requirement, languages)
+    return PresidioDetector(name, analyzer, languages, load_pipeline(package, requirement).lock)

@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from outcrop.backends.nlp.protocols import Analysis, Span, Token
 from outcrop.backends.packaged import ModelFiles, import_optional
 
-# Importing spaCy and its dependencies from two threads at once can hand one of them a half-initialised
-# module; every runtime that loads a spaCy pipeline (this one, presidio) does it under
-# this lock, so first calls to different pipelines at the same moment are safe too.
-SPACY_LOAD_LOCK = threading.Lock()
+
+@dataclass(frozen=True)
+class SharedPipeline:
+    """A loaded spaCy `Language` and the lock every caller runs it under (spaCy does not promise thread
+    safety): the "spacy" runtime and presidio share one per pipeline package instead of loading it twice."""
+
+    nlp: Any
+    lock: threading.Lock
+
+
+# Filled only by loaders the registry runs one at a time (Runtime imports="spacy"): that is what makes the
+# first import of spaCy and each pipeline's load single-flight.
+_PIPELINES: dict[str, SharedPipeline] = {}
 
 
 def _has_content(chunk: Any) -> bool:
@@ -34,11 +44,11 @@ def _has_content(chunk: Any) -> bool:
 class SpacyPipeline:
     """One loaded pipeline; calls are serialised because spaCy does not promise thread safety."""
 
-    def __init__(self, model_id: str, language: str, nlp: Any) -> None:
+    def __init__(self, model_id: str, language: str, shared: SharedPipeline) -> None:
         self.model_id = model_id
         self.language = language
-        self._nlp = nlp
-        self._lock = threading.Lock()
+        self._nlp = nlp = shared.nlp
+        self._lock = shared.lock
         performance = nlp.meta.get("performance", {})
         # Some pipelines publish zeros per type (an evaluation glitch): those fall back to the overall figure.
         self._entity_precision: dict[str, float] = {
@@ -79,10 +89,14 @@ class SpacyPipeline:
         return Analysis(entities, chunks, tokens)
 
 
-def load_pipeline(package: str, requirement: str) -> Any:
-    """The loaded spaCy `Language` of an installed pipeline package, imported under the shared lock."""
-    with SPACY_LOAD_LOCK:
-        return import_optional(package, f"pip install {requirement}").load()
+def load_pipeline(package: str, requirement: str) -> SharedPipeline:
+    """The installed pipeline package's `Language`, loaded once per process (called by the registry's
+    loaders of imports group "spacy" only, one at a time)."""
+    found = _PIPELINES.get(package)
+    if found is None:
+        nlp = import_optional(package, f"pip install {requirement}").load()
+        found = _PIPELINES[package] = SharedPipeline(nlp, threading.Lock())
+    return found
 
 
 def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> SpacyPipeline:
