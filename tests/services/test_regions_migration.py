@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -392,19 +393,60 @@ def test_old_ai_service_resources_and_trails_are_the_default_regions(tmp_path: P
         "OutputKey": "old-job.json",
         "OutputLocationType": "CUSTOMER_BUCKET",
     }
-    old = [
-        (data / "transcribe" / "jobs.sqlite3", speech_task_worker._MIGRATIONS, "INSERT INTO jobs (id, status, request, created, completed) VALUES ('old-job', 'completed', ?, ?, ?)", (json.dumps(request), now, now)),  # noqa: E501
-        (data / "transcribe" / "vocabularies.sqlite3", transcription_vocabulary._MIGRATIONS, "INSERT INTO vocabularies VALUES ('old-vocab', 'en-US', '[\"Outcrop\"]', ?)", (now,)),  # noqa: E501
-        (data / "polly" / "lexicons.sqlite3", lexicons._MIGRATIONS, "INSERT INTO lexicons VALUES ('oldlex', '<lexicon/>', 'ipa', 'en-US', 1, 11, ?)", (now,)),  # noqa: E501
-        (data / "textract" / "jobs.sqlite3", textract_jobs.MIGRATIONS, "INSERT INTO jobs (job_id, kind, status, request, client_token, pages, created, finished) VALUES ('oldjob', 'text', 'SUCCEEDED', '{}', 'tok', 1, ?, ?)", (now, now)),  # noqa: E501
-        (data / "rekognition" / "collections.sqlite3", face_index.MIGRATIONS, "INSERT INTO collections VALUES ('old-us', 'aws:rekognition:us-east-1:000000000000:collection/old-us', ?, 'v', '{}'), ('old-eu', 'aws:rekognition:eu-west-1:000000000000:collection/old-eu', ?, 'v', '{}')", (now, now)),  # noqa: E501
-        (data / "cloudtrail" / "trails.sqlite3", trail_store.MIGRATIONS, "INSERT INTO trails (name, arn, home_region, bucket, multi_region, global_events, validation, created) VALUES ('old-trail', 'arn:aws:cloudtrail:us-east-1:000000000000:trail/old-trail', 'us-east-1', 'b', 0, 1, 0, ?)", (now,)),  # noqa: E501
-    ]  # fmt: skip
-    for path, migrations, sql, args in old:
+
+    def kept(path: Path, migrations: Any, sql: str, *args: Any) -> None:
         db = Database(path, migrations)
         with db.transaction() as tx:
             tx.execute(sql, args)
         db.close()
+
+    kept(
+        data / "transcribe" / "jobs.sqlite3",
+        speech_task_worker._MIGRATIONS,
+        "INSERT INTO jobs (id, status, request, created, completed) VALUES ('old-job', 'completed', ?, ?, ?)",
+        json.dumps(request),
+        now,
+        now,
+    )
+    kept(
+        data / "transcribe" / "vocabularies.sqlite3",
+        transcription_vocabulary._MIGRATIONS,
+        "INSERT INTO vocabularies VALUES ('old-vocab', 'en-US', '[\"Outcrop\"]', ?)",
+        now,
+    )
+    kept(
+        data / "polly" / "lexicons.sqlite3",
+        lexicons._MIGRATIONS,
+        "INSERT INTO lexicons VALUES ('oldlex', '<lexicon/>', 'ipa', 'en-US', 1, 11, ?)",
+        now,
+    )
+    kept(
+        data / "textract" / "jobs.sqlite3",
+        textract_jobs.MIGRATIONS,
+        "INSERT INTO jobs (job_id, kind, status, request, client_token, pages, created, finished)"
+        " VALUES ('oldjob', 'text', 'SUCCEEDED', '{}', 'tok', 1, ?, ?)",
+        now,
+        now,
+    )
+    kept(
+        data / "rekognition" / "collections.sqlite3",
+        face_index.MIGRATIONS,
+        "INSERT INTO collections VALUES (?, ?, ?, 'v', '{}'), (?, ?, ?, 'v', '{}')",
+        "old-us",
+        "aws:rekognition:us-east-1:000000000000:collection/old-us",
+        now,
+        "old-eu",
+        "aws:rekognition:eu-west-1:000000000000:collection/old-eu",
+        now,
+    )
+    kept(
+        data / "cloudtrail" / "trails.sqlite3",
+        trail_store.MIGRATIONS,
+        "INSERT INTO trails (name, arn, home_region, bucket, multi_region, global_events, validation,"
+        " created) VALUES ('old-trail', ?, 'us-east-1', 'b', 0, 1, 0, ?)",
+        "arn:aws:cloudtrail:us-east-1:000000000000:trail/old-trail",
+        now,
+    )
     (data / "textract" / "results").mkdir(parents=True)
     (data / "textract" / "results" / "oldjob.json").write_text("[]")
     terms = data / "translate" / "terminologies"
