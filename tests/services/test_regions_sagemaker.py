@@ -146,3 +146,56 @@ def test_models_configs_and_endpoints_live_in_their_region(server: RunningServer
     home.delete_endpoint(EndpointName=endpoint)
     home.delete_endpoint_config(EndpointConfigName=endpoint)
     home.delete_model(ModelName=model)
+
+
+def test_models_and_endpoint_configs_are_named_per_region(server: RunningServer) -> None:
+    # the same names in eu-west-1 and us-east-1 are two resources, each seen, changed and deleted in its own
+    home, away = regional(server, "sagemaker", HOME), regional(server, "sagemaker", AWAY)
+    suffix = uuid.uuid4().hex[:8]
+    name = f"same-name-{suffix}"
+    arns = {}
+    for client, region in ((home, HOME), (away, AWAY)):
+        arns[region] = client.create_model(
+            ModelName=name,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://models-{region}/model.tar.gz"},
+            Tags=[{"Key": "region", "Value": region}],
+        )["ModelArn"]
+        assert arn_region(arns[region]) == region
+    assert arns[HOME] != arns[AWAY]
+    for client, region in ((home, HOME), (away, AWAY)):
+        described = client.describe_model(ModelName=name)
+        assert described["ModelArn"] == arns[region]
+        assert described["PrimaryContainer"]["ModelDataUrl"] == f"s3://models-{region}/model.tar.gz"
+        assert client.list_tags(ResourceArn=arns[region])["Tags"] == [{"Key": "region", "Value": region}]
+        assert [m["ModelArn"] for m in client.list_models(NameContains=name)["Models"]] == [arns[region]]
+    again = error_of(
+        home.create_model, ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE}
+    )
+    assert again["Code"] == "ValidationException" and arns[HOME] in again["Message"]
+
+    variant = {
+        "VariantName": "main",
+        "ModelName": name,
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    configs = {
+        region: client.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])[
+            "EndpointConfigArn"
+        ]
+        for client, region in ((home, HOME), (away, AWAY))
+    }
+    assert arn_region(configs[HOME]) == HOME and arn_region(configs[AWAY]) == AWAY
+    assert away.describe_endpoint_config(EndpointConfigName=name)["EndpointConfigArn"] == configs[AWAY]
+
+    # deleting eu-west-1's leaves us-east-1's
+    home.delete_endpoint_config(EndpointConfigName=name)
+    home.delete_model(ModelName=name)
+    assert error_of(home.describe_model, ModelName=name)["Code"] == "ValidationException"
+    assert error_of(home.describe_endpoint_config, EndpointConfigName=name)["Code"] == "ValidationException"
+    assert away.describe_model(ModelName=name)["ModelArn"] == arns[AWAY]
+    assert away.describe_endpoint_config(EndpointConfigName=name)["EndpointConfigArn"] == configs[AWAY]
+    away.delete_endpoint_config(EndpointConfigName=name)
+    away.delete_model(ModelName=name)
+    assert error_of(away.describe_model, ModelName=name)["Code"] == "ValidationException"

@@ -88,7 +88,7 @@ class EndpointOperations(ControlPlane):
 
     def delete_model(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._model(ctx, params["ModelName"])
-        self.store.delete(MODEL, record.name)
+        self.store.delete(MODEL, record.name, where=record.where)
         return {}
 
     def list_models(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +144,7 @@ class EndpointOperations(ControlPlane):
 
     def delete_endpoint_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._config(ctx, params["EndpointConfigName"])
-        self.store.delete(CONFIG, record.name)
+        self.store.delete(CONFIG, record.name, where=record.where)
         return {}
 
     def list_endpoint_configs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -254,7 +254,7 @@ class EndpointOperations(ControlPlane):
 
     def describe_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._endpoint(ctx, params["EndpointName"])
-        config = self.store.get(CONFIG, record.body["EndpointConfigName"])
+        config = self.store.get(CONFIG, record.body["EndpointConfigName"], where=record.where)
         described = {k: v for k, v in record.body.items() if not k.startswith("_")}
         described.update(
             EndpointStatus=record.status, CreationTime=record.created, LastModifiedTime=record.modified
@@ -389,7 +389,7 @@ class EndpointOperations(ControlPlane):
         threading.Thread(target=run, name=f"endpoint-{endpoint}", daemon=True).start()
 
     def _deploy(self, name: str, config_name: str, specs: list[VariantSpec], previous: str | None) -> None:
-        config = self.store.get(CONFIG, config_name)
+        config = self.store.get(CONFIG, config_name, where=self.store.where_of(ENDPOINT, name))
         async_inference = config.body.get("AsyncInferenceConfig") if config else None
         try:
             where = config.where if config else None  # the endpoint's region, as its configuration's
@@ -420,7 +420,7 @@ class EndpointOperations(ControlPlane):
 
     def _roll_back(self, name: str, previous: str, reason: str) -> None:
         """A failed UpdateEndpoint puts the previous configuration back, as SageMaker rolls back."""
-        record = self.store.get(CONFIG, previous)
+        record = self.store.get(CONFIG, previous, where=self.store.where_of(ENDPOINT, name))
         try:
             if record is None:
                 raise HostingError(f"the previous endpoint configuration {previous} no longer exists")
@@ -449,7 +449,7 @@ class EndpointOperations(ControlPlane):
             elif record.status in ("Creating", "Updating"):
                 target = record.body.get("_PendingConfig") or record.body["EndpointConfigName"]
                 previous = record.body["EndpointConfigName"] if record.status == "Updating" else None
-                config = self.store.get(CONFIG, target)
+                config = self.store.get(CONFIG, target, where=record.where)
                 if config is None:
                     gone = partial(_failed, reason=f"The endpoint configuration {target} no longer exists.")
                     self.store.update(ENDPOINT, record.name, gone)

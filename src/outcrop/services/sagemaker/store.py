@@ -3,8 +3,9 @@
 Every resource is one row keyed by (kind, name) holding its API description as JSON, so each operation
 reads and writes whole descriptions in one transaction and a restart finds exactly what the API last said.
 Each row lives in an account and region (`Where`): a request reads through `where=` and sees only its own;
-the job runners, which act on what they were given, read without it. Names stay unique per kind across
-regions, because job folders, log streams and hosted endpoints are named by them.
+the job runners, which act on what they were given, read without it. Models and endpoint configurations
+are named per account and region, as on AWS (`REGIONAL_KINDS`); the other kinds' names stay unique across
+regions, because job folders and hosted endpoints are named by them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Mi
 
 Where = tuple[str, str]
 """(account, region): where a resource lives."""
+
+REGIONAL_KINDS = frozenset({"model", "endpoint-config"})
+"""Kinds whose names are unique per account and region only: read, change and delete them with `where`."""
 
 MIGRATIONS: list[Migration] = [
     (
@@ -41,9 +45,29 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
+_REGIONAL_NAMES = """
+    CREATE TABLE resources_by_region (
+        kind TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL UNIQUE, created REAL NOT NULL,
+        modified REAL NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL, account TEXT NOT NULL,
+        region TEXT NOT NULL, PRIMARY KEY (account, region, kind, name)
+    );
+    INSERT INTO resources_by_region (kind, name, arn, created, modified, status, body, account, region)
+        SELECT kind, name, arn, created, modified, status, body, account, region FROM resources;
+    DROP TABLE resources;
+    ALTER TABLE resources_by_region RENAME TO resources;
+    CREATE INDEX resources_by_created ON resources (kind, created);
+    CREATE INDEX resources_by_name ON resources (kind, name);
+    CREATE INDEX resources_by_place ON resources (account, region, kind, created)
+"""
+
+
 def migrations(account: str, region: str) -> list[Migration]:
-    """The schema, with every resource placed in an account and region."""
-    return [*MIGRATIONS, ("0002_regions", lambda tx: _partition(tx, account, region))]
+    """The schema, with every resource placed in an account and region, and keyed by where it lives."""
+    return [
+        *MIGRATIONS,
+        ("0002_regions", lambda tx: _partition(tx, account, region)),
+        ("0003_names_per_region", _REGIONAL_NAMES),
+    ]
 
 
 def _partition(tx: sqlite3.Connection, account: str, region: str) -> None:
@@ -119,6 +143,8 @@ class SageMakerStore:
         now = time.time()
         try:
             with self.db.transaction() as tx:
+                if kind not in REGIONAL_KINDS and _taken(tx, kind, name):
+                    raise AlreadyExists(arn)
                 tx.execute(
                     "INSERT INTO resources (kind, name, arn, created, modified, status, body, account,"
                     " region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -159,9 +185,15 @@ class SageMakerStore:
 
     def get(self, kind: str, name: str, *, where: Where | None = None) -> Record | None:
         """The resource, if it lives in `where` (given: a request's view) or anywhere (not given)."""
+        query, args = _keyed(kind, name, where)
         with self.db.read() as conn:
-            row = conn.execute("SELECT * FROM resources WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+            row = conn.execute(f"SELECT * FROM resources WHERE {query}", args).fetchone()
         return _seen(row, where)
+
+    def where_of(self, kind: str, name: str) -> Where | None:
+        """Where a resource of a kind named across regions lives (an endpoint's configurations are there)."""
+        record = self.get(kind, name)
+        return record.where if record is not None else None
 
     def by_arn(self, arn: str, *, where: Where | None = None) -> Record | None:
         with self.db.read() as conn:
@@ -169,11 +201,18 @@ class SageMakerStore:
         return _seen(row, where)
 
     def update(
-        self, kind: str, name: str, change: Callable[[Record], None], *, touch: bool = True
+        self,
+        kind: str,
+        name: str,
+        change: Callable[[Record], None],
+        *,
+        touch: bool = True,
+        where: Where | None = None,
     ) -> Record | None:
         """Apply `change` to the stored record (status, body) in one transaction; None if it is gone."""
+        query, args = _keyed(kind, name, where)
         with self.db.transaction() as tx:
-            row = tx.execute("SELECT * FROM resources WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+            row = tx.execute(f"SELECT * FROM resources WHERE {query}", args).fetchone()
             if row is None:
                 return None
             record = _record(row)
@@ -181,17 +220,18 @@ class SageMakerStore:
             if touch:
                 record.modified = time.time()
             tx.execute(
-                "UPDATE resources SET status = ?, body = ?, modified = ? WHERE kind = ? AND name = ?",
-                (record.status, json.dumps(record.body), record.modified, kind, name),
+                "UPDATE resources SET status = ?, body = ?, modified = ? WHERE arn = ?",
+                (record.status, json.dumps(record.body), record.modified, record.arn),
             )
         return record
 
-    def delete(self, kind: str, name: str) -> bool:
+    def delete(self, kind: str, name: str, *, where: Where | None = None) -> bool:
+        query, args = _keyed(kind, name, where)
         with self.db.transaction() as tx:
-            row = tx.execute("SELECT arn FROM resources WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+            row = tx.execute(f"SELECT arn FROM resources WHERE {query}", args).fetchone()
             if row is None:
                 return False
-            tx.execute("DELETE FROM resources WHERE kind = ? AND name = ?", (kind, name))
+            tx.execute("DELETE FROM resources WHERE arn = ?", (row["arn"],))
             tx.execute("DELETE FROM tags WHERE arn = ?", (row["arn"],))
         return True
 
@@ -236,6 +276,21 @@ class SageMakerStore:
                 " ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
                 (arn, tag["Key"], tag.get("Value", ""), position),
             )
+
+
+def _keyed(kind: str, name: str, where: Where | None) -> tuple[str, tuple[str, ...]]:
+    """The WHERE clause of one resource: by kind and name, in `where` when given. A kind named per region
+    (`REGIONAL_KINDS`) read without `where` finds one of its regions' resources of that name."""
+    if where is None:
+        return "kind = ? AND name = ?", (kind, name)
+    return "kind = ? AND name = ? AND account = ? AND region = ?", (kind, name, *where)
+
+
+def _taken(tx: sqlite3.Connection, kind: str, name: str) -> bool:
+    """Whether a resource of a kind named across regions already has the name, in any region."""
+    return (
+        tx.execute("SELECT 1 FROM resources WHERE kind = ? AND name = ?", (kind, name)).fetchone() is not None
+    )
 
 
 def _seen(row: sqlite3.Row | None, where: Where | None) -> Record | None:
