@@ -184,6 +184,69 @@ def test_legacy_predictor_with_an_algorithm_arn_reports_each_backtest_window(
     )
 
 
+def test_backtest_export_writes_each_windows_forecasts_and_accuracy(
+    server: RunningServer, forecast: Any, group: dict[str, str]
+) -> None:
+    predictor = forecast.create_predictor(
+        PredictorName=f"{group['name']}_ets_bt",
+        AlgorithmArn="arn:aws:forecast:::algorithm/ETS",
+        ForecastHorizon=7,
+        EvaluationParameters={"NumberOfBacktestWindows": 2, "BackTestWindowOffset": 7},
+        InputDataConfig={"DatasetGroupArn": group["group"]},
+        FeaturizationConfig={"ForecastFrequency": "D"},
+    )["PredictorArn"]
+    assert wait_status(lambda: forecast.describe_predictor(PredictorArn=predictor))["Status"] == "ACTIVE"
+    job = forecast.create_predictor_backtest_export_job(
+        PredictorBacktestExportJobName="bt",
+        PredictorArn=predictor,
+        Destination={"S3Config": {"Path": f"s3://{group['bucket']}/backtests/", "RoleArn": ROLE}},
+    )["PredictorBacktestExportJobArn"]
+    assert job.endswith(f":predictor-backtest-export-job/{group['name']}_ets_bt/bt")
+    described = wait_status(
+        lambda: forecast.describe_predictor_backtest_export_job(PredictorBacktestExportJobArn=job)
+    )
+    assert described["Status"] == "ACTIVE" and described["PredictorArn"] == predictor, described
+    listed = forecast.list_predictor_backtest_export_jobs(
+        Filters=[{"Key": "PredictorArn", "Condition": "IS", "Value": predictor}]
+    )["PredictorBacktestExportJobs"]
+    assert [j["PredictorBacktestExportJobArn"] for j in listed] == [job]
+
+    s3 = server.client("s3")
+
+    def rows(folder: str) -> list[dict[str, str]]:
+        [key] = [
+            o["Key"]
+            for o in s3.list_objects_v2(Bucket=group["bucket"], Prefix=f"backtests/{folder}/")["Contents"]
+        ]
+        assert key.split("/")[-1].startswith("bt_") and key.endswith("_part0.csv")
+        body = s3.get_object(Bucket=group["bucket"], Key=key)["Body"].read().decode()
+        return list(csv.DictReader(io.StringIO(body)))
+
+    values = rows("forecasted-values")
+    assert list(values[0]) == [
+        "item_id", "timestamp", "target_value", "backtestwindow_start_time", "backtestwindow_end_time",
+        "p10", "p50", "p90",
+    ]  # fmt: skip
+    assert len(values) == 3 * 2 * 7
+    assert len({r["backtestwindow_start_time"] for r in values}) == 2
+    for r in values:  # each item's weekly pattern, held out and forecast
+        day = (date.fromisoformat(r["timestamp"][:10]) - START).days
+        assert abs(float(r["target_value"]) - PATTERNS[r["item_id"]][day % 7]) < 1.5, r
+        assert abs(float(r["p50"]) - float(r["target_value"])) < 2.5, r
+        assert float(r["p10"]) <= float(r["p50"]) <= float(r["p90"]), r
+    accuracy = rows("accuracy-metrics-values")
+    assert len(accuracy) == 3 * 2 and {r["backtest_window"] for r in accuracy} == {"Computed"}
+    assert {"wQL[0.1]", "wQL[0.5]", "wQL[0.9]", "WAPE", "RMSE", "MASE", "MAPE"} <= set(accuracy[0])
+    assert all(float(r["WAPE"]) < 0.1 for r in accuracy), accuracy
+
+    forecast.delete_predictor_backtest_export_job(PredictorBacktestExportJobArn=job)
+    refused(
+        forecast.describe_predictor_backtest_export_job,
+        "ResourceNotFoundException",
+        PredictorBacktestExportJobArn=job,
+    )
+
+
 def test_careless_input_is_refused_and_nothing_is_half_created(
     server: RunningServer, forecast: Any, group: dict[str, str]
 ) -> None:

@@ -1,7 +1,7 @@
 """Forecast's resources live in the account and region that made them: datasets, dataset groups, import
-jobs, predictors, forecasts and export jobs are not described, listed, tagged, deleted or used from another
-region (their ARNs say where), their names are free again there, and QueryForecast answers only in the
-forecast's region. The background work runs the eu-west-1 resources and writes their export."""
+jobs, predictors, backtest exports, forecasts and export jobs are not described, listed, tagged, deleted or
+used from another region (their ARNs say where), their names are free again there, and QueryForecast answers
+only in the forecast's region. The background work runs the eu-west-1 resources and writes their exports."""
 
 from __future__ import annotations
 
@@ -43,6 +43,15 @@ def _flow(home: Any, bucket: str, name: str) -> dict[str, str]:
     )["PredictorArn"]
     predictor = wait_status(lambda: home.describe_predictor(PredictorArn=arns["predictor"]))
     assert predictor["Status"] == "ACTIVE", predictor
+    arns["backtests"] = home.create_predictor_backtest_export_job(
+        PredictorBacktestExportJobName="bt",
+        PredictorArn=arns["predictor"],
+        Destination={"S3Config": {"Path": f"s3://{bucket}/backtests", "RoleArn": ROLE}},
+    )["PredictorBacktestExportJobArn"]
+    backtests = wait_status(
+        lambda: home.describe_predictor_backtest_export_job(PredictorBacktestExportJobArn=arns["backtests"])
+    )
+    assert backtests["Status"] == "ACTIVE", backtests
     arns["forecast"] = home.create_forecast(ForecastName=name, PredictorArn=arns["predictor"])["ForecastArn"]
     assert wait_status(lambda: home.describe_forecast(ForecastArn=arns["forecast"]))["Status"] == "ACTIVE"
     arns["export"] = home.create_forecast_export_job(
@@ -64,6 +73,7 @@ def test_forecast_resources_made_in_eu_west_1_are_invisible_from_us_east_1(serve
     arns = _flow(home, bucket, name)
     assert {arn_region(arn) for arn in arns.values()} == {HOME}
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="exports/")["Contents"]]
+    assert len(s3.list_objects_v2(Bucket=bucket, Prefix="backtests/")["Contents"]) == 2
 
     describes = {
         "dataset": (away.describe_dataset, "DatasetArn"),
@@ -72,6 +82,7 @@ def test_forecast_resources_made_in_eu_west_1_are_invisible_from_us_east_1(serve
         "predictor": (away.describe_predictor, "PredictorArn"),
         "forecast": (away.describe_forecast, "ForecastArn"),
         "export": (away.describe_forecast_export_job, "ForecastExportJobArn"),
+        "backtests": (away.describe_predictor_backtest_export_job, "PredictorBacktestExportJobArn"),
     }
     for key, (describe, member) in describes.items():
         refused(describe, "ResourceNotFoundException", **{member: arns[key]})
@@ -106,6 +117,10 @@ def test_forecast_resources_made_in_eu_west_1_are_invisible_from_us_east_1(serve
         "predictor": [p["PredictorArn"] for p in away.list_predictors()["Predictors"]],
         "forecast": [f["ForecastArn"] for f in away.list_forecasts()["Forecasts"]],
         "export": [e["ForecastExportJobArn"] for e in away.list_forecast_export_jobs()["ForecastExportJobs"]],
+        "backtests": [
+            b["PredictorBacktestExportJobArn"]
+            for b in away.list_predictor_backtest_export_jobs()["PredictorBacktestExportJobs"]
+        ],
     }
     for key, seen in listed.items():
         assert arns[key] not in seen, key

@@ -172,11 +172,13 @@ class Plan:
 @dataclass
 class Trained:
     """The chosen algorithm per series, the backtest windows (as indexes into each series' end),
-    and the accuracy of what was chosen per window (and of each candidate, for a legacy AutoML run)."""
+    the accuracy of what was chosen per window (and of each candidate, for a legacy AutoML run), and the
+    chosen algorithm's backtest of each series per window (None where the series was too short)."""
 
     choices: dict[str, str]
     windows: list[int]
     results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    backtests: dict[str, list[Scored | None]] = field(default_factory=dict)
 
 
 def window_ends(length: int, plan: Plan) -> list[int]:
@@ -209,6 +211,7 @@ def train(
             progress(f"backtested {done + 1} of {len(series)} series")
     choices = _choose(tested, plan, backs)
     trained = Trained(choices=choices, windows=backs)
+    trained.backtests = {key: list(tested[key][name]) for key, name in choices.items()}
     if not plan.per_series and len(plan.candidates) > 1:
         for name in plan.candidates:
             trained.results[name] = _window_metrics(tested, dict.fromkeys(series, name), plan, backs)

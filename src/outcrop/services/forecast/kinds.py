@@ -56,6 +56,7 @@ KINDS = {
         ("DatasetGroupArn", "IsAutoPredictor"),
         ("DatasetGroupArn", "Status"),
         (("forecast", "PredictorArn"),),
+        (("predictor-backtest-export-job", "PredictorArn"),),
     ),
     "forecast": Kind(
         "Forecast",
@@ -71,6 +72,13 @@ KINDS = {
         ("ForecastArn", "Destination", "Format"),
         ("Destination",),
         ("ForecastArn", "Status"),
+    ),
+    "predictor-backtest-export-job": Kind(
+        "PredictorBacktestExportJob",
+        "predictor backtest export job",
+        ("PredictorArn", "Destination", "Format"),
+        ("Destination",),
+        ("PredictorArn", "Status"),
     ),
 }
 

@@ -12,7 +12,7 @@ from outcrop.services.forecast.datasets import (
     ResourceInUseException,
     ResourceNotFoundException,
 )
-from outcrop.services.forecast.kinds import view
+from outcrop.services.forecast.kinds import KINDS, view
 from outcrop.services.forecast.predictors import accuracy, auto_request, legacy_request
 from outcrop.services.forecast.store import ACTIVE, PENDING, Resource, where
 from outcrop.services.forecast.work import split_s3
@@ -144,14 +144,17 @@ class Forecast(DatasetOperations, Service):
     def delete_forecast(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self._delete(ctx, params, "forecast")
 
-    def create_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        forecast = self._get(ctx, params["ForecastArn"], "forecast")
-        if forecast.status != ACTIVE:
-            raise ResourceInUseException(f"The forecast {forecast.arn} is {forecast.status}, not ACTIVE")
+    def _export_job(
+        self, ctx: RequestContext, params: dict[str, Any], source: str, kind: str
+    ) -> dict[str, Any]:
+        """Create{Forecast,PredictorBacktest}ExportJob: the ACTIVE resource `source` names, to be written
+        as CSV under an S3 path whose bucket exists."""
+        spec = KINDS[kind]
+        of = self._get(ctx, params[source], "forecast" if source == "ForecastArn" else "predictor")
+        if of.status != ACTIVE:
+            raise ResourceInUseException(f"The {KINDS[of.kind].label} {of.arn} is {of.status}, not ACTIVE")
         if (params.get("Format") or "CSV").upper() != "CSV":
-            raise InvalidInputException(
-                "Only the CSV format is supported for forecast exports by this server"
-            )
+            raise InvalidInputException(f"Only the CSV format is supported for {spec.label}s by this server")
         path = params["Destination"]["S3Config"]["Path"]
         try:
             self.objects.get_bucket(split_s3(path)[0])
@@ -160,17 +163,16 @@ class Forecast(DatasetOperations, Service):
         except Exception as exc:
             raise InvalidInputException(str(exc)) from None
         body = {
-            "ForecastArn": forecast.arn,
+            source: of.arn,
             "Destination": params["Destination"],
             "Format": "CSV",
             "Tags": params.get("Tags") or [],
         }
-        name = params["ForecastExportJobName"]
-        return {
-            "ForecastExportJobArn": self._create(
-                ctx, "forecast-export-job", f"{forecast.name}/{name}", name, body, PENDING
-            )
-        }
+        name = params[spec.prefix + "Name"]
+        return {spec.arn: self._create(ctx, kind, f"{of.name}/{name}", name, body, PENDING)}
+
+    def create_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._export_job(ctx, params, "ForecastArn", "forecast-export-job")
 
     def describe_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self._describe(ctx, params, "forecast-export-job")
@@ -180,6 +182,26 @@ class Forecast(DatasetOperations, Service):
 
     def delete_forecast_export_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self._delete(ctx, params, "forecast-export-job")
+
+    def create_predictor_backtest_export_job(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._export_job(ctx, params, "PredictorArn", "predictor-backtest-export-job")
+
+    def describe_predictor_backtest_export_job(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._describe(ctx, params, "predictor-backtest-export-job")
+
+    def list_predictor_backtest_export_jobs(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._list(ctx, params, "predictor-backtest-export-job")
+
+    def delete_predictor_backtest_export_job(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._delete(ctx, params, "predictor-backtest-export-job")
 
     def create_what_if_analysis(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInputException("What-if analyses are not supported by this server")

@@ -31,6 +31,7 @@ from outcrop.forecast.series import (
     parse_csv,
     season_of,
 )
+from outcrop.services.forecast import backtests
 from outcrop.services.forecast.domains import DOMAINS, type_name
 from outcrop.services.forecast.store import ACTIVE, FAILED, IN_PROGRESS, PENDING, ForecastStore, Resource
 from outcrop.storage.objects import ObjectStore, StoreError
@@ -63,6 +64,7 @@ class ForecastWork:
             "predictor": self._train,
             "forecast": self._forecast,
             "forecast-export-job": self._export,
+            "predictor-backtest-export-job": self._export_backtests,
         }
 
     def start(self) -> None:
@@ -190,7 +192,7 @@ class ForecastWork:
         )
 
     def _train(self, predictor: Resource) -> None:
-        series, _, imports = self.series_of(predictor)
+        series, dims, imports = self.series_of(predictor)
         arrays = {k: s.values for k, s in series.items()}
         longest = max(arrays.values(), key=len)
         plan = self.plan(predictor, len(longest))
@@ -211,7 +213,15 @@ class ForecastWork:
             ]
             for name, windows in trained.results.items()
         }
-        self.store.put_data(predictor.arn, {"choices": trained.choices, "results": results})
+        frequency = predictor.body["ForecastFrequency"]
+        self.store.put_data(
+            predictor.arn,
+            {
+                "choices": trained.choices,
+                "results": results,
+                "backtests": backtests.kept(series, dims, trained, plan, frequency),
+            },
+        )
         counts: dict[str, int] = {}
         for name in trained.choices.values():
             counts[name] = counts.get(name, 0) + 1
@@ -241,30 +251,43 @@ class ForecastWork:
         types = list(forecast.body["ForecastTypes"])
         lines = [",".join([*data["dimensions"], "date", *(type_name(t) for t in types)])]
         for key, entry in data["series"].items():
-            dims = [_csv_cell(v) for v in json.loads(key)]
+            dims = [backtests.csv_cell(v) for v in json.loads(key)]
             for i, stamp in enumerate(entry["timestamps"]):
                 row = [f"{entry['values'][t][i]:.6g}" for t in types]
                 lines.append(",".join([*dims, stamp, *row]))
+        key = self._write(job, "", "\n".join(lines) + "\n")
+        self.store.update(job.arn, status=ACTIVE, ExportedKeys=[key])
+
+    def _export_backtests(self, job: Resource) -> None:
+        predictor = self._need(job.body["PredictorArn"], "predictor")
+        kept = self.store.get_data(predictor.arn).get("backtests")
+        if kept is None:
+            raise WorkFailed(
+                f"The predictor {predictor.arn} was trained before backtests were kept for export: "
+                "train it again and export again"
+            )
+        files = backtests.csv_files(kept, list(predictor.body["ForecastTypes"]))
+        keys = [self._write(job, folder + "/", text) for folder, text in files.items()]
+        self.store.update(job.arn, status=ACTIVE, ExportedKeys=keys)
+
+    def _write(self, job: Resource, folder: str, text: str) -> str:
+        """Put an export's CSV under its destination (in `folder`), named as the service names them."""
         bucket, prefix = split_s3(job.body["Destination"]["S3Config"]["Path"])
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
-        key = f"{prefix.rstrip('/')}/{job.name}_{now}_part0.csv".lstrip("/")
+        key = f"{prefix.rstrip('/')}/{folder}{job.name}_{now}_part0.csv".lstrip("/")
         try:
-            self.objects.put_object(bucket, key, ("\n".join(lines) + "\n").encode())
+            self.objects.put_object(bucket, key, text.encode())
         except StoreError as exc:
             raise WorkFailed(
                 f"Could not write to {job.body['Destination']['S3Config']['Path']}: {exc}"
             ) from None
-        self.store.update(job.arn, status=ACTIVE, ExportedKeys=[key])
+        return key
 
     def _need(self, arn: str, kind: str) -> Resource:
         found = self.store.get(arn)
         if found is None:
             raise WorkFailed(f"The {kind} {arn} no longer exists")
         return found
-
-
-def _csv_cell(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\n') else value
 
 
 def _pandas_freq(frequency: str) -> str:
