@@ -9,6 +9,7 @@ for TRANSACTION_FRAUD_INSIGHTS, stratified at random otherwise).
 
 from __future__ import annotations
 
+import functools
 import math
 import pickle
 from collections import Counter
@@ -142,7 +143,13 @@ class FraudModel:
     legit_validation: Matrix  # sorted probabilities of the held-out legitimate events
 
     def probabilities(self, rows: list[dict[str, str]]) -> Matrix:
-        result: Matrix = self.estimator.predict_proba(self.encoder.transform(rows))[:, 1]
+        return self.fraud_probability(self.encoder.transform(rows))
+
+    def fraud_probability(self, matrix: Matrix) -> Matrix:
+        """The estimator's fraud probabilities on one OpenMP thread: on a busy machine, a thread pool
+        spinning for cores others hold made one event's prediction 0.5 s instead of 17 ms (measured)."""
+        with _one_thread():
+            result: Matrix = self.estimator.predict_proba(matrix)[:, 1]
         return result
 
     def scores(self, rows: list[dict[str, str]]) -> list[float]:
@@ -157,7 +164,7 @@ class FraudModel:
             for j, (_, source, _) in enumerate(features):
                 if source == name:
                     matrix[k, j] = np.nan
-        odds = _log_odds(self.estimator.predict_proba(matrix)[:, 1])
+        odds = _log_odds(self.fraud_probability(matrix))
         return {name: float(odds[0] - odds[k]) for k, name in enumerate(names, start=1)}
 
     def save(self, path: Path) -> None:
@@ -170,6 +177,18 @@ class FraudModel:
     def load(path: Path) -> FraudModel:
         model: FraudModel = pickle.loads(path.read_bytes())
         return model
+
+
+@functools.cache
+def _threadpools() -> Any:
+    """The process's thread pools, found once (after scikit-learn's OpenMP is loaded, by a model)."""
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    return ThreadpoolController()
+
+
+def _one_thread() -> Any:
+    return _threadpools().limit(limits=1, user_api="openmp")
 
 
 def _log_odds(p: Matrix) -> Matrix:
@@ -201,7 +220,7 @@ def train(
     """Fit on 85% of the events, measure on the other 15%. Rows are in time order when `by_time`."""
     from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
     from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits
 
     # Limits apply only to thread pools already loaded: sklearn's OpenMP is, by the imports above.
     with threadpool_limits(1):  # small tabular data: one thread beats contending for busy cores
