@@ -2,12 +2,15 @@
 
 Each `Instance` is one instance of a production variant: a worker process started with the server's own
 Python, a socket to it, and a thread copying its stdout/stderr to CloudWatch Logs. A worker that dies is
-restarted by its watcher; meanwhile the instance answers "not ready".
+restarted by its watcher as soon as its exit is seen, not on the next call; a restart that fails (the
+model cannot load) is tried again with a growing pause, as SageMaker replaces a failed container.
+Meanwhile the instance answers "not ready".
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import secrets
@@ -28,6 +31,7 @@ from outcrop.storage.logs import LogStore
 
 log = logging.getLogger("outcrop.sagemaker")
 
+RESTART_PAUSES = (1.0, 2.0, 5.0, 10.0, 30.0)  # between failed restarts of a worker; the last repeats
 MAX_LOG_LINE = 256 * 1024 - 26  # CloudWatch Logs' largest event, less its per-event overhead
 # The folder holding the outcrop package, found from the package itself so moving this module cannot break it.
 SOURCE_ROOT = str(Path(outcrop.__file__).resolve().parents[1])
@@ -86,8 +90,8 @@ class WorkerProcess:
     def send(self, header: dict[str, Any], body: bytes = b"") -> None:
         try:
             wire.send(self.channel, header, body)
-        except OSError as exc:
-            raise WorkerFailed("The model server process is gone.", died=True) from exc
+        except OSError as exc:  # it died before this request reached it: not this request's doing
+            raise WorkerFailed("The model server worker exited and is restarting.", 503) from exc
 
     def receive(self, timeout: float) -> tuple[dict[str, Any], bytes]:
         self.channel.settimeout(timeout)
@@ -210,6 +214,7 @@ class Instance:
         self.failure: str | None = None
         self.loaded_models: dict[str, None] = {}  # multi-model: names in use order, oldest first
         self.closing = False
+        self._closed = threading.Event()  # wakes a watcher pausing between restarts
 
     def write_log(self, line: str) -> None:
         try:
@@ -232,20 +237,27 @@ class Instance:
         threading.Thread(target=self._watch, args=(worker,), daemon=True, name="sm-worker-watch").start()
 
     def _watch(self, worker: WorkerProcess) -> None:
+        """Wait for the worker's exit, then restart it at once (and again, pausing, while that fails)."""
         code = worker.process.wait()
         if self.closing or self.worker is not worker:
             return
         self.ready.clear()
         self.write_log(f"Model server worker exited with code {code}; restarting it.")
-        with self.lock:
-            if self.closing or self.worker is not worker:
+        for attempt in itertools.count():
+            with self.lock:
+                if self.closing or self.worker is not worker:
+                    return
+                worker.stop()
+                try:
+                    self.start()
+                    return
+                except WorkerFailed as exc:
+                    self.failure = exc.message
+                    pause = RESTART_PAUSES[min(attempt, len(RESTART_PAUSES) - 1)]
+                    again = f"trying again in {pause:.0f} s"
+                    self.write_log(f"Model server worker could not restart: {exc.message} ({again})")
+            if self._closed.wait(pause):
                 return
-            worker.stop()
-            try:
-                self.start()
-            except WorkerFailed as exc:
-                self.failure = exc.message
-                self.write_log(f"Model server worker could not restart: {exc.message}")
 
     def ask(self, header: dict[str, Any], body: bytes, timeout: float) -> tuple[dict[str, Any], bytes]:
         """One request/answer; call with `lock` held."""
@@ -290,6 +302,7 @@ class Instance:
     def stop(self, *, drain_seconds: float = 0.0) -> None:
         """Stop the worker; with `drain_seconds`, first let a call in flight finish (up to that long)."""
         self.closing = True
+        self._closed.set()
         self.ready.clear()
         drained = drain_seconds > 0 and self.lock.acquire(timeout=drain_seconds)
         try:
