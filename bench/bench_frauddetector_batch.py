@@ -50,14 +50,17 @@ def _wait(read: Any, done: set[str]) -> str:
 
 def _setup(fd: Any, s3: Any, rows: list[dict[str, str]], labels: list[int]) -> None:
     for column in COLUMNS:
-        # a BOOLEAN has no variable type of its own: "true"/"false" travel as a CATEGORICAL string
-        data_type = "STRING" if column.data_type == "BOOLEAN" else column.data_type
+        boolean = column.data_type == "BOOLEAN"  # no variable type fits a BOOLEAN: it goes without one
         fd.create_variable(
             name=column.name,
-            dataType=data_type,
+            dataType=column.data_type,
             dataSource="EVENT",
-            defaultValue="0" if data_type in ("INTEGER", "FLOAT") else "unknown",
-            variableType=column.variable_type,
+            defaultValue="false"
+            if boolean
+            else "0"
+            if column.data_type in ("INTEGER", "FLOAT")
+            else "unknown",
+            **({} if boolean else {"variableType": column.variable_type}),
         )
     fd.put_entity_type(name="customer")
     for label in ("fraud", "legit"):

@@ -74,3 +74,25 @@ def test_a_name_taken_answers_validation_where_conflict_is_not_modelled(server: 
     )
     assert error["Code"] == "ValidationException" and "already exists" in error["Message"]
     fd.delete_variable(name="fz_taken")
+
+
+def test_boolean_and_datetime_variables_need_no_variable_type(server: RunningServer) -> None:
+    """AWS pre-selects the data type of a variable type; a variable without one may be BOOLEAN or DATETIME."""
+    fd = server.client("frauddetector")
+    fd.create_variable(name="fz_flag", dataSource="EVENT", dataType="BOOLEAN", defaultValue="false")
+    fd.create_variable(
+        name="fz_when", dataSource="EVENT", dataType="DATETIME", defaultValue="2024-01-01T00:00:00Z"
+    )
+    found = {v["name"]: v for v in fd.batch_get_variable(names=["fz_flag", "fz_when"])["variables"]}
+    assert (found["fz_flag"]["dataType"], found["fz_when"]["dataType"]) == ("BOOLEAN", "DATETIME")
+    assert "variableType" not in found["fz_flag"]
+    for data_type, default in (("BOOLEAN", "maybe"), ("DATETIME", "soon")):
+        error = error_of(
+            fd.create_variable, name="fz_bad", dataSource="EVENT", dataType=data_type, defaultValue=default
+        )
+        assert error["Code"] == "ValidationException", data_type
+    wrong = {"dataSource": "EVENT", "dataType": "BOOLEAN", "defaultValue": "true", "variableType": "PRICE"}
+    typed = error_of(fd.create_variable, name="fz_bad", **wrong)
+    assert typed["Code"] == "ValidationException" and "FLOAT" in typed["Message"]
+    for name in ("fz_flag", "fz_when"):
+        fd.delete_variable(name=name)

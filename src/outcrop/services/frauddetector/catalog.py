@@ -12,11 +12,13 @@ from outcrop.services.frauddetector.common import (
     ValidationException,
     identifier,
     iso,
+    parse_time,
     stamped,
     tag_map,
 )
 
 _NUMERIC_TYPES = {"NUMERIC": "FLOAT", "PRICE": "FLOAT"}
+_DEFAULT_TYPES = {"STRING": "CATEGORICAL", "FLOAT": "NUMERIC", "INTEGER": "NUMERIC"}
 _STRING_TYPES = frozenset(
     {
         "AUTH_CODE",
@@ -51,7 +53,6 @@ _STRING_TYPES = frozenset(
         "SHIPPING_STATE",
         "SHIPPING_ZIP",
         "USERAGENT",
-        ").split(",
     }
 )
 _SIMPLE = {"entity_type": "entityTypes", "label": "labels", "outcome": "outcomes"}
@@ -87,7 +88,9 @@ class Catalog(Base):
 
     def _variable_body(self, params: dict[str, Any]) -> dict[str, Any]:
         name, data_type = identifier(params["name"], "name"), params["dataType"]
-        variable_type = params.get("variableType") or ("CATEGORICAL" if data_type == "STRING" else "NUMERIC")
+        variable_type = params.get("variableType") or _DEFAULT_TYPES.get(data_type, "")
+        if not variable_type:  # no variable type fits BOOLEAN or DATETIME: the data type stands alone
+            return self._plain_variable(params, name, data_type)
         implied = _NUMERIC_TYPES.get(variable_type) or ("STRING" if variable_type in _STRING_TYPES else None)
         if implied is None:
             raise ValidationException(f"Unknown variableType {variable_type}")
@@ -103,6 +106,21 @@ class Catalog(Base):
             "defaultValue": default,
             "description": params.get("description", ""),
             "variableType": variable_type,
+        }
+
+    def _plain_variable(self, params: dict[str, Any], name: str, data_type: str) -> dict[str, Any]:
+        default = params["defaultValue"]
+        if data_type == "DATETIME":
+            parse_time(default, "defaultValue")
+        elif typed_value(default, data_type) is None:
+            raise ValidationException(f"The defaultValue {default!r} is not a {data_type}")
+        return {
+            "name": name,
+            "dataType": data_type,
+            "dataSource": params["dataSource"],
+            "defaultValue": default,
+            "description": params.get("description", ""),
+            "variableType": "",
         }
 
     def batch_create_variable(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
