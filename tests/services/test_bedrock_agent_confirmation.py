@@ -10,6 +10,8 @@ import json
 import uuid
 from typing import Any
 
+import pytest
+
 from tests.errors import error_of
 from tests.server import RunningServer
 from tests.services.agents import (
@@ -179,3 +181,63 @@ def test_bad_confirmation_setting(server: RunningServer) -> None:
         apiSchema={"payload": json.dumps(api)},
     )
     assert refused["Code"] == "ValidationException" and "x-requireConfirmation" in refused["Message"]
+
+
+BOOK_HANDLER = """
+def lambda_handler(event, context):
+    values = {p['name']: p['value'] for p in event.get('parameters', [])}
+    body = f"Booked a table at {values.get('restaurant')} for {values.get('people')}. Confirmation BK-4471."
+    return {'messageVersion': '1.0', 'response': {'actionGroup': event['actionGroup'],
+            'function': event['function'], 'functionResponse': {'responseBody': {'TEXT': {'body': body}}}}}
+"""
+BOOKING = {
+    "functions": [
+        {
+            "name": "book_table",
+            "description": "Book a table at a restaurant.",
+            "parameters": {
+                "restaurant": {"type": "string", "description": "Restaurant name", "required": True},
+                "people": {"type": "integer", "description": "How many people", "required": True},
+            },
+            "requireConfirmation": "ENABLED",
+        }
+    ]
+}
+SONNET = "anthropic.claude-3-sonnet-20240229-v1:0"  # the catalog maps it to Qwen2.5-Coder 1.5B
+SHORT = {
+    "promptConfigurations": [
+        {"promptType": "ORCHESTRATION", "inferenceConfiguration": {"temperature": 0.0, "maximumLength": 96}}
+    ]
+}
+
+
+@pytest.mark.real
+def test_real_model_waits_for_confirmation(real_server: RunningServer) -> None:
+    """On the real 1.5B model at temperature 0: the booking waits for the user's consent with the values
+    the user gave; confirmed, the Lambda runs and its confirmation number reaches the answer; denied, it
+    never runs."""
+    agent = real_server.client("bedrock-agent")
+    arn = make_function(real_server.client("lambda"), BOOK_HANDLER)
+    agent_id = make_agent(agent, model=SONNET, promptOverrideConfiguration=SHORT)
+    agent.create_agent_action_group(
+        agentId=agent_id,
+        agentVersion="DRAFT",
+        actionGroupName="booking",
+        actionGroupExecutor={"lambda": arn},
+        functionSchema=BOOKING,
+    )
+    prepare(agent, agent_id)
+    outcomes = {}
+    for state in ("CONFIRM", "DENY"):
+        session = uuid.uuid4().hex
+        first = _invoke(real_server, agent_id, session, inputText="Book a table at Luigi for 2 people.")
+        assert first["control"] is not None, first["text"]
+        invocation = first["control"]["invocationInputs"][0]["functionInvocationInput"]
+        assert invocation["actionInvocationType"] == "USER_CONFIRMATION"
+        values = {p["name"]: p["value"] for p in invocation["parameters"]}
+        assert "luigi" in values["restaurant"].lower() and values["people"] == "2"
+        outcomes[state] = _invoke(
+            real_server, agent_id, session, inputText="x", sessionState=_answer(first["control"], state)
+        )["text"]
+    assert "4471" in outcomes["CONFIRM"], outcomes
+    assert "4471" not in outcomes["DENY"] and outcomes["DENY"].strip(), outcomes
