@@ -20,6 +20,8 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION
+
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,4})?$")
@@ -236,7 +238,7 @@ class TerminologyStore:
     then rename): a terminology lives in the account and region that imported it, where its name is unique.
     Files from before regions (directly under `root`) move into the default account and region at start."""
 
-    def __init__(self, root: Path, *, account: str = "000000000000", region: str = "us-east-1") -> None:
+    def __init__(self, root: Path, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> None:
         self.root = root
         self.default = (account, region)
         self._lock = threading.Lock()

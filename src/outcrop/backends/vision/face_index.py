@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from outcrop.backends.vision import Box
-from outcrop.jobs.partition import Where
 from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Migration, add_partition
+
+Where = tuple[str, str]
+"""(account, region): where a collection lives."""
 
 MIGRATIONS = [
     (
