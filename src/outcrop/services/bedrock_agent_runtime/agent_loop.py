@@ -9,6 +9,8 @@ values the user gave reach the tools as the user wrote them (agent_grounding), a
 asked for again as a call, an answer leaving out the tools' numbers is asked for again (agent_answer), and a
 step limit ends a loop that never answers. Lambda failures end the stream as AWS does, after a failure trace:
 `dependencyFailedException` (raised, timed out, responseState FAILURE), `badGatewayException` (malformed).
+Enabled pre- and post-processing steps (agent_prepost) screen the input first and rewrite the answer last;
+returning control, for a result or the user's confirmation, and going on afterwards is agent_control's.
 """
 
 from __future__ import annotations
