@@ -226,3 +226,33 @@ def test_presidio_asked_for_some_types_finds_what_the_whole_pipeline_finds() -> 
             scoped = detector.detect_types(text, "en", {kind})
             assert {(f.start, f.end) for f in scoped} == spans, (text, kind)
             assert all(f.entity_type == kind for f in scoped)
+
+
+def test_texts_are_batched_longest_first_with_their_like() -> None:
+    from outcrop.backends.onnx_embed import OnnxEmbedder
+
+    embedder = object.__new__(OnnxEmbedder)  # the batching rule alone, no model
+    embedder._batch_size = 3
+    # a 100-token text and its sentences: never padded to its length; like lengths share a batch
+    assert embedder._batches([100, 12, 30, 15, 11, 60, 13]) == [[0, 5], [2, 3], [6, 1, 4]]
+    assert embedder._batches([]) == []
+
+
+@pytest.mark.real
+def test_one_call_of_mixed_lengths_gives_each_texts_own_vector() -> None:
+    np = pytest.importorskip("numpy")
+    from outcrop.backends.registry import ModelRegistry
+    from outcrop.catalog import BUNDLED, load_catalog
+
+    config = load_catalog(BUNDLED).local[TOPIC_EMBEDDING_MODEL]
+    registry = ModelRegistry({"m": {**config, "batch_size": 4}}, model_dir())
+    try:
+        embedder = registry.embedder("m")
+        long = "The parking garage closes at ten. " * 50  # truncated at 256 tokens
+        texts = [long, "Short.", "", "Bring your badge, security checks it at the door.", *["A line."] * 5]
+        vectors, counts = embedder.embed_counted(texts)  # type: ignore[attr-defined]
+        alone = [embedder.embed_counted([text]) for text in texts]  # type: ignore[attr-defined]
+        assert np.allclose(vectors, [found[0][0] for found in alone], rtol=0, atol=1e-6)
+        assert counts == [found[1][0] for found in alone] and counts[0] > 256 and counts[2] == 2
+    finally:
+        registry.close()

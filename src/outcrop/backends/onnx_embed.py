@@ -2,6 +2,12 @@
 
 This is how sentence-transformers' all-MiniLM-L6-v2 makes its vectors, so an int8 ONNX export scores
 like the PyTorch model without PyTorch. Tokenizing uses the model's own `tokenizer.json`.
+
+A call's texts are run longest first in batches of similar length (a text joins a batch only if it is at
+least half as long as the batch's longest), so a short text is never padded out to a long one's length: a
+guardrail embeds a 500-character text with its ten sentences, and one padded batch of eleven took six times
+as long as the text alone plus its sentences together. The vectors are the same either way (the attention
+mask keeps padding out of every row).
 """
 
 from __future__ import annotations
@@ -46,14 +52,12 @@ class OnnxEmbedder:
         self.dimensions = width
         self._batch_size = batch_size
         self._counter: Any = tokenizers.Tokenizer.from_file(str(tokenizer_path))
+        self._pad_id = int((self._counter.padding or {}).get("pad_id", 0))  # masked out: any id would do
         self._counter.no_truncation()
         self._counter.no_padding()
         self._tokenizer: Any = tokenizers.Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length=max_length)
-        padding = self._counter.padding or {}
-        self._tokenizer.enable_padding(
-            pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]")
-        )
+        self._tokenizer.no_padding()  # padded per batch in `_embed_batch`
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` before truncation, special tokens included."""
@@ -65,35 +69,58 @@ class OnnxEmbedder:
     def embed_counted(
         self, texts: Sequence[str], *, normalize: bool = True
     ) -> tuple[list[list[float]], list[int]]:
-        """Vectors and each text's token count from one tokenization: the attention mask counts a text
-        that fits; only a truncated one is tokenized again, whole (Bedrock reports input tokens)."""
-        vectors: list[list[float]] = []
-        counts: list[int] = []
-        for start in range(0, len(texts), self._batch_size):
-            batch = texts[start : start + self._batch_size]
-            pooled, encodings = self._embed_batch(batch)
+        """Vectors and each text's token count from one tokenization: a text that fits is counted by its
+        tokens; only a truncated one is tokenized again, whole (Bedrock reports input tokens)."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        vectors: list[list[float]] = [[] for _ in encodings]
+        for batch in self._batches([len(encoding.ids) for encoding in encodings]):
+            pooled = self._embed_batch([encodings[index] for index in batch])
             if normalize:
                 norms = np.linalg.norm(pooled, axis=1, keepdims=True)
                 pooled = pooled / np.maximum(norms, 1e-12)
-            vectors.extend(pooled.tolist())
-            counts.extend(
-                self.count_tokens(text) if encoding.overflowing else sum(encoding.attention_mask)
-                for text, encoding in zip(batch, encodings, strict=True)
-            )
+            for index, vector in zip(batch, pooled.tolist(), strict=True):
+                vectors[index] = vector
+        counts = [
+            self.count_tokens(text) if encoding.overflowing else len(encoding.ids)
+            for text, encoding in zip(texts, encodings, strict=True)
+        ]
         return vectors, counts
 
-    def _embed_batch(self, texts: Sequence[str]) -> tuple[np.ndarray[Any, np.dtype[np.float32]], list[Any]]:
-        encodings = self._tokenizer.encode_batch(list(texts))
-        input_ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
-        attention_mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+    def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Indexes of the texts, longest first, in batches of at most `batch_size` whose shortest text is at
+        least half as long as their longest (padding never more than doubles a batch's work)."""
+        batches: list[list[int]] = []
+        for index in sorted(range(len(lengths)), key=lambda at: -lengths[at]):
+            current = batches[-1] if batches else None
+            if (
+                current is None
+                or len(current) >= self._batch_size
+                or 2 * lengths[index] < lengths[current[0]]
+            ):
+                batches.append([index])
+            else:
+                current.append(index)
+        return batches
+
+    def _embed_batch(self, encodings: Sequence[Any]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Mean-pooled vectors of tokenized texts, padded to the batch's longest."""
+        width = max(len(encoding.ids) for encoding in encodings)
+        input_ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(encodings), width), dtype=np.int64)
+        type_ids = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            size = len(encoding.ids)
+            input_ids[row, :size] = encoding.ids
+            attention_mask[row, :size] = 1
+            type_ids[row, :size] = encoding.type_ids
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
         if "token_type_ids" in self._input_names:
-            feeds["token_type_ids"] = np.array([encoding.type_ids for encoding in encodings], dtype=np.int64)
+            feeds["token_type_ids"] = type_ids
         hidden: np.ndarray[Any, np.dtype[np.float32]] = self._session.run(None, feeds)[0]
         mask = attention_mask[:, :, None].astype(np.float32)
         summed = (hidden * mask).sum(axis=1)
         pooled: np.ndarray[Any, np.dtype[np.float32]] = summed / np.maximum(mask.sum(axis=1), 1e-9)
-        return pooled, encodings
+        return pooled
 
 
 def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> OnnxEmbedder:
