@@ -14,7 +14,8 @@ difference (`--real-chat`: the small real model, 1 output token).
 --latency measures, in this process, what a guardrail of each policy type (and the mixed one) adds to a
 chat call through the inference path (input and output screened), on the fake chat model so the model's
 time is out of the picture and the real detectors: each guarded call is timed between two unguarded ones
-of the same text, over `--rounds` rounds of short benign texts; it prints p50/p95 of the wall-clock
+of the same text, over `--rounds` rounds of short benign texts (`--text-chars N`: those texts joined into
+texts of several sentences, up to N characters each); it prints p50/p95 of the wall-clock
 difference and the guarded evaluations' CPU time (less sensitive to the machine's load). With `--compare`
 each guardrail runs twice, in alternating blocks of all the texts so both see the same load: with the
 catalog's guardrail session of all-MiniLM (one thread, `own`) and without it (the shared all-core embedder,
@@ -286,7 +287,21 @@ def policy_guardrails() -> dict[str, dict[str, Any]]:
     }
 
 
-def latency(rounds: int, only: list[str], compare: bool) -> None:
+def joined_texts(chars: int, count: int = 30) -> list[str]:
+    """`count` texts of several sentences, each the bench's benign texts joined up to `chars` characters."""
+    benign = [case.text for case in CASES if case.policy in ("CONTENT", "TOPICS") and not case.flagged]
+    texts: list[str] = []
+    start = 0
+    while len(texts) < count:
+        parts: list[str] = []
+        while len(" ".join([*parts, benign[start % len(benign)]])) <= chars:
+            parts.append(benign[start % len(benign)])
+            start += 1
+        texts.append(" ".join(parts))
+    return texts
+
+
+def latency(rounds: int, only: list[str], compare: bool, chars: int) -> None:
     from outcrop.app import App
     from outcrop.backends.base import ChatMessage, GenerationRequest
     from outcrop.config import Settings
@@ -296,6 +311,8 @@ def latency(rounds: int, only: list[str], compare: bool) -> None:
     from outcrop.inference import Caller
 
     texts = [case.text for case in CASES if case.policy in ("CONTENT", "TOPICS") and not case.flagged][:30]
+    if chars:
+        texts = joined_texts(chars)
     load_average("at start")
     with tempfile.TemporaryDirectory() as tmp:
         apps: dict[str, App] = {}
@@ -314,7 +331,11 @@ def latency(rounds: int, only: list[str], compare: bool) -> None:
             request = GenerationRequest([ChatMessage("user", text)], max_tokens=8)
             app.inference.generate_blocking(caller, app.inference.resolve(MODEL_ID), request, guard)
 
-        print(f"{'guardrail':<20} {'added p50':>10} {'p95':>8}   {'cpu/call p50':>12}  ({len(texts)} texts)")
+        average = sum(map(len, texts)) / len(texts)
+        print(
+            f"{'guardrail':<20} {'added p50':>10} {'p95':>8}   {'cpu/call p50':>12}  "
+            f"({len(texts)} texts of {average:.0f} characters on average)"
+        )
         for name, config in policy_guardrails().items():
             if only and name not in only:
                 continue
@@ -367,6 +388,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=60, help="Converse calls timed with and without")
     parser.add_argument("--compare", action="store_true", help="--latency: own session vs shared embedder")
     parser.add_argument(
+        "--text-chars", type=int, default=0, help="--latency: join the texts into texts of up to N characters"
+    )
+    parser.add_argument(
         "--shared-embedder", action="store_true", help="server mode without the guardrails' embedding session"
     )
     parser.add_argument(
@@ -374,7 +398,7 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     if arguments.latency is not None:
-        latency(arguments.rounds, arguments.latency, arguments.compare)
+        latency(arguments.rounds, arguments.latency, arguments.compare, arguments.text_chars)
     elif arguments.direct:
         direct()
     else:
