@@ -44,7 +44,7 @@ def test_hyperparameter_tuner_with_hyperband(session: Any, tmp_path: Path) -> No
         instance_count=1,
         framework_version="2.1",
         py_version="py310",
-        hyperparameters={"epochs": 9, "pause": 0.5},
+        hyperparameters={"epochs": 9, "pause": 0.7},
         sagemaker_session=session,
     )
     tuner = HyperparameterTuner(

@@ -205,7 +205,8 @@ class TuningRunner:
                     verdict = hyperband.verdict(search, job, self._curve(job, pattern))
                     if verdict is not None:
                         log.info("tuning job %s stops training job %s (Hyperband: %s)", name, job, verdict)
-                        self._stop_training(ctx, job)
+                        # a script already done is uploading its model: stopping it would only relabel it
+                        self._stop_training(ctx, job, training_only=verdict == "done")
             if early and pattern is not None and time.time() - last_check > _EARLY_CHECK_S:
                 last_check = time.time()
                 for job in list(running):
@@ -248,9 +249,12 @@ class TuningRunner:
             search.tell(job, None)
         return trial
 
-    def _stop_training(self, ctx: RequestContext, job: str) -> None:
+    def _stop_training(self, ctx: RequestContext, job: str, *, training_only: bool = False) -> None:
+        """Stop the job if it still runs (with `training_only`, only while its script runs)."""
         training = self.store.get(TRAINING, job)
         if training is not None and training.status == "InProgress":
+            if training_only and training.body.get("SecondaryStatus") != "Training":
+                return
             with contextlib.suppress(ServiceError):  # it ended meanwhile
                 self.host.stop_training_job(ctx, {"TrainingJobName": job})
 

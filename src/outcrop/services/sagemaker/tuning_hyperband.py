@@ -18,7 +18,7 @@ from outcrop.protocol.errors import ValidationException
 
 MAX_RESOURCE = 20_000  # SageMaker's limit on MaxResource
 EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")  # where MaxResource is inferred
-GRACE_S = 3.0  # a job that printed exactly MaxResource values gets this long to end on its own
+GRACE_S = 5.0  # a job that printed exactly MaxResource values gets this long to end on its own
 
 
 def hyperband_resources(config: dict[str, Any], static: dict[str, str]) -> tuple[int, int]:
