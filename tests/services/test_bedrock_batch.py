@@ -331,7 +331,10 @@ def test_a_three_record_batch_on_the_real_small_model(real_server: RunningServer
     bucket = new_bucket(s3)
     questions = ["What is 2 + 2?", "Name the capital of France.", "What colour is the sky on a clear day?"]
     records = [
-        {"recordId": f"Q{i:010d}", "modelInput": {**claude(question + " Answer in a few words.", 16), "temperature": 0}}
+        {
+            "recordId": f"Q{i:010d}",
+            "modelInput": {**claude(question + " Answer in a few words.", 16), "temperature": 0},
+        }
         for i, question in enumerate(questions)
     ]
     put_records(s3, bucket, "q.jsonl", records)

@@ -103,7 +103,7 @@ def test_a_session_policy_narrows_the_role(server: RunningServer) -> None:
 
 
 def test_list_buckets_is_allowed_on_the_s3_wildcard_arn(server: RunningServer) -> None:
-    """AWS's IAM example scenario grants s3:ListAllMyBuckets on `arn:aws:s3:::*`, as S3's policy examples do."""
+    """AWS's IAM example scenario allows s3:ListAllMyBuckets on `arn:aws:s3:::*`, as S3's examples do."""
     alice = signed_as(server, "sts", key_of(server, "alice"))
     narrow = policy(allow("s3:ListAllMyBuckets", "arn:aws:s3:::*"))
     credentials = alice.assume_role(RoleArn=ROLE_ARN, RoleSessionName="wild", Policy=narrow)["Credentials"]
