@@ -35,7 +35,8 @@ KIND = "batch_prediction"
 RUNNING = ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS")
 _REQUIRED = ("EVENT_ID", "EVENT_TIMESTAMP", "ENTITY_ID", "ENTITY_TYPE")
 _ADDED = ("MODEL_SCORES", "OUTCOMES", "RULE_RESULTS", "STATUS")
-CHUNK = 500  # rows scored per model call; cancellation and the heartbeat are checked between chunks
+CHUNK = 5000  # rows scored per model call (a call costs ~30 ms whatever its size); cancellation and
+# the heartbeat are checked between chunks
 
 
 class Cancelled(Exception):

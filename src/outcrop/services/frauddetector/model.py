@@ -155,8 +155,9 @@ class FraudModel:
     def scores(self, rows: list[dict[str, str]]) -> list[float]:
         return [float(s) for s in scores_of(self.probabilities(rows), self.legit_validation)]
 
-    def impacts(self, row: dict[str, str]) -> dict[str, float]:
-        """Each variable's log-odds impact on this event: its log-odds less the log-odds without it."""
+    def explain(self, row: dict[str, str]) -> tuple[float, dict[str, float]]:
+        """This event's score, and each variable's log-odds impact on it: its log-odds less the log-odds
+        without it (the event and its variants scored in one call, the score read off the first)."""
         names = [c.name for c in self.encoder.columns]
         matrix = np.repeat(self.encoder.transform([row]), len(names) + 1, axis=0)
         features = self.encoder.features()
@@ -164,8 +165,10 @@ class FraudModel:
             for j, (_, source, _) in enumerate(features):
                 if source == name:
                     matrix[k, j] = np.nan
-        odds = _log_odds(self.fraud_probability(matrix))
-        return {name: float(odds[0] - odds[k]) for k, name in enumerate(names, start=1)}
+        probabilities = self.fraud_probability(matrix)
+        score = float(scores_of(probabilities[:1], self.legit_validation)[0])
+        odds = _log_odds(probabilities)
+        return score, {name: float(odds[0] - odds[k]) for k, name in enumerate(names, start=1)}
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -135,7 +135,7 @@ class Predictions(Base):
             key = f"{model['modelId']}/{model['modelType']}/{model['modelVersionNumber']}"
             fraud_model = self.fraud_model(key)
             row = {k: v for k, v in raw.items() if sources[k] == "EVENT"}
-            score = fraud_model.scores([row])[0]
+            score, impacts = fraud_model.explain(row)
             output = f"{model['modelId']}_insightscore"
             values[output] = score
             model_scores.append(
@@ -144,7 +144,7 @@ class Predictions(Base):
                     "scores": {output: score},
                 }
             )
-            evaluated_models.append(_evaluated_model(model, output, score, fraud_model.impacts(row)))
+            evaluated_models.append(_evaluated_model(model, output, score, impacts))
         rule_results, evaluated_rules = self._run_rules(version, values)
         now = time.time()
         if event_type["eventIngestion"] == "ENABLED":
