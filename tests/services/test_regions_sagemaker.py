@@ -199,3 +199,27 @@ def test_models_and_endpoint_configs_are_named_per_region(server: RunningServer)
     away.delete_endpoint_config(EndpointConfigName=name)
     away.delete_model(ModelName=name)
     assert error_of(away.describe_model, ModelName=name)["Code"] == "ValidationException"
+
+
+def test_training_jobs_are_named_per_region(server: RunningServer) -> None:
+    # the same job name trains in eu-west-1 and in us-east-1: two jobs, each with its own folder and logs
+    name = f"same-job-{uuid.uuid4().hex[:8]}"
+    jobs = {
+        region: Jobs(
+            lambda service, region=region: regional(server, service, AWAY if service == "s3" else region)
+        )
+        for region in (HOME, AWAY)
+    }
+    for region in (HOME, AWAY):
+        jobs[region].create(TrainingJobName=name)
+    for region in (HOME, AWAY):
+        described = jobs[region].wait(name)
+        assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+        assert arn_region(described["TrainingJobArn"]) == region
+        artifacts = described["ModelArtifacts"]["S3ModelArtifacts"]
+        assert artifacts == f"s3://{jobs[region].bucket}/output/{name}/output/model.tar.gz"
+        assert jobs[region].log_lines(name)
+        listed = jobs[region].sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
+        assert [j["TrainingJobArn"] for j in listed] == [described["TrainingJobArn"]]
+    again = error_of(jobs[HOME].create, TrainingJobName=name)
+    assert again["Code"] == "ResourceInUse"

@@ -120,7 +120,7 @@ class TrainingOperations(ControlPlane):
                 "Training job names must be unique within an AWS account and region, and a training job with "
                 f"this name already exists ({arn})"
             ) from exc
-        self.training.start(name)
+        self.training.start(name, where=self.where(ctx))
         return {"TrainingJobArn": arn}
 
     def _training_job(self, ctx: RequestContext, name: str) -> Record:
@@ -176,6 +176,6 @@ class TrainingOperations(ControlPlane):
             )
             r.body["SecondaryStatus"] = "Stopping"
 
-        self.store.update(KIND, name, stopping)
-        self.training.stop(name)
+        self.store.update(KIND, name, stopping, where=record.where)
+        self.training.stop(name, where=record.where)
         return {}

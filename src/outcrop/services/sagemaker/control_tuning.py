@@ -111,7 +111,7 @@ class TuningOperations(ControlPlane):
 
     def _summaries(self, record: Record) -> list[dict[str, Any]]:
         return [
-            trial_summary(record, t, self.store.get(TRAINING, t["TrainingJobName"]))
+            trial_summary(record, t, self.store.get(TRAINING, t["TrainingJobName"], where=record.where))
             for t in record.body.get("_Trials", [])
         ]
 

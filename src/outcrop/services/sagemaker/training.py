@@ -48,7 +48,7 @@ from outcrop.services.sagemaker.training_v3 import container_run, source_code
 
 if TYPE_CHECKING:
     from outcrop.iam.execution import ExecutionRoles
-    from outcrop.services.sagemaker.store import Record, SageMakerStore
+    from outcrop.services.sagemaker.store import Record, SageMakerStore, Where
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
 
@@ -111,12 +111,13 @@ class TrainingRunner(JobRunner):
                 if stopping
                 else "InternalServerError: Outcrop stopped while this training job was running; "
                 "its process ended with the server. Start a new training job.",
+                where=record.where,
             )
 
     # -- one job ---------------------------------------------------------------------------------------------
 
     def _run(self, job: RunningJob) -> None:
-        record = self.store.get(KIND, job.name)
+        record = self.store.get(KIND, job.name, where=job.where)
         if record is None:
             return
         stream = f"{job.name}/algo-1-{int(time.time())}"
@@ -124,12 +125,12 @@ class TrainingRunner(JobRunner):
         if not self._wait_for_slot(job):
             writer.close()
             with self._lock:
-                self._running.pop(job.name, None)
+                self._running.pop(job.key, None)
             if job.stop_reason == "Shutdown":
                 waited = "InternalServerError: Outcrop stopped while this training job was waiting to start."
-                self._finish(job.name, "Failed", "Failed", "Training job failed", waited)
+                self._finish(job.name, "Failed", "Failed", "Training job failed", waited, where=job.where)
             else:
-                self._finish(job.name, "Stopped", "Stopped", "Training job stopped", None)
+                self._finish(job.name, "Stopped", "Stopped", "Training job stopped", None, where=job.where)
             return
         started = time.time()
         try:
@@ -143,7 +144,7 @@ class TrainingRunner(JobRunner):
             self._slots.release()
             writer.close()
             with self._lock:
-                self._running.pop(job.name, None)
+                self._running.pop(job.key, None)
         if outcome == "Failed" and reason:
             writer.write(reason)
             writer.flush()
@@ -156,9 +157,10 @@ class TrainingRunner(JobRunner):
             ),
         }.get(outcome, ("Failed", "Training job failed"))
         status = "Stopped" if outcome == "MaxRuntimeExceeded" else outcome
-        self._finish(job.name, status, secondary, message, reason, metrics, time.time() - started)
+        elapsed = time.time() - started
+        self._finish(job.name, status, secondary, message, reason, metrics, elapsed, where=job.where)
         if status != "Failed":  # a failed job's folder stays for inspection until its name is reused
-            shutil.rmtree(self.root / job.name, ignore_errors=True)
+            shutil.rmtree(self.root / job.key, ignore_errors=True)
 
     def _wait_for_slot(self, job: RunningJob) -> bool:
         """Take a training slot; False if the job was stopped while it waited."""
@@ -167,7 +169,7 @@ class TrainingRunner(JobRunner):
             if job.stop_reason is not None:
                 return False
             if not waiting:
-                self._transition(job.name, "Starting", "Waiting for local capacity: other jobs are training")
+                self._transition(job, "Starting", "Waiting for local capacity: other jobs are training")
                 waiting = True
         if job.stop_reason is not None:
             self._slots.release()
@@ -178,12 +180,12 @@ class TrainingRunner(JobRunner):
         self, job: RunningJob, record: Record, writer: LogWriter
     ) -> tuple[str, str | None, list[dict[str, Any]]]:
         spec = record.body
-        layout = JobLayout(self.root / job.name)
+        layout = JobLayout(self.root / job.key)
         shutil.rmtree(layout.root, ignore_errors=True)
         channels = {c["ChannelName"]: c for c in spec.get("InputDataConfig", [])}
         layout.create(list(channels))
 
-        self._transition(job.name, "Downloading", "Downloading input data")
+        self._transition(job, "Downloading", "Downloading input data")
         for name, channel in channels.items():
             source = channel["DataSource"].get("S3DataSource")
             if source is None:
@@ -231,7 +233,7 @@ class TrainingRunner(JobRunner):
                 f"code ({submit or 'no sagemaker_submit_directory'})."
             )
 
-        self._transition(job.name, "Training", "Training image download completed. Training in progress.")
+        self._transition(job, "Training", "Training image download completed. Training in progress.")
         python = sys.executable if container else self._python_for(layout, writer)
         resources = local_resources(spec.get("ResourceConfig", {}).get("InstanceType", "ml.m5.large"))
         env = training_environment(
@@ -274,7 +276,7 @@ class TrainingRunner(JobRunner):
         if job.stop_reason is None and exit_code != 0:
             raise JobFailure(self._failure_reason(layout, lines, exit_code, command))
 
-        self._transition(job.name, "Uploading", "Uploading generated training model")
+        self._transition(job, "Uploading", "Uploading generated training model")
         output = spec["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         model_uri = f"{output}/{job.name}/output/model.tar.gz"
         upload_folder_archive(self.objects, layout.model_dir, model_uri)
@@ -283,7 +285,10 @@ class TrainingRunner(JobRunner):
                 self.objects, layout.output_data_dir, f"{output}/{job.name}/output/output.tar.gz"
             )
         self.store.update(
-            KIND, job.name, lambda r: r.body.update(ModelArtifacts={"S3ModelArtifacts": model_uri})
+            KIND,
+            job.name,
+            lambda r: r.body.update(ModelArtifacts={"S3ModelArtifacts": model_uri}),
+            where=job.where,
         )
         if job.stop_reason is not None:
             return job.stop_reason, None, metrics
@@ -358,7 +363,9 @@ class TrainingRunner(JobRunner):
                     latest[metric] = {"MetricName": metric, "Value": float(value), "Timestamp": time.time()}
 
         def started(pid: int) -> None:
-            self.store.update(KIND, job.name, lambda r: r.body.update(_Pid=pid, _Root=str(layout.root)))
+            self.store.update(
+                KIND, job.name, lambda r: r.body.update(_Pid=pid, _Root=str(layout.root)), where=job.where
+            )
 
         limit = spec.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
         lines, exit_code = run_logged(
@@ -394,7 +401,7 @@ class TrainingRunner(JobRunner):
 
     # -- signals and status ----------------------------------------------------------------------------------
 
-    def _transition(self, name: str, secondary: str, message: str) -> None:
+    def _transition(self, job: RunningJob, secondary: str, message: str) -> None:
         now = time.time()
 
         def change(record: Record) -> None:
@@ -406,7 +413,7 @@ class TrainingRunner(JobRunner):
             if secondary == "Training":
                 record.body["TrainingStartTime"] = now
 
-        self.store.update(KIND, name, change)
+        self.store.update(KIND, job.name, change, where=job.where)
 
     def _finish(
         self,
@@ -417,6 +424,8 @@ class TrainingRunner(JobRunner):
         reason: str | None,
         metrics: list[dict[str, Any]] | None = None,
         elapsed: float | None = None,
+        *,
+        where: Where | None = None,
     ) -> None:
         now = time.time()
 
@@ -439,7 +448,7 @@ class TrainingRunner(JobRunner):
             record.body["TrainingTimeInSeconds"] = max(1, seconds)
             record.body["BillableTimeInSeconds"] = max(1, seconds)
 
-        self.store.update(KIND, name, change)
+        self.store.update(KIND, name, change, where=where)
 
 
 def _quote(arg: str) -> str:

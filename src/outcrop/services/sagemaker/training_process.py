@@ -24,7 +24,7 @@ from outcrop.services.sagemaker.training_env import local_resources
 from outcrop.services.sagemaker.training_io import JobFailure, LogWriter
 
 if TYPE_CHECKING:
-    from outcrop.services.sagemaker.store import Record, SageMakerStore
+    from outcrop.services.sagemaker.store import Record, SageMakerStore, Where
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
 
@@ -39,6 +39,12 @@ class RunningJob:
     process: subprocess.Popen[bytes] | None = None
     stop_reason: str | None = None  # "Stopped", "MaxRuntimeExceeded" or "Shutdown"
     lock: threading.Lock = field(default_factory=threading.Lock)
+    where: Where | None = None  # given for a kind named per region (its account and region)
+
+    @property
+    def key(self) -> str:
+        """What the runner knows the job by, and its folder: its name, under its region where given."""
+        return self.name if self.where is None else f"{self.where[1]}/{self.where[0]}/{self.name}"
 
 
 def signal_job(job: RunningJob, reason: str) -> None:
@@ -81,18 +87,18 @@ class JobRunner:
         for job in running:
             signal_job(job, "Shutdown")
 
-    def start(self, name: str) -> None:
-        job = RunningJob(name)
+    def start(self, name: str, *, where: Where | None = None) -> None:
+        job = RunningJob(name, where=where)
         with self._lock:
-            self._running[name] = job
+            self._running[job.key] = job
         thread = threading.Thread(
             target=self._run, args=(job,), name=f"{self.thread_prefix}-{name}", daemon=True
         )
         thread.start()
 
-    def stop(self, name: str) -> None:
+    def stop(self, name: str, *, where: Where | None = None) -> None:
         with self._lock:
-            job = self._running.get(name)
+            job = self._running.get(RunningJob(name, where=where).key)
         if job is not None:
             signal_job(job, "Stopped")
 

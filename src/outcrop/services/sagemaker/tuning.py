@@ -23,7 +23,7 @@ from typing import Any
 
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext
-from outcrop.services.sagemaker.store import Record
+from outcrop.services.sagemaker.store import Record, Where
 from outcrop.services.sagemaker.training import KIND as TRAINING
 from outcrop.services.sagemaker.training import LOG_GROUP
 from outcrop.services.sagemaker.tuning_hyperband import Hyperband
@@ -159,11 +159,12 @@ class TuningRunner:
         early = config.get("TrainingJobEarlyStoppingType", "Off") == "Auto"
         pattern = _objective_pattern(record, objective["MetricName"])
         ctx = _context(record)
+        where = record.where  # its training jobs are named in its account and region
         trials: list[dict[str, Any]] = list(record.body.get("_Trials", []))
         running: set[str] = set()
         curves: dict[str, list[float]] = {}  # finished jobs' objective values in log order
         for trial in trials:  # what a previous server started
-            training = self.store.get(TRAINING, trial["TrainingJobName"])
+            training = self.store.get(TRAINING, trial["TrainingJobName"], where=where)
             if training is not None and training.status not in FINISHED:
                 running.add(trial["TrainingJobName"])
             else:
@@ -185,12 +186,12 @@ class TuningRunner:
                     self._stop_training(ctx, job)
             time.sleep(POLL_S)
             for job in list(running):
-                training = self.store.get(TRAINING, job)
+                training = self.store.get(TRAINING, job, where=where)
                 if training is None or training.status in FINISHED:
                     running.discard(job)
                     value = objective_of(training, objective["MetricName"])
                     if pattern is not None:
-                        curves[job] = self._curve(job, pattern)
+                        curves[job] = self._curve(job, pattern, where)
                         if hyperband is not None:
                             hyperband.settle(search, job, curves[job])
                     search.tell(job, value)
@@ -202,7 +203,7 @@ class TuningRunner:
                         reached = True
             if hyperband is not None and pattern is not None:
                 for job in list(running):
-                    verdict = hyperband.verdict(search, job, self._curve(job, pattern))
+                    verdict = hyperband.verdict(search, job, self._curve(job, pattern, where))
                     if verdict is not None:
                         log.info("tuning job %s stops training job %s (Hyperband: %s)", name, job, verdict)
                         # a script already done is uploading its model: stopping it would only relabel it
@@ -210,13 +211,16 @@ class TuningRunner:
             if early and pattern is not None and time.time() - last_check > _EARLY_CHECK_S:
                 last_check = time.time()
                 for job in list(running):
-                    if self._worse_than_median(job, pattern, curves, maximize):
+                    if self._worse_than_median(job, pattern, curves, maximize, where):
                         log.info("tuning job %s stops training job %s early (median rule)", name, job)
                         self._stop_training(ctx, job)
         if stop.is_set():
             self._finish(name, "Stopped", None)
             return
-        summaries = [trial_summary(record, t, self.store.get(TRAINING, t["TrainingJobName"])) for t in trials]
+        summaries = [
+            trial_summary(record, t, self.store.get(TRAINING, t["TrainingJobName"], where=where))
+            for t in trials
+        ]
         if not any(s["ObjectiveStatus"] == "Succeeded" for s in summaries):
             reasons = [s.get("FailureReason") for s in summaries if s.get("FailureReason")]
             first = str(reasons[0]) if reasons else ""
@@ -251,16 +255,16 @@ class TuningRunner:
 
     def _stop_training(self, ctx: RequestContext, job: str, *, training_only: bool = False) -> None:
         """Stop the job if it still runs (with `training_only`, only while its script runs)."""
-        training = self.store.get(TRAINING, job)
+        training = self.store.get(TRAINING, job, where=(ctx.account_id, ctx.region))
         if training is not None and training.status == "InProgress":
             if training_only and training.body.get("SecondaryStatus") != "Training":
                 return
             with contextlib.suppress(ServiceError):  # it ended meanwhile
                 self.host.stop_training_job(ctx, {"TrainingJobName": job})
 
-    def _curve(self, job: str, pattern: re.Pattern[str]) -> list[float]:
+    def _curve(self, job: str, pattern: re.Pattern[str], where: Where) -> list[float]:
         """The objective's values in the order the job's log printed them (none before it logs)."""
-        training = self.store.get(TRAINING, job)
+        training = self.store.get(TRAINING, job, where=where)
         if training is None:
             return []
         logs = self.host.training.logs.scoped(*training.where)  # the job's region
@@ -279,9 +283,9 @@ class TuningRunner:
         return values
 
     def _worse_than_median(
-        self, job: str, pattern: re.Pattern[str], curves: dict[str, list[float]], maximize: bool
+        self, job: str, pattern: re.Pattern[str], curves: dict[str, list[float]], maximize: bool, where: Where
     ) -> bool:
-        current = self._curve(job, pattern)
+        current = self._curve(job, pattern, where)
         if not current:
             return False
         step = len(current)
