@@ -85,7 +85,7 @@ class Base:
     model_dir: Path
     data_path: Callable[..., Path]
     _jobs: Jobs
-    _models_cache: dict[str, FraudModel]
+    _models_cache: dict[str, FraudModel]  # by file path: every partition's, shared
 
     def fraud_model(self, key: str) -> FraudModel:
         raise NotImplementedError  # Training provides it

@@ -33,6 +33,7 @@ from outcrop.services.frauddetector.common import (
 )
 from outcrop.services.frauddetector.detectors import Detectors
 from outcrop.services.frauddetector.lists import Lists
+from outcrop.services.frauddetector.model import FraudModel
 from outcrop.services.frauddetector.predictions import Predictions
 from outcrop.services.frauddetector.store import FraudData, Where
 from outcrop.services.frauddetector.training import Training
@@ -132,7 +133,9 @@ CONFLICT_MODELLED = frozenset(
 
 
 class Operations(Catalog, Lists, Predictions, Training, Detectors, BatchPredictions):
-    """One account and region's Fraud Detector: its view of the store, its model files, the shared queue."""
+    """One account and region's Fraud Detector: its view of the store and its model files, with the queue and
+    the loaded models every partition shares. Made per request (it is a few references), so no region a
+    client names is kept."""
 
     def __init__(
         self,
@@ -143,13 +146,14 @@ class Operations(Catalog, Lists, Predictions, Training, Detectors, BatchPredicti
         settings: Settings,
         root: Path,
         jobs: Jobs,
+        models: dict[str, FraudModel],
     ) -> None:
         self.store = data.at(where)
         self.objects = objects
         self.settings = settings
         self.model_dir = model_dir(root, where)
         self._jobs = jobs
-        self._models_cache = {}
+        self._models_cache = models
 
 
 def model_dir(root: Path, where: Where) -> Path:
@@ -182,8 +186,7 @@ class FraudDetector(Service):
             region=settings.region,
             moved=self._move_old_models,
         )
-        self._partitions: dict[Where, Operations] = {}
-        self._lock = threading.Lock()
+        self._models: dict[str, FraudModel] = {}
         self._jobs: Jobs = queue.Queue()
         for where in self.data.places():
             for key in self.at(where).pending():
@@ -192,19 +195,16 @@ class FraudDetector(Service):
         self._worker.start()
 
     def at(self, where: Where) -> Operations:
-        """The operations of one account and region (made on first use)."""
-        with self._lock:
-            found = self._partitions.get(where)
-            if found is None:
-                found = self._partitions[where] = Operations(
-                    self.data,
-                    where,
-                    objects=self.objects,
-                    settings=self.settings,
-                    root=self.root,
-                    jobs=self._jobs,
-                )
-            return found
+        """The operations of one account and region."""
+        return Operations(
+            self.data,
+            where,
+            objects=self.objects,
+            settings=self.settings,
+            root=self.root,
+            jobs=self._jobs,
+            models=self._models,
+        )
 
     def _move_old_models(self, where: Where) -> None:
         """Model files from before regions (`models/<model id>/...`) go to the default partition's folder."""

@@ -276,15 +276,16 @@ class Training(Base):
             ):
                 raise ConflictException(f"The model version is used by detector version {version.key}")
         self.store.delete("model_version", key)
-        self._models_cache.pop(key, None)
+        self._models_cache.pop(str(self.model_dir / f"{key}.pkl"), None)
         (self.model_dir / f"{key}.pkl").unlink(missing_ok=True)
         return {}
 
     def fraud_model(self, key: str) -> FraudModel:
         """The trained model of a version, loaded once."""
-        if key not in self._models_cache:
-            self._models_cache[key] = FraudModel.load(self.model_dir / f"{key}.pkl")
-        return self._models_cache[key]
+        path = self.model_dir / f"{key}.pkl"
+        if str(path) not in self._models_cache:
+            self._models_cache[str(path)] = FraudModel.load(path)
+        return self._models_cache[str(path)]
 
     # the background thread's work
     def work(self, key: str) -> None:
