@@ -143,3 +143,25 @@ def test_a_transaction_model_trains_on_stored_events_and_resumes_after_a_restart
         "dataValidationMetrics"
     ]
     assert "Insufficient data" in message["fileLevelMessages"][0]["content"]
+
+
+def test_deleting_every_event_of_a_type_lets_the_type_go(imported: Any) -> None:
+    fd = imported
+    assert error_of(fd.delete_event_type, name="transaction")["Code"] == "ConflictException"  # events stored
+    assert (
+        error_of(fd.get_delete_events_by_event_type_status, eventTypeName="transaction")["Code"]
+        == "ResourceNotFoundException"
+    )
+    answer = fd.delete_events_by_event_type(eventTypeName="transaction")
+    assert answer["eventsDeletionStatus"] == "COMPLETE"
+    status = fd.get_delete_events_by_event_type_status(eventTypeName="transaction")
+    assert status == {"eventTypeName": "transaction", "eventsDeletionStatus": "COMPLETE"} | {
+        "ResponseMetadata": status["ResponseMetadata"]
+    }
+    statistics = fd.get_event_types(name="transaction")["eventTypes"][0]["ingestedEventStatistics"]
+    assert statistics["numberOfEvents"] == 0
+    assert error_of(fd.get_event, eventId="e11-0", eventTypeName="transaction")["Code"] == (
+        "ResourceNotFoundException"
+    )
+    missing = error_of(fd.delete_events_by_event_type, eventTypeName="no_such_type")
+    assert missing["Code"] == "ResourceNotFoundException"

@@ -28,6 +28,8 @@ FRAUDDETECTOR: dict[str, Rule] = {
     **_same(_FD + ":event-type/{name}", "PutEventType", "DeleteEventType"),
     **_same(_FD + ":event-type/{eventTypeName}", "SendEvent", "GetEvent", "DeleteEvent", "UpdateEventLabel"),
     **_same(_FD + ":event-type/{eventTypeName}", "CreateBatchImportJob"),
+    **_same(_FD + ":event-type/{eventTypeName}", "DeleteEventsByEventType"),
+    **_same(_FD + ":event-type/{eventTypeName}", "GetDeleteEventsByEventTypeStatus"),
     **_same(_FD + ":model/{modelType}/{modelId}", "CreateModel", "UpdateModel", "DeleteModel"),
     **_same(_FD + ":model/{modelType}/{modelId}", "CreateModelVersion"),
     **_same(_FD + ":model-version/{modelType}/{modelId}/{modelVersionNumber}", "GetModelVersion"),

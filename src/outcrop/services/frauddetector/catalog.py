@@ -308,6 +308,7 @@ class Catalog(Base):
         if self.store.event_statistics(name)[0]:
             raise ConflictException(f"The event type {name} has stored events: delete them first")
         self.store.delete("event_type", name)
+        self.store.delete("events_deletion", name)
         return {}
 
     # tags

@@ -100,6 +100,22 @@ class Predictions(Base):
         self.store.delete_event(params["eventTypeName"], params["eventId"])
         return {}
 
+    def delete_events_by_event_type(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Done at once, in one transaction: the status a client polls for is already COMPLETE."""
+        name = self._event_type(params["eventTypeName"])["name"]
+        self.store.delete_events(name)
+        self.store.put("events_deletion", name, {"eventTypeName": name, "eventsDeletionStatus": "COMPLETE"})
+        return {"eventTypeName": name, "eventsDeletionStatus": "COMPLETE"}
+
+    def get_delete_events_by_event_type_status(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        name = self._event_type(params["eventTypeName"])["name"]
+        found = self.store.get("events_deletion", name)
+        if found is None:
+            raise ResourceNotFoundException(f"No deletion of the events of {name} was started")
+        return dict(found.body)
+
     def update_event_label(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         event_type = self._event_type(params["eventTypeName"])
         if params["assignedLabel"] not in event_type["labels"]:

@@ -291,6 +291,15 @@ class FraudStore:
                 > 0
             )
 
+    def delete_events(self, event_type: str) -> int:
+        """Delete every stored event of a type: how many there were."""
+        with self.db.transaction() as tx:
+            return int(
+                tx.execute(
+                    f"DELETE FROM events WHERE {_HERE} AND event_type = ?", (*self.where, event_type)
+                ).rowcount
+            )
+
     # predictions
     def add_prediction(
         self, event_id: str, event_type: str, detector: str, version: str, epoch: float, body: dict[str, Any]
