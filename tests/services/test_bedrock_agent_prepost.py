@@ -14,7 +14,6 @@ import pytest
 from tests.errors import error_of
 from tests.server import RunningServer
 from tests.services.agents import (
-    FUNCTION_HANDLER,
     INSTRUCTION,
     MODEL,
     ROLE,
@@ -27,11 +26,20 @@ from tests.services.agents import (
 )
 
 REFUSAL = "Sorry, I am unable to assist you with this request."
+# a result without figures: the fake model's rewrites below may cut an answer short, and a rewrite that
+# loses a figure the tools returned is not sent
+SUNNY_HANDLER = """
+def lambda_handler(event, context):
+    city = {p['name']: p['value'] for p in event.get('parameters', [])}.get('city', '?')
+    return {'messageVersion': '1.0', 'response': {'actionGroup': event['actionGroup'],
+            'function': event['function'],
+            'functionResponse': {'responseBody': {'TEXT': {'body': f"It is sunny in {city}."}}}}}
+"""
 
 
 def _agent(server: RunningServer, *configs: dict[str, Any]) -> str:
     agent = server.client("bedrock-agent")
-    arn = make_function(server.client("lambda"), FUNCTION_HANDLER)
+    arn = make_function(server.client("lambda"), SUNNY_HANDLER)
     agent_id = make_agent(agent, promptOverrideConfiguration={"promptConfigurations": list(configs)})
     agent.create_agent_action_group(
         agentId=agent_id,
@@ -152,13 +160,40 @@ def test_post_processing_rewrites_the_answer(server: RunningServer) -> None:
     assert model_input["type"] == "POST_PROCESSING"
     prompt = json.loads(model_input["text"])["messages"][0]["content"]
     assert prompt.startswith("Rewrite for get_weather in Paris: The tool get_weather returned: ")
-    assert "Facts: - get_weather(city=Paris): " in prompt and not prompt.endswith("Assistant:")
+    assert "Facts: - get_weather(city=Paris): It is sunny in Paris." in prompt
+    assert not prompt.endswith("Assistant:")
     # the fake model echoes its prompt, cut to the step's maximumLength (12 words)
     assert read["text"].startswith("You said: Rewrite for get_weather in Paris:")
     assert len(read["text"].split()) == 12
     assert output["parsedResponse"]["text"] == read["text"]
     finish = orchestration(read["traces"], "observation")[-1]
     assert finish["type"] == "FINISH" and finish["finalResponse"]["text"].startswith("The tool get_weather")
+
+
+def test_a_rewrite_that_loses_a_figure_is_not_sent(server: RunningServer) -> None:
+    agent = server.client("bedrock-agent")
+    handler = SUNNY_HANDLER.replace("It is sunny in", "It is 21 degrees in")
+    arn = make_function(server.client("lambda"), handler)
+    config = {
+        "promptType": "POST_PROCESSING",
+        "promptState": "ENABLED",
+        "promptCreationMode": "OVERRIDDEN",
+        "basePromptTemplate": "Rewrite: $latest_response$",
+        "inferenceConfiguration": {"maximumLength": 3},
+    }
+    agent_id = make_agent(agent, promptOverrideConfiguration={"promptConfigurations": [config]})
+    agent.create_agent_action_group(
+        agentId=agent_id,
+        agentVersion="DRAFT",
+        actionGroupName="tools",
+        actionGroupExecutor={"lambda": arn},
+        functionSchema=WEATHER_FUNCTIONS,
+    )
+    prepare(agent, agent_id)
+    read = _invoke(server, agent_id, "get_weather in Paris", enableTrace=True)
+    output = _steps(read["traces"], "postProcessingTrace")["modelInvocationOutput"]
+    assert output["parsedResponse"]["text"] == "You said: Rewrite:"  # cut to 3 words, the 21 lost
+    assert read["text"] == "The tool get_weather returned: It is 21 degrees in Paris."
 
 
 def test_default_post_processing_keeps_the_answer_when_the_rewrite_is_empty(server: RunningServer) -> None:
@@ -174,7 +209,7 @@ def test_default_post_processing_keeps_the_answer_when_the_rewrite_is_empty(serv
 
 def test_inline_agent_pre_and_post_processing(server: RunningServer) -> None:
     runtime = server.client("bedrock-agent-runtime")
-    arn = make_function(server.client("lambda"), FUNCTION_HANDLER)
+    arn = make_function(server.client("lambda"), SUNNY_HANDLER)
     refused = read_stream(
         runtime.invoke_inline_agent(
             foundationModel=MODEL,
@@ -284,4 +319,4 @@ def test_real_model_refuses_harm_and_answers_a_plain_question(real_server: Runni
     pre = _steps(plain["traces"], "preProcessingTrace")["modelInvocationOutput"]
     assert pre["parsedResponse"]["isValid"] is True, pre
     post = _steps(plain["traces"], "postProcessingTrace")["modelInvocationOutput"]
-    assert post["parsedResponse"]["text"] == plain["text"] and "23" in plain["text"], post
+    assert post["parsedResponse"]["text"] and "23" in plain["text"], post

@@ -7,7 +7,8 @@ can do, D something its functions can do, E an answer to a question the agent as
 parser does, only D and E go on to orchestration; any other ends the turn with AWS's refusal. The model
 writes its reasoning and the letter under a JSON schema (the constrained decoding the local backends
 apply), so even a small model's classification always parses. Post-processing asks the model to rewrite
-the final answer for the user from the request, the answer and what the tools returned. Both steps use the
+the final answer for the user from the request, the answer and what the tools returned (a rewrite that loses
+a figure the tools returned is not sent: the orchestration's answer is). Both steps use the
 prompt type's own inferenceConfiguration and either the default template below or the user's OVERRIDDEN
 basePromptTemplate: raw text, or Anthropic Messages JSON (`system` + `messages`) as AWS's Claude 3 templates
 are, with `$placeholders$` filled in. Each step is a preProcessingTrace / postProcessingTrace with
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from outcrop.backends.base import ChatMessage, GenerationRequest, GenerationResult
-from outcrop.services.bedrock_agent_runtime.agent_answer import inference_configuration
+from outcrop.services.bedrock_agent_runtime.agent_answer import inference_configuration, left_out
 
 if TYPE_CHECKING:
     from outcrop.services.bedrock_agent_runtime.agent_loop import AgentTurn, Event
@@ -225,7 +226,8 @@ async def postprocess(
     turn: AgentTurn, config: dict[str, Any], question: str, answer: str
 ) -> tuple[str, list[Event]]:
     """The answer as the post-processing step rewrote it (the orchestration's answer when the model
-    writes nothing), and the step's trace events."""
+    writes nothing, or leaves out a figure the tools returned that the answer held), and the step's
+    trace events."""
     responses = (
         "\n".join(f"- {call}: {result}" for call, result in turn.observed) or "(no function was called)"
     )
@@ -242,6 +244,8 @@ async def postprocess(
     found = _FINAL.search(result.text)
     text = (found.group(1) if found else result.text).strip() or answer
     output["parsedResponse"] = {"text": text}
+    if left_out(text, turn.observed, question) and not left_out(answer, turn.observed, question):
+        text = answer  # a rewrite that loses a figure the tools returned is not sent (a small model's slip)
     events = [
         turn._trace({"postProcessingTrace": {"modelInvocationInput": model_input}}),
         turn._trace({"postProcessingTrace": {"modelInvocationOutput": output}}),
