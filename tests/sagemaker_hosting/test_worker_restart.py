@@ -14,7 +14,7 @@ import pytest
 
 from outcrop.app import App
 from outcrop.services.sagemaker.hosting import EndpointHosting, ModelNotReady
-from outcrop.services.sagemaker.serving.process import Instance, WorkerProcess
+from outcrop.services.sagemaker.serving.process import Instance, WorkerFailed, WorkerProcess
 from outcrop.storage.logs import LogStoreError
 from tests.sagemaker_hosting.archives import scaler_archive
 from tests.sagemaker_hosting.test_hosting import invoke_json, upload, variant
@@ -80,3 +80,26 @@ def test_a_failed_restart_is_tried_again_until_the_model_loads(app: App, hosting
         with contextlib.suppress(FileNotFoundError):
             refuse.unlink()
         hosting.undeploy("flaky-load")
+
+
+def test_a_request_that_finds_its_worker_dead_is_not_ready_not_a_model_error(
+    app: App, hosting: EndpointHosting
+) -> None:
+    """The moment between a worker's death and its watcher seeing it: a request sent then never reached
+    the model, so it is 'not ready' (503, ModelNotReady), not the model's error."""
+    instance = deployed(app, hosting, "dead-on-send")
+    try:
+        first = invoke_json(hosting, "dead-on-send", {})
+        worker = instance.worker
+        with instance.lock:  # the watcher cannot restart it while a request holds the instance
+            kill(worker)
+            until(lambda: not instance.ready.is_set(), "the watcher seeing the exit")
+            with pytest.raises(WorkerFailed) as failure:
+                assert worker is not None
+                worker.send({"op": "invoke"}, b"{}")
+            assert (failure.value.status, failure.value.died) == (503, False)
+            assert isinstance(hosting._model_error("dead-on-send", failure.value), ModelNotReady)
+        until(instance.ready.is_set, "the restarted worker")
+        assert invoke_json(hosting, "dead-on-send", {}) != first
+    finally:
+        hosting.undeploy("dead-on-send")
