@@ -136,7 +136,9 @@ FAKES: dict[str, str] = {
 
 _resolved: dict[str, Callable[..., Any]] = {}
 # One lock per `Runtime.imports` group, process-wide as the imports it guards are.
-_IMPORT_LOCKS: dict[str, threading.Lock] = {name: threading.Lock() for name in {"spacy"}}
+_IMPORT_LOCKS: dict[str, threading.Lock] = {
+    group: threading.Lock() for group in {runtime.imports for runtime in RUNTIMES.values()} if group
+}
 
 
 def _resolve(target: str) -> Callable[..., Any]:
