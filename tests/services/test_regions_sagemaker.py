@@ -8,6 +8,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from botocore.exceptions import WaiterError
 
 from tests.errors import error_of
@@ -15,6 +16,7 @@ from tests.sagemaker_hosting.archives import scaler_archive
 from tests.server import RunningServer
 from tests.services.regions import AWAY, HOME, arn_region, regional
 from tests.services.test_sagemaker_training import Jobs
+from tests.services.test_sagemaker_tuning import Tuning
 
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
@@ -223,3 +225,33 @@ def test_training_jobs_are_named_per_region(server: RunningServer) -> None:
         assert [j["TrainingJobArn"] for j in listed] == [described["TrainingJobArn"]]
     again = error_of(jobs[HOME].create, TrainingJobName=name)
     assert again["Code"] == "ResourceInUse"
+
+
+class _Regional:
+    """A server whose clients speak to one region (S3 stays us-east-1's: bucket names are global)."""
+
+    def __init__(self, server: RunningServer, region: str) -> None:
+        self.server, self.region = server, region
+
+    def client(self, service: str) -> Any:
+        return regional(self.server, service, AWAY if service == "s3" else self.region)
+
+
+def test_tuning_jobs_are_named_per_region(server: RunningServer) -> None:
+    name = f"same-tuning-{uuid.uuid4().hex[:8]}"
+    tunings = {region: Tuning(_Regional(server, region)) for region in (HOME, AWAY)}  # type: ignore[arg-type]
+    requests = {}
+    for region, quality in ((HOME, "0.3"), (AWAY, "0.7")):
+        request = tunings[region].request(
+            {"CategoricalParameterRanges": [{"Name": "quality", "Values": [quality]}]}, "Grid"
+        )
+        request["HyperParameterTuningJobName"] = name
+        requests[region] = request
+        tunings[region].sm.create_hyper_parameter_tuning_job(**request)
+    for region, quality in ((HOME, 0.3), (AWAY, 0.7)):
+        described = tunings[region].wait(name)
+        assert described["HyperParameterTuningJobStatus"] == "Completed", described
+        assert arn_region(described["HyperParameterTuningJobArn"]) == region
+        best = described["BestTrainingJob"]
+        assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(quality)
+        assert arn_region(best["TrainingJobArn"]) == region

@@ -80,7 +80,9 @@ class Tuning:
 
     def run(self, request: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
         self.sm.create_hyper_parameter_tuning_job(**request)
-        name = request["HyperParameterTuningJobName"]
+        return self.wait(request["HyperParameterTuningJobName"], timeout)
+
+    def wait(self, name: str, timeout: float = 180) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             described: dict[str, Any] = self.sm.describe_hyper_parameter_tuning_job(

@@ -100,7 +100,7 @@ class TuningOperations(ControlPlane):
             )
         except AlreadyExists as exc:
             raise ResourceInUse(f"Hyperparameter tuning job {name} already exists ({arn}).") from exc
-        self.tuning.start(name)
+        self.tuning.start(name, self.where(ctx))
         return {"HyperParameterTuningJobArn": arn}
 
     def _tuning_job(self, ctx: RequestContext, name: str) -> Record:
@@ -196,8 +196,8 @@ class TuningOperations(ControlPlane):
             raise ValidationException(
                 f"The request was rejected because the tuning job is in status {record.status}."
             )
-        self.store.update(KIND, record.name, lambda r: setattr(r, "status", "Stopping"))
-        self.tuning.stop(record.name)
+        self.store.update(KIND, record.name, lambda r: setattr(r, "status", "Stopping"), where=record.where)
+        self.tuning.stop(record.name, record.where)
         return {}
 
     def list_training_jobs_for_hyper_parameter_tuning_job(

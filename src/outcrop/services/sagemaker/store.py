@@ -1,11 +1,11 @@
 """SageMaker's control plane state: training jobs, models, endpoint configs, endpoints, model packages, tags.
 
-Every resource is one row keyed by (kind, name) holding its API description as JSON, so each operation
-reads and writes whole descriptions in one transaction and a restart finds exactly what the API last said.
-Each row lives in an account and region (`Where`): a request reads through `where=` and sees only its own;
-the job runners, which act on what they were given, read without it. Models, endpoint configurations and
-training jobs are named per account and region, as on AWS (`REGIONAL_KINDS`); the other kinds' names stay
-unique across regions, because their runners' folders and hosted endpoints are named by them.
+Every resource is one row keyed by its account, region, kind and name, holding its API description as JSON,
+so each operation reads and writes whole descriptions in one transaction and a restart finds exactly what the
+API last said. A request reads through `where=` (its account and region) and sees only its own. Models,
+endpoint configurations, training and tuning jobs are named per account and region, as on AWS
+(`REGIONAL_KINDS`), so their runners read them with `where=` too; the other kinds' names stay unique across
+regions, because their runners' folders and hosted endpoints are named by them, and are read without it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Mi
 Where = tuple[str, str]
 """(account, region): where a resource lives."""
 
-REGIONAL_KINDS = frozenset({"model", "endpoint-config", "training-job"})
+REGIONAL_KINDS = frozenset({"model", "endpoint-config", "training-job", "tuning-job"})
 """Kinds whose names are unique per account and region only: read, change and delete them with `where`."""
 
 MIGRATIONS: list[Migration] = [

@@ -101,40 +101,42 @@ class TuningRunner:
     def __init__(self, host: Any) -> None:
         self.host = host
         self.store = host.store
-        self._stopping: dict[str, threading.Event] = {}
+        self._stopping: dict[tuple[Where, str], threading.Event] = {}  # by account and region, and name
         self._lock = threading.Lock()
 
     def recover(self) -> None:
         for record in self.store.records(KIND):
             if record.status in ("InProgress", "Stopping"):
-                self.start(record.name, stopping=record.status == "Stopping")
+                self.start(record.name, record.where, stopping=record.status == "Stopping")
 
-    def start(self, name: str, *, stopping: bool = False) -> None:
+    def start(self, name: str, where: Where, *, stopping: bool = False) -> None:
         flag = threading.Event()
         if stopping:
             flag.set()
         with self._lock:
-            self._stopping[name] = flag
-        threading.Thread(target=self._run, args=(name, flag), name=f"tuning-{name}", daemon=True).start()
+            self._stopping[(where, name)] = flag
+        threading.Thread(
+            target=self._run, args=(name, where, flag), name=f"tuning-{name}", daemon=True
+        ).start()
 
-    def stop(self, name: str) -> None:
+    def stop(self, name: str, where: Where) -> None:
         with self._lock:
-            flag = self._stopping.get(name)
+            flag = self._stopping.get((where, name))
         if flag is not None:
             flag.set()
 
-    def _run(self, name: str, stop: threading.Event) -> None:
+    def _run(self, name: str, where: Where, stop: threading.Event) -> None:
         try:
-            self._tune(name, stop)
+            self._tune(name, where, stop)
         except Exception as exc:  # the job must end with a status whatever happened
             log.exception("tuning job %s crashed", name)
-            self._finish(name, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
+            self._finish(name, where, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
             with self._lock:
-                self._stopping.pop(name, None)
+                self._stopping.pop((where, name), None)
 
-    def _tune(self, name: str, stop: threading.Event) -> None:
-        record = self.store.get(KIND, name)
+    def _tune(self, name: str, place: Where, stop: threading.Event) -> None:
+        record = self.store.get(KIND, name, where=place)
         if record is None:
             return
         config = record.body["HyperParameterTuningJobConfig"]
@@ -176,7 +178,7 @@ class TuningRunner:
             while not halt and len(trials) < max_jobs and len(running) < parallel:
                 trial = self._launch(ctx, record, search, len(trials) + 1)
                 trials.append(trial)
-                self.store.update(KIND, name, lambda r: r.body.__setitem__("_Trials", trials))
+                self.store.update(KIND, name, lambda r: r.body.__setitem__("_Trials", trials), where=place)
                 if trial.get("TrainingJobArn"):
                     running.add(trial["TrainingJobName"])
             if not running:
@@ -215,7 +217,7 @@ class TuningRunner:
                         log.info("tuning job %s stops training job %s early (median rule)", name, job)
                         self._stop_training(ctx, job)
         if stop.is_set():
-            self._finish(name, "Stopped", None)
+            self._finish(name, place, "Stopped", None)
             return
         summaries = [
             trial_summary(record, t, self.store.get(TRAINING, t["TrainingJobName"], where=where))
@@ -224,9 +226,9 @@ class TuningRunner:
         if not any(s["ObjectiveStatus"] == "Succeeded" for s in summaries):
             reasons = [s.get("FailureReason") for s in summaries if s.get("FailureReason")]
             first = str(reasons[0]) if reasons else ""
-            self._finish(name, "Failed", f"All training jobs failed. {first}".strip())
+            self._finish(name, place, "Failed", f"All training jobs failed. {first}".strip())
             return
-        self._finish(name, "Completed", None)
+        self._finish(name, place, "Completed", None)
 
     def _launch(self, ctx: RequestContext, record: Record, search: Search, index: int) -> dict[str, Any]:
         job = f"{record.name}-{index:03d}-{secrets.token_hex(4)}"
@@ -295,14 +297,14 @@ class TuningRunner:
             return False
         return better(maximize, statistics.median(earlier), pick(current))
 
-    def _finish(self, name: str, status: str, reason: str | None) -> None:
+    def _finish(self, name: str, where: Where, status: str, reason: str | None) -> None:
         def change(record: Record) -> None:
             record.status = status
             record.body["HyperParameterTuningEndTime"] = time.time()
             if reason:
                 record.body["FailureReason"] = reason[:1024]
 
-        self.store.update(KIND, name, change)
+        self.store.update(KIND, name, change, where=where)
 
 
 def _objective_pattern(record: Record, metric: str) -> re.Pattern[str] | None:
