@@ -35,7 +35,16 @@ def main() -> None:
         rss: list[tuple[int, int]] = []
         started = time.monotonic()
 
+        seen: set[tuple[str, str, str]] = set()
+        looked = [0]  # findings already looked at
+
         def sample(report: Report) -> None:
+            for finding in report.findings[looked[0] :]:
+                key = (finding.target.service, finding.target.operation.name, finding.problem[:140])
+                if key not in seen:  # each new kind of finding as it appears, to fix while the run goes on
+                    seen.add(key)
+                    print(f"  new: {key[0]} {key[1]} [{finding.mutation}]: {key[2]}", flush=True)
+            looked[0] = len(report.findings)
             if report.sent - (rss[-1][0] if rss else -10_000) >= 5_000:
                 health = httpx.get(f"{server.endpoint}/_outcrop/health", timeout=30).json()
                 rss.append((report.sent, int(health["memory_rss_bytes"])))
@@ -51,6 +60,8 @@ def main() -> None:
                 if server.process is not None and server.process.poll() is not None:
                     crashes += 1
                     server.start()
+        except KeyboardInterrupt:  # a run cut short still reports what it sent
+            print(f"interrupted after {fuzzer.report.sent} requests")
         finally:
             log = server.log_path.read_text(errors="replace")
             server.stop()
