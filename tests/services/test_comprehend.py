@@ -60,6 +60,9 @@ def test_pii_finds_the_name_email_and_phone_at_their_offsets(comprehend: Any) ->
         ("The food was great but the service was awful.", "MIXED"),
         # one positive word ("support") in a plainly negative review was MIXED under the old rule
         ("This was a terrible, broken product and the support was awful.", "NEGATIVE"),
+        # Outcrop's domain words: a verdict VADER's lexicon has no word for, and politeness that is no praise
+        ("The shirt shrank after one wash and the colour faded.", "NEGATIVE"),
+        ("Please send the quarterly report to finance by Friday.", "NEUTRAL"),
     ],
 )
 def test_sentiment_is_right_on_clear_texts_and_scores_sum_to_one(

@@ -1,6 +1,7 @@
 """Runtime "vader" (kind sentiment): VADER, a lexicon and rule model for English (no weights, one lexicon).
 
-Catalog keys: `lexicon_package` + `lexicon_file` (the lexicon VADER reads, checked against `sha256`).
+Catalog keys: `lexicon_package` + `lexicon_file` (the lexicon VADER reads, checked against `sha256`),
+`domain_words` (default true: add Outcrop's review and news words of `vader_domain.py` to it).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from outcrop.backends.nlp.protocols import Polarity
+from outcrop.backends.nlp.vader_domain import DOMAIN_WORDS
 from outcrop.backends.packaged import ModelFiles, import_optional, verify_sha256
 
 __all__ = ["Polarity", "VaderSentiment", "load"]
@@ -31,7 +33,10 @@ class VaderSentiment:
 
 
 def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> VaderSentiment:
-    """The registry's loader: the lexicon checked, then VADER's analyzer built on it."""
+    """The registry's loader: the lexicon checked, then VADER's analyzer on it plus the domain words."""
     verify_sha256(files.packaged(config, "lexicon", defaults=_LEXICON), config.get("sha256"))
     module = import_optional("vaderSentiment.vaderSentiment", "pip install vaderSentiment==3.3.2")
-    return VaderSentiment(name, module.SentimentIntensityAnalyzer())
+    analyzer = module.SentimentIntensityAnalyzer()
+    if config.get("domain_words", True):
+        analyzer.lexicon.update(DOMAIN_WORDS)
+    return VaderSentiment(name, analyzer)

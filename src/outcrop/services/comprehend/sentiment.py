@@ -13,6 +13,11 @@ awful": "support" is a positive word to VADER). Measured on bench/service_qualit
 - otherwise the compound decides, with a neutral band of |compound| < 0.2 (VADER's authors suggest 0.05;
   on the set 0.2 keeps factual sentences with one mildly positive word, "closed on the public holiday",
   neutral without losing polar ones).
+
+The thresholds were set on the whole set; since then the bench splits it into a dev half (where
+VADER's domain words, backends/nlp/vader_domain.py, were chosen) and a held-out half, and reports both:
+0.921 dev, 0.831 held-out (VADER's lexicon alone: 0.843, 0.839), so the domain words do not yet carry
+over to unseen sentences.
 """
 
 from __future__ import annotations
