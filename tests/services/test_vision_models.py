@@ -87,6 +87,17 @@ def test_fake_moderation_finds_nothing_explicit(server: RunningServer) -> None:
     assert label["Name"] == "Explicit" and label["Confidence"] == pytest.approx(1.0)
 
 
+def test_celebrity_operations_answer_a_modelled_access_denied(server: RunningServer) -> None:
+    """No local model knows celebrities: both operations answer the AccessDeniedException they model,
+    which boto3 parses into a ClientError, instead of an unmodelled NotImplemented 501."""
+    rekognition = server.client("rekognition")
+    recognized = error_of(rekognition.recognize_celebrities, Image={"Bytes": to_bytes(astronaut())})
+    assert recognized["Code"] == "AccessDeniedException" and recognized["Status"] == 400
+    assert "no celebrity recognition model" in recognized["Message"]
+    info = error_of(rekognition.get_celebrity_info, Id="1ZO4Hk6")
+    assert info["Code"] == "AccessDeniedException" and info["Status"] == 400
+
+
 def test_a_text_job_reports_the_model_it_started_with(server: RunningServer) -> None:
     s3, textract = server.client("s3"), server.client("textract")
     bucket = f"fake-{uuid.uuid4().hex[:8]}"

@@ -5,6 +5,10 @@ from __future__ import annotations
 from outcrop.protocol.errors import ServiceError
 
 
+class AccessDeniedException(ServiceError, service="rekognition"):
+    """Both celebrity operations model it; Outcrop answers it because no local model knows celebrities."""
+
+
 class ImageTooLargeException(ServiceError, service="rekognition"): ...
 
 

@@ -31,6 +31,7 @@ from outcrop.services.base import RequestContext, Service
 from outcrop.services.paging import Pager
 from outcrop.services.rekognition import shapes
 from outcrop.services.rekognition.errors import (
+    AccessDeniedException,
     ImageTooLargeException,
     InternalServerError,
     InvalidImageFormatException,
@@ -52,6 +53,12 @@ MAX_TEXT_WORDS = 100  # DetectText returns at most 100 words, as Rekognition doe
 FACES_MODEL, OCR_MODEL, MODERATION_MODEL = "dlib-resnet-faces", "rapidocr-pp-ocrv4", "open-nsfw"  # catalog
 
 
+# Both celebrity operations model AccessDeniedException (400), which boto3 callers already handle; a
+# celebrity index is a trained model of famous faces, and none ships in a package this server can install.
+_NO_CELEBRITIES = (
+    "Outcrop has no celebrity recognition model: RecognizeCelebrities and GetCelebrityInfo are not "
+    "served. Faces, face collections, text and moderation work."
+)
 _INPUT_ERRORS = InputErrors(InvalidParameterException, ImageTooLargeException, InvalidS3ObjectException)
 _COLLECTION_PAGES = Pager(InvalidPaginationTokenException, "Invalid pagination token.", default=1000)
 
@@ -222,6 +229,12 @@ class Rekognition(Service):
             "package this server can install; Outcrop does not invent labels. Faces, text and moderation "
             "work."
         )
+
+    def recognize_celebrities(self, ctx: RequestContext, params: Params) -> Output:
+        raise AccessDeniedException(_NO_CELEBRITIES)
+
+    def get_celebrity_info(self, ctx: RequestContext, params: Params) -> Output:
+        raise AccessDeniedException(_NO_CELEBRITIES)
 
     # -- collections -----------------------------------------------------------------------------------------
 
