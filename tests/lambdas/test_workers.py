@@ -81,3 +81,20 @@ def test_log_lines_of_an_invocation(pool: tuple[FunctionPool, list[tuple[str, st
     assert first[2].startswith("END RequestId: ") and first[3].startswith("REPORT RequestId: ")
     assert "Init Duration:" in first[3] and "Init Duration:" not in second[3]
     assert second[1] == "working on 8"
+
+
+def test_report_counts_the_workers_own_memory(
+    pool: tuple[FunctionPool, list[tuple[str, str, list[str]]]],
+) -> None:
+    """A trivial handler in a 128 MB function uses far less than 128 MB, however big the server that
+    started its worker is (Linux carries a parent's ru_maxrss across fork and exec; the REPORT must not)."""
+    running, shipped = pool
+    server_memory = bytearray(400 * 1024 * 1024)
+    server_memory[::4096] = b"\1" * len(server_memory[::4096])  # touched: resident in this process
+    _pid(running, 1)
+    report = shipped[0][2][3]
+    fields = dict(part.split(": ", 1) for part in report.split("\t")[1:] if ": " in part)
+    assert fields["Memory Size"] == "128 MB"
+    used = int(fields["Max Memory Used"].split()[0])
+    assert 0 < used < 128, report
+    del server_memory

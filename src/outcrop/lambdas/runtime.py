@@ -145,7 +145,18 @@ def _fail(reply: Any, error: dict[str, Any], request_id: str) -> None:
 
 
 def _max_memory_mb() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    """This process's own peak resident memory since it started, in MB.
+
+    ru_maxrss is no good here: Linux carries the parent's peak across fork and exec, so a worker started by
+    a 2 GB server would report 2 GB. VmHWM is the high-water mark of this process's own address space."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return max(1, round(int(line.split()[1]) / 1024))
+    except (OSError, ValueError, IndexError):
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # no /proc (not Linux)
 
 
 if __name__ == "__main__":
