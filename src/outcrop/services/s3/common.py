@@ -12,6 +12,7 @@ from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import parse_qsl, quote, unquote
 
 from outcrop.concurrency import run_blocking
+from outcrop.kms.envelope import InvalidEncryptionContext
 from outcrop.kms.keys import KmsError
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext
@@ -62,6 +63,11 @@ def _translating(method: F) -> F:
             return method(*args, **kwargs)
         except StoreError as exc:
             raise _from_store(exc) from exc
+        except InvalidEncryptionContext as exc:  # the caller's header, not KMS's answer: S3's own code
+            raise _s3_errors.InvalidArgument(
+                "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string "
+                "holding JSON which represents a string-string map"
+            ) from exc
         except KmsError as exc:  # KMS's answer about an object's key, worded as S3 words it
             raise ServiceError(exc.message, code=f"KMS.{exc.code}", status=400, sender_fault=True) from exc
 
