@@ -254,6 +254,8 @@ LOGS: dict[str, Rule] = {
     **_same(_LOG_STREAM, "CreateLogStream", "DeleteLogStream", "PutLogEvents", "GetLogEvents"),
     **_same("{resourceArn}", "ListTagsForResource", "TagResource", "UntagResource"),
     "DescribeLogGroups": ("", "*"),
+    **_same(_LOG_GROUP, "StartQuery", "GetLogGroupFields"),  # logGroupName; * for lists or identifiers
+    **_same("*", "GetQueryResults", "StopQuery", "DescribeQueries"),
 }
 
 _COLLECTION = "arn:aws:rekognition:{R}:{A}:collection/{CollectionId}"

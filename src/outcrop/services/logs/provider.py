@@ -9,8 +9,14 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.logs.errors import (
+    InvalidParameterException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
+from outcrop.services.logs.insights import Insights
+from outcrop.services.logs.insights_api import InsightsOperations
 from outcrop.services.paging import Pager
 from outcrop.storage.logfilter import FilterPatternError, compile_pattern
 from outcrop.storage.logs import START, LogEvent, LogGroup, LogStore, LogStoreError, Position
@@ -18,15 +24,6 @@ from outcrop.storage.logs import START, LogEvent, LogGroup, LogStore, LogStoreEr
 Params = dict[str, Any]
 Output = dict[str, Any]
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class InvalidParameterException(ServiceError, service="logs"): ...
-
-
-class ResourceNotFoundException(ServiceError, service="logs"): ...
-
-
-class ResourceAlreadyExistsException(ServiceError, service="logs"): ...
 
 
 _STORE_ERRORS = {
@@ -117,12 +114,13 @@ def _read_position(token: str, direction: str | None = None) -> tuple[str, Posit
     return head, (int(digits[:20]), int(digits[20:]))
 
 
-class Logs(Service):
+class Logs(InsightsOperations, Service):
     service_name = "logs"
 
     def __init__(self, *, logs: LogStore) -> None:
         """The server's one log store, where training jobs and functions write what they run."""
         self.store = logs
+        self.insights = Insights(logs)
 
     def _here(self, ctx: RequestContext) -> LogStore:
         """The groups of the request's account and region: a group made elsewhere is not found here."""

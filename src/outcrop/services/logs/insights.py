@@ -1,0 +1,209 @@
+"""CloudWatch Logs Insights queries over the log store: started, run in the background, then read.
+
+StartQuery reads the query (so a malformed one is refused at once) and hands it to a small worker pool;
+GetQueryResults sees it Scheduled, Running, then Complete, Failed or Cancelled, as on AWS. Queries are
+kept per account and region in memory (the newest `KEEP` of them): a restart forgets them, as AWS
+forgets results after seven days.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from outcrop.services.logs.insights_eval import QueryError, Record, Stamp, discovered, run
+from outcrop.services.logs.insights_parser import Command, parse_query
+from outcrop.storage.logs import START, LogEvent, LogStore
+
+KEEP = 1000
+PAGE = 5000
+RUNNING = ("Scheduled", "Running")
+BUILT_IN = ("@timestamp", "@message", "@logStream", "@log", "@ptr", "@ingestionTime")
+
+
+@dataclass
+class Query:
+    """One query's request, state and, once complete, its rows and statistics."""
+
+    id: str
+    account: str
+    region: str
+    groups: list[str]
+    text: str
+    start_ms: int
+    end_ms: int
+    limit: int
+    created: int
+    status: str = "Scheduled"
+    rows: list[list[dict[str, str]]] = field(default_factory=list)
+    statistics: dict[str, float] = field(default_factory=dict)
+    failure: str = ""
+    duration_ms: int = 0
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def record_of(event: LogEvent, group: str, account: str) -> Record:
+    """An event as Logs Insights sees it: the built-in fields, then what its JSON message holds."""
+    pointer = base64.urlsafe_b64encode(f"{group}\n{event.stream}\n{event.id}".encode()).decode()
+    record: Record = {
+        "@timestamp": Stamp(event.timestamp),
+        "@message": event.message,
+        "@logStream": event.stream,
+        "@log": f"{account}:{group}",
+        "@ingestionTime": Stamp(event.ingestion_time),
+    }
+    for name, value in discovered(event.message).items():
+        record.setdefault(name, value)
+    record["@ptr"] = pointer
+    return record
+
+
+class Insights:
+    """The queries of every account and region, and the workers that run them."""
+
+    def __init__(self, store: LogStore, *, workers: int = 2) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logs-insights")
+        self._queries: dict[tuple[str, str, str], Query] = {}
+        self._lock = threading.Lock()
+
+    def start(
+        self,
+        account: str,
+        region: str,
+        groups: Sequence[str],
+        window_s: tuple[int, int],
+        text: str,
+        limit: int,
+    ) -> Query:
+        """Read the query (QuerySyntaxError if it cannot be) and schedule it; the groups must exist."""
+        commands = parse_query(text)
+        scoped = self.store.scoped(account, region)
+        for group in groups:
+            scoped.get_group(group)  # ResourceNotFoundException for a group not in this region
+        query = Query(
+            id=str(uuid.uuid4()),
+            account=account,
+            region=region,
+            groups=list(dict.fromkeys(groups)),
+            text=text,
+            start_ms=window_s[0] * 1000,
+            end_ms=window_s[1] * 1000 + 999,  # endTime is inclusive, to the end of its second
+            limit=limit,
+            created=now_ms(),
+        )
+        with self._lock:
+            self._queries[(account, region, query.id)] = query
+            self._forget_old()
+        self._pool.submit(self._run, query, commands)
+        return query
+
+    def _forget_old(self) -> None:
+        finished = [k for k, q in self._queries.items() if q.status not in RUNNING]
+        for key in finished[: max(0, len(self._queries) - KEEP)]:
+            del self._queries[key]
+
+    def get(self, account: str, region: str, query_id: str) -> Query | None:
+        with self._lock:
+            return self._queries.get((account, region, query_id))
+
+    def listed(self, account: str, region: str) -> list[Query]:
+        """This account's and region's queries, newest first."""
+        with self._lock:
+            found = [q for (a, r, _), q in self._queries.items() if (a, r) == (account, region)]
+        return sorted(found, key=lambda q: q.created, reverse=True)
+
+    def stop(self, query: Query) -> bool:
+        """Cancel a query still scheduled or running; False when it had already finished."""
+        with self._lock:
+            if query.status not in RUNNING:
+                return False
+            query.cancel.set()
+            query.status = "Cancelled"
+            return True
+
+    # -- running ----------------------------------------------------------------------------------------
+
+    def _run(self, query: Query, commands: list[Command]) -> None:
+        began = now_ms()
+        with self._lock:
+            if query.status != "Scheduled":
+                return
+            query.status = "Running"
+        counts = Counter[str]()
+        try:
+            outcome = run(commands, self._records(query, counts), query.limit)
+        except QueryError as exc:
+            self._finish(query, "Failed", began, failure=str(exc))
+            return
+        except Exception as exc:  # a store failure ends the query as AWS's would: Failed, with a reason
+            self._finish(query, "Failed", began, failure=f"{type(exc).__name__}: {exc}")
+            return
+        query.rows = outcome.rows
+        query.statistics = {
+            "recordsMatched": float(outcome.matched or 0),
+            "recordsScanned": float(counts["records"]),
+            "estimatedRecordsSkipped": 0.0,
+            "bytesScanned": float(counts["bytes"]),
+            "estimatedBytesSkipped": 0.0,
+            "logGroupsScanned": float(len(query.groups)),
+        }
+        self._finish(query, "Complete", began)
+
+    def _finish(self, query: Query, status: str, began: int, failure: str = "") -> None:
+        with self._lock:
+            query.duration_ms = now_ms() - began
+            if query.status == "Running":  # a StopQuery meanwhile keeps it Cancelled
+                query.status, query.failure = status, failure
+
+    def _records(self, query: Query, counts: Counter[str]) -> Iterator[Record]:
+        """Every event of the query's groups in its window, group by group, in time order."""
+        scoped = self.store.scoped(query.account, query.region)
+        for group in query.groups:
+            for event in self._events(scoped, group, query.start_ms, query.end_ms + 1, query.cancel):
+                counts["records"] += 1
+                counts["bytes"] += len(event.message.encode())
+                yield record_of(event, group, query.account)
+
+    @staticmethod
+    def _events(
+        store: LogStore, group: str, start: int, end: int, cancel: threading.Event | None = None
+    ) -> Iterator[LogEvent]:
+        after = START
+        while cancel is None or not cancel.is_set():
+            events, resume = store.filter_events(
+                group, start=start, end=end, after=after, limit=PAGE, scan_limit=PAGE
+            )
+            yield from events
+            if resume is None:
+                return
+            after = resume
+
+    # -- fields -----------------------------------------------------------------------------------------
+
+    def group_fields(self, account: str, region: str, group: str, at_s: int | None) -> list[tuple[str, int]]:
+        """The fields of the group's events near `at_s` (8 minutes either side) or in the last 15 minutes,
+        each with the share of events that have it."""
+        if at_s is None:
+            end = now_ms()
+            start = end - 15 * 60_000
+        else:
+            start, end = at_s * 1000 - 8 * 60_000, at_s * 1000 + 8 * 60_000
+        scoped = self.store.scoped(account, region)
+        scoped.get_group(group)
+        seen = Counter[str]()
+        total = 0
+        for event in self._events(scoped, group, start, end):
+            total += 1
+            seen.update([*BUILT_IN, *discovered(event.message)])
+        return [(name, round(100 * count / total)) for name, count in seen.items()] if total else []
