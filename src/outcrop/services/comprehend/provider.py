@@ -11,6 +11,7 @@ that AWS serves but no packaged model covers are refused with UnsupportedLanguag
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from outcrop.backends.base import BackendError, BackendUnavailable
@@ -27,7 +28,9 @@ from outcrop.backends.nlp.protocols import (
 from outcrop.backends.registry import ModelRegistry, UnknownModel
 from outcrop.protocol.errors import InternalServerException, ServiceError, ServiceUnavailableException
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.comprehend.jobs import ComprehendJobs
 from outcrop.services.comprehend.sentiment import classify
+from outcrop.storage.objects import ObjectStore
 
 T = TypeVar("T")
 
@@ -114,14 +117,33 @@ PII_TYPES = {
     "DATE_TIME": "DATE_TIME",
     "LOCATION": "ADDRESS",
     "AGE": "AGE",
+    # Outcrop's own finders (backends/nlp/pii_patterns.py): values named by the words before them
+    "CARD_NUMBER": "CREDIT_DEBIT_NUMBER",
+    "CARD_CVV": "CREDIT_DEBIT_CVV",
+    "CARD_EXPIRY": "CREDIT_DEBIT_EXPIRY",
+    "BANK_ACCOUNT": "BANK_ACCOUNT_NUMBER",
+    "BANK_ROUTING": "BANK_ROUTING",
+    "PIN": "PIN",
+    "PASSWORD": "PASSWORD",
+    "USERNAME": "USERNAME",
+    "AWS_ACCESS_KEY": "AWS_ACCESS_KEY",
+    "AWS_SECRET_KEY": "AWS_SECRET_KEY",
+    "SWIFT_CODE": "SWIFT_CODE",
+    "STREET_ADDRESS": "ADDRESS",
 }
 
 
-class Comprehend(Service):
+class Comprehend(ComprehendJobs, Service):
     service_name = "comprehend"
 
-    def __init__(self, *, models: ModelRegistry) -> None:
+    def __init__(
+        self, *, models: ModelRegistry, objects: ObjectStore, data_path: Callable[..., Path]
+    ) -> None:
         self.models = models
+        self._start_jobs(objects, data_path("comprehend"))  # topic, classifier and classification jobs
+
+    def close(self) -> None:
+        self.job_store.close()
 
     def _sentiment_languages(self, asked: str | None) -> tuple[str, ...]:
         """English, plus those of Spanish and Catalan that the translator puts into English (the
