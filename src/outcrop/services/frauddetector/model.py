@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import math
 import pickle
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ IMPORTANCE_SAMPLE = 500  # held-out events the variable importance is measured o
 THRESHOLDS = [float(t) for t in range(0, 1001, 10)]
 
 Matrix = npt.NDArray[np.float64]
+Indices = list[int] | npt.NDArray[np.intp]  # rows, by position
 
 
 class TrainingFailed(Exception):
@@ -62,14 +62,14 @@ class Encoder:
                 found.append((column.name, column.name, column.data_type == "STRING"))
         return found
 
-    def fit_transform(self, rows: list[dict[str, str]], fit_on: list[int]) -> Matrix:
+    def fit_transform(self, rows: list[dict[str, str]], fit_on: Indices) -> Matrix:
         """Learn the category codes from the rows at `fit_on`, and encode every row."""
         return self._encode(rows, fit_on)
 
     def transform(self, rows: list[dict[str, str]]) -> Matrix:
         return self._encode(rows, None)
 
-    def _encode(self, rows: list[dict[str, str]], fit_on: list[int] | None) -> Matrix:
+    def _encode(self, rows: list[dict[str, str]], fit_on: Indices | None) -> Matrix:
         features = self.features()
         matrix = np.full((len(rows), len(features)), np.nan)
         types = {c.name: c.data_type for c in self.columns}
@@ -77,13 +77,7 @@ class Encoder:
         for j, (name, source, categorical) in enumerate(features):
             raws = _raws(name, rows)
             if categorical:
-                if fit_on is not None:
-                    counts = Counter(raws[i] for i in fit_on)
-                    counts.pop(None, None)
-                    top = sorted(counts, key=lambda v: (-counts[v], v or ""))[:MAX_CATEGORIES]
-                    self.vocabularies[name] = {value or "": code for code, value in enumerate(top)}
-                get = self.vocabularies.get(name, {}).get
-                matrix[:, j] = [nan if raw is None else get(raw, nan) for raw in raws]
+                matrix[:, j] = self._codes(name, raws, fit_on)
             elif types[source] in ("FLOAT", "INTEGER"):
                 matrix[:, j] = _floats(raws)
             elif types[source] == "BOOLEAN":
@@ -92,6 +86,23 @@ class Encoder:
             else:
                 matrix[:, j] = [nan if raw is None else _number(raw, types[source]) for raw in raws]
         return matrix
+
+    def _codes(self, name: str, raws: list[str | None], fit_on: Indices | None) -> Matrix:
+        """A categorical feature's codes (NaN where absent or unknown): each row's value is numbered in one
+        pass, then counted and looked up once per distinct value, not per row."""
+        index: dict[str | None, int] = {}
+        number = index.setdefault
+        inverse = np.array([number(raw, len(index)) for raw in raws], dtype=np.intp)
+        distinct = list(index)
+        if fit_on is not None:
+            counts = np.bincount(inverse[fit_on], minlength=len(distinct)).tolist()
+            seen = [k for k, n in enumerate(counts) if n and distinct[k] is not None]
+            top = sorted(seen, key=lambda k: (-counts[k], distinct[k]))[:MAX_CATEGORIES]
+            self.vocabularies[name] = {str(distinct[k]): code for code, k in enumerate(top)}
+        get = self.vocabularies.get(name, {}).get
+        code_of = np.array([math.nan if v is None else get(v, math.nan) for v in distinct], dtype=np.float64)
+        codes: Matrix = code_of[inverse]
+        return codes
 
     def categorical_mask(self) -> list[bool]:
         return [categorical for _, _, categorical in self.features()]
@@ -246,8 +257,9 @@ def _train(
             f"Insufficient data: {fraud} fraud and {legit} legitimate events; "
             f"training needs at least {MIN_PER_CLASS} of each"
         )
-    train_at, valid_at = split(y, by_time=by_time, seed=seed)
-    if len(set(y[valid_at].tolist())) < 2 or len(set(y[train_at].tolist())) < 2:
+    train_list, valid_list = split(y, by_time=by_time, seed=seed)
+    train_at, valid_at = np.asarray(train_list, dtype=np.intp), np.asarray(valid_list, dtype=np.intp)
+    if len(np.unique(y[valid_at])) < 2 or len(np.unique(y[train_at])) < 2:
         raise TrainingFailed(
             "Insufficient data: the held-out 15% of the events lacks a fraud or legitimate event"
         )
@@ -280,15 +292,14 @@ def split(y: npt.NDArray[np.int64], *, by_time: bool, seed: int) -> tuple[list[i
         cut = n - max(1, round(n * VALIDATION_SHARE))
         return list(range(cut)), list(range(cut, n))
     rng = np.random.default_rng(seed)
-    train_at: list[int] = []
-    valid_at: list[int] = []
+    train_at, valid_at = [], []
     for label in (0, 1):
         members = np.flatnonzero(y == label)
         rng.shuffle(members)
         k = max(1, round(len(members) * VALIDATION_SHARE))
-        valid_at += members[:k].tolist()
-        train_at += members[k:].tolist()
-    return sorted(train_at), sorted(valid_at)
+        valid_at.append(members[:k])
+        train_at.append(members[k:])
+    return np.sort(np.concatenate(train_at)).tolist(), np.sort(np.concatenate(valid_at)).tolist()
 
 
 def _points(scores: Matrix, y: npt.NDArray[np.int64]) -> list[dict[str, float]]:
