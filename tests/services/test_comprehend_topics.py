@@ -30,7 +30,7 @@ DOMAINS = {
 def corpus(per_domain: int, seed: int = 7) -> list[tuple[str, str]]:
     """(domain, text) documents: each mostly words of its domain, with common English between them."""
     rng = random.Random(seed)
-    filler = "the a and of to in it was with for on".split()
+    filler = ["the", "a", "and", "of", "to", "in", "it", "was", "with", "for", "on"]
     found = []
     for index in range(per_domain * len(DOMAINS)):
         domain = list(DOMAINS)[index % len(DOMAINS)]
