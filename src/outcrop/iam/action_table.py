@@ -287,7 +287,27 @@ SIMPLE: dict[str, dict[str, Rule]] = {
         "DetectSentiment",
         "DetectSyntax",
         "DetectToxicContent",
-    ),
+        "ListTopicsDetectionJobs",
+        "StartTopicsDetectionJob",
+        "ListDocumentClassifiers",
+        "ListDocumentClassificationJobs",
+        "StartDocumentClassificationJob",
+        "CreateEndpoint",
+    )
+    | _same(
+        "arn:aws:comprehend:{R}:{A}:document-classifier/{DocumentClassifierName}", "CreateDocumentClassifier"
+    )
+    | _same(
+        "{DocumentClassifierArn}",
+        "DescribeDocumentClassifier",
+        "DeleteDocumentClassifier",
+        "StopTrainingDocumentClassifier",
+    )
+    | _same("arn:aws:comprehend:{R}:{A}:topics-detection-job/{JobId}", "DescribeTopicsDetectionJob")
+    | _same(
+        "arn:aws:comprehend:{R}:{A}:document-classification-job/{JobId}", "DescribeDocumentClassificationJob"
+    )
+    | _same("{EndpointArn}", "ClassifyDocument"),
     "polly": {
         **_same("arn:aws:polly:{R}:{A}:lexicon/{Name}", "DeleteLexicon", "GetLexicon", "PutLexicon"),
         **_same("*", "DescribeVoices", "GetSpeechSynthesisTask", "ListLexicons", "ListSpeechSynthesisTasks"),
