@@ -291,3 +291,57 @@ def test_queries_see_only_their_region(server: RunningServer, logs: Any, group: 
     assert missing["Code"] == "ResourceNotFoundException"
     mine = query(logs, group, "fields @message | limit 1")
     assert error_of(europe.get_query_results, queryId=mine["queryId"])["Code"] == "ResourceNotFoundException"
+
+
+def test_lambda_report_fields_and_aws_memory_query(logs: Any) -> None:
+    """Logs Insights' sample query for over-provisioned Lambda memory, over REPORT lines as Lambda writes."""
+    name = f"/aws/lambda/insights-{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=name)
+    logs.create_log_stream(logGroupName=name, logStreamName="2026/12/06/[$LATEST]abc")
+    now = _now_s() * 1000
+    reports = [
+        f"REPORT RequestId: r{i}\tDuration: {d:.2f} ms\tBilled Duration: {int(d) + 1} ms\t"
+        f"Memory Size: 128 MB\tMax Memory Used: {m} MB"
+        for i, (d, m) in enumerate([(10.5, 40), (20.25, 60), (3.0, 50)])
+    ]
+    logs.put_log_events(
+        logGroupName=name,
+        logStreamName="2026/12/06/[$LATEST]abc",
+        logEvents=[
+            {"timestamp": now - 3000 + i, "message": m}
+            for i, m in enumerate(["START RequestId: r0", *reports])
+        ],
+    )
+    try:
+        text = (
+            'filter @type = "REPORT" | stats max(@memorySize / 1000 / 1000) as provisonedMemoryMB, '
+            "min(@maxMemoryUsed / 1000 / 1000) as smallestMemoryRequestMB, "
+            "avg(@maxMemoryUsed / 1000 / 1000) as avgMemoryUsedMB, "
+            "max(@maxMemoryUsed / 1000 / 1000) as maxMemoryUsedMB, "
+            "provisonedMemoryMB - maxMemoryUsedMB as overProvisionedMB"
+        )
+        assert rows(query(logs, name, text)) == [
+            {
+                "provisonedMemoryMB": "128",
+                "smallestMemoryRequestMB": "40",
+                "avgMemoryUsedMB": "50",
+                "maxMemoryUsedMB": "60",
+                "overProvisionedMB": "68",
+            }
+        ]
+        slowest = rows(
+            query(
+                logs, name, "filter ispresent(@duration) | sort @duration desc | limit 1 | fields @requestId"
+            )
+        )
+        assert slowest[0]["@requestId"] == "r1"
+        ratio = rows(query(logs, name, "stats sum(@billedDuration) / count(*) as perCall"))
+        assert ratio == [{"perCall": "9"}]  # (11 + 21 + 4) billed ms over 4 events: the START line counts too
+    finally:
+        logs.delete_log_group(logGroupName=name)
+
+
+def test_deeply_nested_query_is_malformed_not_a_crash(logs: Any, group: str) -> None:
+    text = "filter " + "(" * 3000 + "a" + ")" * 3000
+    bad = error_of(logs.start_query, logGroupName=group, startTime=0, endTime=1, queryString=text)
+    assert bad["Code"] == "MalformedQueryException" and bad["Status"] == 400

@@ -17,12 +17,14 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from outcrop.services.logs.insights_ast import Command
 from outcrop.services.logs.insights_eval import QueryError, Record, Stamp, discovered, run
-from outcrop.services.logs.insights_parser import Command, parse_query
+from outcrop.services.logs.insights_parser import parse_query
 from outcrop.storage.logs import START, LogEvent, LogStore
 
 KEEP = 1000
 PAGE = 5000
+FIELDS_SAMPLE = 10_000  # GetLogGroupFields reads at most this many events
 RUNNING = ("Scheduled", "Running")
 BUILT_IN = ("@timestamp", "@message", "@logStream", "@log", "@ptr", "@ingestionTime")
 
@@ -132,6 +134,13 @@ class Insights:
             query.status = "Cancelled"
             return True
 
+    def close(self) -> None:
+        """At shutdown: running queries stop where they are, queued ones never start."""
+        with self._lock:
+            for query in self._queries.values():
+                query.cancel.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     # -- running ----------------------------------------------------------------------------------------
 
     def _run(self, query: Query, commands: list[Command]) -> None:
@@ -193,7 +202,7 @@ class Insights:
 
     def group_fields(self, account: str, region: str, group: str, at_s: int | None) -> list[tuple[str, int]]:
         """The fields of the group's events near `at_s` (8 minutes either side) or in the last 15 minutes,
-        each with the share of events that have it."""
+        each with the share of (at most FIELDS_SAMPLE) events that have it."""
         if at_s is None:
             end = now_ms()
             start = end - 15 * 60_000
@@ -206,4 +215,6 @@ class Insights:
         for event in self._events(scoped, group, start, end):
             total += 1
             seen.update([*BUILT_IN, *discovered(event.message)])
+            if total == FIELDS_SAMPLE:
+                break
         return [(name, round(100 * count / total)) for name, count in seen.items()] if total else []

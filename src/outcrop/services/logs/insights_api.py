@@ -58,6 +58,13 @@ class InsightsOperations:
 
     insights: Insights
 
+    def close(self) -> None:
+        """Stop the query workers, then whatever the service itself closes."""
+        self.insights.close()
+        closing = getattr(super(), "close", None)
+        if closing is not None:
+            closing()
+
     def start_query(self, ctx: RequestContext, params: Params) -> Output:
         if params.get("queryLanguage") not in (None, "CWLI"):
             raise InvalidParameterException(

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import math
 import operator
+import re
 import statistics
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from outcrop.services.logs.insights_parser import (
+from outcrop.services.logs.insights_ast import (
     Binary,
     Call,
     Command,
@@ -37,6 +38,7 @@ from outcrop.services.logs.insights_parser import (
 )
 
 Record = dict[str, Any]
+_AGGREGATE_KEY = "\0aggregate:"  # where a stats row keeps its aggregates' values while computing
 MAX_DISCOVERED = 200  # Logs Insights discovers at most this many fields per JSON event
 
 
@@ -64,9 +66,37 @@ def flatten(value: Any, prefix: str, into: Record) -> None:
         into[prefix] = value
 
 
+_REPORT = re.compile(r"REPORT RequestId: (?P<id>\S+)")
+_REPORT_FIELDS = {  # a Lambda REPORT line's part, its field, and the factor Logs Insights applies
+    "Duration": ("@duration", 1),
+    "Billed Duration": ("@billedDuration", 1),
+    "Memory Size": ("@memorySize", 1_000_000),  # bytes, as AWS's own queries divide them back
+    "Max Memory Used": ("@maxMemoryUsed", 1_000_000),
+    "Init Duration": ("@initDuration", 1),
+}
+
+
+def _lambda_report(message: str) -> Record:
+    """The fields Logs Insights finds in a Lambda function's REPORT line."""
+    head = _REPORT.match(message)
+    if head is None:
+        return {}
+    found: Record = {"@type": "REPORT", "@requestId": head.group("id")}
+    for part in message.split("\t")[1:]:
+        name, _, value = part.partition(":")
+        field = _REPORT_FIELDS.get(name.strip())
+        amount = number(value.strip().split(" ")[0]) if field else None
+        if field and amount is not None:
+            found[field[0]] = amount * field[1]
+    return found
+
+
 def discovered(message: str) -> Record:
-    """The fields Logs Insights finds in a message by itself: a JSON object's members."""
+    """The fields Logs Insights finds in a message by itself: a JSON object's members, or those of a
+    Lambda REPORT line."""
     text = message.strip()
+    if text.startswith("REPORT RequestId: "):
+        return _lambda_report(text)
     if not text.startswith("{"):
         return {}
     try:
@@ -276,6 +306,9 @@ def _call(expr: Call, record: Record) -> Any:
             raise QueryError("bin takes one period, for example bin(5m)")
         return _floor_to(record.get("@timestamp"), evaluate(expr.args[0], record))
     if expr.name in AGGREGATE_NAMES:
+        key = _AGGREGATE_KEY + repr(expr)
+        if key in record:  # a stats row's own aggregate
+            return record[key]
         raise QueryError(f"{expr.name} is an aggregate function: use it in a stats command")
     function = FUNCTIONS.get(expr.name)
     if function is None:
@@ -316,24 +349,44 @@ AGGREGATORS: dict[str, Callable[[list[Any], list[Any]], Any]] = {
 AGGREGATE_NAMES = frozenset(AGGREGATORS)
 
 
+def _aggregate_calls(expr: Expr, into: dict[str, Call]) -> None:
+    """Every aggregate call inside `expr`, by the key its value is kept under in a stats row."""
+    if isinstance(expr, Call) and expr.name in AGGREGATE_NAMES:
+        into[_AGGREGATE_KEY + repr(expr)] = expr
+    elif isinstance(expr, Call):
+        for arg in expr.args:
+            _aggregate_calls(arg, into)
+    elif isinstance(expr, Unary):
+        _aggregate_calls(expr.operand, into)
+    elif isinstance(expr, Binary):
+        _aggregate_calls(expr.left, into)
+        _aggregate_calls(expr.right, into)
+    elif isinstance(expr, In):
+        for inner in (expr.operand, *expr.choices):
+            _aggregate_calls(inner, into)
+
+
 def _aggregate(stats: Stats, records: Iterable[Record]) -> list[Record]:
-    """One row per group of the `by` values, in the order each group first appears."""
-    groups: dict[tuple[str, ...], tuple[Record, list[list[Any]]]] = {}
-    calls = [item.expr for item in stats.aggregates]
+    """One row per group of the `by` values, in the order each group first appears. Each aggregate is
+    computed once per group; the columns are then evaluated in order over them and earlier columns."""
+    calls: dict[str, Call] = {}
+    for item in stats.aggregates:
+        _aggregate_calls(item.expr, calls)
+    groups: dict[tuple[str, ...], tuple[Record, dict[str, list[Any]]]] = {}
     for record in sorted(records, key=lambda r: int(r.get("@timestamp") or 0)):
         keys = {item.name: evaluate(item.expr, record) for item in stats.by}
-        slot = groups.setdefault(tuple(text(v) for v in keys.values()), (keys, [[] for _ in calls]))
-        for call, values in zip(calls, slot[1], strict=True):
-            assert isinstance(call, Call)
-            values.append(1 if call.star or not call.args else evaluate(call.args[0], record))
+        slot = groups.setdefault(tuple(text(v) for v in keys.values()), (keys, {k: [] for k in calls}))
+        for key, call in calls.items():
+            slot[1][key].append(1 if call.star or not call.args else evaluate(call.args[0], record))
     rows: list[Record] = []
     for keys, columns in groups.values():
-        row = dict(keys)
-        for item, values in zip(stats.aggregates, columns, strict=True):
-            call = item.expr
-            assert isinstance(call, Call)
+        scope = dict(keys)
+        for key, call in calls.items():
             extra = [evaluate(a, {}) for a in call.args[1:]]
-            row[item.name] = AGGREGATORS[call.name](values, extra)
+            scope[key] = AGGREGATORS[call.name](columns[key], extra)
+        row = dict(keys)
+        for item in stats.aggregates:
+            row[item.name] = scope[item.name] = evaluate(item.expr, scope)
         rows.append(row)
     return rows
 

@@ -8,7 +8,28 @@ MalformedQueryException; a command Outcrop does not run is refused by name rathe
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from outcrop.services.logs.insights_ast import (
+    Binary,
+    Call,
+    Command,
+    Display,
+    Duration,
+    Expr,
+    Field,
+    Fields,
+    Filter,
+    In,
+    Limit,
+    Literal,
+    Named,
+    Parse,
+    Regex,
+    Sort,
+    Stats,
+    Unary,
+)
 
 COMMANDS = ("fields", "display", "filter", "stats", "sort", "limit", "parse")
 UNSUPPORTED = ("dedup", "unmask", "pattern", "diff", "anomaly", "unnest", "source", "filterindex", "lookup")
@@ -25,111 +46,6 @@ class QuerySyntaxError(Exception):
     def __init__(self, message: str, start: int, end: int) -> None:
         super().__init__(message)
         self.message, self.start, self.end = message, start, end
-
-
-# -- expressions ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-
-
-@dataclass(frozen=True)
-class Literal:
-    value: str | float | int
-
-
-@dataclass(frozen=True)
-class Regex:
-    pattern: re.Pattern[str]
-
-
-@dataclass(frozen=True)
-class Duration:
-    ms: int
-
-
-@dataclass(frozen=True)
-class Call:
-    name: str
-    args: tuple[Expr, ...]
-    star: bool = False  # count(*)
-
-
-@dataclass(frozen=True)
-class Unary:
-    op: str  # "not" or "-"
-    operand: Expr
-
-
-@dataclass(frozen=True)
-class Binary:
-    op: str
-    left: Expr
-    right: Expr
-
-
-@dataclass(frozen=True)
-class In:
-    operand: Expr
-    choices: tuple[Expr, ...]
-    negated: bool
-
-
-Expr = Field | Literal | Regex | Duration | Call | Unary | Binary | In
-
-
-# -- commands ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Named:
-    """An expression and the column it makes: its alias, else the text the user wrote."""
-
-    expr: Expr
-    name: str
-
-
-@dataclass(frozen=True)
-class Fields:
-    items: tuple[Named, ...]
-
-
-@dataclass(frozen=True)
-class Display:
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Filter:
-    condition: Expr
-
-
-@dataclass(frozen=True)
-class Stats:
-    aggregates: tuple[Named, ...]
-    by: tuple[Named, ...]
-
-
-@dataclass(frozen=True)
-class Sort:
-    keys: tuple[tuple[Expr, bool], ...]  # (expression, descending)
-
-
-@dataclass(frozen=True)
-class Limit:
-    count: int
-
-
-@dataclass(frozen=True)
-class Parse:
-    source: Expr
-    pattern: re.Pattern[str]
-    names: tuple[str, ...] = field(default=())
-
-
-Command = Fields | Display | Filter | Stats | Sort | Limit | Parse
 
 
 # -- tokens -----------------------------------------------------------------------------------------------
@@ -283,14 +199,12 @@ class _Parser:
         return Filter(self.expression())
 
     def command_stats(self) -> Stats:
+        """Aggregates, or expressions over them and over earlier columns (`max(a) - min(a)`, `n / 2`)."""
         aggregates = self.named_list()
-        for item in aggregates:
-            if not (isinstance(item.expr, Call) and item.expr.name in AGGREGATES):
-                raise QuerySyntaxError(
-                    f"stats needs aggregate functions ({', '.join(sorted(AGGREGATES))}); got {item.name}",
-                    0,
-                    len(self.query),
-                )
+        if not any(_has_aggregate(item.expr) for item in aggregates):
+            raise QuerySyntaxError(
+                f"stats needs an aggregate function ({', '.join(sorted(AGGREGATES))})", 0, len(self.query)
+            )
         by: list[Named] = []
         if self.word("by"):
             self.next()
@@ -493,10 +407,25 @@ class _Parser:
         return Call(name.lower(), tuple(args))
 
 
+def _has_aggregate(expr: Expr) -> bool:
+    if isinstance(expr, Call):
+        return expr.name in AGGREGATES or any(_has_aggregate(a) for a in expr.args)
+    if isinstance(expr, Unary):
+        return _has_aggregate(expr.operand)
+    if isinstance(expr, Binary):
+        return _has_aggregate(expr.left) or _has_aggregate(expr.right)
+    if isinstance(expr, In):
+        return any(_has_aggregate(e) for e in (expr.operand, *expr.choices))
+    return False
+
+
 def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text[1:-1])
 
 
 def parse_query(query: str) -> list[Command]:
     """The commands of `query`, or QuerySyntaxError saying where it could not be read."""
-    return _Parser(query).query_()
+    try:
+        return _Parser(query).query_()
+    except RecursionError as exc:  # thousands of nested parentheses or nots: refused, not a crash
+        raise QuerySyntaxError("the query nests too deeply", 0, len(query)) from exc
