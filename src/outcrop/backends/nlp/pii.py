@@ -3,8 +3,10 @@
 Catalog keys: `languages` (default ["en"]), `spacy_package` and `spacy_requirement` (the pipeline presidio
 runs on; default the packaged English one). Presidio's e-mail check calls tldextract, which by default
 fetches the public suffix list from the internet; here it is pointed at the snapshot inside the tldextract
-wheel so nothing leaves the machine. Overlapping findings are resolved to the strongest one (an e-mail
-address is not also a URL).
+wheel so nothing leaves the machine. Beside presidio's recognisers run Outcrop's finders of
+`pii_patterns.py` (values named by the words before them, street addresses); a "date" that is a long run
+of digits (a card number spaCy took for one) is dropped. Overlapping findings are resolved to the
+strongest one (an e-mail address is not also a URL).
 
 `detect` runs the whole spaCy pipeline (Comprehend's DetectPiiEntities). `detect_types` runs only the
 recognisers of the entity types asked, on only the spaCy work they need: spaCy's NER alone (its own
@@ -20,6 +22,7 @@ import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from outcrop.backends.nlp import pii_patterns
 from outcrop.backends.nlp.protocols import PiiFinding
 from outcrop.backends.nlp.spacy_pipeline import load_pipeline
 from outcrop.backends.packaged import ModelFiles, import_optional
@@ -63,6 +66,18 @@ def _build_analyzer(
     return analyzer
 
 
+def _with_patterns(
+    text: str, findings: list[PiiFinding], entities: Collection[str] | None = None
+) -> list[PiiFinding]:
+    """Presidio's findings less the impossible dates, plus the pattern finders', overlaps resolved."""
+    kept = [
+        f
+        for f in findings
+        if f.entity_type != "DATE_TIME" or pii_patterns.is_date_shaped(text[f.start : f.end])
+    ]
+    return resolve_overlaps(kept + pii_patterns.find(text, entities))
+
+
 def resolve_overlaps(findings: list[PiiFinding]) -> list[PiiFinding]:
     """Keep the highest-scoring (then longest) finding of each overlapping group, in text order."""
     kept: list[PiiFinding] = []
@@ -87,18 +102,21 @@ class PresidioDetector:
     def detect(self, text: str, language: str) -> list[PiiFinding]:
         with self._lock:
             results = self._analyzer.analyze(text=text, language=language)
-        return resolve_overlaps(
-            [PiiFinding(r.entity_type, int(r.start), int(r.end), float(r.score)) for r in results]
+        return _with_patterns(
+            text, [PiiFinding(r.entity_type, int(r.start), int(r.end), float(r.score)) for r in results]
         )
 
     def detect_types(self, text: str, language: str, entities: Collection[str]) -> list[PiiFinding]:
         """The findings of presidio's `entities` types only, with only the spaCy work they need."""
         if not entities:
             return []
+        asked = set(entities) - pii_patterns.ENTITIES
+        if not asked:
+            return _with_patterns(text, [], entities)
         engine = self._analyzer.nlp_engine
         with self._lock:
             nlp = engine.nlp[language]
-            if NER_ENTITIES & set(entities):
+            if NER_ENTITIES & asked:
                 doc = nlp(text, disable=[name for name in nlp.pipe_names if name != "ner"])
             else:
                 doc = nlp.make_doc(text)
@@ -106,10 +124,12 @@ class PresidioDetector:
                 token.lemma_ = token.lower_
             artifacts = engine._doc_to_nlp_artifact(doc, language)
             results = self._analyzer.analyze(
-                text=text, language=language, entities=sorted(entities), nlp_artifacts=artifacts
+                text=text, language=language, entities=sorted(asked), nlp_artifacts=artifacts
             )
-        return resolve_overlaps(
-            [PiiFinding(r.entity_type, int(r.start), int(r.end), float(r.score)) for r in results]
+        return _with_patterns(
+            text,
+            [PiiFinding(r.entity_type, int(r.start), int(r.end), float(r.score)) for r in results],
+            entities,
         )
 
 
