@@ -100,7 +100,7 @@ class Insights:
             groups=list(dict.fromkeys(groups)),
             text=text,
             start_ms=window_s[0] * 1000,
-            end_ms=window_s[1] * 1000 + 999,  # endTime is inclusive, to the end of its second
+            end_ms=window_s[1] * 1000,  # inclusive, at that millisecond (as the CloudWatch team describes it)
             limit=limit,
             created=now_ms(),
         )
