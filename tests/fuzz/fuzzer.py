@@ -308,10 +308,15 @@ class Fuzzer:
                 self.report.skip_reasons[f"{type(error).__name__}: {str(error)[:80]}"] += 1
                 return
             status = int(self._answer.get("status", 0))
-            kind = "unparseable" if self._answer else "no-answer"
-            problem = f"{kind}: {type(error).__name__}: {str(error)[:200]}"
-            if not self._answer and time.monotonic() - started > 55:
-                problem = f"hang: {problem}"
+            if label.startswith("wire:") and 200 <= status < 300:
+                # a mutated method or path reached another operation (PUT /bucket?location is CreateBucket),
+                # whose 2xx body is not this operation's document
+                self.report.rerouted += 1
+            else:
+                kind = "unparseable" if self._answer else "no-answer"
+                problem = f"{kind}: {type(error).__name__}: {str(error)[:200]}"
+                if not self._answer and time.monotonic() - started > 55:
+                    problem = f"hang: {problem}"
         finally:
             self._pending = None
         self.report.sent += 1
