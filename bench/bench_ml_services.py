@@ -38,10 +38,19 @@ class Row:
     higher_is_better: bool
     library: str
     reference: bool = False  # shown for context, not judged: the two sides do different work
+    outcrop_cpu_s: float = 0.0  # CPU seconds beside the wall seconds (0: not measured)
+    library_cpu_s: float = 0.0
 
     @property
     def throughput_ratio(self) -> float:
         return self.library_s / self.outcrop_s if self.outcrop_s else float("inf")
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        """Library CPU seconds / Outcrop CPU seconds: on a loaded machine, less at the mercy of the load."""
+        if not (self.outcrop_cpu_s and self.library_cpu_s):
+            return None
+        return self.library_cpu_s / self.outcrop_cpu_s
 
     @property
     def quality_ratio(self) -> float:
@@ -57,17 +66,23 @@ class Row:
         return self.throughput_ratio >= TARGET and self.quality_ratio >= SAME_QUALITY
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
 def personalize(f: dict[str, Any]) -> list[Row]:
-    fit = Row(
+    fit = Row(  # means over the rounds, whose sums the bench's ratios are of
         "Personalize",
         "ALS fit (trainingHours)",
-        f["outcrop_fit_seconds"],
-        f["library_fit_seconds"],
+        _mean(f["outcrop_fit_runs"]),
+        _mean(f["library_fit_runs"]),
         "NDCG@10",
         f["outcrop_ndcg_at_10"],
         f["library_ndcg_at_10"],
         True,
         "implicit ALS",
+        outcrop_cpu_s=_mean(f["outcrop_fit_cpu_runs"]),
+        library_cpu_s=_mean(f["library_fit_cpu_runs"]),
     )
     whole = Row(
         "Personalize",
@@ -97,6 +112,8 @@ def forecast(f: dict[str, Any]) -> list[Row]:
             theirs["mase"],
             False,
             "statsforecast",
+            outcrop_cpu_s=ours["cpu_seconds"],
+            library_cpu_s=theirs["cpu_seconds"],
         )
     ]
 
@@ -114,6 +131,8 @@ def frauddetector(f: dict[str, Any]) -> list[Row]:
             f["sklearn_direct_from_rows"]["auc"],
             True,
             "scikit-learn HGB (rows)",
+            outcrop_cpu_s=ours["cpu_seconds"],
+            library_cpu_s=f["sklearn_direct_from_rows"]["cpu_seconds"],
         )
     ]
     rows.append(
@@ -128,6 +147,8 @@ def frauddetector(f: dict[str, Any]) -> list[Row]:
             True,
             "scikit-learn HGB (matrix)",
             reference=True,  # the library is handed a ready numeric matrix; Outcrop parses the rows
+            outcrop_cpu_s=ours["cpu_seconds"],
+            library_cpu_s=f["sklearn_direct"]["cpu_seconds"],
         )
     )
     return rows
@@ -148,6 +169,7 @@ def table(rows: list[Row]) -> str:
         "Outcrop s",
         "library s",
         "ratio",
+        "CPU ratio",
         "quality",
         "Outcrop",
         "library",
@@ -162,6 +184,7 @@ def table(rows: list[Row]) -> str:
             f"{r.outcrop_s:.2f}",
             f"{r.library_s:.2f}",
             f"{r.throughput_ratio:.3f}",
+            "" if r.cpu_ratio is None else f"{r.cpu_ratio:.3f}",
             r.metric,
             f"{r.outcrop_quality:.4f}",
             f"{r.library_quality:.4f}",
@@ -194,11 +217,14 @@ def main() -> None:
         found = importlib.import_module(module_name).run()
         figures[name] = found | {"bench_wall_seconds": round(time.perf_counter() - started, 1)}
         rows += to_rows(found)
-        print(f"   done in {time.perf_counter() - started:.0f} s", flush=True)
+        load = found.get("load_average", {})
+        print(f"   done in {time.perf_counter() - started:.0f} s, load average {load}", flush=True)
     print()
     print(table(rows))
     print(
-        f"\nratio = library seconds / Outcrop seconds (target >= {TARGET}); q ratio oriented so 1.0 = same"
+        f"\nratio = library seconds / Outcrop seconds (target >= {TARGET}, judged on wall seconds); CPU ratio"
+        " the same of CPU seconds (each side takes turns with the other, so both see the same load);"
+        " q ratio oriented so 1.0 = same"
         f" quality (>= {SAME_QUALITY} counts as same); 'ref' rows are context, not judged."
         " 2 shared cores: timings are noisy."
     )
@@ -206,6 +232,7 @@ def main() -> None:
         asdict(r)
         | {
             "throughput_ratio": round(r.throughput_ratio, 3),
+            "cpu_ratio": None if r.cpu_ratio is None else round(r.cpu_ratio, 3),
             "quality_ratio": round(r.quality_ratio, 4),
             "meets": r.meets,
         }

@@ -8,6 +8,7 @@ and the campaign (a user's factors are recomputed from their newest interactions
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections import defaultdict
@@ -26,12 +27,15 @@ MIN_INTERACTIONS = 1000  # Personalize's minimum for training a solution version
 MIN_USERS = 25  # ... and users with at least two interactions each
 CUTOFFS = (5, 10, 25)
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Trained:
     model: Model
     metrics: dict[str, float]
     fit_seconds: float
+    fit_cpu_seconds: float  # the server process's CPU seconds during the fit, all threads
 
 
 @dataclass(frozen=True)
@@ -98,14 +102,16 @@ def fit(algorithm: str, user_items: sp.csr_matrix, params: dict[str, float], see
     arrays: dict[str, Any] = {"popularity": popularity}
     if algorithm == "popularity":
         return arrays
-    # implicit's own threads do the work; BLAS's pool on top of them only slows it down
+    # implicit's own threads do the work; BLAS's pool on top of them only slows it down. implicit is
+    # imported first: a limit applies only to the BLAS libraries already loaded, and it loads scipy's.
+    from implicit.cpu.als import AlternatingLeastSquares  # type: ignore[import-untyped]
+    from implicit.cpu.bpr import BayesianPersonalizedRanking  # type: ignore[import-untyped]
+    from implicit.nearest_neighbours import CosineRecommender  # type: ignore[import-untyped]
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     with threadpool_limits(1, "blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if algorithm in ("als", "als-similar"):
-            from implicit.cpu.als import AlternatingLeastSquares  # type: ignore[import-untyped]
-
             als = AlternatingLeastSquares(
                 factors=int(params["hidden_dimension"]),
                 regularization=params["regularization"],
@@ -115,8 +121,6 @@ def fit(algorithm: str, user_items: sp.csr_matrix, params: dict[str, float], see
             als.fit(user_items, show_progress=False)
             arrays.update(user_factors=als.user_factors, item_factors=als.item_factors)
         elif algorithm == "bpr":
-            from implicit.cpu.bpr import BayesianPersonalizedRanking  # type: ignore[import-untyped]
-
             bpr = BayesianPersonalizedRanking(
                 factors=int(params["hidden_dimension"]),
                 iterations=int(params["training_iterations"]),
@@ -125,8 +129,6 @@ def fit(algorithm: str, user_items: sp.csr_matrix, params: dict[str, float], see
             bpr.fit(user_items, show_progress=False)
             arrays.update(user_factors=bpr.user_factors, item_factors=bpr.item_factors)
         elif algorithm == "item-cosine":
-            from implicit.nearest_neighbours import CosineRecommender  # type: ignore[import-untyped]
-
             cosine = CosineRecommender(K=int(params["neighbours"]))
             cosine.fit(user_items, show_progress=False)
             similarity = sp.csr_matrix(cosine.similarity)
@@ -155,18 +157,19 @@ def train(
     user_items = matrix(parts.train, users, items)
     if algorithm in ("als", "als-similar"):
         params = {**params, "regularization": REGULARIZATION}
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     try:
         arrays = fit(algorithm, user_items, params, seed)
     except ModuleNotFoundError as exc:
         raise InvalidInput(
             f"Training needs the 'ml' extra ({exc.name} is missing): pip install 'outcrop[ml]'"
         ) from None
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    log.info("Personalize %s fit: %.3f s, %.3f CPU s, %d x %d", algorithm, seconds, cpu, *user_items.shape)
     if item_features:
         arrays.update(_metadata(items, item_features))
     model = Model(algorithm, users, items, arrays, params)
-    return Trained(model, evaluate(model, parts), seconds)
+    return Trained(model, evaluate(model, parts), seconds, cpu)
 
 
 def _metadata(items: Sequence[str], features: Mapping[str, list[str]]) -> dict[str, np.ndarray]:
