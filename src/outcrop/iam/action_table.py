@@ -292,11 +292,12 @@ SIMPLE: dict[str, dict[str, Rule]] = {
         "ListDocumentClassifiers",
         "ListDocumentClassificationJobs",
         "StartDocumentClassificationJob",
-        "CreateEndpoint",
+        "ListEndpoints",
     )
     | _same(
         "arn:aws:comprehend:{R}:{A}:document-classifier/{DocumentClassifierName}", "CreateDocumentClassifier"
     )
+    | _same("arn:aws:comprehend:{R}:{A}:document-classifier-endpoint/{EndpointName}", "CreateEndpoint")
     | _same(
         "{DocumentClassifierArn}",
         "DescribeDocumentClassifier",
@@ -307,7 +308,7 @@ SIMPLE: dict[str, dict[str, Rule]] = {
     | _same(
         "arn:aws:comprehend:{R}:{A}:document-classification-job/{JobId}", "DescribeDocumentClassificationJob"
     )
-    | _same("{EndpointArn}", "ClassifyDocument"),
+    | _same("{EndpointArn}", "ClassifyDocument", "DescribeEndpoint", "DeleteEndpoint", "UpdateEndpoint"),
     "polly": {
         **_same("arn:aws:polly:{R}:{A}:lexicon/{Name}", "DeleteLexicon", "GetLexicon", "PutLexicon"),
         **_same("*", "DescribeVoices", "GetSpeechSynthesisTask", "ListLexicons", "ListSpeechSynthesisTasks"),

@@ -204,7 +204,10 @@ class Forecast(DatasetOperations, Service):
         return self._delete(ctx, params, "predictor-backtest-export-job")
 
     def create_what_if_analysis(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        raise InvalidInputException("What-if analyses are not supported by this server")
+        raise InvalidInputException(
+            "What-if analyses are not supported by this server: its predictors forecast from the target"
+            " time series alone, and a what-if analysis changes the related time series a predictor uses"
+        )
 
     # -- tags -------------------------------------------------------------------------------------------
 
