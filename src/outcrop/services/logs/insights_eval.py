@@ -50,7 +50,10 @@ class Stamp(int):
     """A time in epoch milliseconds, shown as Logs Insights shows @timestamp."""
 
     def __str__(self) -> str:
-        moment = datetime.fromtimestamp(int(self) / 1000, tz=UTC)
+        try:
+            moment = datetime.fromtimestamp(int(self) / 1000, tz=UTC)
+        except (OverflowError, ValueError, OSError):  # beyond the calendar: the number itself
+            return str(int(self))
         return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{int(self) % 1000:03d}"
 
 
@@ -157,21 +160,15 @@ def _arithmetic(op: str, left: Any, right: Any) -> Any:
     a, b = number(left), number(right)
     if a is None or b is None:
         return None
-    if op in "/%" and b == 0:
+    try:
+        if op == "^":
+            power = a**b
+            return None if isinstance(power, complex) else power
+        return {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}.get(
+            op, math.fmod
+        )(a, b)
+    except (OverflowError, ValueError, ZeroDivisionError):  # no number: None, as for a missing field
         return None
-    result = {
-        "+": a + b,
-        "-": a - b,
-        "*": a * b,
-        "/": a / b if b else 0.0,
-        "%": math.fmod(a, b) if b else 0.0,
-    }
-    if op == "^":
-        try:
-            return a**b
-        except (OverflowError, ZeroDivisionError):
-            return None
-    return result[op]
 
 
 def _truthy(value: Any) -> bool:
@@ -383,7 +380,10 @@ def _aggregate(stats: Stats, records: Iterable[Record]) -> list[Record]:
         scope = dict(keys)
         for key, call in calls.items():
             extra = [evaluate(a, {}) for a in call.args[1:]]
-            scope[key] = AGGREGATORS[call.name](columns[key], extra)
+            try:
+                scope[key] = AGGREGATORS[call.name](columns[key], extra)
+            except (OverflowError, ValueError):  # beyond a float: no value, as for no numbers at all
+                scope[key] = None
         row = dict(keys)
         for item in stats.aggregates:
             row[item.name] = scope[item.name] = evaluate(item.expr, scope)
