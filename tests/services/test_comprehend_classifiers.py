@@ -149,6 +149,22 @@ def test_multi_class_classifier_is_measured_and_classifies_new_documents(server:
         assert classes[0]["Score"] >= classes[1]["Score"] >= classes[2]["Score"]
     jobs = comprehend.list_document_classification_jobs(Filter={"JobName": "new-documents"})
     assert started["JobId"] in [j["JobId"] for j in jobs["DocumentClassificationJobPropertiesList"]]
+    endpoint = comprehend.create_endpoint(
+        EndpointName=f"live-{classifier_name}", ModelArn=arn, DesiredInferenceUnits=1
+    )
+    assert endpoint["ModelArn"] == arn
+    described = comprehend.describe_endpoint(EndpointArn=endpoint["EndpointArn"])["EndpointProperties"]
+    assert described["Status"] == "IN_SERVICE" and described["CurrentInferenceUnits"] == 1
+    for label, text in unseen[::3]:
+        classes = comprehend.classify_document(Text=text, EndpointArn=endpoint["EndpointArn"])["Classes"]
+        assert classes[0]["Name"] == label and len(classes) == 3
+    in_use = error_of(comprehend.delete_document_classifier, DocumentClassifierArn=arn)
+    assert in_use["Code"] == "ResourceInUseException" and endpoint["EndpointArn"] in in_use["Message"]
+    listed_endpoints = comprehend.list_endpoints(Filter={"ModelArn": arn})["EndpointPropertiesList"]
+    assert [e["EndpointArn"] for e in listed_endpoints] == [endpoint["EndpointArn"]]
+    comprehend.delete_endpoint(EndpointArn=endpoint["EndpointArn"])
+    gone = error_of(comprehend.classify_document, Text="a cake", EndpointArn=endpoint["EndpointArn"])
+    assert gone["Code"] == "ResourceUnavailableException"
 
     assert (
         error_of(
@@ -198,6 +214,12 @@ def test_multi_label_classifier_reports_hamming_loss_and_finds_both_labels(serve
     ]
     assert prediction["File"] == "both.txt" and "Line" not in prediction
     assert {label["Name"] for label in prediction["Labels"]} == {"SPORT", "BAKING"}
+    endpoint = comprehend.create_endpoint(
+        EndpointName=f"labels-{uuid.uuid4().hex[:8]}", ModelArn=arn, DesiredInferenceUnits=2
+    )
+    labels = comprehend.classify_document(Text=both, EndpointArn=endpoint["EndpointArn"])["Labels"]
+    assert {label["Name"] for label in labels} == {"SPORT", "BAKING"}
+    comprehend.delete_endpoint(EndpointArn=endpoint["EndpointArn"])
 
 
 def test_too_little_training_data_ends_in_error_and_cannot_classify(server: RunningServer) -> None:
@@ -248,16 +270,20 @@ def test_what_is_not_served_is_refused_by_name(server: RunningServer) -> None:
     assert error_of(comprehend.describe_document_classification_job, JobId="f" * 32)["Code"] == (
         "JobNotFoundException"
     )
-    endpoint = "arn:aws:comprehend:us-east-1:000000000000:document-classifier-endpoint/live"
+    endpoint = "arn:aws:comprehend:us-east-1:000000000000:document-classifier-endpoint/never-made"
     served = error_of(comprehend.classify_document, Text="a cake", EndpointArn=endpoint)
-    assert (
-        served["Code"] == "ResourceUnavailableException"
-        and "StartDocumentClassificationJob" in served["Message"]
-    )
+    assert served["Code"] == "ResourceUnavailableException"
+    pdf = error_of(comprehend.classify_document, Bytes=b"%PDF-1.7", EndpointArn=endpoint)
+    assert pdf["Code"] == "InvalidRequestException"
     created = error_of(
         comprehend.create_endpoint, EndpointName="live", ModelArn=unknown, DesiredInferenceUnits=1
     )
-    assert created["Code"] == "InvalidRequestException"
+    assert created["Code"] == "ResourceNotFoundException"
+    recognizer = "arn:aws:comprehend:us-east-1:000000000000:entity-recognizer/mine"
+    entities = error_of(
+        comprehend.create_endpoint, EndpointName="live", ModelArn=recognizer, DesiredInferenceUnits=1
+    )
+    assert entities["Code"] == "InvalidRequestException"
 
 
 def test_classifiers_live_in_their_region(server: RunningServer) -> None:

@@ -40,7 +40,7 @@ MIGRATIONS = [
     ),
 ]
 
-TOPICS, CLASSIFIER, CLASSIFICATION = "topics", "classifier", "classification"
+TOPICS, CLASSIFIER, CLASSIFICATION, ENDPOINT = "topics", "classifier", "classification", "endpoint"
 RUNNING = {TOPICS: "IN_PROGRESS", CLASSIFIER: "TRAINING", CLASSIFICATION: "IN_PROGRESS"}
 LEFT_OVER = ("SUBMITTED", "IN_PROGRESS", "TRAINING", "STOP_REQUESTED")
 
@@ -97,8 +97,10 @@ class ComprehendStore:
         doc: dict[str, Any],
         token: str | None,
         where: Where,
+        *,
+        status: str = "SUBMITTED",
     ) -> Resource:
-        """A new SUBMITTED resource (queued), or the one a repeated ClientRequestToken made."""
+        """A new resource (queued when SUBMITTED), or the one a repeated ClientRequestToken made."""
         request = json.dumps(doc.get("Request"), sort_keys=True)
         with self.db.transaction() as tx:
             if token:
@@ -117,11 +119,12 @@ class ComprehendStore:
             now = time.time()
             tx.execute(
                 "INSERT INTO resources (id, kind, arn, name, status, doc, client_token, created, account,"
-                " region) VALUES (?, ?, ?, ?, 'SUBMITTED', ?, ?, ?, ?, ?)",
-                (id, kind, arn, name, json.dumps(doc), token, now, *where),
+                " region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (id, kind, arn, name, status, json.dumps(doc), token, now, *where),
             )
-        self.submit(id)
-        return Resource(id, kind, arn, name, "SUBMITTED", None, doc, now, *where)
+        if status == "SUBMITTED":
+            self.submit(id)
+        return Resource(id, kind, arn, name, status, None, doc, now, *where)
 
     def get(self, kind: str, key: str, where: Where | None) -> Resource | None:
         """By id or ARN, if it is of `kind` and lives in `where` (None: anywhere, the worker's view)."""

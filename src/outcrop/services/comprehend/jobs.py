@@ -22,6 +22,7 @@ from outcrop.services.comprehend import classifiers, topics
 from outcrop.services.comprehend.job_store import (
     CLASSIFICATION,
     CLASSIFIER,
+    ENDPOINT,
     TOPICS,
     ComprehendStore,
     JobFailed,
@@ -103,6 +104,9 @@ class ComprehendJobs:
         self.objects = objects
         self.model_dir = directory / "classifiers"
         self.job_store = ComprehendStore(directory)
+        self.loaded: dict[
+            str, classifiers.Trained
+        ] = {}  # the models real-time endpoints serve, by classifier
         self.job_store.handlers.update(
             {TOPICS: self._run_topics, CLASSIFIER: self._train, CLASSIFICATION: self._classify}
         )
@@ -169,13 +173,22 @@ class ComprehendJobs:
     # -- shared resource plumbing ---------------------------------------------------------------------------
 
     def _create(
-        self, ctx: RequestContext, kind: str, arn: str, name: str | None, params: Params, doc: Params, id: str
+        self,
+        ctx: RequestContext,
+        kind: str,
+        arn: str,
+        name: str | None,
+        params: Params,
+        doc: Params,
+        id: str,
+        status: str = "SUBMITTED",
     ) -> Resource:
         request = {k: v for k, v in params.items() if k != "ClientRequestToken"}
         where = (ctx.account_id, ctx.region)
+        token = params.get("ClientRequestToken")
         try:
             return self.job_store.create(
-                kind, id, arn, name, {"Request": request, **doc}, params.get("ClientRequestToken"), where
+                kind, id, arn, name, {"Request": request, **doc}, token, where, status=status
             )
         except TokenMismatch:
             raise InvalidRequestException(
@@ -348,6 +361,16 @@ class ComprehendJobs:
 
     def delete_document_classifier(self, ctx: RequestContext, params: Params) -> Params:
         classifier = self._classifier(ctx, params["DocumentClassifierArn"])
+        serving = [
+            e.arn
+            for e in self.job_store.list(ENDPOINT, (ctx.account_id, ctx.region))
+            if e.doc["ModelArn"] == classifier.arn
+        ]
+        if serving:
+            raise ResourceInUseException(
+                f"The document classifier {classifier.arn} is served by the endpoint {serving[0]}; "
+                "delete the endpoint first."
+            )
         settled = ("TRAINED", "TRAINED_WITH_WARNING", "IN_ERROR", "STOPPED")
         if not self.job_store.delete(classifier.id, settled):
             raise ResourceInUseException(
@@ -355,6 +378,7 @@ class ComprehendJobs:
                 "stop its training (StopTrainingDocumentClassifier) before deleting it."
             )
         (self.model_dir / f"{classifier.id}.joblib").unlink(missing_ok=True)
+        self.loaded.pop(classifier.id, None)
         return {}
 
     def stop_training_document_classifier(self, ctx: RequestContext, params: Params) -> Params:
@@ -441,17 +465,3 @@ class ComprehendJobs:
         archive = topics.tar_gz({"predictions.jsonl": "\n".join(lines) + "\n"})
         self._write(job.doc["OutputDataConfig"]["S3Uri"], archive)
         return {}
-
-    # -- real-time classification ---------------------------------------------------------------------------
-
-    def create_endpoint(self, ctx: RequestContext, params: Params) -> Params:
-        raise InvalidRequestException(
-            "Real-time Comprehend endpoints are not served by Outcrop; classify documents with "
-            "StartDocumentClassificationJob."
-        )
-
-    def classify_document(self, ctx: RequestContext, params: Params) -> Params:
-        raise ResourceUnavailableException(
-            f"Real-time Comprehend endpoints are not served by Outcrop ({params.get('EndpointArn')}); "
-            "classify documents with StartDocumentClassificationJob."
-        )

@@ -28,7 +28,7 @@ from outcrop.backends.nlp.protocols import (
 from outcrop.backends.registry import ModelRegistry, UnknownModel
 from outcrop.protocol.errors import InternalServerException, ServiceError, ServiceUnavailableException
 from outcrop.services.base import RequestContext, Service
-from outcrop.services.comprehend.jobs import ComprehendJobs
+from outcrop.services.comprehend.endpoints import ComprehendEndpoints
 from outcrop.services.comprehend.sentiment import classify
 from outcrop.storage.objects import ObjectStore
 
@@ -133,7 +133,7 @@ PII_TYPES = {
 }
 
 
-class Comprehend(ComprehendJobs, Service):
+class Comprehend(ComprehendEndpoints, Service):
     service_name = "comprehend"
 
     def __init__(
