@@ -87,7 +87,6 @@ def test_bad_lexicons_are_refused(polly: Any, content: str, code: str) -> None:
         ({"SampleRate": "44100"}, "InvalidSampleRateException"),
         ({"SpeechMarkTypes": ["word"]}, "MarksNotSupportedForFormatException"),
         ({"OutputFormat": "json", "SpeechMarkTypes": ["ssml"]}, "SsmlMarksNotSupportedForTextTypeException"),
-        ({"OutputFormat": "json", "SpeechMarkTypes": ["viseme"]}, "ValidationException"),
         ({"Text": "word " * 700}, "TextLengthExceededException"),
         ({"LexiconNames": ["missing"]}, "LexiconNotFoundException"),
     ],
@@ -200,6 +199,30 @@ def test_speech_marks_follow_the_text_in_time(real_server: RunningServer) -> Non
     assert middle["value"] == "middle"
     # the mark comes after the 800 ms pause that follows the first sentence, and before the second sentence
     assert words[5]["time"] + 800 < middle["time"] <= sentences[1]["time"]
+
+
+@pytest.mark.real
+def test_viseme_marks_follow_the_phonemes_of_each_word(real_server: RunningServer) -> None:
+    """Piper's Matthew and espeak-ng's Celine: each word's espeak-ng phonemes as Polly's visemes, inside the
+    word's heard span, and "sil" where the speech ends."""
+    polly = real_server.client("polly")
+    for voice, text, expected in (
+        ("Matthew", "Hello world.", ["k", "@", "t", "o", "u", "E", "t", "sil"]),
+        ("Celine", "Bonjour le monde.", ["p", "O", "S", "u", "r", "t", "@", "p", "O", "t", "sil"]),
+    ):
+        response = polly.synthesize_speech(
+            Text=text, VoiceId=voice, OutputFormat="json", SpeechMarkTypes=["word", "viseme"]
+        )
+        marks = [json.loads(line) for line in response["AudioStream"].read().splitlines()]
+        visemes = [m for m in marks if m["type"] == "viseme"]
+        words = [m for m in marks if m["type"] == "word"]
+        assert [v["value"] for v in visemes] == expected, visemes
+        assert all(set(v) == {"time", "type", "value"} for v in visemes)
+        times = [m["time"] for m in marks]
+        assert times == sorted(times)
+        assert visemes[0]["time"] == words[0]["time"]  # a word's first viseme starts with the word
+        second = next(i for i, v in enumerate(visemes) if v["time"] >= words[1]["time"])
+        assert second >= 2 and visemes[-1]["time"] > words[-1]["time"]
 
 
 @pytest.mark.real

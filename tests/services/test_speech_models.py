@@ -89,6 +89,35 @@ def test_fake_word_marks_are_timed_in_order(server: RunningServer) -> None:
         assert models[name]["runtime"] == "fake" and models[name]["loads"] == 1, models[name]
 
 
+def test_fake_viseme_marks_share_each_words_span(server: RunningServer) -> None:
+    """The fake phonemizer reads each letter as the IPA phoneme written alike ("fox": f, o, k), and each
+    word's visemes fall inside the span the listener heard for it, then "sil" where speech ends."""
+    response = server.client("polly").synthesize_speech(
+        Text="The quick brown fox.",
+        VoiceId="Matthew",
+        OutputFormat="json",
+        SpeechMarkTypes=["viseme", "word"],
+    )
+    marks = [json.loads(line) for line in response["AudioStream"].read().splitlines()]
+    assert [m["time"] for m in marks] == sorted(m["time"] for m in marks)
+    words = [m for m in marks if m["type"] == "word"]
+    per_word: list[list[str]] = []
+    for mark in marks:
+        if mark["type"] == "word":
+            per_word.append([])
+        elif mark["value"] != "sil":
+            assert set(mark) == {"time", "type", "value"}
+            per_word[-1].append(mark["value"])
+    assert per_word == [
+        ["t", "k", "e"],
+        ["k", "u", "i", "t", "k"],
+        ["p", "r", "o", "u", "t"],
+        ["f", "o", "k"],
+    ]
+    assert marks[-1] == {"time": marks[-1]["time"], "type": "viseme", "value": "sil"}
+    assert marks[-1]["time"] > words[-1]["time"]
+
+
 @pytest.mark.real
 def test_one_server_loads_each_whisper_once(real_server: RunningServer) -> None:
     polly = real_server.client("polly")

@@ -77,6 +77,12 @@ class EspeakSynthesizer:
             raise SynthesisFailed(f"espeak-ng failed: {result.stderr.decode(errors='replace')[-300:]}")
         return from_wav(result.stdout)
 
+    def phonemes(self, words: list[str], voice: str) -> list[str]:
+        """Each word's IPA phonemes, "_" between them (the Phonemizer of viseme marks)."""
+        from outcrop.backends.speech.visemes import phonemize
+
+        return phonemize(self._program, words, voice.split("+")[0])
+
 
 class _PiperProcess:
     """One warm `python -m piper` child at one speaking rate; requests go through one at a time."""

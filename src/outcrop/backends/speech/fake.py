@@ -53,6 +53,10 @@ class FakeSynthesizer:
         signal = np.concatenate(pieces) * 0.3 * 32767
         return Audio(signal.astype(np.int16), FAKE_RATE)
 
+    def phonemes(self, words: list[str], voice: str) -> list[str]:
+        """Each letter read as the IPA phoneme written alike ("map" → "m_a_p"): deterministic visemes."""
+        return ["_".join(c for c in word.lower() if c.isalpha()) for word in words]
+
 
 def _samples(milliseconds: float, rate: int = FAKE_RATE) -> int:
     return round(rate * milliseconds / 1000)

@@ -90,3 +90,13 @@ class Synthesizer(Protocol):
         """One sentence (it must hold a letter or digit) at `rate` times the normal speed. `voice` picks
         one of the engine's voices where it has several (espeak-ng: 'fr-fr+f2'); None is its default."""
         ...
+
+
+@runtime_checkable
+class Phonemizer(Protocol):
+    """Words to phonemes, for viseme speech marks (espeak-ng's IPA; piper's voices use the same)."""
+
+    def phonemes(self, words: list[str], voice: str) -> list[str]:
+        """Each word's IPA phonemes joined by "_" ("k_a_t" style), in `voice`'s language (an espeak-ng
+        voice such as 'en-us' or 'fr-fr')."""
+        ...

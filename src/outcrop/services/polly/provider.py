@@ -20,7 +20,7 @@ from outcrop.backends.base import BackendError, BackendUnavailable
 from outcrop.backends.registry import ModelRegistry
 from outcrop.backends.speech.audio import encode, resample
 from outcrop.backends.speech.lexicon import LexiconError, parse_lexicon
-from outcrop.backends.speech.protocols import Synthesizer, Transcriber
+from outcrop.backends.speech.protocols import Phonemizer, Synthesizer, Transcriber
 from outcrop.backends.speech.synth import SynthesisCancelled, marks_json_lines, synthesize
 from outcrop.backends.speech.text import Script, SsmlError, plain_script, ssml_script
 from outcrop.config import Settings
@@ -208,10 +208,6 @@ class Polly(Service):
             raise MarksNotSupportedForFormatException("Speech marks are only returned with OutputFormat json")
         if "ssml" in marks and text_type != "ssml":
             raise SsmlMarksNotSupportedForTextTypeException("ssml speech marks need TextType ssml")
-        if "viseme" in marks:
-            raise ValidationException(
-                "Outcrop does not produce viseme speech marks: neither local speech program reports visemes"
-            )
         text = params["Text"]
         script = self._script(text, text_type)
         if len(text) > total_limit or script.characters > limit:
@@ -256,6 +252,13 @@ class Polly(Service):
         engine: Synthesizer = self.models.get(ESPEAK if voice.espeak else PIPER, "text-to-speech")
         return engine
 
+    def _phonemizer(self) -> Phonemizer:
+        """espeak-ng's phonemes for viseme marks, whichever program speaks (piper phonemizes with it too)."""
+        engine = self.models.get(ESPEAK, "text-to-speech")
+        if not isinstance(engine, Phonemizer):
+            raise BackendUnavailable(f"{ESPEAK} gives no phonemes for viseme speech marks")
+        return engine
+
     def _listener(self, voice: Voice) -> Transcriber:
         """Whisper, to time the words of speech marks: tiny.en for English, base for other languages."""
         name = ENGLISH_LISTENER if voice.language.startswith("en-") else LISTENER
@@ -277,6 +280,8 @@ class Polly(Service):
                 aliases=aliases,
                 mark_types=marks,
                 listener=lambda: self._listener(voice),
+                phonemizer=self._phonemizer,
+                phoneme_voice=voice.espeak or "en-us",  # the piper voice speaks espeak-ng's en-us phonemes
                 cancel=cancel,
             )
         except SynthesisCancelled:
