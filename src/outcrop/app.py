@@ -218,6 +218,7 @@ class App:
             limits=limits,
             account_id=self.settings.account_id,
             region=self.settings.region,
+            execution_roles=self.execution_roles if self.settings.auth == "iam" else None,
         )
 
     @cached_property

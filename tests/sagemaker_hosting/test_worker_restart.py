@@ -14,6 +14,7 @@ import pytest
 
 from outcrop.app import App
 from outcrop.services.sagemaker.hosting import EndpointHosting, ModelNotReady
+from outcrop.services.sagemaker.hosting_outcomes import model_error
 from outcrop.services.sagemaker.serving.process import Instance, WorkerFailed, WorkerProcess
 from outcrop.storage.logs import LogStoreError
 from tests.sagemaker_hosting.archives import scaler_archive
@@ -22,7 +23,7 @@ from tests.sagemaker_hosting.test_hosting import invoke_json, upload, variant
 
 def deployed(app: App, hosting: EndpointHosting, name: str) -> Instance:
     hosting.deploy(name, [variant(upload(app, f"{name}/model.tar.gz", scaler_archive(1, "crash.py")))])
-    instance: Instance = hosting._endpoints[name].variants["AllTraffic"].instances[0]
+    instance: Instance = hosting._endpoints[hosting._key(name, None)].variants["AllTraffic"].instances[0]
     return instance
 
 
@@ -98,7 +99,7 @@ def test_a_request_that_finds_its_worker_dead_is_not_ready_not_a_model_error(
                 assert worker is not None
                 worker.send({"op": "invoke"}, b"{}")
             assert (failure.value.status, failure.value.died) == (503, False)
-            assert isinstance(hosting._model_error("dead-on-send", failure.value), ModelNotReady)
+            assert isinstance(model_error("dead-on-send", failure.value), ModelNotReady)
         until(instance.ready.is_set, "the restarted worker")
         assert invoke_json(hosting, "dead-on-send", {}) != first
     finally:

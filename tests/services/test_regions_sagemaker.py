@@ -1,5 +1,6 @@
 """SageMaker's resources live in the account and region that made them: models, endpoint configurations,
-endpoints (and InvokeEndpoint), training jobs (and their logs), tags by ARN."""
+endpoints (and InvokeEndpoint), training, tuning and processing jobs (and their logs), tags by ARN; their
+names are unique per account and region, as on AWS."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from tests.errors import error_of
 from tests.sagemaker_hosting.archives import scaler_archive
 from tests.server import RunningServer
 from tests.services.regions import AWAY, HOME, arn_region, regional
+from tests.services.test_sagemaker_processing import SPLIT, Processing
 from tests.services.test_sagemaker_training import Jobs
+from tests.services.test_sagemaker_transform import Transform
 from tests.services.test_sagemaker_tuning import Tuning
 
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
@@ -255,3 +258,128 @@ def test_tuning_jobs_are_named_per_region(server: RunningServer) -> None:
         best = described["BestTrainingJob"]
         assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(quality)
         assert arn_region(best["TrainingJobArn"]) == region
+
+
+def _wait_in_service(client: Any, name: str) -> dict[str, Any]:
+    with contextlib.suppress(WaiterError):
+        client.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+    described: dict[str, Any] = client.describe_endpoint(EndpointName=name)
+    return described
+
+
+def test_endpoints_are_named_per_region(server: RunningServer) -> None:
+    # the same endpoint name in eu-west-1 and us-east-1: two endpoints with their own models and workers,
+    # each invoked, described, deleted and logged in its own region
+    name = f"same-endpoint-{uuid.uuid4().hex[:8]}"
+    bucket = f"same-endpoint-{uuid.uuid4().hex[:8]}"
+    s3 = regional(server, "s3", AWAY)
+    s3.create_bucket(Bucket=bucket)
+    factors = {HOME: 3, AWAY: 5}
+    clients = {region: regional(server, "sagemaker", region) for region in (HOME, AWAY)}
+    for region, client in clients.items():
+        s3.put_object(Bucket=bucket, Key=f"{region}/model.tar.gz", Body=scaler_archive(factors[region]))
+        client.create_model(
+            ModelName=name,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/{region}/model.tar.gz"},
+        )
+        variant = {"VariantName": "main", "ModelName": name, "InitialInstanceCount": 1}
+        client.create_endpoint_config(
+            EndpointConfigName=name, ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]
+        )
+        client.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    again = error_of(clients[HOME].create_endpoint, EndpointName=name, EndpointConfigName=name)
+    assert (
+        again["Code"] == "ValidationException"
+        and "Cannot create already existing endpoint" in again["Message"]
+    )
+    arns = {}
+    for region, client in clients.items():
+        described = _wait_in_service(client, name)
+        assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+        arns[region] = described["EndpointArn"]
+        assert arn_region(arns[region]) == region
+        listed = client.list_endpoints(NameContains=name)["Endpoints"]
+        assert [e["EndpointArn"] for e in listed] == [arns[region]]
+
+    body = json.dumps({"values": [2]})
+
+    def invoke(region: str) -> Any:
+        answer = regional(server, "sagemaker-runtime", region).invoke_endpoint(
+            EndpointName=name, Body=body, ContentType="application/json"
+        )
+        return json.loads(answer["Body"].read())
+
+    assert invoke(HOME) == {"scaled": [6]}  # eu-west-1's model multiplies by 3
+    assert invoke(AWAY) == {"scaled": [10]}  # us-east-1's by 5
+    for region in (HOME, AWAY):  # each region's workers log to that region's group
+        logs = regional(server, "logs", region)
+        assert logs.describe_log_streams(logGroupName=f"/aws/sagemaker/Endpoints/{name}")["logStreams"]
+
+    # deleting eu-west-1's leaves us-east-1's serving
+    clients[HOME].delete_endpoint(EndpointName=name)
+    clients[HOME].get_waiter("endpoint_deleted").wait(
+        EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    refused = error_of(
+        regional(server, "sagemaker-runtime", HOME).invoke_endpoint,
+        EndpointName=name,
+        Body=body,
+        ContentType="application/json",
+    )
+    assert refused["Code"] == "ValidationError"
+    assert invoke(AWAY) == {"scaled": [10]}
+    assert clients[AWAY].describe_endpoint(EndpointName=name)["EndpointArn"] == arns[AWAY]
+    clients[AWAY].delete_endpoint(EndpointName=name)
+    for client in clients.values():
+        client.delete_endpoint_config(EndpointConfigName=name)
+        client.delete_model(ModelName=name)
+
+
+def test_processing_jobs_are_named_per_region(server: RunningServer) -> None:
+    # the same processing job name runs in eu-west-1 and us-east-1: two jobs with their own outputs and logs
+    name = f"same-proc-{uuid.uuid4().hex[:8]}"
+    runs = {region: Processing(_Regional(server, region).client) for region in (HOME, AWAY)}
+    outputs = {}
+    for region, processing in runs.items():
+        request = processing.request(SPLIT, ProcessingJobName=name, Environment={"MODE": region})
+        outputs[region] = request["ProcessingOutputConfig"]["Outputs"][1]["S3Output"]["S3Uri"]
+        processing.sm.create_processing_job(**request)
+    again = error_of(runs[HOME].sm.create_processing_job, **runs[HOME].request(SPLIT, ProcessingJobName=name))
+    assert again["Code"] == "ResourceInUse"
+    for region, processing in runs.items():
+        described = processing.wait(name)
+        assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+        assert arn_region(described["ProcessingJobArn"]) == region
+        key = outputs[region].split(f"s3://{processing.bucket}/", 1)[1] + "/seen.json"
+        seen = json.loads(processing.s3.get_object(Bucket=processing.bucket, Key=key)["Body"].read())
+        assert seen["mode"] == region and seen["config"] == name
+        assert processing.log_lines(name)
+        listed = processing.sm.list_processing_jobs(NameContains=name)["ProcessingJobSummaries"]
+        assert [j["ProcessingJobArn"] for j in listed] == [described["ProcessingJobArn"]]
+
+
+def test_transform_jobs_are_named_per_region(server: RunningServer) -> None:
+    # the same transform job name runs in eu-west-1 and us-east-1, each over its region's model of its inputs
+    name = f"same-transform-{uuid.uuid4().hex[:8]}"
+    runs = {region: Transform(_Regional(server, region).client) for region in (HOME, AWAY)}
+    for region, transform in runs.items():
+        first = {HOME: 1, AWAY: 10}[region]
+        transform.s3.put_object(
+            Bucket=transform.bucket, Key="in/a.jsonl", Body=json.dumps({"values": [first]})
+        )
+        request = transform.request(transform.scaler, "in", TransformJobName=name)
+        request["TransformOutput"]["S3OutputPath"] = f"s3://{transform.bucket}/out"
+        transform.sm.create_transform_job(**request)
+    again = runs[HOME].request(runs[HOME].scaler, "in", TransformJobName=name)
+    assert error_of(runs[HOME].sm.create_transform_job, **again)["Code"] == "ResourceInUse"
+    for region, transform in runs.items():
+        described = transform.wait(name)
+        assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
+        assert arn_region(described["TransformJobArn"]) == region
+        answer = json.loads(transform.read("out/a.jsonl.out"))
+        assert answer == {"scaled": [{HOME: 3, AWAY: 30}[region]]}
+        listed = transform.sm.list_transform_jobs(NameContains=name)["TransformJobSummaries"]
+        assert [j["TransformJobArn"] for j in listed] == [described["TransformJobArn"]]

@@ -1,42 +1,35 @@
 """Models, endpoint configurations and endpoints: what CreateEndpoint hands to the hosting seam.
 
-Creating, updating and deleting an endpoint answer at once and finish in a background thread, as SageMaker's
-do: the endpoint shows Creating/Updating/Deleting until `EndpointHosting` says its workers serve (InService)
-or cannot start (Failed, with the hosting error as FailureReason).
+Creating, updating and deleting an endpoint answer at once and finish in a background thread
+(`control_endpoint_work`), as SageMaker's do: the endpoint shows Creating/Updating/Deleting until
+`EndpointHosting` says its workers serve (InService) or cannot start (Failed, with the hosting error as
+FailureReason). All three kinds are named per account and region, as on AWS.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from outcrop.protocol.errors import ValidationException
 from outcrop.services.base import RequestContext
-from outcrop.services.sagemaker.control_common import (
-    ControlPlane,
-    already_exists,
-    check_name,
-    listed,
-    not_found,
+from outcrop.services.sagemaker.control_common import already_exists, check_name, listed, not_found
+from outcrop.services.sagemaker.control_endpoint_work import (
+    CONFIG,
+    ENDPOINT,
+    MODEL,
+    EndpointWork,
+    in_service,
 )
-from outcrop.services.sagemaker.control_registry import PACKAGE
-from outcrop.services.sagemaker.hosting import HostingError
-from outcrop.services.sagemaker.serving.spec import VariantSpec
-from outcrop.services.sagemaker.store import AlreadyExists, Record, Where
+from outcrop.services.sagemaker.store import AlreadyExists, Record
 
 log = logging.getLogger("outcrop.sagemaker.endpoints")
 
-MODEL, CONFIG, ENDPOINT = "model", "endpoint-config", "endpoint"
 _BUSY = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 
 
-class EndpointOperations(ControlPlane):
-    _endpoint_locks: dict[str, threading.Lock]
-
+class EndpointOperations(EndpointWork):
     # -- models ----------------------------------------------------------------------------------------------
 
     def create_model(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +42,12 @@ class EndpointOperations(ControlPlane):
             raise ValidationException("Either PrimaryContainer or Containers must be specified.")
         if primary is not None and containers:
             raise ValidationException("Specify either PrimaryContainer or Containers, not both.")
+        from outcrop.iam.execution import RoleNotAssumable
+
+        try:  # under auth = "iam" the model's workers run as this role: SageMaker must be able to assume it
+            self.training.check_role(params.get("ExecutionRoleArn") or "")
+        except RoleNotAssumable as exc:
+            raise ValidationException(str(exc)) from exc
         for container in [primary] if primary else containers:
             if not container.get("Image") and not container.get("ModelPackageName"):
                 raise ValidationException("Each container must specify Image or ModelPackageName.")
@@ -157,51 +156,18 @@ class EndpointOperations(ControlPlane):
 
     # -- endpoints -------------------------------------------------------------------------------------------
 
-    def _variant_specs(self, ctx: RequestContext, config: Record) -> list[VariantSpec]:
-        """Resolve each production variant's model (and model package) into what the hosting seam runs."""
-        specs = []
-        for variant in config.body["ProductionVariants"]:
-            model = self._model(ctx, variant["ModelName"])
-            container = model.body.get("PrimaryContainer") or model.body.get("Containers", [{}])[0]
-            if container.get("ModelPackageName"):
-                container = {
-                    **self._package_container(container["ModelPackageName"], self.where(ctx)),
-                    **container,
-                }
-            specs.append(
-                VariantSpec(
-                    variant_name=variant["VariantName"],
-                    model_name=model.name,
-                    image=container.get("Image", ""),
-                    model_data_url=container.get("ModelDataUrl"),
-                    environment=dict(container.get("Environment", {})),
-                    initial_weight=float(variant.get("InitialVariantWeight", 1.0)),
-                    multi_model=container.get("Mode") == "MultiModel",
-                    instance_type=variant.get("InstanceType", "ml.m5.large"),
-                    instance_count=int(variant.get("InitialInstanceCount", 1)),
-                )
-            )
-        return specs
-
-    def _package_container(self, name_or_arn: str, where: Where) -> dict[str, Any]:
-        """The first inference container of a registered model package (of `where`), as a CreateModel
-        container."""
-        record = self.store.by_arn(name_or_arn, where=where) or self.store.get(
-            PACKAGE, name_or_arn, where=where
-        )
-        if record is None or record.kind != PACKAGE:
-            raise ValidationException(f"ModelPackage {name_or_arn} does not exist.")
-        containers = record.body.get("InferenceSpecification", {}).get("Containers", [])
-        if not containers:
-            raise ValidationException(f"ModelPackage {name_or_arn} has no InferenceSpecification containers.")
-        first = containers[0]
-        return {k: first[k] for k in ("Image", "ModelDataUrl", "Environment") if k in first}
-
     def _variant_summaries(
-        self, config: Record, weights: dict[str, float], desired: dict[str, float], status: str, endpoint: str
+        self,
+        config: Record,
+        weights: dict[str, float],
+        desired: dict[str, float],
+        status: str,
+        endpoint: Record,
     ) -> list[dict[str, Any]]:
         summaries = []
-        counts = self.hosting.instance_counts(endpoint)  # what auto scaling or capacities last set
+        counts = self.hosting.instance_counts(
+            endpoint.name, where=endpoint.where
+        )  # what auto scaling or capacities last set
         for variant in config.body["ProductionVariants"]:
             model = self.store.get(MODEL, variant["ModelName"], where=config.where)
             container = (model.body.get("PrimaryContainer") or {}) if model else {}
@@ -233,8 +199,14 @@ class EndpointOperations(ControlPlane):
         check_name("EndpointName", name)
         arn = self.arn(ctx, f"endpoint/{name.lower()}")
         config = self._config(ctx, params["EndpointConfigName"])
-        specs = self._variant_specs(ctx, config)
-        body = {"EndpointName": name, "EndpointArn": arn, "EndpointConfigName": config.name, "_Weights": {}}
+        specs = self._variant_specs(config, ctx.base_url)
+        body = {
+            "EndpointName": name,
+            "EndpointArn": arn,
+            "EndpointConfigName": config.name,
+            "_Weights": {},
+            "_Endpoint": ctx.base_url,
+        }
         if params.get("DeploymentConfig"):
             body["LastDeploymentConfig"] = params["DeploymentConfig"]
         try:
@@ -243,7 +215,8 @@ class EndpointOperations(ControlPlane):
             )
         except AlreadyExists as exc:
             raise already_exists("endpoint", arn) from exc
-        self._in_background(name, lambda: self._deploy(name, config.name, specs, previous=None))
+        where = self.where(ctx)
+        self._in_background(name, where, lambda: self._deploy(name, config.name, specs, None, where))
         return {"EndpointArn": arn}
 
     def _endpoint(self, ctx: RequestContext, name: str) -> Record:
@@ -265,7 +238,7 @@ class EndpointOperations(ControlPlane):
                 record.body["_Weights"],
                 record.body.get("_DesiredWeights", {}),
                 record.status,
-                record.name,
+                record,
             )
         return described
 
@@ -289,7 +262,7 @@ class EndpointOperations(ControlPlane):
         if record.status in _BUSY:
             raise ValidationException(f'Cannot update in-progress endpoint "{record.arn}".')
         config = self._config(ctx, params["EndpointConfigName"])
-        specs = self._variant_specs(ctx, config)
+        specs = self._variant_specs(config, ctx.base_url)
         previous = record.body["EndpointConfigName"] if record.status == "InService" else None
 
         def updating(r: Record) -> None:
@@ -297,10 +270,9 @@ class EndpointOperations(ControlPlane):
             r.body.pop("FailureReason", None)
             r.body["_PendingConfig"] = config.name
 
-        self.store.update(ENDPOINT, record.name, updating)
-        self._in_background(
-            record.name, lambda: self._deploy(record.name, config.name, specs, previous=previous)
-        )
+        name, where = record.name, record.where
+        self.store.update(ENDPOINT, name, updating, where=where)
+        self._in_background(name, where, lambda: self._deploy(name, config.name, specs, previous, where))
         return {"EndpointArn": record.arn}
 
     def update_endpoint_weights_and_capacities(
@@ -345,154 +317,34 @@ class EndpointOperations(ControlPlane):
             r.status = "Updating"
             r.body["_DesiredWeights"] = weights
 
-        self.store.update(ENDPOINT, record.name, updating)
+        name, where = record.name, record.where
+        self.store.update(ENDPOINT, name, updating, where=where)
 
         def apply() -> None:
             try:
-                self.hosting.update_weights(record.name, weights)
+                self.hosting.update_weights(name, weights, where=where)
                 for variant, count in capacities.items():
-                    self.hosting.scale(record.name, variant, count)
+                    self.hosting.scale(name, variant, count, where=where)
             except Exception as exc:  # a failed weight change leaves the endpoint serving the old split
-                log.warning("weight update of %s failed: %s", record.name, exc)
+                log.warning("weight update of %s failed: %s", name, exc)
                 message = f"Weight update failed: {exc}"
-                self.store.update(ENDPOINT, record.name, lambda r: _in_service(r, message))
+                self.store.update(ENDPOINT, name, lambda r: in_service(r, message), where=where)
                 return
 
             def done(r: Record) -> None:
                 r.body["_Weights"] = weights
-                _in_service(r, None)
+                in_service(r, None)
 
-            self.store.update(ENDPOINT, record.name, done)
+            self.store.update(ENDPOINT, name, done, where=where)
 
-        self._in_background(record.name, apply)
+        self._in_background(name, where, apply)
         return {"EndpointArn": record.arn}
 
     def delete_endpoint(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._endpoint(ctx, params["EndpointName"])
         if record.status == "Deleting":
             raise ValidationException(f'Cannot delete in-progress endpoint "{record.arn}".')
-        self.store.update(ENDPOINT, record.name, lambda r: setattr(r, "status", "Deleting"))
-
-        self._in_background(record.name, partial(self._undeploy, record.name))
+        name, where = record.name, record.where
+        self.store.update(ENDPOINT, name, lambda r: setattr(r, "status", "Deleting"), where=where)
+        self._in_background(name, where, lambda: self._undeploy(name, where))
         return {}
-
-    # -- background work -------------------------------------------------------------------------------------
-
-    def _in_background(self, endpoint: str, work: Callable[[], object]) -> None:
-        """Run endpoint work in a thread, one piece at a time per endpoint (a delete waits for its create)."""
-        lock = self._endpoint_locks.setdefault(endpoint, threading.Lock())
-
-        def run() -> None:
-            with lock:
-                work()
-
-        threading.Thread(target=run, name=f"endpoint-{endpoint}", daemon=True).start()
-
-    def _deploy(self, name: str, config_name: str, specs: list[VariantSpec], previous: str | None) -> None:
-        config = self.store.get(CONFIG, config_name, where=self.store.where_of(ENDPOINT, name))
-        async_inference = config.body.get("AsyncInferenceConfig") if config else None
-        try:
-            where = config.where if config else None  # the endpoint's region, as its configuration's
-            self.hosting.deploy(name, specs, async_inference=async_inference, where=where)
-        except Exception as exc:  # HostingError, or anything a broken deployment raised
-            reason = str(exc) if isinstance(exc, HostingError) else f"{type(exc).__name__}: {exc}"
-            log.warning("deploying endpoint %s failed: %s", name, reason)
-            if previous is not None:
-                self._roll_back(name, previous, reason)
-                return
-
-            def failed(r: Record) -> None:
-                r.status = "Failed"
-                r.body["FailureReason"] = reason[:1024]
-                r.body["EndpointConfigName"] = config_name
-                r.body.pop("_PendingConfig", None)
-
-            self.store.update(ENDPOINT, name, failed)
-            return
-
-        def served(r: Record) -> None:
-            r.body["EndpointConfigName"] = config_name
-            r.body["_Weights"] = {}
-            r.body.pop("_PendingConfig", None)
-            _in_service(r, None)
-
-        self.store.update(ENDPOINT, name, served)
-
-    def _roll_back(self, name: str, previous: str, reason: str) -> None:
-        """A failed UpdateEndpoint puts the previous configuration back, as SageMaker rolls back."""
-        record = self.store.get(CONFIG, previous, where=self.store.where_of(ENDPOINT, name))
-        try:
-            if record is None:
-                raise HostingError(f"the previous endpoint configuration {previous} no longer exists")
-            self.hosting.deploy(
-                name,
-                self._variant_specs(_internal(record), record),
-                async_inference=record.body.get("AsyncInferenceConfig"),
-                where=record.where,
-            )
-        except Exception as exc:
-            message = f"Update failed ({reason}); rolling back also failed: {exc}"
-            self.store.update(ENDPOINT, name, lambda r: _failed(r, message))
-            return
-        self.store.update(
-            ENDPOINT, name, lambda r: _in_service(r, f"Update failed and was rolled back: {reason}")
-        )
-
-    def resume_endpoints(self) -> None:
-        """Finish what a stopped server left half done. Serving endpoints need nothing: the hosting layer
-        brings their workers back on the first invocation."""
-        for record in self.store.records(ENDPOINT):
-            if record.status == "Deleting":
-                self._in_background(record.name, partial(self._undeploy, record.name))
-            elif record.status == "Updating" and not record.body.get("_PendingConfig"):
-                self.store.update(ENDPOINT, record.name, partial(_in_service, reason=None))
-            elif record.status in ("Creating", "Updating"):
-                target = record.body.get("_PendingConfig") or record.body["EndpointConfigName"]
-                previous = record.body["EndpointConfigName"] if record.status == "Updating" else None
-                config = self.store.get(CONFIG, target, where=record.where)
-                if config is None:
-                    gone = partial(_failed, reason=f"The endpoint configuration {target} no longer exists.")
-                    self.store.update(ENDPOINT, record.name, gone)
-                    continue
-                try:
-                    specs = self._variant_specs(_internal(config), config)
-                except ValidationException as exc:
-                    self.store.update(ENDPOINT, record.name, partial(_failed, reason=exc.message))
-                    continue
-                self._in_background(record.name, partial(self._deploy, record.name, target, specs, previous))
-
-    def _undeploy(self, name: str) -> None:
-        try:
-            self.hosting.undeploy(name)
-        except Exception:  # the record goes regardless: nothing can serve a deleted endpoint
-            log.exception("undeploying %s failed", name)
-        self.store.delete(ENDPOINT, name)
-
-
-def _in_service(record: Record, reason: str | None) -> None:
-    record.status = "InService"
-    record.body.pop("_PendingConfig", None)
-    record.body.pop("_DesiredWeights", None)
-    if reason:
-        record.body["FailureReason"] = reason[:1024]
-    else:
-        record.body.pop("FailureReason", None)
-
-
-def _failed(record: Record, reason: str) -> None:
-    record.status = "Failed"
-    record.body.pop("_PendingConfig", None)
-    record.body.pop("_DesiredWeights", None)
-    record.body["FailureReason"] = reason[:1024]
-
-
-def _internal(config: Record) -> RequestContext:
-    """A context for work no request started (redeploying after a restart, rolling back), in the
-    account and region of the endpoint configuration it deploys."""
-    return RequestContext(
-        service="sagemaker",
-        operation="CreateEndpoint",
-        request_id="",
-        region=config.region,
-        account_id=config.account,
-    )

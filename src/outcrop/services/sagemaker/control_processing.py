@@ -110,6 +110,12 @@ class ProcessingOperations(ControlPlane):
         name = params["ProcessingJobName"]
         check_name("ProcessingJobName", name)
         _check_request(params)
+        from outcrop.iam.execution import RoleNotAssumable
+
+        try:
+            self.processing.check_role(params.get("RoleArn") or "")
+        except RoleNotAssumable as exc:
+            raise ValidationException(str(exc)) from exc
         arn = self.arn(ctx, f"processing-job/{name.lower()}")
         body: dict[str, Any] = {
             "ProcessingJobName": name,
@@ -120,7 +126,7 @@ class ProcessingOperations(ControlPlane):
             "_Endpoint": ctx.base_url,
         }
         self.insert_job(ctx, KIND, name, arn, body, params.get("Tags", []))
-        self.processing.start(name)
+        self.processing.start(name, where=self.where(ctx))
         return {"ProcessingJobArn": arn}
 
     def _processing_job(self, ctx: RequestContext, name: str) -> Record:
@@ -169,6 +175,6 @@ class ProcessingOperations(ControlPlane):
                 r.status = "Stopping"
                 r.body["_StopRequested"] = time.time()
 
-        self.store.update(KIND, record.name, stopping)
-        self.processing.stop(record.name)
+        self.store.update(KIND, record.name, stopping, where=record.where)
+        self.processing.stop(record.name, where=record.where)
         return {}

@@ -125,7 +125,7 @@ class TransformOperations(ControlPlane):
             "_Variant": asdict(variant),
         }
         self.insert_job(ctx, KIND, name, arn, body, params.get("Tags", []))
-        self.transform.start(name)
+        self.transform.start(name, self.where(ctx))
         return {"TransformJobArn": arn}
 
     def _transform_job(self, ctx: RequestContext, name: str) -> Record:
@@ -171,6 +171,6 @@ class TransformOperations(ControlPlane):
             if r.status == "InProgress":
                 r.status = "Stopping"
 
-        self.store.update(KIND, record.name, stopping)
-        self.transform.stop(record.name)
+        self.store.update(KIND, record.name, stopping, where=record.where)
+        self.transform.stop(record.name, record.where)
         return {}

@@ -61,19 +61,20 @@ class ProcessingRunner(JobRunner):
             if record.status in FINISHED:
                 continue
             kill_orphan(record)
+            job = RunningJob(record.name, where=record.where)
             if record.status == "Stopping":
-                self._finish(record.name, "Stopped", None, None)
+                self._finish(job, "Stopped", None, None)
             else:
                 reason = (
                     "InternalServerError: Outcrop stopped while this processing job was running; its "
                     "process ended with the server. Start a new processing job."
                 )
-                self._finish(record.name, "Failed", reason, None)
+                self._finish(job, "Failed", reason, None)
 
     # -- one job ---------------------------------------------------------------------------------------------
 
     def _run(self, job: RunningJob) -> None:
-        record = self.store.get(KIND, job.name)
+        record = self.store.get(KIND, job.name, where=job.where)
         if record is None:
             return
         logs = self.logs.scoped(*record.where)  # the job's region's log group
@@ -81,14 +82,14 @@ class ProcessingRunner(JobRunner):
         if not self._wait_for_slot(job):  # stopped (or the server closed) before it started
             writer.close()
             with self._lock:
-                self._running.pop(job.name, None)
+                self._running.pop(job.key, None)
             if job.stop_reason == "Shutdown":
                 waited = (
                     "InternalServerError: Outcrop stopped while this processing job was waiting to start."
                 )
-                self._finish(job.name, "Failed", waited, None)
+                self._finish(job, "Failed", waited, None)
             else:
-                self._finish(job.name, "Stopped", None, None)
+                self._finish(job, "Stopped", None, None)
             return
         exit_message = None
         try:
@@ -101,13 +102,13 @@ class ProcessingRunner(JobRunner):
         finally:
             self._slots.release()
             with self._lock:
-                self._running.pop(job.name, None)
+                self._running.pop(job.key, None)
         if reason:
             writer.write(reason)
         writer.close()
-        self._finish(job.name, status, reason, exit_message)
+        self._finish(job, status, reason, exit_message)
         if status != "Failed":  # a failed job's folder stays for inspection until its name is reused
-            shutil.rmtree(self.root / job.name, ignore_errors=True)
+            shutil.rmtree(self.root / job.key, ignore_errors=True)
 
     def _wait_for_slot(self, job: RunningJob) -> bool:
         """Take a slot (at most a job per core runs at once); False if the job was stopped meanwhile."""
@@ -123,8 +124,10 @@ class ProcessingRunner(JobRunner):
         self, job: RunningJob, record: Record, writer: LogWriter
     ) -> tuple[str, str | None, str | None]:
         spec = record.body
-        root = self.root / job.name
-        self.store.update(KIND, job.name, lambda r: r.body.update(ProcessingStartTime=time.time()))
+        root = self.root / job.key
+        self.store.update(
+            KIND, job.name, lambda r: r.body.update(ProcessingStartTime=time.time()), where=job.where
+        )
         shutil.rmtree(root, ignore_errors=True)
         container = root / "ml"  # mounted as /opt/ml
         for folder in ("config", "output", "processing"):
@@ -166,6 +169,7 @@ class ProcessingRunner(JobRunner):
                 "HF_HUB_OFFLINE": "1",
                 "OMP_NUM_THREADS": str(shape.num_cpus),
                 **spec.get("Environment", {}),
+                **self.role_of(spec),  # the RoleArn's session (auth = "iam"), not the server's keys
             },
         )
         command = [*entrypoint, *app.get("ContainerArguments", [])]
@@ -181,7 +185,9 @@ class ProcessingRunner(JobRunner):
         )
 
         def started(pid: int) -> None:
-            self.store.update(KIND, job.name, lambda r: r.body.update(_Pid=pid, _Root=str(root)))
+            self.store.update(
+                KIND, job.name, lambda r: r.body.update(_Pid=pid, _Root=str(root)), where=job.where
+            )
 
         limit = spec.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
         lines, exit_code = run_logged(
@@ -249,7 +255,7 @@ class ProcessingRunner(JobRunner):
             count += 1
         return count
 
-    def _finish(self, name: str, status: str, reason: str | None, exit_message: str | None) -> None:
+    def _finish(self, job: RunningJob, status: str, reason: str | None, exit_message: str | None) -> None:
         now = time.time()
 
         def change(record: Record) -> None:
@@ -262,7 +268,7 @@ class ProcessingRunner(JobRunner):
             if exit_message:
                 record.body["ExitMessage"] = exit_message
 
-        self.store.update(KIND, name, change)
+        self.store.update(KIND, job.name, change, where=job.where)
 
 
 def _public(spec: dict[str, Any]) -> dict[str, Any]:

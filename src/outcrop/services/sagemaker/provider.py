@@ -76,7 +76,11 @@ class SageMaker(
             execution_roles=execution_roles,
         )
         self.processing = ProcessingRunner(
-            self.store, objects=objects, logs=logs, root=data_path("sagemaker", "processing")
+            self.store,
+            objects=objects,
+            logs=logs,
+            root=data_path("sagemaker", "processing"),
+            execution_roles=execution_roles,
         )
         self.transform = TransformRunner(
             self.store,

@@ -3,9 +3,9 @@
 Every resource is one row keyed by its account, region, kind and name, holding its API description as JSON,
 so each operation reads and writes whole descriptions in one transaction and a restart finds exactly what the
 API last said. A request reads through `where=` (its account and region) and sees only its own. Models,
-endpoint configurations, training and tuning jobs are named per account and region, as on AWS
-(`REGIONAL_KINDS`), so their runners read them with `where=` too; the other kinds' names stay unique across
-regions, because their runners' folders and hosted endpoints are named by them, and are read without it.
+endpoint configurations, endpoints, training, tuning, processing and transform jobs are named per account
+and region, as on AWS (`REGIONAL_KINDS`), so their runners and the hosting seam read them with `where=`
+too; the other kinds' names stay unique across regions for now, and are read without it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Mi
 Where = tuple[str, str]
 """(account, region): where a resource lives."""
 
-REGIONAL_KINDS = frozenset({"model", "endpoint-config", "training-job", "tuning-job"})
+REGIONAL_KINDS = frozenset(
+    {"model", "endpoint-config", "training-job", "tuning-job", "processing-job", "transform-job", "endpoint"}
+)
 """Kinds whose names are unique per account and region only: read, change and delete them with `where`."""
 
 MIGRATIONS: list[Migration] = [
@@ -189,11 +191,6 @@ class SageMakerStore:
         with self.db.read() as conn:
             row = conn.execute(f"SELECT * FROM resources WHERE {query}", args).fetchone()
         return _seen(row, where)
-
-    def where_of(self, kind: str, name: str) -> Where | None:
-        """Where a resource of a kind named across regions lives (an endpoint's configurations are there)."""
-        record = self.get(kind, name)
-        return record.where if record is not None else None
 
     def by_arn(self, arn: str, *, where: Where | None = None) -> Record | None:
         with self.db.read() as conn:

@@ -47,10 +47,7 @@ from outcrop.services.sagemaker.training_process import (
 from outcrop.services.sagemaker.training_v3 import container_run, source_code
 
 if TYPE_CHECKING:
-    from outcrop.iam.execution import ExecutionRoles
-    from outcrop.services.sagemaker.store import Record, SageMakerStore, Where
-    from outcrop.storage.logs import LogStore
-    from outcrop.storage.objects import ObjectStore
+    from outcrop.services.sagemaker.store import Record, Where
 
 log = logging.getLogger("outcrop.sagemaker.training")
 
@@ -66,32 +63,6 @@ class TrainingRunner(JobRunner):
     """Starts, stops and recovers training jobs; one thread per running job."""
 
     thread_prefix = "training"
-    ROLE_SESSION = "SageMaker"  # the session name SageMaker gives a training job's role
-
-    def __init__(
-        self,
-        store: SageMakerStore,
-        *,
-        objects: ObjectStore,
-        logs: LogStore,
-        root: Path,
-        execution_roles: ExecutionRoles | None = None,
-    ) -> None:
-        """`execution_roles` (under `auth = "iam"`) gives each job's script its RoleArn's credentials."""
-        super().__init__(store, objects=objects, logs=logs, root=root)
-        self.execution_roles = execution_roles
-
-    def check_role(self, role_arn: str) -> None:
-        """Refuse, as CreateTrainingJob does, a role SageMaker may not assume (only under `auth = "iam"`)."""
-        self.role_environment(role_arn)
-
-    def role_environment(self, role_arn: str) -> dict[str, str]:
-        """The role session's AWS_* variables, so the script's SDK calls are authorized as the role; none
-        when roles are not enforced. Raises RoleNotAssumable."""
-        if self.execution_roles is None or not role_arn:
-            return {}
-        session = self.execution_roles.assume(role_arn, self.ROLE_SESSION, "sagemaker.amazonaws.com")
-        return session.environment() if session is not None else {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -250,7 +221,7 @@ class TrainingRunner(JobRunner):
         # The job's process inherits the server's environment (PATH, proxies, locale), less Outcrop's own
         # settings and any SM_ variables, so that only the job's SageMaker variables describe it.
         base = child_environment(spec.get("_Endpoint"), {})
-        base.update(self._role_of(spec))
+        base.update(self.role_of(spec))
         args = [] if builtin is not None else command_args(hyperparameters)
         command = (
             [python, "-u", program, *args]
@@ -293,14 +264,6 @@ class TrainingRunner(JobRunner):
         if job.stop_reason is not None:
             return job.stop_reason, None, metrics
         return "Completed", None, metrics
-
-    def _role_of(self, spec: dict[str, Any]) -> dict[str, str]:
-        from outcrop.iam.execution import RoleNotAssumable
-
-        try:
-            return self.role_environment(str(spec.get("RoleArn") or ""))
-        except RoleNotAssumable as exc:  # the role changed since the job was created
-            raise JobFailure(f"ClientError: {exc}") from exc
 
     def _python_for(self, layout: JobLayout, writer: LogWriter) -> str:
         """The server's Python, or a per-job virtual environment over it when the code has requirements."""

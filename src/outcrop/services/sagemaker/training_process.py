@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from outcrop import sandbox
+from outcrop.services.sagemaker.roles import role_environment
 from outcrop.services.sagemaker.training_env import local_resources
 from outcrop.services.sagemaker.training_io import JobFailure, LogWriter
 
 if TYPE_CHECKING:
+    from outcrop.iam.execution import ExecutionRoles
     from outcrop.services.sagemaker.store import Record, SageMakerStore, Where
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
@@ -70,9 +72,19 @@ class JobRunner:
 
     thread_prefix = "job"
 
-    def __init__(self, store: SageMakerStore, *, objects: ObjectStore, logs: LogStore, root: Path) -> None:
+    def __init__(
+        self,
+        store: SageMakerStore,
+        *,
+        objects: ObjectStore,
+        logs: LogStore,
+        root: Path,
+        execution_roles: ExecutionRoles | None = None,
+    ) -> None:
         """Jobs read their inputs from and write their outputs to `objects`, log to `logs`, and work in
-        folders under `root`."""
+        folders under `root`; `execution_roles` (under `auth = "iam"`) gives each job's process its RoleArn's
+        credentials."""
+        self.execution_roles = execution_roles
         self.store = store
         self.objects = objects
         self.logs = logs
@@ -101,6 +113,20 @@ class JobRunner:
             job = self._running.get(RunningJob(name, where=where).key)
         if job is not None:
             signal_job(job, "Stopped")
+
+    def check_role(self, role_arn: str) -> None:
+        """Refuse, as CreateTrainingJob and CreateProcessingJob do, a role SageMaker may not assume (only
+        under `auth = "iam"`). Raises RoleNotAssumable."""
+        role_environment(self.execution_roles, role_arn)
+
+    def role_of(self, spec: dict[str, Any]) -> dict[str, str]:
+        """The AWS_* variables of the job's RoleArn session; a role no longer assumable fails the job."""
+        from outcrop.iam.execution import RoleNotAssumable
+
+        try:
+            return role_environment(self.execution_roles, str(spec.get("RoleArn") or ""))
+        except RoleNotAssumable as exc:  # the role changed since the job was created
+            raise JobFailure(f"ClientError: {exc}") from exc
 
     def _run(self, job: RunningJob) -> None:
         raise NotImplementedError

@@ -34,7 +34,7 @@ from outcrop.services.sagemaker.transform_records import (
 from outcrop.storage.objects import StoreError
 
 if TYPE_CHECKING:
-    from outcrop.services.sagemaker.store import Record, SageMakerStore
+    from outcrop.services.sagemaker.store import Record, SageMakerStore, Where
     from outcrop.storage.logs import LogStore
     from outcrop.storage.objects import ObjectStore
 
@@ -69,47 +69,49 @@ class TransformRunner:
             if record.status in FINISHED:
                 continue
             if record.status == "Stopping":
-                self._finish(record.name, "Stopped", None)
+                self._finish(record.name, "Stopped", None, record.where)
             else:
                 reason = (
                     "InternalServerError: Outcrop stopped while this transform job was running. "
                     "Start a new transform job."
                 )
-                self._finish(record.name, "Failed", reason)
+                self._finish(record.name, "Failed", reason, record.where)
 
     def close(self) -> None:
         with self._lock:
             for name in self._stops:
                 self._stops[name] = self._stops[name] or "Shutdown"
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, where: Where) -> None:
         with self._lock:
-            self._stops[name] = None
-        threading.Thread(target=self._run, args=(name,), name=f"transform-{name}", daemon=True).start()
+            self._stops[_key(name, where)] = None
+        threading.Thread(target=self._run, args=(name, where), name=f"transform-{name}", daemon=True).start()
 
-    def stop(self, name: str) -> None:
+    def stop(self, name: str, where: Where) -> None:
+        key = _key(name, where)
         with self._lock:
-            if name in self._stops:
-                self._stops[name] = self._stops[name] or "Stopped"
+            if key in self._stops:
+                self._stops[key] = self._stops[key] or "Stopped"
 
-    def _stopping(self, name: str) -> str | None:
+    def _stopping(self, key: str) -> str | None:
         with self._lock:
-            return self._stops.get(name)
+            return self._stops.get(key)
 
     # -- one job ---------------------------------------------------------------------------------------------
 
-    def _run(self, name: str) -> None:
-        record = self.store.get(KIND, name)
+    def _run(self, name: str, where: Where) -> None:
+        key = _key(name, where)
+        record = self.store.get(KIND, name, where=where)
         if record is None:
             return
-        self.store.update(KIND, name, lambda r: r.body.update(TransformStartTime=time.time()))
+        self.store.update(KIND, name, lambda r: r.body.update(TransformStartTime=time.time()), where=where)
         variant: RunningVariant | None = None
         status, reason = "Completed", None
         try:
             variant = self._start_model(record)
             self._transform(record, variant)
         except _Stopped:
-            status = "Failed" if self._stopping(name) == "Shutdown" else "Stopped"
+            status = "Failed" if self._stopping(key) == "Shutdown" else "Stopped"
             reason = (
                 "InternalServerError: Outcrop stopped while this job ran." if status == "Failed" else None
             )
@@ -122,9 +124,9 @@ class TransformRunner:
             if variant is not None:
                 variant.stop()
             with self._lock:
-                self._stops.pop(name, None)
-        self._finish(name, status, reason)
-        shutil.rmtree(self.root / name, ignore_errors=True)
+                self._stops.pop(key, None)
+        self._finish(name, status, reason, where)
+        shutil.rmtree(self.root / key, ignore_errors=True)
 
     def _start_model(self, record: Record) -> RunningVariant:
         spec = record.body
@@ -141,7 +143,7 @@ class TransformRunner:
         )
         variant = RunningVariant(
             variant_spec,
-            self.root / record.name / "variant",
+            self.root / _key(record.name, record.where) / "variant",
             self.objects,
             self.logs.scoped(*record.where),  # the job's region's log group
             LOG_GROUP,
@@ -191,7 +193,7 @@ class TransformRunner:
 
         def ask(body: bytes) -> bytes:
             for attempt in range(retries + 1):
-                if self._stopping(record.name):
+                if self._stopping(_key(record.name, record.where)):
                     raise _Stopped
                 try:
                     instance = variant.acquire()
@@ -254,7 +256,7 @@ class TransformRunner:
                 raise JobFailure(f"ClientError: s3://{bucket}/{key} is not gzip data: {exc}") from exc
         return data
 
-    def _finish(self, name: str, status: str, reason: str | None) -> None:
+    def _finish(self, name: str, status: str, reason: str | None, where: Where) -> None:
         now = time.time()
 
         def change(record: Record) -> None:
@@ -264,4 +266,9 @@ class TransformRunner:
             if reason:
                 record.body["FailureReason"] = reason[:1024]
 
-        self.store.update(KIND, name, change)
+        self.store.update(KIND, name, change, where=where)
+
+
+def _key(name: str, where: Where) -> str:
+    """What the runner knows a job by, and its folder: names are unique per account and region only."""
+    return f"{where[1]}/{where[0]}/{name}"

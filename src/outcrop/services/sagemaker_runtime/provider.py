@@ -67,9 +67,8 @@ class SageMakerRuntime(Service):
 
     def _here(self, ctx: RequestContext, endpoint: str) -> str:
         """The endpoint's name, if it lives in the request's account and region: another region's endpoint
-        is not found here, as on AWS."""
-        where = self.hosting.located(endpoint)
-        if where is not None and where != (ctx.account_id, ctx.region):
+        is not found here, as on AWS (names are per region: the hosting is asked with `where`)."""
+        if self.hosting.located(endpoint, where=(ctx.account_id, ctx.region)) is None:
             raise ValidationError(f"Endpoint {endpoint} of account {ctx.account_id} not found.")
         return endpoint
 
@@ -88,6 +87,7 @@ class SageMakerRuntime(Service):
                 target_variant=params.get("TargetVariant"),
                 target_model=params.get("TargetModel"),
                 custom_attributes=params.get("CustomAttributes"),
+                where=(ctx.account_id, ctx.region),
             )
         except (InvocationRejected, ModelNotReady) as exc:
             raise _rejected(exc) from exc
@@ -117,6 +117,7 @@ class SageMakerRuntime(Service):
                 accept=params.get("Accept"),
                 target_variant=params.get("TargetVariant"),
                 custom_attributes=params.get("CustomAttributes"),
+                where=(ctx.account_id, ctx.region),
             )
 
         try:
@@ -158,6 +159,7 @@ class SageMakerRuntime(Service):
                 inference_id=params.get("InferenceId"),
                 output_extension=params.get("S3OutputPathExtension"),
                 filename=params.get("Filename"),
+                where=(ctx.account_id, ctx.region),
             )
         except (InvocationRejected, ModelNotReady) as exc:
             raise _rejected(exc) from exc

@@ -94,9 +94,10 @@ class InvocationMetrics:
             ]
 
     def dimensions(self) -> list[tuple[str, str, str]]:
-        """Every (endpoint, variant, metric) with data."""
+        """Every (endpoint name, variant, metric) with data; the hosting seam records under an endpoint's
+        key (`region/account/name`), whose last part is its name."""
         with self._lock:
-            return sorted(self._series)
+            return sorted({(e.rsplit("/", 1)[-1], v, m) for e, v, m in self._series})
 
     def summary(self, endpoint: str) -> dict[str, dict[str, float]]:
         """Per variant since start: counts, mean and max latencies (ms), models loaded now (multi-model)."""

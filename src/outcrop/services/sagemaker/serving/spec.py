@@ -22,3 +22,5 @@ class VariantSpec:
     multi_model: bool = False  # Model's PrimaryContainer Mode == "MultiModel"
     instance_type: str = "ml.m5.large"
     instance_count: int = 1
+    role_arn: str = ""  # the model's ExecutionRoleArn: its workers' credentials under auth = "iam"
+    endpoint_url: str | None = None  # where the workers' SDK calls go: the server that deployed them
