@@ -61,7 +61,11 @@ class App:
             return SigV4Authenticator(self.settings.credentials, set(self.settings.api_keys))
         if self.settings.auth == "iam":
             from outcrop.iam.authorizer import IamAuthenticator
-            from outcrop.iam.resource_policies import kms_key_policies, s3_bucket_policies
+            from outcrop.iam.resource_policies import (
+                kms_key_policies,
+                lambda_function_policies,
+                s3_bucket_policies,
+            )
 
             return IamAuthenticator(
                 self.settings.credentials,
@@ -70,6 +74,7 @@ class App:
                 resource_policies={
                     "kms": kms_key_policies(lambda: self.kms),
                     "s3": s3_bucket_policies(lambda: self.bucket_policies),
+                    "lambda": lambda_function_policies(lambda: self.lambda_functions.policies),
                 },
             )
         raise ValueError(f"auth must be 'dev', 'keys', 'sigv4' or 'iam', not {self.settings.auth!r}")

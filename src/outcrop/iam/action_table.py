@@ -239,6 +239,7 @@ _FUNCTION = "arn:aws:lambda:{R}:{A}:function:{FunctionName}"
 LAMBDA: dict[str, Rule] = {
     **_same(_FUNCTION, "CreateFunction", "DeleteFunction", "GetFunction", "GetFunctionConfiguration"),
     **_same(_FUNCTION, "UpdateFunctionCode", "UpdateFunctionConfiguration"),
+    **_same(_FUNCTION, "AddPermission", "RemovePermission", "GetPolicy"),
     "Invoke": ("InvokeFunction", _FUNCTION),
     "InvokeWithResponseStream": ("InvokeFunction", _FUNCTION),
     "ListFunctions": ("", "*"),

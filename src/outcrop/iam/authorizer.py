@@ -113,8 +113,15 @@ class IamAuthenticator(SigV4Authenticator):
             if found is not None:
                 resource, text = found
                 resource_policy = _resource_policy(text)
+        owner = resource.split(":")[4] if resource.count(":") >= 5 else ""
         decision = evaluate(
-            principal, wanted.action, resource, context, resource_policy, resource_required=prefix in REQUIRED
+            principal,
+            wanted.action,
+            resource,
+            context,
+            resource_policy,
+            resource_required=prefix in REQUIRED,
+            cross_account=prefix in self.resource_policies and owner.isdigit() and owner != principal.account,
         )
         if not decision.allowed:
             message = decision.message(principal, wanted.action, resource)

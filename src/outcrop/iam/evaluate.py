@@ -165,10 +165,13 @@ def evaluate(
     resource_policy: Policy | None = None,
     *,
     resource_required: bool = False,
+    cross_account: bool = False,
 ) -> Decision:
     """Decide one request. `context` holds the request's condition keys, lower-case. With
     `resource_required` (KMS key policies) identity policies count only where the resource policy
-    allows the request or names the account, delegating to them."""
+    allows the request or names the account, delegating to them. With `cross_account` (the resource
+    is another account's) both must allow: the resource's policy, naming the caller or its account,
+    and the caller's own identity policies."""
     if principal.kind == "root":
         return Decision(True)
     context = {**principal.variables(), **context}
@@ -188,6 +191,15 @@ def evaluate(
             return Decision(False, "explicit deny in a session policy", (ssid,))
         if identity_allows and not session_allows and not resource_allows:
             return Decision(False, "no session policy allows")
+    if cross_account:
+        delegated = resource_policy is not None and _delegates(
+            resource_policy, principal, action, resource, context
+        )
+        if not (resource_allows or delegated):
+            return Decision(False, "no resource-based policy allows")
+        if not identity_allows:
+            return Decision(False, "no identity-based policy allows")
+        return Decision(True, matched=(sid,))
     if resource_required and not resource_allows and identity_allows:
         delegated = resource_policy is not None and _delegates(
             resource_policy, principal, action, resource, context

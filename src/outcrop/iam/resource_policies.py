@@ -54,3 +54,25 @@ def s3_bucket_policies(store: Callable[[], PolicyTexts]) -> ResourcePolicySource
         return (resource, text) if text is not None else None
 
     return lookup
+
+
+class FunctionPolicyTexts(Protocol):
+    """Lambda's function policies, by (account, region, function name)."""
+
+    def text(self, key: tuple[str, str, str]) -> str | None: ...
+
+
+def lambda_function_policies(store: Callable[[], FunctionPolicyTexts]) -> ResourcePolicySource:
+    """A function's policy decides requests on the function (unqualified or $LATEST), in the function's
+    own account and region as its ARN names them."""
+
+    def lookup(resource: str, region: str, account: str) -> tuple[str, str] | None:
+        parts = resource.split(":")
+        if len(parts) < 7 or parts[:3] != ["arn", "aws", "lambda"] or parts[5] != "function":
+            return None
+        if "*" in parts[6] or (len(parts) > 7 and parts[7] != "$LATEST"):
+            return None  # no versions or aliases here: a qualified ARN has no policy of its own
+        text = store().text((parts[4], parts[3], parts[6]))
+        return (":".join(parts[:7]), text) if text is not None else None
+
+    return lookup

@@ -19,6 +19,7 @@ from outcrop.concurrency import run_blocking
 from outcrop.lambdas.deployed import Deployed, DeployedFunctions
 from outcrop.lambdas.logship import LogShipper
 from outcrop.lambdas.pending import PendingEvents
+from outcrop.lambdas.policies import FunctionPolicies
 from outcrop.lambdas.spec import AppError, AppSpec, FunctionSpec, StaticSite
 from outcrop.lambdas.template import load_template, one_line_app
 from outcrop.lambdas.workers import FunctionPool, Outcome
@@ -76,6 +77,7 @@ class FunctionRegistry:
             self.add(one_line_app(declaration))
         self.pending = PendingEvents(_folder(root / "pending-events"))
         self.store = DeployedFunctions(_folder(root / "functions"), self.default)
+        self.policies = FunctionPolicies(_folder(root / "policies"))  # resource-based policies
         self.deployed: dict[Key, Deployed] = {}
         for deployed in self.store.load():
             if deployed.spec.key not in self.functions:  # a template's function of the same name wins
@@ -139,6 +141,7 @@ class FunctionRegistry:
         self.functions.pop(spec.key, None)
         self._retire(spec.key)
         self.store.delete(spec)
+        self.policies.delete(spec.key)
 
     def _retire(self, key: Key) -> None:
         with self._lock:

@@ -27,6 +27,14 @@ from outcrop.lambdas.spec import FunctionSpec
 from outcrop.lambdas.template import PYTHON_RUNTIME
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.lambda_functions.errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    RequestTooLargeException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from outcrop.services.lambda_functions.permissions import PermissionOperations
 from outcrop.services.paging import Pager
 from outcrop.storage.objects import ObjectStore, StoreError
 
@@ -60,28 +68,6 @@ RESERVED_VARIABLES = frozenset(
 )
 
 
-class LambdaError(ServiceError):
-    """Lambda's error bodies say whose fault an error is; every one Outcrop raises is the caller's."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, extra={"Type": "User"})
-
-
-class ResourceNotFoundException(LambdaError, service="lambda"): ...
-
-
-class ResourceConflictException(LambdaError, service="lambda"): ...
-
-
-class InvalidParameterValueException(LambdaError, service="lambda"): ...
-
-
-class InvalidRequestContentException(LambdaError, service="lambda"): ...
-
-
-class RequestTooLargeException(LambdaError, service="lambda"): ...
-
-
 _FUNCTION_PAGES = Pager(
     InvalidParameterValueException,
     "The Marker is not one this server gave.",
@@ -97,7 +83,7 @@ def _not_found(ctx: RequestContext, name: str) -> ServiceError:
     return ResourceNotFoundException(f"Function not found: {arn}")
 
 
-class LambdaFunctions(Service):
+class LambdaFunctions(PermissionOperations, Service):
     service_name = "lambda"
 
     def __init__(
