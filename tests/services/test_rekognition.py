@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from tests.errors import error_of
-from tests.fixtures.vision.photos import astronaut, astronaut_again, coffee, sign, to_bytes, two_astronauts
+from tests.fixtures.vision.photos import (
+    astronaut,
+    astronaut_again,
+    book_cover,
+    coffee,
+    sign,
+    to_bytes,
+    two_astronauts,
+)
 from tests.server import RunningServer
 
 pytestmark = pytest.mark.real
@@ -133,6 +141,20 @@ def test_detect_text_reads_a_sign(rekognition: Any) -> None:
         },
     )
     assert [d["DetectedText"] for d in strict["TextDetections"] if d["Type"] == "WORD"] == ["OUTCROP"]
+
+
+def test_detect_text_keeps_the_spaces_of_tight_italic_type(rekognition: Any) -> None:
+    """The recognizer half-sees these narrow spaces (blank wins the frame, the space class comes second);
+    Outcrop reads them as spaces, so LINE and WORD detections split as Rekognition's do."""
+    cover = book_cover(["System Administration", "for Unix and Linux"])
+    answer = rekognition.detect_text(Image={"Bytes": to_bytes(cover)})
+    lines = [d for d in answer["TextDetections"] if d["Type"] == "LINE"]
+    words = [d for d in answer["TextDetections"] if d["Type"] == "WORD"]
+    assert [line["DetectedText"] for line in lines] == ["System Administration", "for Unix and Linux"]
+    assert [w["DetectedText"] for w in words] == ["System", "Administration", "for", "Unix", "and", "Linux"]
+    assert [w["ParentId"] for w in words] == [lines[0]["Id"]] * 2 + [lines[1]["Id"]] * 4
+    lefts = [w["Geometry"]["BoundingBox"]["Left"] for w in words[2:]]
+    assert lefts == sorted(lefts)
 
 
 def test_moderation_scores_a_portrait_as_safe(rekognition: Any, photos: dict[str, bytes]) -> None:

@@ -2,7 +2,9 @@
 
 RapidOCR reads text lines; with `return_word_box` it also gives each character's box and score, from
 which words are rebuilt (characters between spaces), so Textract's WORD blocks and Rekognition's WORD
-detections have their own geometry.
+detections have their own geometry. Its recognizer often drops the space between words of tight or italic
+type ("SystemAdministration"): CTC's blank wins the frame, though the space class is clearly the runner-up
+there. Such a frame is read as the space the recognizer itself half-saw (`SPACE_FLOOR`).
 
 runtime = "rapidocr" (kind ocr); catalog keys:
     model_package   the wheel holding the three ONNX files ("rapidocr-onnxruntime")
@@ -14,6 +16,7 @@ runtime = "rapidocr" (kind ocr); catalog keys:
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import unicodedata
@@ -30,6 +33,7 @@ INSTALL = "pip install --no-deps -r requirements/nodeps-vision.txt"
 PACKAGE = "rapidocr-onnxruntime"
 _DIGITS = frozenset("0123456789")
 _NUMERIC = _DIGITS | frozenset(".,-")
+SPACE_FLOOR = 0.1  # a blank frame between two letters whose space probability is at least this is a space
 GAP_OVER_USUAL = 2.5  # a word gap is at least this many times the median blank run of its line
 FILES = {
     "det": "models/ch_PP-OCRv4_det_infer.onnx",
@@ -53,11 +57,62 @@ class RapidOcrReader:
         height, width = pixels.shape[:2]
         bgr = np.ascontiguousarray(pixels[:, :, ::-1])
         with self._lock:
-            result, _ = self._engine(bgr, return_word_box=True)
+            decoder = _SpaceRecovery.around(self._engine)
+            decoder.active = True
+            try:
+                result, _ = self._engine(bgr, return_word_box=True)
+            finally:
+                decoder.active = False
         gray = pixels.mean(axis=2) if pixels.ndim == 3 else pixels.astype(np.float64)
         lines = [_line(item, width, height, _word_gaps(gray, item[0])) for item in result or []]
         lines = [line for line in lines if line.text.strip()]
         return PageText(_reading_order(lines), "ocr")
+
+
+class _SpaceRecovery:
+    """Wraps the recognizer's CTC decoder: where no frame between two characters decodes to a space but
+    one of them gives the space class at least SPACE_FLOOR, that frame decodes to a space.
+
+    Active only during `RapidOcrReader.read`, so the engine called directly still gives its own reading."""
+
+    def __init__(self, decode: Any) -> None:
+        self.decode = decode
+        self.active = False
+        self.space = len(decode.character) - 1  # RapidOCR appends " " as the last class
+        if decode.character[self.space] != " ":
+            raise ValueError("the recognizer's last class is not a space")
+
+    @classmethod
+    def around(cls, engine: Any) -> _SpaceRecovery:
+        current = engine.text_rec.postprocess_op
+        if not isinstance(current, cls):
+            current = cls(current)
+            engine.text_rec.postprocess_op = current
+        return current
+
+    def __call__(self, preds: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        if self.active:
+            preds = np.array(preds, copy=True)
+            for frames in preds:
+                self._recover(frames)
+        return self.decode(preds, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.decode, name)
+
+    def _recover(self, frames: np.ndarray) -> None:
+        best = frames.argmax(axis=1)
+        letters = [t for t, k in enumerate(best) if k not in (0, self.space)]
+        for before, after in itertools.pairwise(letters):
+            between = range(before + 1, after)
+            if not between or any(best[t] == self.space for t in between):
+                continue
+            left, right = self.decode.character[best[before]], self.decode.character[best[after]]
+            if (left in _DIGITS and right in _NUMERIC) or (left in _NUMERIC and right in _DIGITS):
+                continue  # inside a number ("4471-B"), as _joins keeps pixel gaps
+            frame = max(between, key=lambda t: float(frames[t, self.space]))
+            if frames[frame, self.space] >= SPACE_FLOOR and best[frame] == 0:
+                frames[frame, self.space] = frames[frame].max() + 1e-3
 
 
 def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> RapidOcrReader:
