@@ -107,7 +107,13 @@ def test_filter_on_discovered_json_fields(logs: Any, group: str) -> None:
         query(logs, group, 'filter path in ["/home", "/pay"] or not ispresent(status) | display @logStream')
     )
     assert sorted(r["@logStream"] for r in found) == ["plain", "plain", "web", "web"]
-    found = rows(query(logs, group, "filter @message like /(?i)disk|LOGIN/ | fields @message"))
+    found = rows(
+        query(
+            logs,
+            group,
+            "# lines that mention either\nfilter @message like /(?i)disk|LOGIN/ | fields @message",
+        )
+    )
     assert len(found) == 2 and all("@ptr" in r for r in found)
     found = rows(query(logs, group, 'filter @message like "user=" and @logStream != "web"'))
     assert len(found) == 1 and found[0]["@log"].endswith(":" + group) and found[0]["@logStream"] == "plain"

@@ -17,7 +17,21 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from outcrop.services.logs.insights_ast import Command
+from outcrop.services.logs.insights_ast import (
+    Binary,
+    Call,
+    Command,
+    Display,
+    Expr,
+    Field,
+    Fields,
+    Filter,
+    In,
+    Parse,
+    Sort,
+    Stats,
+    Unary,
+)
 from outcrop.services.logs.insights_eval import QueryError, Record, Stamp, discovered, run
 from outcrop.services.logs.insights_parser import parse_query
 from outcrop.storage.logs import START, LogEvent, LogStore
@@ -54,7 +68,46 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def record_of(event: LogEvent, group: str, account: str) -> Record:
+def _names(expr: Expr, into: set[str]) -> None:
+    if isinstance(expr, Field):
+        into.add(expr.name)
+    elif isinstance(expr, Call):
+        for arg in expr.args:
+            _names(arg, into)
+    elif isinstance(expr, Unary):
+        _names(expr.operand, into)
+    elif isinstance(expr, Binary):
+        _names(expr.left, into)
+        _names(expr.right, into)
+    elif isinstance(expr, In):
+        for inner in (expr.operand, *expr.choices):
+            _names(inner, into)
+
+
+def needs_discovery(commands: list[Command]) -> bool:
+    """Whether the query can see a discovered field: it names one, or its rows show every field. The
+    AWS example's `fields @timestamp, @message | sort @timestamp asc` reads no JSON at all."""
+    names: set[str] = set()
+    for command in commands:
+        if isinstance(command, Fields | Stats):
+            items = command.items if isinstance(command, Fields) else (*command.aggregates, *command.by)
+            for item in items:
+                _names(item.expr, names)
+        elif isinstance(command, Filter):
+            _names(command.condition, names)
+        elif isinstance(command, Sort):
+            for expr, _ in command.keys:
+                _names(expr, names)
+        elif isinstance(command, Parse):
+            _names(command.source, names)
+        elif isinstance(command, Display):
+            names.update(command.names)
+    if not any(isinstance(c, Fields | Display | Stats) for c in commands):
+        return True
+    return bool(names - {"@timestamp", "@message", "@logStream", "@log", "@ptr", "@ingestionTime"})
+
+
+def record_of(event: LogEvent, group: str, account: str, discover: bool = True) -> Record:
     """An event as Logs Insights sees it: the built-in fields, then what its JSON message holds."""
     pointer = base64.urlsafe_b64encode(f"{group}\n{event.stream}\n{event.id}".encode()).decode()
     record: Record = {
@@ -64,7 +117,7 @@ def record_of(event: LogEvent, group: str, account: str) -> Record:
         "@log": f"{account}:{group}",
         "@ingestionTime": Stamp(event.ingestion_time),
     }
-    for name, value in discovered(event.message).items():
+    for name, value in discovered(event.message).items() if discover else ():
         record.setdefault(name, value)
     record["@ptr"] = pointer
     return record
@@ -151,7 +204,8 @@ class Insights:
             query.status = "Running"
         counts = Counter[str]()
         try:
-            outcome = run(commands, self._records(query, counts), query.limit)
+            records = self._records(query, counts, needs_discovery(commands))
+            outcome = run(commands, records, query.limit)
         except QueryError as exc:
             self._finish(query, "Failed", began, failure=str(exc))
             return
@@ -175,14 +229,14 @@ class Insights:
             if query.status == "Running":  # a StopQuery meanwhile keeps it Cancelled
                 query.status, query.failure = status, failure
 
-    def _records(self, query: Query, counts: Counter[str]) -> Iterator[Record]:
+    def _records(self, query: Query, counts: Counter[str], discover: bool) -> Iterator[Record]:
         """Every event of the query's groups in its window, group by group, in time order."""
         scoped = self.store.scoped(query.account, query.region)
         for group in query.groups:
             for event in self._events(scoped, group, query.start_ms, query.end_ms + 1, query.cancel):
                 counts["records"] += 1
                 counts["bytes"] += len(event.message.encode())
-                yield record_of(event, group, query.account)
+                yield record_of(event, group, query.account, discover)
 
     @staticmethod
     def _events(

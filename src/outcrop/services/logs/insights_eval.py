@@ -369,10 +369,11 @@ def _aggregate(stats: Stats, records: Iterable[Record]) -> list[Record]:
     calls: dict[str, Call] = {}
     for item in stats.aggregates:
         _aggregate_calls(item.expr, calls)
-    groups: dict[tuple[str, ...], tuple[Record, dict[str, list[Any]]]] = {}
+    groups: dict[tuple[int | str, ...], tuple[Record, dict[str, list[Any]]]] = {}
     for record in sorted(records, key=lambda r: int(r.get("@timestamp") or 0)):
         keys = {item.name: evaluate(item.expr, record) for item in stats.by}
-        slot = groups.setdefault(tuple(text(v) for v in keys.values()), (keys, {k: [] for k in calls}))
+        group = tuple(int(v) if isinstance(v, Stamp) else text(v) for v in keys.values())  # no strftime
+        slot = groups.setdefault(group, (keys, {k: [] for k in calls}))
         for key, call in calls.items():
             slot[1][key].append(1 if call.star or not call.args else evaluate(call.args[0], record))
     rows: list[Record] = []

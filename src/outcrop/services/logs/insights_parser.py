@@ -51,7 +51,7 @@ class QuerySyntaxError(Exception):
 # -- tokens -----------------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(
-    r"""(?P<space>\s+)
+    r"""(?P<space>\s+|\#[^\n]*)
       | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
       | (?P<quoted>`[^`]*`)
       | (?P<duration>\d+(?:\.\d+)?(?:ms|min|minute|hour|day|sec|s|m|h|d|w)\b)
