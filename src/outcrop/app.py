@@ -152,10 +152,14 @@ class App:
     @cached_property
     def logs(self) -> LogStore:
         """The CloudWatch Logs store, where services write the logs of what they run (training, functions)."""
+        from outcrop.services.logs.kms import KmsLogKeys
         from outcrop.storage.sqlitelogs import SqliteLogStore
 
         return SqliteLogStore(
-            self.data_path("logs"), account=self.settings.account_id, region=self.settings.region
+            self.data_path("logs"),
+            account=self.settings.account_id,
+            region=self.settings.region,
+            data_keys=KmsLogKeys(lambda: self.kms),  # groups with a kmsKeyId: events encrypted under it
         )
 
     @cached_property

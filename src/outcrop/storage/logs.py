@@ -71,6 +71,24 @@ class InvalidParameterException(LogStoreError):
     pass
 
 
+class AccessDeniedException(LogStoreError):
+    """A KMS key the group cannot use: missing, another region's, disabled or pending deletion."""
+
+
+class LogDataKeys(Protocol):
+    """KMS as the log store needs it (see `storage.logcrypt`): data keys sealed under a group's key."""
+
+    def new_data_key(
+        self, account: str, region: str, key_ref: str, context: Mapping[str, str]
+    ) -> tuple[str, bytes]:
+        """The key's ARN and a new data key sealed under it; AccessDeniedException if it cannot be used."""
+        ...
+
+    def open_data_key(self, account: str, region: str, sealed: bytes, context: Mapping[str, str]) -> bytes:
+        """A sealed data key in the clear; AccessDeniedException if its KMS key cannot be used now."""
+        ...
+
+
 @dataclass(frozen=True)
 class LogGroup:
     name: str
@@ -134,6 +152,14 @@ class LogStore(Protocol):
     def get_group(self, name: str) -> LogGroup: ...
 
     def delete_group(self, name: str) -> None: ...
+
+    def associate_key(self, name: str, key_ref: str) -> None:
+        """Encrypt what the group ingests from now on under a data key of this KMS key."""
+        ...
+
+    def disassociate_key(self, name: str) -> None:
+        """Ingest in the clear again; what the key encrypted still needs it."""
+        ...
 
     def list_groups(
         self, *, prefix: str = "", pattern: str = "", after: str = "", limit: int = 50

@@ -16,7 +16,9 @@ import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from outcrop.storage.logcrypt import Sealer
 from outcrop.storage.logfilter import Predicate
 from outcrop.storage.logs import (
     DAY_MS,
@@ -28,6 +30,7 @@ from outcrop.storage.logs import (
     RETENTION_DAYS,
     START,
     InvalidParameterException,
+    LogDataKeys,
     LogEvent,
     LogGroup,
     LogStream,
@@ -36,75 +39,12 @@ from outcrop.storage.logs import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database, Migration, partition_column
+from outcrop.storage.logschema import migrations
 
-MIGRATIONS: list[Migration] = [
-    (
-        "0001_logs",
-        """
-        CREATE TABLE groups (
-            name TEXT PRIMARY KEY, created INTEGER NOT NULL, retention_days INTEGER,
-            stored_bytes INTEGER NOT NULL, kms_key_id TEXT, log_group_class TEXT NOT NULL, tags TEXT NOT NULL
-        );
-        CREATE TABLE streams (
-            group_name TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL, first_event INTEGER,
-            last_event INTEGER, last_ingestion INTEGER, sequence INTEGER NOT NULL,
-            stored_bytes INTEGER NOT NULL,
-            PRIMARY KEY (group_name, name)
-        );
-        CREATE TABLE events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, group_name TEXT NOT NULL, stream TEXT NOT NULL,
-            timestamp INTEGER NOT NULL, ingestion INTEGER NOT NULL, message TEXT NOT NULL
-        );
-        CREATE INDEX events_by_stream ON events (group_name, stream, timestamp, id);
-        CREATE INDEX events_by_group ON events (group_name, timestamp, id)
-        """,
-    ),
-]
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-
-def migrations(account: str, region: str) -> list[Migration]:
-    """The schema, with groups, streams and events partitioned by account and region: rows from before
-    the partition belong to the server's default account and region."""
-    return [*MIGRATIONS, ("0002_regions", lambda tx: _partition(tx, account, region))]
-
-
-def _partition(tx: sqlite3.Connection, account: str, region: str) -> None:
-    """Groups and streams are keyed by (account, region, name) now: rebuilt with the new key; events
-    only gain the two columns (cheap on a large table) and their indexes lead with them."""
-    partition = f"{partition_column('account', account)}, {partition_column('region', region)}"
-    tx.execute(
-        f"""CREATE TABLE groups_new ({partition},
-        name TEXT NOT NULL, created INTEGER NOT NULL, retention_days INTEGER,
-        stored_bytes INTEGER NOT NULL, kms_key_id TEXT, log_group_class TEXT NOT NULL, tags TEXT NOT NULL,
-        PRIMARY KEY (account, region, name))"""
-    )
-    tx.execute(
-        "INSERT INTO groups_new (name, created, retention_days, stored_bytes, kms_key_id, log_group_class,"
-        " tags) SELECT name, created, retention_days, stored_bytes, kms_key_id, log_group_class, tags"
-        " FROM groups"
-    )
-    tx.execute(
-        f"""CREATE TABLE streams_new ({partition},
-        group_name TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL, first_event INTEGER,
-        last_event INTEGER, last_ingestion INTEGER, sequence INTEGER NOT NULL, stored_bytes INTEGER NOT NULL,
-        PRIMARY KEY (account, region, group_name, name))"""
-    )
-    tx.execute(
-        "INSERT INTO streams_new (group_name, name, created, first_event, last_event, last_ingestion,"
-        " sequence, stored_bytes) SELECT group_name, name, created, first_event, last_event,"
-        " last_ingestion, sequence, stored_bytes FROM streams"
-    )
-    for table in ("groups", "streams"):
-        tx.execute(f"DROP TABLE {table}")
-        tx.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
-    tx.execute(f"ALTER TABLE events ADD COLUMN {partition_column('account', account)}")
-    tx.execute(f"ALTER TABLE events ADD COLUMN {partition_column('region', region)}")
-    tx.execute("DROP INDEX events_by_stream")
-    tx.execute("DROP INDEX events_by_group")
-    tx.execute("CREATE INDEX events_by_stream ON events (account, region, group_name, stream, timestamp, id)")
-    tx.execute("CREATE INDEX events_by_group ON events (account, region, group_name, timestamp, id)")
-
+from outcrop.storage.sqlite import DEFAULT_ACCOUNT, DEFAULT_REGION, Database
 
 _HERE = "account = ? AND region = ?"  # every query's partition, bound to the view's (account, region)
 
@@ -129,9 +69,18 @@ class SqliteLogStore:
     """LogStore in one SQLite file (WAL) under the data dir. The store itself is the default account's
     and region's view; `scoped` gives another's, over the same file."""
 
-    def __init__(self, root: Path, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+        data_keys: LogDataKeys | None = None,
+    ) -> None:
+        """`data_keys` (KMS) encrypts the events of groups with a kmsKeyId (see `storage.logcrypt`)."""
         self._db = Database(root / "logs.sqlite3", migrations(account, region))
         self._scope = (account, region)
+        self._sealer = Sealer(data_keys)
 
     def scoped(self, account: str, region: str) -> SqliteLogStore:
         view = copy.copy(self)
@@ -159,10 +108,12 @@ class SqliteLogStore:
                 raise ResourceAlreadyExistsException("The specified log group already exists")
             tx.execute(
                 "INSERT INTO groups (account, region, name, created, retention_days, stored_bytes,"
-                " kms_key_id, log_group_class, tags) VALUES (?, ?, ?, ?, NULL, 0, ?, ?, ?)",
-                (*self._scope, name, group.created, kms_key_id, log_group_class, json.dumps(group.tags)),
+                " kms_key_id, log_group_class, tags) VALUES (?, ?, ?, ?, NULL, 0, NULL, ?, ?)",
+                (*self._scope, name, group.created, log_group_class, json.dumps(group.tags)),
             )
-        return group
+            if kms_key_id:
+                self._sealer.associate(tx, self._scope, name, kms_key_id)
+        return self.get_group(name)
 
     def get_group(self, name: str) -> LogGroup:
         row = (
@@ -180,6 +131,20 @@ class SqliteLogStore:
             tx.execute(f"DELETE FROM events WHERE {_HERE} AND group_name = ?", (*self._scope, name))
             tx.execute(f"DELETE FROM streams WHERE {_HERE} AND group_name = ?", (*self._scope, name))
             tx.execute(f"DELETE FROM groups WHERE {_HERE} AND name = ?", (*self._scope, name))
+            tx.execute(f"DELETE FROM data_keys WHERE {_HERE} AND group_name = ?", (*self._scope, name))
+
+    def associate_key(self, name: str, key_ref: str) -> None:
+        with self._db.transaction() as tx:
+            self._require_group(tx, name)
+            self._sealer.associate(tx, self._scope, name, key_ref)
+
+    def disassociate_key(self, name: str) -> None:
+        with self._db.transaction() as tx:
+            self._require_group(tx, name)
+            tx.execute(
+                f"UPDATE groups SET kms_key_id = NULL, data_key = NULL WHERE {_HERE} AND name = ?",
+                (*self._scope, name),
+            )
 
     def list_groups(
         self, *, prefix: str = "", pattern: str = "", after: str = "", limit: int = 50
@@ -316,10 +281,17 @@ class SqliteLogStore:
             kept = [(ts, message) for i, (ts, message) in enumerate(events) if i not in rejected]
             sequence = int(row[0]) + 1
             if kept:
+                key = tx.execute(
+                    f"SELECT data_key FROM groups WHERE {_HERE} AND name = ?", (*self._scope, group)
+                ).fetchone()[0]
+                stored = self._sealer.seal(tx, self._scope, group, key, [m for _, m in kept])
                 tx.executemany(
-                    "INSERT INTO events (account, region, group_name, stream, timestamp, ingestion, message)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(*self._scope, group, stream, ts, now, message) for ts, message in kept],
+                    "INSERT INTO events (account, region, group_name, stream, timestamp, ingestion, message,"
+                    " data_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (*self._scope, group, stream, ts, now, m, key)
+                        for (ts, _), m in zip(kept, stored, strict=True)
+                    ],
                 )
                 kept_bytes = sum(len(message.encode()) for _, message in kept)
                 tx.execute(
@@ -382,7 +354,8 @@ class SqliteLogStore:
             + " LIMIT ?"
         )
         rows = conn.execute(sql, (*self._scope, group, stream, low, high, *bound, limit)).fetchall()
-        events = [LogEvent(r["stream"], r["timestamp"], r["message"], r["ingestion"], r["id"]) for r in rows]
+        opened: dict[int, AESGCM] = {}
+        events = [self._sealer.event(conn, self._scope, r, opened) for r in rows]
         return events[::-1] if backward else events
 
     def filter_events(
@@ -410,6 +383,7 @@ class SqliteLogStore:
             args.extend(streams)
         found: list[LogEvent] = []
         position, scanned = after, 0
+        opened: dict[int, AESGCM] = {}
         while True:
             rows = conn.execute(
                 f"SELECT * FROM events WHERE {where} AND (timestamp, id) > (?, ?) "
@@ -417,7 +391,7 @@ class SqliteLogStore:
                 (*args, *position),
             ).fetchall()
             for r in rows:
-                event = LogEvent(r["stream"], r["timestamp"], r["message"], r["ingestion"], r["id"])
+                event = self._sealer.event(conn, self._scope, r, opened)
                 position = event.position
                 scanned += 1
                 if matches is None or matches(event.message):

@@ -35,6 +35,7 @@ _CONTENT = frozenset(
         "image",
         "audio",
         "media",
+        "logevents",  # CloudWatch Logs event messages: data, kept out of the audit log as AWS does
     }
 )
 _READ_PREFIXES = (
@@ -55,6 +56,7 @@ _READ_PREFIXES = (
     "Validate",
     "Test",
     "Estimate",
+    "Filter",  # FilterLogEvents: a read, whose events stay out of the audit log
 )
 _READ_ONLY = frozenset(
     {

@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.logs.errors import (
+    AccessDeniedException,
     InvalidParameterException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
@@ -28,13 +29,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _STORE_ERRORS = {
     error.code: error
-    for error in (InvalidParameterException, ResourceNotFoundException, ResourceAlreadyExistsException)
+    for error in (
+        InvalidParameterException,
+        ResourceNotFoundException,
+        ResourceAlreadyExistsException,
+        AccessDeniedException,
+    )
 }
-# Events are stored in the clear, so a customer managed key would be a promise not kept: refused by name.
-_NO_KMS = (
-    "kmsKeyId is not supported by this server yet: Outcrop stores log events unencrypted, so it refuses a "
-    "KMS key rather than ignore it. Create the log group without kmsKeyId."
-)
 _BAD_TOKEN = "The specified nextToken is invalid."
 _LIST_PAGES = Pager(InvalidParameterException, _BAD_TOKEN, default=50, token="nextToken", size="limit")
 _EVENT_PAGES = Pager(InvalidParameterException, _BAD_TOKEN, default=10_000, token="nextToken", size="limit")
@@ -88,6 +89,24 @@ def _name_from_arn(value: str, ctx: RequestContext) -> str:
     if (parts[3], parts[4]) != (ctx.region, ctx.account_id):
         raise ResourceNotFoundException("The specified log group does not exist.")
     return parts[6]
+
+
+def _kms_target(ctx: RequestContext, params: Params) -> str:
+    """AssociateKmsKey's and DisassociateKmsKey's log group: `logGroupName` or `resourceIdentifier`, the
+    group's ARN. Insights query results are not kept encrypted here, so that target is refused by name."""
+    name, identifier = params.get("logGroupName"), params.get("resourceIdentifier")
+    if name and identifier:
+        raise InvalidParameterException(
+            "You can't specify both logGroupName and resourceIdentifier in the same request."
+        )
+    if not name and not identifier:
+        raise InvalidParameterException("Either logGroupName or resourceIdentifier must be specified.")
+    if identifier and ":query-result:" in identifier:
+        raise InvalidParameterException(
+            "Outcrop does not store Logs Insights query results encrypted: a query-result resource cannot "
+            "take a KMS key here. Associate the key with a log group instead."
+        )
+    return str(name) if name else _name_from_arn(str(identifier), ctx).removesuffix(":*")
 
 
 def _local_name(identifier: str, ctx: RequestContext) -> str | None:
@@ -153,22 +172,28 @@ class Logs(InsightsOperations, Service):
         _check_name(name, _GROUP_NAME, "logGroupName")
         if name.lower().startswith("aws/"):
             raise InvalidParameterException("Log groups starting with AWS/ are reserved for AWS.")
-        if params.get("kmsKeyId"):
-            raise InvalidParameterException(_NO_KMS)
         self._here(ctx).create_group(
             name,
+            kms_key_id=params.get("kmsKeyId") or None,  # its events are stored encrypted under the key
             log_group_class=params.get("logGroupClass") or "STANDARD",
             tags=params.get("tags"),
         )
         return {}
 
+    @_translating
     def associate_kms_key(self, ctx: RequestContext, params: Params) -> Output:
-        """Refused by name, as CreateLogGroup's kmsKeyId is (see _NO_KMS)."""
-        raise InvalidParameterException(_NO_KMS)
+        """Events the group ingests from now on are stored encrypted under a data key of this key."""
+        self._here(ctx).associate_key(_kms_target(ctx, params), params["kmsKeyId"])
+        return {}
 
+    @_translating
     def disassociate_kms_key(self, ctx: RequestContext, params: Params) -> Output:
-        """Refused by name too: no group ever has a key to remove."""
-        raise InvalidParameterException(_NO_KMS)
+        """New events are stored as before; those the key encrypted still need it."""
+        name = _kms_target(ctx, params)
+        if not self._here(ctx).get_group(name).kms_key_id:
+            raise InvalidParameterException(f"The log group {name} is not associated with a KMS key.")
+        self._here(ctx).disassociate_key(name)
+        return {}
 
     @_translating
     def delete_log_group(self, ctx: RequestContext, params: Params) -> Output:
