@@ -72,3 +72,8 @@ def test_plain_words_after_the_naming_words_are_not_personal_data(comprehend: An
     text = "The login page was slow, the account was opened in 2019 and he used his debit card 3 times."
     found = _found(text, comprehend.detect_pii_entities(Text=text, LanguageCode="en")["Entities"])
     assert not {kind for kind, _ in found} & {"USERNAME", "BANK_ACCOUNT_NUMBER", "CREDIT_DEBIT_NUMBER", "PIN"}
+
+
+def test_the_bank_letter_is_neutral(comprehend: Any) -> None:
+    # "credit" of "credit card account" is no praise (VADER's lexicon alone called the letter POSITIVE)
+    assert comprehend.detect_sentiment(Text=LETTER, LanguageCode="en")["Sentiment"] == "NEUTRAL"

@@ -5,9 +5,11 @@ verdict score 0 ("the shirt shrank", "shares plunged"), and some words that are 
 politeness vocabulary score as praise ("please send the report", "interest rates", "the printer
 supports A4"). Valences are on VADER's own scale (-4 to 4, most words within ±2.5).
 
-Chosen from the errors on the development half of bench/service_quality_data/sentiment.tsv only (every
-other sentence of each label; bench/bench_service_quality.py reports the other half as held out), each
-word with its inflections, never a word seen only in the held-out half.
+"credit" comes from AWS's own Comprehend example, a bank letter ("your credit card account") that VADER
+called POSITIVE. The rest were chosen from the errors on the development half of
+bench/service_quality_data/sentiment.tsv only (every other sentence of each label;
+bench/bench_service_quality.py reports the other half as held out), each word with its inflections,
+never a word seen only in the held-out half.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ _MARKETS = {
 # verdict of "please call us", "interest rates" or "the printer supports A4" is nobody's opinion.
 _NEUTRAL = {
     "please": 0.0,
+    "credit": 0.0,
     "support": 0.0,
     "supports": 0.0,
     "supported": 0.0,
