@@ -306,3 +306,32 @@ def test_classifiers_live_in_their_region(server: RunningServer) -> None:
     refused = error_of(away.create_document_classifier, **params)  # the training bucket is in eu-west-1
     assert refused["Code"] == "InvalidRequestException" and f"not in {AWAY}" in refused["Message"]
     assert trained(home, arn)["Status"] == "TRAINED"
+
+
+def test_a_classifier_stopped_in_training_ends_stopped(server: RunningServer) -> None:
+    name = bucket(server, **{"train.csv": multi_class_csv(40, seed=4)})
+    comprehend = server.client("comprehend")
+    arn = comprehend.create_document_classifier(
+        DocumentClassifierName=f"stopped-{uuid.uuid4().hex[:8]}",
+        DataAccessRoleArn=ROLE,
+        InputDataConfig={"S3Uri": f"s3://{name}/train.csv"},
+        LanguageCode="en",
+    )["DocumentClassifierArn"]
+    try:
+        comprehend.stop_training_document_classifier(DocumentClassifierArn=arn)
+    except comprehend.exceptions.InvalidRequestException:
+        stopped = False  # training ended before the stop arrived: the classifier is TRAINED and stays so
+    else:
+        stopped = True
+    found = trained(comprehend, arn)
+    assert found["Status"] == ("STOPPED" if stopped else "TRAINED"), found.get("Message")
+    if stopped:
+        refused = error_of(
+            comprehend.start_document_classification_job,
+            DocumentClassifierArn=arn,
+            InputDataConfig={"S3Uri": f"s3://{name}/train.csv"},
+            OutputDataConfig={"S3Uri": f"s3://{name}/out/"},
+            DataAccessRoleArn=ROLE,
+        )
+        assert refused["Code"] == "ResourceUnavailableException"
+    comprehend.delete_document_classifier(DocumentClassifierArn=arn)
