@@ -265,10 +265,12 @@ class BatchEngine:
 
     def _reuse_prefix(self, sequence: EngineSequence) -> None:
         """Keep the cached prefix the prompt shares (all but its last token, whose logits are needed)
-        and remove the rest of the slot's cells."""
+        and remove the rest of the slot's cells. A seeded request decodes its whole prompt afresh, so the
+        same seed gives the same sample: cells decoded in another batch shape differ in their last bits,
+        which is enough to change a sampled token."""
         slot, cached = sequence.slot, self._cached[sequence.slot]
         keep = 0
-        if self._settings.prefix_cache:
+        if self._settings.prefix_cache and sequence.sampling.seed is None:
             keep = min(common_prefix(cached, sequence.prompt), len(sequence.prompt) - 1)
         if keep < len(cached) and not self._llama.llama_memory_seq_rm(self._memory, slot, keep, -1):
             keep = 0  # this memory cannot drop a partial sequence: start the slot afresh
