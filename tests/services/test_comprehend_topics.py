@@ -225,8 +225,8 @@ def own_server(tmp_path: Path) -> Any:
     running.stop()
 
 
-def test_a_job_the_server_stopped_during_ends_after_the_restart(own_server: RunningServer) -> None:
-    documents = corpus(200, seed=5)
+def test_work_the_server_stopped_or_was_killed_during_ends_after_the_start(own_server: RunningServer) -> None:
+    documents = corpus(60, seed=5)
     name = bucket(own_server, **{f"in/d{i}.txt": text for i, (_, text) in enumerate(documents)})
     comprehend = own_server.client("comprehend")
     job_id = comprehend.start_topics_detection_job(
@@ -235,9 +235,38 @@ def test_a_job_the_server_stopped_during_ends_after_the_restart(own_server: Runn
         DataAccessRoleArn=ROLE,
         NumberOfTopics=3,
     )["JobId"]
+    training = "\n".join(f"{domain},{text}" for domain, text in documents)
+    own_server.client("s3").put_object(Bucket=name, Key="train.csv", Body=training.encode())
+    classifier = comprehend.create_document_classifier(
+        DocumentClassifierName="after-restart",
+        DataAccessRoleArn=ROLE,
+        InputDataConfig={"S3Uri": f"s3://{name}/train.csv"},
+        LanguageCode="en",
+    )["DocumentClassifierArn"]
     own_server.restart()  # the job is queued or running when the server stops; either way it completes
     comprehend = own_server.client("comprehend")
     job = finished(comprehend, job_id)
     assert job["JobStatus"] == "COMPLETED", job.get("Message")
     files = output_files(own_server, job["OutputDataConfig"]["S3Uri"])
     assert len({row["docname"] for row in rows(files["doc-topics.csv"])}) == len(documents)
+    # killed outright (kill -9) while the classifier is queued or training: it is trained after the start
+    assert own_server.process is not None
+    comprehend.create_document_classifier(
+        DocumentClassifierName="after-kill",
+        DataAccessRoleArn=ROLE,
+        InputDataConfig={"S3Uri": f"s3://{name}/train.csv"},
+        LanguageCode="en",
+    )
+    own_server.process.kill()
+    own_server.process.wait()
+    own_server.start()
+    comprehend = own_server.client("comprehend")
+    for arn in (classifier, classifier.replace("after-restart", "after-kill")):
+        deadline = time.monotonic() + 180
+        while (
+            status := comprehend.describe_document_classifier(DocumentClassifierArn=arn)[
+                "DocumentClassifierProperties"
+            ]["Status"]
+        ) in ("SUBMITTED", "TRAINING") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status == "TRAINED"
