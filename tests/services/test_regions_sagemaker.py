@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import uuid
 from typing import Any
 
@@ -383,3 +384,60 @@ def test_transform_jobs_are_named_per_region(server: RunningServer) -> None:
         assert answer == {"scaled": [{HOME: 3, AWAY: 30}[region]]}
         listed = transform.sm.list_transform_jobs(NameContains=name)["TransformJobSummaries"]
         assert [j["TransformJobArn"] for j in listed] == [described["TransformJobArn"]]
+
+
+def test_pipelines_and_model_package_groups_are_named_per_region(server: RunningServer) -> None:
+    # the same pipeline and model package group names in eu-west-1 and us-east-1: each region's own
+    # definition, executions, versions (both start at 1) and deletion
+    name = f"same-pipe-{uuid.uuid4().hex[:8]}"
+    clients = {region: regional(server, "sagemaker", region) for region in (HOME, AWAY)}
+    spec = {"Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://models/model.tar.gz"}]}
+    packages = {}
+    for region, client in clients.items():
+        fail = [{"Name": "F", "Type": "Fail", "Arguments": {"ErrorMessage": f"stopped in {region}"}}]
+        definition = {"Version": "2020-12-01", "Parameters": [], "Steps": fail}
+        arn = client.create_pipeline(
+            PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=ROLE
+        )["PipelineArn"]
+        assert arn_region(arn) == region
+        group = client.create_model_package_group(ModelPackageGroupName=name)["ModelPackageGroupArn"]
+        assert arn_region(group) == region
+        package = client.create_model_package(ModelPackageGroupName=name, InferenceSpecification=spec)
+        assert package["ModelPackageArn"].endswith(f":model-package/{name}/1")
+        assert arn_region(package["ModelPackageArn"]) == region
+        packages[region] = package["ModelPackageArn"]
+    for region, client in clients.items():
+        described = client.describe_pipeline(PipelineName=name)
+        assert json.loads(described["PipelineDefinition"])["Steps"][0]["Arguments"]["ErrorMessage"] == (
+            f"stopped in {region}"
+        )
+        execution = client.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+        assert arn_region(execution) == region
+        listed = client.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"]
+        assert [e["PipelineExecutionArn"] for e in listed] == [execution]
+        versions = client.list_model_packages(ModelPackageGroupName=name)["ModelPackageSummaryList"]
+        assert [p["ModelPackageArn"] for p in versions] == [packages[region]]
+
+    # deleting eu-west-1's group (after its package) and pipeline leaves us-east-1's
+    home, away = clients[HOME], clients[AWAY]
+    home.delete_model_package(ModelPackageName=packages[HOME])
+    home.delete_model_package_group(ModelPackageGroupName=name)
+    assert error_of(home.describe_model_package_group, ModelPackageGroupName=name)["Code"] == (
+        "ValidationException"
+    )
+    assert away.describe_model_package_group(ModelPackageGroupName=name)["ModelPackageGroupName"] == name
+    for client in clients.values():  # each region's execution ends Failed on its Fail step
+        execution = client.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"][0]
+        arn = execution["PipelineExecutionArn"]
+        deadline = time.monotonic() + 60
+        while client.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] in (
+            "Executing",
+            "Stopping",
+        ):
+            assert time.monotonic() < deadline, f"{arn} did not end"
+            time.sleep(0.3)
+    home.delete_pipeline(PipelineName=name)
+    assert away.describe_pipeline(PipelineName=name)["PipelineName"] == name
+    assert [p["PipelineName"] for p in away.list_pipelines(PipelineNamePrefix=name)["PipelineSummaries"]] == [
+        name
+    ]

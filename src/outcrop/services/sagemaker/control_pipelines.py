@@ -160,7 +160,7 @@ class PipelineOperations(ControlPlane):
                     r.body[key] = params[key]
             r.body["_Version"] = int(r.body.get("_Version", 1)) + 1
 
-        updated = self.store.update(PIPELINE, record.name, change)
+        updated = self.store.update(PIPELINE, record.name, change, where=record.where)
         assert updated is not None
         return {"PipelineArn": record.arn, "PipelineVersionId": updated.body["_Version"]}
 
@@ -175,12 +175,12 @@ class PipelineOperations(ControlPlane):
 
     def delete_pipeline(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._pipeline(ctx, params["PipelineName"])
-        executions = self._executions_of(record.name)
+        executions = self._executions_of(record)
         if any(e.status not in DONE for e in executions):
             raise Conflict(f"Pipeline '{record.arn}' has executions in progress; stop them first.")
         for execution in executions:
             self.store.delete(EXECUTION, execution.name)
-        self.store.delete(PIPELINE, record.name)
+        self.store.delete(PIPELINE, record.name, where=record.where)
         return {"PipelineArn": record.arn}
 
     def list_pipelines(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -215,13 +215,15 @@ class PipelineOperations(ControlPlane):
 
     # -- executions ------------------------------------------------------------------------------------------
 
-    def _executions_of(self, pipeline: str) -> list[Record]:
-        return [r for r in self.store.records(EXECUTION) if r.body.get("PipelineName") == pipeline]
+    def _executions_of(self, pipeline: Record) -> list[Record]:
+        """The pipeline's executions: those of its name in its account and region."""
+        records = self.store.records(EXECUTION, where=pipeline.where)
+        return [r for r in records if r.body.get("PipelineName") == pipeline.name]
 
     def start_pipeline_execution(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         pipeline = self._pipeline(ctx, params["PipelineName"])
         token = params.get("ClientRequestToken")
-        for earlier in self._executions_of(pipeline.name):
+        for earlier in self._executions_of(pipeline):
             if token and earlier.body.get("_Token") == token:
                 return {"PipelineExecutionArn": earlier.arn}
         for unsupported in ("SelectiveExecutionConfig", "PipelineVersionAlias", "MlflowExperimentName"):
@@ -268,7 +270,13 @@ class PipelineOperations(ControlPlane):
             except (StepFailed, KeyError) as exc:
                 raise ValidationException(f"PipelineExperimentConfig cannot be resolved: {exc}") from exc
         self.store.insert(EXECUTION, execution_id, arn, "Executing", body, where=self.where(ctx))
-        self.store.update(PIPELINE, pipeline.name, lambda r: r.body.update(LastRunTime=now), touch=False)
+        self.store.update(
+            PIPELINE,
+            pipeline.name,
+            lambda r: r.body.update(LastRunTime=now),
+            touch=False,
+            where=pipeline.where,
+        )
         self.pipelines.start(execution_id)
         return {"PipelineExecutionArn": arn}
 
@@ -313,7 +321,7 @@ class PipelineOperations(ControlPlane):
             "CreationTimeBefore": params.get("CreatedBefore"),
         }
         found, token = listed(
-            self._executions_of(pipeline.name), {**params, **window, "SortBy": "CreationTime"}, summary
+            self._executions_of(pipeline), {**params, **window, "SortBy": "CreationTime"}, summary
         )
         return {"PipelineExecutionSummaries": found, "NextToken": token}
 

@@ -93,11 +93,11 @@ class RegistryOperations(ControlPlane):
 
     def delete_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._group(ctx, params["ModelPackageGroupName"])
-        if self.store.records(PACKAGE, name_prefix=record.name + "/"):
+        if self.store.records(PACKAGE, name_prefix=record.name + "/", where=record.where):
             raise Conflict(
                 f"Model Package Group {record.arn} cannot be deleted: it still contains model packages."
             )
-        self.store.delete(GROUP, record.name)
+        self.store.delete(GROUP, record.name, where=record.where)
         return {}
 
     # -- packages --------------------------------------------------------------------------------------------
@@ -225,12 +225,12 @@ class RegistryOperations(ControlPlane):
                 )
             r.body["LastModifiedBy"] = _created_by(ctx)
 
-        self.store.update(PACKAGE, record.name, change)
+        self.store.update(PACKAGE, record.name, change, where=record.where)
         return {"ModelPackageArn": record.arn}
 
     def delete_model_package(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._package(ctx, params["ModelPackageName"])
-        self.store.delete(PACKAGE, record.name)
+        self.store.delete(PACKAGE, record.name, where=record.where)
         return {}
 
     # -- tags ------------------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ class PipelineRunner:
         assert record is not None
         pipeline = record.body["PipelineName"]
         best: tuple[float, Record, dict[str, Any]] | None = None
-        for other in self.store.records(EXECUTION):
+        for other in self.store.records(EXECUTION, where=record.where):  # its pipeline's, in its region
             if other.name == execution_id or other.body.get("PipelineName") != pipeline:
                 continue
             earlier = other.body.get("_Steps", {}).get(step.name)

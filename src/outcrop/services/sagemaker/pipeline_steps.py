@@ -189,7 +189,9 @@ class StepRunner:
 
     def _register(self, ctx: RequestContext, arguments: dict[str, Any], where: str) -> Outcome:
         group = arguments.get("ModelPackageGroupName")
-        if group and not self.host.store.get("model-package-group", group):
+        if group and not self.host.store.get(
+            "model-package-group", group, where=(ctx.account_id, ctx.region)
+        ):
             # Pipelines creates the group a RegisterModel step names when it does not exist yet.
             self._call(ctx, "create_model_package_group", {"ModelPackageGroupName": group}, where)
         arn = self._call(ctx, "create_model_package", arguments, where)["ModelPackageArn"]

@@ -3,9 +3,9 @@
 Every resource is one row keyed by its account, region, kind and name, holding its API description as JSON,
 so each operation reads and writes whole descriptions in one transaction and a restart finds exactly what the
 API last said. A request reads through `where=` (its account and region) and sees only its own. Models,
-endpoint configurations, endpoints, training, tuning, processing and transform jobs are named per account
-and region, as on AWS (`REGIONAL_KINDS`), so their runners and the hosting seam read them with `where=`
-too; the other kinds' names stay unique across regions for now, and are read without it.
+endpoint configurations, endpoints, jobs, pipelines and model packages (and their groups) are named per
+account and region, as on AWS (`REGIONAL_KINDS`), so their runners and the hosting seam read them with
+`where=` too; pipeline executions are named by a random id, unique everywhere, and are read without it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,18 @@ Where = tuple[str, str]
 """(account, region): where a resource lives."""
 
 REGIONAL_KINDS = frozenset(
-    {"model", "endpoint-config", "training-job", "tuning-job", "processing-job", "transform-job", "endpoint"}
+    {
+        "model",
+        "endpoint-config",
+        "endpoint",
+        "training-job",
+        "tuning-job",
+        "processing-job",
+        "transform-job",
+        "pipeline",
+        "model-package-group",
+        "model-package",
+    }
 )
 """Kinds whose names are unique per account and region only: read, change and delete them with `where`."""
 
@@ -171,8 +182,8 @@ class SageMakerStore:
         with self.db.transaction() as tx:
             last = tx.execute(
                 "SELECT MAX(CAST(substr(name, ?) AS INTEGER)) AS v FROM resources WHERE kind = ?"
-                " AND name LIKE ? ESCAPE '\\'",
-                (len(group) + 2, kind, _like_prefix(group + "/")),
+                " AND name LIKE ? ESCAPE '\\' AND account = ? AND region = ?",
+                (len(group) + 2, kind, _like_prefix(group + "/"), *where),
             ).fetchone()
             version = int(last["v"] or 0) + 1
             arn, status, body = make(version)
