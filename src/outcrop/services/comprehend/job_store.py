@@ -85,6 +85,7 @@ class ComprehendStore:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closing = False
 
     # -- rows ----------------------------------------------------------------------------------------------
 
@@ -190,6 +191,7 @@ class ComprehendStore:
         self._queue.put(id)
 
     def close(self) -> None:
+        self._closing = True  # work that fails from here on failed because the server is stopping
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -216,13 +218,16 @@ class ComprehendStore:
             return
         try:
             result = self.handlers[kind](resource)
-        except JobFailed as exc:
-            self._end(id, self.failed[kind], str(exc), {})
-        except Exception as exc:  # a defect must end the work with a reason, not kill the thread
-            log.exception("Comprehend %s %s failed", kind, id)
-            self._end(id, self.failed[kind], f"Internal error: {exc}", {})
-        else:
-            self._end(id, self.done[kind], None, result)
+        except Exception as exc:
+            if self._closing:
+                return  # left running: the next start runs it again
+            if isinstance(exc, JobFailed):
+                self._end(id, self.failed[kind], str(exc), {})
+            else:  # a defect must end the work with a reason, not kill the thread
+                log.exception("Comprehend %s %s failed", kind, id)
+                self._end(id, self.failed[kind], f"Internal error: {exc}", {})
+            return
+        self._end(id, self.done[kind], None, result)
 
     def _end(self, id: str, status: str, message: str | None, doc: dict[str, Any]) -> None:
         now = time.time()
