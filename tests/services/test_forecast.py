@@ -345,3 +345,39 @@ def test_tags_round_trip(forecast: Any, group: dict[str, str]) -> None:
     ]
     forecast.untag_resource(ResourceArn=group["group"], TagKeys=["team"])
     assert forecast.list_tags_for_resource(ResourceArn=group["group"])["Tags"] == []
+
+
+def test_a_related_time_series_is_refused_rather_than_ignored(forecast: Any) -> None:
+    """Outcrop's predictors train on the target series only: a group holding related series gets a clear
+    refusal, not a predictor that silently leaves them out."""
+    name = unique("related").replace("-", "_")
+    target = forecast.create_dataset(
+        DatasetName=name, Domain="CUSTOM", DatasetType="TARGET_TIME_SERIES", DataFrequency="D", Schema=SCHEMA
+    )["DatasetArn"]
+    related_schema = {
+        "Attributes": [
+            {"AttributeName": "timestamp", "AttributeType": "timestamp"},
+            {"AttributeName": "item_id", "AttributeType": "string"},
+            {"AttributeName": "price", "AttributeType": "float"},
+        ]
+    }
+    related = forecast.create_dataset(
+        DatasetName=name + "_price",
+        Domain="CUSTOM",
+        DatasetType="RELATED_TIME_SERIES",
+        DataFrequency="D",
+        Schema=related_schema,
+    )["DatasetArn"]
+    group_arn = forecast.create_dataset_group(
+        DatasetGroupName=name, Domain="CUSTOM", DatasetArns=[target, related]
+    )["DatasetGroupArn"]
+    refusal = refused(
+        forecast.create_auto_predictor,
+        "InvalidInputException",
+        PredictorName=name,
+        ForecastHorizon=7,
+        ForecastFrequency="D",
+        DataConfig={"DatasetGroupArn": group_arn},
+    )
+    assert "RELATED_TIME_SERIES" in refusal["Message"]
+    assert name not in [p["PredictorName"] for p in forecast.list_predictors()["Predictors"]]

@@ -27,6 +27,12 @@ class Forecast(DatasetOperations, Service):
     def _group_and_target(self, ctx: RequestContext, arn: str) -> tuple[Resource, Resource | None]:
         group = self._get(ctx, arn, "dataset-group")
         datasets = [self.store.get(a) for a in group.body["DatasetArns"]]
+        if any(d and d.body["DatasetType"] == "RELATED_TIME_SERIES" for d in datasets):
+            raise InvalidInputException(  # training would ignore them, and a predictor must not pretend
+                "The dataset group holds a RELATED_TIME_SERIES dataset, which this server's predictors do "
+                "not use (they train on the target time series only); remove it from the dataset group "
+                "(UpdateDatasetGroup) to train on the target series"
+            )
         return group, next((d for d in datasets if d and d.body["DatasetType"] == "TARGET_TIME_SERIES"), None)
 
     def create_auto_predictor(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
