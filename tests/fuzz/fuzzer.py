@@ -209,6 +209,12 @@ def allowed_codes(target: Target, *, wire: bool) -> frozenset[str]:
 # -- the run -------------------------------------------------------------------------------------------------
 
 
+def _may_reroute(label: str) -> bool:
+    """A wire mutation, or a missing required member that tells operations apart (ListParts without its
+    uploadId is GET /bucket/key, GetObject), may reach another operation, which answers for itself."""
+    return label.startswith("wire:") or label == "shape:missing-required"
+
+
 def _wire(mutate: WireMutation, rng: random.Random, target: Target) -> Callable[[Any], None]:
     return lambda request: mutate(request, rng, target)
 
@@ -288,7 +294,7 @@ class Fuzzer:
             sent_status = int(self._answer.get("status", status))
             if status == 501 and code == "NotImplemented":  # an honest refusal of a feature not served
                 self.report.refused += 1
-            elif label.startswith("wire:") and sent_status < 500 <= status:
+            elif _may_reroute(label) and sent_status < 500 <= status:
                 # botocore calls an S3 200 whose body is not this operation's XML a 500: a mutated method,
                 # path or query reached another operation, which answered correctly for itself
                 self.report.rerouted += 1
@@ -308,7 +314,7 @@ class Fuzzer:
                 self.report.skip_reasons[f"{type(error).__name__}: {str(error)[:80]}"] += 1
                 return
             status = int(self._answer.get("status", 0))
-            if label.startswith("wire:") and 200 <= status < 300:
+            if _may_reroute(label) and 200 <= status < 300:
                 # a mutated method or path reached another operation (PUT /bucket?location is CreateBucket),
                 # whose 2xx body is not this operation's document
                 self.report.rerouted += 1

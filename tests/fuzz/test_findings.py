@@ -27,3 +27,21 @@ def test_s3_put_object_with_a_bad_encryption_context_is_invalid_argument(
             )
         assert caught.value.response["Error"]["Code"] == "InvalidArgument"
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_sagemaker_processing_job_without_an_instance_type_is_refused_at_create(
+    client: Callable[..., Any],
+) -> None:
+    sm = client("sagemaker")
+    with pytest.raises(ClientError) as caught:
+        sm.create_processing_job(
+            ProcessingJobName="fuzz-no-instance-type",
+            RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+            AppSpecification={"ImageUri": "python:3.11", "ContainerEntrypoint": ["python3", "-c", "1"]},
+            ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "VolumeSizeInGB": 1}},
+        )
+    error = caught.value.response["Error"]
+    assert error["Code"] == "ValidationException" and "InstanceType" in error["Message"]
+    with pytest.raises(ClientError) as missing:  # nothing was made to run
+        sm.describe_processing_job(ProcessingJobName="fuzz-no-instance-type")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFound"

@@ -101,6 +101,10 @@ def _check_request(params: dict[str, Any]) -> None:
             f"ProcessingResources.ClusterConfig.InstanceCount {cluster.get('InstanceCount')}: Outcrop runs a "
             "processing job on one instance; use 1."
         )
+    if not cluster.get("InstanceType"):  # optional in the model (InstanceGroups may stand in), needed here
+        raise ValidationException(
+            "ProcessingResources.ClusterConfig.InstanceType is required: Outcrop sizes the job by it."
+        )
 
 
 class ProcessingOperations(ControlPlane):
