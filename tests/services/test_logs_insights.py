@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -62,9 +64,8 @@ def group(logs: Any) -> Iterator[str]:
 def query(logs: Any, group: str | list[str], text: str, **extra: Any) -> dict[str, Any]:
     """Start a query over the last hour and poll until it finishes, as AWS's example does."""
     where = {"logGroupNames": group} if isinstance(group, list) else {"logGroupName": group}
-    started = logs.start_query(
-        startTime=_now_s() - 3600, endTime=_now_s(), queryString=text, **where, **extra
-    )
+    window = {"startTime": _now_s() - 3600, "endTime": _now_s() + 60}  # events of this very second too
+    started = logs.start_query(queryString=text, **window, **where, **extra)
     for _ in range(200):
         result: dict[str, Any] = logs.get_query_results(queryId=started["queryId"])
         assert result["status"] in ("Scheduled", "Running", "Complete")
@@ -353,3 +354,49 @@ def test_deeply_nested_query_is_malformed_not_a_crash(logs: Any, group: str) -> 
     text = "filter " + "(" * 3000 + "a" + ")" * 3000
     bad = error_of(logs.start_query, logGroupName=group, startTime=0, endTime=1, queryString=text)
     assert bad["Code"] == "MalformedQueryException" and bad["Status"] == 400
+
+
+def test_a_functions_own_report_lines_answer_insights(server: RunningServer, logs: Any) -> None:
+    """Lambda writes REPORT lines to /aws/lambda/<name>; Insights finds their fields as AWS's does."""
+    lam = server.client("lambda")
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr(
+            "app.py", "def handler(event, context):\n    print('working on', event['n'])\n    return 1\n"
+        )
+    name = f"fn-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="app.handler",
+        Code={"ZipFile": package.getvalue()},
+        MemorySize=256,
+    )
+    try:
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        for n in range(3):
+            assert "FunctionError" not in lam.invoke(FunctionName=name, Payload=json.dumps({"n": n}).encode())
+        group = f"/aws/lambda/{name}"
+        for _ in range(600):  # the function's lines reach its log group after the call returns, as on AWS
+            found = logs.filter_log_events(logGroupName=group, filterPattern="REPORT")["events"]
+            if len(found) == 3:
+                break
+            time.sleep(0.05)
+        text = (
+            'filter @type = "REPORT" | stats count(*) as invocations, '
+            "max(@memorySize / 1000 / 1000) as provisionedMB, count_distinct(@requestId) as requests"
+        )
+        assert rows(query(logs, group, text)) == [
+            {"invocations": "3", "provisionedMB": "256", "requests": "3"}
+        ]
+        printed = rows(
+            query(logs, f"/aws/lambda/{name}", "filter @message like /working on/ | fields @message")
+        )
+        assert sorted(r["@message"].strip() for r in printed) == [
+            "working on 0",
+            "working on 1",
+            "working on 2",
+        ]
+    finally:
+        lam.delete_function(FunctionName=name)
