@@ -26,6 +26,7 @@ import boto3
 from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.history import BaseHistoryHandler, get_global_history_recorder
 
 from tests.fuzz.shapes import DELETE, Target, set_path, shape_mutations, valid_value
 from tests.fuzz.wire import WIRE_MUTATIONS, WireMutation, mutate_body
@@ -209,6 +210,19 @@ def allowed_codes(target: Target, *, wire: bool) -> frozenset[str]:
 # -- the run -------------------------------------------------------------------------------------------------
 
 
+class _StatusAsSent(BaseHistoryHandler):  # type: ignore[misc]
+    """The HTTP status as the server sent it. botocore's S3 handlers turn a 200 whose body is not the
+    operation's XML into a 500 before any `before-parse` handler of ours runs (a GetObject answer to a
+    CopyObject whose method a wire mutation changed); its history records the response first."""
+
+    def __init__(self, fuzzer: Fuzzer) -> None:
+        self.fuzzer = fuzzer
+
+    def emit(self, event_type: str, payload: Any, source: str) -> None:
+        if event_type == "HTTP_RESPONSE" and isinstance(payload, dict):
+            self.fuzzer._answer = {"status": payload.get("status_code", 0)}
+
+
 def _may_reroute(label: str) -> bool:
     """A wire mutation, or a missing required member that tells operations apart (ListParts without its
     uploadId is GET /bucket/key, GetObject), may reach another operation, which answers for itself."""
@@ -228,6 +242,9 @@ class Fuzzer:
         self._pending: Callable[[Any], None] | None = None  # the mutation the next request carries
         self._answer: dict[str, Any] = {}
         self._sent = False
+        recorder = get_global_history_recorder()
+        recorder.add_handler(_StatusAsSent(self))
+        recorder.enable()
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -260,7 +277,7 @@ class Fuzzer:
         self._sent = True
 
     def _before_parse(self, response_dict: Any, **_: Any) -> None:
-        self._answer = {"status": response_dict.get("status_code", 0)}
+        self._answer.setdefault("status", response_dict.get("status_code", 0))
 
     def prepare(self) -> None:
         """What the valid requests name: a bucket and an object."""
