@@ -221,8 +221,7 @@ def test_viseme_marks_follow_the_phonemes_of_each_word(real_server: RunningServe
         times = [m["time"] for m in marks]
         assert times == sorted(times)
         assert visemes[0]["time"] == words[0]["time"]  # a word's first viseme starts with the word
-        second = next(i for i, v in enumerate(visemes) if v["time"] >= words[1]["time"])
-        assert second >= 2 and visemes[-1]["time"] > words[-1]["time"]
+        assert visemes[-1]["time"] > words[-1]["time"] > words[0]["time"]  # "sil" after the last word starts
 
 
 @pytest.mark.real
