@@ -21,7 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from botocore import xform_name
+
 from outcrop.config import Settings
+from outcrop.protocol.router import service_model
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.frauddetector.batch import BatchPredictions
 from outcrop.services.frauddetector.catalog import Catalog
@@ -41,95 +44,20 @@ from outcrop.storage.objects import ObjectStore
 
 log = logging.getLogger(__name__)
 
-# The operations whose botocore model lists ResourceNotFoundException / ConflictException among their
-# errors (tests/services/test_frauddetector_errors.py checks these against the model). Elsewhere AWS
-# answers a missing or conflicting resource with a ValidationException, and so does Outcrop.
-NOT_FOUND_MODELLED = frozenset(
-    [
-        "cancel_batch_import_job",
-        "cancel_batch_prediction_job",
-        "create_batch_import_job",
-        "create_batch_prediction_job",
-        "create_detector_version",
-        "create_model_version",
-        "delete_detector_version",
-        "delete_events_by_event_type",
-        "describe_detector",
-        "describe_model_versions",
-        "get_batch_import_jobs",
-        "get_batch_prediction_jobs",
-        "get_delete_events_by_event_type_status",
-        "get_detector_version",
-        "get_detectors",
-        "get_entity_types",
-        "get_event",
-        "get_event_prediction",
-        "get_event_prediction_metadata",
-        "get_event_types",
-        "get_external_models",
-        "get_kms_encryption_key",
-        "get_labels",
-        "get_list_elements",
-        "get_lists_metadata",
-        "get_model_version",
-        "get_models",
-        "get_outcomes",
-        "get_rules",
-        "get_variables",
-        "list_tags_for_resource",
-        "put_kms_encryption_key",
-        "send_event",
-        "tag_resource",
-        "untag_resource",
-        "update_detector_version",
-        "update_detector_version_status",
-        "update_event_label",
-        "update_list",
-        "update_model",
-        "update_model_version",
-        "update_model_version_status",
-        "update_rule_metadata",
-        "update_rule_version",
-        "update_variable",
-    ]
-)
-CONFLICT_MODELLED = frozenset(
-    [
-        "delete_detector",
-        "delete_detector_version",
-        "delete_entity_type",
-        "delete_event_type",
-        "delete_events_by_event_type",
-        "delete_external_model",
-        "delete_label",
-        "delete_list",
-        "delete_model",
-        "delete_model_version",
-        "delete_outcome",
-        "delete_rule",
-        "delete_variable",
-        "get_event_prediction",
-        "put_detector",
-        "put_entity_type",
-        "put_event_type",
-        "put_external_model",
-        "put_kms_encryption_key",
-        "put_label",
-        "put_outcome",
-        "send_event",
-        "update_detector_version",
-        "update_detector_version_metadata",
-        "update_detector_version_status",
-        "update_event_label",
-        "update_list",
-        "update_model",
-        "update_model_version",
-        "update_model_version_status",
-        "update_rule_metadata",
-        "update_rule_version",
-        "update_variable",
-    ]
-)
+
+def _modelling(code: str) -> frozenset[str]:
+    """The operations (as method names) whose botocore model lists `code` among their errors. Elsewhere AWS
+    answers a missing or conflicting resource with a ValidationException, and so does Outcrop."""
+    model = service_model("frauddetector")
+    return frozenset(
+        xform_name(name)
+        for name in model.operation_names
+        if code in [error.name for error in model.operation_model(name).error_shapes]
+    )
+
+
+NOT_FOUND_MODELLED = _modelling("ResourceNotFoundException")
+CONFLICT_MODELLED = _modelling("ConflictException")
 
 
 class Operations(Catalog, Lists, Predictions, Training, Detectors, BatchPredictions):
