@@ -74,9 +74,8 @@ def main() -> None:
     print(f"     crashes: {crashes}; unhandled errors logged: {log.count('unhandled error in')}")
     # background work (jobs, runners) logs its own crashes: a traceback is a finding too
     print(f"  tracebacks logged: {log.count('Traceback (most recent call last)')}")
-    for line in log.splitlines():
-        if " ERROR " in line:
-            print(f"    {line[:200]}")
+    for line in [line for line in log.splitlines() if " ERROR " in line][:30]:
+        print(f"    {line[:200]}")
     if len(rss) >= 3:
         settled = rss[len(rss) // 3][1]  # after the first third: models are loaded by then
         print(
