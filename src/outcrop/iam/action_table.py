@@ -320,6 +320,7 @@ SIMPLE: dict[str, dict[str, Rule]] = {
         **_same(_COLLECTION, "IndexFaces", "ListFaces", "SearchFaces", "SearchFacesByImage"),
         **_same("{ResourceArn}", "ListTagsForResource", "TagResource", "UntagResource"),
         **_same("*", "CompareFaces", "DetectFaces", "DetectLabels", "DetectModerationLabels", "DetectText"),
+        **_same("*", "RecognizeCelebrities", "GetCelebrityInfo"),
         **_same("*", "ListCollections"),
     },
     "textract": _same(
