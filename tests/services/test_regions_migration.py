@@ -12,7 +12,7 @@ import pytest
 
 from outcrop.rag import kbstore
 from outcrop.services.sagemaker import store as sagemaker_store
-from outcrop.storage import sqlitelogs
+from outcrop.storage import logschema
 from outcrop.storage.sqlite import Database
 from tests.errors import error_of
 from tests.server import RunningServer
@@ -23,7 +23,7 @@ DEFAULT, OTHER = "us-east-1", "eu-west-1"
 
 def old_logs(data: Path) -> None:
     """CloudWatch Logs' file as it was: the schema's first migration only, one group with one event."""
-    db = Database(data / "logs" / "logs.sqlite3", sqlitelogs.MIGRATIONS[:1])
+    db = Database(data / "logs" / "logs.sqlite3", logschema.MIGRATIONS[:1])
     now = int(time.time() * 1000)
     with db.transaction() as tx:
         tx.execute("INSERT INTO groups VALUES ('/old/group', ?, NULL, 5, NULL, 'STANDARD', '{}')", (now,))
