@@ -299,26 +299,31 @@ def test_bad_requests_are_refused(client: Callable[..., Any]) -> None:
 
 
 def test_a_running_job_resumes_after_a_restart(tmp_path: Path) -> None:
+    RECORDS = 3000  # enough that the fake model is still at work when the server is killed
     running = RunningServer(tmp_path / "data").start()
     try:
         s3, bedrock = running.client("s3"), running.client("bedrock")
         bucket = new_bucket(s3)
         long_text = " ".join(f"w{i}" for i in range(2000))
-        records = [{"recordId": f"R{i:010d}", "modelInput": claude(long_text, 4096)} for i in range(300)]
+        records = [{"recordId": f"R{i:010d}", "modelInput": claude(long_text, 4096)} for i in range(RECORDS)]
         put_records(s3, bucket, "many.jsonl", records)
         arn = create_job(bedrock, f"s3://{bucket}/many.jsonl", f"s3://{bucket}/out/")
         deadline = time.monotonic() + 60
         while bedrock.get_model_invocation_job(jobIdentifier=arn)["processedRecordCount"] < 10:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        running.restart()
+        assert running.process is not None
+        running.process.kill()  # a crash: a graceful stop could let the job finish while it drains
+        running.process.wait()
+        running.process = None
+        running.start()
         bedrock, s3 = running.client("bedrock"), running.client("s3")
         resumed = bedrock.get_model_invocation_job(jobIdentifier=arn)
         assert resumed["status"] in ("Validating", "Scheduled", "InProgress")
-        assert 10 <= resumed["processedRecordCount"] < 300
+        assert 10 <= resumed["processedRecordCount"] < RECORDS
         job = wait_job(bedrock, arn, seconds=120)
         assert job["status"] == "Completed"
-        assert (job["processedRecordCount"], job["successRecordCount"]) == (300, 300)
+        assert (job["processedRecordCount"], job["successRecordCount"]) == (RECORDS, RECORDS)
         lines = read_lines(s3, bucket, f"out/{arn.rpartition('/')[2]}/many.jsonl.out")
         assert sorted(line["recordId"] for line in lines) == [record["recordId"] for record in records]
     finally:
