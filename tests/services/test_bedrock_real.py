@@ -36,6 +36,7 @@ def test_guide_invoke_model_on_the_real_llm(real_server: RunningServer) -> None:
             {
                 "anthropic_version": "bedrock-2023-05-31",
                 "max_tokens": 200,
+                "temperature": 0,
                 "messages": [
                     {"role": "user", "content": "What is the capital of France? Answer in one sentence."}
                 ],
