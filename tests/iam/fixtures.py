@@ -44,3 +44,31 @@ def policy(*statements: dict[str, Any]) -> str:
 
 def allow(action: Any, resource: Any = "*", **extra: Any) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def trust(service: str) -> str:
+    """A role trust policy letting `service` (e.g. sagemaker.amazonaws.com) assume the role."""
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+@contextmanager
+def execution_role_server(
+    data_dir: Path, *, role: str, service: str, buckets: tuple[str, str]
+) -> Iterator[RunningServer]:
+    """An `iam` server for execution-role tests: two buckets each holding data.txt, `role` (trusting
+    `service`) that may read only the first, and `for-ec2`, a role the service may not assume."""
+    allowed, _ = buckets
+    with iam_server(data_dir) as running:
+        iam, s3 = running.client("iam"), running.client("s3")
+        for bucket in buckets:
+            s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key="data.txt", Body=f"from {bucket}".encode())
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(service))
+        iam.put_role_policy(
+            RoleName=role,
+            PolicyName="one-bucket",
+            PolicyDocument=policy(allow("s3:GetObject", f"arn:aws:s3:::{allowed}/*")),
+        )
+        iam.create_role(RoleName="for-ec2", AssumeRolePolicyDocument=trust("ec2.amazonaws.com"))
+        yield running

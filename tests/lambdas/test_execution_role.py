@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.errors import error_of
-from tests.iam.fixtures import allow, iam_server, policy
+from tests.iam.fixtures import execution_role_server
 from tests.server import RunningServer
 
 ACCOUNT = "000000000000"
@@ -34,15 +34,6 @@ def handler(event, context):
 """
 
 
-def trust(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
-
-
 def package() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -52,18 +43,12 @@ def package() -> bytes:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with iam_server(tmp_path_factory.mktemp("lambda-role") / "data") as running:
-        iam, s3 = running.client("iam"), running.client("s3")
-        for bucket in ("allowed-bucket", "other-bucket"):
-            s3.create_bucket(Bucket=bucket)
-            s3.put_object(Bucket=bucket, Key="data.txt", Body=f"from {bucket}".encode())
-        iam.create_role(RoleName="reader", AssumeRolePolicyDocument=trust("lambda.amazonaws.com"))
-        iam.put_role_policy(
-            RoleName="reader",
-            PolicyName="one-bucket",
-            PolicyDocument=policy(allow("s3:GetObject", "arn:aws:s3:::allowed-bucket/*")),
-        )
-        iam.create_role(RoleName="for-ec2", AssumeRolePolicyDocument=trust("ec2.amazonaws.com"))
+    with execution_role_server(
+        tmp_path_factory.mktemp("lambda-role") / "data",
+        role="reader",
+        service="lambda.amazonaws.com",
+        buckets=("allowed-bucket", "other-bucket"),
+    ) as running:
         yield running
 
 

@@ -14,10 +14,9 @@ import pytest
 from botocore.exceptions import WaiterError
 
 from tests.errors import error_of
-from tests.iam.fixtures import allow, iam_server, policy
+from tests.iam.fixtures import execution_role_server
 from tests.sagemaker_hosting.archives import tar_gz
 from tests.server import RunningServer
-from tests.services.test_sagemaker_training_role import trust
 
 ACCOUNT = "000000000000"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
@@ -55,23 +54,17 @@ def output_fn(prediction, accept):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with iam_server(tmp_path_factory.mktemp("sagemaker-endpoint-role") / "data") as running:
-        iam, s3 = running.client("iam"), running.client("s3")
-        for bucket in ("endpoint-role-allowed", "endpoint-role-other"):
-            s3.create_bucket(Bucket=bucket)
-            s3.put_object(Bucket=bucket, Key="data.txt", Body=f"from {bucket}".encode())
-        s3.put_object(
+    with execution_role_server(
+        tmp_path_factory.mktemp("sagemaker-endpoint-role") / "data",
+        role="server",
+        service="sagemaker.amazonaws.com",
+        buckets=("endpoint-role-allowed", "endpoint-role-other"),
+    ) as running:
+        running.client("s3").put_object(
             Bucket="endpoint-role-allowed",
             Key="model.tar.gz",
             Body=tar_gz({"code/inference.py": INFERENCE}),
         )
-        iam.create_role(RoleName="server", AssumeRolePolicyDocument=trust("sagemaker.amazonaws.com"))
-        iam.put_role_policy(
-            RoleName="server",
-            PolicyName="one-bucket",
-            PolicyDocument=policy(allow("s3:GetObject", "arn:aws:s3:::endpoint-role-allowed/*")),
-        )
-        iam.create_role(RoleName="for-ec2", AssumeRolePolicyDocument=trust("ec2.amazonaws.com"))
         yield running
 
 

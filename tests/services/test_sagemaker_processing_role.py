@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from tests.errors import error_of
-from tests.iam.fixtures import allow, iam_server, policy
+from tests.iam.fixtures import execution_role_server
 from tests.server import RunningServer
 from tests.services.test_sagemaker_processing import Processing
-from tests.services.test_sagemaker_training_role import trust
 
 ACCOUNT = "000000000000"
 SCRIPT = """
@@ -36,18 +35,12 @@ json.dump(seen, open("/opt/ml/processing/output/test/seen.json", "w"))
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with iam_server(tmp_path_factory.mktemp("sagemaker-processing-role") / "data") as running:
-        iam, s3 = running.client("iam"), running.client("s3")
-        for bucket in ("proc-role-allowed", "proc-role-other"):
-            s3.create_bucket(Bucket=bucket)
-            s3.put_object(Bucket=bucket, Key="data.txt", Body=f"from {bucket}".encode())
-        iam.create_role(RoleName="processor", AssumeRolePolicyDocument=trust("sagemaker.amazonaws.com"))
-        iam.put_role_policy(
-            RoleName="processor",
-            PolicyName="one-bucket",
-            PolicyDocument=policy(allow("s3:GetObject", "arn:aws:s3:::proc-role-allowed/*")),
-        )
-        iam.create_role(RoleName="for-ec2", AssumeRolePolicyDocument=trust("ec2.amazonaws.com"))
+    with execution_role_server(
+        tmp_path_factory.mktemp("sagemaker-processing-role") / "data",
+        role="processor",
+        service="sagemaker.amazonaws.com",
+        buckets=("proc-role-allowed", "proc-role-other"),
+    ) as running:
         yield running
 
 

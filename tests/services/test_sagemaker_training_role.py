@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.errors import error_of
-from tests.iam.fixtures import allow, iam_server, policy
+from tests.iam.fixtures import execution_role_server
 from tests.server import RunningServer
 from tests.services.test_sagemaker_training import Jobs, untar
 
@@ -33,25 +33,14 @@ with open(os.path.join(os.environ["SM_MODEL_DIR"], "seen.json"), "w") as handle:
 """
 
 
-def trust(service: str) -> str:
-    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with iam_server(tmp_path_factory.mktemp("sagemaker-role") / "data") as running:
-        iam, s3 = running.client("iam"), running.client("s3")
-        for bucket in ("role-allowed", "role-other"):
-            s3.create_bucket(Bucket=bucket)
-            s3.put_object(Bucket=bucket, Key="data.txt", Body=f"from {bucket}".encode())
-        iam.create_role(RoleName="trainer", AssumeRolePolicyDocument=trust("sagemaker.amazonaws.com"))
-        iam.put_role_policy(
-            RoleName="trainer",
-            PolicyName="one-bucket",
-            PolicyDocument=policy(allow("s3:GetObject", "arn:aws:s3:::role-allowed/*")),
-        )
-        iam.create_role(RoleName="for-ec2", AssumeRolePolicyDocument=trust("ec2.amazonaws.com"))
+    with execution_role_server(
+        tmp_path_factory.mktemp("sagemaker-role") / "data",
+        role="trainer",
+        service="sagemaker.amazonaws.com",
+        buckets=("role-allowed", "role-other"),
+    ) as running:
         yield running
 
 
