@@ -182,6 +182,11 @@ def verify_mac(material: bytes, algorithm: str, message: bytes, tag: bytes) -> N
 # -- internals -------------------------------------------------------------------------------------------
 
 
+def _hash(algorithm: str) -> hashes.HashAlgorithm:
+    """The digest a signing algorithm names last: RSASSA_PSS_SHA_256 and ECDSA_SHA_256 → SHA-256."""
+    return _HASHES[algorithm.rsplit("_", 1)[1]]()
+
+
 def _private(material: bytes) -> Any:
     return serialization.load_der_private_key(material, password=None)
 
@@ -202,7 +207,7 @@ def _check_message(spec: str, message: bytes, message_type: str, algorithm: str)
             f"length less than or equal to {MAX_MESSAGE}"
         )
     if message_type == "DIGEST":
-        size = _HASHES[algorithm.rsplit("_", 1)[1]]().digest_size
+        size = _hash(algorithm).digest_size
         if len(message) != size:
             raise ValidationException(
                 f"Digest is invalid length for algorithm {algorithm}: expected {size} bytes, "
@@ -211,7 +216,7 @@ def _check_message(spec: str, message: bytes, message_type: str, algorithm: str)
 
 
 def _digest(algorithm: str, message: bytes, message_type: str) -> tuple[bytes, utils.Prehashed]:
-    chosen = _HASHES[algorithm.rsplit("_", 1)[1]]()
+    chosen = _hash(algorithm)
     if message_type == "DIGEST":
         return message, utils.Prehashed(chosen)
     hasher = hashes.Hash(chosen)
@@ -221,7 +226,7 @@ def _digest(algorithm: str, message: bytes, message_type: str) -> tuple[bytes, u
 
 def _rsa_padding(algorithm: str) -> padding.AsymmetricPadding:
     if "PSS" in algorithm:
-        chosen = _HASHES[algorithm.rsplit("_", 1)[1]]()
+        chosen = _hash(algorithm)
         return padding.PSS(mgf=padding.MGF1(chosen), salt_length=chosen.digest_size)
     return padding.PKCS1v15()
 
