@@ -12,14 +12,7 @@ import pytest
 
 from tests.errors import error_of
 from tests.server import RunningServer
-from tests.services.knowledge_bases import (
-    DOCUMENTS,
-    create_data_source,
-    create_knowledge_base,
-    fill_bucket,
-    ingest,
-)
-from tests.services.test_bedrock_flows import (
+from tests.services.flows import (
     HAIKU,
     ROLE,
     branching_flow,
@@ -32,6 +25,13 @@ from tests.services.test_bedrock_flows import (
     output_node,
     outputs,
     prompt_node,
+)
+from tests.services.knowledge_bases import (
+    DOCUMENTS,
+    create_data_source,
+    create_knowledge_base,
+    fill_bucket,
+    ingest,
 )
 
 BLOCKED_IN = "The flow's question broke the rules."
