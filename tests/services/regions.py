@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import boto3
@@ -27,3 +28,14 @@ def regional(server: RunningServer, service: str, region: str, **config: Any) ->
 def arn_region(arn: str) -> str:
     """The region field of an ARN."""
     return arn.split(":")[3]
+
+
+def regional_bucket(server: RunningServer, region: str, prefix: str, **objects: bytes | str) -> str:
+    """A new bucket named `prefix-<random>` in `region`, holding `objects` (key -> body)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    s3 = regional(server, "s3", region)
+    config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=name, **config)
+    for key, body in objects.items():
+        s3.put_object(Bucket=name, Key=key, Body=body.encode() if isinstance(body, str) else body)
+    return name

@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.errors import error_of
 from tests.server import RunningServer
-from tests.services.regions import AWAY, HOME, regional
+from tests.services.regions import AWAY, HOME, regional, regional_bucket
 
 ROLE = "arn:aws:iam::000000000000:role/comprehend-access"
 DOMAINS = {
@@ -52,13 +52,7 @@ def multi_label_csv(documents: int, seed: int = 2) -> str:
 
 
 def bucket(server: RunningServer, region: str = "us-east-1", **objects: str) -> str:
-    name = f"classify-{uuid.uuid4().hex[:12]}"
-    s3 = regional(server, "s3", region)
-    config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    s3.create_bucket(Bucket=name, **config)
-    for key, body in objects.items():
-        s3.put_object(Bucket=name, Key=key, Body=body.encode())
-    return name
+    return regional_bucket(server, region, "classify", **objects)
 
 
 def trained(comprehend: Any, arn: str) -> dict[str, Any]:

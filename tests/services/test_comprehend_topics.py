@@ -17,7 +17,7 @@ import pytest
 
 from tests.errors import error_of
 from tests.server import RunningServer
-from tests.services.regions import AWAY, HOME, regional
+from tests.services.regions import AWAY, HOME, regional, regional_bucket
 
 ROLE = "arn:aws:iam::000000000000:role/comprehend-access"
 DOMAINS = {
@@ -41,13 +41,7 @@ def corpus(per_domain: int, seed: int = 7) -> list[tuple[str, str]]:
 
 
 def bucket(server: RunningServer, region: str = "us-east-1", **objects: str) -> str:
-    name = f"topics-{uuid.uuid4().hex[:12]}"
-    s3 = regional(server, "s3", region)
-    config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    s3.create_bucket(Bucket=name, **config)
-    for key, body in objects.items():
-        s3.put_object(Bucket=name, Key=key, Body=body.encode())
-    return name
+    return regional_bucket(server, region, "topics", **objects)
 
 
 def finished(comprehend: Any, job_id: str) -> dict[str, Any]:

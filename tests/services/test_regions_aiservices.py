@@ -16,7 +16,7 @@ from typing import Any
 from tests.errors import error_of
 from tests.fixtures.vision.photos import sign, to_bytes
 from tests.server import RunningServer
-from tests.services.regions import AWAY, HOME, arn_region, regional
+from tests.services.regions import AWAY, HOME, arn_region, regional, regional_bucket
 
 LEXICON = """<?xml version="1.0" encoding="UTF-8"?>
 <lexicon version="1.0" xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa"
@@ -40,13 +40,7 @@ def _tone(seconds: float = 1.0, rate: int = 16000) -> bytes:
 
 
 def _bucket(server: RunningServer, region: str, **objects: bytes) -> str:
-    name = f"regional-ai-{uuid.uuid4().hex[:10]}"
-    s3 = regional(server, "s3", region)
-    config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    s3.create_bucket(Bucket=name, **config)
-    for key, body in objects.items():
-        s3.put_object(Bucket=name, Key=key, Body=body)
-    return name
+    return regional_bucket(server, region, "regional-ai", **objects)
 
 
 def _finished(call: Any, field: str, done: set[str], **params: Any) -> dict[str, Any]:
