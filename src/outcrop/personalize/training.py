@@ -169,7 +169,12 @@ def train(
     if item_features:
         arrays.update(_metadata(items, item_features))
     model = Model(algorithm, users, items, arrays, params)
-    return Trained(model, evaluate(model, parts), seconds, cpu)
+    metrics = evaluate(model, parts)
+    # Metrics judge the model on what it could not see; the one it serves counts every event, as AWS's
+    # popularity recipes and cold-start fallbacks do.
+    every_event = matrix(interactions, users, items)
+    arrays["popularity"] = np.asarray(every_event.sum(axis=0)).ravel().astype(np.float32)
+    return Trained(model, metrics, seconds, cpu)
 
 
 def _metadata(items: Sequence[str], features: Mapping[str, list[str]]) -> dict[str, np.ndarray]:

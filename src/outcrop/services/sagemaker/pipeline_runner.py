@@ -60,6 +60,12 @@ class PipelineRunner:
         self.steps = steps
         self._stopping: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._closing = threading.Event()
+
+    def close(self) -> None:
+        """The server is stopping: what its steps see from now on (closed stores, ended jobs) is not their
+        outcome, so nothing more is written, and the next server goes on from the last state recorded."""
+        self._closing.set()
 
     def recover(self) -> None:
         """Executions a stopped server left running go on (a Stopping one stops)."""
@@ -89,6 +95,8 @@ class PipelineRunner:
         try:
             self._schedule(execution_id, stop)
         except Exception as exc:  # an execution must end with a status whatever happened
+            if self._closing.is_set():
+                return
             log.exception("pipeline execution %s crashed the runner", execution_id)
             self._finish(execution_id, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
@@ -120,6 +128,8 @@ class PipelineRunner:
                 for future in finished:
                     running.pop(future)
                     future.result()
+        if self._closing.is_set():
+            return
         state = self._steps(execution_id)
         failures = [s for s in state.values() if s["StepStatus"] == "Failed"]
         if stop.is_set() or any(s["StepStatus"] == "Stopped" for s in state.values()):
@@ -154,22 +164,24 @@ class PipelineRunner:
                     lambda metadata: self._put_step(execution_id, name, {"Metadata": metadata}),
                     stop.is_set,
                 )
-        except StepStopped as stopped:
-            self._end_step(execution_id, name, "Stopped", stopped.metadata, None)
-            return
-        except StepFailed as failure:
-            metadata = failure.metadata
-            if step.type == "Fail":
-                metadata = {"Fail": {"ErrorMessage": failure.reason}}
-            self._end_step(execution_id, name, "Failed", metadata, failure.reason)
-            return
-        except Exception as exc:  # a bug in one step fails that step, not the scheduler
-            log.exception("pipeline step %s of %s crashed", name, execution_id)
-            self._end_step(
-                execution_id, name, "Failed", {}, f"InternalServerError: {type(exc).__name__}: {exc}"
-            )
+        except Exception as exc:
+            self._step_raised(execution_id, step, name, exc)
             return
         self._end_step(execution_id, name, "Succeeded", outcome.metadata, None, outcome)
+
+    def _step_raised(self, execution_id: str, step: Step, name: str, raised: Exception) -> None:
+        """Record how a step ended when it raised; nothing while the server stops (see close)."""
+        if self._closing.is_set():
+            return
+        if isinstance(raised, StepStopped):
+            self._end_step(execution_id, name, "Stopped", raised.metadata, None)
+        elif isinstance(raised, StepFailed):
+            metadata = {"Fail": {"ErrorMessage": raised.reason}} if step.type == "Fail" else raised.metadata
+            self._end_step(execution_id, name, "Failed", metadata, raised.reason)
+        else:  # a bug in one step fails that step, not the scheduler
+            log.error("pipeline step %s of %s crashed", name, execution_id, exc_info=raised)
+            reason = f"InternalServerError: {type(raised).__name__}: {raised}"
+            self._end_step(execution_id, name, "Failed", {}, reason)
 
     def _cached(self, execution_id: str, step: Step, resolver: Resolver) -> Outcome | None:
         """A succeeded run of the same step with the same arguments in this pipeline, within ExpireAfter."""

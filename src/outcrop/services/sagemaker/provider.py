@@ -99,6 +99,7 @@ class SageMaker(
         self.start_pipelines(lambda_functions)  # Lambda steps run on the local Lambda runtime
 
     def close(self) -> None:
+        self.pipelines.close()
         self.training.close()
         self.processing.close()
         self.transform.close()
