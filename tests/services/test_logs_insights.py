@@ -205,6 +205,24 @@ def test_time_window_is_inclusive_at_both_ends(logs: Any, group: str) -> None:
     assert sorted(r["path"] for r in rows(result)) == ["/cart", "/missing", "/pay"]
 
 
+def test_a_window_in_milliseconds_is_read_as_milliseconds(logs: Any, group: str) -> None:
+    """AWS's large-query example passes milliseconds (documented: seconds) and finds its events."""
+    first = logs.get_log_events(logGroupName=group, logStreamName="web", startFromHead=True)["events"][0]
+    base_ms = first["timestamp"]  # the web events are at base + 0, 60, 120, 180 and 240 s
+
+    def paths(start_ms: int, end_ms: int) -> list[str]:
+        started = logs.start_query(
+            logGroupName=group, startTime=start_ms, endTime=end_ms, queryString="fields path"
+        )
+        while (result := logs.get_query_results(queryId=started["queryId"]))["status"] != "Complete":
+            time.sleep(0.05)
+        return sorted(r["path"] for r in rows(result))
+
+    assert paths(base_ms + 120_000, base_ms + 180_000) == ["/cart", "/missing"]
+    assert paths(base_ms + 120_000, base_ms + 179_999) == ["/cart"]  # one millisecond short of /missing
+    assert paths(base_ms + 120_001, base_ms + 240_000) == ["/missing", "/pay"]
+
+
 def test_malformed_and_unsupported_queries(logs: Any, group: str) -> None:
     bad = error_of(
         logs.start_query, logGroupName=group, startTime=0, endTime=1, queryString="fields @message |"

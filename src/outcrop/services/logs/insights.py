@@ -137,7 +137,7 @@ class Insights:
         account: str,
         region: str,
         groups: Sequence[str],
-        window_s: tuple[int, int],
+        window_ms: tuple[int, int],
         text: str,
         limit: int,
     ) -> Query:
@@ -152,8 +152,8 @@ class Insights:
             region=region,
             groups=list(dict.fromkeys(groups)),
             text=text,
-            start_ms=window_s[0] * 1000,
-            end_ms=window_s[1] * 1000,  # inclusive, at that millisecond (as the CloudWatch team describes it)
+            start_ms=window_ms[0],
+            end_ms=window_ms[1],  # inclusive, at that millisecond (as the CloudWatch team describes it)
             limit=limit,
             created=now_ms(),
         )

@@ -20,6 +20,20 @@ Params = dict[str, Any]
 Output = dict[str, Any]
 MAX_GROUPS = 50
 MAX_CONCURRENT = 30  # AWS's default quota of concurrent queries per account
+# AWS documents startTime/endTime in seconds, yet its own large-query example passes milliseconds and its
+# specification logs millisecond-precise windows: a value this large (year 5138 in seconds, 1973 in
+# milliseconds) is read as milliseconds, as AWS evidently does.
+MILLISECONDS_FROM = 10**11
+
+
+def _window_ms(params: Params) -> tuple[int, int]:
+    """The query's inclusive window in milliseconds; each end is read in seconds or milliseconds by its size."""
+    start, end = (
+        int(v) if v >= MILLISECONDS_FROM else int(v) * 1000 for v in (params["startTime"], params["endTime"])
+    )
+    if end < start:
+        raise InvalidParameterException("endTime must be greater than or equal to startTime.")
+    return start, end
 
 
 def _group_of(ctx: RequestContext, value: str) -> str:
@@ -72,9 +86,7 @@ class InsightsOperations:
                 "Logs Insights' own query language (CWLI) only."
             )
         groups = _groups(ctx, params)
-        start, end = params["startTime"], params["endTime"]
-        if end < start:
-            raise InvalidParameterException("endTime must be greater than or equal to startTime.")
+        window = _window_ms(params)
         running = [q for q in self.insights.listed(ctx.account_id, ctx.region) if q.status in RUNNING]
         if len(running) >= MAX_CONCURRENT:
             raise LimitExceededException(
@@ -83,7 +95,7 @@ class InsightsOperations:
         text = params["queryString"]
         try:
             query = self.insights.start(
-                ctx.account_id, ctx.region, groups, (start, end), text, params.get("limit") or 10_000
+                ctx.account_id, ctx.region, groups, window, text, params.get("limit") or 10_000
             )
         except QuerySyntaxError as exc:
             raise MalformedQueryException(
