@@ -27,7 +27,7 @@ MILLISECONDS_FROM = 10**11
 
 
 def _window_ms(params: Params) -> tuple[int, int]:
-    """The query's inclusive window in milliseconds; each end is read in seconds or milliseconds by its size."""
+    """The inclusive window in milliseconds; each end is read in seconds or milliseconds by its size."""
     start, end = (
         int(v) if v >= MILLISECONDS_FROM else int(v) * 1000 for v in (params["startTime"], params["endTime"])
     )
