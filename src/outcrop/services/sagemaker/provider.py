@@ -100,6 +100,7 @@ class SageMaker(
 
     def close(self) -> None:
         self.pipelines.close()
+        self.tuning.close()
         self.training.close()
         self.processing.close()
         self.transform.close()

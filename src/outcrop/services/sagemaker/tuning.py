@@ -103,6 +103,12 @@ class TuningRunner:
         self.store = host.store
         self._stopping: dict[tuple[Where, str], threading.Event] = {}  # by account and region, and name
         self._lock = threading.Lock()
+        self._closing = threading.Event()
+
+    def close(self) -> None:
+        """The server is stopping: a job's errors from now on (closed stores, ended trainings) are not its
+        outcome, so none is recorded and the next server resumes the job."""
+        self._closing.set()
 
     def recover(self) -> None:
         for record in self.store.records(KIND):
@@ -129,6 +135,8 @@ class TuningRunner:
         try:
             self._tune(name, where, stop)
         except Exception as exc:  # the job must end with a status whatever happened
+            if self._closing.is_set():
+                return
             log.exception("tuning job %s crashed", name)
             self._finish(name, where, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
         finally:
@@ -174,6 +182,8 @@ class TuningRunner:
         reached = False
         last_check = 0.0
         while True:
+            if self._closing.is_set():  # the next server goes on from the trials recorded
+                return
             halt = stop.is_set() or reached or time.time() > deadline
             while not halt and len(trials) < max_jobs and len(running) < parallel:
                 trial = self._launch(ctx, record, search, len(trials) + 1)
