@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from outcrop.protocol.errors import ServiceError
-from outcrop.services.application_autoscaling.scaler import Scaler, variant_of
+from outcrop.services.application_autoscaling.scaler import Scaler, variant_of, where_of
 from outcrop.services.application_autoscaling.store import Key, ScalingStore
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.paging import Pager
@@ -77,8 +77,7 @@ class ApplicationAutoScaling(Service):
     def _mine(ctx: RequestContext, arn: str) -> bool:
         """Whether a target or policy (by its ARN, made from the request that registered it) is of the
         request's account and region: another region's is neither listed nor found."""
-        fields = arn.split(":")
-        return len(fields) > 4 and (fields[4], fields[3]) == (ctx.account_id, ctx.region)
+        return where_of(arn) == (ctx.account_id, ctx.region)
 
     def _target(self, ctx: RequestContext, key: Key) -> dict[str, Any] | None:
         target = self.store.target(key)
@@ -87,9 +86,8 @@ class ApplicationAutoScaling(Service):
     def _here(self, ctx: RequestContext, resource_id: str) -> bool:
         """Whether a variant's activities are the request's: its endpoint (or last target) is there."""
         endpoint = (variant_of(resource_id) or ("", ""))[0]
-        where = self.hosting.located(endpoint)
-        if where is not None:
-            return where == (ctx.account_id, ctx.region)
+        if self.hosting.located(endpoint, where=(ctx.account_id, ctx.region)) is not None:
+            return True
         targets = self.store.targets(NAMESPACE)
         return any(
             t["ResourceId"] == resource_id and self._mine(ctx, t["ScalableTargetARN"]) for t in targets
@@ -107,10 +105,16 @@ class ApplicationAutoScaling(Service):
     def register_scalable_target(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         key = self._key(params)
         endpoint, variant = variant_of(key[1]) or ("", "")
-        current = self.hosting.instance_counts(endpoint).get(variant)
-        if current is None or self.hosting.located(endpoint) != (ctx.account_id, ctx.region):
+        where = (ctx.account_id, ctx.region)
+        current = self.hosting.instance_counts(endpoint, where=where).get(variant)
+        if current is None:
             raise ValidationException(f"The endpoint variant {key[1]} does not exist or is not in service.")
         existing = self.store.target(key)
+        if existing is not None and not self._mine(ctx, existing["ScalableTargetARN"]):
+            raise ValidationException(
+                f"Outcrop keeps one scalable target per resource ID across regions: {key[1]} is registered "
+                f"in {where_of(existing['ScalableTargetARN'])[1]}; deregister it there first."
+            )
         if existing is None and ("MinCapacity" not in params or "MaxCapacity" not in params):
             raise ValidationException(
                 "MinCapacity and MaxCapacity are required to register a new scalable target."
@@ -152,7 +156,7 @@ class ApplicationAutoScaling(Service):
         if not low <= current <= high:  # a registered target is brought within its range at once
             desired = min(max(current, low), high)
             cause = f"user request to update scalable target capacity range to {low}..{high}"
-            self.scaler.set_capacity(key, endpoint, variant, current, desired, cause)
+            self.scaler.set_capacity(key, (endpoint, variant), current, desired, cause, where)
         return {"ScalableTargetARN": body["ScalableTargetARN"]}
 
     def describe_scalable_targets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from outcrop.services.application_autoscaling.store import Key, ScalingStore
 from outcrop.services.sagemaker.hosting import EndpointHosting
+from outcrop.services.sagemaker.hosting_state import Where
 
 log = logging.getLogger("outcrop.autoscaling")
 
@@ -33,6 +34,12 @@ def variant_of(resource_id: str) -> tuple[str, str] | None:
     if len(parts) != 4 or parts[0] != "endpoint" or parts[2] != "variant" or not parts[1] or not parts[3]:
         return None
     return parts[1], parts[3]
+
+
+def where_of(arn: str) -> Where:
+    """The (account, region) in a target's or policy's ARN: where the request that made it was."""
+    fields = arn.split(":")
+    return (fields[4], fields[3]) if len(fields) > 4 else ("", "")
 
 
 class Scaler:
@@ -78,12 +85,14 @@ class Scaler:
         if found is None:
             return
         endpoint, variant = found
-        current = self.hosting.instance_counts(endpoint).get(variant)
+        where = where_of(target["ScalableTargetARN"])
+        current = self.hosting.instance_counts(endpoint, where=where).get(variant)
         if current is None:
             return
         now = time.time()
         total = sum(
-            b.sum for _, b in self.hosting.metric_series(endpoint, variant, "Invocations", 0, now + 60)
+            b.sum
+            for _, b in self.hosting.metric_series(endpoint, variant, "Invocations", 0, now + 60, where=where)
         )
         samples = self._samples.setdefault(key, deque())
         samples.append((now, total))
@@ -117,18 +126,20 @@ class Scaler:
             f"policy {policy['PolicyName']} (InvocationsPerInstance {metric:.1f} per minute, target "
             f"{float(config['TargetValue']):g})"
         )
-        self.set_capacity(key, endpoint, variant, current, desired, cause)
+        self.set_capacity(key, (endpoint, variant), current, desired, cause, where)
         self._last_scaled[(key, "out" if out else "in")] = time.time()
 
     def set_capacity(
-        self, key: Key, endpoint: str, variant: str, current: int, desired: int, cause: str
+        self, key: Key, found: tuple[str, str], current: int, desired: int, cause: str, where: Where
     ) -> None:
-        """Change the variant's instance count and record the scaling activity."""
+        """Change the instance count of the variant `found` (endpoint, variant) of the endpoint in `where`
+        (account, region), and record the scaling activity."""
+        endpoint, variant = found
         started = time.time()
         status, message = "Successful", "Successfully set desired instance count to " + str(desired)
         with self._lock:
             try:
-                self.hosting.scale(endpoint, variant, desired)
+                self.hosting.scale(endpoint, variant, desired, where=where)
             except Exception as exc:
                 status, message = "Failed", f"Failed to set desired instance count to {desired}: {exc}"
         log.info("auto scaling %s: %d -> %d instances (%s)", key[1], current, desired, status)

@@ -78,14 +78,15 @@ class CloudWatch(Service):
         """The metrics are the ones the SageMaker endpoints' hosting records as it serves."""
         self.hosting = sagemaker_hosting
 
-    def _series(self) -> list[tuple[str, str, str]]:
-        return self.hosting.metrics.dimensions()
+    def _series(self, ctx: RequestContext) -> list[tuple[str, str, str]]:
+        """The series of the request's region's endpoints (the hosting seam keys them `region/account/`)."""
+        return self.hosting.metrics.dimensions(f"{ctx.region}/{ctx.account_id}/")
 
     def list_metrics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         namespace, name = params.get("Namespace"), params.get("MetricName")
         filters = params.get("Dimensions") or []
         metrics = []
-        for endpoint, variant, metric in self._series():
+        for endpoint, variant, metric in self._series(ctx):
             dims = _dimensions(endpoint, variant)
             values = {d["Name"]: d["Value"] for d in dims}
             if namespace not in (None, NAMESPACE) or name not in (None, metric):
@@ -99,14 +100,22 @@ class CloudWatch(Service):
         return {"Metrics": page, "NextToken": token}
 
     def _buckets(
-        self, namespace: str, metric: str, dimensions: list[dict[str, str]], start: float, end: float
+        self,
+        ctx: RequestContext,
+        namespace: str,
+        metric: str,
+        dimensions: list[dict[str, str]],
+        window: tuple[float, float],
     ) -> list[tuple[int, Bucket]]:
+        """The minute buckets of the request's region's endpoint that the dimensions name."""
         if namespace != NAMESPACE:
             return []
         values = {d["Name"]: d["Value"] for d in dimensions}
         if set(values) != {"EndpointName", "VariantName"}:
             return []  # CloudWatch matches the exact dimension set; SageMaker publishes these two
-        return self.hosting.metric_series(values["EndpointName"], values["VariantName"], metric, start, end)
+        return self.hosting.metric_series(
+            values["EndpointName"], values["VariantName"], metric, *window, where=(ctx.account_id, ctx.region)
+        )
 
     @staticmethod
     def _periods(buckets: list[tuple[int, Bucket]], start: float, period: int) -> list[tuple[float, Bucket]]:
@@ -158,7 +167,9 @@ class CloudWatch(Service):
         unit = UNITS.get(metric, "None")
         if params.get("Unit") not in (None, unit):
             return {"Label": metric, "Datapoints": []}
-        buckets = self._buckets(params["Namespace"], metric, params.get("Dimensions") or [], start, end)
+        buckets = self._buckets(
+            ctx, params["Namespace"], metric, params.get("Dimensions") or [], (start, end)
+        )
         datapoints = [
             {"Timestamp": datetime.fromtimestamp(slot, UTC), "Unit": unit}
             | {name: _statistic(bucket, name) for name in statistics}
@@ -190,11 +201,11 @@ class CloudWatch(Service):
             self._check_period(period)
             metric = stat_query["Metric"]
             buckets = self._buckets(
+                ctx,
                 metric.get("Namespace", ""),
                 metric.get("MetricName", ""),
                 metric.get("Dimensions") or [],
-                start,
-                end,
+                (start, end),
             )
             points = self._periods(buckets, start, period)
             if descending:

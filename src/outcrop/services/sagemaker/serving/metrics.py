@@ -93,11 +93,12 @@ class InvocationMetrics:
                 if start <= m < end
             ]
 
-    def dimensions(self) -> list[tuple[str, str, str]]:
+    def dimensions(self, scope: str = "") -> list[tuple[str, str, str]]:
         """Every (endpoint name, variant, metric) with data; the hosting seam records under an endpoint's
-        key (`region/account/name`), whose last part is its name."""
+        key (`region/account/name`), whose last part is its name; `scope` (`region/account/`) keeps one
+        region's."""
         with self._lock:
-            return sorted({(e.rsplit("/", 1)[-1], v, m) for e, v, m in self._series})
+            return sorted({(e.rsplit("/", 1)[-1], v, m) for e, v, m in self._series if e.startswith(scope)})
 
     def summary(self, endpoint: str) -> dict[str, dict[str, float]]:
         """Per variant since start: counts, mean and max latencies (ms), models loaded now (multi-model)."""
