@@ -16,7 +16,8 @@ Each figure is printed for the dev half of the questions (the check was designed
 (written before the check, never used to shape it) and all of them.
 Run: `.venv/bin/python bench/bench_rag_faithfulness.py [--model sonnet|haiku] [--half dev|held-out]
 [--answerable N] [--unanswerable N] [--out FILE]`. `--rescore FILE` replays the check in-process on a run's
-saved unchecked answers (the same detector with the real MiniLM embedder; no chat model).
+saved unchecked answers (the same detector with the real MiniLM embedder; no chat model); its "seconds"
+row is then the check's own time per answer, the baseline's the whole unchecked answer.
 """
 
 from __future__ import annotations
@@ -135,14 +136,16 @@ def replay(rows: list[dict[str, Any]], embedder: Any) -> None:
         passages = row["baseline"]["passages"]
         documents = row["baseline"].get("documents") or [str(n) for n in range(len(passages))]
         hits = [Hit(str(n), documents[n], text, {}, None, 0.0) for n, text in enumerate(passages)]
+        started = time.perf_counter()
         check = AnswerCheck(detector, embedder, row["question"], hits)
         for sentence in sentences(row["baseline"]["raw"], len(hits)):
             if check.settled:
                 break
             check.add(sentence)
         text, runs = check.answer()
+        seconds = time.perf_counter() - started  # the check's own time: what it adds to an answer
         cited = [hits[index].document_id for run in runs for index in run.sources]
-        row["rescored"] = {"text": text, "refused": text == FALLBACK, "cited": cited, "seconds": 0.0}
+        row["rescored"] = {"text": text, "refused": text == FALLBACK, "cited": cited, "seconds": seconds}
 
 
 def rescore(path: str, verbose: bool, half: str) -> None:

@@ -2,9 +2,11 @@
 them), with numbers and names; answerable questions with the strings a right answer contains, and
 unanswerable ones that sit next to a stated fact (a number or name from a neighbouring sentence fits them).
 
-Two halves: the first eight documents and their questions (DEV) are the ones the answer check was designed
-on; the last eight (HELD_OUT) were written before it and never looked at while choosing its rules, so their
-figures say how the check does on questions it was not shaped by."""
+Two halves: the first ten documents and their questions (DEV) are the ones the answer check was designed
+on; the last ten (HELD_OUT) were never looked at while choosing its rules, so their figures say how the
+check does on questions it was not shaped by. The last two documents of each half and their questions
+(10 answerable and 12 unanswerable each) were added before the check's second round, to make the held-out
+figures less coarse."""
 
 from __future__ import annotations
 
@@ -50,6 +52,16 @@ DOCUMENTS: dict[str, str] = {
         "supports 12 languages. The app has been downloaded 3 million times and costs nothing; an optional "
         "subscription adds offline charts."
     ),
+    "halvard.txt": (
+        "The Halvard Tunnel carries the E7 road under Mount Brisen. The tunnel is 9.4 kilometres long and 11 "
+        "metres wide, and it took 6 years to dig. It opened in 2004 and was built by the contractor Nordvei. "
+        "About 14,000 cars pass through it each day, and the toll is 12 euros."
+    ),
+    "brisa.txt": (
+        "The Brisa kettle is made by Tovel Home in Lyon. It holds 1.7 litres and boils a full load in 4 "
+        "minutes. It weighs 1.1 kilograms, has a 2-year guarantee and sells for 59 euros. It comes in white "
+        "and steel finishes."
+    ),
 }
 DEV_DOCUMENTS = frozenset(DOCUMENTS)
 HELD_OUT_DOCUMENTS: dict[str, str] = {
@@ -93,15 +105,25 @@ HELD_OUT_DOCUMENTS: dict[str, str] = {
         "metres high and its walls are 4 metres thick. The castle has been owned by the National Heritage "
         "Fund since 1962 and receives about 150,000 visitors a year."
     ),
+    "oakhurst.txt": (
+        "The Oakhurst Museum of Clocks is in the town of Brede. It opened in 1971 and displays 430 clocks, "
+        "the oldest made in 1520. The museum's curator is Linus Farrow. It is open from Tuesday to Sunday, "
+        "and entry costs 9 pounds for adults."
+    ),
+    "selkie.txt": (
+        "The Selkie is a research ship owned by the Marine Institute of Corran. She is 64 metres long, "
+        "carries a crew of 22 and 16 scientists, and can stay at sea for 30 days. She was launched in 2016 "
+        "at the Harwick shipyard, and her captain is Ingrid Soll."
+    ),
 }
 DOCUMENTS |= HELD_OUT_DOCUMENTS
 
 
 def held_out(document: str | None, question: str) -> bool:
-    """Whether a question belongs to the held-out half (by its document; unanswerable ones by position)."""
+    """Whether a question belongs to the held-out half (by its document; unanswerable ones by their list)."""
     if document is not None:
         return document in HELD_OUT_DOCUMENTS
-    return UNANSWERABLE.index(question) >= UNANSWERABLE_DEV
+    return question in UNANSWERABLE_HELD_OUT
 
 
 # (question, document, strings of which a right answer contains at least one)
@@ -140,6 +162,16 @@ ANSWERABLE: list[tuple[str, str, tuple[str, ...]]] = [
     ("Who created the Tidepool app?", "tidepool.txt", ("Lenz",)),
     ("How many languages does Tidepool support?", "tidepool.txt", ("12",)),
     ("How many times has Tidepool been downloaded?", "tidepool.txt", ("3 million",)),
+    ("How long is the Halvard Tunnel?", "halvard.txt", ("9.4",)),
+    ("How wide is the Halvard Tunnel?", "halvard.txt", ("11",)),
+    ("When did the Halvard Tunnel open?", "halvard.txt", ("2004",)),
+    ("Who built the Halvard Tunnel?", "halvard.txt", ("Nordvei",)),
+    ("How much is the toll for the Halvard Tunnel?", "halvard.txt", ("12",)),
+    ("How much water does the Brisa kettle hold?", "brisa.txt", ("1.7",)),
+    ("How long does the Brisa kettle take to boil a full load?", "brisa.txt", ("4", "four")),
+    ("How much does the Brisa kettle weigh?", "brisa.txt", ("1.1",)),
+    ("Who makes the Brisa kettle?", "brisa.txt", ("Tovel",)),
+    ("What is the price of the Brisa kettle?", "brisa.txt", ("59",)),
     # held out
     ("How long is Brannock Bridge?", "brannock.txt", ("380",)),
     ("How many arches does Brannock Bridge have?", "brannock.txt", ("7", "seven")),
@@ -171,10 +203,20 @@ ANSWERABLE: list[tuple[str, str, tuple[str, ...]]] = [
     ("When was Dunmore Castle built?", "dunmore.txt", ("1340",)),
     ("How thick are the walls of Dunmore Castle?", "dunmore.txt", ("4",)),
     ("How many visitors does Dunmore Castle receive a year?", "dunmore.txt", ("150,000", "150000")),
+    ("How many clocks does the Oakhurst Museum display?", "oakhurst.txt", ("430",)),
+    ("When did the Oakhurst Museum open?", "oakhurst.txt", ("1971",)),
+    ("Who is the curator of the Oakhurst Museum?", "oakhurst.txt", ("Farrow",)),
+    ("How much is adult entry to the Oakhurst Museum?", "oakhurst.txt", ("9",)),
+    ("When was the oldest clock in the Oakhurst Museum made?", "oakhurst.txt", ("1520",)),
+    ("How long is the Selkie?", "selkie.txt", ("64",)),
+    ("How many scientists can the Selkie carry?", "selkie.txt", ("16",)),
+    ("How long can the Selkie stay at sea?", "selkie.txt", ("30",)),
+    ("Who is the captain of the Selkie?", "selkie.txt", ("Soll",)),
+    ("When was the Selkie launched?", "selkie.txt", ("2016",)),
 ]
 
-# questions the documents do not answer, each next to a fact they do state
-UNANSWERABLE: list[str] = [
+# questions the documents do not answer, each next to a fact they do state; the dev half first
+UNANSWERABLE_DEV: list[str] = [
     "Who designed the lamp of the Vellmoor lighthouse?",
     "How much did it cost to build the Vellmoor lighthouse?",
     "When did the last keeper leave the Vellmoor lighthouse?",
@@ -197,7 +239,20 @@ UNANSWERABLE: list[str] = [
     "What is the top speed of the Corrin Express?",
     "How much does the Tidepool offline subscription cost?",
     "When was the first version of Tidepool released?",
-    # held out
+    "How tall is the Halvard Tunnel?",
+    "How many workers dug the Halvard Tunnel?",
+    "Who designed the Halvard Tunnel?",
+    "How much did the Halvard Tunnel cost to build?",
+    "What is the speed limit in the Halvard Tunnel?",
+    "How many trucks use the Halvard Tunnel each day?",
+    "What is the power of the Brisa kettle?",
+    "How long is the cord of the Brisa kettle?",
+    "When was Tovel Home founded?",
+    "How many Brisa kettles has Tovel Home sold?",
+    "Who designed the Brisa kettle?",
+    "How tall is the Brisa kettle?",
+]
+UNANSWERABLE_HELD_OUT: list[str] = [
     "How wide is Brannock Bridge?",
     "How much did it cost to build Brannock Bridge?",
     "Who repaired Brannock Bridge after the flood?",
@@ -220,5 +275,17 @@ UNANSWERABLE: list[str] = [
     "Who lives in Dunmore Castle today?",
     "How many rooms does Dunmore Castle have?",
     "How much is a ticket to visit Dunmore Castle?",
+    "Who founded the Oakhurst Museum?",
+    "How many visitors does the Oakhurst Museum receive each year?",
+    "How much is entry to the Oakhurst Museum for children?",
+    "Who made the oldest clock in the Oakhurst Museum?",
+    "What time does the Oakhurst Museum close?",
+    "How large is the Oakhurst Museum building?",
+    "How wide is the Selkie?",
+    "How fast can the Selkie sail?",
+    "Who designed the Selkie?",
+    "How much did the Selkie cost to build?",
+    "How many lifeboats does the Selkie carry?",
+    "When did the Selkie first sail to the Arctic?",
 ]
-UNANSWERABLE_DEV = 22  # the first 22 are the dev half
+UNANSWERABLE = UNANSWERABLE_DEV + UNANSWERABLE_HELD_OUT
