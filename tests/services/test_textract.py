@@ -153,6 +153,17 @@ def test_analyze_document_finds_table_and_forms(textract: Any, documents: dict[s
         assert key_values(forms_only) == EXPECTED_FIELDS  # table words stay out of the forms
 
 
+def test_analyze_document_on_png_bytes_finds_the_ticked_box(textract: Any, documents: dict[str, Any]) -> None:
+    """AWS's textract_wrapper.analyze_file sends image bytes; in a lossless PNG the reader's line box for
+    "Paid" reaches back over the tick, and the check box still takes that line as its key."""
+    blocks = textract.analyze_document(
+        Document={"Bytes": documents["invoice.png"]}, FeatureTypes=["TABLES", "FORMS"]
+    )["Blocks"]
+    check_structure(blocks)
+    assert table_texts(blocks) == INVOICE_TABLE
+    assert key_values(blocks) == EXPECTED_FIELDS
+
+
 def test_table_without_rules_is_found_by_alignment(textract: Any, documents: dict[str, Any]) -> None:
     blocks = textract.analyze_document(
         Document={"Bytes": documents["borderless.png"]}, FeatureTypes=["TABLES"]

@@ -395,12 +395,14 @@ def find_key_values(
 
 
 def _label_of(box: Box, lines: list[Line], used: set[int]) -> int | None:
-    """The line just right of a check box on the same row (within four box widths)."""
+    """The line just right of a check box on the same row (within four box widths).
+
+    Measured from the line's words: the reader's line box can reach back over a tick drawn in the box."""
     best: tuple[float, int] | None = None
     for index, line in enumerate(lines):
         if index in used:
             continue
-        other = line.box
+        other = Box.union([w.box for w in line.words]) if line.words else line.box
         overlap = min(box.bottom, other.bottom) - max(box.top, other.top)
         gap = other.left - box.right
         beside = overlap > 0.3 * min(box.height, other.height) and 0 <= gap < 4 * box.width
