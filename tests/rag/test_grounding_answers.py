@@ -62,6 +62,35 @@ def test_a_true_sentence_beside_the_question_does_not() -> None:
     )
 
 
+def test_an_amount_stands_beside_the_attribute_asked() -> None:
+    # a number of another measure answers no "how wide", "how tall", "how deep"
+    pond = ["The Orlen mill pond is 80 metres long and 30 metres wide."]
+    assert not answers("How wide is the Orlen mill pond?", "The pond is 80 metres long.", pond)
+    assert answers("How wide is the Orlen mill pond?", pond[0])
+    assert answers("How wide is the Orlen mill pond?", "It measures 30 metres across.", pond)
+    assert not answers("How tall is the Orlen windmill?", "The Orlen windmill is 240 years old.")
+    assert answers("How tall is the Orlen windmill?", "The Orlen windmill has a height of 19 metres.")
+    assert not answers("How deep is the Orlen mill pond?", "The Orlen mill pond is 80 metres long.")
+    # "how long" takes a length, a duration or their units
+    assert answers("How long does the Orlen mill tour take?", "The Orlen mill tour takes 40 minutes.")
+    assert answers("How long is the Orlen mill race?", "The Orlen mill race runs for 2 kilometres.")
+    assert not answers("How long is the Orlen mill tour?", "The Orlen mill tour costs 5 euros.")
+
+
+def test_how_many_counts_the_thing_asked() -> None:
+    assert answers("How many sails does the Orlen windmill have?", "The Orlen windmill has 4 sails.")
+    assert answers("How many sails does the Orlen windmill have?", "It has four wooden sails.", [MILL])
+    assert answers("How many people live in Orlen?", "Orlen has 420 inhabitants.")
+    # a count of another thing, though the word asked stands in the sentence
+    assert not answers(
+        "How many millers work at the Orlen windmill?", "The millers grind 3 tonnes of flour a week."
+    )
+    assert not answers("How many sails does the Orlen windmill have?", "Its 4 doors face the sails.")
+    # "how much flour" is answered by a mass without the word flour; a count of loaves answers nothing
+    assert answers("How much flour does the Orlen mill hold?", "The Orlen mill holds 9 tonnes.")
+    assert not answers("How much flour does the Orlen mill use?", "The Orlen mill bakes 90 loaves.")
+
+
 def test_open_questions_are_left_to_grounding() -> None:
     assert answers("Why is the mill famous?", "Its sails span 24 metres.")
     assert answers("Tell me about the mill.", "The mill grinds 3 tonnes of flour a week.")

@@ -9,13 +9,18 @@ question around:
   when a number or a date word, a question of who a name the question does not already hold;
 - the terms: every word the question asks with must stand in the sentence, by its stem or an equivalent
   word, except what the question is about (a name and the words of its phrase, "the Orlen windmill"),
-  which may stand in the supporting passage instead ("It was built in 1764").
+  which may stand in the supporting passage instead ("It was built in 1764");
+- the attribute: a number answers "how wide" only with a word of width beside it ("11 metres *wide*",
+  "1.8 metres *across*"; "380 metres long" does not), "how long" with a length, a duration or their units,
+  and "how many steps" only where it counts steps ("212 steps", not "a crew of 22" for scientists); "how
+  much water" is answered by a volume without the word water ("it holds 1.7 litres").
 Why-questions, open what-questions ("What makes eruptions explosive?") and instructions ("Summarise the
 report") are answered in words of their own, so for them grounding alone decides.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -59,6 +64,30 @@ _LEADING = frozenset(
     ]
 )
 _DATE_WORDS = frozenset(_DAY_WORDS.split())
+_LENGTH_UNITS = "metre meter kilometre kilometer km mile feet foot yard inch cm mm"  # stems take plurals
+_TIME_UNITS = "second minute hour day week month year decade century"
+# "how <word>": the words (or units) one of which must stand beside the number that answers it
+_ATTRIBUTE_WORDS = {
+    "long": f"long length short {_LENGTH_UNITS} {_TIME_UNITS}",
+    "short": f"long length short {_LENGTH_UNITS} {_TIME_UNITS}",
+    "wide": "wide width across broad breadth span",
+    "tall": "tall high height altitude rise rises",
+    "high": "tall high height altitude rise rises",
+    "deep": "deep depth",
+    "thick": "thick thickness thin",
+    "thin": "thick thickness thin",
+    "old": "old age aged year century",
+    "heavy": "heavy weight weigh weighs kilogram gram tonne kg lb pound ton",
+    "far": f"far distance range away visible {_LENGTH_UNITS}",
+    "loud": "loud loudness decibel db volume",
+    "fast": "fast speed quick mph kph knot h",  # "25 km/h" reads "km", "h"
+    "often": f"often every frequency daily weekly hourly times {_TIME_UNITS}",
+}
+_ATTRIBUTES = {asked: frozenset(map(stem, words.split())) for asked, words in _ATTRIBUTE_WORDS.items()}
+# units that say what "how much <stuff>" measures without naming the stuff ("how much water": "1.7 litres")
+_MEASURE_WORDS = "litre liter millilitre milliliter ml gallon gram kilogram kg tonne ounce"
+_MEASURES = frozenset(stem(word) for word in _MEASURE_WORDS.split())
+BESIDE = 3  # words either side of the answering number that tie it to the attribute or the thing counted
 
 
 def question_kind(question: str) -> tuple[str | None, frozenset[str]]:
@@ -116,6 +145,53 @@ def subject(question: str) -> set[str]:
     return found
 
 
+def counted(question: str, amount: str = "many") -> frozenset[str]:
+    """What "how many" counts (or "how much" measures): the words after it up to the verb ("How many
+    *steps* did...", "How many *people* live..."), names aside (stems; empty for any other question)."""
+    words = _WORD.findall(question)
+    lowered = [word.lower() for word in words]
+    if amount not in lowered[:4]:
+        return frozenset()
+    found: set[str] = set()
+    for word in words[lowered.index(amount) + 1 :]:
+        stemmed = stem(word)
+        if stemmed in STOP or stemmed in _LIGHT:
+            break
+        if not word[0].isupper():
+            found.add(stemmed)
+    return frozenset(found)
+
+
+def _measured(sentence: str) -> bool:
+    """Whether a number in the sentence is followed by a unit of volume or mass ("holds 1.7 *litres*")."""
+    words = _WORD.findall(sentence)
+    return any(_is_number(word) and stem(unit) in _MEASURES for word, unit in itertools.pairwise(words))
+
+
+def _is_number(token: str) -> bool:
+    return any(c.isdigit() for c in token) or all(p in _NUMBER_WORDS for p in token.lower().split("-"))
+
+
+def _beside_a_number(wanted: frozenset[str], sentence: str) -> bool:
+    """Whether one of the wanted stems stands within BESIDE words of a number in the sentence."""
+    words = _WORD.findall(sentence.replace("/", " "))
+    stems = [stem(word.replace(",", "")) for word in words]
+    for index, word in enumerate(words):
+        if _is_number(word) and wanted & set(stems[max(0, index - BESIDE) : index + BESIDE + 1]):
+            return True
+    return False
+
+
+def _states_attribute(question: str, form: frozenset[str], sentence: str) -> bool:
+    """An amount's number stands beside the asked attribute ("how wide": a word of width) or, for how
+    many, beside the thing counted."""
+    for asked in form:
+        wanted = counted(question) if asked == "many" else _ATTRIBUTES.get(asked, frozenset())
+        if wanted and not _beside_a_number(wanted, sentence):
+            return False
+    return True
+
+
 def answers(question: str, sentence: str, passages: Sequence[str] = ()) -> bool:
     """Whether the sentence answers the question (always true of what is not a factoid question); what
     the question is about may stand in the passages that support the sentence rather than in it."""
@@ -124,7 +200,11 @@ def answers(question: str, sentence: str, passages: Sequence[str] = ()) -> bool:
         return True
     if not _states_kind(kind, sentence, question):
         return False
+    if kind == "amount" and not _states_attribute(question, form, sentence):
+        return False
     asked = content(question) - {stem(word) for word in form} - _LIGHT
+    if "much" in form and _measured(sentence):
+        asked -= counted(question, "much")  # "how much water does it hold": "it holds 1.7 litres"
     about = subject(question)
     said = set(tokens(sentence))
     held = said.union(*(tokens(passage) for passage in passages))
