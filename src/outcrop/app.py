@@ -197,9 +197,11 @@ class App:
     @cached_property
     def agents(self) -> AgentStore:
         """Bedrock Agents state, shared by bedrock-agent (control plane) and bedrock-agent-runtime."""
+        from outcrop.kms.sealed import CustomerKeys
         from outcrop.services.bedrock_agent.agents_store import AgentStore
 
-        return AgentStore(self.data_path("bedrock-agents") / "agents.sqlite3")
+        # agents with a customerEncryptionKeyArn keep their data sealed under data keys of that KMS key
+        return AgentStore(self.data_path("bedrock-agents") / "agents.sqlite3", CustomerKeys(lambda: self.kms))
 
     @cached_property
     def prompt_flows(self) -> AgentResourceStore:

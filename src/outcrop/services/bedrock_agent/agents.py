@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from outcrop.kms.errors import KmsError
 from outcrop.protocol.errors import ConflictException, ResourceNotFoundException, ValidationException
 from outcrop.services.base import RequestContext
 from outcrop.services.bedrock_agent.agents_store import AgentStore, Record, new_agent_id
@@ -114,8 +115,6 @@ class AgentOperations:
 
     def _check_agent(self, params: dict[str, Any]) -> None:
         check_name(params["agentName"], "agentName")
-        if params.get("customerEncryptionKeyArn"):  # agents are stored unencrypted: refused, never ignored
-            raise ValidationException("customerEncryptionKeyArn is not supported by this server yet.")
         model_id = params.get("foundationModel")
         if model_id:
             model = self.inference.find(model_id)
@@ -137,6 +136,19 @@ class AgentOperations:
         if override:
             check_prompt_override(override)
 
+    def _use_key(self, ctx: RequestContext, agent_id: str, agent_arn: str, params: dict[str, Any]) -> None:
+        """Seal the agent's data under the request's customerEncryptionKeyArn (in the clear without one),
+        resealing what it has when the key changes; a key KMS refuses is a ValidationException."""
+        wanted = params.get("customerEncryptionKeyArn")
+        if wanted == self.agents.customer_key(agent_id):
+            return
+        try:
+            self.agents.set_customer_key(agent_id, (ctx.account_id, ctx.region), agent_arn, wanted)
+        except KmsError as exc:
+            raise ValidationException(
+                f"The KMS key {wanted} cannot be used to encrypt the agent: {exc.code}: {exc.message}"
+            ) from exc
+
     # -- agents ----------------------------------------------------------------------------------------------
 
     def create_agent(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +163,7 @@ class AgentOperations:
                 f"Could not create agent. An agent named {params['agentName']} already exists."
             )
         agent_id = new_agent_id()
+        self._use_key(ctx, agent_id, ctx.arn("bedrock", f"agent/{agent_id}"), params)
         body: dict[str, Any] = {
             "agentId": agent_id,
             "agentName": params["agentName"],
@@ -214,6 +227,7 @@ class AgentOperations:
             if _lives_here(ctx, r)
         ):
             raise ConflictException(f"An agent named {params['agentName']} already exists.")
+        self._use_key(ctx, record.id, record.body["agentArn"], params)
         body = {k: v for k, v in record.body.items() if k.startswith("_") or k in ("agentId", "agentArn")}
         body.update(
             {

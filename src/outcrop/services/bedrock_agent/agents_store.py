@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from outcrop.kms.sealed import CustomerKeys
+from outcrop.services.bedrock_agent import agents_sealing
+from outcrop.services.bedrock_agent.agents_sealing import AgentSealer
 from outcrop.storage.sqlite import Database, Migration
 
 MIGRATIONS: list[Migration] = [
@@ -45,6 +48,7 @@ MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    agents_sealing.MIGRATION,
 ]
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -84,22 +88,23 @@ class StoredSession:
 
 
 class AgentStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keys: CustomerKeys | None = None) -> None:
+        """`keys`: KMS data keys for agents with a customer managed key (`agents_sealing`)."""
         self.db = Database(path, MIGRATIONS)
+        self.sealer = AgentSealer(keys)
 
     def close(self) -> None:
         self.db.close()
 
-    @staticmethod
-    def _record(row: Any) -> Record:
+    def _record(self, row: Any, keys: dict[str, bytes | None], conn: Any, *, open_: bool = True) -> Record:
+        """A row as a record, its sealed part opened (`keys` keeps the data keys one call opened)."""
+        body = json.loads(row["body"])
+        if open_ and agents_sealing.MARK in body:
+            if row["agent"] not in keys:
+                keys[row["agent"]] = self.sealer.data_key(conn, row["agent"])
+            body = self.sealer.open_body(body, keys[row["agent"]])
         return Record(
-            row["kind"],
-            row["agent"],
-            row["version"],
-            row["id"],
-            json.loads(row["body"]),
-            row["created"],
-            row["updated"],
+            row["kind"], row["agent"], row["version"], row["id"], body, row["created"], row["updated"]
         )
 
     def get(self, kind: str, agent: str, version: str, item: str) -> Record | None:
@@ -108,22 +113,28 @@ class AgentStore:
                 "SELECT * FROM records WHERE kind=? AND agent=? AND version=? AND id=?",
                 (kind, agent, version, item),
             ).fetchone()
-        return self._record(row) if row else None
+            return self._record(row, {}, conn) if row else None
 
     def records(self, kind: str, agent: str | None = None, version: str | None = None) -> list[Record]:
+        """The records of a kind; agents' own records keep their sealed part sealed (listing needs none)."""
         query, args = "SELECT * FROM records WHERE kind=?", [kind]
         if agent is not None:
             query, args = query + " AND agent=?", [*args, agent]
         if version is not None:
             query, args = query + " AND version=?", [*args, version]
+        keys: dict[str, bytes | None] = {}
         with self.db.read() as conn:
             rows = conn.execute(query + " ORDER BY created, id", args).fetchall()
-        return [self._record(row) for row in rows]
+            return [self._record(row, keys, conn, open_=kind != "agent") for row in rows]
 
     def put(self, kind: str, agent: str, version: str, item: str, body: dict[str, Any]) -> Record:
         """Create or replace; a replaced record keeps its creation time."""
         now = time.time()
         with self.db.transaction() as conn:
+            if agents_sealing.MARK in body:  # a record read still sealed (a listing's): stored as it was
+                stored = body
+            else:
+                stored = self.sealer.seal_body(kind, body, self.sealer.data_key(conn, agent))
             row = conn.execute(
                 "SELECT created FROM records WHERE kind=? AND agent=? AND version=? AND id=?",
                 (kind, agent, version, item),
@@ -131,9 +142,58 @@ class AgentStore:
             created = row["created"] if row else now
             conn.execute(
                 "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (kind, agent, version, item, json.dumps(body), created, now),
+                (kind, agent, version, item, json.dumps(stored), created, now),
             )
         return Record(kind, agent, version, item, body, created, now)
+
+    # -- customer managed keys ---------------------------------------------------------------------------
+
+    def customer_key(self, agent: str) -> str | None:
+        """The ARN of the KMS key an agent's data is sealed with, if it has one."""
+        with self.db.read() as conn:
+            row = conn.execute("SELECT kms_key FROM agent_keys WHERE agent = ?", (agent,)).fetchone()
+        return None if row is None else str(row["kms_key"])
+
+    def set_customer_key(
+        self, agent: str, where: tuple[str, str], agent_arn: str, key_ref: str | None
+    ) -> str | None:
+        """Seal everything of the agent under a new data key of `key_ref` (or in the clear for None), and
+        answer the key's ARN. KmsError where KMS refuses the new key; AccessDenied where the old one fails."""
+        fresh = self.sealer.new_key(where, agent_arn, key_ref) if key_ref else None
+        keys: dict[str, bytes | None] = {}
+        with self.db.transaction() as conn:
+            rows = conn.execute("SELECT * FROM records WHERE agent = ?", (agent,)).fetchall()
+            records = [self._record(row, keys, conn) for row in rows]
+            old = self.sealer.data_key(conn, agent)
+            sessions = conn.execute("SELECT * FROM sessions WHERE agent = ?", (agent,)).fetchall()
+            memories = conn.execute("SELECT * FROM memories WHERE agent = ?", (agent,)).fetchall()
+            conn.execute("DELETE FROM agent_keys WHERE agent = ?", (agent,))
+            new = None
+            if fresh is not None:
+                conn.execute(
+                    "INSERT INTO agent_keys VALUES (?, ?, ?, ?, ?, ?)",
+                    (agent, *where, agent_arn, fresh[0], fresh[2]),
+                )
+                new = fresh[1]
+            for r in records:
+                conn.execute(
+                    "UPDATE records SET body = ? WHERE kind=? AND agent=? AND version=? AND id=?",
+                    (json.dumps(self.sealer.seal_body(r.kind, r.body, new)), r.kind, agent, r.version, r.id),
+                )
+            for s in sessions:
+                text = self.sealer.seal_text(self.sealer.open_text(s["body"], old), new)
+                conn.execute(
+                    "UPDATE sessions SET body = ? WHERE agent=? AND alias=? AND session_id=?",
+                    (text, agent, s["alias"], s["session_id"]),
+                )
+            for m in memories:
+                text = self.sealer.seal_text(self.sealer.open_text(m["summary"], old), new)
+                conn.execute(
+                    "UPDATE memories SET summary = ? "
+                    "WHERE agent=? AND alias=? AND memory_id=? AND session_id=?",
+                    (text, agent, m["alias"], m["memory_id"], m["session_id"]),
+                )
+        return None if fresh is None else fresh[0]
 
     def delete(
         self, kind: str | None, agent: str, version: str | None = None, item: str | None = None
@@ -147,11 +207,13 @@ class AgentStore:
             if kind is None and version is None:
                 conn.execute("DELETE FROM memories WHERE agent=?", (agent,))
                 conn.execute("DELETE FROM sessions WHERE agent=?", (agent,))
+                conn.execute("DELETE FROM agent_keys WHERE agent=?", (agent,))
 
     # -- memory ----------------------------------------------------------------------------------------------
 
     def add_summary(self, agent: str, alias: str, memory_id: str, summary: Summary) -> None:
         with self.db.transaction() as conn:
+            text = self.sealer.seal_text(summary.summary, self.sealer.data_key(conn, agent))
             conn.execute(
                 "INSERT OR REPLACE INTO memories VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -159,7 +221,7 @@ class AgentStore:
                     alias,
                     memory_id,
                     summary.session_id,
-                    summary.summary,
+                    text,
                     summary.started,
                     summary.ended,
                 ),
@@ -172,7 +234,13 @@ class AgentStore:
                 "ORDER BY ended DESC",
                 (agent, alias, memory_id, since),
             ).fetchall()
-        return [Summary(row["session_id"], row["summary"], row["started"], row["ended"]) for row in rows]
+            key = self.sealer.data_key(conn, agent) if rows else None
+        return [
+            Summary(
+                row["session_id"], self.sealer.open_text(row["summary"], key), row["started"], row["ended"]
+            )
+            for row in rows
+        ]
 
     def delete_summaries(self, agent: str, alias: str, memory_id: str | None, session_id: str | None) -> None:
         query, args = "DELETE FROM memories WHERE agent=? AND alias=?", [agent, alias]
@@ -187,9 +255,10 @@ class AgentStore:
 
     def save_session(self, agent: str, alias: str, session_id: str, state: StoredSession) -> None:
         with self.db.transaction() as conn:
+            text = self.sealer.seal_text(json.dumps(state.body), self.sealer.data_key(conn, agent))
             conn.execute(
                 "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                (agent, alias, session_id, json.dumps(state.body), state.started, state.last_used),
+                (agent, alias, session_id, text, state.started, state.last_used),
             )
 
     def session(self, agent: str, alias: str, session_id: str) -> StoredSession | None:
@@ -198,7 +267,10 @@ class AgentStore:
                 "SELECT * FROM sessions WHERE agent=? AND alias=? AND session_id=?",
                 (agent, alias, session_id),
             ).fetchone()
-        return StoredSession(json.loads(row["body"]), row["started"], row["last_used"]) if row else None
+            if row is None:
+                return None
+            body = self.sealer.open_text(row["body"], self.sealer.data_key(conn, agent))
+        return StoredSession(json.loads(body), row["started"], row["last_used"])
 
     def take_idle_sessions(self, agent: str, alias: str, before: float) -> list[tuple[str, StoredSession]]:
         """Remove and return the sessions of an agent alias last used before `before` (their TTL ran out)."""
@@ -206,13 +278,14 @@ class AgentStore:
             rows = conn.execute(
                 "SELECT * FROM sessions WHERE agent=? AND alias=? AND last_used<?", (agent, alias, before)
             ).fetchall()
+            key = self.sealer.data_key(conn, agent) if rows else None  # opened before anything is removed
+            taken = [
+                (row["session_id"], json.loads(self.sealer.open_text(row["body"], key)), row) for row in rows
+            ]
             conn.execute(
                 "DELETE FROM sessions WHERE agent=? AND alias=? AND last_used<?", (agent, alias, before)
             )
-        return [
-            (row["session_id"], StoredSession(json.loads(row["body"]), row["started"], row["last_used"]))
-            for row in rows
-        ]
+        return [(sid, StoredSession(body, row["started"], row["last_used"])) for sid, body, row in taken]
 
     def delete_session(self, agent: str, alias: str | None = None, session_id: str | None = None) -> None:
         query, args = "DELETE FROM sessions WHERE agent=?", [agent]
