@@ -5,6 +5,7 @@ reads until it is enabled again; a key that is missing or another region's is re
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,9 +41,54 @@ def client(server: RunningServer) -> Callable[..., Any]:
     return server.client
 
 
+def logs_policy(region: str = "us-east-1", condition: dict[str, Any] | None = None) -> str:
+    """A key policy as AWS's guide writes it: the account's IAM policies, and the Logs service principal."""
+    logs: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+    }
+    if condition:
+        logs["Condition"] = condition
+    root = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [root, logs]})
+
+
 @pytest.fixture
 def kms_key(client: Callable[..., Any]) -> str:
-    return str(client("kms").create_key(Description="logs")["KeyMetadata"]["Arn"])
+    created = client("kms").create_key(Description="logs", Policy=logs_policy())
+    return str(created["KeyMetadata"]["Arn"])
+
+
+def test_a_key_whose_policy_leaves_out_the_logs_service_is_refused(client: Callable[..., Any]) -> None:
+    logs, kms = client("logs"), client("kms")
+    default = kms.create_key(Description="default policy")["KeyMetadata"]["Arn"]
+    other_group = logs_policy(condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arn("/other/*")}})
+    narrow = kms.create_key(Description="another group's", Policy=other_group)["KeyMetadata"]["Arn"]
+    wording = (
+        f"The specified KMS key does not exist or is not allowed to be used with Arn '{arn('/cmk/policy')}'"
+    )
+    for key in (default, narrow):
+        refused = error_of(logs.create_log_group, logGroupName="/cmk/policy", kmsKeyId=key)
+        assert (refused["Code"], refused["Message"]) == ("AccessDeniedException", wording)
+    assert logs.describe_log_groups(logGroupNamePrefix="/cmk/policy")["logGroups"] == []
+    logs.create_log_group(logGroupName="/cmk/policy")
+    try:
+        refused = error_of(logs.associate_kms_key, logGroupName="/cmk/policy", kmsKeyId=default)
+        assert (refused["Code"], refused["Message"]) == ("AccessDeniedException", wording)
+        this_group = {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": arn("/cmk/policy")}}
+        kms.put_key_policy(KeyId=narrow, PolicyName="default", Policy=logs_policy(condition=this_group))
+        logs.associate_kms_key(logGroupName="/cmk/policy", kmsKeyId=narrow)
+        described = logs.describe_log_groups(logGroupNamePrefix="/cmk/policy")["logGroups"][0]
+        assert described["kmsKeyId"] == narrow
+    finally:
+        logs.delete_log_group(logGroupName="/cmk/policy")
 
 
 def test_events_of_a_group_with_a_key_are_stored_encrypted(
@@ -131,7 +177,7 @@ def test_missing_other_region_and_disabled_keys_are_refused_at_association(
         aws_access_key_id="AKIAOUTCROPTEST",
         aws_secret_access_key="test-secret",
     )
-    other_region = europe.create_key()["KeyMetadata"]["Arn"]
+    other_region = europe.create_key(Policy=logs_policy("eu-west-1"))["KeyMetadata"]["Arn"]
     missing = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     for key in (missing, other_region):
         refused = error_of(logs.create_log_group, logGroupName="/cmk/refused", kmsKeyId=key)
