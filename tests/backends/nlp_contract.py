@@ -124,6 +124,16 @@ class SentimentContract:
         assert sentiment.polarity(NEGATIVE).compound < -0.3
         assert abs(sentiment.polarity(NEUTRAL).compound) < 0.3
 
+    def test_clear_texts_get_their_class_and_scores_that_sum_to_one(
+        self, sentiment: SentimentAnalyzer
+    ) -> None:
+        for text, expected in ((POSITIVE, "POSITIVE"), (NEGATIVE, "NEGATIVE"), (NEUTRAL, "NEUTRAL")):
+            label, scores = sentiment.classify(text)
+            assert label == expected
+            assert set(scores) == {"Positive", "Negative", "Neutral", "Mixed"}
+            assert sum(scores.values()) == pytest.approx(1.0) and min(scores.values()) >= 0.0
+            assert max(scores, key=lambda name: scores[name]).upper() == label
+
     def test_shares_sum_to_one(self, sentiment: SentimentAnalyzer) -> None:
         for text in (POSITIVE, NEGATIVE, NEUTRAL, "é" * 20):
             p = sentiment.polarity(text)

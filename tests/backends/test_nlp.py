@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from outcrop.backends.nlp.apertium import Apertium, from_stream, installed_modes, to_stream
 from outcrop.backends.nlp.pii import PiiFinding, _offline_tldextract, resolve_overlaps
 from outcrop.backends.nlp.sentiment import Polarity
-from outcrop.services.comprehend.sentiment import classify
+from outcrop.backends.nlp.sentiment_head import SentimentHead
+from outcrop.backends.nlp.sentiment_rule import classify
 
 
 def test_overlapping_pii_keeps_the_strongest_finding() -> None:
@@ -52,6 +54,37 @@ def test_sentiment_scores_sum_to_one_and_pick_the_label(text: str, label: str) -
     assert math.isclose(sum(scores.values()), 1.0)
     assert all(value >= 0 for value in scores.values())
     assert max(scores, key=lambda name: scores[name]).upper() == label
+
+
+def test_the_sentiment_head_fits_deterministically_and_a_later_one_reads_the_kept_fit(tmp_path: Path) -> None:
+    """Two fits on the seed set give the same weights; a head with the same cache file loads, not fits."""
+    from outcrop.backends.fake import fake_embedder
+    from outcrop.backends.nlp.fakes import fake_sentiment
+
+    reader = fake_sentiment("fake-sentiment", {})
+
+    def describe(text: str) -> list[float]:
+        polarity = reader.polarity(text)
+        return [polarity.positive, polarity.neutral, polarity.negative, polarity.compound]
+
+    def head(cache: Path) -> SentimentHead:
+        return SentimentHead(describe, lambda: fake_embedder("fake", {}).embed, cache=cache)
+
+    texts = ["What a wonderful day, I love it.", "The shop opens at nine."]
+    first = head(tmp_path / "a.npz").probabilities(texts)
+    assert head(tmp_path / "b.npz").probabilities(texts) == first
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+    kept = head(tmp_path / "a.npz")
+
+    def no_fit(encoder: Any) -> Any:
+        raise AssertionError("fitted again instead of reading the kept fit")
+
+    kept._fit = no_fit  # type: ignore[method-assign]
+    assert kept.probabilities(texts) == first
+    for shares in first:
+        assert set(shares) == {"POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"}
+        assert math.isclose(sum(shares.values()), 1.0) and min(shares.values()) > 0
 
 
 def test_tldextract_reads_its_bundled_suffix_list_without_the_network(

@@ -63,6 +63,10 @@ def test_pii_finds_the_name_email_and_phone_at_their_offsets(comprehend: Any) ->
         # Outcrop's domain words: a verdict VADER's lexicon has no word for, and politeness that is no praise
         ("The shirt shrank after one wash and the colour faded.", "NEGATIVE"),
         ("Please send the quarterly report to finance by Friday.", "NEUTRAL"),
+        # the fitted head: verdicts with no word VADER scores, and a fact with one warm word ("free")
+        ("Two of the glasses arrived in pieces.", "NEGATIVE"),
+        ("The lift has been out of service for a month.", "NEGATIVE"),
+        ("Free parking is available behind the building.", "NEUTRAL"),
     ],
 )
 def test_sentiment_is_right_on_clear_texts_and_scores_sum_to_one(

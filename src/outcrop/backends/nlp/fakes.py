@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from outcrop.backends.base import BackendUnavailable
+from outcrop.backends.nlp import sentiment_rule
 from outcrop.backends.nlp.pii import resolve_overlaps
 from outcrop.backends.nlp.protocols import Analysis, Format, Pair, PiiFinding, Polarity, Span, Token
 
@@ -136,6 +137,9 @@ class FakeSentiment:
         compound = total / math.sqrt(total * total + 15)
         share_pos, share_neg = positive / len(words), negative / len(words)
         return Polarity(share_pos, 1.0 - share_pos - share_neg, share_neg, compound)
+
+    def classify(self, text: str) -> tuple[str, dict[str, float]]:
+        return sentiment_rule.classify(text, self.polarity)
 
 
 class FakeLanguageIdentifier:

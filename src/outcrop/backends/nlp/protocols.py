@@ -87,6 +87,11 @@ class SentimentAnalyzer(Protocol):
 
     def polarity(self, text: str) -> Polarity: ...
 
+    def classify(self, text: str) -> tuple[str, dict[str, float]]:
+        """POSITIVE, NEGATIVE, NEUTRAL or MIXED, and the scores Positive/Negative/Neutral/Mixed summing
+        to 1 whose largest is that label."""
+        ...
+
 
 @runtime_checkable
 class LanguageIdentifier(Protocol):

@@ -1,9 +1,10 @@
 """Amazon Comprehend's real-time text analysis, answered by packaged models on this machine.
 
-Sentiment: VADER (English; Spanish and Catalan are first put into English by apertium, as VADER's
-authors suggest for other languages). Entities, key phrases (noun chunks) and syntax: spaCy's small
-English and French pipelines. Personal data: presidio-analyzer (English). Dominant language: langid.py
-(97 languages). Toxicity: alt-profanity-check's offensive-language classifier (English).
+Sentiment: a logistic head over all-MiniLM sentence vectors and VADER's reading (English; Spanish and
+Catalan are first put into English by apertium, as VADER's authors suggest for other languages).
+Entities, key phrases (noun chunks) and syntax: spaCy's small English and French pipelines. Personal
+data: presidio-analyzer (English). Dominant language: langid.py (97 languages). Toxicity:
+alt-profanity-check's offensive-language classifier (English).
 Offsets are Python string indices, i.e. Unicode code points, into the text as it was sent. Languages
 that AWS serves but no packaged model covers are refused with UnsupportedLanguageException.
 """
@@ -29,7 +30,6 @@ from outcrop.backends.registry import ModelRegistry, UnknownModel
 from outcrop.protocol.errors import InternalServerException, ServiceError, ServiceUnavailableException
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.comprehend.endpoints import ComprehendEndpoints
-from outcrop.services.comprehend.sentiment import classify
 from outcrop.storage.objects import ObjectStore
 
 T = TypeVar("T")
@@ -242,7 +242,7 @@ class Comprehend(ComprehendEndpoints, Service):
         def run() -> tuple[str, dict[str, float]]:
             english = text if language == "en" else self._translator().translate(text, (language, "en"))
             analyzer: SentimentAnalyzer = self.models.get(SENTIMENT_MODEL, "sentiment")
-            return classify(english, analyzer.polarity)
+            return analyzer.classify(english)
 
         label, scores = self._run_backend(run)
         return {"Sentiment": label, "SentimentScore": scores}

@@ -1,4 +1,5 @@
-"""Comprehend's four sentiment classes from a polarity model's scores of the text and of its clauses.
+"""Four sentiment classes (POSITIVE, NEGATIVE, NEUTRAL, MIXED) from a polarity model's scores of a text
+and of its clauses: how VADER alone answers, and features of the fitted head (sentiment_head.py).
 
 VADER scores a whole text on one axis, so a review that praises one thing and blames another comes out
 as a weakly positive or negative compound, and the old rule (MIXED from the share of positive and
@@ -15,9 +16,8 @@ awful": "support" is a positive word to VADER). Measured on bench/service_qualit
   neutral without losing polar ones).
 
 The thresholds were set on the whole set; since then the bench splits it into a dev half (where
-VADER's domain words, backends/nlp/vader_domain.py, were chosen) and a held-out half, and reports both:
-0.921 dev, 0.831 held-out (VADER's lexicon alone: 0.843, 0.839), so the domain words do not yet carry
-over to unseen sentences.
+VADER's domain words, vader_domain.py, were chosen) and a held-out half, and reports both: 0.921 dev,
+0.831 held-out for this rule alone, so it is now one input of the fitted head rather than the answer.
 """
 
 from __future__ import annotations
