@@ -12,15 +12,15 @@ difference (`--real-chat`: the small real model, 1 output token).
 --direct measures the content and topic detectors in this process, without a server (no ApplyGuardrail).
 
 --latency measures, in this process, what a guardrail of each policy type (and the mixed one) adds to a
-chat call through the inference path (input and output screened), on the fake chat model so the model's
-time is out of the picture and the real detectors: each guarded call is timed between two unguarded ones
-of the same text, over `--rounds` rounds of short benign texts (`--text-chars N`: those texts joined into
-texts of several sentences, up to N characters each); it prints p50/p95 of the wall-clock
-difference and the guarded evaluations' CPU time (less sensitive to the machine's load). With `--compare`
-each guardrail runs twice, in alternating blocks of all the texts so both see the same load: with the
-catalog's guardrail session of all-MiniLM (one thread, `own`) and without it (the shared all-core embedder,
-`shared`). Blocks, not text by text: onnxruntime's worker threads spin for a while after a run of the shared
-session, and that CPU would be counted against the next call.
+chat call through the inference path (input and output screened), on the fake chat model and the real
+detectors: each guarded call is timed between two unguarded ones of the same text, over `--rounds` rounds of
+short benign texts (`--text-chars N`: those texts joined into texts of several sentences, up to N characters
+each); it prints p50/p95 of the wall-clock difference and the guarded evaluations' CPU time (less sensitive
+to the machine's load). `--compare V ...` runs each guardrail on several variants of the embedding path
+(guardrails_latency.py: own, float, whole, before, shared; bare `--compare`: own and shared) in alternating
+blocks, so all see the same load. `--long` prints the denied topics' and content filters' precision/recall
+on texts of about `--text-chars` characters (default 950) per variant; `--turns N` the added latency of
+each turn of N-turn conversations with and without the vector cache.
 
 `--shared-embedder` runs the server mode on a catalog without that guardrail session (the "before" figure).
 Every mode prints the load average when it starts and ends.
@@ -29,8 +29,6 @@ Every mode prints the load average when it starts and ends.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sys
 import tempfile
 import time
@@ -43,6 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, RunningServer
 from guardrails_data import CASES, CONTENT_TYPES, GUARDRAIL, TOPICS, Case
+from guardrails_latency import catalog_text, load_average, long_quality, percentile, turns
+from guardrails_latency import latency as policy_latency
 
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"  # the 0.5B model
 FILTERS = GUARDRAIL["contentPolicyConfig"]["filtersConfig"]  # type: ignore[index]
@@ -80,30 +80,6 @@ def score_content(tally: Tally, flagged_types: Callable[[Case], set[str]], cases
             expected = case.policy == kind
             if expected or case.policy == "CONTENT":
                 tally.add(kind, expected, kind in found)
-
-
-GUARDRAIL_SESSION = "all-minilm-l6-v2-guardrails"
-
-
-def catalog_text(own_session: bool = True) -> str:
-    """The bundled catalog, without the guardrails' own embedding session unless `own_session`."""
-    text = (ROOT / "src" / "outcrop" / "catalog.toml").read_text()
-    if own_session:
-        return text
-    table = re.compile(r'^\[local\."' + re.escape(GUARDRAIL_SESSION) + r'"\]\n(?:(?!\[).*\n)*', re.M)
-    stripped, count = table.subn("", text)
-    assert count == 1, f"the catalog has no {GUARDRAIL_SESSION} entry"
-    return stripped
-
-
-def load_average(when: str) -> None:
-    one, five, fifteen = os.getloadavg()
-    print(f"load average {when}: {one:.2f} {five:.2f} {fifteen:.2f}", flush=True)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 # ---- in-process detectors ----------------------------------------------------------------------------------
@@ -266,127 +242,18 @@ def converse_latency(runtime: Any, guardrail: dict[str, str], repeats: int) -> l
     return added
 
 
-# ---- added latency per policy type, in process -----------------------------------------------------------
-def policy_guardrails() -> dict[str, dict[str, Any]]:
-    """One CreateGuardrail request body per policy type, and the bench's mixed guardrail."""
-    sensitive: dict[str, Any] = GUARDRAIL["sensitiveInformationPolicyConfig"]  # type: ignore[assignment]
-
-    def pii(*types: str) -> dict[str, Any]:
-        entities = [{"type": kind, "action": "BLOCK"} for kind in types]
-        return {"sensitiveInformationPolicyConfig": {"piiEntitiesConfig": entities}}
-
-    return {
-        "words": {"wordPolicyConfig": GUARDRAIL["wordPolicyConfig"]},
-        "regex": {"sensitiveInformationPolicyConfig": {"regexesConfig": sensitive["regexesConfig"]}},
-        "pii-patterns": pii("EMAIL", "CREDIT_DEBIT_CARD_NUMBER", "US_SOCIAL_SECURITY_NUMBER"),
-        "pii-phone": pii("PHONE"),
-        "pii-name": pii("NAME"),
-        "topics": {"topicPolicyConfig": GUARDRAIL["topicPolicyConfig"]},
-        "content": {"contentPolicyConfig": GUARDRAIL["contentPolicyConfig"]},
-        "mixed": {key: value for key, value in GUARDRAIL.items() if key.endswith("Config")},
-    }
-
-
-def joined_texts(chars: int, count: int = 30) -> list[str]:
-    """`count` texts of several sentences, each the bench's benign texts joined up to `chars` characters."""
-    benign = [case.text for case in CASES if case.policy in ("CONTENT", "TOPICS") and not case.flagged]
-    texts: list[str] = []
-    start = 0
-    while len(texts) < count:
-        parts: list[str] = []
-        while len(" ".join([*parts, benign[start % len(benign)]])) <= chars:
-            parts.append(benign[start % len(benign)])
-            start += 1
-        texts.append(" ".join(parts))
-    return texts
-
-
-def latency(rounds: int, only: list[str], compare: bool, chars: int) -> None:
-    from outcrop.app import App
-    from outcrop.backends.base import ChatMessage, GenerationRequest
-    from outcrop.config import Settings
-    from outcrop.guardrails.enforce import Guard
-    from outcrop.guardrails.policies import build_policies
-    from outcrop.guardrails.types import GuardrailVersion, GuardText
-    from outcrop.inference import Caller
-
-    texts = [case.text for case in CASES if case.policy in ("CONTENT", "TOPICS") and not case.flagged][:30]
-    if chars:
-        texts = joined_texts(chars)
-    load_average("at start")
-    with tempfile.TemporaryDirectory() as tmp:
-        apps: dict[str, App] = {}
-        for variant in ("own", "shared") if compare else ("own",):
-            catalog = catalog_text(variant == "own").replace('runtime = "llamacpp"', 'runtime = "fake"')
-            (Path(tmp) / f"{variant}.toml").write_text(catalog)
-            settings = Settings(
-                data_dir=Path(tmp) / variant,
-                model_dir=ROOT / "data" / "models",
-                catalog=Path(tmp) / f"{variant}.toml",
-            )
-            apps[variant] = App(settings)
-        caller = Caller()
-
-        def call(app: App, text: str, guard: Guard | None) -> None:
-            request = GenerationRequest([ChatMessage("user", text)], max_tokens=8)
-            app.inference.generate_blocking(caller, app.inference.resolve(MODEL_ID), request, guard)
-
-        average = sum(map(len, texts)) / len(texts)
-        print(
-            f"{'guardrail':<20} {'added p50':>10} {'p95':>8}   {'cpu/call p50':>12}  "
-            f"({len(texts)} texts of {average:.0f} characters on average)"
-        )
-        for name, config in policy_guardrails().items():
-            if only and name not in only:
-                continue
-            policies = build_policies({"name": f"bench-{name}", **config})
-            version = GuardrailVersion("benchbench000", "arn", "DRAFT", name, "No.", "No.", policies)
-            loaded: dict[str, float] = {}
-            for variant, app in apps.items():
-                began = time.perf_counter()
-                call(app, texts[0], Guard(app.guardrails, version, [GuardText(texts[0])], caller))  # loads
-                loaded[variant] = time.perf_counter() - began
-            added: dict[str, list[float]] = defaultdict(list)
-            cpu: dict[str, list[float]] = defaultdict(list)
-            for round_ in range(rounds):
-                order = list(apps.items())
-                if round_ % 2:
-                    order.reverse()  # neither variant always runs first
-                for variant, app in order:
-                    for text in texts:
-                        first = time.perf_counter()
-                        call(app, text, None)
-                        second, processor = time.perf_counter(), time.process_time()
-                        call(app, text, Guard(app.guardrails, version, [GuardText(text)], caller))
-                        third, used = time.perf_counter(), time.process_time() - processor
-                        call(app, text, None)
-                        fourth = time.perf_counter()
-                        added[variant].append((third - second) - ((second - first) + (fourth - third)) / 2)
-                        cpu[variant].append(used)
-            for variant in apps:
-                label = f"{name} ({variant})" if compare else name
-                p50, p95 = 1000 * percentile(added[variant], 0.5), 1000 * percentile(added[variant], 0.95)
-                used = 1000 * percentile(cpu[variant], 0.5)
-                print(
-                    f"{label:<20} {p50:>7.1f} ms {p95:>5.1f} ms   {used:>9.1f} ms"
-                    f"  (first call, loading: {loaded[variant]:.1f} s)",
-                    flush=True,
-                )
-        for variant, app in apps.items():
-            states = app.models.states().items()
-            calls = {n: s["uses"] for n, s in states if s["kind"] == "embedding" and s["uses"]}
-            print(f"embedding calls ({variant}): {calls}")
-            app.models.close()
-    load_average("at end")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--direct", action="store_true", help="the detectors in process, no server")
     parser.add_argument("--latency", nargs="*", metavar="GUARDRAIL", help="added latency per policy type")
     parser.add_argument("--rounds", type=int, default=2, help="--latency: rounds over the texts")
     parser.add_argument("--repeats", type=int, default=60, help="Converse calls timed with and without")
-    parser.add_argument("--compare", action="store_true", help="--latency: own session vs shared embedder")
+    parser.add_argument(
+        "--compare", nargs="*", metavar="VARIANT", help="--latency/--long: embedding-path variants"
+    )
+    parser.add_argument("--long", action="store_true", help="topics/content quality on long texts")
+    parser.add_argument("--turns", type=int, default=0, help="added latency per turn, cache on/off")
+    parser.add_argument("--conversations", type=int, default=6, help="--turns: conversations")
     parser.add_argument(
         "--text-chars", type=int, default=0, help="--latency: join the texts into texts of up to N characters"
     )
@@ -397,8 +264,13 @@ def main() -> None:
         "--real-chat", action="store_true", help="server mode: Converse on the real 0.5B model"
     )
     arguments = parser.parse_args()
+    variants = ["own"] if arguments.compare is None else arguments.compare or ["own", "shared"]
     if arguments.latency is not None:
-        latency(arguments.rounds, arguments.latency, arguments.compare, arguments.text_chars)
+        policy_latency(arguments.rounds, arguments.latency, variants, arguments.text_chars)
+    elif arguments.long:
+        long_quality(variants, arguments.text_chars or 950)
+    elif arguments.turns:
+        turns(arguments.turns, arguments.conversations, arguments.text_chars)
     elif arguments.direct:
         direct()
     else:

@@ -91,12 +91,13 @@ def test_topics_and_content_share_one_embedding_call(monkeypatch: pytest.MonkeyP
         }
     )
     version = GuardrailVersion("abcdefabcdef", "arn", "DRAFT", "shared", "No.", "No.", policies)
-    text = "The train leaves at nine. Bring a coat."
-    engine.evaluate(version, "INPUT", [GuardText(text)])  # the first also embeds background and anchors
+    engine.evaluate(version, "INPUT", [GuardText("Hello.")])  # the first embeds background and anchors
     embedder.calls.clear()
+    text = "The train leaves at nine. Bring a coat."
     evaluation = engine.evaluate(version, "INPUT", [GuardText(text)])
     assert evaluation.action == "NONE"
-    assert embedder.calls == [[text, "The train leaves at nine.", "Bring a coat."]]
+    # the sentences only: the whole text's vector is derived from theirs
+    assert embedder.calls == [["The train leaves at nine.", "Bring a coat."]]
     assert classifier.seen[-1] == [text, "The train leaves at nine.", "Bring a coat."]
     assert set(engine.inference.asked) == {TOPIC_EMBEDDING_MODEL}  # type: ignore[attr-defined]
 
@@ -135,10 +136,11 @@ def test_the_guardrail_session_is_the_shared_model_on_one_thread() -> None:
             key: local[shared].get(key) for key in weights
         }
         assert local[own]["n_threads"] == 1 and "n_threads" not in local[shared]  # Titan/KB keep every core
+        assert local[own]["quantize"] == "int8-dynamic" and "quantize" not in local[shared]
 
 
 @pytest.mark.real
-def test_the_guardrail_session_gives_the_shared_models_vectors() -> None:
+def test_the_guardrail_session_gives_nearly_the_shared_models_vectors() -> None:
     np = pytest.importorskip("numpy")
     from outcrop.backends.registry import ModelRegistry
     from outcrop.catalog import BUNDLED, load_catalog
@@ -152,8 +154,9 @@ def test_the_guardrail_session_gives_the_shared_models_vectors() -> None:
             "The stock room is behind the kitchen. Bring a key.",
         ]
         shared = np.array(registry.embedder(TOPIC_EMBEDDING_MODEL).embed(texts))
-        single = np.array(registry.embedder(own).embed(texts))
-        assert np.allclose(shared, single, rtol=0, atol=1e-4)
+        single = np.array(registry.embedder(own).embed(texts))  # int8 products: close, not equal
+        cosines = (shared * single).sum(axis=1)
+        assert cosines.min() > 0.97, cosines
     finally:
         registry.close()
 

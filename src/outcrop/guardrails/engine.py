@@ -8,8 +8,10 @@ replaces the content with the blocked message; otherwise ANONYMIZE findings mask
 nothing. `outputScope` FULL also reports what was evaluated and not found (content filters at confidence
 NONE, topics not matched). Usage counts text units (up to 1,000 characters each) per policy evaluated.
 
-Denied topics and content filters read sentence vectors of the same model: an evaluation embeds each text
-(and its sentences) once, in one call, and both policies read those vectors (`_Embeddings`). The call goes to
+Denied topics and content filters read sentence vectors of the same model: an evaluation embeds each text's
+sentences once, in one call, derives a multi-sentence text's own vector from them, and both policies read
+those vectors (`vectors.Embeddings`); vectors are kept between evaluations (`Engine.vectors`), so the earlier
+turns of a conversation are not embedded again. The call goes to
 the catalog's guardrail session of that model (`GUARDRAIL_EMBEDDERS`: the same weights on one thread, quickest
 for a few short texts on a busy machine, and not queued behind a knowledge base's batches) when it lists one.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,7 @@ from outcrop.guardrails.detectors.pii import NEEDS_PRESIDIO, find_entities
 from outcrop.guardrails.detectors.regexes import RegexTooSlow, find_matches
 from outcrop.guardrails.detectors.words import custom_matches, profanity_matches
 from outcrop.guardrails.types import Evaluation, GuardrailVersion, GuardText, Source
+from outcrop.guardrails.vectors import Embeddings, VectorCache
 from outcrop.protocol.errors import ServiceUnavailableException, ValidationException
 
 if TYPE_CHECKING:
@@ -62,23 +65,6 @@ def _enabled(entries: Sequence[dict[str, Any]], direction: str) -> list[dict[str
     return [entry for entry in entries if entry.get(f"{direction}Enabled", True)]
 
 
-class _Embeddings:
-    """One evaluation's vectors of one embedding model: each text embedded once, wanted texts in one call."""
-
-    def __init__(self, embed: Callable[[Sequence[str]], list[list[float]]]) -> None:
-        self._embed = embed
-        self._known: dict[str, list[float]] = {}
-
-    def prefetch(self, texts: Sequence[str]) -> None:
-        missing = [text for text in dict.fromkeys(texts) if text not in self._known]
-        if missing:
-            self._known.update(zip(missing, self._embed(missing), strict=True))
-
-    def __call__(self, texts: Sequence[str]) -> list[list[float]]:
-        self.prefetch(texts)
-        return [self._known[text] for text in texts]
-
-
 @dataclass
 class _Run:
     """What one evaluation gathers as its policies run."""
@@ -91,7 +77,7 @@ class _Run:
     usage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(USAGE_KEYS, 0))
     blocked: bool = False
     masks: list[list[tuple[int, int, str]]] = field(default_factory=list)
-    embeddings: dict[str, _Embeddings] = field(default_factory=dict)
+    embeddings: dict[str, Embeddings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.direction = "input" if self.source == "INPUT" else "output"
@@ -114,6 +100,8 @@ class Engine:
         self.inference = inference
         self.models = models
         self._names: dict[str, frozenset[str]] = {}
+        self.vectors: VectorCache | None = VectorCache()  # kept between evaluations: earlier turns
+        self.derive_whole = True  # a multi-sentence text's vector from its sentences' (vectors.py)
 
     def _listed(self, name: str, kind: str) -> bool:
         """Whether the catalog lists model `name` of `kind` (the catalog is fixed for the server's life)."""
@@ -216,33 +204,37 @@ class Engine:
 
     # -- the policies ----------------------------------------------------------------------------------------
 
-    def _shared(self, run: _Run, caller: Caller, name: str) -> _Embeddings | None:
+    def _shared(self, run: _Run, caller: Caller, name: str) -> Embeddings | None:
         """The evaluation's vectors of embedding model `name` (None when the catalog lacks it)."""
         if name not in run.embeddings:
             own = GUARDRAIL_EMBEDDERS.get(name, name)  # its guardrail session, where the catalog has one
-            embedder = self._embedder(caller, own) or self._embedder(caller, name)
+            embedder, used = self._embedder(caller, own), own
+            if embedder is None:
+                embedder, used = self._embedder(caller, name), name
             if embedder is None:
                 return None
-            run.embeddings[name] = _Embeddings(embedder.embed)
+            run.embeddings[name] = Embeddings(
+                embedder.embed, used, self.vectors, derive_whole=self.derive_whole
+            )
         return run.embeddings[name]
 
     def _prefetch(self, run: _Run, policies: dict[str, Any], caller: Caller) -> None:
         """Embed, in one call per model, every text unit the topic and content policies will read."""
-        from outcrop.guardrails.detectors.content import CONTENT_KIND, CONTENT_MODEL, units_of
+        from outcrop.guardrails.detectors.content import CONTENT_KIND, CONTENT_MODEL
 
         wanted: dict[str, list[str]] = {}
         if _enabled((policies.get("topicPolicy") or {}).get("topics", []), run.direction):
-            wanted[TOPIC_EMBEDDING_MODEL] = [u for text in run.guarded for u in units_of(text.text)]
+            wanted[TOPIC_EMBEDDING_MODEL] = [text.text for text in run.guarded]
         content = self._content_texts(run, policies.get("contentPolicy") or {})
         if content and self._listed(CONTENT_MODEL, CONTENT_KIND):
             classify = self._model(CONTENT_MODEL, CONTENT_KIND, "content policy")
             name = getattr(classify, "embedding_model", None)
             if isinstance(name, str):
-                wanted.setdefault(name, []).extend(u for text in content for u in units_of(text.text))
+                wanted.setdefault(name, []).extend(text.text for text in content)
         for name, texts in wanted.items():
             shared = self._shared(run, caller, name)
             if shared is not None:
-                shared.prefetch(texts)
+                shared.prefetch([], guarded=texts)
 
     def _content_filters(self, run: _Run, policy: dict[str, Any]) -> list[dict[str, Any]]:
         return [
