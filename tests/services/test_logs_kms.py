@@ -212,3 +212,64 @@ def test_missing_other_region_and_disabled_keys_are_refused_at_association(
         assert gone["Code"] == "ResourceNotFoundException"
     finally:
         logs.delete_log_group(logGroupName="/cmk/plain2")
+
+
+def _query(logs: Any, group: str) -> str:
+    now = int(time.time())
+    started = logs.start_query(
+        logGroupName=group, startTime=now - 600, endTime=now + 60, queryString="fields @message"
+    )
+    while logs.get_query_results(queryId=started["queryId"])["status"] in ("Scheduled", "Running"):
+        time.sleep(0.05)
+    return str(started["queryId"])
+
+
+def test_query_results_are_sealed_under_the_accounts_query_result_key(
+    client: Callable[..., Any], server: RunningServer, kms_key: str
+) -> None:
+    logs, kms = client("logs"), client("kms")
+    results = f"arn:aws:logs:us-east-1:{ACCOUNT}:query-result:*"
+    logs.create_log_group(logGroupName="/cmk/insights")
+    try:
+        logs.create_log_stream(logGroupName="/cmk/insights", logStreamName="s")
+        event = {"timestamp": int(time.time() * 1000), "message": "insight-marker"}
+        logs.put_log_events(logGroupName="/cmk/insights", logStreamName="s", logEvents=[event])
+        before = _query(logs, "/cmk/insights")
+        assert "encryptionKey" not in logs.get_query_results(queryId=before)
+        # the key's policy must let the Logs service use it for query results, as for a group
+        default = kms.create_key(Description="default policy")["KeyMetadata"]["Arn"]
+        refused = error_of(logs.associate_kms_key, resourceIdentifier=results, kmsKeyId=default)
+        assert refused["Code"] == "AccessDeniedException" and results in refused["Message"]
+        wrong = error_of(
+            logs.associate_kms_key, resourceIdentifier=results.replace("*", "abc"), kmsKeyId=kms_key
+        )
+        assert wrong["Code"] == "InvalidParameterException"
+        logs.associate_kms_key(resourceIdentifier=results, kmsKeyId=kms_key)
+        server.stop()  # the association is kept: queries after a restart still take the key
+        server.start()
+        logs = client("logs")
+        sealed = _query(logs, "/cmk/insights")
+        got = logs.get_query_results(queryId=sealed)
+        assert got["encryptionKey"] == kms_key
+        assert [[f["value"] for f in row if f["field"] == "@message"] for row in got["results"]] == [
+            ["insight-marker"]
+        ]
+        kms.disable_key(KeyId=kms_key)
+        denied = error_of(logs.get_query_results, queryId=sealed)
+        assert denied["Code"] == "AccessDeniedException" and denied["Message"].endswith("is disabled.")
+        refused = error_of(
+            logs.start_query,
+            logGroupName="/cmk/insights",
+            startTime=0,
+            endTime=1,
+            queryString="fields @message",
+        )
+        assert refused["Code"] == "InvalidParameterException"  # no data key from a disabled key
+        kms.enable_key(KeyId=kms_key)
+        assert len(logs.get_query_results(queryId=sealed)["results"]) == 1
+        logs.disassociate_kms_key(resourceIdentifier=results)
+        assert "encryptionKey" not in logs.get_query_results(queryId=_query(logs, "/cmk/insights"))
+        again = error_of(logs.disassociate_kms_key, resourceIdentifier=results)
+        assert again["Code"] == "InvalidParameterException"
+    finally:
+        logs.delete_log_group(logGroupName="/cmk/insights")

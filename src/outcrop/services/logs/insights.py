@@ -9,14 +9,16 @@ forgets results after seven days.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from outcrop.kms.sealed import seal
 from outcrop.services.logs.insights_ast import (
     Binary,
     Call,
@@ -62,6 +64,9 @@ class Query:
     failure: str = ""
     duration_ms: int = 0
     cancel: threading.Event = field(default_factory=threading.Event)
+    kms_key: str = ""  # results under a customer key: `rows` stays empty, `sealed_rows` holds them
+    sealed_key: bytes = b""
+    sealed_rows: bytes = b""
 
 
 def now_ms() -> int:
@@ -140,8 +145,10 @@ class Insights:
         window_ms: tuple[int, int],
         text: str,
         limit: int,
+        sealer: Callable[[str], tuple[str, bytes, bytes] | None] | None = None,
     ) -> Query:
-        """Read the query (QuerySyntaxError if it cannot be) and schedule it; the groups must exist."""
+        """Read the query (QuerySyntaxError if it cannot be) and schedule it; the groups must exist.
+        `sealer` gives a query id's (KMS key ARN, clear data key, sealed data key) when results take one."""
         commands = parse_query(text)
         scoped = self.store.scoped(account, region)
         for group in groups:
@@ -157,10 +164,14 @@ class Insights:
             limit=limit,
             created=now_ms(),
         )
+        found = sealer(query.id) if sealer is not None else None
+        clear = None
+        if found is not None:
+            query.kms_key, clear, query.sealed_key = found
         with self._lock:
             self._queries[(account, region, query.id)] = query
             self._forget_old()
-        self._pool.submit(self._run, query, commands)
+        self._pool.submit(self._run, query, commands, clear)
         return query
 
     def _forget_old(self) -> None:
@@ -196,7 +207,7 @@ class Insights:
 
     # -- running ----------------------------------------------------------------------------------------
 
-    def _run(self, query: Query, commands: list[Command]) -> None:
+    def _run(self, query: Query, commands: list[Command], clear_key: bytes | None = None) -> None:
         began = now_ms()
         with self._lock:
             if query.status != "Scheduled":
@@ -212,7 +223,10 @@ class Insights:
         except Exception as exc:  # a store failure ends the query as AWS's would: Failed, with a reason
             self._finish(query, "Failed", began, failure=f"{type(exc).__name__}: {exc}")
             return
-        query.rows = outcome.rows
+        if clear_key is None:
+            query.rows = outcome.rows
+        else:  # sealed under the query's data key, which only KMS can open again
+            query.sealed_rows = seal(clear_key, json.dumps(outcome.rows).encode())
         query.statistics = {
             "recordsMatched": float(outcome.matched or 0),
             "recordsScanned": float(counts["records"]),

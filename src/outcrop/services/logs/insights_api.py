@@ -14,6 +14,7 @@ from outcrop.services.logs.errors import (
 )
 from outcrop.services.logs.insights import RUNNING, Insights, Query
 from outcrop.services.logs.insights_parser import QuerySyntaxError
+from outcrop.services.logs.query_results import QueryResultKeys
 from outcrop.storage.logs import LogStoreError
 
 Params = dict[str, Any]
@@ -71,6 +72,7 @@ class InsightsOperations:
     """Mixed into the Logs service, whose `insights` runs the queries."""
 
     insights: Insights
+    query_keys: QueryResultKeys
 
     def close(self) -> None:
         """Stop the query workers, then whatever the service itself closes."""
@@ -95,7 +97,13 @@ class InsightsOperations:
         text = params["queryString"]
         try:
             query = self.insights.start(
-                ctx.account_id, ctx.region, groups, window, text, params.get("limit") or 10_000
+                ctx.account_id,
+                ctx.region,
+                groups,
+                window,
+                text,
+                params.get("limit") or 10_000,
+                lambda query_id: self.query_keys.sealer(ctx.account_id, ctx.region, query_id),
             )
         except QuerySyntaxError as exc:
             raise MalformedQueryException(
@@ -121,6 +129,10 @@ class InsightsOperations:
         """Rows only once the query is complete; `maxItems` pages them with an offset token."""
         query = self._query(ctx, params["queryId"])
         rows = query.rows if query.status == "Complete" else []
+        if query.kms_key and query.status == "Complete":  # opened through KMS at every read
+            rows = self.query_keys.open_rows(
+                ctx.account_id, ctx.region, query.id, query.sealed_key, query.sealed_rows
+            )
         offset = 0
         if params.get("nextToken"):
             token = params["nextToken"]
@@ -135,6 +147,8 @@ class InsightsOperations:
             or {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0},
             "status": query.status,
         }
+        if query.kms_key:
+            out["encryptionKey"] = query.kms_key
         if offset + size < len(rows):
             out["nextToken"] = f"o/{offset + size}"
         return out

@@ -72,8 +72,9 @@ class KmsLogKeys:
         try:
             clear, _ = self._keyring().decrypt(account, region, sealed, dict(context))
         except KmsError as exc:
+            arn = context[ARN_KEY]
+            what = "query results" if ":query-result:" in arn else "log group"
             raise AccessDeniedException(
-                f"The KMS key that encrypts the data of log group '{context[ARN_KEY]}' cannot be used: "
-                f"{exc.message}"
+                f"The KMS key that encrypts the data of {what} '{arn}' cannot be used: {exc.message}"
             ) from exc
         return clear

@@ -7,8 +7,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from outcrop.kms.keys import Keyring
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.logs.errors import (
     AccessDeniedException,
@@ -18,6 +20,8 @@ from outcrop.services.logs.errors import (
 )
 from outcrop.services.logs.insights import Insights
 from outcrop.services.logs.insights_api import InsightsOperations
+from outcrop.services.logs.kms import KmsLogKeys
+from outcrop.services.logs.query_results import QueryResultKeys
 from outcrop.services.paging import Pager
 from outcrop.storage.logfilter import FilterPatternError, compile_pattern
 from outcrop.storage.logs import START, LogEvent, LogGroup, LogStore, LogStoreError, Position
@@ -93,7 +97,7 @@ def _name_from_arn(value: str, ctx: RequestContext) -> str:
 
 def _kms_target(ctx: RequestContext, params: Params) -> str:
     """AssociateKmsKey's and DisassociateKmsKey's log group: `logGroupName` or `resourceIdentifier`, the
-    group's ARN. Insights query results are not kept encrypted here, so that target is refused by name."""
+    group's ARN; "" for the account's Logs Insights results (`query-result:*`)."""
     name, identifier = params.get("logGroupName"), params.get("resourceIdentifier")
     if name and identifier:
         raise InvalidParameterException(
@@ -102,10 +106,12 @@ def _kms_target(ctx: RequestContext, params: Params) -> str:
     if not name and not identifier:
         raise InvalidParameterException("Either logGroupName or resourceIdentifier must be specified.")
     if identifier and ":query-result:" in identifier:
-        raise InvalidParameterException(
-            "Outcrop does not store Logs Insights query results encrypted: a query-result resource cannot "
-            "take a KMS key here. Associate the key with a log group instead."
-        )
+        if identifier != f"arn:aws:logs:{ctx.region}:{ctx.account_id}:query-result:*":
+            raise InvalidParameterException(
+                f"Invalid resourceIdentifier {identifier}: query results are "
+                f"arn:aws:logs:{ctx.region}:{ctx.account_id}:query-result:*"
+            )
+        return ""
     return str(name) if name else _name_from_arn(str(identifier), ctx).removesuffix(":*")
 
 
@@ -136,10 +142,16 @@ def _read_position(token: str, direction: str | None = None) -> tuple[str, Posit
 class Logs(InsightsOperations, Service):
     service_name = "logs"
 
-    def __init__(self, *, logs: LogStore) -> None:
-        """The server's one log store, where training jobs and functions write what they run."""
+    def __init__(self, *, logs: LogStore, kms: Keyring, data_path: Callable[..., Path]) -> None:
+        """The server's one log store, where training jobs and functions write what they run; the KMS
+        keyring and a folder for the key Logs Insights results are sealed with."""
         self.store = logs
         self.insights = Insights(logs)
+        self.query_keys = QueryResultKeys(data_path("logs"), KmsLogKeys(lambda: kms))
+
+    def close(self) -> None:
+        self.query_keys.close()
+        super().close()
 
     def _here(self, ctx: RequestContext) -> LogStore:
         """The groups of the request's account and region: a group made elsewhere is not found here."""
@@ -182,14 +194,22 @@ class Logs(InsightsOperations, Service):
 
     @_translating
     def associate_kms_key(self, ctx: RequestContext, params: Params) -> Output:
-        """Events the group ingests from now on are stored encrypted under a data key of this key."""
-        self._here(ctx).associate_key(_kms_target(ctx, params), params["kmsKeyId"])
+        """Events the group ingests from now on (or the results of the queries started from now on) are
+        stored encrypted under a data key of this key."""
+        name = _kms_target(ctx, params)
+        if not name:
+            self.query_keys.associate(ctx.account_id, ctx.region, params["kmsKeyId"])
+            return {}
+        self._here(ctx).associate_key(name, params["kmsKeyId"])
         return {}
 
     @_translating
     def disassociate_kms_key(self, ctx: RequestContext, params: Params) -> Output:
         """New events are stored as before; those the key encrypted still need it."""
         name = _kms_target(ctx, params)
+        if not name:
+            self.query_keys.disassociate(ctx.account_id, ctx.region)
+            return {}
         if not self._here(ctx).get_group(name).kms_key_id:
             raise InvalidParameterException(f"The log group {name} is not associated with a KMS key.")
         self._here(ctx).disassociate_key(name)
