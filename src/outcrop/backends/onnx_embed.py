@@ -150,7 +150,7 @@ def quantized(model_path: Path, cache_dir: Path) -> Path:
     """The model with int8 matrix products (onnxruntime's dynamic quantization), made once from the packaged
     file and kept under `cache_dir`, named by the source's digest and onnxruntime's version."""
     onnxruntime = import_optional("onnxruntime", "pip install onnxruntime")
-    recipe = f"{sha256_file(model_path)}:{onnxruntime.__version__}:{sorted(_QUANTIZE_OPTIONS.items())}"
+    recipe = f"{sha256_file(model_path)}:{onnxruntime.__version__}:{sorted(_QUANTIZE_OPTIONS.items())}:gelu"
     key = hashlib.sha256(recipe.encode()).hexdigest()
     target = cache_dir / "onnx-int8" / f"{model_path.stem}-{key[:16]}.onnx"
     if target.is_file():
@@ -165,13 +165,14 @@ def quantized(model_path: Path, cache_dir: Path) -> Path:
         onnxruntime.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        partial = Path(work) / "quantized.onnx"
+        fused, partial = Path(work) / "fused.onnx", Path(work) / "quantized.onnx"
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # the quantizer logs advice on static pre-processing to the root logger
         try:
+            _fuse_gelu(folded, fused)
             quantization.quantize_dynamic(
-                str(folded),
+                str(fused),
                 str(partial),
                 weight_type=quantization.QuantType.QInt8,
                 **_QUANTIZE_OPTIONS,
@@ -180,6 +181,21 @@ def quantized(model_path: Path, cache_dir: Path) -> Path:
             root.setLevel(level)
         partial.replace(target)
     return target
+
+
+def _fuse_gelu(source: Path, target: Path) -> None:
+    """Each feed-forward bias and erf GELU as one BiasGelu kernel (onnxruntime's transformer optimizer finds
+    the pattern this export spells out in five operators; a tenth less CPU); nothing else is fused."""
+    optimizer = import_optional("onnxruntime.transformers.optimizer", "pip install onnx==1.23.2")
+    fusion = import_optional("onnxruntime.transformers.fusion_options", "pip install onnx==1.23.2")
+    options = fusion.FusionOptions("bert")
+    for name in vars(options):
+        if name.startswith("enable_"):
+            setattr(options, name, name in ("enable_gelu", "enable_bias_gelu"))
+    model = optimizer.optimize_model(
+        str(source), model_type="bert", optimization_options=options, opt_level=0
+    )
+    model.save_model_to_file(str(target))
 
 
 def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> OnnxEmbedder:
