@@ -188,11 +188,19 @@ class App:
     @cached_property
     def knowledge_bases(self) -> KnowledgeBaseStore:
         """Knowledge Bases state, shared by bedrock-agent (control plane) and bedrock-agent-runtime."""
+        from outcrop.kms.sealed import CustomerKeys
         from outcrop.rag.kbstore import KnowledgeBaseStore
+        from outcrop.services.bedrock_agent.kb_sealing import DataSourceKeys
 
-        return KnowledgeBaseStore(
-            self.data_path("knowledge-bases"), account=self.settings.account_id, region=self.settings.region
+        # data sources with a kmsKeyArn keep their chunks sealed under a data key of that KMS key
+        keys = DataSourceKeys(CustomerKeys(lambda: self.kms), lambda kb, ds: store.data_source(kb, ds))
+        store = KnowledgeBaseStore(
+            self.data_path("knowledge-bases"),
+            account=self.settings.account_id,
+            region=self.settings.region,
+            wrap_vectors=keys.wrap,
         )
+        return store
 
     @cached_property
     def agents(self) -> AgentStore:

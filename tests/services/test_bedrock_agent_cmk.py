@@ -2,7 +2,7 @@
 groups and the runtime's session state are stored sealed under a data key of that KMS key, so their
 plaintext is nowhere in the data dir, before or after a restart; a disabled key makes GetAgent and
 InvokeAgent answer AccessDeniedException while ListAgents still lists the agent; a key KMS refuses is a
-ValidationException. Data sources keep their chunks unencrypted, so their key is refused by name."""
+ValidationException (data sources' keys: test_bedrock_kb_cmk.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 from tests.errors import error_of
 from tests.server import RunningServer
 from tests.services.agents import MODEL, ROLE, prepare, read_stream, wait_status
-from tests.services.knowledge_bases import create_knowledge_base
 
 MISSING_KEY = "arn:aws:kms:us-east-1:000000000000:key/" + "1" * 8 + "-1111-1111-1111-" + "1" * 12
 SECRET = "zanzibar-7c1e"  # in the instruction
@@ -158,17 +157,3 @@ def test_a_key_kms_refuses_is_a_validation_error(client: Callable[..., Any]) -> 
         customerEncryptionKeyArn=disabled,
     )
     assert refused["Code"] == "ValidationException" and "DisabledException" in refused["Message"]
-
-
-def test_a_data_source_with_a_customer_key_is_refused(client: Callable[..., Any]) -> None:
-    agent = client("bedrock-agent")
-    kb_id = create_knowledge_base(agent)
-    refused = error_of(
-        agent.create_data_source,
-        knowledgeBaseId=kb_id,
-        name="cmk-source",
-        dataSourceConfiguration={"type": "S3", "s3Configuration": {"bucketArn": "arn:aws:s3:::cmk-docs"}},
-        serverSideEncryptionConfiguration={"kmsKeyArn": MISSING_KEY},
-    )
-    assert refused["Code"] == "ValidationException" and "kmsKeyArn" in refused["Message"]
-    assert agent.list_data_sources(knowledgeBaseId=kb_id)["dataSourceSummaries"] == []

@@ -13,6 +13,7 @@ import secrets
 import string
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,11 +149,18 @@ class KnowledgeBaseStore:
     """All Knowledge Bases state under `directory`; jobs left running by a previous process end FAILED."""
 
     def __init__(
-        self, directory: Path, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
+        self,
+        directory: Path,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+        wrap_vectors: Callable[[KnowledgeBase, VectorStore], VectorStore] | None = None,
     ) -> None:
         """`account` and `region` are the server's defaults, where knowledge bases made before regions
-        partitioned them go (unless their ARN says otherwise)."""
+        partitioned them go (unless their ARN says otherwise); `wrap_vectors` seals the chunks of data
+        sources with a customer managed key (`rag.sealed`)."""
         self.directory = directory
+        self._wrap_vectors = wrap_vectors
         self.db = Database(directory / "knowledge_bases.sqlite3", migrations(account, region))
         self._vectors: dict[str, VectorStore] = {}
         self._vectors_lock = threading.Lock()
@@ -253,7 +261,10 @@ class KnowledgeBaseStore:
         with self._vectors_lock:
             store = self._vectors.get(kb.id)
             if store is None:
-                store = self._vectors[kb.id] = self._open(kb)
+                store = self._open(kb)
+                if self._wrap_vectors is not None:
+                    store = self._wrap_vectors(kb, store)
+                self._vectors[kb.id] = store
             return store
 
     def _open(self, kb: KnowledgeBase) -> VectorStore:

@@ -14,6 +14,8 @@ from typing import Any
 
 from outcrop.config import Settings
 from outcrop.inference import Caller, Inference, backend_errors
+from outcrop.kms.keys import Keyring
+from outcrop.kms.sealed import CustomerKeys
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import (
     ConflictException,
@@ -31,6 +33,7 @@ from outcrop.services.base import RequestContext, Service
 from outcrop.services.bedrock_agent.agents_groups import ActionGroupOperations
 from outcrop.services.bedrock_agent.agents_store import AgentStore
 from outcrop.services.bedrock_agent.flows import FlowOperations
+from outcrop.services.bedrock_agent.kb_sealing import DataSourceKeys, wanted_key
 from outcrop.services.bedrock_agent.paging import PAGES as _PAGES
 from outcrop.services.bedrock_agent.prompts import PromptOperations
 from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
@@ -58,6 +61,7 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         lambda_functions: FunctionRegistry,
         prompt_flows: AgentResourceStore,
         settings: Settings,
+        kms: Keyring,
     ) -> None:
         self.inference = inference
         self.crawl_private_targets = settings.crawl_private_targets  # WEB data sources (rag/web.py)
@@ -66,6 +70,8 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         self.agents = agents
         self.lambda_functions = lambda_functions
         self.prompt_flows = prompt_flows  # prompt management and flows (prompts.py, flows.py)
+        # data sources with a kmsKeyArn: a data key each, which the chunk store seals their chunks with
+        self.ds_keys = DataSourceKeys(CustomerKeys(lambda: kms), knowledge_bases.data_source)
 
     # -- knowledge bases -------------------------------------------------------------------------------------
 
@@ -191,13 +197,12 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
 
     @staticmethod
     def _ds_view(ds: DataSource, status: str = "AVAILABLE") -> dict[str, Any]:
-        return {**ds.body, "status": status, "createdAt": _time(ds.created), "updatedAt": _time(ds.updated)}
+        body = {k: v for k, v in ds.body.items() if not k.startswith("_")}
+        return {**body, "status": status, "createdAt": _time(ds.created), "updatedAt": _time(ds.updated)}
 
     @staticmethod
     def _check_ds_config(params: dict[str, Any]) -> None:
         config = params["dataSourceConfiguration"]
-        if (params.get("serverSideEncryptionConfiguration") or {}).get("kmsKeyArn"):  # refused, not ignored
-            raise ValidationException("serverSideEncryptionConfiguration.kmsKeyArn is not supported yet.")
         if config["type"] == "CUSTOM":
             BedrockAgent._check_chunking(params)
             return
@@ -243,6 +248,9 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         for optional in ("description", "vectorIngestionConfiguration", "serverSideEncryptionConfiguration"):
             if optional in params:
                 body[optional] = params[optional]
+        key = wanted_key(params)
+        if key:  # its chunks are sealed under a data key of this KMS key
+            body.update(self.ds_keys.new_key(kb, key))
         try:
             ds = self.store.add_data_source(kb.id, body)
         except KeyError as error:
@@ -275,6 +283,10 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
         new_chunking = (params.get("vectorIngestionConfiguration") or {}).get("chunkingConfiguration")
         if "vectorIngestionConfiguration" in params and old_chunking != new_chunking:
             raise ValidationException("The chunkingConfiguration of a data source cannot be changed.")
+        if "serverSideEncryptionConfiguration" in params and wanted_key(params) != wanted_key(ds.body):
+            raise ValidationException(  # its chunks are sealed under a data key of the key it was made with
+                "The kmsKeyArn of a data source's serverSideEncryptionConfiguration cannot be changed."
+            )
         body = {
             **ds.body,
             "name": params["name"],
