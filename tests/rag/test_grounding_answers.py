@@ -86,6 +86,14 @@ def test_how_many_counts_the_thing_asked() -> None:
         "How many millers work at the Orlen windmill?", "The millers grind 3 tonnes of flour a week."
     )
     assert not answers("How many sails does the Orlen windmill have?", "Its 4 doors face the sails.")
+    # the number asked stands beside what it counts in the passage too, not only in the sentence
+    crew = ["The Orlen windmill has a crew of 3 and 2 apprentices."]
+    assert answers("How many apprentices does the Orlen windmill have?", "It has 2 apprentices.", crew)
+    assert not answers(
+        "How many apprentices does the Orlen windmill have?", "The apprentices number 3.", crew
+    )
+    pond = ["The Orlen mill pond is 80 metres long and 30 metres wide."]
+    assert not answers("How wide is the Orlen mill pond?", "The Orlen mill pond is 80 metres wide.", pond)
     # "how much flour" is answered by a mass without the word flour; a count of loaves answers nothing
     assert answers("How much flour does the Orlen mill hold?", "The Orlen mill holds 9 tonnes.")
     assert not answers("How much flour does the Orlen mill use?", "The Orlen mill bakes 90 loaves.")

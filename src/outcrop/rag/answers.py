@@ -87,7 +87,7 @@ _ATTRIBUTES = {asked: frozenset(map(stem, words.split())) for asked, words in _A
 # units that say what "how much <stuff>" measures without naming the stuff ("how much water": "1.7 litres")
 _MEASURE_WORDS = "litre liter millilitre milliliter ml gallon gram kilogram kg tonne ounce"
 _MEASURES = frozenset(stem(word) for word in _MEASURE_WORDS.split())
-BESIDE = 3  # words either side of the answering number that tie it to the attribute or the thing counted
+BESIDE = 2  # words either side of the answering number that tie it to the attribute or the thing counted
 
 
 def question_kind(question: str) -> tuple[str | None, frozenset[str]]:
@@ -172,22 +172,30 @@ def _is_number(token: str) -> bool:
     return any(c.isdigit() for c in token) or all(p in _NUMBER_WORDS for p in token.lower().split("-"))
 
 
-def _beside_a_number(wanted: frozenset[str], sentence: str) -> bool:
-    """Whether one of the wanted stems stands within BESIDE words of a number in the sentence."""
-    words = _WORD.findall(sentence.replace("/", " "))
+def _numbers_beside(wanted: frozenset[str], text: str) -> set[str]:
+    """The numbers (stems: "1340", "7") within BESIDE words of one of the wanted stems."""
+    words = _WORD.findall(text.replace("/", " "))
     stems = [stem(word.replace(",", "")) for word in words]
-    for index, word in enumerate(words):
-        if _is_number(word) and wanted & set(stems[max(0, index - BESIDE) : index + BESIDE + 1]):
-            return True
-    return False
+    return {
+        stems[index]
+        for index, word in enumerate(words)
+        if _is_number(word) and wanted & set(stems[max(0, index - BESIDE) : index + BESIDE + 1])
+    }
 
 
-def _states_attribute(question: str, form: frozenset[str], sentence: str) -> bool:
+def _states_attribute(question: str, form: frozenset[str], sentence: str, passages: Sequence[str]) -> bool:
     """An amount's number stands beside the asked attribute ("how wide": a word of width) or, for how
-    many, beside the thing counted."""
+    many, beside the thing counted, in the sentence and, where the passages hold that number, beside it
+    there too ("9.4 kilometres long and 11 metres wide" makes 11 the width, not 9.4)."""
     for asked in form:
         wanted = counted(question) if asked == "many" else _ATTRIBUTES.get(asked, frozenset())
-        if wanted and not _beside_a_number(wanted, sentence):
+        if not wanted:
+            continue
+        stated = _numbers_beside(wanted, sentence)
+        if not stated:
+            return False
+        held = {token for passage in passages for token in tokens(passage)} & stated
+        if held and not held & set().union(*(_numbers_beside(wanted, passage) for passage in passages)):
             return False
     return True
 
@@ -200,7 +208,7 @@ def answers(question: str, sentence: str, passages: Sequence[str] = ()) -> bool:
         return True
     if not _states_kind(kind, sentence, question):
         return False
-    if kind == "amount" and not _states_attribute(question, form, sentence):
+    if kind == "amount" and not _states_attribute(question, form, sentence, passages):
         return False
     asked = content(question) - {stem(word) for word in form} - _LIGHT
     if "much" in form and _measured(sentence):
