@@ -99,6 +99,12 @@ def test_how_many_counts_the_thing_asked() -> None:
     assert not answers("How much flour does the Orlen mill use?", "The Orlen mill bakes 90 loaves.")
 
 
+def test_a_year_answers_when_beside_the_event_asked() -> None:
+    history = ["The Orlen windmill was built in 1764 and restored in 1950."]
+    assert answers("When was the Orlen windmill built?", "It was built in 1764.", history)
+    assert not answers("When was the Orlen windmill built?", "The Orlen windmill was built in 1950.", history)
+
+
 def test_open_questions_are_left_to_grounding() -> None:
     assert answers("Why is the mill famous?", "Its sails span 24 metres.")
     assert answers("Tell me about the mill.", "The mill grinds 3 tonnes of flour a week.")

@@ -13,7 +13,8 @@ question around:
 - the attribute: a number answers "how wide" only with a word of width beside it ("11 metres *wide*",
   "1.8 metres *across*"; "380 metres long" does not), "how long" with a length, a duration or their units,
   and "how many steps" only where it counts steps ("212 steps", not "a crew of 22" for scientists); "how
-  much water" is answered by a volume without the word water ("it holds 1.7 litres").
+  much water" is answered by a volume without the word water ("it holds 1.7 litres"); a year answers
+  "when was it built" where the passage puts it beside "built".
 Why-questions, open what-questions ("What makes eruptions explosive?") and instructions ("Summarise the
 report") are answered in words of their own, so for them grounding alone decides.
 """
@@ -172,6 +173,11 @@ def _is_number(token: str) -> bool:
     return any(c.isdigit() for c in token) or all(p in _NUMBER_WORDS for p in token.lower().split("-"))
 
 
+def _numbers(text: str) -> set[str]:
+    """The text's numbers as `_numbers_beside` finds them ("6:30", "1340", "7" for "seven")."""
+    return {stem(word.replace(",", "")) for word in _WORD.findall(text) if _is_number(word)}
+
+
 def _numbers_beside(wanted: frozenset[str], text: str) -> set[str]:
     """The numbers (stems: "1340", "7") within BESIDE words of one of the wanted stems."""
     words = _WORD.findall(text.replace("/", " "))
@@ -194,7 +200,7 @@ def _states_attribute(question: str, form: frozenset[str], sentence: str, passag
         stated = _numbers_beside(wanted, sentence)
         if not stated:
             return False
-        held = {token for passage in passages for token in tokens(passage)} & stated
+        held = set().union(*map(_numbers, passages)) & stated
         if held and not held & set().union(*(_numbers_beside(wanted, passage) for passage in passages)):
             return False
     return True
@@ -216,4 +222,16 @@ def answers(question: str, sentence: str, passages: Sequence[str] = ()) -> bool:
     about = subject(question)
     said = set(tokens(sentence))
     held = said.union(*(tokens(passage) for passage in passages))
-    return asked - about <= said and asked & about <= held
+    if not (asked - about <= said and asked & about <= held):
+        return False
+    names = {stem(word) for word in _WORD.findall(question)[1:] if word[0].isupper()}
+    return kind != "date" or _dated(frozenset(asked - names), sentence, passages)
+
+
+def _dated(relation: frozenset[str], sentence: str, passages: Sequence[str]) -> bool:
+    """A year that answers "when was it built" stands beside "built" in the passage that holds it ("built
+    in 1887"), not beside another event of the same thing ("automated in 1969")."""
+    held = set().union(*map(_numbers, passages)) & _numbers(sentence)
+    if not relation or not held:
+        return True  # no relation asked, or a date word ("in March"): grounding decides
+    return bool(held & set().union(*(_numbers_beside(relation, passage) for passage in passages)))
