@@ -67,3 +67,27 @@ def test_transactions_roll_back_and_threads_get_their_own_connection(tmp_path: P
     assert len({id(c) for c in seen}) == 4
     assert db.connection().execute("SELECT count(*) FROM items").fetchone()[0] == 200
     db.close()
+
+
+def test_a_finished_threads_connection_is_closed(tmp_path: Path) -> None:
+    """Threads made per job or per stream (issue 18): each one's connection closes when it ends, so file
+    descriptors and page caches do not pile up over a long-running server."""
+    db = Database(tmp_path / "x.sqlite3", FIRST)
+    seen: list[sqlite3.Connection] = []
+
+    def work() -> None:
+        seen.append(db.connection())
+        db.connection().execute("SELECT count(*) FROM items").fetchone()
+
+    for _ in range(20):
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+    assert len(seen) == 20
+    for conn in seen:  # every one of them closed once its thread ended
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+    with db.transaction() as tx:  # the main thread's own connection is untouched
+        tx.execute("INSERT INTO items VALUES ('kept')")
+    assert db.connection().execute("SELECT name FROM items").fetchone()[0] == "kept"
+    db.close()

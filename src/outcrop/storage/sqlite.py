@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -35,9 +36,9 @@ class Database:
         self._migrate(migrations)
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        """This thread's connection, opened on first use and closed when the thread ends."""
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None:
             conn = sqlite3.connect(
                 self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
             )
@@ -45,10 +46,22 @@ class Database:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
+            held = _Held(conn)
+            # A thread made per job or per stream would otherwise leave its connection open for good:
+            # two file descriptors and a page cache each (issue 18's growing RSS under the fuzzer).
+            weakref.finalize(held, self._release, conn)
+            self._local.held = held
             with self._all_lock:
                 self._all.append(conn)
-        return conn
+        return held.conn
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        """A finished thread's connection (its thread-local went with it)."""
+        with self._all_lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        with suppress(sqlite3.Error):
+            conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -108,6 +121,14 @@ class Database:
                     for statement in _statements(step):
                         tx.execute(statement)
                 tx.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+
+
+class _Held:
+    """A thread's connection in its thread-local: when the thread ends the holder goes, and its
+    finalizer closes the connection (sqlite3 connections take no weak references themselves)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
 
 def _statements(script: str) -> list[str]:
