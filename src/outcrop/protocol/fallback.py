@@ -54,6 +54,8 @@ def guess_protocol(
         request.header("x-amz-target") and protocol not in ("query", "rest-xml")
     ):
         protocol = "json"  # a client that did not say CBOR speaks the JSON form of the service
+    elif model is None and ("Action" in request.query or b"Action=" in request.body[:4096]):
+        protocol = "query"  # an unserved Query service (SNS, CloudFormation): its client reads only XML
     return model, protocol
 
 
