@@ -66,6 +66,7 @@ class App:
                 lambda_function_policies,
                 s3_bucket_policies,
             )
+            from outcrop.services.bedrock_agent.agents_iam import agent_key_needs
 
             return IamAuthenticator(
                 self.settings.credentials,
@@ -75,6 +76,10 @@ class App:
                     "kms": kms_key_policies(lambda: self.kms),
                     "s3": s3_bucket_policies(lambda: self.bucket_policies),
                     "lambda": lambda_function_policies(lambda: self.lambda_functions.policies),
+                },
+                dependencies={  # an agent's customer managed key: the caller needs KMS permissions on it
+                    "bedrock-agent": agent_key_needs(lambda: self.agents),
+                    "bedrock-agent-runtime": agent_key_needs(lambda: self.agents),
                 },
             )
         raise ValueError(f"auth must be 'dev', 'keys', 'sigv4' or 'iam', not {self.settings.auth!r}")

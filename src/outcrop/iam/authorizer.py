@@ -9,13 +9,13 @@ action and resource ARN.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from outcrop.iam.actions import request_keys, target
 from outcrop.iam.errors import MalformedPolicyDocument
-from outcrop.iam.evaluate import evaluate
+from outcrop.iam.evaluate import Principal, evaluate
 from outcrop.iam.policy import Policy
 from outcrop.iam.resource_policies import REQUIRED, ResourcePolicySource
 from outcrop.iam.store import IamStore, KeyRecord
@@ -26,6 +26,8 @@ from outcrop.protocol.parse import HttpRequest
 from outcrop.protocol.router import protocol_of, service_model
 from outcrop.protocol.sigv4 import SigV4Authenticator
 
+# (operation, params, region, account) -> [(IAM action, resource ARN, its condition keys, lower-case)]
+Dependency = Callable[[str, dict[str, Any], str, str], list[tuple[str, str, dict[str, list[str]]]]]
 # Services whose denial is `AccessDenied` (XML protocols) rather than `AccessDeniedException` (JSON).
 _XML = ("query", "rest-xml")
 # STS operations AWS performs for any authenticated caller, whatever its policies say.
@@ -43,11 +45,15 @@ class IamAuthenticator(SigV4Authenticator):
         store: IamStore,
         bearer_tokens: set[str] | None = None,
         resource_policies: Mapping[str, ResourcePolicySource] | None = None,
+        dependencies: Mapping[str, Dependency] | None = None,
     ) -> None:
+        """`dependencies`, by service: the further actions a request needs the caller to be allowed (an
+        agent's customer managed key: kms:GenerateDataKey and kms:Decrypt on it, as Bedrock requires)."""
         super().__init__(root_credentials, bearer_tokens)
         self._root = frozenset(root_credentials)
         self.store = store
         self.resource_policies = dict(resource_policies or {})
+        self.dependencies = dict(dependencies or {})
 
     def secret_for(self, request: HttpRequest, caller: Caller) -> str | None:
         root = super().secret_for(request, caller)
@@ -104,19 +110,36 @@ class IamAuthenticator(SigV4Authenticator):
             "aws:useragent": [request.header("user-agent")],
             **request_keys(service, params),
         }
-        resource, resource_policy = wanted.resource, None
-        prefix = wanted.action.partition(":")[0]
-        if wanted.action == "sts:AssumeRole":  # the role's trust policy is its resource policy
+        self._require(principal, wanted.action, wanted.resource, context, caller.region, service)
+        needs = self.dependencies.get(service)
+        for action, resource, keys in (
+            needs(operation, params, caller.region, principal.account) if needs else ()
+        ):
+            self._require(principal, action, resource, {**context, **keys}, caller.region, service)
+
+    def _require(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        context: dict[str, list[str]],
+        region: str,
+        service: str,
+    ) -> None:
+        """One action on one resource, evaluated for the caller: AccessDenied, worded as AWS words it."""
+        resource_policy = None
+        prefix = action.partition(":")[0]
+        if action == "sts:AssumeRole":  # the role's trust policy is its resource policy
             resource_policy = self.store.trust_policy(resource)
         elif prefix in self.resource_policies:
-            found = self.resource_policies[prefix](resource, caller.region, principal.account)
+            found = self.resource_policies[prefix](resource, region, principal.account)
             if found is not None:
                 resource, text = found
                 resource_policy = _resource_policy(text)
         owner = resource.split(":")[4] if resource.count(":") >= 5 else ""
         decision = evaluate(
             principal,
-            wanted.action,
+            action,
             resource,
             context,
             resource_policy,
@@ -124,7 +147,7 @@ class IamAuthenticator(SigV4Authenticator):
             cross_account=prefix in self.resource_policies and owner.isdigit() and owner != principal.account,
         )
         if not decision.allowed:
-            message = decision.message(principal, wanted.action, resource)
+            message = decision.message(principal, action, resource)
             raise ServiceError(
                 message,
                 code="AccessDenied" if _xml(service) else "AccessDeniedException",
