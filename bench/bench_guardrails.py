@@ -226,9 +226,10 @@ def apply(runtime: Any, guardrail: dict[str, str], case: Case) -> set[str]:
 
 
 def converse_latency(runtime: Any, guardrail: dict[str, str], repeats: int) -> list[float]:
-    """Per benign short text: Converse time with the guardrail minus without it (1 output token)."""
+    """Per benign short text: Converse time with the guardrail minus without it (1 output token). Each text
+    is numbered so the server's vector cache has never seen it (the precision/recall pass sent them all)."""
     benign = [case.text for case in CASES if case.policy == "CONTENT" and not case.flagged]
-    texts = [benign[index % len(benign)] for index in range(repeats)]
+    texts = [f"Note {index}: {benign[index % len(benign)]}" for index in range(repeats)]
     config = {"maxTokens": 1, "temperature": 0.0}
     added = []
     for text in texts:

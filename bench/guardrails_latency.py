@@ -10,8 +10,8 @@ so they run in the same process and conditions:
   whole   the same with each multi-sentence text embedded whole as well as by sentences
   before  float and whole: the embedding path before this round
   shared  no guardrail session in the catalog: the shared all-core embedder
-Latency modes turn the vector cache off (the rounds repeat their texts, which a cache would answer): they
-measure a text never seen before. `turns` measures the cache itself.
+Latency and quality modes turn the vector and verdict caches off (the rounds repeat their texts, which a
+cache would answer): they measure a text never seen before. `turns` measures the caches themselves.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def apps(variants: list[str], cache: bool = False) -> Iterator[dict[str, Any]]:
             app = made[variant] = App(settings)
             app.guardrails.engine.derive_whole = derive
             if not cache:
-                app.guardrails.engine.vectors = None
+                app.guardrails.engine.vectors = app.guardrails.engine.verdicts = None
         try:
             yield made
         finally:
@@ -220,7 +220,7 @@ def turns(count: int, conversations: int, chars: int) -> None:
     """A conversation of `count` turns screened whole on every call (as Converse does), with and without the
     vector cache: the added latency of each turn, p50 over `conversations` conversations of fresh texts
     (the cache is emptied between conversations, so only the conversation's own earlier turns are reused)."""
-    from outcrop.guardrails.vectors import VectorCache
+    from outcrop.guardrails.vectors import LruCache, VectorCache
 
     load_average("at start")
     guardrail = version("mixed", policy_guardrails()["mixed"])
@@ -235,6 +235,7 @@ def turns(count: int, conversations: int, chars: int) -> None:
             texts = [pool[(offset + i) % len(pool)] for i in range(2 * count)]
             for label in ("cache", "no cache") if conversation % 2 else ("no cache", "cache"):
                 engine.vectors = VectorCache() if label == "cache" else None
+                engine.verdicts = LruCache() if label == "cache" else None
                 spent = [added(app, texts[: 2 * turn + 1], guardrail)[0] for turn in range(count)]
                 per_turn[label].append(spent)
         average = sum(map(len, pool)) / len(pool)
@@ -251,6 +252,7 @@ def long_quality(variants: list[str], chars: int) -> None:
     """Precision/recall of the denied topics and content filters on texts of about `chars` characters: each
     flagged case of those policies placed among benign sentences, and long benign texts, per variant (a
     flagged text found by another policy as well counts as that policy's false positive)."""
+    from outcrop.guardrails.detectors import topics
     from outcrop.guardrails.types import GuardText
 
     filler = joined_texts(chars - 120, 60, start=7)
@@ -265,6 +267,7 @@ def long_quality(variants: list[str], chars: int) -> None:
     load_average("at start")
     with apps(variants) as made:
         for variant, app in made.items():
+            topics._VECTORS = topics._Vectors()  # anchors and background embedded by this variant
             tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # tp fp fn, fp benign
             for policy, text in cases:
                 evaluation = app.guardrails.evaluate(

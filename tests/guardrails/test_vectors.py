@@ -120,3 +120,34 @@ def test_the_int8_copy_is_made_once_into_the_model_cache(tmp_path: Path) -> None
     plain = onnx_embed.load("plain", {k: v for k, v in config.items() if k != "quantize"}, files)
     cosines = (np.array(plain.embed(texts)) * np.array(embedder.embed(texts))).sum(axis=1)
     assert cosines.min() > 0.97, cosines
+
+
+def test_detector_verdicts_are_kept_per_text_and_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(topic_detector, "_VECTORS", topic_detector._Vectors())
+    measured: list[tuple[str, str]] = []
+    original = topic_detector.topic_margins
+
+    def counting(embed: object, text: str, topics: list[dict[str, object]], model: object) -> object:
+        measured.append((text, str(topics[0]["name"])))
+        return original(embed, text, topics, model)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(topic_detector, "topic_margins", counting)
+    classifier = VectorClassifier()
+    engine = Engine(inference=Inference(CountingEmbedder()), models=Models(classifier))  # type: ignore[arg-type]
+    engine.evaluate(_guardrail(), "INPUT", [GuardText("Hello.")])
+    seen = len(classifier.seen)
+    engine.evaluate(_guardrail(), "INPUT", [GuardText("Hello."), GuardText("Thanks.")])
+    assert classifier.seen[seen:] == [["Thanks."]]  # content probabilities of "Hello." were kept
+    assert measured == [("Hello.", "Betting"), ("Thanks.", "Betting")]
+    other = build_policies(
+        {"name": "other", "topicPolicyConfig": {"topicsConfig": [{"name": "Cars", "definition": "Cars."}]}}
+    )
+    engine.evaluate(
+        GuardrailVersion("abcdefabcdef", "arn", "2", "other", "No.", "No.", other),
+        "INPUT",
+        [GuardText("Hello.")],
+    )
+    assert measured[-1] == ("Hello.", "Cars")  # another topic list is measured again
+    engine.verdicts = None
+    engine.evaluate(_guardrail(), "INPUT", [GuardText("Thanks.")])
+    assert classifier.seen[-1] == ["Thanks."] and measured[-1] == ("Thanks.", "Betting")

@@ -18,18 +18,20 @@ for a few short texts on a busy machine, and not queued behind a knowledge base'
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from outcrop.guardrails.detectors import grounding as grounding_scores
 from outcrop.guardrails.detectors.pii import NEEDS_PRESIDIO, find_entities
 from outcrop.guardrails.detectors.regexes import RegexTooSlow, find_matches
 from outcrop.guardrails.detectors.words import custom_matches, profanity_matches
 from outcrop.guardrails.types import Evaluation, GuardrailVersion, GuardText, Source
-from outcrop.guardrails.vectors import Embeddings, VectorCache
+from outcrop.guardrails.vectors import Embeddings, LruCache, VectorCache
 from outcrop.protocol.errors import ServiceUnavailableException, ValidationException
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from outcrop.backends.registry import ModelRegistry
     from outcrop.inference import Caller, Inference
 
+T = TypeVar("T")
 PII_MODEL = "presidio-en"
 GROUNDING_MODEL = "evidence-grounding"
 TOPIC_EMBEDDING_MODEL = "all-minilm-l6-v2"  # what the topic thresholds were calibrated on
@@ -101,6 +104,7 @@ class Engine:
         self.models = models
         self._names: dict[str, frozenset[str]] = {}
         self.vectors: VectorCache | None = VectorCache()  # kept between evaluations: earlier turns
+        self.verdicts: LruCache[Any] | None = LruCache()  # detectors' findings, the same way
         self.derive_whole = True  # a multi-sentence text's vector from its sentences' (vectors.py)
 
     def _listed(self, name: str, kind: str) -> bool:
@@ -128,6 +132,10 @@ class Engine:
         if not self._listed(name, "embedding"):
             return None
         return self.inference.embedder(caller, BedrockModel(name, name, "Outcrop", "", name, "embedding"))
+
+    def _cached(self, namespace: str, text: str, compute: Callable[[], T]) -> T:
+        """A detector's finding on `text`, kept in `verdicts` under `namespace` (what else it depends on)."""
+        return compute() if self.verdicts is None else self.verdicts.one(namespace, text, compute)
 
     # -- evaluation ------------------------------------------------------------------------------------------
 
@@ -255,7 +263,7 @@ class Engine:
         ]
 
     def _topics(self, run: _Run, policy: dict[str, Any], caller: Caller) -> None:
-        from outcrop.guardrails.detectors.topics import assess_topics
+        from outcrop.guardrails.detectors.topics import anchors, assess_topics, topic_margins
 
         topics = _enabled(policy.get("topics", []), run.direction)
         if not topics:
@@ -268,8 +276,14 @@ class Engine:
             )
         found: dict[str, dict[str, Any]] = {}
         for text in run.guarded:
+
+            def margins(active: list[dict[str, Any]], text: str = text.text) -> list[tuple[float, float]]:
+                space = f"topics:{embed.model}:{json.dumps([anchors(t) for t in active])}"
+                compute = partial(topic_margins, embed, text, active, embed.model)
+                return self._cached(space, text, compute)
+
             entries, blocked = assess_topics(
-                embed, text.text, topics, run.source, full=run.full, model=TOPIC_EMBEDDING_MODEL
+                embed, text.text, topics, run.source, full=run.full, margins=margins
             )
             run.blocked = run.blocked or blocked
             for entry in entries:
@@ -286,6 +300,7 @@ class Engine:
             CONTENT_KIND,
             CONTENT_MODEL,
             assess_content,
+            probabilities,
         )
 
         filters = self._content_filters(run, policy)
@@ -295,10 +310,14 @@ class Engine:
         name = getattr(classify, "embedding_model", None)
         embed = self._shared(run, caller, name) if isinstance(name, str) else None
         found: dict[str, dict[str, Any]] = {}
+        space = f"content:{classify.model_id}:{embed.model if embed is not None else ''}"
         for text in run.guarded:
             tagged = "guard_content" in text.qualifiers
+            scores = partial(
+                self._cached, space, text.text, partial(probabilities, classify, text.text, embed)
+            )
             entries, blocked = assess_content(
-                classify, text.text, filters, run.source, tagged=tagged, full=run.full, embed=embed
+                classify, text.text, filters, run.source, tagged=tagged, full=run.full, scores=scores
             )
             run.blocked = run.blocked or blocked
             for entry in entries:
@@ -356,7 +375,9 @@ class Engine:
         found_entities: list[dict[str, Any]] = []
         found_regexes: list[dict[str, Any]] = []
         for index, text in enumerate(run.guarded):
-            for entity in find_entities(text.text, wanted, detector) if wanted else []:
+            space = f"pii:{detector.model_id if detector else ''}:{sorted(wanted)}"
+            found = partial(find_entities, text.text, wanted, detector)
+            for entity in self._cached(space, text.text, found) if wanted else []:
                 action = action_of[entity.type]
                 match = text.text[entity.start : entity.end]
                 found_entities.append(

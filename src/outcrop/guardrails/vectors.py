@@ -9,7 +9,9 @@ alone cost. A text of one sentence is embedded as it is.
 
 A multi-turn Converse sends every earlier turn again, and a guardrail screens them all; `VectorCache` keeps
 unit vectors by (embedding model, SHA-256 of the text), least recently used dropped first, so an unchanged
-earlier turn costs a dictionary lookup instead of the encoder.
+earlier turn costs a dictionary lookup instead of the encoder. The engine keeps detectors' verdicts on a
+text the same way (`LruCache`: PII entities, content probabilities, topic similarities, each under a
+namespace naming the detector and the configuration it read).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -26,44 +28,59 @@ from outcrop.guardrails.detectors.content import sentences
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
 Vector = np.ndarray[Any, np.dtype[np.float32]]
+T = TypeVar("T")
 CACHED_VECTORS = 8192  # about 1.5 KB each at 384 dimensions: 12 MB
 
 
-class VectorCache:
-    """A bounded LRU of text vectors by (embedding model id, SHA-256 of the text); thread-safe."""
+class LruCache(Generic[T]):
+    """A bounded LRU of values by (namespace, SHA-256 of a text); thread-safe. A namespace names what the
+    value depends on besides the text (the embedding model; a detector and its configuration)."""
 
     def __init__(self, size: int = CACHED_VECTORS) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._vectors: OrderedDict[tuple[str, bytes], Vector] = OrderedDict()
+        self._values: OrderedDict[tuple[str, bytes], T] = OrderedDict()
 
     @staticmethod
-    def key(model: str, text: str) -> tuple[str, bytes]:
-        return model, hashlib.sha256(text.encode()).digest()
+    def key(namespace: str, text: str) -> tuple[str, bytes]:
+        return namespace, hashlib.sha256(text.encode()).digest()
 
-    def get(self, model: str, texts: Iterable[str]) -> dict[str, Vector]:
-        """The cached vectors of those `texts` the cache holds."""
-        found: dict[str, Vector] = {}
+    def get(self, namespace: str, texts: Iterable[str]) -> dict[str, T]:
+        """The cached values of those `texts` the cache holds."""
+        found: dict[str, T] = {}
         with self._lock:
             for text in texts:
-                key = self.key(model, text)
-                vector = self._vectors.get(key)
-                if vector is not None:
-                    self._vectors.move_to_end(key)
-                    found[text] = vector
+                key = self.key(namespace, text)
+                if key in self._values:
+                    self._values.move_to_end(key)
+                    found[text] = self._values[key]
         return found
 
-    def put(self, model: str, vectors: dict[str, Vector]) -> None:
+    def put(self, namespace: str, values: dict[str, T]) -> None:
         with self._lock:
-            for text, vector in vectors.items():
-                key = self.key(model, text)
-                self._vectors[key] = vector
-                self._vectors.move_to_end(key)
-            while len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
+            for text, value in values.items():
+                key = self.key(namespace, text)
+                self._values[key] = value
+                self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+
+    def one(self, namespace: str, text: str, compute: Callable[[], T]) -> T:
+        """The cached value of `text`, computed and kept if the cache lacks it (values are shared: callers
+        must not change them)."""
+        found = self.get(namespace, [text])
+        if text in found:
+            return found[text]
+        value = compute()
+        self.put(namespace, {text: value})
+        return value
 
     def __len__(self) -> int:
-        return len(self._vectors)
+        return len(self._values)
+
+
+class VectorCache(LruCache[Vector]):
+    """Unit vectors by (embedding model id, text)."""
 
 
 class Embeddings:
@@ -79,7 +96,7 @@ class Embeddings:
         derive_whole: bool = True,
     ) -> None:
         self._embed = embed
-        self._model = model
+        self.model = model
         self._cache = cache
         self._derive_whole = derive_whole
         self._known: dict[str, Vector] = {}
@@ -98,7 +115,7 @@ class Embeddings:
                 wanted.append(text)
         missing = [text for text in dict.fromkeys(wanted) if text not in self._known]
         if self._cache is not None and missing:
-            self._known.update(self._cache.get(self._model, missing))
+            self._known.update(self._cache.get(self.model, missing))
             missing = [text for text in missing if text not in self._known]
         if missing:
             fresh = {
@@ -107,7 +124,7 @@ class Embeddings:
             }
             self._known.update(fresh)
             if self._cache is not None:
-                self._cache.put(self._model, fresh)
+                self._cache.put(self.model, fresh)
         for text, parts in derived.items():
             if text not in self._known:
                 self._known[text] = _mean(

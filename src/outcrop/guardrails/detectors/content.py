@@ -102,17 +102,19 @@ def assess_content(
     tagged: bool,
     full: bool = False,
     embed: Embed | None = None,
+    scores: Callable[[], dict[str, float]] | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The contentPolicy "filters" assessment entries of `text` (those detected; every evaluated filter when
-    `full`) and whether a BLOCK fired. `embed`: vectors of the classifier's embedding model, if shared."""
+    `full`) and whether a BLOCK fired. `embed`: vectors of the classifier's embedding model, if shared;
+    `scores`: where the text's `probabilities` come from, if not computed here (a cache)."""
     active = active_filters(filters, source, tagged=tagged)
     if not active or not text.strip():
         return [], False
-    scores = probabilities(classify, text, embed)
+    found_scores = scores() if scores is not None else probabilities(classify, text, embed)
     found: list[dict[str, Any]] = []
     blocked = False
     for kind, strength, action in active:
-        level = confidence(scores.get(kind.lower(), 0.0))
+        level = confidence(found_scores.get(kind.lower(), 0.0))
         detected = acts(strength, level)
         blocks = detected and action == "BLOCK"
         blocked = blocked or blocks

@@ -116,16 +116,19 @@ def assess_topics(
     *,
     full: bool = False,
     model: str | None = None,
+    margins: Callable[[list[dict[str, Any]]], list[tuple[float, float]]] | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The topicPolicy "topics" assessment entries of `text` (those detected; every evaluated topic when
-    `full`) and whether a BLOCK fired."""
+    `full`) and whether a BLOCK fired. `margins`: where the active topics' `topic_margins` come from, if
+    not computed here (a cache)."""
     direction = "input" if source == "INPUT" else "output"
     active = [topic for topic in topics if topic.get(f"{direction}Enabled", True)]
     if not active or not text.strip():
         return [], False
     found: list[dict[str, Any]] = []
     blocked = False
-    for topic, (similarity, margin) in zip(active, topic_margins(embed, text, active, model), strict=True):
+    measured = margins(active) if margins is not None else topic_margins(embed, text, active, model)
+    for topic, (similarity, margin) in zip(active, measured, strict=True):
         detected = about(similarity, margin)
         blocks = detected and topic.get(f"{direction}Action", "BLOCK") == "BLOCK"
         blocked = blocked or blocks
