@@ -252,7 +252,7 @@ def long_quality(variants: list[str], chars: int) -> None:
     """Precision/recall of the denied topics and content filters on texts of about `chars` characters: each
     flagged case of those policies placed among benign sentences, and long benign texts, per variant (a
     flagged text found by another policy as well counts as that policy's false positive)."""
-    from outcrop.guardrails.detectors import topics
+    from outcrop.guardrails.detectors import topics as topic_detector
     from outcrop.guardrails.types import GuardText
 
     filler = joined_texts(chars - 120, 60, start=7)
@@ -267,7 +267,7 @@ def long_quality(variants: list[str], chars: int) -> None:
     load_average("at start")
     with apps(variants) as made:
         for variant, app in made.items():
-            topics._VECTORS = topics._Vectors()  # anchors and background embedded by this variant
+            topic_detector._VECTORS = topic_detector._Vectors()  # anchors, background: this variant's
             tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # tp fp fn, fp benign
             for policy, text in cases:
                 evaluation = app.guardrails.evaluate(
