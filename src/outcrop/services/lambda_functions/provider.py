@@ -35,6 +35,13 @@ from outcrop.services.lambda_functions.errors import (
     ResourceNotFoundException,
 )
 from outcrop.services.lambda_functions.permissions import PermissionOperations
+from outcrop.services.lambda_functions.unserved import (
+    CREATE,
+    INVOKE,
+    UPDATE_CODE,
+    UPDATE_CONFIGURATION,
+    refuse_unserved,
+)
 from outcrop.services.paging import Pager
 from outcrop.storage.objects import ObjectStore, StoreError
 
@@ -116,6 +123,7 @@ class LambdaFunctions(PermissionOperations, Service):
     async def invoke(self, ctx: RequestContext, params: Params) -> Output:
         """Runs on the event loop: waiting for a free worker holds no thread (see FunctionPool)."""
         spec = self._function(ctx, params)
+        refuse_unserved(params, *INVOKE)
         event, client_context = _event_and_context(params)
         kind = params.get("InvocationType") or "RequestResponse"
         if kind == "DryRun":
@@ -149,6 +157,7 @@ class LambdaFunctions(PermissionOperations, Service):
         """The handler's result as one PayloadChunk then InvokeComplete: Python handlers return a whole
         result (AWS's Python runtimes do not stream either), so the chunk comes when the handler returns."""
         spec = self._function(ctx, params)
+        refuse_unserved(params, *INVOKE)
         event, client_context = _event_and_context(params)
         if params.get("InvocationType") == "DryRun":
             return {"StatusCode": 204}
@@ -181,7 +190,10 @@ class LambdaFunctions(PermissionOperations, Service):
 
     def list_functions(self, ctx: RequestContext, params: Params) -> Output:
         after = _FUNCTION_PAGES.after(params) or ""
-        functions = [f for f in self.functions.listed(ctx.account_id, ctx.region) if f.name > after]
+        # FunctionVersion=ALL adds published versions, and there are none; MasterRegion lists Lambda@Edge
+        # replicas, and there are none either.
+        listed = [] if params.get("MasterRegion") else self.functions.listed(ctx.account_id, ctx.region)
+        functions = [f for f in listed if f.name > after]
         page, marker = _FUNCTION_PAGES.keyed(functions, params, lambda f: f.name)
         output: Output = {"Functions": [self._configuration(f) for f in page]}
         if marker:
@@ -223,6 +235,7 @@ class LambdaFunctions(PermissionOperations, Service):
 
     def create_function(self, ctx: RequestContext, params: Params) -> Output:
         name = str(params["FunctionName"])
+        refuse_unserved(params, *CREATE)
         if ":" in name or "/" in name:
             raise InvalidParameterValueException("Outcrop creates functions by name, not by ARN.")
         if self.functions.find(name, account=ctx.account_id, region=ctx.region) is not None:
@@ -257,6 +270,7 @@ class LambdaFunctions(PermissionOperations, Service):
 
     def update_function_code(self, ctx: RequestContext, params: Params) -> Output:
         deployed = self._deployed(ctx, params)
+        refuse_unserved(params, *UPDATE_CODE)
         if params.get("ImageUri"):
             raise InvalidParameterValueException(
                 "Outcrop runs zip packages only; container images are not supported."
@@ -273,6 +287,7 @@ class LambdaFunctions(PermissionOperations, Service):
 
     def update_function_configuration(self, ctx: RequestContext, params: Params) -> Output:
         deployed = self._deployed(ctx, params)
+        refuse_unserved(params, *UPDATE_CONFIGURATION)
         spec = deployed.spec
         runtime = str(params.get("Runtime") or spec.runtime)
         if not PYTHON_RUNTIME.fullmatch(runtime):

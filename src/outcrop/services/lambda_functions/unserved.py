@@ -1,0 +1,86 @@
+"""Function options Outcrop cannot honour: refused by name, never accepted and ignored.
+
+Functions run in local Python workers: there is no VPC, no layer store, no dead-letter queue, no EFS, no
+container image, no SnapStart, no tenant isolation, no managed capacity, no durable execution, no code
+signing and no published versions. Each option set to its default or an empty value (VpcConfig with empty
+lists, as SAM and the console send; Publish=False; SnapStart ApplyOn=None) is accepted, since it asks for
+nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outcrop.services.lambda_functions.errors import InvalidParameterValueException
+
+Params = dict[str, Any]
+
+_WHY = {
+    "VpcConfig": "functions run on this server, not in a VPC",
+    "DeadLetterConfig": "there is no SQS or SNS to send failed events to",
+    "KMSKeyArn": "environment variables are not encrypted with a customer managed key here",
+    "Layers": "there are no layers: package dependencies in the zip",
+    "FileSystemConfigs": "there is no EFS to mount",
+    "ImageConfig": "container images are not supported",
+    "SnapStart": "there is no SnapStart",
+    "TenancyConfig": "there is no tenant isolation",
+    "CapacityProviderConfig": "there are no managed instances",
+    "DurableConfig": "there are no durable functions",
+    "RuntimeConfig": "runtime versions are the server's own Python",
+    "AcceleratorConfig": "functions get no accelerators",
+    "CodeSigningConfigArn": "code signing is not served",
+    "Publish": "versions are not served (every function is $LATEST)",
+    "PublishTo": "versions are not served (every function is $LATEST)",
+    "SourceKMSKeyArn": "deployment packages are not encrypted with a customer managed key here",
+    "S3ObjectStorageMode": "the zip is always copied (COPY)",
+    "TenantId": "there is no tenant isolation",
+    "DurableExecutionName": "there are no durable functions",
+}
+
+
+def _asks(name: str, value: Any) -> bool:
+    """Whether a member's value asks for something (its default or an empty value does not)."""
+    if name == "VpcConfig":
+        return bool(
+            value.get("SubnetIds") or value.get("SecurityGroupIds") or value.get("Ipv6AllowedForDualStack")
+        )
+    if name == "DeadLetterConfig":
+        return bool(value.get("TargetArn"))
+    if name == "SnapStart":
+        return value.get("ApplyOn", "None") != "None"
+    if name == "S3ObjectStorageMode":
+        return value != "COPY"
+    if isinstance(value, dict):
+        return any(v not in (None, "", [], {}) for v in value.values())
+    return bool(value)
+
+
+def refuse_unserved(params: Params, *names: str) -> None:
+    """InvalidParameterValueException for the first of `names` set to something Outcrop cannot do."""
+    for name in names:
+        if name in params and params[name] is not None and _asks(name, params[name]):
+            raise InvalidParameterValueException(f"Outcrop does not serve {name}: {_WHY[name]}.")
+
+
+CREATE = (
+    "VpcConfig",
+    "DeadLetterConfig",
+    "KMSKeyArn",
+    "Layers",
+    "FileSystemConfigs",
+    "ImageConfig",
+    "SnapStart",
+    "TenancyConfig",
+    "CapacityProviderConfig",
+    "DurableConfig",
+    "RuntimeConfig",
+    "AcceleratorConfig",
+    "CodeSigningConfigArn",
+    "Publish",
+    "PublishTo",
+)
+UPDATE_CONFIGURATION = tuple(
+    n for n in CREATE if n not in ("TenancyConfig", "CodeSigningConfigArn", "Publish", "PublishTo")
+)
+UPDATE_CODE = ("Publish", "PublishTo", "SourceKMSKeyArn", "S3ObjectStorageMode")
+INVOKE = ("TenantId", "DurableExecutionName")
