@@ -1,4 +1,4 @@
-"""Function options Outcrop cannot honour are refused by name; their defaults and empty values are accepted."""
+"""Function options Outcrop cannot honour are refused by name; defaults and empty values are accepted."""
 
 from __future__ import annotations
 

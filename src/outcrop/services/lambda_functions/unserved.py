@@ -47,9 +47,9 @@ def _asks(name: str, value: Any) -> bool:
     if name == "DeadLetterConfig":
         return bool(value.get("TargetArn"))
     if name == "SnapStart":
-        return value.get("ApplyOn", "None") != "None"
+        return bool(value.get("ApplyOn", "None") != "None")
     if name == "S3ObjectStorageMode":
-        return value != "COPY"
+        return bool(value != "COPY")
     if isinstance(value, dict):
         return any(v not in (None, "", [], {}) for v in value.values())
     return bool(value)
