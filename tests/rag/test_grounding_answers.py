@@ -128,3 +128,17 @@ def test_the_check_drops_sentences_that_do_not_answer_until_one_does() -> None:
         "The Orlen windmill was built in 1764. A tour costs 5 euros. [1] Its sails span 24 metres.",
     )
     assert text == "A tour costs 5 euros. Its sails span 24 metres."
+
+
+def test_how_long_does_it_take_is_answered_with_takes() -> None:
+    """'take' is no fact the source must hold: 'it takes 5 hours' is grounded in 'in 5 hours'."""
+    passage = "The Orlen mill grinds a tonne of flour in 5 hours."
+    check = AnswerCheck(
+        EvidenceDetector("evidence", None),
+        None,
+        "How long does the Orlen mill take to grind a tonne of flour?",
+        [Hit("a", "mill", passage, {}, None, 1.0)],
+    )
+    for sentence in sentences("The Orlen mill takes 5 hours to grind a tonne of flour. [1]", 1):
+        check.add(sentence)
+    assert check.answer()[0] == "The Orlen mill takes 5 hours to grind a tonne of flour."

@@ -94,6 +94,8 @@ _EQUIVALENT = {
     "begin": "start",
 }
 ASKED_WORDS_ARE_FACTS = True  # a word of the query the claim repeats must be in the source too
+# ...except verbs that state no fact ("how long does it take": "it takes 4 minutes" from "in 4 minutes")
+_LIGHT_VERBS = frozenset({"tak", "get"})  # stems: took is take
 KEY_FACT_CAP = 0.15  # the most a claim with a number or name its source lacks can score
 SEMANTIC_FLOOR, SEMANTIC_SPAN = 0.25, 0.55  # cosine 0.25 -> 0, 0.80 -> 1
 
@@ -217,7 +219,7 @@ def score_claim(claim: str, source: str, query: str = "", similarity: float | No
     missing = [n for n in numbers if not _number_supported(n, claim_tokens, source_tokens)]
     missing += [name for name in names if name not in source_words]
     if ASKED_WORDS_ARE_FACTS:  # the question's relation restated around a fact from elsewhere
-        missing += sorted(word for word in words & asked if word not in source_words)
+        missing += sorted(word for word in words & asked - _LIGHT_VERBS if word not in source_words)
     if similarity is None:
         score = coverage
     else:
