@@ -34,6 +34,25 @@ def test_retry_with_the_same_invocation_id_does_not_generate_twice(server: Runni
     assert usage_calls(server) == before + 2
 
 
+def test_only_the_newest_delivered_results_wait_for_a_retry(server: RunningServer) -> None:
+    """Issue 18: every answer kept 120 s for a retry held ~9,000 of them under a soak. An answer its
+    client got waits only while among the newest 256; a retry of an older one generates again."""
+    url = f"{server.endpoint}/model/{HAIKU}/converse"
+    body = {"messages": [{"role": "user", "content": [{"text": "remember me"}]}]}
+    headers = {"authorization": "Bearer k"}
+    with httpx.Client() as http:
+        for number in range(300):
+            sent = http.post(
+                url, json=body, headers={**headers, "amz-sdk-invocation-id": f"bounded-{number}"}
+            )
+            assert sent.status_code == 200
+        before = usage_calls(server)
+        recent = http.post(url, json=body, headers={**headers, "amz-sdk-invocation-id": "bounded-299"})
+        assert recent.status_code == 200 and usage_calls(server) == before  # answered from memory
+        oldest = http.post(url, json=body, headers={**headers, "amz-sdk-invocation-id": "bounded-0"})
+        assert oldest.status_code == 200 and usage_calls(server) == before + 1  # forgotten: run again
+
+
 def test_health_names_services_and_models(server: RunningServer) -> None:
     health = httpx.get(f"{server.endpoint}/_outcrop/health").json()
     assert health["status"] == "running"
