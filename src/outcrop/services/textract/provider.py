@@ -45,7 +45,7 @@ from outcrop.protocol.errors import ServiceError
 from outcrop.services._inputs import InputErrors, bytes_or_s3_object
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.paging import Pager
-from outcrop.storage.objects import ObjectStore, StoreError
+from outcrop.storage.objects import ObjectAttributes, ObjectStore, StoreError
 
 Params = dict[str, Any]
 Output = dict[str, Any]
@@ -122,6 +122,10 @@ def _features(params: Params) -> list[str]:
         raise InvalidParameterException("Custom adapters are not served by Outcrop.")
     if params.get("HumanLoopConfig"):
         raise InvalidParameterException("Human review (Amazon A2I) is not served by Outcrop.")
+    if params.get("QueriesConfig"):  # QUERIES itself is refused above
+        raise InvalidParameterException(
+            "QueriesConfig needs the QUERIES feature type, which Outcrop does not serve."
+        )
     return features
 
 
@@ -193,7 +197,15 @@ class Textract(Service):
         location = params["DocumentLocation"].get("S3Object")
         if not location or not location.get("Bucket") or not location.get("Name"):
             raise InvalidParameterException("DocumentLocation.S3Object needs a Bucket and a Name.")
+        if params.get("NotificationChannel"):
+            raise InvalidParameterException(
+                "Outcrop does not serve NotificationChannel: there is no SNS here; poll the Get operation."
+            )
         output = params.get("OutputConfig")
+        if params.get("KMSKeyId") and output is None:
+            raise InvalidParameterException(
+                "KMSKeyId encrypts the OutputConfig objects: it needs an OutputConfig."
+            )
         if output is not None:
             try:
                 self.objects.get_bucket(output["S3Bucket"])
@@ -206,8 +218,9 @@ class Textract(Service):
         with _document_errors():
             _check_format(data)
         request = {"DocumentLocation": location, "FeatureTypes": features, "OutputConfig": output}
-        if params.get("JobTag"):
-            request["JobTag"] = params["JobTag"]
+        for member in ("JobTag", "KMSKeyId"):
+            if params.get(member):
+                request[member] = params[member]
         try:
             version = self._reader().model_version  # a job reports the model it was started with
             return self.jobs.start(
@@ -233,6 +246,10 @@ class Textract(Service):
             # As Textract does: one JSON file per page of results (1000 blocks), named 1, 2, 3...
             prefix = (output.get("S3Prefix") or "").rstrip("/")
             base = f"{prefix}/{job.job_id}" if prefix else job.job_id
+            key = job.request.get("KMSKeyId")  # as Textract does: the objects encrypted with SSE-KMS
+            attributes = ObjectAttributes(
+                encryption={"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key} if key else {}
+            )
             chunks = [blocks[i : i + MAX_RESULTS] for i in range(0, len(blocks), MAX_RESULTS)] or [[]]
             for number, chunk in enumerate(chunks, start=1):
                 body: Output = {
@@ -242,7 +259,9 @@ class Textract(Service):
                 }
                 if number < len(chunks):
                     body["NextToken"] = Pager.offset_token(number * MAX_RESULTS)
-                self.objects.put_object(output["S3Bucket"], f"{base}/{number}", orjson.dumps(body))
+                self.objects.put_object(
+                    output["S3Bucket"], f"{base}/{number}", orjson.dumps(body), attributes
+                )
         return blocks, pages
 
     def _job_page(self, ctx: RequestContext, kind: str, params: Params, version_member: str) -> Output:
