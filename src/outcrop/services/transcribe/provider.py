@@ -10,6 +10,7 @@ must be in a bucket of the job's region, and Outcrop's own bucket is one per reg
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from outcrop.jobs.speech_task_worker import (
 from outcrop.jobs.transcription import run_transcription, transcript_document, whisper_language
 from outcrop.jobs.transcription_subtitles import subtitles
 from outcrop.jobs.transcription_vocabulary import VocabularyStore
+from outcrop.kms.errors import KmsError
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.paging import Pager
@@ -60,6 +62,18 @@ _UNSERVED_SETTINGS = {
 
 
 _PAGES = Pager(BadRequestException, "The NextToken is not valid", default=5)
+
+
+def _output_encryption(request: dict[str, Any]) -> dict[str, str]:
+    """The SSE-KMS fields of the output objects, as Transcribe writes them with OutputEncryptionKMSKeyId."""
+    key = request.get("OutputEncryptionKMSKeyId")
+    if not key:
+        return {}
+    encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key}
+    if request.get("KMSEncryptionContext"):
+        context = json.dumps(request["KMSEncryptionContext"]).encode()
+        encryption["SSEKMSEncryptionContext"] = base64.b64encode(context).decode()
+    return encryption
 
 
 def _subtitle_key(transcript_key: str, subtitle_format: str) -> str:
@@ -142,6 +156,10 @@ class Transcribe(VocabularyOperations, Service):
                 f"of the transcription request ({ctx.region})"
             )
         output_bucket, output_key, location = self._output(ctx, params, name)
+        if (params.get("OutputEncryptionKMSKeyId") or params.get("KMSEncryptionContext")) and not params.get(
+            "OutputBucketName"
+        ):
+            raise BadRequestException("OutputEncryptionKMSKeyId needs an OutputBucketName")
         request = {
             "LanguageCode": language,
             "IdentifyLanguage": bool(params.get("IdentifyLanguage")),
@@ -161,6 +179,11 @@ class Transcribe(VocabularyOperations, Service):
             "Hotwords": hotwords,
             "VocabularyName": (params.get("Settings") or {}).get("VocabularyName"),
             "LanguageIdSettings": params.get("LanguageIdSettings"),
+            # Honoured: the output objects are written SSE-KMS with the key and the extra context.
+            "OutputEncryptionKMSKeyId": params.get("OutputEncryptionKMSKeyId"),
+            "KMSEncryptionContext": params.get("KMSEncryptionContext"),
+            # Truthful as given: jobs here always queue (deferred execution) and never hit a job limit.
+            "JobExecutionSettings": params.get("JobExecutionSettings"),
         }
         try:
             job = self._jobs.submit(name, request, where=(ctx.account_id, ctx.region))
@@ -329,6 +352,8 @@ class Transcribe(VocabularyOperations, Service):
             entry["Settings"]["VocabularyName"] = request["VocabularyName"]
         if request.get("LanguageIdSettings"):
             entry["LanguageIdSettings"] = request["LanguageIdSettings"]
+        if request.get("JobExecutionSettings"):
+            entry["JobExecutionSettings"] = request["JobExecutionSettings"]
         done = job.status == COMPLETED
         entry["Transcript"] = (
             {"TranscriptFileUri": self._uri(ctx, request, request["OutputKey"])} if done else {}
@@ -383,12 +408,16 @@ class Transcribe(VocabularyOperations, Service):
             text = subtitles(result, subtitle_format, wanted.get("OutputStartIndex", 0))
             content_type = "text/vtt" if subtitle_format == "vtt" else "application/x-subrip"
             outputs.append((_subtitle_key(request["OutputKey"], subtitle_format), text, content_type))
+        encryption = _output_encryption(request)
         for key, text, content_type in outputs:
             try:
                 self.objects.put_object(
-                    request["OutputBucket"], key, text.encode(), ObjectAttributes(content_type=content_type)
+                    request["OutputBucket"],
+                    key,
+                    text.encode(),
+                    ObjectAttributes(content_type=content_type, encryption=encryption),
                 )
-            except StoreError as error:
+            except (StoreError, KmsError) as error:
                 raise JobFailed(f"The output could not be written to the output bucket: {error}") from None
         if self._jobs.by_seq(job.seq) is None and request["OutputLocationType"] == "SERVICE_BUCKET":
             self._delete_outputs(request)  # deleted while it ran: leave nothing behind in Outcrop's bucket

@@ -52,6 +52,16 @@ class VocabularyOperations:
 
     def _put_vocabulary(self, ctx: RequestContext, params: dict[str, Any], *, create: bool) -> dict[str, Any]:
         name, language = params["VocabularyName"], params["LanguageCode"]
+        if (params.get("EncryptionConfiguration") or {}).get("KMSKey"):
+            raise BadRequestException(
+                "Outcrop does not serve EncryptionConfiguration: vocabularies are not encrypted with a "
+                "KMS key"
+            )
+        if params.get("DataAccessRoleArn"):
+            raise BadRequestException(
+                "Outcrop does not serve DataAccessRoleArn: the VocabularyFileUri is read with the "
+                "server's own access"
+            )
         if whisper_language(language, self._transcriber().languages) is None:
             raise BadRequestException(f"The language {language} is not supported by the local Whisper model")
         if bool(params.get("Phrases")) == bool(params.get("VocabularyFileUri")):
