@@ -22,6 +22,8 @@ from outcrop.backends.base import (
 from outcrop.catalog import BedrockModel
 from outcrop.protocol.errors import ValidationException
 from outcrop.services.bedrock_runtime.attachments import Attachments, Document, in_prompt
+from outcrop.services.bedrock_runtime.bodies import structured
+from outcrop.services.bedrock_runtime.request_options import ConverseOptions, picked_fields
 from outcrop.storage.objects import ObjectStore
 
 _MEDIA_BLOCKS = ("video", "audio")
@@ -196,6 +198,9 @@ def converse_parts(
         raise ValidationException(
             "The toolConfig field must be defined when using toolUse and toolResult content blocks."
         )
+    schema = _text_format(params.get("outputConfig") or {}, bool(tools), attachments.documents)
+    if schema is not None:
+        messages = structured.with_instruction(messages, schema[1])
     request = GenerationRequest(
         messages=messages,
         max_tokens=max_tokens,
@@ -205,8 +210,32 @@ def converse_parts(
         stop=tuple(config.get("stopSequences") or ()),
         tools=tools,
         tool_choice=tool_choice,
+        json_mode=schema is not None,
+        json_schema=schema[0] if schema else None,
     )
     return request, attachments.documents
+
+
+def _text_format(
+    output_config: dict[str, Any], has_tools: bool, documents: list[Document]
+) -> tuple[dict[str, Any], str] | None:
+    """outputConfig: the checked schema a reply must follow and the instruction naming it; effort refused."""
+    structured.refuse_effort(output_config.get("effort"), "outputConfig.effort")
+    text_format = output_config.get("textFormat")
+    if text_format is None:
+        return None
+    where = "outputConfig.textFormat"
+    definition = text_format["structure"].get("jsonSchema") or {}
+    schema = structured.schema_from_text(
+        definition.get("schema") or "", f"{where}.structure.jsonSchema.schema"
+    )
+    structured.refuse_with_tools(has_tools, where)
+    if any(document.citations for document in documents):
+        raise ValidationException(
+            f"{where} cannot be combined with citations: a reply that must be JSON cannot carry citations. "
+            "Remove citations from the document blocks or the text format and try again."
+        )
+    return schema, structured.instruction(schema, definition.get("name"), definition.get("description"))
 
 
 def usage(result: GenerationResult) -> dict[str, int]:
@@ -217,7 +246,11 @@ def usage(result: GenerationResult) -> dict[str, int]:
     }
 
 
-def converse_output(result: GenerationResult, latency_ms: int) -> dict[str, Any]:
+def converse_output(
+    result: GenerationResult, latency_ms: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Converse's response; `extra` adds members decided elsewhere (additionalModelResponseFields,
+    performanceConfig, serviceTier)."""
     content: list[dict[str, Any]] = []
     if result.text:
         content.append({"text": result.text})
@@ -230,6 +263,7 @@ def converse_output(result: GenerationResult, latency_ms: int) -> dict[str, Any]
         "stopReason": result.stop_reason,
         "usage": usage(result),
         "metrics": {"latencyMs": latency_ms},
+        **(extra or {}),
     }
 
 
@@ -240,9 +274,12 @@ def stream_closing_events(
     *,
     stop_reason: str | None = None,
     trace: dict[str, Any] | None = None,
+    fields: dict[str, Any] | None = None,
+    served: dict[str, Any] | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """The events after the last text delta: close the text block, tool-use blocks, stop and metadata
-    (a guardrail's intervention sets the stop reason and its trace rides in the metadata)."""
+    (a guardrail's intervention sets the stop reason and its trace rides in the metadata; requested
+    native fields ride in messageStop, the latency and tier served in the metadata)."""
     index = 0
     if text_open:
         yield "contentBlockStop", {"contentBlockIndex": 0}
@@ -258,8 +295,37 @@ def stream_closing_events(
         )
         yield "contentBlockStop", {"contentBlockIndex": index}
         index += 1
-    yield "messageStop", {"stopReason": stop_reason or result.stop_reason}
-    metadata: dict[str, Any] = {"usage": usage(result), "metrics": {"latencyMs": latency_ms}}
+    stop: dict[str, Any] = {"stopReason": stop_reason or result.stop_reason}
+    if fields:
+        stop["additionalModelResponseFields"] = fields
+    yield "messageStop", stop
+    metadata: dict[str, Any] = {
+        "usage": usage(result),
+        "metrics": {"latencyMs": latency_ms},
+        **(served or {}),
+    }
     if trace is not None:
         metadata["trace"] = trace
     yield "metadata", metadata
+
+
+def response_fields(
+    options: ConverseOptions, result: GenerationResult, request: GenerationRequest, model: BedrockModel
+) -> dict[str, Any] | None:
+    """additionalModelResponseFields: what the requested pointers find in the native response body this
+    model's family gives for the same result (None when nothing was asked or found)."""
+    if not options.field_paths:
+        return None
+    # imported here: the Nova body format reads Converse's shapes, so the registry imports this module
+    from outcrop.services.bedrock_runtime.bodies.registry import CHAT_FORMATS
+
+    native = CHAT_FORMATS[model.format].response(result, request, model)
+    return picked_fields(native, options.field_paths)
+
+
+def output_extras(
+    options: ConverseOptions, result: GenerationResult, request: GenerationRequest, model: BedrockModel
+) -> dict[str, Any]:
+    """The members Converse's response adds for these options."""
+    fields = response_fields(options, result, request, model)
+    return {**({"additionalModelResponseFields": fields} if fields else {}), **options.served()}

@@ -19,7 +19,7 @@ from outcrop.catalog import BedrockModel
 from outcrop.inference import Caller, Inference
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.bedrock_runtime import converse
-from outcrop.services.bedrock_runtime.bodies import EmbeddingRequest
+from outcrop.services.bedrock_runtime.bodies import EmbeddingRequest, structured
 from outcrop.services.bedrock_runtime.bodies.registry import CHAT_FORMATS, EMBEDDING_FORMATS
 from outcrop.services.bedrock_runtime.guarded import InvokeGuarding, invoke_fields
 from outcrop.storage.objects import ObjectStore
@@ -57,6 +57,8 @@ def invoke_body(
     if guarding is not None:
         request, guard = guarding.guard(request, caller)
     result = inference.generate_blocking(caller, model, request, guard)
+    if request.json_schema is not None and not (guard is not None and guard.intervened):
+        structured.check_reply(result, request.json_schema)
     response = chat_format.response(result, request, model)
     if guard is not None:
         response.update(invoke_fields(guard, chat_format, result, request, model))

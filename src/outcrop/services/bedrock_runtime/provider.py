@@ -26,11 +26,12 @@ from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
 from outcrop.services.bedrock_runtime import converse
 from outcrop.services.bedrock_runtime.async_invokes import AsyncInvokes
 from outcrop.services.bedrock_runtime.attachments import Document
-from outcrop.services.bedrock_runtime.bodies import ChatFormat
+from outcrop.services.bedrock_runtime.bodies import ChatFormat, structured
 from outcrop.services.bedrock_runtime.bodies.registry import CHAT_FORMATS
 from outcrop.services.bedrock_runtime.document_citations import citation_deltas, cited_content, cites
 from outcrop.services.bedrock_runtime.guarded import converse_guard, invoke_fields, invoke_guarding
 from outcrop.services.bedrock_runtime.invoke import invoke_body
+from outcrop.services.bedrock_runtime.request_options import ConverseOptions, InvokeOptions
 from outcrop.storage.objects import ObjectStore
 
 Event = tuple[str, dict[str, Any]]
@@ -99,12 +100,14 @@ class BedrockRuntime(Service):
         started = time.perf_counter()
         model = self.inference.resolve(params["modelId"])
         body = self._json_body(params)
+        options = InvokeOptions(params, accept=params.get("accept"))
         guarding = invoke_guarding(self.guardrails, params, body, model, streaming=False)
         invoked = await run_blocking(lambda: invoke_body(self.inference, ctx.caller, model, body, guarding))
         latency = int(1000 * (time.perf_counter() - started))
         return {
             "body": orjson.dumps(invoked.body, option=orjson.OPT_SERIALIZE_NUMPY),
             "contentType": "application/json",
+            **options.served(),
             EXTRA_HEADERS: {
                 "x-amzn-bedrock-input-token-count": str(invoked.input_tokens),
                 "x-amzn-bedrock-output-token-count": str(invoked.output_tokens),
@@ -118,6 +121,7 @@ class BedrockRuntime(Service):
         started = time.perf_counter()
         model = self.inference.chat_model(params["modelId"], "InvokeModelWithResponseStream")
         body = self._json_body(params)
+        options = InvokeOptions(params, accept=params.get("accept"))
         guarding = invoke_guarding(self.guardrails, params, body, model, streaming=True)
         if not model.streaming:
             raise ValidationException("The model is unsupported for streaming.")
@@ -157,7 +161,7 @@ class BedrockRuntime(Service):
                     yield "chunk", {"bytes": orjson.dumps(chunk)}
                 pending = []
 
-        return {"body": chunks(), "contentType": "application/json"}
+        return {"body": chunks(), "contentType": "application/json", **options.served()}
 
     # -- Converse -------------------------------------------------------------------------------------------
 
@@ -165,10 +169,14 @@ class BedrockRuntime(Service):
         started = time.perf_counter()
         params = prompt_converse(params, self.prompt_flows)  # a prompt ARN: its variant's request
         model = self.inference.chat_model(params["modelId"], "Converse")
+        options = ConverseOptions(params)
         request, documents = await self._converse_request(params, model)
         guard = await self._converse_guard(ctx, params, streaming=False)
         result = await self.inference.generate(ctx.caller, model, request, guard)
-        output = converse.converse_output(result, int(1000 * (time.perf_counter() - started)))
+        if request.json_schema is not None and not (guard is not None and guard.intervened):
+            structured.check_reply(result, request.json_schema)
+        extras = converse.output_extras(options, result, request, model)
+        output = converse.converse_output(result, int(1000 * (time.perf_counter() - started)), extras)
         if guard is not None:
             trace = guard.converse_trace()
             output.update({"trace": trace} if trace else {})
@@ -190,6 +198,7 @@ class BedrockRuntime(Service):
         started = time.perf_counter()
         params = prompt_converse(params, self.prompt_flows)  # a prompt ARN: its variant's request
         model = self.inference.chat_model(params["modelId"], "ConverseStream")
+        options = ConverseOptions(params)
         request, documents = await self._converse_request(params, model)
         guard = await self._converse_guard(ctx, params, streaming=True)
         events = await self.inference.stream(ctx.caller, model, request, guard)
@@ -211,7 +220,13 @@ class BedrockRuntime(Service):
                     for delta in citation_deltas(event.done.text, documents) if cited else ():
                         yield "contentBlockDelta", {"delta": delta, "contentBlockIndex": 0}
                     closing = converse.stream_closing_events(
-                        event.done, text_open, latency, stop_reason=stop, trace=trace
+                        event.done,
+                        text_open,
+                        latency,
+                        stop_reason=stop,
+                        trace=trace,
+                        fields=converse.response_fields(options, event.done, request, model),
+                        served=options.served(),
                     )
                     for item in closing:
                         yield item

@@ -22,10 +22,10 @@ from outcrop.services.bedrock_runtime.bodies.common import (
 from outcrop.services.bedrock_runtime.bodies.messages import (
     grounding,
     openai_messages,
-    openai_options,
     openai_reply,
     openai_tool_calls,
     prompt_messages,
+    structured_options,
 )
 
 
@@ -83,12 +83,11 @@ class JambaFormat:
             turns.insert(0, ChatMessage("system", grounding(documents)))
         single_generation(fields, "n")
         return GenerationRequest(
-            messages=turns,
             max_tokens=max_tokens(fields, "max_tokens", default=4096, model=model),
             temperature=fields.number("temperature"),
             top_p=fields.number("top_p"),
             seed=fields.integer("seed"),
-            **openai_options(fields),
+            **structured_options(fields, turns),
         )
 
     def response(

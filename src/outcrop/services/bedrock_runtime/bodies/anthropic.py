@@ -31,7 +31,7 @@ from outcrop.services.bedrock_runtime.attachments import (
     read_document,
     text_document,
 )
-from outcrop.services.bedrock_runtime.bodies import ChatStreamEncoder
+from outcrop.services.bedrock_runtime.bodies import ChatStreamEncoder, structured
 from outcrop.services.bedrock_runtime.bodies.common import (
     Fields,
     NativeRequest,
@@ -190,6 +190,22 @@ def _tools(fields: Fields) -> tuple[list[ToolSpec], str | None]:
     return tools, "any" if kind == "any" else None
 
 
+def _output_format(fields: Fields, has_tools: bool) -> dict[str, Any] | None:
+    """Claude's structured outputs: `output_config.format` (or the deprecated `output_format`), a
+    json_schema checked as Bedrock checks it; `output_config.effort` is refused (see `structured`)."""
+    config = fields.object("output_config")
+    if config is not None:
+        structured.refuse_effort(config.body.get("effort"), config.at("effort"))
+    chosen = config.object("format") if config is not None else None
+    chosen = chosen or fields.object("output_format")
+    if chosen is None:
+        return None
+    chosen.one_of("type", ("json_schema",), required=True)
+    schema = structured.checked_schema(chosen.child("schema").body, chosen.at("schema"))
+    structured.refuse_with_tools(has_tools, chosen.path)
+    return schema
+
+
 class AnthropicFormat:
     name = "anthropic"
 
@@ -218,8 +234,13 @@ class AnthropicFormat:
             raise ValidationException(
                 "Requests which include `tool_use` or `tool_result` blocks must define tools."
             )
+        schema = _output_format(fields, bool(tools))
+        if schema is not None:
+            turns = structured.with_instruction(turns, structured.instruction(schema))
         return NativeRequest(
             messages=turns,
+            json_mode=schema is not None,
+            json_schema=schema,
             max_tokens=max_tokens(fields, "max_tokens", default=0, model=model, required=True),
             temperature=fields.number("temperature"),
             top_p=fields.number("top_p"),

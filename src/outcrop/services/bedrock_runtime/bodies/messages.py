@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from outcrop.backends.base import ChatMessage, GenerationResult, Role, ToolCall, ToolSpec
+from outcrop.services.bedrock_runtime.bodies import structured
 from outcrop.services.bedrock_runtime.bodies.common import Fields, malformed, named_tool
 
 _LLAMA3_HEADER = re.compile(r"<\|start_header_id\|>\s*(\w+)\s*<\|end_header_id\|>")
@@ -201,6 +202,22 @@ def openai_options(fields: Fields) -> dict[str, Any]:
         "stop": (stop,) if isinstance(stop, str) else tuple(fields.strings("stop") or ()),
         "json_mode": bool(response_format and response_format.body.get("type") == "json_object"),
     }
+
+
+def structured_options(fields: Fields, turns: list[ChatMessage]) -> dict[str, Any]:
+    """`openai_options` plus the turns, for Bedrock's OpenAI-style bodies: `response_format` json_schema is
+    checked against Bedrock's structured-output subset, enforced, and shown to the model."""
+    options = openai_options(fields)
+    response_format = fields.object("response_format")
+    kind = response_format.one_of("type", ("text", "json_object", "json_schema")) if response_format else None
+    if kind == "json_schema" and response_format is not None:
+        definition = response_format.child("json_schema")
+        schema = structured.checked_schema(definition.body.get("schema"), definition.at("schema"))
+        structured.refuse_with_tools(bool(options["tools"]), "response_format json_schema")
+        told = structured.instruction(schema, definition.string("name"), definition.string("description"))
+        turns = structured.with_instruction(turns, told)
+        options.update(json_mode=True, json_schema=schema)
+    return {**options, "messages": turns}
 
 
 def openai_tool_calls(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:

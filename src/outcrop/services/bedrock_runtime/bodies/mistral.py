@@ -20,9 +20,9 @@ from outcrop.services.bedrock_runtime.bodies.common import (
 )
 from outcrop.services.bedrock_runtime.bodies.messages import (
     openai_messages,
-    openai_options,
     openai_reply,
     prompt_messages,
+    structured_options,
 )
 
 _TEXT_KEYS = ("prompt", "max_tokens", "stop", "temperature", "top_p", "top_k")
@@ -49,12 +49,13 @@ class MistralFormat:
     @staticmethod
     def _parse_chat(fields: Fields, model: BedrockModel) -> GenerationRequest:
         return NativeRequest(
-            messages=openai_messages(fields.array("messages", required=True) or [], "#/messages"),
             max_tokens=max_tokens(fields, "max_tokens", default=8192, model=model),
             temperature=fields.number("temperature"),
             top_p=fields.number("top_p"),
             native={"api": "chat"},
-            **openai_options(fields),
+            **structured_options(
+                fields, openai_messages(fields.array("messages", required=True) or [], "#/messages")
+            ),
         )
 
     def response(

@@ -23,9 +23,9 @@ from outcrop.services.bedrock_runtime.bodies.common import (
 )
 from outcrop.services.bedrock_runtime.bodies.messages import (
     openai_messages,
-    openai_options,
     openai_reply,
     openai_tool_calls,
+    structured_options,
 )
 
 _DEFAULT_MAX_TOKENS = 4096
@@ -43,12 +43,11 @@ def chat_request(fields: Fields, model: BedrockModel) -> GenerationRequest:
     if fields.boolean("logprobs") or fields.integer("top_logprobs"):
         raise ValidationException("logprobs are not returned by this server's local models; remove logprobs.")
     return GenerationRequest(
-        messages=openai_messages(messages, "#/messages"),
         max_tokens=max_tokens(fields, limit_key, default=_DEFAULT_MAX_TOKENS, model=model),
         temperature=fields.number("temperature"),
         top_p=fields.number("top_p"),
         seed=fields.integer("seed"),
-        **openai_options(fields),
+        **structured_options(fields, openai_messages(messages, "#/messages")),
     )
 
 
