@@ -108,4 +108,13 @@ def request_keys(service: str, params: Mapping[str, Any]) -> dict[str, list[str]
         ):
             if params.get(member) is not None:
                 keys[key] = [str(params[member])]
+    if service == "iam" and params.get("PermissionsBoundary"):
+        keys["iam:permissionsboundary"] = [str(params["PermissionsBoundary"])]
+    tags = params.get("Tags")
+    if isinstance(tags, list) and all(isinstance(t, Mapping) and "Key" in t for t in tags):
+        tags = {str(t["Key"]): str(t.get("Value") or "") for t in tags}
+    if isinstance(tags, Mapping) and tags:  # the tags a request attaches (a list of Key/Value, or a map)
+        for key, value in tags.items():
+            keys[f"aws:requesttag/{str(key).lower()}"] = [str(value)]
+        keys["aws:tagkeys"] = [str(k) for k in tags]
     return keys

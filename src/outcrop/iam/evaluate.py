@@ -1,14 +1,15 @@
 """AWS's policy evaluation logic, within one account.
 
 Default deny; an explicit Deny in any policy wins; otherwise an Allow from an identity-based policy (the
-user's, its groups', or the assumed role's, narrowed by the session policy when one was passed) or from
-the resource's own policy naming the principal admits the request. The account root is allowed all.
+user's, its groups', or the assumed role's, narrowed by the permissions boundary and the session policy
+when there are any) or from the resource's own policy naming the principal admits the request. The
+account root is allowed all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from outcrop.iam.policy import Policy, Statement
@@ -28,6 +29,9 @@ class Principal:
     role_arn: str = ""  # the role of an assumed-role session
     identity: tuple[Policy, ...] = ()
     session: tuple[Policy, ...] | None = None  # session policies, when the session was given any
+    boundary: tuple[Policy, ...] | None = None  # the permissions boundary, when the user or role has one
+    tags: tuple[tuple[str, str], ...] = ()  # principal tags (a role's, overridden by session tags)
+    transitive: tuple[str, ...] = ()  # session tag keys a chained AssumeRole passes on
     # identity statements whose Action matches, by action: most requests then test a handful, not all
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -63,6 +67,8 @@ class Principal:
         }
         if self.kind == "user":
             found["aws:username"] = [self.name]
+        for key, value in self.tags:
+            found[f"aws:principaltag/{key.lower()}"] = [value]
         return found
 
 
@@ -185,12 +191,25 @@ def evaluate(
         )
         if denied:
             return Decision(False, "explicit deny in a resource-based policy", (rsid,))
+    bounded = session_allows = True
+    if principal.boundary is not None:
+        denied, bounded, bsid = _scan(_all(principal.boundary), action, resource, context)
+        if denied:
+            return Decision(False, "explicit deny in a permissions boundary", (bsid,))
     if principal.session is not None:
         denied, session_allows, ssid = _scan(_all(principal.session), action, resource, context)
         if denied:
             return Decision(False, "explicit deny in a session policy", (ssid,))
-        if identity_allows and not session_allows and not resource_allows:
-            return Decision(False, "no session policy allows")
+    if not bounded:
+        if resource_allows and principal.kind == "assumed-role" and resource_policy is not None:
+            # a resource policy naming the role (not this very session) is bounded too
+            session_only = replace(principal, role_arn="", _by_action={})
+            resource_allows = _scan(resource_policy.statements, action, resource, context, session_only)[1]
+        if identity_allows and not resource_allows:
+            return Decision(False, "no permissions boundary allows")
+        identity_allows = False
+    if identity_allows and not session_allows and not resource_allows:
+        return Decision(False, "no session policy allows")
     if cross_account:
         delegated = resource_policy is not None and _delegates(
             resource_policy, principal, action, resource, context

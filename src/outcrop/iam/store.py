@@ -7,6 +7,7 @@ the next write, so authorizing a request reads no SQL.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from outcrop.iam.evaluate import Principal
 from outcrop.iam.ids import new_id, new_secret
 from outcrop.iam.policy import Policy
 from outcrop.iam.store_policies import PolicyRecords, compiled
+from outcrop.iam.store_tags import TagRecords
 from outcrop.storage.sqlite import Database, Migration
 
 MIGRATIONS: list[Migration] = [
@@ -68,6 +70,19 @@ MIGRATIONS: list[Migration] = [
         )
         """,
     ),
+    (
+        "0003-boundaries-tags",
+        """
+        ALTER TABLE users ADD COLUMN boundary TEXT;
+        ALTER TABLE roles ADD COLUMN boundary TEXT;
+        ALTER TABLE sessions ADD COLUMN tags TEXT;
+        ALTER TABLE sessions ADD COLUMN transitive TEXT;
+        CREATE TABLE tags (
+            kind TEXT NOT NULL, owner TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+            PRIMARY KEY (kind, owner, key)
+        )
+        """,
+    ),
 ]
 
 ACCESS_KEYS_PER_USER = 2
@@ -87,7 +102,7 @@ class KeyRecord:
     active: bool = True
 
 
-class IamStore(PolicyRecords):
+class IamStore(PolicyRecords, TagRecords):
     def __init__(self, path: Path, account_id: str) -> None:
         self.account_id = account_id
         self.db = Database(path, MIGRATIONS)
@@ -172,6 +187,7 @@ class IamStore(PolicyRecords):
             if kind == "group" and tx.execute("SELECT 1 FROM members WHERE grp = ?", (name,)).fetchone():
                 raise DeleteConflict("Cannot delete entity, must remove users from group first.")
             tx.execute(f"DELETE FROM {_KIND_TABLE[kind]} WHERE name = ?", (name,))
+            self.forget_tags(tx, kind, name)
             if kind == "role":
                 tx.execute("DELETE FROM sessions WHERE kind = 'role' AND owner = ?", (name,))
         self.changed()
@@ -249,9 +265,17 @@ class IamStore(PolicyRecords):
     # -- STS sessions --------------------------------------------------------------------------------------
 
     def create_session(
-        self, kind: str, owner: str, session_name: str, seconds: int, policy: str | None
+        self,
+        kind: str,
+        owner: str,
+        session_name: str,
+        seconds: int,
+        policy: str | None,
+        tags: dict[str, str] | None = None,
+        transitive: list[str] | None = None,
     ) -> dict[str, Any]:
-        """Temporary credentials for a role (`kind` "role") or a user's GetSessionToken ("user")."""
+        """Temporary credentials for a role (`kind` "role") or a user's GetSessionToken ("user"), with
+        the session tags AssumeRole was passed and which of them pass on to a chained role session."""
         session = {
             "id": new_id("ASIA", 16),
             "secret": new_secret(),
@@ -261,12 +285,15 @@ class IamStore(PolicyRecords):
             "session_name": session_name,
             "policy": policy,
             "expires": time.time() + seconds,
+            "tags": json.dumps(tags) if tags else None,
+            "transitive": json.dumps(transitive) if transitive else None,
         }
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM sessions WHERE expires < ?", (time.time() - 86400,))
             tx.execute(
-                "INSERT INTO sessions (id, secret, token, kind, owner, session_name, policy, expires) "
-                "VALUES (:id, :secret, :token, :kind, :owner, :session_name, :policy, :expires)",
+                "INSERT INTO sessions (id, secret, token, kind, owner, session_name, policy, expires, tags, "
+                "transitive) VALUES (:id, :secret, :token, :kind, :owner, :session_name, :policy, "
+                ":expires, :tags, :transitive)",
                 session,
             )
         return session
@@ -301,7 +328,12 @@ class IamStore(PolicyRecords):
                 principal = self._user_principal(tx, session["owner"])
             else:
                 principal = self._role_principal(
-                    tx, session["owner"], session["session_name"], session["policy"]
+                    tx,
+                    session["owner"],
+                    session["session_name"],
+                    session["policy"],
+                    json.loads(session["tags"] or "{}"),
+                    tuple(json.loads(session["transitive"] or "[]")),
                 )
             return KeyRecord(session["secret"], principal, session["token"], session["expires"])
 
@@ -311,15 +343,33 @@ class IamStore(PolicyRecords):
         for (group,) in tx.execute("SELECT grp FROM members WHERE user = ?", (user,)).fetchall():
             policies += self.policies_of(tx, "group", group)
         arn = self.arn("user", row["path"], user)
-        return Principal("user", arn, self.account_id, row["id"], user, identity=tuple(policies))
+        return Principal(
+            "user",
+            arn,
+            self.account_id,
+            row["id"],
+            user,
+            identity=tuple(policies),
+            boundary=self.boundary_of(tx, row),
+            tags=tuple(self.tags_in(tx, "user", user).items()),
+        )
 
     def _role_principal(
-        self, tx: sqlite3.Connection, role: str, session_name: str, session_policy: str | None
+        self,
+        tx: sqlite3.Connection,
+        role: str,
+        session_name: str,
+        session_policy: str | None,
+        session_tags: dict[str, str] | None = None,
+        transitive: tuple[str, ...] = (),
     ) -> Principal:
+        """A role session: session tags override the role's own tags of the same key (any case)."""
         row = self._exists(tx, "role", role)
         session: tuple[Policy, ...] | None = None
         if session_policy:
             session = (compiled(session_policy),)
+        tags = {k.lower(): (k, v) for k, v in self.tags_in(tx, "role", role).items()}
+        tags.update({k.lower(): (k, v) for k, v in (session_tags or {}).items()})
         return Principal(
             "assumed-role",
             f"arn:aws:sts::{self.account_id}:assumed-role/{role}/{session_name}",
@@ -329,6 +379,9 @@ class IamStore(PolicyRecords):
             role_arn=self.arn("role", row["path"], role),
             identity=tuple(self.policies_of(tx, "role", role)),
             session=session,
+            boundary=self.boundary_of(tx, row),
+            tags=tuple(tags.values()),
+            transitive=transitive,
         )
 
     def root_principal(self, key_id: str = "") -> Principal:

@@ -20,6 +20,9 @@ from outcrop.storage.sqlite import Database
 INLINE_LIMIT = {"user": 2048, "group": 5120, "role": 10240}
 MANAGED_LIMIT = 6144
 VERSIONS_LIMIT = 5
+_BOUNDARY_USES = (
+    "SELECT (SELECT count(*) FROM users WHERE boundary = ?) + (SELECT count(*) FROM roles WHERE boundary = ?)"
+)
 
 
 @lru_cache(maxsize=4096)
@@ -123,6 +126,7 @@ class PolicyRecords:
         """A managed policy's facts (AWS managed ones too), with how many principals attach it."""
         with self.db.read() as tx:
             count = tx.execute("SELECT count(*) FROM attachments WHERE arn = ?", (arn,)).fetchone()[0]
+            bounds = tx.execute(_BOUNDARY_USES, (arn, arn)).fetchone()[0]
             row = tx.execute("SELECT * FROM managed_policies WHERE arn = ?", (arn,)).fetchone()
         aws = BY_ARN.get(arn)
         if aws is not None:
@@ -137,10 +141,11 @@ class PolicyRecords:
                 "created": created,
                 "updated": created,
                 "attachments": count,
+                "boundary_uses": bounds,
             }
         if row is None:
             raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
-        return {**dict(row), "attachments": count}
+        return {**dict(row), "attachments": count, "boundary_uses": bounds}
 
     def list_policies(
         self, scope: str = "All", only_attached: bool = False, path_prefix: str = "/"
@@ -169,6 +174,8 @@ class PolicyRecords:
             self._local(tx, arn)
             if tx.execute("SELECT 1 FROM attachments WHERE arn = ?", (arn,)).fetchone():
                 raise DeleteConflict("Cannot delete a policy attached to entities.")
+            if tx.execute(_BOUNDARY_USES, (arn, arn)).fetchone()[0]:
+                raise DeleteConflict("Cannot delete a policy used as a permissions boundary.")
             if tx.execute("SELECT count(*) FROM policy_versions WHERE arn = ?", (arn,)).fetchone()[0] > 1:
                 raise DeleteConflict(
                     "This policy has more than one version. Before you delete a policy, you must delete "
@@ -176,6 +183,7 @@ class PolicyRecords:
                 )
             tx.execute("DELETE FROM policy_versions WHERE arn = ?", (arn,))
             tx.execute("DELETE FROM managed_policies WHERE arn = ?", (arn,))
+            tx.execute("DELETE FROM tags WHERE kind = 'policy' AND owner = ?", (arn,))
         self.changed()
 
     def create_version(self, arn: str, document: str, set_default: bool) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from outcrop.iam.store import IamStore
+from outcrop.iam.store_tags import check_tags
 from outcrop.services.base import RequestContext
 from outcrop.services.iam import shapes
 
@@ -74,21 +75,35 @@ class PolicyOperations:
     # -- managed -------------------------------------------------------------------------------------------
 
     def create_policy(self, ctx: RequestContext, params: Params) -> Output:
+        check_tags(params.get("Tags") or [])
         record = self.store.create_policy(
             params["PolicyName"],
             params.get("Path") or "/",
             params["PolicyDocument"],
             params.get("Description") or "",
         )
-        return {"Policy": shapes.policy(record)}
+        if params.get("Tags"):
+            self.store.tag("policy", record["arn"], params["Tags"])
+        return {"Policy": shapes.policy(record, self.store.tags("policy", record["arn"]))}
 
     def get_policy(self, ctx: RequestContext, params: Params) -> Output:
-        return {"Policy": shapes.policy(self.store.policy(params["PolicyArn"]))}
+        record = self.store.policy(params["PolicyArn"])
+        local = not record["arn"].startswith("arn:aws:iam::aws:")
+        return {"Policy": shapes.policy(record, self.store.tags("policy", record["arn"]) if local else None)}
 
     def list_policies(self, ctx: RequestContext, params: Params) -> Output:
-        found = self.store.list_policies(
-            params.get("Scope") or "All", bool(params.get("OnlyAttached")), params.get("PathPrefix") or "/"
-        )
+        """OnlyAttached with PolicyUsageFilter keeps the policies in that use (permissions policy or
+        permissions boundary); without OnlyAttached every policy may serve either, so all are listed."""
+        only = bool(params.get("OnlyAttached"))
+        found = self.store.list_policies(params.get("Scope") or "All", False, params.get("PathPrefix") or "/")
+        if only:
+            usage = params.get("PolicyUsageFilter")
+            found = [
+                p
+                for p in found
+                if (usage != "PermissionsBoundary" and p["attachments"])
+                or (usage != "PermissionsPolicy" and p["boundary_uses"])
+            ]
         return shapes.page([shapes.policy(p) for p in found], params, "Policies")
 
     def delete_policy(self, ctx: RequestContext, params: Params) -> Output:
@@ -119,8 +134,19 @@ class PolicyOperations:
         return {}
 
     def list_entities_for_policy(self, ctx: RequestContext, params: Params) -> Output:
+        arn, usage = params["PolicyArn"], params.get("PolicyUsageFilter")
+        self.store.policy(arn)  # NoSuchEntity first
+        wanted = params.get("EntityFilter")
+        kinds = {"User": ["user"], "Role": ["role"], "Group": ["group"]}.get(wanted or "", [])
+        if not wanted:
+            kinds = ["user", "group", "role"]
+        entities = [] if usage == "PermissionsBoundary" else self.store.entities_for(arn)
+        if usage != "PermissionsPolicy":
+            entities = sorted({*entities, *self.store.boundary_holders(arn)}, key=lambda e: e[1])
         found: dict[str, list[dict[str, str]]] = {"user": [], "group": [], "role": []}
-        for kind, owner in self.store.entities_for(params["PolicyArn"]):
+        for kind, owner in entities:
+            if kind not in kinds:
+                continue
             record = self.store.get(kind, owner)
             found[kind].append({f"{kind.capitalize()}Name": owner, f"{kind.capitalize()}Id": record["id"]})
         return {

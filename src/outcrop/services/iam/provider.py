@@ -14,13 +14,14 @@ from outcrop.services.base import RequestContext, Service
 from outcrop.services.iam import shapes
 from outcrop.services.iam.policies import PolicyOperations
 from outcrop.services.iam.simulate import SimulateOperations
+from outcrop.services.iam.tagging import TagOperations
 
 Params = dict[str, Any]
 Output = dict[str, Any]
 MAX_SESSION_RANGE = (3600, 43200)
 
 
-class Iam(PolicyOperations, SimulateOperations, Service):
+class Iam(TagOperations, PolicyOperations, SimulateOperations, Service):
     service_name = "iam"
 
     def __init__(self, *, iam: IamStore) -> None:
@@ -29,7 +30,10 @@ class Iam(PolicyOperations, SimulateOperations, Service):
     # -- users ---------------------------------------------------------------------------------------------
 
     def create_user(self, ctx: RequestContext, params: Params) -> Output:
-        return {"User": shapes.user(self.store.create("user", params["UserName"], params.get("Path") or "/"))}
+        self._check_new(params)
+        record = self.store.create("user", params["UserName"], params.get("Path") or "/")
+        tags = self._made("user", record["name"], params)
+        return {"User": shapes.user(self.store.get("user", record["name"]), tags)}
 
     def get_user(self, ctx: RequestContext, params: Params) -> Output:
         name = params.get("UserName")
@@ -38,7 +42,7 @@ class Iam(PolicyOperations, SimulateOperations, Service):
             if record is None or record.principal.kind != "user":
                 raise NoSuchEntity("The user with name (the caller) cannot be found.")
             name = record.principal.name
-        return {"User": shapes.user(self.store.get("user", name))}
+        return {"User": shapes.user(self.store.get("user", name), self.store.tags("user", name))}
 
     def list_users(self, ctx: RequestContext, params: Params) -> Output:
         users = self.store.entities("user", params.get("PathPrefix") or "/")
@@ -84,6 +88,8 @@ class Iam(PolicyOperations, SimulateOperations, Service):
     def create_role(self, ctx: RequestContext, params: Params) -> Output:
         trust = params["AssumeRolePolicyDocument"]
         parse_policy(trust, "trust")
+        _no_signin(params)
+        self._check_new(params)
         record = self.store.create(
             "role",
             params["RoleName"],
@@ -92,16 +98,19 @@ class Iam(PolicyOperations, SimulateOperations, Service):
             description=params.get("Description") or "",
             max_session=_max_session(params.get("MaxSessionDuration")),
         )
-        return {"Role": shapes.role(record)}
+        tags = self._made("role", record["name"], params)
+        return {"Role": shapes.role(self.store.get("role", record["name"]), tags)}
 
     def get_role(self, ctx: RequestContext, params: Params) -> Output:
-        return {"Role": shapes.role(self.store.get("role", params["RoleName"]))}
+        name = params["RoleName"]
+        return {"Role": shapes.role(self.store.get("role", name), self.store.tags("role", name))}
 
     def list_roles(self, ctx: RequestContext, params: Params) -> Output:
         roles = self.store.entities("role", params.get("PathPrefix") or "/")
         return shapes.page([shapes.role(r) for r in roles], params, "Roles")
 
     def update_role(self, ctx: RequestContext, params: Params) -> Output:
+        _no_signin(params)
         changes: dict[str, Any] = {}
         if params.get("MaxSessionDuration") is not None:
             changes["max_session"] = _max_session(params["MaxSessionDuration"])
@@ -159,6 +168,17 @@ class Iam(PolicyOperations, SimulateOperations, Service):
                 f"access key {params['AccessKeyId']}"
             )
         return {"UserName": user, "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"}}
+
+
+def _no_signin(params: Params) -> None:
+    """Outcrop has no AWS Sign-In sessions for roles (its console signs in with access keys), so a
+    sign-in session limit would constrain nothing: refused rather than stored and ignored. Resetting
+    it (ResetMaxSigninSessionDuration) is accepted: it is never set."""
+    if params.get("MaxSigninSessionDuration") is not None:
+        raise InvalidInput(
+            "Outcrop does not serve AWS Sign-In sessions for roles (its console signs in with access "
+            "keys), so MaxSigninSessionDuration is not supported."
+        )
 
 
 def _max_session(value: Any) -> int:

@@ -32,14 +32,29 @@ def page(items: Sequence[T], params: Mapping[str, Any], member: str) -> dict[str
     return out
 
 
-def user(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+def detail(out: dict[str, Any], record: Mapping[str, Any], tags: Mapping[str, str] | None) -> dict[str, Any]:
+    """GetUser/GetRole (and the Create answers) add the boundary and tags; the List operations do not."""
+    if tags is None:
+        return out
+    if record.get("boundary"):
+        out["PermissionsBoundary"] = {
+            "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+            "PermissionsBoundaryArn": record["boundary"],
+        }
+    if tags:
+        out["Tags"] = tag_list(tags)
+    return out
+
+
+def user(record: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+    out = {
         "Path": record["path"],
         "UserName": record["name"],
         "UserId": record["id"],
         "Arn": record["arn"],
         "CreateDate": when(record["created"]),
     }
+    return detail(out, record, tags)
 
 
 def group(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,7 +67,7 @@ def group(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def role(record: Mapping[str, Any]) -> dict[str, Any]:
+def role(record: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> dict[str, Any]:
     out = {
         "Path": record["path"],
         "RoleName": record["name"],
@@ -64,10 +79,10 @@ def role(record: Mapping[str, Any]) -> dict[str, Any]:
     }
     if record["description"]:
         out["Description"] = record["description"]
-    return out
+    return detail(out, record, tags)
 
 
-def policy(record: Mapping[str, Any]) -> dict[str, Any]:
+def policy(record: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> dict[str, Any]:
     out = {
         "PolicyName": record["name"],
         "PolicyId": record["id"],
@@ -75,13 +90,15 @@ def policy(record: Mapping[str, Any]) -> dict[str, Any]:
         "Path": record["path"],
         "DefaultVersionId": record["default_version"],
         "AttachmentCount": record["attachments"],
-        "PermissionsBoundaryUsageCount": 0,
+        "PermissionsBoundaryUsageCount": record.get("boundary_uses", 0),
         "IsAttachable": True,
         "CreateDate": when(record["created"]),
         "UpdateDate": when(record["updated"]),
     }
     if record["description"]:
         out["Description"] = record["description"]
+    if tags:
+        out["Tags"] = tag_list(tags)
     return out
 
 
@@ -104,3 +121,7 @@ def access_key(record: Mapping[str, Any], *, secret: bool = False) -> dict[str, 
     if secret:
         out["SecretAccessKey"] = record["secret"]
     return out
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]

@@ -3,11 +3,12 @@ and SimulateCustomPolicy, which run the same evaluation `auth = "iam"` runs on e
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from outcrop.iam.errors import InvalidInput, MalformedPolicyDocument
-from outcrop.iam.evaluate import Principal, evaluate
+from outcrop.iam.evaluate import Decision, Principal, evaluate
 from outcrop.iam.policy import Policy, parse_policy
 from outcrop.iam.store import IamStore
 from outcrop.services.base import RequestContext
@@ -75,7 +76,7 @@ class SimulateOperations:
             principal = Principal("user", source, self.store.account_id, name, identity=tuple(policies))
         else:
             raise InvalidInput(f"Invalid ARN: {source} is not a user, group or role ARN.")
-        principal = _with(principal, extra)
+        principal = _with(principal, extra, params)
         return self._simulate(principal, params)
 
     def simulate_custom_policy(self, ctx: RequestContext, params: Params) -> Output:
@@ -88,7 +89,7 @@ class SimulateOperations:
             caller.rsplit("/", 1)[-1],
             identity=tuple(_input_policies(params.get("PolicyInputList"))),
         )
-        return self._simulate(principal, params)
+        return self._simulate(_with(principal, [], params), params)
 
     def _simulate(self, principal: Principal, params: Params) -> Output:
         resource_policy = None
@@ -97,26 +98,51 @@ class SimulateOperations:
                 resource_policy = parse_policy(params["ResourcePolicy"], "resource")
             except MalformedPolicyDocument as exc:  # the Simulate operations model InvalidInput for it
                 raise InvalidInput(exc.message) from exc
+        _refuse_unserved(params)
         context = _context(params.get("ContextEntries") or [])
+        owner = params.get("ResourceOwner") or principal.account
+        levels = params.get("OrderedOrganizationPolicyInputList") or []
+        scps = [_input_policies(level.get("ServiceControlPolicyInputList")) for level in levels]
         results = []
         for action in params["ActionNames"]:
             for resource in params.get("ResourceArns") or ["*"]:
-                decision = evaluate(principal, action, resource, context, resource_policy)
-                if decision.allowed:
-                    verdict = "allowed"
-                elif decision.reason.startswith("explicit deny"):
-                    verdict = "explicitDeny"
-                else:
-                    verdict = "implicitDeny"
-                results.append(
-                    {
-                        "EvalActionName": action,
-                        "EvalResourceName": resource,
-                        "EvalDecision": verdict,
-                        "MatchedStatements": [],
-                        "MissingContextValues": [],
-                    }
+                decision = evaluate(
+                    principal,
+                    action,
+                    resource,
+                    context,
+                    resource_policy,
+                    cross_account=owner != principal.account,
                 )
+                verdict = _verdict(decision)
+                for level in scps:  # each level of the organization must allow; a deny anywhere wins
+                    scp = _verdict(
+                        evaluate(
+                            replace(
+                                principal, identity=tuple(level), boundary=None, session=None, _by_action={}
+                            ),
+                            action,
+                            resource,
+                            context,
+                        )
+                    )
+                    if scp != "allowed" and verdict != "explicitDeny":
+                        verdict = scp
+                result: Output = {
+                    "EvalActionName": action,
+                    "EvalResourceName": resource,
+                    "EvalDecision": verdict,
+                    "MatchedStatements": [],
+                    "MissingContextValues": [],
+                }
+                if principal.boundary is not None:
+                    bounded = replace(
+                        principal, identity=principal.boundary, boundary=None, session=None, _by_action={}
+                    )
+                    result["PermissionsBoundaryDecisionDetail"] = {
+                        "AllowedByPermissionsBoundary": evaluate(bounded, action, resource, context).allowed
+                    }
+                results.append(result)
         return shapes.page(results, params, "EvaluationResults")
 
 
@@ -132,19 +158,37 @@ def _input_policies(documents: Any) -> list[Policy]:
         raise InvalidInput(exc.message) from exc
 
 
-def _with(principal: Principal, extra: list[Policy]) -> Principal:
-    if not extra:
-        return principal
-    return Principal(
-        principal.kind,
-        principal.arn,
-        principal.account,
-        principal.user_id,
-        principal.name,
-        principal.role_arn,
-        (*principal.identity, *extra),
-        principal.session,
+def _verdict(decision: Decision) -> str:
+    if decision.allowed:
+        return "allowed"
+    return "explicitDeny" if decision.reason.startswith("explicit deny") else "implicitDeny"
+
+
+def _with(principal: Principal, extra: list[Policy], params: Params) -> Principal:
+    """The principal with the simulation's added policies and, when given, its permissions boundary
+    in place of the one the entity has."""
+    boundary = _input_policies(params.get("PermissionsBoundaryPolicyInputList"))
+    if len(boundary) > 1:
+        raise InvalidInput("Only one permissions boundary policy can be simulated.")
+    return replace(
+        principal,
+        identity=(*principal.identity, *extra),
+        boundary=tuple(boundary) if boundary else principal.boundary,
+        _by_action={},
     )
+
+
+def _refuse_unserved(params: Params) -> None:
+    """Options Outcrop cannot simulate faithfully are refused, never ignored."""
+    if params.get("PolicyExclusionList"):
+        raise InvalidInput(
+            "Outcrop does not serve PolicyExclusionList: remove the policy from the entity, or simulate "
+            "with SimulateCustomPolicy and the policies you want."
+        )
+    if params.get("ResourceHandlingOption"):
+        raise InvalidInput(
+            "Outcrop does not serve Amazon EC2, so ResourceHandlingOption scenarios are not supported."
+        )
 
 
 def _context(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
