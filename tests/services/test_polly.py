@@ -54,6 +54,13 @@ def test_lexicon_lifecycle(polly: Any) -> None:
     assert error_of(polly.delete_lexicon, Name=name)["Status"] == 404
 
 
+def test_lexicon_tags_are_refused_not_ignored(polly: Any) -> None:
+    name = f"tagged{uuid.uuid4().hex[:6]}"
+    error = error_of(polly.put_lexicon, Name=name, Content=LEXICON, Tags={"team": "speech"})
+    assert error["Code"] == "ValidationException" and "tags" in error["Message"]
+    assert name not in [lexicon["Name"] for lexicon in polly.list_lexicons()["Lexicons"]]
+
+
 @pytest.mark.parametrize(
     ("content", "code"),
     [

@@ -327,6 +327,10 @@ class Polly(Service):
 
     def put_lexicon(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name, content = params["Name"], params["Content"]
+        if params.get("Tags"):
+            raise ValidationException(
+                "Outcrop does not serve tags on Polly lexicons (no TagResource either)."
+            )
         if len(content) > MAX_LEXICON_CHARACTERS:
             raise LexiconSizeExceededException(f"The lexicon is over {MAX_LEXICON_CHARACTERS} characters")
         try:
