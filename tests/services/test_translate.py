@@ -183,7 +183,8 @@ def test_documents_keep_their_html_markup(translate: Any) -> None:
 def test_list_languages_offers_only_working_pairs(translate: Any) -> None:
     codes = [lang["LanguageCode"] for lang in translate.list_languages()["Languages"]]
     assert {"auto", "en", "es", "ca", "fr", "pt", "it"} <= set(codes)
-    assert "ja" not in codes and "de" not in codes  # no engine here translates them
+    assert "de" in codes  # the local LLM's de->en and en->de (measured chrF 79.9 and 59.7)
+    assert "ja" not in codes and "zh" not in codes  # no engine here translates them
     first = translate.list_languages(MaxResults=2)
     second = translate.list_languages(MaxResults=2, NextToken=first["NextToken"])
     assert len(first["Languages"]) == 2 and second["Languages"][0] not in first["Languages"]
@@ -253,9 +254,22 @@ def test_the_local_llm_translates_french_into_english(real_server: RunningServer
     assert page.startswith("<p>") and page.endswith("</p>") and "<b>" in page and "</b>" in page, page
     assert "dog" in page.lower() and "garden" in page.lower(), page
     wrong_way = error_of(
-        translate.translate_text, Text="Hello", SourceLanguageCode="en", TargetLanguageCode="de"
+        translate.translate_text, Text="Hello", SourceLanguageCode="en", TargetLanguageCode="nl"
     )
-    assert wrong_way["Code"] == "UnsupportedLanguagePairException"
+    assert wrong_way["Code"] == "UnsupportedLanguagePairException"  # nl->en only: en->nl was not measured
+
+
+@real
+def test_the_local_llm_translates_german_both_ways(translate: Any) -> None:
+    """de->en and en->de go to the chat model (greedy decoding), which measured chrF 79.9 and 59.7."""
+    english = translate.translate_text(
+        Text="Die Katze schläft auf dem Tisch.", SourceLanguageCode="de", TargetLanguageCode="en"
+    )["TranslatedText"].lower()
+    assert "cat" in english and "table" in english, english
+    german = translate.translate_text(
+        Text="The dog is sleeping in the garden.", SourceLanguageCode="en", TargetLanguageCode="de"
+    )["TranslatedText"]
+    assert "Hund" in german and "Garten" in german, german
 
 
 def test_terminologies_survive_a_restart(tmp_path: Path) -> None:
@@ -320,7 +334,7 @@ def test_llm_pairs_call_the_chat_model_through_the_inference_path(tmp_path: Path
 
 def test_pairs_without_a_direct_mode_go_through_spanish(fake_translate: Any) -> None:
     """English to French has no apertium pair: it runs English->Spanish, then Spanish->French, and is
-    listed; German has no route at all and stays refused."""
+    listed; German has no apertium route (the chat model's pairs are off with fake models) and is refused."""
     answer = fake_translate.translate_text(
         Text="Hello there.", SourceLanguageCode="en", TargetLanguageCode="fr"
     )
