@@ -196,7 +196,7 @@ def test_bad_images_get_rekognition_errors(
     )
     assert unmeasured["Code"] == "InvalidParameterException" and "EMOTIONS" in unmeasured["Message"]
     labels = error_of(rekognition.detect_labels, Image={"Bytes": photos["coffee"]})
-    assert labels["Code"] == "NotImplemented" and "does not invent labels" in labels["Message"]
+    assert labels["Code"] == "AccessDeniedException" and "does not invent labels" in labels["Message"]
     assert error_of(rekognition.list_faces, CollectionId="no-such")["Code"] == "ResourceNotFoundException"
 
 

@@ -6,7 +6,8 @@ from outcrop.protocol.errors import ServiceError
 
 
 class AccessDeniedException(ServiceError, service="rekognition"):
-    """Both celebrity operations model it; Outcrop answers it because no local model knows celebrities."""
+    """The celebrity operations and DetectLabels model it; Outcrop answers it where no local model can
+    answer honestly (no celebrity index, no object-detection weights)."""
 
 
 class ImageTooLargeException(ServiceError, service="rekognition"): ...
@@ -26,12 +27,6 @@ class InvalidParameterException(ServiceError, service="rekognition"): ...
 
 
 class InvalidS3ObjectException(ServiceError, service="rekognition"): ...
-
-
-class LabelsNotServed(ServiceError, service="rekognition"):
-    """DetectLabels, which no local model can answer honestly."""
-
-    code, status = "NotImplemented", 501
 
 
 class ResourceAlreadyExistsException(ServiceError, service="rekognition"): ...

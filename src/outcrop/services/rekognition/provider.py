@@ -38,7 +38,6 @@ from outcrop.services.rekognition.errors import (
     InvalidPaginationTokenException,
     InvalidParameterException,
     InvalidS3ObjectException,
-    LabelsNotServed,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
@@ -224,10 +223,13 @@ class Rekognition(Service):
         return {"ModerationLabels": labels, "ModerationModelVersion": moderator.model_version}
 
     def detect_labels(self, ctx: RequestContext, params: Params) -> Output:
-        raise LabelsNotServed(
-            "DetectLabels needs object-detection or image-classification weights, and none ship in a "
-            "package this server can install; Outcrop does not invent labels. Faces, text and moderation "
-            "work."
+        # AccessDeniedException is DetectLabels' modelled error nearest "not available here", as for the
+        # celebrity operations; the request's own members (Features, Settings, MaxLabels) are validated
+        # against the model before this.
+        raise AccessDeniedException(
+            "DetectLabels is not served by Outcrop: it needs object-detection or image-classification "
+            "weights, and none ship in a package this server can install; Outcrop does not invent labels. "
+            "Faces, text and moderation work."
         )
 
     def recognize_celebrities(self, ctx: RequestContext, params: Params) -> Output:
@@ -365,6 +367,11 @@ class Rekognition(Service):
         collection = self._collection(ctx, collection_id)
         version = collection.model_version
         after, limit = _COLLECTION_PAGES.after(params) or "", _COLLECTION_PAGES.limit(params)
+        if params.get("UserId"):
+            raise InvalidParameterException(
+                "Outcrop does not serve users (CreateUser, AssociateFaces): ListFaces cannot filter by "
+                "UserId."
+            )
         found = self.index.list_faces(collection.key, after, limit, params.get("FaceIds"))
         page, token = _COLLECTION_PAGES.keyed(found, params, lambda f: str(f.face_id))
         out: Output = {"Faces": [shapes.stored_face(f, version) for f in page], "FaceModelVersion": version}
