@@ -23,7 +23,9 @@ row is then the check's own time per answer, the baseline's the whole unchecked 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -202,9 +204,16 @@ def main() -> None:
     parser.add_argument("--baseline-only", action="store_true", help="unchecked answers only, for --rescore")
     parser.add_argument("--rescore", help="replay the check on a saved run's unchecked answers")
     parser.add_argument("--verbose", action="store_true", help="with --rescore: every answer")
+    parser.add_argument("--interleave", action="store_true", help="answerable and unanswerable in turn")
+    parser.add_argument("--report", help="the figures of a saved run (of Outcrop's answers)")
     args = parser.parse_args()
     if args.rescore:
         rescore(args.rescore, args.verbose, args.half)
+        return
+    if args.report:
+        with open(args.report) as file:
+            saved = json.load(file)
+        report(saved, ("outcrop", "baseline"))
         return
     model = MODELS[args.model]
     questions: list[tuple[str, str | None, tuple[str, ...] | None]] = [
@@ -216,6 +225,10 @@ def main() -> None:
     ]
     if args.half != "all":
         questions = [q for q in questions if held_out(q[1], q[0]) == (args.half == "held-out")]
+    if args.interleave:  # answerable and unanswerable in turn, so a run cut short measures both
+        kinds = [[q for q in questions if q[1] is not None], [q for q in questions if q[1] is None]]
+        turns = itertools.zip_longest(*kinds)
+        questions = [q for pair in turns for q in pair if q is not None]
     # the test suite's knowledge-base helpers (importable once `common` has put the repository on sys.path)
     from tests.services.knowledge_bases import create_data_source, create_knowledge_base, fill_bucket, ingest
 
@@ -233,13 +246,6 @@ def main() -> None:
             for question, document, expected in questions
         ]
 
-        def run(job: tuple[int, str]) -> None:
-            row, name = rows[job[0]], job[1]
-            if name == "baseline":
-                row[name] = unchecked(runtime, bedrock, kb_id, model, row["question"])
-            else:
-                row[name] = checked(runtime, kb_id, model, row["question"])
-
         # the engine decodes up to 4 sequences together: both systems' answers to two questions at a time
         names = (
             ("outcrop",)
@@ -248,6 +254,18 @@ def main() -> None:
             if args.baseline_only
             else ("baseline", "outcrop")
         )
+        lock = threading.Lock()
+
+        def run(job: tuple[int, str]) -> None:
+            row, name = rows[job[0]], job[1]
+            if name == "baseline":
+                row[name] = unchecked(runtime, bedrock, kb_id, model, row["question"])
+            else:
+                row[name] = checked(runtime, kb_id, model, row["question"])
+            if args.out:  # as each answer comes: a run cut short still leaves what it measured
+                with lock, open(args.out, "w") as out:
+                    json.dump([row for row in rows if all(name in row for name in names)], out, indent=1)
+
         jobs = [(index, name) for index in range(len(rows)) for name in names]
         with ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(run, jobs))
