@@ -22,6 +22,7 @@ from outcrop.services.bedrock_runtime import converse
 from outcrop.services.bedrock_runtime.bodies import EmbeddingRequest, structured
 from outcrop.services.bedrock_runtime.bodies.registry import CHAT_FORMATS, EMBEDDING_FORMATS
 from outcrop.services.bedrock_runtime.guarded import InvokeGuarding, invoke_fields
+from outcrop.services.bedrock_runtime.request_options import ConverseOptions
 from outcrop.storage.objects import ObjectStore
 
 EMBED_CHUNK = 32
@@ -84,10 +85,15 @@ def converse_body(
     """Converse's response body for a Converse request body (batch jobs of type Converse); documents and
     images given as S3 locations are read from `objects`."""
     started = time.perf_counter()
+    options = ConverseOptions(params)
     request = converse.converse_request({**params, "modelId": model.model_id}, model, objects)
     result = inference.generate_blocking(caller, model, request)
+    if request.json_schema is not None:
+        structured.check_reply(result, request.json_schema)
     latency = int(1000 * (time.perf_counter() - started))
-    return Invoked(converse.converse_output(result, latency), result.input_tokens, result.output_tokens)
+    extras = converse.output_extras(options, result, request, model)
+    output = converse.converse_output(result, latency, extras)
+    return Invoked(output, result.input_tokens, result.output_tokens)
 
 
 def embed_bodies(
