@@ -1,6 +1,7 @@
 """The long fuzz run (issue 18): >= 100k shape- and wire-mutated requests over every implemented operation,
 sent by boto3 with real signatures to a fake-model server that checks them. Prints 5xx, unmodelled codes,
-unparseable answers, no-answers and hangs, the server's crashes, and its RSS as the run goes.
+unparseable answers, no-answers and hangs, the server's crashes, and its RSS, open files and threads as
+the run goes.
 
     .venv/bin/python bench/bench_fuzz.py [--requests 100000] [--seed 18]
 """
@@ -18,6 +19,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bench_soak import open_files
 from tests.fuzz.fuzzer import SERVER_ENV, Fuzzer, Report, discover_targets
 from tests.server import RunningServer
 
@@ -33,6 +35,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = RunningServer(Path(tmp) / "data", extra_env=SERVER_ENV).start()
         rss: list[tuple[int, int]] = []
+        files: list[tuple[int, int]] = []
         started = time.monotonic()
 
         seen: set[tuple[str, str, str]] = set()
@@ -48,8 +51,11 @@ def main() -> None:
             if report.sent - (rss[-1][0] if rss else -10_000) >= 5_000:
                 health = httpx.get(f"{server.endpoint}/_outcrop/health", timeout=30).json()
                 rss.append((report.sent, int(health["memory_rss_bytes"])))
+                files.append(open_files(server.process.pid if server.process else 0))
                 print(
-                    f"  {report.sent:>7} sent, RSS {rss[-1][1] / 1e6:.0f} MB, {report.summary()}", flush=True
+                    f"  {report.sent:>7} sent, RSS {rss[-1][1] / 1e6:.0f} MB, "
+                    f"{files[-1][0]} open files, {files[-1][1]} threads, {report.summary()}",
+                    flush=True,
                 )
 
         fuzzer = Fuzzer(server.endpoint, seed=args.seed)
@@ -77,12 +83,15 @@ def main() -> None:
     for line in [line for line in log.splitlines() if " ERROR " in line][:30]:
         print(f"    {line[:200]}")
     if len(rss) >= 3:
-        settled = rss[len(rss) // 3][1]  # after the first third: models are loaded by then
+        third = len(rss) // 3  # after the first third: models are loaded by then
+        settled = rss[third][1]
         print(
-            f"RSS: {rss[0][1] / 1e6:.0f} MB at start of sampling, {settled / 1e6:.0f} MB settled, "
-            f"{rss[-1][1] / 1e6:.0f} MB at the end "
-            f"({100 * (rss[-1][1] - settled) / settled:+.1f}% since settled)"
+            f"RSS: {rss[0][1] / 1e6:.0f} MB at start of sampling, {settled / 1e6:.0f} MB settled "
+            f"(after {rss[third][0]} requests), {rss[-1][1] / 1e6:.0f} MB at the end "
+            f"({100 * (rss[-1][1] - settled) / settled:+.1f}% since settled); open files {files[third][0]} "
+            f"settled, {files[-1][0]} at the end; threads {files[third][1]}, {files[-1][1]}"
         )
+        print("RSS MB every 5,000 requests: " + " ".join(f"{r / 1e6:.0f}" for _, r in rss))
     grouped = Counter((f.target.service, f.target.operation.name, f.problem[:140]) for f in report.findings)
     for (service, operation, problem), count in grouped.most_common(60):
         print(f"{count:>5} {service} {operation}: {problem}")

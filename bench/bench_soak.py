@@ -1,17 +1,21 @@
-"""Soak: N concurrent clients for T minutes over a mix of S3, CloudWatch Logs, Bedrock (fake models),
-Retrieve and Comprehend against one real `outcrop serve`.
+"""Soak: N concurrent clients for T minutes over a mix of S3, CloudWatch Logs, Bedrock (fake models, or
+the real ones with --real: Qwen2.5-Coder 0.5B behind Claude 3 Haiku, MiniLM behind Titan Embed), Retrieve
+and Comprehend against one real `outcrop serve`.
 
 Prints each operation's count, p50 and p99 (ms), every error by code (ThrottlingException, the modelled
-throttling, apart), and the server's RSS (its process and children) after warm-up and at the end. The exit
-status is 1 on any error other than throttling or an RSS growth over 10% after warm-up.
+throttling, apart), and the server's RSS (its process and children), open file descriptors and threads
+after warm-up and at the end. The exit status is 1 on any error other than throttling or an RSS growth
+over 10% after warm-up.
 
     python bench/bench_soak.py                           # 64 clients, 10 minutes
     python bench/bench_soak.py --clients 16 --minutes 2  # a short run
+    python bench/bench_soak.py --real --minutes 3        # the real models in the mix
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -176,6 +180,14 @@ class Soak:
         }
 
 
+def open_files(pid: int) -> tuple[int, int]:
+    """The server process's open file descriptors and threads: a leak of either shows before RSS does."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd")), len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0, 0
+
+
 def rss_mib(pid: int) -> float:
     total = 0
     for process in [pid, *descendants(pid)]:
@@ -193,14 +205,16 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=0.2, help="share of the run before RSS is baselined")
+    parser.add_argument("--real", action="store_true", help="the real models instead of the fake ones")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = RunningServer(Path(tmp) / "data").start()
+        server = RunningServer(Path(tmp) / "data", fake_models=not args.real).start()
         try:
             soak = Soak(server)
             soak.setup()
             assert server.process is not None
             pid = server.process.pid
+            files: list[tuple[int, int]] = []
             began = time.monotonic()
             until = began + args.minutes * 60
             threads = [
@@ -211,18 +225,22 @@ def main() -> int:
             samples: list[tuple[float, float]] = []
             while any(t.is_alive() for t in threads):
                 samples.append((time.monotonic() - began, rss_mib(pid)))
+                files.append(open_files(pid))
                 time.sleep(5)
             for thread in threads:
                 thread.join()
         finally:
             server.stop()
-    return report(soak, samples, args)
+    return report(soak, samples, files, args)
 
 
-def report(soak: Soak, samples: list[tuple[float, float]], args: argparse.Namespace) -> int:
+def report(
+    soak: Soak, samples: list[tuple[float, float]], files: list[tuple[int, int]], args: argparse.Namespace
+) -> int:
     duration = args.minutes * 60
     total = sum(len(v) for v in soak.latencies.values())
-    print(f"{args.clients} clients for {args.minutes:g} min: {total} requests, {total / duration:.0f}/s")
+    run = f"{args.clients} clients, {args.minutes:g} min, {'real' if args.real else 'fake'} models"
+    print(f"{run}: {total} requests, {total / duration:.0f}/s")
     print(f"{'operation':<18}{'count':>8}{'p50 ms':>9}{'p99 ms':>9}")
     for name, values in sorted(soak.latencies.items()):
         p50, p99 = np.percentile(np.array(values) * 1000, [50, 99])
@@ -231,13 +249,16 @@ def report(soak: Soak, samples: list[tuple[float, float]], args: argparse.Namesp
     print(f"errors: {sum(soak.errors.values())}")
     for error, count in soak.errors.most_common(20):
         print(f"    ! {count} x {error}")
-    warm = [rss for at, rss in samples if at >= args.warmup * duration] or [s[1] for s in samples]
+    warm_at = next((i for i, (at, _) in enumerate(samples) if at >= args.warmup * duration), 0)
+    warm = [rss for _, rss in samples[warm_at:]]
     baseline, end, peak = warm[0], warm[-1], max(warm)
     growth = (end - baseline) / baseline * 100
     print(
         f"server RSS: {samples[0][1]:.0f} MiB at start, {baseline:.0f} after warm-up, {end:.0f} at the end "
         f"(peak {peak:.0f}): {growth:+.1f}% after warm-up"
     )
+    (fds_warm, threads_warm), (fds_end, threads_end) = files[warm_at], files[-1]
+    print(f"open files {fds_warm} after warm-up, {fds_end} at the end; threads {threads_warm}, {threads_end}")
     print("RSS MiB every 5 s: " + " ".join(f"{rss:.0f}" for _, rss in samples))
     return 1 if soak.errors or growth > 10 else 0
 
