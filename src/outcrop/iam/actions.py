@@ -108,6 +108,16 @@ def request_keys(service: str, params: Mapping[str, Any]) -> dict[str, list[str]
         ):
             if params.get(member) is not None:
                 keys[key] = [str(params[member])]
+    if service == "sts":  # the keys a role's trust policy may test on AssumeRole
+        for member, key in (
+            ("ExternalId", "sts:externalid"),
+            ("RoleSessionName", "sts:rolesessionname"),
+            ("SourceIdentity", "sts:sourceidentity"),
+        ):
+            if params.get(member):
+                keys[key] = [str(params[member])]
+        if params.get("TransitiveTagKeys"):
+            keys["sts:transitivetagkeys"] = [str(k) for k in params["TransitiveTagKeys"]]
     if service == "iam" and params.get("PermissionsBoundary"):
         keys["iam:permissionsboundary"] = [str(params["PermissionsBoundary"])]
     tags = params.get("Tags")

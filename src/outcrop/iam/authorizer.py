@@ -111,6 +111,8 @@ class IamAuthenticator(SigV4Authenticator):
             **request_keys(service, params),
         }
         self._require(principal, wanted.action, wanted.resource, context, caller.region, service)
+        if service == "sts" and operation == "AssumeRole" and params.get("Tags"):  # as AWS requires
+            self._require(principal, "sts:TagSession", wanted.resource, context, caller.region, service)
         needs = self.dependencies.get(service)
         for action, resource, keys in (
             needs(operation, params, caller.region, principal.account) if needs else ()
@@ -129,7 +131,7 @@ class IamAuthenticator(SigV4Authenticator):
         """One action on one resource, evaluated for the caller: AccessDenied, worded as AWS words it."""
         resource_policy = None
         prefix = action.partition(":")[0]
-        if action == "sts:AssumeRole":  # the role's trust policy is its resource policy
+        if action in ("sts:AssumeRole", "sts:TagSession"):  # the role's trust policy is its resource policy
             resource_policy = self.store.trust_policy(resource)
         elif prefix in self.resource_policies:
             found = self.resource_policies[prefix](resource, region, principal.account)

@@ -121,12 +121,18 @@ def principal_named(
     return any(value == "*" or value in ids for value in named.get("AWS", ()))
 
 
-def trusts(policy: Policy, principal: Principal, context: Mapping[str, Sequence[str]]) -> bool:
-    """Whether a role's trust policy lets this principal (or its account) assume it."""
+def trusts(
+    policy: Policy,
+    principal: Principal,
+    context: Mapping[str, Sequence[str]],
+    action: str = "sts:AssumeRole",
+) -> bool:
+    """Whether a role's trust policy lets this principal (or its account) assume it (or, with
+    `action` sts:TagSession, pass session tags)."""
     context = {**principal.variables(), **context}
     allowed = False
     for statement in policy.statements:
-        if not statement.action.matches("sts:AssumeRole"):
+        if not statement.action.matches(action):
             continue
         if statement.principal is None:
             continue

@@ -273,13 +273,18 @@ class IamStore(PolicyRecords, TagRecords):
         policy: str | None,
         tags: dict[str, str] | None = None,
         transitive: list[str] | None = None,
+        min_token: int = 0,
     ) -> dict[str, Any]:
         """Temporary credentials for a role (`kind` "role") or a user's GetSessionToken ("user"), with
-        the session tags AssumeRole was passed and which of them pass on to a chained role session."""
+        the session tags AssumeRole was passed and which of them pass on to a chained role session.
+        The token is padded to `min_token` characters (STS's MinimumSessionTokenSize)."""
+        token = "IQoJb3V0Y3JvcA" + secrets.token_urlsafe(96)
+        if len(token) < min_token:
+            token += secrets.token_urlsafe(min_token)[: min_token - len(token)]
         session = {
             "id": new_id("ASIA", 16),
             "secret": new_secret(),
-            "token": "IQoJb3V0Y3JvcA" + secrets.token_urlsafe(96),
+            "token": token,
             "kind": kind,
             "owner": owner,
             "session_name": session_name,

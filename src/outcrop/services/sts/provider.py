@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outcrop.config import Settings
+from outcrop.iam.actions import request_keys
 from outcrop.iam.evaluate import Principal, trusts
 from outcrop.iam.managed import BY_ARN
 from outcrop.iam.store import IamStore
@@ -41,6 +42,9 @@ class InvalidIdentityToken(ServiceError, service="sts"): ...
 class PackedPolicyTooLarge(ServiceError, service="sts"): ...
 
 
+class InvalidContextAssertion(ServiceError, service="sts"): ...
+
+
 class Sts(Service):
     service_name = "sts"
 
@@ -66,15 +70,22 @@ class Sts(Service):
                 f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy "
                 "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
             )
+        _refuse_unserved(params)
         caller = self._caller(ctx)
+        tags, transitive = _session_tags(caller, params)
         trust = self.store.trust_policy(role_arn)
         denied = AccessDenied(
             f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
         )
         if trust is None:
             raise denied
-        if self.enforce_trust and not trusts(trust, caller, {"aws:requestedregion": [ctx.region]}):
+        context = {"aws:requestedregion": [ctx.region], **request_keys("sts", params)}
+        if self.enforce_trust and not trusts(trust, caller, context):
             raise denied
+        if self.enforce_trust and tags and not trusts(trust, caller, context, "sts:TagSession"):
+            raise AccessDenied(
+                f"User: {caller.arn} is not authorized to perform: sts:TagSession on resource: {role_arn}"
+            )
         role = self.store.get("role", role_arn.rsplit("/", 1)[-1])
         seconds = params.get("DurationSeconds") or 3600
         if seconds > role["max_session"]:
@@ -87,7 +98,16 @@ class Sts(Service):
                 "constraint: Member must have value greater than or equal to 900"
             )
         session_policy = self._session_policy(params)
-        session = self.store.create_session("role", role["name"], session_name, seconds, session_policy)
+        session = self.store.create_session(
+            "role",
+            role["name"],
+            session_name,
+            seconds,
+            session_policy,
+            tags,
+            transitive,
+            params.get("MinimumSessionTokenSize") or 0,
+        )
         out: Output = {
             "Credentials": _credentials(session),
             "AssumedRoleUser": {
@@ -128,6 +148,7 @@ class Sts(Service):
         return str(self.store.version(arn, policy["default_version"])["document"])
 
     def get_session_token(self, ctx: RequestContext, params: Params) -> Output:
+        _refuse_unserved(params)
         caller = self._caller(ctx)
         if caller.kind == "assumed-role":
             raise AccessDenied("Cannot call GetSessionToken with session credentials")
@@ -139,7 +160,9 @@ class Sts(Service):
                 f"constraint: Member must have value between {low} and {high}"
             )
         kind = "user" if caller.kind == "user" else "root"
-        session = self.store.create_session(kind, caller.name, "", seconds, None)
+        session = self.store.create_session(
+            kind, caller.name, "", seconds, None, min_token=params.get("MinimumSessionTokenSize") or 0
+        )
         return {"Credentials": _credentials(session)}
 
     def assume_role_with_web_identity(self, ctx: RequestContext, params: Params) -> Output:
@@ -147,6 +170,44 @@ class Sts(Service):
             "Outcrop has no OpenID Connect identity provider configured, so it cannot verify the web "
             "identity token: AssumeRoleWithWebIdentity is refused. Use AssumeRole with IAM credentials."
         )
+
+
+def _refuse_unserved(params: Params) -> None:
+    """MFA and trusted context assertions cannot be verified here: refused, never ignored."""
+    if params.get("SerialNumber") or params.get("TokenCode"):
+        raise ValidationError(
+            "Outcrop does not serve MFA devices, so it cannot verify SerialNumber and TokenCode: call "
+            "without them (conditions on aws:MultiFactorAuthPresent then see no MFA)."
+        )
+    if params.get("ProvidedContexts"):
+        raise InvalidContextAssertion(
+            "Outcrop has no trusted context provider (IAM Identity Center), so it cannot verify "
+            "ProvidedContexts: call without them."
+        )
+
+
+def _session_tags(caller: Principal, params: Params) -> tuple[dict[str, str], list[str]]:
+    """The session's tags and transitive keys: those passed, plus the transitive ones a chained
+    session inherits (which a new tag may not override, as on AWS)."""
+    tags = {str(t["Key"]): str(t.get("Value") or "") for t in params.get("Tags") or []}
+    lowered = {k.lower() for k in tags}
+    if len(lowered) != len(tags):
+        raise ValidationError("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+    transitive = [str(k) for k in params.get("TransitiveTagKeys") or []]
+    unknown = [k for k in transitive if k.lower() not in lowered]
+    if unknown:
+        raise ValidationError(f"The transitive tag keys {unknown} are not among the session tags passed.")
+    inherited = dict(caller.tags) if caller.kind == "assumed-role" else {}
+    for key in caller.transitive:
+        if key.lower() in lowered:
+            raise ValidationError(
+                f"The session tag {key} is transitive from the calling session and cannot be overridden."
+            )
+        value = next((v for k, v in inherited.items() if k.lower() == key.lower()), None)
+        if value is not None:
+            tags[key] = value
+            transitive.append(key)
+    return tags, transitive
 
 
 def _credentials(session: dict[str, Any]) -> dict[str, Any]:
