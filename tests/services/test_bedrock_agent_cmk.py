@@ -46,14 +46,18 @@ def client(server: RunningServer) -> Callable[..., Any]:
 
 
 def _agent_with_key(agent: Any, key: str, instruction: str) -> str:
-    created = agent.create_agent(
-        agentName=f"cmk-{uuid.uuid4().hex[:8]}",
-        foundationModel=MODEL,
-        instruction=instruction,
-        agentResourceRoleArn=ROLE,
-        customerEncryptionKeyArn=key,
-    )["agent"]
+    request = {
+        "agentName": f"cmk-{uuid.uuid4().hex[:8]}",
+        "foundationModel": MODEL,
+        "instruction": instruction,
+        "agentResourceRoleArn": ROLE,
+        "customerEncryptionKeyArn": key,
+        "clientToken": str(uuid.uuid4()),
+    }
+    created = agent.create_agent(**request)["agent"]
     assert created["customerEncryptionKeyArn"] == key
+    retried = agent.create_agent(**request)["agent"]  # the same request again answers the same agent
+    assert (retried["agentId"], retried["instruction"]) == (created["agentId"], instruction)
     agent_id = str(created["agentId"])
     wait_status(agent, agent_id, "NOT_PREPARED")
     return agent_id

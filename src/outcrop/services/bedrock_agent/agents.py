@@ -156,8 +156,8 @@ class AgentOperations:
         existing = [r for r in self.agents.records("agent") if _lives_here(ctx, r)]
         token = params.get("clientToken")
         repeated = next((r for r in existing if token and r.body.get("clientToken") == token), None)
-        if repeated is not None:  # the same request again: its agent, as AWS answers a retried call
-            return {"agent": self._agent_view(repeated)}
+        if repeated is not None:  # the same request again: its agent (opened), as AWS answers a retried call
+            return {"agent": self._agent_view(self._agent(ctx, repeated.id))}
         if any(r.body["agentName"] == params["agentName"] for r in existing):
             raise ConflictException(
                 f"Could not create agent. An agent named {params['agentName']} already exists."
