@@ -10,10 +10,11 @@ NONE, topics not matched). Usage counts text units (up to 1,000 characters each)
 
 Denied topics and content filters read sentence vectors of the same model: an evaluation embeds each text's
 sentences once, in one call, derives a multi-sentence text's own vector from them, and both policies read
-those vectors (`vectors.Embeddings`); vectors are kept between evaluations (`Engine.vectors`), so the earlier
-turns of a conversation are not embedded again. The call goes to
-the catalog's guardrail session of that model (`GUARDRAIL_EMBEDDERS`: the same weights on one thread, quickest
-for a few short texts on a busy machine, and not queued behind a knowledge base's batches) when it lists one.
+those vectors (`vectors.Embeddings`). Vectors and detectors' findings on a text are kept between evaluations
+(`Engine.vectors`, `Engine.verdicts`), so the earlier turns of a conversation cost lookups. The call goes to
+the catalog's guardrail session of that model (`GUARDRAIL_EMBEDDERS`: the same weights on one thread with int8
+products, quickest for a few short texts on a busy machine, and not queued behind a knowledge base's batches)
+when it lists one.
 """
 
 from __future__ import annotations
