@@ -319,3 +319,23 @@ def test_real_model_structured_output_parses_and_follows_its_schema(real_server:
     reply = json.loads(response["output"]["message"]["content"][0]["text"])
     assert schema_errors(reply, schema) == []
     assert reply["age"] == 34
+
+
+def test_strict_tools_are_served_and_system_tools_refused(client: Callable[..., Any]) -> None:
+    runtime = client("bedrock-runtime")
+    strict = {"toolSpec": {**TOOL["toolSpec"], "strict": True}}
+    response = runtime.converse(
+        modelId=HAIKU,
+        messages=[user("What is the weather in Paris?")],
+        toolConfig={"tools": [strict], "toolChoice": {"any": {}}},
+    )
+    call = response["output"]["message"]["content"][-1]["toolUse"]
+    assert call["name"] == "get_weather" and isinstance(call["input"], dict)
+    code, message = error(
+        lambda: runtime.converse(
+            modelId=HAIKU,
+            messages=[user("hi")],
+            toolConfig={"tools": [{"systemTool": {"name": "nova_grounding"}}]},
+        )
+    )
+    assert code == "ValidationException" and "system tool nova_grounding is not available" in message

@@ -142,10 +142,19 @@ def converse_messages(
 
 
 def converse_tools(tool_config: dict[str, Any] | None) -> tuple[list[ToolSpec], str | None]:
+    """The tools and tool choice. A tool spec's `strict` needs nothing more: every call is checked against
+    its schema on the way out (and grammar-constrained on the local models). A system tool (a model's own
+    server-side tool, such as Nova's web grounding) does not exist here and is refused."""
     if not tool_config:
         return [], None
     tools = []
     for tool in tool_config.get("tools", []):
+        if "systemTool" in tool:
+            name = (tool["systemTool"] or {}).get("name", "")
+            raise ValidationException(
+                f"The system tool {name} is not available on this server: its models have no built-in "
+                "tools. Define the tool as a toolSpec and answer its calls with toolResult blocks."
+            )
         spec = tool.get("toolSpec")
         if spec is None:
             continue
