@@ -38,6 +38,10 @@ class CustomerKeys:
         clear, sealed = keyring.data_key(key, 32, dict(context))
         return key.arn, clear, sealed
 
+    def resolve_arn(self, account: str, region: str, key_ref: str) -> str:
+        """The ARN of the key `key_ref` names (an id, ARN or alias); KmsError where KMS knows none."""
+        return self._keyring().resolve(account, region, key_ref).arn
+
     def open_data_key(self, account: str, region: str, sealed: bytes, context: Mapping[str, str]) -> bytes:
         clear, _ = self._keyring().decrypt(account, region, sealed, dict(context))
         return clear

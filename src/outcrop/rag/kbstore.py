@@ -408,12 +408,13 @@ class KnowledgeBaseStore:
 
     # -- RetrieveAndGenerate sessions ------------------------------------------------------------------------
 
-    def session_turns(self, session_id: str) -> list[dict[str, str]] | None:
+    def session_turns(self, session_id: str) -> Any:
+        """A RetrieveAndGenerate session's turns as saved: a list, or a sealed session's envelope (a dict)."""
         with self.db.read() as conn:
             row = conn.execute("SELECT turns FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return None if row is None else list(json.loads(row["turns"]))
+        return None if row is None else json.loads(row["turns"])
 
-    def save_session(self, session_id: str, turns: list[dict[str, str]]) -> None:
+    def save_session(self, session_id: str, turns: list[dict[str, str]] | dict[str, str]) -> None:
         with self.db.transaction() as tx:
             tx.execute(
                 "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)",

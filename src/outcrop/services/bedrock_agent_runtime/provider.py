@@ -19,6 +19,7 @@ from outcrop.concurrency import run_blocking
 from outcrop.guardrails.enforce import Guard, GuardrailEngine, Mode, resolve
 from outcrop.guardrails.types import GuardText
 from outcrop.inference import Caller, Inference
+from outcrop.kms.keys import Keyring
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
 from outcrop.rag.external import ExternalSourceError, passages, source_document
@@ -39,6 +40,7 @@ from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
 from outcrop.services.bedrock_agent_runtime.agent_invoke import AgentInvokeOperations
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSessions
 from outcrop.services.bedrock_agent_runtime.flows import FlowInvocation
+from outcrop.services.bedrock_agent_runtime.rag_sessions import RagSessions
 from outcrop.storage.objects import ObjectStore
 from outcrop.storage.vectors import Hit
 
@@ -61,6 +63,7 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         lambda_functions: FunctionRegistry,
         agents: AgentStore,
         guardrails: GuardrailEngine,
+        kms: Keyring,
     ) -> None:
         self.inference = inference
         self.guardrails = guardrails  # RetrieveAndGenerate's and agents' guardrails
@@ -71,6 +74,7 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         self.lambda_functions = lambda_functions
         self.agents = agents  # Bedrock Agents InvokeAgent runs (agent_invoke.py), with their sessions
         self.agent_sessions = AgentSessions(agents)  # saved in the agent store: they outlive a restart
+        self.rag_sessions = RagSessions(knowledge_bases, lambda: kms)  # sealed where a session has a key
 
     def _kb(self, kb_id: str, where: tuple[str, str] | None = None) -> KnowledgeBase:
         """A knowledge base by id; with `where` (account, region), only one that lives there."""
@@ -138,14 +142,27 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
             raise ValidationException("Only text queries (retrievalQuery.text) are supported.")
         if params.get("nextToken"):
             raise ValidationException("The nextToken is not valid: Retrieve returns every result at once.")
+        if params.get("userContext"):
+            raise ValidationException(
+                "userContext (access control filtering) is not supported by Outcrop: its knowledge bases "
+                "keep no per-document access lists."
+            )
+        text = query["text"]
+        guard = self._guard(ctx.caller, params.get("guardrailConfiguration"), text, streaming=False)
+        if guard is not None:  # as on AWS, a guardrail reads the query; retrieved passages are not screened
+            guard.screen_input_texts()
+            if guard.input_blocked:
+                return {"retrievalResults": [], "guardrailAction": guard.action}
+            text = guard.mask(text)
         hits = self._search(
             ctx.caller,
             params["knowledgeBaseId"],
-            query["text"],
+            text,
             params.get("retrievalConfiguration"),
             (ctx.account_id, ctx.region),
         )
-        return {"retrievalResults": [retrieval_result(hit) for hit in hits]}
+        answer: dict[str, Any] = {"retrievalResults": [retrieval_result(hit) for hit in hits]}
+        return answer | ({"guardrailAction": guard.action} if guard is not None else {})
 
     # -- RetrieveAndGenerate ---------------------------------------------------------------------------------
 
@@ -161,7 +178,7 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         params: dict[str, Any],
         *,
         streaming: bool = False,
-        where: tuple[str, str] | None = None,
+        where: tuple[str, str],
     ) -> Prepared:
         """Validate, load the session, screen the question (a guardrail), retrieve and build the chat
         request."""
@@ -184,19 +201,23 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         model = self._chat_model(kb_config["modelArn"])
         session_id = params.get("sessionId")
         history: list[dict[str, str]] = []
+        session_key = (params.get("sessionConfiguration") or {}).get("kmsKeyArn")
         if session_id:
-            found = self.knowledge_bases.session_turns(session_id)
+            found = self.rag_sessions.turns(session_id, session_key, where)
             if found is None:
                 raise ResourceNotFoundException(f"Session with Id {session_id} does not exist.")
             history = found
         question = params["input"]["text"]
-        guard = self._guard(caller, kb_config, question, streaming)
+        guardrail = (kb_config.get("generationConfiguration") or {}).get("guardrailConfiguration")
+        guard = self._guard(caller, guardrail, question, streaming)
         session = session_id or str(uuid.uuid4())
         if guard is not None:  # the question is screened before anything is retrieved for it
             guard.screen_input_texts()
             if guard.input_blocked:
                 blank = GenerationRequest(messages=[])
-                return Prepared(session, history, question, [], model, blank, blank, guard)
+                return Prepared(
+                    session, history, question, [], model, blank, blank, guard, session_key, where
+                )
             question = guard.mask(question)
         if kind == "EXTERNAL_SOURCES":
             try:
@@ -218,14 +239,13 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         except TemplateError as error:
             raise ValidationException(str(error)) from error
         plain = build_request(question, hits, history, generation, markers=False)
-        return Prepared(session, history, question, hits, model, request, plain, guard)
+        return Prepared(session, history, question, hits, model, request, plain, guard, session_key, where)
 
     def _guard(
-        self, caller: Caller, kb_config: dict[str, Any], question: str, streaming: bool
+        self, caller: Caller, config: dict[str, Any] | None, question: str, streaming: bool
     ) -> Guard | None:
-        """The guardrail of generationConfiguration (guardrailId and guardrailVersion): it reads the
+        """The guardrail of a guardrailConfiguration (guardrailId and guardrailVersion): it reads the
         question on the way in and the answer on the way out."""
-        config = (kb_config.get("generationConfiguration") or {}).get("guardrailConfiguration")
         if not config:
             return None
         guardrail = resolve(self.guardrails, config.get("guardrailId"), config.get("guardrailVersion"))
@@ -259,7 +279,9 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
             answer, runs = check.answer()
             text, cited = answer, citations(runs, prepared.hits)
         turns = [*prepared.history, {"user": prepared.question, "assistant": text}]
-        self.knowledge_bases.save_session(prepared.session_id, turns[-MAX_SESSION_TURNS:])
+        self.rag_sessions.save(
+            prepared.session_id, turns[-MAX_SESSION_TURNS:], prepared.session_key, prepared.where
+        )
         return text, cited
 
     def retrieve_and_generate(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -370,3 +392,5 @@ class Prepared:
     request: GenerationRequest
     plain_request: GenerationRequest  # the same without source markers, for a markers-only answer
     guard: Guard | None = None  # generationConfiguration's guardrail around the question and the answer
+    session_key: str | None = None  # sessionConfiguration.kmsKeyArn: the session's turns are sealed under it
+    where: tuple[str, str] = ("", "")  # the caller's account and region
