@@ -23,7 +23,11 @@ from outcrop.catalog import BedrockModel
 from outcrop.protocol.errors import ValidationException
 from outcrop.services.bedrock_runtime.attachments import Attachments, Document, in_prompt
 from outcrop.services.bedrock_runtime.bodies import structured
-from outcrop.services.bedrock_runtime.request_options import ConverseOptions, picked_fields
+from outcrop.services.bedrock_runtime.request_options import (
+    ConverseOptions,
+    additional_request_fields,
+    picked_fields,
+)
 from outcrop.storage.objects import ObjectStore
 
 _MEDIA_BLOCKS = ("video", "audio")
@@ -199,7 +203,7 @@ def converse_parts(
             f"The maximum tokens you requested exceeds the model limit of {model.max_tokens}. "
             "Try again with a maximum tokens value that is lower than the model limit."
         )
-    extra = params.get("additionalModelRequestFields") or {}
+    top_k = additional_request_fields(params.get("additionalModelRequestFields"))
     tools, tool_choice = converse_tools(params.get("toolConfig"))
     attachments = Attachments(objects)
     messages = converse_messages(params.get("messages") or [], params.get("system"), attachments)
@@ -215,7 +219,7 @@ def converse_parts(
         max_tokens=max_tokens,
         temperature=config.get("temperature"),
         top_p=config.get("topP"),
-        top_k=extra.get("top_k") if isinstance(extra.get("top_k"), int) else None,
+        top_k=top_k or None,
         stop=tuple(config.get("stopSequences") or ()),
         tools=tools,
         tool_choice=tool_choice,

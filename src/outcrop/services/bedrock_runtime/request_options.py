@@ -164,3 +164,40 @@ class InvokeOptions:
         if self.tier is not None:
             out["serviceTier"] = self.tier
         return out
+
+
+# Reasoning switches of the model families Bedrock serves (Claude, Nova 2, gpt-oss, DeepSeek): the local
+# models have no reasoning phase, so asking for one is refused; switching it off is what they do anyway.
+_REASONING = {"thinking": "type", "reasoning_config": "type", "reasoning_effort": None}
+
+
+def additional_request_fields(extra: Any) -> int | None:
+    """`additionalModelRequestFields` as Outcrop can serve them: the top_k it returns (Anthropic's `top_k`,
+    Nova's `inferenceConfig.topK`); reasoning switched on, or any field the local models cannot take, is
+    refused in Bedrock's words for an extraneous key, instead of being dropped."""
+    if extra is None:
+        return None
+    if not isinstance(extra, dict):
+        raise ValidationException("additionalModelRequestFields must be a JSON object.")
+    top_k: Any = None
+    for key, value in extra.items():
+        if key == "top_k":
+            top_k = value
+        elif key == "inferenceConfig" and isinstance(value, dict) and set(value) <= {"topK"}:
+            top_k = value.get("topK")
+        elif key in _REASONING:
+            switch = _REASONING[key]
+            off = isinstance(value, dict) and switch is not None and value.get(switch) == "disabled"
+            if not off:
+                raise ValidationException(
+                    f"additionalModelRequestFields.{key}: the local model has no reasoning mode, so "
+                    "extended thinking cannot be turned on here."
+                )
+        else:
+            raise ValidationException(
+                f"Malformed input request: extraneous key [{key}] is not permitted, please reformat your "
+                "input and try again."
+            )
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0):
+        raise ValidationException("additionalModelRequestFields: top_k must be a non-negative integer.")
+    return top_k

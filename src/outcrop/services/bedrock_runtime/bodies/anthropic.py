@@ -215,6 +215,11 @@ class AnthropicFormat:
             return self._parse_completion(fields, model)
         fields.require("anthropic_version", "max_tokens", "messages")
         fields.string("anthropic_version")
+        thinking = fields.object("thinking")
+        if thinking is not None and thinking.body.get("type") != "disabled":
+            raise ValidationException(
+                "thinking: the local model has no reasoning mode, so extended thinking cannot be turned on."
+            )
         requested = fields.integer("max_tokens") or 0
         if requested > model.max_tokens:
             raise ValidationException(
