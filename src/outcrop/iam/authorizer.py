@@ -145,7 +145,7 @@ class IamAuthenticator(SigV4Authenticator):
             resource,
             context,
             resource_policy,
-            resource_required=prefix in REQUIRED,
+            resource_required=prefix in REQUIRED and resource_policy is not None,  # none: CreateKey, lists
             cross_account=prefix in self.resource_policies and owner.isdigit() and owner != principal.account,
         )
         if not decision.allowed:

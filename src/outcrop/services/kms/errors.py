@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from outcrop.kms.keys import KmsError
 from outcrop.protocol.errors import ServiceError
+from outcrop.services.kms.options import dry_run
 
 C = TypeVar("C", bound=type)
 
@@ -41,7 +42,9 @@ def as_service_error(error: KmsError) -> ServiceError:
 
 
 def answering_kms_errors(cls: C) -> C:
-    """Every operation method of `cls` answers the keyring's errors as KMS error responses."""
+    """Every operation method of `cls` answers the keyring's errors as KMS error responses, and a
+    request with DryRun that got through answers DryRunOperationException in place of its result
+    (operations that change state check DryRun themselves before they do)."""
     for name, method in list(vars(cls).items()):
         if name.startswith("_") or not inspect.isfunction(method) or name == "close":
             continue
@@ -53,8 +56,11 @@ def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            return method(*args, **kwargs)
+            result = method(*args, **kwargs)
         except KmsError as error:
             raise as_service_error(error) from error
+        if len(args) > 2 and isinstance(args[2], dict):
+            dry_run(args[2])
+        return result
 
     return call

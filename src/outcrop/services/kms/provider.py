@@ -12,11 +12,14 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from outcrop.config import Settings
+from outcrop.iam.store import IamStore
 from outcrop.kms import asymmetric
 from outcrop.kms.keys import Keyring
 from outcrop.kms.store import KeyRecord
 from outcrop.services.base import RequestContext
 from outcrop.services.kms.errors import KmsValidationException, NotFoundException, answering_kms_errors
+from outcrop.services.kms.options import check_lockout, dry_run, ignores_ciphertext
 from outcrop.services.kms.resources import KmsResources
 from outcrop.services.kms.signing import KmsSigning, algorithms
 
@@ -53,8 +56,10 @@ def key_metadata(key: KeyRecord) -> dict[str, Any]:
 class Kms(KmsSigning, KmsResources):
     service_name = "kms"
 
-    def __init__(self, *, kms: Keyring) -> None:
+    def __init__(self, *, kms: Keyring, iam: IamStore, settings: Settings) -> None:
+        """`iam` resolves the caller for the key policy lockout check, made under `auth = "iam"` only."""
         self.keys = kms
+        self.principals = iam if settings.auth == "iam" else None
 
     # -- keys ---------------------------------------------------------------------------------------------
 
@@ -67,6 +72,8 @@ class Kms(KmsSigning, KmsResources):
         if params.get("MultiRegion") or params.get("CustomKeyStoreId") or params.get("XksKeyId"):
             raise KmsValidationException("Outcrop's KMS has no multi-Region keys and no custom key stores.")
         tags = {tag["TagKey"]: tag["TagValue"] for tag in params.get("Tags") or []}
+        pending = f"arn:aws:kms:{ctx.region}:{ctx.account_id}:key/00000000-0000-0000-0000-000000000000"
+        check_lockout(self.principals, ctx, params.get("Policy"), pending, params)
         key = self.keys.create_key(
             ctx.account_id,
             ctx.region,
@@ -82,7 +89,10 @@ class Kms(KmsSigning, KmsResources):
         return {"KeyMetadata": key_metadata(self._key(ctx, params))}
 
     def list_keys(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        keys = self.keys.keys(ctx.account_id, ctx.region)
+        """ResourceOwners: SELF lists the account's keys; OTHER_ACCOUNTS_VIA_RAM lists none, truthfully,
+        as Outcrop has no Resource Access Manager through which a key could be shared."""
+        owners = params.get("ResourceOwners") or ["SELF"]
+        keys = self.keys.keys(ctx.account_id, ctx.region) if "SELF" in owners else []
         page, marker = self._page(keys, params)
         return {
             "Keys": [{"KeyId": key.key_id, "KeyArn": key.arn} for key in page],
@@ -155,12 +165,24 @@ class Kms(KmsSigning, KmsResources):
 
     def list_key_rotations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         key = self._key(ctx, params, aliases=False)
-        rotations = self.keys.store.rotations(key.key_id)
+        rotations: list[dict[str, Any]] = [
+            {
+                "KeyId": key.arn,
+                "RotationDate": when(at),
+                "RotationType": kind,
+                "KeyMaterialState": "NON_CURRENT",
+            }
+            for at, kind in self.keys.store.rotations(key.key_id)
+        ]
+        if (
+            params.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
+        ):  # the first material, which no rotation made
+            rotations.insert(0, {"KeyId": key.arn, "KeyMaterialState": "NON_CURRENT"})
+        if rotations:
+            rotations[-1]["KeyMaterialState"] = "CURRENT"
         page, marker = self._page(rotations, params)
         return {
-            "Rotations": [
-                {"KeyId": key.arn, "RotationDate": when(at), "RotationType": kind} for at, kind in page
-            ],
+            "Rotations": page,
             "Truncated": marker is not None,
             "NextMarker": marker,
         }
@@ -175,6 +197,7 @@ class Kms(KmsSigning, KmsResources):
     def put_key_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         key = self._key(ctx, params, aliases=False)
         self._policy_name(params)
+        check_lockout(self.principals, ctx, params["Policy"], key.arn, params)
         self.keys.put_policy(key, params["Policy"])
         return {}
 
@@ -198,6 +221,10 @@ class Kms(KmsSigning, KmsResources):
         if params.get("Recipient"):
             raise KmsValidationException("Outcrop's KMS does not encrypt for Nitro Enclave recipients.")
         algorithm = params.get("EncryptionAlgorithm") or ALGORITHM
+        if ignores_ciphertext(params):  # authorization (done) and the key named, not the ciphertext
+            if params.get("KeyId"):
+                self._algorithm(self._key(ctx, params), algorithm)
+            dry_run(params)
         if algorithm != ALGORITHM:  # RSA ciphertext does not name its key: KMS requires the KeyId
             if not params.get("KeyId"):
                 raise KmsValidationException("KeyId is required to decrypt with an asymmetric KMS key.")
@@ -221,6 +248,9 @@ class Kms(KmsSigning, KmsResources):
                 raise KmsValidationException(
                     f"Outcrop's KMS re-encrypts between symmetric keys only ({field})."
                 )
+        if ignores_ciphertext(params):
+            self._key(ctx, params, field="DestinationKeyId")
+            dry_run(params)
         plaintext, source = self.keys.decrypt(
             ctx.account_id,
             ctx.region,

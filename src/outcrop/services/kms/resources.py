@@ -24,6 +24,7 @@ from outcrop.services.kms.errors import (
     NotFoundException,
     answering_kms_errors,
 )
+from outcrop.services.kms.options import dry_run
 from outcrop.services.paging import Pager
 
 T = TypeVar("T")
@@ -94,17 +95,22 @@ class KmsResources(Service):
     # -- grants -------------------------------------------------------------------------------------------
 
     def create_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The grantee is an IAM principal (GranteePrincipal) or an AWS service principal
+        (GranteeServicePrincipal, which KMS requires to come with a SourceArn constraint and a
+        retiring principal); either kind may retire it (RetiringPrincipal/RetiringServicePrincipal)."""
         key = self.keys.resolve(ctx.account_id, ctx.region, params["KeyId"], aliases=False)
         if key.state == "PendingDeletion":
             self.keys.set_enabled(key, True)  # raises KMSInvalidStateException, as KMS answers
+        grantee, retiring = _grant_principals(params)
+        dry_run(params)
         grant_id = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
         grant = GrantRecord(
             grant_id=grant_id,
             key_id=key.key_id,
             token=secrets.token_urlsafe(96),
             name=params.get("Name"),
-            grantee=params["GranteePrincipal"],
-            retiring=params.get("RetiringPrincipal"),
+            grantee=grantee,
+            retiring=retiring,
             operations=list(params["Operations"]),
             constraints=params.get("Constraints"),
             issuing=f"arn:aws:iam::{ctx.account_id}:root",
@@ -120,6 +126,7 @@ class KmsResources(Service):
             for grant in self.keys.store.grants(key.key_id)
             if params.get("GrantId") in (None, grant.grant_id)
             and params.get("GranteePrincipal") in (None, grant.grantee)
+            and params.get("GranteeServicePrincipal") in (None, grant.grantee)
         ]
         page, marker = self._page(grants, params)
         return {
@@ -130,8 +137,10 @@ class KmsResources(Service):
 
     def revoke_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         key = self.keys.resolve(ctx.account_id, ctx.region, params["KeyId"], aliases=False)
-        if not self.keys.store.delete_grant(key.key_id, params["GrantId"]):
+        if not any(g.grant_id == params["GrantId"] for g in self.keys.store.grants(key.key_id)):
             raise NotFoundException(f"Grant ID {params['GrantId']} not found")
+        dry_run(params)
+        self.keys.store.delete_grant(key.key_id, params["GrantId"])
         return {}
 
     def retire_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -139,13 +148,16 @@ class KmsResources(Service):
             grant = self.keys.store.grant_by_token(params["GrantToken"])
             if grant is None:
                 raise InvalidGrantTokenException("The grant token is not valid.")
+            dry_run(params)
             self.keys.store.delete_grant(grant.key_id, grant.grant_id)
             return {}
         if not (params.get("KeyId") and params.get("GrantId")):
             raise InvalidGrantTokenException("Either GrantToken, or both KeyId and GrantId, must be given.")
         key = self.keys.resolve(ctx.account_id, ctx.region, params["KeyId"], aliases=False)
-        if not self.keys.store.delete_grant(key.key_id, params["GrantId"]):
+        if not any(g.grant_id == params["GrantId"] for g in self.keys.store.grants(key.key_id)):
             raise InvalidGrantIdException(f"Grant ID {params['GrantId']} not found")
+        dry_run(params)
+        self.keys.store.delete_grant(key.key_id, params["GrantId"])
         return {}
 
     # -- tags ---------------------------------------------------------------------------------------------
@@ -217,14 +229,49 @@ class KmsResources(Service):
         return key
 
 
+def _service_principal(principal: str | None) -> bool:
+    """An AWS service principal (`logs.amazonaws.com`), as opposed to an IAM principal's ARN or account."""
+    return bool(principal) and not str(principal).startswith("arn:") and "." in str(principal)
+
+
+def _grant_principals(params: dict[str, Any]) -> tuple[str, str | None]:
+    """CreateGrant's grantee and retiring principal, checked as KMS checks them."""
+    grantee, service = params.get("GranteePrincipal"), params.get("GranteeServicePrincipal")
+    if bool(grantee) == bool(service):
+        raise KmsValidationException(
+            "You must specify either GranteePrincipal or GranteeServicePrincipal, but not both."
+        )
+    retiring, retiring_service = params.get("RetiringPrincipal"), params.get("RetiringServicePrincipal")
+    if retiring and retiring_service:
+        raise KmsValidationException(
+            "You can specify either RetiringPrincipal or RetiringServicePrincipal, but not both."
+        )
+    for value in (service, retiring_service):
+        if value and not _service_principal(value):
+            raise KmsValidationException(f"{value} is not an AWS service principal.")
+    if service:
+        if not (params.get("Constraints") or {}).get("SourceArn"):
+            raise KmsValidationException(
+                "A grant for a GranteeServicePrincipal requires a SourceArn grant constraint."
+            )
+        if not (retiring or retiring_service):
+            raise KmsValidationException(
+                "A grant for a GranteeServicePrincipal requires a RetiringPrincipal or "
+                "RetiringServicePrincipal."
+            )
+    return str(grantee or service), retiring or retiring_service
+
+
 def _grant(grant: GrantRecord) -> dict[str, Any]:
+    grantee = "GranteeServicePrincipal" if _service_principal(grant.grantee) else "GranteePrincipal"
+    retiring = "RetiringServicePrincipal" if _service_principal(grant.retiring) else "RetiringPrincipal"
     return {
         "KeyId": grant.key_id,
         "GrantId": grant.grant_id,
         "Name": grant.name,
         "CreationDate": datetime.fromtimestamp(grant.created, UTC),
-        "GranteePrincipal": grant.grantee,
-        "RetiringPrincipal": grant.retiring,
+        grantee: grant.grantee,
+        retiring: grant.retiring,
         "IssuingAccount": grant.issuing,
         "Operations": grant.operations,
         "Constraints": grant.constraints,
