@@ -280,6 +280,10 @@ class CloudTrail(Service):
 
     @staticmethod
     def _refuse_unserved(params: dict[str, Any]) -> None:
+        """Options Outcrop's trails cannot honour are refused. RecursiveLogging is accepted either way,
+        truthfully: a trail here delivers management events only, and CloudTrail's own log-file writes
+        would be S3 data events, so there is nothing for the setting to suppress or keep. An empty
+        TagsList is accepted; trail tags are not served (no AddTags/ListTags)."""
         unserved = [
             name
             for name in ("SnsTopicName", "CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn")
@@ -289,6 +293,8 @@ class CloudTrail(Service):
             unserved.append("EnableLogFileValidation (digest files)")
         if params.get("IsOrganizationTrail"):
             unserved.append("IsOrganizationTrail")
+        if params.get("TagsList"):
+            unserved.append("TagsList (trail tags)")
         if unserved:
             raise UnsupportedOperationException(f"Outcrop's CloudTrail does not serve {', '.join(unserved)}.")
 
