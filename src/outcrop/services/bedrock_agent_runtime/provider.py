@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from outcrop.backends.base import GenerationRequest
@@ -41,6 +41,7 @@ from outcrop.services.bedrock_agent_runtime.agent_invoke import AgentInvokeOpera
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSessions
 from outcrop.services.bedrock_agent_runtime.flows import FlowInvocation
 from outcrop.services.bedrock_agent_runtime.rag_sessions import RagSessions
+from outcrop.services.bedrock_runtime.request_options import additional_request_fields
 from outcrop.storage.objects import ObjectStore
 from outcrop.storage.vectors import Hit
 
@@ -234,11 +235,14 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
                 where,
             )
         generation = kb_config.get("generationConfiguration")
+        top_k = additional_request_fields((generation or {}).get("additionalModelRequestFields"))
         try:
-            request = build_request(question, hits, history, generation)
+            request = replace(build_request(question, hits, history, generation), top_k=top_k or None)
         except TemplateError as error:
             raise ValidationException(str(error)) from error
-        plain = build_request(question, hits, history, generation, markers=False)
+        plain = replace(
+            build_request(question, hits, history, generation, markers=False), top_k=top_k or None
+        )
         return Prepared(session, history, question, hits, model, request, plain, guard, session_key, where)
 
     def _guard(
