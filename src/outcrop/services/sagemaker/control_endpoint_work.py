@@ -114,7 +114,7 @@ class EndpointWork(ControlPlane):
 
         def served(r: Record) -> None:
             r.body["EndpointConfigName"] = config_name
-            r.body["_Weights"] = {}
+            r.body["_Weights"] = r.body.pop("_RetainedWeights", {})  # what RetainAllVariantProperties kept
             r.body.pop("_PendingConfig", None)
             in_service(r, None)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from outcrop.protocol.errors import ValidationException
@@ -22,6 +23,7 @@ from outcrop.services.sagemaker.control_endpoint_work import (
     EndpointWork,
     in_service,
 )
+from outcrop.services.sagemaker.control_unserved import ENDPOINT_CONFIG, refuse_unserved, retained
 from outcrop.services.sagemaker.store import AlreadyExists, Record
 
 log = logging.getLogger("outcrop.sagemaker.endpoints")
@@ -103,6 +105,7 @@ class EndpointOperations(EndpointWork):
     def create_endpoint_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["EndpointConfigName"]
         check_name("EndpointConfigName", name)
+        refuse_unserved(params, ENDPOINT_CONFIG)
         arn = self.arn(ctx, f"endpoint-config/{name.lower()}")
         variants = params["ProductionVariants"]
         if not variants:
@@ -264,16 +267,42 @@ class EndpointOperations(EndpointWork):
         config = self._config(ctx, params["EndpointConfigName"])
         specs = self._variant_specs(config, ctx.base_url)
         previous = record.body["EndpointConfigName"] if record.status == "InService" else None
+        weights, counts = self._running_variants(record) if previous else ({}, {})
+        weights, counts = retained(params, weights, counts)
+        specs = [
+            replace(
+                spec,
+                initial_weight=weights.get(spec.variant_name, spec.initial_weight),
+                instance_count=counts.get(spec.variant_name, spec.instance_count),
+            )
+            for spec in specs
+        ]
+        kept = {s.variant_name: s.initial_weight for s in specs if s.variant_name in weights}
 
         def updating(r: Record) -> None:
             r.status = "Updating"
             r.body.pop("FailureReason", None)
             r.body["_PendingConfig"] = config.name
+            r.body["_RetainedWeights"] = kept
+            if not params.get("RetainDeploymentConfig"):  # else the last one stays, as asked
+                r.body.pop("LastDeploymentConfig", None)
+                if params.get("DeploymentConfig"):
+                    r.body["LastDeploymentConfig"] = params["DeploymentConfig"]
 
         name, where = record.name, record.where
         self.store.update(ENDPOINT, name, updating, where=where)
         self._in_background(name, where, lambda: self._deploy(name, config.name, specs, previous, where))
         return {"EndpointArn": record.arn}
+
+    def _running_variants(self, record: Record) -> tuple[dict[str, float], dict[str, int]]:
+        """The running endpoint's variant weights and instance counts, as DescribeEndpoint reports them."""
+        config = self.store.get(CONFIG, record.body["EndpointConfigName"], where=record.where)
+        variants = config.body["ProductionVariants"] if config else []
+        weights = {v["VariantName"]: float(v.get("InitialVariantWeight", 1.0)) for v in variants}
+        weights.update(record.body["_Weights"])
+        counts = {v["VariantName"]: int(v.get("InitialInstanceCount", 1)) for v in variants}
+        counts.update(self.hosting.instance_counts(record.name, where=record.where))
+        return weights, counts
 
     def update_endpoint_weights_and_capacities(
         self, ctx: RequestContext, params: dict[str, Any]

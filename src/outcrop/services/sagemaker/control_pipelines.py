@@ -23,6 +23,7 @@ from outcrop.services.sagemaker.control_common import (
     check_name,
     listed,
 )
+from outcrop.services.sagemaker.control_unserved import PIPELINE_MEMBERS, refuse_unserved
 from outcrop.services.sagemaker.pipeline_definition import (
     Resolver,
     StepFailed,
@@ -113,6 +114,7 @@ class PipelineOperations(ControlPlane):
     def create_pipeline(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["PipelineName"]
         check_name("PipelineName", name)
+        refuse_unserved(params, PIPELINE_MEMBERS)
         arn = self.arn(ctx, f"pipeline/{name.lower()}")
         text = self._definition_text(params)
         body: dict[str, Any] = {
@@ -148,6 +150,7 @@ class PipelineOperations(ControlPlane):
 
     def update_pipeline(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._pipeline(ctx, params["PipelineName"])
+        refuse_unserved(params, PIPELINE_MEMBERS)
         text = None
         if params.get("PipelineDefinition") or params.get("PipelineDefinitionS3Location"):
             text = self._definition_text(params)
@@ -209,7 +212,8 @@ class PipelineOperations(ControlPlane):
             self.store.records(PIPELINE, where=self.where(ctx)),
             {**params, **window, "SortBy": sort},
             summary,
-            keep=lambda r: r.name.startswith(prefix),
+            # Every pipeline here is one a user created: ManagedBy=AWS matches none.
+            keep=lambda r: r.name.startswith(prefix) and params.get("ManagedBy") != "AWS",
         )
         return {"PipelineSummaries": found, "NextToken": token}
 

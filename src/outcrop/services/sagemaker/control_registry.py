@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from outcrop.protocol.errors import ValidationException
 from outcrop.services.base import RequestContext
 from outcrop.services.paging import Pager
 from outcrop.services.sagemaker.control_common import Conflict, ControlPlane, check_name, listed
+from outcrop.services.sagemaker.control_unserved import MODEL_PACKAGE, MODEL_PACKAGE_GROUP, refuse_unserved
 from outcrop.services.sagemaker.store import AlreadyExists, Record
 
 GROUP, PACKAGE = "model-package-group", "model-package"
@@ -36,6 +39,12 @@ _PACKAGE_MEMBERS = (
 )
 
 
+def _request_digest(params: dict[str, Any]) -> str:
+    """What a ClientToken stands for: the request without the token itself."""
+    request = {k: v for k, v in params.items() if k != "ClientToken"}
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _created_by(ctx: RequestContext) -> dict[str, Any]:
     return {"IamIdentity": {"Arn": f"arn:aws:iam::{ctx.account_id}:user/{ctx.access_key}"}}
 
@@ -46,6 +55,7 @@ class RegistryOperations(ControlPlane):
     def create_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["ModelPackageGroupName"]
         check_name("ModelPackageGroupName", name)
+        refuse_unserved(params, MODEL_PACKAGE_GROUP)
         arn = self.arn(ctx, f"model-package-group/{name.lower()}")
         body = {
             "ModelPackageGroupName": name,
@@ -88,7 +98,13 @@ class RegistryOperations(ControlPlane):
                 "ModelPackageGroupStatus": r.status,
             }
 
-        groups, token = listed(self.store.records(GROUP, where=self.where(ctx)), params, summary)
+        # No group is shared from another account here: CrossAccount matches none.
+        groups, token = listed(
+            self.store.records(GROUP, where=self.where(ctx)),
+            params,
+            summary,
+            keep=lambda _: params.get("CrossAccountFilterOption") != "CrossAccount",
+        )
         return {"ModelPackageGroupSummaryList": groups, "NextToken": token}
 
     def delete_model_package_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -106,10 +122,20 @@ class RegistryOperations(ControlPlane):
         group_name, package_name = params.get("ModelPackageGroupName"), params.get("ModelPackageName")
         if bool(group_name) == bool(package_name):
             raise ValidationException("Specify exactly one of ModelPackageName and ModelPackageGroupName.")
+        refuse_unserved(params, MODEL_PACKAGE)
+        token, digest = params.get("ClientToken"), _request_digest(params)
+        if token:  # idempotent: the same token and request answer the package it made
+            for earlier in self.store.records(PACKAGE, where=self.where(ctx)):
+                if earlier.body.get("_ClientToken") == token:
+                    if earlier.body.get("_Request") != digest:
+                        raise Conflict("The ClientToken was already used with a different request.")
+                    return {"ModelPackageArn": earlier.arn}
         for container in (params.get("InferenceSpecification") or {}).get("Containers", []):
             if not container.get("Image"):
                 raise ValidationException("Each InferenceSpecification container must specify an Image.")
         fields = {k: params[k] for k in _PACKAGE_MEMBERS if k in params}
+        if token:
+            fields.update(_ClientToken=token, _Request=digest)
         tags = params.get("Tags", [])
         if package_name:
             arn = self.arn(ctx, f"model-package/{package_name.lower()}")
@@ -151,7 +177,7 @@ class RegistryOperations(ControlPlane):
     @staticmethod
     def _package_view(record: Record) -> dict[str, Any]:
         return {
-            **record.body,
+            **{k: v for k, v in record.body.items() if not k.startswith("_")},
             "CreationTime": record.created,
             "LastModifiedTime": record.modified,
             "ModelPackageStatus": record.status,
@@ -198,8 +224,15 @@ class RegistryOperations(ControlPlane):
 
     def update_model_package(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._package(ctx, params["ModelPackageArn"])
+        token, digest = params.get("ClientToken"), _request_digest(params)
+        if token and record.body.get("_UpdateToken") == token:  # idempotent: applied once already
+            if record.body.get("_UpdateRequest") != digest:
+                raise Conflict("The ClientToken was already used with a different request.")
+            return {"ModelPackageArn": record.arn}
 
         def change(r: Record) -> None:
+            if token:
+                r.body.update(_UpdateToken=token, _UpdateRequest=digest)
             for key in (
                 "ModelApprovalStatus",
                 "ApprovalDescription",

@@ -15,6 +15,7 @@ from outcrop.services.sagemaker.control_common import (
     listed,
     output,
 )
+from outcrop.services.sagemaker.control_unserved import TRAINING_JOB, refuse_unserved
 from outcrop.services.sagemaker.store import AlreadyExists, Record
 from outcrop.services.sagemaker.training import FINISHED, KIND
 
@@ -61,6 +62,7 @@ class TrainingOperations(ControlPlane):
     def create_training_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["TrainingJobName"]
         check_name("TrainingJobName", name)
+        refuse_unserved(params, TRAINING_JOB)
         arn = self.arn(ctx, f"training-job/{name.lower()}")
         algorithm = params.get("AlgorithmSpecification") or {}
         if not algorithm.get("TrainingImage") and not algorithm.get("AlgorithmName"):
@@ -150,8 +152,14 @@ class TrainingOperations(ControlPlane):
                 "SecondaryStatus": record.body.get("SecondaryStatus"),
             }
 
+        # No job here keeps a warm pool or runs on a training plan: those filters match none.
+        unmatched = bool(params.get("WarmPoolStatusEquals") or params.get("TrainingPlanArnEquals"))
         summaries, token = listed(
-            self.store.records(KIND, where=self.where(ctx)), params, summary, status_key="TrainingJobStatus"
+            self.store.records(KIND, where=self.where(ctx)),
+            params,
+            summary,
+            status_key="TrainingJobStatus",
+            keep=lambda _: not unmatched,
         )
         return {"TrainingJobSummaries": summaries, "NextToken": token}
 
