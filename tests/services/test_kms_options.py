@@ -126,3 +126,34 @@ def test_a_key_policy_that_locks_the_caller_out_is_refused(server: RunningServer
     kms.put_key_policy(KeyId=key, Policy=key_policy(f"arn:aws:iam::{ACCOUNT}:root", "kms:*"))
     bypassed = kms.create_key(Policy=locking, BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]["KeyId"]
     assert json.loads(server.client("kms").get_key_policy(KeyId=bypassed)["Policy"]) == json.loads(locking)
+
+
+def test_a_grant_lets_its_grantee_use_the_key_at_once(server: RunningServer) -> None:
+    iam, root = server.client("iam"), server.client("kms")
+    iam.create_user(UserName="grantee")  # no IAM policy at all: only the grant can let it in
+    kms = signed_as(server, "kms", iam.create_access_key(UserName="grantee")["AccessKey"])
+    key = root.create_key()["KeyMetadata"]["KeyId"]  # the default policy: the account's IAM policies decide
+    context = {"purpose": "test"}
+    blob = root.encrypt(KeyId=key, Plaintext=b"secret", EncryptionContext=context)["CiphertextBlob"]
+    assert (
+        error_of(kms.decrypt, CiphertextBlob=blob, EncryptionContext=context)["Code"]
+        == "AccessDeniedException"
+    )
+    grant = root.create_grant(
+        KeyId=key,
+        GranteePrincipal=f"arn:aws:iam::{ACCOUNT}:user/grantee",
+        Operations=["Decrypt"],
+        Constraints={"EncryptionContextSubset": context},
+    )
+    found = kms.decrypt(CiphertextBlob=blob, EncryptionContext=context, GrantTokens=[grant["GrantToken"]])
+    assert found["Plaintext"] == b"secret"
+    other = root.encrypt(KeyId=key, Plaintext=b"x", EncryptionContext={"purpose": "other"})["CiphertextBlob"]
+    assert error_of(kms.decrypt, CiphertextBlob=other, EncryptionContext={"purpose": "other"})["Code"] == (
+        "AccessDeniedException"
+    )
+    assert error_of(kms.generate_data_key, KeyId=key, KeySpec="AES_256")["Code"] == "AccessDeniedException"
+    root.revoke_grant(KeyId=key, GrantId=grant["GrantId"])
+    assert (
+        error_of(kms.decrypt, CiphertextBlob=blob, EncryptionContext=context)["Code"]
+        == "AccessDeniedException"
+    )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outcrop.iam.action_table import PREFIXES, RULES
+from outcrop.kms.crypto import CiphertextError, read_header
 
 _FIELD = re.compile(r"\{([^}]+)\}")
 _PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.", "jp.", "au.", "ca.")
@@ -94,7 +95,23 @@ def target(service: str, operation: str, params: Mapping[str, Any], region: str,
     if rule is None:
         raise Unmapped(f"{service} {operation} has no IAM action mapped")
     action, template = rule
-    return Target(f"{PREFIXES[service]}:{action or operation}", resolve(template, params, region, account))
+    resource = resolve(template, params, region, account)
+    if service == "kms" and operation == "Decrypt" and resource == "*":
+        resource = _ciphertext_key(params, region, account)
+    return Target(f"{PREFIXES[service]}:{action or operation}", resource)
+
+
+def _ciphertext_key(params: Mapping[str, Any], region: str, account: str) -> str:
+    """Decrypt without KeyId is authorized on the key its (symmetric) ciphertext names, as in KMS,
+    so that key's policy and grants decide; a blob that names none stays `*` (and fails to decrypt)."""
+    blob = params.get("CiphertextBlob")
+    if not isinstance(blob, bytes | bytearray):
+        return "*"
+    try:
+        key_id = read_header(bytes(blob)).key_id
+    except CiphertextError:
+        return "*"
+    return f"arn:aws:kms:{region}:{account}:key/{key_id}"
 
 
 def request_keys(service: str, params: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -118,6 +135,12 @@ def request_keys(service: str, params: Mapping[str, Any]) -> dict[str, list[str]
                 keys[key] = [str(params[member])]
         if params.get("TransitiveTagKeys"):
             keys["sts:transitivetagkeys"] = [str(k) for k in params["TransitiveTagKeys"]]
+    if service == "kms":  # what key policies and grant constraints test
+        context = params.get("EncryptionContext") or params.get("DestinationEncryptionContext")
+        if isinstance(context, Mapping) and context:
+            for key, value in context.items():
+                keys[f"kms:encryptioncontext:{str(key).lower()}"] = [str(value)]
+            keys["kms:encryptioncontextkeys"] = [str(k) for k in context]
     if service == "iam" and params.get("PermissionsBoundary"):
         keys["iam:permissionsboundary"] = [str(params["PermissionsBoundary"])]
     tags = params.get("Tags")

@@ -7,13 +7,17 @@ and every object in it) and Lambda function policies.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
+from outcrop.iam.errors import MalformedPolicyDocument
+from outcrop.iam.store_policies import compiled
 from outcrop.protocol.errors import ServiceError
 
 if TYPE_CHECKING:
     from outcrop.kms.keys import Keyring
+    from outcrop.kms.store import GrantRecord
 
 ResourcePolicySource = Callable[[str, str, str], tuple[str, str] | None]
 
@@ -29,18 +33,63 @@ class PolicyTexts(Protocol):
 
 
 def kms_key_policies(keyring: Callable[[], Keyring]) -> ResourcePolicySource:
-    """A KMS key's policy, by key ARN, key id or alias (an alias stands for its key, as in KMS)."""
+    """A KMS key's policy, by key ARN, key id or alias (an alias stands for its key, as in KMS), with
+    the key's grants added as statements: a grant allows its grantee its operations, under its
+    encryption context and SourceArn constraints, from the moment CreateGrant answers."""
 
     def lookup(resource: str, region: str, account: str) -> tuple[str, str] | None:
         if resource == "*" or ":key/*" in resource:
             return None
         try:
-            key = keyring().resolve(account, region, resource)
+            ring = keyring()
+            key = ring.resolve(account, region, resource)
         except ServiceError:
             return None  # no such key: the operation answers NotFoundException itself
-        return key.arn, key.policy
+        grants = ring.store.grants(key.key_id)
+        if not grants:
+            return key.arn, key.policy
+        text = with_grants(key.policy, grants)
+        try:
+            compiled(text, "resource")
+        except MalformedPolicyDocument:  # a grantee IAM would not name: the key policy alone decides
+            return key.arn, key.policy
+        return key.arn, text
 
     return lookup
+
+
+def with_grants(policy: str, grants: Sequence[GrantRecord]) -> str:
+    """A key policy with one Allow statement per grant (see `kms_key_policies`)."""
+    try:
+        document = json.loads(policy)
+    except ValueError:
+        return policy
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    if not isinstance(statements, list | dict):
+        return policy
+    found = list(statements) if isinstance(statements, list) else [statements]
+    for grant in grants:
+        service = not grant.grantee.startswith("arn:") and "." in grant.grantee
+        condition: dict[str, dict[str, Any]] = {}
+        constraints = grant.constraints or {}
+        pairs = constraints.get("EncryptionContextEquals") or constraints.get("EncryptionContextSubset") or {}
+        if pairs:
+            condition["StringEquals"] = {f"kms:EncryptionContext:{k}": v for k, v in pairs.items()}
+        if constraints.get("EncryptionContextEquals"):
+            condition["ForAllValues:StringEquals"] = {"kms:EncryptionContextKeys": list(pairs)}
+        if constraints.get("SourceArn"):
+            condition["ArnEquals"] = {"aws:SourceArn": constraints["SourceArn"]}
+        statement: dict[str, Any] = {
+            "Sid": f"grant-{grant.grant_id[:16]}",
+            "Effect": "Allow",
+            "Principal": {"Service" if service else "AWS": grant.grantee},
+            "Action": [f"kms:{operation}" for operation in grant.operations],
+            "Resource": "*",
+        }
+        if condition:
+            statement["Condition"] = condition
+        found.append(statement)
+    return json.dumps({**document, "Statement": found})
 
 
 def s3_bucket_policies(store: Callable[[], PolicyTexts]) -> ResourcePolicySource:
