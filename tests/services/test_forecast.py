@@ -381,3 +381,31 @@ def test_a_related_time_series_is_refused_rather_than_ignored(forecast: Any) -> 
     )
     assert "RELATED_TIME_SERIES" in refusal["Message"]
     assert name not in [p["PredictorName"] for p in forecast.list_predictors()["Predictors"]]
+
+
+def test_geolocation_format_and_automl_strategy_are_checked_not_ignored(
+    forecast: Any, group: dict[str, str]
+) -> None:
+    source = {"S3Config": {"Path": f"s3://{group['bucket']}/sales/", "RoleArn": ROLE}}
+    no_attribute = refused(
+        forecast.create_dataset_import_job,
+        "InvalidInputException",
+        DatasetImportJobName="geo",
+        DatasetArn=group["dataset"],
+        DataSource=source,
+        GeolocationFormat="LAT_LONG",
+    )
+    assert "geolocation attribute" in no_attribute["Message"]
+    latency = refused(
+        forecast.create_predictor,
+        "InvalidInputException",
+        PredictorName=f"{group['name']}_fast",
+        PerformAutoML=True,
+        AutoMLOverrideStrategy="LatencyOptimized",
+        ForecastHorizon=7,
+        InputDataConfig={"DatasetGroupArn": group["group"]},
+        FeaturizationConfig={"ForecastFrequency": "D"},
+    )
+    assert "LatencyOptimized" in latency["Message"]
+    names = [p["PredictorName"] for p in forecast.list_predictors()["Predictors"]]
+    assert f"{group['name']}_fast" not in names

@@ -236,6 +236,20 @@ def test_prediction_metadata_explains_rules_and_scores(detector: Any) -> None:
     )
 
 
+def test_delete_event_deletes_its_predictions_only_when_asked(detector: Any) -> None:
+    for event_id in ("p-audit", "p-keep"):
+        predict(detector, event_id, "120.00", "someone@gmail.com")
+
+    def listed(event_id: str) -> list[Any]:
+        found = detector.list_event_predictions(eventId={"value": event_id})
+        return list(found["eventPredictionSummaries"])
+
+    detector.delete_event(eventId="p-keep", eventTypeName="sample_registration")
+    assert len(listed("p-keep")) == 1  # the audit history stays by default
+    detector.delete_event(eventId="p-audit", eventTypeName="sample_registration", deleteAuditHistory=True)
+    assert listed("p-audit") == []
+
+
 def test_rules_that_do_not_parse_are_refused_and_nothing_is_stored(detector: Any) -> None:
     bad = {
         "$order_price >": "Rule expression is invalid",

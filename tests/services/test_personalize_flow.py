@@ -76,6 +76,8 @@ def test_the_getting_started_flow_runs_unchanged(server: RunningServer) -> None:
 
     recipes = {r["recipeArn"] for r in personalize.list_recipes()["recipes"]}
     assert RECIPE.format("aws-user-personalization-v2") in recipes
+    service = {r["recipeArn"] for r in personalize.list_recipes(recipeProvider="SERVICE")["recipes"]}
+    assert service == recipes  # every recipe here is the service's own
     solution = personalize.create_solution(
         name="MovieRatingSolution",
         datasetGroupArn=group,

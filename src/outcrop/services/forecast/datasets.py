@@ -222,6 +222,16 @@ class DatasetOperations:
             raise InvalidInputException(
                 "Time zone conversion (TimeZone, UseGeolocationForTimeZone) is not supported by this server"
             )
+        geolocation = params.get("GeolocationFormat")
+        if geolocation is not None:
+            # Only says how the geolocation attribute is written; what uses it (time zones, the weather
+            # index) is refused, so it is checked, not used.
+            if geolocation not in ("LAT_LONG", "CC_POSTALCODE"):
+                raise InvalidInputException("GeolocationFormat must be LAT_LONG or CC_POSTALCODE")
+            if not any(a.get("AttributeType") == "geolocation" for a in dataset.body["Schema"]["Attributes"]):
+                raise InvalidInputException(
+                    "GeolocationFormat needs a geolocation attribute in the dataset schema"
+                )
         fmt = params.get("TimestampFormat")
         if fmt:
             try:

@@ -64,6 +64,10 @@ def legacy_request(
     ):
         if params.get(unserved):
             raise invalid(f"{what[0].upper() + what[1:]} ({unserved}) is not supported by this server")
+    if params.get("AutoMLOverrideStrategy") == "LatencyOptimized":
+        raise invalid(
+            "AutoMLOverrideStrategy LatencyOptimized is not supported: AutoML here optimizes accuracy"
+        )
     if params.get("TrainingParameters"):
         raise invalid("TrainingParameters are not supported: ETS and ARIMA choose their own parameters")
     if params["InputDataConfig"].get("SupplementaryFeatures"):

@@ -97,7 +97,11 @@ class Predictions(Base):
         return {"event": found}
 
     def delete_event(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.store.delete_event(params["eventTypeName"], params["eventId"])
+        self.store.delete_event(
+            params["eventTypeName"],
+            params["eventId"],
+            with_predictions=bool(params.get("deleteAuditHistory")),
+        )
         return {}
 
     def delete_events_by_event_type(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

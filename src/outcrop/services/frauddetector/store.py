@@ -281,8 +281,14 @@ class FraudStore:
                 > 0
             )
 
-    def delete_event(self, event_type: str, event_id: str) -> bool:
+    def delete_event(self, event_type: str, event_id: str, *, with_predictions: bool = False) -> bool:
+        """Delete a stored event; `with_predictions` also deletes its prediction records (audit history)."""
         with self.db.transaction() as tx:
+            if with_predictions:
+                tx.execute(
+                    f"DELETE FROM predictions WHERE {_HERE} AND event_type = ? AND event_id = ?",
+                    (*self.where, event_type, event_id),
+                )
             return (
                 tx.execute(
                     f"DELETE FROM events WHERE {_HERE} AND event_type = ? AND event_id = ?",

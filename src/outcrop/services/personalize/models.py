@@ -50,6 +50,8 @@ class ModelOperations(Operations):
             ]
         else:
             summaries = [{"name": r.name, "recipeArn": r.arn, **times} for r in RECIPES.values()]
+        if params.get("recipeProvider") not in (None, "SERVICE"):  # every recipe here is the service's
+            summaries = []
         page, token = PAGES.page(summaries, params)
         return {"recipes": page, **({"nextToken": token} if token else {})}
 
