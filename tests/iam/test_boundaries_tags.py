@@ -187,3 +187,34 @@ def test_simulation_with_a_boundary_and_scps(server: RunningServer) -> None:
         ActionNames=["iam:ListUsers", "s3:GetObject", "iam:GetUser"],
     )["EvaluationResults"]
     assert [r["EvalDecision"] for r in results] == ["implicitDeny", "allowed", "allowed"]
+
+
+def test_resource_tags_of_roles_decide_iam_and_sts_calls(server: RunningServer) -> None:
+    iam = server.client("iam")
+    # the trust policy names the account, so the caller's own policies decide (naming the user would not)
+    role_trust = policy(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
+    )
+    for env in ("dev", "prod"):
+        iam.create_role(
+            RoleName=f"env-{env}", AssumeRolePolicyDocument=role_trust, Tags=[{"Key": "env", "Value": env}]
+        )
+    iam.create_user(UserName="abac")
+    dev_only = {"StringEquals": {"aws:ResourceTag/env": "dev"}}
+    iam.put_user_policy(
+        UserName="abac",
+        PolicyName="dev",
+        PolicyDocument=policy(
+            allow("iam:GetRole", Condition={"StringEquals": {"iam:ResourceTag/env": "dev"}}),
+            allow("sts:AssumeRole", Condition=dev_only),
+        ),
+    )
+    credentials = key(server, "abac")
+    mine, sts = signed_as(server, "iam", credentials), signed_as(server, "sts", credentials)
+    assert mine.get_role(RoleName="env-dev")["Role"]["Tags"] == [{"Key": "env", "Value": "dev"}]
+    with pytest.raises(ClientError):
+        mine.get_role(RoleName="env-prod")
+    sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/env-dev", RoleSessionName="dev-work")
+    with pytest.raises(ClientError) as raised:
+        sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/env-prod", RoleSessionName="prod-work")
+    assert code(raised)[0] == "AccessDenied"

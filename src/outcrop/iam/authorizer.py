@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outcrop.iam.actions import request_keys, target
-from outcrop.iam.errors import MalformedPolicyDocument
+from outcrop.iam.errors import MalformedPolicyDocument, NoSuchEntity
 from outcrop.iam.evaluate import Principal, evaluate
 from outcrop.iam.policy import Policy
 from outcrop.iam.resource_policies import REQUIRED, ResourcePolicySource
@@ -109,6 +109,7 @@ class IamAuthenticator(SigV4Authenticator):
             "aws:requestedregion": [caller.region],
             "aws:useragent": [request.header("user-agent")],
             **request_keys(service, params),
+            **self._resource_tags(wanted.resource),
         }
         self._require(principal, wanted.action, wanted.resource, context, caller.region, service)
         if service == "sts" and operation == "AssumeRole" and params.get("Tags"):  # as AWS requires
@@ -118,6 +119,24 @@ class IamAuthenticator(SigV4Authenticator):
             needs(operation, params, caller.region, principal.account) if needs else ()
         ):
             self._require(principal, action, resource, {**context, **keys}, caller.region, service)
+
+    def _resource_tags(self, resource: str) -> dict[str, list[str]]:
+        """`aws:ResourceTag/...` (and `iam:ResourceTag/...`) of the IAM user or role a request acts on
+        (iam operations on it, sts:AssumeRole of it), read from the principal store."""
+        prefix = f"arn:aws:iam::{self.store.account_id}:"
+        if not resource.startswith(prefix):
+            return {}
+        kind, _, rest = resource[len(prefix) :].partition("/")
+        if kind not in ("user", "role") or not rest:
+            return {}
+        try:
+            tags = self.store.tags(kind, rest.rsplit("/", 1)[-1])
+        except NoSuchEntity:
+            return {}
+        found: dict[str, list[str]] = {}
+        for key, value in tags.items():
+            found[f"aws:resourcetag/{key.lower()}"] = found[f"iam:resourcetag/{key.lower()}"] = [value]
+        return found
 
     def _require(
         self,
