@@ -69,6 +69,11 @@ def test_boundary_and_tags_are_returned_and_counted(server: RunningServer) -> No
     }
     assert user["Tags"] == [{"Key": "Dept", "Value": "ml"}]
     assert "PermissionsBoundary" not in iam.list_users()["Users"][0]
+    details = iam.get_account_authorization_details(Filter=["User"])["UserDetailList"]
+    (detail,) = [d for d in details if d["UserName"] == "bounded"]
+    assert (
+        detail["PermissionsBoundary"]["PermissionsBoundaryArn"] == S3_ONLY and detail["Tags"] == user["Tags"]
+    )
     assert iam.get_policy(PolicyArn=S3_ONLY)["Policy"]["PermissionsBoundaryUsageCount"] == 1
     assert iam.list_policy_tags(PolicyArn=S3_ONLY)["Tags"] == [{"Key": "team", "Value": "platform"}]
     found = iam.list_entities_for_policy(PolicyArn=S3_ONLY, PolicyUsageFilter="PermissionsBoundary")

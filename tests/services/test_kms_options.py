@@ -157,3 +157,21 @@ def test_a_grant_lets_its_grantee_use_the_key_at_once(server: RunningServer) -> 
         error_of(kms.decrypt, CiphertextBlob=blob, EncryptionContext=context)["Code"]
         == "AccessDeniedException"
     )
+
+
+def test_create_key_tags_are_request_tags(server: RunningServer) -> None:
+    iam = server.client("iam")
+    iam.create_user(UserName="tagger")
+    only_ml = {"StringEquals": {"aws:RequestTag/team": "ml"}}
+    iam.put_user_policy(
+        UserName="tagger",
+        PolicyName="ml-keys",
+        PolicyDocument=policy(allow("kms:CreateKey", Condition=only_ml)),
+    )
+    kms = signed_as(server, "kms", iam.create_access_key(UserName="tagger")["AccessKey"])
+    assert (
+        error_of(kms.create_key, Tags=[{"TagKey": "team", "TagValue": "ops"}])["Code"]
+        == "AccessDeniedException"
+    )
+    made = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "ml"}], BypassPolicyLockoutSafetyCheck=False)
+    assert made["KeyMetadata"]["KeyState"] == "Enabled"

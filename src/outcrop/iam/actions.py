@@ -146,6 +146,8 @@ def request_keys(service: str, params: Mapping[str, Any]) -> dict[str, list[str]
     tags = params.get("Tags")
     if isinstance(tags, list) and all(isinstance(t, Mapping) and "Key" in t for t in tags):
         tags = {str(t["Key"]): str(t.get("Value") or "") for t in tags}
+    elif isinstance(tags, list) and all(isinstance(t, Mapping) and "TagKey" in t for t in tags):  # KMS
+        tags = {str(t["TagKey"]): str(t.get("TagValue") or "") for t in tags}
     if isinstance(tags, Mapping) and tags:  # the tags a request attaches (a list of Key/Value, or a map)
         for key, value in tags.items():
             keys[f"aws:requesttag/{str(key).lower()}"] = [str(value)]

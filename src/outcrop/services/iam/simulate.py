@@ -27,7 +27,7 @@ class SimulateOperations:
         out: Output = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
         if "User" in wanted:
             for user in self.store.entities("user"):
-                detail = shapes.user(user)
+                detail = shapes.user(user, self.store.tags("user", user["name"]))
                 detail["UserPolicyList"] = self._inline("user", user["name"])
                 detail["GroupList"] = [g["name"] for g in self.store.groups_of(user["name"])]
                 detail["AttachedManagedPolicies"] = self.store.attached("user", user["name"])
@@ -40,7 +40,7 @@ class SimulateOperations:
                 out["GroupDetailList"].append(detail)
         if "Role" in wanted:
             for role in self.store.entities("role"):
-                detail = shapes.role(role)
+                detail = shapes.role(role, self.store.tags("role", role["name"]))
                 detail["InstanceProfileList"] = []
                 detail["RolePolicyList"] = self._inline("role", role["name"])
                 detail["AttachedManagedPolicies"] = self.store.attached("role", role["name"])
