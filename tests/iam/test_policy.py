@@ -293,3 +293,34 @@ def test_a_required_resource_policy_must_allow_or_delegate() -> None:
         "because no resource-based policy allows the kms:Encrypt action"
     )
     assert evaluate(user(name="bob"), "kms:Encrypt", key, {}, closed, resource_required=True).allowed
+
+
+def test_a_boundary_bounds_resource_policies_naming_the_role_not_the_session() -> None:
+    """AWS's evaluation logic: with a boundary that does not allow the action, a resource policy that
+    names a user or a role session's own ARN still admits it; one naming the role does not."""
+    role = f"arn:aws:iam::{ACCOUNT}:role/worker"
+    session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/worker/job"
+    bucket = "arn:aws:s3:::data/k"
+    principal = Principal(
+        "assumed-role",
+        session_arn,
+        ACCOUNT,
+        "AROAEXAMPLE:job",
+        "worker",
+        role_arn=role,
+        identity=(parse_policy(doc(allow("s3:GetObject"))),),
+        boundary=(parse_policy(doc(allow("sqs:*"))),),
+    )
+    context: dict[str, list[str]] = {}
+    assert evaluate(principal, "s3:GetObject", bucket, context).reason == "no permissions boundary allows"
+
+    def naming(arn: str) -> Policy:
+        return parse_policy(doc(allow("s3:GetObject", bucket, Principal={"AWS": arn})), "resource")
+
+    assert evaluate(principal, "s3:GetObject", bucket, context, naming(session_arn)).allowed
+    assert not evaluate(principal, "s3:GetObject", bucket, context, naming(role)).allowed
+    denied = Principal(
+        "user", ALICE, ACCOUNT, "AIDAEXAMPLE", "alice", boundary=(parse_policy(doc(deny("s3:*"))),)
+    )
+    decision = evaluate(denied, "s3:GetObject", bucket, context, naming(ALICE))
+    assert not decision.allowed and decision.reason == "explicit deny in a permissions boundary"
