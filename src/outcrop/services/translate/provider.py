@@ -49,6 +49,7 @@ from outcrop.protocol.errors import (
 )
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.paging import Pager
+from outcrop.services.translate.settings import apply_settings, checked_settings
 
 LLM_MODEL = "qwen2.5-coder-1.5b"  # the default chat model of the bundled catalog
 TRANSLATOR = "apertium"  # the catalog entries of the translation and language-id models
@@ -259,19 +260,21 @@ class Translate(Service):
             )
         source = self._source_language(params["SourceLanguageCode"], text)
         target = params["TargetLanguageCode"]
+        wanted = checked_settings(params.get("Settings"), target, InvalidRequestException)
         engines = self._engines(ctx)
         self._check_pair(engines, source, target)
         translated, applied = self._translate(
             ctx, engines, text, (source, target), "txt", params.get("TerminologyNames") or []
         )
         output: dict[str, Any] = {
-            "TranslatedText": translated,
+            "TranslatedText": apply_settings(translated, wanted, "txt"),
             "SourceLanguageCode": source,
             "TargetLanguageCode": target,
         }
         if applied:
             output["AppliedTerminologies"] = applied
-        # No engine here can honour Formality, Profanity masking or Brevity, so AppliedSettings never appears.
+        if wanted:
+            output["AppliedSettings"] = wanted
         return output
 
     def translate_document(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -292,18 +295,21 @@ class Translate(Service):
         visible = html_text(content) if fmt == "html" else content
         source = self._source_language(params["SourceLanguageCode"], visible)
         target = params["TargetLanguageCode"]
+        wanted = checked_settings(params.get("Settings"), target, InvalidRequestException)
         engines = self._engines(ctx)
         self._check_pair(engines, source, target)
         translated, applied = self._translate(
             ctx, engines, content, (source, target), fmt, params.get("TerminologyNames") or []
         )
         output: dict[str, Any] = {
-            "TranslatedDocument": {"Content": translated.encode("utf-8")},
+            "TranslatedDocument": {"Content": apply_settings(translated, wanted, fmt).encode("utf-8")},
             "SourceLanguageCode": source,
             "TargetLanguageCode": target,
         }
         if applied:
             output["AppliedTerminologies"] = applied
+        if wanted:
+            output["AppliedSettings"] = wanted
         return output
 
     def list_languages(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -347,6 +353,11 @@ class Translate(Service):
         }
 
     def import_terminology(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        for member in ("EncryptionKey", "Tags"):  # MergeStrategy's one value, OVERWRITE, is what happens
+            if params.get(member):
+                raise InvalidParameterValueException(
+                    f"Outcrop does not serve {member} on terminologies (no KMS encryption of them, no tags)."
+                )
         data = params["TerminologyData"]
         raw = bytes(data["File"])
         try:
