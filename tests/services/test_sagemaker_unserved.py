@@ -39,6 +39,10 @@ ENDPOINT_CONFIG_REFUSALS: list[tuple[str, Any]] = [
     ("KmsKeyId", KEY),
 ]
 TRAINING_REFUSALS: list[tuple[str, Any]] = [
+    ("EnableManagedSpotTraining", True),
+    ("CheckpointConfig", {"S3Uri": "s3://nowhere/checkpoints"}),
+    ("VpcConfig", {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]}),
+    ("EnableNetworkIsolation", True),
     (
         "ProfilerRuleConfigurations",
         [{"RuleConfigurationName": "ProfilerReport", "RuleEvaluatorImage": IMAGE}],
@@ -104,6 +108,18 @@ def test_training_job_refuses_what_it_cannot_honour(sm: Any, member: str, value:
     error = error_of(sm.create_training_job, **request)
     assert error["Code"] == "ValidationException" and f"does not serve {member}" in error["Message"]
     assert error_of(sm.describe_training_job, TrainingJobName=request["TrainingJobName"])["Status"] == 400
+
+
+def test_training_job_accepts_defaults(sm: Any) -> None:
+    request = _training(
+        EnableManagedSpotTraining=False,
+        EnableNetworkIsolation=False,
+        ProfilerRuleConfigurations=[],
+        SessionChainingConfig={"EnableSessionTagChaining": False},
+    )
+    sm.create_training_job(**request)
+    described = sm.describe_training_job(TrainingJobName=request["TrainingJobName"])
+    assert described["EnableManagedSpotTraining"] is False and described["EnableNetworkIsolation"] is False
 
 
 def test_registry_and_pipelines_refuse_what_they_cannot_honour(sm: Any) -> None:

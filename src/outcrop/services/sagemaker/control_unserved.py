@@ -26,6 +26,10 @@ TRAINING_JOB = {
     "MlflowConfig": "SageMaker managed MLflow is not served",
     "ModelPackageConfig": "a training job does not register a model package here: call CreateModelPackage",
     "SessionChainingConfig": "session tag chaining is not served",
+    "EnableManagedSpotTraining": "jobs run on this server, not on Spot capacity",
+    "CheckpointConfig": "checkpoints are not synced to S3",
+    "VpcConfig": "jobs run on this server, not in a VPC",
+    "EnableNetworkIsolation": "the job's process is not cut off from the network",
 }
 MODEL_PACKAGE = {"ManagedStorageType": "restricted (managed) storage is not served"}
 MODEL_PACKAGE_GROUP = {"ManagedConfiguration": "restricted (managed) storage is not served"}
