@@ -89,6 +89,22 @@ def test_failures_are_recorded_with_their_error_and_secrets_are_hidden(
     assert grant["responseElements"]["grantToken"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
 
 
+def test_members_the_model_marks_sensitive_are_hidden(cloudtrail: Any, trail_server: RunningServer) -> None:
+    secret = f"Always answer in rhyme {uuid.uuid4().hex}."
+    agent = trail_server.client("bedrock-agent").create_agent(
+        agentName=f"a-{uuid.uuid4().hex[:8]}",
+        foundationModel="anthropic.claude-3-haiku-20240307-v1:0",
+        instruction=secret,
+        agentResourceRoleArn="arn:aws:iam::000000000000:role/agent",
+    )["agent"]
+    events = lookup(cloudtrail, "EventName", "CreateAgent")
+    assert events and all(secret not in event["CloudTrailEvent"] for event in events)
+    record = json.loads(events[0]["CloudTrailEvent"])
+    assert record["requestParameters"]["instruction"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert record["requestParameters"]["agentName"] == agent["agentName"]  # what is not sensitive stays
+    assert record["responseElements"]["agent"]["instruction"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
 def test_lookup_attributes_time_range_and_paging(cloudtrail: Any, trail_server: RunningServer) -> None:
     sts = trail_server.client("sts")
     for _ in range(5):

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
 from outcrop.protocol.calls import ApiCall
 from outcrop.protocol.router import service_model
 
@@ -141,7 +143,7 @@ def build(call: ApiCall, account: str, identity: Identity) -> dict[str, Any]:
         "awsRegion": call.region,
         "sourceIPAddress": call.source_ip,
         "userAgent": call.user_agent,
-        "requestParameters": redact(call.params) or None,
+        "requestParameters": redact(call.params, _shape(call.service, call.operation, "input")) or None,
         "responseElements": None,
         "requestID": call.request_id,
         "eventID": str(uuid.uuid4()),
@@ -156,28 +158,36 @@ def build(call: ApiCall, account: str, identity: Identity) -> dict[str, Any]:
         record["errorMessage"] = _error_message(call.body)
     elif not read_only and call.body and "json" in call.headers.get("content-type", ""):
         with contextlib.suppress(ValueError):
-            record["responseElements"] = redact(json.loads(call.body)) or None
+            output = _shape(call.service, call.operation, "output")
+            record["responseElements"] = redact(json.loads(call.body), output) or None
     record["_index"] = {"time": call.at, "username": identity.username}
     record["_resources"] = _resources(call.service, call.params, record["responseElements"])
     return record
 
 
-def redact(value: Any) -> Any:
-    """Parameters as CloudTrail logs them: lower camel case names, secrets hidden, bodies and bytes out."""
+def redact(value: Any, shape: Shape | None = None) -> Any:
+    """Parameters as CloudTrail logs them: lower camel case names, secrets (and every member the service's
+    model marks sensitive, such as an agent's instruction) hidden, bodies and bytes out."""
     if isinstance(value, dict):
+        members = shape.members if isinstance(shape, StructureShape) else {}
         out: dict[str, Any] = {}
         for name, item in value.items():
             if not isinstance(name, str) or name.lower() in _CONTENT or isinstance(item, bytes | bytearray):
                 continue
-            if _SECRET.search(name) and item is not None:
+            member = members.get(name) or (shape.value if isinstance(shape, MapShape) else None)
+            sensitive = member is not None and bool(member.metadata.get("sensitive"))
+            if (sensitive or _SECRET.search(name)) and item is not None:
                 out[name[:1].lower() + name[1:]] = HIDDEN
                 continue
-            kept = redact(item)
+            kept = redact(item, member)
             if kept is not _SKIP:
                 out[name[:1].lower() + name[1:]] = kept
         return out
     if isinstance(value, list):
-        return [item for item in (redact(v) for v in value) if item is not _SKIP]
+        inner = shape.member if isinstance(shape, ListShape) else None
+        if inner is not None and inner.metadata.get("sensitive"):
+            return [HIDDEN for _ in value]
+        return [item for item in (redact(v, inner) for v in value) if item is not _SKIP]
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, str | int | float | bool) or value is None:
@@ -186,6 +196,16 @@ def redact(value: Any) -> Any:
 
 
 _SKIP: Any = object()
+
+
+def _shape(service: str, operation: str, which: str) -> Shape | None:
+    """The operation's input or output shape in the service's model (None where it models none)."""
+    try:
+        model = service_model(service).operation_model(operation)
+    except Exception:  # an operation the model does not know: names alone decide what is hidden
+        return None
+    shape: Shape | None = model.input_shape if which == "input" else model.output_shape
+    return shape
 
 
 @cache
