@@ -16,6 +16,7 @@ from typing import Any
 from outcrop.iam.actions import request_keys, target
 from outcrop.iam.errors import MalformedPolicyDocument, NoSuchEntity
 from outcrop.iam.evaluate import Principal, evaluate
+from outcrop.iam.pass_role import passed_roles, service_principal
 from outcrop.iam.policy import Policy
 from outcrop.iam.resource_policies import REQUIRED, ResourcePolicySource
 from outcrop.iam.store import IamStore, KeyRecord
@@ -114,6 +115,9 @@ class IamAuthenticator(SigV4Authenticator):
         self._require(principal, wanted.action, wanted.resource, context, caller.region, service)
         if service == "sts" and operation == "AssumeRole" and params.get("Tags"):  # as AWS requires
             self._require(principal, "sts:TagSession", wanted.resource, context, caller.region, service)
+        for role in passed_roles(service, params):  # handing a role to a service needs iam:PassRole on it
+            passing = {**context, "iam:passedtoservice": [service_principal(service)]}
+            self._require(principal, "iam:PassRole", role, passing, caller.region, service)
         needs = self.dependencies.get(service)
         for action, resource, keys in (
             needs(operation, params, caller.region, principal.account) if needs else ()
