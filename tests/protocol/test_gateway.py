@@ -53,6 +53,19 @@ def test_only_the_newest_delivered_results_wait_for_a_retry(server: RunningServe
         assert oldest.status_code == 200 and usage_calls(server) == before + 1  # forgotten: run again
 
 
+def test_a_retry_of_an_error_runs_the_call_again(server: RunningServer) -> None:
+    """An SDK retries a throttled call, or one whose resource was not ready, under the same invocation
+    id: the retry must run again, not read the remembered error back."""
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="retry-after-error")
+    url = f"{server.endpoint}/retry-after-error/late.txt"
+    headers = {"amz-sdk-invocation-id": "5f6a4c1e-0000-4000-8000-00000000e404"}
+    assert httpx.get(url, headers=headers).status_code == 404
+    s3.put_object(Bucket="retry-after-error", Key="late.txt", Body=b"here now")
+    retried = httpx.get(url, headers=headers)
+    assert retried.status_code == 200 and retried.content == b"here now"
+
+
 def test_health_names_services_and_models(server: RunningServer) -> None:
     health = httpx.get(f"{server.endpoint}/_outcrop/health").json()
     assert health["status"] == "running"

@@ -42,6 +42,7 @@ from outcrop.protocol.router import (
     service_model,
 )
 from outcrop.protocol.serialize import HttpResponse, serialize_error, serialize_output
+from outcrop.protocol.shared_calls import SharedCall
 from outcrop.protocol.validate import require_members, validate
 from outcrop.services.base import RequestContext, Service
 
@@ -91,19 +92,6 @@ class RequestRecord:
 
 
 @dataclass
-class _Shared:
-    """A call that retries may join: its task, how many clients wait for it, when it finished."""
-
-    task: asyncio.Task[HttpResponse]
-    context: RequestContext
-    waiters: int = 1
-    finished_at: float | None = None
-
-    def mark_finished(self, _task: asyncio.Task[HttpResponse]) -> None:
-        self.finished_at = time.monotonic()
-
-
-@dataclass
 class GatewaySettings:
     default_region: str = "us-east-1"
     account_id: str = "000000000000"
@@ -134,7 +122,7 @@ class Gateway:
         self._mounts = sorted(mounts, key=len, reverse=True)
         self.router = Router(self.services, ROUTE_PRIORITY)
         self.recent: deque[RequestRecord] = deque(maxlen=200)
-        self._shared: dict[tuple[str, str, str, str], _Shared] = {}
+        self._shared: dict[tuple[str, str, str, str], SharedCall] = {}
         self.on_shutdown: list[Callable[[], None]] = []
         # Services that record every answered call; called on the event loop, so they only enqueue it.
         self.observers = [o for s in self.services.values() if (o := getattr(s, "observe_call", None))]
@@ -434,8 +422,8 @@ class Gateway:
         key = (access_key, invocation_id, route.operation.name, ctx.region)
         self._forget_old_results()
         shared = self._shared.get(key)
-        if shared is None:
-            shared = _Shared(asyncio.create_task(self._execute(route, ctx, params)), ctx)
+        if shared is None or shared.failed:  # an error is not an answer to keep: a retry runs the call again
+            shared = SharedCall(asyncio.create_task(self._execute(route, ctx, params)), ctx)
             self._shared[key] = shared
             shared.task.add_done_callback(shared.mark_finished)
         else:
@@ -446,7 +434,7 @@ class Gateway:
         stop.cancel()
         if shared.task.done():
             response = shared.task.result()
-            if not isinstance(response.body, bytes) or len(response.body) > 1024**2:
+            if shared.failed or not isinstance(response.body, bytes) or len(response.body) > 1024**2:
                 self._shared.pop(key, None)
             return response
         shared.waiters -= 1
@@ -456,7 +444,7 @@ class Gateway:
             )
         return HttpResponse(499)
 
-    def _abandon(self, key: tuple[str, str, str, str], shared: _Shared) -> None:
+    def _abandon(self, key: tuple[str, str, str, str], shared: SharedCall) -> None:
         if shared.waiters == 0 and not shared.task.done():
             shared.context.cancel.set()
             shared.task.cancel()
