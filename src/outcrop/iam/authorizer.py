@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from outcrop.iam.actions import request_keys, target
@@ -33,6 +34,12 @@ Dependency = Callable[[str, dict[str, Any], str, str], list[tuple[str, str, dict
 _XML = ("query", "rest-xml")
 # STS operations AWS performs for any authenticated caller, whatever its policies say.
 _NO_PERMISSION = frozenset({"GetCallerIdentity", "GetSessionToken"})
+
+
+@lru_cache(maxsize=4)
+def _iso_second(second: int) -> str:
+    """aws:CurrentTime, formatted once a second rather than on every request."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _xml(service: str) -> bool:
@@ -105,7 +112,7 @@ class IamAuthenticator(SigV4Authenticator):
         context: dict[str, list[str]] = {
             "aws:sourceip": [source_ip] if source_ip else [],
             "aws:securetransport": ["true" if request.header("x-forwarded-proto") == "https" else "false"],
-            "aws:currenttime": [datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")],
+            "aws:currenttime": [_iso_second(int(now))],
             "aws:epochtime": [str(int(now))],
             "aws:requestedregion": [caller.region],
             "aws:useragent": [request.header("user-agent")],
@@ -115,7 +122,8 @@ class IamAuthenticator(SigV4Authenticator):
         self._require(principal, wanted.action, wanted.resource, context, caller.region, service)
         if service == "sts" and operation == "AssumeRole" and params.get("Tags"):  # as AWS requires
             self._require(principal, "sts:TagSession", wanted.resource, context, caller.region, service)
-        for role in passed_roles(service, params):  # handing a role to a service needs iam:PassRole on it
+        # handing a role to a service needs iam:PassRole on it
+        for role in passed_roles(service, operation, params):
             passing = {**context, "iam:passedtoservice": [service_principal(service)]}
             self._require(principal, "iam:PassRole", role, passing, caller.region, service)
         needs = self.dependencies.get(service)

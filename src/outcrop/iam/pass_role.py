@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from outcrop.protocol.router import service_model
 
@@ -16,11 +19,38 @@ _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/.+")
 _NOT_PASSING = frozenset({"iam", "sts"})  # they name roles to manage or assume them, not to hand them over
 
 
-def passed_roles(service: str, params: Mapping[str, Any]) -> list[str]:
+def passed_roles(service: str, operation: str, params: Mapping[str, Any]) -> list[str]:
     """The role ARNs a request hands to `service` (none for IAM and STS, which act on roles)."""
-    if service in _NOT_PASSING:
+    if service in _NOT_PASSING or not _takes_roles(service, operation):
         return []
     return sorted(set(_roles(params)))
+
+
+@cache
+def _takes_roles(service: str, operation: str) -> bool:
+    """Whether the operation's input has a role member anywhere (most have none: no walk per request)."""
+    try:
+        shape = service_model(service).operation_model(operation).input_shape
+    except Exception:  # an operation the model does not know: walk its parameters
+        return True
+    seen: set[str] = set()
+
+    def named_role(current: Shape | None) -> bool:
+        if current is None or current.name in seen:
+            return False
+        seen.add(current.name)
+        if isinstance(current, StructureShape):
+            return any(
+                (_ROLE_MEMBER.search(n) and not getattr(m, "enum", None)) or named_role(m)  # enum: chat role
+                for n, m in current.members.items()
+            )
+        if isinstance(current, ListShape):
+            return named_role(current.member)
+        if isinstance(current, MapShape):
+            return named_role(current.value)
+        return False
+
+    return named_role(shape)
 
 
 def _roles(value: Any, name: str = "") -> Iterator[str]:
