@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from outcrop.services import unserved as shared
 from outcrop.services.lambda_functions.errors import InvalidParameterValueException
+from outcrop.services.unserved import asks_for
 
 Params = dict[str, Any]
 
@@ -50,16 +52,13 @@ def _asks(name: str, value: Any) -> bool:
         return bool(value.get("ApplyOn", "None") != "None")
     if name == "S3ObjectStorageMode":
         return bool(value != "COPY")
-    if isinstance(value, dict):
-        return any(v not in (None, "", [], {}) for v in value.values())
-    return bool(value)
+    return asks_for(value)
 
 
 def refuse_unserved(params: Params, *names: str) -> None:
     """InvalidParameterValueException for the first of `names` set to something Outcrop cannot do."""
-    for name in names:
-        if name in params and params[name] is not None and _asks(name, params[name]):
-            raise InvalidParameterValueException(f"Outcrop does not serve {name}: {_WHY[name]}.")
+    reasons = {name: _WHY[name] for name in names}
+    shared.refuse_unserved(params, reasons, InvalidParameterValueException, _asks)
 
 
 CREATE = (

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from outcrop.protocol.errors import ValidationException
+from outcrop.services import unserved as shared
+from outcrop.services.unserved import asks_for
 
 Params = dict[str, Any]
 
@@ -46,16 +48,12 @@ def _asks(name: str, value: Any) -> bool:
         return bool(value.get("EnableEnhancedMetrics") or value.get("EnableDetailedObservability"))
     if name == "VpcConfig":
         return bool(value.get("Subnets") or value.get("SecurityGroupIds"))
-    if isinstance(value, dict):
-        return any(v not in (None, "", [], {}, False) for v in value.values())
-    return bool(value)
+    return asks_for(value)
 
 
 def refuse_unserved(params: Params, members: dict[str, str]) -> None:
     """ValidationException naming the first member of `members` that asks for what Outcrop cannot do."""
-    for name, why in members.items():
-        if params.get(name) is not None and _asks(name, params[name]):
-            raise ValidationException(f"Outcrop does not serve {name}: {why}.")
+    shared.refuse_unserved(params, members, ValidationException, _asks)
 
 
 def retained(
