@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from tests.errors import error_of
 from tests.server import RunningServer
 from tests.services.agents import MODEL, ROLE, prepare, read_stream, wait_status
+from tests.services.at_rest import found_in, own_server
 
 MISSING_KEY = "arn:aws:kms:us-east-1:000000000000:key/" + "1" * 8 + "-1111-1111-1111-" + "1" * 12
 SECRET = "zanzibar-7c1e"  # in the instruction
@@ -23,21 +23,9 @@ SCHEMA_SECRET = "quokka-51d2"  # in an action group's function description
 SESSION_SECRET = "marmalade-93af"  # in a session attribute the runtime keeps
 
 
-def found_in(folder: Path, needle: bytes) -> list[Path]:
-    """The files holding `needle`, but the audit log's (CloudTrail records request parameters as given)."""
-    return [
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and "cloudtrail" not in p.parts and needle in p.read_bytes()
-    ]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server of its own: the test stops it to read what is on disk."""
-    running = RunningServer(tmp_path_factory.mktemp("agent-cmk") / "data").start()
-    yield running
-    running.stop()
+    yield from own_server(tmp_path_factory, "agent-cmk")
 
 
 @pytest.fixture

@@ -7,34 +7,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.errors import error_of
 from tests.server import RunningServer
+from tests.services.at_rest import found_in, own_server
 from tests.services.knowledge_bases import create_data_source, create_knowledge_base, fill_bucket, ingest
 
 SEALED = "The lighthouse keeper logged sealed-walrus-8e21 at dawn."
 PLAIN = "The harbour master logged plain-heron-3b77 at noon."
 
 
-def found_in(folder: Path, needle: bytes) -> list[Path]:
-    """The files holding `needle`, but the audit log's (CloudTrail records request parameters as given)."""
-    return [
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and "cloudtrail" not in p.parts and needle in p.read_bytes()
-    ]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server of its own: the test stops it to read what is on disk."""
-    running = RunningServer(tmp_path_factory.mktemp("kb-cmk") / "data").start()
-    yield running
-    running.stop()
+    yield from own_server(tmp_path_factory, "kb-cmk")
 
 
 @pytest.fixture

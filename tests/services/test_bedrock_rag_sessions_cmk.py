@@ -7,13 +7,13 @@ needs per-document access lists Outcrop does not keep, is refused."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.errors import error_of
 from tests.server import RunningServer
+from tests.services.at_rest import found_in, own_server
 from tests.services.knowledge_bases import (
     CHAT_ARN,
     create_data_source,
@@ -27,10 +27,7 @@ QUESTION = "What did the keeper write about quartz-otter-51c9?"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server of its own: the test stops it to read what is on disk."""
-    running = RunningServer(tmp_path_factory.mktemp("rag-cmk") / "data").start()
-    yield running
-    running.stop()
+    yield from own_server(tmp_path_factory, "rag-cmk")
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +52,6 @@ def ask(server: RunningServer, kb_id: str, key: str | None, session: str | None 
         **extra,
     )
     return answer
-
-
-def found_in(folder: Path, needle: bytes) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
 def test_a_keyed_session_is_sealed_and_bound_to_its_key(server: RunningServer, kb_id: str) -> None:
