@@ -263,3 +263,22 @@ def test_update_endpoint_retains_variant_properties_when_asked(
     sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=configs[1])
     assert weights() == {"One": 1.0, "Two": 1.0}
     sm.delete_endpoint(EndpointName=endpoint)
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("VpcConfig", {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}),
+        ("EnableNetworkIsolation", True),
+    ],
+)
+def test_create_model_refuses_what_it_cannot_honour(sm: Any, bucket: str, member: str, value: Any) -> None:
+    name = unique("model")
+    container = {"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/scaler/1/model.tar.gz"}
+    error = error_of(
+        sm.create_model, ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container, **{member: value}
+    )
+    assert error["Code"] == "ValidationException" and f"does not serve {member}" in error["Message"]
+    sm.create_model(
+        ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container, EnableNetworkIsolation=False
+    )

@@ -23,7 +23,12 @@ from outcrop.services.sagemaker.control_endpoint_work import (
     EndpointWork,
     in_service,
 )
-from outcrop.services.sagemaker.control_unserved import ENDPOINT_CONFIG, refuse_unserved, retained
+from outcrop.services.sagemaker.control_unserved import (
+    ENDPOINT_CONFIG,
+    MODEL_MEMBERS,
+    refuse_unserved,
+    retained,
+)
 from outcrop.services.sagemaker.store import AlreadyExists, Record
 
 log = logging.getLogger("outcrop.sagemaker.endpoints")
@@ -37,6 +42,7 @@ class EndpointOperations(EndpointWork):
     def create_model(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["ModelName"]
         check_name("ModelName", name)
+        refuse_unserved(params, MODEL_MEMBERS)
         arn = self.arn(ctx, f"model/{name.lower()}")
         containers = params.get("Containers") or []
         primary = params.get("PrimaryContainer")

@@ -22,6 +22,10 @@ ENDPOINT_CONFIG = {
     "KmsKeyId": "endpoints have no ML storage volume to encrypt with a customer managed key",
     "VpcConfig": "endpoints run on this server, not in a VPC",
 }
+MODEL_MEMBERS = {
+    "VpcConfig": "model servers run on this server, not in a VPC",
+    "EnableNetworkIsolation": "model servers are not cut off from the network",
+}
 TRAINING_JOB = {
     "ProfilerRuleConfigurations": "SageMaker Debugger profiling rules are not served",
     "ServerlessJobConfig": "serverless (foundation model customization) training is not served",
