@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from outcrop.backends.registry import ModelRegistry
 from outcrop.catalog import BedrockModel, Catalog
 from outcrop.guardrails.enforce import NOT_FOUND, Guard, Mode, resolve
 from outcrop.guardrails.types import Evaluation, GuardrailNotFound, GuardrailVersion, GuardText, Source
-from outcrop.inference import Caller, Inference, ModelStreamErrorException
+from outcrop.inference import Admission, Caller, Inference, ModelStreamErrorException
 from outcrop.protocol.errors import (
     ModelErrorException,
     ResourceNotFoundException,
@@ -178,6 +180,27 @@ def test_admission_throttles_past_the_bound_and_frees_slots(tmp_path: Path) -> N
     stopped = threading.Event()
     stopped.set()  # the scripted backend streams until its caller's cancel flag is set
     assert path.generate_blocking(Caller("c", stopped), CHAT, ask("z")).stop_reason == "end_turn"
+
+
+def test_admission_throttles_a_call_that_would_wait_longer_than_max_wait() -> None:
+    """Queued calls ahead times the model's recent call time, over its slots: past max_wait, a throttle
+    (a client would time out waiting), not a place in the queue."""
+    admission = Admission(limit=50, parallel=4, max_wait=1.0)
+    with admission.admit("m"):
+        time.sleep(0.4)  # the model's calls take about 0.4 s (a little more on a busy machine)
+    with contextlib.ExitStack() as held:
+        admitted = 0
+        with pytest.raises(ThrottlingException, match="waiting about"):
+            while admitted < 50:
+                held.enter_context(admission.admit("m"))
+                admitted += 1
+        waited = admission.expected_wait("m")  # what the refused call would have waited
+        assert waited > 1.0 and 10 <= admitted <= 14  # 4 running, then a step of a quarter call per call
+        assert admission.expected_wait("other") == 0.0  # another model's queue is its own
+    never = Admission(limit=20, parallel=1, max_wait=0.0)  # 0: only the bound on calls in flight
+    with contextlib.ExitStack() as held:
+        for _ in range(20):
+            held.enter_context(never.admit("m"))
 
 
 # -- the guard hook: guardrails in -> run -> guardrails out -------------------------------------------------

@@ -100,6 +100,8 @@ class App:
             self.catalog,
             self.models,
             max_in_flight=self.settings.llm_parallel + self.settings.llm_queue,
+            parallel=self.settings.llm_parallel,
+            max_wait=self.settings.llm_max_wait,
             profiles=self.inference_profiles,
         )
 

@@ -68,6 +68,7 @@ class Settings:
     llm_threads: int = 0  # 0: all cores
     llm_parallel: int = 4  # sequences decoded together per model
     llm_queue: int = 16  # waiting requests per model before ThrottlingException
+    llm_max_wait: float = 45.0  # expected seconds in the queue past which a call is throttled (0: no limit)
     log_level: str = "info"
     max_request_mb: int = 1024  # larger request bodies are refused with HTTP 413
     apps: list[Path] = field(default_factory=list)  # SAM template.yaml files of Lambda + API Gateway apps
@@ -107,7 +108,12 @@ def _coerce(name: str, value: Any) -> Any:
         return dict(pair.split("=", 1) for pair in value.split(",") if "=" in pair)
     if name in ("port", "llm_threads", "llm_parallel", "llm_queue", "max_request_mb", "lambda_concurrency"):
         return int(value)
-    if name in ("sagemaker_load_timeout", "sagemaker_invoke_timeout", "cloudtrail_delivery_seconds"):
+    if name in (
+        "sagemaker_load_timeout",
+        "sagemaker_invoke_timeout",
+        "cloudtrail_delivery_seconds",
+        "llm_max_wait",
+    ):
         return float(value)
     if name == "sagemaker_max_models":
         return int(value)

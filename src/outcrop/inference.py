@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -133,25 +134,45 @@ class UsageMeter:
 
 
 class Admission:
-    """A bounded number of calls in flight per local model; past it, ThrottlingException (as Bedrock's
-    per-model quotas answer), so a flood of requests queues no deeper than the settings allow."""
+    """A bounded number of calls in flight per local model, and no call admitted to wait longer than
+    `max_wait` seconds (queued calls ahead of it times the model's recent call time, over its `parallel`
+    slots); past either, ThrottlingException, as Bedrock's per-model quotas answer, rather than a queue
+    that outlasts the client's read timeout."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, parallel: int = 1, max_wait: float = 0.0) -> None:
         self._limit = max(1, limit)
+        self._parallel = max(1, parallel)
+        self._max_wait = max_wait
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
+        self._seconds: dict[str, float] = {}  # a moving average of each model's call time
+
+    def expected_wait(self, local: str) -> float:
+        """Seconds a call admitted now would wait for a slot, from the calls ahead of it."""
+        ahead = self._in_flight.get(local, 0) - self._parallel + 1
+        return max(0, ahead) * self._seconds.get(local, 0.0) / self._parallel
 
     @contextlib.contextmanager
     def admit(self, local: str) -> Iterator[None]:
         with self._lock:
             if self._in_flight.get(local, 0) >= self._limit:
                 raise ThrottlingException("Too many requests, please wait before trying again.")
+            wait = self.expected_wait(local)
+            if self._max_wait and wait > self._max_wait:
+                raise ThrottlingException(
+                    f"Too many requests, please wait before trying again. The model's queue would keep "
+                    f"this request waiting about {wait:.0f} s."
+                )
             self._in_flight[local] = self._in_flight.get(local, 0) + 1
+        started = time.monotonic()
         try:
             yield
         finally:
+            took = time.monotonic() - started
             with self._lock:
                 self._in_flight[local] -= 1
+                before = self._seconds.get(local)
+                self._seconds[local] = took if before is None else 0.7 * before + 0.3 * took
 
 
 class Inference:
@@ -163,13 +184,15 @@ class Inference:
         models: ModelRegistry,
         *,
         max_in_flight: int,
+        parallel: int = 1,
+        max_wait: float = 0.0,
         profiles: ProfileResolver | None = None,
     ) -> None:
         self.catalog = catalog
         self.models = models
         self.profiles = profiles
         self.usage = UsageMeter()
-        self._admission = Admission(max_in_flight)
+        self._admission = Admission(max_in_flight, parallel, max_wait)
 
     # -- resolving ids ---------------------------------------------------------------------------------------
 
