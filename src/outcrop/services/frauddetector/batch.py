@@ -113,13 +113,21 @@ class BatchPredictions(Base):
         return self._page(items, params, "batchPredictions")
 
     def cancel_batch_prediction_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._need(KIND, params["jobId"], "batch prediction job").body
-        if job["status"] not in RUNNING:
-            raise ValidationException(f"A batch prediction job that is {job['status']} cannot be cancelled")
-        # not started yet: cancelled now; running: the job stops at its next chunk and says CANCELED
-        status = "CANCELED" if job["status"] == "IN_PROGRESS_INITIALIZING" else "CANCEL_IN_PROGRESS"
-        changes = {"status": status} | ({"completionTime": iso(time.time())} if status == "CANCELED" else {})
-        self.store.update(KIND, params["jobId"], changes)
+        self._need(KIND, params["jobId"], "batch prediction job")
+        seen: list[str] = []
+
+        def cancel(job: dict[str, Any]) -> dict[str, Any] | None:
+            seen.append(job["status"])
+            if job["status"] not in RUNNING:
+                return None
+            # not started yet: cancelled now; running: the job stops at its next chunk and says CANCELED
+            if job["status"] == "IN_PROGRESS_INITIALIZING":
+                return {"status": "CANCELED", "completionTime": iso(time.time())}
+            return {"status": "CANCEL_IN_PROGRESS"}
+
+        if self.store.update_with(KIND, params["jobId"], cancel) is None:
+            status = seen[-1] if seen else "DELETED"
+            raise ValidationException(f"A batch prediction job that is {status} cannot be cancelled")
         return {}
 
     def delete_batch_prediction_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +150,12 @@ class BatchPredictions(Base):
             return
         if job.body["status"] not in RUNNING:
             return
-        self.store.update(KIND, job_id, {"status": "IN_PROGRESS", "lastHeartbeatTime": iso(time.time())})
+        started = {"status": "IN_PROGRESS", "lastHeartbeatTime": iso(time.time())}
+        if (
+            self.store.update_with(KIND, job_id, lambda now: started if now["status"] in RUNNING else None)
+            is None
+        ):
+            return  # cancelled (or deleted) since it was read
         body = job.body
         try:
             text = self.objects.read_object(*s3_parts(body["inputPath"])).decode("utf-8-sig")
@@ -166,12 +179,13 @@ class BatchPredictions(Base):
         )
 
     def _finish(self, job_id: str, changes: dict[str, Any]) -> None:
-        current = self.store.get(KIND, job_id)
-        if current is None or current.body["status"] not in (*RUNNING, "CANCEL_IN_PROGRESS"):
-            return  # deleted or finished meanwhile
-        if current.body["status"] == "CANCEL_IN_PROGRESS" and changes["status"] != "CANCELED":
-            changes = {"status": "CANCELED"}
-        self.store.update(KIND, job_id, changes | {"completionTime": iso(time.time())})
+        def end(current: dict[str, Any]) -> dict[str, Any] | None:
+            if current["status"] not in (*RUNNING, "CANCEL_IN_PROGRESS"):
+                return None  # finished (or cancelled before it started) meanwhile
+            cancelled = current["status"] == "CANCEL_IN_PROGRESS"  # a cancel asked for wins
+            return ({"status": "CANCELED"} if cancelled else changes) | {"completionTime": iso(time.time())}
+
+        self.store.update_with(KIND, job_id, end)
 
     def _score_file(self, job_id: str, job: dict[str, Any], text: str) -> tuple[str, int, int]:
         """The output CSV, the number of events evaluated and the number of rows."""

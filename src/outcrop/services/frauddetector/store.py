@@ -189,13 +189,24 @@ class FraudStore:
 
     def update(self, kind: str, key: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         """Merge `changes` into a resource's body; None when it does not exist."""
+        return self.update_with(kind, key, lambda _body: changes)
+
+    def update_with(
+        self, kind: str, key: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Merge what `change` makes of the current body, read and written in one transaction (a status
+        moves only from the one it was seen in); None when it does not exist or `change` answers None."""
         with self.db.transaction() as tx:
             row = tx.execute(
                 f"SELECT body FROM resources WHERE {_HERE} AND kind = ? AND key = ?", (*self.where, kind, key)
             ).fetchone()
             if row is None:
                 return None
-            body = json.loads(row["body"]) | changes
+            current = json.loads(row["body"])
+            changes = change(current)
+            if changes is None:
+                return None
+            body = current | changes
             tx.execute(
                 f"UPDATE resources SET body = ?, updated = ? WHERE {_HERE} AND kind = ? AND key = ?",
                 (json.dumps(body), time.time(), *self.where, kind, key),
