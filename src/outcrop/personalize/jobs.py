@@ -100,7 +100,10 @@ class Worker:
                 continue
             updating = resource.status in (UPDATE_PENDING, UPDATE_RUNNING)
             _, running, _, failed = _states(resource.kind)
-            self.store.update(arn, status=UPDATE_RUNNING if updating else running)
+            started = UPDATE_RUNNING if updating else running
+            if not self.store.update(arn, status=started, only_if=(resource.status,)):
+                self.store.update(arn, status=STOPPED, only_if=(STOPPING,))  # a stop landed since it was read
+                continue
             try:
                 self._handlers[resource.kind](arn)
             except PersonalizeError as exc:
@@ -112,12 +115,24 @@ class Worker:
     def _fail(self, arn: str, reason: str, updating: bool, failed: str = FAILED) -> None:
         if updating:
             self.store.update(arn, status=ACTIVE, doc={"updateFailure": reason})
-        elif not self.store.update(arn, status=STOPPED, only_if=(STOPPING,)):
-            self.store.update(arn, status=failed, failure=reason)
+        else:
+            self._end(arn, status=failed, failure=reason)
 
     def _finish(self, arn: str, doc: dict[str, Any]) -> None:
-        if not self.store.update(arn, status=STOPPED, only_if=(STOPPING,)):
-            self.store.update(arn, status=ACTIVE, doc=doc)
+        self._end(arn, status=ACTIVE, doc=doc)
+
+    def _end(self, arn: str, **outcome: Any) -> None:
+        """A job's outcome, unless a stop was asked for: then CREATE STOPPED. Each change is made only from
+        the status it was checked in, so a stop landing between the two checks is seen on the next round."""
+        for _ in range(3):
+            if self.store.update(arn, status=STOPPED, only_if=(STOPPING,)):
+                return
+            resource = self.store.any(arn)
+            if resource is None:
+                return
+            running = (_states(resource.kind)[1], UPDATE_RUNNING)
+            if self.store.update(arn, **outcome, only_if=running):
+                return
 
     # dataset import jobs
     def _import(self, arn: str) -> None:
