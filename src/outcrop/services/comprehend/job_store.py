@@ -205,7 +205,7 @@ class ComprehendStore:
                 continue
             resource = _resource(row)
             if resource.status == "STOP_REQUESTED":
-                self.update(id, "STOPPED", doc={"EndTime": time.time()})
+                self._stopped(id, {})
                 continue
             if resource.status not in LEFT_OVER:
                 continue
@@ -215,6 +215,7 @@ class ComprehendStore:
         kind, id = resource.kind, resource.id
         started = {"TrainingStartTime": time.time()} if kind == CLASSIFIER else {}
         if not self.update(id, RUNNING[kind], doc=started, only_if=LEFT_OVER[:3]):
+            self._stopped(id, {})  # a stop landed between the read and this start
             return
         try:
             result = self.handlers[kind](resource)
@@ -222,20 +223,30 @@ class ComprehendStore:
             if self._closing:
                 return  # left running: the next start runs it again
             if isinstance(exc, JobFailed):
-                self._end(id, self.failed[kind], str(exc), {})
+                self._end(id, kind, self.failed[kind], str(exc), {})
             else:  # a defect must end the work with a reason, not kill the thread
                 log.exception("Comprehend %s %s failed", kind, id)
-                self._end(id, self.failed[kind], f"Internal error: {exc}", {})
+                self._end(id, kind, self.failed[kind], f"Internal error: {exc}", {})
             return
-        self._end(id, self.done[kind], None, result)
+        self._end(id, kind, self.done[kind], None, result)
 
-    def _end(self, id: str, status: str, message: str | None, doc: dict[str, Any]) -> None:
+    def _end(self, id: str, kind: str, status: str, message: str | None, doc: dict[str, Any]) -> None:
         now = time.time()
         ended = {**doc, "EndTime": now}
         if status == "TRAINED" or status == "IN_ERROR":
             ended["TrainingEndTime"] = now
-        if not self.update(id, "STOPPED", doc=ended, only_if=("STOP_REQUESTED",)):
-            self.update(id, status, message=message, doc=ended)
+        # A stop may land between any two writes; each write checks the status it expects, so a stop
+        # requested before the end is honoured and one requested after it is refused by the operation.
+        if self._stopped(id, ended) or self.update(
+            id, status, message=message, doc=ended, only_if=(RUNNING[kind],)
+        ):
+            return
+        self._stopped(id, ended)
+
+    def _stopped(self, id: str, doc: dict[str, Any]) -> bool:
+        """End work whose stop was requested; False when no stop is pending."""
+        return self.update(id, "STOPPED", doc={"EndTime": time.time(), **doc}, only_if=("STOP_REQUESTED",))
+
 
 
 def _resource(row: Any) -> Resource:
