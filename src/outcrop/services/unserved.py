@@ -17,13 +17,28 @@ def asks_for(value: Any) -> bool:
     return value not in (None, "", [], {}) and value is not False
 
 
+def as_written(_name: str, why: str) -> str:
+    """A `message` for reasons that are already the whole refusal."""
+    return why
+
+
+def unserved(
+    params: Mapping[str, Any],
+    reasons: Mapping[str, str],
+    asks: Callable[[str, Any], bool] = lambda _name, value: asks_for(value),
+) -> list[str]:
+    """The members of `reasons`, in their order, whose value in `params` asks for something."""
+    return [name for name in reasons if params.get(name) is not None and asks(name, params[name])]
+
+
 def refuse_unserved(
     params: Mapping[str, Any],
     reasons: Mapping[str, str],
     error: Callable[[str], ServiceError],
     asks: Callable[[str, Any], bool] = lambda _name, value: asks_for(value),
+    message: Callable[[str, str], str] = lambda name, why: f"Outcrop does not serve {name}: {why}.",
 ) -> None:
-    """`error` naming the first member of `reasons` whose value asks for something, and why it cannot be."""
-    for name, why in reasons.items():
-        if params.get(name) is not None and asks(name, params[name]):
-            raise error(f"Outcrop does not serve {name}: {why}.")
+    """`error` naming the first member of `reasons` whose value asks for something, and why it cannot be
+    (`message` words it, for services whose refusals read otherwise)."""
+    for name in unserved(params, reasons, asks)[:1]:
+        raise error(message(name, reasons[name]))

@@ -38,6 +38,7 @@ from outcrop.services.cloudtrail.errors import (
 )
 from outcrop.services.cloudtrail.records import Identity, build
 from outcrop.services.paging import Pager
+from outcrop.services.unserved import unserved
 from outcrop.storage.objects import ObjectStore, StoreError
 
 if TYPE_CHECKING:
@@ -46,6 +47,14 @@ if TYPE_CHECKING:
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?![._-])){1,126}[A-Za-z0-9]$")
 _PAGES = Pager(InvalidNextTokenException, "Invalid NextToken.", default=50, maximum=50)
 _KINDS = {"user": "IAMUser", "assumed-role": "AssumedRole", "root": "Root", "service": "AWSService"}
+_UNSERVED = {  # members a trail here cannot honour, as its refusal names them
+    "SnsTopicName": "SnsTopicName",
+    "CloudWatchLogsLogGroupArn": "CloudWatchLogsLogGroupArn",
+    "CloudWatchLogsRoleArn": "CloudWatchLogsRoleArn",
+    "EnableLogFileValidation": "EnableLogFileValidation (digest files)",
+    "IsOrganizationTrail": "IsOrganizationTrail",
+    "TagsList": "TagsList (trail tags)",
+}
 
 
 class CloudTrail(Service):
@@ -284,19 +293,11 @@ class CloudTrail(Service):
         truthfully: a trail here delivers management events only, and CloudTrail's own log-file writes
         would be S3 data events, so there is nothing for the setting to suppress or keep. An empty
         TagsList is accepted; trail tags are not served (no AddTags/ListTags)."""
-        unserved = [
-            name
-            for name in ("SnsTopicName", "CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn")
-            if params.get(name)
-        ]
-        if params.get("EnableLogFileValidation"):
-            unserved.append("EnableLogFileValidation (digest files)")
-        if params.get("IsOrganizationTrail"):
-            unserved.append("IsOrganizationTrail")
-        if params.get("TagsList"):
-            unserved.append("TagsList (trail tags)")
-        if unserved:
-            raise UnsupportedOperationException(f"Outcrop's CloudTrail does not serve {', '.join(unserved)}.")
+        named = unserved(params, _UNSERVED)
+        if named:
+            raise UnsupportedOperationException(
+                f"Outcrop's CloudTrail does not serve {', '.join(_UNSERVED[name] for name in named)}."
+            )
 
 
 def _when(stamp: float | None) -> datetime | None:

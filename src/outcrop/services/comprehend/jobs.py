@@ -31,6 +31,7 @@ from outcrop.services.comprehend.job_store import (
     TokenMismatch,
 )
 from outcrop.services.paging import Pager
+from outcrop.services.unserved import as_written, refuse_unserved
 from outcrop.storage.objects import ObjectStore, StoreError
 
 Params = dict[str, Any]
@@ -76,21 +77,24 @@ def _time(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
+_ON_THIS_SERVER = "is not supported by Outcrop: jobs run on this server."
+_UNSERVED_ALWAYS = {
+    "Tags": "Tags are not supported on Comprehend resources by Outcrop.",
+    "OutputDataConfig.KmsKeyId": "OutputDataConfig.KmsKeyId is not supported by Outcrop.",
+    "DocumentReaderConfig": "DocumentReaderConfig (PDF, Word and image input) is not supported by Outcrop; "
+    "send plain text.",
+}
+
+
 def _refuse_unserved(params: Params, *names: str) -> None:
     """Options that need AWS's own infrastructure are refused by name, never ignored."""
-    for name in names:
-        if params.get(name):
-            raise InvalidRequestException(f"{name} is not supported by Outcrop: jobs run on this server.")
-    if params.get("Tags"):
-        raise InvalidRequestException("Tags are not supported on Comprehend resources by Outcrop.")
-    output = params.get("OutputDataConfig") or {}
-    if output.get("KmsKeyId"):
-        raise InvalidRequestException("OutputDataConfig.KmsKeyId is not supported by Outcrop.")
-    reader = (params.get("InputDataConfig") or {}).get("DocumentReaderConfig")
-    if reader:
-        raise InvalidRequestException(
-            "DocumentReaderConfig (PDF, Word and image input) is not supported by Outcrop; send plain text."
-        )
+    seen = {
+        **params,
+        "OutputDataConfig.KmsKeyId": (params.get("OutputDataConfig") or {}).get("KmsKeyId"),
+        "DocumentReaderConfig": (params.get("InputDataConfig") or {}).get("DocumentReaderConfig"),
+    }
+    reasons = {name: f"{name} {_ON_THIS_SERVER}" for name in names} | _UNSERVED_ALWAYS
+    refuse_unserved(seen, reasons, InvalidRequestException, message=as_written)
 
 
 class ComprehendJobs:

@@ -13,6 +13,7 @@ from outcrop.iam.policy import Policy, parse_policy
 from outcrop.iam.store import IamStore
 from outcrop.services.base import RequestContext
 from outcrop.services.iam import shapes
+from outcrop.services.unserved import as_written, refuse_unserved
 
 Params = dict[str, Any]
 Output = dict[str, Any]
@@ -178,17 +179,17 @@ def _with(principal: Principal, extra: list[Policy], params: Params) -> Principa
     )
 
 
+_UNSERVED = {
+    "PolicyExclusionList": "Outcrop does not serve PolicyExclusionList: remove the policy from the entity, "
+    "or simulate with SimulateCustomPolicy and the policies you want.",
+    "ResourceHandlingOption": "Outcrop does not serve Amazon EC2, so ResourceHandlingOption scenarios are "
+    "not supported.",
+}
+
+
 def _refuse_unserved(params: Params) -> None:
     """Options Outcrop cannot simulate faithfully are refused, never ignored."""
-    if params.get("PolicyExclusionList"):
-        raise InvalidInput(
-            "Outcrop does not serve PolicyExclusionList: remove the policy from the entity, or simulate "
-            "with SimulateCustomPolicy and the policies you want."
-        )
-    if params.get("ResourceHandlingOption"):
-        raise InvalidInput(
-            "Outcrop does not serve Amazon EC2, so ResourceHandlingOption scenarios are not supported."
-        )
+    refuse_unserved(params, _UNSERVED, InvalidInput, message=as_written)
 
 
 def _context(entries: list[dict[str, Any]]) -> dict[str, list[str]]:

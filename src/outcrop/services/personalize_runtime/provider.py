@@ -17,6 +17,7 @@ from outcrop.personalize.recommend import Ask, Recommender
 from outcrop.personalize.store import PersonalizeStore, Resource, open_store
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.unserved import as_written, refuse_unserved
 
 MAX_RESULTS = 500
 MAX_INPUT_LIST = 500
@@ -145,9 +146,8 @@ class PersonalizeRuntime(Service):
 
     @staticmethod
     def _unserved(params: dict[str, Any], members: tuple[str, ...]) -> None:
-        for member in members:
-            if params.get(member):
-                raise InvalidInputException(f"Outcrop does not support {member} in recommendations.")
+        reasons = {member: f"Outcrop does not support {member} in recommendations." for member in members}
+        refuse_unserved(params, reasons, InvalidInputException, message=as_written)
 
 
 def _item(item_id: str, score: float | None) -> dict[str, Any]:

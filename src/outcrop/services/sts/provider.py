@@ -20,6 +20,7 @@ from outcrop.iam.store import IamStore
 from outcrop.iam.store_policies import compiled
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
+from outcrop.services.unserved import as_written, refuse_unserved
 
 Params = dict[str, Any]
 Output = dict[str, Any]
@@ -172,18 +173,20 @@ class Sts(Service):
         )
 
 
+_MFA = (
+    "Outcrop does not serve MFA devices, so it cannot verify SerialNumber and TokenCode: call without them "
+    "(conditions on aws:MultiFactorAuthPresent then see no MFA)."
+)
+_CONTEXTS = {
+    "ProvidedContexts": "Outcrop has no trusted context provider (IAM Identity Center), so it cannot verify "
+    "ProvidedContexts: call without them."
+}
+
+
 def _refuse_unserved(params: Params) -> None:
     """MFA and trusted context assertions cannot be verified here: refused, never ignored."""
-    if params.get("SerialNumber") or params.get("TokenCode"):
-        raise ValidationError(
-            "Outcrop does not serve MFA devices, so it cannot verify SerialNumber and TokenCode: call "
-            "without them (conditions on aws:MultiFactorAuthPresent then see no MFA)."
-        )
-    if params.get("ProvidedContexts"):
-        raise InvalidContextAssertion(
-            "Outcrop has no trusted context provider (IAM Identity Center), so it cannot verify "
-            "ProvidedContexts: call without them."
-        )
+    refuse_unserved(params, {"SerialNumber": _MFA, "TokenCode": _MFA}, ValidationError, message=as_written)
+    refuse_unserved(params, _CONTEXTS, InvalidContextAssertion, message=as_written)
 
 
 def _session_tags(caller: Principal, params: Params) -> tuple[dict[str, str], list[str]]:
