@@ -48,6 +48,7 @@ _KB = _BR + ":knowledge-base/{knowledgeBaseId}"
 _FLOW = _BR + ":flow/{flowIdentifier}"
 _FLOW_ALIAS = _BR + ":flow/{flowIdentifier}/alias/{aliasIdentifier}"
 _PROMPT = _BR + ":prompt/{promptIdentifier}"
+_SESSION = _BR + ":session/{sessionIdentifier}"
 
 
 BEDROCK: dict[str, Rule] = {
@@ -105,6 +106,10 @@ BEDROCK_AGENT_RUNTIME: dict[str, Rule] = {
     "Retrieve": ("", _KB),
     **_same("*", "RetrieveAndGenerate", "Rerank", "InvokeInlineAgent"),
     "RetrieveAndGenerateStream": ("RetrieveAndGenerate", "*"),
+    **_same("*", "CreateSession", "ListSessions"),
+    **_same(_SESSION, "GetSession", "UpdateSession", "EndSession", "DeleteSession", "CreateInvocation"),
+    **_same(_SESSION, "ListInvocations", "PutInvocationStep", "GetInvocationStep", "ListInvocationSteps"),
+    **_same("{resourceArn}", "TagResource", "UntagResource", "ListTagsForResource"),
 }
 
 _SM = "arn:aws:sagemaker:{R}:{A}"

@@ -20,6 +20,7 @@ from outcrop.guardrails.enforce import Guard, GuardrailEngine, Mode, resolve
 from outcrop.guardrails.types import GuardText
 from outcrop.inference import Caller, Inference
 from outcrop.kms.keys import Keyring
+from outcrop.kms.sealed import CustomerKeys
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
 from outcrop.rag.external import ExternalSourceError, passages, source_document
@@ -41,6 +42,8 @@ from outcrop.services.bedrock_agent_runtime.agent_invoke import AgentInvokeOpera
 from outcrop.services.bedrock_agent_runtime.agent_sessions import AgentSessions
 from outcrop.services.bedrock_agent_runtime.flows import FlowInvocation
 from outcrop.services.bedrock_agent_runtime.rag_sessions import RagSessions
+from outcrop.services.bedrock_agent_runtime.session_ops import SessionOperations
+from outcrop.services.bedrock_agent_runtime.session_store import SessionStore
 from outcrop.services.bedrock_runtime.request_options import additional_request_fields
 from outcrop.storage.objects import ObjectStore
 from outcrop.storage.vectors import Hit
@@ -50,7 +53,7 @@ MAX_SESSION_TURNS = 20
 GROUNDING_MODEL = "evidence-grounding"
 
 
-class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
+class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, SessionOperations, Service):
     service_name = "bedrock-agent-runtime"
 
     def __init__(
@@ -76,6 +79,13 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, Service):
         self.agents = agents  # Bedrock Agents InvokeAgent runs (agent_invoke.py), with their sessions
         self.agent_sessions = AgentSessions(agents)  # saved in the agent store: they outlive a restart
         self.rag_sessions = RagSessions(knowledge_bases, lambda: kms)  # sealed where a session has a key
+        # session management (session_ops.py): beside the agents' store, sealed where a session has a key
+        self.session_store = SessionStore(
+            agents.db.path.parent / "sessions.sqlite3", CustomerKeys(lambda: kms)
+        )
+
+    def close(self) -> None:
+        self.session_store.close()
 
     def _kb(self, kb_id: str, where: tuple[str, str] | None = None) -> KnowledgeBase:
         """A knowledge base by id; with `where` (account, region), only one that lives there."""
