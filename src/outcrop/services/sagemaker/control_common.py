@@ -133,3 +133,26 @@ def check_name(member: str, value: str) -> None:
             f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: "
             "Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
         )
+
+
+def request_stop(
+    store: SageMakerStore,
+    kind: str,
+    record: Record,
+    what: str,
+    mark: Callable[[Record], None] = lambda _r: None,
+) -> None:
+    """Mark a job Stopping only from InProgress, read and written in one transaction, so a job that ends
+    meanwhile refuses the stop (ValidationException naming its status) instead of a stop that is lost."""
+    seen = [record.status]
+
+    def stopping(r: Record) -> bool:
+        seen.append(r.status)
+        if r.status != "InProgress":
+            return False
+        r.status = "Stopping"
+        mark(r)
+        return True
+
+    if store.update(kind, record.name, stopping, where=record.where) is None:
+        raise ValidationException(f"The request was rejected because the {what} is in status {seen[-1]}.")

@@ -13,8 +13,9 @@ from outcrop.services.sagemaker.control_common import (
     check_name,
     listed,
     output,
+    request_stop,
 )
-from outcrop.services.sagemaker.processing import FINISHED, KIND, PROCESSING_ROOT
+from outcrop.services.sagemaker.processing import KIND, PROCESSING_ROOT
 from outcrop.services.sagemaker.store import Record
 
 if TYPE_CHECKING:
@@ -169,16 +170,10 @@ class ProcessingOperations(ControlPlane):
 
     def stop_processing_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._processing_job(ctx, params["ProcessingJobName"])
-        if record.status in FINISHED or record.status == "Stopping":
-            raise ValidationException(
-                f"The request was rejected because the processing job is in status {record.status}."
-            )
 
-        def stopping(r: Record) -> None:
-            if r.status == "InProgress":
-                r.status = "Stopping"
-                r.body["_StopRequested"] = time.time()
+        def mark(r: Record) -> None:
+            r.body["_StopRequested"] = time.time()
 
-        self.store.update(KIND, record.name, stopping, where=record.where)
+        request_stop(self.store, KIND, record, "processing job", mark)
         self.processing.stop(record.name, where=record.where)
         return {}

@@ -14,10 +14,11 @@ from outcrop.services.sagemaker.control_common import (
     check_name,
     listed,
     output,
+    request_stop,
 )
 from outcrop.services.sagemaker.control_unserved import TRAINING_JOB, refuse_unserved
 from outcrop.services.sagemaker.store import AlreadyExists, Record
-from outcrop.services.sagemaker.training import FINISHED, KIND
+from outcrop.services.sagemaker.training import KIND
 
 _REQUEST_MEMBERS = (
     "HyperParameters",
@@ -166,16 +167,9 @@ class TrainingOperations(ControlPlane):
     def stop_training_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["TrainingJobName"]
         record = self._training_job(ctx, name)
-        if record.status in FINISHED or record.status == "Stopping":
-            raise ValidationException(
-                f"The request was rejected because the training job is in status {record.status}."
-            )
         now = time.time()
 
         def stopping(r: Record) -> None:
-            if r.status != "InProgress":
-                return
-            r.status = "Stopping"
             transitions = r.body.setdefault("SecondaryStatusTransitions", [])
             if transitions and "EndTime" not in transitions[-1]:
                 transitions[-1]["EndTime"] = now
@@ -184,6 +178,6 @@ class TrainingOperations(ControlPlane):
             )
             r.body["SecondaryStatus"] = "Stopping"
 
-        self.store.update(KIND, name, stopping, where=record.where)
+        request_stop(self.store, KIND, record, "training job", stopping)
         self.training.stop(name, where=record.where)
         return {}

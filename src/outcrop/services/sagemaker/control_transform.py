@@ -14,11 +14,12 @@ from outcrop.services.sagemaker.control_common import (
     listed,
     not_found,
     output,
+    request_stop,
 )
 from outcrop.services.sagemaker.control_registry import PACKAGE
 from outcrop.services.sagemaker.serving.spec import VariantSpec
 from outcrop.services.sagemaker.store import Record
-from outcrop.services.sagemaker.transform import FINISHED, KIND
+from outcrop.services.sagemaker.transform import KIND
 
 if TYPE_CHECKING:
     from outcrop.services.sagemaker.transform import TransformRunner
@@ -162,15 +163,7 @@ class TransformOperations(ControlPlane):
 
     def stop_transform_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._transform_job(ctx, params["TransformJobName"])
-        if record.status in FINISHED or record.status == "Stopping":
-            raise ValidationException(
-                f"The request was rejected because the transform job is in status {record.status}."
-            )
 
-        def stopping(r: Record) -> None:
-            if r.status == "InProgress":
-                r.status = "Stopping"
-
-        self.store.update(KIND, record.name, stopping, where=record.where)
+        request_stop(self.store, KIND, record, "transform job")
         self.transform.stop(record.name, record.where)
         return {}

@@ -31,10 +31,12 @@ from outcrop.services.sagemaker.training_process import (
     JobRunner,
     RunningJob,
     child_environment,
+    end_status,
     job_box,
     job_python,
     kill_orphan,
     run_logged,
+    signal_job,
 )
 from outcrop.storage.objects import StoreError
 
@@ -77,6 +79,8 @@ class ProcessingRunner(JobRunner):
         record = self.store.get(KIND, job.name, where=job.where)
         if record is None:
             return
+        if record.status == "Stopping":  # stopped before this runner knew the job: its signal came too soon
+            signal_job(job, "Stopped")
         logs = self.logs.scoped(*record.where)  # the job's region's log group
         writer = LogWriter(logs, LOG_GROUP, f"{job.name}/algo-1-{int(time.time())}")
         if not self._wait_for_slot(job):  # stopped (or the server closed) before it started
@@ -258,15 +262,19 @@ class ProcessingRunner(JobRunner):
     def _finish(self, job: RunningJob, status: str, reason: str | None, exit_message: str | None) -> None:
         now = time.time()
 
-        def change(record: Record) -> None:
-            record.status = status
+        def change(record: Record) -> bool:
+            ended = end_status(record, status)
+            if ended is None:
+                return False  # ended already: the first end stands
+            record.status = ended  # Stopped where a stop was accepted before this end
             record.body["ProcessingEndTime"] = now
             record.body.setdefault("ProcessingStartTime", record.created)
             record.body.pop("_Pid", None)
-            if reason:
+            if reason and ended == status:
                 record.body["FailureReason"] = reason[:1024]
             if exit_message:
                 record.body["ExitMessage"] = exit_message
+            return True
 
         self.store.update(KIND, job.name, change, where=job.where)
 

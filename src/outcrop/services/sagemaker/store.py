@@ -212,19 +212,21 @@ class SageMakerStore:
         self,
         kind: str,
         name: str,
-        change: Callable[[Record], None],
+        change: Callable[[Record], bool | None],
         *,
         touch: bool = True,
         where: Where | None = None,
     ) -> Record | None:
-        """Apply `change` to the stored record (status, body) in one transaction; None if it is gone."""
+        """Apply `change` to the stored record (status, body) in one transaction; None if it is gone or
+        `change` declined (answered False: the status it found is not one it may change)."""
         query, args = _keyed(kind, name, where)
         with self.db.transaction() as tx:
             row = tx.execute(f"SELECT * FROM resources WHERE {query}", args).fetchone()
             if row is None:
                 return None
             record = _record(row)
-            change(record)
+            if change(record) is False:
+                return None
             if touch:
                 record.modified = time.time()
             tx.execute(

@@ -39,10 +39,12 @@ from outcrop.services.sagemaker.training_process import (
     JobRunner,
     RunningJob,
     child_environment,
+    end_status,
     job_box,
     job_python,
     kill_orphan,
     run_logged,
+    signal_job,
 )
 from outcrop.services.sagemaker.training_v3 import container_run, source_code
 
@@ -91,6 +93,8 @@ class TrainingRunner(JobRunner):
         record = self.store.get(KIND, job.name, where=job.where)
         if record is None:
             return
+        if record.status == "Stopping":  # stopped before this runner knew the job: its signal came too soon
+            signal_job(job, "Stopped")
         stream = f"{job.name}/algo-1-{int(time.time())}"
         writer = LogWriter(self.logs.scoped(*record.where), LOG_GROUP, stream)  # the job's region
         if not self._wait_for_slot(job):
@@ -392,24 +396,28 @@ class TrainingRunner(JobRunner):
     ) -> None:
         now = time.time()
 
-        def change(record: Record) -> None:
+        def change(record: Record) -> bool:
+            ended = end_status(record, status)
+            if ended is None:
+                return False  # ended already (a restart's recovery): the first end stands
+            stopped = ended != status  # a stop accepted before this end wins over the work's outcome
+            last, said = ("Stopped", "Training job stopped") if stopped else (secondary, message)
             transitions = record.body.setdefault("SecondaryStatusTransitions", [])
             if transitions and "EndTime" not in transitions[-1]:
                 transitions[-1]["EndTime"] = now
-            transitions.append(
-                {"Status": secondary, "StartTime": now, "EndTime": now, "StatusMessage": message}
-            )
-            record.status = status
-            record.body["SecondaryStatus"] = secondary
+            transitions.append({"Status": last, "StartTime": now, "EndTime": now, "StatusMessage": said})
+            record.status = ended
+            record.body["SecondaryStatus"] = last
             record.body["TrainingEndTime"] = now
             record.body.pop("_Pid", None)
-            if reason:
+            if reason and not stopped:
                 record.body["FailureReason"] = reason
             if metrics:
                 record.body["FinalMetricDataList"] = metrics
             seconds = int(elapsed if elapsed is not None else now - record.created)
             record.body["TrainingTimeInSeconds"] = max(1, seconds)
             record.body["BillableTimeInSeconds"] = max(1, seconds)
+            return True
 
         self.store.update(KIND, name, change, where=where)
 

@@ -49,6 +49,14 @@ class RunningJob:
         return self.name if self.where is None else f"{self.where[1]}/{self.where[0]}/{self.name}"
 
 
+def end_status(record: Record, outcome: str) -> str | None:
+    """The status a job's worker may end it with, decided in the transaction that writes it: Stopped once a
+    stop was accepted (Stopping), whatever the work came to; None if it has already ended."""
+    if record.status in ("Completed", "Failed", "Stopped"):
+        return None
+    return "Stopped" if record.status == "Stopping" else outcome
+
+
 def signal_job(job: RunningJob, reason: str) -> None:
     """Record why the job ends and end its process group (SIGTERM, then SIGKILL)."""
     with job.lock:

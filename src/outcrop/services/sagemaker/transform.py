@@ -24,6 +24,7 @@ from outcrop.services.sagemaker.serving.endpoint import DeployFailed, Limits, No
 from outcrop.services.sagemaker.serving.process import WorkerFailed
 from outcrop.services.sagemaker.serving.spec import VariantSpec
 from outcrop.services.sagemaker.training_io import JobFailure, split_s3_uri
+from outcrop.services.sagemaker.training_process import end_status
 from outcrop.services.sagemaker.transform_records import (
     RecordTooLarge,
     assemble,
@@ -104,6 +105,8 @@ class TransformRunner:
         record = self.store.get(KIND, name, where=where)
         if record is None:
             return
+        if record.status == "Stopping":  # stopped before this runner knew the job
+            self.stop(name, where)
         self.store.update(KIND, name, lambda r: r.body.update(TransformStartTime=time.time()), where=where)
         variant: RunningVariant | None = None
         status, reason = "Completed", None
@@ -259,12 +262,16 @@ class TransformRunner:
     def _finish(self, name: str, status: str, reason: str | None, where: Where) -> None:
         now = time.time()
 
-        def change(record: Record) -> None:
-            record.status = status
+        def change(record: Record) -> bool:
+            ended = end_status(record, status)
+            if ended is None:
+                return False  # ended already: the first end stands
+            record.status = ended  # Stopped where a stop was accepted before this end
             record.body["TransformEndTime"] = now
             record.body.setdefault("TransformStartTime", record.created)
-            if reason:
+            if reason and ended == status:
                 record.body["FailureReason"] = reason[:1024]
+            return True
 
         self.store.update(KIND, name, change, where=where)
 
