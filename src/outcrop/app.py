@@ -200,7 +200,11 @@ class App:
         from outcrop.services.bedrock_agent.kb_sealing import DataSourceKeys
 
         # data sources with a kmsKeyArn keep their chunks sealed under a data key of that KMS key
-        keys = DataSourceKeys(CustomerKeys(lambda: self.kms), lambda kb, ds: store.data_source(kb, ds))
+        keys = DataSourceKeys(
+            CustomerKeys(lambda: self.kms),
+            lambda kb, ds: store.data_source(kb, ds),
+            lambda kb: store.data_sources(kb),  # keyword search makes terms under each keyed one
+        )
         store = KnowledgeBaseStore(
             self.data_path("knowledge-bases"),
             account=self.settings.account_id,

@@ -3,9 +3,11 @@
 their data source's data key, and searches open them again through that key.
 
 `opener(data_source_id)` answers a data source's data key in the clear (opened through KMS, so a disabled key
-fails there, with the service's error) or None for a data source without a key. Vectors and metadata stay
-as they are, so semantic search sees sealed chunks as before; the full-text index holds only their sealed
-form, so keyword search (and the keyword half of HYBRID) does not find their words.
+fails there, with the service's error) or None for a data source without a key; `keyed()` lists the data
+sources with a key. Vectors and metadata stay as they are, so semantic search sees sealed chunks as before.
+The full-text index holds a sealed chunk's blob and its words as keyed HMAC terms (sealed_terms.py), so
+keyword search (and the keyword half of HYBRID) finds them by the query's terms under each keyed data
+source's key, opening every such key through KMS: a disabled key fails the search.
 """
 
 from __future__ import annotations
@@ -17,18 +19,25 @@ from typing import Any
 
 from outcrop.kms.sealed import seal, unseal
 from outcrop.rag.ingest import DATA_SOURCE_ID
-from outcrop.storage.vectors import Filter, Hit, StoredChunk, VectorStore
+from outcrop.rag.sealed_terms import term_key, terms
+from outcrop.storage.vectors import Filter, Hit, StoredChunk, VectorStore, fusion
 
-MARK = "outcrop-sealed:"
+MARK = "outcrop-sealed:"  # a sealed value in base64 (parent texts, and chunk texts sealed before terms)
+# a sealed chunk text: hex of the blob (one token longer than any index keeps), a newline, its terms; the
+# mark is two invisible separators, so it gives the index no word a plain query could match
+INDEXED = "\u2063\u2063"
 Opener = Callable[[str], bytes | None]
 
 
 class SealedVectors:
     """A VectorStore around another: chunks sealed on the way in, hits opened on the way out."""
 
-    def __init__(self, inner: VectorStore, opener: Opener) -> None:
+    def __init__(
+        self, inner: VectorStore, opener: Opener, keyed: Callable[[], list[str]] | None = None
+    ) -> None:
         self.inner = inner
         self.opener = opener
+        self.keyed = keyed or (lambda: [])
         self.name = inner.name
         self.dimension = inner.dimension
 
@@ -54,7 +63,7 @@ class SealedVectors:
             if data_key is not None:
                 chunk = replace(
                     chunk,
-                    text=_sealed(data_key, chunk.text),
+                    text=_indexed(data_key, chunk.text),
                     parent_text=None if chunk.parent_text is None else _sealed(data_key, chunk.parent_text),
                 )
             out.append(chunk)
@@ -64,7 +73,7 @@ class SealedVectors:
         key = self._keys()
         out = []
         for hit in hits:
-            if hit.text.startswith(MARK):
+            if hit.text.startswith((MARK, INDEXED)):
                 data_key = key(str(hit.metadata.get(DATA_SOURCE_ID, "")))
                 if data_key is None:
                     raise ValueError(f"Chunk {hit.chunk_id} is sealed, but its data source has no key.")
@@ -97,12 +106,20 @@ class SealedVectors:
         return self._open(self.inner.search(vector, k, filter))
 
     def keyword_search(self, text: str, k: int, filter: Filter | None = None) -> list[Hit]:
-        return self._open(self.inner.keyword_search(text, k, filter))
+        """The query's own words (for plain chunks) and its terms under each keyed data source's key."""
+        key = self._keys()
+        query = [text]
+        for data_source in self.keyed():
+            data_key = key(data_source)
+            if data_key is not None:
+                query.extend(terms(term_key(data_key), text))
+        return self._open(self.inner.keyword_search(" ".join(query), k, filter))
 
     def hybrid_search(
         self, vector: Sequence[float], text: str, k: int, filter: Filter | None = None
     ) -> list[Hit]:
-        return self._open(self.inner.hybrid_search(vector, text, k, filter))
+        """Fused through this store, so the keyword half searches terms and its feedback reads opened text."""
+        return fusion.hybrid_search(self, vector, text, k, filter)
 
     def count(self) -> int:
         return self.inner.count()
@@ -118,5 +135,14 @@ def _sealed(data_key: bytes, text: str) -> str:
     return MARK + base64.b64encode(seal(data_key, text.encode())).decode()
 
 
+def _indexed(data_key: bytes, text: str) -> str:
+    """A chunk text as the index holds it: the sealed blob, then its keyed terms."""
+    blob = seal(data_key, text.encode()).hex()
+    return f"{INDEXED}{blob}\n{' '.join(terms(term_key(data_key), text))}"
+
+
 def _opened(data_key: bytes, text: str) -> str:
+    if text.startswith(INDEXED):
+        blob = bytes.fromhex(text[len(INDEXED) :].split("\n", 1)[0])
+        return unseal(data_key, blob).decode()
     return unseal(data_key, base64.b64decode(text[len(MARK) :])).decode()

@@ -33,10 +33,17 @@ def wanted_key(params: dict[str, Any]) -> str | None:
 
 
 class DataSourceKeys:
-    def __init__(self, keys: CustomerKeys, data_source: Callable[[str, str], DataSource | None]) -> None:
-        """`data_source(kb_id, ds_id)` finds a stored data source (the knowledge-base store's lookup)."""
+    def __init__(
+        self,
+        keys: CustomerKeys,
+        data_source: Callable[[str, str], DataSource | None],
+        data_sources: Callable[[str], list[DataSource]] | None = None,
+    ) -> None:
+        """`data_source(kb_id, ds_id)` finds a stored data source and `data_sources(kb_id)` lists a knowledge
+        base's (the knowledge-base store's lookups); without the list, keyword search sees no sealed chunk."""
         self.keys = keys
         self.data_source = data_source
+        self.data_sources = data_sources
 
     def new_key(self, kb: KnowledgeBase, key_ref: str) -> dict[str, str]:
         """The members a data source keeps for its key; a key KMS refuses is a ValidationException."""
@@ -66,4 +73,8 @@ class DataSourceKeys:
                     f"{key_arn}: {exc.code}: {exc.message}"
                 ) from exc
 
-        return SealedVectors(store, opener)
+        def keyed() -> list[str]:
+            listed = self.data_sources(kb.id) if self.data_sources is not None else []
+            return [ds.id for ds in listed if SEALED_KEY in ds.body]
+
+        return SealedVectors(store, opener, keyed)
