@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -16,11 +17,13 @@ from botocore.exceptions import ClientError
 
 from outcrop.protocol.errors import ValidationException
 from outcrop.services.sagemaker.control_common import request_stop
+from outcrop.services.sagemaker.pipeline_runner import PipelineRunner
 from outcrop.services.sagemaker.processing import ProcessingRunner
 from outcrop.services.sagemaker.store import SageMakerStore
 from outcrop.services.sagemaker.training import TrainingRunner
 from outcrop.services.sagemaker.training_process import RunningJob
 from outcrop.services.sagemaker.transform import TransformRunner
+from outcrop.services.sagemaker.tuning import TuningRunner
 from tests.server import RunningServer
 from tests.services.test_sagemaker_training import Jobs
 
@@ -110,6 +113,24 @@ def test_a_second_stop_is_refused(store: SageMakerStore) -> None:
     with pytest.raises(ValidationException) as refused:
         request_stop(store, "training-job", store.get("training-job", name) or NONE, "training job")
     assert refused.value.message == "The request was rejected because the training job is in status Stopping."
+
+
+def test_tuning_and_pipeline_ends_honour_a_stop_and_keep_the_first_end(store: SageMakerStore) -> None:
+    host = SimpleNamespace(store=store)
+    tuning, pipelines = TuningRunner(host), PipelineRunner(host, NONE)
+    stopped, done = _job(store, "tuning-job"), _job(store, "tuning-job")
+    request_stop(store, "tuning-job", store.get("tuning-job", stopped) or NONE, "tuning job")
+    tuning._finish(stopped, WHERE, "Failed", "All training jobs failed.")
+    tuning._finish(done, WHERE, "Completed", None)
+    tuning._finish(done, WHERE, "Failed", "InternalServerError: a late write")
+    assert [store.get("tuning-job", n).status for n in (stopped, done)] == ["Stopped", "Completed"]  # type: ignore[union-attr]
+
+    execution = _job(store, "pipeline-execution")
+    store.update("pipeline-execution", execution, lambda r: setattr(r, "status", "Stopping"))
+    pipelines._finish(execution, "Succeeded", None)
+    pipelines._finish(execution, "Failed", "InternalServerError: a late write")
+    record = store.get("pipeline-execution", execution)
+    assert record is not None and record.status == "Stopped" and "FailureReason" not in record.body
 
 
 def test_stop_at_the_earliest_moment_is_honoured_or_refused(server: RunningServer) -> None:

@@ -351,9 +351,17 @@ class PipelineOperations(ControlPlane):
 
     def stop_pipeline_execution(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._execution(ctx, params["PipelineExecutionArn"])
-        if record.status != "Executing":
-            raise Conflict(f"Pipeline execution '{record.arn}' is {record.status}, so it cannot be stopped.")
-        self.store.update(EXECUTION, record.name, lambda r: setattr(r, "status", "Stopping"))
+        seen = [record.status]
+
+        def stopping(r: Record) -> bool:
+            seen.append(r.status)  # read and written in one transaction: an execution that ended refuses
+            if r.status != "Executing":
+                return False
+            r.status = "Stopping"
+            return True
+
+        if self.store.update(EXECUTION, record.name, stopping) is None:
+            raise Conflict(f"Pipeline execution '{record.arn}' is {seen[-1]}, so it cannot be stopped.")
         self.pipelines.stop(record.name)
         return {"PipelineExecutionArn": record.arn}
 
@@ -365,7 +373,9 @@ class PipelineOperations(ControlPlane):
                 "can be retried."
             )
 
-        def retrying(r: Record) -> None:
+        def retrying(r: Record) -> bool:
+            if r.status not in ("Failed", "Stopped"):
+                return False  # retried (or changed) since it was read: one retry runs
             r.status = "Executing"
             r.body.pop("FailureReason", None)
             if params.get("ParallelismConfiguration"):
@@ -375,7 +385,9 @@ class PipelineOperations(ControlPlane):
                     step["StepStatus"] = "Starting"
                     for key in ("FailureReason", "EndTime"):
                         step.pop(key, None)
+            return True
 
-        self.store.update(EXECUTION, record.name, retrying)
+        if self.store.update(EXECUTION, record.name, retrying) is None:
+            raise Conflict(f"Pipeline execution '{record.arn}' is already being retried.")
         self.pipelines.start(record.name)
         return {"PipelineExecutionArn": record.arn}

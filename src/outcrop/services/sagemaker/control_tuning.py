@@ -16,6 +16,7 @@ from outcrop.services.sagemaker.control_common import (
     ResourceNotFound,
     check_name,
     listed,
+    request_stop,
 )
 from outcrop.services.sagemaker.store import AlreadyExists, Record
 from outcrop.services.sagemaker.training import KIND as TRAINING
@@ -192,11 +193,7 @@ class TuningOperations(ControlPlane):
 
     def stop_hyper_parameter_tuning_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._tuning_job(ctx, params["HyperParameterTuningJobName"])
-        if record.status != "InProgress":
-            raise ValidationException(
-                f"The request was rejected because the tuning job is in status {record.status}."
-            )
-        self.store.update(KIND, record.name, lambda r: setattr(r, "status", "Stopping"), where=record.where)
+        request_stop(self.store, KIND, record, "tuning job")
         self.tuning.stop(record.name, record.where)
         return {}
 

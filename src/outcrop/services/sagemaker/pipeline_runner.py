@@ -107,6 +107,8 @@ class PipelineRunner:
         record = self.store.get(EXECUTION, execution_id)
         if record is None:
             return
+        if record.status == "Stopping":  # stopped before this runner knew the execution
+            stop.set()
         definition = parse(record.body["_Definition"])
         ctx = _context(record)
         limit = (record.body.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps", 50)
@@ -298,12 +300,15 @@ class PipelineRunner:
         self._put_step(execution_id, name, fields)
 
     def _finish(self, execution_id: str, status: str, reason: str | None) -> None:
-        def change(record: Record) -> None:
-            record.status = status
-            if reason:
+        def change(record: Record) -> bool:
+            if record.status not in ("Executing", "Stopping"):
+                return False  # ended already (or retried as a new run): the first end stands
+            record.status = "Stopped" if record.status == "Stopping" else status  # an accepted stop wins
+            if reason and record.status == status:
                 record.body["FailureReason"] = reason[:1024]
             else:
                 record.body.pop("FailureReason", None)
+            return True
 
         self.store.update(EXECUTION, execution_id, change)
 

@@ -26,6 +26,7 @@ from outcrop.services.base import RequestContext
 from outcrop.services.sagemaker.store import Record, Where
 from outcrop.services.sagemaker.training import KIND as TRAINING
 from outcrop.services.sagemaker.training import LOG_GROUP
+from outcrop.services.sagemaker.training_process import end_status
 from outcrop.services.sagemaker.tuning_hyperband import Hyperband
 from outcrop.services.sagemaker.tuning_search import Search
 from outcrop.storage.logs import LogStoreError
@@ -147,6 +148,8 @@ class TuningRunner:
         record = self.store.get(KIND, name, where=place)
         if record is None:
             return
+        if record.status == "Stopping":  # stopped before this runner knew the job
+            stop.set()
         config = record.body["HyperParameterTuningJobConfig"]
         objective = config["HyperParameterTuningJobObjective"]
         maximize = objective["Type"] == "Maximize"
@@ -308,11 +311,15 @@ class TuningRunner:
         return better(maximize, statistics.median(earlier), pick(current))
 
     def _finish(self, name: str, where: Where, status: str, reason: str | None) -> None:
-        def change(record: Record) -> None:
-            record.status = status
+        def change(record: Record) -> bool:
+            ended = end_status(record, status)
+            if ended is None:
+                return False  # ended already: the first end stands
+            record.status = ended  # Stopped where a stop was accepted before this end
             record.body["HyperParameterTuningEndTime"] = time.time()
-            if reason:
+            if reason and ended == status:
                 record.body["FailureReason"] = reason[:1024]
+            return True
 
         self.store.update(KIND, name, change, where=where)
 
