@@ -41,6 +41,7 @@ from outcrop.services.bedrock_runtime.invoke import (
 )
 from outcrop.storage.objects import ObjectAttributes, ObjectStore, StoreError
 
+_STOPPED = "The job was stopped; the records processed before are in the output."
 RETRY_AFTER_S = 1.0  # a record throttled (the model's queue is full of interactive calls) waits this long
 RECORD_ID_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -144,14 +145,16 @@ class BatchRunner:
             if job.status == "Stopping":
                 stop.set()
                 if not (self._staging / job_id).exists():  # stopped before its first record
-                    self.store.set_status(job_id, "Stopped", "The job was stopped before it started.")
+                    self.store.set_status(
+                        job_id, "Stopped", "The job was stopped before it started.", only_from=("Stopping",)
+                    )
                     return
             self._run_job(job, stop)
         except InputProblem as problem:
-            self.store.set_status(job_id, "Failed", str(problem))
+            self._end(job_id, "Failed", str(problem))
         except Exception as error:  # a bug or a store failure: the job says so instead of hanging
             if not self._closing.is_set():
-                self.store.set_status(job_id, "Failed", f"The job failed: {error}")
+                self._end(job_id, "Failed", f"The job failed: {error}")
         finally:
             with self._lock:
                 self._stops.pop(job_id, None)
@@ -187,14 +190,21 @@ class BatchRunner:
         expired = time.time() > job.expires
         message: str | None
         if current is not None and current.status == "Stopping":
-            final, message = "Stopped", "The job was stopped; the records processed before are in the output."
+            final, message = "Stopped", _STOPPED
         elif expired and tally.counts.processed < (tally.counts.total or 0):
             final, message = "Expired", "The job ran past its timeoutDurationInHours."
         else:
             final, message = _verdict(tally.counts)
         self._write_outputs(job, files, tally.counts)
-        self.store.set_status(job.job_id, final, message)
+        self._end(job.job_id, final, message)
         shutil.rmtree(self._staging / job.job_id, ignore_errors=True)
+
+    def _end(self, job_id: str, final: str, message: str | None) -> None:
+        """End a job that still runs, from the status it is in (one statement): a stop accepted since the
+        outcome was decided ends it Stopped instead, and a job already ended keeps its end."""
+        running = (*ACTIVE, "Stopping") if final == "Stopped" else ACTIVE
+        if not self.store.set_status(job_id, final, message, only_from=running):
+            self.store.set_status(job_id, "Stopped", _STOPPED, only_from=("Stopping",))
 
     def _run_records(
         self,
