@@ -13,7 +13,7 @@ import hmac
 import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -23,7 +23,7 @@ from outcrop.protocol.parse import HttpRequest
 
 _SIGNED_HEADERS = re.compile(r"SignedHeaders=([^,\s]+)")
 _SIGNATURE = re.compile(r"Signature=([0-9a-f]+)")
-_MAX_SKEW = timedelta(minutes=15)
+_MAX_SKEW_SECONDS = 15 * 60.0
 # The query parameters S3's HMAC-SHA1 signature covers (all others are left out of the signed resource).
 _V2_SUBRESOURCES = frozenset(
     [
@@ -81,15 +81,18 @@ def canonical_request(
 ) -> str:
     path = request.raw_path or "/"
     uri = path if service == "s3" else quote(path, safe="/~")
-    pairs = sorted(
-        (_encode(key), _encode(value))
-        for key, values in request.query.items()
-        if key != drop_query
-        for value in values
-    )
-    query = "&".join(f"{key}={value}" for key, value in pairs)
-    headers = "".join(f"{name}:{' '.join(request.header(name).split())}\n" for name in signed)
-    return "\n".join([request.method, uri, query, headers, ";".join(signed), payload_hash])
+    query = ""
+    if request.query:
+        pairs = sorted(
+            (_encode(key), _encode(value))
+            for key, values in request.query.items()
+            if key != drop_query
+            for value in values
+        )
+        query = "&".join(f"{key}={value}" for key, value in pairs)
+    given = request.headers  # lower-case names, as SignedHeaders lists them
+    headers = "".join(f"{name}:{' '.join(given.get(name.lower(), '').split())}\n" for name in signed)
+    return f"{request.method}\n{uri}\n{query}\n{headers}\n{';'.join(signed)}\n{payload_hash}"
 
 
 @lru_cache(maxsize=1024)
@@ -102,10 +105,10 @@ def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
 
 
 def signature(secret: str, amz_date: str, region: str, service: str, canonical: str) -> str:
-    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = _signing_key(secret, amz_date[:8], region, service)
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{amz_date[:8]}/{region}/{service}/aws4_request\n{digest}"
+    # hmac.digest: OpenSSL's one-shot HMAC, without building a Python HMAC object per request
+    return hmac.digest(_signing_key(secret, amz_date[:8], region, service), to_sign.encode(), "sha256").hex()
 
 
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
@@ -120,6 +123,16 @@ def _parse_amz_date(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
+@lru_cache(maxsize=256)
+def _amz_epoch(text: str) -> float | None:
+    """An X-Amz-Date as epoch seconds (None: not a date). Cached: a busy client signs many requests in the
+    same second, and the clock check then costs a dictionary look-up."""
+    try:
+        return _parse_amz_date(text).timestamp()
+    except ValueError:
+        return None
+
+
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _MAX_PRESIGNED = 604800  # a week: AWS refuses a longer X-Amz-Expires
 
@@ -128,8 +141,8 @@ def _query_error(message: str) -> ServiceError:
     return ServiceError(message, code="AuthorizationQueryParametersError", status=400, sender_fault=True)
 
 
-def _presigned_expiry(text: str) -> timedelta:
-    """A presigned URL's X-Amz-Expires, refused as AWS words it when it is not 0..604800 seconds."""
+def _presigned_expiry(text: str) -> float:
+    """A presigned URL's X-Amz-Expires in seconds, refused as AWS words it when it is not 0..604800."""
     text = text.strip() or "900"
     if text.startswith("-") and text[1:].isdigit():
         raise _query_error("X-Amz-Expires must be non-negative")
@@ -137,40 +150,49 @@ def _presigned_expiry(text: str) -> timedelta:
         raise _query_error("X-Amz-Expires should be a number")
     if len(text) > 7 or int(text) > _MAX_PRESIGNED:
         raise _query_error(f"X-Amz-Expires must be less than a week (in seconds) that is {_MAX_PRESIGNED}")
-    return timedelta(seconds=int(text))
+    return float(text)
 
 
-def _payload_hash(request: HttpRequest, service: str, mismatch: ServiceError) -> str:
-    """The payload hash the signature covers. Only S3 lets a client leave the body out of it
-    (UNSIGNED-PAYLOAD, and STREAMING-* where the chunks carry their own signatures or checksums); every
-    other claim is the body's SHA-256, checked after the signature (_check_body)."""
+def _mismatch(service: str) -> SignatureMismatch:
+    """A bad signature, as the service words it (made only when one is refused)."""
+    return SignatureMismatch(
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your AWS Secret Access Key and signing method.",
+        code="SignatureDoesNotMatch" if service in _MISMATCH_AS_QUERY else None,
+    )
+
+
+def _body_sha256(request: HttpRequest) -> str:
+    return hashlib.sha256(request.body).hexdigest() if request.body else _EMPTY_SHA256
+
+
+def _payload_hash(request: HttpRequest, service: str) -> tuple[str, bool]:
+    """The payload hash the signature covers, and whether it is already known to be the body's. Only S3
+    lets a client leave the body out of it (UNSIGNED-PAYLOAD, and STREAMING-* where the chunks carry their
+    own signatures or checksums); every other service's is the body's SHA-256, hashed here once; S3's
+    claimed hash is checked after the signature (_check_body)."""
     claimed = request.header("x-amz-content-sha256")
-    if service == "s3" and (claimed == "UNSIGNED-PAYLOAD" or claimed.startswith("STREAMING-")):
-        return claimed
     if service != "s3":
-        actual = hashlib.sha256(request.body).hexdigest()
+        actual = _body_sha256(request)
         if claimed and claimed != actual:  # a hash that is not the body's: the signature cannot hold
-            raise mismatch
-        return actual
-    return claimed or hashlib.sha256(request.body).hexdigest()
+            raise _mismatch(service)
+        return actual, True
+    if claimed == "UNSIGNED-PAYLOAD" or claimed.startswith("STREAMING-"):
+        return claimed, False
+    if claimed:
+        return claimed, False
+    return _body_sha256(request), True
 
 
 def _check_body(
-    request: HttpRequest,
-    payload: str,
-    seed: str,
-    secret: str,
-    amz_date: str,
-    region: str,
-    service: str,
-    mismatch: ServiceError,
+    request: HttpRequest, payload: str, seed: str, secret: str, amz_date: str, region: str, service: str
 ) -> None:
     """After the signature holds: the body is the one it signed (S3's claimed SHA-256, or the chain of
     chunk signatures that starts at the request's signature and ends at the signed trailer)."""
     if payload == "UNSIGNED-PAYLOAD" or payload.startswith("STREAMING-UNSIGNED"):
         return
     if not payload.startswith("STREAMING-"):
-        actual = hashlib.sha256(request.body).hexdigest()
+        actual = _body_sha256(request)
         if payload != actual:
             raise ServiceError(
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -181,26 +203,26 @@ def _check_body(
             )
         return
     if not payload.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"):
-        raise mismatch  # STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD (SigV4a) is not served
+        raise _mismatch(service)  # STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD (SigV4a) is not served
     chunks = request.chunk_signatures or []
     if not chunks or any(signature is None for _, signature in chunks):
-        raise mismatch
+        raise _mismatch(service)
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     key = _signing_key(secret, amz_date[:8], region, service)
     previous = seed
     for digest, given in chunks:
         to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, _EMPTY_SHA256, digest])
-        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.digest(key, to_sign.encode(), "sha256").hex()
         if not hmac.compare_digest(expected, given or ""):
-            raise mismatch
+            raise _mismatch(service)
         previous = expected
     if payload.endswith("-TRAILER"):
         canonical, given = request.trailer or ("", "")
         trailer_hash = hashlib.sha256(canonical.encode()).hexdigest()
         to_sign = "\n".join(["AWS4-HMAC-SHA256-TRAILER", amz_date, scope, previous, trailer_hash])
-        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.digest(key, to_sign.encode(), "sha256").hex()
         if not hmac.compare_digest(expected, given):
-            raise mismatch
+            raise _mismatch(service)
 
 
 class SigV4Authenticator:
@@ -224,21 +246,17 @@ class SigV4Authenticator:
             self._check_sigv2(request, secret)
             return
         service = caller.signing_name
-        mismatch = SignatureMismatch(
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your AWS Secret Access Key and signing method.",
-            code="SignatureDoesNotMatch" if service in _MISMATCH_AS_QUERY else None,
-        )
+        verified = True  # whether the payload hash is known to be the body's (nothing left to check)
         if caller.scheme == "sigv4":
             header = request.header("authorization")
             signed_match, given_match = _SIGNED_HEADERS.search(header), _SIGNATURE.search(header)
             amz_date = request.header("x-amz-date")
             if not (signed_match and given_match and amz_date):
-                raise mismatch
+                raise _mismatch(service)
             signed, given = signed_match.group(1).split(";"), given_match.group(1)
-            payload = _payload_hash(request, service, mismatch)
+            payload, verified = _payload_hash(request, service)
             drop = None
-            expires = _MAX_SKEW
+            expires = _MAX_SKEW_SECONDS
         else:
             first = {key: values[0] for key, values in request.query.items()}
             signed, given = (
@@ -249,21 +267,20 @@ class SigV4Authenticator:
             payload = "UNSIGNED-PAYLOAD"
             drop = "X-Amz-Signature"
             expires = _presigned_expiry(first.get("X-Amz-Expires", "900"))
-        try:
-            when = _parse_amz_date(amz_date)
-        except ValueError as exc:
-            raise mismatch from exc
-        now = datetime.now(UTC)
-        if now - when > expires or when - now > _MAX_SKEW:
+        when = _amz_epoch(amz_date)
+        if when is None:
+            raise _mismatch(service)
+        now = time.time()
+        if now - when > expires or when - now > _MAX_SKEW_SECONDS:
             raise ServiceError(
                 "Signature expired or not yet valid.", code="RequestExpired", status=403, sender_fault=True
             )
         canonical = canonical_request(request, signed, payload, service, drop_query=drop)
         expected = signature(secret, amz_date, caller.region, service, canonical)
         if not hmac.compare_digest(expected, given):
-            raise mismatch
-        if caller.scheme == "sigv4":
-            _check_body(request, payload, given, secret, amz_date, caller.region, service, mismatch)
+            raise _mismatch(service)
+        if not verified:
+            _check_body(request, payload, given, secret, amz_date, caller.region, service)
 
     def secret_for(self, request: HttpRequest, caller: Caller) -> str | None:
         """The secret the caller's key signs with (None: an unknown key). Subclasses add other keys."""
