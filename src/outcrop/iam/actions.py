@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from outcrop.iam.action_table import PREFIXES, RULES
@@ -51,26 +52,40 @@ def _value(params: Mapping[str, Any], path: str) -> str | None:
     return str(value) if isinstance(value, str | int) else None
 
 
+@lru_cache(maxsize=4096)
+def _pieces(template: str) -> tuple[tuple[str, str], ...]:
+    """A resource template split once into (literal text, field name) pairs; the last field is ""."""
+    pieces, last = [], 0
+    for m in _FIELD.finditer(template):
+        pieces.append((template[last : m.start()], m.group(1)))
+        last = m.end()
+    pieces.append((template[last:], ""))
+    return tuple(pieces)
+
+
 def resolve(template: str, params: Mapping[str, Any], region: str, account: str) -> str:
     """A rule's resource for one request (see the module docstring)."""
     if template == "*":
         return "*"
     given_arn: str | None = None
     missing = False
-
-    def field(m: re.Match[str]) -> str:
-        nonlocal given_arn, missing
-        name = m.group(1)
+    parts: list[str] = []
+    for literal, name in _pieces(template):
+        parts.append(literal)
+        if not name:
+            continue
         if name == "R":
-            return region
+            parts.append(region)
+            continue
         if name == "A":
-            return account
+            parts.append(account)
+            continue
         special, _, member = name.partition(":") if name.startswith("@") else ("", "", name)
         member, _, modifier = member.partition("|")
         value = _value(params, member)
         if value is None:
             missing = True
-            return "*"
+            continue
         if special == "@model":
             given_arn = given_arn or bedrock_model(value, region, account)
         elif special == "@kms":
@@ -80,12 +95,10 @@ def resolve(template: str, params: Mapping[str, Any], region: str, account: str)
             )
         if value.startswith("arn:"):
             given_arn = given_arn or value
-        return value.lower() if modifier == "lower" else value
-
-    resource = _FIELD.sub(field, template)
+        parts.append(value.lower() if modifier == "lower" else value)
     if given_arn is not None:
         return given_arn
-    return "*" if missing else resource
+    return "*" if missing else "".join(parts)
 
 
 def target(service: str, operation: str, params: Mapping[str, Any], region: str, account: str) -> Target:

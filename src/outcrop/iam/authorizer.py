@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from outcrop.iam.actions import request_keys, target
 from outcrop.iam.errors import MalformedPolicyDocument, NoSuchEntity
-from outcrop.iam.evaluate import Principal, evaluate
+from outcrop.iam.evaluate import Principal, evaluate, remember, remembered
 from outcrop.iam.pass_role import passed_roles, service_principal
 from outcrop.iam.policy import Policy
 from outcrop.iam.resource_policies import REQUIRED, ResourcePolicySource
@@ -40,6 +40,11 @@ _NO_PERMISSION = frozenset({"GetCallerIdentity", "GetSessionToken"})
 def _iso_second(second: int) -> str:
     """aws:CurrentTime, formatted once a second rather than on every request."""
     return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _with(context: Callable[[], dict[str, list[str]]], keys: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The request's context with an action's own keys added (iam:PassedToService, kms:...)."""
+    return {**context(), **keys}
 
 
 def _xml(service: str) -> bool:
@@ -108,29 +113,42 @@ class IamAuthenticator(SigV4Authenticator):
             raise UnrecognizedClient("The security token included in the request is invalid.")
         principal = record.principal
         wanted = target(service, operation, params, caller.region, principal.account)
-        now = time.time()
-        context: dict[str, list[str]] = {
-            "aws:sourceip": [source_ip] if source_ip else [],
-            "aws:securetransport": ["true" if request.header("x-forwarded-proto") == "https" else "false"],
-            "aws:currenttime": [_iso_second(int(now))],
-            "aws:epochtime": [str(int(now))],
-            "aws:requestedregion": [caller.region],
-            "aws:useragent": [request.header("user-agent")],
-            **request_keys(service, params),
-            **self._resource_tags(wanted.resource),
-        }
+        built: dict[str, list[str]] = {}
+
+        def context() -> dict[str, list[str]]:
+            """The request's condition keys, gathered only when a policy that decides reads them."""
+            if not built:
+                now = time.time()
+                built.update(
+                    {
+                        "aws:sourceip": [source_ip] if source_ip else [],
+                        "aws:securetransport": [
+                            "true" if request.header("x-forwarded-proto") == "https" else "false"
+                        ],
+                        "aws:currenttime": [_iso_second(int(now))],
+                        "aws:epochtime": [str(int(now))],
+                        "aws:requestedregion": [caller.region],
+                        "aws:useragent": [request.header("user-agent")],
+                        **request_keys(service, params),
+                        **self._resource_tags(wanted.resource),
+                    }
+                )
+            return built
+
         self._require(principal, wanted.action, wanted.resource, context, caller.region, service)
         if service == "sts" and operation == "AssumeRole" and params.get("Tags"):  # as AWS requires
             self._require(principal, "sts:TagSession", wanted.resource, context, caller.region, service)
         # handing a role to a service needs iam:PassRole on it
         for role in passed_roles(service, operation, params):
-            passing = {**context, "iam:passedtoservice": [service_principal(service)]}
-            self._require(principal, "iam:PassRole", role, passing, caller.region, service)
+            passing = {"iam:passedtoservice": [service_principal(service)]}
+            self._require(
+                principal, "iam:PassRole", role, partial(_with, context, passing), caller.region, service
+            )
         needs = self.dependencies.get(service)
         for action, resource, keys in (
             needs(operation, params, caller.region, principal.account) if needs else ()
         ):
-            self._require(principal, action, resource, {**context, **keys}, caller.region, service)
+            self._require(principal, action, resource, partial(_with, context, keys), caller.region, service)
 
     def _resource_tags(self, resource: str) -> dict[str, list[str]]:
         """`aws:ResourceTag/...` (and `iam:ResourceTag/...`) of the IAM user or role a request acts on
@@ -155,11 +173,13 @@ class IamAuthenticator(SigV4Authenticator):
         principal: Principal,
         action: str,
         resource: str,
-        context: dict[str, list[str]],
+        context: Callable[[], dict[str, list[str]]],
         region: str,
         service: str,
     ) -> None:
-        """One action on one resource, evaluated for the caller: AccessDenied, worded as AWS words it."""
+        """One action on one resource, evaluated for the caller: AccessDenied, worded as AWS words it.
+        A decision no condition took part in is remembered (`remembered`), so a repeated request on the
+        same resource neither gathers its context nor scans the policies again."""
         resource_policy = None
         prefix = action.partition(":")[0]
         if action in ("sts:AssumeRole", "sts:TagSession"):  # the role's trust policy is its resource policy
@@ -169,16 +189,22 @@ class IamAuthenticator(SigV4Authenticator):
             if found is not None:
                 resource, text = found
                 resource_policy = _resource_policy(text)
-        owner = resource.split(":")[4] if resource.count(":") >= 5 else ""
-        decision = evaluate(
-            principal,
-            action,
-            resource,
-            context,
-            resource_policy,
-            resource_required=prefix in REQUIRED and resource_policy is not None,  # none: CreateKey, lists
-            cross_account=prefix in self.resource_policies and owner.isdigit() and owner != principal.account,
-        )
+        decision = remembered(principal, action, resource, resource_policy)
+        if decision is None:
+            owner = resource.split(":")[4] if resource.count(":") >= 5 else ""
+            decision = evaluate(
+                principal,
+                action,
+                resource,
+                context(),
+                resource_policy,
+                resource_required=prefix in REQUIRED
+                and resource_policy is not None,  # none: CreateKey, lists
+                cross_account=prefix in self.resource_policies
+                and owner.isdigit()
+                and owner != principal.account,
+            )
+            remember(principal, action, resource, resource_policy, decision)
         if not decision.allowed:
             message = decision.message(principal, action, resource)
             raise ServiceError(

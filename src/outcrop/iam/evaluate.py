@@ -34,6 +34,10 @@ class Principal:
     transitive: tuple[str, ...] = ()  # session tag keys a chained AssumeRole passes on
     # identity statements whose Action matches, by action: most requests then test a handful, not all
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
+    # decisions no condition or policy variable took part in, by (action, resource, resource policy)
+    _decisions: dict[tuple[str, str, str | None], Decision] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def statements_for(self, action: str) -> tuple[Statement, ...]:
         found = self._by_action.get(action)
@@ -209,7 +213,7 @@ def evaluate(
     if not bounded:
         if resource_allows and principal.kind == "assumed-role" and resource_policy is not None:
             # a resource policy naming the role (not this very session) is bounded too
-            session_only = replace(principal, role_arn="", _by_action={})
+            session_only = replace(principal, role_arn="", _by_action={}, _decisions={})
             resource_allows = _scan(resource_policy.statements, action, resource, context, session_only)[1]
         if identity_allows and not resource_allows:
             return Decision(False, "no permissions boundary allows")
@@ -234,6 +238,34 @@ def evaluate(
     if identity_allows or resource_allows:
         return Decision(True, matched=(sid,))
     return Decision(False, "no identity-based policy allows")
+
+
+def remembered(
+    principal: Principal, action: str, resource: str, resource_policy: Policy | None
+) -> Decision | None:
+    """A decision `evaluate` made before for the same principal, action, resource and resource policy,
+    when none of the statements it could consult read the request's context (conditions, variables):
+    such a decision is the same for every request. The principal is the store's, rebuilt after every
+    IAM write, so what it remembers never outlives a change to its policies."""
+    return principal._decisions.get((action, resource, resource_policy.document if resource_policy else None))
+
+
+def remember(
+    principal: Principal, action: str, resource: str, resource_policy: Policy | None, decision: Decision
+) -> None:
+    """Keep `decision` for `remembered` when no statement that speaks of `action` reads the context."""
+    statements = [
+        *principal.statements_for(action),
+        *_all(principal.boundary or ()),
+        *_all(principal.session or ()),
+        *(resource_policy.statements if resource_policy else ()),
+    ]
+    if any(s.reads_context and s.action.matches(action) for s in statements):
+        return
+    decisions = principal._decisions
+    if len(decisions) >= 4096:  # many resources (S3 object keys): start over rather than grow
+        decisions.clear()
+    decisions[(action, resource, resource_policy.document if resource_policy else None)] = decision
 
 
 def _delegates(

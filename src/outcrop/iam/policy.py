@@ -83,6 +83,12 @@ class Statement:
     not_principal: bool
     conditions: tuple[Condition, ...]
 
+    @property
+    def reads_context(self) -> bool:
+        """Whether deciding this statement reads the request's context: a condition, or a policy
+        variable in its Resource (Action never holds one that matters: it is matched without them)."""
+        return bool(self.conditions) or (self.resource is not None and self.resource.regex is None)
+
 
 @dataclass(frozen=True)
 class Policy:

@@ -108,6 +108,7 @@ class IamStore(PolicyRecords, TagRecords):
         self.db = Database(path, MIGRATIONS)
         self._cache: dict[str, KeyRecord] = {}
         self._cache_lock = threading.Lock()
+        self._generation = 0  # bumped by every write: a record read before one is never cached after it
 
     def close(self) -> None:
         self.db.close()
@@ -115,6 +116,7 @@ class IamStore(PolicyRecords, TagRecords):
     def changed(self) -> None:
         """Every write forgets the resolved keys: the next request compiles the principal afresh."""
         with self._cache_lock:
+            self._generation += 1
             self._cache.clear()
 
     def arn(self, kind: str, path: str, name: str) -> str:
@@ -306,16 +308,22 @@ class IamStore(PolicyRecords, TagRecords):
     # -- resolving a key -----------------------------------------------------------------------------------
 
     def resolve(self, key_id: str) -> KeyRecord | None:
-        """The record an access key stands for (IAM user key or STS session), or None if unknown."""
+        """The record an access key stands for (IAM user key or STS session), or None if unknown.
+
+        Read without the lock (a dict look-up is atomic); a record read from the database is kept only
+        if no write happened meanwhile, so a write racing the read cannot leave its old state cached."""
+        record = self._cache.get(key_id)
+        if record is not None:
+            return record
         with self._cache_lock:
-            if key_id in self._cache:
-                return self._cache[key_id]
+            generation = self._generation
         record = self._resolve(key_id)
         if record is not None:  # unknown keys are not remembered: random keys must not grow the cache
             with self._cache_lock:
-                if len(self._cache) >= CACHED_KEYS:
-                    self._cache.clear()
-                self._cache[key_id] = record
+                if generation == self._generation:
+                    if len(self._cache) >= CACHED_KEYS:
+                        self._cache.clear()
+                    self._cache[key_id] = record
         return record
 
     def _resolve(self, key_id: str) -> KeyRecord | None:
