@@ -33,11 +33,12 @@ def test_auto_allows_text_or_a_call_of_each_tool_however_it_opens() -> None:
     assert table["b0"].startswith('("\\"" b1 | [ \\t\\r\\n] b0 | "<" t1 | "{" b0')
     assert table["b5"] == '("<" t1 | "{" b0 | [^<{\\"] t0)?'
     assert table["t10"] == '("<" t1 | "{" b0 | [^<{>] t0)?'
-    assert table["call"].startswith('"{" [ \\t\\r\\n]* "\\"name\\": "')
-    assert '"\\"get_weather\\", ' in table["call"] and '"\\"web_search\\", ' in table["call"]
+    assert table["call"].startswith('"{" space "\\"name\\":" space (')
+    assert '"\\"get_weather\\"" "," space "\\"arguments\\":" space arguments-0 "}"' in table["call"]
+    assert '"\\"web_search\\"" "," space' in table["call"]
     assert table["tagged"] == '"<tool_call>\\n" call "\\n</tool_call>"'
     # the schema's enum reaches the arguments rule, and a schema without a type is still an object
-    assert '"\\"c\\"" | "\\"f\\""' in grammar.text
+    assert '"\\"c\\"" space | "\\"f\\"" space' in grammar.text
     assert table["arguments-1"].startswith('"{"')
     # after a tool's result a bare call may not open the reply (small models echo the call there)
     answer = tool_call_grammar([WEATHER, SEARCH], None, after_result=True)
@@ -49,6 +50,18 @@ def test_any_starts_inside_the_call_and_a_named_tool_inside_its_arguments() -> N
     assert grammar is not None and rules(grammar.text)["root"].startswith("call ")
     named = tool_call_grammar([WEATHER, SEARCH], "web_search")
     assert named is not None and rules(named.text)["root"] == 'arguments-1 "}" "\\n</tool_call>"'
+
+
+def test_json_whitespace_is_bounded_and_allows_pretty_printing() -> None:
+    """The models write calls pretty-printed: a line break and an indent are allowed wherever JSON has
+    whitespace (after enum and const values too), but never more than one line break in a row."""
+    grammar = tool_call_grammar([WEATHER, SEARCH], None)
+    assert grammar is not None
+    table = rules(grammar.text)
+    assert table["space"] == '( " " | "\\n" [ \\t]{0,20} )?'
+    assert table["arguments-0-unit"] == '"\\"c\\"" space | "\\"f\\"" space'
+    constant = json_grammar({"type": "object", "properties": {"k": {"const": 1}}, "required": ["k"]})
+    assert rules(constant.text)["k"] == '"1" space'
 
 
 def test_no_tools_no_grammar() -> None:

@@ -24,6 +24,12 @@ from outcrop.backends.grammar_numbers import integer_bounds, integer_range_rule
 
 _log = logging.getLogger(__name__)
 _MORE_CALLS = 3  # parallel calls allowed after the first
+# JSON whitespace wherever the converter allows some: none, a space, or one line break and an indent (as
+# llama.cpp's own JSON grammar). The converter's default (a space at most) forbids the pretty-printed calls
+# the models write by habit; each forbidden line break was a full-vocabulary redraw, and it pushed the
+# model off its course: `"duration_minutes": 30` became 3000000000000000 when the line break after 30 was
+# refused and only more digits were left. Bounded, so no reply can run away in whitespace.
+_SPACE = '( " " | "\\n" [ \\t]{0,20} )?'
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,11 @@ def _converter() -> Any:
     from llama_cpp.llama_grammar import RESERVED_NAMES, SchemaConverter
 
     class Converter(SchemaConverter):
-        """The stock converter, plus integers held within their schema's bounds."""
+        """The stock converter, plus integers held within their schema's bounds, and JSON's whitespace
+        after an enum or const value as after any other (the stock rule allows none there)."""
+
+        def _generate_constant_rule(self, value: Any) -> str:
+            return f"{super()._generate_constant_rule(value)} space"  # type: ignore[no-untyped-call]
 
         def visit(self, schema: dict[str, Any], name: str) -> Any:
             bounds = integer_bounds(schema) if schema.get("type") == "integer" else None
@@ -52,9 +62,11 @@ def _converter() -> Any:
             rule_name = name + "-" if name in RESERVED_NAMES else name or "root"
             return self._add_rule(rule_name, rule)  # type: ignore[no-untyped-call]
 
-    return Converter(  # type: ignore[no-untyped-call]
+    converter = Converter(  # type: ignore[no-untyped-call]
         prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
     )
+    converter._rules["space"] = _SPACE
+    return converter
 
 
 def _argument_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -90,12 +102,14 @@ def tool_call_grammar(
         if tool.name == tool_choice:
             rules = converter.format_grammar()
             return Grammar(f'root ::= {arguments} "}}" {_literal(chr(10) + TOOL_CALL_CLOSE)}\n{rules}')
-        opening = _literal(json.dumps(tool.name) + ', "arguments": ')
-        calls.append(f'{opening} {arguments} "}}"')
+        name = _literal(json.dumps(tool.name))
+        calls.append(
+            f'{name} "," space {_literal(chr(34) + "arguments" + chr(34) + ":")} space {arguments} "}}"'
+        )
     close = _literal(chr(10) + TOOL_CALL_CLOSE)
     rules = [
-        # the whitespace a model may put after the brace, as `text` below tells a call by `{ws"name"`
-        f'call ::= "{{" [ \\t\\r\\n]* {_literal(chr(34) + "name" + chr(34) + ": ")} ({" | ".join(calls)})',
+        # JSON's whitespace (`space`), pretty-printed or not; `text` below tells a call by `{ws"name"`
+        f'call ::= "{{" space {_literal(chr(34) + "name" + chr(34) + ":")} space ({" | ".join(calls)})',
         f"tagged ::= {_literal(TOOL_CALL_OPEN + chr(10))} call {close}",
         converter.format_grammar(),
     ]
