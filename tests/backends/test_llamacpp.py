@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from outcrop.backends import llamacpp_sampling
 from outcrop.backends.base import (
     BackendBusy,
     ChatMessage,
@@ -89,8 +90,14 @@ def test_same_seed_same_sample(qwen: LlamaCppGenerator) -> None:
     assert generate(qwen, request).text == generate(qwen, request).text
 
 
-def test_grammar_holds_even_against_the_prompt(qwen: LlamaCppGenerator) -> None:
-    """The model is asked for a value the schema forbids; the grammar wins, cheaply."""
+@pytest.mark.parametrize("shortlist", [64, 1])
+def test_grammar_holds_even_against_the_prompt(
+    qwen: LlamaCppGenerator, shortlist: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model is asked for a value the schema forbids; the grammar wins, cheaply. A redraw offers
+    the grammar the most likely tokens first, and the whole vocabulary when it allows none of them
+    (a shortlist of 1, the rejected token itself, always takes that path)."""
+    monkeypatch.setattr(llamacpp_sampling, "_SHORTLIST", shortlist)
     schema = {"type": "object", "properties": {"color": {"enum": ["red", "green"]}}, "required": ["color"]}
     request = GenerationRequest(
         [ChatMessage("user", 'Reply with the JSON {"color": "purple"} and nothing else.')],
@@ -144,6 +151,9 @@ def grammar_takes(qwen: LlamaCppGenerator, text: str, tool_choice: str | None = 
         '{"name": "get_weather", "arguments": {"city": "Oslo"}}',
         'Let me look:\n```json\n{\n  "name": "get_weather", "arguments": {"city": "Oslo"}}\n```',
         'Calling it: {"name": "get_weather", "arguments": {"city": "Oslo"}}',
+        # pretty-printed, as the models write by habit
+        '```json\n{\n  "name": "get_weather",\n  "arguments": {\n    "city": "Oslo",\n    "days": 3\n  }\n}'
+        "\n```",
     ],
 )
 def test_auto_grammar_takes_text_and_every_form_of_a_valid_call(qwen: LlamaCppGenerator, text: str) -> None:
@@ -159,6 +169,7 @@ def test_auto_grammar_takes_text_and_every_form_of_a_valid_call(qwen: LlamaCppGe
         '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo", "days": 8}}\n</tool_call>',
         'Here: {"name": "get_weather", "arguments": {"city": "Oslo"}} and more text',
         "Text <tool_call> text",
+        '{"name": "get_weather", "arguments": {\n\n"city": "Oslo"}}',  # whitespace is bounded
     ],
 )
 def test_auto_grammar_refuses_whatever_is_no_valid_call(qwen: LlamaCppGenerator, text: str) -> None:

@@ -43,6 +43,7 @@ def test_names_and_states(tmp_path: Path) -> None:
         "uses": 0,
         "generated_tokens": None,
         "prompt_cache": None,
+        "grammar": None,
     }
     assert isinstance(registry.generator("chat"), TextGenerator)
     assert isinstance(registry.embedder("embed"), Embedder)

@@ -98,6 +98,14 @@ class LlamaCppGenerator:
             "evaluated_tokens": self._engine.prompt_tokens_evaluated,
         }
 
+    @property
+    def grammar_stats(self) -> dict[str, float]:
+        """What constrained decoding cost since load: redrawn tokens and seconds in the grammar."""
+        return {
+            "resamples": self._engine.grammar_resamples,
+            "seconds": round(self._engine.grammar_seconds, 4),
+        }
+
     def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int:
         return len(self._model.tokenize(self._model.template.render(messages, tools)))
 

@@ -247,6 +247,7 @@ class ModelRegistry:
                 "uses": entry.uses,
                 "generated_tokens": getattr(entry.instance, "tokens_generated", None),
                 "prompt_cache": getattr(entry.instance, "prompt_cache", None),  # reused vs evaluated
+                "grammar": getattr(entry.instance, "grammar_stats", None),  # constrained decoding's cost
             }
             for name, entry in self._entries.items()
         }
