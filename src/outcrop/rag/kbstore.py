@@ -165,7 +165,6 @@ class KnowledgeBaseStore:
         self._vectors: dict[str, VectorStore] = {}
         self._vectors_lock = threading.Lock()
         self._postgres: Any = None
-        self.stop_requests: set[str] = set()
         self.running: set[str] = set()  # data source ids with a job in progress in this process
         self.running_lock = threading.Lock()
         with self.db.transaction() as tx:
@@ -350,12 +349,33 @@ class KnowledgeBaseStore:
     def save_job(
         self, job_id: str, status: str, statistics: dict[str, int], failure_reasons: list[str]
     ) -> None:
+        """A running job's progress or end, written only while it runs (one statement): once a stop was
+        accepted (STOPPING) it stays STOPPING, and ends STOPPED whatever the work came to."""
+        stopping = "STOPPING" if status in ("STARTING", "IN_PROGRESS") else "STOPPED"
         with self.db.transaction() as tx:
             tx.execute(
-                "UPDATE ingestion_jobs SET status = ?, statistics = ?, failure_reasons = ?, updated = ? "
-                "WHERE id = ?",
-                (status, json.dumps(statistics), json.dumps(failure_reasons), time.time(), job_id),
+                "UPDATE ingestion_jobs SET status = CASE status WHEN 'STOPPING' THEN ? ELSE ? END, "
+                "statistics = ?, failure_reasons = ?, updated = ? "
+                "WHERE id = ? AND status IN ('STARTING', 'IN_PROGRESS', 'STOPPING')",
+                (stopping, status, json.dumps(statistics), json.dumps(failure_reasons), time.time(), job_id),
             )
+
+    def stop_job(self, job_id: str) -> bool:
+        """Mark a running job STOPPING (its worker stops at its next document); False if it is not running."""
+        with self.db.transaction() as tx:
+            return (
+                tx.execute(
+                    "UPDATE ingestion_jobs SET status = 'STOPPING', updated = ? "
+                    "WHERE id = ? AND status IN ('STARTING', 'IN_PROGRESS')",
+                    (time.time(), job_id),
+                ).rowcount
+                > 0
+            )
+
+    def stop_requested(self, job_id: str) -> bool:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT status FROM ingestion_jobs WHERE id = ?", (job_id,)).fetchone()
+        return row is not None and row["status"] == "STOPPING"
 
     def job(self, kb_id: str, ds_id: str, job_id: str) -> IngestionJob | None:
         with self.db.read() as conn:

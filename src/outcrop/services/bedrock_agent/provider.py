@@ -174,15 +174,11 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
 
     def delete_knowledge_base(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         kb = self._kb(ctx, params["knowledgeBaseId"])
-        if any(ds.kb_id == kb.id for ds in self._running_sources(kb.id)):
-            raise ConflictException("An ingestion job is running on this knowledge base.")
-        self.store.delete_knowledge_base(kb.id)
+        with self.store.running_lock:  # held while deleting: no job starts on what is being deleted
+            if any(ds.id in self.store.running for ds in self.store.data_sources(kb.id)):
+                raise ConflictException("An ingestion job is running on this knowledge base.")
+            self.store.delete_knowledge_base(kb.id)
         return {"knowledgeBaseId": kb.id, "status": "DELETING"}
-
-    def _running_sources(self, kb_id: str) -> list[DataSource]:
-        with self.store.running_lock:
-            running = set(self.store.running)
-        return [ds for ds in self.store.data_sources(kb_id) if ds.id in running]
 
     # -- data sources ----------------------------------------------------------------------------------------
 
@@ -303,10 +299,10 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
 
     def delete_data_source(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ds = self._ds(ctx, params["knowledgeBaseId"], params["dataSourceId"])
-        with self.store.running_lock:
+        with self.store.running_lock:  # held while deleting: no job starts on what is being deleted
             if ds.id in self.store.running:
                 raise ConflictException("An ingestion job is running on this data source.")
-        keys = self.store.delete_data_source(ds.kb_id, ds.id)
+            keys = self.store.delete_data_source(ds.kb_id, ds.id)
         if ds.body.get("dataDeletionPolicy", "DELETE") == "DELETE" and keys:
             vectors = self.store.vectors(self._kb(ctx, ds.kb_id))
             for key in keys:
@@ -345,6 +341,7 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
                 raise ConflictException(
                     f"An ingestion job is already running for data source {ds.id}; wait for it to finish."
                 )
+            self._ds(ctx, ds.kb_id, ds.id)  # deleted since it was read: not found, and no job runs on it
             self.store.running.add(ds.id)
         try:
             job = self.store.add_job(kb.id, ds.id, params.get("description"))
@@ -371,9 +368,9 @@ class BedrockAgent(ActionGroupOperations, PromptOperations, FlowOperations, Serv
 
     def stop_ingestion_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         job = self._job(ctx, params)
-        if job.status not in ("STARTING", "IN_PROGRESS"):
-            raise ConflictException(f"The ingestion job is {job.status}; only a running job can be stopped.")
-        self.store.stop_requests.add(job.id)
+        if not self.store.stop_job(job.id):  # read and written together: a job that ended refuses
+            status = getattr(self.store.job(job.kb_id, job.ds_id, job.id), "status", "DELETED")
+            raise ConflictException(f"The ingestion job is {status}; only a running job can be stopped.")
         return {"ingestionJob": {**self._job_view(job), "status": "STOPPING"}}
 
     def list_ingestion_jobs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
