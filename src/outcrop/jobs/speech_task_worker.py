@@ -225,6 +225,8 @@ class JobWorker:
             except JobFailed as failure:
                 self._set(seq, "status = ?, reason = ?, completed = ?", (FAILED, str(failure), time.time()))
             except Exception as error:  # a bug or a broken model: the job fails, the worker goes on
+                if self._stopping.is_set():
+                    return  # the server is closing under it: left running, so the next start runs it again
                 log.exception("job %s failed", job.id)
                 reason = f"Internal error while running the job: {type(error).__name__}: {error}"
                 self._set(seq, "status = ?, reason = ?, completed = ?", (FAILED, reason[:2000], time.time()))
