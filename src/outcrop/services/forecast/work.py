@@ -58,6 +58,7 @@ class ForecastWork:
         self.store = store
         self.objects = objects
         self._queue: queue.Queue[str | None] = queue.Queue()
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="forecast-work", daemon=True)
         self._handlers: dict[str, Callable[[Resource], None]] = {
             "dataset-import-job": self._import,
@@ -74,6 +75,7 @@ class ForecastWork:
         self._thread.start()
 
     def close(self) -> None:
+        self._closing.set()
         self._queue.put(None)
 
     def submit(self, arn: str) -> None:
@@ -91,6 +93,8 @@ class ForecastWork:
             except (WorkFailed, DataError, models.ModelError) as exc:
                 self.store.update(arn, status=FAILED, message=str(exc))
             except Exception as exc:
+                if self._closing.is_set():
+                    return  # the server closed under it: left IN_PROGRESS, so the next start runs it again
                 log.exception("forecast %s failed", arn)
                 self.store.update(arn, status=FAILED, message=f"An internal error stopped the job: {exc}")
             else:
