@@ -31,7 +31,7 @@ REFUSED_ON_CREATE: list[tuple[str, Any]] = [
         "CodeSigningConfigArn",
         "arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdef0",
     ),
-    ("Publish", True),
+    ("PublishTo", "LATEST_PUBLISHED"),
     ("TenancyConfig", {"TenantIsolationMode": "PER_TENANT"}),
     ("DurableConfig", {"RetentionPeriodInDays": 7}),
     ("AcceleratorConfig", {"AcceleratorMemorySize": 16}),
@@ -84,7 +84,7 @@ def test_updates_and_invocations_refuse_what_they_cannot_honour(server: RunningS
             lam.update_function_configuration,
             {"DeadLetterConfig": {"TargetArn": "arn:aws:sns:us-east-1:000000000000:topic"}},
         ),
-        (lam.update_function_code, {"ZipFile": _package("v2"), "Publish": True}),
+        (lam.update_function_code, {"ZipFile": _package("v2"), "PublishTo": "LATEST_PUBLISHED"}),
         (lam.update_function_code, {"ZipFile": _package("v2"), "S3ObjectStorageMode": "REFERENCE"}),
         (lam.invoke, {"TenantId": "tenant-1"}),
     ]:

@@ -2,8 +2,9 @@
 
 Each function has a folder `<data>/lambda/functions/<name>/` (`<account>.<region>/<name>/` outside the
 server's default account and region: a function name has no dot, so the two never meet) holding
-`function.json` (its settings, written atomically) and one `code-<sha>/` folder per uploaded package; they
-are read back at start, so functions created with CreateFunction survive a restart as they do on AWS.
+`function.json` (its settings and its published versions' snapshots, written atomically) and one
+`code-<sha>/` folder per package that $LATEST or a published version runs; they are read back at start, so
+functions created with CreateFunction survive a restart as they do on AWS.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import shutil
 import time
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -39,10 +40,17 @@ class Deployed:
     last_modified: float
     role: str
     tags: dict[str, str]
+    # Published versions by number: immutable snapshots of $LATEST (each spec's `version` is its number);
+    # `last_version` is the highest number ever published, so a deleted version's number is not reused.
+    versions: dict[str, Deployed] = field(default_factory=dict)
+    last_version: int = 0
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec
         return {
+            "version": spec.version,
+            "versions": {number: version.to_json() for number, version in self.versions.items()},
+            "last_version": self.last_version,
             "name": spec.name,
             "handler": spec.handler,
             "code_dir": str(spec.code_dir),
@@ -74,6 +82,7 @@ class Deployed:
             description=data.get("description", ""),
             account=data.get("account") or default[0],
             region=data.get("region") or default[1],
+            version=data.get("version", "$LATEST"),
         )
         return cls(
             spec,
@@ -82,6 +91,8 @@ class Deployed:
             float(data["last_modified"]),
             data.get("role", ""),
             dict(data.get("tags", {})),
+            {n: cls.from_json(v, default) for n, v in data.get("versions", {}).items()},
+            int(data.get("last_version", 0)),
         )
 
 
@@ -110,6 +121,8 @@ class DeployedFunctions:
         """The package unzipped into a new code folder; returns it, the zip's base64 SHA-256 and size."""
         digest = hashlib.sha256(package).digest()
         target = self.folder(account, region, name) / f"code-{digest.hex()[:16]}"
+        if target.is_dir():  # the same package again (a published version may run it): already unpacked
+            return target, base64.b64encode(digest).decode(), len(package)
         try:
             archive = zipfile.ZipFile(io.BytesIO(package))
         except zipfile.BadZipFile as exc:
@@ -143,8 +156,9 @@ class DeployedFunctions:
         temporary = folder / "function.json.tmp"
         temporary.write_text(json.dumps(deployed.to_json()))
         os.replace(temporary, folder / "function.json")
+        running = {deployed.spec.code_dir, *(v.spec.code_dir for v in deployed.versions.values())}
         for old in folder.glob("code-*"):  # earlier packages nobody runs any more
-            if old != deployed.spec.code_dir:
+            if old not in running:
                 shutil.rmtree(old, ignore_errors=True)
 
     def delete(self, spec: FunctionSpec) -> None:

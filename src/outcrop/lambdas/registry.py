@@ -122,6 +122,14 @@ class FunctionRegistry:
         name = name.split(":", 1)[0]
         return self.functions.get((account, region, name))
 
+    def version(self, spec: FunctionSpec, qualifier: str | None) -> FunctionSpec | None:
+        """The function as `qualifier` names it: $LATEST (or none) itself, a number its published version."""
+        if qualifier in (None, "$LATEST"):
+            return spec
+        deployed = self.deployed.get(spec.key)
+        published = deployed.versions.get(str(qualifier)) if deployed is not None else None
+        return published.spec if published is not None else None
+
     def listed(self, account: str, region: str) -> list[FunctionSpec]:
         """The functions of one account's region, by name."""
         return sorted(
@@ -136,10 +144,28 @@ class FunctionRegistry:
         self.functions[deployed.spec.key] = deployed.spec
         self._retire(deployed.spec.key)
 
+    def save_deployed(self, deployed: Deployed) -> None:
+        """Record a change that leaves $LATEST's code and settings as they are (a version published or
+        deleted): no worker is retired, except a deleted version's own."""
+        self.store.save(deployed)
+        self.deployed[deployed.spec.key] = deployed
+        with self._lock:
+            gone = [
+                key
+                for key, pool in self._pools.items()
+                if pool.spec.key == deployed.spec.key
+                and pool.spec.version not in ("$LATEST", *deployed.versions)
+            ]
+        for key in gone:
+            self._retire(key)
+
     def delete_deployed(self, spec: FunctionSpec) -> None:
         self.deployed.pop(spec.key, None)
         self.functions.pop(spec.key, None)
-        self._retire(spec.key)
+        with self._lock:
+            keys = [key for key, pool in self._pools.items() if pool.spec.key == spec.key]
+        for key in keys:  # $LATEST's workers and every published version's
+            self._retire(key)
         self.store.delete(spec)
         self.policies.delete(spec.key)
 
@@ -149,20 +175,29 @@ class FunctionRegistry:
         if pool is not None:
             pool.retire()
 
+    @staticmethod
+    def _pool_key(spec: FunctionSpec) -> Key:
+        """Each published version runs in its own workers (its own code); a name never holds a colon."""
+        account, region, name = spec.key
+        return spec.key if spec.version == "$LATEST" else (account, region, f"{name}:{spec.version}")
+
     def arn(self, function: FunctionSpec | str) -> str:
         """A function's ARN, in its account and region (a bare name: the server's default ones)."""
         if isinstance(function, str):
             account, region, name = (*self.default, function)
         else:
             account, region, name = function.key
+            if function.version != "$LATEST":
+                name = f"{name}:{function.version}"
         return f"arn:aws:lambda:{region}:{account}:function:{name}"
 
     def pool(self, spec: FunctionSpec) -> FunctionPool:
+        key = self._pool_key(spec)
         with self._lock:
-            pool = self._pools.get(spec.key)
-            session = self._sessions.get(spec.key)
+            pool = self._pools.get(key)
+            session = self._sessions.get(key)
             if pool is not None and session is not None and not session.fresh():
-                self._pools.pop(spec.key).retire()  # its role credentials run out: new workers, new ones
+                self._pools.pop(key).retire()  # its role credentials run out: new workers, new ones
                 pool = None
             if pool is None:
                 concurrency = self.settings.lambda_concurrency
@@ -182,7 +217,7 @@ class FunctionRegistry:
                     lambda group, stream, events: shipper.put(scope, group, stream, events),
                     max(1, concurrency),
                 )
-                self._pools[spec.key] = pool
+                self._pools[key] = pool
             return pool
 
     def _ship(
@@ -221,7 +256,7 @@ class FunctionRegistry:
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
@@ -251,7 +286,7 @@ class FunctionRegistry:
             ) from exc
         if session is None:
             return {}
-        self._sessions[spec.key] = session
+        self._sessions[self._pool_key(spec)] = session
         return session.environment()
 
     # -- buckets and static sites ---------------------------------------------------------------------------
@@ -300,7 +335,7 @@ class FunctionRegistry:
         }
 
     def last_modified(self, spec: FunctionSpec) -> float:
-        pool = self._pools.get(spec.key)
+        pool = self._pools.get(self._pool_key(spec))
         return pool.last_modified if pool else _newest(spec.code_dir)
 
     def resume_pending(self) -> None:
@@ -310,6 +345,8 @@ class FunctionRegistry:
 
         def run(function: str, event: Any, client_context: Any) -> bool:
             spec = self.find(function)  # an ARN; a bare name (files from before regions): the default's
+            qualifier = function.split(":")[7] if function.count(":") >= 7 else None
+            spec = self.version(spec, qualifier) if spec is not None else None
             if spec is None:
                 return False
             self.pool(spec).invoke(event, arn=self.arn(spec), client_context=client_context)

@@ -29,6 +29,7 @@ class FunctionSpec:
     app: str = ""
     account: str = ""  # where the function lives; empty: the server's default account and region
     region: str = ""
+    version: str = "$LATEST"  # a published version's number; $LATEST is the one that changes
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -62,7 +62,7 @@ class Worker:
     def __init__(self, spec: FunctionSpec, environment: dict[str, str], log_dir: Path, generation: int):
         self.generation = generation
         self.id = uuid.uuid4().hex
-        self.log_stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{self.id}"
+        self.log_stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[{spec.version}]{self.id}"
         self.log_path = log_dir / f"{self.id}.log"
         self.log_offset = 0
         self.init_ms: float | None = None
@@ -259,7 +259,7 @@ class FunctionPool:
         started = time.perf_counter()
         start_ms = int(time.time() * 1000)
         request_id = outcome.request_id
-        lines = [f"START RequestId: {request_id} Version: $LATEST"]
+        lines = [f"START RequestId: {request_id} Version: {self.spec.version}"]
         timeout = self.spec.timeout
         reply: dict[str, Any] | None = None
         try:

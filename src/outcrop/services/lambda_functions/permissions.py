@@ -94,11 +94,16 @@ class PermissionOperations:
         raise NotImplementedError
 
     def _policy_target(self, ctx: RequestContext, params: Params) -> FunctionSpec:
-        """The function whose policy changes; Outcrop publishes no versions or aliases, so a qualified
-        policy names nothing (and $LATEST has none of its own, as on AWS)."""
+        """The function whose policy changes ($LATEST has none of its own, as on AWS); Outcrop keeps one
+        policy per function, so a published version's own policy is refused, not merged into it."""
         if params.get("Qualifier") == "$LATEST":
             raise InvalidParameterValueException("We currently do not support adding policies for $LATEST.")
-        return self._function(ctx, params)
+        spec = self._function(ctx, params)
+        if spec.version != "$LATEST":
+            raise InvalidParameterValueException(
+                "Outcrop keeps one policy per function: a published version's own policy is not served."
+            )
+        return spec
 
     def add_permission(self, ctx: RequestContext, params: Params) -> Output:
         spec = self._policy_target(ctx, params)

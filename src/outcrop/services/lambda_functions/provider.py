@@ -42,6 +42,7 @@ from outcrop.services.lambda_functions.unserved import (
     UPDATE_CONFIGURATION,
     refuse_unserved,
 )
+from outcrop.services.lambda_functions.versions import VersionOperations
 from outcrop.services.paging import Pager
 from outcrop.storage.objects import ObjectStore, StoreError
 
@@ -90,7 +91,7 @@ def _not_found(ctx: RequestContext, name: str) -> ServiceError:
     return ResourceNotFoundException(f"Function not found: {arn}")
 
 
-class LambdaFunctions(PermissionOperations, Service):
+class LambdaFunctions(PermissionOperations, VersionOperations, Service):
     service_name = "lambda"
 
     def __init__(
@@ -113,10 +114,13 @@ class LambdaFunctions(PermissionOperations, Service):
         spec = self.functions.find(name, account=ctx.account_id, region=ctx.region)
         if spec is not None and (spec.account, spec.region) != (ctx.account_id, ctx.region):
             spec = None  # another region's ARN: Lambda serves a region's own functions only
-        qualifier = params.get("Qualifier") or (name.split(":")[7] if name.count(":") >= 7 else None)
-        if spec is None or qualifier not in (None, "$LATEST"):
+        # `name:1`, `account:function:name:1` and a full ARN ending `:1` carry a qualifier too.
+        _, qualified = name.split(":function:", 1) if ":function:" in name else ("", name)
+        qualifier = params.get("Qualifier") or (qualified.split(":", 1)[1] if ":" in qualified else None)
+        version = self.functions.version(spec, qualifier) if spec is not None else None
+        if version is None:
             raise _not_found(ctx, name if qualifier in (None, "$LATEST") else f"{name}:{qualifier}")
-        return spec
+        return version
 
     # -- Invoke --------------------------------------------------------------------------------------------
 
@@ -135,7 +139,7 @@ class LambdaFunctions(PermissionOperations, Service):
             task.add_done_callback(self._background.discard)
             return {"StatusCode": 202, "Payload": b""}
         outcome = await self.functions.invoke(spec, event, client_context)
-        output: Output = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+        output: Output = {"StatusCode": 200, "ExecutedVersion": spec.version}
         if outcome.error is not None:
             output["FunctionError"] = "Unhandled"
             output["Payload"] = json.dumps(outcome.error).encode()
@@ -175,7 +179,7 @@ class LambdaFunctions(PermissionOperations, Service):
                 complete["LogResult"] = outcome.log_tail()
             yield "InvokeComplete", complete
 
-        return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "EventStream": events()}
+        return {"StatusCode": 200, "ExecutedVersion": spec.version, "EventStream": events()}
 
     # -- control plane (read) ------------------------------------------------------------------------------
 
@@ -190,18 +194,27 @@ class LambdaFunctions(PermissionOperations, Service):
 
     def list_functions(self, ctx: RequestContext, params: Params) -> Output:
         after = _FUNCTION_PAGES.after(params) or ""
-        # FunctionVersion=ALL adds published versions, and there are none; MasterRegion lists Lambda@Edge
-        # replicas, and there are none either.
+        # FunctionVersion=ALL adds each function's published versions after it; MasterRegion lists
+        # Lambda@Edge replicas, and there are none.
         listed = [] if params.get("MasterRegion") else self.functions.listed(ctx.account_id, ctx.region)
         functions = [f for f in listed if f.name > after]
         page, marker = _FUNCTION_PAGES.keyed(functions, params, lambda f: f.name)
-        output: Output = {"Functions": [self._configuration(f) for f in page]}
+        configurations = []
+        for function in page:
+            configurations.append(self._configuration(function))
+            deployed = self.functions.deployed.get(function.key)
+            if params.get("FunctionVersion") == "ALL" and deployed is not None:
+                versions = sorted(deployed.versions.items(), key=lambda item: int(item[0]))
+                configurations += [self._configuration(v.spec) for _, v in versions]
+        output: Output = {"Functions": configurations}
         if marker:
             output["NextMarker"] = marker
         return output
 
     def _configuration(self, spec: FunctionSpec) -> Output:
         deployed = self.functions.deployed.get(spec.key)
+        if deployed is not None and spec.version != "$LATEST":
+            deployed = deployed.versions[spec.version]
         if deployed is not None:
             sha, size, changed = deployed.code_sha256, deployed.code_size, deployed.last_modified
         else:
@@ -220,7 +233,7 @@ class LambdaFunctions(PermissionOperations, Service):
             "MemorySize": spec.memory_mb,
             "LastModified": modified,
             "CodeSha256": sha,
-            "Version": "$LATEST",
+            "Version": spec.version,
             "Environment": {"Variables": dict(spec.environment)},
             "TracingConfig": {"Mode": "PassThrough"},
             "State": "Active",
@@ -266,7 +279,10 @@ class LambdaFunctions(PermissionOperations, Service):
         )
         deployed = Deployed(spec, sha, size, time.time(), str(params["Role"]), dict(params.get("Tags") or {}))
         self.functions.put_deployed(deployed)
-        return self._configuration(spec)
+        if not params.get("Publish"):
+            return self._configuration(spec)
+        # Version 1 answers with the function's own (unqualified) ARN, as Lambda does on create.
+        return {**self._configuration(self._publish(deployed)), "FunctionArn": self.functions.arn(spec)}
 
     def update_function_code(self, ctx: RequestContext, params: Params) -> Output:
         deployed = self._deployed(ctx, params)
@@ -280,10 +296,9 @@ class LambdaFunctions(PermissionOperations, Service):
             return self._configuration(deployed.spec)
         code_dir, sha, size = self._unpack(*deployed.spec.key, code)
         spec = replace(deployed.spec, code_dir=code_dir)
-        self.functions.put_deployed(
-            replace(deployed, spec=spec, code_sha256=sha, code_size=size, last_modified=time.time())
-        )
-        return self._configuration(spec)
+        updated = replace(deployed, spec=spec, code_sha256=sha, code_size=size, last_modified=time.time())
+        self.functions.put_deployed(updated)
+        return self._configuration(self._publish(updated) if params.get("Publish") else spec)
 
     def update_function_configuration(self, ctx: RequestContext, params: Params) -> Output:
         deployed = self._deployed(ctx, params)
@@ -317,7 +332,15 @@ class LambdaFunctions(PermissionOperations, Service):
 
     def delete_function(self, ctx: RequestContext, params: Params) -> Output:
         deployed = self._deployed(ctx, params)
-        self.functions.delete_deployed(deployed.spec)
+        version = self._function(ctx, params).version
+        if params.get("Qualifier") == "$LATEST":
+            raise InvalidParameterValueException(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
+        if version != "$LATEST":
+            self._delete_version(deployed, version)
+        else:
+            self.functions.delete_deployed(deployed.spec)
         return {}
 
     def _deployed(self, ctx: RequestContext, params: Params) -> Deployed:

@@ -2,9 +2,9 @@
 
 Functions run in local Python workers: there is no VPC, no layer store, no dead-letter queue, no EFS, no
 container image, no SnapStart, no tenant isolation, no managed capacity, no durable execution, no code
-signing and no published versions. Each option set to its default or an empty value (VpcConfig with empty
-lists, as SAM and the console send; Publish=False; SnapStart ApplyOn=None) is accepted, since it asks for
-nothing.
+signing, and `PublishTo` (publishing to managed instances). Each option set to its default or an empty value
+(VpcConfig with empty lists, as SAM and the console send; SnapStart ApplyOn=None) is accepted, since it asks
+for nothing. `Publish` is served (see `versions`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ _WHY = {
     "RuntimeConfig": "runtime versions are the server's own Python",
     "AcceleratorConfig": "functions get no accelerators",
     "CodeSigningConfigArn": "code signing is not served",
-    "Publish": "versions are not served (every function is $LATEST)",
-    "PublishTo": "versions are not served (every function is $LATEST)",
+    "PublishTo": "there are no managed instances to publish to",
     "SourceKMSKeyArn": "deployment packages are not encrypted with a customer managed key here",
     "S3ObjectStorageMode": "the zip is always copied (COPY)",
     "TenantId": "there is no tenant isolation",
@@ -75,11 +74,10 @@ CREATE = (
     "RuntimeConfig",
     "AcceleratorConfig",
     "CodeSigningConfigArn",
-    "Publish",
     "PublishTo",
 )
 UPDATE_CONFIGURATION = tuple(
-    n for n in CREATE if n not in ("TenancyConfig", "CodeSigningConfigArn", "Publish", "PublishTo")
+    n for n in CREATE if n not in ("TenancyConfig", "CodeSigningConfigArn", "PublishTo")
 )
-UPDATE_CODE = ("Publish", "PublishTo", "SourceKMSKeyArn", "S3ObjectStorageMode")
+UPDATE_CODE = ("PublishTo", "SourceKMSKeyArn", "S3ObjectStorageMode")
 INVOKE = ("TenantId", "DurableExecutionName")
