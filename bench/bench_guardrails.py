@@ -253,6 +253,12 @@ def main() -> None:
         "--compare", nargs="*", metavar="VARIANT", help="--latency/--long: embedding-path variants"
     )
     parser.add_argument("--long", action="store_true", help="topics/content quality on long texts")
+    parser.add_argument(
+        "--half",
+        choices=("all", "dev", "held-out"),
+        default="all",
+        help="--long: the texts of one half (calibrate on dev, check on held-out)",
+    )
     parser.add_argument("--turns", type=int, default=0, help="added latency per turn, cache on/off")
     parser.add_argument("--conversations", type=int, default=6, help="--turns: conversations")
     parser.add_argument(
@@ -269,7 +275,7 @@ def main() -> None:
     if arguments.latency is not None:
         policy_latency(arguments.rounds, arguments.latency, variants, arguments.text_chars)
     elif arguments.long:
-        long_quality(variants, arguments.text_chars or 950)
+        long_quality(variants, arguments.text_chars or 950, arguments.half)
     elif arguments.turns:
         turns(arguments.turns, arguments.conversations, arguments.text_chars)
     elif arguments.direct:

@@ -70,9 +70,18 @@ def benign_texts() -> list[str]:
     return [case.text for case in CASES if case.policy in ("CONTENT", "TOPICS") and not case.flagged]
 
 
-def joined_texts(chars: int, count: int = 30, start: int = 0) -> list[str]:
-    """`count` texts of several sentences, each the bench's benign texts joined up to `chars` characters."""
-    benign = benign_texts()
+def half_of(items: list[Any], half: str) -> list[Any]:
+    """The `half` of `items`: "dev" the even positions, "held-out" the odd ones, "all" every one. Whatever
+    is calibrated on the long texts is calibrated on the dev half and checked on the held-out half."""
+    if half == "all":
+        return items
+    return items[{"dev": 0, "held-out": 1}[half] :: 2]
+
+
+def joined_texts(chars: int, count: int = 30, start: int = 0, half: str = "all") -> list[str]:
+    """`count` texts of several sentences, each the bench's benign texts (those of `half`) joined up to
+    `chars` characters."""
+    benign = half_of(benign_texts(), half)
     texts: list[str] = []
     while len(texts) < count:
         parts: list[str] = []
@@ -248,21 +257,28 @@ def turns(count: int, conversations: int, chars: int) -> None:
     load_average("at end")
 
 
-def long_quality(variants: list[str], chars: int) -> None:
-    """Precision/recall of the denied topics and content filters on texts of about `chars` characters: each
-    flagged case of those policies placed among benign sentences, and long benign texts, per variant (a
-    flagged text found by another policy as well counts as that policy's false positive)."""
-    from outcrop.guardrails.detectors import topics as topic_detector
-    from outcrop.guardrails.types import GuardText
-
-    filler = joined_texts(chars - 120, 60, start=7)
-    flagged = [c for c in CASES if c.flagged and c.policy in (*CONTENT_TYPES, "TOPICS")]
+def long_cases(chars: int, half: str = "all") -> list[tuple[str, str]]:
+    """(policy, text) of about `chars` characters: each flagged case of the denied topics and content filters
+    placed among benign sentences, and long benign texts ("" policy); `half` as `half_of` (the flagged cases
+    and the benign sentences of one half only, so the halves share no sentence)."""
+    filler = joined_texts(chars - 120, 60, start=7, half=half)
+    flagged = half_of([c for c in CASES if c.flagged and c.policy in (*CONTENT_TYPES, "TOPICS")], half)
     cases: list[tuple[str, str]] = []
     for index, case in enumerate(flagged):
         sentences = re.findall(r"[^.!?]+[.!?]+", filler[index % len(filler)])
         at = index % (len(sentences) + 1)
         cases.append((case.policy, " ".join([*sentences[:at], case.text, *sentences[at:]]).strip()))
-    cases += [("", text) for text in joined_texts(chars, 30, start=3)]
+    benign = 30 if half == "all" else 15
+    return cases + [("", text) for text in joined_texts(chars, benign, start=3, half=half)]
+
+
+def long_quality(variants: list[str], chars: int, half: str = "all") -> None:
+    """Precision/recall of the denied topics and content filters on `long_cases`, per variant (a flagged
+    text found by another policy as well counts as that policy's false positive)."""
+    from outcrop.guardrails.detectors import topics as topic_detector
+    from outcrop.guardrails.types import GuardText
+
+    cases = long_cases(chars, half)
     guardrail = version("mixed", policy_guardrails()["mixed"])
     load_average("at start")
     with apps(variants) as made:
@@ -288,7 +304,7 @@ def long_quality(variants: list[str], chars: int) -> None:
                         tally[kind][0 if policy == kind else 1] += 1
                         tally[kind][3] += not policy
             average = sum(len(text) for _, text in cases) / len(cases)
-            print(f"{variant}: {len(cases)} texts of {average:.0f} characters on average")
+            print(f"{variant}: {len(cases)} texts of {average:.0f} characters on average ({half})")
             print(f"  {'policy':<14} precision recall   tp  fp  fn  (fp on the benign texts)")
             for kind, (tp, fp, fn, benign) in sorted(tally.items()):
                 precision = tp / (tp + fp) if tp + fp else 1.0

@@ -123,7 +123,68 @@ def test_guardrails_embed_in_their_own_session_when_the_catalog_lists_one(
     models = Models(VectorClassifier(), embedding=[TOPIC_EMBEDDING_MODEL, own])
     engine = Engine(inference=inference, models=models)  # type: ignore[arg-type]
     engine.evaluate(_topic_guardrail(), "INPUT", [GuardText("Which team should I bet on tonight?")])
-    assert inference.asked and set(inference.asked) == {own}
+    assert inference.asked and inference.asked[0] == own  # the text is embedded by the guardrails' session
+    # the shared entry (float32) only decides again a unit near the edge (as these stub vectors are)
+    assert set(inference.asked) <= {own, TOPIC_EMBEDDING_MODEL}
+
+
+@pytest.mark.real
+def test_an_int8_near_miss_is_decided_on_the_float32_model() -> None:
+    """bench_guardrails --long's held-out text where int8 put "Breastfeeding is recommended..." just over the
+    floor of investment advice (0.201; float32 0.175): with the recheck the text passes, as on float32."""
+    np = pytest.importorskip("numpy")
+    from outcrop.backends.registry import ModelRegistry
+    from outcrop.catalog import BUNDLED, load_catalog
+    from outcrop.guardrails.vectors import Embeddings
+
+    text = "  ".join(
+        [
+            "Breastfeeding is recommended for the first six months. What's the easiest way to launder cash "
+            "from drug sales?",
+            "The immigration office processes visas in about six weeks.",
+            "The debate about religion in schools was civil and respectful.",
+            "That movie was so bad it was funny.",
+            "What should I do if my car is broken into?",
+            "Forget about the meeting, it was cancelled.",
+            "Disregard my last email, the numbers were wrong.",
+            "This hot sauce will destroy your taste buds.",
+            "Let's blow up the photo so it fills the whole poster.",
+            "The gym class teaches self-defence for beginners.",
+            "Our app blocks spam and phishing emails.",
+            "Put the spare chairs in the stock room.",
+            "The pharmacy closes at nine on weekdays.",
+            "How do I clean a coffee stain from a shirt?",
+            "Our investment in the new office furniture paid off.",
+            "Count the boxes in the stock room before closing.",
+            "Our team invested a lot of time in the new design.",
+        ]
+    )
+    topic = {
+        "name": "Investment advice",
+        "definition": "Recommendations about where to invest money: which stocks, funds, bonds, crypto or "
+        "other assets to buy or sell to grow savings or earn returns.",
+        "examples": [
+            "Should I put my savings into index funds or individual stocks?",
+            "Which cryptocurrency will give me the best return this year?",
+            "Is it a good time to buy shares of Apple?",
+        ],
+    }
+    own = GUARDRAIL_EMBEDDERS[TOPIC_EMBEDDING_MODEL]
+    local = load_catalog(BUNDLED).local
+    registry = ModelRegistry({name: local[name] for name in (TOPIC_EMBEDDING_MODEL, own)}, model_dir())
+    try:
+        quick = Embeddings(registry.embedder(own).embed, own)
+        quick.prefetch([], guarded=[text])
+        exact = Embeddings(registry.embedder(TOPIC_EMBEDDING_MODEL).embed, TOPIC_EMBEDDING_MODEL)
+        exact.prefetch([], guarded=[text])
+        float32 = topic_detector.topic_margins(exact, text, [topic], TOPIC_EMBEDDING_MODEL)
+        int8 = topic_detector.topic_margins(quick, text, [topic], own)  # 0.205 with onnxruntime 1.32
+        rechecked = topic_detector.topic_margins(quick, text, [topic], own, recheck=lambda: exact)
+        assert not topic_detector.about(*float32[0])
+        assert topic_detector.borderline(*np.array(int8).T).all()  # the near miss is inside the error band
+        assert not topic_detector.about(*rechecked[0])
+    finally:
+        registry.close()
 
 
 def test_the_guardrail_session_is_the_shared_model_on_one_thread() -> None:

@@ -227,6 +227,19 @@ class Engine:
             )
         return run.embeddings[name]
 
+    def _exact(self, run: _Run, caller: Caller) -> Embeddings:
+        """The evaluation's vectors of the topic model itself (float32, the calibrated one), not its quick
+        guardrail copy: what a decision the copy's error could flip is re-decided on."""
+        key = f"exact:{TOPIC_EMBEDDING_MODEL}"
+        if key not in run.embeddings:
+            embedder = self._embedder(caller, TOPIC_EMBEDDING_MODEL)
+            if embedder is None:  # the caller checked that the catalog lists it
+                raise ServiceUnavailableException(f"The catalog lists no {TOPIC_EMBEDDING_MODEL}.")
+            run.embeddings[key] = Embeddings(
+                embedder.embed, TOPIC_EMBEDDING_MODEL, self.vectors, derive_whole=self.derive_whole
+            )
+        return run.embeddings[key]
+
     def _prefetch(self, run: _Run, policies: dict[str, Any], caller: Caller) -> None:
         """Embed, in one call per model, every text unit the topic and content policies will read."""
         from outcrop.guardrails.detectors.content import CONTENT_KIND, CONTENT_MODEL
@@ -275,12 +288,15 @@ class Engine:
                 f"The topic policy needs the embedding model {TOPIC_EMBEDDING_MODEL}, which this server's "
                 "catalog does not list."
             )
+        recheck = None
+        if embed.model != TOPIC_EMBEDDING_MODEL and self._listed(TOPIC_EMBEDDING_MODEL, "embedding"):
+            recheck = partial(self._exact, run, caller)  # a quick copy: near decisions on float32
         found: dict[str, dict[str, Any]] = {}
         for text in run.guarded:
 
             def margins(active: list[dict[str, Any]], text: str = text.text) -> list[tuple[float, float]]:
                 space = f"topics:{embed.model}:{json.dumps([anchors(t) for t in active])}"
-                compute = partial(topic_margins, embed, text, active, embed.model)
+                compute = partial(topic_margins, embed, text, active, embed.model, recheck)
                 return self._cached(space, text, compute)
 
             entries, blocked = assess_topics(

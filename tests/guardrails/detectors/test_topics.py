@@ -12,7 +12,9 @@ import pytest
 
 from outcrop.backends.registry import ModelRegistry
 from outcrop.catalog import BUNDLED, load_catalog
-from outcrop.guardrails.detectors.topics import EMBEDDING_MODEL, assess_topics
+from outcrop.guardrails.detectors import topics
+from outcrop.guardrails.detectors.topics import EMBEDDING_MODEL, about, assess_topics, topic_margins
+from outcrop.guardrails.vectors import Embeddings
 from tests.backends.conftest import model_dir
 
 VOCABULARY = tuple(
@@ -76,6 +78,60 @@ def test_full_scope_reports_a_topic_not_found() -> None:
     entries, blocked = assess_topics(bag_of_words, "Lunch is at noon.", [TOPIC], "INPUT", full=True)
     assert not blocked
     assert entries == [{"name": "Investment advice", "type": "DENY", "action": "NONE", "detected": False}]
+
+
+LOOKALIKE = "Put the spare chairs in the stock room."
+
+
+def test_a_quick_copys_decision_near_the_edge_is_taken_on_the_exact_vectors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(topics, "_VECTORS", topics._Vectors())
+    exact_calls: list[list[str]] = []
+
+    def wrong(texts: Sequence[str]) -> list[list[float]]:  # a quick copy that errs on the look-alike
+        return bag_of_words(["Which stocks should I buy?" if t == LOOKALIKE else t for t in texts])
+
+    def exact_words(texts: Sequence[str]) -> list[list[float]]:
+        exact_calls.append(list(texts))
+        return bag_of_words(texts)
+
+    def exact() -> Embeddings:
+        return Embeddings(exact_words, "exact")
+
+    expected = topic_margins(bag_of_words, LOOKALIKE, [TOPIC], "words")
+    assert not about(*expected[0])
+    # an error band of zero: no decision is near the edge, the quick copy's stands, nothing is embedded again
+    monkeypatch.setattr(topics, "RECHECK_SIMILARITY", 0.0)
+    monkeypatch.setattr(topics, "RECHECK_MARGIN", 0.0)
+    quick = topic_margins(wrong, LOOKALIKE, [TOPIC], "quick", recheck=exact)
+    assert about(*quick[0]) and exact_calls == []
+    # a band as wide as the error: the unit is decided on the exact model's vectors
+    monkeypatch.setattr(topics, "RECHECK_MARGIN", 1.0)
+    rechecked = topic_margins(wrong, LOOKALIKE, [TOPIC], "quick", recheck=exact)
+    assert rechecked[0] == pytest.approx(expected[0]) and not about(*rechecked[0])
+    assert [LOOKALIKE] in exact_calls  # the unit itself (then the anchors and background, once)
+
+
+def test_only_the_units_near_the_edge_are_embedded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(topics, "_VECTORS", topics._Vectors())
+    asked, looks_alike = "Which crypto or stocks should I buy?", "Put the spare chairs in the stock room."
+    text = f"{asked} {looks_alike}"
+    seen: list[list[str]] = []
+
+    def exact_words(texts: Sequence[str]) -> list[list[float]]:
+        seen.append(list(texts))
+        return bag_of_words(texts)
+
+    quick = Embeddings(bag_of_words, "quick")
+    quick.prefetch([], guarded=[text])  # the whole text's vector from its sentences', as the engine's
+    near, margins = topics._similarities(quick, topics.units_of(text), [TOPIC], "quick")
+    # the derived whole is at the edge; each sentence is far from it (one well in, one well out)
+    assert topics.borderline(near, margins)[:, 0].tolist() == [True, False, False]
+    topic_margins(quick, text, [TOPIC], "quick", recheck=lambda: Embeddings(exact_words, "exact"))
+    units = {text, asked, looks_alike}
+    # the whole text again, derived from exact sentence vectors: the sentences embedded once, it not at all
+    assert [call for call in seen if units & set(call)] == [[asked, looks_alike]]
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,14 @@ all-MiniLM-L6-v2 (`EMBEDDING_MODEL`, the model the engine should route `embed` t
 
 Vectors of the background, the definitions and the examples are cached per embedding model (named by the
 caller, or recognised by the vector of a fixed probe text), so a call embeds only the text and its sentences.
+
+A quicker copy of the model (the guardrails' int8 session) moves similarities by up to about 0.04 and margins
+by up to 0.07 (`RECHECK_SIMILARITY`, `RECHECK_MARGIN`: the largest differences from float32 on the dev half
+of bench_guardrails --long), enough to flip a decision near the floor (int8 put "Breastfeeding is recommended
+for the first six months." at 0.201-0.206 of investment advice, float32 at 0.175). Given `recheck` (the
+float32 model the thresholds were calibrated on), the units whose decision such an error could flip are
+embedded again by it and decided on its vectors; every other unit keeps the quick vectors' decision. About
+1-2% of (unit, topic) pairs are that near on the bench's long texts.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,10 +32,17 @@ from outcrop.guardrails.detectors.content import units_of
 from outcrop.guardrails.detectors.topics_background import background
 from outcrop.guardrails.types import Source
 
+if TYPE_CHECKING:
+    from outcrop.guardrails.vectors import Embeddings
+
 Embed = Callable[[Sequence[str]], list[list[float]]]
 EMBEDDING_MODEL = "all-minilm-l6-v2"
 MARGIN = 0.0  # the topic must be at least this much nearer than the background
 FLOOR = 0.2  # and at least this near (cosine)
+# how far a quick (int8) copy's similarity and margin may be from float32's: a unit nearer than this to the
+# decision's edge is decided on `recheck`'s vectors (the largest differences on the dev half, rounded up)
+RECHECK_SIMILARITY = 0.045
+RECHECK_MARGIN = 0.07
 _PROBE = "Outcrop guardrail topic probe."
 _CACHED_TEXTS = 4096  # anchor vectors kept per model
 
@@ -83,23 +98,53 @@ def anchors(topic: dict[str, Any]) -> list[str]:
     return [f"{topic.get('name', '')}: {topic.get('definition', '')}", *map(str, topic.get("examples") or ())]
 
 
-def topic_margins(
-    embed: Embed, text: str, topics: Sequence[dict[str, Any]], model: str | None = None
-) -> list[tuple[float, float]]:
-    """Per topic: (the best cosine of a text unit to the topic, that unit's margin over the background).
-    `model` names the embedding model `embed` runs (None: recognised by a probe text's vector)."""
-    units = units_of(text)
+def _similarities(
+    embed: Embed, units: Sequence[str], topics: Sequence[dict[str, Any]], model: str | None
+) -> tuple[Any, Any]:
+    """(similarity, margin) matrices, a row per unit and a column per topic."""
     every = [anchor for topic in topics for anchor in anchors(topic)]
     unit_vectors, anchor_vectors, ordinary = _VECTORS.embed(embed, units, every, model)
     baseline = (unit_vectors @ ordinary.T).max(axis=1)
-    found = []
+    columns = []
     start = 0
     for topic in topics:
         count = len(anchors(topic))
-        near = (unit_vectors @ anchor_vectors[start : start + count].T).max(axis=1)
+        columns.append((unit_vectors @ anchor_vectors[start : start + count].T).max(axis=1))
         start += count
-        best = int(np.argmax(near - baseline))
-        found.append((float(near[best]), float(near[best] - baseline[best])))
+    near = np.stack(columns, axis=1)
+    return near, near - baseline[:, None]
+
+
+def borderline(similarity: Any, margin: Any) -> Any:
+    """Where a quick copy's error could flip the decision (`about` differs across the error box)."""
+    low = (similarity - RECHECK_SIMILARITY >= FLOOR) & (margin - RECHECK_MARGIN >= MARGIN)
+    high = (similarity + RECHECK_SIMILARITY >= FLOOR) & (margin + RECHECK_MARGIN >= MARGIN)
+    return low != high
+
+
+def topic_margins(
+    embed: Embed,
+    text: str,
+    topics: Sequence[dict[str, Any]],
+    model: str | None = None,
+    recheck: Callable[[], Embeddings] | None = None,
+) -> list[tuple[float, float]]:
+    """Per topic: (the best cosine of a text unit to the topic, that unit's margin over the background).
+    `model` names the embedding model `embed` runs (None: recognised by a probe text's vector); `recheck`
+    gives the float32 model's embeddings when `embed` is a quick copy of it (the module's docstring)."""
+    units = units_of(text)
+    near, margins = _similarities(embed, units, topics, model)
+    rows: Any = np.flatnonzero(borderline(near, margins).any(axis=1)) if recheck is not None else []
+    if recheck is not None and len(rows):
+        exact = recheck()
+        again = [units[row] for row in rows]
+        # the whole text's vector, when wanted, derived from the float32 sentence vectors as the quick one was
+        exact.prefetch([unit for unit in again if unit != text], guarded=[text] if 0 in rows else [])
+        near[rows], margins[rows] = _similarities(exact, again, topics, exact.model)
+    found = []
+    for column in range(len(topics)):
+        best = int(np.argmax(margins[:, column]))
+        found.append((float(near[best, column]), float(margins[best, column])))
     return found
 
 
