@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from outcrop.services.bedrock.profile_store import InferenceProfileStore
     from outcrop.services.bedrock_agent.agents_store import AgentStore
     from outcrop.services.bedrock_agent.resource_store import AgentResourceStore
+    from outcrop.services.bedrock_agent_runtime.session_store import SessionStore
     from outcrop.services.s3.policy import BucketPolicyStore
     from outcrop.services.sagemaker.hosting import EndpointHosting
     from outcrop.storage.logs import LogStore
@@ -67,6 +68,7 @@ class App:
                 s3_bucket_policies,
             )
             from outcrop.services.bedrock_agent.agents_iam import agent_key_needs
+            from outcrop.services.bedrock_agent_runtime.session_iam import session_key_needs
 
             return IamAuthenticator(
                 self.settings.credentials,
@@ -79,7 +81,9 @@ class App:
                 },
                 dependencies={  # an agent's customer managed key: the caller needs KMS permissions on it
                     "bedrock-agent": agent_key_needs(lambda: self.agents),
-                    "bedrock-agent-runtime": agent_key_needs(lambda: self.agents),
+                    "bedrock-agent-runtime": session_key_needs(
+                        lambda: self.bedrock_sessions, agent_key_needs(lambda: self.agents)
+                    ),
                 },
             )
         raise ValueError(f"auth must be 'dev', 'keys', 'sigv4' or 'iam', not {self.settings.auth!r}")
@@ -223,6 +227,17 @@ class App:
         return AgentStore(self.data_path("bedrock-agents") / "agents.sqlite3", CustomerKeys(lambda: self.kms))
 
     @cached_property
+    def bedrock_sessions(self) -> SessionStore:
+        """Bedrock session management's sessions, shared by bedrock-agent-runtime and the `iam` authorizer
+        (a session's customer managed key asks KMS permissions of the caller)."""
+        from outcrop.kms.sealed import CustomerKeys
+        from outcrop.services.bedrock_agent_runtime.session_store import SessionStore
+
+        return SessionStore(
+            self.data_path("bedrock-agents") / "sessions.sqlite3", CustomerKeys(lambda: self.kms)
+        )
+
+    @cached_property
     def prompt_flows(self) -> AgentResourceStore:
         """Prompt management and flows, shared by bedrock-agent (which writes them), bedrock-agent-runtime
         (InvokeFlow) and bedrock-runtime (a prompt ARN as a Converse modelId)."""
@@ -281,6 +296,7 @@ class App:
             "sagemaker_hosting",
             "knowledge_bases",
             "agents",
+            "bedrock_sessions",
             "prompt_flows",
             "guardrails",
             "models",

@@ -226,9 +226,12 @@ def test_a_keyed_session_is_sealed_survives_a_restart_and_stops_with_its_key(own
     assert runtime.get_session(sessionIdentifier=session)["sessionStatus"] == "ACTIVE"
 
 
-def test_iam_allows_each_session_action_on_its_arn(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_iam_allows_each_session_action_on_its_arn_and_its_key(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     with iam_server(tmp_path_factory.mktemp("sessions-iam") / "data") as running:
         iam = running.client("iam")
+        key = running.client("kms").create_key(Description="sessions")["KeyMetadata"]["Arn"]
         iam.create_user(UserName="saver")
         iam.put_user_policy(
             UserName="saver",
@@ -242,6 +245,29 @@ def test_iam_allows_each_session_action_on_its_arn(tmp_path_factory: pytest.Temp
         denied = error_of(runtime.end_session, sessionIdentifier=made["sessionId"])
         assert denied["Code"] == "AccessDeniedException"
         assert "bedrock:EndSession" in denied["Message"] and made["sessionArn"] in denied["Message"]
+        no_key = error_of(runtime.create_session, encryptionKeyArn=key)
+        assert no_key["Code"] == "AccessDeniedException" and "kms:GenerateDataKey" in no_key["Message"]
+        iam.put_user_policy(  # the guide's policy: the key, for sessions only
+            UserName="saver",
+            PolicyName="session-key",
+            PolicyDocument=policy(
+                allow(
+                    ["kms:GenerateDataKey", "kms:Decrypt"],
+                    key,
+                    Condition={
+                        "StringLike": {
+                            "kms:EncryptionContext:aws:bedrock:session:arn": "arn:aws:bedrock:*:*:session/*"
+                        }
+                    },
+                )
+            ),
+        )
+        keyed = runtime.create_session(encryptionKeyArn=key)
+        got = runtime.get_session(sessionIdentifier=keyed["sessionId"])
+        assert got["encryptionKeyArn"] == key
+        iam.delete_user_policy(UserName="saver", PolicyName="session-key")
+        unread = error_of(runtime.get_session, sessionIdentifier=keyed["sessionId"])
+        assert unread["Code"] == "AccessDeniedException" and "kms:Decrypt" in unread["Message"]
 
 
 class _State(TypedDict):

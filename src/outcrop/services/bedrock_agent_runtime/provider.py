@@ -20,7 +20,6 @@ from outcrop.guardrails.enforce import Guard, GuardrailEngine, Mode, resolve
 from outcrop.guardrails.types import GuardText
 from outcrop.inference import Caller, Inference
 from outcrop.kms.keys import Keyring
-from outcrop.kms.sealed import CustomerKeys
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
 from outcrop.rag.external import ExternalSourceError, passages, source_document
@@ -68,6 +67,7 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, SessionOperatio
         agents: AgentStore,
         guardrails: GuardrailEngine,
         kms: Keyring,
+        bedrock_sessions: SessionStore,
     ) -> None:
         self.inference = inference
         self.guardrails = guardrails  # RetrieveAndGenerate's and agents' guardrails
@@ -79,13 +79,7 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, SessionOperatio
         self.agents = agents  # Bedrock Agents InvokeAgent runs (agent_invoke.py), with their sessions
         self.agent_sessions = AgentSessions(agents)  # saved in the agent store: they outlive a restart
         self.rag_sessions = RagSessions(knowledge_bases, lambda: kms)  # sealed where a session has a key
-        # session management (session_ops.py): beside the agents' store, sealed where a session has a key
-        self.session_store = SessionStore(
-            agents.db.path.parent / "sessions.sqlite3", CustomerKeys(lambda: kms)
-        )
-
-    def close(self) -> None:
-        self.session_store.close()
+        self.session_store = bedrock_sessions  # session management (session_ops.py)
 
     def _kb(self, kb_id: str, where: tuple[str, str] | None = None) -> KnowledgeBase:
         """A knowledge base by id; with `where` (account, region), only one that lives there."""
