@@ -302,3 +302,16 @@ def test_langgraph_bedrock_session_saver_resumes_a_graph(server: RunningServer) 
     assert len(history) >= 4  # every superstep's checkpoint, read back from the session's steps
     steps = runtime.list_invocation_steps(sessionIdentifier=thread)["invocationStepSummaries"]
     assert steps and all(s["sessionId"] == thread for s in steps)
+
+
+def test_a_session_idle_past_its_retention_reads_as_expired() -> None:
+    from outcrop.services.bedrock_agent_runtime.session_ops import SESSION_TTL_S, status
+    from outcrop.services.bedrock_agent_runtime.session_store import Session
+
+    def made(updated: float, ended: float | None = None) -> Session:
+        return Session("id", "000000000000", "us-east-1", "arn", ended, {}, None, {}, 0.0, updated)
+
+    now = 10 * SESSION_TTL_S
+    assert status(made(now - SESSION_TTL_S + 1), now) == "ACTIVE"
+    assert status(made(now - SESSION_TTL_S - 1), now) == "EXPIRED"
+    assert status(made(now - SESSION_TTL_S - 1, ended=now - SESSION_TTL_S), now) == "ENDED"
