@@ -39,10 +39,20 @@ class Iam(TagOperations, PolicyOperations, SimulateOperations, Service):
         name = params.get("UserName")
         if not name:  # the caller itself
             record = self.store.resolve(ctx.access_key)
-            if record is None or record.principal.kind != "user":
+            if record is None:  # the server's own credentials: the account's root user, as IAM answers it
+                root = self.store.root_principal()
+                return {"User": {"UserId": root.account, "Arn": root.arn, "CreateDate": self._created()}}
+            if record.principal.kind != "user":
                 raise NoSuchEntity("The user with name (the caller) cannot be found.")
             name = record.principal.name
         return {"User": shapes.user(self.store.get("user", name), self.store.tags("user", name))}
+
+    def _created(self) -> Any:
+        """When this server's account came to be: its IAM database's creation."""
+        try:
+            return shapes.when(self.store.db.path.stat().st_ctime)
+        except OSError:
+            return shapes.when(0)
 
     def list_users(self, ctx: RequestContext, params: Params) -> Output:
         users = self.store.entities("user", params.get("PathPrefix") or "/")
