@@ -96,7 +96,7 @@ class Worker:
             if resource is None:
                 continue
             if resource.status == STOPPING:
-                self.store.update(arn, status=STOPPED)
+                self.store.update(arn, status=STOPPED, only_if=(STOPPING,))
                 continue
             updating = resource.status in (UPDATE_PENDING, UPDATE_RUNNING)
             _, running, _, failed = _states(resource.kind)

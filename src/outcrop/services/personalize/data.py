@@ -143,10 +143,10 @@ class DataOperations(Operations):
             busy = [
                 j
                 for j in self.here(ctx).list_of("datasetImportJob")
-                if j.doc["datasetArn"] == arn and j.status == "CREATE IN_PROGRESS"
+                if j.doc["datasetArn"] == arn and j.status in (PENDING, "CREATE IN_PROGRESS")
             ]
             if busy:
-                raise InUse(f"The dataset {arn} has an import job in progress.")
+                raise InUse(f"The dataset {arn} has an import job pending or in progress.")
             self.here(ctx).delete(arn)
         return {}
 

@@ -140,7 +140,8 @@ class ModelOperations(Operations):
             versions = {v.arn for v in self.here(ctx).list_of("solutionVersion", arn)}
             if any(c.doc.get("solutionVersionArn") in versions for c in self.here(ctx).list_of("campaign")):
                 raise InUse(f"The solution {arn} has a campaign: delete the campaign first.")
-            if any(v.status in (PENDING, RUNNING) for v in self.here(ctx).list_of("solutionVersion", arn)):
+            training = (PENDING, RUNNING, STOPPING)  # a stopping version trains until its next check
+            if any(v.status in training for v in self.here(ctx).list_of("solutionVersion", arn)):
                 raise InUse(f"The solution {arn} has a solution version in training.")
             for version in versions:
                 self.here(ctx).delete(version)
