@@ -2,7 +2,7 @@
 behind LangGraph's BedrockSessionSaver and any other framework that checkpoints a conversation in Bedrock.
 
 A session is ACTIVE until EndSession (ENDED: still readable, never written again) or until it has gone
-SESSION_TTL_S without a write (EXPIRED, Outcrop's retention; AWS documents no figure for it). Only an ended
+SESSION_TTL_S without a write (EXPIRED: Outcrop's own retention, not a figure taken from AWS). Only an ended
 or expired session can be deleted, and its invocations and steps go with it. Sessions live in the account
 and region that made them; an id or ARN from elsewhere is not found.
 """
