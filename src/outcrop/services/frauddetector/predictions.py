@@ -28,6 +28,7 @@ from outcrop.services.frauddetector.store import StoredEvent
 from outcrop.storage.objects import ObjectAttributes, StoreError
 
 _IMPORT_COLUMNS = ("EVENT_ID", "EVENT_TIMESTAMP", "ENTITY_ID", "ENTITY_TYPE")
+_IMPORTING = ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS")
 
 
 class Predictions(Base):
@@ -313,12 +314,18 @@ class Predictions(Base):
         return self._page(items, params, "batchImports")
 
     def cancel_batch_import_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        job = self._need("batch_import", params["jobId"], "batch import job").body
-        if job["status"] not in ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS"):
-            raise ValidationException(f"A batch import job that is {job['status']} cannot be cancelled")
-        self.store.update(
-            "batch_import", params["jobId"], {"status": "CANCELED", "completionTime": iso(time.time())}
-        )
+        self._need("batch_import", params["jobId"], "batch import job")
+        seen: list[str] = []
+
+        def cancel(job: dict[str, Any]) -> dict[str, Any] | None:
+            seen.append(job["status"])  # read and written in one transaction: an ended job refuses
+            if job["status"] not in _IMPORTING:
+                return None
+            return {"status": "CANCELED", "completionTime": iso(time.time())}
+
+        if self.store.update_with("batch_import", params["jobId"], cancel) is None:
+            status = seen[-1] if seen else "DELETED"
+            raise ValidationException(f"A batch import job that is {status} cannot be cancelled")
         return {}
 
     def delete_batch_import_job(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -327,9 +334,16 @@ class Predictions(Base):
 
     def _run_import(self, job_id: str) -> None:
         job = self.store.get("batch_import", job_id)
-        if job is None or job.body["status"] not in ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS"):
+        if job is None or job.body["status"] not in _IMPORTING:
             return
-        self.store.update("batch_import", job_id, {"status": "IN_PROGRESS"})
+        started = {"status": "IN_PROGRESS"}
+        if (
+            self.store.update_with(
+                "batch_import", job_id, lambda now: started if now["status"] in _IMPORTING else None
+            )
+            is None
+        ):
+            return  # cancelled (or deleted) since it was read
         body = job.body
         bucket, _, key = body["inputPath"].removeprefix("s3://").partition("/")
         try:
@@ -350,9 +364,10 @@ class Predictions(Base):
                 "totalRecordsCount": processed + failed,
                 "completionTime": iso(time.time()),
             }
-        current = self.store.get("batch_import", job_id)
-        if current is not None and current.body["status"] == "IN_PROGRESS":
-            self.store.update("batch_import", job_id, changes)
+        # only from IN_PROGRESS, in one transaction: a cancel that landed meanwhile stands
+        self.store.update_with(
+            "batch_import", job_id, lambda now: changes if now["status"] == "IN_PROGRESS" else None
+        )
 
     def _import_rows(
         self, event_type: dict[str, Any], text: str, output: str, job_id: str

@@ -249,7 +249,15 @@ class Training(Base):
             raise ValidationException(f"A model version that is {status} cannot become {wanted}")
         if wanted == "INACTIVE" and self._used_by_active_detector(params):
             raise ConflictException("The model version is used by an ACTIVE detector version")
-        self.store.update("model_version", key, {"status": wanted})
+        seen: list[str] = []
+
+        def change(now: dict[str, Any]) -> dict[str, Any] | None:
+            seen.append(now["status"])  # checked again where it is written: training may have ended
+            return {"status": wanted} if now["status"] in allowed else None
+
+        if self.store.update_with("model_version", key, change) is None:
+            now = seen[-1] if seen else "DELETED"
+            raise ValidationException(f"A model version that is {now} cannot become {wanted}")
         return {}
 
     def _used_by_active_detector(self, params: dict[str, Any]) -> bool:
@@ -312,9 +320,17 @@ class Training(Base):
                 "type": "ERROR",
             }
             result, status = {"fileLevelMessages": [message]}, "ERROR"
-        current = self.store.get("model_version", key)
-        if current is not None and current.body["status"] == TRAINING:  # not cancelled or deleted meanwhile
-            self.store.update("model_version", key, {"status": status, "result": result})
+        ended = {
+            "status": status,
+            "result": result,
+        }  # only from TRAINING, in one transaction: a cancel stands
+        if self.store.update_with(
+            "model_version", key, lambda now: ended if now["status"] == TRAINING else None
+        ):
+            return
+        if self.store.get("model_version", key) is None:  # deleted while it trained: its model goes too
+            self._models_cache.pop(str(self.model_dir / f"{key}.pkl"), None)
+            (self.model_dir / f"{key}.pkl").unlink(missing_ok=True)
 
     def _train(self, key: str, body: dict[str, Any]) -> dict[str, Any]:
         schema = body["trainingDataSchema"]
