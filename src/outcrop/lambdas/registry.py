@@ -36,6 +36,11 @@ IDLE_WORKER_SECONDS = 600.0  # Lambda keeps an idle execution environment for mi
 REAP_EVERY_SECONDS = 30.0
 
 
+class FunctionGone(LookupError):
+    """The function was deleted after work for it was accepted: a queued event is dropped instead of
+    starting workers again for a function that no longer exists."""
+
+
 class FunctionRegistry:
     def __init__(
         self,
@@ -191,9 +196,13 @@ class FunctionRegistry:
                 name = f"{name}:{function.version}"
         return f"arn:aws:lambda:{region}:{account}:function:{name}"
 
-    def pool(self, spec: FunctionSpec) -> FunctionPool:
+    def pool(self, spec: FunctionSpec, *, live: bool = False) -> FunctionPool:
+        """The function's workers, started on first use. With `live`, FunctionGone where the function was
+        deleted (checked under the lock its deletion retires pools with, so no pool outlives it)."""
         key = self._pool_key(spec)
         with self._lock:
+            if live and self.functions.get(spec.key) is None:
+                raise FunctionGone(spec.name)
             pool = self._pools.get(key)
             session = self._sessions.get(key)
             if pool is not None and session is not None and not session.fresh():
@@ -226,8 +235,11 @@ class FunctionRegistry:
         """A function's log lines go to CloudWatch Logs in the function's own account and region."""
         self.log_store.scoped(*scope).put(group, stream, events)
 
-    async def invoke(self, spec: FunctionSpec, event: Any, client_context: Any = None) -> Outcome:
-        pool = self.pool(spec)
+    async def invoke(
+        self, spec: FunctionSpec, event: Any, client_context: Any = None, *, live: bool = False
+    ) -> Outcome:
+        """Run the function; with `live` (an event queued earlier), FunctionGone if it was deleted since."""
+        pool = self.pool(spec, live=live)
         async with pool.waiting_room:
             return await run_blocking(
                 lambda: pool.invoke(event, arn=self.arn(spec), client_context=client_context)
@@ -349,7 +361,11 @@ class FunctionRegistry:
             spec = self.version(spec, qualifier) if spec is not None else None
             if spec is None:
                 return False
-            self.pool(spec).invoke(event, arn=self.arn(spec), client_context=client_context)
+            try:
+                pool = self.pool(spec, live=True)
+            except FunctionGone:
+                return False
+            pool.invoke(event, arn=self.arn(spec), client_context=client_context)
             return True
 
         self.pending.resume(f"http://{host}:{settings.port}/_outcrop/health", run)

@@ -22,7 +22,7 @@ from typing import Any
 
 from outcrop.config import Settings
 from outcrop.lambdas.deployed import Deployed, PackageError
-from outcrop.lambdas.registry import FunctionRegistry
+from outcrop.lambdas.registry import FunctionGone, FunctionRegistry
 from outcrop.lambdas.spec import FunctionSpec
 from outcrop.lambdas.template import PYTHON_RUNTIME
 from outcrop.protocol.errors import ServiceError
@@ -152,9 +152,11 @@ class LambdaFunctions(PermissionOperations, VersionOperations, Service):
     async def _run_event(self, spec: FunctionSpec, event: Any, client_context: Any, saved: Path) -> None:
         """An accepted `Event` invocation: its file goes when it has run (a server stopping leaves it)."""
         try:
-            await self.functions.invoke(spec, event, client_context)
+            await self.functions.invoke(spec, event, client_context, live=True)
         except asyncio.CancelledError:
             raise  # the server is stopping: the next start runs it again
+        except FunctionGone:
+            pass  # deleted since the event was accepted: dropped, with no workers started for it
         self.functions.pending.done(saved)
 
     async def invoke_with_response_stream(self, ctx: RequestContext, params: Params) -> Output:
