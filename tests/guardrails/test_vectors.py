@@ -127,9 +127,11 @@ def test_detector_verdicts_are_kept_per_text_and_configuration(monkeypatch: pyte
     measured: list[tuple[str, str]] = []
     original = topic_detector.topic_margins
 
-    def counting(embed: object, text: str, topics: list[dict[str, object]], model: object) -> object:
+    def counting(
+        embed: object, text: str, topics: list[dict[str, object]], model: object, recheck: object = None
+    ) -> object:
         measured.append((text, str(topics[0]["name"])))
-        return original(embed, text, topics, model)  # type: ignore[arg-type]
+        return original(embed, text, topics, model, recheck)  # type: ignore[arg-type]
 
     monkeypatch.setattr(topic_detector, "topic_margins", counting)
     classifier = VectorClassifier()
