@@ -5,7 +5,8 @@ Every mode runs the inference path of an `App` on the catalog's fake chat model 
 the picture) with the real detectors. Variants of the denied-topic/content embedding path, each its own App
 so they run in the same process and conditions:
   own     the catalog as shipped: the guardrails' one-thread session, int8 products, a multi-sentence text's
-          vector derived from its sentences'
+          vector derived from its sentences', a call's batches on two threads (`workers = 2`)
+  serial  the same with a call's batches run one after another on the caller's thread
   float   the same without int8 (the packaged model's float32 products)
   whole   the same with each multi-sentence text embedded whole as well as by sentences
   before  float and whole: the embedding path before this round
@@ -31,29 +32,34 @@ from guardrails_data import CASES, CONTENT_TYPES, GUARDRAIL
 
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 GUARDRAIL_SESSION = "all-minilm-l6-v2-guardrails"
-VARIANTS = {  # name: (the guardrail session listed, int8 products, whole text derived from its sentences)
-    "own": (True, True, True),
-    "float": (True, False, True),
-    "whole": (True, True, False),
-    "before": (True, False, False),
-    "shared": (False, False, True),
+VARIANTS = {  # name: (the guardrail session listed, int8 products, whole text derived from its sentences,
+    # a call's batches on the session's `workers` threads)
+    "own": (True, True, True, True),
+    "serial": (True, True, True, False),
+    "float": (True, False, True, True),
+    "whole": (True, True, False, True),
+    "before": (True, False, False, False),
+    "shared": (False, False, True, False),
 }
 
 
-def catalog_text(own_session: bool = True, quantized: bool = True) -> str:
-    """The bundled catalog, without the guardrails' own embedding session unless `own_session`, and with
-    that session's int8 products only if `quantized`."""
+def catalog_text(own_session: bool = True, quantized: bool = True, workers: bool = True) -> str:
+    """The bundled catalog, without the guardrails' own embedding session unless `own_session`, with
+    that session's int8 products only if `quantized` and its helper threads only if `workers`."""
     text = (ROOT / "src" / "outcrop" / "catalog.toml").read_text()
     table = re.compile(r'^\[local\."' + re.escape(GUARDRAIL_SESSION) + r'"\]\n(?:(?!\[).*\n)*', re.M)
     if not own_session:
         text, count = table.subn("", text)
         assert count == 1, f"the catalog has no {GUARDRAIL_SESSION} entry"
-    elif not quantized:
-        found = table.search(text)
-        assert found and 'quantize = "int8-dynamic"\n' in found.group(0), "no int8 guardrail session"
-        entry = found.group(0).replace('quantize = "int8-dynamic"\n', "")
-        text = text[: found.start()] + entry + text[found.end() :]
-    return text
+        return text
+    found = table.search(text)
+    assert found and 'quantize = "int8-dynamic"\n' in found.group(0), "no int8 guardrail session"
+    entry = found.group(0)
+    if not quantized:
+        entry = entry.replace('quantize = "int8-dynamic"\n', "")
+    if not workers:
+        entry = re.sub(r"^workers = \d+\n", "", entry, flags=re.M)
+    return text[: found.start()] + entry + text[found.end() :]
 
 
 def load_average(when: str) -> None:
@@ -101,8 +107,9 @@ def apps(variants: list[str], cache: bool = False) -> Iterator[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         made: dict[str, Any] = {}
         for variant in variants:
-            session, quantized, derive = VARIANTS[variant]
-            catalog = catalog_text(session, quantized).replace('runtime = "llamacpp"', 'runtime = "fake"')
+            session, quantized, derive, workers = VARIANTS[variant]
+            catalog = catalog_text(session, quantized, workers)
+            catalog = catalog.replace('runtime = "llamacpp"', 'runtime = "fake"')
             (Path(tmp) / f"{variant}.toml").write_text(catalog)
             settings = Settings(
                 data_dir=Path(tmp) / variant,

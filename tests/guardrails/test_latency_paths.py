@@ -320,3 +320,47 @@ def test_one_call_of_mixed_lengths_gives_each_texts_own_vector() -> None:
         assert counts == [found[1][0] for found in alone] and counts[0] > 256 and counts[2] == 2
     finally:
         registry.close()
+
+
+def test_a_calls_batches_are_dealt_to_its_workers_by_their_work() -> None:
+    import threading
+
+    from outcrop.backends.onnx_embed import OnnxEmbedder
+
+    embedder = object.__new__(OnnxEmbedder)  # the dealing rule alone, no model
+    embedder._batch_size, embedder._workers, embedder._idle = 32, 2, threading.Semaphore(1)
+    lengths = [17, 12, 15, 11, 16, 14]  # a text's sentences: one batch of like lengths
+    batches = embedder._batches(lengths)
+    assert batches == [[0, 4, 2, 5, 1, 3]]
+    # halved into its longer and its shorter texts (each padded to its own longest), one half a thread
+    assert embedder._shares(batches, lengths) == [[[0, 4, 2]], [[5, 1, 3]]]
+    # more batches than threads: the largest first, each to the least loaded thread
+    lengths = [100, 12, 30, 15, 11, 60, 13]
+    assert embedder._shares(embedder._batches(lengths), lengths) == [[[0, 5]], [[2, 3], [6, 1, 4]]]
+    assert embedder._shares([[0]], [9]) == [[[0]]]  # one text: nothing to share
+    assert embedder._shares([], []) == [[]]
+    embedder._workers = 1
+    assert embedder._shares(batches, [17, 12, 15, 11, 16, 14]) == [batches]
+
+
+@pytest.mark.real
+def test_batches_on_two_threads_give_each_text_its_own_vector() -> None:
+    np = pytest.importorskip("numpy")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from outcrop.backends.registry import ModelRegistry
+    from outcrop.catalog import BUNDLED, load_catalog
+
+    config = load_catalog(BUNDLED).local[TOPIC_EMBEDDING_MODEL]  # float32: a row's vector is its own
+    registry = ModelRegistry({"one": config, "two": {**config, "workers": 2}}, model_dir())
+    try:
+        texts = [f"Sentence {n} of the memo is {'quite ' * (n % 5)}short." for n in range(19)]
+        alone = np.array(registry.embedder("one").embed(texts))
+        two = registry.embedder("two")
+        # several calls at once: a call that finds the helper busy runs every share itself
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: two.embed(texts), range(8)))
+        for vectors in results:
+            assert np.allclose(vectors, alone, rtol=0, atol=1e-5)
+    finally:
+        registry.close()

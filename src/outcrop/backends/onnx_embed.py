@@ -16,6 +16,14 @@ it takes about a third of the float32 session's CPU on one core, its vectors wit
 float32 ones. The packaged all-MiniLM stores int8 weights but multiplies in float32, so this changes the
 arithmetic, not what the weights hold. Entries without the key (Titan embeddings, knowledge bases) are
 untouched.
+
+Catalog key `workers = N` (the guardrails' one-thread session) runs a call's batches on up to N threads at
+once, each on one onnxruntime thread: a call of several texts is cut into at least N batches of like length
+(which also pads less) and the caller runs one share while helper threads run the others. A 950-character
+guardrail text is about 19 sentences; its halves run side by side on two cores. onnxruntime's own intra-op
+threads do this per operator, with a barrier after each of some 300 operators and spinning workers, which
+on a loaded machine doubled the call's time; here a busy helper is not waited for (the caller runs that
+share itself) and nothing spins.
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +65,7 @@ class OnnxEmbedder:
         batch_size: int = 32,
         n_threads: int | None = None,
         disabled_optimizers: Sequence[str] = (),
+        workers: int = 1,
     ) -> None:
         onnxruntime = import_optional("onnxruntime", "pip install onnxruntime")
         tokenizers = import_optional("tokenizers", "pip install tokenizers")
@@ -81,6 +92,16 @@ class OnnxEmbedder:
         self._tokenizer: Any = tokenizers.Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length=max_length)
         self._tokenizer.no_padding()  # padded per batch in `_embed_batch`
+        self._workers = max(1, min(workers, os.cpu_count() or 1))
+        self._helpers: ThreadPoolExecutor | None = None
+        self._idle = threading.Semaphore(self._workers - 1)  # helpers free to take a share now
+        if self._workers > 1:
+            self._helpers = ThreadPoolExecutor(self._workers - 1, thread_name_prefix=f"embed-{model_id}")
+
+    def close(self) -> None:
+        """Stop the helper threads (the registry's shutdown)."""
+        if self._helpers is not None:
+            self._helpers.shutdown(wait=False, cancel_futures=True)
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` before truncation, special tokens included."""
@@ -96,18 +117,64 @@ class OnnxEmbedder:
         tokens; only a truncated one is tokenized again, whole (Bedrock reports input tokens)."""
         encodings = self._tokenizer.encode_batch(list(texts))
         vectors: list[list[float]] = [[] for _ in encodings]
-        for batch in self._batches([len(encoding.ids) for encoding in encodings]):
-            pooled = self._embed_batch([encodings[index] for index in batch])
-            if normalize:
-                norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-                pooled = pooled / np.maximum(norms, 1e-12)
-            for index, vector in zip(batch, pooled.tolist(), strict=True):
-                vectors[index] = vector
+
+        def run(batches: list[list[int]]) -> None:
+            for batch in batches:
+                pooled = self._embed_batch([encodings[index] for index in batch])
+                if normalize:
+                    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+                    pooled = pooled / np.maximum(norms, 1e-12)
+                for index, vector in zip(batch, pooled.tolist(), strict=True):
+                    vectors[index] = vector
+
+        lengths = [len(encoding.ids) for encoding in encodings]
+        shares = self._shares(self._batches(lengths), lengths)
+        helped: list[Future[None]] = []
+        mine = shares[0]
+        for share in shares[1:]:
+            if self._helpers is not None and self._idle.acquire(blocking=False):
+                helped.append(self._helpers.submit(self._helping, run, share))
+            else:  # no helper free (other calls have them): the caller runs this share too
+                mine = mine + share
+        run(mine)
+        for future in helped:
+            future.result()
         counts = [
             self.count_tokens(text) if encoding.overflowing else len(encoding.ids)
             for text, encoding in zip(texts, encodings, strict=True)
         ]
         return vectors, counts
+
+    def _helping(self, run: Any, share: list[list[int]]) -> None:
+        try:
+            run(share)
+        finally:
+            self._idle.release()
+
+    def _shares(self, batches: list[list[int]], lengths: Sequence[int]) -> list[list[list[int]]]:
+        """The batches dealt to `workers` threads: the largest batch halved (its longer and shorter texts)
+        until there are as many batches as threads, then each batch, largest first, to the least loaded."""
+        if self._workers == 1 or not batches:
+            return [batches]
+
+        def work(batch: list[int]) -> int:  # tokens run, padding included
+            return len(batch) * lengths[batch[0]]  # a batch is longest first
+
+        batches = list(batches)
+        while len(batches) < self._workers:
+            largest = max(batches, key=work)
+            if len(largest) < 2:
+                break
+            batches.remove(largest)
+            middle = len(largest) // 2
+            batches += [largest[:middle], largest[middle:]]
+        shares: list[list[list[int]]] = [[] for _ in range(min(self._workers, len(batches)))]
+        loads = [0] * len(shares)
+        for batch in sorted(batches, key=work, reverse=True):
+            least = loads.index(min(loads))
+            shares[least].append(batch)
+            loads[least] += work(batch)
+        return shares
 
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Indexes of the texts, longest first, in batches of at most `batch_size` whose shortest text is at
@@ -215,4 +282,5 @@ def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> OnnxEmbedde
         batch_size=int(config.get("batch_size", 32)),
         n_threads=int(config["n_threads"]) if config.get("n_threads") else None,
         disabled_optimizers=_UNFUSED if quantize is not None else (),
+        workers=int(config.get("workers", 1)),
     )
