@@ -6,6 +6,7 @@ boto3 test issues a stop at the earliest moment and accepts each legal outcome e
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from outcrop.services.sagemaker.training_process import RunningJob
 from outcrop.services.sagemaker.transform import TransformRunner
 from outcrop.services.sagemaker.tuning import TuningRunner
 from tests.server import RunningServer
+from tests.services.test_sagemaker import create_model, scaler_archive, unique
 from tests.services.test_sagemaker_training import Jobs
 
 WHERE = ("000000000000", "us-east-1")
@@ -148,3 +150,38 @@ def test_stop_at_the_earliest_moment_is_honoured_or_refused(server: RunningServe
         assert described["TrainingJobStatus"] == "Stopped"
         assert described["SecondaryStatus"] == "Stopped"
         assert "FailureReason" not in described
+
+
+def test_an_endpoint_deleted_as_it_is_created_ends_gone_with_no_fleet(server: RunningServer) -> None:
+    sm, runtime, s3 = server.client("sagemaker"), server.client("sagemaker-runtime"), server.client("s3")
+    bucket = unique("sm-races")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="scaler/1/model.tar.gz", Body=scaler_archive(1))
+    model = create_model(sm, bucket)
+    config = unique("config")
+    variant = {
+        "VariantName": "One",
+        "ModelName": model,
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[variant])
+    for _ in range(2):
+        endpoint = unique("endpoint")
+        sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+        sm.delete_endpoint(EndpointName=endpoint)  # accepted whatever the create has reached
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                seen.append(sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"])
+            except ClientError as gone:
+                assert gone.response["Error"]["Code"] == "ValidationException"
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"{endpoint} was never deleted: {seen}")
+        assert set(seen) <= {"Deleting"}  # never InService or Failed once the delete was accepted
+        with pytest.raises(ClientError) as refused:  # and no fleet was left serving it
+            runtime.invoke_endpoint(EndpointName=endpoint, Body=b"[1, 2]", ContentType="application/json")
+        assert refused.value.response["Error"]["Code"] == "ValidationError"

@@ -92,6 +92,9 @@ class EndpointWork(ControlPlane):
     def _deploy(
         self, name: str, config_name: str, specs: list[VariantSpec], previous: str | None, where: Where
     ) -> None:
+        endpoint = self.store.get(ENDPOINT, name, where=where)
+        if endpoint is None or endpoint.status not in WORKING:
+            return  # deleted (or being deleted) before its turn: no fleet is started for it
         config = self.store.get(CONFIG, config_name, where=where)
         async_inference = config.body.get("AsyncInferenceConfig") if config else None
         try:
@@ -103,20 +106,21 @@ class EndpointWork(ControlPlane):
                 self._roll_back(name, previous, reason, where)
                 return
 
-            def failed(r: Record) -> None:
-                r.status = "Failed"
-                r.body["FailureReason"] = reason[:1024]
+            def failing(r: Record) -> bool:
+                if not failed(r, reason):
+                    return False
                 r.body["EndpointConfigName"] = config_name
-                r.body.pop("_PendingConfig", None)
+                return True
 
-            self.store.update(ENDPOINT, name, failed, where=where)
+            self.store.update(ENDPOINT, name, failing, where=where)
             return
 
-        def served(r: Record) -> None:
+        def served(r: Record) -> bool:
+            if r.status not in WORKING:
+                return False  # a delete began meanwhile: its undeploy, queued after this, ends the fleet
             r.body["EndpointConfigName"] = config_name
             r.body["_Weights"] = r.body.pop("_RetainedWeights", {})  # what RetainAllVariantProperties kept
-            r.body.pop("_PendingConfig", None)
-            in_service(r, None)
+            return in_service(r, None)
 
         self.store.update(ENDPOINT, name, served, where=where)
 
@@ -124,6 +128,8 @@ class EndpointWork(ControlPlane):
         """A failed UpdateEndpoint puts the previous configuration back, as SageMaker rolls back."""
         record = self.store.get(CONFIG, previous, where=where)
         endpoint = self.store.get(ENDPOINT, name, where=where)
+        if endpoint is None or endpoint.status not in WORKING:
+            return  # a delete began meanwhile: nothing to roll back to
         try:
             if record is None:
                 raise HostingError(f"the previous endpoint configuration {previous} no longer exists")
@@ -172,7 +178,14 @@ class EndpointWork(ControlPlane):
         self.store.delete(ENDPOINT, name, where=where)
 
 
-def in_service(record: Record, reason: str | None) -> None:
+WORKING = ("Creating", "Updating")  # what background work may end; a Deleting endpoint is left to its delete
+
+
+def in_service(record: Record, reason: str | None) -> bool:
+    """Background work's end, only while the endpoint is still being created or updated (False: a delete
+    began meanwhile, and its own work ends the endpoint)."""
+    if record.status not in WORKING:
+        return False
     record.status = "InService"
     record.body.pop("_PendingConfig", None)
     record.body.pop("_DesiredWeights", None)
@@ -180,10 +193,14 @@ def in_service(record: Record, reason: str | None) -> None:
         record.body["FailureReason"] = reason[:1024]
     else:
         record.body.pop("FailureReason", None)
+    return True
 
 
-def failed(record: Record, reason: str) -> None:
+def failed(record: Record, reason: str) -> bool:
+    if record.status not in WORKING:
+        return False  # a delete began meanwhile
     record.status = "Failed"
     record.body.pop("_PendingConfig", None)
     record.body.pop("_DesiredWeights", None)
     record.body["FailureReason"] = reason[:1024]
+    return True

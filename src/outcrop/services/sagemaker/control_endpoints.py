@@ -20,6 +20,7 @@ from outcrop.services.sagemaker.control_endpoint_work import (
     CONFIG,
     ENDPOINT,
     MODEL,
+    WORKING,
     EndpointWork,
     in_service,
 )
@@ -285,7 +286,9 @@ class EndpointOperations(EndpointWork):
         ]
         kept = {s.variant_name: s.initial_weight for s in specs if s.variant_name in weights}
 
-        def updating(r: Record) -> None:
+        def updating(r: Record) -> bool:
+            if r.status in _BUSY:
+                return False  # another update or a delete began since it was read
             r.status = "Updating"
             r.body.pop("FailureReason", None)
             r.body["_PendingConfig"] = config.name
@@ -294,9 +297,11 @@ class EndpointOperations(EndpointWork):
                 r.body.pop("LastDeploymentConfig", None)
                 if params.get("DeploymentConfig"):
                     r.body["LastDeploymentConfig"] = params["DeploymentConfig"]
+            return True
 
         name, where = record.name, record.where
-        self.store.update(ENDPOINT, name, updating, where=where)
+        if self.store.update(ENDPOINT, name, updating, where=where) is None:
+            raise ValidationException(f'Cannot update in-progress endpoint "{record.arn}".')
         self._in_background(name, where, lambda: self._deploy(name, config.name, specs, previous, where))
         return {"EndpointArn": record.arn}
 
@@ -348,12 +353,16 @@ class EndpointOperations(EndpointWork):
         if sum(weights.values()) <= 0:
             raise ValidationException("At least one variant must have a weight greater than 0.")
 
-        def updating(r: Record) -> None:
+        def updating(r: Record) -> bool:
+            if r.status != "InService":
+                return False  # an update or a delete began since it was read
             r.status = "Updating"
             r.body["_DesiredWeights"] = weights
+            return True
 
         name, where = record.name, record.where
-        self.store.update(ENDPOINT, name, updating, where=where)
+        if self.store.update(ENDPOINT, name, updating, where=where) is None:
+            raise ValidationException(f'Cannot update in-progress endpoint "{record.arn}".')
 
         def apply() -> None:
             try:
@@ -366,9 +375,11 @@ class EndpointOperations(EndpointWork):
                 self.store.update(ENDPOINT, name, lambda r: in_service(r, message), where=where)
                 return
 
-            def done(r: Record) -> None:
+            def done(r: Record) -> bool:
+                if r.status not in WORKING:
+                    return False  # a delete began meanwhile
                 r.body["_Weights"] = weights
-                in_service(r, None)
+                return in_service(r, None)
 
             self.store.update(ENDPOINT, name, done, where=where)
 
@@ -380,6 +391,14 @@ class EndpointOperations(EndpointWork):
         if record.status == "Deleting":
             raise ValidationException(f'Cannot delete in-progress endpoint "{record.arn}".')
         name, where = record.name, record.where
-        self.store.update(ENDPOINT, name, lambda r: setattr(r, "status", "Deleting"), where=where)
+
+        def deleting(r: Record) -> bool:
+            if r.status == "Deleting":
+                return False  # deleted by another call since it was read
+            r.status = "Deleting"
+            return True
+
+        if self.store.update(ENDPOINT, name, deleting, where=where) is None:
+            raise ValidationException(f'Cannot delete in-progress endpoint "{record.arn}".')
         self._in_background(name, where, lambda: self._undeploy(name, where))
         return {}
