@@ -113,14 +113,20 @@ def test_the_variant_follows_the_load_within_min_and_max(server: RunningServer, 
     )
     assert json.loads(answer["Body"].read()) == {"scaled": [2, 4]}  # the new fleet serves
     wait_for(lambda: count_of(sm, endpoint) == 1, timeout=90)  # no load: back to MinCapacity
-    activities = scaling.describe_scaling_activities(ServiceNamespace="sagemaker", ResourceId=resource)[
-        "ScalingActivities"
-    ]
-    descriptions = [a["Description"] for a in activities]
+
+    def activities() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = scaling.describe_scaling_activities(
+            ServiceNamespace="sagemaker", ResourceId=resource
+        )["ScalingActivities"]
+        return found
+
+    # the scaler records an activity just after the change it made: wait for it, not for the count alone
+    wait_for(lambda: activities()[0]["Description"] == "Setting desired instance count to 1.", timeout=30)
+    descriptions = [a["Description"] for a in activities()]
     assert "Setting desired instance count to 3." in descriptions
     assert descriptions[0] == "Setting desired instance count to 1."
-    assert all(a["StatusCode"] == "Successful" for a in activities)
-    assert "invocations" in activities[0]["Cause"]
+    assert all(a["StatusCode"] == "Successful" for a in activities())
+    assert "invocations" in activities()[0]["Cause"]
 
     policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=resource)[
         "ScalingPolicies"

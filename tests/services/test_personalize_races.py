@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,39 +31,41 @@ def _dataset(personalize: Any, s3: Any) -> tuple[str, str, str]:
     return group, dataset, f"s3://races-{tag}/ratings.csv"
 
 
-def test_a_dataset_is_not_deleted_under_its_import(server: RunningServer) -> None:
-    personalize, s3 = server.client("personalize"), server.client("s3")
-    _, dataset, source = _dataset(personalize, s3)
-    job = personalize.create_dataset_import_job(
+def _import(personalize: Any, dataset: str, source: str) -> Callable[[], dict[str, Any]]:
+    """Start an import of `source` into `dataset`; what describes the job."""
+    arn = personalize.create_dataset_import_job(
         jobName=f"import-{uuid.uuid4().hex[:8]}",
         datasetArn=dataset,
         dataSource={"dataLocation": source},
         roleArn=ROLE,
     )["datasetImportJobArn"]
+
+    def describe() -> dict[str, Any]:
+        found: dict[str, Any] = personalize.describe_dataset_import_job(datasetImportJobArn=arn)[
+            "datasetImportJob"
+        ]
+        return found
+
+    return describe
+
+
+def test_a_dataset_is_not_deleted_under_its_import(server: RunningServer) -> None:
+    personalize, s3 = server.client("personalize"), server.client("s3")
+    _, dataset, source = _dataset(personalize, s3)
+    job = _import(personalize, dataset, source)
     try:
         personalize.delete_dataset(datasetArn=dataset)
     except ClientError as refused:  # pending or running: the import ends as it would have
         assert refused.response["Error"]["Code"] == "ResourceInUseException"
-        ended = wait(
-            lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
-        )
-        assert ended["status"] == "ACTIVE"
+        assert wait(job)["status"] == "ACTIVE"
         return
-    # accepted: only because the import had already ended
-    ended = personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
-    assert ended["status"] == "ACTIVE"
+    assert job()["status"] == "ACTIVE"  # accepted: only because the import had already ended
 
 
 def test_a_solution_is_not_deleted_under_a_stopping_version(server: RunningServer) -> None:
     personalize, s3 = server.client("personalize"), server.client("s3")
     group, dataset, source = _dataset(personalize, s3)
-    job = personalize.create_dataset_import_job(
-        jobName=f"import-{uuid.uuid4().hex[:8]}",
-        datasetArn=dataset,
-        dataSource={"dataLocation": source},
-        roleArn=ROLE,
-    )["datasetImportJobArn"]
-    wait(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
+    assert wait(_import(personalize, dataset, source))["status"] == "ACTIVE"
     solution = personalize.create_solution(
         name=f"races-{uuid.uuid4().hex[:8]}",
         datasetGroupArn=group,
