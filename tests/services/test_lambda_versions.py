@@ -5,6 +5,7 @@ ListVersionsByFunction, and a version kept frozen while $LATEST changes, across 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ def _version_of(lam: Any, name: str, qualifier: str | None = None) -> tuple[str,
 
 def test_create_with_publish_gives_version_1_as_the_examples_send_it(server: RunningServer) -> None:
     lam = server.client("lambda")
-    name = f"fn-published-{id(server) % 10000}"
+    name = f"fn-published-{uuid.uuid4().hex[:8]}"
     created = lam.create_function(
         FunctionName=name,
         Description="Lambda function for Amazon Bedrock example",
@@ -75,6 +76,8 @@ def test_publish_version_is_idempotent_and_deleting_a_version_keeps_the_rest(ser
     assert mismatch["Code"] == "InvalidParameterValueException"
     lam.update_function_configuration(FunctionName=name, Timeout=9)
     assert lam.publish_version(FunctionName=name)["Version"] == "2"
+    frozen = error_of(lam.update_function_configuration, FunctionName=f"{name}:1", Timeout=5)
+    assert frozen["Code"] == "InvalidParameterValueException" and "cannot change" in frozen["Message"]
     lam.delete_function(FunctionName=name, Qualifier="1")
     assert error_of(lam.invoke, FunctionName=name, Qualifier="1")["Code"] == "ResourceNotFoundException"
     assert _version_of(lam, name, "2") == ("v1", "2")

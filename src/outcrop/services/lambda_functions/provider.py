@@ -333,7 +333,7 @@ class LambdaFunctions(PermissionOperations, VersionOperations, Service):
         return self._configuration(spec)
 
     def delete_function(self, ctx: RequestContext, params: Params) -> Output:
-        deployed = self._deployed(ctx, params)
+        deployed = self._deployed(ctx, params, versions=True)
         version = self._function(ctx, params).version
         if params.get("Qualifier") == "$LATEST":
             raise InvalidParameterValueException(
@@ -345,8 +345,15 @@ class LambdaFunctions(PermissionOperations, VersionOperations, Service):
             self.functions.delete_deployed(deployed.spec)
         return {}
 
-    def _deployed(self, ctx: RequestContext, params: Params) -> Deployed:
+    def _deployed(self, ctx: RequestContext, params: Params, *, versions: bool = False) -> Deployed:
+        """The function made through the API that a change names; a published version never changes
+        (only DeleteFunction, `versions`, may name one)."""
         spec = self._function(ctx, params)
+        if spec.version != "$LATEST" and not versions:
+            raise InvalidParameterValueException(
+                f"Version {spec.version} of {spec.name} is published and cannot change: name the function "
+                "without a qualifier to change $LATEST."
+            )
         deployed = self.functions.deployed.get(spec.key)
         if deployed is None:
             where = (

@@ -49,7 +49,7 @@ class VersionOperations:
     def _function(self, ctx: RequestContext, params: Params) -> FunctionSpec:
         raise NotImplementedError
 
-    def _deployed(self, ctx: RequestContext, params: Params) -> Deployed:
+    def _deployed(self, ctx: RequestContext, params: Params, *, versions: bool = False) -> Deployed:
         raise NotImplementedError
 
     def _configuration(self, spec: FunctionSpec) -> Output:
