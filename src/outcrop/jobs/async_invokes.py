@@ -170,14 +170,20 @@ class AsyncInvocations:
             bucket, key = output_key(invocation)
             data = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
             self._objects.put_object(bucket, key, data, ObjectAttributes(content_type="application/json"))
-        except ServiceError as error:
-            self._finish(invocation_id, "Failed", error.message)
-        except StoreError as error:
-            self._finish(invocation_id, "Failed", f"The output could not be written to S3: {error}")
-        except Exception as error:  # a bug: the invocation says so instead of staying InProgress
-            self._finish(invocation_id, "Failed", f"The invocation failed: {error}")
+        except Exception as error:
+            if self._closing.is_set():
+                return  # cut short by the server closing: left InProgress, run again at the next start
+            self._fail(invocation_id, error)
         else:
             self._finish(invocation_id, "Completed", None)
+
+    def _fail(self, invocation_id: str, error: Exception) -> None:
+        if isinstance(error, ServiceError):
+            self._finish(invocation_id, "Failed", error.message)
+        elif isinstance(error, StoreError):
+            self._finish(invocation_id, "Failed", f"The output could not be written to S3: {error}")
+        else:  # a bug: the invocation says so instead of staying InProgress
+            self._finish(invocation_id, "Failed", f"The invocation failed: {error}")
 
     def _answer(self, invocation: AsyncInvocation, caller: Caller, body: Any) -> dict[str, Any] | None:
         """The model's response body, waiting out throttling; None when the server is stopping."""
@@ -196,7 +202,7 @@ class AsyncInvocations:
         with self.db.transaction() as tx:
             tx.execute(
                 "UPDATE invocations SET status = ?, failure_message = ?, modified = ?, ended = ? "
-                "WHERE invocation_id = ?",
+                "WHERE invocation_id = ? AND status = 'InProgress'",  # an end is written once
                 (status, message, now, now, invocation_id),
             )
 
