@@ -15,12 +15,14 @@ difference (`--real-chat`: the small real model, 1 output token).
 chat call through the inference path (input and output screened), on the fake chat model and the real
 detectors: each guarded call is timed between two unguarded ones of the same text, over `--rounds` rounds of
 short benign texts (`--text-chars N`: those texts joined into texts of several sentences, up to N characters
-each); it prints p50/p95 of the wall-clock difference and the guarded evaluations' CPU time (less sensitive
-to the machine's load). `--compare V ...` runs each guardrail on several variants of the embedding path
-(guardrails_latency.py: own, float, whole, before, shared; bare `--compare`: own and shared) in alternating
-blocks, so all see the same load. `--long` prints the denied topics' and content filters' precision/recall
-on texts of about `--text-chars` characters (default 950) per variant; `--turns N` the added latency of
-each turn of N-turn conversations with and without the vector cache.
+each; several values run in turn, 0 the short texts); it prints p50/p95 of the wall-clock difference and the
+guarded evaluations' CPU time (less sensitive to the machine's load). The quick re-measure of the latency
+target, alone (about a minute): `bench_guardrails.py --latency --text-chars 0 950 --compare own serial`.
+`--compare V ...` runs each guardrail on several variants of the embedding path (guardrails_latency.py: own,
+serial, float, whole, before, shared; bare `--compare`: own and shared) in alternating blocks, so all see the
+same load. `--long` prints the denied topics' and content filters' precision/recall on texts of about
+`--text-chars` characters (default 950) per variant (`--half dev|held-out`: one half of the texts); `--turns
+N` the added latency of each turn of N-turn conversations with and without the vector cache.
 
 `--shared-embedder` runs the server mode on a catalog without that guardrail session (the "before" figure).
 Every mode prints the load average when it starts and ends.
@@ -262,7 +264,11 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=0, help="added latency per turn, cache on/off")
     parser.add_argument("--conversations", type=int, default=6, help="--turns: conversations")
     parser.add_argument(
-        "--text-chars", type=int, default=0, help="--latency: join the texts into texts of up to N characters"
+        "--text-chars",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="--latency: join the texts into texts of up to N characters (several: each in turn; 0: short)",
     )
     parser.add_argument(
         "--shared-embedder", action="store_true", help="server mode without the guardrails' embedding session"
@@ -273,11 +279,12 @@ def main() -> None:
     arguments = parser.parse_args()
     variants = ["own"] if arguments.compare is None else arguments.compare or ["own", "shared"]
     if arguments.latency is not None:
-        policy_latency(arguments.rounds, arguments.latency, variants, arguments.text_chars)
+        for chars in arguments.text_chars:
+            policy_latency(arguments.rounds, arguments.latency, variants, chars)
     elif arguments.long:
-        long_quality(variants, arguments.text_chars or 950, arguments.half)
+        long_quality(variants, max(arguments.text_chars) or 950, arguments.half)
     elif arguments.turns:
-        turns(arguments.turns, arguments.conversations, arguments.text_chars)
+        turns(arguments.turns, arguments.conversations, arguments.text_chars[0])
     elif arguments.direct:
         direct()
     else:
