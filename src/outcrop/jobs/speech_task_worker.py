@@ -138,10 +138,13 @@ class JobWorker:
         *,
         account: str = DEFAULT_ACCOUNT,
         region: str = DEFAULT_REGION,
+        deleted: Callable[[Job], None] = lambda _job: None,
     ) -> None:
-        """`account` and `region` are the server's defaults, where jobs from before regions go."""
+        """`account` and `region` are the server's defaults, where jobs from before regions go; `deleted`
+        removes what a job wrote when it was deleted while it ran (its delete found nothing to remove)."""
         self.db = Database(path, migrations(account, region))
         self._handler = handler
+        self._deleted = deleted
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._stopping = threading.Event()
@@ -207,9 +210,10 @@ class JobWorker:
                 > 0
             )
 
-    def _set(self, seq: int, sql: str, args: tuple[Any, ...]) -> None:
+    def _set(self, seq: int, sql: str, args: tuple[Any, ...]) -> bool:
+        """False when the job is gone (deleted meanwhile): the write recreates nothing."""
         with self.db.transaction() as tx:
-            tx.execute(f"UPDATE jobs SET {sql} WHERE seq = ?", (*args, seq))
+            return tx.execute(f"UPDATE jobs SET {sql} WHERE seq = ?", (*args, seq)).rowcount > 0
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -231,11 +235,12 @@ class JobWorker:
                 reason = f"Internal error while running the job: {type(error).__name__}: {error}"
                 self._set(seq, "status = ?, reason = ?, completed = ?", (FAILED, reason[:2000], time.time()))
             else:
-                self._set(
+                if not self._set(
                     seq,
                     "status = ?, result = ?, completed = ?",
                     (COMPLETED, json.dumps(result), time.time()),
-                )
+                ):
+                    self._deleted(job)  # deleted while it ran: what it wrote goes too
 
     def close(self) -> None:
         self._stopping.set()

@@ -96,7 +96,11 @@ class Transcribe(VocabularyOperations, Service):
         self.settings = settings
         place = {"account": settings.account_id, "region": settings.region}
         self._jobs = JobWorker(
-            data_path("transcribe") / "jobs.sqlite3", self._run, "transcription-jobs", **place
+            data_path("transcribe") / "jobs.sqlite3",
+            self._run,
+            "transcription-jobs",
+            deleted=self._deleted_while_running,
+            **place,
         )
         self._vocabularies = VocabularyStore(data_path("transcribe") / "vocabularies.sqlite3", **place)
         self._jobs.start()
@@ -274,6 +278,11 @@ class Transcribe(VocabularyOperations, Service):
         if job.request["OutputLocationType"] == "SERVICE_BUCKET":
             self._delete_outputs(job.request)
         return {}
+
+    def _deleted_while_running(self, job: Job) -> None:
+        """DeleteTranscriptionJob removed the job before its transcript was written: it goes too."""
+        if job.request["OutputLocationType"] == "SERVICE_BUCKET":
+            self._delete_outputs(job.request)
 
     def _delete_outputs(self, request: dict[str, Any]) -> None:
         formats = (request.get("Subtitles") or {}).get("Formats", [])
