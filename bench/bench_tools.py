@@ -9,7 +9,8 @@ as catalogued (constrained) and as a twin with `constrained_decoding = false`, i
   target 100% constrained. Outcrop validates calls on both sides, so a broken call is never a toolUse.
   A call cut short by maxTokens still counts as a miss and is reported apart; the default max_tokens
   (128) leaves room for the longest call here (~66 tokens, pretty-printed) after a sentence of prose.
-- right-tool rate: prompts answered with the expected tool (or, for the 12, with no tool).
+- right-tool rate: prompts answered with the expected tool (or, for the 12, with no tool); beside it the
+  rate where a refused call (its raw JSON passed on as text) does not count as answering without a tool.
 - decode tokens/s: each side's prompt is first read by a max_tokens=1 call, then a second such call
   (prompt cached) measures the fixed cost of a call (HTTP, one-token prefill, first sample); a call's
   decode rate is (outputTokens - 1) / (its time - that fixed cost). Per prompt the two sides' rates give
@@ -179,6 +180,7 @@ class Side:
     calls: int = 0
     attempts: int = 0
     right: int = 0
+    right_answered: int = 0  # right, not counting a refused call (raw call JSON as text) as "no tool"
     cut_short: int = 0  # refused calls that stopped at maxTokens
     broken: list[str] = field(default_factory=list)
     stops: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -196,7 +198,9 @@ class Side:
         if looks_like_call and not uses:
             self.broken.append(text[:120])
             self.cut_short += response["stopReason"] == "max_tokens"
-        self.right += [use["name"] for use in uses][:1] == ([expected] if expected else [])
+        right = [use["name"] for use in uses][:1] == ([expected] if expected else [])
+        self.right += right
+        self.right_answered += right and not (looks_like_call and not uses)
         self.stops[response["stopReason"]] += 1
         self.log.append(call)
 
@@ -207,7 +211,8 @@ class Side:
         return (
             f"{self.name:>13}: valid-call rate {valid:6.1%} ({self.calls}/{self.attempts}; "
             f"{self.cut_short} cut short by maxTokens)   "
-            f"right-tool rate {self.right / prompts:6.1%} ({self.right}/{prompts})\n"
+            f"right-tool rate {self.right / prompts:6.1%} ({self.right}/{prompts}; "
+            f"{self.right_answered / prompts:.1%} if a refused call is no text answer)\n"
             f"{'':>15}median decode {statistics.median(rates) if rates else 0.0:5.2f} tokens/s   "
             f"{tokens} output tokens, {sum(call.input_tokens for call in self.log)} input tokens   "
             f"stop reasons {dict(self.stops)}"
