@@ -76,6 +76,10 @@ class ComprehendEndpoints(ComprehendJobs):
             raise InvalidRequestException("Flywheels are not supported by Outcrop; give the ModelArn.")
         if params.get("Tags"):
             raise InvalidRequestException("Tags are not supported on Comprehend resources by Outcrop.")
+        with self.job_store.serving_lock:  # the classifier is not deleted while its endpoint is made
+            return self._create_endpoint(ctx, params)
+
+    def _create_endpoint(self, ctx: RequestContext, params: Params) -> Params:
         classifier = self._trained_classifier(ctx, params.get("ModelArn"))
         arn = ctx.arn("comprehend", f"document-classifier-endpoint/{params['EndpointName']}")
         units = params["DesiredInferenceUnits"]
@@ -126,8 +130,11 @@ class ComprehendEndpoints(ComprehendJobs):
             role = params["DesiredDataAccessRoleArn"]
             changes.update(DataAccessRoleArn=role, DesiredDataAccessRoleArn=role)
         changes["LastModifiedTime"] = time.time()
-        if not self.job_store.update(endpoint.id, "IN_SERVICE", doc=changes, only_if=("IN_SERVICE",)):
-            raise ResourceInUseException(f"The endpoint {endpoint.arn} is {endpoint.status}.")
+        with self.job_store.serving_lock:  # the new model is not deleted while the endpoint moves to it
+            if changes.get("ModelArn"):
+                self._trained_classifier(ctx, changes["ModelArn"])
+            if not self.job_store.update(endpoint.id, "IN_SERVICE", doc=changes, only_if=("IN_SERVICE",)):
+                raise ResourceInUseException(f"The endpoint {endpoint.arn} is {endpoint.status}.")
         return {"DesiredModelArn": changes.get("DesiredModelArn", endpoint.doc["DesiredModelArn"])}
 
     def delete_endpoint(self, ctx: RequestContext, params: Params) -> Params:

@@ -86,6 +86,8 @@ class ComprehendStore:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closing = False
+        # held while a classifier is deleted or an endpoint pointed at one: none serves a deleted model
+        self.serving_lock = threading.Lock()
 
     # -- rows ----------------------------------------------------------------------------------------------
 
@@ -246,7 +248,6 @@ class ComprehendStore:
     def _stopped(self, id: str, doc: dict[str, Any]) -> bool:
         """End work whose stop was requested; False when no stop is pending."""
         return self.update(id, "STOPPED", doc={"EndTime": time.time(), **doc}, only_if=("STOP_REQUESTED",))
-
 
 
 def _resource(row: Any) -> Resource:

@@ -365,22 +365,23 @@ class ComprehendJobs:
 
     def delete_document_classifier(self, ctx: RequestContext, params: Params) -> Params:
         classifier = self._classifier(ctx, params["DocumentClassifierArn"])
-        serving = [
-            e.arn
-            for e in self.job_store.list(ENDPOINT, (ctx.account_id, ctx.region))
-            if e.doc["ModelArn"] == classifier.arn
-        ]
-        if serving:
-            raise ResourceInUseException(
-                f"The document classifier {classifier.arn} is served by the endpoint {serving[0]}; "
-                "delete the endpoint first."
-            )
-        settled = ("TRAINED", "TRAINED_WITH_WARNING", "IN_ERROR", "STOPPED")
-        if not self.job_store.delete(classifier.id, settled):
-            raise ResourceInUseException(
-                f"The document classifier {classifier.arn} is {classifier.status}; "
-                "stop its training (StopTrainingDocumentClassifier) before deleting it."
-            )
+        with self.job_store.serving_lock:  # no endpoint is made to serve it between the check and the delete
+            serving = [
+                e.arn
+                for e in self.job_store.list(ENDPOINT, (ctx.account_id, ctx.region))
+                if e.doc["ModelArn"] == classifier.arn
+            ]
+            if serving:
+                raise ResourceInUseException(
+                    f"The document classifier {classifier.arn} is served by the endpoint {serving[0]}; "
+                    "delete the endpoint first."
+                )
+            settled = ("TRAINED", "TRAINED_WITH_WARNING", "IN_ERROR", "STOPPED")
+            if not self.job_store.delete(classifier.id, settled):
+                raise ResourceInUseException(
+                    f"The document classifier {classifier.arn} is {classifier.status}; "
+                    "stop its training (StopTrainingDocumentClassifier) before deleting it."
+                )
         (self.model_dir / f"{classifier.id}.joblib").unlink(missing_ok=True)
         self.loaded.pop(classifier.id, None)
         return {}
