@@ -162,7 +162,13 @@ class Polly(Service):
         self.objects = objects
         place = {"account": settings.account_id, "region": settings.region}
         self._lexicons = LexiconStore(data_path("polly") / "lexicons.sqlite3", **place)
-        self._tasks = JobWorker(data_path("polly") / "tasks.sqlite3", self._run_task, "polly-tasks", **place)
+        self._tasks = JobWorker(
+            data_path("polly") / "tasks.sqlite3",
+            self._run_task,
+            "polly-tasks",
+            account=place["account"],
+            region=place["region"],
+        )
         self._tasks.start()
 
     def close(self) -> None:
