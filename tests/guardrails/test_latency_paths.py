@@ -12,7 +12,7 @@ import pytest
 
 from outcrop.backends.nlp.content_safety import CATEGORIES, VectorContentClassifier
 from outcrop.guardrails.detectors import topics as topic_detector
-from outcrop.guardrails.engine import GUARDRAIL_EMBEDDERS, TOPIC_EMBEDDING_MODEL, Engine
+from outcrop.guardrails.engine import GUARDRAIL_EMBEDDERS, GUARDRAIL_EXACT, TOPIC_EMBEDDING_MODEL, Engine
 from outcrop.guardrails.policies import build_policies
 from outcrop.guardrails.types import GuardrailVersion, GuardText
 from tests.backends.conftest import model_dir
@@ -198,6 +198,11 @@ def test_the_guardrail_session_is_the_shared_model_on_one_thread() -> None:
         }
         assert local[own]["n_threads"] == 1 and "n_threads" not in local[shared]  # Titan/KB keep every core
         assert local[own]["quantize"] == "int8-dynamic" and "quantize" not in local[shared]
+        exact = GUARDRAIL_EXACT[shared]  # where near int8 detections are decided again: float32, one thread
+        assert {key: local[exact].get(key) for key in weights} == {
+            key: local[shared].get(key) for key in weights
+        }
+        assert local[exact]["n_threads"] == 1 and "quantize" not in local[exact]
 
 
 @pytest.mark.real

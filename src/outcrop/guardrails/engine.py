@@ -48,6 +48,8 @@ GROUNDING_MODEL = "evidence-grounding"
 TOPIC_EMBEDDING_MODEL = "all-minilm-l6-v2"  # what the topic thresholds were calibrated on
 # an embedding model -> the catalog entry of the same weights in the guardrails' own one-thread session
 GUARDRAIL_EMBEDDERS = {"all-minilm-l6-v2": "all-minilm-l6-v2-guardrails"}
+# the same weights with float32 products on one thread: where a near decision of that session is taken again
+GUARDRAIL_EXACT = {"all-minilm-l6-v2": "all-minilm-l6-v2-guardrails-float"}
 UNIT_CHARACTERS = 1000
 _ACTION = {"BLOCK": "BLOCKED", "ANONYMIZE": "ANONYMIZED", "NONE": "NONE"}
 USAGE_KEYS = (
@@ -232,11 +234,14 @@ class Engine:
         guardrail copy: what a decision the copy's error could flip is re-decided on."""
         key = f"exact:{TOPIC_EMBEDDING_MODEL}"
         if key not in run.embeddings:
-            embedder = self._embedder(caller, TOPIC_EMBEDDING_MODEL)
-            if embedder is None:  # the caller checked that the catalog lists it
+            name = GUARDRAIL_EXACT.get(TOPIC_EMBEDDING_MODEL, TOPIC_EMBEDDING_MODEL)
+            embedder = self._embedder(caller, name)
+            if embedder is None:  # its one-thread entry is not listed: the model's own (the caller checked)
+                embedder, name = self._embedder(caller, TOPIC_EMBEDDING_MODEL), TOPIC_EMBEDDING_MODEL
+            if embedder is None:
                 raise ServiceUnavailableException(f"The catalog lists no {TOPIC_EMBEDDING_MODEL}.")
             run.embeddings[key] = Embeddings(
-                embedder.embed, TOPIC_EMBEDDING_MODEL, self.vectors, derive_whole=self.derive_whole
+                embedder.embed, name, self.vectors, derive_whole=self.derive_whole
             )
         return run.embeddings[key]
 
