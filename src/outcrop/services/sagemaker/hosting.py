@@ -174,6 +174,8 @@ class EndpointHosting:
         key = self._key(endpoint_name, where)
         endpoint = self._running(key)
         with self._deploy_lock(key):
+            if self._endpoints.get(key) is not endpoint:  # undeployed (or replaced) since it was read
+                raise HostingError(f"The endpoint {endpoint_name} is no longer deployed.")
             old = endpoint.variants[variant_name]
             root = old.root.parent / f"{variant_name}-{secrets.token_hex(3)}"
             spec, group = replace(old.spec, instance_count=count), log_group_of(endpoint_name)
