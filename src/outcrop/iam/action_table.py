@@ -250,6 +250,7 @@ LAMBDA: dict[str, Rule] = {
     **_same(_FUNCTION, "CreateFunction", "DeleteFunction", "GetFunction", "GetFunctionConfiguration"),
     **_same(_FUNCTION, "UpdateFunctionCode", "UpdateFunctionConfiguration"),
     **_same(_FUNCTION, "AddPermission", "RemovePermission", "GetPolicy"),
+    **_same(_FUNCTION, "PublishVersion", "ListVersionsByFunction"),
     "Invoke": ("InvokeFunction", _FUNCTION),
     "InvokeWithResponseStream": ("InvokeFunction", _FUNCTION),
     "ListFunctions": ("", "*"),
