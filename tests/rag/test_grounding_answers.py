@@ -142,3 +142,17 @@ def test_how_long_does_it_take_is_answered_with_takes() -> None:
     for sentence in sentences("The Orlen mill takes 5 hours to grind a tonne of flour. [1]", 1):
         check.add(sentence)
     assert check.answer()[0] == "The Orlen mill takes 5 hours to grind a tonne of flour."
+
+
+def test_a_bare_value_is_judged_by_the_passage_sentence_holding_it() -> None:
+    # the value alone ("3", "Jonas Veck"): the passage sentence that holds it must answer the question
+    assert answers("How many tonnes of flour does the Orlen mill grind a week?", "3", [MILL])
+    assert answers("Who built the Orlen windmill?", "Jonas Veck", [MILL])
+    assert check_answer("How many tonnes of flour does the Orlen mill grind a week?", "[1] 3") == "3"
+    # held by a sentence that answers something else, or by no sentence of the passages
+    assert not answers("How many sails does the Orlen windmill have?", "24", [MILL])
+    assert not answers("Who repaired the Orlen windmill?", "Jonas Veck", [MILL])
+    assert not answers("How many sails does the Orlen windmill have?", "4", [MILL])
+    assert check_answer("How many sails does the Orlen windmill have?", "[1] 24") == FALLBACK
+    # a short answer that restates the question is judged as it stands
+    assert not answers("How many sails does the Orlen windmill have?", "24 sails", [MILL])

@@ -25,7 +25,7 @@ import itertools
 import re
 from collections.abc import Sequence
 
-from outcrop.backends.grounding import STOP, content, stem, tokens
+from outcrop.backends.grounding import STOP, content, sentences, stem, tokens
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z0-9]|[A-Za-z]|\d+(?:[.,:]\d+)*")
 _AMOUNT_WORDS = """many much long far tall wide old big large small deep high heavy thick thin loud fast often
@@ -88,6 +88,8 @@ _ATTRIBUTES = {asked: frozenset(map(stem, words.split())) for asked, words in _A
 # units that say what "how much <stuff>" measures without naming the stuff ("how much water": "1.7 litres")
 _MEASURE_WORDS = "litre liter millilitre milliliter ml gallon gram kilogram kg tonne ounce"
 _MEASURES = frozenset(stem(word) for word in _MEASURE_WORDS.split())
+_UNIT_WORDS = f"{_LENGTH_UNITS} {_TIME_UNITS} {_MEASURE_WORDS} euro pound dollar percent degree hectare"
+_UNITS = frozenset(stem(word) for word in _UNIT_WORDS.split())  # what a measured (not counted) number has
 BESIDE = 2  # words either side of the answering number that tie it to the attribute or the thing counted
 
 
@@ -178,14 +180,22 @@ def _numbers(text: str) -> set[str]:
     return {stem(word.replace(",", "")) for word in _WORD.findall(text) if _is_number(word)}
 
 
-def _numbers_beside(wanted: frozenset[str], text: str) -> set[str]:
-    """The numbers (stems: "1340", "7") within BESIDE words of one of the wanted stems."""
+def _numbers_beside(wanted: frozenset[str], text: str, *, counting: bool = False) -> set[str]:
+    """The numbers (stems: "1340", "7") within BESIDE words of one of the wanted stems; `counting`, not
+    those a unit other than the wanted follows ("span 24 *metres*" counts no sails)."""
     words = _WORD.findall(text.replace("/", " "))
     stems = [stem(word.replace(",", "")) for word in words]
+
+    def measured(index: int) -> bool:
+        unit = stems[index + 1] if index + 1 < len(stems) else ""
+        return counting and unit in _UNITS and unit not in wanted
+
     return {
         stems[index]
         for index, word in enumerate(words)
-        if _is_number(word) and wanted & set(stems[max(0, index - BESIDE) : index + BESIDE + 1])
+        if _is_number(word)
+        and wanted & set(stems[max(0, index - BESIDE) : index + BESIDE + 1])
+        and not measured(index)
     }
 
 
@@ -197,21 +207,48 @@ def _states_attribute(question: str, form: frozenset[str], sentence: str, passag
         wanted = counted(question) if asked == "many" else _ATTRIBUTES.get(asked, frozenset())
         if not wanted:
             continue
-        stated = _numbers_beside(wanted, sentence)
+        counting = asked == "many"
+        stated = _numbers_beside(wanted, sentence, counting=counting)
         if not stated:
             return False
         held = set().union(*map(_numbers, passages)) & stated
-        if held and not held & set().union(*(_numbers_beside(wanted, passage) for passage in passages)):
+        beside = (_numbers_beside(wanted, passage, counting=counting) for passage in passages)
+        if held and not held & set().union(*beside):
             return False
     return True
 
 
 def answers(question: str, sentence: str, passages: Sequence[str] = ()) -> bool:
     """Whether the sentence answers the question (always true of what is not a factoid question); what
-    the question is about may stand in the passages that support the sentence rather than in it."""
+    the question is about may stand in the passages that support the sentence rather than in it. A bare
+    value ("640", "3 million") is judged by the passage sentence that holds it ("it houses 640 animals")."""
     kind, form = question_kind(question)
     if kind is None:
         return True
+    if _bare(sentence, question):
+        return any(_judged(kind, form, question, whole, passages) for whole in _holding(sentence, passages))
+    return _judged(kind, form, question, sentence, passages)
+
+
+BARE_WORDS = 4  # an answer this short that repeats no word of the question is a bare value
+
+
+def _bare(sentence: str, question: str) -> bool:
+    """A short answer that leaves the question unsaid: the value alone ("7", "the Velder Trust")."""
+    words = _WORD.findall(sentence)
+    return (
+        0 < len(words) <= BARE_WORDS and bool(content(sentence)) and not content(sentence) & content(question)
+    )
+
+
+def _holding(value: str, passages: Sequence[str]) -> list[str]:
+    """The passage sentences that hold every word of the bare value."""
+    wanted = content(value)
+    return [whole for passage in passages for whole in sentences(passage) if wanted <= set(tokens(whole))]
+
+
+def _judged(kind: str, form: frozenset[str], question: str, sentence: str, passages: Sequence[str]) -> bool:
+    """`answers` for a factoid question of that kind."""
     if not _states_kind(kind, sentence, question):
         return False
     if kind == "amount" and not _states_attribute(question, form, sentence, passages):
@@ -225,7 +262,21 @@ def answers(question: str, sentence: str, passages: Sequence[str] = ()) -> bool:
     if not (asked - about <= said and asked & about <= held):
         return False
     names = {stem(word) for word in _WORD.findall(question)[1:] if word[0].isupper()}
+    if kind == "name":
+        return _named(frozenset(asked - names - about), sentence, question, passages)
     return kind != "date" or _dated(frozenset(asked - names), sentence, passages)
+
+
+def _named(relation: frozenset[str], sentence: str, question: str, passages: Sequence[str]) -> bool:
+    """A name that answers "who made it" stands in a passage sentence that holds the relation asked ("it
+    was *made* by Anna Berg"), not in one about another role ("its curator is Linus Farrow")."""
+    asked = set(tokens(question))
+    new = {stem(word) for word in _WORD.findall(sentence) if word[0].isupper()} - asked - STOP
+    wholes = [set(tokens(whole)) for passage in passages for whole in sentences(passage)]
+    holding = [whole for whole in wholes if new & whole]
+    if not relation or not holding:
+        return True  # nothing asked beyond the role, or no passage holds the name: grounding decides
+    return any(relation & whole for whole in holding)
 
 
 def _dated(relation: frozenset[str], sentence: str, passages: Sequence[str]) -> bool:

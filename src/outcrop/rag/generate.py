@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from outcrop.backends.base import ChatMessage, GenerationRequest
@@ -130,6 +130,27 @@ def build_request(
         top_p=inference.get("topP"),
         stop=tuple(inference.get("stopSequences") or ()),
     )
+
+
+EXTRACTIVE_TEMPLATE = """Answer the user's question from the text below. Quote the sentence of the text \
+that gives the answer, then stop.
+
+Text:
+{passage}"""
+
+
+def extractive_request(
+    question: str, hit: Hit, history: Sequence[Mapping[str, str]], generation: Mapping[str, Any] | None
+) -> GenerationRequest | None:
+    """The second try when no sentence of the first answer passed the check (small models recite the
+    passages, or answer as the question words it rather than as the source does): the best passage alone,
+    and the sentence that answers copied from it. None where the caller's own prompt template rules."""
+    generation = generation or {}
+    if (generation.get("promptTemplate") or {}).get("textPromptTemplate"):
+        return None
+    request = build_request(question, [hit], history, generation, markers=False)
+    system = ChatMessage("system", EXTRACTIVE_TEMPLATE.format(passage=result_content(hit)))
+    return replace(request, messages=[system, *request.messages[1:]])
 
 
 @dataclass(frozen=True)

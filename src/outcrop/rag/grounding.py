@@ -28,7 +28,7 @@ _REFUSAL = re.compile(  # what the model says about the sources, not about the t
     r"(?:find|found|contain|include|mention|provide|specify|state|say|know|answer|listed|stated|mentioned|"
     r"provided|specified)|no (?:information|mention|details?|answer|specific)|"
     r"not (?:mentioned|specified|provided|stated|given|listed)|unable to (?:find|answer|determine|assist)|"
-    r"i don['\u2019]?t know)\b",
+    r"i don['\u2019]?t know|^\W*not found)\b",  # "NOT FOUND": the extractive second try's refusal
     re.IGNORECASE,
 )
 
@@ -70,6 +70,14 @@ class AnswerCheck:
     def settled(self) -> bool:
         """Nothing the model writes next can change the answer: it was refused before anything was kept."""
         return self.refused
+
+    def reopen(self) -> bool:
+        """Ready the check for a second try at the answer; False when one would change nothing (a sentence
+        was already kept)."""
+        if self.committed:
+            return False
+        self.refused = False
+        return True
 
     def add(self, sentence: Sentence) -> list[tuple[Sentence, tuple[int, ...]]]:
         """Check one completed sentence; returns it with its sources if it is kept (to send now)."""

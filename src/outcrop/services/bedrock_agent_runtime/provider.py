@@ -6,6 +6,7 @@ models (rag/generate.py); conversation turns of a `sessionId` are kept in the kn
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -23,7 +24,14 @@ from outcrop.kms.keys import Keyring
 from outcrop.lambdas.registry import FunctionRegistry
 from outcrop.protocol.errors import ResourceNotFoundException, ValidationException
 from outcrop.rag.external import ExternalSourceError, passages, source_document
-from outcrop.rag.generate import TemplateError, build_request, citations, says_something, sentences
+from outcrop.rag.generate import (
+    TemplateError,
+    build_request,
+    citations,
+    extractive_request,
+    says_something,
+    sentences,
+)
 from outcrop.rag.grounding import AnswerCheck
 from outcrop.rag.kbstore import KnowledgeBase, KnowledgeBaseStore
 from outcrop.rag.rerank import LOCAL_RERANKER, RerankError, rerank, rerank_hits, reranking_model, source_text
@@ -247,7 +255,11 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, SessionOperatio
         plain = replace(
             build_request(question, hits, history, generation, markers=False), top_k=top_k or None
         )
-        return Prepared(session, history, question, hits, model, request, plain, guard, session_key, where)
+        second = extractive_request(question, hits[0], history, generation) if hits else None
+        retry = replace(second, top_k=top_k or None) if second else None
+        return Prepared(
+            session, history, question, hits, model, request, plain, guard, session_key, where, retry
+        )
 
     def _guard(
         self, caller: Caller, config: dict[str, Any] | None, question: str, streaming: bool
@@ -296,17 +308,16 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, SessionOperatio
         prepared = self._prepare(ctx.caller, params, where=(ctx.account_id, ctx.region))
         check = self._check(ctx.caller, prepared)
         guard = prepared.guard
-        if prepared.hits:  # nothing retrieved: nothing to ground an answer in, so the model is not asked
-            feed = _Feed(check, len(prepared.hits))
-            for request in (prepared.request, prepared.plain_request):
-                for event in self.inference.stream_blocking(ctx.caller, prepared.model, request, guard):
-                    if guard is not None and guard.output_blocked:
-                        break
-                    if feed.take(event.text, done=event.done is not None):
-                        break  # refused: nothing later can change the answer (closing the run stops it)
-                if says_something(feed.raw) or check.settled or (guard is not None and guard.output_blocked):
+        # nothing retrieved: nothing to ground an answer in, so the model is not asked
+        request = prepared.request if prepared.hits else None
+        feed = _Feed(check, len(prepared.hits))
+        while request is not None:
+            for event in self.inference.stream_blocking(ctx.caller, prepared.model, request, guard):
+                if guard is not None and guard.output_blocked:
                     break
-                feed.restart()  # markers alone: asked for again without them
+                if feed.take(event.text, done=event.done is not None):
+                    break  # refused: nothing later can change the answer (closing the run stops it)
+            request = feed.next_request(prepared, request)
         text, cited = self._finish(prepared, check)
         answer = {"sessionId": prepared.session_id, "output": {"text": text}, "citations": cited}
         return answer | ({"guardrailAction": guard.action} if guard is not None else {})
@@ -330,10 +341,8 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, SessionOperatio
 
         async def events() -> AsyncIterator[tuple[str, dict[str, Any]]]:
             feed, sent = _Feed(check, len(prepared.hits)), ""
-            current = stream
-            for attempt in range(2):
-                if current is None:
-                    break
+            current, request = stream, prepared.request
+            while current is not None:
                 async for event in current:
                     if guard is not None and guard.output_blocked:
                         await current.aclose()  # the rest is the blocked message, answered below
@@ -347,13 +356,14 @@ class BedrockAgentRuntime(AgentInvokeOperations, FlowInvocation, SessionOperatio
                     if settled:
                         await current.aclose()  # refused: stop the model
                         break
-                blocked = guard is not None and guard.output_blocked
-                if attempt or says_something(feed.raw) or check.settled or blocked:
+                following = feed.next_request(prepared, request)
+                if following is None:
                     break
-                feed.restart()  # markers alone: ask again without them
-                current = await self.inference.stream(
-                    ctx.caller, prepared.model, prepared.plain_request, guard
-                )
+                request = following
+                # closing the last try early set its caller's cancel flag; a client that hangs up now
+                # closes this generator, and with it the next try
+                caller = replace(ctx.caller, cancel=threading.Event())
+                current = await self.inference.stream(caller, prepared.model, request, guard)
             text, cited = await run_blocking(lambda: self._finish(prepared, check))
             if not sent or (guard is not None and guard.output_blocked):
                 yield "output", {"text": text if not sent else f" {text}"}
@@ -387,6 +397,20 @@ class _Feed:
     def restart(self) -> None:
         self.raw, self.fed = "", 0
 
+    def next_request(self, prepared: Prepared, asked: GenerationRequest) -> GenerationRequest | None:
+        """What to ask after `asked`: the same without markers when the answer was markers alone, then
+        once, when no sentence was kept, the extractive second try (`rag.generate.extractive_request`)."""
+        guard = prepared.guard
+        if guard is not None and guard.output_blocked:
+            return None
+        if asked is prepared.request and not says_something(self.raw) and not self.check.settled:
+            self.restart()
+            return prepared.plain_request
+        if asked is prepared.retry_request or prepared.retry_request is None or not self.check.reopen():
+            return None
+        self.restart()
+        return prepared.retry_request
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -402,3 +426,4 @@ class Prepared:
     guard: Guard | None = None  # generationConfiguration's guardrail around the question and the answer
     session_key: str | None = None  # sessionConfiguration.kmsKeyArn: the session's turns are sealed under it
     where: tuple[str, str] = ("", "")  # the caller's account and region
+    retry_request: GenerationRequest | None = None  # the extractive second try (None: not asked)
