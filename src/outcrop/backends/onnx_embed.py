@@ -152,8 +152,9 @@ class OnnxEmbedder:
             self._idle.release()
 
     def _shares(self, batches: list[list[int]], lengths: Sequence[int]) -> list[list[list[int]]]:
-        """The batches dealt to `workers` threads: the largest batch halved (its longer and shorter texts)
-        until there are as many batches as threads, then each batch, largest first, to the least loaded."""
+        """The batches dealt to `workers` threads: the largest batch cut in two (its longer and its shorter
+        texts, where the two halves' work is most even) until there are as many batches as threads, then
+        each batch, largest first, to the least loaded thread."""
         if self._workers == 1 or not batches:
             return [batches]
 
@@ -166,8 +167,9 @@ class OnnxEmbedder:
             if len(largest) < 2:
                 break
             batches.remove(largest)
-            middle = len(largest) // 2
-            batches += [largest[:middle], largest[middle:]]
+            # cut where the halves' work is most even (the longer half's rows each cost more)
+            cut = min(range(1, len(largest)), key=lambda at: max(work(largest[:at]), work(largest[at:])))
+            batches += [largest[:cut], largest[cut:]]
         shares: list[list[list[int]]] = [[] for _ in range(min(self._workers, len(batches)))]
         loads = [0] * len(shares)
         for batch in sorted(batches, key=work, reverse=True):
