@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from outcrop.iam.action_table import PREFIXES, RULES
 from outcrop.kms.crypto import CiphertextError, read_header
@@ -24,8 +23,7 @@ _FIELD = re.compile(r"\{([^}]+)\}")
 _PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.", "jp.", "au.", "ca.")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):  # a tuple: made for every request, and cheaper to make than a dataclass
     action: str  # e.g. "bedrock:InvokeModel"
     resource: str  # an ARN, or "*"
 
@@ -44,6 +42,9 @@ def bedrock_model(model_id: str, region: str, account: str) -> str:
 
 
 def _value(params: Mapping[str, Any], path: str) -> str | None:
+    if "." not in path:  # most templates name a top-level member
+        found = params.get(path)
+        return str(found) if isinstance(found, (str, int)) else None
     value: Any = params
     for part in path.split("."):
         if not isinstance(value, Mapping) or value.get(part) is None:
@@ -53,13 +54,19 @@ def _value(params: Mapping[str, Any], path: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _pieces(template: str) -> tuple[tuple[str, str], ...]:
-    """A resource template split once into (literal text, field name) pairs; the last field is ""."""
+def _pieces(template: str) -> tuple[tuple[str, str, str, str], ...]:
+    """A resource template read once: (literal text, then the field after it as its special kind
+    ("@model", "@kms", "R", "A" or ""), member path and modifier); the last piece has no member."""
     pieces, last = [], 0
     for m in _FIELD.finditer(template):
-        pieces.append((template[last : m.start()], m.group(1)))
+        name = m.group(1)
+        special, _, member = name.partition(":") if name.startswith("@") else ("", "", name)
+        if name in ("R", "A"):
+            special, member = name, ""
+        member, _, modifier = member.partition("|")
+        pieces.append((template[last : m.start()], special, member, modifier))
         last = m.end()
-    pieces.append((template[last:], ""))
+    pieces.append((template[last:], "", "", ""))
     return tuple(pieces)
 
 
@@ -70,18 +77,16 @@ def resolve(template: str, params: Mapping[str, Any], region: str, account: str)
     given_arn: str | None = None
     missing = False
     parts: list[str] = []
-    for literal, name in _pieces(template):
+    for literal, special, member, modifier in _pieces(template):
         parts.append(literal)
-        if not name:
-            continue
-        if name == "R":
+        if special == "R":
             parts.append(region)
             continue
-        if name == "A":
+        if special == "A":
             parts.append(account)
             continue
-        special, _, member = name.partition(":") if name.startswith("@") else ("", "", name)
-        member, _, modifier = member.partition("|")
+        if not member:
+            continue
         value = _value(params, member)
         if value is None:
             missing = True
