@@ -9,12 +9,14 @@ Targets (issue 15): iam-mode throughput >= 0.9 of dev mode; authorization p99 <=
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,8 @@ from outcrop.protocol.auth import Caller
 from outcrop.protocol.parse import HttpRequest
 
 SECONDS = 5
-ROUNDS = 3
+ROUNDS = 6
+WARMUP = 2
 POLICIES = 100
 BUCKET = "bench-authz"
 ROOT_KEY, ROOT_SECRET = "AKIAOUTCROPBENCH", "bench-secret"
@@ -90,29 +93,52 @@ def client(running: RunningServer, service: str, key: str, secret: str) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class Target:
+    url: str
+    headers: dict[str, str]
+    pid: int  # the server's process, whose CPU time each round reads
+
+
 @contextmanager
-def head_bucket_target(auth: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """A running server of this auth mode, its HeadBucket URL and the signed headers wrk replays."""
+def head_bucket_target(auth: str) -> Iterator[Target]:
+    """A running server of this auth mode, set up the same in both modes (the bucket, the IAM user with
+    100 policies, its key), and the HeadBucket that user signs, which wrk replays. Dev mode ignores
+    the policies, but does the same work otherwise (its CloudTrail records name the same user)."""
     with server(auth) as running:
         client(running, "s3", ROOT_KEY, ROOT_SECRET).create_bucket(Bucket=BUCKET)
-        key, secret = ROOT_KEY, ROOT_SECRET
-        if auth == "iam":
-            iam = client(running, "iam", ROOT_KEY, ROOT_SECRET)
-            iam.create_user(UserName="bench")
-            for number in range(POLICIES):
-                arn = iam.create_policy(PolicyName=f"p{number}", PolicyDocument=document(number))["Policy"][
-                    "Arn"
-                ]
-                iam.attach_user_policy(UserName="bench", PolicyArn=arn)
-            made = iam.create_access_key(UserName="bench")["AccessKey"]
-            key, secret = made["AccessKeyId"], made["SecretAccessKey"]
-            client(running, "s3", key, secret).head_bucket(Bucket=BUCKET)  # allowed, by the last policy
+        iam = client(running, "iam", ROOT_KEY, ROOT_SECRET)
+        iam.create_user(UserName="bench")
+        for number in range(POLICIES):
+            arn = iam.create_policy(PolicyName=f"p{number}", PolicyDocument=document(number))["Policy"]["Arn"]
+            iam.attach_user_policy(UserName="bench", PolicyArn=arn)
+        made = iam.create_access_key(UserName="bench")["AccessKey"]
+        key, secret = made["AccessKeyId"], made["SecretAccessKey"]
+        client(running, "s3", key, secret).head_bucket(Bucket=BUCKET)  # allowed, by the last policy
         url = f"{running.endpoint}/{BUCKET}"
-        yield url, signed(url, key, secret)
+        assert running.process is not None
+        yield Target(url, signed(url, key, secret), running.process.pid)
 
 
-def authorization_times(calls: int = 20000) -> list[float]:
-    """Milliseconds per `authorize` call for the IAM user with 100 policies, key already resolved."""
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (Linux /proc), all its threads together."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(target: Target, seconds: int = SECONDS) -> tuple[float, float, float]:
+    """(requests/s, p99 ms, server CPU microseconds per request) of one wrk round. CPU per request is
+    what the load from elsewhere on the machine disturbs least: the server's own cost of a request."""
+    before = cpu_seconds(target.pid)
+    rps, p99 = wrk(target.url, target.headers, method="HEAD", seconds=seconds)
+    used = cpu_seconds(target.pid) - before
+    return rps, p99, 1e6 * used / (rps * seconds)
+
+
+def authorization_times(calls: int = 20000) -> dict[str, list[float]]:
+    """Milliseconds per `authorize` call for the IAM user with 100 policies: as requests find it (the key
+    resolved, the decision remembered), evaluated afresh (all 100 policies' statements for the action
+    scanned), and right after an IAM write (the principal read back from SQLite and compiled)."""
     with tempfile.TemporaryDirectory() as tmp:
         store = IamStore(Path(tmp) / "iam.sqlite3", "000000000000")
         store.create("user", "bench", "/")
@@ -124,40 +150,67 @@ def authorization_times(calls: int = 20000) -> list[float]:
         caller = Caller(key, "us-east-1", "s3", "sigv4")
         request = HttpRequest("HEAD", f"/{BUCKET}", {}, {"user-agent": "bench"}, b"")
         params = {"Bucket": BUCKET}
-        times = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            authorizer.authorize(request, caller, "s3", "HeadBucket", params, "127.0.0.1")
-            times.append(1000 * (time.perf_counter() - started))
+
+        def forget_decisions() -> None:
+            record = store.resolve(key)
+            assert record is not None
+            record.principal._decisions.clear()  # what a change of the bucket's policy would do
+
+        found: dict[str, list[float]] = {}
+        for name, before in (
+            ("remembered", None),
+            ("evaluated", forget_decisions),
+            ("after a write", store.changed),
+        ):
+            times = found[name] = []
+            for _ in range(calls if before is None else calls // 4):
+                if before is not None:
+                    before()
+                started = time.perf_counter()
+                authorizer.authorize(request, caller, "s3", "HeadBucket", params, "127.0.0.1")
+                times.append(1000 * (time.perf_counter() - started))
         store.close()
-        return times
+        return found
 
 
 def main() -> None:
-    # Both servers up together, measured in alternating rounds, so load from elsewhere on the machine
-    # falls on both alike; the medians are reported.
-    rounds: dict[str, list[tuple[float, float]]] = {"dev": [], "iam": []}
+    # Both servers up together, measured in rounds whose order alternates, so load from elsewhere on the
+    # machine falls on both alike; each round's iam/dev pair gives one ratio, and the medians are reported.
+    load = os.getloadavg()
+    rounds: dict[str, list[tuple[float, float, float]]] = {"dev": [], "iam": []}
     with head_bucket_target("dev") as dev_target, head_bucket_target("iam") as iam_target:
-        for _ in range(ROUNDS):
-            for auth, (url, headers) in (("dev", dev_target), ("iam", iam_target)):
-                rounds[auth].append(wrk(url, headers, method="HEAD", seconds=SECONDS))
-    dev = [statistics.median(r[i] for r in rounds["dev"]) for i in (0, 1)]
-    iam = [statistics.median(r[i] for r in rounds["iam"]) for i in (0, 1)]
-    times = sorted(authorization_times())
-    p50, p99 = statistics.median(times), times[int(len(times) * 0.99)]
+        targets = {"dev": dev_target, "iam": iam_target}
+        for target in targets.values():
+            measure(target, WARMUP)  # connections open, caches filled, code paths warm
+        for number in range(ROUNDS):
+            for auth in ("dev", "iam") if number % 2 == 0 else ("iam", "dev"):
+                rounds[auth].append(measure(targets[auth]))
+    after = os.getloadavg()
+    dev = [statistics.median(r[i] for r in rounds["dev"]) for i in (0, 1, 2)]
+    iam = [statistics.median(r[i] for r in rounds["iam"]) for i in (0, 1, 2)]
+    pairs = [i[0] / d[0] for i, d in zip(rounds["iam"], rounds["dev"], strict=True)]
     report(
-        f"S3 HeadBucket, 32 concurrent clients (wrk), {POLICIES} policies on the IAM user, "
-        f"median of {ROUNDS} alternating {SECONDS} s rounds, same run",
+        f"S3 HeadBucket, 32 concurrent clients (wrk), signed by an IAM user with {POLICIES} policies in both "
+        f"modes, median of {ROUNDS} rounds of {SECONDS} s in alternating order, same run",
         [
             ("", "auth = iam", "auth = dev"),
             ("req/s", f"{iam[0]:.0f}", f"{dev[0]:.0f}"),
             ("p99 (ms)", f"{iam[1]:.1f}", f"{dev[1]:.1f}"),
+            ("server CPU per request (us)", f"{iam[2]:.0f}", f"{dev[2]:.0f}"),
         ],
     )
     print(f"  ratio iam / dev: {iam[0] / dev[0]:.2f} of dev-mode req/s (target >= 0.9)")
-    print(
-        f"  authorization alone, {POLICIES} policies: p50 {p50:.3f} ms, p99 {p99:.3f} ms (target p99 <= 1 ms)"
-    )
+    print(f"  each round's ratio: {', '.join(f'{r:.2f}' for r in pairs)}")
+    print(f"  server CPU per request, dev / iam: {dev[2] / iam[2]:.2f}")
+    loads = " ".join(f"{value:.1f}" for value in load), " ".join(f"{value:.1f}" for value in after)
+    print(f"  load average (1, 5, 15 min): before {loads[0]}, after {loads[1]}")
+    for name, times in authorization_times().items():
+        times.sort()
+        p50, p99 = statistics.median(times), times[int(len(times) * 0.99)]
+        print(
+            f"  authorization, {POLICIES} policies, {name}: p50 {p50:.3f} ms, p99 {p99:.3f} ms "
+            "(target p99 <= 1 ms)"
+        )
 
 
 if __name__ == "__main__":
