@@ -1,15 +1,18 @@
 """Ingestion jobs: a stop issued at the earliest moment is refused (the job had ended) or honoured
-(STOPPING, then STOPPED), never accepted and then lost to COMPLETE; a deleted data source gets no job."""
+(STOPPING, then STOPPED), never accepted and then lost to COMPLETE, nor to FAILED by a restart; a deleted
+data source gets no job."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from outcrop.rag.kbstore import KnowledgeBaseStore
 from tests.services.knowledge_bases import create_data_source, create_knowledge_base, fill_bucket
 
 
@@ -61,3 +64,15 @@ def test_no_job_runs_on_a_deleted_data_source(agent: Any, client: Callable[..., 
         agent.start_ingestion_job(knowledgeBaseId=kb_id, dataSourceId=ds_id)
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
     agent.delete_knowledge_base(knowledgeBaseId=kb_id)
+
+
+def test_jobs_a_restart_cut_short_end_stopped_if_a_stop_was_accepted(tmp_path: Path) -> None:
+    store = KnowledgeBaseStore(tmp_path)
+    stopped, running = store.add_job("KB1", "DS1", None), store.add_job("KB1", "DS2", None)
+    assert store.stop_job(stopped.id) and not store.stop_job("no-such-job")
+    store.close()  # the server stops with both running, one of them asked to stop
+    store = KnowledgeBaseStore(tmp_path)
+    assert getattr(store.job("KB1", "DS1", stopped.id), "status", None) == "STOPPED"
+    assert getattr(store.job("KB1", "DS2", running.id), "status", None) == "FAILED"
+    assert not store.stop_job(stopped.id)  # an ended job refuses a stop
+    store.close()

@@ -146,7 +146,8 @@ class IndexedDocument:
 
 
 class KnowledgeBaseStore:
-    """All Knowledge Bases state under `directory`; jobs left running by a previous process end FAILED."""
+    """All Knowledge Bases state under `directory`; jobs left running by a previous process end FAILED
+    (STOPPED where a stop was accepted)."""
 
     def __init__(
         self,
@@ -167,10 +168,14 @@ class KnowledgeBaseStore:
         self._postgres: Any = None
         self.running: set[str] = set()  # data source ids with a job in progress in this process
         self.running_lock = threading.Lock()
-        with self.db.transaction() as tx:
+        with self.db.transaction() as tx:  # a stop accepted before the restart is honoured: STOPPED
+            tx.execute(
+                "UPDATE ingestion_jobs SET status = 'STOPPED', updated = ? WHERE status = 'STOPPING'",
+                (time.time(),),
+            )
             tx.execute(
                 "UPDATE ingestion_jobs SET status = 'FAILED', failure_reasons = ?, updated = ? "
-                "WHERE status IN ('STARTING', 'IN_PROGRESS', 'STOPPING')",
+                "WHERE status IN ('STARTING', 'IN_PROGRESS')",
                 (json.dumps([RESTART_REASON]), time.time()),
             )
 
