@@ -148,3 +148,44 @@ def test_a_callers_own_template_gets_no_second_try(scripted: tuple[RunningServer
     )
     assert (text, citations) == (FALLBACK, [])
     assert (model.calls - before) == Counter({("tour", False): 1})
+
+
+@pytest.mark.real
+def test_real_small_model_answers_on_the_second_try_and_still_refuses(real_server: RunningServer) -> None:
+    """Qwen2.5-Coder-0.5B (Claude 3 Haiku's id) at temperature 0: what its first try leaves unanswered (it
+    recites the passage) is answered from the passage; what the passage does not say is still refused."""
+    from tests.services.knowledge_bases import create_data_source, create_knowledge_base, fill_bucket, ingest
+
+    agent, s3 = real_server.client("bedrock-agent"), real_server.client("s3")
+    runtime = real_server.client("bedrock-agent-runtime")
+    kb_id = create_knowledge_base(agent)
+    text = (
+        "The Vellmoor lighthouse stands on the Skarn peninsula. It was built in 1887 by the engineer "
+        "Tobias Grell. The tower is 46 metres tall and the keeper climbed 212 steps to reach the lamp room. "
+        "Its light is visible for 22 nautical miles. The lighthouse was automated in 1969 and is open to "
+        "visitors from May to September; a ticket costs 7 euros."
+    )
+    bucket = fill_bucket(s3, {"docs/vellmoor.txt": text.encode()})
+    job = ingest(agent, kb_id, create_data_source(agent, kb_id, bucket), timeout=300)
+    assert job["status"] == "COMPLETE"
+    configuration = {
+        "type": "KNOWLEDGE_BASE",
+        "knowledgeBaseConfiguration": {
+            "knowledgeBaseId": kb_id,
+            "modelArn": CHAT_ARN,  # Claude 3 Haiku's id: the 0.5B model
+            "generationConfiguration": {
+                "inferenceConfig": {"textInferenceConfig": {"maxTokens": 80, "temperature": 0}}
+            },
+        },
+    }
+    answered = runtime.retrieve_and_generate(
+        input={"text": "How much is a ticket to visit the Vellmoor lighthouse?"},
+        retrieveAndGenerateConfiguration=configuration,
+    )
+    assert "7" in answered["output"]["text"] and answered["citations"], answered
+    assert cited_text(answered["citations"]) == [text]
+    refused = runtime.retrieve_and_generate(
+        input={"text": "How much did it cost to build the Vellmoor lighthouse?"},
+        retrieveAndGenerateConfiguration=configuration,
+    )
+    assert (refused["output"]["text"], refused["citations"]) == (FALLBACK, []), refused

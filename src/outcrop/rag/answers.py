@@ -259,12 +259,31 @@ def _judged(kind: str, form: frozenset[str], question: str, sentence: str, passa
     about = subject(question)
     said = set(tokens(sentence))
     held = said.union(*(tokens(passage) for passage in passages))
-    if not (asked - about <= said and asked & about <= held):
-        return False
     names = {stem(word) for word in _WORD.findall(question)[1:] if word[0].isupper()}
+    relation = frozenset(asked - about - names)
+    # an amount may leave words of the question unsaid where its passage sentence holds them all ("a
+    # ticket costs 7 euros" for a ticket *to visit*, beside "open to visitors")
+    unsaid = kind == "amount" and relation & said and _related(relation, sentence, passages, strict=True)
+    if not ((unsaid or asked - about <= said) and asked & about <= held):
+        return False
+    if kind == "amount" and not _related(relation, sentence, passages):
+        return False
     if kind == "name":
         return _named(frozenset(asked - names - about), sentence, question, passages)
     return kind != "date" or _dated(frozenset(asked - names), sentence, passages)
+
+
+def _related(
+    relation: frozenset[str], sentence: str, passages: Sequence[str], *, strict: bool = False
+) -> bool:
+    """The amount that answers "how much did it cost to build" stands in a passage sentence that holds
+    every word the question asks with ("a ticket costs 7 euros" answers no cost of building); `strict`:
+    false too where no such number or relation is there to judge."""
+    held = set().union(*map(_numbers, passages)) & _numbers(sentence)
+    if not relation or not held:
+        return not strict
+    wholes = [whole for passage in passages for whole in sentences(passage)]
+    return any(held & _numbers(whole) and relation <= set(tokens(whole)) for whole in wholes)
 
 
 def _named(relation: frozenset[str], sentence: str, question: str, passages: Sequence[str]) -> bool:
