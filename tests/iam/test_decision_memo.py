@@ -110,6 +110,27 @@ def test_a_key_resolved_across_a_write_is_not_cached(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_key_looked_up_before_it_is_made_resolves_once_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown keys are remembered as unknown (dev mode's made-up keys), until a key is made."""
+    store = IamStore(tmp_path / "iam.sqlite3", ACCOUNT)
+    store.create("user", "alice", "/")
+    trusting = policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"})
+    store.create("role", "runner", "/", trust=trusting, description="", max_session=3600)
+    for prefix, make in (
+        ("AKIA", lambda: store.create_access_key("alice")["id"]),
+        ("ASIA", lambda: store.create_session("role", "runner", "s", 900, None)["id"]),
+    ):
+        coming = f"{prefix}COMINGSOON0001"
+        assert store.resolve(coming) is None and store.resolve(coming) is None
+        monkeypatch.setattr("outcrop.iam.store.new_id", lambda *_, made=coming: made)
+        assert make() == coming
+        found = store.resolve(coming)
+        assert found is not None and found.principal.name in ("alice", "runner")
+    store.close()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     with iam_server(tmp_path_factory.mktemp("memo") / "data") as running:

@@ -87,6 +87,7 @@ MIGRATIONS: list[Migration] = [
 
 ACCESS_KEYS_PER_USER = 2
 CACHED_KEYS = 10000  # resolved keys kept between writes
+CACHED_UNKNOWN = 1024  # keys known to be no key, kept until a key is made
 _KIND_TABLE = {"user": "users", "group": "groups_", "role": "roles"}
 _KIND_WORD = {"user": "user", "group": "group", "role": "role"}
 
@@ -109,6 +110,9 @@ class IamStore(PolicyRecords, TagRecords):
         self._cache: dict[str, KeyRecord] = {}
         self._cache_lock = threading.Lock()
         self._generation = 0  # bumped by every write: a record read before one is never cached after it
+        # keys found to be no IAM or STS key (dev mode's made-up keys, which CloudTrail looks up for
+        # every call it records), bounded: random keys must not grow it
+        self._unknown: set[str] = set()
 
     def close(self) -> None:
         self.db.close()
@@ -118,6 +122,7 @@ class IamStore(PolicyRecords, TagRecords):
         with self._cache_lock:
             self._generation += 1
             self._cache.clear()
+            self._unknown.clear()
 
     def arn(self, kind: str, path: str, name: str) -> str:
         return f"arn:aws:iam::{self.account_id}:{kind}{path}{name}"
@@ -303,6 +308,9 @@ class IamStore(PolicyRecords, TagRecords):
                 ":expires, :tags, :transitive)",
                 session,
             )
+        with self._cache_lock:  # the new key is known now (other keys' records stay cached)
+            self._generation += 1
+            self._unknown.clear()
         return session
 
     # -- resolving a key -----------------------------------------------------------------------------------
@@ -313,14 +321,18 @@ class IamStore(PolicyRecords, TagRecords):
         Read without the lock (a dict look-up is atomic); a record read from the database is kept only
         if no write happened meanwhile, so a write racing the read cannot leave its old state cached."""
         record = self._cache.get(key_id)
-        if record is not None:
+        if record is not None or key_id in self._unknown:
             return record
         with self._cache_lock:
             generation = self._generation
         record = self._resolve(key_id)
-        if record is not None:  # unknown keys are not remembered: random keys must not grow the cache
-            with self._cache_lock:
-                if generation == self._generation:
+        with self._cache_lock:
+            if generation == self._generation:
+                if record is None:
+                    if len(self._unknown) >= CACHED_UNKNOWN:
+                        self._unknown.clear()
+                    self._unknown.add(key_id)
+                else:
                     if len(self._cache) >= CACHED_KEYS:
                         self._cache.clear()
                     self._cache[key_id] = record
