@@ -177,6 +177,10 @@ class PipelineOperations(ControlPlane):
         }
 
     def delete_pipeline(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.pipelines.changes:  # no execution starts or is retried between the check and the delete
+            return self._delete_pipeline(ctx, params)
+
+    def _delete_pipeline(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._pipeline(ctx, params["PipelineName"])
         executions = self._executions_of(record)
         if any(e.status not in DONE for e in executions):
@@ -225,6 +229,10 @@ class PipelineOperations(ControlPlane):
         return [r for r in records if r.body.get("PipelineName") == pipeline.name]
 
     def start_pipeline_execution(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.pipelines.changes:  # DeletePipeline cannot land between the pipeline's check and the insert
+            return self._start_execution(ctx, params)
+
+    def _start_execution(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         pipeline = self._pipeline(ctx, params["PipelineName"])
         token = params.get("ClientRequestToken")
         for earlier in self._executions_of(pipeline):
@@ -387,7 +395,8 @@ class PipelineOperations(ControlPlane):
                         step.pop(key, None)
             return True
 
-        if self.store.update(EXECUTION, record.name, retrying) is None:
-            raise Conflict(f"Pipeline execution '{record.arn}' is already being retried.")
+        with self.pipelines.changes:  # its pipeline is not deleted between the check and the write
+            if self.store.update(EXECUTION, record.name, retrying) is None:
+                raise Conflict(f"Pipeline execution '{record.arn}' is already being retried or was deleted.")
         self.pipelines.start(record.name)
         return {"PipelineExecutionArn": record.arn}

@@ -61,6 +61,7 @@ class PipelineRunner:
         self._stopping: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self.changes = threading.Lock()  # held by the operations that add, retry or delete executions
 
     def close(self) -> None:
         """The server is stopping: what its steps see from now on (closed stores, ended jobs) is not their
