@@ -156,3 +156,30 @@ def test_a_bare_value_is_judged_by_the_passage_sentence_holding_it() -> None:
     assert check_answer("How many sails does the Orlen windmill have?", "[1] 24") == FALLBACK
     # a short answer that restates the question is judged as it stands
     assert not answers("How many sails does the Orlen windmill have?", "24 sails", [MILL])
+
+
+def test_an_amount_stands_in_the_passage_sentence_of_the_relation_asked() -> None:
+    # true words wrongly paired: the tour's price is no cost of building
+    assert not answers(
+        "How much did it cost to build the Orlen windmill?", "Building it cost 5 euros.", [MILL]
+    )
+    assert not answers(
+        "How much did it cost to build the Orlen windmill?",
+        "The cost of building the mill was 5 euros.",
+        [MILL],
+    )
+    # the passage sentence holds every word asked, so the answer may leave one unsaid
+    visits = ["The Orlen windmill is open to visitors in summer, and a tour costs 5 euros."]
+    assert answers("How much does a tour to visit the Orlen windmill cost?", "A tour costs 5 euros.", visits)
+    assert not answers(
+        "How much does a tour to visit the Orlen windmill cost?", "A tour costs 5 euros.", [MILL]
+    )
+
+
+def test_a_name_stands_in_the_passage_sentence_of_the_relation_asked() -> None:
+    museum = ["The Orlen museum shows 40 clocks, the oldest made in 1520. Its curator is Ada Lund."]
+    assert not answers(
+        "Who made the oldest clock in the Orlen museum?", "Ada Lund made the oldest clock.", museum
+    )
+    assert answers("Who is the curator of the Orlen museum?", "Its curator is Ada Lund.", museum)
+    assert answers("Who built the Orlen windmill?", "Jonas Veck built it.", [MILL])
