@@ -192,17 +192,16 @@ class IamAuthenticator(SigV4Authenticator):
         decision = remembered(principal, action, resource, resource_policy)
         if decision is None:
             owner = resource.split(":")[4] if resource.count(":") >= 5 else ""
+            required = prefix in REQUIRED and resource_policy is not None  # none: CreateKey, lists
+            theirs = prefix in self.resource_policies and owner.isdigit() and owner != principal.account
             decision = evaluate(
                 principal,
                 action,
                 resource,
                 context(),
                 resource_policy,
-                resource_required=prefix in REQUIRED
-                and resource_policy is not None,  # none: CreateKey, lists
-                cross_account=prefix in self.resource_policies
-                and owner.isdigit()
-                and owner != principal.account,
+                resource_required=required,
+                cross_account=theirs,
             )
             remember(principal, action, resource, resource_policy, decision)
         if not decision.allowed:
