@@ -12,6 +12,8 @@ as Outcrop did before the check. Figures for both:
 - refusals: unanswerable questions answered with a refusal (Bedrock's fallback text; for the baseline, the
   model's own "could not find");
 - citation precision: cited references that are the question's document (answerable questions).
+Outcrop's answers include its extractive second try (asked when no sentence of the first answer passed the
+check), so its "seconds" hold that generation too; `--rescore` replays the check on first answers only.
 Each figure is printed for the dev half of the questions (the check was designed on it), the held-out half
 (written before the check, never used to shape it) and all of them.
 Run: `.venv/bin/python bench/bench_rag_faithfulness.py [--model sonnet|haiku] [--half dev|held-out]
