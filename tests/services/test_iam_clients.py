@@ -3,6 +3,7 @@ access-key and federated-URL demos call with the account's root credentials and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import boto3
@@ -45,3 +46,29 @@ def test_current_user_with_a_users_key_is_that_user(server: RunningServer) -> No
     current = _resource(server, key["AccessKeyId"], key["SecretAccessKey"]).CurrentUser()
     assert current.user_name == "demo-key-user"
     assert current.arn == "arn:aws:iam::000000000000:user/demo-key-user"
+
+
+def test_access_key_last_used_reports_the_keys_last_call(server: RunningServer) -> None:
+    """AWS's access-key demo prints GetAccessKeyLastUsed: never used ("N/A"), then the service and region
+    of the key's last signed call, as the audit log recorded it."""
+    iam = server.client("iam")
+    iam.create_user(UserName="demo-last-used")
+    key = iam.create_access_key(UserName="demo-last-used")["AccessKey"]
+    fresh = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
+    assert fresh["UserName"] == "demo-last-used"
+    assert fresh["AccessKeyLastUsed"] == {"ServiceName": "N/A", "Region": "N/A"}
+    session = boto3.Session(
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        region_name="eu-west-1",
+    )
+    before = time.time()
+    session.client("sts", endpoint_url=server.endpoint).get_caller_identity()  # any principal may
+    deadline = time.monotonic() + 30
+    while True:  # the audit log writes a moment after the call, as AWS's record of use lags it
+        used = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
+        if used["ServiceName"] != "N/A" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert (used["ServiceName"], used["Region"]) == ("sts", "eu-west-1"), used
+    assert used["LastUsedDate"].timestamp() >= before - 1

@@ -53,6 +53,7 @@ MIGRATIONS: list[Migration] = [
     ),
     ("0002_events_append_only", _append_only),
     ("0003_events_by_region", "CREATE INDEX events_by_region ON events (region, seq)"),
+    ("0004_events_by_access_key", "CREATE INDEX events_by_access_key ON events (access_key, seq)"),
 ]
 
 LOOKUP_COLUMNS = {
@@ -212,6 +213,19 @@ class AuditLog:
                 "SELECT seq, record FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
             ).fetchall()
             return [self._stored(conn, row, resources=False) for row in rows]
+
+    def last_use(self, access_key: str) -> tuple[float, str, str] | None:
+        """When, to which service (its event source) and in which region `access_key` last signed a
+        recorded call; None if it never did (IAM's GetAccessKeyLastUsed)."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT event_time, event_source, region FROM events WHERE access_key = ? "
+                "ORDER BY seq DESC LIMIT 1",
+                (access_key,),
+            ).fetchone()
+        if row is None:
+            return None
+        return float(row["event_time"]), str(row["event_source"]), str(row["region"])
 
     def last_seq(self) -> int:
         with self.db.read() as conn:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from outcrop.audit.trail import AuditTrail
 from outcrop.iam.errors import AccessDenied, InvalidInput, NoSuchEntity
 from outcrop.iam.policy import parse_policy
 from outcrop.iam.store import IamStore
@@ -24,8 +25,9 @@ MAX_SESSION_RANGE = (3600, 43200)
 class Iam(TagOperations, PolicyOperations, SimulateOperations, Service):
     service_name = "iam"
 
-    def __init__(self, *, iam: IamStore) -> None:
+    def __init__(self, *, iam: IamStore, audit: AuditTrail) -> None:
         self.store = iam
+        self.audit = audit
 
     # -- users ---------------------------------------------------------------------------------------------
 
@@ -177,7 +179,20 @@ class Iam(TagOperations, PolicyOperations, SimulateOperations, Service):
                 f"User: {caller.arn} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: "
                 f"access key {params['AccessKeyId']}"
             )
-        return {"UserName": user, "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"}}
+        # Read from the audit log, which records every answered call (a little after it, as AWS's own
+        # record of use lags the call).
+        used = self.audit.events.last_use(params["AccessKeyId"])
+        if used is None:
+            return {"UserName": user, "AccessKeyLastUsed": {"ServiceName": "N/A", "Region": "N/A"}}
+        at, source, region = used
+        return {
+            "UserName": user,
+            "AccessKeyLastUsed": {
+                "LastUsedDate": shapes.when(at),
+                "ServiceName": source.removesuffix(".amazonaws.com"),
+                "Region": region,
+            },
+        }
 
 
 def _no_signin(params: Params) -> None:
