@@ -10,6 +10,7 @@ words them as it answers.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable, Mapping
 
@@ -51,6 +52,16 @@ def seal(data_key: bytes, plaintext: bytes) -> bytes:
     """`plaintext` under `data_key`: a fresh nonce, then AES-256-GCM's ciphertext and tag."""
     nonce = os.urandom(_NONCE)
     return nonce + AESGCM(data_key).encrypt(nonce, plaintext, None)
+
+
+def seal_text(data_key: bytes, text: str) -> str:
+    """`text` sealed under `data_key`, as base64 for a text column or a JSON document."""
+    return base64.b64encode(seal(data_key, text.encode())).decode()
+
+
+def unseal_text(data_key: bytes, sealed: str) -> str:
+    """What `seal_text` sealed."""
+    return unseal(data_key, base64.b64decode(sealed)).decode()
 
 
 def unseal(data_key: bytes, blob: bytes) -> bytes:

@@ -9,13 +9,12 @@ does not. The data key's encryption context is `aws:bedrock:arn` = the agent's A
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 from typing import Any
 
 from outcrop.kms.errors import KmsError
-from outcrop.kms.sealed import CustomerKeys, seal, unseal
+from outcrop.kms.sealed import CustomerKeys, seal_text, unseal_text
 from outcrop.protocol.errors import AccessDeniedException
 
 MIGRATION = (
@@ -73,20 +72,19 @@ class AgentSealer:
         secret = {k: body.pop(k) for k in secret_fields if k in body}
         if not secret:
             return body
-        blob = seal(key, json.dumps(secret).encode())
-        return {**body, MARK: base64.b64encode(blob).decode()}
+        return {**body, MARK: seal_text(key, json.dumps(secret))}
 
     @staticmethod
     def open_body(body: dict[str, Any], key: bytes | None) -> dict[str, Any]:
         if MARK not in body or key is None:
             return body
-        secret = json.loads(unseal(key, base64.b64decode(body[MARK])))
+        secret = json.loads(unseal_text(key, body[MARK]))
         return {**{k: v for k, v in body.items() if k != MARK}, **secret}
 
     @staticmethod
     def seal_text(text: str, key: bytes | None) -> str:
-        return text if key is None else base64.b64encode(seal(key, text.encode())).decode()
+        return text if key is None else seal_text(key, text)
 
     @staticmethod
     def open_text(text: str, key: bytes | None) -> str:
-        return text if key is None else unseal(key, base64.b64decode(text)).decode()
+        return text if key is None else unseal_text(key, text)

@@ -16,7 +16,7 @@ from typing import Any
 
 from outcrop.kms.errors import KmsError
 from outcrop.kms.keys import Keyring
-from outcrop.kms.sealed import CustomerKeys, seal, unseal
+from outcrop.kms.sealed import CustomerKeys, seal_text, unseal_text
 from outcrop.protocol.errors import AccessDeniedException, ValidationException
 from outcrop.rag.kbstore import KnowledgeBaseStore
 
@@ -46,7 +46,7 @@ class RagSessions:
                 f"Session {session_id} is encrypted: give its key as sessionConfiguration.kmsKeyArn."
             )
         clear = self._data_key(session_id, saved, key_ref, where)
-        turns: Turns = json.loads(unseal(clear, base64.b64decode(saved["sealed"])))
+        turns: Turns = json.loads(unseal_text(clear, saved["sealed"]))
         return turns
 
     def save(self, session_id: str, turns: Turns, key_ref: str | None, where: tuple[str, str]) -> None:
@@ -68,7 +68,7 @@ class RagSessions:
                     f"The KMS key {key_ref} cannot encrypt the session: {exc.code}: {exc.message}"
                 ) from exc
             sealed_key = base64.b64encode(sealed).decode()
-        body = base64.b64encode(seal(clear, json.dumps(turns).encode())).decode()
+        body = seal_text(clear, json.dumps(turns))
         self.store.save_session(session_id, {"kmsKeyArn": arn, "dataKey": sealed_key, "sealed": body})
 
     def _data_key(

@@ -10,7 +10,6 @@ and steps in the same transaction.
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 import time
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from outcrop.kms.sealed import CustomerKeys, seal, unseal
+from outcrop.kms.sealed import CustomerKeys, seal_text, unseal_text
 from outcrop.storage.sqlite import Database, Migration
 
 MIGRATIONS: list[Migration] = [
@@ -93,14 +92,14 @@ class SessionStore:
     @staticmethod
     def _seal(key: bytes | None, value: Any) -> str:
         text = json.dumps(value)
-        return text if key is None else SEALED + base64.b64encode(seal(key, text.encode())).decode()
+        return text if key is None else SEALED + seal_text(key, text)
 
     @staticmethod
     def _open(key: bytes | None, stored: str) -> Any:
         if stored.startswith(SEALED):
             if key is None:
                 raise ValueError("A sealed value of a session without a key.")
-            return json.loads(unseal(key, base64.b64decode(stored[len(SEALED) :])))
+            return json.loads(unseal_text(key, stored[len(SEALED) :]))
         return json.loads(stored)
 
     # -- sessions --------------------------------------------------------------------------------------------
