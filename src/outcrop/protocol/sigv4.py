@@ -192,9 +192,7 @@ def _payload_hash(request: HttpRequest, service: str) -> tuple[str, bool]:
         if claimed and claimed != actual:  # a hash that is not the body's: the signature cannot hold
             raise _mismatch(service)
         return actual, True
-    if claimed == "UNSIGNED-PAYLOAD" or claimed.startswith("STREAMING-"):
-        return claimed, False
-    if claimed:
+    if claimed:  # a SHA-256 (checked in _check_body), UNSIGNED-PAYLOAD or STREAMING-*
         return claimed, False
     return _body_sha256(request), True
 
