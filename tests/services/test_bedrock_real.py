@@ -189,7 +189,9 @@ def test_a_full_queue_answers_throttling_at_once(tmp_path: Any) -> None:
         long_request = {
             "modelId": HAIKU,
             "messages": [user("Count from 1 to 500, one number per line.")],
-            "inferenceConfig": {"maxTokens": 60, "temperature": 0.0},
+            # long enough that both occupiers still hold the slot and the queue place when the third call
+            # comes 1.5 s later, even on a quiet machine decoding 40 tokens/s (60 tokens was not: a CI flake)
+            "inferenceConfig": {"maxTokens": 300, "temperature": 0.0},
         }
         outcomes: list[str] = []
 
