@@ -113,12 +113,12 @@ class LlamaCppGenerator:
         """Queue the request now (so BackendBusy or a too-long prompt raises here), then stream it."""
         forced = forced_tool_prefix(request.tool_choice, request.tools)
         prompt = self._model.tokenize(self._model.template.render(request.messages, request.tools) + forced)
-        room = self.settings.n_ctx - len(prompt)
-        if room < 1:
+        longest = self._engine.capacity
+        if len(prompt) >= longest:
             raise ContextLengthExceeded(
-                f"the prompt is {len(prompt)} tokens; model {self.model_id} "
-                f"takes at most {self.settings.n_ctx - 1}"
+                f"the prompt is {len(prompt)} tokens; model {self.model_id} takes at most {longest - 1}"
             )
+        room = answer_room(len(prompt), request.max_tokens, self.settings.n_ctx, longest)
         temperature = (
             self.settings.default_temperature if request.temperature is None else request.temperature
         )
@@ -129,7 +129,7 @@ class LlamaCppGenerator:
             seed=request.seed,
             grammar=self._grammar(request),
         )
-        sequence = EngineSequence(prompt, max(1, min(request.max_tokens, room)), sampling, cancel)
+        sequence = EngineSequence(prompt, room, sampling, cancel)
         self._engine.submit(sequence)
         events = self._events(sequence, request, forced)
         # A stream dropped before its first read still frees its slot.
@@ -190,6 +190,17 @@ class LlamaCppGenerator:
                 tool_calls=tool_calls,
             )
         )
+
+
+def answer_room(prompt_tokens: int, max_tokens: int, n_ctx: int, longest: int) -> int:
+    """How many tokens a reply may take. Within `n_ctx` a sequence runs beside the others as always, and
+    a short prompt's answer stops at `n_ctx` as before (so a large default max_tokens does not make every
+    call long). A prompt that leaves less than a quarter of `n_ctx` for its answer runs long: it gets its
+    whole max_tokens, up to the `longest` sequence the context holds, and the engine admits it when the
+    others leave room."""
+    if prompt_tokens + max_tokens <= n_ctx or n_ctx - prompt_tokens >= n_ctx // 4:
+        return max(1, min(max_tokens, n_ctx - prompt_tokens))
+    return max(1, min(max_tokens, longest - prompt_tokens))
 
 
 def load(name: str, config: Mapping[str, Any], files: ModelFiles) -> LlamaCppGenerator:

@@ -16,6 +16,11 @@ engine's one context, so nothing is shared across models or contexts. Reused cel
 batch shapes, and llama.cpp's kernels round differently per shape: logits move by as much as when the same
 prompt is read in other chunk sizes without any reuse (max 0.36 both ways on the 0.5B model), so greedy text
 matches a full re-read except at near-ties, as it already differed between a quiet and a busy engine.
+
+The KV cache is one pool of `n_ctx * parallel` cells, so a sequence may be longer than `n_ctx` (a whole PDF in
+a Converse document block) when the others leave room: each admitted sequence reserves its prompt plus its
+answer room, a sequence waits (first in, first out) until the reservations fit, and cached cells of idle slots
+are dropped, least recently freed first, when the new reservation needs them.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ def llama_bindings() -> Any:
 
 @dataclass(frozen=True)
 class LlamaSettings:
-    n_ctx: int = 4096  # per sequence
+    n_ctx: int = 4096  # per sequence; one sequence may use up to n_ctx * parallel when the others leave room
     n_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     parallel: int = 4  # sequences decoded together
     max_queue: int = 16  # sequences waiting for a slot
@@ -97,6 +102,11 @@ class EngineSequence:
     @property
     def abandoned(self) -> bool:
         return self.cancel.is_set() or self.stop_requested.is_set()
+
+    @property
+    def cells(self) -> int:
+        """The KV cells this sequence may fill: its prompt and its answer room."""
+        return len(self.prompt) + self.max_new_tokens
 
 
 class LoadedModel:
@@ -241,12 +251,30 @@ class BatchEngine:
             self._waiting.remove(sequence)
             sequence.output.put(End("cancelled"))
         while self._waiting and self._free_slots:
-            sequence = self._waiting.popleft()
+            sequence = self._waiting[0]
+            reserved = sum(entry.cells for entry in self._active) + sequence.cells
+            if reserved > self.capacity:
+                break  # a long sequence waits for room, and those behind it wait their turn
+            self._waiting.popleft()
             sequence.slot = self._choose_slot(sequence.prompt)
             self._free_slots.remove(sequence.slot)
+            self._drop_idle_caches(room_needed=reserved)
             self._reuse_prefix(sequence)
             sequence.sampler = SequenceSampler(self._llama, self._model.vocab, sequence.sampling)
             self._active.append(sequence)
+
+    @property
+    def capacity(self) -> int:
+        """KV cells in the context: the most one sequence may use, alone."""
+        return self._settings.n_ctx * self._settings.parallel
+
+    def _drop_idle_caches(self, room_needed: int) -> None:
+        """Clear idle slots' cached cells, least recently freed first, until the active sequences'
+        reservations (`room_needed`) and the caches left fit in the context."""
+        for slot in list(self._free_slots):
+            if room_needed + sum(len(self._cached[idle]) for idle in self._free_slots) <= self.capacity:
+                return
+            self._clear_slot(slot)
 
     def _choose_slot(self, prompt: list[int]) -> int:
         """The free slot whose cache shares the longest prefix with `prompt` (ties: the least recently
