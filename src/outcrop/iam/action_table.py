@@ -7,6 +7,7 @@ tests/iam/test_action_map.py.
 
 from __future__ import annotations
 
+from outcrop.iam.action_table_iam import IAM_MORE, STS_MORE
 from outcrop.iam.action_table_ml import ML_SERVICES, Rule, _same
 
 PREFIXES = {
@@ -207,12 +208,14 @@ IAM: dict[str, Rule] = {
     **_same("*", "ListUsers", "ListGroups", "ListRoles", "ListPolicies", "GetAccountAuthorizationDetails"),
     **_same("*", "GetAccessKeyLastUsed", "SimulateCustomPolicy"),
     "SimulatePrincipalPolicy": ("", "{PolicySourceArn}"),
+    **IAM_MORE,
 }
 
 STS: dict[str, Rule] = {
     "AssumeRole": ("", "{RoleArn}"),
     "AssumeRoleWithWebIdentity": ("", "{RoleArn}"),
     **_same("*", "GetCallerIdentity", "GetSessionToken"),
+    **STS_MORE,
 }
 
 _KEY = "{@kms:KeyId}"

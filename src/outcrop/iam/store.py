@@ -20,6 +20,8 @@ from outcrop.iam.errors import DeleteConflict, EntityAlreadyExists, LimitExceede
 from outcrop.iam.evaluate import Principal
 from outcrop.iam.ids import new_id, new_secret
 from outcrop.iam.policy import Policy
+from outcrop.iam.store_account import ACCOUNT_MIGRATIONS, AccountRecords
+from outcrop.iam.store_edits import EntityEdits
 from outcrop.iam.store_policies import PolicyRecords, compiled
 from outcrop.iam.store_tags import TagRecords
 from outcrop.storage.sqlite import Database, Migration
@@ -83,12 +85,13 @@ MIGRATIONS: list[Migration] = [
         )
         """,
     ),
+    *ACCOUNT_MIGRATIONS,
 ]
 
 ACCESS_KEYS_PER_USER = 2
 CACHED_KEYS = 10000  # resolved keys kept between writes
 CACHED_UNKNOWN = 1024  # keys known to be no key, kept until a key is made
-_KIND_TABLE = {"user": "users", "group": "groups_", "role": "roles"}
+_KIND_TABLE = {"user": "users", "group": "groups_", "role": "roles", "mfa": "mfa_devices"}
 _KIND_WORD = {"user": "user", "group": "group", "role": "role"}
 
 
@@ -101,9 +104,27 @@ class KeyRecord:
     token: str = ""  # STS credentials only
     expires: float = 0.0  # STS credentials only (epoch seconds)
     active: bool = True
+    mfa: float | None = None  # when the session's MFA code was checked (STS credentials only)
+
+    def mfa_keys(self, now: float) -> dict[str, list[str]]:
+        return mfa_context(bool(self.token), self.mfa, now)
 
 
-class IamStore(PolicyRecords, TagRecords):
+def mfa_context(temporary: bool, mfa_at: float | None, now: float) -> dict[str, list[str]]:
+    """`aws:MultiFactorAuthPresent` and `aws:MultiFactorAuthAge`, as AWS puts them in a request's
+    context: absent for long-term keys, "false" for temporary credentials made without MFA, and with
+    MFA "true" and the seconds since the code was checked."""
+    if not temporary:
+        return {}
+    if mfa_at is None:
+        return {"aws:multifactorauthpresent": ["false"]}
+    return {
+        "aws:multifactorauthpresent": ["true"],
+        "aws:multifactorauthage": [str(max(0, int(now - mfa_at)))],
+    }
+
+
+class IamStore(AccountRecords, EntityEdits, PolicyRecords, TagRecords):
     def __init__(self, path: Path, account_id: str) -> None:
         self.account_id = account_id
         self.db = Database(path, MIGRATIONS)
@@ -133,6 +154,8 @@ class IamStore(PolicyRecords, TagRecords):
         row: sqlite3.Row | None = tx.execute(
             f"SELECT * FROM {_KIND_TABLE[kind]} WHERE name = ?", (name,)
         ).fetchone()
+        if row is None and kind == "mfa":
+            raise NoSuchEntity(f"VirtualMFADevice with serial number {name} doesn't exist.")
         if row is None:
             raise NoSuchEntity(f"The {_KIND_WORD[kind]} with name {name} cannot be found.")
         return row
@@ -281,6 +304,7 @@ class IamStore(PolicyRecords, TagRecords):
         tags: dict[str, str] | None = None,
         transitive: list[str] | None = None,
         min_token: int = 0,
+        mfa_at: float | None = None,
     ) -> dict[str, Any]:
         """Temporary credentials for a role (`kind` "role") or a user's GetSessionToken ("user"), with
         the session tags AssumeRole was passed and which of them pass on to a chained role session.
@@ -299,13 +323,14 @@ class IamStore(PolicyRecords, TagRecords):
             "expires": time.time() + seconds,
             "tags": json.dumps(tags) if tags else None,
             "transitive": json.dumps(transitive) if transitive else None,
+            "mfa": mfa_at,
         }
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM sessions WHERE expires < ?", (time.time() - 86400,))
             tx.execute(
                 "INSERT INTO sessions (id, secret, token, kind, owner, session_name, policy, expires, tags, "
-                "transitive) VALUES (:id, :secret, :token, :kind, :owner, :session_name, :policy, "
-                ":expires, :tags, :transitive)",
+                "transitive, mfa) VALUES (:id, :secret, :token, :kind, :owner, :session_name, :policy, "
+                ":expires, :tags, :transitive, :mfa)",
                 session,
             )
         with self._cache_lock:  # the new key is known now (other keys' records stay cached)
@@ -360,7 +385,9 @@ class IamStore(PolicyRecords, TagRecords):
                     json.loads(session["tags"] or "{}"),
                     tuple(json.loads(session["transitive"] or "[]")),
                 )
-            return KeyRecord(session["secret"], principal, session["token"], session["expires"])
+            return KeyRecord(
+                session["secret"], principal, session["token"], session["expires"], mfa=session["mfa"]
+            )
 
     def _user_principal(self, tx: sqlite3.Connection, user: str) -> Principal:
         row = self._exists(tx, "user", user)
