@@ -71,6 +71,10 @@ class Settings:
     llm_max_wait: float = 45.0  # expected seconds in the queue past which a call is throttled (0: no limit)
     log_level: str = "info"
     max_request_mb: int = 1024  # larger request bodies are refused with HTTP 413
+    # A call whose answer is one JSON body (Converse, RetrieveAndGenerate, ...) still running after this many
+    # seconds answers 200 at once and sends a space this often until its body, so SDK read timeouts (60 s in
+    # boto3) do not cut off a long local generation; 0: never (see protocol/keepalive.py).
+    keepalive_seconds: float = 10.0
     apps: list[Path] = field(default_factory=list)  # SAM template.yaml files of Lambda + API Gateway apps
     functions: list[str] = field(default_factory=list)  # one-line apps: "name=path/to/module.handler"
     app_parameters: dict[str, str] = field(default_factory=dict)  # template Parameters, as sam's overrides
@@ -113,6 +117,7 @@ def _coerce(name: str, value: Any) -> Any:
         "sagemaker_invoke_timeout",
         "cloudtrail_delivery_seconds",
         "llm_max_wait",
+        "keepalive_seconds",
     ):
         return float(value)
     if name == "sagemaker_max_models":

@@ -123,6 +123,7 @@ def build_app(settings: Settings) -> Gateway:
             default_region=settings.region,
             account_id=settings.account_id,
             max_body_bytes=settings.max_request_mb * 1024**2,
+            keepalive_seconds=settings.keepalive_seconds,
         ),
         internal={
             **discover_web(app, services),

@@ -13,6 +13,7 @@ import logging
 import time
 import traceback
 import uuid
+from asyncio import FIRST_COMPLETED
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from outcrop.protocol.errors import (
     ValidationException,
 )
 from outcrop.protocol.fallback import aws_only, declared_length, guess_protocol, names_operation, unrouted
+from outcrop.protocol.keepalive import AnswerLost, keeps_alive, kept_alive
 from outcrop.protocol.origin import OriginPolicy
 from outcrop.protocol.parse import HttpRequest, parse_request
 from outcrop.protocol.router import (
@@ -42,7 +44,7 @@ from outcrop.protocol.router import (
     service_model,
 )
 from outcrop.protocol.serialize import HttpResponse, serialize_error, serialize_output
-from outcrop.protocol.shared_calls import SharedCall
+from outcrop.protocol.shared_calls import SharedCall, SharedCalls
 from outcrop.protocol.validate import require_members, validate
 from outcrop.services.base import RequestContext, Service
 
@@ -99,6 +101,7 @@ class GatewaySettings:
     retry_grace_seconds: float = 20.0  # how long a call whose client left waits for a retry to join it
     retry_memory_seconds: float = 120.0  # how long a finished result is kept for a late retry
     retry_memory_delivered: int = 256  # how many results their clients already got are kept for one
+    keepalive_seconds: float = 10.0  # a JSON answer running longer starts and sends a space this often
     base_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "s3.localhost.localstack.cloud")
 
 
@@ -122,7 +125,11 @@ class Gateway:
         self._mounts = sorted(mounts, key=len, reverse=True)
         self.router = Router(self.services, ROUTE_PRIORITY)
         self.recent: deque[RequestRecord] = deque(maxlen=200)
-        self._shared: dict[tuple[str, str, str, str], SharedCall] = {}
+        self._shared = SharedCalls(
+            self.settings.retry_grace_seconds,
+            self.settings.retry_memory_seconds,
+            self.settings.retry_memory_delivered,
+        )
         self.on_shutdown: list[Callable[[], None]] = []
         # Services that record every answered call; called on the event loop, so they only enqueue it.
         self.observers = [o for s in self.services.values() if (o := getattr(s, "observe_call", None))]
@@ -231,6 +238,9 @@ class Gateway:
                 if disconnected.is_set():
                     break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except AnswerLost as lost:
+            log.warning("closing the connection unfinished: %s", lost)
+            return  # the server closes a response left unfinished: the client sees it broken
         finally:
             if isinstance(body, AsyncIterator) and hasattr(body, "aclose"):
                 await body.aclose()
@@ -410,55 +420,54 @@ class Gateway:
         invocation_id = request.header("amz-sdk-invocation-id")
         if not invocation_id or route.operation.has_event_stream_output:
             task = asyncio.create_task(self._execute(route, ctx, params))
-            stop = asyncio.create_task(disconnected.wait())
-            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-            stop.cancel()
-            if not task.done():
+
+            def stop_alone() -> None:
                 ctx.cancel.set()
                 task.cancel()
-                return HttpResponse(499)
-            return task.result()
+
+            return await self._answer(route, ctx, task, disconnected, stop_alone)
         # the region too: an SDK re-signs for a bucket's region under the same invocation id (S3's redirect)
         key = (access_key, invocation_id, route.operation.name, ctx.region)
-        self._forget_old_results()
-        shared = self._shared.get(key)
+        shared_calls = self._shared
+        shared_calls.forget_old_results()
+        shared = shared_calls.calls.get(key)
         if shared is None or shared.failed:  # an error is not an answer to keep: a retry runs the call again
             shared = SharedCall(asyncio.create_task(self._execute(route, ctx, params)), ctx)
-            self._shared[key] = shared
+            shared_calls.calls[key] = shared
             shared.task.add_done_callback(shared.mark_finished)
         else:
             shared.waiters += 1
             log.info("retry %s of %s joins the call already running", invocation_id, route.operation.name)
+        response = await self._answer(
+            route, ctx, shared.task, disconnected, lambda: shared_calls.leave(key, shared)
+        )
+        if shared.task.done() and (
+            shared.failed or not isinstance(response.body, bytes) or len(response.body) > 1024**2
+        ):
+            shared_calls.calls.pop(key, None)
+        return response
+
+    async def _answer(
+        self,
+        route: RouteMatch,
+        ctx: RequestContext,
+        task: asyncio.Task[HttpResponse],
+        disconnected: asyncio.Event,
+        leave: Callable[[], None],
+    ) -> HttpResponse:
+        """The task's answer; 499 (after `leave`) if the client goes first; a kept-alive 200 if it is a
+        JSON answer still running after `keepalive_seconds` (see keepalive.py)."""
+        wait = self.settings.keepalive_seconds
+        alive = wait > 0 and keeps_alive(route.operation, route.protocol)
         stop = asyncio.create_task(disconnected.wait())
-        await asyncio.wait({shared.task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({task, stop}, timeout=wait if alive else None, return_when=FIRST_COMPLETED)
         stop.cancel()
-        if shared.task.done():
-            response = shared.task.result()
-            if shared.failed or not isinstance(response.body, bytes) or len(response.body) > 1024**2:
-                self._shared.pop(key, None)
-            return response
-        shared.waiters -= 1
-        if shared.waiters == 0:
-            asyncio.get_running_loop().call_later(
-                self.settings.retry_grace_seconds, self._abandon, key, shared
-            )
-        return HttpResponse(499)
-
-    def _abandon(self, key: tuple[str, str, str, str], shared: SharedCall) -> None:
-        if shared.waiters == 0 and not shared.task.done():
-            shared.context.cancel.set()
-            shared.task.cancel()
-            self._shared.pop(key, None)
-
-    def _forget_old_results(self) -> None:
-        """Answers wait for a retry `retry_memory_seconds`, and those a client got only while among the
-        newest `retry_memory_delivered`: all for 120 s was ~9,000 (40 MiB) in a 64-client soak (issue 18)."""
-        now, finished = time.monotonic(), [(k, s) for k, s in self._shared.items() if s.finished_at]
-        delivered = [key for key, shared in finished if shared.waiters > 0]
-        stale = set(delivered[: max(0, len(delivered) - self.settings.retry_memory_delivered)])
-        for key, shared in finished:
-            if key in stale or now - (shared.finished_at or now) > self.settings.retry_memory_seconds:
-                del self._shared[key]
+        if task.done():
+            return task.result()
+        if disconnected.is_set():
+            leave()
+            return HttpResponse(499)
+        return kept_alive(route.operation, route.protocol, ctx.request_id, task, wait, leave)
 
     async def _execute(self, route: RouteMatch, ctx: RequestContext, params: dict[str, Any]) -> HttpResponse:
         service = self.services[route.service]
