@@ -1,6 +1,7 @@
 """AssumeRole's options under `auth = "iam"`: ExternalId (the confused-deputy guard), session tags
 (sts:TagSession, aws:RequestTag, aws:PrincipalTag, transitive keys in a role chain), the token size,
-and the MFA and trusted-context members Outcrop refuses."""
+an MFA serial without its code, and the trusted-context members Outcrop refuses (MFA codes themselves
+are checked: tests/services/test_iam_mfa.py)."""
 
 from __future__ import annotations
 
@@ -150,18 +151,7 @@ def test_minimum_session_token_size_pads_the_token(server: RunningServer) -> Non
     ("call", "wanted"),
     [
         (
-            lambda sts: sts.assume_role(
-                RoleArn=f"{ROLE}untagged",
-                RoleSessionName="m1",
-                SerialNumber="arn:aws:iam::000000000000:mfa/a",
-                TokenCode="123456",
-            ),
-            "ValidationError",
-        ),
-        (
-            lambda sts: sts.get_session_token(
-                SerialNumber="arn:aws:iam::000000000000:mfa/a", TokenCode="123456"
-            ),
+            lambda sts: sts.get_session_token(SerialNumber="arn:aws:iam::000000000000:mfa/a"),
             "ValidationError",
         ),
         (
@@ -179,7 +169,10 @@ def test_minimum_session_token_size_pads_the_token(server: RunningServer) -> Non
         ),
     ],
 )
-def test_mfa_and_context_assertions_are_refused(server: RunningServer, call: Any, wanted: str) -> None:
+def test_half_an_mfa_and_context_assertions_are_refused(
+    server: RunningServer, call: Any, wanted: str
+) -> None:
     with pytest.raises(ClientError) as raised:
         call(server.alice)  # type: ignore[attr-defined]
-    assert code(raised)[0] == wanted and "Outcrop" in code(raised)[1]
+    assert code(raised)[0] == wanted
+    assert "Outcrop" in code(raised)[1] or "TokenCode" in code(raised)[1]

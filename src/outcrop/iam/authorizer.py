@@ -129,6 +129,7 @@ class IamAuthenticator(SigV4Authenticator):
                         "aws:epochtime": [str(int(now))],
                         "aws:requestedregion": [caller.region],
                         "aws:useragent": [request.header("user-agent")],
+                        **record.mfa_keys(now),
                         **request_keys(service, params),
                         **self._resource_tags(wanted.resource),
                     }

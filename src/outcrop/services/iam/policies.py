@@ -61,12 +61,14 @@ class PolicyOperations:
         return self._list("group", params)
 
     def put_role_policy(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.protect(params["RoleName"])
         return self._put("role", params)
 
     def get_role_policy(self, ctx: RequestContext, params: Params) -> Output:
         return self._get("role", params)
 
     def delete_role_policy(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.protect(params["RoleName"])
         return self._delete("role", params)
 
     def list_role_policies(self, ctx: RequestContext, params: Params) -> Output:
@@ -187,9 +189,11 @@ class PolicyOperations:
         return self._attached("group", params)
 
     def attach_role_policy(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.protect(params["RoleName"])
         return self._attach("role", params)
 
     def detach_role_policy(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.protect(params["RoleName"])
         return self._attach("role", params, detach=True)
 
     def list_attached_role_policies(self, ctx: RequestContext, params: Params) -> Output:

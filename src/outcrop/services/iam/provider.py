@@ -13,7 +13,10 @@ from outcrop.iam.policy import parse_policy
 from outcrop.iam.store import IamStore
 from outcrop.services.base import RequestContext, Service
 from outcrop.services.iam import shapes
+from outcrop.services.iam.account import AccountOperations
+from outcrop.services.iam.mfa import MfaOperations
 from outcrop.services.iam.policies import PolicyOperations
+from outcrop.services.iam.roles_more import RoleMoreOperations
 from outcrop.services.iam.simulate import SimulateOperations
 from outcrop.services.iam.tagging import TagOperations
 
@@ -22,7 +25,15 @@ Output = dict[str, Any]
 MAX_SESSION_RANGE = (3600, 43200)
 
 
-class Iam(TagOperations, PolicyOperations, SimulateOperations, Service):
+class Iam(
+    AccountOperations,
+    MfaOperations,
+    RoleMoreOperations,
+    TagOperations,
+    PolicyOperations,
+    SimulateOperations,
+    Service,
+):
     service_name = "iam"
 
     def __init__(self, *, iam: IamStore, audit: AuditTrail) -> None:
@@ -123,6 +134,8 @@ class Iam(TagOperations, PolicyOperations, SimulateOperations, Service):
 
     def update_role(self, ctx: RequestContext, params: Params) -> Output:
         _no_signin(params)
+        if params.get("MaxSessionDuration") is not None:
+            self.store.protect(params["RoleName"])
         changes: dict[str, Any] = {}
         if params.get("MaxSessionDuration") is not None:
             changes["max_session"] = _max_session(params["MaxSessionDuration"])
@@ -133,10 +146,12 @@ class Iam(TagOperations, PolicyOperations, SimulateOperations, Service):
 
     def update_assume_role_policy(self, ctx: RequestContext, params: Params) -> Output:
         parse_policy(params["PolicyDocument"], "trust")
+        self.store.protect(params["RoleName"])
         self.store.update_role(params["RoleName"], trust=params["PolicyDocument"])
         return {}
 
     def delete_role(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.protect(params["RoleName"])
         self.store.delete("role", params["RoleName"])
         return {}
 

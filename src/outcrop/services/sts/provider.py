@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,8 @@ from outcrop.config import Settings
 from outcrop.iam.actions import request_keys
 from outcrop.iam.evaluate import Principal, trusts
 from outcrop.iam.managed import BY_ARN
-from outcrop.iam.store import IamStore
+from outcrop.iam.store import IamStore, KeyRecord, mfa_context
+from outcrop.iam.store_account import MFA_ROOT
 from outcrop.iam.store_policies import compiled
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext, Service
@@ -52,6 +54,7 @@ class Sts(Service):
     def __init__(self, *, iam: IamStore, settings: Settings) -> None:
         self.store = iam
         self.enforce_trust = settings.auth == "iam"
+        self.root_keys = frozenset(settings.credentials)
 
     def _caller(self, ctx: RequestContext) -> Principal:
         record = self.store.resolve(ctx.access_key)
@@ -80,7 +83,12 @@ class Sts(Service):
         )
         if trust is None:
             raise denied
-        context = {"aws:requestedregion": [ctx.region], **request_keys("sts", params)}
+        mfa_at = self._mfa(ctx, caller, params)
+        context = {
+            "aws:requestedregion": [ctx.region],
+            **request_keys("sts", params),
+            **_mfa_keys(mfa_at, self.store.resolve(ctx.access_key)),
+        }
         if self.enforce_trust and not trusts(trust, caller, context):
             raise denied
         if self.enforce_trust and tags and not trusts(trust, caller, context, "sts:TagSession"):
@@ -108,6 +116,7 @@ class Sts(Service):
             tags,
             transitive,
             params.get("MinimumSessionTokenSize") or 0,
+            mfa_at,
         )
         out: Output = {
             "Credentials": _credentials(session),
@@ -161,10 +170,49 @@ class Sts(Service):
                 f"constraint: Member must have value between {low} and {high}"
             )
         kind = "user" if caller.kind == "user" else "root"
+        mfa_at = self._mfa(ctx, caller, params)
         session = self.store.create_session(
-            kind, caller.name, "", seconds, None, min_token=params.get("MinimumSessionTokenSize") or 0
+            kind,
+            caller.name,
+            "",
+            seconds,
+            None,
+            min_token=params.get("MinimumSessionTokenSize") or 0,
+            mfa_at=mfa_at,
         )
         return {"Credentials": _credentials(session)}
+
+    def get_access_key_info(self, ctx: RequestContext, params: Params) -> Output:
+        """The account of a key this server holds (its root keys, IAM users' keys, STS credentials). AWS
+        reads the account out of any key id; Outcrop's keys carry none, so a key it does not hold is
+        refused rather than answered with a guess."""
+        key = params["AccessKeyId"]
+        if key not in self.root_keys and key != ctx.access_key and self.store.resolve(key) is None:
+            raise ValidationError(
+                f"Outcrop cannot tell the account of access key {key}: it is not a key this server holds."
+            )
+        return {"Account": self.store.account_id}
+
+    def _mfa(self, ctx: RequestContext, caller: Principal, params: Params) -> float | None:
+        """When the call's MFA code was checked (now), or, without one, when the calling session's was
+        (a session made with MFA passes it on); None when no MFA took part. A wrong code is AccessDenied,
+        worded as STS words it."""
+        serial, code = params.get("SerialNumber"), params.get("TokenCode")
+        if not serial and not code:
+            record = self.store.resolve(ctx.access_key)
+            return record.mfa if record is not None and record.token else None
+        if not serial or not code:
+            raise ValidationError("SerialNumber and TokenCode must be passed together.")
+        owner = {"user": caller.name, "root": MFA_ROOT}.get(caller.kind)
+        valid = self.store.check_mfa(owner, serial, code) if owner is not None else None
+        if valid is None:
+            raise AccessDenied(
+                "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA "
+                "serial number is valid and associated with this user."
+            )
+        if not valid:
+            raise AccessDenied("MultiFactorAuthentication failed with invalid MFA one time pass code. ")
+        return time.time()
 
     def assume_role_with_web_identity(self, ctx: RequestContext, params: Params) -> Output:
         raise InvalidIdentityToken(
@@ -173,10 +221,6 @@ class Sts(Service):
         )
 
 
-_MFA = (
-    "Outcrop does not serve MFA devices, so it cannot verify SerialNumber and TokenCode: call without them "
-    "(conditions on aws:MultiFactorAuthPresent then see no MFA)."
-)
 _CONTEXTS = {
     "ProvidedContexts": "Outcrop has no trusted context provider (IAM Identity Center), so it cannot verify "
     "ProvidedContexts: call without them."
@@ -184,9 +228,15 @@ _CONTEXTS = {
 
 
 def _refuse_unserved(params: Params) -> None:
-    """MFA and trusted context assertions cannot be verified here: refused, never ignored."""
-    refuse_unserved(params, {"SerialNumber": _MFA, "TokenCode": _MFA}, ValidationError, message=as_written)
+    """Trusted context assertions cannot be verified here: refused, never ignored."""
     refuse_unserved(params, _CONTEXTS, InvalidContextAssertion, message=as_written)
+
+
+def _mfa_keys(mfa_at: float | None, record: KeyRecord | None) -> dict[str, list[str]]:
+    """The MFA condition keys an AssumeRole's trust policy sees: the call's own MFA, else the calling
+    session's (none for long-term keys, as on AWS)."""
+    temporary = record is not None and bool(record.token)
+    return mfa_context(temporary or mfa_at is not None, mfa_at, time.time())
 
 
 def _session_tags(caller: Principal, params: Params) -> tuple[dict[str, str], list[str]]:

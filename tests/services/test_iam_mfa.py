@@ -1,0 +1,210 @@
+"""Virtual MFA devices through boto3 on an `auth = "iam"` server: a device is made with a real TOTP seed,
+enabled with two consecutive codes, and STS then checks codes, so that sessions made with MFA carry
+`aws:MultiFactorAuthPresent` (and its age) into policy evaluation, as AWS's "deny unless MFA" pattern
+needs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from outcrop.iam import mfa
+from tests.iam.fixtures import allow, iam_server, policy, signed_as
+from tests.server import RunningServer
+
+ACCOUNT = "000000000000"
+MARGIN_S = 10  # a device is enabled only with this long left in the current 30-second step
+# AWS's documented pattern: everything is denied unless the caller signed in with MFA.
+REQUIRE_MFA = policy(
+    allow("*"),
+    {
+        "Effect": "Deny",
+        "NotAction": ["iam:ListMFADevices", "sts:GetSessionToken"],
+        "Resource": "*",
+        "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with iam_server(tmp_path_factory.mktemp("iam-mfa") / "data") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def iam(server: RunningServer) -> Any:
+    return server.client("iam")
+
+
+def error(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
+    response = raised.value.response
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )
+
+
+def user_with_device(
+    iam: Any, name: str, document: str = REQUIRE_MFA
+) -> tuple[dict[str, Any], str, str, int]:
+    """A user with `document`, a key, and an enabled virtual MFA device: (key, serial, seed, step), where
+    the codes of `step - 1` and `step` enabled it, so the code of `step + 1` is the next one STS takes."""
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=document)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
+    seed = device["Base32StringSeed"].decode()
+    left = mfa.STEP_S - time.time() % mfa.STEP_S
+    if left < MARGIN_S:
+        time.sleep(left + 0.2)
+    step = mfa.now_step()
+    iam.enable_mfa_device(
+        UserName=name,
+        SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=mfa.code(seed, step - 1),
+        AuthenticationCode2=mfa.code(seed, step),
+    )
+    return key, device["SerialNumber"], seed, step
+
+
+def test_a_virtual_device_has_a_real_seed_and_is_enabled_by_two_codes(iam: Any) -> None:
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="phone", Path="/team/")["VirtualMFADevice"]
+    assert device["SerialNumber"] == f"arn:aws:iam::{ACCOUNT}:mfa/team/phone"
+    seed = device["Base32StringSeed"].decode()
+    assert len(base64.b32decode(seed)) == 40
+    assert "QRCodePNG" not in device  # no QR encoder here: said in the operation's docstring
+    with pytest.raises(ClientError) as raised:
+        iam.create_virtual_mfa_device(VirtualMFADeviceName="phone")
+    assert error(raised)[0] == "EntityAlreadyExists"
+    unassigned = iam.list_virtual_mfa_devices(AssignmentStatus="Unassigned")["VirtualMFADevices"]
+    assert device["SerialNumber"] in [d["SerialNumber"] for d in unassigned]
+    iam.create_user(UserName="holder")
+    step = mfa.now_step()
+    with pytest.raises(ClientError) as raised:  # the codes of two steps an hour ago
+        iam.enable_mfa_device(
+            UserName="holder",
+            SerialNumber=device["SerialNumber"],
+            AuthenticationCode1=mfa.code(seed, step - 120),
+            AuthenticationCode2=mfa.code(seed, step - 119),
+        )
+    assert error(raised) == ("InvalidAuthenticationCode", "Authentication code for device is not valid.", 403)
+    iam.enable_mfa_device(
+        UserName="holder",
+        SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=mfa.code(seed, step),
+        AuthenticationCode2=mfa.code(seed, step + 1),
+    )
+    listed = iam.list_mfa_devices(UserName="holder")["MFADevices"]
+    assert [d["SerialNumber"] for d in listed] == [device["SerialNumber"]]
+    assigned = iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")["VirtualMFADevices"]
+    mine = next(d for d in assigned if d["SerialNumber"] == device["SerialNumber"])
+    assert mine["User"]["UserName"] == "holder"
+    assert "EnableDate" in mine
+    got = iam.get_mfa_device(SerialNumber=device["SerialNumber"], UserName="holder")
+    assert got["UserName"] == "holder"
+    with pytest.raises(ClientError) as raised:
+        iam.delete_virtual_mfa_device(SerialNumber=device["SerialNumber"])
+    assert error(raised)[0] == "DeleteConflict"
+    iam.deactivate_mfa_device(UserName="holder", SerialNumber=device["SerialNumber"])
+    assert iam.list_mfa_devices(UserName="holder")["MFADevices"] == []
+    iam.tag_mfa_device(SerialNumber=device["SerialNumber"], Tags=[{"Key": "team", "Value": "a"}])
+    assert iam.list_mfa_device_tags(SerialNumber=device["SerialNumber"])["Tags"] == [
+        {"Key": "team", "Value": "a"}
+    ]
+    iam.delete_virtual_mfa_device(SerialNumber=device["SerialNumber"])
+    with pytest.raises(ClientError) as raised:
+        iam.delete_virtual_mfa_device(SerialNumber=device["SerialNumber"])
+    assert error(raised) == (
+        "NoSuchEntity",
+        f"VirtualMFADevice with serial number {device['SerialNumber']} doesn't exist.",
+        404,
+    )
+
+
+def test_deny_unless_mfa_holds_for_keys_and_plain_sessions_and_lifts_with_mfa(
+    iam: Any, server: RunningServer
+) -> None:
+    key, serial, seed, step = user_with_device(iam, "alice")
+    with pytest.raises(ClientError) as raised:  # long-term key: the key is absent, IfExists denies
+        signed_as(server, "iam", key).list_users()
+    assert error(raised)[0] == "AccessDenied"
+    sts = signed_as(server, "sts", key)
+    plain = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    with pytest.raises(ClientError) as raised:  # a session without MFA: "false", denied
+        signed_as(server, "iam", plain).list_users()
+    assert error(raised)[0] == "AccessDenied"
+    with pytest.raises(ClientError) as raised:
+        sts.get_session_token(SerialNumber=serial, TokenCode=mfa.code(seed, step - 60))
+    assert error(raised) == (
+        "AccessDenied",
+        "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+        403,
+    )
+    with pytest.raises(ClientError) as raised:
+        sts.get_session_token(SerialNumber=f"arn:aws:iam::{ACCOUNT}:mfa/someone-else", TokenCode="123456")
+    assert error(raised)[1].startswith("MultiFactorAuthentication failed, unable to validate MFA code.")
+    code = mfa.code(seed, step + 1)
+    strong = sts.get_session_token(SerialNumber=serial, TokenCode=code)["Credentials"]
+    users = signed_as(server, "iam", strong).list_users()["Users"]
+    assert "alice" in [u["UserName"] for u in users]
+    with pytest.raises(ClientError) as raised:  # a code is good once
+        sts.get_session_token(SerialNumber=serial, TokenCode=code)
+    assert error(raised)[0] == "AccessDenied"
+
+
+def test_mfa_age_is_a_condition_key(iam: Any, server: RunningServer) -> None:
+    recent = policy(allow("iam:ListUsers", Condition={"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}))
+    key, serial, seed, step = user_with_device(iam, "bob", recent)
+    sts = signed_as(server, "sts", key)
+    with pytest.raises(ClientError):  # no MFA: the key is absent, NumericLessThan fails
+        signed_as(server, "iam", sts.get_session_token()["Credentials"]).list_users()
+    strong = sts.get_session_token(SerialNumber=serial, TokenCode=mfa.code(seed, step + 1))["Credentials"]
+    assert signed_as(server, "iam", strong).list_users()["Users"]
+
+
+def test_a_role_that_trusts_only_mfa_callers(iam: Any, server: RunningServer) -> None:
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+                }
+            ],
+        }
+    )
+    role = iam.create_role(RoleName="mfa-only", AssumeRolePolicyDocument=trust)["Role"]
+    key, serial, seed, step = user_with_device(iam, "carol", policy(allow("sts:AssumeRole")))
+    sts = signed_as(server, "sts", key)
+    with pytest.raises(ClientError) as raised:
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="no-mfa")
+    assert error(raised)[0] == "AccessDenied"
+    session = sts.assume_role(
+        RoleArn=role["Arn"],
+        RoleSessionName="with-mfa",
+        SerialNumber=serial,
+        TokenCode=mfa.code(seed, step + 1),
+    )["Credentials"]
+    who = signed_as(server, "sts", session).get_caller_identity()
+    assert who["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/mfa-only/with-mfa"
+
+
+def test_mfa_devices_survive_a_restart(iam: Any, server: RunningServer) -> None:
+    key, serial, seed, step = user_with_device(iam, "dave")
+    server.restart()
+    again = server.client("iam")
+    assert [d["SerialNumber"] for d in again.list_mfa_devices(UserName="dave")["MFADevices"]] == [serial]
+    sts = signed_as(server, "sts", key)
+    strong = sts.get_session_token(SerialNumber=serial, TokenCode=mfa.code(seed, step + 1))["Credentials"]
+    assert signed_as(server, "iam", strong).list_users()["Users"]
