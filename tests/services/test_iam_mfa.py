@@ -52,6 +52,21 @@ def error(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
     )
 
 
+def assert_qr_code(device: dict[str, Any], seed: str) -> None:
+    """The QR code scans back to the otpauth:// URL of the seed (drawn where OpenCV is installed)."""
+    try:
+        import cv2
+        import numpy as np
+    except ImportError:
+        assert "QRCodePNG" not in device
+        return
+    png = device["QRCodePNG"]
+    assert png.startswith(b"\x89PNG")
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    text = cv2.QRCodeDetector().detectAndDecode(image)[0]
+    assert text == f"otpauth://totp/phone@{ACCOUNT}?secret={seed}"
+
+
 def user_with_device(
     iam: Any, name: str, document: str = REQUIRE_MFA
 ) -> tuple[dict[str, Any], str, str, int]:
@@ -80,7 +95,7 @@ def test_a_virtual_device_has_a_real_seed_and_is_enabled_by_two_codes(iam: Any) 
     assert device["SerialNumber"] == f"arn:aws:iam::{ACCOUNT}:mfa/team/phone"
     seed = device["Base32StringSeed"].decode()
     assert len(base64.b32decode(seed)) == 40
-    assert "QRCodePNG" not in device  # no QR encoder here: said in the operation's docstring
+    assert_qr_code(device, seed)
     with pytest.raises(ClientError) as raised:
         iam.create_virtual_mfa_device(VirtualMFADeviceName="phone")
     assert error(raised)[0] == "EntityAlreadyExists"
@@ -207,4 +222,28 @@ def test_mfa_devices_survive_a_restart(iam: Any, server: RunningServer) -> None:
     assert [d["SerialNumber"] for d in again.list_mfa_devices(UserName="dave")["MFADevices"]] == [serial]
     sts = signed_as(server, "sts", key)
     strong = sts.get_session_token(SerialNumber=serial, TokenCode=mfa.code(seed, step + 1))["Credentials"]
+    assert signed_as(server, "iam", strong).list_users()["Users"]
+
+
+def test_resync_learns_a_device_clock_that_runs_ahead(iam: Any, server: RunningServer) -> None:
+    key, serial, seed, step = user_with_device(iam, "erin")
+    sts = signed_as(server, "sts", key)
+    ahead = step + 6  # the device's clock runs three minutes fast
+    with pytest.raises(ClientError):  # too far ahead for a plain check
+        sts.get_session_token(SerialNumber=serial, TokenCode=mfa.code(seed, ahead))
+    with pytest.raises(ClientError) as raised:
+        iam.resync_mfa_device(
+            UserName="erin",
+            SerialNumber=serial,
+            AuthenticationCode1=mfa.code(seed, step + 60),
+            AuthenticationCode2=mfa.code(seed, step + 61),
+        )
+    assert error(raised)[0] == "InvalidAuthenticationCode"
+    iam.resync_mfa_device(
+        UserName="erin",
+        SerialNumber=serial,
+        AuthenticationCode1=mfa.code(seed, ahead),
+        AuthenticationCode2=mfa.code(seed, ahead + 1),
+    )
+    strong = sts.get_session_token(SerialNumber=serial, TokenCode=mfa.code(seed, ahead + 2))["Credentials"]
     assert signed_as(server, "iam", strong).list_users()["Users"]

@@ -13,6 +13,7 @@ import hmac
 import secrets
 import struct
 import time
+from urllib.parse import quote
 
 STEP_S = 30
 DIGITS = 6
@@ -58,3 +59,19 @@ def find_pair(seed: str, first: str, second: str, around: int, window: int = WIN
 
 def now_step() -> int:
     return step_at(time.time())
+
+
+def qr_png(device: str, account: str, seed: str) -> bytes | None:
+    """The QR code AWS shows for a new virtual device: a PNG of
+    `otpauth://totp/<device>@<account>?secret=<seed>`, drawn by OpenCV's QR encoder where OpenCV is
+    installed (`pip install opencv-python-headless`, the vision extra); None where it is not."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    text = f"otpauth://totp/{quote(device)}@{quote(account)}?secret={seed}"
+    modules = cv2.QRCodeEncoder.create().encode(text)
+    quiet = cv2.copyMakeBorder(modules, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=255)  # the 4-module margin
+    scaled = cv2.resize(quiet, None, fx=8, fy=8, interpolation=cv2.INTER_NEAREST)
+    ok, png = cv2.imencode(".png", scaled)
+    return bytes(png.tobytes()) if ok else None

@@ -1,9 +1,10 @@
 """IAM's virtual MFA devices: create one (a real TOTP seed), enable it for a user with two consecutive
 codes, list, resync, deactivate, delete and tag. STS then checks their codes (`Sts`).
 
-CreateVirtualMFADevice answers the Base32 seed, which authenticator apps accept as a typed-in key, but
-no QRCodePNG: drawing a QR code needs an encoder this install does not have (none of the packages here
-writes one, and Outcrop does not hand-write one), and the model leaves the member optional.
+CreateVirtualMFADevice answers the Base32 seed and, as AWS does, a QRCodePNG of the `otpauth://` URL
+authenticator apps scan, drawn by OpenCV's QR encoder. OpenCV comes with the vision extra; without it the
+answer carries the seed only (apps take it typed in; the model leaves QRCodePNG optional), as Outcrop
+writes no QR encoder of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from outcrop.iam.errors import InvalidInput, NoSuchEntity
+from outcrop.iam.mfa import qr_png
 from outcrop.iam.store import IamStore
 from outcrop.iam.store_account import MFA_ROOT
 from outcrop.protocol.errors import ServiceError
@@ -63,6 +65,9 @@ class MfaOperations:
             "SerialNumber": row["name"],
             "Base32StringSeed": row["seed"].encode(),
         }
+        png = qr_png(row["device"], ctx.account_id, row["seed"])
+        if png is not None:
+            device["QRCodePNG"] = png
         if params.get("Tags"):
             device["Tags"] = params["Tags"]
         return {"VirtualMFADevice": device}
