@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.backends.openai_server import _FakeOpenAIServer, fake_openai_server
@@ -334,4 +336,35 @@ def test_the_real_model_answers_from_a_pdf(real_server: RunningServer) -> None:
         ),
         inferenceConfig={"maxTokens": 40, "temperature": 0.0},
     )
+    assert "49" in reply(response)
+
+
+HARBOUR = (
+    "The harbour town keeps a weekly market on the square, where fishermen sell the morning catch, bakers "
+    "bring rye bread, and children chase the gulls between the stalls until the church bell rings noon."
+)
+
+
+@pytest.mark.real
+def test_a_document_longer_than_a_slot_is_read_whole(real_server: RunningServer) -> None:
+    """A PDF of ~4,600 tokens, past the 4,096 a sequence has beside others: it runs alone on the KV cells
+    the other slots leave, and answers within boto3's default 60 s read timeout however long it takes."""
+    pages = KETTLE + [[HARBOUR] * 12] * 9
+    client = boto3.client(
+        "bedrock-runtime",
+        endpoint_url=real_server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKIAOUTCROPTEST",
+        aws_secret_access_key="test-secret",
+        config=Config(retries={"total_max_attempts": 1}),  # boto3's read timeout, no retry to hide behind
+    )
+    response = client.converse(
+        modelId=HAIKU,
+        messages=ask(
+            document("Zephyr X2 and the harbour", make_pdf(pages)),
+            question="How much does the Zephyr X2 cost?",
+        ),
+        inferenceConfig={"maxTokens": 40, "temperature": 0.0},
+    )
+    assert response["usage"]["inputTokens"] > 4096
     assert "49" in reply(response)
