@@ -13,7 +13,7 @@ from tests.iam.fixtures import allow, iam_server, policy, signed_as, trust
 from tests.server import RunningServer
 
 ACCOUNT = "000000000000"
-SAGEMAKER_ROLE = "AWSServiceRoleForAmazonSageMaker"
+SAGEMAKER_ROLE = "AWSServiceRoleForAmazonSageMakerNotebooks"
 
 
 @pytest.fixture(scope="module")

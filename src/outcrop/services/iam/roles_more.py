@@ -17,7 +17,7 @@ Output = dict[str, Any]
 # Each service's service-linked role name as AWS's documentation names it, and whether the service
 # takes a CustomSuffix (services that may hold several such roles).
 SERVICE_ROLES: dict[str, tuple[str, bool]] = {
-    "sagemaker.amazonaws.com": ("AWSServiceRoleForAmazonSageMaker", False),
+    "sagemaker.amazonaws.com": ("AWSServiceRoleForAmazonSageMakerNotebooks", False),
     "autoscaling.amazonaws.com": ("AWSServiceRoleForAutoScaling", True),
     "elasticbeanstalk.amazonaws.com": ("AWSServiceRoleForElasticBeanstalk", False),
     "ecs.amazonaws.com": ("AWSServiceRoleForECS", False),
