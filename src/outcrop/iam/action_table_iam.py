@@ -13,6 +13,7 @@ def _same(template: str, *operations: str) -> dict[str, Rule]:
 _IAM = "arn:aws:iam::{A}"
 _USER = _IAM + ":user/{UserName}"
 _MFA = "{SerialNumber}"
+_PROFILE = _IAM + ":instance-profile/{InstanceProfileName}"
 
 IAM_MORE: dict[str, Rule] = {
     **_same("*", "CreateAccountAlias", "DeleteAccountAlias", "ListAccountAliases", "GetAccountSummary"),
@@ -28,6 +29,13 @@ IAM_MORE: dict[str, Rule] = {
     "GetServiceLinkedRoleDeletionStatus": ("", "*"),
     "UpdateGroup": ("", _IAM + ":group/{GroupName}"),
     "UpdateRoleDescription": ("", _IAM + ":role/{RoleName}"),
+    **_same(_PROFILE, "CreateInstanceProfile", "GetInstanceProfile", "DeleteInstanceProfile"),
+    **_same(_PROFILE, "AddRoleToInstanceProfile", "RemoveRoleFromInstanceProfile", "TagInstanceProfile"),
+    **_same(_PROFILE, "UntagInstanceProfile", "ListInstanceProfileTags"),
+    "ListInstanceProfiles": ("", _IAM + ":instance-profile/*"),
+    "ListInstanceProfilesForRole": ("", _IAM + ":role/{RoleName}"),
+    **_same(_USER, "CreateLoginProfile", "GetLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile"),
+    "ChangePassword": ("", _IAM + ":user/*"),
 }
 
 STS_MORE: dict[str, Rule] = {"GetAccessKeyInfo": ("", "*")}

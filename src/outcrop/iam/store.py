@@ -23,6 +23,7 @@ from outcrop.iam.policy import Policy
 from outcrop.iam.store_account import ACCOUNT_MIGRATIONS, AccountRecords
 from outcrop.iam.store_edits import EntityEdits
 from outcrop.iam.store_policies import PolicyRecords, compiled
+from outcrop.iam.store_profiles import PROFILE_MIGRATIONS, ProfileRecords
 from outcrop.iam.store_tags import TagRecords
 from outcrop.storage.sqlite import Database, Migration
 
@@ -86,12 +87,19 @@ MIGRATIONS: list[Migration] = [
         """,
     ),
     *ACCOUNT_MIGRATIONS,
+    *PROFILE_MIGRATIONS,
 ]
 
 ACCESS_KEYS_PER_USER = 2
 CACHED_KEYS = 10000  # resolved keys kept between writes
 CACHED_UNKNOWN = 1024  # keys known to be no key, kept until a key is made
-_KIND_TABLE = {"user": "users", "group": "groups_", "role": "roles", "mfa": "mfa_devices"}
+_KIND_TABLE = {
+    "user": "users",
+    "group": "groups_",
+    "role": "roles",
+    "mfa": "mfa_devices",
+    "instance-profile": "instance_profiles",
+}
 _KIND_WORD = {"user": "user", "group": "group", "role": "role"}
 
 
@@ -124,7 +132,7 @@ def mfa_context(temporary: bool, mfa_at: float | None, now: float) -> dict[str, 
     }
 
 
-class IamStore(AccountRecords, EntityEdits, PolicyRecords, TagRecords):
+class IamStore(AccountRecords, EntityEdits, ProfileRecords, PolicyRecords, TagRecords):
     def __init__(self, path: Path, account_id: str) -> None:
         self.account_id = account_id
         self.db = Database(path, MIGRATIONS)
@@ -156,6 +164,8 @@ class IamStore(AccountRecords, EntityEdits, PolicyRecords, TagRecords):
         ).fetchone()
         if row is None and kind == "mfa":
             raise NoSuchEntity(f"VirtualMFADevice with serial number {name} doesn't exist.")
+        if row is None and kind == "instance-profile":
+            raise NoSuchEntity(f"Instance Profile {name} cannot be found.")
         if row is None:
             raise NoSuchEntity(f"The {_KIND_WORD[kind]} with name {name} cannot be found.")
         return row
@@ -214,6 +224,7 @@ class IamStore(AccountRecords, EntityEdits, PolicyRecords, TagRecords):
                 raise DeleteConflict("Cannot delete entity, must detach all policies first.")
             if kind == "user" and tx.execute("SELECT 1 FROM members WHERE user = ?", (name,)).fetchone():
                 raise DeleteConflict("Cannot delete entity, must remove users from group first.")
+            self.in_use(tx, kind, name)
             if kind == "group" and tx.execute("SELECT 1 FROM members WHERE grp = ?", (name,)).fetchone():
                 raise DeleteConflict("Cannot delete entity, must remove users from group first.")
             tx.execute(f"DELETE FROM {_KIND_TABLE[kind]} WHERE name = ?", (name,))

@@ -79,6 +79,7 @@ class AccountRecords:
             "MFADevices": "SELECT count(*) FROM mfa_devices",
             "MFADevicesInUse": "SELECT count(*) FROM mfa_devices WHERE enabled IS NOT NULL",
             "AccountMFAEnabled": f"SELECT count(*) > 0 FROM mfa_devices WHERE user = '{MFA_ROOT}'",
+            "InstanceProfiles": "SELECT count(*) FROM instance_profiles",
         }
         with self.db.read() as tx:
             return {name: int(tx.execute(sql).fetchone()[0]) for name, sql in queries.items()}

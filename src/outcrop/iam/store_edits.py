@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from outcrop.iam.errors import EntityAlreadyExists, UnmodifiableEntity
+from outcrop.iam.errors import DeleteConflict, EntityAlreadyExists, UnmodifiableEntity
 from outcrop.storage.sqlite import Database
 
 # where each kind's name is written, besides its own table: (table, column, kind column or None)
@@ -18,6 +18,8 @@ _REFERENCES = {
         ("attachments", "owner", "user"),
         ("tags", "owner", "user"),
         ("sessions", "owner", "user"),
+        ("login_profiles", "user", None),
+        ("password_history", "user", None),
     ],
     "group": [
         ("members", "grp", None),
@@ -56,6 +58,26 @@ class EntityEdits:
                     args = (new_name, name, owner_kind) if owner_kind else (new_name, name)
                     tx.execute(f"UPDATE {ref} SET {column} = ? WHERE {where}", args)
         self.changed()
+
+    @staticmethod
+    def in_use(tx: sqlite3.Connection, kind: str, name: str) -> None:
+        """DeleteUser and DeleteRole refuse while a login profile, an MFA device or an instance profile
+        still holds the entity, as IAM does."""
+        holders = {
+            "user": [
+                ("SELECT 1 FROM login_profiles WHERE user = ?", "must delete login profile first"),
+                ("SELECT 1 FROM mfa_devices WHERE user = ?", "must delete MFA device first"),
+            ],
+            "role": [
+                (
+                    "SELECT 1 FROM profile_roles WHERE role = ?",
+                    "must remove roles from instance profile first",
+                )
+            ],
+        }
+        for sql, what in holders.get(kind, []):
+            if tx.execute(sql, (name,)).fetchone():
+                raise DeleteConflict(f"Cannot delete entity, {what}.")
 
     def role_service(self, name: str) -> str | None:
         """The service a service-linked role belongs to (None for a role of the account's own)."""

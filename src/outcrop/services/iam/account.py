@@ -129,7 +129,6 @@ class AccountOperations:
             "AccountPasswordPresent": 0,
             "AccountSigningCertificatesPresent": 0,
             "ServerCertificates": 0,
-            "InstanceProfiles": 0,
             "Providers": 0,
         }
         return {"SummaryMap": summary}
@@ -185,9 +184,9 @@ class AccountOperations:
         }
 
     def _report(self, ctx: RequestContext) -> str:
-        """The CSV AWS lays out: the root first, then each user. Outcrop has no console passwords or
-        signing certificates: those say `N/A` / `false` for users and `not_supported` where AWS says so
-        for the root; key use comes from the audit log, as GetAccessKeyLastUsed."""
+        """The CSV AWS lays out: the root first, then each user. Outcrop has no signing certificates
+        (`false`, `N/A`) and no root password (`not_supported`, as AWS words it); key use comes from the
+        audit log, as GetAccessKeyLastUsed."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
@@ -210,9 +209,26 @@ class AccountOperations:
                 "user_creation_time": _iso(user["created"]),
                 "password_enabled": "false",
                 "mfa_active": str(bool(self.store.mfa_devices(name))).lower(),
+                **self._password_columns(name),
             }
             writer.writerow(self._row(row, self.store.access_keys(name)))
         return out.getvalue().rstrip("\n")
+
+    def _password_columns(self, user: str) -> dict[str, str]:
+        """A user's console password: set, when changed, when it must next change (the policy's maximum
+        age), and never used to sign in ("no_information": Outcrop signs in with keys only)."""
+        try:
+            login = self.store.login_profile(user)
+        except NoSuchEntity:
+            return {}
+        policy = self.store.setting("password_policy") or {}
+        age = policy.get("MaxPasswordAge") or 0
+        return {
+            "password_enabled": "true",
+            "password_last_used": "no_information",
+            "password_last_changed": _iso(login["changed"]),
+            "password_next_rotation": _iso(login["changed"] + age * 86400) if age else "N/A",
+        }
 
     def _row(self, known: dict[str, str], keys: list[dict[str, Any]]) -> list[str]:
         row = {column: "N/A" for column in COLUMNS}

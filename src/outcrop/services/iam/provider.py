@@ -16,6 +16,7 @@ from outcrop.services.iam import shapes
 from outcrop.services.iam.account import AccountOperations
 from outcrop.services.iam.mfa import MfaOperations
 from outcrop.services.iam.policies import PolicyOperations
+from outcrop.services.iam.profiles import ProfileOperations
 from outcrop.services.iam.roles_more import RoleMoreOperations
 from outcrop.services.iam.simulate import SimulateOperations
 from outcrop.services.iam.tagging import TagOperations
@@ -29,6 +30,7 @@ class Iam(
     AccountOperations,
     MfaOperations,
     RoleMoreOperations,
+    ProfileOperations,
     TagOperations,
     PolicyOperations,
     SimulateOperations,
