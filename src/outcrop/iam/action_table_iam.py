@@ -38,4 +38,7 @@ IAM_MORE: dict[str, Rule] = {
     "ChangePassword": ("", _IAM + ":user/*"),
 }
 
-STS_MORE: dict[str, Rule] = {"GetAccessKeyInfo": ("", "*")}
+STS_MORE: dict[str, Rule] = {
+    "GetAccessKeyInfo": ("", "*"),
+    "GetFederationToken": ("", "arn:aws:sts::{A}:federated-user/{Name}"),
+}

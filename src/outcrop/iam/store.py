@@ -387,6 +387,8 @@ class IamStore(AccountRecords, EntityEdits, ProfileRecords, PolicyRecords, TagRe
                 principal = self.root_principal()
             elif session["kind"] == "user":
                 principal = self._user_principal(tx, session["owner"])
+            elif session["kind"] == "federated":
+                principal = self.federated(tx, session["owner"], session["session_name"], session["policy"])
             else:
                 principal = self._role_principal(
                     tx,

@@ -11,6 +11,9 @@ from typing import Any
 
 from outcrop.iam import mfa
 from outcrop.iam.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
+from outcrop.iam.evaluate import Principal
+from outcrop.iam.policy import Policy
+from outcrop.iam.store_policies import compiled
 from outcrop.storage.sqlite import Database, Migration
 
 ACCOUNT_MIGRATIONS: list[Migration] = [
@@ -32,6 +35,7 @@ ACCOUNT_MIGRATIONS: list[Migration] = [
     ),
 ]
 
+_ALLOW_ALL = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
 MFA_PER_USER = 8  # AWS's quota: MFA devices in use per user
 MFA_ROOT = "<root>"  # the user column of a device the account root enabled for itself
 
@@ -47,6 +51,30 @@ class AccountRecords:
 
     def _exists(self, tx: sqlite3.Connection, kind: str, name: str) -> sqlite3.Row:
         raise NotImplementedError
+
+    def _user_principal(self, tx: sqlite3.Connection, user: str) -> Principal:
+        raise NotImplementedError
+
+    def federated(self, tx: sqlite3.Connection, owner: str, name: str, policy: str | None) -> Principal:
+        """A GetFederationToken session: the calling user's permissions (the root's: all) intersected with
+        the session policy it was given, and none without one, as AWS documents. It answers as
+        `federated-user/<name>`; it is no IAM user, so it acts on no user's keys by default."""
+        if owner == MFA_ROOT:
+            identity: tuple[Policy, ...] = (compiled(_ALLOW_ALL),)
+            boundary = None
+        else:
+            user = self._user_principal(tx, owner)
+            identity, boundary = user.identity, user.boundary
+        return Principal(
+            "user",
+            f"arn:aws:sts::{self.account_id}:federated-user/{name}",
+            self.account_id,
+            f"{self.account_id}:{name}",
+            "",
+            identity=identity,
+            session=(compiled(policy),) if policy else (),
+            boundary=boundary,
+        )
 
     # -- account settings -------------------------------------------------------------------------------
 

@@ -182,6 +182,49 @@ class Sts(Service):
         )
         return {"Credentials": _credentials(session)}
 
+    def get_federation_token(self, ctx: RequestContext, params: Params) -> Output:
+        """A federated user's session for an IAM user (or the root) with long-term keys: the caller's
+        permissions intersected with the session policy passed (none passed: no permissions)."""
+        _refuse_unserved(params)
+        caller = self._caller(ctx)
+        record = self.store.resolve(ctx.access_key)
+        if caller.kind not in ("user", "root") or (record is not None and record.token):
+            raise AccessDenied("Cannot call GetFederationToken with session credentials")
+        if params.get("Tags"):
+            raise ValidationError(
+                "Outcrop does not carry session tags on federated user sessions: call without Tags."
+            )
+        name = params["Name"]
+        if not _SESSION_NAME.fullmatch(name):
+            raise ValidationError(
+                f"1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: "
+                "Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+            )
+        seconds = params.get("DurationSeconds") or 43200
+        high = 3600 if caller.kind == "root" else SESSION_TOKEN_RANGE[1]
+        seconds = min(seconds, high)  # AWS caps the root's at an hour rather than refusing
+        if seconds < SESSION_TOKEN_RANGE[0] or seconds > SESSION_TOKEN_RANGE[1]:
+            raise ValidationError(
+                f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to satisfy "
+                f"constraint: Member must have value between {SESSION_TOKEN_RANGE[0]} and "
+                f"{SESSION_TOKEN_RANGE[1]}"
+            )
+        policy = self._session_policy(params)
+        owner = caller.name if caller.kind == "user" else MFA_ROOT
+        session = self.store.create_session(
+            "federated", owner, name, seconds, policy, min_token=params.get("MinimumSessionTokenSize") or 0
+        )
+        out: Output = {
+            "Credentials": _credentials(session),
+            "FederatedUser": {
+                "FederatedUserId": f"{ctx.account_id}:{name}",
+                "Arn": f"arn:aws:sts::{ctx.account_id}:federated-user/{name}",
+            },
+        }
+        if policy:
+            out["PackedPolicySize"] = min(100, 100 * len(policy) // SESSION_POLICY_LIMIT)
+        return out
+
     def get_access_key_info(self, ctx: RequestContext, params: Params) -> Output:
         """The account of a key this server holds (its root keys, IAM users' keys, STS credentials). AWS
         reads the account out of any key id; Outcrop's keys carry none, so a key it does not hold is
