@@ -76,6 +76,9 @@ def test_only_its_service_changes_a_service_linked_role(iam: Any) -> None:
         lambda: iam.attach_role_policy(
             RoleName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
         ),
+        lambda: iam.put_role_permissions_boundary(
+            RoleName=name, PermissionsBoundary="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+        ),
     ]
     for call in calls:
         with pytest.raises(ClientError) as raised:

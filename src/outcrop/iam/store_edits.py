@@ -18,6 +18,7 @@ _REFERENCES = {
         ("attachments", "owner", "user"),
         ("tags", "owner", "user"),
         ("sessions", "owner", "user"),
+        ("sessions", "owner", "federated"),
         ("login_profiles", "user", None),
         ("password_history", "user", None),
     ],

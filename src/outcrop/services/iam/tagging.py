@@ -79,9 +79,11 @@ class TagOperations:
         return {}
 
     def put_role_permissions_boundary(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.protect(params["RoleName"])  # a service-linked role's permissions are its service's
         self.store.set_boundary("role", params["RoleName"], params["PermissionsBoundary"])
         return {}
 
     def delete_role_permissions_boundary(self, ctx: RequestContext, params: Params) -> Output:
+        self.store.protect(params["RoleName"])
         self.store.set_boundary("role", params["RoleName"], None)
         return {}
