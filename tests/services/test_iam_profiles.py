@@ -63,6 +63,9 @@ def test_an_instance_profile_holds_one_role(iam: Any, server: RunningServer) -> 
         p["InstanceProfileName"] for p in iam.list_instance_profiles(PathPrefix="/app/")["InstanceProfiles"]
     ] == ["web-profile"]
     assert iam.get_account_summary()["SummaryMap"]["InstanceProfiles"] == 1
+    details = iam.get_account_authorization_details(Filter=["Role"])["RoleDetailList"]
+    web = next(r for r in details if r["RoleName"] == "web")
+    assert [p["InstanceProfileName"] for p in web["InstanceProfileList"]] == ["web-profile"]
     with pytest.raises(ClientError) as raised:
         iam.delete_role(RoleName="web")
     assert error(raised) == (

@@ -36,7 +36,7 @@ class WrongPassword(ServiceError):
     code, status, sender_fault = "AccessDenied", 403, True
 
 
-def _profile(record: dict[str, Any], tags: dict[str, str] | None = None) -> dict[str, Any]:
+def profile_shape(record: dict[str, Any], tags: dict[str, str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "Path": record["path"],
         "InstanceProfileName": record["name"],
@@ -79,22 +79,30 @@ class ProfileOperations:
         if params.get("Tags"):
             self.store.tag("instance-profile", name, params["Tags"])
         return {
-            "InstanceProfile": _profile(self.store.profile(name), self.store.tags("instance-profile", name))
+            "InstanceProfile": profile_shape(
+                self.store.profile(name), self.store.tags("instance-profile", name)
+            )
         }
+
+    def _one_profile(self, name: str) -> Output:
+        tags = self.store.tags("instance-profile", name)
+        return {"InstanceProfile": profile_shape(self.store.profile(name), tags)}
 
     def get_instance_profile(self, ctx: RequestContext, params: Params) -> Output:
         name = params["InstanceProfileName"]
         return {
-            "InstanceProfile": _profile(self.store.profile(name), self.store.tags("instance-profile", name))
+            "InstanceProfile": profile_shape(
+                self.store.profile(name), self.store.tags("instance-profile", name)
+            )
         }
 
     def list_instance_profiles(self, ctx: RequestContext, params: Params) -> Output:
         found = self.store.profiles(params.get("PathPrefix") or "/")
-        return shapes.page([_profile(p) for p in found], params, "InstanceProfiles")
+        return shapes.page([profile_shape(p) for p in found], params, "InstanceProfiles")
 
     def list_instance_profiles_for_role(self, ctx: RequestContext, params: Params) -> Output:
         found = self.store.profiles(role=params["RoleName"])
-        return shapes.page([_profile(p) for p in found], params, "InstanceProfiles")
+        return shapes.page([profile_shape(p) for p in found], params, "InstanceProfiles")
 
     def delete_instance_profile(self, ctx: RequestContext, params: Params) -> Output:
         self.store.delete_profile(params["InstanceProfileName"])

@@ -12,7 +12,7 @@ from outcrop.iam.evaluate import Decision, Principal, evaluate
 from outcrop.iam.policy import Policy, parse_policy
 from outcrop.iam.store import IamStore
 from outcrop.services.base import RequestContext
-from outcrop.services.iam import shapes
+from outcrop.services.iam import profiles, shapes
 from outcrop.services.unserved import as_written, refuse_unserved
 
 Params = dict[str, Any]
@@ -42,7 +42,8 @@ class SimulateOperations:
         if "Role" in wanted:
             for role in self.store.entities("role"):
                 detail = shapes.role(role, self.store.tags("role", role["name"]))
-                detail["InstanceProfileList"] = []
+                held = self.store.profiles(role=role["name"])
+                detail["InstanceProfileList"] = [profiles.profile_shape(p) for p in held]
                 detail["RolePolicyList"] = self._inline("role", role["name"])
                 detail["AttachedManagedPolicies"] = self.store.attached("role", role["name"])
                 out["RoleDetailList"].append(detail)
