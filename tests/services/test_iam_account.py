@@ -125,6 +125,13 @@ def test_credential_report_lists_the_root_and_each_user(iam: Any, server: Runnin
     assert user["access_key_2_last_rotated"] == "N/A"
 
 
+def test_the_account_has_no_saml_providers_as_none_can_be_made(iam: Any) -> None:
+    assert iam.list_saml_providers()["SAMLProviderList"] == []
+    with pytest.raises(ClientError) as raised:
+        iam.create_saml_provider(SAMLMetadataDocument="x" * 1000, Name="corp")
+    assert error(raised)[0] == "NotImplemented"
+
+
 def test_account_settings_survive_a_restart(iam: Any, server: RunningServer) -> None:
     iam.create_account_alias(AccountAlias="kept-alias")
     iam.update_account_password_policy(MinimumPasswordLength=10)

@@ -17,7 +17,7 @@ _PROFILE = _IAM + ":instance-profile/{InstanceProfileName}"
 
 IAM_MORE: dict[str, Rule] = {
     **_same("*", "CreateAccountAlias", "DeleteAccountAlias", "ListAccountAliases", "GetAccountSummary"),
-    **_same("*", "GetAccountPasswordPolicy", "UpdateAccountPasswordPolicy"),
+    **_same("*", "GetAccountPasswordPolicy", "UpdateAccountPasswordPolicy", "ListSAMLProviders"),
     **_same("*", "DeleteAccountPasswordPolicy", "GenerateCredentialReport", "GetCredentialReport"),
     "CreateVirtualMFADevice": ("", _IAM + ":mfa/{VirtualMFADeviceName}"),
     **_same(_MFA, "DeleteVirtualMFADevice", "TagMFADevice", "UntagMFADevice", "ListMFADeviceTags"),

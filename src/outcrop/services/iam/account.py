@@ -116,6 +116,11 @@ class AccountOperations:
         alias = self.store.setting("alias")
         return shapes.page([alias] if alias else [], params, "AccountAliases")
 
+    def list_saml_providers(self, ctx: RequestContext, params: Params) -> Output:
+        """The account's SAML identity providers: none, since Outcrop verifies no SAML assertions
+        (CreateSAMLProvider and AssumeRoleWithSAML answer NotImplemented), so the empty list is the truth."""
+        return {"SAMLProviderList": []}
+
     # -- summary ---------------------------------------------------------------------------------------
 
     def get_account_summary(self, ctx: RequestContext, params: Params) -> Output:
