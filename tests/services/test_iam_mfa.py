@@ -247,3 +247,14 @@ def test_resync_learns_a_device_clock_that_runs_ahead(iam: Any, server: RunningS
     )
     strong = sts.get_session_token(SerialNumber=serial, TokenCode=mfa.code(seed, ahead + 2))["Credentials"]
     assert signed_as(server, "iam", strong).list_users()["Users"]
+
+
+def test_cloudtrail_never_holds_a_device_seed(iam: Any, server: RunningServer) -> None:
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="audited")["VirtualMFADevice"]
+    seed = device["Base32StringSeed"].decode()
+    events = server.client("cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateVirtualMFADevice"}]
+    )["Events"]
+    records = [e["CloudTrailEvent"] for e in events if '"audited"' in e["CloudTrailEvent"]]
+    assert records
+    assert all(seed not in record for record in records)
