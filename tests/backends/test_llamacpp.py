@@ -187,3 +187,22 @@ def test_fenced_call_after_prose_is_a_valid_tool_use(qwen: LlamaCppGenerator) ->
     result = generate(qwen, request)
     assert result.stop_reason == "tool_use", result.text
     assert result.tool_calls[0].name == "get_weather" and result.tool_calls[0].arguments["city"] == "Oslo"
+
+
+def test_a_call_to_a_tool_that_was_not_offered_becomes_text(qwen: LlamaCppGenerator) -> None:
+    """Offered a weather tool only, the 0.5B model asked to say hello starts a call to a tool it makes up;
+    the grammar would bend that call into the weather tool. The reply goes on as text instead."""
+    weather = ToolSpec(
+        "get_weather",
+        "Current weather for a city.",
+        {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    )
+    messages = [
+        ChatMessage("system", "Call a tool when you need data you do not have; otherwise answer briefly."),
+        ChatMessage("user", "Say hello."),
+    ]
+    before = qwen.grammar_stats["invented_calls_answered_as_text"]
+    result = generate(qwen, GenerationRequest(messages, max_tokens=64, temperature=0, tools=(weather,)))
+    assert qwen.grammar_stats["invented_calls_answered_as_text"] == before + 1
+    assert not result.tool_calls and result.stop_reason == "end_turn"
+    assert "hello" in result.text.lower() and "{" not in result.text

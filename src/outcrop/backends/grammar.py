@@ -125,6 +125,12 @@ def tool_call_grammar(
     return Grammar("\n".join([*roots, _prose_rules(), *rules]))
 
 
+def text_grammar() -> Grammar:
+    """Text that opens no tool call: what a reply goes on as once its model started a call to a tool that
+    was not offered (see llamacpp.py)."""
+    return Grammar("root ::= text\n" + _prose_rules())
+
+
 def _prose_rules() -> str:
     """`text`: a reply that opens with neither `{` nor a call, and contains neither `<tool_call>` nor
     `{"name"` (whitespace allowed after the brace): where the model writes one, the text ends and the call

@@ -8,8 +8,11 @@ engine loop does nothing but decode and sample.
 from __future__ import annotations
 
 import codecs
+import dataclasses
+import json
 import os
 import queue
+import re
 import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from outcrop.backends.base import (
+    BackendBusy,
     BackendError,
     BackendUnavailable,
     ChatMessage,
@@ -28,7 +32,7 @@ from outcrop.backends.base import (
     ToolSpec,
 )
 from outcrop.backends.chat_template import OutputScanner, forced_tool_prefix, parse_tool_calls
-from outcrop.backends.grammar import Grammar, json_grammar, tool_call_grammar
+from outcrop.backends.grammar import Grammar, json_grammar, text_grammar, tool_call_grammar
 from outcrop.backends.llamacpp_engine import (
     BatchEngine,
     End,
@@ -65,6 +69,7 @@ class LlamaCppGenerator:
         if repack is None:
             repack = b"AMX_INT8 = 1" not in llama.llama_print_system_info()
         self._model = LoadedModel(llama, path, repack_weights=repack)
+        self.invented_calls = 0  # replies whose call named a tool not offered, answered as text instead
         try:
             self._engine = BatchEngine(llama, self._model, self.settings)
         except BaseException:
@@ -100,10 +105,12 @@ class LlamaCppGenerator:
 
     @property
     def grammar_stats(self) -> dict[str, float]:
-        """What constrained decoding cost since load: redrawn tokens and seconds in the grammar."""
+        """What constrained decoding cost since load: redrawn tokens and seconds in the grammar, and the
+        calls to tools that were not offered, answered as text instead."""
         return {
             "resamples": self._engine.grammar_resamples,
             "seconds": round(self._engine.grammar_seconds, 4),
+            "invented_calls_answered_as_text": self.invented_calls,
         }
 
     def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int:
@@ -141,8 +148,12 @@ class LlamaCppGenerator:
     ) -> Iterator[GenerationEvent]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         scanner = OutputScanner(request.stop, detect_tool_calls=bool(request.tools), tool_prefix=forced)
+        # the offered names, quoted as a call writes them, while a call the model opens may still name none
+        names = [json.dumps(tool.name) for tool in request.tools] if sequence.sampling.grammar else []
+        names = [] if forced else names
+        prompt_tokens = len(sequence.prompt)
         emitted: list[str] = []
-        output_tokens = 0
+        output_tokens = received = 0  # received: tokens read from the current sequence
         end: End | None = None
         try:
             while end is None:
@@ -154,6 +165,21 @@ class LlamaCppGenerator:
                 if isinstance(item, End):
                     end = item
                     break
+                invented = names and scanner.in_tool_call
+                if invented and self._invents_a_name(sequence, received, scanner, names):
+                    text = "".join(emitted) + scanner.gap
+                    replacement = self._go_on_as_text(sequence, request, text, output_tokens)
+                    if replacement is not None:
+                        self.invented_calls += 1
+                        sequence.stop_requested.set()
+                        sequence, received, names = replacement, 0, []
+                        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+                        if scanner.gap:
+                            emitted.append(scanner.gap)
+                            yield GenerationEvent(text=scanner.gap)
+                        scanner = OutputScanner(request.stop, detect_tool_calls=False)
+                        continue
+                received += 1
                 output_tokens += 1
                 safe = scanner.feed(decoder.decode(self._model.piece(item)))
                 if safe:
@@ -184,12 +210,55 @@ class LlamaCppGenerator:
             done=GenerationResult(
                 text="".join(emitted),
                 stop_reason=stop_reason,
-                input_tokens=len(sequence.prompt),
+                input_tokens=prompt_tokens,
                 output_tokens=output_tokens,
                 stop_sequence=scanner.stop_sequence,
                 tool_calls=tool_calls,
             )
         )
+
+    def _invents_a_name(
+        self, sequence: EngineSequence, index: int, scanner: OutputScanner, names: list[str]
+    ) -> bool:
+        """Whether the grammar refused the model's own token `index` while it wrote a tool's name, and that
+        token fits none of the offered names: the model was calling a tool it made up (`say_hello` for
+        "say hello"), which the grammar would otherwise bend into an offered tool."""
+        wanted = sequence.redrawn.get(index)
+        so_far = _name_so_far(scanner.tool_text) if wanted is not None else None
+        if wanted is None or so_far is None:
+            return False
+        candidate = (so_far + self._model.piece(wanted).decode("utf-8", "replace")).lstrip()
+        return bool(candidate) and not any(
+            name.startswith(candidate) or candidate.startswith(name) for name in names
+        )
+
+    def _go_on_as_text(
+        self, sequence: EngineSequence, request: GenerationRequest, text: str, used: int
+    ) -> EngineSequence | None:
+        """A sequence that goes on from the reply's `text`, asked as if no tool had been offered (told of
+        tools, a small model that wants one it lacks keeps writing call-shaped JSON, in any form) and with a
+        grammar that opens no call, in the room the first had left; None when there is no room or no place
+        in the queue, and the call stays as the grammar bent it."""
+        room = sequence.max_new_tokens - used
+        if room < 1:
+            return None
+        prompt = self._model.tokenize(self._model.template.render(request.messages, ()) + text)
+        plan = dataclasses.replace(sequence.sampling, grammar=text_grammar())
+        replacement = EngineSequence(prompt, room, plan, sequence.cancel)
+        try:
+            self._engine.submit(replacement)
+        except BackendBusy:
+            return None
+        return replacement
+
+
+_AT_NAME = re.compile(r'"name"\s*:\s*("[^"]*)?$')
+
+
+def _name_so_far(tool_text: str) -> str | None:
+    """The tool name a call has written so far (from its opening quote), or None if it is not at its name."""
+    match = _AT_NAME.search(tool_text)
+    return None if match is None else match.group(1) or ""
 
 
 def answer_room(prompt_tokens: int, max_tokens: int, n_ctx: int, longest: int) -> int:

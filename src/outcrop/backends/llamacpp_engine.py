@@ -97,6 +97,9 @@ class EngineSequence:
     fed: int = 0  # prompt tokens already decoded (or found in the slot's cache)
     generated: int = 0
     last_token: int = -1
+    # generated index -> the token the model chose there before the grammar refused it (the engine writes
+    # an entry before it queues that index's token, so a reader of the token sees it)
+    redrawn: dict[int, int] = field(default_factory=dict)
     sampler: SequenceSampler | None = None
 
     @property
@@ -383,6 +386,8 @@ class BatchEngine:
         for sequence, row in rows:
             assert sequence.sampler is not None
             token = sequence.sampler.sample(self._context, row, is_end=self._model.is_end_of_generation)
+            if sequence.sampler.rejected is not None:
+                sequence.redrawn[sequence.generated] = sequence.sampler.rejected
             sequence.generated += 1
             self.tokens_generated += 1
             if self._model.is_end_of_generation(token):

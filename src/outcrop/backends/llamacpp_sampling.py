@@ -46,6 +46,7 @@ class SequenceSampler:
         self.grammar = self._grammar(plan.grammar) if plan.grammar else None
         self._one = (llama.llama_token_data * 1)()
         self.grammar_resamples = 0  # steps where the model's first choice broke the grammar
+        self.rejected: int | None = None  # the model's own last choice, when the grammar refused it
         self.grammar_seconds = 0.0  # time spent in the grammar: what constraining costs
 
     def _chain(self, plan: SamplingPlan) -> Any:
@@ -117,10 +118,12 @@ class SequenceSampler:
     def sample(self, context: Any, row: int, *, is_end: Any) -> int:
         """The next token for the logits in `row`; `is_end(token)` tells end-of-generation tokens."""
         token = int(self._llama.llama_sampler_sample(self.chain, context, row))
+        self.rejected = None
         if self.grammar is None:
             return token
         started = time.perf_counter()
         if not self._allowed(token):
+            self.rejected = token
             token = self._sample_constrained(context, row)
         if not is_end(token):  # the grammar aborts on an end token it did not expect; the sequence ends
             self._llama.llama_sampler_accept(self.grammar, token)
