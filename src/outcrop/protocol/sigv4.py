@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Protocol
 from urllib.parse import quote
 
 from outcrop.protocol.auth import Caller, UnrecognizedClient
@@ -105,16 +106,30 @@ def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
     return key
 
 
+class _Mac(Protocol):
+    """What signing needs of a keyed HMAC (OpenSSL's, or hmac.HMAC where there is no OpenSSL)."""
+
+    def copy(self) -> _Mac: ...
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
 @lru_cache(maxsize=1024)
-def _keyed(secret: str, day: str, region: str, service: str) -> hmac.HMAC:
+def _keyed(secret: str, day: str, region: str, service: str) -> _Mac:
     """An HMAC-SHA256 keyed with the day's signing key, copied for each signature: a copy costs about
     half of keying a new one. (Not hmac.digest: that one-shot call lets go of the GIL for its few
     microseconds, and on the event loop, with worker threads waiting, getting it back cost a hundred
-    times more, measured in the server.)"""
-    return hmac.new(_signing_key(secret, day, region, service), digestmod=hashlib.sha256)
+    times more, measured in the server.) OpenSSL's own object, not the hmac.HMAC around it: in the
+    server its copy, update and hexdigest took 6.6 us a signature, not 8.1 (median, in-process)."""
+    key = _signing_key(secret, day, region, service)
+    try:
+        from _hashlib import hmac_new  # the object hmac.HMAC wraps: its methods without Python frames
+    except ImportError:  # a Python built without OpenSSL
+        return hmac.new(key, digestmod=hashlib.sha256)
+    return hmac_new(key, digestmod="sha256")
 
 
-def _sign(keyed: hmac.HMAC, text: str) -> str:
+def _sign(keyed: _Mac, text: str) -> str:
     mac = keyed.copy()  # never update the cached one
     mac.update(text.encode())
     return mac.hexdigest()
@@ -123,7 +138,9 @@ def _sign(keyed: hmac.HMAC, text: str) -> str:
 def signature(secret: str, amz_date: str, region: str, service: str, canonical: str) -> str:
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{amz_date[:8]}/{region}/{service}/aws4_request\n{digest}"
-    return _sign(_keyed(secret, amz_date[:8], region, service), to_sign)
+    mac = _keyed(secret, amz_date[:8], region, service).copy()  # never update the cached one
+    mac.update(to_sign.encode())
+    return mac.hexdigest()
 
 
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
@@ -261,8 +278,9 @@ class SigV4Authenticator:
         service = caller.signing_name
         verified = True  # whether the payload hash is known to be the body's (nothing left to check)
         if caller.scheme == "sigv4":
-            header = request.header("authorization")
-            amz_date = request.header("x-amz-date")
+            headers = request.headers  # lower-case names
+            header = headers.get("authorization", "")
+            amz_date = headers.get("x-amz-date", "")
             both = _SIGNED_THEN_SIGNATURE.search(header)
             if both is not None:
                 signed, given = both.group(1).split(";"), both.group(2)
