@@ -258,9 +258,13 @@ def test_resync_learns_a_device_clock_that_runs_ahead(iam: Any, server: RunningS
 def test_cloudtrail_never_holds_a_device_seed(iam: Any, server: RunningServer) -> None:
     device = iam.create_virtual_mfa_device(VirtualMFADeviceName="audited")["VirtualMFADevice"]
     seed = device["Base32StringSeed"].decode()
-    events = server.client("cloudtrail").lookup_events(
-        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateVirtualMFADevice"}]
-    )["Events"]
-    records = [e["CloudTrailEvent"] for e in events if '"audited"' in e["CloudTrailEvent"]]
+    cloudtrail = server.client("cloudtrail")
+    wanted = [{"AttributeKey": "EventName", "AttributeValue": "CreateVirtualMFADevice"}]
+    deadline = time.monotonic() + 60  # the audit log is written by its own thread, a little after the call
+    records: list[str] = []
+    while not records and time.monotonic() < deadline:
+        events = cloudtrail.lookup_events(LookupAttributes=wanted)["Events"]
+        records = [e["CloudTrailEvent"] for e in events if '"audited"' in e["CloudTrailEvent"]]
+        time.sleep(0 if records else 0.2)
     assert records
     assert all(seed not in record for record in records)
