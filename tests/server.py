@@ -89,5 +89,5 @@ class RunningServer:
             region_name="us-east-1",
             aws_access_key_id="AKIAOUTCROPTEST",
             aws_secret_access_key="test-secret",
-            config=Config(retries={"max_attempts": 1}, read_timeout=300, **config),
+            config=Config(**{"retries": {"max_attempts": 1}, "read_timeout": 300, **config}),
         )

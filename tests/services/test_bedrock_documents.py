@@ -9,9 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.backends.openai_server import _FakeOpenAIServer, fake_openai_server
@@ -350,14 +348,8 @@ def test_a_document_longer_than_a_slot_is_read_whole(real_server: RunningServer)
     """A PDF of ~4,600 tokens, past the 4,096 a sequence has beside others: it runs alone on the KV cells
     the other slots leave, and answers within boto3's default 60 s read timeout however long it takes."""
     pages = KETTLE + [[HARBOUR] * 12] * 9
-    client = boto3.client(
-        "bedrock-runtime",
-        endpoint_url=real_server.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="AKIAOUTCROPTEST",
-        aws_secret_access_key="test-secret",
-        config=Config(retries={"total_max_attempts": 1}),  # boto3's read timeout, no retry to hide behind
-    )
+    # boto3's own read timeout (60 s), and no retry to hide behind
+    client = real_server.client("bedrock-runtime", read_timeout=60, retries={"total_max_attempts": 1})
     response = client.converse(
         modelId=HAIKU,
         messages=ask(
