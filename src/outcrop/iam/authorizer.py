@@ -34,6 +34,8 @@ Dependency = Callable[[str, dict[str, Any], str, str], list[tuple[str, str, dict
 _XML = ("query", "rest-xml")
 # STS operations AWS performs for any authenticated caller, whatever its policies say.
 _NO_PERMISSION = frozenset({"GetCallerIdentity", "GetSessionToken"})
+# Actions whose resource policy is the role's trust policy.
+_TRUST_ACTIONS = frozenset({"sts:AssumeRole", "sts:TagSession"})
 
 
 # The types of input values a resource ARN may be remembered by (a bucket, a key, a model id, a count):
@@ -136,6 +138,44 @@ class IamAuthenticator(SigV4Authenticator):
             raise UnrecognizedClient("The security token included in the request is invalid.")
         principal = record.principal
         wanted = _target(service, operation, params, caller.region, principal.account)
+        if self._allowed_as_before(principal, wanted, service, operation, params, caller.region):
+            return
+        self._authorize(request, caller, service, operation, params, source_ip, record, wanted)
+
+    def _allowed_as_before(
+        self,
+        principal: Principal,
+        wanted: Target,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        region: str,
+    ) -> bool:
+        """Most requests: one action on a resource with no policy of its own, allowed before by a decision
+        no condition took part in (`remembered`), nothing else to check. What `_authorize` would decide,
+        without building its context or looking twice; anything else goes there."""
+        action, resource = wanted
+        if action in _TRUST_ACTIONS or service in self.dependencies:
+            return False
+        source = self.resource_policies.get(action.partition(":")[0])
+        if source is not None and source(resource, region, principal.account) is not None:
+            return False
+        decision = remembered(principal, action, resource, None)
+        return decision is not None and decision.allowed and not passed_roles(service, operation, params)
+
+    def _authorize(
+        self,
+        request: HttpRequest,
+        caller: Caller,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        source_ip: str,
+        record: KeyRecord,
+        wanted: Target,
+    ) -> None:
+        """Every action the request needs, evaluated (or remembered) with the request's context."""
+        principal = record.principal
         built: dict[str, list[str]] = {}
 
         def context() -> dict[str, list[str]]:
@@ -206,7 +246,7 @@ class IamAuthenticator(SigV4Authenticator):
         same resource neither gathers its context nor scans the policies again."""
         resource_policy = None
         prefix = action.partition(":")[0]
-        if action in ("sts:AssumeRole", "sts:TagSession"):  # the role's trust policy is its resource policy
+        if action in _TRUST_ACTIONS:  # the role's trust policy is its resource policy
             resource_policy = self.store.trust_policy(resource)
         elif prefix in self.resource_policies:
             found = self.resource_policies[prefix](resource, region, principal.account)
