@@ -301,10 +301,10 @@ class App:
             "guardrails",
             "models",
             "inference_profiles",
-            "iam",
             "bucket_policies",
         )
-        for name in (*shared, "audit", "objects", "logs", "kms"):
+        # the audit log's writer resolves callers' keys in the IAM store as it builds queued records
+        for name in (*shared, "audit", "iam", "objects", "logs", "kms"):
             part = self.__dict__.get(name)
             if part is not None:
                 part.close()
