@@ -78,11 +78,18 @@ def _encode(text: str) -> str:
     return quote(text, safe="-_.~")
 
 
+@lru_cache(maxsize=1024)
+def _encoded_path(path: str) -> str:
+    """A non-S3 path as the canonical request has it (encoded once more): the same few paths come again
+    and again (a model's invoke path), and quote() is many Python calls each time."""
+    return quote(path, safe="/~")
+
+
 def canonical_request(
     request: HttpRequest, signed: list[str], payload_hash: str, service: str, *, drop_query: str | None = None
 ) -> str:
     path = request.raw_path or "/"
-    uri = path if service == "s3" else quote(path, safe="/~")
+    uri = path if service == "s3" else _encoded_path(path)
     query = ""
     if request.query:
         pairs = sorted(
