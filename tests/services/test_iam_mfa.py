@@ -273,3 +273,65 @@ def test_cloudtrail_never_holds_a_device_seed(iam: Any, server: RunningServer) -
         time.sleep(0 if records else 0.2)
     assert records
     assert all(seed not in record for record in records)
+
+
+def test_aws_self_service_mfa_policy(iam: Any, server: RunningServer) -> None:
+    """AWS's documented policy letting users manage their own virtual MFA device, and nothing else until
+    they sign in with it (resources named through ${aws:username})."""
+    own_user = "arn:aws:iam::*:user/${aws:username}"
+    self_service = policy(
+        allow(["iam:GetAccountPasswordPolicy", "iam:ListVirtualMFADevices"]),
+        allow(["iam:ChangePassword", "iam:GetUser"], own_user),
+        allow(["iam:CreateVirtualMFADevice", "iam:DeleteVirtualMFADevice"], "arn:aws:iam::*:mfa/*"),
+        allow(["iam:DeactivateMFADevice", "iam:EnableMFADevice", "iam:ListMFADevices"], own_user),
+        allow("iam:ResyncMFADevice", own_user),
+        allow("s3:ListAllMyBuckets"),
+        {
+            "Effect": "Deny",
+            "NotAction": [
+                "iam:CreateVirtualMFADevice",
+                "iam:EnableMFADevice",
+                "iam:GetUser",
+                "iam:ChangePassword",
+                "iam:ListMFADevices",
+                "iam:ListVirtualMFADevices",
+                "iam:ResyncMFADevice",
+                "sts:GetSessionToken",
+            ],
+            "Resource": "*",
+            "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+        },
+    )
+    iam.create_user(UserName="frank")
+    iam.put_user_policy(UserName="frank", PolicyName="self-service", PolicyDocument=self_service)
+    key = iam.create_access_key(UserName="frank")["AccessKey"]
+    frank = signed_as(server, "iam", key)
+    device = frank.create_virtual_mfa_device(VirtualMFADeviceName="frank")["VirtualMFADevice"]
+    seed = device["Base32StringSeed"].decode()
+    with pytest.raises(ClientError) as raised:  # another user's device
+        frank.enable_mfa_device(
+            UserName="alice",
+            SerialNumber=device["SerialNumber"],
+            AuthenticationCode1="1" * 6,
+            AuthenticationCode2="2" * 6,
+        )
+    assert error(raised)[0] == "AccessDenied"
+    left = mfa.STEP_S - time.time() % mfa.STEP_S
+    if left < MARGIN_S:
+        time.sleep(left + 0.2)
+    step = mfa.now_step()
+    frank.enable_mfa_device(
+        UserName="frank",
+        SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=mfa.code(seed, step - 1),
+        AuthenticationCode2=mfa.code(seed, step),
+    )
+    assert [d["SerialNumber"] for d in frank.list_mfa_devices(UserName="frank")["MFADevices"]] == [
+        device["SerialNumber"]
+    ]
+    with pytest.raises(ClientError) as raised:  # still the long-term key: no MFA in the request
+        signed_as(server, "s3", key).list_buckets()
+    assert error(raised)[0] == "AccessDenied"
+    sts = signed_as(server, "sts", key)
+    strong = sts.get_session_token(SerialNumber=device["SerialNumber"], TokenCode=next_code(seed, step))
+    assert "Buckets" in signed_as(server, "s3", strong["Credentials"]).list_buckets()
