@@ -56,6 +56,14 @@ def test_a_federated_session_is_the_intersection_of_user_and_policy(server: Runn
     assert raised.value.response["Error"]["Code"] == "AccessDenied"  # no session may federate
 
 
+def test_session_credentials_make_no_further_session_tokens(server: RunningServer) -> None:
+    sts = signed_as(server, "sts", server.broker)  # type: ignore[attr-defined]
+    session = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    with pytest.raises(ClientError) as raised:
+        signed_as(server, "sts", session).get_session_token()
+    assert raised.value.response["Error"]["Message"] == "Cannot call GetSessionToken with session credentials"
+
+
 def test_without_a_policy_a_federated_session_may_do_nothing(server: RunningServer) -> None:
     sts = signed_as(server, "sts", server.broker)  # type: ignore[attr-defined]
     credentials = sts.get_federation_token(Name="bare")["Credentials"]

@@ -160,7 +160,8 @@ class Sts(Service):
     def get_session_token(self, ctx: RequestContext, params: Params) -> Output:
         _refuse_unserved(params)
         caller = self._caller(ctx)
-        if caller.kind == "assumed-role":
+        record = self.store.resolve(ctx.access_key)
+        if caller.kind == "assumed-role" or (record is not None and record.token):
             raise AccessDenied("Cannot call GetSessionToken with session credentials")
         seconds = params.get("DurationSeconds") or 43200
         low, high = SESSION_TOKEN_RANGE
