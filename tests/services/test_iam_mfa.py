@@ -113,6 +113,7 @@ def test_a_virtual_device_has_a_real_seed_and_is_enabled_by_two_codes(iam: Any) 
     unassigned = iam.list_virtual_mfa_devices(AssignmentStatus="Unassigned")["VirtualMFADevices"]
     assert device["SerialNumber"] in [d["SerialNumber"] for d in unassigned]
     iam.create_user(UserName="holder")
+    before = iam.get_account_summary()["SummaryMap"]
     step = mfa.now_step()
     with pytest.raises(ClientError) as raised:  # the codes of two steps an hour ago
         iam.enable_mfa_device(
@@ -128,6 +129,9 @@ def test_a_virtual_device_has_a_real_seed_and_is_enabled_by_two_codes(iam: Any) 
         AuthenticationCode1=mfa.code(seed, step),
         AuthenticationCode2=mfa.code(seed, step + 1),
     )
+    after = iam.get_account_summary()["SummaryMap"]
+    assert after["MFADevicesInUse"] == before["MFADevicesInUse"] + 1
+    assert after["MFADevices"] == before["MFADevices"]
     listed = iam.list_mfa_devices(UserName="holder")["MFADevices"]
     assert [d["SerialNumber"] for d in listed] == [device["SerialNumber"]]
     assigned = iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")["VirtualMFADevices"]
