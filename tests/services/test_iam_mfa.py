@@ -229,6 +229,14 @@ def test_a_role_that_trusts_only_mfa_callers(iam: Any, server: RunningServer) ->
     who = signed_as(server, "sts", session).get_caller_identity()
     assert who["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/mfa-only/with-mfa"
 
+    # a session made with MFA passes it on: its AssumeRole needs no code of its own
+    key2, serial2, seed2, step2 = user_with_device(iam, "carol-two", policy(allow("sts:AssumeRole")))
+    strong = signed_as(server, "sts", key2).get_session_token(
+        SerialNumber=serial2, TokenCode=next_code(seed2, step2)
+    )["Credentials"]
+    chained = signed_as(server, "sts", strong).assume_role(RoleArn=role["Arn"], RoleSessionName="passed-on")
+    assert chained["AssumedRoleUser"]["Arn"].endswith("/passed-on")
+
 
 def test_mfa_devices_survive_a_restart(iam: Any, server: RunningServer) -> None:
     key, serial, seed, step = user_with_device(iam, "dave")
