@@ -76,3 +76,34 @@ def test_presigned_urls_are_checked(strict: RunningServer) -> None:
     )
     assert httpx.get(forged).status_code == 403
     assert httpx.get(f"{strict.endpoint}/presigned/k").status_code == 403  # unsigned
+
+
+def test_every_authorization_header_layout_is_read_and_a_bad_signature_is_a_403(
+    strict: RunningServer,
+) -> None:
+    """SDKs write `..., SignedHeaders=a;b, Signature=hex`; other spacings and orders are read too, and a
+    signature that is not hex (or not ASCII) is refused as a mismatch, never a 500."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"{strict.endpoint}/"
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials("AKIAOUTCROPTEST", "test-secret"), "s3", "us-east-1").add_auth(request)
+    headers = {k: str(v) for k, v in request.headers.items()}
+    credential, _, rest = headers["Authorization"].partition(", SignedHeaders=")
+    signed, _, signature = rest.partition(", Signature=")
+    layouts = {
+        "as SDKs write it": f"{credential}, SignedHeaders={signed}, Signature={signature}",
+        "no spaces": f"{credential},SignedHeaders={signed},Signature={signature}",
+        "signature first": f"{credential}, Signature={signature}, SignedHeaders={signed}",
+    }
+    for name, header in layouts.items():
+        answer = httpx.get(url, headers={**headers, "Authorization": header})
+        assert answer.status_code == 200, (name, answer.text)
+    for bad in (signature[:-1] + "g", signature[:-1] + "é", "", signature[:-1]):
+        header = f"{credential}, SignedHeaders={signed}, Signature={bad}"
+        raw = {k.encode(): v.encode() for k, v in {**headers, "Authorization": header}.items()}
+        answer = httpx.get(url, headers=raw)  # as bytes: the UTF-8 'é' reaches the server as it is
+        assert answer.status_code == 403, (bad, answer.text)
+        assert b"<Code>SignatureDoesNotMatch</Code>" in answer.content
