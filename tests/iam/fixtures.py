@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from tests.server import RunningServer
 
@@ -23,6 +25,32 @@ def iam_server(data_dir: Path) -> Iterator[RunningServer]:
         yield server
     finally:
         server.stop()
+
+
+def module_iam_server(name: str) -> tuple[Any, Any]:
+    """A test module's `server` (an `iam` server of its own, data dir `name`) and `iam` (its root's IAM
+    client) fixtures: `server, iam = module_iam_server("iam-mfa")`."""
+
+    @pytest.fixture(scope="module", name="server")
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+        with iam_server(tmp_path_factory.mktemp(name) / "data") as running:
+            yield running
+
+    @pytest.fixture(scope="module", name="iam")
+    def iam(server: RunningServer) -> Any:
+        return server.client("iam")  # the [credentials] key: the account root
+
+    return server, iam
+
+
+def error(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
+    """An AWS error as (code, message, HTTP status)."""
+    response = raised.value.response
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )
 
 
 def signed_as(server: RunningServer, service: str, credentials: dict[str, Any]) -> Any:

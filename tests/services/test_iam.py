@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.iam.fixtures import allow, iam_server, policy, signed_as
+from tests.iam.fixtures import allow, error, module_iam_server, policy, signed_as
 from tests.server import RunningServer
 
 ACCOUNT = "000000000000"
@@ -18,15 +17,7 @@ HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 MESSAGES = [{"role": "user", "content": [{"text": "hello"}]}]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with iam_server(tmp_path_factory.mktemp("iam") / "data") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def iam(server: RunningServer) -> Any:
-    return server.client("iam")  # the [credentials] key: the account root
+server, iam = module_iam_server("iam")
 
 
 def new_user(iam: Any, name: str, *documents: str) -> dict[str, Any]:
@@ -35,15 +26,6 @@ def new_user(iam: Any, name: str, *documents: str) -> dict[str, Any]:
         iam.put_user_policy(UserName=name, PolicyName=f"p{number}", PolicyDocument=document)
     key: dict[str, Any] = iam.create_access_key(UserName=name)["AccessKey"]
     return key
-
-
-def error(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = raised.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def test_a_user_limited_to_one_model_invokes_it_and_is_denied_another(

@@ -5,36 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.iam.fixtures import iam_server, signed_as
+from tests.iam.fixtures import error, module_iam_server, signed_as
 from tests.server import RunningServer
 
 ACCOUNT = "000000000000"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with iam_server(tmp_path_factory.mktemp("iam-account") / "data") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def iam(server: RunningServer) -> Any:
-    return server.client("iam")
-
-
-def error(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = raised.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
+server, iam = module_iam_server("iam-account")
 
 
 def test_one_alias_per_account_a_new_one_replaces_the_old(iam: Any) -> None:

@@ -5,36 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.iam.fixtures import allow, iam_server, policy, signed_as, trust
+from tests.iam.fixtures import allow, error, module_iam_server, policy, signed_as, trust
 from tests.server import RunningServer
 
 ACCOUNT = "000000000000"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with iam_server(tmp_path_factory.mktemp("iam-profiles") / "data") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def iam(server: RunningServer) -> Any:
-    return server.client("iam")
-
-
-def error(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = raised.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
+server, iam = module_iam_server("iam-profiles")
 
 
 def test_an_instance_profile_holds_one_role(iam: Any, server: RunningServer) -> None:

@@ -17,7 +17,7 @@ from outcrop.iam.store import IamStore
 from outcrop.iam.store_account import MFA_ROOT
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext
-from outcrop.services.iam import shapes
+from outcrop.services.iam import shapes, tagging
 
 Params = dict[str, Any]
 Output = dict[str, Any]
@@ -128,13 +128,10 @@ class MfaOperations:
         return out
 
     def tag_mfa_device(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.tag("mfa", params["SerialNumber"], params["Tags"])
-        return {}
+        return tagging.tag(self.store, "mfa", params["SerialNumber"], params)
 
     def untag_mfa_device(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.untag("mfa", params["SerialNumber"], params["TagKeys"])
-        return {}
+        return tagging.untag(self.store, "mfa", params["SerialNumber"], params)
 
     def list_mfa_device_tags(self, ctx: RequestContext, params: Params) -> Output:
-        tags = self.store.tags("mfa", params["SerialNumber"])
-        return shapes.page(shapes.tag_list(tags), params, "Tags")
+        return tagging.listed(self.store, "mfa", params["SerialNumber"], params)

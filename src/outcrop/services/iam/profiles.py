@@ -14,7 +14,7 @@ from outcrop.iam.errors import InvalidInput
 from outcrop.iam.store import IamStore
 from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext
-from outcrop.services.iam import shapes
+from outcrop.services.iam import shapes, tagging
 
 Params = dict[str, Any]
 Output = dict[str, Any]
@@ -117,16 +117,13 @@ class ProfileOperations:
         return {}
 
     def tag_instance_profile(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.tag("instance-profile", params["InstanceProfileName"], params["Tags"])
-        return {}
+        return tagging.tag(self.store, "instance-profile", params["InstanceProfileName"], params)
 
     def untag_instance_profile(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.untag("instance-profile", params["InstanceProfileName"], params["TagKeys"])
-        return {}
+        return tagging.untag(self.store, "instance-profile", params["InstanceProfileName"], params)
 
     def list_instance_profile_tags(self, ctx: RequestContext, params: Params) -> Output:
-        tags = self.store.tags("instance-profile", params["InstanceProfileName"])
-        return shapes.page(shapes.tag_list(tags), params, "Tags")
+        return tagging.listed(self.store, "instance-profile", params["InstanceProfileName"], params)
 
     # -- login profiles --------------------------------------------------------------------------------
 

@@ -17,6 +17,22 @@ Params = dict[str, Any]
 Output = dict[str, Any]
 
 
+def tag(store: IamStore, kind: str, owner: str, params: Params) -> Output:
+    """Tag<Entity>: the same for every taggable kind (users, roles, policies, MFA devices, profiles)."""
+    store.tag(kind, owner, params["Tags"])
+    return {}
+
+
+def untag(store: IamStore, kind: str, owner: str, params: Params) -> Output:
+    store.untag(kind, owner, params["TagKeys"])
+    return {}
+
+
+def listed(store: IamStore, kind: str, owner: str, params: Params) -> Output:
+    """List<Entity>Tags, paged as AWS pages it."""
+    return shapes.page(shapes.tag_list(store.tags(kind, owner)), params, "Tags")
+
+
 class TagOperations:
     store: IamStore
 
@@ -34,41 +50,32 @@ class TagOperations:
             self.store.set_boundary(kind, name, params["PermissionsBoundary"])
         return self.store.tags(kind, name)
 
-    def _tags(self, kind: str, owner: str, params: Params) -> Output:
-        return shapes.page(shapes.tag_list(self.store.tags(kind, owner)), params, "Tags")
-
     def tag_user(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.tag("user", params["UserName"], params["Tags"])
-        return {}
+        return tag(self.store, "user", params["UserName"], params)
 
     def untag_user(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.untag("user", params["UserName"], params["TagKeys"])
-        return {}
+        return untag(self.store, "user", params["UserName"], params)
 
     def list_user_tags(self, ctx: RequestContext, params: Params) -> Output:
-        return self._tags("user", params["UserName"], params)
+        return listed(self.store, "user", params["UserName"], params)
 
     def tag_role(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.tag("role", params["RoleName"], params["Tags"])
-        return {}
+        return tag(self.store, "role", params["RoleName"], params)
 
     def untag_role(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.untag("role", params["RoleName"], params["TagKeys"])
-        return {}
+        return untag(self.store, "role", params["RoleName"], params)
 
     def list_role_tags(self, ctx: RequestContext, params: Params) -> Output:
-        return self._tags("role", params["RoleName"], params)
+        return listed(self.store, "role", params["RoleName"], params)
 
     def tag_policy(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.tag("policy", params["PolicyArn"], params["Tags"])
-        return {}
+        return tag(self.store, "policy", params["PolicyArn"], params)
 
     def untag_policy(self, ctx: RequestContext, params: Params) -> Output:
-        self.store.untag("policy", params["PolicyArn"], params["TagKeys"])
-        return {}
+        return untag(self.store, "policy", params["PolicyArn"], params)
 
     def list_policy_tags(self, ctx: RequestContext, params: Params) -> Output:
-        return self._tags("policy", params["PolicyArn"], params)
+        return listed(self.store, "policy", params["PolicyArn"], params)
 
     def put_user_permissions_boundary(self, ctx: RequestContext, params: Params) -> Output:
         self.store.set_boundary("user", params["UserName"], params["PermissionsBoundary"])

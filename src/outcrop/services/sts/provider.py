@@ -118,15 +118,14 @@ class Sts(Service):
             params.get("MinimumSessionTokenSize") or 0,
             mfa_at,
         )
-        out: Output = {
-            "Credentials": _credentials(session),
-            "AssumedRoleUser": {
+        out = _issued(
+            session,
+            session_policy,
+            AssumedRoleUser={
                 "AssumedRoleId": f"{role['id']}:{session_name}",
                 "Arn": f"arn:aws:sts::{ctx.account_id}:assumed-role/{role['name']}/{session_name}",
             },
-        }
-        if session_policy:
-            out["PackedPolicySize"] = min(100, 100 * len(session_policy) // SESSION_POLICY_LIMIT)
+        )
         if params.get("SourceIdentity"):
             out["SourceIdentity"] = params["SourceIdentity"]
         return out
@@ -215,16 +214,14 @@ class Sts(Service):
         session = self.store.create_session(
             "federated", owner, name, seconds, policy, min_token=params.get("MinimumSessionTokenSize") or 0
         )
-        out: Output = {
-            "Credentials": _credentials(session),
-            "FederatedUser": {
+        return _issued(
+            session,
+            policy,
+            FederatedUser={
                 "FederatedUserId": f"{ctx.account_id}:{name}",
                 "Arn": f"arn:aws:sts::{ctx.account_id}:federated-user/{name}",
             },
-        }
-        if policy:
-            out["PackedPolicySize"] = min(100, 100 * len(policy) // SESSION_POLICY_LIMIT)
-        return out
+        )
 
     def get_access_key_info(self, ctx: RequestContext, params: Params) -> Output:
         """The account of a key this server holds (its root keys, IAM users' keys, STS credentials). AWS
@@ -305,6 +302,15 @@ def _session_tags(caller: Principal, params: Params) -> tuple[dict[str, str], li
             tags[key] = value
             transitive.append(key)
     return tags, transitive
+
+
+def _issued(session: dict[str, Any], session_policy: str | None, **principal: dict[str, str]) -> Output:
+    """An AssumeRole or GetFederationToken answer: the credentials, whom they act as, and how much of
+    the session-policy limit the policy passed takes up (only when one was)."""
+    out: Output = {"Credentials": _credentials(session), **principal}
+    if session_policy:
+        out["PackedPolicySize"] = min(100, 100 * len(session_policy) // SESSION_POLICY_LIMIT)
+    return out
 
 
 def _credentials(session: dict[str, Any]) -> dict[str, Any]:
