@@ -3,37 +3,21 @@ boto3 on an `auth = "iam"` server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.iam.fixtures import allow, iam_server, policy, signed_as, trust
+from outcrop.services.iam.roles_more import SERVICE_ROLES
+from tests.iam.fixtures import allow, error, module_iam_server, policy, signed_as, trust
 from tests.server import RunningServer
 
 ACCOUNT = "000000000000"
 SAGEMAKER_ROLE = "AWSServiceRoleForAmazonSageMakerNotebooks"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with iam_server(tmp_path_factory.mktemp("iam-roles") / "data") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def iam(server: RunningServer) -> Any:
-    return server.client("iam")
-
-
-def error(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = raised.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
+server, iam = module_iam_server("iam-roles")
 
 
 def test_a_service_linked_role_is_named_and_placed_as_aws_does(iam: Any) -> None:
@@ -96,6 +80,70 @@ def test_only_its_service_changes_a_service_linked_role(iam: Any) -> None:
     with pytest.raises(ClientError) as raised:
         iam.delete_service_linked_role(RoleName="plain")
     assert error(raised)[0] == "InvalidInput"
+
+
+def test_a_service_linked_role_carries_its_services_managed_policy(iam: Any, server: RunningServer) -> None:
+    """Read as AWS's service-linked role demo reads it: the role's attached policy, then its default
+    version's document (boto3's resource API)."""
+    session = boto3.Session(
+        aws_access_key_id="AKIAOUTCROPTEST", aws_secret_access_key="test-secret", region_name="us-east-1"
+    )
+    resource = session.resource("iam", endpoint_url=server.endpoint)
+    made = iam.create_service_linked_role(AWSServiceName="elasticbeanstalk.amazonaws.com")["Role"]
+    attached = list(resource.Role(made["RoleName"]).attached_policies.all())
+    arn = "arn:aws:iam::aws:policy/aws-service-role/AWSElasticBeanstalkServiceRolePolicy"
+    assert [p.arn for p in attached] == [arn]
+    assert attached[0].default_version.document["Statement"][0]["Effect"] == "Allow"
+    described = iam.get_policy(PolicyArn=arn)["Policy"]
+    assert (described["Path"], described["AttachmentCount"]) == ("/aws-service-role/", 1)
+    iam.delete_service_linked_role(RoleName=made["RoleName"])
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 0
+    # AWS's names for the roles Outcrop's own services use
+    for service, name in [
+        ("sagemaker.amazonaws.com", "AmazonSageMakerNotebooksServiceRolePolicy"),
+        (
+            "sagemaker.application-autoscaling.amazonaws.com",
+            "AWSApplicationAutoscalingSageMakerEndpointPolicy",
+        ),
+        ("cloudtrail.amazonaws.com", "CloudTrailServiceRolePolicy"),
+    ]:
+        role = SERVICE_ROLES[service][0]
+        if service != "sagemaker.amazonaws.com":  # made by the first test
+            iam.create_service_linked_role(AWSServiceName=service)
+        policies = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        assert policies == [
+            {"PolicyName": name, "PolicyArn": f"arn:aws:iam::aws:policy/aws-service-role/{name}"}
+        ]
+    scaling = "arn:aws:iam::aws:policy/aws-service-role/AWSApplicationAutoscalingSageMakerEndpointPolicy"
+    version = iam.get_policy_version(PolicyArn=scaling, VersionId="v1")["PolicyVersion"]
+    assert "sagemaker:UpdateEndpointWeightsAndCapacities" in version["Document"]["Statement"][0]["Action"]
+    # every service-linked role Outcrop makes carries one, listed among the AWS managed policies
+    listed = iam.list_policies(Scope="AWS", PathPrefix="/aws-service-role/")["Policies"]
+    assert len(listed) == len(SERVICE_ROLES)
+    for policy_row in listed:
+        document = iam.get_policy_version(PolicyArn=policy_row["Arn"], VersionId="v1")["PolicyVersion"]
+        assert document["Document"]["Statement"]
+
+
+def test_a_service_role_policy_attaches_to_no_one_else(iam: Any) -> None:
+    iam.create_role(RoleName="customer", AssumeRolePolicyDocument=trust("ec2.amazonaws.com"))
+    iam.create_user(UserName="customer")
+    arn = "arn:aws:iam::aws:policy/aws-service-role/AmazonSageMakerNotebooksServiceRolePolicy"
+    for call in (
+        lambda: iam.attach_role_policy(RoleName="customer", PolicyArn=arn),
+        lambda: iam.attach_user_policy(UserName="customer", PolicyArn=arn),
+    ):
+        with pytest.raises(ClientError) as raised:
+            call()
+        assert error(raised) == (
+            "PolicyNotAttachable",
+            "Cannot attach a Service Role Policy to a Customer Role.",
+            400,
+        )
+    assert iam.list_attached_role_policies(RoleName="customer")["AttachedPolicies"] == []
+    with pytest.raises(ClientError) as raised:  # nor leaves the role it belongs to
+        iam.detach_role_policy(RoleName=SAGEMAKER_ROLE, PolicyArn=arn)
+    assert error(raised)[0] == "UnmodifiableEntity"
 
 
 def test_update_user_renames_and_moves_keeping_keys_groups_and_policies(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from outcrop.iam.managed_service import SERVICE_ROLE_POLICIES
+
 _CREATED = datetime(2015, 2, 6, 18, 39, 46, tzinfo=UTC)
 
 
@@ -124,4 +126,10 @@ POLICIES = (
     ),
 )
 
-BY_ARN = {policy.arn: policy for policy in POLICIES}
+# each service-linked role's policy (outcrop/iam/managed_service.py): attached by CreateServiceLinkedRole
+SERVICE_ROLE = {
+    service: ManagedPolicy(name, "/aws-service-role/", description, statements)
+    for service, (name, description, statements) in SERVICE_ROLE_POLICIES.items()
+}
+
+BY_ARN = {policy.arn: policy for policy in (*POLICIES, *SERVICE_ROLE.values())}

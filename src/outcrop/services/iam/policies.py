@@ -7,12 +7,18 @@ from typing import Any
 
 from outcrop.iam.store import IamStore
 from outcrop.iam.store_tags import check_tags
+from outcrop.protocol.errors import ServiceError
 from outcrop.services.base import RequestContext
 from outcrop.services.iam import shapes
 
 Params = dict[str, Any]
 Output = dict[str, Any]
 _OWNER = {"user": "UserName", "group": "GroupName", "role": "RoleName"}
+SERVICE_ROLE_POLICY_ARN = "arn:aws:iam::aws:policy/aws-service-role/"
+
+
+class PolicyNotAttachable(ServiceError, service="iam"):
+    """A service-linked role's policy: only CreateServiceLinkedRole attaches it, to its service's role."""
 
 
 class PolicyOperations:
@@ -161,6 +167,8 @@ class PolicyOperations:
     # -- attachments ---------------------------------------------------------------------------------------
 
     def _attach(self, kind: str, params: Params, *, detach: bool = False) -> Output:
+        if not detach and params["PolicyArn"].startswith(SERVICE_ROLE_POLICY_ARN):
+            raise PolicyNotAttachable("Cannot attach a Service Role Policy to a Customer Role.")
         self.store.attach(kind, params[_OWNER[kind]], params["PolicyArn"], detach=detach)
         return {}
 

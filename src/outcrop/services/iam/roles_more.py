@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from outcrop.iam.errors import InvalidInput, NoSuchEntity
+from outcrop.iam.managed import SERVICE_ROLE
 from outcrop.iam.store import IamStore
 from outcrop.services.base import RequestContext
 from outcrop.services.iam import shapes
@@ -95,6 +96,7 @@ class RoleMoreOperations:
             max_session=3600,
             service=service,
         )
+        self.store.attach("role", record["name"], SERVICE_ROLE[service].arn)  # its service's permissions
         return {"Role": shapes.role(self.store.get("role", record["name"]), {})}
 
     def delete_service_linked_role(self, ctx: RequestContext, params: Params) -> Output:
