@@ -8,14 +8,14 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from outcrop.iam import mfa
-from tests.iam.fixtures import allow, iam_server, policy, signed_as
+from tests.iam.fixtures import allow, error, module_iam_server, policy, signed_as
 from tests.server import RunningServer
 
 ACCOUNT = "000000000000"
@@ -32,24 +32,7 @@ REQUIRE_MFA = policy(
 )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with iam_server(tmp_path_factory.mktemp("iam-mfa") / "data") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def iam(server: RunningServer) -> Any:
-    return server.client("iam")
-
-
-def error(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = raised.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
+server, iam = module_iam_server("iam-mfa")
 
 
 def assert_qr_code(device: dict[str, Any], seed: str) -> None:
@@ -169,7 +152,7 @@ def test_deny_unless_mfa_holds_for_keys_and_plain_sessions_and_lifts_with_mfa(
     sts = signed_as(server, "sts", key)
     plain = sts.get_session_token(DurationSeconds=900)["Credentials"]
     with pytest.raises(ClientError) as raised:  # a session without MFA: "false", denied
-        signed_as(server, "iam", plain).list_users()
+        signed_as(server, "s3", plain).list_buckets()
     assert error(raised)[0] == "AccessDenied"
     with pytest.raises(ClientError) as raised:
         sts.get_session_token(SerialNumber=serial, TokenCode=mfa.code(seed, step - 60))
@@ -190,12 +173,61 @@ def test_deny_unless_mfa_holds_for_keys_and_plain_sessions_and_lifts_with_mfa(
     assert error(raised)[0] == "AccessDenied"
 
 
+def test_session_token_credentials_call_iam_only_with_mfa_and_sts_only_to_assume_or_ask_who(
+    iam: Any, server: RunningServer
+) -> None:
+    """AWS's rule for GetSessionToken's credentials, whatever the user's policies allow: no IAM operation
+    unless made with MFA (refused as an invalid token, as IAM refuses them), and no STS operation but
+    AssumeRole and GetCallerIdentity. A role's session is not held to it."""
+    key, serial, seed, step = user_with_device(iam, "dora", policy(allow("*")))
+    role = iam.create_role(
+        RoleName="for-dora",
+        AssumeRolePolicyDocument=policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/dora"},
+                "Action": "sts:AssumeRole",
+            }
+        ),
+    )["Role"]
+    iam.put_role_policy(RoleName="for-dora", PolicyName="p", PolicyDocument=policy(allow("*")))
+    assert signed_as(server, "iam", key).list_users()["Users"]  # the long-term key may
+    long_term = signed_as(server, "sts", key)
+    plain = long_term.get_session_token(DurationSeconds=900)["Credentials"]
+    strong = long_term.get_session_token(SerialNumber=serial, TokenCode=next_code(seed, step))["Credentials"]
+    with pytest.raises(ClientError) as raised:
+        signed_as(server, "iam", plain).list_users()
+    assert error(raised) == (
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid",
+        403,
+    )
+    assert "dora" in [u["UserName"] for u in signed_as(server, "iam", strong).list_users()["Users"]]
+    assert signed_as(server, "s3", plain).list_buckets()["Buckets"] is not None  # other services: as allowed
+    for credentials in (plain, strong):
+        sts = signed_as(server, "sts", credentials)
+        assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/dora"
+        assumed = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="from-session")["Credentials"]
+        for name, kwargs in (
+            ("GetAccessKeyInfo", {"AccessKeyId": key["AccessKeyId"]}),
+            ("GetFederationToken", {"Name": "fed"}),
+            ("GetSessionToken", {}),
+        ):
+            with pytest.raises(ClientError) as raised:
+                getattr(sts, xform_name(name))(**kwargs)
+            assert error(raised) == ("AccessDenied", f"Cannot call {name} with session credentials", 403)
+    role_sts = signed_as(server, "sts", assumed)  # a role's session asks STS and IAM as its policies say
+    assert role_sts.get_access_key_info(AccessKeyId=key["AccessKeyId"])["Account"] == ACCOUNT
+    assert signed_as(server, "iam", assumed).list_users()["Users"]
+
+
 def test_mfa_age_is_a_condition_key(iam: Any, server: RunningServer) -> None:
     recent = policy(allow("iam:ListUsers", Condition={"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}))
     key, serial, seed, step = user_with_device(iam, "bob", recent)
     sts = signed_as(server, "sts", key)
-    with pytest.raises(ClientError):  # no MFA: the key is absent, NumericLessThan fails
-        signed_as(server, "iam", sts.get_session_token()["Credentials"]).list_users()
+    with pytest.raises(ClientError) as raised:  # no MFA: the key is absent, NumericLessThan fails
+        signed_as(server, "iam", key).list_users()
+    assert error(raised)[0] == "AccessDenied"
     strong = sts.get_session_token(SerialNumber=serial, TokenCode=next_code(seed, step))["Credentials"]
     assert signed_as(server, "iam", strong).list_users()["Users"]
 

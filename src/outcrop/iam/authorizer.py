@@ -119,6 +119,14 @@ class IamAuthenticator(SigV4Authenticator):
                 status=400,
                 sender_fault=True,
             )
+        if caller.signing_name == "iam" and record.mfa is None and _session_token(record):
+            # AWS: GetSessionToken's credentials call no IAM operation unless made with MFA
+            raise ServiceError(
+                "The security token included in the request is invalid",
+                code="InvalidClientTokenId",
+                status=403,
+                sender_fault=True,
+            )
 
     def authorize(
         self,
@@ -131,8 +139,10 @@ class IamAuthenticator(SigV4Authenticator):
     ) -> None:
         if caller.scheme == "bearer" or caller.access_key in self._root:
             return  # the account root (and its API keys) may do everything
-        if service == "sts" and operation in _NO_PERMISSION:
-            return  # AWS: no permission is needed, and policies cannot deny them
+        if service == "sts":
+            if operation in _NO_PERMISSION:
+                return  # AWS: no permission is needed, and policies cannot deny them
+            self._session_token_sts(caller, operation)
         record = self.store.resolve(caller.access_key)
         if record is None:
             raise UnrecognizedClient("The security token included in the request is invalid.")
@@ -141,6 +151,18 @@ class IamAuthenticator(SigV4Authenticator):
         if self._allowed_as_before(principal, wanted, service, operation, params, caller.region):
             return
         self._authorize(request, caller, service, operation, params, source_ip, record, wanted)
+
+    def _session_token_sts(self, caller: Caller, operation: str) -> None:
+        """AWS: GetSessionToken's credentials (with MFA or without) call no STS operation but AssumeRole
+        and GetCallerIdentity, worded as STS words its refusal of GetSessionToken to them."""
+        record = self.store.resolve(caller.access_key)
+        if operation != "AssumeRole" and record is not None and _session_token(record):
+            raise ServiceError(
+                f"Cannot call {operation} with session credentials",
+                code="AccessDenied",
+                status=403,
+                sender_fault=True,
+            )
 
     def _allowed_as_before(
         self,
@@ -276,6 +298,12 @@ class IamAuthenticator(SigV4Authenticator):
                 status=403,
                 sender_fault=True,
             )
+
+
+def _session_token(record: KeyRecord) -> bool:
+    """Credentials GetSessionToken made: a session acting as an IAM user or the root (an `arn:aws:iam:`
+    principal), where AssumeRole's and GetFederationToken's act as STS principals."""
+    return bool(record.token) and record.principal.arn.split(":", 3)[2] == "iam"
 
 
 def _resource_policy(text: str) -> Policy | None:
