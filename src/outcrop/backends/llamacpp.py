@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
-import json
 import os
 import queue
 import re
@@ -148,8 +147,8 @@ class LlamaCppGenerator:
     ) -> Iterator[GenerationEvent]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         scanner = OutputScanner(request.stop, detect_tool_calls=bool(request.tools), tool_prefix=forced)
-        # the offered names, quoted as a call writes them, while a call the model opens may still name none
-        names = [json.dumps(tool.name) for tool in request.tools] if sequence.sampling.grammar else []
+        # the offered names (loosely), while the call a reply opens may still name a tool not offered
+        names = [_loose(tool.name) for tool in request.tools] if sequence.sampling.grammar else []
         names = [] if forced else names
         prompt_tokens = len(sequence.prompt)
         emitted: list[str] = []
@@ -220,14 +219,18 @@ class LlamaCppGenerator:
     def _invents_a_name(
         self, sequence: EngineSequence, index: int, scanner: OutputScanner, names: list[str]
     ) -> bool:
-        """Whether the grammar refused the model's own token `index` while it wrote a tool's name, and that
-        token fits none of the offered names: the model was calling a tool it made up (`say_hello` for
-        "say hello"), which the grammar would otherwise bend into an offered tool."""
+        """Whether the grammar refused the model's own token `index` while it wrote the reply's first tool
+        name, and the name so far fits none of the offered ones even loosely (case, `_`, `-` and spaces
+        aside): the model was calling a tool it made up (`say_hello` for "say hello"), which the grammar
+        would bend into an offered tool. A loose fit (`weather_tool` for `Weather_Tool`) is bent, and so is
+        a later call of the reply, so its earlier calls stand."""
         wanted = sequence.redrawn.get(index)
-        so_far = _name_so_far(scanner.tool_text) if wanted is not None else None
-        if wanted is None or so_far is None:
+        if wanted is None or scanner.tool_text.count('"name"') != 1:
             return False
-        candidate = (so_far + self._model.piece(wanted).decode("utf-8", "replace")).lstrip()
+        so_far = _name_so_far(scanner.tool_text)
+        if so_far is None:
+            return False
+        candidate = _loose(so_far + self._model.piece(wanted).decode("utf-8", "replace"))
         return bool(candidate) and not any(
             name.startswith(candidate) or candidate.startswith(name) for name in names
         )
@@ -253,6 +256,11 @@ class LlamaCppGenerator:
 
 
 _AT_NAME = re.compile(r'"name"\s*:\s*("[^"]*)?$')
+
+
+def _loose(name: str) -> str:
+    """A tool name with case and everything but letters and digits left out, to compare names loosely."""
+    return re.sub(r"[\W_]+", "", name.lower())
 
 
 def _name_so_far(tool_text: str) -> str | None:
