@@ -107,8 +107,23 @@ def test_keys_mode_admits_only_configured_keys(tmp_path: Path) -> None:
         )
         with pytest.raises(ClientError) as caught:
             stranger.get_caller_identity()
-        assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+        assert caught.value.response["Error"]["Code"] == "InvalidClientTokenId"  # as STS names it
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        for service, call, code in [
+            ("s3", lambda c: c.list_buckets(), "InvalidAccessKeyId"),
+            ("lambda", lambda c: c.list_functions(), "UnrecognizedClientException"),
+        ]:
+            client = boto3.client(
+                service,
+                endpoint_url=strict.endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="AKIASTRANGER",
+                aws_secret_access_key="x",
+            )
+            with pytest.raises(ClientError) as caught:
+                call(client)
+            assert caught.value.response["Error"]["Code"] == code
+            assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
         url = f"{strict.endpoint}/model/{HAIKU}/converse"
         body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
         assert httpx.post(url, json=body, headers={"authorization": "Bearer good-api-key"}).status_code == 200

@@ -22,7 +22,7 @@ from outcrop.iam.policy import Policy
 from outcrop.iam.resource_policies import REQUIRED, ResourcePolicySource
 from outcrop.iam.store import IamStore, KeyRecord
 from outcrop.iam.store_policies import compiled
-from outcrop.protocol.auth import Caller, UnrecognizedClient
+from outcrop.protocol.auth import Caller, unknown_key, unknown_token
 from outcrop.protocol.errors import ServiceError
 from outcrop.protocol.parse import HttpRequest
 from outcrop.protocol.router import protocol_of, service_model
@@ -110,7 +110,7 @@ class IamAuthenticator(SigV4Authenticator):
             request.header("x-amz-security-token") or (request.query.get("X-Amz-Security-Token") or [""])[0]
         )
         if given != record.token:
-            raise UnrecognizedClient("The security token included in the request is invalid.")
+            raise unknown_token(caller.signing_name)
         if time.time() > record.expires:
             xml = caller.signing_name in ("s3", "sts", "iam")
             raise ServiceError(
@@ -145,7 +145,7 @@ class IamAuthenticator(SigV4Authenticator):
             self._session_token_sts(caller, operation)
         record = self.store.resolve(caller.access_key)
         if record is None:
-            raise UnrecognizedClient("The security token included in the request is invalid.")
+            raise unknown_key(caller.signing_name)
         principal = record.principal
         wanted = _target(service, operation, params, caller.region, principal.account)
         if self._allowed_as_before(principal, wanted, service, operation, params, caller.region):

@@ -28,6 +28,38 @@ class UnrecognizedClient(ServiceError):
     code, status, sender_fault = "UnrecognizedClientException", 403, True
 
 
+# The query-protocol services, by signing name: with S3 they name unknown credentials their own way; every
+# JSON service says UnrecognizedClientException.
+QUERY_SIGNING_NAMES = frozenset({"sts", "iam", "monitoring"})
+_INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+def unknown_key(signing_name: str | None) -> ServiceError:
+    """An access key this server does not know, as the service signed for answers it."""
+    if signing_name == "s3":
+        return ServiceError(
+            "The AWS Access Key Id you provided does not exist in our records.",
+            code="InvalidAccessKeyId",
+            status=403,
+            sender_fault=True,
+        )
+    return unknown_token(signing_name)
+
+
+def unknown_token(signing_name: str | None) -> ServiceError:
+    """A session token that is not the key's, as the service signed for answers it."""
+    if signing_name == "s3":
+        return ServiceError(
+            "The provided token is malformed or otherwise invalid.",
+            code="InvalidToken",
+            status=400,
+            sender_fault=True,
+        )
+    if signing_name in QUERY_SIGNING_NAMES:
+        return ServiceError(_INVALID_TOKEN, code="InvalidClientTokenId", status=403, sender_fault=True)
+    return UnrecognizedClient(_INVALID_TOKEN)
+
+
 def identify(request: HttpRequest, default_region: str) -> Caller:
     """Read the caller from the Authorization header or a presigned URL, without checking the signature."""
     header = request.header("authorization")
@@ -93,4 +125,4 @@ class KeyListAuthenticator:
                 raise UnrecognizedClient("The API key in the request is not valid.")
             return
         if caller.access_key not in self._access_keys:
-            raise UnrecognizedClient("The security token included in the request is invalid.")
+            raise unknown_key(caller.signing_name)

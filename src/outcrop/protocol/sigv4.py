@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Protocol
 from urllib.parse import quote
 
-from outcrop.protocol.auth import Caller, UnrecognizedClient
+from outcrop.protocol.auth import QUERY_SIGNING_NAMES, Caller, UnrecognizedClient, unknown_key
 from outcrop.protocol.errors import ServiceError
 from outcrop.protocol.parse import HttpRequest
 
@@ -63,7 +63,7 @@ _V2_SUBRESOURCES = frozenset(
 
 # S3 and the query-protocol services (by signing name) answer a bad signature as SignatureDoesNotMatch;
 # the JSON services as InvalidSignatureException.
-_MISMATCH_AS_QUERY = frozenset({"s3", "sts", "iam", "monitoring"})
+_MISMATCH_AS_QUERY = QUERY_SIGNING_NAMES | {"s3"}
 
 
 class SignatureMismatch(ServiceError):
@@ -281,7 +281,7 @@ class SigV4Authenticator:
             raise UnrecognizedClient("This server requires signed requests.")
         secret = self.secret_for(request, caller)
         if secret is None or caller.signing_name is None:
-            raise UnrecognizedClient("The security token included in the request is invalid.")
+            raise unknown_key(caller.signing_name)
         if caller.scheme == "sigv2":
             self._check_sigv2(request, secret)
             return
