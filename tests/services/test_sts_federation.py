@@ -24,7 +24,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         iam.put_user_policy(
             UserName="broker",
             PolicyName="p",
-            PolicyDocument=policy(allow(["s3:ListAllMyBuckets", "iam:ListUsers", "sts:GetFederationToken"])),
+            PolicyDocument=policy(
+                allow(
+                    ["s3:ListAllMyBuckets", "s3:GetBucketLocation", "iam:ListUsers", "sts:GetFederationToken"]
+                )
+            ),
         )
         running.broker = iam.create_access_key(UserName="broker")["AccessKey"]  # type: ignore[attr-defined]
         yield running
@@ -49,11 +53,18 @@ def test_a_federated_session_is_the_intersection_of_user_and_policy(server: Runn
         s3.create_bucket(Bucket="not-allowed-bucket")
     assert raised.value.response["Error"]["Code"] == "AccessDenied"
     with pytest.raises(ClientError) as raised:  # the user's policy allows it, the passed one does not
-        signed_as(server, "iam", credentials).list_users()
+        s3.get_bucket_location(Bucket="fed-bucket")
     assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as raised:  # AWS: a federated session calls no IAM operation at all
+        signed_as(server, "iam", credentials).list_users()
+    assert raised.value.response["Error"]["Code"] == "InvalidClientTokenId"
     with pytest.raises(ClientError) as raised:
         signed_as(server, "sts", credentials).get_federation_token(Name="again")
-    assert raised.value.response["Error"]["Code"] == "AccessDenied"  # no session may federate
+    assert raised.value.response["Error"] == {  # no STS operation but GetCallerIdentity
+        "Type": "Sender",
+        "Code": "AccessDenied",
+        "Message": "Cannot call GetFederationToken with session credentials",
+    }
 
 
 def test_session_credentials_make_no_further_session_tokens(server: RunningServer) -> None:

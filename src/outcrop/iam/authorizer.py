@@ -119,8 +119,11 @@ class IamAuthenticator(SigV4Authenticator):
                 status=400,
                 sender_fault=True,
             )
-        if caller.signing_name == "iam" and record.mfa is None and _session_token(record):
-            # AWS: GetSessionToken's credentials call no IAM operation unless made with MFA
+        if caller.signing_name == "iam" and (
+            (record.mfa is None and _session_token(record)) or _federated(record)
+        ):
+            # AWS: GetSessionToken's credentials call no IAM operation unless made with MFA, and
+            # GetFederationToken's none at all
             raise ServiceError(
                 "The security token included in the request is invalid",
                 code="InvalidClientTokenId",
@@ -154,9 +157,12 @@ class IamAuthenticator(SigV4Authenticator):
 
     def _session_token_sts(self, caller: Caller, operation: str) -> None:
         """AWS: GetSessionToken's credentials (with MFA or without) call no STS operation but AssumeRole
-        and GetCallerIdentity, worded as STS words its refusal of GetSessionToken to them."""
+        and GetCallerIdentity, GetFederationToken's none but GetCallerIdentity, worded as STS words its
+        refusal of GetSessionToken to them."""
         record = self.store.resolve(caller.access_key)
-        if operation != "AssumeRole" and record is not None and _session_token(record):
+        if record is not None and (
+            (operation != "AssumeRole" and _session_token(record)) or _federated(record)
+        ):
             raise ServiceError(
                 f"Cannot call {operation} with session credentials",
                 code="AccessDenied",
@@ -304,6 +310,11 @@ def _session_token(record: KeyRecord) -> bool:
     """Credentials GetSessionToken made: a session acting as an IAM user or the root (an `arn:aws:iam:`
     principal), where AssumeRole's and GetFederationToken's act as STS principals."""
     return bool(record.token) and record.principal.arn.split(":", 3)[2] == "iam"
+
+
+def _federated(record: KeyRecord) -> bool:
+    """Credentials GetFederationToken made (a federated-user principal)."""
+    return bool(record.token) and ":federated-user/" in record.principal.arn
 
 
 def _resource_policy(text: str) -> Policy | None:
