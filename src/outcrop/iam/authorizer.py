@@ -123,13 +123,8 @@ class IamAuthenticator(SigV4Authenticator):
             (record.mfa is None and _session_token(record)) or _federated(record)
         ):
             # AWS: GetSessionToken's credentials call no IAM operation unless made with MFA, and
-            # GetFederationToken's none at all
-            raise ServiceError(
-                "The security token included in the request is invalid",
-                code="InvalidClientTokenId",
-                status=403,
-                sender_fault=True,
-            )
+            # GetFederationToken's none at all; IAM answers as for a token it does not know
+            raise unknown_token(caller.signing_name)
 
     def authorize(
         self,

@@ -56,7 +56,8 @@ def unknown_token(signing_name: str | None) -> ServiceError:
             sender_fault=True,
         )
     if signing_name in QUERY_SIGNING_NAMES:
-        return ServiceError(_INVALID_TOKEN, code="InvalidClientTokenId", status=403, sender_fault=True)
+        message = _INVALID_TOKEN.rstrip(".") if signing_name == "iam" else _INVALID_TOKEN  # IAM's has none
+        return ServiceError(message, code="InvalidClientTokenId", status=403, sender_fault=True)
     return UnrecognizedClient(_INVALID_TOKEN)
 
 
