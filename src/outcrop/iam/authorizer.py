@@ -137,33 +137,18 @@ class IamAuthenticator(SigV4Authenticator):
     ) -> None:
         if caller.scheme == "bearer" or caller.access_key in self._root:
             return  # the account root (and its API keys) may do everything
-        if service == "sts":
-            if operation in _NO_PERMISSION:
-                return  # AWS: no permission is needed, and policies cannot deny them
-            self._session_token_sts(caller, operation)
+        if service == "sts" and operation in _NO_PERMISSION:
+            return  # AWS: no permission is needed, and policies cannot deny them
         record = self.store.resolve(caller.access_key)
         if record is None:
             raise unknown_key(caller.signing_name)
+        if service == "sts":
+            _refuse_session_sts(record, operation)
         principal = record.principal
         wanted = _target(service, operation, params, caller.region, principal.account)
         if self._allowed_as_before(principal, wanted, service, operation, params, caller.region):
             return
         self._authorize(request, caller, service, operation, params, source_ip, record, wanted)
-
-    def _session_token_sts(self, caller: Caller, operation: str) -> None:
-        """AWS: GetSessionToken's credentials (with MFA or without) call no STS operation but AssumeRole
-        and GetCallerIdentity, GetFederationToken's none but GetCallerIdentity, worded as STS words its
-        refusal of GetSessionToken to them."""
-        record = self.store.resolve(caller.access_key)
-        if record is not None and (
-            (operation != "AssumeRole" and _session_token(record)) or _federated(record)
-        ):
-            raise ServiceError(
-                f"Cannot call {operation} with session credentials",
-                code="AccessDenied",
-                status=403,
-                sender_fault=True,
-            )
 
     def _allowed_as_before(
         self,
@@ -299,6 +284,19 @@ class IamAuthenticator(SigV4Authenticator):
                 status=403,
                 sender_fault=True,
             )
+
+
+def _refuse_session_sts(record: KeyRecord, operation: str) -> None:
+    """AWS: GetSessionToken's credentials (with MFA or without) call no STS operation but AssumeRole
+    and GetCallerIdentity, GetFederationToken's none but GetCallerIdentity, worded as STS words its
+    refusal of GetSessionToken to them."""
+    if (operation != "AssumeRole" and _session_token(record)) or _federated(record):
+        raise ServiceError(
+            f"Cannot call {operation} with session credentials",
+            code="AccessDenied",
+            status=403,
+            sender_fault=True,
+        )
 
 
 def _session_token(record: KeyRecord) -> bool:
