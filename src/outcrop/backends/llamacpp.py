@@ -148,8 +148,8 @@ class LlamaCppGenerator:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         scanner = OutputScanner(request.stop, detect_tool_calls=bool(request.tools), tool_prefix=forced)
         # the offered names (loosely), while the call a reply opens may still name a tool not offered
-        names = [_loose(tool.name) for tool in request.tools] if sequence.sampling.grammar else []
-        names = [] if forced else names
+        rescuable = sequence.sampling.grammar is not None and not forced
+        names = [_loose(tool.name) for tool in request.tools] if rescuable else []
         prompt_tokens = len(sequence.prompt)
         emitted: list[str] = []
         output_tokens = received = 0  # received: tokens read from the current sequence
@@ -164,8 +164,7 @@ class LlamaCppGenerator:
                 if isinstance(item, End):
                     end = item
                     break
-                invented = names and scanner.in_tool_call
-                if invented and self._invents_a_name(sequence, received, scanner, names):
+                if names and self._invents_a_name(sequence, received, scanner, names):
                     text = "".join(emitted) + scanner.gap
                     replacement = self._go_on_as_text(sequence, request, text, output_tokens)
                     if replacement is not None:
@@ -224,7 +223,7 @@ class LlamaCppGenerator:
         aside): the model was calling a tool it made up (`say_hello` for "say hello"), which the grammar
         would bend into an offered tool. A loose fit (`weather_tool` for `Weather_Tool`) is bent, and so is
         a later call of the reply, so its earlier calls stand."""
-        wanted = sequence.redrawn.get(index)
+        wanted = sequence.redrawn.get(index)  # tool_text stays empty until a call opens
         if wanted is None or scanner.tool_text.count('"name"') != 1:
             return False
         so_far = _name_so_far(scanner.tool_text)
