@@ -148,9 +148,7 @@ def _sign(keyed: _Mac, text: str) -> str:
 def signature(secret: str, amz_date: str, region: str, service: str, canonical: str) -> str:
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{amz_date[:8]}/{region}/{service}/aws4_request\n{digest}"
-    mac = _keyed(secret, amz_date[:8], region, service).copy()  # never update the cached one
-    mac.update(to_sign.encode())
-    return mac.hexdigest()
+    return _sign(_keyed(secret, amz_date[:8], region, service), to_sign)
 
 
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
