@@ -54,7 +54,10 @@ class Scaler:
         self._thread.start()
 
     def close(self) -> None:
+        """Stop, and wait for a tick under way: the store closes next, and closing a connection another
+        thread is reading through crashes the process (a CI run died so)."""
         self._stop.set()
+        self._thread.join(timeout=60)
 
     def _loop(self) -> None:
         while not self._stop.wait(TICK_S):
